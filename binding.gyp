@@ -1,0 +1,42 @@
+# Optional native addon for Galaxy's Linux UDP fast path. Built by
+# scripts/build-native.mjs during `npm install`; when it cannot be built,
+# src/native/loader.ts reports why and Galaxy uses its TS/Wasm paths.
+{
+  "targets": [
+    {
+      "target_name": "galaxy_native",
+      "sources": [
+        "native/galaxy_native.cc",
+        "native/capabilities.cc",
+        "native/error_queue_decoder.cc",
+        "native/error_queue_probe.cc",
+        "native/socket_address.cc"
+      ],
+      # node_addon_api_except_all enables C++ exceptions (NAPI_CPP_EXCEPTIONS)
+      # and also turns any std::exception, such as std::bad_alloc, into a
+      # JavaScript error instead of terminating the process.
+      "dependencies": [
+        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except_all"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NODE_ADDON_API_DISABLE_DEPRECATED"
+      ],
+      "cflags_cc!": [ "-std=gnu++17", "-fno-exceptions" ],
+      "cflags_cc": [ "-std=c++17", "-Wall", "-Wextra" ],
+      "configurations": {
+        "Release": {
+          # Node's common.gypi asks for -O3; -O2 is plenty for syscall glue
+          # and keeps the object code smaller.
+          "cflags!": [ "-O3" ],
+          "cflags_cc!": [ "-O3" ],
+          "cflags": [ "-O2" ],
+          "cflags_cc": [ "-O2" ]
+        }
+      },
+      "conditions": [
+        [ "OS=='linux'", { "defines": [ "_GNU_SOURCE" ] } ]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,23 @@
+/**
+ * The hot kernels, as one interface with two backends: AssemblyScript compiled to Wasm
+ * (wasm-kernels.ts) and the TypeScript reference (ts-kernels.ts). Both work on the
+ * same shared memory with the same pointers and give bit-identical results; the
+ * loader (load-kernels.ts) picks one.
+ *
+ * Return values follow the Wasm convention: a count or length, or a negated kErr* code
+ * (see wire/format.ts and wire-error.ts). Nothing here throws on bad input.
+ */
+export interface Kernels {
+  readonly backend: KernelBackend;
+  checksum(pointer: number, length: number): number;
+  decode(packet: number, length: number, limit: number, tape: number): number;
+  encode(tape: number, out: number, limit: number): number;
+  findRow(table: number, high: number, low: number): number;
+  insertRow(table: number, high: number, low: number): number;
+  removeRow(table: number, row: number): void;
+  mergeDigest(table: number, packet: number, length: number, limit: number, nowMs: number, out: number, outCapacity: number): number;
+  sweep(table: number, nowMs: number, phiKSquared: number, varianceMinMs2: number, samplesMin: number, silenceMaxMs: number, out: number, outCapacity: number): number;
+  encodeDigest(table: number, rowList: number, rowCount: number, flags: number, out: number, limit: number): number;
+}
+
+export type KernelBackend = 'wasm' | 'ts';

@@ -1,0 +1,147 @@
+// Loads the optional galaxy_native addon. Galaxy treats the addon as an
+// accelerator: when it is disabled, missing or broken, loadNative() explains
+// why instead of throwing, and callers stay on the TypeScript/Wasm paths.
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Socket features of this machine, each true only if compiled in and probed successfully. */
+export interface Capabilities {
+  readonly addonVersion: number;
+  readonly platform: string;
+  readonly ipRecvErr: boolean;
+  readonly ipv6RecvErr: boolean;
+  readonly recvmmsg: boolean;
+  readonly sendmmsg: boolean;
+  readonly errQueue: boolean;
+  readonly soTimestampNs: boolean;
+  /** One sentence for every capability that is false. */
+  readonly reasons: readonly string[];
+}
+
+/** A decoded ICMP (or local) error read back from the socket error queue. */
+export interface ErrorQueueProbeSuccess {
+  readonly ok: true;
+  readonly errno: number;
+  readonly origin: 'none' | 'local' | 'icmp' | 'icmp6' | 'timestamping' | 'zerocopy' | 'txtime' | 'unknown';
+  readonly icmpType: number;
+  readonly icmpCode: number;
+  /** The original destination of the datagram that failed. */
+  readonly address: string;
+  readonly port: number;
+  /** The node that sent the ICMP error, or '' when the kernel gave none. */
+  readonly offender: string;
+  /** Microseconds from sendto() until the error queue signalled POLLERR. */
+  readonly elapsedUs: number;
+}
+
+export interface ErrorQueueProbeFailure {
+  readonly ok: false;
+  readonly reason: string;
+}
+
+export type ErrorQueueProbe = ErrorQueueProbeSuccess | ErrorQueueProbeFailure;
+
+/** The JavaScript surface of build/Release/galaxy_native.node. */
+export interface NativeAddon {
+  readonly addonVersion: number;
+  capabilities(): Capabilities;
+  /** Sends one byte to a closed loopback port (found by the addon unless given) and decodes the ICMP error. */
+  probeErrQueue(ipv6: boolean, closedPort?: number): ErrorQueueProbe;
+}
+
+export type NativeStatus =
+  | { readonly loaded: true; readonly addon: NativeAddon; readonly capabilities: Capabilities; readonly path: string }
+  | { readonly loaded: false; readonly reason: string };
+
+/** Must match galaxy::kAddonVersion in native/capabilities.h; a mismatch means a stale build. */
+const expectedAddonVersion = 1;
+const packageName = 'galaxy-farm';
+const addonRelativePath = path.join('build', 'Release', 'galaxy_native.node');
+const notBuiltReason = 'addon not built (no compiler at install?) — run npm run build:native';
+
+let memoisedStatus: NativeStatus | undefined;
+
+/**
+ * Finds the installed galaxy-farm directory, which works both from src/ under
+ * a test runner and from dist/ after compilation.
+ */
+function findPackageRoot(startDirectory: string): string | undefined {
+  let directory = startDirectory;
+  for (;;) {
+    const manifestPath = path.join(directory, 'package.json');
+    if (existsSync(manifestPath)) {
+      try {
+        const manifest: unknown = JSON.parse(readFileSync(manifestPath, 'utf8'));
+        if (typeof manifest === 'object' && manifest !== null && (manifest as { name?: unknown }).name === packageName) {
+          return directory;
+        }
+      } catch {
+        // A malformed package.json of some other package is not ours; keep walking.
+      }
+    }
+    const parent = path.dirname(directory);
+    if (parent === directory) return undefined;
+    directory = parent;
+  }
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function looksLikeAddon(value: unknown): value is NativeAddon {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Record<string, unknown>;
+  return typeof candidate['capabilities'] === 'function' && typeof candidate['probeErrQueue'] === 'function';
+}
+
+/**
+ * The unmemoised core of loadNative, exposed so tests can try other
+ * environments and package roots without touching process state.
+ */
+export function loadNativeFrom(
+  environment: Readonly<Record<string, string | undefined>>,
+  packageRoot: string | undefined,
+): NativeStatus {
+  if (environment['GALAXY_NO_NATIVE'] === '1') {
+    return { loaded: false, reason: 'disabled by GALAXY_NO_NATIVE=1' };
+  }
+  if (packageRoot === undefined) {
+    return { loaded: false, reason: `could not find the ${packageName} package root above ${fileURLToPath(import.meta.url)}` };
+  }
+  const addonPath = path.join(packageRoot, addonRelativePath);
+  if (!existsSync(addonPath)) {
+    return { loaded: false, reason: notBuiltReason };
+  }
+
+  let addon: unknown;
+  try {
+    addon = createRequire(import.meta.url)(addonPath);
+  } catch (error) {
+    return { loaded: false, reason: describeError(error) };
+  }
+  if (!looksLikeAddon(addon)) {
+    return { loaded: false, reason: `${addonPath} does not export capabilities() and probeErrQueue()` };
+  }
+  if (addon.addonVersion !== expectedAddonVersion) {
+    return {
+      loaded: false,
+      reason: `addon version ${String(addon.addonVersion)} does not match the expected ${expectedAddonVersion} — run npm run build:native`,
+    };
+  }
+
+  // Probing is part of loading: an addon whose probes throw cannot be trusted.
+  try {
+    return { loaded: true, addon, capabilities: addon.capabilities(), path: addonPath };
+  } catch (error) {
+    return { loaded: false, reason: `capabilities() failed: ${describeError(error)}` };
+  }
+}
+
+/** Loads the addon once per process; later calls return the same status. */
+export function loadNative(): NativeStatus {
+  memoisedStatus ??= loadNativeFrom(process.env, findPackageRoot(path.dirname(fileURLToPath(import.meta.url))));
+  return memoisedStatus;
+}

@@ -1,0 +1,97 @@
+// The membership table's layout in shared memory: the one definition that the
+// TypeScript code, the AssemblyScript kernels and the workers all read.
+//
+// Like src/wire/format.ts this file is compiled by both tsc and asc, so it holds only
+// `export const NAME = <integer literal>;` lines within the signed 32-bit range.
+//
+// The table is a struct of arrays. At its base sits a header of u32 fields (below);
+// the fields named *Offset hold the byte offset of each column from the table base,
+// written once by table-layout.ts when the table is created. Every kernel reads the
+// offsets from the header, so a column can move without touching the kernels.
+//
+// Columns, one element per row (the row index is the member's slot):
+//   idHigh, idLow       u32   the 64-bit node id
+//   incarnation         u32   SWIM incarnation number
+//   heartbeat           u32   gossip heartbeat counter (larger wins)
+//   port                u16   UDP port
+//   status              u8    kStatus* from wire/format.ts; 0 marks a free row
+//   family              u8    4 or 6
+//   flags               u8    kRowFlag* below
+//   address             16 bytes per row (IPv4 in the first 4)
+//   stateChangeMs       f64   local time of the last status change
+//   lastHeardMs         f64   local time the heartbeat last grew
+//   fdMeanMs            f64   mean heartbeat inter-arrival time (EWMA)
+//   fdVarianceMs2       f64   its variance (EWMA)
+//   fdSamples           u32   heartbeat intervals observed
+//   deadlineMs          f64   suspicion expiry for suspects, reap time for the dead
+//   freeRows            i32   a stack of released rows
+//   hashSlots           i32   open-addressing index from id to row + 1 (0 = empty)
+
+export const kTableMagic = 0x544d5847; // 'GXMT' read as little-endian u32
+export const kTableLayoutVersion = 1;
+export const kTableHeaderBytes = 128;
+
+export const kHeaderMagicField = 0;
+export const kHeaderVersionField = 1;
+export const kHeaderCapacityField = 2;
+/** Rows ever handed out (the high-water mark); rows below it may be free. */
+export const kHeaderRowCountField = 3;
+export const kHeaderHashSlotCountField = 4;
+export const kHeaderFreeCountField = 5;
+/** Bumped after every change a reader may care about (merge, sweep, insert). */
+export const kHeaderGenerationField = 6;
+export const kHeaderLiveCountField = 7;
+export const kHeaderIdHighOffsetField = 8;
+export const kHeaderIdLowOffsetField = 9;
+export const kHeaderIncarnationOffsetField = 10;
+export const kHeaderHeartbeatOffsetField = 11;
+export const kHeaderPortOffsetField = 12;
+export const kHeaderStatusOffsetField = 13;
+export const kHeaderFamilyOffsetField = 14;
+export const kHeaderFlagsOffsetField = 15;
+export const kHeaderAddressOffsetField = 16;
+export const kHeaderStateChangeOffsetField = 17;
+export const kHeaderLastHeardOffsetField = 18;
+export const kHeaderFdMeanOffsetField = 19;
+export const kHeaderFdVarianceOffsetField = 20;
+export const kHeaderFdSamplesOffsetField = 21;
+export const kHeaderDeadlineOffsetField = 22;
+export const kHeaderFreeRowsOffsetField = 23;
+export const kHeaderHashSlotsOffsetField = 24;
+/** Bytes the whole table occupies, header included. */
+export const kHeaderTotalBytesField = 25;
+export const kHeaderFieldCount = 26;
+
+export const kAddressBytes = 16;
+
+/** The failure-detector sweep already reported this row's silence. */
+export const kRowFlagSilenceReported = 1;
+/** The sweep already reported this row's deadline. */
+export const kRowFlagDeadlineReported = 2;
+/** This row is the local node. */
+export const kRowFlagSelf = 4;
+
+// Change flags reported by the digest merge, one word per changed row.
+export const kChangeInserted = 1;
+export const kChangeStatus = 2;
+export const kChangeIncarnation = 4;
+export const kChangeHeartbeat = 8;
+export const kChangeAddress = 16;
+
+// What the failure-detector sweep reports, one word per row that crossed a line.
+/** An alive row whose heartbeat has been silent past the phi or time threshold. */
+export const kSweepSilent = 1;
+/** A suspect whose suspicion deadline passed: declare it dead. */
+export const kSweepSuspicionExpired = 2;
+/** A dead or left row whose tombstone deadline passed: reap it. */
+export const kSweepReapable = 3;
+
+// Output buffers of the kernels: i32 words. Word 0 holds the count of records,
+// word 1 the count of records that did not fit (or entries refused), then records of
+// two words each: row, then change flags or sweep kind.
+export const kOutCountField = 0;
+export const kOutOverflowField = 1;
+export const kOutHeaderWords = 2;
+
+/** The heartbeat EWMA weight, as 1/2^kFdShift, so both sides compute it alike. */
+export const kFdWeightShift = 3;

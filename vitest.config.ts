@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests import the TypeScript sources directly; the Wasm kernels and the native addon
+// come from `npm install` (dist/asm/galaxy.wasm, build/Release/galaxy_native.node).
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    reporters: ['default'],
+  },
+});
