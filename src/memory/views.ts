@@ -13,6 +13,7 @@ export class MemoryViews {
   readonly u16: Uint16Array;
   readonly i32: Int32Array;
   readonly u32: Uint32Array;
+  readonly f32: Float32Array;
   readonly f64: Float64Array;
   readonly dv: DataView;
 
@@ -22,6 +23,7 @@ export class MemoryViews {
     this.u16 = new Uint16Array(buffer);
     this.i32 = new Int32Array(buffer);
     this.u32 = new Uint32Array(buffer);
+    this.f32 = new Float32Array(buffer);
     this.f64 = new Float64Array(buffer);
     this.dv = new DataView(buffer);
   }

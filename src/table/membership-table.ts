@@ -14,7 +14,9 @@ export interface MemberRow {
   readonly incarnation: number;
   readonly heartbeat: number;
   readonly status: number;
+  /** Local time of the last status change, u32 ms. */
   readonly stateChangeMs: number;
+  /** Local time the heartbeat last grew, u32 ms. */
   readonly lastHeardMs: number;
 }
 
@@ -44,12 +46,12 @@ export class MembershipTable {
   readonly family: Uint8Array;
   readonly flags: Uint8Array;
   readonly address: Uint8Array;
-  readonly stateChangeMs: Float64Array;
-  readonly lastHeardMs: Float64Array;
-  readonly fdMeanMs: Float64Array;
-  readonly fdVarianceMs2: Float64Array;
-  readonly fdSamples: Uint32Array;
-  readonly deadlineMs: Float64Array;
+  readonly stateChangeMs: Uint32Array;
+  readonly lastHeardMs: Uint32Array;
+  readonly fdMeanMs: Float32Array;
+  readonly fdVarianceMs2: Float32Array;
+  readonly fdSamples: Uint16Array;
+  readonly deadlineMs: Uint32Array;
   private readonly runtime: Runtime;
   private readonly header: Uint32Array;
 
@@ -81,12 +83,12 @@ export class MembershipTable {
     this.family = new Uint8Array(buffer, base + o.family, n);
     this.flags = new Uint8Array(buffer, base + o.flags, n);
     this.address = new Uint8Array(buffer, base + o.address, n * L.kAddressBytes);
-    this.stateChangeMs = new Float64Array(buffer, base + o.stateChange, n);
-    this.lastHeardMs = new Float64Array(buffer, base + o.lastHeard, n);
-    this.fdMeanMs = new Float64Array(buffer, base + o.fdMean, n);
-    this.fdVarianceMs2 = new Float64Array(buffer, base + o.fdVariance, n);
-    this.fdSamples = new Uint32Array(buffer, base + o.fdSamples, n);
-    this.deadlineMs = new Float64Array(buffer, base + o.deadline, n);
+    this.stateChangeMs = new Uint32Array(buffer, base + o.stateChange, n);
+    this.lastHeardMs = new Uint32Array(buffer, base + o.lastHeard, n);
+    this.fdMeanMs = new Float32Array(buffer, base + o.fdMean, n);
+    this.fdVarianceMs2 = new Float32Array(buffer, base + o.fdVariance, n);
+    this.fdSamples = new Uint16Array(buffer, base + o.fdSamples, n);
+    this.deadlineMs = new Uint32Array(buffer, base + o.deadline, n);
   }
 
   get capacity(): number {
@@ -106,6 +108,16 @@ export class MembershipTable {
   /** Members in use (rows handed out minus rows released). */
   get size(): number {
     return this.rowCount - Atomics.load(this.header, L.kHeaderFreeCountField);
+  }
+
+  /** Arms the row's deadline (suspicion expiry or reap time), in local u32 ms. */
+  armDeadline(row: number, deadlineMs: number): void {
+    this.deadlineMs[row] = deadlineMs >>> 0;
+    this.flags[row] = (this.flags[row]! | L.kRowFlagDeadlineArmed) & ~L.kRowFlagDeadlineReported;
+  }
+
+  disarmDeadline(row: number): void {
+    this.flags[row] = this.flags[row]! & ~(L.kRowFlagDeadlineArmed | L.kRowFlagDeadlineReported);
   }
 
   find(id: NodeId): number {
@@ -128,11 +140,11 @@ export class MembershipTable {
       this.fdSamples[row] = 0;
       this.deadlineMs[row] = 0;
       this.flags[row] = 0;
-      this.lastHeardMs[row] = nowMs;
+      this.lastHeardMs[row] = nowMs >>> 0;
     }
     this.setAddress(row, address);
     this.incarnation[row] = incarnation;
-    if (this.status[row] !== status) this.stateChangeMs[row] = nowMs;
+    if (this.status[row] !== status) this.stateChangeMs[row] = nowMs >>> 0;
     this.status[row] = status;
     this.touch();
     return row;

@@ -15,23 +15,22 @@ export interface TableLayout {
 type ColumnName =
   | 'idHigh' | 'idLow' | 'incarnation' | 'heartbeat' | 'port' | 'status' | 'family' | 'flags'
   | 'address' | 'stateChange' | 'lastHeard' | 'fdMean' | 'fdVariance' | 'fdSamples' | 'deadline'
-  | 'freeRows' | 'hashSlots';
+  | 'hashSlots';
 
 /** Column name, header field holding its offset, and bytes per row (hash slots: per slot). */
 const kColumns: ReadonlyArray<readonly [ColumnName, number, number]> = [
-  ['stateChange', L.kHeaderStateChangeOffsetField, 8],
-  ['lastHeard', L.kHeaderLastHeardOffsetField, 8],
-  ['fdMean', L.kHeaderFdMeanOffsetField, 8],
-  ['fdVariance', L.kHeaderFdVarianceOffsetField, 8],
-  ['deadline', L.kHeaderDeadlineOffsetField, 8],
   ['idHigh', L.kHeaderIdHighOffsetField, 4],
   ['idLow', L.kHeaderIdLowOffsetField, 4],
   ['incarnation', L.kHeaderIncarnationOffsetField, 4],
   ['heartbeat', L.kHeaderHeartbeatOffsetField, 4],
-  ['fdSamples', L.kHeaderFdSamplesOffsetField, 4],
-  ['freeRows', L.kHeaderFreeRowsOffsetField, 4],
+  ['stateChange', L.kHeaderStateChangeOffsetField, 4],
+  ['lastHeard', L.kHeaderLastHeardOffsetField, 4],
+  ['deadline', L.kHeaderDeadlineOffsetField, 4],
+  ['fdMean', L.kHeaderFdMeanOffsetField, 4],
+  ['fdVariance', L.kHeaderFdVarianceOffsetField, 4],
   ['hashSlots', L.kHeaderHashSlotsOffsetField, 4],
   ['port', L.kHeaderPortOffsetField, 2],
+  ['fdSamples', L.kHeaderFdSamplesOffsetField, 2],
   ['status', L.kHeaderStatusOffsetField, 1],
   ['family', L.kHeaderFamilyOffsetField, 1],
   ['flags', L.kHeaderFlagsOffsetField, 1],

@@ -44,7 +44,7 @@ export function findRow(views: MemoryViews, table: number, high: number, low: nu
 }
 
 /**
- * Takes a row for a new id (a released one first) and indexes it; returns -1 when the
+ * Takes a row for a new id (the last released one first) and indexes it; returns -1 when the
  * table is full. The caller has checked that the id is absent.
  */
 export function insertRow(views: MemoryViews, table: number, high: number, low: number): number {
@@ -52,10 +52,11 @@ export function insertRow(views: MemoryViews, table: number, high: number, low: 
   const i32 = views.i32;
   const t = table >>> 2;
   let row: number;
-  const free = u32[t + L.kHeaderFreeCountField]!;
-  if (free > 0) {
-    row = i32[((table + u32[t + L.kHeaderFreeRowsOffsetField]!) >>> 2) + free - 1]!;
-    u32[t + L.kHeaderFreeCountField] = free - 1;
+  const head = u32[t + L.kHeaderFreeHeadField]!;
+  if (head > 0) {
+    row = head - 1;
+    u32[t + L.kHeaderFreeHeadField] = u32[((table + u32[t + L.kHeaderIncarnationOffsetField]!) >>> 2) + row]!;
+    u32[t + L.kHeaderFreeCountField] = u32[t + L.kHeaderFreeCountField]! - 1;
   } else {
     row = u32[t + L.kHeaderRowCountField]!;
     if (row >= u32[t + L.kHeaderCapacityField]!) return -1;
@@ -73,7 +74,7 @@ export function insertRow(views: MemoryViews, table: number, high: number, low: 
 
 /**
  * Releases a row: unindexes it (backward-shift deletion keeps every probe chain
- * unbroken without tombstone slots), clears its status and pushes it on the free stack.
+ * unbroken without tombstone slots), clears its status and links it into the free list.
  */
 export function removeRow(views: MemoryViews, table: number, row: number): void {
   const u32 = views.u32;
@@ -104,9 +105,9 @@ export function removeRow(views: MemoryViews, table: number, row: number): void 
   i32[slots + hole] = 0;
   views.u8[table + u32[t + L.kHeaderStatusOffsetField]! + row] = F.kStatusEmpty;
   views.u8[table + u32[t + L.kHeaderFlagsOffsetField]! + row] = 0;
-  const free = u32[t + L.kHeaderFreeCountField]!;
-  i32[((table + u32[t + L.kHeaderFreeRowsOffsetField]!) >>> 2) + free] = row;
-  u32[t + L.kHeaderFreeCountField] = free + 1;
+  u32[((table + u32[t + L.kHeaderIncarnationOffsetField]!) >>> 2) + row] = u32[t + L.kHeaderFreeHeadField]!;
+  u32[t + L.kHeaderFreeHeadField] = row + 1;
+  u32[t + L.kHeaderFreeCountField] = u32[t + L.kHeaderFreeCountField]! + 1;
   u32[t + L.kHeaderGenerationField] = (u32[t + L.kHeaderGenerationField]! + 1) >>> 0;
 }
 
@@ -117,9 +118,10 @@ function rank(status: number): number {
 
 /**
  * Merges the PUSH_PULL_DIGEST or PUSH_PULL_STATE datagram at `packet` into the table,
- * straight from its bytes. Writes (row, kChange* flags) pairs to `out` and returns
- * the number of entries read, or a negated error. The packet is validated whole before
- * the first entry is applied, so a malformed packet changes nothing.
+ * straight from its bytes; in a compound datagram, every digest and state part (other
+ * parts are left to the decoder). Writes (row, kChange* flags) pairs to `out` and
+ * returns the number of entries read, or a negated error. The packet is validated
+ * whole before the first entry is applied, so a malformed packet changes nothing.
  *
  * Rules (SWIM, with gossip heartbeats):
  *  - an unknown node is inserted when alive or suspect; unknown dead or left nodes are
@@ -135,21 +137,50 @@ function rank(status: number): number {
 export function mergeDigest(views: MemoryViews, table: number, packet: number, length: number, limit: number, nowMs: number, out: number, outCapacity: number): number {
   const head = checkHeader(views, packet, length, limit);
   if (head < 0) return head;
-  const type = views.u8[packet + 3]!;
-  if (type !== F.kTypePushPullDigest && type !== F.kTypePushPullState) return -F.kErrWrongType;
-  const withMeta = type === F.kTypePushPullState;
   const end = packet + length - F.kChecksumBytes;
-  const start = packet + F.kHeaderBytes;
-  const count = walkEntries(views, start, end, withMeta, table, nowMs, out, outCapacity, false);
+  const count = walkDatagram(views, packet, end, table, nowMs, out, outCapacity, false);
   if (count < 0) return count;
   views.i32[(out >>> 2) + L.kOutCountField] = 0;
   views.i32[(out >>> 2) + L.kOutOverflowField] = 0;
-  walkEntries(views, start, end, withMeta, table, nowMs, out, outCapacity, true);
+  walkDatagram(views, packet, end, table, nowMs, out, outCapacity, true);
   if (views.i32[(out >>> 2) + L.kOutCountField]! > 0) {
     const g = (table >>> 2) + L.kHeaderGenerationField;
     views.u32[g] = (views.u32[g]! + 1) >>> 0;
   }
   return count;
+}
+
+/** Walks a whole datagram's digest and state bodies; validates only, or applies them. */
+function walkDatagram(views: MemoryViews, packet: number, end: number, table: number, nowMs: number, out: number, outCapacity: number, apply: boolean): number {
+  const type = views.u8[packet + 3]!;
+  const start = packet + F.kHeaderBytes;
+  if (type === F.kTypePushPullDigest || type === F.kTypePushPullState) {
+    return walkEntries(views, start, end, type === F.kTypePushPullState, table, nowMs, out, outCapacity, apply);
+  }
+  if (type !== F.kTypeCompound) return -F.kErrWrongType;
+  let p = start;
+  if (p + 1 > end) return -F.kErrTruncated;
+  const parts = views.u8[p]!;
+  p += 1;
+  if (parts === 0 || parts > F.kCompoundPartsMax) return -F.kErrBadCount;
+  let total = 0;
+  for (let i = 0; i < parts; i++) {
+    if (p + 2 > end) return -F.kErrTruncated;
+    const partLength = views.dv.getUint16(p, true);
+    p += 2;
+    if (partLength < 1) return -F.kErrBadLength;
+    if (p + partLength > end) return -F.kErrTruncated;
+    const partType = views.u8[p]!;
+    if (partType === F.kTypeCompound) return -F.kErrNestedCompound;
+    if (partType === F.kTypePushPullDigest || partType === F.kTypePushPullState) {
+      const n = walkEntries(views, p + 1, p + partLength, partType === F.kTypePushPullState, table, nowMs, out, outCapacity, apply);
+      if (n < 0) return n;
+      total += n;
+    }
+    p += partLength;
+  }
+  if (p !== end) return -F.kErrBadLength;
+  return total;
 }
 
 /** Walks the entries of a digest body; validates only, or applies each entry. */
@@ -226,19 +257,20 @@ function writeAddress(views: MemoryViews, table: number, row: number, family: nu
 function mergeEntry(views: MemoryViews, table: number, high: number, low: number, family: number, addressAt: number, size: number, port: number, incarnation: number, heartbeat: number, status: number, nowMs: number, out: number, outCapacity: number): void {
   const u32 = views.u32;
   const u8 = views.u8;
-  const f64 = views.f64;
+  const f32 = views.f32;
   const t = table >>> 2;
+  const now = nowMs >>> 0;
   let row = findRow(views, table, high, low);
   const statusAt = table + u32[t + L.kHeaderStatusOffsetField]!;
   const flagsAt = table + u32[t + L.kHeaderFlagsOffsetField]!;
   const incarnations = (table + u32[t + L.kHeaderIncarnationOffsetField]!) >>> 2;
   const heartbeats = (table + u32[t + L.kHeaderHeartbeatOffsetField]!) >>> 2;
-  const stateChange = (table + u32[t + L.kHeaderStateChangeOffsetField]!) >>> 3;
-  const lastHeard = (table + u32[t + L.kHeaderLastHeardOffsetField]!) >>> 3;
-  const means = (table + u32[t + L.kHeaderFdMeanOffsetField]!) >>> 3;
-  const variances = (table + u32[t + L.kHeaderFdVarianceOffsetField]!) >>> 3;
-  const samples = (table + u32[t + L.kHeaderFdSamplesOffsetField]!) >>> 2;
-  const deadlines = (table + u32[t + L.kHeaderDeadlineOffsetField]!) >>> 3;
+  const stateChange = (table + u32[t + L.kHeaderStateChangeOffsetField]!) >>> 2;
+  const lastHeard = (table + u32[t + L.kHeaderLastHeardOffsetField]!) >>> 2;
+  const means = (table + u32[t + L.kHeaderFdMeanOffsetField]!) >>> 2;
+  const variances = (table + u32[t + L.kHeaderFdVarianceOffsetField]!) >>> 2;
+  const samples = (table + u32[t + L.kHeaderFdSamplesOffsetField]!) >>> 1;
+  const deadlines = (table + u32[t + L.kHeaderDeadlineOffsetField]!) >>> 2;
   if (row < 0) {
     if (status === F.kStatusDead || status === F.kStatusLeft) return;
     row = insertRow(views, table, high, low);
@@ -251,12 +283,12 @@ function mergeEntry(views: MemoryViews, table: number, high: number, low: number
     u32[heartbeats + row] = heartbeat;
     u8[statusAt + row] = status;
     u8[flagsAt + row] = 0;
-    f64[stateChange + row] = nowMs;
-    f64[lastHeard + row] = nowMs;
-    f64[means + row] = 0;
-    f64[variances + row] = 0;
-    u32[samples + row] = 0;
-    f64[deadlines + row] = 0;
+    u32[stateChange + row] = now;
+    u32[lastHeard + row] = now;
+    f32[means + row] = 0;
+    f32[variances + row] = 0;
+    views.u16[samples + row] = 0;
+    u32[deadlines + row] = 0;
     report(views, out, outCapacity, row, L.kChangeInserted | L.kChangeStatus | L.kChangeIncarnation | L.kChangeHeartbeat | L.kChangeAddress);
     return;
   }
@@ -277,9 +309,8 @@ function mergeEntry(views: MemoryViews, table: number, high: number, low: number
   if (apply) {
     if (status !== current) {
       u8[statusAt + row] = status;
-      f64[stateChange + row] = nowMs;
-      u8[flagsAt + row] = flags & ~(L.kRowFlagSilenceReported | L.kRowFlagDeadlineReported);
-      f64[deadlines + row] = 0;
+      u32[stateChange + row] = now;
+      u8[flagsAt + row] = flags & ~(L.kRowFlagSilenceReported | L.kRowFlagDeadlineReported | L.kRowFlagDeadlineArmed);
       changes |= L.kChangeStatus;
     }
     if (incarnation > currentIncarnation) {
@@ -293,24 +324,26 @@ function mergeEntry(views: MemoryViews, table: number, high: number, low: number
         u32[heartbeats + row] = heartbeat;
         changes |= L.kChangeHeartbeat;
       }
-      f64[lastHeard + row] = nowMs;
+      u32[lastHeard + row] = now;
     }
   }
   const live = u8[statusAt + row] === F.kStatusAlive || u8[statusAt + row] === F.kStatusSuspect;
   if (live && incarnation === u32[incarnations + row] && heartbeat > u32[heartbeats + row]!) {
     u32[heartbeats + row] = heartbeat;
-    const interval = nowMs - f64[lastHeard + row]!;
-    const n = u32[samples + row]!;
+    // Single-precision EWMA: Math.fround after every step matches Wasm f32 arithmetic.
+    const interval = Math.fround((now - u32[lastHeard + row]!) >>> 0);
+    const n = views.u16[samples + row]!;
     if (n === 0) {
-      f64[means + row] = interval;
-      f64[variances + row] = 0;
+      f32[means + row] = interval;
+      f32[variances + row] = 0;
     } else {
-      const d = interval - f64[means + row]!;
-      f64[means + row] = f64[means + row]! + d * kFdWeight;
-      f64[variances + row] = (f64[variances + row]! + d * d * kFdWeight) * (1 - kFdWeight);
+      const mean = f32[means + row]!;
+      const d = Math.fround(interval - mean);
+      f32[means + row] = Math.fround(mean + Math.fround(d * kFdWeight));
+      f32[variances + row] = Math.fround(Math.fround(f32[variances + row]! + Math.fround(Math.fround(d * d) * kFdWeight)) * kFdKeep);
     }
-    u32[samples + row] = n + 1;
-    f64[lastHeard + row] = nowMs;
+    if (n < L.kFdSamplesMax) views.u16[samples + row] = n + 1;
+    u32[lastHeard + row] = now;
     u8[flagsAt + row] = u8[flagsAt + row]! & ~L.kRowFlagSilenceReported;
     changes |= L.kChangeHeartbeat;
   }
@@ -318,18 +351,7 @@ function mergeEntry(views: MemoryViews, table: number, high: number, low: number
 }
 
 const kFdWeight = 1 / (1 << L.kFdWeightShift);
-
-/** Parameters of the failure-detector sweep; see failure-detector.ts for how they are derived. */
-export interface SweepParameters {
-  /** k squared, where k is the normal quantile of the phi threshold (precomputed once). */
-  phiKSquared: number;
-  /** Floor of the inter-arrival variance, ms², so a very regular sender is not flagged by jitter. */
-  varianceMinMs2: number;
-  /** Intervals needed before phi is trusted; below it only the silence limit applies. */
-  samplesMin: number;
-  /** Silence after which an alive node is reported whatever phi says. */
-  silenceMaxMs: number;
-}
+const kFdKeep = 1 - kFdWeight;
 
 /**
  * Sweeps the whole table once: reports alive rows whose heartbeat silence crossed the
@@ -337,21 +359,25 @@ export interface SweepParameters {
  * left rows ready to reap. Each crossing is reported once (a row flag remembers it).
  *
  * phi(t) >= Φ for a normal inter-arrival model means t - mean >= k·σ with k fixed by Φ,
- * so the test is (t - mean)² >= k²·σ² with t > mean: no exp, log or sqrt per member.
+ * so the test is (t - mean)² > k²·σ² with t > mean: no exp, log or sqrt per member.
+ * The caller computes k² once (failure-detector.ts). Times are u32 ms, compared by
+ * wrapping difference.
  */
 export function sweep(views: MemoryViews, table: number, nowMs: number, phiKSquared: number, varianceMinMs2: number, samplesMin: number, silenceMaxMs: number, out: number, outCapacity: number): number {
   const u32 = views.u32;
   const u8 = views.u8;
-  const f64 = views.f64;
+  const f32 = views.f32;
   const t = table >>> 2;
+  const now = nowMs >>> 0;
+  const silenceMax = silenceMaxMs >>> 0;
   const rows = u32[t + L.kHeaderRowCountField]!;
   const statusAt = table + u32[t + L.kHeaderStatusOffsetField]!;
   const flagsAt = table + u32[t + L.kHeaderFlagsOffsetField]!;
-  const lastHeard = (table + u32[t + L.kHeaderLastHeardOffsetField]!) >>> 3;
-  const means = (table + u32[t + L.kHeaderFdMeanOffsetField]!) >>> 3;
-  const variances = (table + u32[t + L.kHeaderFdVarianceOffsetField]!) >>> 3;
-  const samples = (table + u32[t + L.kHeaderFdSamplesOffsetField]!) >>> 2;
-  const deadlines = (table + u32[t + L.kHeaderDeadlineOffsetField]!) >>> 3;
+  const lastHeard = (table + u32[t + L.kHeaderLastHeardOffsetField]!) >>> 2;
+  const means = (table + u32[t + L.kHeaderFdMeanOffsetField]!) >>> 2;
+  const variances = (table + u32[t + L.kHeaderFdVarianceOffsetField]!) >>> 2;
+  const samples = (table + u32[t + L.kHeaderFdSamplesOffsetField]!) >>> 1;
+  const deadlines = (table + u32[t + L.kHeaderDeadlineOffsetField]!) >>> 2;
   const o = out >>> 2;
   views.i32[o + L.kOutCountField] = 0;
   views.i32[o + L.kOutOverflowField] = 0;
@@ -362,12 +388,12 @@ export function sweep(views: MemoryViews, table: number, nowMs: number, phiKSqua
     if ((flags & L.kRowFlagSelf) !== 0) continue;
     if (status === F.kStatusAlive) {
       if ((flags & L.kRowFlagSilenceReported) !== 0) continue;
-      const elapsed = nowMs - f64[lastHeard + row]!;
-      let silent = elapsed > silenceMaxMs;
-      if (!silent && u32[samples + row]! >= samplesMin) {
-        const d = elapsed - f64[means + row]!;
+      const elapsed = (now - u32[lastHeard + row]!) >>> 0;
+      let silent = elapsed > silenceMax;
+      if (!silent && views.u16[samples + row]! >= samplesMin) {
+        const d = elapsed - f32[means + row]!;
         if (d > 0) {
-          const v = f64[variances + row]!;
+          const v = f32[variances + row]!;
           silent = d * d > phiKSquared * (v > varianceMinMs2 ? v : varianceMinMs2);
         }
       }
@@ -375,9 +401,8 @@ export function sweep(views: MemoryViews, table: number, nowMs: number, phiKSqua
         u8[flagsAt + row] = flags | L.kRowFlagSilenceReported;
         report(views, out, outCapacity, row, L.kSweepSilent);
       }
-    } else if ((flags & L.kRowFlagDeadlineReported) === 0) {
-      const deadline = f64[deadlines + row]!;
-      if (deadline > 0 && nowMs >= deadline) {
+    } else if ((flags & (L.kRowFlagDeadlineArmed | L.kRowFlagDeadlineReported)) === L.kRowFlagDeadlineArmed) {
+      if (((now - u32[deadlines + row]!) | 0) >= 0) {
         u8[flagsAt + row] = flags | L.kRowFlagDeadlineReported;
         report(views, out, outCapacity, row, status === F.kStatusSuspect ? L.kSweepSuspicionExpired : L.kSweepReapable);
       }

@@ -1,0 +1,173 @@
+/**
+ * Configuration of the membership engine. Every field is documented with its unit,
+ * formula and trade-off; presets derive from one another (WAN and local start from
+ * LAN). `MembershipOptions` is what callers pass (all optional); `MembershipConfig` is
+ * the filled, validated, frozen result.
+ */
+export interface MembershipConfig {
+  /**
+   * Time between failure-detector probes of one member, ms. Every node probes one
+   * member per interval, so probe load per node is constant whatever the farm size;
+   * first detection of a crash takes about 1.58 intervals on average (SWIM).
+   * Lifeguard stretches it by (awareness + 1) when this node itself is slow.
+   */
+  probeIntervalMs: number;
+  /**
+   * Time to wait for a direct ack before asking others to probe indirectly, ms. Should
+   * sit well above the 99th percentile round-trip time of the network.
+   */
+  probeTimeoutMs: number;
+  /** Members asked to probe indirectly when a direct probe times out (SWIM's k). */
+  indirectChecks: number;
+  /**
+   * Suspicion timeout multiplier. The minimum suspicion time is
+   *   SuspicionMinMs = suspicionMult * log10(max(1, N)) * probeIntervalMs
+   * so larger farms give the refutation more time to spread.
+   */
+  suspicionMult: number;
+  /**
+   * The suspicion timeout starts at suspicionMaxTimeoutMult * SuspicionMinMs and shrinks
+   * toward SuspicionMinMs as independent confirmations arrive (Lifeguard).
+   */
+  suspicionMaxTimeoutMult: number;
+  /**
+   * Multiplier of retransmits per broadcast: each update is sent about
+   *   retransmitMult * ceil(log10(N + 1)) times
+   * (SWIM's λ·log N) before it leaves the queue.
+   */
+  retransmitMult: number;
+  /** Time between gossip rounds, ms (rounds are skipped when there is nothing to send). */
+  gossipIntervalMs: number;
+  /** Random members each gossip round goes to (the fanout). */
+  gossipNodes: number;
+  /** Dead members still receive gossip for this long, ms, so they can learn and refute. */
+  gossipToTheDeadMs: number;
+  /**
+   * Base push-pull (anti-entropy) interval, ms; 0 disables periodic push-pull. The
+   * effective interval grows with log2 N past 32 members (memberlist's scaling), so the
+   * full-state exchanges stay rare in big farms.
+   */
+  pushPullIntervalMs: number;
+  /** How long dead members stay as tombstones before their rows are released, ms. */
+  tombstoneReapMs: number;
+  /**
+   * Every interval, ms, a dead member or a seed is re-contacted with a push-pull, so the
+   * two sides of a healed partition find each other again. 0 disables.
+   */
+  reconnectIntervalMs: number;
+  /** Lifeguard: highest local-health score; the probe interval stretches up to (max + 1) times. */
+  awarenessMax: number;
+  /** Event-loop lag above which the driver reports this node as slow, ms. */
+  eventLoopLagMsMax: number;
+  /** Bytes of node metadata (tags) per member; the wire limit is 512. */
+  metaBytesMax: number;
+  /** Bytes of one user broadcast. */
+  userPayloadBytesMax: number;
+  /** Queued broadcasts kept at most; the oldest and most-sent go first when full. */
+  broadcastQueueLengthMax: number;
+  /** Bytes of each datagram kept for user broadcasts when membership news is queued too. */
+  userBroadcastReserveBytes: number;
+  /** Members the table can hold (fixed at creation). */
+  membersMax: number;
+  /** Time to wait for an ack after strong unreachability evidence (an ICMP error), ms. */
+  unreachableConfirmMs: number;
+  /** Largest datagram sent, bytes; the wire limit is 1,400. */
+  datagramBytesMax: number;
+}
+
+export type MembershipOptions = Partial<MembershipConfig>;
+
+/** For a data-center LAN: sub-millisecond RTTs, rare loss. Mirrors memberlist's DefaultLANConfig. */
+export const kLanConfig: MembershipConfig = Object.freeze({
+  probeIntervalMs: 1000,
+  probeTimeoutMs: 500,
+  indirectChecks: 3,
+  suspicionMult: 4,
+  suspicionMaxTimeoutMult: 6,
+  retransmitMult: 4,
+  gossipIntervalMs: 200,
+  gossipNodes: 3,
+  gossipToTheDeadMs: 30_000,
+  pushPullIntervalMs: 30_000,
+  tombstoneReapMs: 3_600_000,
+  reconnectIntervalMs: 10_000,
+  awarenessMax: 8,
+  eventLoopLagMsMax: 100,
+  metaBytesMax: 512,
+  userPayloadBytesMax: 1024,
+  broadcastQueueLengthMax: 4096,
+  userBroadcastReserveBytes: 256,
+  membersMax: 16_384,
+  unreachableConfirmMs: 50,
+  datagramBytesMax: 1400,
+});
+
+/** For links between sites: longer timeouts, more retransmits. Derived from LAN. */
+export const kWanConfig: MembershipConfig = Object.freeze({
+  ...kLanConfig,
+  probeIntervalMs: 5000,
+  probeTimeoutMs: 3000,
+  suspicionMult: 6,
+  retransmitMult: 4,
+  gossipIntervalMs: 500,
+  gossipNodes: 4,
+  gossipToTheDeadMs: 60_000,
+  pushPullIntervalMs: 60_000,
+  unreachableConfirmMs: 500,
+});
+
+/** For one machine (tests, demos): fast timers, since loopback RTTs are microseconds. Derived from LAN. */
+export const kLocalConfig: MembershipConfig = Object.freeze({
+  ...kLanConfig,
+  probeIntervalMs: 200,
+  probeTimeoutMs: 100,
+  suspicionMult: 3,
+  gossipIntervalMs: 50,
+  gossipToTheDeadMs: 10_000,
+  pushPullIntervalMs: 10_000,
+  reconnectIntervalMs: 2000,
+  unreachableConfirmMs: 20,
+});
+
+export const kPresets = Object.freeze({ lan: kLanConfig, wan: kWanConfig, local: kLocalConfig });
+export type PresetName = keyof typeof kPresets;
+
+/** Merges options over a preset and validates every field; throws with a clear message. */
+export function membershipConfig(options: MembershipOptions = {}, preset: PresetName = 'lan'): MembershipConfig {
+  const base = kPresets[preset];
+  if (base === undefined) throw new RangeError(`preset must be one of ${Object.keys(kPresets).join(', ')}, got "${String(preset)}"`);
+  const config: MembershipConfig = { ...base };
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    if (!(key in base)) throw new RangeError(`unknown membership option "${key}"`);
+    (config as unknown as Record<string, unknown>)[key] = value;
+  }
+  const positive: Array<keyof MembershipConfig> = ['probeIntervalMs', 'probeTimeoutMs', 'suspicionMult', 'suspicionMaxTimeoutMult', 'retransmitMult', 'gossipIntervalMs', 'gossipNodes', 'tombstoneReapMs', 'broadcastQueueLengthMax', 'membersMax', 'unreachableConfirmMs', 'metaBytesMax', 'userPayloadBytesMax', 'datagramBytesMax'];
+  const nonNegative: Array<keyof MembershipConfig> = ['indirectChecks', 'gossipToTheDeadMs', 'pushPullIntervalMs', 'reconnectIntervalMs', 'awarenessMax', 'eventLoopLagMsMax', 'userBroadcastReserveBytes'];
+  for (const key of positive) {
+    if (typeof config[key] !== 'number' || !Number.isFinite(config[key]) || config[key] <= 0) throw new RangeError(`options.${key} must be a positive number, got ${String(config[key])}`);
+  }
+  for (const key of nonNegative) {
+    if (typeof config[key] !== 'number' || !Number.isFinite(config[key]) || config[key] < 0) throw new RangeError(`options.${key} must be a non-negative number, got ${String(config[key])}`);
+  }
+  if (config.probeTimeoutMs >= config.probeIntervalMs) throw new RangeError(`options.probeTimeoutMs (${config.probeTimeoutMs}) must be less than options.probeIntervalMs (${config.probeIntervalMs})`);
+  if (config.suspicionMaxTimeoutMult < 1) throw new RangeError('options.suspicionMaxTimeoutMult must be at least 1');
+  if (config.metaBytesMax > 512) throw new RangeError(`options.metaBytesMax must be at most 512 (the wire limit), got ${config.metaBytesMax}`);
+  if (config.userPayloadBytesMax > 1100) throw new RangeError(`options.userPayloadBytesMax must be at most 1100, got ${config.userPayloadBytesMax}`);
+  if (config.datagramBytesMax < 576 || config.datagramBytesMax > 1400) throw new RangeError(`options.datagramBytesMax must be from 576 to 1400, got ${config.datagramBytesMax}`);
+  if (!Number.isInteger(config.membersMax) || config.membersMax > 1 << 20) throw new RangeError(`options.membersMax must be an integer up to ${1 << 20}, got ${config.membersMax}`);
+  return Object.freeze(config);
+}
+
+/** Effective push-pull interval for N members: grows with log2 N beyond 32 (memberlist). */
+export function pushPullIntervalFor(config: MembershipConfig, members: number): number {
+  const threshold = 32;
+  if (members <= threshold) return config.pushPullIntervalMs;
+  const multiplier = Math.ceil(Math.log2(members) - Math.log2(threshold)) + 1;
+  return config.pushPullIntervalMs * multiplier;
+}
+
+/** Number of times each broadcast is sent: retransmitMult * ceil(log10(N + 1)). */
+export function retransmitLimit(config: MembershipConfig, members: number): number {
+  return config.retransmitMult * Math.ceil(Math.log10(members + 1));
+}
