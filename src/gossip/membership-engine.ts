@@ -110,6 +110,7 @@ interface Relay {
 const kUserHeaderBytes = 12; // origin id (8) + sequence (4)
 const kUserSeenMax = 4096;
 const kPhiThreshold = 8;
+const kPriorityProbesMax = 16;
 
 /**
  * The SWIM + Lifeguard membership engine: a pure state machine fed by tick() and
@@ -201,6 +202,24 @@ export class MembershipEngine {
     if (meta.length > 0) this.meta.set(this.selfRow, meta);
   }
 
+  /**
+   * Takes the members already in the table as known (alive ones to be probed, the dead
+   * as tombstones), for an engine handed a table that is already filled: a worker
+   * restarted over a live table, or a simulated farm started in its steady state.
+   * Emits no events for them.
+   */
+  adoptTable(): void {
+    let live = 0;
+    for (let row = 0; row < this.table.rowCount; row++) {
+      const status = this.table.status[row]!;
+      this.knownStatus[row] = status;
+      if (status === F.kStatusAlive || status === F.kStatusSuspect) live++;
+      if ((status === F.kStatusDead || status === F.kStatusLeft) && row !== this.selfRow) this.table.armDeadline(row, this.now + this.config.tombstoneReapMs);
+    }
+    this.liveMembers = live;
+    this.rebuildProbeOrder();
+  }
+
   // ---------------------------------------------------------------- driving
 
   /** Joins through the seeds and starts the timers. */
@@ -263,11 +282,10 @@ export class MembershipEngine {
       const type = u8[tape.message(i) + F.kMsgType];
       if (type === F.kTypePushPullDigest || type === F.kTypePushPullState) hasEntries = true;
     }
-    if (hasEntries) {
-      this.mergeEntries(packet, bytes.length, F.kDatagramBytesMax, bytes);
-      this.announceLearned();
-    }
+    if (hasEntries) this.mergeEntries(packet, bytes.length, F.kDatagramBytesMax, bytes);
     for (let i = 0; i < count; i++) this.handleMessage(from, tape.message(i));
+    // After the messages: an ALIVE in the same datagram may carry the metadata to pass on.
+    this.announceLearned();
   }
 
   /** Handles one stream frame (push-pull state). */
@@ -578,8 +596,13 @@ export class MembershipEngine {
     const status = row < 0 ? F.kStatusEmpty : this.table.status[row]!;
     const current = row < 0 ? 0 : this.table.incarnation[row]!;
     const isNew = row < 0;
-    if (!isNew && incarnation <= current) return;
-    if (!isNew && (status === F.kStatusDead || status === F.kStatusLeft) && incarnation <= current) return;
+    if (!isNew && incarnation < current) return;
+    if (!isNew && incarnation === current) {
+      // The heartbeat entry in the same datagram may have raised the incarnation first;
+      // the metadata travels only here, so take it.
+      if (status === F.kStatusAlive) this.takeAnnouncedMeta(row, metaAt, length);
+      return;
+    }
     if (isNew) {
       try {
         row = this.table.upsert(id, address, incarnation, F.kStatusAlive, this.now);
@@ -599,6 +622,15 @@ export class MembershipEngine {
     else this.meta.delete(row);
     const metaChanged = !isNew && !equalBytes(previousMeta, meta);
     this.settle(row, metaChanged);
+    this.queueAnnouncement(row);
+  }
+
+  private takeAnnouncedMeta(row: number, metaAt: number, length: number): void {
+    const meta = this.runtime.views.u8.subarray(metaAt, metaAt + length);
+    if (equalBytes(this.meta.get(row), meta)) return;
+    if (length > 0) this.meta.set(row, meta.slice());
+    else this.meta.delete(row);
+    this.emit('update', row);
     this.queueAnnouncement(row);
   }
 
@@ -818,7 +850,11 @@ export class MembershipEngine {
     for (let i = 0; i < count; i++) {
       const row = i32[o + L.kOutHeaderWords + 2 * i]!;
       const kind = i32[o + L.kOutHeaderWords + 2 * i + 1]!;
-      if (kind === L.kSweepSilent) this.priorityProbes.push(row);
+      // A silent heartbeat moves the member to the front of the probe order; the bound
+      // keeps a farm-wide silence (say, after a partition) from displacing the round.
+      if (kind === L.kSweepSilent) {
+        if (this.priorityProbes.length < kPriorityProbesMax) this.priorityProbes.push(row);
+      }
       else if (kind === L.kSweepSuspicionExpired) {
         if (this.table.status[row] === F.kStatusSuspect) this.declareDead(row, this.table.incarnation[row]!, this.selfRow);
       } else if (kind === L.kSweepReapable) this.reap(row);

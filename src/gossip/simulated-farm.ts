@@ -17,6 +17,12 @@ export interface SimulatedFarmOptions {
   runtimeBytes?: number;
   /** Called with every engine's events after each of its ticks (a batch per tick). */
   onEvents?: (address: string, events: readonly MembershipEvent[]) => void;
+  /**
+   * Start every node with a table already holding these addresses as alive (the farm's
+   * steady state), instead of simulating thousands of joins first. Nodes added later
+   * join through their seeds as usual.
+   */
+  prepopulate?: readonly string[];
 }
 
 interface Slot {
@@ -68,7 +74,9 @@ export class SimulatedFarm {
       slot = this.allocateSlot();
       this.slots.set(context.address, slot);
     }
-    initializeTable(slot.runtime.views, slot.base, this.layout);
+    const template = this.prepopulated(context.address, incarnationHint);
+    if (template !== null) slot.runtime.views.u8.set(template, slot.base);
+    else initializeTable(slot.runtime.views, slot.base, this.layout);
     const table = new MembershipTable(slot.runtime, slot.base);
     const engine = new MembershipEngine({
       config: this.config,
@@ -81,8 +89,27 @@ export class SimulatedFarm {
       incarnation: incarnationHint + 1,
       seeds,
     });
+    if (template !== null) engine.adoptTable();
     this.engines.set(context.address, engine);
     return engine;
+  }
+
+  private template: Uint8Array | null = null;
+  private prepopulatedSet: Set<string> | undefined;
+
+  /** The bytes of a table holding every prepopulated address, made once; null when not used. */
+  private prepopulated(address: string, incarnationHint: number): Uint8Array | null {
+    const addresses = this.options.prepopulate;
+    if (addresses === undefined || incarnationHint > 0) return null;
+    this.prepopulatedSet ??= new Set(addresses);
+    if (!this.prepopulatedSet.has(address)) return null;
+    if (this.template === null) {
+      const runtime = createRuntime({ backend: 'ts', memoryBytes: Math.ceil((this.layout.totalBytes + 2 * 65536) / 65536) * 65536 });
+      const table = MembershipTable.create(runtime, this.config.membersMax);
+      for (const a of addresses) table.upsert(nodeIdOf(a), parseWireAddress(a), 1, F.kStatusAlive, 0);
+      this.template = table.bytes();
+    }
+    return this.template;
   }
 
   /** @internal */

@@ -42,9 +42,11 @@ export function tableLayout(capacity: number): TableLayout {
   if (!Number.isInteger(capacity) || capacity < 1 || capacity > kTableCapacityMax) {
     throw new RangeError(`table capacity must be an integer from 1 to ${kTableCapacityMax}, got ${capacity}`);
   }
-  // Twice the rows, rounded up to a power of two, keeps linear probes short (load <= 0.5).
+  // One and a half slots per row, rounded up to a power of two: the load stays at most
+  // 0.67, where linear probing averages under 2 probes for a hit and 5 for a miss, and
+  // the index costs 6-12 bytes a row instead of 8-16 (the simulator holds 10^8 rows).
   let hashSlotCount = 1;
-  while (hashSlotCount < capacity * 2) hashSlotCount *= 2;
+  while (hashSlotCount < Math.ceil(capacity * 1.5)) hashSlotCount *= 2;
   const offsets = {} as Record<ColumnName, number>;
   let at = L.kTableHeaderBytes;
   for (const [name, , bytes] of kColumns) {

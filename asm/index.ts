@@ -1,0 +1,19 @@
+// The Wasm entry point: re-exports the kernels of asm/checksum.ts, asm/codec.ts and
+// asm/table.ts, the AssemblyScript twins of src/wire/checksum.ts, src/wire/ts-codec.ts
+// and src/table/ts-table-kernels.ts. Their results must match the TypeScript
+// reference bit for bit.
+//
+// Built with: npx asc asm/index.ts --config asm/asconfig.json --target release
+// (imported shared memory, stub runtime, threads). Nothing here allocates.
+//
+// Note for hosts: Wasm has no unsigned types at the boundary, so u32 results
+// (checksum, heapBase) arrive in JavaScript as signed i32; apply `>>> 0`.
+
+export { checksum } from "./checksum";
+export { decode, encode } from "./codec";
+export { findRow, insertRow, removeRow, mergeDigest, sweep, encodeDigest } from "./table";
+
+/** The first byte the host may use for its own regions. */
+export function heapBase(): u32 {
+  return <u32>__heap_base;
+}

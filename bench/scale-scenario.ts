@@ -1,0 +1,129 @@
+/**
+ * One scenario of the scale benchmark, run in one thread (a piscina worker in
+ * bench/scale.ts): a simulated farm of N nodes with LAN defaults, started in its
+ * steady state, then one measurement. Returns plain figures.
+ */
+import { membershipConfig } from '../src/gossip/config.js';
+import { SimulatedFarm, nodeIdOf } from '../src/gossip/simulated-farm.js';
+import { FalsePositiveCounter } from '../src/sim/invariants.js';
+import { NetworkSimulator } from '../src/sim/network-simulator.js';
+import { nodeAddress } from '../src/sim/node-address.js';
+import { Prng } from '../src/util/prng.js';
+import * as F from '../src/wire/format.js';
+
+export type ScenarioKind = 'join' | 'crash-icmp' | 'crash-silent' | 'false-positives' | 'stalls';
+
+export interface Scenario {
+  nodes: number;
+  kind: ScenarioKind;
+  seed: number;
+  /** For false-positives and stalls: the loss rate and the window, simulated ms. */
+  lossRate?: number;
+  windowMs?: number;
+}
+
+export interface ScenarioResult {
+  scenario: Scenario;
+  /** Simulated ms until the measured thing held everywhere; -1 when it never did. */
+  resultMs?: number;
+  suspicions?: number;
+  falseSuspicions?: number;
+  falseDeaths?: number;
+  deadWhilePaused?: number;
+  bytesPerNodePerSecond?: number;
+  simulatedMs: number;
+  wallMs: number;
+  rssBytesPerNode: number;
+  heapAndBuffersBytes: number;
+  events: number;
+}
+
+const kWarmupMs = 3000;
+
+export function runScenario(scenario: Scenario): ScenarioResult {
+  const started = performance.now();
+  const n = scenario.nodes;
+  const sim = new NetworkSimulator({ seed: scenario.seed, nodesMax: n + 8, tickMs: n >= 5000 ? 25 : 10, eventsQueuedMax: 1 << 24 });
+  const config = membershipConfig({ membersMax: n + 16 }, 'lan');
+  const addresses = Array.from({ length: n }, (_, i) => nodeAddress(i));
+  const farm = new SimulatedFarm(sim, config, { prepopulate: addresses, runtimeBytes: 1024 * 1024 * 1024 });
+  const seeds = addresses.slice(0, 3);
+  for (let i = 0; i < n; i++) farm.addMember(seeds);
+  const counter = new FalsePositiveCounter(sim, { examplesMax: 5 });
+  const prng = new Prng(scenario.seed ^ 0x5ca1e);
+  sim.runFor(kWarmupMs);
+  const result: ScenarioResult = { scenario, simulatedMs: 0, wallMs: 0, rssBytesPerNode: 0, heapAndBuffersBytes: 0, events: 0 };
+  const t0 = sim.nowMs();
+  const checkMs = n >= 5000 ? 100 : 20;
+  switch (scenario.kind) {
+    case 'join': {
+      const joiner = farm.addMember([addresses[prng.nextInt(n)]!]);
+      const id = nodeIdOf(joiner);
+      const engines = addresses.map((a) => farm.engineOf(a)!);
+      const reached = sim.runUntil(() => engines.every((e) => {
+        const row = e.table.find(id);
+        return row >= 0 && e.table.status[row] === F.kStatusAlive;
+      }), 120_000, checkMs);
+      result.resultMs = reached < 0 ? -1 : reached - t0;
+      break;
+    }
+    case 'crash-icmp':
+    case 'crash-silent': {
+      const victim = addresses[1 + prng.nextInt(n - 1)]!;
+      if (scenario.kind === 'crash-icmp') sim.crash(victim);
+      else sim.crashHost(victim);
+      const reached = sim.runUntil(() => counter.detectionLatencyMs(victim, t0) >= 0, 300_000, checkMs);
+      result.resultMs = reached < 0 ? -1 : counter.detectionLatencyMs(victim, t0);
+      break;
+    }
+    case 'false-positives':
+    case 'stalls': {
+      const windowMs = scenario.windowMs ?? 600_000;
+      sim.setLossRate(scenario.lossRate ?? 0);
+      const sentBefore = totalBytesSent(farm, addresses);
+      if (scenario.kind === 'stalls') {
+        // 10% of the nodes each stall their event loop for 2 s, once a minute, at a random moment.
+        const stalling = prng.shuffle(addresses.slice()).slice(0, Math.max(1, Math.floor(n / 10)));
+        for (let minute = 0; minute * 60_000 < windowMs; minute++) {
+          const offsets = stalling.map((a) => [a, prng.nextInt(58_000)] as const).sort((x, y) => x[1] - y[1]);
+          let at = 0;
+          for (const [address, offset] of offsets) {
+            sim.runFor(offset - at);
+            at = offset;
+            if (!sim.isPaused(address)) sim.pause(address, 2000);
+          }
+          sim.runFor(Math.min(60_000, windowMs - minute * 60_000) - at);
+        }
+      } else {
+        sim.runFor(windowMs);
+      }
+      result.bytesPerNodePerSecond = Math.round((totalBytesSent(farm, addresses) - sentBefore) / n / (windowMs / 1000));
+      break;
+    }
+  }
+  result.suspicions = counter.suspicions;
+  result.falseSuspicions = counter.falseSuspicions;
+  result.falseDeaths = counter.falseDeaths;
+  result.deadWhilePaused = counter.deadWhilePaused;
+  result.simulatedMs = Math.round(sim.nowMs());
+  result.wallMs = Math.round(performance.now() - started);
+  const memory = process.memoryUsage();
+  result.rssBytesPerNode = Math.round(memory.rss / n);
+  result.heapAndBuffersBytes = memory.heapUsed + memory.arrayBuffers;
+  result.events = sim.stats().eventsProcessed;
+  return result;
+}
+
+function totalBytesSent(farm: SimulatedFarm, addresses: readonly string[]): number {
+  let total = 0;
+  for (const a of addresses) {
+    const stats = farm.engineOf(a)?.stats;
+    if (stats) total += stats.bytesSent + stats.frameBytesSent;
+  }
+  return total;
+}
+
+/** The piscina entry point. */
+export default function task(scenario: Scenario): ScenarioResult {
+  return runScenario(scenario);
+}
