@@ -197,6 +197,10 @@ function decodeBody(tape: u32, th: u32, type: u32, start: u32, end: u32): i32 {
       p = readPayload(tape, th, p, end, m, F.kUserPayloadBytesMax);
       break;
     }
+    case F.kTypePushPullSummary: {
+      p = readSummary(tape, th, p, end, m);
+      break;
+    }
     default:
       return -F.kErrUnknownType;
   }
@@ -244,6 +248,32 @@ function readPayload(tape: u32, th: u32, p: u32, end: u32, m: u32, max: u32): u3
   memory.copy(area + used, from, length);
   setTapeField(th, F.kTapePayloadUsedField, used + length);
   return used;
+}
+
+/** True when a summary's bucket count is a power of two from 1 to kSummaryBucketsMax. */
+@inline function isBucketCount(count: u32): bool {
+  return count >= 1 && count <= <u32>F.kSummaryBucketsMax && (count & (count - 1)) == 0;
+}
+
+/**
+ * Reads a PUSH_PULL_SUMMARY body: flags to kMsgFlags, bucketCount to kMsgSeq,
+ * memberCount to kMsgIncarnation, the hashes (raw bytes) into the payload area.
+ */
+@inline function readSummary(tape: u32, th: u32, p: u32, end: u32, m: u32): u32 {
+  if (p + 7 > end) return fail(F.kErrTruncated);
+  const buckets = <u32>load<u16>(p, 1);
+  store<u8>(m, load<u8>(p), F.kMsgFlags);
+  store<u32>(m, buckets, F.kMsgSeq);
+  store<u32>(m, load<u32>(p, 3), F.kMsgIncarnation);
+  p += 7;
+  if (!isBucketCount(buckets)) return fail(F.kErrBadCount);
+  const length = buckets << 2;
+  if (p + length > end) return fail(F.kErrTruncated);
+  const offset = takePayload(tape, th, p, length);
+  if (failed(offset)) return offset;
+  store<u32>(m, offset, F.kMsgPayloadOffset);
+  store<u32>(m, length, F.kMsgPayloadLength);
+  return p + length;
 }
 
 /** ID 8, family 1, incarnation 4, heartbeat 4, status 1. */
@@ -413,6 +443,8 @@ function encodeBody(tape: u32, th: u32, m: u32, p: u32, capEnd: u32): u32 {
       return writeEntries(tape, th, p, capEnd, m, true);
     case F.kTypeUser:
       return writePayload(tape, th, p, capEnd, m, F.kUserPayloadBytesMax);
+    case F.kTypePushPullSummary:
+      return writeSummary(tape, th, p, capEnd, m);
     default:
       return fail(F.kErrUnknownType);
   }
@@ -449,6 +481,24 @@ function writeBytes(tape: u32, th: u32, p: u32, capEnd: u32, offset: u32, length
   const area = tape + tapeField(th, F.kTapePayloadOffsetField);
   memory.copy(p + 2, area + offset, length);
   return p + 2 + length;
+}
+
+/** Writes a PUSH_PULL_SUMMARY body from its tape record (mapping in format.ts). */
+@inline function writeSummary(tape: u32, th: u32, p: u32, capEnd: u32, m: u32): u32 {
+  if (p + 7 > capEnd) return fail(F.kErrTooLarge);
+  const buckets = load<u32>(m, F.kMsgSeq);
+  const offset = load<u32>(m, F.kMsgPayloadOffset);
+  const length = load<u32>(m, F.kMsgPayloadLength);
+  if (<u64>length != <u64>buckets << 2) return fail(F.kErrBadLength);
+  if (!isBucketCount(buckets)) return fail(F.kErrBadCount);
+  if (<u64>offset + <u64>length > <u64>tapeField(th, F.kTapePayloadCapacityField)) return fail(F.kErrBadLength);
+  if (p + 7 + length > capEnd) return fail(F.kErrTooLarge);
+  store<u8>(p, load<u8>(m, F.kMsgFlags));
+  store<u16>(p, <u16>buckets, 1);
+  store<u32>(p, load<u32>(m, F.kMsgIncarnation), 3);
+  const area = tape + tapeField(th, F.kTapePayloadOffsetField);
+  memory.copy(p + 7, area + offset, length);
+  return p + 7 + length;
 }
 
 @inline function writeEntries(tape: u32, th: u32, p: u32, capEnd: u32, m: u32, withMeta: bool): u32 {

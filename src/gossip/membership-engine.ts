@@ -13,7 +13,8 @@ import { pushPullIntervalFor, retransmitLimit, type MembershipConfig } from './c
 import { phiKSquared } from './failure-detector.js';
 import type { MembershipEvent, MembershipEventType } from './membership-event.js';
 import { MessageParts } from './message-parts.js';
-import { encodeStateFrame, forEachEntry } from './state-frame.js';
+import { encodeStateFrame, encodeSummaryFrame, forEachEntry } from './state-frame.js';
+import { bucketOf, mismatchedBuckets, summarize, summaryBucketsFor } from './summary.js';
 import { expectedConfirmations, Suspicion, suspicionMinMs, suspicionTimeoutMs } from './suspicion.js';
 
 /**
@@ -40,6 +41,7 @@ export class EngineScratch {
   readonly receivePacket: number;
   readonly sendPacket: number;
   readonly frame: number;
+  readonly frameTape: Tape;
   readonly rowList: number;
 
   constructor(runtime: Runtime, membersMax: number) {
@@ -48,6 +50,7 @@ export class EngineScratch {
     this.receivePacket = runtime.allocate(F.kDatagramBytesMax + 64, 8);
     this.sendPacket = runtime.allocate(F.kDatagramBytesMax + 64, 8);
     this.frame = runtime.allocate(F.kFrameBytesMax, 8);
+    this.frameTape = new Tape(runtime, { messages: 1, entries: 0, payloadBytes: 4 * F.kSummaryBucketsMax });
     this.rowList = runtime.allocate(64 * 4, 8);
   }
 }
@@ -157,6 +160,7 @@ export class MembershipEngine {
   private readonly priorityProbes: number[] = [];
   /** Rows learned from a merge, announced once their metadata is in. */
   private readonly toAnnounce: number[] = [];
+  private readonly seedRows = new Map<string, number>();
   private probe: ProbeState | null = null;
   private urgent: ProbeState | null = null;
   private events: MembershipEvent[] = [];
@@ -233,7 +237,8 @@ export class MembershipEngine {
     this.nextPushPullAtMs = jitter(this.pushPullInterval());
     this.nextReconnectAtMs = this.now + this.config.reconnectIntervalMs;
     this.queueAnnouncement(this.selfRow);
-    this.joinSeeds();
+    // A table that already holds live members (adoptTable) needs no join.
+    if (this.liveMembers <= 1) this.joinSeeds();
   }
 
   /** Advances every timer to the current time; call often (the drivers use 5-10 ms). */
@@ -297,6 +302,10 @@ export class MembershipEngine {
     }
     this.runtime.views.u8.set(bytes, this.scratch.frame);
     const type = bytes[3];
+    if (type === F.kTypePushPullSummary) {
+      this.receiveSummary(from, bytes.length);
+      return;
+    }
     if (type !== F.kTypePushPullState && type !== F.kTypePushPullDigest) {
       this.stats.wire.record(-F.kErrWrongType);
       return;
@@ -307,7 +316,41 @@ export class MembershipEngine {
     if (type === F.kTypePushPullState) this.takeMeta(bytes);
     this.announceLearned();
     const flags = bytes[4]!;
-    if ((flags & F.kPushPullFlagReply) === 0 && !this.leaving) this.sendState(from, F.kPushPullFlagReply);
+    // A full state (a join) is answered with a full state; partial ones close an exchange.
+    if ((flags & (F.kPushPullFlagReply | F.kPushPullFlagPartial)) === 0 && !this.leaving) this.sendState(from, F.kPushPullFlagReply);
+  }
+
+  /**
+   * Push-pull by summary: compare bucket hashes and send the entries of the buckets
+   * that differ. The responder sends its differing buckets, then its own summary with
+   * the reply flag; the initiator, having merged them, sends back what it still has
+   * that differs. Two summaries of a few KiB when views agree.
+   */
+  private receiveSummary(from: string, length: number): void {
+    const tape = this.scratch.frameTape;
+    const count = this.runtime.kernels.decode(this.scratch.frame, length, F.kFrameBytesMax, tape.pointer);
+    this.stats.wire.record(count);
+    if (count !== 1 || this.leaving) return;
+    const { u8, dv } = this.runtime.views;
+    const m = tape.message(0);
+    const flags = u8[m + F.kMsgFlags]!;
+    const bucketCount = dv.getUint32(m + F.kMsgSeq, true);
+    const at = tape.payloadArea + dv.getUint32(m + F.kMsgPayloadOffset, true);
+    const theirs = new Uint32Array(bucketCount);
+    for (let i = 0; i < bucketCount; i++) theirs[i] = dv.getUint32(at + 4 * i, true);
+    const mine = summarize(this.table, bucketCount);
+    const differ = mismatchedBuckets(mine, theirs);
+    if (differ.some((d) => d === 1)) {
+      this.sendState(from, F.kPushPullFlagPartial | F.kPushPullFlagReply, (row) => differ[bucketOf(this.table.idHigh[row]!, this.table.idLow[row]!, bucketCount)] === 1);
+    }
+    if ((flags & F.kPushPullFlagReply) === 0) this.sendSummary(from, F.kPushPullFlagReply, bucketCount);
+  }
+
+  private sendSummary(address: string, flags: number, bucketCount: number): void {
+    const frame = encodeSummaryFrame(summarize(this.table, bucketCount), flags);
+    this.stats.framesSent++;
+    this.stats.frameBytesSent += frame.length;
+    this.env.sendFrame(address, frame);
   }
 
   /**
@@ -926,7 +969,7 @@ export class MembershipEngine {
 
   private pushPullRandom(): void {
     const [row] = this.randomMembers(1, (r) => this.table.status[r] === F.kStatusAlive);
-    if (row !== undefined) this.sendState(this.addressOf(row), 0);
+    if (row !== undefined) this.sendSummary(this.addressOf(row), 0, summaryBucketsFor(this.liveMembers));
   }
 
   private joinSeeds(): void {
@@ -944,13 +987,12 @@ export class MembershipEngine {
     if (dead !== undefined) this.sendState(this.addressOf(dead), 0);
     if (this.seeds.length > 0) {
       const seed = this.seeds[this.env.random.nextInt(this.seeds.length)]!;
-      const row = this.rowOfAddress(seed);
-      if (row < 0 || this.table.status[row] !== F.kStatusAlive) this.sendState(seed, F.kPushPullFlagJoin);
+      if (!this.seedAlive(seed)) this.sendState(seed, F.kPushPullFlagJoin);
     }
   }
 
-  private sendState(address: string, flags: number): void {
-    const frame = encodeStateFrame(this.table, (row) => this.meta.get(row), flags);
+  private sendState(address: string, flags: number, include?: (row: number) => boolean): void {
+    const frame = encodeStateFrame(this.table, (row) => this.meta.get(row), flags, include);
     this.stats.framesSent++;
     this.stats.frameBytesSent += frame.length;
     this.env.sendFrame(address, frame);
@@ -988,6 +1030,16 @@ export class MembershipEngine {
     this.probeOrder[this.probeCount] = this.probeOrder[at]!;
     this.probeOrder[at] = row;
     this.probeCount++;
+  }
+
+  /** Whether a seed address belongs to a member known alive (row found once, then cached). */
+  private seedAlive(seed: string): boolean {
+    let row = this.seedRows.get(seed);
+    if (row === undefined || this.table.status[row] === F.kStatusEmpty || this.addressOf(row) !== seed) {
+      row = this.rowOfAddress(seed);
+      this.seedRows.set(seed, row);
+    }
+    return row >= 0 && this.table.status[row] === F.kStatusAlive;
   }
 
   private rowOfAddress(address: string): number {

@@ -2,6 +2,7 @@ import { MemoryViews } from '../memory/views.js';
 import type { MembershipTable } from '../table/membership-table.js';
 import { checksum } from '../wire/checksum.js';
 import * as F from '../wire/format.js';
+import type { Summary } from './summary.js';
 
 /**
  * Push-pull state frames: the whole membership with each member's metadata, sent over
@@ -9,11 +10,12 @@ import * as F from '../wire/format.js';
  * so it is plain TypeScript over an ordinary buffer; the merge of a received frame is
  * the kernel's (mergeDigest accepts PUSH_PULL_STATE).
  */
-export function encodeStateFrame(table: MembershipTable, metaOf: (row: number) => Uint8Array | undefined, flags: number): Uint8Array {
+export function encodeStateFrame(table: MembershipTable, metaOf: (row: number) => Uint8Array | undefined, flags: number, include?: (row: number) => boolean): Uint8Array {
   const rows: number[] = [];
   let size = F.kHeaderBytes + 5 + F.kChecksumBytes;
   for (let row = 0; row < table.rowCount; row++) {
     if (table.status[row] === F.kStatusEmpty) continue;
+    if (include !== undefined && !include(row)) continue;
     rows.push(row);
     const family = table.family[row]!;
     size += 8 + 1 + (family === 4 ? 6 : family === 6 ? 18 : 0) + 9 + 2 + (metaOf(row)?.length ?? 0);
@@ -51,6 +53,20 @@ export function encodeStateFrame(table: MembershipTable, metaOf: (row: number) =
 }
 
 const kEmpty = new Uint8Array(0);
+
+/** A PUSH_PULL_SUMMARY frame (see summary.ts), byte for byte as the codec encodes it. */
+export function encodeSummaryFrame(summary: Summary, flags: number): Uint8Array {
+  const size = F.kHeaderBytes + 7 + 4 * summary.bucketCount + F.kChecksumBytes;
+  const bytes = new Uint8Array(new ArrayBuffer((size + 7) & ~7), 0, size);
+  const dv = new DataView(bytes.buffer);
+  bytes.set([F.kMagic0, F.kMagic1, F.kProtocolVersion, F.kTypePushPullSummary, flags]);
+  dv.setUint16(5, summary.bucketCount, true);
+  dv.setUint32(7, summary.memberCount, true);
+  for (let i = 0; i < summary.bucketCount; i++) dv.setUint32(11 + 4 * i, summary.hashes[i]!, true);
+  const end = size - F.kChecksumBytes;
+  dv.setUint32(end, checksum(new MemoryViews(bytes.buffer), 0, end), true);
+  return bytes;
+}
 
 /**
  * Visits every entry of the digest and state parts of a datagram or frame that the

@@ -38,6 +38,9 @@
 //   PUSH_PULL_DIGEST  u8 flags, u32 count, count x ENTRY
 //   PUSH_PULL_STATE   u8 flags, u32 count, count x { ENTRY, u16 meta length, meta }
 //   USER            u16 payload length, payload
+//   PUSH_PULL_SUMMARY u8 flags, u16 bucketCount, u32 memberCount,
+//                   bucketCount x u32 bucket hash; bucketCount is a power of two
+//                   from 1 to kSummaryBucketsMax (else kErrBadCount)
 //
 // Over a stream (TCP push-pull), each frame is a u32 length followed by the same
 // bytes as a datagram; only the size limit differs (kFrameBytesMax).
@@ -69,13 +72,16 @@ export const kTypePushPullDigest = 10;
 export const kTypePushPullState = 11;
 export const kTypeUser = 12;
 export const kTypeCompound = 13;
+export const kTypePushPullSummary = 14;
 /** One past the last known type; decoders reject types at or above it. */
-export const kTypeLimit = 14;
+export const kTypeLimit = 15;
 
 export const kCompoundPartsMax = 64;
 export const kMetaBytesMax = 512;
 export const kAckPayloadBytesMax = 256;
 export const kUserPayloadBytesMax = 1200;
+/** Most buckets in a PUSH_PULL_SUMMARY (a power of two). */
+export const kSummaryBucketsMax = 4096;
 
 export const kFamilyNone = 0;
 export const kFamilyIPv4 = 4;
@@ -85,6 +91,8 @@ export const kIndirectPingFlagNack = 1;
 export const kPushPullFlagJoin = 1;
 export const kPushPullFlagReply = 2;
 export const kPushPullFlagGossip = 4;
+/** A state frame holding only some members (the differing buckets of a summary exchange). */
+export const kPushPullFlagPartial = 8;
 
 // Member status, as carried in ENTRY and stored in the table. Zero marks a free row.
 export const kStatusEmpty = 0;
@@ -119,6 +127,13 @@ export const kErrCodeLimit = 16;
 //   entries  kTapeEntryBytes each, up to the entry capacity
 //   payload  bytes (meta and payloads), up to the payload capacity
 // Fields that a message type does not carry are zero after decoding.
+// Most fields mean what their names say; PUSH_PULL_SUMMARY reuses some of them:
+//   kMsgFlags       = flags
+//   kMsgSeq         = bucketCount
+//   kMsgIncarnation = memberCount
+//   payload         = the bucket hashes as raw wire bytes (u32 little-endian each),
+//                     kMsgPayloadOffset / kMsgPayloadLength as for other payloads,
+//                     length = 4 x bucketCount (the encoder checks it: kErrBadLength)
 export const kTapeHeaderBytes = 32;
 export const kTapeMessageCountField = 0;
 export const kTapeEntryCountField = 1;

@@ -37,7 +37,9 @@ export type Message =
   | { readonly type: typeof F.kTypeAlive | typeof F.kTypeJoin; readonly incarnation: number; readonly node: NodeId; readonly address: WireAddress; readonly meta: Uint8Array }
   | { readonly type: typeof F.kTypeLeave; readonly incarnation: number; readonly node: NodeId }
   | { readonly type: typeof F.kTypePushPullDigest | typeof F.kTypePushPullState; readonly flags: number; readonly entries: readonly MemberEntry[] }
-  | { readonly type: typeof F.kTypeUser; readonly payload: Uint8Array };
+  | { readonly type: typeof F.kTypeUser; readonly payload: Uint8Array }
+  /** hashes.length is the bucket count: a power of two from 1 to kSummaryBucketsMax. */
+  | { readonly type: typeof F.kTypePushPullSummary; readonly flags: number; readonly memberCount: number; readonly hashes: Uint32Array };
 
 export const kNoAddress: WireAddress = Object.freeze({ family: 0, bytes: new Uint8Array(16), port: 0 });
 

@@ -133,6 +133,18 @@ export class Tape {
       case F.kTypeUser:
         this.setPayload(m, message.payload);
         break;
+      case F.kTypePushPullSummary: {
+        // Tape mapping in format.ts: seq = bucket count, incarnation = member count,
+        // payload = the hashes as little-endian bytes (the encoder validates both).
+        u8[m + F.kMsgFlags] = message.flags;
+        dv.setUint32(m + F.kMsgSeq, message.hashes.length, true);
+        dv.setUint32(m + F.kMsgIncarnation, message.memberCount, true);
+        const bytes = new Uint8Array(message.hashes.length * 4);
+        const view = new DataView(bytes.buffer);
+        message.hashes.forEach((h, i) => view.setUint32(i * 4, h, true));
+        this.setPayload(m, bytes);
+        break;
+      }
     }
     u32[t + F.kTapeMessageCountField] = index + 1;
   }
@@ -176,6 +188,12 @@ export class Tape {
         return { type, flags: u8[m + F.kMsgFlags]!, entries: this.getEntries(m, type === F.kTypePushPullState) };
       case F.kTypeUser:
         return { type, payload };
+      case F.kTypePushPullSummary: {
+        const hashes = new Uint32Array(payload.length >>> 2);
+        const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+        for (let i = 0; i < hashes.length; i++) hashes[i] = view.getUint32(i * 4, true);
+        return { type, flags: u8[m + F.kMsgFlags]!, memberCount: incarnation, hashes };
+      }
       default:
         throw new WireError(F.kErrUnknownType, `tape message type ${type}`);
     }

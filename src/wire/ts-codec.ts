@@ -134,6 +134,9 @@ function decodeBody(views: MemoryViews, tape: number, type: number, start: numbe
     case F.kTypeUser:
       p = readPayload(views, tape, p, end, m, F.kUserPayloadBytesMax);
       break;
+    case F.kTypePushPullSummary:
+      p = readSummary(views, tape, p, end, m);
+      break;
     default:
       return -F.kErrUnknownType;
   }
@@ -189,6 +192,33 @@ function takePayload(views: MemoryViews, tape: number, from: number, length: num
   views.u8.copyWithin(area + used, from, from + length);
   u32[t + F.kTapePayloadUsedField] = used + length;
   return used;
+}
+
+/** True when a summary's bucket count is a power of two from 1 to kSummaryBucketsMax. */
+function isBucketCount(count: number): boolean {
+  return count >= 1 && count <= F.kSummaryBucketsMax && (count & (count - 1)) === 0;
+}
+
+/**
+ * Reads a PUSH_PULL_SUMMARY body: flags to kMsgFlags, bucketCount to kMsgSeq,
+ * memberCount to kMsgIncarnation, the hashes (raw bytes) into the payload area.
+ */
+function readSummary(views: MemoryViews, tape: number, p: number, end: number, m: number): number {
+  if (p + 7 > end) return -F.kErrTruncated;
+  const dv = views.dv;
+  const buckets = dv.getUint16(p + 1, true);
+  views.u8[m + F.kMsgFlags] = views.u8[p]!;
+  dv.setUint32(m + F.kMsgSeq, buckets, true);
+  dv.setUint32(m + F.kMsgIncarnation, dv.getUint32(p + 3, true), true);
+  p += 7;
+  if (!isBucketCount(buckets)) return -F.kErrBadCount;
+  const length = buckets * 4;
+  if (p + length > end) return -F.kErrTruncated;
+  const offset = takePayload(views, tape, p, length);
+  if (offset < 0) return offset;
+  dv.setUint32(m + F.kMsgPayloadOffset, offset, true);
+  dv.setUint32(m + F.kMsgPayloadLength, length, true);
+  return p + length;
 }
 
 const kEntryBytesMin = 18; // ID 8, family 1, incarnation 4, heartbeat 4, status 1
@@ -338,6 +368,8 @@ function encodeBody(views: MemoryViews, tape: number, m: number, p: number, capE
       return writeEntries(views, tape, p, capEnd, m, type === F.kTypePushPullState);
     case F.kTypeUser:
       return writePayload(views, tape, p, capEnd, m, F.kUserPayloadBytesMax);
+    case F.kTypePushPullSummary:
+      return writeSummary(views, tape, p, capEnd, m);
     default:
       return -F.kErrUnknownType;
   }
@@ -375,6 +407,26 @@ function writeBytes(views: MemoryViews, tape: number, p: number, capEnd: number,
   const area = tape + views.u32[t + F.kTapePayloadOffsetField]!;
   views.u8.copyWithin(p + 2, area + offset, area + offset + length);
   return p + 2 + length;
+}
+
+/** Writes a PUSH_PULL_SUMMARY body from its tape record (mapping in format.ts). */
+function writeSummary(views: MemoryViews, tape: number, p: number, capEnd: number, m: number): number {
+  const dv = views.dv;
+  if (p + 7 > capEnd) return -F.kErrTooLarge;
+  const buckets = dv.getUint32(m + F.kMsgSeq, true);
+  const offset = dv.getUint32(m + F.kMsgPayloadOffset, true);
+  const length = dv.getUint32(m + F.kMsgPayloadLength, true);
+  if (length !== buckets * 4) return -F.kErrBadLength;
+  if (!isBucketCount(buckets)) return -F.kErrBadCount;
+  const t = tape >>> 2;
+  if (offset + length > views.u32[t + F.kTapePayloadCapacityField]!) return -F.kErrBadLength;
+  if (p + 7 + length > capEnd) return -F.kErrTooLarge;
+  views.u8[p] = views.u8[m + F.kMsgFlags]!;
+  dv.setUint16(p + 1, buckets, true);
+  dv.setUint32(p + 3, dv.getUint32(m + F.kMsgIncarnation, true), true);
+  const area = tape + views.u32[t + F.kTapePayloadOffsetField]!;
+  views.u8.copyWithin(p + 7, area + offset, area + offset + length);
+  return p + 7 + length;
 }
 
 function writeEntries(views: MemoryViews, tape: number, p: number, capEnd: number, m: number, withMeta: boolean): number {

@@ -26,6 +26,13 @@ const entryArb = (withMeta: boolean): fc.Arbitrary<MemberEntry> =>
     withMeta ? bytesArb(40).map((meta) => ({ ...e, meta })) : fc.constant(e),
   );
 
+/** Summaries small enough for a datagram: 1..64 buckets, a power of two. */
+const summaryArb = fc
+  .record({ flags: fc.integer({ min: 0, max: 255 }), memberCount: u32, buckets: fc.constantFrom(1, 2, 4, 8, 16, 32, 64) })
+  .chain(({ flags, memberCount, buckets }) =>
+    fc.uint32Array({ minLength: buckets, maxLength: buckets }).map((hashes) => ({ type: F.kTypePushPullSummary, flags, memberCount, hashes })),
+  );
+
 export const messageArb: fc.Arbitrary<Message> = fc.oneof(
   fc.record({ type: fc.constant(F.kTypePing), seq: u32, target: nodeIdArb, source: nodeIdArb, sourceAddress: addressArb }),
   fc.record({ type: fc.constant(F.kTypeIndirectPing), seq: u32, nack: fc.boolean(), target: nodeIdArb, targetAddress: addressArb, source: nodeIdArb, sourceAddress: addressArb }),
@@ -37,6 +44,7 @@ export const messageArb: fc.Arbitrary<Message> = fc.oneof(
   fc.record({ type: fc.constant(F.kTypePushPullDigest), flags: fc.integer({ min: 0, max: 255 }), entries: fc.array(entryArb(false), { maxLength: 20 }) }),
   fc.record({ type: fc.constant(F.kTypePushPullState), flags: fc.integer({ min: 0, max: 255 }), entries: fc.array(entryArb(true), { maxLength: 8 }) }),
   fc.record({ type: fc.constant(F.kTypeUser), payload: bytesArb(200) }),
+  summaryArb,
 ) as fc.Arbitrary<Message>;
 
 /** One datagram's worth of messages: mostly one, sometimes a compound of several. */
@@ -81,4 +89,5 @@ export const goldenSamples: ReadonlyArray<readonly [string, Message[]]> = [
     { type: F.kTypeSuspect, incarnation: 5, node: b, from: a },
     { type: F.kTypeAlive, incarnation: 6, node: a, address: v4(127, 0, 0, 1, 8000), meta: new Uint8Array(0) },
   ]],
+  ['push-pull-summary', [{ type: F.kTypePushPullSummary, flags: 0, memberCount: 3, hashes: Uint32Array.from([1, 0xdeadbeef, 0, 0x12345678]) }]],
 ];
