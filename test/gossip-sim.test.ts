@@ -14,9 +14,11 @@ import type { NetworkSimulatorOptions } from '../src/sim/sim-options.js';
 import * as F from '../src/wire/format.js';
 
 const kFile = 'test/gossip-sim.test.ts';
+// GALAXY_SIM_SEED replays one seed; GALAXY_SIM_SEED_COUNT=N runs N seeds per test (a soak).
 const seedsFor = (base: number, count: number): number[] => {
   const forced = process.env.GALAXY_SIM_SEED;
-  return forced ? [withSeed(base)] : Array.from({ length: count }, (_, i) => base + i);
+  const soak = Number(process.env.GALAXY_SIM_SEED_COUNT ?? 0);
+  return forced ? [withSeed(base)] : Array.from({ length: soak > 0 ? soak : count }, (_, i) => base + i);
 };
 
 interface Farm {
