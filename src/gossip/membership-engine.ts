@@ -591,7 +591,12 @@ export class MembershipEngine {
         return;
       }
       case F.kTypeNack:
-        if (this.probe !== null && this.probe.seq === seq) this.probe.nacks++;
+        if (this.probe !== null && this.probe.seq === seq) {
+          this.probe.nacks++;
+          // Every helper reached us but not the target: nothing more can arrive, so the
+          // probe ends now instead of at the end of the interval.
+          if (!this.probe.acked && this.probe.nacks >= this.probe.expectedNacks) this.probe.endAtMs = this.now;
+        }
         return;
       case F.kTypeSuspect:
       case F.kTypeDead:
