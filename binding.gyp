@@ -10,7 +10,8 @@
         "native/capabilities.cc",
         "native/error_queue_decoder.cc",
         "native/error_queue_probe.cc",
-        "native/socket_address.cc"
+        "native/socket_address.cc",
+        "native/udp_socket.cc"
       ],
       # node_addon_api_except_all enables C++ exceptions (NAPI_CPP_EXCEPTIONS)
       # and also turns any std::exception, such as std::bad_alloc, into a

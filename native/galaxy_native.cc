@@ -7,6 +7,7 @@
 
 #include "capabilities.h"
 #include "error_queue_probe.h"
+#include "udp_socket.h"
 
 namespace {
 
@@ -74,6 +75,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("addonVersion", Napi::Number::New(env, galaxy::kAddonVersion));
   exports.Set("capabilities", Napi::Function::New(env, Capabilities, "capabilities"));
   exports.Set("probeErrQueue", Napi::Function::New(env, ProbeErrQueue, "probeErrQueue"));
+  exports.Set("UdpSocket", galaxy::defineUdpSocketClass(env));
   return exports;
 }
 

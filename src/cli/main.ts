@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { agentOptionsFromFlags, AgentUsageError, runAgent, type AgentFlags } from '../agent/agent-command.js';
 import { backendReport } from '../backends.js';
+import { kPresets } from '../gossip/config.js';
 import { packageRoot } from '../util/package-root.js';
 import { runSelfCheck } from './self-check.js';
 
@@ -43,6 +45,29 @@ program
       program.error(`--members must be an integer from 10 to 100000, got "${options.members}"`);
     }
     await runSelfCheck(members, (line) => console.log(line));
+  });
+
+program
+  .command('agent')
+  .description('run one farm member over UDP and TCP: join through seeds and log every membership change as a JSON line; SIGTERM or SIGINT leaves gracefully')
+  .option('--bind <host:port>', 'address to bind and announce, "a.b.c.d:port" or "[v6]:port" (the node id derives from it)')
+  .option('--join <host:port,...>', 'seeds to join through, comma-separated; repeatable', (value: string, previous: string[]) => [...previous, value], [] as string[])
+  .option('--preset <name>', `timer preset: ${Object.keys(kPresets).join(', ')}`, 'lan')
+  .option('--meta <key=value...>', 'tags announced with this member')
+  .action(async (flags: AgentFlags, command: Command) => {
+    let options;
+    try {
+      options = agentOptionsFromFlags(flags);
+    } catch (error) {
+      if (!(error instanceof AgentUsageError)) throw error;
+      command.error(`error: ${error.message}`, { exitCode: error.exitCode, code: 'galaxy.agent.usage' });
+    }
+    try {
+      process.exitCode = await runAgent(options);
+    } catch (error) {
+      console.error(`galaxy agent: ${(error as Error).message}`);
+      process.exitCode = 1;
+    }
   });
 
 await program.parseAsync(process.argv);

@@ -101,6 +101,9 @@ interface ProbeState {
   indirectSent: boolean;
   nacks: number;
   expectedNacks: number;
+  /** The fallback ping over a stream: 0 none, 1 pending, 2 failed. */
+  streamPing: number;
+  address: string;
 }
 
 interface Relay {
@@ -235,10 +238,10 @@ export class MembershipEngine {
     this.nextGossipAtMs = jitter(this.config.gossipIntervalMs);
     this.nextSweepAtMs = this.now + this.config.probeIntervalMs;
     this.nextPushPullAtMs = jitter(this.pushPullInterval());
-    this.nextReconnectAtMs = this.now + this.config.reconnectIntervalMs;
     this.queueAnnouncement(this.selfRow);
     // A table that already holds live members (adoptTable) needs no join.
     if (this.liveMembers <= 1) this.joinSeeds();
+    this.nextReconnectAtMs = this.now + (this.liveMembers <= 1 ? Math.min(1000, this.config.reconnectIntervalMs) : this.config.reconnectIntervalMs);
   }
 
   /** Advances every timer to the current time; call often (the drivers use 5-10 ms). */
@@ -287,9 +290,10 @@ export class MembershipEngine {
       const type = u8[tape.message(i) + F.kMsgType];
       if (type === F.kTypePushPullDigest || type === F.kTypePushPullState) hasEntries = true;
     }
-    if (hasEntries) this.mergeEntries(packet, bytes.length, F.kDatagramBytesMax, bytes);
+    // Messages first: an ALIVE brings a new member in with its metadata, so its join
+    // event carries tags; then the heartbeat entries.
     for (let i = 0; i < count; i++) this.handleMessage(from, tape.message(i));
-    // After the messages: an ALIVE in the same datagram may carry the metadata to pass on.
+    if (hasEntries) this.mergeEntries(packet, bytes.length, F.kDatagramBytesMax, bytes);
     this.announceLearned();
   }
 
@@ -304,6 +308,10 @@ export class MembershipEngine {
     const type = bytes[3];
     if (type === F.kTypePushPullSummary) {
       this.receiveSummary(from, bytes.length);
+      return;
+    }
+    if (type === F.kTypePing || type === F.kTypeAck) {
+      this.receiveStreamProbe(from, bytes.length, type);
       return;
     }
     if (type !== F.kTypePushPullState && type !== F.kTypePushPullDigest) {
@@ -346,6 +354,27 @@ export class MembershipEngine {
     if ((flags & F.kPushPullFlagReply) === 0) this.sendSummary(from, F.kPushPullFlagReply, bucketCount);
   }
 
+  /** A ping over a stream is answered over the stream; an ack over one completes a probe. */
+  private receiveStreamProbe(from: string, length: number, type: number): void {
+    const tape = this.scratch.frameTape;
+    const count = this.runtime.kernels.decode(this.scratch.frame, length, F.kFrameBytesMax, tape.pointer);
+    this.stats.wire.record(count);
+    if (count !== 1 || this.leaving) return;
+    const dv = this.runtime.views.dv;
+    const m = tape.message(0);
+    const seq = dv.getUint32(m + F.kMsgSeq, true);
+    if (type === F.kTypePing) {
+      if (!this.isSelf(dv.getUint32(m + F.kMsgNodeHigh, true), dv.getUint32(m + F.kMsgNodeLow, true))) return;
+      const ack = this.parts.ack(seq, this.table, this.selfRow);
+      const n = assembleParts(this.runtime, this.scratch.sendPacket, [ack], F.kDatagramBytesMax);
+      this.stats.framesSent++;
+      this.stats.frameBytesSent += n;
+      this.env.sendFrame(from, this.runtime.views.u8.subarray(this.scratch.sendPacket, this.scratch.sendPacket + n));
+    } else if (this.probe !== null && this.probe.seq === seq) {
+      this.probe.acked = true;
+    }
+  }
+
   private sendSummary(address: string, flags: number, bucketCount: number): void {
     const frame = encodeSummaryFrame(summarize(this.table, bucketCount), flags);
     this.stats.framesSent++;
@@ -374,13 +403,20 @@ export class MembershipEngine {
     if (this.urgent !== null) return; // one confirmation at a time; the next report will be seen
     if (status === F.kStatusAlive) this.suspect(row, this.table.incarnation[row]!, this.selfRow, true);
     const seq = this.seq++;
-    this.urgent = { row, seq, indirectAtMs: Infinity, endAtMs: this.now + this.config.unreachableConfirmMs, acked: false, indirectSent: true, nacks: 0, expectedNacks: 0 };
+    this.urgent = { row, seq, indirectAtMs: Infinity, endAtMs: this.now + this.config.unreachableConfirmMs, acked: false, indirectSent: true, nacks: 0, expectedNacks: 0, streamPing: 0, address: to };
     this.sendTo(to, [this.parts.accusation(F.kTypeSuspect, this.table.incarnation[row]!, this.table, row, this.selfRow), this.parts.ping(seq, this.table, row, this.selfRow)]);
   }
 
   /** A stream to `to` could not be opened or broke. */
-  streamFailed(_to: string): void {
+  streamFailed(to: string): void {
     this.stats.streamFailures++;
+    const probe = this.probe;
+    if (probe !== null && probe.streamPing === 1 && probe.address === to) {
+      probe.streamPing = 2;
+      if (!probe.acked && probe.nacks >= probe.expectedNacks && probe.expectedNacks > 0) probe.endAtMs = this.now;
+    }
+    // Alone and the seed refused: try again soon rather than after a whole reconnect interval.
+    if (this.liveMembers <= 1 && this.seeds.includes(to)) this.nextReconnectAtMs = Math.min(this.nextReconnectAtMs, this.env.nowMs() + Math.min(1000, this.config.reconnectIntervalMs));
   }
 
   /** The driver measured event-loop lag: a slow node should not accuse others. */
@@ -474,12 +510,13 @@ export class MembershipEngine {
     }
     const seq = this.seq++;
     this.stats.probes++;
-    this.probe = { row, seq, indirectAtMs: this.now + this.awareness.scale(this.config.probeTimeoutMs), endAtMs: this.now + interval, acked: false, indirectSent: false, nacks: 0, expectedNacks: 0 };
+    const address = this.addressOf(row);
+    this.probe = { row, seq, indirectAtMs: this.now + this.awareness.scale(this.config.probeTimeoutMs), endAtMs: this.now + interval, acked: false, indirectSent: false, nacks: 0, expectedNacks: 0, streamPing: 0, address };
     this.nextProbeAtMs = this.now + interval;
     const parts = [this.parts.ping(seq, this.table, row, this.selfRow)];
     // Lifeguard: tell a suspect it is suspected, on the ping itself, so it refutes at once.
     if (this.table.status[row] === F.kStatusSuspect) parts.unshift(this.parts.accusation(F.kTypeSuspect, this.table.incarnation[row]!, this.table, row, this.selfRow));
-    this.sendTo(this.addressOf(row), parts);
+    this.sendTo(address, parts);
   }
 
   private nextProbeTarget(): number {
@@ -518,6 +555,16 @@ export class MembershipEngine {
 
   private sendIndirectProbes(probe: ProbeState): void {
     probe.indirectSent = true;
+    // Also ping over a stream, as memberlist does: TCP retransmits what a lossy network
+    // drops, so a live member on a path losing 20% of datagrams still answers.
+    const pingPart = this.parts.ping(probe.seq, this.table, probe.row, this.selfRow);
+    const length = assembleParts(this.runtime, this.scratch.sendPacket, [pingPart], F.kDatagramBytesMax);
+    if (length > 0) {
+      probe.streamPing = 1;
+      this.stats.framesSent++;
+      this.stats.frameBytesSent += length;
+      this.env.sendFrame(probe.address, this.runtime.views.u8.subarray(this.scratch.sendPacket, this.scratch.sendPacket + length));
+    }
     const helpers = this.randomMembers(this.config.indirectChecks, (row) => row !== probe.row && this.table.status[row] === F.kStatusAlive);
     if (helpers.length === 0) return;
     this.stats.indirectProbes++;
@@ -595,7 +642,7 @@ export class MembershipEngine {
           this.probe.nacks++;
           // Every helper reached us but not the target: nothing more can arrive, so the
           // probe ends now instead of at the end of the interval.
-          if (!this.probe.acked && this.probe.nacks >= this.probe.expectedNacks) this.probe.endAtMs = this.now;
+          if (!this.probe.acked && this.probe.nacks >= this.probe.expectedNacks && this.probe.streamPing !== 1) this.probe.endAtMs = this.now;
         }
         return;
       case F.kTypeSuspect:

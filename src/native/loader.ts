@@ -43,12 +43,97 @@ export interface ErrorQueueProbeFailure {
 
 export type ErrorQueueProbe = ErrorQueueProbeSuccess | ErrorQueueProbeFailure;
 
+/** Options of the native UdpSocket constructor (native/udp_socket.cc); limits are checked there. */
+export interface NativeUdpSocketAddonOptions {
+  /** A numeric address of the family given by ipv6: '127.0.0.1', '0.0.0.0', '::1', '::'. */
+  readonly host: string;
+  /** 0 lets the kernel choose; read the result from localAddress. */
+  readonly port: number;
+  readonly ipv6: boolean;
+  /** recvmmsg slots per batch, 1..256, default 64. */
+  readonly recvBatch?: number;
+  /** Bytes per receive slot, 16..65536, default 2048; longer datagrams are counted as truncated and dropped. */
+  readonly slotBytes?: number;
+  /** sendmmsg slots per flush, 1..1024, default 64; queue() flushes by itself when they are full. */
+  readonly sendBatch?: number;
+  /** Requested SO_RCVBUF and SO_SNDBUF, 0..64 MiB, default 1 MiB, best effort; 0 keeps the kernel default. */
+  readonly socketBufferBytes?: number;
+}
+
+/** One error-queue record as the native UdpSocket reports it. */
+export interface NativeUdpErrorRecord {
+  /** Host of the datagram that failed ('' if the kernel gave none); IPv4-mapped IPv6 is written as IPv4. */
+  readonly address: string;
+  readonly port: number;
+  /** "a.b.c.d:port" or "[v6]:port", the same form as message sources; '' if unknown. */
+  readonly peer: string;
+  readonly errno: number;
+  readonly origin: 'local' | 'icmp' | 'icmp6';
+  readonly icmpType: number;
+  readonly icmpCode: number;
+  /** ee_info: the next-hop MTU for "fragmentation needed" / "packet too big". */
+  readonly info: number;
+  /** The node that sent the ICMP error, or ''. */
+  readonly offender: string;
+}
+
+/** Counters of one native UdpSocket; all monotonic except sendQueued. */
+export interface NativeUdpSocketStats {
+  readonly received: number;
+  readonly receiveBatches: number;
+  readonly truncated: number;
+  readonly sent: number;
+  readonly sendBatches: number;
+  readonly sendDropped: number;
+  readonly sendInvalidAddress: number;
+  readonly sendTooLarge: number;
+  readonly sendFailed: number;
+  readonly errQueueRecords: number;
+  readonly errorsUnknown: number;
+  readonly eagain: number;
+  readonly pollWakeUps: number;
+  readonly pollErrorWakeUps: number;
+  readonly pollPrioritizedWakeUps: number;
+  readonly sendQueued: number;
+}
+
+/** An instance of the native UdpSocket class. */
+export interface NativeUdpSocketHandle {
+  /** The receive slots, reused by every batch; valid only during onMessages. */
+  readonly receiveBuffer: Buffer;
+  /** The bound address, "a.b.c.d:port" or "[v6]:port". */
+  readonly localAddress: string;
+  readonly closed: boolean;
+  /** SO_RCVBUF and SO_SNDBUF as the kernel reports them (twice what it grants to payload). */
+  readonly kernelBufferBytes: { readonly receive: number; readonly send: number };
+  /** Copies data[offset, offset + length) into the send batch; false if counted as invalid or too large. */
+  queue(address: string, data: Uint8Array, offset: number, length: number): boolean;
+  /** Sends the batch with sendmmsg; returns how many datagrams the kernel accepted. */
+  flush(): number;
+  stats(): NativeUdpSocketStats;
+  /** Flushes, then closes; idempotent. */
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+
+export type NativeUdpMessagesCallback = (count: number, buffer: Buffer, lengths: Uint32Array, sources: string[]) => void;
+export type NativeUdpErrorsCallback = (records: NativeUdpErrorRecord[]) => void;
+
+export type NativeUdpSocketConstructor = new (
+  options: NativeUdpSocketAddonOptions,
+  onMessages: NativeUdpMessagesCallback,
+  onErrors: NativeUdpErrorsCallback,
+) => NativeUdpSocketHandle;
+
 /** The JavaScript surface of build/Release/galaxy_native.node. */
 export interface NativeAddon {
   readonly addonVersion: number;
   capabilities(): Capabilities;
   /** Sends one byte to a closed loopback port (found by the addon unless given) and decodes the ICMP error. */
   probeErrQueue(ipv6: boolean, closedPort?: number): ErrorQueueProbe;
+  /** Absent in builds made before the native UDP socket existed. */
+  readonly UdpSocket?: NativeUdpSocketConstructor;
 }
 
 export type NativeStatus =

@@ -1,0 +1,64 @@
+import type { MembershipConfig } from '../gossip/config.js';
+import type { MembershipEvent } from '../gossip/membership-event.js';
+import type { DgramTransportOptions } from '../transport/dgram-transport.js';
+import type { StreamCountersSnapshot, StreamTransportOptions } from '../transport/stream-transport.js';
+import type { TransportCountersSnapshot } from '../transport/transport-counters.js';
+import type { NodeId } from '../wire/message.js';
+
+/**
+ * The messages between AgentHost (main thread) and workers/agent-worker.ts. Datagrams
+ * and frames never cross: the worker owns the sockets. What crosses is small and rare:
+ * membership events in one batch per tick, stats on request, stop.
+ */
+
+/** What the main thread hands the worker at start (workerData). */
+export interface AgentWorkerData {
+  readonly memory: WebAssembly.Memory;
+  /** The compiled kernels, or null to run the TypeScript ones. */
+  readonly module: WebAssembly.Module | null;
+  /** The membership table, made by the main thread in the shared memory. */
+  readonly tableBase: number;
+  /**
+   * First byte the worker may allocate from (its engine scratch). The main thread has
+   * reserved everything from here to the end of the memory for the worker, so the two
+   * bump allocators never hand out the same bytes.
+   */
+  readonly regionStart: number;
+  readonly config: MembershipConfig;
+  readonly bind: string;
+  readonly seeds: readonly string[];
+  /** Null: derive it from the bound address (nodeIdOf), stable across restarts. */
+  readonly id: NodeId | null;
+  readonly incarnation: number;
+  readonly meta: Uint8Array;
+  /** Seed of the engine's generator, logged so a run's random choices can be told apart. */
+  readonly randomSeed: number;
+  readonly tickIntervalMs: number;
+  readonly datagram: DgramTransportOptions;
+  readonly stream: StreamTransportOptions;
+}
+
+export type AgentWorkerRequest =
+  | { readonly type: 'stop'; readonly flushMs: number }
+  | { readonly type: 'stats'; readonly requestId: number };
+
+export type AgentWorkerReport =
+  | { readonly type: 'ready'; readonly address: string; readonly id: string; readonly incarnation: number; readonly backend: string }
+  | { readonly type: 'failed'; readonly message: string }
+  | { readonly type: 'events'; readonly events: readonly MembershipEvent[] }
+  | { readonly type: 'stats'; readonly requestId: number; readonly stats: AgentStats }
+  | { readonly type: 'stopped' };
+
+/** A snapshot of the engine's and the transports' counters. */
+export interface AgentStats {
+  readonly engine: Readonly<Record<string, number>>;
+  readonly wireRejectedByCode: Readonly<Record<string, number>>;
+  readonly datagram: TransportCountersSnapshot;
+  readonly stream: StreamCountersSnapshot;
+  readonly aliveCount: number;
+  readonly incarnation: number;
+  /** Lifeguard local health (0 = healthy). */
+  readonly health: number;
+  /** Largest event-loop lag the worker measured since the last stats call, ms. */
+  readonly eventLoopLagMsMax: number;
+}
