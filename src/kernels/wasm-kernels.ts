@@ -3,19 +3,8 @@ import { join } from 'node:path';
 import { packageRoot } from '../util/package-root.js';
 import type { Kernels } from './kernels.js';
 
-/** The exports of dist/asm/galaxy.wasm (see asm/index.ts). */
-interface WasmExports {
-  checksum(pointer: number, length: number): number;
-  decode(packet: number, length: number, limit: number, tape: number): number;
-  encode(tape: number, out: number, limit: number): number;
-  findRow(table: number, high: number, low: number): number;
-  insertRow(table: number, high: number, low: number): number;
-  removeRow(table: number, row: number): void;
-  mergeDigest(table: number, packet: number, length: number, limit: number, nowMs: number, out: number, outCapacity: number): number;
-  sweep(table: number, nowMs: number, phiKSquared: number, varianceMinMs2: number, samplesMin: number, silenceMaxMs: number, out: number, outCapacity: number): number;
-  encodeDigest(table: number, rowList: number, rowCount: number, flags: number, out: number, limit: number): number;
-  heapBase(): number;
-}
+/** The exports of dist/asm/galaxy.wasm (see asm/index.ts): the kernels, plus where free memory starts. */
+type WasmExports = Omit<Kernels, 'backend'> & { heapBase(): number };
 
 /** Where `npm install` (asc) puts the compiled kernels. */
 export function wasmPath(): string {
