@@ -84,6 +84,8 @@ export class EngineStats {
   probesFailed = 0;
   indirectProbes = 0;
   suspicionsRaised = 0;
+  /** Independent confirmations of a suspicion already held (each shortens its timer). */
+  suspicionConfirmations = 0;
   refutations = 0;
   deathsDeclared = 0;
   unreachableReports = 0;
@@ -164,6 +166,7 @@ export class MembershipEngine {
   /** Rows learned from a merge, announced once their metadata is in. */
   private readonly toAnnounce: number[] = [];
   private readonly seedRows = new Map<string, number>();
+  private priorityTurn = false;
   private probe: ProbeState | null = null;
   private urgent: ProbeState | null = null;
   private events: MembershipEvent[] = [];
@@ -520,7 +523,10 @@ export class MembershipEngine {
   }
 
   private nextProbeTarget(): number {
-    while (this.priorityProbes.length > 0) {
+    // Priority probes (members whose heartbeat went silent) take at most every other
+    // turn, so the round-robin always advances: SWIM's detection bound depends on it.
+    this.priorityTurn = !this.priorityTurn;
+    while (this.priorityTurn && this.priorityProbes.length > 0) {
       const row = this.priorityProbes.shift()!;
       if (this.probeable(row)) return row;
     }
@@ -862,6 +868,7 @@ export class MembershipEngine {
     if (status === F.kStatusSuspect && incarnation === current) {
       // A confirmation from another member shortens the timer (Lifeguard).
       if (fromRow >= 0 && this.suspicions.get(row)?.confirm(this.key(fromRow))) {
+        this.stats.suspicionConfirmations++;
         this.armSuspicionDeadline(row);
         this.broadcasts.queueMembership(this.key(row), this.parts.accusation(F.kTypeSuspect, incarnation, this.table, row, fromRow));
       }
@@ -962,9 +969,14 @@ export class MembershipEngine {
     }
   }
 
-  /** Heartbeat silence after which a member is probed out of turn. */
+  /**
+   * Heartbeat silence after which a member is probed out of turn. A member's heartbeat
+   * reaches this node directly about twice per N probe intervals (its ping to us, its
+   * ack to ours), so the limit grows with N; in big farms phi, fed by gossip, and the
+   * round-robin do the work.
+   */
   private silenceLimitMs(): number {
-    return this.config.probeIntervalMs * 5;
+    return this.config.probeIntervalMs * Math.max(5, 2 * this.liveMembers);
   }
 
   private reap(row: number): void {
