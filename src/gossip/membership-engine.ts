@@ -425,6 +425,15 @@ export class MembershipEngine {
   /** The driver measured event-loop lag: a slow node should not accuse others. */
   reportEventLoopLag(lagMs: number): void {
     if (lagMs <= this.config.eventLoopLagMsMax) return;
+    this.now = this.env.nowMs();
+    // Whatever this node was waiting for may be sitting unread in its socket: give an
+    // in-flight probe a fresh wait instead of accusing its target of our own stall.
+    const probe = this.probe;
+    if (probe !== null && !probe.acked) {
+      probe.indirectAtMs = Math.max(probe.indirectAtMs, this.now + this.config.probeTimeoutMs / 2);
+      probe.endAtMs = Math.max(probe.endAtMs, this.now + this.config.probeIntervalMs - this.config.probeTimeoutMs);
+    }
+    for (const relay of this.relays.values()) relay.deadlineMs = Math.max(relay.deadlineMs, this.now + this.config.probeTimeoutMs / 2);
     if (this.now - this.lastLagReportMs < this.config.probeIntervalMs) return;
     this.lastLagReportMs = this.now;
     this.awareness.apply(1);

@@ -148,7 +148,14 @@ class SimulatedMember implements SimProcess {
     this.flush();
   }
 
+  private lastTickMs = -1;
+
   tick(): void {
+    // The driver measures its own lag, as the agent does with timer drift: a tick that
+    // comes late (the process was paused) is reported before the engine runs its timers.
+    const now = this.context!.nowMs();
+    if (this.lastTickMs >= 0) this.engine!.reportEventLoopLag(now - this.lastTickMs - this.farm.sim.settings.tickMs);
+    this.lastTickMs = now;
     this.engine!.tick();
     this.flush();
   }
