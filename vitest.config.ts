@@ -8,6 +8,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Files run one at a time: several suites start 10-20 real agent processes whose
+    // timers must not starve each other on a 2-core machine.
+    fileParallelism: false,
     reporters: ['default'],
   },
 });

@@ -1,10 +1,13 @@
 import { loadNative } from './native/loader.js';
 import { createRuntime } from './kernels/runtime.js';
+import { transportDecision } from './transport/select-transport.js';
 
 /** Which implementation of each swappable part runs here, and why. */
 export interface BackendReport {
   kernels: { backend: 'wasm' | 'ts'; reason: string };
   native: { loaded: boolean; reason: string; capabilities?: Record<string, unknown> };
+  /** The datagram transport `galaxy agent --transport auto` would use. */
+  transport: { kind: 'native' | 'dgram'; reason: string };
 }
 
 /** Loads the kernels and the native addon the way the agent does and reports on both. */
@@ -16,5 +19,6 @@ export function backendReport(env: Readonly<Record<string, string | undefined>> 
     native: native.loaded
       ? { loaded: true, reason: `addon loaded from ${native.path}`, capabilities: { ...native.capabilities } }
       : { loaded: false, reason: native.reason },
+    transport: transportDecision('auto', env),
   };
 }

@@ -7,90 +7,18 @@
 // a SIGTERM makes it leave gracefully: it exits 0 after a "stopped" line and every other
 // agent logs "leave". Ports are found free by binding port 0 first. Every spawned process
 // is SIGKILLed in afterAll, whatever happened. Needs `npm run build` (npm test runs it).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
-import { packageRoot } from '../src/util/package-root.js';
-
-interface LogLine {
-  readonly t: string;
-  readonly event: string;
-  readonly id?: string;
-  readonly address?: string;
-  readonly incarnation?: number;
-  readonly self: string;
-}
-
-interface Agent {
-  readonly address: string;
-  readonly child: ChildProcess;
-  readonly lines: LogLine[];
-  stderr: string;
-}
+import { freePort, killAllAgents, linesAbout, spawnAgent, until, type Agent, type LogLine } from './support/agents.js';
 
 const kAgents = 10;
-const kStderrBytesMax = 64 * 1024;
-const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
-const children = new Set<ChildProcess>();
-
-/** A port free for both UDP and TCP on 127.0.0.1, found by binding port 0. */
-async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const udp = createSocket('udp4');
-    udp.bind(0, '127.0.0.1');
-    await once(udp, 'listening');
-    const port = udp.address().port;
-    const tcp = createServer();
-    const ok = await new Promise<boolean>((resolve) => {
-      tcp.once('error', () => resolve(false));
-      tcp.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    udp.close();
-    if (ok) {
-      tcp.close();
-      return port;
-    }
-  }
-  throw new Error('no port free for both UDP and TCP');
-}
-
-function spawnAgent(address: string, seeds: readonly string[]): Agent {
-  const args = [cli, 'agent', '--preset', 'local', '--bind', address, '--join', seeds.join(',')];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  const agent: Agent = { address, child, lines: [], stderr: '' };
-  createInterface({ input: child.stdout! }).on('line', (line) => agent.lines.push(JSON.parse(line) as LogLine));
-  child.stderr!.on('data', (chunk: Buffer) => {
-    if (agent.stderr.length < kStderrBytesMax) agent.stderr += chunk.toString();
-  });
-  return agent;
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs: number, agents: readonly Agent[]): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) {
-      const stderr = agents.filter((a) => a.stderr !== '').map((a) => `${a.address}: ${a.stderr}`).join('\n');
-      throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}${stderr === '' ? '' : `\nstderr:\n${stderr}`}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-function linesAbout(agent: Agent, address: string, event: string, sinceMs = 0): LogLine[] {
-  return agent.lines.filter((l) => l.address === address && l.event === event && Date.parse(l.t) >= sinceMs);
-}
 
 function joinedAll(agent: Agent, all: readonly Agent[]): boolean {
   return all.every((other) => other === agent || linesAbout(agent, other.address, 'join').length > 0);
 }
 
 afterAll(async () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  killAllAgents();
 });
 
 describe('galaxy agent over loopback', () => {
@@ -100,7 +28,7 @@ describe('galaxy agent over loopback', () => {
     const addresses = ports.map((p) => `127.0.0.1:${p}`);
     // Agent 0 seeds through agent 1 and everyone else through agent 0, so any of them can restart and rejoin.
     const seedsOf = (i: number): string[] => (i === 0 ? [addresses[1]!] : [addresses[0]!]);
-    const agents = addresses.map((address, i) => spawnAgent(address, seedsOf(i)));
+    const agents = addresses.map((address, i) => spawnAgent(address, seedsOf(i), ['--transport', 'dgram']));
     const startedAt = Date.now();
 
     await until('every agent logged a join for the 9 others', () => agents.every((a) => joinedAll(a, agents)), 30_000, agents);
@@ -119,7 +47,7 @@ describe('galaxy agent over loopback', () => {
 
     // Restart on the same address: same node id, higher incarnation.
     const restartedAtMs = Date.now();
-    const reborn = spawnAgent(victim.address, seedsOf(victimIndex));
+    const reborn = spawnAgent(victim.address, seedsOf(victimIndex), ['--transport', 'dgram']);
     agents[victimIndex] = reborn;
     await until('the restarted agent started', () => reborn.lines.some((l) => l.event === 'started'), 10_000, agents);
     const secondLife = reborn.lines.find((l) => l.event === 'started')!;

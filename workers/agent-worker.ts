@@ -14,7 +14,8 @@ import { createWasmKernels } from '../src/kernels/wasm-kernels.js';
 import { kRegionBase, Runtime } from '../src/kernels/runtime.js';
 import { MemoryViews } from '../src/memory/views.js';
 import { MembershipTable } from '../src/table/membership-table.js';
-import { DgramTransport } from '../src/transport/dgram-transport.js';
+import type { DatagramTransport } from '../src/transport/datagram-transport.js';
+import { openDatagramTransport } from '../src/transport/select-transport.js';
 import { StreamTransport } from '../src/transport/stream-transport.js';
 import { parseBindAddress } from '../src/transport/socket-address.js';
 import { Prng } from '../src/util/prng.js';
@@ -39,13 +40,13 @@ function attachRuntime(): Runtime {
   return runtime;
 }
 
-async function openTransports(): Promise<{ datagram: DgramTransport; stream: StreamTransport }> {
-  const datagram = await DgramTransport.open(data.bind, data.datagram);
+async function openTransports(): Promise<{ datagram: DatagramTransport; stream: StreamTransport; reason: string }> {
+  const { transport: datagram, reason } = await openDatagramTransport(data.bind, data.transport, data.datagram);
   // TCP takes the port UDP got, so one address names both (the OS may have chosen it).
   const bound = parseBindAddress(datagram.address);
   try {
     const stream = await StreamTransport.listen(bound.text, data.stream);
-    return { datagram, stream };
+    return { datagram, stream, reason };
   } catch (error) {
     await datagram.close();
     throw error;
@@ -54,7 +55,7 @@ async function openTransports(): Promise<{ datagram: DgramTransport; stream: Str
 
 async function main(): Promise<void> {
   const runtime = attachRuntime();
-  const { datagram, stream } = await openTransports();
+  const { datagram, stream, reason: transportReason } = await openTransports();
   const address = datagram.address;
   const id = data.id ?? nodeIdOf(address);
   const engine = new MembershipEngine({
@@ -122,11 +123,11 @@ async function main(): Promise<void> {
   });
 
   engine.start();
-  post({ type: 'ready', address, id: formatNodeId(id), incarnation: engine.incarnation, backend: runtime.backendReason });
+  post({ type: 'ready', address, id: formatNodeId(id), incarnation: engine.incarnation, backend: runtime.backendReason, transport: datagram.kind, transportReason });
   flushEvents();
 }
 
-function statsOf(engine: MembershipEngine, datagram: DgramTransport, stream: StreamTransport, eventLoopLagMsMax: number): AgentStats {
+function statsOf(engine: MembershipEngine, datagram: DatagramTransport, stream: StreamTransport, eventLoopLagMsMax: number): AgentStats {
   const counters: Record<string, number> = {};
   for (const [key, value] of Object.entries(engine.stats as EngineStats)) if (typeof value === 'number') counters[key] = value;
   return {

@@ -11,6 +11,7 @@ export interface AgentFlags {
   join?: readonly string[];
   preset?: string;
   meta?: readonly string[];
+  transport?: string;
 }
 
 /** A mistake in the flags: the CLI prints the message and exits with status 2. */
@@ -47,7 +48,9 @@ export function agentOptionsFromFlags(flags: AgentFlags, wallClockMs: number = D
   } catch (error) {
     throw new AgentUsageError((error as Error).message);
   }
-  const options: AgentOptions = { bind: bind.text, join, preset: preset as PresetName, meta, incarnation: Math.floor(wallClockMs / 1000) };
+  const transport = flags.transport ?? 'auto';
+  if (transport !== 'auto' && transport !== 'native' && transport !== 'dgram') throw new AgentUsageError(`--transport must be auto, native or dgram, got "${transport}"`);
+  const options: AgentOptions = { bind: bind.text, join, preset: preset as PresetName, meta, incarnation: Math.floor(wallClockMs / 1000), transport };
   // The remaining checks (meta size against metaBytesMax, ...) are the options' own.
   try {
     agentSettings(options, wallClockMs);
@@ -69,7 +72,7 @@ export async function runAgent(options: AgentOptions, write: LineWriter = (line)
   const host = await AgentHost.start(options);
   const self = host.address;
   const log = (record: Record<string, unknown>): void => write(JSON.stringify({ t: new Date().toISOString(), ...record }));
-  log({ event: 'started', id: host.id, address: host.address, incarnation: host.incarnation, self, preset: host.settings.preset, join: host.settings.join, backend: host.backend });
+  log({ event: 'started', id: host.id, address: host.address, incarnation: host.incarnation, self, preset: host.settings.preset, join: host.settings.join, backend: host.backend, transport: host.transport.kind, transportReason: host.transport.reason });
   host.on('event', (event) => log({ event: event.type, id: event.id, address: event.address, incarnation: event.incarnation, self }));
 
   let onSignal: (signal: NodeJS.Signals) => void = () => {};

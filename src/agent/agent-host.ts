@@ -102,6 +102,7 @@ export class AgentHost extends EventEmitter<AgentHostEvents> {
       tickIntervalMs: settings.tickIntervalMs,
       datagram: settings.datagram,
       stream: settings.stream,
+      transport: settings.transport,
     };
     const worker = new Worker(join(packageRoot(), 'dist', 'workers', 'agent-worker.js'), { workerData: data });
     const host = new AgentHost(settings, worker, table);
@@ -122,6 +123,11 @@ export class AgentHost extends EventEmitter<AgentHostEvents> {
   /** The incarnation this life started with. */
   get incarnation(): number {
     return this.ready!.incarnation;
+  }
+
+  /** Which datagram transport the worker runs ('native' or 'dgram'), and why. */
+  get transport(): { kind: string; reason: string } {
+    return { kind: this.ready!.transport, reason: this.ready!.transportReason };
   }
 
   /** Which kernels the worker runs, and why. */

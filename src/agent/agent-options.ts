@@ -1,3 +1,4 @@
+import type { TransportChoice } from '../transport/select-transport.js';
 import { kPresets, membershipConfig, type MembershipConfig, type MembershipOptions, type PresetName } from '../gossip/config.js';
 import type { DgramTransportOptions } from '../transport/dgram-transport.js';
 import { isUnspecifiedAddress, parseBindAddress, parseSocketAddress } from '../transport/socket-address.js';
@@ -43,6 +44,12 @@ export interface AgentOptions {
   stopTimeoutMs?: number;
   datagram?: DgramTransportOptions;
   stream?: StreamTransportOptions;
+  /**
+   * Datagram transport: 'native' (recvmmsg/sendmmsg and the ICMP error queue, so a
+   * crashed peer is known dead in milliseconds), 'dgram' (node:dgram, probes only), or
+   * 'auto' (native when the addon is built and not disabled by GALAXY_NO_NATIVE=1).
+   */
+  transport?: TransportChoice;
 }
 
 /** AgentOptions filled and validated. */
@@ -64,6 +71,7 @@ export interface AgentSettings {
   readonly stopTimeoutMs: number;
   readonly datagram: DgramTransportOptions;
   readonly stream: StreamTransportOptions;
+  readonly transport: TransportChoice;
 }
 
 export const kAgentDefaults = Object.freeze({
@@ -80,7 +88,7 @@ export const kAgentDefaults = Object.freeze({
 
 const kOptionNames: ReadonlySet<string> = new Set<keyof AgentOptions>([
   'bind', 'join', 'preset', 'membership', 'meta', 'id', 'incarnation', 'tickIntervalMs', 'leaveFlushMs',
-  'memoryBytes', 'backend', 'startTimeoutMs', 'stopTimeoutMs', 'datagram', 'stream',
+  'memoryBytes', 'backend', 'startTimeoutMs', 'stopTimeoutMs', 'datagram', 'stream', 'transport',
 ]);
 const kTickIntervalMsMax = 1000;
 const kFlushMsMax = 60_000;
@@ -115,10 +123,16 @@ export function agentSettings(options: AgentOptions = {}, wallClockMs: number = 
     stopTimeoutMs: integerIn('stopTimeoutMs', options.stopTimeoutMs ?? kAgentDefaults.stopTimeoutMs, 1, kTimeoutMsMax),
     datagram: Object.freeze({ ...options.datagram }),
     stream: Object.freeze({ ...options.stream }),
+    transport: validateTransport(options.transport ?? 'auto'),
   };
   if (settings.id !== null && !isNodeId(settings.id)) throw new RangeError('options.id must be { high, low } with two unsigned 32-bit integers');
   // memoryBytes and backend are validated by createRuntime, the transports' options by the transports.
   return Object.freeze(settings);
+}
+
+function validateTransport(choice: string): TransportChoice {
+  if (choice !== 'auto' && choice !== 'native' && choice !== 'dgram') throw new RangeError(`options.transport must be auto, native or dgram, got "${choice}"`);
+  return choice;
 }
 
 function validateBind(text: string): string {

@@ -1,3 +1,4 @@
+import type { TransportChoice } from '../transport/select-transport.js';
 import type { MembershipConfig } from '../gossip/config.js';
 import type { MembershipEvent } from '../gossip/membership-event.js';
 import type { DgramTransportOptions } from '../transport/dgram-transport.js';
@@ -36,6 +37,7 @@ export interface AgentWorkerData {
   readonly tickIntervalMs: number;
   readonly datagram: DgramTransportOptions;
   readonly stream: StreamTransportOptions;
+  readonly transport: TransportChoice;
 }
 
 export type AgentWorkerRequest =
@@ -43,7 +45,7 @@ export type AgentWorkerRequest =
   | { readonly type: 'stats'; readonly requestId: number };
 
 export type AgentWorkerReport =
-  | { readonly type: 'ready'; readonly address: string; readonly id: string; readonly incarnation: number; readonly backend: string }
+  | { readonly type: 'ready'; readonly address: string; readonly id: string; readonly incarnation: number; readonly backend: string; readonly transport: string; readonly transportReason: string }
   | { readonly type: 'failed'; readonly message: string }
   | { readonly type: 'events'; readonly events: readonly MembershipEvent[] }
   | { readonly type: 'stats'; readonly requestId: number; readonly stats: AgentStats }

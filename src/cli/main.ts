@@ -6,6 +6,7 @@ import { agentOptionsFromFlags, AgentUsageError, runAgent, type AgentFlags } fro
 import { backendReport } from '../backends.js';
 import { kPresets } from '../gossip/config.js';
 import { packageRoot } from '../util/package-root.js';
+import { runDemo } from './demo.js';
 import { runSelfCheck } from './self-check.js';
 
 const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
@@ -27,6 +28,7 @@ program
     }
     console.log(`kernels    ${report.kernels.backend.padEnd(6)} ${report.kernels.reason}`);
     console.log(`native     ${(report.native.loaded ? 'loaded' : 'absent').padEnd(6)} ${report.native.reason}`);
+    console.log(`transport  ${report.transport.kind.padEnd(6)} ${report.transport.reason}`);
     if (report.native.capabilities) {
       const caps = report.native.capabilities;
       for (const key of ['ipRecvErr', 'ipv6RecvErr', 'recvmmsg', 'sendmmsg', 'errQueue']) console.log(`  ${key.padEnd(12)} ${String(caps[key])}`);
@@ -37,8 +39,23 @@ program
 
 program
   .command('demo')
-  .description('the embedded demo run by `npm start`')
-  .option('--members <n>', 'members in the demo table', '10000')
+  .description('the embedded demo run by `npm start`: a farm of real agents on loopback, a crash and a rejoin')
+  .option('--nodes <n>', 'agents to start (separate processes)', '5')
+  .option('--duration <s>', 'stop by itself after this many seconds (0: run until Ctrl-C)', '0')
+  .option('--no-failure', 'skip the SIGKILL and restart')
+  .action(async (options: { nodes: string; duration: string; failure: boolean }) => {
+    const nodes = Number(options.nodes);
+    const durationS = Number(options.duration);
+    if (!Number.isInteger(nodes) || nodes < 2 || nodes > 50) program.error(`--nodes must be an integer from 2 to 50, got "${options.nodes}"`);
+    if (!Number.isFinite(durationS) || durationS < 0) program.error(`--duration must be a number of seconds >= 0, got "${options.duration}"`);
+    await runDemo({ nodes, durationS, showFailure: options.failure, print: (line) => console.log(line) });
+    process.exit(0);
+  });
+
+program
+  .command('self-check')
+  .description('the foundation self-check: digests through the shared-memory ring into the gossip worker, merged and swept by the active kernels')
+  .option('--members <n>', 'members in the table', '10000')
   .action(async (options: { members: string }) => {
     const members = Number(options.members);
     if (!Number.isInteger(members) || members < 10 || members > 100_000) {
@@ -54,6 +71,7 @@ program
   .option('--join <host:port,...>', 'seeds to join through, comma-separated; repeatable', (value: string, previous: string[]) => [...previous, value], [] as string[])
   .option('--preset <name>', `timer preset: ${Object.keys(kPresets).join(', ')}`, 'lan')
   .option('--meta <key=value...>', 'tags announced with this member')
+  .option('--transport <kind>', 'datagram transport: auto (native when built), native (ICMP-aware, batched) or dgram', 'auto')
   .action(async (flags: AgentFlags, command: Command) => {
     let options;
     try {

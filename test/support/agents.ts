@@ -1,0 +1,83 @@
+// Helpers for tests that run real `galaxy agent` processes on loopback: free ports,
+// spawning with JSON-line capture, polling, and killing everything afterwards.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { packageRoot } from '../../src/util/package-root.js';
+
+export interface LogLine {
+  readonly t: string;
+  readonly event: string;
+  readonly id?: string;
+  readonly address?: string;
+  readonly incarnation?: number;
+  readonly self: string;
+}
+
+export interface Agent {
+  readonly address: string;
+  readonly child: ChildProcess;
+  readonly lines: LogLine[];
+  stderr: string;
+}
+
+const kStderrBytesMax = 64 * 1024;
+const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+export const children = new Set<ChildProcess>();
+
+/** A port free for both UDP and TCP on 127.0.0.1, found by binding port 0. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const udp = createSocket('udp4');
+    udp.bind(0, '127.0.0.1');
+    await once(udp, 'listening');
+    const port = udp.address().port;
+    const tcp = createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      tcp.once('error', () => resolve(false));
+      tcp.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    udp.close();
+    if (ok) {
+      tcp.close();
+      return port;
+    }
+  }
+  throw new Error('no port free for both UDP and TCP');
+}
+
+export function spawnAgent(address: string, seeds: readonly string[], extra: readonly string[] = []): Agent {
+  const args = [cli, 'agent', '--preset', 'local', '--bind', address, '--join', seeds.join(','), ...extra];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  const agent: Agent = { address, child, lines: [], stderr: '' };
+  createInterface({ input: child.stdout! }).on('line', (line) => agent.lines.push(JSON.parse(line) as LogLine));
+  child.stderr!.on('data', (chunk: Buffer) => {
+    if (agent.stderr.length < kStderrBytesMax) agent.stderr += chunk.toString();
+  });
+  return agent;
+}
+
+export async function until(what: string, condition: () => boolean, timeoutMs: number, agents: readonly Agent[]): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      const stderr = agents.filter((a) => a.stderr !== '').map((a) => `${a.address}: ${a.stderr}`).join('\n');
+      throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}${stderr === '' ? '' : `\nstderr:\n${stderr}`}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export function linesAbout(agent: Agent, address: string, event: string, sinceMs = 0): LogLine[] {
+  return agent.lines.filter((l) => l.address === address && l.event === event && Date.parse(l.t) >= sinceMs);
+}
+
+
+/** SIGKILLs every agent still running (call from afterAll). */
+export function killAllAgents(): void {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
