@@ -13,29 +13,9 @@ import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { agentOptionsFromFlags, AgentUsageError } from '../src/agent/agent-command.js';
 import { packageRoot } from '../src/util/package-root.js';
+import { freePort } from './support/agents.js';
 
 const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
-
-/** A port free for both UDP and TCP on 127.0.0.1, found by binding port 0. */
-async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const udp = createSocket('udp4');
-    udp.bind(0, '127.0.0.1');
-    await once(udp, 'listening');
-    const port = udp.address().port;
-    const tcp = createServer();
-    const ok = await new Promise<boolean>((resolve) => {
-      tcp.once('error', () => resolve(false));
-      tcp.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    udp.close();
-    if (ok) {
-      tcp.close();
-      return port;
-    }
-  }
-  throw new Error('no port free for both UDP and TCP');
-}
 
 function usageError(flags: Parameters<typeof agentOptionsFromFlags>[0]): string {
   try {

@@ -5,6 +5,7 @@
 // counted under its stable code and never thrown.
 import { createSocket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
+import { hasIpv6Loopback, until } from './support/net.js';
 import { DgramTransport, type DgramTransportOptions } from '../src/transport/dgram-transport.js';
 
 const open: DgramTransport[] = [];
@@ -15,24 +16,6 @@ async function bind(address = '127.0.0.1:0', options: DgramTransportOptions = {}
   return transport;
 }
 
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-async function hasIpv6Loopback(): Promise<boolean> {
-  const socket = createSocket('udp6');
-  return new Promise((resolve) => {
-    socket.once('error', () => resolve(false));
-    socket.bind(0, '::1', () => {
-      socket.close();
-      resolve(true);
-    });
-  });
-}
 
 afterEach(async () => {
   await Promise.all(open.splice(0).map((t) => t.close()));

@@ -8,6 +8,7 @@
 // node:dgram on an unconnected socket never sees the ICMP error.
 import { createSocket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
+import { hasIpv6Loopback, until } from './support/net.js';
 import { NativeUdpSocket } from '../src/native/native-udp-socket.js';
 import type { DatagramTransport } from '../src/transport/datagram-transport.js';
 import { DgramTransport } from '../src/transport/dgram-transport.js';
@@ -22,21 +23,6 @@ const factories: Array<[string, (bind: string) => Promise<DatagramTransport>, bo
   ['dgram', (bind) => DgramTransport.open(bind), true],
 ];
 
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-async function hasIpv6Loopback(): Promise<boolean> {
-  const socket = createSocket('udp6');
-  return new Promise((resolve) => {
-    socket.once('error', () => resolve(false));
-    socket.bind(0, '::1', () => socket.close(() => resolve(true)));
-  });
-}
 
 /** An address nothing listens on: bound to learn a free port, then closed. */
 async function closedPort(host: '127.0.0.1' | '::1'): Promise<string> {
