@@ -5,9 +5,7 @@
 // status 2 and the message on stderr, and one real agent to see the JSON lines framing a
 // SIGTERM: "started" first, "stopped" last, exit 0.
 import { spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
