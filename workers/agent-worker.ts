@@ -18,6 +18,7 @@ import type { DatagramTransport } from '../src/transport/datagram-transport.js';
 import { openDatagramTransport } from '../src/transport/select-transport.js';
 import { StreamTransport } from '../src/transport/stream-transport.js';
 import { parseBindAddress } from '../src/transport/socket-address.js';
+import { Keyring } from '../src/security/keyring.js';
 import { Prng } from '../src/util/prng.js';
 import { formatNodeId, parseWireAddress } from '../src/wire/message.js';
 
@@ -53,6 +54,8 @@ async function openTransports(): Promise<{ datagram: DatagramTransport; stream: 
   }
 }
 
+const keyring = data.keys.length > 0 ? new Keyring(data.keys) : null;
+
 async function main(): Promise<void> {
   const runtime = attachRuntime();
   const { datagram, stream, reason: transportReason } = await openTransports();
@@ -71,13 +74,20 @@ async function main(): Promise<void> {
       nowMs: () => performance.now(),
       random: new Prng(data.randomSeed),
       // Both transports copy the bytes before returning, as the engine requires.
-      sendDatagram: (to, bytes) => datagram.send(to, bytes),
-      sendFrame: (to, bytes) => stream.send(to, bytes),
+      sendDatagram: (to, bytes) => datagram.send(to, keyring === null ? bytes : keyring.seal(bytes)),
+      sendFrame: (to, bytes) => stream.send(to, keyring === null ? bytes : keyring.seal(bytes)),
     },
   });
-  datagram.onMessage((from, bytes) => engine.receiveDatagram(from, bytes));
+  // With a keyring, nothing reaches the engine's parsers unless a farm key authenticates it.
+  datagram.onMessage((from, bytes) => {
+    const plaintext = keyring === null ? bytes : keyring.open(bytes);
+    if (plaintext !== null) engine.receiveDatagram(from, plaintext);
+  });
   datagram.onUnreachable((to) => engine.unreachable(to));
-  stream.onFrame((from, bytes) => engine.receiveFrame(from, bytes));
+  stream.onFrame((from, bytes) => {
+    const plaintext = keyring === null ? bytes : keyring.open(bytes);
+    if (plaintext !== null) engine.receiveFrame(from, plaintext);
+  });
   stream.onFailed((to) => engine.streamFailed(to));
 
   let lastTickMs = performance.now();
@@ -139,6 +149,7 @@ function statsOf(engine: MembershipEngine, datagram: DatagramTransport, stream: 
     incarnation: engine.incarnation,
     health: engine.health,
     eventLoopLagMsMax,
+    keyring: keyring === null ? null : { ...keyring.counters },
   };
 }
 

@@ -12,6 +12,8 @@ export interface AgentFlags {
   preset?: string;
   meta?: readonly string[];
   transport?: string;
+  /** Farm keys, base64; the first is the primary. */
+  key?: readonly string[];
 }
 
 /** A mistake in the flags: the CLI prints the message and exits with status 2. */
@@ -50,7 +52,7 @@ export function agentOptionsFromFlags(flags: AgentFlags, wallClockMs: number = D
   }
   const transport = flags.transport ?? 'auto';
   if (transport !== 'auto' && transport !== 'native' && transport !== 'dgram') throw new AgentUsageError(`--transport must be auto, native or dgram, got "${transport}"`);
-  const options: AgentOptions = { bind: bind.text, join, preset: preset as PresetName, meta, incarnation: Math.floor(wallClockMs / 1000), transport };
+  const options: AgentOptions = { bind: bind.text, join, preset: preset as PresetName, meta, incarnation: Math.floor(wallClockMs / 1000), transport, keys: [...(flags.key ?? [])] };
   // The remaining checks (meta size against metaBytesMax, ...) are the options' own.
   try {
     agentSettings(options, wallClockMs);

@@ -103,6 +103,7 @@ export class AgentHost extends EventEmitter<AgentHostEvents> {
       datagram: settings.datagram,
       stream: settings.stream,
       transport: settings.transport,
+      keys: settings.keys,
     };
     const worker = new Worker(join(packageRoot(), 'dist', 'workers', 'agent-worker.js'), { workerData: data });
     const host = new AgentHost(settings, worker, table);

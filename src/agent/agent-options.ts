@@ -1,3 +1,4 @@
+import { Keyring, kSealOverheadBytes } from '../security/keyring.js';
 import type { TransportChoice } from '../transport/select-transport.js';
 import { kPresets, membershipConfig, type MembershipConfig, type MembershipOptions, type PresetName } from '../gossip/config.js';
 import type { DgramTransportOptions } from '../transport/dgram-transport.js';
@@ -50,6 +51,11 @@ export interface AgentOptions {
    * 'auto' (native when the addon is built and not disabled by GALAXY_NO_NATIVE=1).
    */
   transport?: TransportChoice;
+  /**
+   * The farm keyring (base64 AES-256 keys, primary first). When given, every datagram and
+   * frame is sealed with AES-256-GCM, and what no key opens is dropped and counted.
+   */
+  keys?: readonly string[];
 }
 
 /** AgentOptions filled and validated. */
@@ -72,6 +78,7 @@ export interface AgentSettings {
   readonly datagram: DgramTransportOptions;
   readonly stream: StreamTransportOptions;
   readonly transport: TransportChoice;
+  readonly keys: readonly string[];
 }
 
 export const kAgentDefaults = Object.freeze({
@@ -88,7 +95,7 @@ export const kAgentDefaults = Object.freeze({
 
 const kOptionNames: ReadonlySet<string> = new Set<keyof AgentOptions>([
   'bind', 'join', 'preset', 'membership', 'meta', 'id', 'incarnation', 'tickIntervalMs', 'leaveFlushMs',
-  'memoryBytes', 'backend', 'startTimeoutMs', 'stopTimeoutMs', 'datagram', 'stream', 'transport',
+  'memoryBytes', 'backend', 'startTimeoutMs', 'stopTimeoutMs', 'datagram', 'stream', 'transport', 'keys',
 ]);
 const kTickIntervalMsMax = 1000;
 const kFlushMsMax = 60_000;
@@ -103,7 +110,9 @@ export function agentSettings(options: AgentOptions = {}, wallClockMs: number = 
   const join = validateJoin(options.join ?? kAgentDefaults.join);
   const preset = options.preset ?? kAgentDefaults.preset;
   if (!Object.hasOwn(kPresets, preset)) throw new RangeError(`options.preset must be one of ${Object.keys(kPresets).join(', ')}, got "${String(preset)}"`);
-  const config = membershipConfig(options.membership ?? {}, preset);
+  const sealed = (options.keys ?? []).length > 0;
+  // A sealed datagram carries kSealOverheadBytes more, so the engine's must leave room.
+  const config = membershipConfig({ ...(sealed ? { datagramBytesMax: 1400 - kSealOverheadBytes } : {}), ...(options.membership ?? {}) }, preset);
   const meta = encodeMeta(options.meta ?? {}, config.metaBytesMax);
   const incarnation = options.incarnation ?? Math.floor(wallClockMs / 1000);
   if (!Number.isInteger(incarnation) || incarnation < 1 || incarnation > kIncarnationMax) throw new RangeError(`options.incarnation must be an integer from 1 to ${kIncarnationMax}, got ${incarnation}`);
@@ -124,7 +133,9 @@ export function agentSettings(options: AgentOptions = {}, wallClockMs: number = 
     datagram: Object.freeze({ ...options.datagram }),
     stream: Object.freeze({ ...options.stream }),
     transport: validateTransport(options.transport ?? 'auto'),
+    keys: Object.freeze([...(options.keys ?? [])]),
   };
+  if (settings.keys.length > 0) new Keyring(settings.keys); // validates each key with a clear message
   if (settings.id !== null && !isNodeId(settings.id)) throw new RangeError('options.id must be { high, low } with two unsigned 32-bit integers');
   // memoryBytes and backend are validated by createRuntime, the transports' options by the transports.
   return Object.freeze(settings);

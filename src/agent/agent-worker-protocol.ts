@@ -38,6 +38,7 @@ export interface AgentWorkerData {
   readonly datagram: DgramTransportOptions;
   readonly stream: StreamTransportOptions;
   readonly transport: TransportChoice;
+  readonly keys: readonly string[];
 }
 
 export type AgentWorkerRequest =
@@ -63,4 +64,6 @@ export interface AgentStats {
   readonly health: number;
   /** Largest event-loop lag the worker measured since the last stats call, ms. */
   readonly eventLoopLagMsMax: number;
+  /** Sealing counters, when the farm keyring is on. */
+  readonly keyring: Readonly<Record<string, number>> | null;
 }

@@ -71,6 +71,7 @@ program
   .option('--join <host:port,...>', 'seeds to join through, comma-separated; repeatable', (value: string, previous: string[]) => [...previous, value], [] as string[])
   .option('--preset <name>', `timer preset: ${Object.keys(kPresets).join(', ')}`, 'lan')
   .option('--meta <key=value...>', 'tags announced with this member')
+  .option('--key <base64>', 'farm key (AES-256, base64); repeat to install several, the first encrypts', (value: string, previous: string[]) => [...previous, value], [] as string[])
   .option('--transport <kind>', 'datagram transport: auto (native when built), native (ICMP-aware, batched) or dgram', 'auto')
   .action(async (flags: AgentFlags, command: Command) => {
     let options;
