@@ -2,7 +2,9 @@
 // 127.0.0.1 with the native socket (ICMP error queue) converge; one is SIGKILLed and
 // every other agent logs it dead (the kill-to-dead time at every agent is printed); the
 // same with `--transport dgram`, where the kernel's ICMP errors are invisible and the
-// death is found through SWIM's probes and suspicion. Every process is killed afterwards.
+// death is found through SWIM's probes and suspicion. The bound of 2 s on the native
+// path leaves room for a loaded 2-core machine; the printed times are the figure to read.
+// Every process is killed afterwards, in finally and again in afterAll.
 import { afterAll, describe, expect, it } from 'vitest';
 import { NativeUdpSocket } from '../src/native/native-udp-socket.js';
 import { freePort, killAllAgents, linesAbout, spawnAgent, until, type Agent } from './support/agents.js';
@@ -18,8 +20,11 @@ async function killToDead(transport: 'native' | 'dgram'): Promise<number[]> {
   const agents: Agent[] = addresses.map((address, i) => spawnAgent(address, [i === 0 ? addresses[1]! : addresses[0]!], ['--transport', transport]));
   try {
     await until(`all ${kAgents} agents converged`, () => agents.every((a) => agents.every((o) => o === a || linesAbout(a, o.address, 'join').length > 0)), 60_000, agents);
-    const started = agents[0]!.lines.find((l) => l.event === 'started') as unknown as { transport: string };
-    expect(started.transport).toBe(transport);
+    for (const agent of agents) {
+      const started = agent.lines.find((l) => l.event === 'started') as unknown as { transport: string; transportReason: string };
+      expect(started.transport).toBe(transport);
+      expect(started.transportReason).toMatch(transport === 'native' ? /ICMP error queue/ : /--transport dgram/);
+    }
     const victim = agents[7]!;
     const survivors = agents.filter((a) => a !== victim);
     const killedAt = Date.now();
@@ -33,7 +38,7 @@ async function killToDead(transport: 'native' | 'dgram'): Promise<number[]> {
 
 describe('20 agents on loopback, one SIGKILLed', () => {
   const native = NativeUdpSocket.available();
-  it.skipIf(!native.available)('with the native transport every agent knows it dead within a second (ICMP evidence)', async () => {
+  it.skipIf(!native.available)('with the native transport every agent knows it dead within 2 s, typically under 100 ms (ICMP evidence)', async () => {
     const times = await killToDead('native');
     console.log(`native: kill-to-dead ms at the 19 survivors: max ${Math.max(...times)}, median ${times.sort((a, b) => a - b)[9]}`);
     expect(Math.max(...times)).toBeLessThan(2000);

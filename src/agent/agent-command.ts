@@ -1,10 +1,21 @@
-import { kPresets, type PresetName } from '../gossip/config.js';
+import { homedir } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { kPresets, membershipConfig, type PresetName } from '../gossip/config.js';
+import { Keyring } from '../security/keyring.js';
 import { isUnspecifiedAddress, parseSocketAddress } from '../transport/socket-address.js';
+import { parseNodeId } from '../wire/message.js';
 import { AgentHost } from './agent-host.js';
 import { parseMetaPairs } from './agent-meta.js';
 import { agentSettings, type AgentOptions } from './agent-options.js';
+import { kLogLevels, readAgentConfigFile, type AgentConfigFile, type LogLevel } from './config/agent-config-file.js';
+import { defaultDataDir } from './config/agent-data-dir.js';
+import { claimIdentity, type ClaimedIdentity } from './config/agent-identity.js';
+import { silentAgentLogger, type AgentLogger } from './config/agent-logger.js';
+import { AgentUsageError } from './config/agent-usage-error.js';
 
-/** The flags of `galaxy agent` as commander hands them over. */
+export { AgentUsageError } from './config/agent-usage-error.js';
+
+/** The flags of `galaxy agent` as commander hands them over; an empty list means "not given". */
 export interface AgentFlags {
   bind?: string;
   /** Each element may itself be a comma-separated list (--join a,b --join c). */
@@ -14,90 +25,193 @@ export interface AgentFlags {
   transport?: string;
   /** Farm keys, base64; the first is the primary. */
   key?: readonly string[];
+  /** YAML config file (agent-config-file.ts). */
+  config?: string;
+  /** Data directory holding identity.json. */
+  dataDir?: string;
+  logLevel?: string;
 }
 
-/** A mistake in the flags: the CLI prints the message and exits with status 2. */
-export class AgentUsageError extends Error {
-  readonly exitCode = 2;
+/** The environment variables `galaxy agent` reads; an empty value counts as unset. */
+export type AgentEnvironment = Readonly<Record<string, string | undefined>>;
 
-  constructor(message: string) {
-    super(message);
-    this.name = 'AgentUsageError';
+/** Everything `galaxy agent` resolved from flags, environment, config file and defaults. */
+export interface AgentInvocation {
+  /** The agent options; the id is left to the data directory, the incarnation is the clock second. */
+  readonly options: AgentOptions;
+  /** Absolute path of the data directory. */
+  readonly dataDir: string;
+  readonly logLevel: LogLevel;
+  readonly configPath: string | null;
+}
+
+/** An AgentInvocation whose identity has been claimed from the data directory. */
+export interface PreparedAgent extends AgentInvocation {
+  readonly identity: ClaimedIdentity;
+}
+
+/** One resolved value and where it came from, for error messages ("--bind", "GALAXY_BIND", "bind in FILE"). */
+interface Sourced<T> {
+  readonly value: T;
+  readonly source: string;
+}
+
+/**
+ * Turns flags alone into agent options (no environment, no data directory), checking each
+ * with a message that names the flag. The incarnation is the wall-clock second.
+ */
+export function agentOptionsFromFlags(flags: AgentFlags, wallClockMs: number = Date.now()): AgentOptions {
+  return agentInvocation(flags, {}, wallClockMs).options;
+}
+
+/**
+ * Resolves every setting with the precedence flags > environment > config file > defaults,
+ * and checks each with a message naming where the bad value came from. Reads the config
+ * file; touches nothing else.
+ */
+export function agentInvocation(flags: AgentFlags, env: AgentEnvironment, wallClockMs: number = Date.now(), home: string = homedir()): AgentInvocation {
+  const configPath = flags.config === undefined ? null : resolve(flags.config);
+  const file: AgentConfigFile = configPath === null ? {} : readAgentConfigFile(configPath);
+  const inFile = (key: string) => `${key} in ${configPath}`;
+  const given = <T>(...candidates: Array<[T | undefined, string]>): Sourced<T> | undefined => {
+    for (const [value, source] of candidates) if (value !== undefined) return { value, source };
+    return undefined;
+  };
+  const list = (value: readonly string[] | undefined) => (value === undefined || value.length === 0 ? undefined : value);
+  const variable = (name: string) => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
+  const commaList = (name: string) => variable(name)?.split(',');
+
+  const bindText = given([flags.bind, '--bind'], [variable('GALAXY_BIND'), 'GALAXY_BIND'], [file.bind, inFile('bind')]);
+  if (bindText === undefined) throw new AgentUsageError('--bind HOST:PORT is required (the address peers reach this agent at; or GALAXY_BIND, or bind in the config file)');
+  const bind = parseSocketAddress(bindText.value);
+  if (bind === null) throw new AgentUsageError(`${bindText.source} must be "a.b.c.d:port" or "[v6]:port" with a port from 1 to 65535, got "${bindText.value}"`);
+  if (isUnspecifiedAddress(bind)) throw new AgentUsageError(`${bindText.source} must be an address peers can reach, not the wildcard "${bindText.value}"`);
+
+  const joinList = given<readonly string[]>([list(flags.join), '--join'], [commaList('GALAXY_JOIN'), 'GALAXY_JOIN'], [file.join, inFile('join')]);
+  const join: string[] = [];
+  for (const text of (joinList?.value ?? []).flatMap((entry) => entry.split(','))) {
+    const address = parseSocketAddress(text.trim());
+    if (address === null) throw new AgentUsageError(`${joinList!.source} takes "a.b.c.d:port" or "[v6]:port" addresses separated by commas, got "${text}"`);
+    join.push(address.text);
+  }
+
+  const preset = given([flags.preset, '--preset'], [variable('GALAXY_PRESET'), 'GALAXY_PRESET'], [file.preset, inFile('preset')]) ?? { value: 'lan', source: 'preset' };
+  if (!Object.hasOwn(kPresets, preset.value)) throw new AgentUsageError(`${preset.source} must be one of ${Object.keys(kPresets).join(', ')}, got "${preset.value}"`);
+
+  let meta: Record<string, string>;
+  try {
+    meta = list(flags.meta) !== undefined ? parseMetaPairs(flags.meta!) : { ...(file.meta ?? {}) };
+  } catch (error) {
+    throw new AgentUsageError((error as Error).message);
+  }
+
+  const transport = given([flags.transport, '--transport'], [variable('GALAXY_TRANSPORT'), 'GALAXY_TRANSPORT'], [file.transport, inFile('transport')]) ?? { value: 'auto', source: 'transport' };
+  if (transport.value !== 'auto' && transport.value !== 'native' && transport.value !== 'dgram') throw new AgentUsageError(`${transport.source} must be auto, native or dgram, got "${transport.value}"`);
+
+  const keys = given<readonly string[]>([list(flags.key), '--key'], [commaList('GALAXY_KEYS'), 'GALAXY_KEYS'], [file.keys, inFile('keys')]);
+  if (keys !== undefined) checked(keys.source, () => new Keyring([...keys.value]));
+
+  const logLevel = given([flags.logLevel, '--log-level'], [variable('GALAXY_LOG_LEVEL'), 'GALAXY_LOG_LEVEL'], [file.logLevel, inFile('logLevel')]) ?? { value: 'info', source: 'logLevel' };
+  if (!(kLogLevels as readonly string[]).includes(logLevel.value)) throw new AgentUsageError(`${logLevel.source} must be one of ${kLogLevels.join(', ')}, got "${logLevel.value}"`);
+
+  // A relative dataDir in the config file is taken from the file's directory, so the file means the same from any cwd.
+  const dataDirFromFile = file.dataDir === undefined ? undefined : resolve(dirname(configPath!), file.dataDir);
+  const dataDir = resolve(given([flags.dataDir, '--data-dir'], [variable('GALAXY_DATA_DIR'), 'GALAXY_DATA_DIR'], [dataDirFromFile, inFile('dataDir')])?.value ?? defaultDataDir(bind.text, home));
+
+  if (file.membership !== undefined) checked(`${configPath}`, () => membershipConfig(file.membership!, preset.value as PresetName), 'membership.');
+  const options: AgentOptions = {
+    bind: bind.text,
+    join,
+    preset: preset.value as PresetName,
+    meta,
+    incarnation: Math.floor(wallClockMs / 1000),
+    transport: transport.value,
+    keys: [...(keys?.value ?? [])],
+    ...(file.membership === undefined ? {} : { membership: file.membership }),
+  };
+  // The remaining checks (meta size against metaBytesMax, ...) are the options' own.
+  checked('', () => agentSettings(options, wallClockMs));
+  return { options, dataDir, logLevel: logLevel.value as LogLevel, configPath };
+}
+
+/** Runs a check that throws RangeError, turning its message into an AgentUsageError prefixed by where the value came from. */
+function checked(source: string, check: () => unknown, optionsPrefix = ''): void {
+  try {
+    check();
+  } catch (error) {
+    const message = (error as Error).message.replace(/\boptions\./g, optionsPrefix);
+    throw new AgentUsageError(source === '' ? message : `${source}: ${message}`);
   }
 }
 
 /**
- * Turns flags into agent options, checking each with a message that names the flag. The
- * node id is derived from the bind address (stable across restarts) and the incarnation
- * is the wall-clock second, so a restarted agent always rejoins with a higher one.
+ * Resolves the invocation, then claims the node's identity from the data directory: the
+ * persisted random id, and an incarnation above every earlier life, written back before
+ * the agent joins.
  */
-export function agentOptionsFromFlags(flags: AgentFlags, wallClockMs: number = Date.now()): AgentOptions {
-  if (flags.bind === undefined) throw new AgentUsageError('--bind HOST:PORT is required (the address peers reach this agent at)');
-  const bind = parseSocketAddress(flags.bind);
-  if (bind === null) throw new AgentUsageError(`--bind must be "a.b.c.d:port" or "[v6]:port" with a port from 1 to 65535, got "${flags.bind}"`);
-  if (isUnspecifiedAddress(bind)) throw new AgentUsageError(`--bind must be an address peers can reach, not the wildcard "${flags.bind}"`);
-  const join: string[] = [];
-  for (const text of (flags.join ?? []).flatMap((list) => list.split(','))) {
-    const address = parseSocketAddress(text.trim());
-    if (address === null) throw new AgentUsageError(`--join takes "a.b.c.d:port" or "[v6]:port" addresses separated by commas, got "${text}"`);
-    join.push(address.text);
-  }
-  const preset = flags.preset ?? 'lan';
-  if (!Object.hasOwn(kPresets, preset)) throw new AgentUsageError(`--preset must be one of ${Object.keys(kPresets).join(', ')}, got "${preset}"`);
-  let meta: Record<string, string>;
-  try {
-    meta = parseMetaPairs(flags.meta ?? []);
-  } catch (error) {
-    throw new AgentUsageError((error as Error).message);
-  }
-  const transport = flags.transport ?? 'auto';
-  if (transport !== 'auto' && transport !== 'native' && transport !== 'dgram') throw new AgentUsageError(`--transport must be auto, native or dgram, got "${transport}"`);
-  const options: AgentOptions = { bind: bind.text, join, preset: preset as PresetName, meta, incarnation: Math.floor(wallClockMs / 1000), transport, keys: [...(flags.key ?? [])] };
-  // The remaining checks (meta size against metaBytesMax, ...) are the options' own.
-  try {
-    agentSettings(options, wallClockMs);
-  } catch (error) {
-    throw new AgentUsageError((error as Error).message.replace(/^options\./, ''));
-  }
-  return options;
+export function prepareAgent(flags: AgentFlags, env: AgentEnvironment, wallClockMs: number = Date.now(), home: string = homedir()): PreparedAgent {
+  const invocation = agentInvocation(flags, env, wallClockMs, home);
+  const identity = claimIdentity(invocation.dataDir, wallClockMs);
+  return { ...invocation, options: { ...invocation.options, id: parseNodeId(identity.id), incarnation: identity.incarnation }, identity };
 }
 
 /** Writes one JSON line. */
 export type LineWriter = (line: string) => void;
+
+/** What runAgent logs besides the stdout event lines. */
+export interface AgentRunContext {
+  /** Structured log (stderr in the CLI); silent by default. */
+  readonly logger?: AgentLogger;
+  readonly dataDir?: string;
+  readonly identity?: ClaimedIdentity;
+}
 
 /**
  * Runs an agent until SIGTERM or SIGINT, then leaves gracefully. Logs one JSON line per
  * membership event, after a "started" line and before a "stopped" line. Resolves with
  * the exit status: 0 after a graceful stop, 1 when the worker died.
  */
-export async function runAgent(options: AgentOptions, write: LineWriter = (line) => process.stdout.write(`${line}\n`)): Promise<number> {
+export async function runAgent(options: AgentOptions, write: LineWriter = (line) => process.stdout.write(`${line}\n`), context: AgentRunContext = {}): Promise<number> {
+  const logger = context.logger ?? silentAgentLogger();
+  const identity = context.identity;
+  if (identity?.created) logger.info({ id: identity.id, identityFile: identity.path }, 'new node identity');
+  if (identity?.clockBehind) logger.warn({ incarnation: identity.incarnation, identityFile: identity.path }, 'wall clock is not past the last incarnation (clock stepped back, or a restart within a second): took last + 1');
   const host = await AgentHost.start(options);
   const self = host.address;
   const log = (record: Record<string, unknown>): void => write(JSON.stringify({ t: new Date().toISOString(), ...record }));
-  log({ event: 'started', id: host.id, address: host.address, incarnation: host.incarnation, self, preset: host.settings.preset, join: host.settings.join, backend: host.backend, transport: host.transport.kind, transportReason: host.transport.reason });
+  logger.info({ bind: host.address, id: host.id, incarnation: host.incarnation, transport: host.transport.kind, transportReason: host.transport.reason, backend: host.backend, preset: host.settings.preset, join: host.settings.join, dataDir: context.dataDir ?? null }, 'agent started');
+  if ((options.transport ?? 'auto') === 'auto' && host.transport.kind !== 'native') logger.warn({ transport: host.transport.kind, reason: host.transport.reason }, 'native transport unavailable: crashed peers are found by probes only');
   host.on('event', (event) => log({ event: event.type, id: event.id, address: event.address, incarnation: event.incarnation, self }));
-
+  // The signal handlers go in before the "started" line: a supervisor may send SIGTERM as
+  // soon as it reads that line, and a signal without a handler kills the process outright.
   let onSignal: (signal: NodeJS.Signals) => void = () => {};
-  const outcome = await new Promise<{ signal: NodeJS.Signals } | { failure: string }>((resolve) => {
+  const outcomePromise = new Promise<{ signal: NodeJS.Signals } | { failure: string }>((resolve) => {
     onSignal = (signal) => resolve({ signal });
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     host.once('error', (error) => resolve({ failure: error.stack ?? error.message }));
     host.once('exit', (code) => resolve({ failure: `agent worker exited with code ${code}` }));
   });
+  log({ event: 'started', id: host.id, address: host.address, incarnation: host.incarnation, self, preset: host.settings.preset, join: host.settings.join, backend: host.backend, transport: host.transport.kind, transportReason: host.transport.reason });
+  const outcome = await outcomePromise;
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   if ('failure' in outcome) {
     log({ event: 'failed', self, error: outcome.failure });
+    logger.error({ error: outcome.failure }, 'agent worker failed');
     return 1;
   }
   // A second signal while leaving means the operator does not want to wait.
-  const force = (): void => process.exit(1);
+  const force = (): void => {
+    logger.warn('second signal while leaving: exiting without waiting');
+    process.exit(1);
+  };
   process.once('SIGTERM', force);
   process.once('SIGINT', force);
   await host.stop();
   process.off('SIGTERM', force);
   process.off('SIGINT', force);
   log({ event: 'stopped', self, signal: outcome.signal });
+  logger.info({ signal: outcome.signal }, 'agent stopped');
   return 0;
 }

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { packageRoot } from '../util/package-root.js';
@@ -32,6 +34,8 @@ interface AgentProcess {
 export async function runDemo(options: DemoOptions): Promise<void> {
   const { print } = options;
   const ports = await freePorts(options.nodes);
+  // The demo farm's identities live in a temporary folder, removed when the demo stops.
+  const dataRoot = mkdtempSync(join(tmpdir(), 'galaxy-demo-'));
   const agents: AgentProcess[] = [];
   const started = Date.now();
   const elapsed = () => `${((Date.now() - started) / 1000).toFixed(2)}s`;
@@ -41,6 +45,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     stopping = true;
     print('Stopping every agent (graceful leave) ...');
     await Promise.all(agents.map((a) => stopAgent(a)));
+    rmSync(dataRoot, { recursive: true, force: true });
     print('All agents stopped.');
   };
   const onSignal = () => void stopAll().then(() => process.exit(0));
@@ -58,7 +63,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     });
   });
   const launch = (address: string, index: number): AgentProcess => {
-    const args = [join(packageRoot(), 'dist', 'src', 'cli', 'main.js'), 'agent', '--bind', address, '--preset', 'local', '--meta', `rack=r${1 + (index % 2)}`];
+    const args = [join(packageRoot(), 'dist', 'src', 'cli', 'main.js'), 'agent', '--bind', address, '--preset', 'local', '--meta', `rack=r${1 + (index % 2)}`, '--data-dir', join(dataRoot, `agent-${index}`), '--log-level', 'warn'];
     if (address !== seed) args.push('--join', seed);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     const agent: AgentProcess = { address, child, alive: new Set([address]), transport: '?' };

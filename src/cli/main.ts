@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { agentOptionsFromFlags, AgentUsageError, runAgent, type AgentFlags } from '../agent/agent-command.js';
+import { AgentUsageError, prepareAgent, runAgent, type AgentFlags } from '../agent/agent-command.js';
+import { createAgentLogger } from '../agent/config/agent-logger.js';
 import { backendReport } from '../backends.js';
 import { kPresets } from '../gossip/config.js';
 import { packageRoot } from '../util/package-root.js';
@@ -18,7 +19,7 @@ const program = new Command()
 
 program
   .command('doctor')
-  .description('print which kernel backend (Wasm or TypeScript) and which native parts are active, and why')
+  .description('print which kernel backend (Wasm or TypeScript), which native parts and which datagram transport (native or dgram) are active, and why')
   .option('--json', 'print machine-readable JSON')
   .action((options: { json?: boolean }) => {
     const report = backendReport();
@@ -66,24 +67,29 @@ program
 
 program
   .command('agent')
-  .description('run one farm member over UDP and TCP: join through seeds and log every membership change as a JSON line; SIGTERM or SIGINT leaves gracefully')
-  .option('--bind <host:port>', 'address to bind and announce, "a.b.c.d:port" or "[v6]:port" (the node id derives from it)')
-  .option('--join <host:port,...>', 'seeds to join through, comma-separated; repeatable', (value: string, previous: string[]) => [...previous, value], [] as string[])
-  .option('--preset <name>', `timer preset: ${Object.keys(kPresets).join(', ')}`, 'lan')
+  .description('run one farm member over UDP and TCP: join through seeds and log every membership change as a JSON line on stdout (structured logs go to stderr); SIGTERM or SIGINT leaves gracefully. Settings come from flags, then GALAXY_* environment variables, then --config, then defaults')
+  .option('--bind <host:port>', 'address to bind and announce, "a.b.c.d:port" or "[v6]:port" (env GALAXY_BIND)')
+  .option('--join <host:port,...>', 'seeds to join through, comma-separated; repeatable (env GALAXY_JOIN)', (value: string, previous: string[]) => [...previous, value], [] as string[])
+  .option('--preset <name>', `timer preset: ${Object.keys(kPresets).join(', ')} (default lan; env GALAXY_PRESET)`)
   .option('--meta <key=value...>', 'tags announced with this member')
-  .option('--key <base64>', 'farm key (AES-256, base64); repeat to install several, the first encrypts', (value: string, previous: string[]) => [...previous, value], [] as string[])
-  .option('--transport <kind>', 'datagram transport: auto (native when built), native (ICMP-aware, batched) or dgram', 'auto')
+  .option('--key <base64>', 'farm key (AES-256, base64); repeat to install several, the first encrypts (env GALAXY_KEYS, comma-separated)', (value: string, previous: string[]) => [...previous, value], [] as string[])
+  .option('--transport <kind>', 'datagram transport: auto (native when built), native (ICMP-aware, batched) or dgram (default auto; env GALAXY_TRANSPORT)')
+  .option('--config <file>', 'YAML config file: bind, join, preset, meta, transport, keys, dataDir, logLevel, membership')
+  .option('--data-dir <dir>', 'directory holding identity.json (node id and last incarnation); default ~/.galaxy/<bind> (env GALAXY_DATA_DIR)')
+  .option('--log-level <level>', 'level of the JSON logs on stderr: fatal, error, warn, info, debug, trace, silent (default info; env GALAXY_LOG_LEVEL)')
   .action(async (flags: AgentFlags, command: Command) => {
-    let options;
+    let prepared;
     try {
-      options = agentOptionsFromFlags(flags);
+      prepared = prepareAgent(flags, process.env);
     } catch (error) {
       if (!(error instanceof AgentUsageError)) throw error;
-      command.error(`error: ${error.message}`, { exitCode: error.exitCode, code: 'galaxy.agent.usage' });
+      command.error(`error: ${error.message}`, { exitCode: error.exitCode, code: error.code });
     }
+    const logger = createAgentLogger(prepared.logLevel);
     try {
-      process.exitCode = await runAgent(options);
+      process.exitCode = await runAgent(prepared.options, undefined, { logger, dataDir: prepared.dataDir, identity: prepared.identity });
     } catch (error) {
+      logger.error({ error: (error as Error).message }, 'agent failed to start');
       console.error(`galaxy agent: ${(error as Error).message}`);
       process.exitCode = 1;
     }

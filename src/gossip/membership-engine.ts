@@ -434,6 +434,7 @@ export class MembershipEngine {
       probe.endAtMs = Math.max(probe.endAtMs, this.now + this.config.probeIntervalMs - this.config.probeTimeoutMs);
     }
     for (const relay of this.relays.values()) relay.deadlineMs = Math.max(relay.deadlineMs, this.now + this.config.probeTimeoutMs / 2);
+    if (this.urgent !== null && !this.urgent.acked) this.urgent.endAtMs = Math.max(this.urgent.endAtMs, this.now + this.config.unreachableConfirmMs);
     if (this.now - this.lastLagReportMs < this.config.probeIntervalMs) return;
     this.lastLagReportMs = this.now;
     this.awareness.apply(1);

@@ -6,7 +6,11 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { packageRoot } from '../../src/util/package-root.js';
+
+const kDataRoot = mkdtempSync(join(tmpdir(), 'galaxy-test-agents-'));
 
 export interface LogLine {
   readonly t: string;
@@ -50,7 +54,8 @@ export async function freePort(): Promise<number> {
 }
 
 export function spawnAgent(address: string, seeds: readonly string[], extra: readonly string[] = []): Agent {
-  const args = [cli, 'agent', '--preset', 'local', '--bind', address, '--join', seeds.join(','), ...extra];
+  // A data directory per address under the test run's temporary folder: no litter in ~/.galaxy.
+  const args = [cli, 'agent', '--preset', 'local', '--bind', address, '--join', seeds.join(','), '--data-dir', join(kDataRoot, address.replace(/[:[\]]/g, '_')), '--log-level', 'warn', ...extra];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   const agent: Agent = { address, child, lines: [], stderr: '' };

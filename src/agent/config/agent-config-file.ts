@@ -1,0 +1,73 @@
+import { readFileSync, statSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { AgentUsageError } from './agent-usage-error.js';
+
+/** The log levels pino knows, quietest last. */
+export const kLogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof kLogLevels)[number];
+
+/** A config file larger than this is refused before it is parsed: it is a mistake, not a config. */
+const kConfigBytesMax = 1024 * 1024;
+const kJoinAddressesMax = 1024;
+const kKeysMax = 64;
+const kMetaTagsMax = 64;
+
+/**
+ * The YAML config of `galaxy agent` (--config FILE). Every key is optional and an unknown
+ * key is refused, so a typo ("joins:") is an error rather than a silently ignored line.
+ * Only shapes are checked here; addresses, presets and membership values are checked by
+ * agent-command.ts with the same messages as the flags, naming the file.
+ */
+const kConfigSchema = z
+  .object({
+    /** Address to bind and announce, as --bind. */
+    bind: z.string(),
+    /** Seeds, as --join. */
+    join: z.array(z.string()).max(kJoinAddressesMax),
+    /** Timer preset, as --preset. */
+    preset: z.string(),
+    /** Tags announced with this member, as --meta. */
+    meta: z.record(z.string(), z.string()).refine((tags) => Object.keys(tags).length <= kMetaTagsMax, `at most ${kMetaTagsMax} tags`),
+    /** Datagram transport, as --transport. */
+    transport: z.enum(['auto', 'native', 'dgram']),
+    /** Farm keys (base64), primary first, as --key. */
+    keys: z.array(z.string()).max(kKeysMax),
+    /** Data directory, as --data-dir; a relative path is taken from the config file's directory. */
+    dataDir: z.string().min(1),
+    /** Log level of the stderr logs, as --log-level. */
+    logLevel: z.enum(kLogLevels),
+    /** Overrides of the preset's membership options (validated by membershipConfig). */
+    membership: z.record(z.string(), z.number()),
+  })
+  .partial()
+  .strict();
+
+export type AgentConfigFile = z.infer<typeof kConfigSchema>;
+
+/** Reads and shape-checks a config file; throws AgentUsageError naming the file and the field. */
+export function readAgentConfigFile(path: string): AgentConfigFile {
+  let text: string;
+  try {
+    if (statSync(path).size > kConfigBytesMax) throw new Error(`larger than ${kConfigBytesMax} bytes`);
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new AgentUsageError(`--config ${path}: cannot read it: ${(error as Error).message}`);
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (error) {
+    throw new AgentUsageError(`${path}: not valid YAML: ${(error as Error).message}`);
+  }
+  // An empty file is an empty config.
+  const parsed = kConfigSchema.safeParse(document ?? {});
+  if (!parsed.success) throw new AgentUsageError(`${path}: ${parsed.error.issues.map(describeIssue).join('; ')}`);
+  return parsed.data;
+}
+
+function describeIssue(issue: z.ZodIssue): string {
+  if (issue.code === z.ZodIssueCode.unrecognized_keys) return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')} (known: ${Object.keys(kConfigSchema.shape).join(', ')})`;
+  if (issue.path.length === 0) return `must be a mapping of config keys, ${issue.message.toLowerCase()}`;
+  return `${issue.path.join('.')}: ${issue.message}`;
+}
