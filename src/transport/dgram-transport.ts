@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import * as F from '../wire/format.js';
 import type { DatagramTransport } from './datagram-transport.js';
 import { canonicalSocketAddress, parseBindAddress, parseSocketAddress, type SocketAddress } from './socket-address.js';
+import { AddressCache } from './address-cache.js';
 import { TransportCounters } from './transport-counters.js';
 import { sendErrorCode, type TransportErrorCode } from './transport-error.js';
 
@@ -60,8 +61,8 @@ export class DgramTransport implements DatagramTransport {
   readonly settings: DgramTransportSettings;
   private readonly socket: Socket;
   private readonly family: 4 | 6;
-  private readonly outboundAddresses = new Map<string, SocketAddress | null>();
-  private readonly inboundAddresses = new Map<string, string | null>();
+  private readonly outboundAddresses: AddressCache<SocketAddress | null>;
+  private readonly inboundAddresses: AddressCache<string | null>;
   private messageCallback: (from: string, bytes: Uint8Array) => void = () => {};
   private unreachableCallback: (to: string) => void = () => {};
   private closed = false;
@@ -70,6 +71,8 @@ export class DgramTransport implements DatagramTransport {
     this.socket = socket;
     this.family = family;
     this.settings = settings;
+    this.outboundAddresses = new AddressCache(settings.addressCacheEntriesMax);
+    this.inboundAddresses = new AddressCache(settings.addressCacheEntriesMax);
     const bound = socket.address();
     this.address = canonicalSocketAddress(bound.address, bound.port) ?? `${bound.address}:${bound.port}`;
     socket.on('message', (message: Buffer, remote: RemoteInfo) => this.receive(message, remote));
@@ -159,22 +162,11 @@ export class DgramTransport implements DatagramTransport {
   }
 
   private outboundAddress(text: string): SocketAddress | null {
-    let address = this.outboundAddresses.get(text);
-    if (address !== undefined) return address;
-    address = parseSocketAddress(text);
-    if (this.outboundAddresses.size >= this.settings.addressCacheEntriesMax) this.outboundAddresses.clear();
-    this.outboundAddresses.set(text, address);
-    return address;
+    return this.outboundAddresses.get(text, parseSocketAddress);
   }
 
   private inboundAddress(host: string, port: number): string | null {
-    const key = `${host}#${port}`;
-    let text = this.inboundAddresses.get(key);
-    if (text !== undefined) return text;
-    text = canonicalSocketAddress(host, port);
-    if (this.inboundAddresses.size >= this.settings.addressCacheEntriesMax) this.inboundAddresses.clear();
-    this.inboundAddresses.set(key, text);
-    return text;
+    return this.inboundAddresses.get(`${host}#${port}`, () => canonicalSocketAddress(host, port));
   }
 
   private drop(code: TransportErrorCode, detail: string): void {

@@ -4,6 +4,7 @@ import { NativeUdpError, NativeUdpSocket } from '../native/native-udp-socket.js'
 import * as F from '../wire/format.js';
 import type { DatagramTransport } from './datagram-transport.js';
 import { parseBindAddress, parseSocketAddress, type SocketAddress } from './socket-address.js';
+import { AddressCache } from './address-cache.js';
 import { TransportCounters } from './transport-counters.js';
 
 /** Options of NativeTransport.open; every field is optional (see kNativeTransportDefaults). */
@@ -151,8 +152,8 @@ export class NativeTransport implements DatagramTransport {
   private kernelSeen: KernelDropCounters = { sendDropped: 0, sendTooLarge: 0, sendFailed: 0, sendInvalidAddress: 0, truncated: 0 };
   /** Bytes and datagrams counted as sent since the last fold, to estimate the bytes of the ones the kernel refused. */
   private sentSinceFold = { datagrams: 0, bytes: 0 };
-  private readonly outboundAddresses = new Map<string, SocketAddress | null>();
-  private readonly inboundAddresses = new Map<string, SocketAddress | null>();
+  private readonly outboundAddresses: AddressCache<SocketAddress | null>;
+  private readonly inboundAddresses: AddressCache<SocketAddress | null>;
   private messageCallback: (from: string, bytes: Uint8Array) => void = () => {};
   private unreachableCallback: (to: string) => void = () => {};
   private closed = false;
@@ -161,6 +162,8 @@ export class NativeTransport implements DatagramTransport {
     this.socket = socket;
     this.family = family;
     this.settings = settings;
+    this.outboundAddresses = new AddressCache(settings.addressCacheEntriesMax);
+    this.inboundAddresses = new AddressCache(settings.addressCacheEntriesMax);
     const local = socket.localAddress;
     this.address = parseSocketAddress(local)?.text ?? local;
   }
@@ -324,22 +327,12 @@ export class NativeTransport implements DatagramTransport {
   }
 
   private outboundAddress(text: string): SocketAddress | null {
-    let address = this.outboundAddresses.get(text);
-    if (address !== undefined) return address;
-    address = parseSocketAddress(text);
-    if (this.outboundAddresses.size >= this.settings.addressCacheEntriesMax) this.outboundAddresses.clear();
-    this.outboundAddresses.set(text, address);
-    return address;
+    return this.outboundAddresses.get(text, parseSocketAddress);
   }
 
   /** The canonical form of an address the addon reported ("[::1]:7946" becomes "[0:0:0:0:0:0:0:1]:7946"). */
   private inboundAddress(text: string): SocketAddress | null {
-    let address = this.inboundAddresses.get(text);
-    if (address !== undefined) return address;
-    address = parseSocketAddress(text);
-    if (this.inboundAddresses.size >= this.settings.addressCacheEntriesMax) this.inboundAddresses.clear();
-    this.inboundAddresses.set(text, address);
-    return address;
+    return this.inboundAddresses.get(text, parseSocketAddress);
   }
 }
 
