@@ -4,13 +4,13 @@
 // type, code and destination, and that the loader falls back with a clear
 // reason when the addon is disabled, missing or unloadable.
 import { spawnSync } from 'node:child_process';
-import dgram from 'node:dgram';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it, expect, vi } from 'vitest';
 import { loadNative, loadNativeFrom, type NativeAddon } from '../src/native/loader.js';
+import { closedLoopbackPort, ipv6LoopbackUnavailable } from './support/net.js';
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const notBuiltReason = 'addon not built (no compiler at install?) — run npm run build:native';
@@ -32,25 +32,6 @@ function requireAddon(): NativeAddon {
   return status.addon;
 }
 
-async function closedLoopbackPort(type: 'udp4' | 'udp6'): Promise<number> {
-  const socket = dgram.createSocket(type);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(0, type === 'udp4' ? '127.0.0.1' : '::1', () => resolve());
-  });
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
-
-async function ipv6LoopbackUnavailable(): Promise<string | undefined> {
-  try {
-    await closedLoopbackPort('udp6');
-    return undefined;
-  } catch (error) {
-    return `no IPv6 loopback on this machine (binding ::1 failed: ${(error as Error).message})`;
-  }
-}
 
 const connectionRefused = os.constants.errno.ECONNREFUSED;
 

@@ -12,7 +12,6 @@
 // mocks; waits are event driven with a deadline, never fixed sleeps. Skipped
 // (with the reason) where the addon is not expected to build.
 import { spawn, spawnSync } from 'node:child_process';
-import dgram from 'node:dgram';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -27,6 +26,7 @@ import {
   type NativeUdpSocketOptions,
 } from '../src/native/native-udp-socket.js';
 import { Prng } from '../src/util/prng.js';
+import { closedLoopbackPort, ipv6LoopbackUnavailable } from './support/net.js';
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const addonPath = path.join(packageRoot, 'build', 'Release', 'galaxy_native.node');
@@ -74,25 +74,6 @@ function eventually(done: () => boolean, deadlineMs: number, what: () => string)
   return { promise, check };
 }
 
-async function closedLoopbackPort(type: 'udp4' | 'udp6'): Promise<number> {
-  const socket = dgram.createSocket(type);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(0, type === 'udp4' ? '127.0.0.1' : '::1', () => resolve());
-  });
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
-
-async function ipv6LoopbackUnavailable(): Promise<string | undefined> {
-  try {
-    await closedLoopbackPort('udp6');
-    return undefined;
-  } catch (error) {
-    return `no IPv6 loopback on this machine (binding ::1 failed: ${(error as Error).message})`;
-  }
-}
 
 /** Deterministic datagrams: a 4-byte index, then 0..1199 PRNG bytes. */
 function makeDatagrams(seed: number): Uint8Array[] {

@@ -15,10 +15,9 @@
 // kernel's EAGAIN/ENOBUFS and EMSGSIZE drops folded into the counters. Last, the pure
 // parts: which error-queue records count as evidence, and how the transport is chosen
 // (auto, native, dgram, GALAXY_NO_NATIVE=1).
-import { createSocket } from 'node:dgram';
 import { constants as osConstants } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
-import { hasIpv6Loopback, until } from './support/net.js';
+import { closedLoopbackPort, hasIpv6Loopback, until } from './support/net.js';
 import { NativeUdpSocket } from '../src/native/native-udp-socket.js';
 import type { NativeStatus, NativeUdpErrorRecord, NativeUdpErrorsCallback, NativeUdpMessagesCallback, NativeUdpSocketStats } from '../src/native/loader.js';
 import type { DatagramTransport } from '../src/transport/datagram-transport.js';
@@ -40,12 +39,9 @@ const factories: Array<[string, Factory, boolean]> = [
   ['dgram', (bind, options) => DgramTransport.open(bind, options), true],
 ];
 
-/** An address nothing listens on: bound to learn a free port, then closed. */
+/** An address nothing listens on, in the engine's canonical form. */
 async function closedPort(host: '127.0.0.1' | '::1'): Promise<string> {
-  const socket = createSocket(host === '::1' ? 'udp6' : 'udp4');
-  await new Promise<void>((resolve) => socket.bind(0, host, () => resolve()));
-  const port = socket.address().port;
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  const port = await closedLoopbackPort(host === '::1' ? 'udp6' : 'udp4');
   return parseSocketAddress(host === '::1' ? `[::1]:${port}` : `127.0.0.1:${port}`)!.text;
 }
 

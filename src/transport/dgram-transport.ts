@@ -166,7 +166,7 @@ export class DgramTransport implements DatagramTransport {
   }
 
   private inboundAddress(host: string, port: number): string | null {
-    return this.inboundAddresses.get(`${host}#${port}`, () => canonicalSocketAddress(host, port));
+    return this.inboundAddresses.get(`${host}#${port}`, parseInboundKey);
   }
 
   private drop(code: TransportErrorCode, detail: string): void {
@@ -200,4 +200,10 @@ function validateDgramOptions(options: DgramTransportOptions): DgramTransportSet
   }
   if (!Number.isInteger(addressCacheEntriesMax) || addressCacheEntriesMax < 1) throw new RangeError(`options.addressCacheEntriesMax must be a positive integer, got ${addressCacheEntriesMax}`);
   return Object.freeze(settings);
+}
+
+/** The canonical address of an inbound cache key "host#port" (no closure per datagram). */
+function parseInboundKey(key: string): string | null {
+  const at = key.lastIndexOf('#');
+  return canonicalSocketAddress(key.slice(0, at), Number(key.slice(at + 1)));
 }

@@ -18,3 +18,25 @@ export async function hasIpv6Loopback(): Promise<boolean> {
     socket.bind(0, '::1', () => socket.close(() => resolve(true)));
   });
 }
+
+/** A loopback UDP port nothing listens on: bound to learn a free port, then closed. */
+export async function closedLoopbackPort(type: 'udp4' | 'udp6'): Promise<number> {
+  const socket = createSocket(type);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, type === 'udp4' ? '127.0.0.1' : '::1', () => resolve());
+  });
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
+/** Why IPv6 loopback tests must be skipped here, or undefined when ::1 works. */
+export async function ipv6LoopbackUnavailable(): Promise<string | undefined> {
+  try {
+    await closedLoopbackPort('udp6');
+    return undefined;
+  } catch (error) {
+    return `no IPv6 loopback on this machine (binding ::1 failed: ${(error as Error).message})`;
+  }
+}
