@@ -19,6 +19,7 @@ import { openDatagramTransport } from '../src/transport/select-transport.js';
 import { StreamTransport } from '../src/transport/stream-transport.js';
 import { parseBindAddress } from '../src/transport/socket-address.js';
 import { Keyring } from '../src/security/keyring.js';
+import { isAdmissionDatagram } from '../src/admission/admission-wire.js';
 import { Prng } from '../src/util/prng.js';
 import { formatNodeId, parseWireAddress } from '../src/wire/message.js';
 
@@ -54,13 +55,28 @@ async function openTransports(): Promise<{ datagram: DatagramTransport; stream: 
   }
 }
 
+/** Admission datagrams handed to the main thread per second at most: a flood costs a counter, not a thread. */
+const kAdmissionPerSecondMax = 200;
+
 const keyring = data.keys.length > 0 ? new Keyring(data.keys) : null;
+let keyringActive: Keyring | null = keyring;
+let suspended = false;
+let unauthenticatedDropped = 0;
+let admissionReceived = 0;
+let admissionDropped = 0;
+let admissionWindowStartMs = 0;
+let admissionInWindow = 0;
 
 async function main(): Promise<void> {
   const runtime = attachRuntime();
   const { datagram, stream, reason: transportReason } = await openTransports();
   const address = datagram.address;
   const id = data.id ?? nodeIdOf(address);
+  const seal = (bytes: Uint8Array): Uint8Array | null => {
+    if (suspended) return null;
+    if (!data.secure) return bytes;
+    return keyringActive === null ? null : keyringActive.seal(bytes);
+  };
   const engine = new MembershipEngine({
     config: data.config,
     runtime,
@@ -74,27 +90,59 @@ async function main(): Promise<void> {
       nowMs: () => performance.now(),
       random: new Prng(data.randomSeed),
       // Both transports copy the bytes before returning, as the engine requires.
-      sendDatagram: (to, bytes) => datagram.send(to, keyring === null ? bytes : keyring.seal(bytes)),
-      sendFrame: (to, bytes) => stream.send(to, keyring === null ? bytes : keyring.seal(bytes)),
+      sendDatagram: (to, bytes) => {
+        const sealed = seal(bytes);
+        if (sealed !== null) datagram.send(to, sealed);
+      },
+      sendFrame: (to, bytes) => {
+        const sealed = seal(bytes);
+        if (sealed !== null) stream.send(to, sealed);
+      },
     },
   });
-  // With a keyring, nothing reaches the engine's parsers unless a farm key authenticates it.
+  let gossiping = false;
+  const startGossip = (): void => {
+    if (gossiping) return;
+    gossiping = true;
+    engine.start();
+  };
+  // In a secure farm nothing reaches the engine's parsers unless a farm key
+  // authenticates it; admission datagrams go to the main thread, never to the engine.
+  const open = (bytes: Uint8Array): Uint8Array | null => {
+    if (!data.secure) return bytes;
+    if (keyringActive === null) {
+      unauthenticatedDropped++;
+      return null;
+    }
+    const plaintext = keyringActive.open(bytes);
+    return plaintext === null || suspended || !gossiping ? null : plaintext;
+  };
   datagram.onMessage((from, bytes) => {
-    const plaintext = keyring === null ? bytes : keyring.open(bytes);
+    if (data.secure && isAdmissionDatagram(bytes)) {
+      admission(from, bytes);
+      return;
+    }
+    const plaintext = open(bytes);
     if (plaintext !== null) engine.receiveDatagram(from, plaintext);
   });
-  datagram.onUnreachable((to) => engine.unreachable(to));
+  datagram.onUnreachable((to) => {
+    if (gossiping && !suspended) engine.unreachable(to);
+  });
   stream.onFrame((from, bytes) => {
-    const plaintext = keyring === null ? bytes : keyring.open(bytes);
+    const plaintext = open(bytes);
     if (plaintext !== null) engine.receiveFrame(from, plaintext);
   });
-  stream.onFailed((to) => engine.streamFailed(to));
+  stream.onFailed((to) => {
+    if (gossiping && !suspended) engine.streamFailed(to);
+  });
 
   let lastTickMs = performance.now();
   let lagMsMax = 0;
   const flushEvents = (): void => {
     const events = engine.drainEvents();
     if (events.length > 0) post({ type: 'events', events });
+    const payloads = engine.drainUserMessages();
+    if (payloads.length > 0) post({ type: 'user', payloads });
   };
   const tick = (): void => {
     // Timer drift is the event-loop lag this thread suffered: a tick that comes late
@@ -103,6 +151,7 @@ async function main(): Promise<void> {
     const lagMs = Math.max(0, now - lastTickMs - data.tickIntervalMs);
     lastTickMs = now;
     if (lagMs > lagMsMax) lagMsMax = lagMs;
+    if (!gossiping || suspended) return;
     engine.reportEventLoopLag(lagMs);
     engine.tick();
     flushEvents();
@@ -113,10 +162,12 @@ async function main(): Promise<void> {
   const stop = async (flushMs: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    engine.leave();
-    flushEvents();
-    // Keep ticking for flushMs so the gossip rounds carry the LEAVE to the fanout.
-    await new Promise((resolve) => setTimeout(resolve, flushMs));
+    if (gossiping && !suspended) {
+      engine.leave();
+      flushEvents();
+      // Keep ticking for flushMs so the gossip rounds carry the LEAVE to the fanout.
+      await new Promise((resolve) => setTimeout(resolve, flushMs));
+    }
     clearInterval(timer);
     flushEvents();
     await Promise.all([datagram.close(), stream.close()]);
@@ -125,16 +176,52 @@ async function main(): Promise<void> {
   };
 
   port.on('message', (request: AgentWorkerRequest) => {
-    if (request.type === 'stop') void stop(request.flushMs);
-    else if (request.type === 'stats') {
-      post({ type: 'stats', requestId: request.requestId, stats: statsOf(engine, datagram, stream, lagMsMax) });
-      lagMsMax = 0;
+    switch (request.type) {
+      case 'stop':
+        void stop(request.flushMs);
+        return;
+      case 'stats':
+        post({ type: 'stats', requestId: request.requestId, stats: statsOf(engine, datagram, stream, lagMsMax) });
+        lagMsMax = 0;
+        return;
+      case 'keys':
+        if (keyringActive === null) keyringActive = new Keyring(request.keys);
+        else keyringActive.replace(request.keys);
+        if (!suspended) startGossip();
+        return;
+      case 'suspend':
+        suspended = true;
+        return;
+      case 'broadcast':
+        if (gossiping && !suspended) engine.broadcastUser(request.payload);
+        return;
+      case 'admission-send':
+        datagram.send(request.to, request.bytes);
+        return;
+      case 'meta':
+        engine.setMeta(request.meta);
+        return;
     }
   });
 
-  engine.start();
+  if (data.gossip) startGossip();
   post({ type: 'ready', address, id: formatNodeId(id), incarnation: engine.incarnation, backend: runtime.backendReason, transport: datagram.kind, transportReason });
   flushEvents();
+}
+
+/** Hands an admission datagram to the main thread, at most kAdmissionPerSecondMax a second. */
+function admission(from: string, bytes: Uint8Array): void {
+  const now = performance.now();
+  if (now - admissionWindowStartMs >= 1000) {
+    admissionWindowStartMs = now;
+    admissionInWindow = 0;
+  }
+  if (++admissionInWindow > kAdmissionPerSecondMax) {
+    admissionDropped++;
+    return;
+  }
+  admissionReceived++;
+  post({ type: 'admission', from, bytes: Uint8Array.from(bytes) });
 }
 
 function statsOf(engine: MembershipEngine, datagram: DatagramTransport, stream: StreamTransport, eventLoopLagMsMax: number): AgentStats {
@@ -149,7 +236,11 @@ function statsOf(engine: MembershipEngine, datagram: DatagramTransport, stream: 
     incarnation: engine.incarnation,
     health: engine.health,
     eventLoopLagMsMax,
-    keyring: keyring === null ? null : { ...keyring.counters },
+    keyring: keyringActive === null ? null : { ...keyringActive.counters },
+    unauthenticatedDropped,
+    admissionReceived,
+    admissionDropped,
+    suspended,
   };
 }
 

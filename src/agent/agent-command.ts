@@ -30,6 +30,18 @@ export interface AgentFlags {
   /** Data directory holding identity.json. */
   dataDir?: string;
   logLevel?: string;
+  /** Roles to ask the farm for (controller, management, ...); repeatable or comma-separated. */
+  role?: readonly string[];
+  /** Create the farm when this controller holds none. */
+  bootstrap?: boolean;
+  /** Approve every admission request at once (demos and labs only). */
+  autoApprove?: boolean;
+  /** An open farm: no admission, no encryption. */
+  insecure?: boolean;
+  /** Fingerprint of the farm authority to accept on the first grant. */
+  farmCa?: string;
+  /** HTTP API bind address, or "off". */
+  api?: string;
 }
 
 /** The environment variables `galaxy agent` reads; an empty value counts as unset. */
@@ -43,7 +55,23 @@ export interface AgentInvocation {
   readonly dataDir: string;
   readonly logLevel: LogLevel;
   readonly configPath: string | null;
+  readonly farm: FarmInvocation;
 }
+
+/** The farm-level settings of `galaxy agent`: security mode, roles, admission, API. */
+export interface FarmInvocation {
+  readonly mode: 'admission' | 'static-keys' | 'insecure';
+  readonly roles: readonly string[];
+  readonly bootstrap: boolean;
+  readonly autoApprove: boolean;
+  readonly farmCa: string | null;
+  /** Canonical API bind address, or null when the API is off. */
+  readonly api: string | null;
+}
+
+/** Where the API listens unless told otherwise: loopback only, a fixed port an operator's CLI finds. */
+export const kDefaultApiBind = '127.0.0.1:7600';
+const kRolePattern = /^[a-z][a-z0-9-]{0,31}$/;
 
 /** An AgentInvocation whose identity has been claimed from the data directory. */
 export interface PreparedAgent extends AgentInvocation {
@@ -131,7 +159,34 @@ export function agentInvocation(flags: AgentFlags, env: AgentEnvironment, wallCl
   };
   // The remaining checks (meta size against metaBytesMax, ...) are the options' own.
   checked('', () => agentSettings(options, wallClockMs));
-  return { options, dataDir, logLevel: logLevel.value as LogLevel, configPath };
+  const farm = farmInvocation(flags, variable, file, inFile, keys !== undefined);
+  return { options, dataDir, logLevel: logLevel.value as LogLevel, configPath, farm };
+}
+
+function farmInvocation(flags: AgentFlags, variable: (name: string) => string | undefined, file: AgentConfigFile, inFile: (key: string) => string, keysGiven: boolean): FarmInvocation {
+  const roleList = flags.role !== undefined && flags.role.length > 0 ? { value: flags.role, source: '--role' } : variable('GALAXY_ROLES') !== undefined ? { value: [variable('GALAXY_ROLES')!], source: 'GALAXY_ROLES' } : file.roles !== undefined ? { value: file.roles, source: inFile('roles') } : { value: [], source: '' };
+  const roles = [...new Set(roleList.value.flatMap((r) => r.split(',')).map((r) => r.trim()).filter((r) => r !== ''))].sort();
+  for (const role of roles) if (!kRolePattern.test(role)) throw new AgentUsageError(`${roleList.source}: a role is 1 to 32 of a-z 0-9 - starting with a letter, got "${role}"`);
+  if (roles.length > 8) throw new AgentUsageError(`${roleList.source}: at most 8 roles`);
+  const insecure = flags.insecure === true || variable('GALAXY_INSECURE') === '1' || file.insecure === true;
+  if (insecure && keysGiven) throw new AgentUsageError('--insecure runs an open farm without encryption: it cannot be combined with --key');
+  const mode = insecure ? 'insecure' : keysGiven ? 'static-keys' : 'admission';
+  const bootstrap = flags.bootstrap === true;
+  if (bootstrap && mode !== 'admission') throw new AgentUsageError('--bootstrap creates a farm with admission control: it cannot be combined with --key or --insecure');
+  if (bootstrap && !roles.includes('controller')) throw new AgentUsageError('--bootstrap needs --role controller: only a controller holds the farm authority');
+  const autoApprove = flags.autoApprove === true;
+  if (autoApprove && !roles.includes('controller')) throw new AgentUsageError('--auto-approve is a controller setting: add --role controller');
+  const farmCa = flags.farmCa ?? variable('GALAXY_FARM_CA') ?? file.farmCa ?? null;
+  if (farmCa !== null && !/^[0-9a-f]{16}$/.test(farmCa)) throw new AgentUsageError(`--farm-ca takes the authority fingerprint, 16 lowercase hex digits (galaxy node on a controller shows it), got "${farmCa}"`);
+  const apiText = flags.api ?? variable('GALAXY_API_BIND') ?? file.api ?? kDefaultApiBind;
+  let api: string | null = null;
+  if (apiText !== 'off') {
+    const address = parseSocketAddress(apiText);
+    if (address === null && apiText.endsWith(':0') && parseSocketAddress(apiText.replace(/:0$/, ':1')) !== null) api = apiText;
+    else if (address === null) throw new AgentUsageError(`--api takes "a.b.c.d:port" (port 0: any free port) or "off", got "${apiText}"`);
+    else api = address.text;
+  }
+  return { mode, roles, bootstrap, autoApprove, farmCa, api };
 }
 
 /** Runs a check that throws RangeError, turning its message into an AgentUsageError prefixed by where the value came from. */

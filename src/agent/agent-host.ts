@@ -10,6 +10,7 @@ import { MembershipTable } from '../table/membership-table.js';
 import { packageRoot } from '../util/package-root.js';
 import * as F from '../wire/format.js';
 import { formatNodeId, formatWireAddress } from '../wire/message.js';
+import { decodeMeta, encodeMeta } from './agent-meta.js';
 import { agentSettings, type AgentOptions, type AgentSettings } from './agent-options.js';
 import type { AgentStats, AgentWorkerData, AgentWorkerReport, AgentWorkerRequest } from './agent-worker-protocol.js';
 
@@ -31,6 +32,10 @@ interface AgentHostEvents {
   error: [Error];
   /** The worker exited without stop() being called. */
   exit: [number];
+  /** Farm-wide user broadcasts received, each once. */
+  user: [Uint8Array];
+  /** An admission datagram (admission-wire.ts) from `from`, not yet parsed. */
+  admission: [string, Uint8Array];
 }
 
 const kStatusNames: Readonly<Record<number, AgentMember['status']>> = { [F.kStatusAlive]: 'alive', [F.kStatusSuspect]: 'suspect', [F.kStatusDead]: 'dead', [F.kStatusLeft]: 'left' };
@@ -52,6 +57,7 @@ export class AgentHost extends EventEmitter<AgentHostEvents> {
   private readonly table: MembershipTable;
   private readonly pendingStats = new Map<number, { resolve: (stats: AgentStats) => void; reject: (error: Error) => void }>();
   private ready: ReadyReport | null = null;
+  private readonly tags = new Map<string, Record<string, string>>();
   private readyWaiter: { resolve: () => void; reject: (error: Error) => void } | null = null;
   private nextRequestId = 1;
   private exited = false;
@@ -104,6 +110,8 @@ export class AgentHost extends EventEmitter<AgentHostEvents> {
       stream: settings.stream,
       transport: settings.transport,
       keys: settings.keys,
+      secure: settings.secure,
+      gossip: !settings.secure || settings.keys.length > 0,
     };
     const worker = new Worker(join(packageRoot(), 'dist', 'workers', 'agent-worker.js'), { workerData: data });
     const host = new AgentHost(settings, worker, table);
@@ -114,6 +122,38 @@ export class AgentHost extends EventEmitter<AgentHostEvents> {
   /** The bound address, canonical; the port the OS chose when bound to port 0. */
   get address(): string {
     return this.ready!.address;
+  }
+
+  /** Replaces the farm keyring (primary first); a node waiting for admission starts gossiping. */
+  setKeys(keys: readonly string[]): void {
+    this.post({ type: 'keys', keys: [...keys] });
+  }
+
+  /** Stops taking part in the farm (revoked): nothing more is sent or handed to the engine. */
+  suspend(): void {
+    this.post({ type: 'suspend' });
+  }
+
+  /** Broadcasts a payload to every member (sealed, epidemic, at most userPayloadBytesMax bytes). */
+  broadcast(payload: Uint8Array): void {
+    if (payload.length > this.settings.config.userPayloadBytesMax) throw new RangeError(`broadcast of ${payload.length} bytes exceeds userPayloadBytesMax ${this.settings.config.userPayloadBytesMax}`);
+    this.post({ type: 'broadcast', payload });
+  }
+
+  /** Sends an admission datagram unsealed. */
+  sendAdmission(to: string, bytes: Uint8Array): void {
+    this.post({ type: 'admission-send', to, bytes });
+  }
+
+  /** Changes this node's announced tags (bounded by metaBytesMax). */
+  setMeta(tags: Readonly<Record<string, string>>): void {
+    this.post({ type: 'meta', meta: encodeMeta(tags, this.settings.config.metaBytesMax) });
+    this.tags.set(this.id, { ...tags });
+  }
+
+  /** The tags a member announced, as last seen in a membership event (the local node's from its settings). */
+  tagsOf(id: string): Readonly<Record<string, string>> {
+    return this.tags.get(id) ?? {};
   }
 
   /** The node id, 16 hex digits. */
@@ -196,13 +236,24 @@ export class AgentHost extends EventEmitter<AgentHostEvents> {
     switch (report.type) {
       case 'ready':
         this.ready = report;
+        this.tags.set(report.id, decodeMeta(this.settings.meta));
         this.readyWaiter?.resolve();
         return;
       case 'failed':
         this.readyWaiter?.reject(new Error(report.message));
         return;
       case 'events':
-        for (const event of report.events) this.emit('event', event);
+        for (const event of report.events) {
+          if (event.type === 'reap') this.tags.delete(event.id);
+          else if (event.meta !== undefined) this.tags.set(event.id, decodeMeta(event.meta));
+          this.emit('event', event);
+        }
+        return;
+      case 'user':
+        for (const payload of report.payloads) this.emit('user', payload);
+        return;
+      case 'admission':
+        this.emit('admission', report.from, report.bytes);
         return;
       case 'stats': {
         const pending = this.pendingStats.get(report.requestId);

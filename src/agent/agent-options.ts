@@ -56,6 +56,13 @@ export interface AgentOptions {
    * frame is sealed with AES-256-GCM, and what no key opens is dropped and counted.
    */
   keys?: readonly string[];
+  /**
+   * A secure farm (the default whenever keys are given): only sealed traffic is parsed,
+   * and admission datagrams go to the admission handler. With secure and no keys the
+   * node starts waiting for admission: its sockets are bound but it does not gossip
+   * until setKeys(). False with no keys: an open lab farm, plaintext.
+   */
+  secure?: boolean;
 }
 
 /** AgentOptions filled and validated. */
@@ -79,6 +86,7 @@ export interface AgentSettings {
   readonly stream: StreamTransportOptions;
   readonly transport: TransportChoice;
   readonly keys: readonly string[];
+  readonly secure: boolean;
 }
 
 export const kAgentDefaults = Object.freeze({
@@ -95,7 +103,7 @@ export const kAgentDefaults = Object.freeze({
 
 const kOptionNames: ReadonlySet<string> = new Set<keyof AgentOptions>([
   'bind', 'join', 'preset', 'membership', 'meta', 'id', 'incarnation', 'tickIntervalMs', 'leaveFlushMs',
-  'memoryBytes', 'backend', 'startTimeoutMs', 'stopTimeoutMs', 'datagram', 'stream', 'transport', 'keys',
+  'memoryBytes', 'backend', 'startTimeoutMs', 'stopTimeoutMs', 'datagram', 'stream', 'transport', 'keys', 'secure',
 ]);
 const kTickIntervalMsMax = 1000;
 const kFlushMsMax = 60_000;
@@ -110,7 +118,8 @@ export function agentSettings(options: AgentOptions = {}, wallClockMs: number = 
   const join = validateJoin(options.join ?? kAgentDefaults.join);
   const preset = options.preset ?? kAgentDefaults.preset;
   if (!Object.hasOwn(kPresets, preset)) throw new RangeError(`options.preset must be one of ${Object.keys(kPresets).join(', ')}, got "${String(preset)}"`);
-  const sealed = (options.keys ?? []).length > 0;
+  const sealed = (options.keys ?? []).length > 0 || options.secure === true;
+  if (options.secure === false && (options.keys ?? []).length > 0) throw new RangeError('options.secure cannot be false when keys are given');
   // A sealed datagram carries kSealOverheadBytes more, so the engine's must leave room.
   const config = membershipConfig({ ...(sealed ? { datagramBytesMax: 1400 - kSealOverheadBytes } : {}), ...(options.membership ?? {}) }, preset);
   const meta = encodeMeta(options.meta ?? {}, config.metaBytesMax);
@@ -134,6 +143,7 @@ export function agentSettings(options: AgentOptions = {}, wallClockMs: number = 
     stream: Object.freeze({ ...options.stream }),
     transport: validateTransport(options.transport ?? 'auto'),
     keys: Object.freeze([...(options.keys ?? [])]),
+    secure: sealed,
   };
   if (settings.keys.length > 0) new Keyring(settings.keys); // validates each key with a clear message
   if (settings.id !== null && !isNodeId(settings.id)) throw new RangeError('options.id must be { high, low } with two unsigned 32-bit integers');

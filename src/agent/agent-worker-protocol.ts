@@ -38,17 +38,38 @@ export interface AgentWorkerData {
   readonly datagram: DgramTransportOptions;
   readonly stream: StreamTransportOptions;
   readonly transport: TransportChoice;
+  /** The farm keyring, primary first; empty with `secure` means the node waits for admission. */
   readonly keys: readonly string[];
+  /**
+   * Secure farm: nothing unsealed is ever parsed as farm traffic; admission datagrams
+   * (admission-wire.ts) go to the main thread. False: an open lab farm without keys.
+   */
+  readonly secure: boolean;
+  /** Start gossiping at once (false while the node waits for admission: its sockets answer admission only). */
+  readonly gossip: boolean;
 }
 
 export type AgentWorkerRequest =
   | { readonly type: 'stop'; readonly flushMs: number }
-  | { readonly type: 'stats'; readonly requestId: number };
+  | { readonly type: 'stats'; readonly requestId: number }
+  /** Replace the keyring (primary first); starts gossip when it had not started. */
+  | { readonly type: 'keys'; readonly keys: readonly string[] }
+  /** Stop taking part (revoked): no more sends, nothing handed to the engine. */
+  | { readonly type: 'suspend' }
+  /** A farm-wide user broadcast (sealed like all farm traffic). */
+  | { readonly type: 'broadcast'; readonly payload: Uint8Array }
+  /** An admission datagram, sent unsealed (the peer may hold no key yet). */
+  | { readonly type: 'admission-send'; readonly to: string; readonly bytes: Uint8Array }
+  | { readonly type: 'meta'; readonly meta: Uint8Array };
 
 export type AgentWorkerReport =
   | { readonly type: 'ready'; readonly address: string; readonly id: string; readonly incarnation: number; readonly backend: string; readonly transport: string; readonly transportReason: string }
   | { readonly type: 'failed'; readonly message: string }
   | { readonly type: 'events'; readonly events: readonly MembershipEvent[] }
+  /** User broadcasts received this tick, each once. */
+  | { readonly type: 'user'; readonly payloads: readonly Uint8Array[] }
+  /** Admission datagrams received (bounded per second by the worker). */
+  | { readonly type: 'admission'; readonly from: string; readonly bytes: Uint8Array }
   | { readonly type: 'stats'; readonly requestId: number; readonly stats: AgentStats }
   | { readonly type: 'stopped' };
 
@@ -66,4 +87,9 @@ export interface AgentStats {
   readonly eventLoopLagMsMax: number;
   /** Sealing counters, when the farm keyring is on. */
   readonly keyring: Readonly<Record<string, number>> | null;
+  /** Datagrams dropped because this node holds no keyring yet (waiting for admission, or suspended). */
+  readonly unauthenticatedDropped: number;
+  readonly admissionReceived: number;
+  readonly admissionDropped: number;
+  readonly suspended: boolean;
 }

@@ -1138,7 +1138,9 @@ export class MembershipEngine {
   }
 
   private emit(type: MembershipEventType, row: number): void {
-    this.events.push({ type, id: formatNodeId({ high: this.table.idHigh[row]!, low: this.table.idLow[row]! }), address: this.addressOf(row), incarnation: this.table.incarnation[row]!, atMs: this.now });
+    const meta = this.meta.get(row);
+    const event = { type, id: formatNodeId({ high: this.table.idHigh[row]!, low: this.table.idLow[row]! }), address: this.addressOf(row), incarnation: this.table.incarnation[row]!, atMs: this.now };
+    this.events.push(meta === undefined ? event : { ...event, meta });
   }
 }
 

@@ -28,4 +28,6 @@ export interface MembershipEvent {
   readonly incarnation: number;
   /** Local time of the event, ms. */
   readonly atMs: number;
+  /** The member's metadata as known when the event was raised (absent when it has none). */
+  readonly meta?: Uint8Array;
 }

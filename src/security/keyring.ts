@@ -75,6 +75,22 @@ export class Keyring {
     this.keys.splice(index, 1);
   }
 
+  /**
+   * Replaces the whole keyring at once (primary first), keeping the counters: how a
+   * member applies the keyring a controller granted. All keys are checked before any
+   * is changed.
+   */
+  replace(keys: ReadonlyArray<string | Uint8Array>): void {
+    if (keys.length === 0) throw new KeyringError('GALAXY_KEYRING_EMPTY', 'a keyring needs at least one key');
+    if (keys.length > kKeyringKeysMax) throw new KeyringError('GALAXY_KEYRING_FULL', `a keyring holds at most ${kKeyringKeysMax} keys`);
+    const next: Buffer[] = [];
+    for (const key of keys) {
+      const bytes = toKey(key);
+      if (!next.some((k) => k.equals(bytes))) next.push(bytes);
+    }
+    this.keys = next;
+  }
+
   /** The installed keys, base64, primary first. */
   list(): string[] {
     return this.keys.map((k) => k.toString('base64'));

@@ -39,6 +39,14 @@ const kConfigSchema = z
     logLevel: z.enum(kLogLevels),
     /** Overrides of the preset's membership options (validated by membershipConfig). */
     membership: z.record(z.string(), z.number()),
+    /** Roles this node asks the farm for, as --role. */
+    roles: z.array(z.string()).max(8),
+    /** The HTTP API address, as --api ("off" disables it). */
+    api: z.string(),
+    /** An open lab farm without admission or encryption, as --insecure. */
+    insecure: z.boolean(),
+    /** Fingerprint of the farm authority to accept, as --farm-ca. */
+    farmCa: z.string(),
   })
   .partial()
   .strict();
