@@ -38,4 +38,15 @@ export type ComponentToHost =
   | { readonly type: 'event'; readonly eventType: string; readonly severity: 'info' | 'warning' | 'error'; readonly body: Readonly<Record<string, unknown>> }
   /** A message to every peer of the same kind (bounded; carried by the farm service). */
   | { readonly type: 'peer-send'; readonly payload: Uint8Array }
-  | { readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly message: string };
+  | { readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly message: string }
+  /**
+   * The component threw where nobody could catch it (a timer, an unhandled rejection);
+   * the runner sends this, then exits with kRunnerExitUncaught, so the host can report
+   * the error itself rather than only an exit code.
+   */
+  | { readonly type: 'fatal'; readonly error: string; readonly stack?: string };
+
+/** The runner's exit code after an uncaught error in the component (BSD EX_SOFTWARE). */
+export const kRunnerExitUncaught = 70;
+/** The runner's exit code when it was started without an IPC channel or module path (EX_USAGE). */
+export const kRunnerExitUsage = 64;

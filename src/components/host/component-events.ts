@@ -1,0 +1,69 @@
+import type { ComponentPeer } from './component-protocol.js';
+
+export type { ComponentPeer };
+
+/** What a component's lifecycle event says happened. */
+export type ComponentEventType = 'started' | 'stopped' | 'crashed' | 'restarting' | 'failed' | 'configured';
+
+/** The 'component' event of ComponentHost: one lifecycle change of one component. */
+export interface ComponentLifecycleEvent {
+  readonly name: string;
+  readonly kind: string;
+  readonly type: ComponentEventType;
+  /** ISO 8601 time of the change. */
+  readonly at: string;
+  readonly detail: {
+    /** The process's exit code, when it exited (crashed, stopped). */
+    readonly exitCode: number | null;
+    /** The signal that ended the process, when one did. */
+    readonly signal: string | null;
+    /** Why it crashed or failed: the component's own error when it reported one. */
+    readonly error: string | null;
+    /** Restarts so far; on 'restarting', the number this restart will be. */
+    readonly restarts: number;
+    /** On 'restarting': the backoff delay before the restart. */
+    readonly delayMs: number | null;
+  };
+}
+
+/** The 'event' event of ComponentHost: a farm event a component raised. */
+export interface ComponentFarmEvent {
+  readonly eventType: string;
+  readonly severity: 'info' | 'warning' | 'error';
+  readonly body: Readonly<Record<string, unknown>>;
+}
+
+export interface ComponentHostEvents {
+  component: [ComponentLifecycleEvent];
+  /** A component posted values for this node's row (component name, values). */
+  values: [string, Readonly<Record<string, number | string>>];
+  /** A component raised a farm event (component name, event). */
+  event: [string, ComponentFarmEvent];
+  /** A component sent a message to its peers on other nodes (kind, payload); the farm service carries it. */
+  'peer-send': [string, Uint8Array];
+}
+
+/** Per component counts of what went wrong, for metrics and for tests. */
+export interface ComponentCounters {
+  readonly name: string;
+  /** Crashes: exits not asked for, failed starts, unresponsive kills. */
+  readonly crashes: number;
+  /** Control messages not answered in time (each ends in a kill). */
+  readonly unresponsive: number;
+  /** Messages from the component dropped, by reason. */
+  readonly dropped: { readonly malformed: number; readonly oversized: number; readonly rateLimited: number; readonly unsolicited: number };
+  /** Peer messages for the component dropped: not running, oversized, or its IPC backlog full. */
+  readonly peerDropped: number;
+  /** stdout/stderr lines beyond the rate bound, not logged. */
+  readonly outputLinesDropped: number;
+  /** Errors thrown by the host's own listeners while handling this component's messages. */
+  readonly listenerErrors: number;
+}
+
+/** How a supervisor reports to its host. */
+export interface ComponentSink {
+  lifecycle(event: ComponentLifecycleEvent): void;
+  values(name: string, values: Readonly<Record<string, number | string>>): void;
+  farmEvent(name: string, event: ComponentFarmEvent): void;
+  peerSend(kind: string, payload: Uint8Array): void;
+}
