@@ -13,6 +13,8 @@
 // first (pretest); by hand, run `npx tsc -p tsconfig.json` before vitest.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ComponentError } from '../src/components/host/component-error.js';
@@ -167,15 +169,18 @@ describe('component host: control', () => {
 
   it('a component exits by itself when the agent hosting it is SIGKILLed', async () => {
     const agent = spawn(process.execPath, [fixture('agent-stand-in')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stateRoot = '';
     try {
-      const [line] = (await once(createInterface({ input: agent.stdout! }), 'line')) as [string];
-      const componentPid = Number(line);
+      const lines = createInterface({ input: agent.stdout! })[Symbol.asyncIterator]();
+      const componentPid = Number((await lines.next()).value);
+      stateRoot = String((await lines.next()).value);
       expect(processExists(componentPid)).toBe(true);
       agent.kill('SIGKILL');
       await once(agent, 'exit');
       await waitFor('the orphaned component exited', () => !processExists(componentPid), 3000);
     } finally {
       agent.kill('SIGKILL');
+      if (stateRoot.startsWith(tmpdir())) rmSync(stateRoot, { recursive: true, force: true });
     }
   });
 

@@ -1,6 +1,6 @@
 // Helpers for the component host tests: a host with short timings and a temporary state
 // root, the events and log lines it produced, polling, and checks that processes are gone.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ComponentHost, type ComponentHostOptions, type ComponentLifecycleEvent, type ComponentLogger } from '../../src/components/host/component-host.js';
@@ -20,6 +20,7 @@ export interface TestHost {
 }
 
 const hosts: ComponentHost[] = [];
+const stateRoots: string[] = [];
 
 /** The absolute path of a fixture component under test/fixtures/components. */
 export function fixture(name: string): string {
@@ -31,9 +32,11 @@ export function testHost(options: Partial<ComponentHostOptions> = {}): TestHost 
   const logs: LoggedLine[] = [];
   const line = (level: LoggedLine['level']) => (fields: object, message?: string) => logs.push({ level, fields, message });
   const logger: ComponentLogger = { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+  const stateRoot = mkdtempSync(join(tmpdir(), 'galaxy-components-'));
+  stateRoots.push(stateRoot);
   const host = new ComponentHost({
     nodeId: '00000000000000aa',
-    stateRoot: mkdtempSync(join(tmpdir(), 'galaxy-components-')),
+    stateRoot,
     logger,
     backoff: { initialMs: 50, maxMs: 400, factor: 2, resetAfterMs: 60_000 },
     controlTimeoutMs: 2000,
@@ -49,8 +52,10 @@ export function testHost(options: Partial<ComponentHostOptions> = {}): TestHost 
   return { host, lifecycle, values, logs };
 }
 
+/** Closes every host made by testHost and removes their state roots. */
 export async function closeHosts(): Promise<void> {
   await Promise.all(hosts.splice(0).map((h) => h.close()));
+  for (const root of stateRoots.splice(0)) rmSync(root, { recursive: true, force: true });
 }
 
 /** Polls every 10 ms until `condition` holds, or throws naming `what`. */
