@@ -1,0 +1,161 @@
+/**
+ * A client of the agent's HTTP API, for the CLI and scripts: JSON in and out, the
+ * bearer token on every request, and every failure as an ApiClientError carrying the
+ * server's status and stable code, so a caller can branch on `code` and print
+ * `message` as it is. Uses the global fetch (undici), nothing else.
+ */
+export interface ApiClientOptions {
+  /** Base URL of the agent API, e.g. http://127.0.0.1:7600. */
+  readonly url: string;
+  readonly token: string;
+  /** How long one request may take, connect to last byte, ms. */
+  readonly timeoutMs?: number;
+  /** Largest response body read, bytes; a larger one is an error rather than a memory spike. */
+  readonly responseBytesMax?: number;
+}
+
+export const kApiClientTimeoutMsDefault = 30_000;
+export const kApiClientResponseBytesMaxDefault = 16 * 1024 * 1024;
+
+export type ApiClientErrorCode = 'GALAXY_API_UNREACHABLE' | 'GALAXY_API_TIMEOUT' | 'GALAXY_API_BAD_URL' | 'GALAXY_API_BAD_RESPONSE' | 'GALAXY_API_RESPONSE_TOO_LARGE' | (string & {});
+
+export class ApiClientError extends Error {
+  /** The HTTP status, or undefined when no answer came (unreachable, timeout, bad URL). */
+  readonly status: number | undefined;
+  /** The server's error code (e.g. GALAXY_API_FORBIDDEN), or one of the client's own. */
+  readonly code: ApiClientErrorCode;
+
+  constructor(status: number | undefined, code: ApiClientErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ApiClientError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export class ApiClient {
+  readonly url: string;
+  private readonly token: string;
+  private readonly timeoutMs: number;
+  private readonly responseBytesMax: number;
+
+  constructor(options: ApiClientOptions) {
+    this.url = checkBaseUrl(options.url);
+    this.token = options.token;
+    this.timeoutMs = options.timeoutMs ?? kApiClientTimeoutMsDefault;
+    this.responseBytesMax = options.responseBytesMax ?? kApiClientResponseBytesMaxDefault;
+    if (!Number.isSafeInteger(this.timeoutMs) || this.timeoutMs <= 0) throw new RangeError(`options.timeoutMs must be a positive integer, got ${String(options.timeoutMs)}`);
+    if (!Number.isSafeInteger(this.responseBytesMax) || this.responseBytesMax <= 0) throw new RangeError(`options.responseBytesMax must be a positive integer, got ${String(options.responseBytesMax)}`);
+  }
+
+  get(path: string): Promise<unknown> {
+    return this.request('GET', path, undefined);
+  }
+
+  post(path: string, body: unknown = {}): Promise<unknown> {
+    return this.request('POST', path, body);
+  }
+
+  put(path: string, body: unknown): Promise<unknown> {
+    return this.request('PUT', path, body);
+  }
+
+  /** Resolves undefined on 204 No Content, the answer to a DELETE. */
+  delete(path: string): Promise<unknown> {
+    return this.request('DELETE', path, undefined);
+  }
+
+  private async request(method: Method, path: string, body: unknown): Promise<unknown> {
+    if (!path.startsWith('/')) throw new RangeError(`an API path starts with /, got "${path}"`);
+    const target = this.url + path;
+    const headers: Record<string, string> = { Authorization: `Bearer ${this.token}`, Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(target, { method, headers, body: body === undefined ? null : JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error' });
+    } catch (error) {
+      throw this.transportError(error);
+    }
+    const text = await this.readText(response);
+    if (response.ok) return parseSuccess(response, text, target);
+    throw errorFromBody(response.status, text, target);
+  }
+
+  private transportError(error: unknown): ApiClientError {
+    if (error instanceof DOMException && error.name === 'TimeoutError') {
+      return new ApiClientError(undefined, 'GALAXY_API_TIMEOUT', `the agent API at ${this.url} did not answer within ${this.timeoutMs} ms`, { cause: error });
+    }
+    return new ApiClientError(undefined, 'GALAXY_API_UNREACHABLE', `no agent API at ${this.url}: ${describeCause(error)}`, { cause: error });
+  }
+
+  /** The body as text, stopping at responseBytesMax. */
+  private async readText(response: Response): Promise<string> {
+    if (response.body === null) return '';
+    const chunks: Uint8Array[] = [];
+    let received = 0;
+    const reader = response.body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        received += value.length;
+        if (received > this.responseBytesMax) {
+          await reader.cancel();
+          throw new ApiClientError(response.status, 'GALAXY_API_RESPONSE_TOO_LARGE', `the agent API answered more than ${this.responseBytesMax} bytes`);
+        }
+        chunks.push(value);
+      }
+    } catch (error) {
+      if (error instanceof ApiClientError) throw error;
+      throw this.transportError(error);
+    }
+    return Buffer.concat(chunks, received).toString('utf8');
+  }
+}
+
+/** The base URL without a trailing slash; http or https only. */
+function checkBaseUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ApiClientError(undefined, 'GALAXY_API_BAD_URL', `"${url}" is not a URL; give the agent API as http://host:port`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ApiClientError(undefined, 'GALAXY_API_BAD_URL', `the agent API URL must be http or https, got "${url}"`);
+  if (parsed.search !== '' || parsed.hash !== '') throw new ApiClientError(undefined, 'GALAXY_API_BAD_URL', `the agent API URL takes no query or fragment, got "${url}"`);
+  return parsed.href.replace(/\/+$/, '');
+}
+
+/** e.g. "ECONNREFUSED 127.0.0.1:7600", from the system error undici wraps in `cause`. */
+function describeCause(error: unknown): string {
+  const cause = (error as { cause?: unknown }).cause ?? error;
+  const { code, address, port, message } = cause as { code?: unknown; address?: unknown; port?: unknown; message?: unknown };
+  if (typeof code === 'string' && typeof address === 'string') return `${code} ${address}${typeof port === 'number' ? `:${port}` : ''}`;
+  if (typeof code === 'string') return typeof message === 'string' ? `${code} (${message})` : code;
+  return typeof message === 'string' ? message : String(cause);
+}
+
+/** JSON parsed; text (such as /metrics) as a string; nothing (204) as undefined. */
+function parseSuccess(response: Response, text: string, target: string): unknown {
+  const { status } = response;
+  if (status === 204 || text === '') return undefined;
+  if (response.headers.get('content-type')?.startsWith('text/') === true) return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiClientError(status, 'GALAXY_API_BAD_RESPONSE', `the answer from ${target} is not JSON (HTTP ${status})`);
+  }
+}
+
+/** The server's `{error: {code, message}}`, or a generic error naming the status when the body is something else (a proxy's page). */
+function errorFromBody(status: number, text: string, target: string): ApiClientError {
+  try {
+    const { error } = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
+    if (typeof error?.code === 'string' && typeof error.message === 'string') return new ApiClientError(status, error.code, error.message);
+  } catch {
+    // Not JSON: fall through to the generic error below.
+  }
+  return new ApiClientError(status, `GALAXY_API_HTTP_${status}`, `HTTP ${status} from ${target}`);
+}
