@@ -65,7 +65,7 @@ describe('galaxy agent (built CLI)', () => {
 
   it('logs "started" first and "stopped" last around a SIGTERM, and exits 0', async () => {
     const address = `127.0.0.1:${await freePort()}`;
-    const child = spawn(process.execPath, [cli, 'agent', '--bind', address, '--preset', 'local', '--data-dir', mkdtempSync(join(tmpdir(), 'galaxy-test-'))], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'agent', '--bind', address, '--preset', 'local', '--api', 'off', '--data-dir', mkdtempSync(join(tmpdir(), 'galaxy-test-'))], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       const lines: Array<Record<string, unknown>> = [];
       createInterface({ input: child.stdout }).on('line', (line) => lines.push(JSON.parse(line) as Record<string, unknown>));

@@ -152,7 +152,7 @@ interface AgentRun {
 
 /** Starts the built CLI, waits for the "started" line, sends SIGTERM and collects the exit. */
 async function runUntilStarted(args: readonly string[]): Promise<AgentRun> {
-  const child = spawn(process.execPath, [cli, 'agent', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, 'agent', '--api', 'off', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -4,13 +4,11 @@ import { kPresets, membershipConfig, type PresetName } from '../gossip/config.js
 import { Keyring } from '../security/keyring.js';
 import { isUnspecifiedAddress, parseSocketAddress } from '../transport/socket-address.js';
 import { parseNodeId } from '../wire/message.js';
-import { AgentHost } from './agent-host.js';
 import { parseMetaPairs } from './agent-meta.js';
 import { agentSettings, type AgentOptions } from './agent-options.js';
 import { kLogLevels, readAgentConfigFile, type AgentConfigFile, type LogLevel } from './config/agent-config-file.js';
 import { defaultDataDir } from './config/agent-data-dir.js';
 import { claimIdentity, type ClaimedIdentity } from './config/agent-identity.js';
-import { silentAgentLogger, type AgentLogger } from './config/agent-logger.js';
 import { AgentUsageError } from './config/agent-usage-error.js';
 
 export { AgentUsageError } from './config/agent-usage-error.js';
@@ -208,65 +206,4 @@ export function prepareAgent(flags: AgentFlags, env: AgentEnvironment, wallClock
   const invocation = agentInvocation(flags, env, wallClockMs, home);
   const identity = claimIdentity(invocation.dataDir, wallClockMs);
   return { ...invocation, options: { ...invocation.options, id: parseNodeId(identity.id), incarnation: identity.incarnation }, identity };
-}
-
-/** Writes one JSON line. */
-export type LineWriter = (line: string) => void;
-
-/** What runAgent logs besides the stdout event lines. */
-export interface AgentRunContext {
-  /** Structured log (stderr in the CLI); silent by default. */
-  readonly logger?: AgentLogger;
-  readonly dataDir?: string;
-  readonly identity?: ClaimedIdentity;
-}
-
-/**
- * Runs an agent until SIGTERM or SIGINT, then leaves gracefully. Logs one JSON line per
- * membership event, after a "started" line and before a "stopped" line. Resolves with
- * the exit status: 0 after a graceful stop, 1 when the worker died.
- */
-export async function runAgent(options: AgentOptions, write: LineWriter = (line) => process.stdout.write(`${line}\n`), context: AgentRunContext = {}): Promise<number> {
-  const logger = context.logger ?? silentAgentLogger();
-  const identity = context.identity;
-  if (identity?.created) logger.info({ id: identity.id, identityFile: identity.path }, 'new node identity');
-  if (identity?.clockBehind) logger.warn({ incarnation: identity.incarnation, identityFile: identity.path }, 'wall clock is not past the last incarnation (clock stepped back, or a restart within a second): took last + 1');
-  const host = await AgentHost.start(options);
-  const self = host.address;
-  const log = (record: Record<string, unknown>): void => write(JSON.stringify({ t: new Date().toISOString(), ...record }));
-  logger.info({ bind: host.address, id: host.id, incarnation: host.incarnation, transport: host.transport.kind, transportReason: host.transport.reason, backend: host.backend, preset: host.settings.preset, join: host.settings.join, dataDir: context.dataDir ?? null }, 'agent started');
-  if ((options.transport ?? 'auto') === 'auto' && host.transport.kind !== 'native') logger.warn({ transport: host.transport.kind, reason: host.transport.reason }, 'native transport unavailable: crashed peers are found by probes only');
-  host.on('event', (event) => log({ event: event.type, id: event.id, address: event.address, incarnation: event.incarnation, self }));
-  // The signal handlers go in before the "started" line: a supervisor may send SIGTERM as
-  // soon as it reads that line, and a signal without a handler kills the process outright.
-  let onSignal: (signal: NodeJS.Signals) => void = () => {};
-  const outcomePromise = new Promise<{ signal: NodeJS.Signals } | { failure: string }>((resolve) => {
-    onSignal = (signal) => resolve({ signal });
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-    host.once('error', (error) => resolve({ failure: error.stack ?? error.message }));
-    host.once('exit', (code) => resolve({ failure: `agent worker exited with code ${code}` }));
-  });
-  log({ event: 'started', id: host.id, address: host.address, incarnation: host.incarnation, self, preset: host.settings.preset, join: host.settings.join, backend: host.backend, transport: host.transport.kind, transportReason: host.transport.reason });
-  const outcome = await outcomePromise;
-  process.off('SIGTERM', onSignal);
-  process.off('SIGINT', onSignal);
-  if ('failure' in outcome) {
-    log({ event: 'failed', self, error: outcome.failure });
-    logger.error({ error: outcome.failure }, 'agent worker failed');
-    return 1;
-  }
-  // A second signal while leaving means the operator does not want to wait.
-  const force = (): void => {
-    logger.warn('second signal while leaving: exiting without waiting');
-    process.exit(1);
-  };
-  process.once('SIGTERM', force);
-  process.once('SIGINT', force);
-  await host.stop();
-  process.off('SIGTERM', force);
-  process.off('SIGINT', force);
-  log({ event: 'stopped', self, signal: outcome.signal });
-  logger.info({ signal: outcome.signal }, 'agent stopped');
-  return 0;
 }

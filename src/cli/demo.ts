@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -33,7 +33,8 @@ interface AgentProcess {
  */
 export async function runDemo(options: DemoOptions): Promise<void> {
   const { print } = options;
-  const ports = await freePorts(options.nodes);
+  // One more port for the controller's API.
+  const ports = await freePorts(options.nodes + 1);
   // The demo farm's identities live in a temporary folder, removed when the demo stops.
   const dataRoot = mkdtempSync(join(tmpdir(), 'galaxy-demo-'));
   const agents: AgentProcess[] = [];
@@ -62,9 +63,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       resolve();
     });
   });
+  const controllerApi = `127.0.0.1:${ports[ports.length - 1]}`;
+  const dataDirOf = (index: number) => join(dataRoot, `agent-${index}`);
   const launch = (address: string, index: number): AgentProcess => {
-    const args = [join(packageRoot(), 'dist', 'src', 'cli', 'main.js'), 'agent', '--bind', address, '--preset', 'local', '--meta', `rack=r${1 + (index % 2)}`, '--data-dir', join(dataRoot, `agent-${index}`), '--log-level', 'warn'];
-    if (address !== seed) args.push('--join', seed);
+    const args = [join(packageRoot(), 'dist', 'src', 'cli', 'main.js'), 'agent', '--bind', address, '--preset', 'local', '--meta', `rack=r${1 + (index % 2)}`, '--data-dir', dataDirOf(index), '--log-level', 'warn'];
+    // The first agent is the farm's controller: it creates the farm and, for the demo
+    // only, approves every node that asks. The others ask to be admitted through it.
+    if (address === seed) args.push('--role', 'controller', '--bootstrap', '--auto-approve', '--api', controllerApi);
+    else args.push('--join', seed, '--api', '127.0.0.1:0');
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     const agent: AgentProcess = { address, child, alive: new Set([address]), transport: '?' };
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -75,6 +81,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         return;
       }
       if (event.event === 'started' && event.transport) agent.transport = event.transport;
+      if (event.event === 'admission.admitted') print(`  [${elapsed()}] ${address} admitted by the controller (credentials and keyring received)`);
       if (event.address === undefined) return;
       if (event.event === 'join' || event.event === 'alive') agent.alive.add(event.address);
       if (event.event === 'dead' || event.event === 'leave' || event.event === 'reap') agent.alive.delete(event.address);
@@ -83,8 +90,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     return agent;
   };
 
-  print(`Starting a farm of ${options.nodes} galaxy agents on 127.0.0.1 (ports ${ports.join(', ')}), local timer preset ...`);
-  ports.forEach((port, i) => agents.push(launch(`127.0.0.1:${port}`, i)));
+  print(`Starting a farm of ${options.nodes} galaxy agents on 127.0.0.1 (ports ${ports.slice(0, options.nodes).join(', ')}), local timer preset ...`);
+  print(`  ${seed} is the controller: it bootstraps the farm and auto-approves (demo only); the others wait for approval, then gossip encrypted.`);
+  ports.slice(0, options.nodes).forEach((port, i) => agents.push(launch(`127.0.0.1:${port}`, i)));
   const converged = () => agents.every((a) => a.alive.size === agents.length);
   let last = '';
   while (!converged() && !stopping) {
@@ -95,6 +103,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     if (Date.now() - started > 30_000) throw new Error('the demo farm did not converge within 30 s');
   }
   print(`Converged at ${elapsed()}: every agent sees all ${agents.length} members. Transport: ${agents[0]!.transport}.`);
+  await printMembers(print, `http://${controllerApi}`, dataDirOf(0));
 
   if (options.showFailure && agents.length >= 3 && !stopping) {
     const victim = agents[agents.length - 1]!;
@@ -118,16 +127,35 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   }
 
   print('');
+  const dir0 = dataDirOf(0);
   print('The farm is running. Try, in another terminal:');
-  print(`  npx galaxy agent --bind 127.0.0.1:${ports[0]! + 1000} --join ${seed} --preset local   # add a member`);
-  print(`  kill -9 ${agents[1]!.child.pid}                                                    # crash one and watch`);
-  print('  npx galaxy doctor                                                              # which backends run');
+  print(`  npx galaxy members --data-dir ${dir0}                 # the farm as the controller sees it`);
+  print(`  npx galaxy nodes list --data-dir ${dir0}              # admission records (pending, approved, ...)`);
+  print(`  npx galaxy values --data-dir ${dir0}                  # what the Measurement service posted`);
+  print(`  npx galaxy keys list --data-dir ${dir0}               # farm keyring fingerprints`);
+  print(`  curl -H "Authorization: Bearer $(cat ${join(dir0, 'admin.token')})" http://${controllerApi}/metrics`);
+  print(`  npx galaxy agent --bind 127.0.0.1:${ports[0]! + 1000} --join ${seed} --preset local --api off --data-dir $(mktemp -d)   # one more node (auto-approved here)`);
+  print(`  kill -9 ${agents[1]!.child.pid}                                  # crash one and watch`);
+  print(`  API: http://${controllerApi}  (token: ${join(dir0, 'admin.token')})`);
   print(options.durationS > 0 ? `Stopping by itself in ${options.durationS} s (Ctrl-C stops now).` : 'Ctrl-C stops every agent.');
   if (options.durationS > 0) {
     await new Promise((resolve) => setTimeout(resolve, options.durationS * 1000));
     await stopAll();
   } else {
     await new Promise(() => undefined);
+  }
+}
+
+/** Prints the member table from the controller's API, as an operator's CLI would get it. */
+async function printMembers(print: (line: string) => void, url: string, dataDir: string): Promise<void> {
+  try {
+    const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+    const response = await fetch(`${url}/v1/members`, { headers: { authorization: `Bearer ${token}` } });
+    const members = (await response.json()) as Array<{ id: string; address: string; status: string; tags: Record<string, string> }>;
+    print(`  Members, from the controller's API (GET ${url}/v1/members):`);
+    for (const m of members) print(`    ${m.id}  ${m.address.padEnd(21)} ${m.status.padEnd(7)} ${Object.entries(m.tags).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  } catch (error) {
+    print(`  (could not read the controller's API: ${(error as Error).message})`);
   }
 }
 

@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { AgentUsageError, prepareAgent, runAgent, type AgentFlags } from '../agent/agent-command.js';
+import { AgentUsageError, prepareAgent, type AgentFlags } from '../agent/agent-command.js';
+import { runFarmAgent } from '../farm/run-farm-agent.js';
+import { registerApiCommands } from './api-commands.js';
 import { createAgentLogger } from '../agent/config/agent-logger.js';
 import { backendReport } from '../backends.js';
 import { kPresets } from '../gossip/config.js';
@@ -77,6 +79,12 @@ program
   .option('--config <file>', 'YAML config file: bind, join, preset, meta, transport, keys, dataDir, logLevel, membership')
   .option('--data-dir <dir>', 'directory holding identity.json (node id and last incarnation); default ~/.galaxy/<bind> (env GALAXY_DATA_DIR)')
   .option('--log-level <level>', 'level of the JSON logs on stderr: fatal, error, warn, info, debug, trace, silent (default info; env GALAXY_LOG_LEVEL)')
+  .option('--role <role>', 'role to ask the farm for: controller, management, ...; repeatable or comma-separated (env GALAXY_ROLES)', (value: string, previous: string[]) => [...previous, value], [] as string[])
+  .option('--bootstrap', 'create a new farm (its authority and keyring) on this controller when it holds none; needs --role controller')
+  .option('--auto-approve', 'approve every node that asks to join (demos and labs only); needs --role controller')
+  .option('--farm-ca <fingerprint>', 'accept credentials only from the farm authority with this fingerprint (galaxy node on a controller shows it)')
+  .option('--insecure', 'an open lab farm: no admission and no encryption (env GALAXY_INSECURE=1)')
+  .option('--api <host:port>', `HTTP API address, loopback by default (default ${'127.0.0.1:7600'}; "off" disables it; env GALAXY_API_BIND)`)
   .action(async (flags: AgentFlags, command: Command) => {
     let prepared;
     try {
@@ -87,12 +95,14 @@ program
     }
     const logger = createAgentLogger(prepared.logLevel);
     try {
-      process.exitCode = await runAgent(prepared.options, undefined, { logger, dataDir: prepared.dataDir, identity: prepared.identity });
+      process.exitCode = await runFarmAgent(prepared, undefined, logger, version);
     } catch (error) {
       logger.error({ error: (error as Error).message }, 'agent failed to start');
       console.error(`galaxy agent: ${(error as Error).message}`);
       process.exitCode = 1;
     }
   });
+
+registerApiCommands(program);
 
 await program.parseAsync(process.argv);

@@ -31,6 +31,7 @@ export interface AdmissionClientOptions {
 }
 
 /** Resend interval while waiting: quick at first, then slower so a farm bring-up does not flood its controllers. */
+const kRetryFirstMs = 250;
 const kRetryFastMs = 1000;
 const kRetrySlowMs = 5000;
 const kFastPhaseMs = 30_000;
@@ -44,6 +45,7 @@ export class AdmissionClient {
   private timer: NodeJS.Timeout | null = null;
   private readonly redirects = new Set<string>();
   private closed = false;
+  private rounds = 0;
 
   constructor(private readonly options: AdmissionClientOptions, held: Credentials | null) {
     this.heldEpoch = held?.epoch ?? 0;
@@ -134,12 +136,17 @@ export class AdmissionClient {
     const targets = new Set([...this.options.controllers(), ...this.redirects, ...this.options.seeds]);
     targets.delete(this.options.address);
     for (const to of targets) this.options.send(to, bytes);
+    // 250 ms, 500 ms, then every second for the first half minute, then every 5 s: a
+    // node whose seed was starting too is admitted quickly, a long wait costs little.
     const waitedMs = Date.now() - (this.waitingSinceMs ?? Date.now());
-    this.timer = setTimeout(() => this.sendRound(), waitedMs < kFastPhaseMs ? kRetryFastMs : kRetrySlowMs);
+    this.rounds++;
+    const delayMs = waitedMs >= kFastPhaseMs ? kRetrySlowMs : Math.min(kRetryFastMs, kRetryFirstMs * 2 ** (this.rounds - 1));
+    this.timer = setTimeout(() => this.sendRound(), delayMs);
     this.timer.unref?.();
   }
 
   private stop(): void {
+    this.rounds = 0;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.waitingSinceMs = null;

@@ -819,7 +819,9 @@ export class MembershipEngine {
       if (equalBytes(previous, meta)) return;
       if (meta.length > 0) this.meta.set(row, Uint8Array.from(meta));
       else this.meta.delete(row);
-      if (previous !== undefined) this.emit('update', row);
+      // Also when the metadata arrives after the join (the join event then carried none):
+      // the layers above learn a member's tags from these events.
+      this.emit('update', row);
     });
   }
 

@@ -55,7 +55,11 @@ export async function freePort(): Promise<number> {
 
 export function spawnAgent(address: string, seeds: readonly string[], extra: readonly string[] = []): Agent {
   // A data directory per address under the test run's temporary folder: no litter in ~/.galaxy.
-  const args = [cli, 'agent', '--preset', 'local', '--bind', address, '--join', seeds.join(','), '--data-dir', join(kDataRoot, address.replace(/[:[\]]/g, '_')), '--log-level', 'warn', ...extra];
+  // Membership tests run an open farm (no admission, no keys) unless they pass keys or
+  // admission flags themselves, and no API unless they ask for one.
+  const secured = extra.some((flag) => flag === '--key' || flag === '--role' || flag === '--secure');
+  const defaults = [...(secured ? [] : ['--insecure']), ...(extra.includes('--api') ? [] : ['--api', 'off'])];
+  const args = [cli, 'agent', '--preset', 'local', '--bind', address, ...(seeds.length > 0 ? ['--join', seeds.join(',')] : []), '--data-dir', join(kDataRoot, address.replace(/[:[\]]/g, '_')), '--log-level', 'warn', ...defaults, ...extra.filter((flag) => flag !== '--secure')];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   const agent: Agent = { address, child, lines: [], stderr: '' };
