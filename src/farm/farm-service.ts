@@ -332,7 +332,9 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
         this.authority?.applyDecision(message.record);
         break;
     }
-    this.publish('keyring', message.op, { ...message, ...('key' in message ? { key: undefined, fingerprint: keyFingerprint(message.key) } : {}) });
+    if (message.op === 'decision') this.publish('admission', `decision.${message.record.status}`, { ...this.view(message.record) });
+    else if (message.op === 'revoked') this.publish('admission', 'revoked-elsewhere', { id: message.id, epoch: message.epoch, by: message.by });
+    else this.publish('keyring', message.op, { epoch: message.epoch, by: message.by, fingerprint: 'key' in message ? keyFingerprint(message.key) : message.fingerprint });
   }
 
   private broadcastControl(message: ControlMessage): void {
