@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { readJsonFile } from '../util/json-file.js';
 import { kCertificateBodySchema, kGrantContentSchema, parseSignedBody, type CertificateBody, type GrantContent, type Signed } from './admission-wire.js';
 import { publicKeyOf, verifyText } from './node-keys.js';
 
@@ -36,18 +36,11 @@ const kFileSchema = z
 
 export function readCredentials(dataDir: string): Credentials | null {
   const path = join(dataDir, kCredentialsFileName);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
-  const parsed = kFileSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`credentials ${path} are corrupt: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  const certificate = parseSignedBody(parsed.data.cert, kCertificateBodySchema);
+  const file = readJsonFile(path, kFileSchema, 'credentials');
+  if (file === null) return null;
+  const certificate = parseSignedBody(file.cert, kCertificateBodySchema);
   if (certificate === null) throw new Error(`credentials ${path}: the certificate does not parse`);
-  return { ...parsed.data, certificate };
+  return { ...file, certificate };
 }
 
 export function writeCredentials(dataDir: string, credentials: Credentials): void {

@@ -1,10 +1,11 @@
 import { randomBytes, generateKeyPairSync, createPublicKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { Keyring } from '../security/keyring.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { readJsonFile } from '../util/json-file.js';
 import { kGrantKeysMax, sealBox, type AdmissionMessage, type CertificateBody, type GrantContent, type RequestBody } from './admission-wire.js';
 import { exportPrivate, fingerprintOf, importPrivate, rawPublic, signText } from './node-keys.js';
+import { CodedError } from '../util/coded-error.js';
 
 /**
  * The farm authority, held by the nodes with the controller role: the farm's signing key
@@ -63,15 +64,7 @@ const kFileSchema = z
   })
   .strict();
 
-export class AdmissionError extends Error {
-  readonly code: string;
-
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'AdmissionError';
-    this.code = code;
-  }
-}
+export class AdmissionError extends CodedError<string> {}
 
 export interface AuthorityCounters {
   requests: number;
@@ -126,16 +119,13 @@ export class FarmAuthority {
 
   /** Loads the authority file; null when there is none. A corrupt file is an error, never replaced. */
   static load(path: string): FarmAuthority | null {
-    let text: string;
+    let file: z.infer<typeof kFileSchema> | null;
     try {
-      text = readFileSync(path, 'utf8');
+      file = readJsonFile(path, kFileSchema, 'farm authority file');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw error;
+      throw new AdmissionError('GALAXY_ADMISSION_CORRUPT', (error as Error).message);
     }
-    const parsed = kFileSchema.safeParse(JSON.parse(text));
-    if (!parsed.success) throw new AdmissionError('GALAXY_ADMISSION_CORRUPT', `farm authority file ${path} is corrupt: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    return new FarmAuthority(path, parsed.data);
+    return file === null ? null : new FarmAuthority(path, file);
   }
 
   get epoch(): number {

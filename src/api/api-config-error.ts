@@ -1,3 +1,4 @@
+import { CodedError } from '../util/coded-error.js';
 /**
  * A bad ApiServer option (bind address, limits): a configuration mistake the operator
  * must fix, reported before anything listens. Distinct from ApiError, which is an
@@ -5,12 +6,4 @@
  */
 export type ApiConfigErrorCode = 'GALAXY_API_BIND_INVALID' | 'GALAXY_API_BIND_REMOTE' | 'GALAXY_API_LIMIT_INVALID';
 
-export class ApiConfigError extends Error {
-  readonly code: ApiConfigErrorCode;
-
-  constructor(code: ApiConfigErrorCode, message: string) {
-    super(message);
-    this.name = 'ApiConfigError';
-    this.code = code;
-  }
-}
+export class ApiConfigError extends CodedError<ApiConfigErrorCode> {}

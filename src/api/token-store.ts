@@ -5,6 +5,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import type { ApiRole } from './api-backend.js';
 import { kApiRoleSchema } from './api-roles.js';
 import { describeZodError } from './zod-issues.js';
+import { CodedError } from '../util/coded-error.js';
 
 /**
  * The API's bearer tokens, persisted in one JSON file. A token is `gxt_` followed by
@@ -78,15 +79,7 @@ export type TokenStoreErrorCode =
   | 'GALAXY_TOKEN_STORE_FULL'
   | 'GALAXY_TOKEN_LAST_ADMIN';
 
-export class TokenStoreError extends Error {
-  readonly code: TokenStoreErrorCode;
-
-  constructor(code: TokenStoreErrorCode, message: string) {
-    super(message);
-    this.name = 'TokenStoreError';
-    this.code = code;
-  }
-}
+export class TokenStoreError extends CodedError<TokenStoreErrorCode> {}
 
 export interface TokenStoreOptions {
   /** The clock for createdAt; tests pass a fixed one. */

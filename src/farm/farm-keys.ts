@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { Keyring } from '../security/keyring.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { readJsonFile } from '../util/json-file.js';
 
 /**
  * This node's copy of the farm keyring and its epoch, kept in step with the agent
@@ -117,12 +117,7 @@ export const kStaticKeyringFileName = 'keyring.json';
 const kStaticSchema = z.object({ keys: z.array(z.string()).min(1).max(16), epoch: z.number().int().min(0) }).strict();
 
 export function readStaticKeyring(dataDir: string): { keys: string[]; epoch: number } | null {
-  try {
-    return kStaticSchema.parse(JSON.parse(readFileSync(join(dataDir, kStaticKeyringFileName), 'utf8')));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new Error(`${join(dataDir, kStaticKeyringFileName)} is corrupt: ${(error as Error).message}`);
-  }
+  return readJsonFile(join(dataDir, kStaticKeyringFileName), kStaticSchema, 'keyring file');
 }
 
 export function staticKeyringStore(dataDir: string): FarmKeysStore {

@@ -32,42 +32,10 @@ export function farmMetrics(input: FarmMetricsInput): MetricFamily[] {
     counter('galaxy_probes_total', 'Failure-detector probes sent.', engine['probes'] ?? 0),
     counter('galaxy_probes_failed_total', 'Probes that got no ack in time.', engine['probesFailed'] ?? 0),
     counter('galaxy_unreachable_reports_total', 'ICMP unreachable reports taken by the failure detector.', engine['unreachableReports'] ?? 0),
-    {
-      name: 'galaxy_datagrams_total',
-      help: 'UDP datagrams by direction (transport level, sealed).',
-      type: 'counter',
-      samples: [
-        { labels: { direction: 'in' }, value: stats.datagram.received },
-        { labels: { direction: 'out' }, value: stats.datagram.sent },
-      ],
-    },
-    {
-      name: 'galaxy_datagram_bytes_total',
-      help: 'UDP bytes by direction (transport level, sealed).',
-      type: 'counter',
-      samples: [
-        { labels: { direction: 'in' }, value: stats.datagram.bytesReceived },
-        { labels: { direction: 'out' }, value: stats.datagram.bytesSent },
-      ],
-    },
-    {
-      name: 'galaxy_stream_frames_total',
-      help: 'TCP stream frames by direction.',
-      type: 'counter',
-      samples: [
-        { labels: { direction: 'in' }, value: stats.stream.received },
-        { labels: { direction: 'out' }, value: stats.stream.sent },
-      ],
-    },
-    {
-      name: 'galaxy_stream_bytes_total',
-      help: 'TCP stream bytes by direction.',
-      type: 'counter',
-      samples: [
-        { labels: { direction: 'in' }, value: stats.stream.bytesReceived },
-        { labels: { direction: 'out' }, value: stats.stream.bytesSent },
-      ],
-    },
+    directional('galaxy_datagrams_total', 'UDP datagrams by direction (transport level, sealed).', stats.datagram.received, stats.datagram.sent),
+    directional('galaxy_datagram_bytes_total', 'UDP bytes by direction (transport level, sealed).', stats.datagram.bytesReceived, stats.datagram.bytesSent),
+    directional('galaxy_stream_frames_total', 'TCP stream frames by direction.', stats.stream.received, stats.stream.sent),
+    directional('galaxy_stream_bytes_total', 'TCP stream bytes by direction.', stats.stream.bytesReceived, stats.stream.bytesSent),
     counter('galaxy_datagrams_dropped_total', 'Datagrams the transport dropped (send failures, oversize).', stats.datagram.dropped),
     {
       name: 'galaxy_auth_failures_total',
@@ -106,6 +74,11 @@ export function farmMetrics(input: FarmMetricsInput): MetricFamily[] {
     families.push(counter('galaxy_admission_requests_total', 'Admission requests this controller answered.', input.authority['requests'] ?? 0));
   }
   return families;
+}
+
+/** A counter with an in and an out sample. */
+function directional(name: string, help: string, inValue: number, outValue: number): MetricFamily {
+  return { name, help, type: 'counter', samples: [{ labels: { direction: 'in' }, value: inValue }, { labels: { direction: 'out' }, value: outValue }] };
 }
 
 function counter(name: string, help: string, value: number): MetricFamily {

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { CodedError } from '../util/coded-error.js';
 
 /**
  * The farm keyring: AES-256-GCM over every datagram and stream frame. The primary key
@@ -17,15 +18,7 @@ export const kSealOverheadBytes = 1 + kNonceBytes + kTagBytes;
 /** Keys held at once: enough for a rotation in progress, bounded so a bad operator script cannot grow it. */
 export const kKeyringKeysMax = 16;
 
-export class KeyringError extends Error {
-  readonly code: string;
-
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'KeyringError';
-    this.code = code;
-  }
-}
+export class KeyringError extends CodedError<string> {}
 
 export interface KeyringCounters {
   sealed: number;

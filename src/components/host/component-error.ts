@@ -1,3 +1,4 @@
+import { CodedError } from '../../util/coded-error.js';
 /**
  * Stable codes for what the component host refuses or could not do. A caller's mistake
  * (an unknown name, a bad spec) and an operating failure (a component that rejected its
@@ -37,15 +38,7 @@ export const kComponentErrorCodes = [
 
 export type ComponentErrorCode = (typeof kComponentErrorCodes)[number];
 
-export class ComponentError extends Error {
-  readonly code: ComponentErrorCode;
-
-  constructor(code: ComponentErrorCode, message: string) {
-    super(message);
-    this.name = 'ComponentError';
-    this.code = code;
-  }
-}
+export class ComponentError extends CodedError<ComponentErrorCode> {}
 
 /** The message of anything thrown, cut to `lengthMax` characters (errors cross IPC bounded). */
 export function errorText(error: unknown, lengthMax = 4096): string {
