@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { AgentStats, AgentWorkerData, AgentWorkerReport, AgentWorkerRequest } from '../src/agent/agent-worker-protocol.js';
+import { kAppChannelFirst, kAppInboxMax, type AgentStats, type AgentWorkerData, type AgentWorkerReport, type AgentWorkerRequest, type AppMessage } from '../src/agent/agent-worker-protocol.js';
 import { MembershipEngine, type EngineStats } from '../src/gossip/membership-engine.js';
 import { nodeIdOf } from '../src/gossip/simulated-farm.js';
 import { createTsKernels } from '../src/kernels/ts-kernels.js';
@@ -66,6 +66,9 @@ let admissionReceived = 0;
 let admissionDropped = 0;
 let admissionWindowStartMs = 0;
 let admissionInWindow = 0;
+let appReceived = 0;
+let appDropped = 0;
+let appSent = 0;
 
 async function main(): Promise<void> {
   const runtime = attachRuntime();
@@ -117,20 +120,30 @@ async function main(): Promise<void> {
     const plaintext = keyringActive.open(bytes);
     return plaintext === null || suspended || !gossiping ? null : plaintext;
   };
+  const appInbox: AppMessage[] = [];
+  const toApp = (from: string, plaintext: Uint8Array, stream: boolean): boolean => {
+    if (plaintext.length === 0 || plaintext[0]! < kAppChannelFirst) return false;
+    if (appInbox.length >= kAppInboxMax) appDropped++;
+    else {
+      appReceived++;
+      appInbox.push({ peer: from, bytes: Uint8Array.from(plaintext), stream });
+    }
+    return true;
+  };
   datagram.onMessage((from, bytes) => {
     if (data.secure && isAdmissionDatagram(bytes)) {
       admission(from, bytes);
       return;
     }
     const plaintext = open(bytes);
-    if (plaintext !== null) engine.receiveDatagram(from, plaintext);
+    if (plaintext !== null && !toApp(from, plaintext, false)) engine.receiveDatagram(from, plaintext);
   });
   datagram.onUnreachable((to) => {
     if (gossiping && !suspended) engine.unreachable(to);
   });
   stream.onFrame((from, bytes) => {
     const plaintext = open(bytes);
-    if (plaintext !== null) engine.receiveFrame(from, plaintext);
+    if (plaintext !== null && !toApp(from, plaintext, true)) engine.receiveFrame(from, plaintext);
   });
   stream.onFailed((to) => {
     if (gossiping && !suspended) engine.streamFailed(to);
@@ -143,6 +156,7 @@ async function main(): Promise<void> {
     if (events.length > 0) post({ type: 'events', events });
     const payloads = engine.drainUserMessages();
     if (payloads.length > 0) post({ type: 'user', payloads });
+    if (appInbox.length > 0) post({ type: 'app', messages: appInbox.splice(0) });
   };
   const tick = (): void => {
     // Timer drift is the event-loop lag this thread suffered: a tick that comes late
@@ -201,6 +215,15 @@ async function main(): Promise<void> {
       case 'meta':
         engine.setMeta(request.meta);
         return;
+      case 'app-send':
+        for (const message of request.messages) {
+          const sealed = seal(message.bytes);
+          if (sealed === null) continue;
+          appSent++;
+          if (message.stream) stream.send(message.peer, sealed);
+          else datagram.send(message.peer, sealed);
+        }
+        return;
     }
   });
 
@@ -241,6 +264,9 @@ function statsOf(engine: MembershipEngine, datagram: DatagramTransport, stream: 
     admissionReceived,
     admissionDropped,
     suspended,
+    appReceived,
+    appDropped,
+    appSent,
   };
 }
 

@@ -12,7 +12,7 @@ import * as F from '../wire/format.js';
 import { formatNodeId, formatWireAddress } from '../wire/message.js';
 import { decodeMeta, encodeMeta } from './agent-meta.js';
 import { agentSettings, type AgentOptions, type AgentSettings } from './agent-options.js';
-import type { AgentStats, AgentWorkerData, AgentWorkerReport, AgentWorkerRequest } from './agent-worker-protocol.js';
+import type { AgentStats, AgentWorkerData, AgentWorkerReport, AgentWorkerRequest, AppMessage } from './agent-worker-protocol.js';
 
 /** A member as the main thread reads it from the shared table. */
 export interface AgentMember {
@@ -34,6 +34,8 @@ interface AgentHostEvents {
   exit: [number];
   /** Farm-wide user broadcasts received, each once. */
   user: [Uint8Array];
+  /** Application messages (the FMIDB's), one batch per worker tick. */
+  app: [readonly AppMessage[]];
   /** An admission datagram (admission-wire.ts) from `from`, not yet parsed. */
   admission: [string, Uint8Array];
 }
@@ -138,6 +140,11 @@ export class AgentHost extends EventEmitter<AgentHostEvents> {
   broadcast(payload: Uint8Array): void {
     if (payload.length > this.settings.config.userPayloadBytesMax) throw new RangeError(`broadcast of ${payload.length} bytes exceeds userPayloadBytesMax ${this.settings.config.userPayloadBytesMax}`);
     this.post({ type: 'broadcast', payload });
+  }
+
+  /** Sends application messages (first byte >= kAppChannelFirst), sealed like all farm traffic, in one batch. */
+  sendApp(messages: readonly AppMessage[]): void {
+    if (messages.length > 0 && !this.exited) this.post({ type: 'app-send', messages });
   }
 
   /** Sends an admission datagram unsealed. */
@@ -254,6 +261,9 @@ export class AgentHost extends EventEmitter<AgentHostEvents> {
         return;
       case 'admission':
         this.emit('admission', report.from, report.bytes);
+        return;
+      case 'app':
+        this.emit('app', report.messages);
         return;
       case 'stats': {
         const pending = this.pendingStats.get(report.requestId);

@@ -60,7 +60,26 @@ export type AgentWorkerRequest =
   | { readonly type: 'broadcast'; readonly payload: Uint8Array }
   /** An admission datagram, sent unsealed (the peer may hold no key yet). */
   | { readonly type: 'admission-send'; readonly to: string; readonly bytes: Uint8Array }
-  | { readonly type: 'meta'; readonly meta: Uint8Array };
+  | { readonly type: 'meta'; readonly meta: Uint8Array }
+  /** Application messages (first byte >= kAppChannelFirst), sealed like all farm traffic; a batch per call. */
+  | { readonly type: 'app-send'; readonly messages: readonly AppMessage[] };
+
+/**
+ * Datagrams and frames whose first plaintext byte is at least this belong to an
+ * application layer above membership (the FMIDB's anti-entropy): the worker hands them
+ * to the main thread in one batch per tick instead of to the engine. The wire format's
+ * first byte is its version (1), so the two never collide.
+ */
+export const kAppChannelFirst = 0xf0;
+/** Application messages handed to the main thread per tick at most; the rest are dropped and counted. */
+export const kAppInboxMax = 8192;
+
+/** One application message: to (outbound) or from (inbound) a member's address; stream = over TCP. */
+export interface AppMessage {
+  readonly peer: string;
+  readonly bytes: Uint8Array;
+  readonly stream: boolean;
+}
 
 export type AgentWorkerReport =
   | { readonly type: 'ready'; readonly address: string; readonly id: string; readonly incarnation: number; readonly backend: string; readonly transport: string; readonly transportReason: string }
@@ -68,6 +87,8 @@ export type AgentWorkerReport =
   | { readonly type: 'events'; readonly events: readonly MembershipEvent[] }
   /** User broadcasts received this tick, each once. */
   | { readonly type: 'user'; readonly payloads: readonly Uint8Array[] }
+  /** Application messages received since the last tick. */
+  | { readonly type: 'app'; readonly messages: readonly AppMessage[] }
   /** Admission datagrams received (bounded per second by the worker). */
   | { readonly type: 'admission'; readonly from: string; readonly bytes: Uint8Array }
   | { readonly type: 'stats'; readonly requestId: number; readonly stats: AgentStats }
@@ -92,4 +113,7 @@ export interface AgentStats {
   readonly admissionReceived: number;
   readonly admissionDropped: number;
   readonly suspended: boolean;
+  readonly appReceived: number;
+  readonly appDropped: number;
+  readonly appSent: number;
 }
