@@ -12,6 +12,8 @@ import { ApiError, type AdmissionRecord, type ApiEvent, type KeyView, type Membe
 import type { MembershipEvent } from '../gossip/membership-event.js';
 import { Keyring, KeyringError } from '../security/keyring.js';
 import { AdmissionClient } from './admission-client.js';
+import { FarmRpc } from './farm-rpc.js';
+import type { AppMessage } from '../agent/agent-worker-protocol.js';
 import { decodeComponentMessage, decodeControl, encodeComponentMessage, encodeControl, kChannelComponent, kChannelControl, type ControlMessage } from './farm-control.js';
 import { FarmKeys, keyFingerprint, readStaticKeyring, staticKeyringStore } from './farm-keys.js';
 
@@ -65,6 +67,7 @@ export interface FarmCounters {
   admissionBadSignature: number;
   controlMalformed: number;
   keyRotations: number;
+  appUnclaimed: number;
 }
 
 export class FarmService extends EventEmitter<FarmServiceEvents> {
@@ -72,7 +75,7 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
   readonly dataDir: string;
   readonly mode: SecurityMode;
   readonly roles: readonly string[];
-  readonly counters: FarmCounters = { admissionInvalid: 0, admissionBadSignature: 0, controlMalformed: 0, keyRotations: 0 };
+  readonly counters: FarmCounters = { admissionInvalid: 0, admissionBadSignature: 0, controlMalformed: 0, keyRotations: 0, appUnclaimed: 0 };
   readonly startedAt = new Date().toISOString();
   private readonly logger: AgentLogger;
   private readonly nodeKeys: NodeKeys | null;
@@ -80,6 +83,9 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
   private credentials: Credentials | null;
   private readonly keys: FarmKeys;
   private client: AdmissionClient | null = null;
+  /** Request/response to other nodes' services over the application channel. */
+  readonly rpc: FarmRpc;
+  private readonly appHandlers: Array<(message: AppMessage) => boolean> = [];
   private admission: NodeSummary['admission'];
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly version: string;
@@ -97,6 +103,8 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
     this.credentials = state.credentials;
     this.keys = state.keys;
     this.version = options.version ?? '0.0.0';
+    this.rpc = new FarmRpc({ selfId: host.id, send: (messages) => host.sendApp(messages) });
+    this.appHandlers.push((message) => this.rpc.receive(message));
     this.admission = options.mode !== 'admission' ? 'approved' : state.credentials?.status === 'revoked' ? 'revoked' : state.credentials !== null ? 'approved' : 'pending';
   }
 
@@ -151,6 +159,9 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
 
   private wire(options: FarmServiceOptions): void {
     this.host.on('user', (payload) => this.onUser(payload));
+    this.host.on('app', (messages) => {
+      for (const message of messages) if (!this.appHandlers.some((handler) => handler(message))) this.counters.appUnclaimed++;
+    });
     this.host.on('admission', (from, bytes) => this.onAdmission(from, bytes));
     this.host.on('event', (event) => this.onMembership(event));
     if (this.mode !== 'admission') return;
@@ -346,6 +357,11 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
     }
   }
 
+  /** Claims application messages of another channel (the FMIDB's); a handler returns false for messages not its own. */
+  onApp(handler: (message: AppMessage) => boolean): void {
+    this.appHandlers.push(handler);
+  }
+
   /** Sends a component's message to every node (carried by gossip, sealed like all farm traffic). */
   broadcastComponent(kind: string, payload: Uint8Array): void {
     this.host.broadcast(encodeComponentMessage(kind, payload));
@@ -494,6 +510,7 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
   async close(): Promise<void> {
     this.closed = true;
     this.client?.close();
+    this.rpc.close();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     await this.host.stop();

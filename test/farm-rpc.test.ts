@@ -1,0 +1,71 @@
+// Proves request/response between farm nodes over the application channel: three real
+// nodes (worker threads, real sockets, sealed traffic) call each other's services; an
+// error in a handler comes back coded; an unknown service is refused; a request resent
+// with the same id (what a retry after a lost answer looks like) is handled once and
+// answered twice; a call to a node that is gone times out with a coded error.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { AppMessage } from '../src/agent/agent-worker-protocol.js';
+import { FarmService } from '../src/farm/farm-service.js';
+
+const root = mkdtempSync(join(tmpdir(), 'galaxy-farm-rpc-'));
+const services: FarmService[] = [];
+
+afterAll(async () => {
+  await Promise.all(services.map((s) => s.close().catch(() => {})));
+});
+
+async function until(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe('farm RPC', () => {
+  it('calls, errors, duplicates and timeouts', async () => {
+    const a = await FarmService.start({ agent: { bind: '127.0.0.1:0', preset: 'local' }, dataDir: join(root, 'a'), mode: 'admission', roles: ['controller'], bootstrap: true, autoApprove: true });
+    services.push(a);
+    const b = await FarmService.start({ agent: { bind: '127.0.0.1:0', preset: 'local', join: [a.host.address] }, dataDir: join(root, 'b'), mode: 'admission', roles: [] });
+    services.push(b);
+    await until('b is admitted and joined', () => a.members().some((m) => m.id === b.host.id && m.status === 'alive'));
+
+    let handled = 0;
+    b.rpc.handle('test.echo', (from, body) => {
+      handled++;
+      return { from: from.id, echo: body };
+    });
+    b.rpc.handle('test.fail', () => {
+      throw Object.assign(new Error('disk is full'), { code: 'GALAXY_TEST_FULL' });
+    });
+    expect(await a.rpc.call(b.host.address, 'test.echo', { n: 1 })).toEqual({ from: a.host.id, echo: { n: 1 } });
+    await expect(a.rpc.call(b.host.address, 'test.fail', {})).rejects.toMatchObject({ code: 'GALAXY_TEST_FULL', message: 'disk is full' });
+    await expect(a.rpc.call(b.host.address, 'test.nothing', {})).rejects.toMatchObject({ code: 'GALAXY_RPC_UNKNOWN_SERVICE' });
+
+    // A duplicate request (same id, as a retry sends it) is answered from memory, not handled again.
+    const sent: AppMessage[] = [];
+    const probe = new (await import('../src/farm/farm-rpc.js')).FarmRpc({ selfId: 'feedfeedfeedfeed', send: (messages) => sent.push(...messages), retryMs: 60_000 });
+    void probe.call('x', 'test.echo', { n: 2 }).catch(() => {});
+    const request = sent[0]!;
+    const answers: AppMessage[] = [];
+    const receiver = new (await import('../src/farm/farm-rpc.js')).FarmRpc({ selfId: b.host.id, send: (messages) => answers.push(...messages) });
+    let count = 0;
+    receiver.handle('test.echo', () => ++count);
+    receiver.receive({ ...request, peer: 'tcp#1' });
+    receiver.receive({ ...request, peer: 'tcp#1' });
+    await until('both answered', () => answers.length === 2);
+    expect(count).toBe(1);
+    expect(receiver.counters.duplicates).toBe(1);
+    expect(Buffer.from(answers[0]!.bytes).equals(Buffer.from(answers[1]!.bytes))).toBe(true);
+    probe.close();
+
+    const handledBefore = handled;
+    await b.close();
+    await expect(a.rpc.call(b.host.address, 'test.echo', {}, 1500)).rejects.toMatchObject({ code: 'GALAXY_RPC_TIMEOUT' });
+    expect(handled).toBe(handledBefore);
+    expect(a.rpc.counters.retries).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+});
