@@ -65,7 +65,7 @@ export interface ApiRouteDependencies {
   readonly counters: ApiCounters;
 }
 
-interface RouteDefinition<P extends ZodTypeAny, Q extends ZodTypeAny, B extends ZodTypeAny> {
+export interface RouteDefinition<P extends ZodTypeAny, Q extends ZodTypeAny, B extends ZodTypeAny> {
   readonly method: HttpMethod;
   readonly pattern: string;
   readonly role: ApiRole | null;
@@ -80,7 +80,7 @@ interface RouteDefinition<P extends ZodTypeAny, Q extends ZodTypeAny, B extends 
 const kNoParamsSchema = kNoQuerySchema;
 
 /** Ties a definition's schemas to its handler's argument types, then erases them for the table. */
-function route<P extends ZodTypeAny = typeof kNoParamsSchema, Q extends ZodTypeAny = typeof kNoQuerySchema, B extends ZodTypeAny = ZodTypeAny>(definition: RouteDefinition<P, Q, B>): ApiRoute {
+export function route<P extends ZodTypeAny = typeof kNoParamsSchema, Q extends ZodTypeAny = typeof kNoQuerySchema, B extends ZodTypeAny = ZodTypeAny>(definition: RouteDefinition<P, Q, B>): ApiRoute {
   return {
     method: definition.method,
     pattern: definition.pattern,
@@ -95,12 +95,12 @@ function route<P extends ZodTypeAny = typeof kNoParamsSchema, Q extends ZodTypeA
 }
 
 /** The caller's name for the backend's `by`; a route that needs a token always has a caller. */
-function by(caller: ApiCaller | null): string {
+export function by(caller: ApiCaller | null): string {
   if (caller === null) throw new Error('an authenticated route ran without a caller');
   return caller.name;
 }
 
-const ok = (json: unknown): ApiReply => ({ status: 200, json });
+export const ok = (json: unknown): ApiReply => ({ status: 200, json });
 
 export function apiRoutes({ backend, tokens, counters }: ApiRouteDependencies): ApiRoute[] {
   return [
