@@ -1,0 +1,106 @@
+/**
+ * Every bound of the jobs service, in one place, with its unit last. The coordinator
+ * holds the job table and the captured output in one component process whose heap is
+ * bounded (the component host's memoryMb), so each of these bounds what one careless
+ * request can make it hold; the product of the per-job bounds is kept under the
+ * coordinator's output budget (kOutputBudgetBytes) at admission, not discovered later.
+ */
+
+const kKiB = 1024;
+const kMiB = 1024 * kKiB;
+
+/** Jobs one coordinator holds, live and finished; finished ones are evicted oldest first to make room. */
+export const kJobsMax = 1024;
+/** Processes in one job, across all its nodes and all additions. */
+export const kProcessesPerJobMax = 4096;
+/** Target nodes one create or add names at most (a landscape or SQL statement resolving to more is refused). */
+export const kTargetNodesMax = 4096;
+/** Arguments in one command (argv[0] included). */
+export const kCommandArgsMax = 1024;
+/**
+ * Characters in one argument. A script ships as one `bash -c` argument, so this must
+ * hold the largest script (kScriptBytesMax); Linux refuses single arguments beyond
+ * MAX_ARG_STRLEN (128 KiB) anyway.
+ */
+export const kArgumentLengthMax = 64 * kKiB;
+/** Characters of the whole command line, all arguments together (Linux ARG_MAX is 2 MiB with the environment). */
+export const kCommandLengthMax = 256 * kKiB;
+/** Environment entries a job may add. */
+export const kEnvironmentEntriesMax = 128;
+/** Characters in one environment value. */
+export const kEnvironmentValueLengthMax = 4 * kKiB;
+
+/** Longest a process may run, ms (a day): longer work belongs in a service, not a job. */
+export const kTimeoutMsMax = 24 * 60 * 60 * 1000;
+/** Shortest timeout, ms: below it the SIGTERM would race the start. */
+export const kTimeoutMsMin = 100;
+/**
+ * Between SIGTERM and SIGKILL when a process times out or its job is stopped, ms: long
+ * enough for a well-behaved program to flush and exit, short enough that a stop is felt.
+ */
+export const kKillGraceMs = 3000;
+/** Memory limit range, MiB (address space, see launch-plan.ts). Below 16 MiB not even a shell starts. */
+export const kMemoryMbMin = 16;
+export const kMemoryMbMax = 1024 * 1024;
+
+/** Captured output kept per process and stream by default: the last 1 MiB, the head dropped and counted. */
+export const kStreamTailBytesDefault = kMiB;
+/** Range a job may choose for its per-stream tail. */
+export const kStreamTailBytesMin = kKiB;
+export const kStreamTailBytesMax = kMiB;
+/**
+ * Bytes of captured output the coordinator reserves for all the jobs it holds together
+ * (each process reserves twice its stream tail: stdout and stderr). A create or add that
+ * would exceed it evicts finished jobs, then is refused with GALAXY_JOBS_BUSY.
+ */
+export const kOutputBudgetBytes = 512 * kMiB;
+/**
+ * Recent output chunks kept per job for live watchers (jobs.watch), by bytes: a watcher
+ * that falls further behind is told it missed some (gap) and continues from the oldest
+ * kept; the per-process tails still hold the end of everything.
+ */
+export const kWatchJournalBytesMax = 4 * kMiB;
+/** Chunks returned by one watch answer at most (the RPC and API bodies stay bounded). */
+export const kWatchChunksMax = 512;
+/** Bytes of chunk text returned by one watch answer at most. */
+export const kWatchBytesMax = kMiB;
+
+/** On a node: output not yet delivered to the coordinator, per process; beyond it output is dropped and counted. */
+export const kPendingOutputBytesMax = 512 * kKiB;
+/** On a node: one output report carries at most this much (well under the farm RPC body bound of 4 MiB). */
+export const kOutputChunkBytesMax = 256 * kKiB;
+/** On a node: how often buffered output is sent to the coordinator, ms: live enough for a human, few enough RPCs. */
+export const kOutputFlushIntervalMs = 100;
+/** On a node: processes running at once, all jobs together; a start beyond it is refused with GALAXY_JOBS_BUSY. */
+export const kLocalProcessesMax = 1024;
+/** On a node: ended processes remembered for probes and duplicate starts, oldest forgotten first. */
+export const kEndedRememberedMax = 4096;
+/** After a process's leader exits, how long its pipes may take to drain before its group is killed and the end reported, ms. */
+export const kDrainMs = 1000;
+
+/** Start requests in flight from one coordinator at once: a job on 4000 nodes starts in waves, not a flood. */
+export const kStartConcurrencyMax = 64;
+/** How long the coordinator waits for a node to answer a start, ms; no answer means the process is lost. */
+export const kStartTimeoutMs = 15_000;
+/** How often the coordinator asks each node with running processes whether they still run, ms. */
+export const kProbeIntervalMs = 2000;
+/** How long one probe may take, ms. */
+export const kProbeTimeoutMs = 4000;
+/**
+ * Consecutive unanswered probes after which a node's processes are lost. With the
+ * interval and timeout above, a node that stops answering (its jobs component hung,
+ * the node partitioned while gossip still counts it alive) is given up within about
+ * kProbeFailuresMax * kProbeTimeoutMs = 12 s; a node that dies is seen sooner, when the
+ * membership drops it.
+ */
+export const kProbeFailuresMax = 3;
+/** Timeout of the RPCs a node sends its coordinator (output, end reports), ms. */
+export const kReportTimeoutMs = 10_000;
+/** Longest a wait or watch may hold its answer, ms: under the API client's 30 s request timeout. */
+export const kWaitTimeoutMsMax = 25_000;
+/** A wait or watch without a timeout holds this long, ms. */
+export const kWaitTimeoutMsDefault = 10_000;
+/** Waiters (wait and watch long-polls) held at once per coordinator; more are answered at once. */
+export const kWaitersMax = 1024;
+/** Characters of a reason (why a process failed or was lost). */
+export const kReasonLengthMax = 512;
