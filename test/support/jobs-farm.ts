@@ -1,0 +1,90 @@
+// An in-memory farm for the jobs service: several "nodes", each a JobCoordinator and a
+// JobWorker running real child processes, joined by a router that plays the farm RPC
+// (bodies pass through JSON as on the wire; a node marked dead never answers, so calls
+// to it time out with GALAXY_RPC_TIMEOUT) and serves farm.resolve.
+import { JobCoordinator, type JobCoordinatorOptions } from '../../src/jobs/job-coordinator.js';
+import { JobWorker, type JobWorkerOptions } from '../../src/jobs/job-worker.js';
+import { jobsServices, type JobsServiceHandler } from '../../src/jobs/jobs-services.js';
+import { localNodeFacts } from '../../src/jobs/node-facts.js';
+
+export interface TestNode {
+  readonly id: string;
+  readonly coordinator: JobCoordinator;
+  readonly worker: JobWorker;
+  readonly services: Record<string, JobsServiceHandler>;
+}
+
+class CodedTestError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class InMemoryFarm {
+  readonly nodes = new Map<string, TestNode>();
+  readonly dead = new Set<string>();
+  /** Services served beside the jobs ones (e.g. scripts.*), per node. */
+  readonly extra = new Map<string, Record<string, JobsServiceHandler>>();
+  /** Landscapes farm.resolve knows: name -> node ids. */
+  readonly landscapes = new Map<string, string[]>();
+  calls = 0;
+
+  add(id: string, options: { coordinator?: Partial<JobCoordinatorOptions>; worker?: Partial<JobWorkerOptions> } = {}): TestNode {
+    const call = (to: string, service: string, body: unknown, o?: { timeoutMs?: number }) => this.call(id, to, service, body, o?.timeoutMs ?? 10_000);
+    const coordinator = new JobCoordinator({ selfId: id, call, probeIntervalMs: 200, probeTimeoutMs: 300, startTimeoutMs: 1000, ...options.coordinator });
+    const worker = new JobWorker({ facts: localNodeFacts(id), call, flushIntervalMs: 20, runner: { killGraceMs: 300, drainMs: 300 }, ...options.worker });
+    const node: TestNode = { id, coordinator, worker, services: jobsServices(coordinator, worker) };
+    this.nodes.set(id, node);
+    coordinator.start();
+    return node;
+  }
+
+  /** Tells every live coordinator and worker the membership: the live nodes other than itself. */
+  announce(): void {
+    for (const node of this.nodes.values()) {
+      if (this.dead.has(node.id)) continue;
+      const peers = new Set([...this.nodes.keys()].filter((id) => id !== node.id && !this.dead.has(id)));
+      const departed = node.coordinator.membership(peers);
+      for (const gone of departed) node.worker.coordinatorGone(gone);
+    }
+  }
+
+  async call(from: string, to: string, service: string, body: unknown, timeoutMs: number): Promise<unknown> {
+    this.calls++;
+    const wire = JSON.parse(JSON.stringify(body ?? null)) as unknown;
+    if (this.dead.has(to) || this.dead.has(from)) {
+      await new Promise((resolve) => setTimeout(resolve, timeoutMs));
+      throw new CodedTestError('GALAXY_RPC_TIMEOUT', `no answer from ${to}`);
+    }
+    if (service === 'farm.resolve') return this.resolve(wire as Record<string, unknown>);
+    const handler = this.nodes.get(to)?.services[service] ?? this.extra.get(to)?.[service];
+    if (handler === undefined) throw new CodedTestError('GALAXY_RPC_UNKNOWN_SERVICE', `no service "${service}" on ${to}`);
+    try {
+      return JSON.parse(JSON.stringify((await handler(wire, { node: from })) ?? null)) as unknown;
+    } catch (error) {
+      const coded = error as { code?: string; message?: string };
+      throw new CodedTestError(coded.code ?? 'GALAXY_RPC_HANDLER', coded.message ?? String(error));
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const node of this.nodes.values()) {
+      node.coordinator.close();
+      node.worker.killAll();
+    }
+    this.nodes.clear();
+  }
+
+  private resolve(body: Record<string, unknown>): string[] {
+    if (Array.isArray(body['nodes'])) return (body['nodes'] as string[]).filter((id) => this.nodes.has(id));
+    if (typeof body['landscape'] === 'string') {
+      const nodes = this.landscapes.get(body['landscape']);
+      if (nodes === undefined) throw new CodedTestError('GALAXY_LANDSCAPE_UNKNOWN', `no landscape "${body['landscape']}"`);
+      return nodes;
+    }
+    throw new CodedTestError('GALAXY_LANDSCAPE_SQL_INVALID', 'SQL targets are not served by the in-memory farm');
+  }
+}
