@@ -1,0 +1,20 @@
+import type { RpcHandler } from '../farm/farm-rpc.js';
+
+/** Another node of the farm, as the install service reaches it: its id and its gossip address (what FarmRpc.call takes). */
+export interface FarmPeer {
+  readonly id: string;
+  readonly address: string;
+}
+
+/**
+ * The part of FarmRpc the install service uses. Everything it fetches comes through
+ * this, from farm members, sealed like all farm traffic: there is no code path that
+ * downloads a package from a URL.
+ */
+export interface RpcEndpoint {
+  handle(service: string, handler: RpcHandler): void;
+  call(to: string, service: string, body: unknown, timeoutMs?: number): Promise<unknown>;
+}
+
+/** Who called a service: the caller's node id and the transport's name for the connection (not its gossip address). */
+export type RpcCaller = Parameters<RpcHandler>[0];

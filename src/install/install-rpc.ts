@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import type { RpcCaller, RpcEndpoint } from './farm-peer.js';
+import { InstallError } from './install-error.js';
+import type { InstallOutcome } from './install-outcome.js';
+import { kChunkBytesMax, kChunkServesInFlightMax, kPackageConfigJsonLengthMax } from './package-limits.js';
+import { kComponentNamePattern } from './package-manifest.js';
+import type { PackageStore } from './package-store.js';
+import { isSemver } from './semver.js';
+
+/**
+ * The install services a node offers the farm over FarmRpc, their bodies and answers:
+ *
+ *   install.have   {name, version}                        -> {have: false} | {have: true, manifest}
+ *   install.chunk  {name, version, path, offset, length}  -> {data: base64}  (length <= kChunkBytesMax)
+ *   install.apply  {name, version, checksum?, config?}    -> InstallOutcome  (install here, now)
+ *   install.remove {name}                                 -> InstallOutcome
+ *
+ * Bodies are checked with strict schemas at the receiver; answers are checked by the
+ * caller (install-fetch, rollout), since the farm's peers are trusted to be members,
+ * not to be bug-free.
+ */
+export const kServiceHave = 'install.have';
+export const kServiceChunk = 'install.chunk';
+export const kServiceApply = 'install.apply';
+export const kServiceRemove = 'install.remove';
+
+const kName = z.string().regex(kComponentNamePattern);
+const kVersion = z.string().refine(isSemver, 'not a semantic version');
+const kChecksum = z.string().regex(/^[0-9a-f]{64}$/);
+const kConfig = z.record(z.unknown()).refine((c) => JSON.stringify(c).length <= kPackageConfigJsonLengthMax, 'configuration too large');
+
+export const kHaveBodySchema = z.object({ name: kName, version: kVersion }).strict();
+export const kChunkBodySchema = z
+  .object({ name: kName, version: kVersion, path: z.string().max(255), offset: z.number().int().min(0), length: z.number().int().min(1).max(kChunkBytesMax) })
+  .strict();
+export const kApplyBodySchema = z.object({ name: kName, version: kVersion, checksum: kChecksum.optional(), config: kConfig.optional() }).strict();
+export const kRemoveBodySchema = z.object({ name: kName }).strict();
+
+export type ApplyRequest = z.infer<typeof kApplyBodySchema>;
+
+export const kHaveAnswerSchema = z.union([z.object({ have: z.literal(false) }), z.object({ have: z.literal(true), manifest: z.unknown() })]);
+export const kChunkAnswerSchema = z.object({ data: z.string() });
+
+function parse<S extends z.ZodTypeAny>(schema: S, body: unknown, service: string): z.output<S> {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new InstallError('GALAXY_INSTALL_BAD_REQUEST', `${service}: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
+
+export interface InstallRpcHandlers {
+  readonly store: PackageStore;
+  /** Installs on this node (install.apply); absent: the service is not offered. */
+  readonly apply?: (request: ApplyRequest, from: RpcCaller) => Promise<InstallOutcome>;
+  readonly remove?: (name: string, from: RpcCaller) => Promise<InstallOutcome>;
+  /**
+   * Whether a node may ask this one to install or remove (install.apply, install.remove).
+   * Reading packages (have, chunk) is open to every member: what a member may run is
+   * decided by whoever applies, and the packages are no secret inside the farm.
+   */
+  readonly authorize?: (from: RpcCaller, service: string) => boolean;
+}
+
+/** Counts for metrics and tests. */
+export interface InstallRpcCounters {
+  haveAnswered: number;
+  chunksServed: number;
+  chunkBytesServed: number;
+  chunksRefusedBusy: number;
+  refused: number;
+}
+
+/** Registers the install services on `rpc`; returns their counters. */
+export function serveInstallRpc(rpc: RpcEndpoint, handlers: InstallRpcHandlers): InstallRpcCounters {
+  const counters: InstallRpcCounters = { haveAnswered: 0, chunksServed: 0, chunkBytesServed: 0, chunksRefusedBusy: 0, refused: 0 };
+  const { store } = handlers;
+  let serving = 0;
+  rpc.handle(kServiceHave, (_from, body) => {
+    const { name, version } = parse(kHaveBodySchema, body, kServiceHave);
+    counters.haveAnswered++;
+    if (!store.has(name, version)) return { have: false };
+    try {
+      return { have: true, manifest: store.manifest(name, version) };
+    } catch {
+      // A damaged package is not offered.
+      return { have: false };
+    }
+  });
+  rpc.handle(kServiceChunk, async (_from, body) => {
+    const request = parse(kChunkBodySchema, body, kServiceChunk);
+    if (serving >= kChunkServesInFlightMax) {
+      counters.chunksRefusedBusy++;
+      throw new InstallError('GALAXY_INSTALL_BUSY', `this node serves ${kChunkServesInFlightMax} chunks already`);
+    }
+    serving++;
+    try {
+      const bytes = await store.readChunk(request.name, request.version, request.path, request.offset, request.length);
+      counters.chunksServed++;
+      counters.chunkBytesServed += bytes.length;
+      return { data: bytes.toString('base64') };
+    } finally {
+      serving--;
+    }
+  });
+  const { apply, remove, authorize } = handlers;
+  const allowed = (from: RpcCaller, service: string): void => {
+    if (authorize !== undefined && !authorize(from, service)) {
+      counters.refused++;
+      throw new InstallError('GALAXY_INSTALL_FORBIDDEN', `node ${from.id} may not call ${service} on this node`);
+    }
+  };
+  if (apply !== undefined) {
+    rpc.handle(kServiceApply, (from, body) => {
+      allowed(from, kServiceApply);
+      return apply(parse(kApplyBodySchema, body, kServiceApply), from);
+    });
+  }
+  if (remove !== undefined) {
+    rpc.handle(kServiceRemove, (from, body) => {
+      allowed(from, kServiceRemove);
+      return remove(parse(kRemoveBodySchema, body, kServiceRemove).name, from);
+    });
+  }
+  return counters;
+}

@@ -1,0 +1,178 @@
+// Proves that packages travel between nodes only over the farm's RPC and arrive intact:
+// a node fetches a package in many small chunks from a member that holds it; a holder
+// whose disk copy rotted refuses to serve it and a holder that sends wrong bytes is
+// caught by the file's sha256, and in both cases the fetcher moves on to the next
+// holder; members holding different contents under one name@version are refused unless
+// a checksum is pinned; a package nobody holds is reported as such. The first tests
+// link FarmRpc instances directly (each one's send delivers to the other's receive);
+// the last runs two real FarmService nodes on loopback (worker threads, sockets) and
+// moves a package of several full-size chunks across.
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FarmRpc } from '../src/farm/farm-rpc.js';
+import { FarmService } from '../src/farm/farm-service.js';
+import type { FarmPeer } from '../src/install/farm-peer.js';
+import { InstallError } from '../src/install/install-error.js';
+import { kServiceChunk, kServiceHave, serveInstallRpc } from '../src/install/install-rpc.js';
+import { PackageFetcher, type FetchProgress } from '../src/install/package-fetcher.js';
+import { PackageStore } from '../src/install/package-store.js';
+import { packageRoot } from '../src/util/package-root.js';
+
+const root = mkdtempSync(join(tmpdir(), 'galaxy-install-transfer-'));
+const services: FarmService[] = [];
+afterAll(async () => {
+  await Promise.all(services.map((s) => s.close().catch(() => {})));
+  rmSync(root, { recursive: true, force: true });
+});
+let counter = 0;
+
+function fixtureCopy(edit: (manifest: Record<string, unknown>) => void = () => {}): string {
+  const dir = join(root, `pkg-${counter++}`);
+  cpSync(join(packageRoot(), 'test', 'fixtures', 'packages', 'greeter'), dir, { recursive: true });
+  const path = join(dir, 'galaxy-component.json');
+  const manifest = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  edit(manifest);
+  writeFileSync(path, JSON.stringify(manifest));
+  return dir;
+}
+
+interface TestNode {
+  readonly peer: FarmPeer;
+  readonly rpc: FarmRpc;
+  readonly store: PackageStore;
+}
+
+/** Nodes whose FarmRpc instances deliver to each other directly, asynchronously, as the application channel would. */
+function linkedNodes(count: number): TestNode[] {
+  const nodes: TestNode[] = [];
+  const byAddress = new Map<string, FarmRpc>();
+  for (let i = 0; i < count; i++) {
+    const peer = { id: `${String.fromCharCode(97 + i)}`.repeat(16), address: `10.0.0.${i + 1}:7946` };
+    const rpc = new FarmRpc({
+      selfId: peer.id,
+      send: (messages) => {
+        for (const message of messages) setImmediate(() => byAddress.get(message.peer)?.receive({ peer: peer.address, bytes: message.bytes, stream: true }));
+      },
+    });
+    byAddress.set(peer.address, rpc);
+    const store = new PackageStore(join(root, `store-${counter++}`));
+    nodes.push({ peer, rpc, store });
+  }
+  return nodes;
+}
+
+function fetcherOf(node: TestNode, peers: readonly TestNode[], chunkBytes = 64): PackageFetcher {
+  return new PackageFetcher({ rpc: node.rpc, store: node.store, peers: () => peers.map((p) => p.peer), chunkBytes, chunkTimeoutMs: 2000, haveTimeoutMs: 2000, random: () => 0 });
+}
+
+async function refusal(promise: Promise<unknown>): Promise<InstallError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(InstallError);
+    return error as InstallError;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('package transfer over FarmRpc', () => {
+  it('fetches a package chunk by chunk from a member that holds it', async () => {
+    const [a, b] = linkedNodes(2);
+    const counters = serveInstallRpc(a!.rpc, { store: a!.store });
+    serveInstallRpc(b!.rpc, { store: b!.store });
+    const held = await a!.store.importDirectory(fixtureCopy());
+    const progress: FetchProgress[] = [];
+    const result = await fetcherOf(b!, [a!]).fetch({ name: 'greeter', version: '1.0.0' }, (p) => progress.push(p));
+    expect(result).toMatchObject({ sources: [a!.peer.id], manifest: { checksum: held.checksum } });
+    await b!.store.verify('greeter', '1.0.0');
+    const total = held.files.reduce((sum, f) => sum + f.bytes, 0);
+    expect(progress.at(-1)).toEqual({ bytesDone: total, bytesTotal: total, peer: a!.peer.id });
+    expect(counters.chunksServed).toBe(held.files.reduce((sum, f) => sum + Math.ceil(f.bytes / 64), 0));
+    // Held now: a second fetch does not ask the farm.
+    expect((await fetcherOf(b!, [a!]).fetch({ name: 'greeter', version: '1.0.0' })).sources).toEqual([]);
+  });
+
+  it('moves on from a holder whose copy rotted and from one that sends wrong bytes', async () => {
+    const [rotten, liar, good, fetching, alone] = linkedNodes(5);
+    const dir = fixtureCopy();
+    const manifest = await rotten!.store.importDirectory(dir);
+    await good!.store.importDirectory(dir);
+    serveInstallRpc(rotten!.rpc, { store: rotten!.store });
+    const goodCounters = serveInstallRpc(good!.rpc, { store: good!.store });
+    const indexPath = join(rotten!.store.root, 'greeter', '1.0.0', 'index.mjs');
+    const bytes = readFileSync(indexPath);
+    bytes[100] = bytes[100]! ^ 0x20;
+    writeFileSync(indexPath, bytes);
+    // The liar announces the true manifest, then serves zeros of the right length.
+    liar!.rpc.handle(kServiceHave, () => ({ have: true, manifest }));
+    liar!.rpc.handle(kServiceChunk, (_from, body) => ({ data: Buffer.alloc((body as { length: number }).length).toString('base64') }));
+
+    const result = await fetcherOf(fetching!, [rotten!, liar!, good!]).fetch({ name: 'greeter', version: '1.0.0' });
+    // index.mjs rotted at the first holder and was lied about by the second: it came from the third.
+    expect(result.sources).toContain(good!.peer.id);
+    expect(result.sources).not.toContain(liar!.peer.id);
+    expect(goodCounters.chunksServed).toBeGreaterThan(0);
+    await fetching!.store.verify('greeter', '1.0.0');
+    expect(readFileSync(join(fetching!.store.root, 'greeter', '1.0.0', 'index.mjs'))).toEqual(readFileSync(join(dir, 'index.mjs')));
+
+    // With no honest holder left, the fetch fails naming every holder's fault, and nothing is kept.
+    const error = await refusal(fetcherOf(alone!, [rotten!, liar!]).fetch({ name: 'greeter', version: '1.0.0' }));
+    expect(error.code).toBe('GALAXY_INSTALL_FETCH_FAILED');
+    expect(error.message).toContain(rotten!.peer.id);
+    expect(error.message).toContain(liar!.peer.id);
+    expect(alone!.store.list()).toEqual([]);
+  });
+
+  it('refuses members that disagree on a version unless a checksum is pinned, and reports a package nobody holds', async () => {
+    const [one, two, fetching] = linkedNodes(3);
+    const first = await one!.store.importDirectory(fixtureCopy());
+    const second = await two!.store.importDirectory(fixtureCopy((m) => (m['config'] = { greeting: 'different' })));
+    expect(first.checksum).not.toBe(second.checksum);
+    serveInstallRpc(one!.rpc, { store: one!.store });
+    serveInstallRpc(two!.rpc, { store: two!.store });
+    const fetcher = fetcherOf(fetching!, [one!, two!]);
+    expect((await refusal(fetcher.fetch({ name: 'greeter', version: '1.0.0' }))).code).toBe('GALAXY_INSTALL_AMBIGUOUS');
+    expect((await fetcher.fetch({ name: 'greeter', version: '1.0.0', checksum: second.checksum })).manifest.checksum).toBe(second.checksum);
+    expect((await refusal(fetcher.fetch({ name: 'greeter', version: '9.9.9' }))).code).toBe('GALAXY_INSTALL_NOT_FOUND');
+  });
+
+  it('refuses malformed chunk requests at the holder', async () => {
+    const [a, b] = linkedNodes(2);
+    serveInstallRpc(a!.rpc, { store: a!.store });
+    await a!.store.importDirectory(fixtureCopy());
+    await expect(b!.rpc.call(a!.peer.address, kServiceChunk, { name: 'greeter', version: '1.0.0', path: 'index.mjs', offset: 0, length: 2 * 1024 * 1024 })).rejects.toMatchObject({ code: 'GALAXY_INSTALL_BAD_REQUEST' });
+    await expect(b!.rpc.call(a!.peer.address, kServiceChunk, { name: 'greeter', version: '1.0.0', path: '../../etc/passwd', offset: 0, length: 1 })).rejects.toMatchObject({ code: 'GALAXY_INSTALL_BAD_REQUEST' });
+    await expect(b!.rpc.call(a!.peer.address, kServiceChunk, { name: 'greeter', version: '1.0.0', path: 'index.mjs', offset: 1_000_000, length: 1 })).rejects.toMatchObject({ code: 'GALAXY_INSTALL_BAD_REQUEST' });
+  });
+
+  it('moves a package of several full-size chunks between two real nodes', async () => {
+    const a = await FarmService.start({ agent: { bind: '127.0.0.1:0', preset: 'local' }, dataDir: join(root, 'node-a'), mode: 'insecure', roles: [] });
+    services.push(a);
+    const b = await FarmService.start({ agent: { bind: '127.0.0.1:0', preset: 'local', join: [a.host.address] }, dataDir: join(root, 'node-b'), mode: 'insecure', roles: [] });
+    services.push(b);
+    const storeA = new PackageStore(join(root, 'node-a', 'packages'));
+    const storeB = new PackageStore(join(root, 'node-b', 'packages'));
+    serveInstallRpc(a.rpc, { store: storeA });
+    serveInstallRpc(b.rpc, { store: storeB });
+    const dir = fixtureCopy();
+    // 2.5 MiB of bytes that do not compress to nothing: three chunks of up to 1 MiB.
+    const blob = Buffer.alloc(2.5 * 1024 * 1024);
+    for (let i = 0; i < blob.length; i++) blob[i] = (i * 2654435761) >>> 24;
+    writeFileSync(join(dir, 'lib', 'blob.bin'), blob);
+    const held = await storeA.importDirectory(dir);
+
+    const peersOfB = (): FarmPeer[] => b.members().filter((m) => !m.self && m.status === 'alive').map((m) => ({ id: m.id, address: m.address }));
+    const deadline = Date.now() + 15_000;
+    while (peersOfB().length === 0) {
+      if (Date.now() > deadline) throw new Error('b never saw a alive');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const fetcher = new PackageFetcher({ rpc: b.rpc, store: storeB, peers: peersOfB });
+    const result = await fetcher.fetch({ name: 'greeter', version: '1.0.0', checksum: held.checksum });
+    expect(result.sources).toEqual([a.host.id]);
+    await storeB.verify('greeter', '1.0.0');
+    expect(readFileSync(join(storeB.root, 'greeter', '1.0.0', 'lib', 'blob.bin')).equals(blob)).toBe(true);
+  }, 60_000);
+});
