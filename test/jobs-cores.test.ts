@@ -12,11 +12,12 @@ import { JobsError } from '../src/jobs/jobs-error.js';
 import { jobCoordinator, makeJobId } from '../src/jobs/job-id.js';
 import { kJobCreateSchema, kProcessSpecSchema, type ProcessSpec } from '../src/jobs/job-spec.js';
 import { JobTable, jobOutcome, jobState, processCounts, reservation } from '../src/jobs/job-table.js';
-import { jobView, kViewOutputCharsMax } from '../src/jobs/job-view.js';
+import { jobView } from '../src/jobs/job-view.js';
+import { kViewOutputJsonCharsMax } from '../src/jobs/jobs-limits.js';
 import { kLimitShell, kMemoryLimitExitCode, launchPlan, type NodeFacts } from '../src/jobs/launch-plan.js';
 import { departedNodes, parseProcessKey, probeVerdicts, processKey, ProbeTracker } from '../src/jobs/lost-node-rule.js';
 import { OutputBatcher } from '../src/jobs/output-batcher.js';
-import { OutputJournal } from '../src/jobs/output-journal.js';
+import { jsonChars, lastFitting, OutputJournal } from '../src/jobs/output-journal.js';
 import { OutputTail } from '../src/jobs/output-tail.js';
 import { findPasswdEntry, passwdNameOf } from '../src/jobs/passwd.js';
 import { applyProcessEvent, kPendingProcess, type ProcessEnd, type ProcessStatus } from '../src/jobs/process-state.js';
@@ -104,21 +105,32 @@ describe('output journal', () => {
     expect(journal.read(3, 10, 1000)).toEqual({ chunks: [], next: 3, gap: false });
   });
 
-  it('drops the oldest chunks beyond its byte bound and tells a late reader of the gap', () => {
-    const journal = new OutputJournal(10);
-    for (const text of ['aaaa', 'bbbb', 'cccc', 'dddd']) journal.append(0, A, 'stdout', text);
+  it('drops the oldest chunks beyond its bound (JSON characters) and tells a late reader of the gap', () => {
+    const journal = new OutputJournal(12);
+    for (const text of ['aaaa', 'bbbb', 'cccc', 'dddd']) journal.append(0, A, 'stdout', text); // 6 JSON characters each
     const read = journal.read(0, 10, 100);
     expect(read.gap).toBe(true);
     expect(read.chunks.map((c) => c.text)).toEqual(['cccc', 'dddd']);
     expect(journal.read(2, 10, 100).gap).toBe(false);
   });
 
-  it('bounds one read by chunks and by bytes, yet returns at least one chunk', () => {
+  it('bounds one read by chunks and by JSON characters, yet returns at least one chunk', () => {
     const journal = new OutputJournal(10_000);
     for (let i = 0; i < 10; i++) journal.append(0, A, 'stdout', 'x'.repeat(100));
     expect(journal.read(0, 3, 100_000).chunks).toHaveLength(3);
     expect(journal.read(0, 100, 250).chunks).toHaveLength(2);
     expect(journal.read(0, 100, 10).chunks).toHaveLength(1);
+  });
+
+  it('counts binary output at its escaped JSON size, and cuts text to the longest fitting end', () => {
+    expect(jsonChars('\u0001')).toBe(8);
+    const journal = new OutputJournal(100);
+    journal.append(0, A, 'stdout', '\u0001'.repeat(50));
+    const kept = journal.read(0, 10, 1000).chunks[0]!.text;
+    expect(jsonChars(kept)).toBeLessThanOrEqual(100);
+    expect(kept.length).toBe(16);
+    expect(lastFitting('abcdef', 5)).toBe('def');
+    expect(lastFitting('abc', 100)).toBe('abc');
   });
 });
 
@@ -282,18 +294,23 @@ describe('job table', () => {
 });
 
 describe('job views', () => {
-  it('leaves out output beyond the answer bound, but keeps one asked-for process whole', () => {
+  it('leaves out output beyond the answer bound, and shows one asked-for process by the ends of its streams', () => {
     const table = new JobTable();
     const job = table.create('j1', 'a', { nodes: [A, B, C] }, spec(), [A, B, C], 0);
-    const big = 'x'.repeat(kViewOutputCharsMax / 2 + 10);
+    const big = 'x'.repeat(kViewOutputJsonCharsMax / 2 + 10);
     for (const i of [0, 1, 2]) table.appendOutput('j1', i, job.processes[i]!.node, 'stdout', big);
     const view = jobView(job, { output: true });
     expect(view.outputOmitted).toBe(2);
     expect(view.processes[0]!.stdout).toBe(big);
+    expect(view.processes[0]!.outputComplete).toBe(true);
     expect(view.processes[1]!.stdout).toBeUndefined();
+    expect(JSON.stringify(view).length).toBeLessThan(kViewOutputJsonCharsMax + 10_000);
+    table.appendOutput('j1', 2, C, 'stdout', 'y'.repeat(kViewOutputJsonCharsMax));
     const one = jobView(job, { output: true, process: 2 });
     expect(one.processes).toHaveLength(1);
-    expect(one.processes[0]!.stdout).toBe(big);
+    expect(one.processes[0]!.stdout!.endsWith('yyy')).toBe(true);
+    expect(one.processes[0]!.outputComplete).toBe(false);
+    expect(JSON.stringify(one).length).toBeLessThan(kViewOutputJsonCharsMax + 10_000);
     expect(jobView(job).processes[0]!.stdout).toBeUndefined();
     expect(jobView(job).processes[0]!.stdoutBytes).toBe(big.length);
   });

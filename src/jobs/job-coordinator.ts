@@ -8,7 +8,7 @@ import {
   kStartTimeoutMs,
   kWaitersMax,
   kWaitTimeoutMsDefault,
-  kWatchBytesMax,
+  kWatchJsonCharsMax,
   kWatchChunksMax,
 } from './jobs-limits.js';
 import type { JobAddRequest, JobCreateRequest, JobSignal, ProcessSpec } from './job-spec.js';
@@ -194,7 +194,7 @@ export class JobCoordinator {
     const job = this.table.get(jobId);
     const version = job.version;
     await this.hold(jobId, timeoutMs, () => job.journal.newest > after || job.finishedAtMs !== null || job.version !== version);
-    const read = job.journal.read(after, kWatchChunksMax, kWatchBytesMax);
+    const read = job.journal.read(after, kWatchChunksMax, kWatchJsonCharsMax);
     return { job: jobSummary(job), chunks: read.chunks, next: read.next, gap: read.gap };
   }
 

@@ -1,5 +1,5 @@
 import { JobsError } from './jobs-error.js';
-import { kJobsMax, kOutputBudgetBytes, kProcessesPerJobMax, kStreamTailBytesDefault, kWatchJournalBytesMax } from './jobs-limits.js';
+import { kJobsMax, kOutputBudgetBytes, kProcessesPerJobMax, kStreamTailBytesDefault, kWatchJournalCharsMax } from './jobs-limits.js';
 import type { JobTarget, ProcessSpec } from './job-spec.js';
 import { OutputJournal, type OutputStream } from './output-journal.js';
 import { OutputTail } from './output-tail.js';
@@ -57,7 +57,7 @@ export interface JobTableOptions {
   readonly jobsMax?: number;
   readonly processesPerJobMax?: number;
   readonly outputBudgetBytes?: number;
-  readonly journalBytesMax?: number;
+  readonly journalCharsMax?: number;
   /** Called after every change of a job (the component wakes its waiters). */
   readonly changed?: (jobId: string) => void;
 }
@@ -68,14 +68,14 @@ export class JobTable {
   private readonly jobsMax: number;
   private readonly processesPerJobMax: number;
   private readonly outputBudgetBytes: number;
-  private readonly journalBytesMax: number;
+  private readonly journalCharsMax: number;
   private readonly changed: (jobId: string) => void;
 
   constructor(options: JobTableOptions = {}) {
     this.jobsMax = options.jobsMax ?? kJobsMax;
     this.processesPerJobMax = options.processesPerJobMax ?? kProcessesPerJobMax;
     this.outputBudgetBytes = options.outputBudgetBytes ?? kOutputBudgetBytes;
-    this.journalBytesMax = options.journalBytesMax ?? kWatchJournalBytesMax;
+    this.journalCharsMax = options.journalCharsMax ?? kWatchJournalCharsMax;
     this.changed = options.changed ?? (() => {});
   }
 
@@ -102,7 +102,7 @@ export class JobTable {
       target,
       spec,
       processes: [],
-      journal: new OutputJournal(this.journalBytesMax),
+      journal: new OutputJournal(this.journalCharsMax),
       stopRequestedAtMs: null,
       finishedAtMs: null,
       reservedBytes: 0,

@@ -1,6 +1,7 @@
 import type { JobTarget } from './job-spec.js';
 import { jobOutcome, jobState, processCounts, type Job, type JobOutcome, type JobProcess, type JobState } from './job-table.js';
-import type { OutputChunk } from './output-journal.js';
+import { kViewOutputJsonCharsMax } from './jobs-limits.js';
+import { jsonChars, lastFitting, type OutputChunk } from './output-journal.js';
 import type { ProcessState } from './process-state.js';
 
 /**
@@ -30,15 +31,12 @@ export interface ProcessView {
   /** Present when asked for (show), absent in summaries and once the answer's output bound was reached. */
   readonly stdout?: string;
   readonly stderr?: string;
+  /**
+   * With output: whether stdout and stderr are shown whole from the process's first
+   * byte; false when the tail dropped their start or the answer's bound cut them.
+   */
+  readonly outputComplete?: boolean;
 }
-
-/**
- * Characters of captured output one answer carries at most, all processes together: an
- * answer crosses the farm RPC (4 MiB bodies) and the API, and a job of thousands of
- * processes holds far more. Processes beyond it come without their text
- * (outputOmitted), and can be shown one at a time.
- */
-export const kViewOutputCharsMax = 1024 * 1024;
 
 export interface JobSummary {
   readonly id: string;
@@ -55,7 +53,7 @@ export interface JobSummary {
 
 export interface JobView extends JobSummary {
   readonly processes: readonly ProcessView[];
-  /** Processes whose output was asked for but left out to keep the answer within kViewOutputCharsMax. */
+  /** Processes whose output was asked for but left out to keep the answer within kViewOutputJsonCharsMax. */
   readonly outputOmitted?: number;
 }
 
@@ -103,23 +101,26 @@ export function jobSummary(job: Job): JobSummary {
 
 export function jobView(job: Job, options: JobViewOptions = {}): JobView {
   const chosen = options.process === undefined ? job.processes : job.processes.filter((p) => p.index === options.process);
-  if (options.output !== true) return { ...jobSummary(job), processes: chosen.map((p) => processView(p, false)) };
-  let budget = kViewOutputCharsMax;
+  if (options.output !== true) return { ...jobSummary(job), processes: chosen.map((p) => processView(p)) };
+  let budget = kViewOutputJsonCharsMax;
   let omitted = 0;
   const processes = chosen.map((p) => {
-    const view = processView(p, true);
-    const size = view.stdout!.length + view.stderr!.length;
-    if (size <= budget || chosen.length === 1) {
+    const stdout = p.stdout.text();
+    const stderr = p.stderr.text();
+    const size = jsonChars(stdout) + jsonChars(stderr);
+    if (size <= budget) {
       budget -= size;
-      return view;
+      return { ...processView(p), stdout, stderr, outputComplete: p.stdout.droppedBytes === 0 && p.stderr.droppedBytes === 0 };
     }
+    // One process asked for alone: the ends of its streams, half the bound each.
+    if (chosen.length === 1) return { ...processView(p), stdout: lastFitting(stdout, budget / 2), stderr: lastFitting(stderr, budget / 2), outputComplete: false };
     omitted++;
-    return processView(p, false);
+    return processView(p);
   });
   return { ...jobSummary(job), processes, ...(omitted > 0 ? { outputOmitted: omitted } : {}) };
 }
 
-export function processView(process: JobProcess, withOutput: boolean): ProcessView {
+export function processView(process: JobProcess): ProcessView {
   const s = process.status;
   const view: ProcessView = {
     index: process.index,
@@ -138,5 +139,5 @@ export function processView(process: JobProcess, withOutput: boolean): ProcessVi
     stderrBytes: process.stderr.totalBytes,
     undeliveredBytes: s.undeliveredBytes,
   };
-  return withOutput ? { ...view, stdout: process.stdout.text(), stderr: process.stderr.text() } : view;
+  return view;
 }

@@ -55,20 +55,30 @@ export const kStreamTailBytesMax = kMiB;
  */
 export const kOutputBudgetBytes = 512 * kMiB;
 /**
- * Recent output chunks kept per job for live watchers (jobs.watch), by bytes: a watcher
+ * Recent output chunks kept per job for live watchers (jobs.watch), by JSON characters: a watcher
  * that falls further behind is told it missed some (gap) and continues from the oldest
  * kept; the per-process tails still hold the end of everything.
  */
-export const kWatchJournalBytesMax = 4 * kMiB;
+export const kWatchJournalCharsMax = 4 * kMiB;
 /** Chunks returned by one watch answer at most (the RPC and API bodies stay bounded). */
 export const kWatchChunksMax = 512;
-/** Bytes of chunk text returned by one watch answer at most. */
-export const kWatchBytesMax = kMiB;
+/**
+ * JSON characters of chunk text returned by one watch answer at most. Counted as JSON
+ * (binary output escapes to six characters a byte) because the answer crosses the
+ * component's RPC boundary, whose bodies are at most 1 Mi characters of JSON.
+ */
+export const kWatchJsonCharsMax = 512 * kKiB;
+/** JSON characters of captured output one show answer carries at most, all processes together (same reason). */
+export const kViewOutputJsonCharsMax = 640 * kKiB;
 
 /** On a node: output not yet delivered to the coordinator, per process; beyond it output is dropped and counted. */
 export const kPendingOutputBytesMax = 512 * kKiB;
-/** On a node: one output report carries at most this much (well under the farm RPC body bound of 4 MiB). */
-export const kOutputChunkBytesMax = 256 * kKiB;
+/**
+ * On a node: one output report carries at most this many bytes, both streams together:
+ * even escaped to JSON at six characters a byte (binary output) it stays under the
+ * component RPC body bound of 1 Mi JSON characters.
+ */
+export const kOutputChunkBytesMax = 128 * kKiB;
 /** On a node: how often buffered output is sent to the coordinator, ms: live enough for a human, few enough RPCs. */
 export const kOutputFlushIntervalMs = 100;
 /** On a node: processes running at once, all jobs together; a start beyond it is refused with GALAXY_JOBS_BUSY. */
@@ -100,7 +110,11 @@ export const kReportTimeoutMs = 10_000;
 export const kWaitTimeoutMsMax = 25_000;
 /** A wait or watch without a timeout holds this long, ms. */
 export const kWaitTimeoutMsDefault = 10_000;
-/** Waiters (wait and watch long-polls) held at once per coordinator; more are answered at once. */
-export const kWaitersMax = 1024;
+/**
+ * Waiters (wait and watch long-polls) held at once per coordinator; more are answered at
+ * once. Well under the component host's 256 requests in flight per component, so held
+ * long-polls never crowd out the output and end reports the jobs need to finish.
+ */
+export const kWaitersMax = 64;
 /** Characters of a reason (why a process failed or was lost). */
 export const kReasonLengthMax = 512;

@@ -75,7 +75,7 @@ export const kOutputBodySchema = z
   .object({
     jobId: kJobIdSchema,
     index: kIndexSchema,
-    // UTF-16 length is at most the UTF-8 byte length the node cut the report at.
+    // UTF-16 length is at most the UTF-8 byte length the node cut the report at (both streams together).
     stdout: z.string().max(kOutputChunkBytesMax),
     stderr: z.string().max(kOutputChunkBytesMax),
   })
