@@ -71,6 +71,11 @@ export class FarmRpc {
     this.handlers.set(service, handler);
   }
 
+  /** Removes a service's handler (its component stopped); later requests for it get GALAXY_RPC_UNKNOWN_SERVICE. */
+  unhandle(service: string): void {
+    this.handlers.delete(service);
+  }
+
   /** Calls `service` on the node at `to` (its gossip address); rejects with RpcError on error or after timeoutMs. */
   call(to: string, service: string, body: unknown, timeoutMs = 10_000): Promise<unknown> {
     if (this.closed) return Promise.reject(new RpcError('GALAXY_RPC_CLOSED', 'the farm node is stopping'));

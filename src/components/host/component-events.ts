@@ -33,6 +33,22 @@ export interface ComponentFarmEvent {
   readonly body: Readonly<Record<string, unknown>>;
 }
 
+/** A farm RPC call a component made: the 'rpc-call' event of ComponentHost. */
+export interface ComponentRpcCall {
+  /** The node to call (16 hex digits; may be this node). */
+  readonly node: string;
+  readonly service: string;
+  /** A JSON value, checked against kRpcBodyJsonLengthMax. */
+  readonly body: unknown;
+  readonly timeoutMs: number;
+}
+
+/** How a call ended: the answer's body, or a stable code and a message. */
+export type ComponentRpcOutcome = { readonly ok: true; readonly body: unknown } | { readonly ok: false; readonly code: string; readonly message: string };
+
+/** Answers a component's call; only the first answer counts (a later one, or one after the timeout, is ignored). */
+export type ComponentRpcReply = (outcome: ComponentRpcOutcome) => void;
+
 export interface ComponentHostEvents {
   component: [ComponentLifecycleEvent];
   /** A component posted values for this node's row (component name, values). */
@@ -41,6 +57,17 @@ export interface ComponentHostEvents {
   event: [string, ComponentFarmEvent];
   /** A component sent a message to its peers on other nodes (kind, payload); the farm service carries it. */
   'peer-send': [string, Uint8Array];
+  /**
+   * The farm RPC services a component serves (component name, services): once it runs
+   * with services declared, and [] when it stops or crashes (also between restarts).
+   */
+  services: [string, readonly string[]];
+  /**
+   * A component calls a farm RPC service (component name, call, reply). The listener
+   * carries it (component-rpc-bridge.ts) and calls `reply` once; the host times the call
+   * out itself. With no listener the call fails at once with GALAXY_RPC_UNAVAILABLE.
+   */
+  'rpc-call': [string, ComponentRpcCall, ComponentRpcReply];
 }
 
 /** Per component counts of what went wrong, for metrics and for tests. */
@@ -58,6 +85,8 @@ export interface ComponentCounters {
   readonly outputLinesDropped: number;
   /** Errors thrown by the host's own listeners while handling this component's messages. */
   readonly listenerErrors: number;
+  /** Farm RPC: calls the component made, requests delivered to it, and of both those refused or timed out. */
+  readonly rpc: { readonly calls: number; readonly requests: number; readonly refused: number; readonly timeouts: number };
 }
 
 /** How a supervisor reports to its host. */
@@ -66,4 +95,6 @@ export interface ComponentSink {
   values(name: string, values: Readonly<Record<string, number | string>>): void;
   farmEvent(name: string, event: ComponentFarmEvent): void;
   peerSend(kind: string, payload: Uint8Array): void;
+  services(name: string, services: readonly string[]): void;
+  rpcCall(name: string, call: ComponentRpcCall, reply: ComponentRpcReply): void;
 }

@@ -3,12 +3,12 @@ import type { ComponentStatus } from '../../api/api-backend.js';
 import { ComponentError } from './component-error.js';
 import type { ComponentCounters, ComponentHostEvents, ComponentSink } from './component-events.js';
 import { componentHostSettings, type ComponentHostOptions, type ComponentHostSettings } from './component-host-options.js';
-import { kMembershipPeersMax, peerPayloadProblem } from './component-limits.js';
+import { kMembershipPeersMax, kRpcTimeoutMsDefault, peerPayloadProblem } from './component-limits.js';
 import type { ComponentPeer } from './component-protocol.js';
 import { checkComponentSpec, type ComponentSpec } from './component-spec.js';
 import { ComponentSupervisor } from './component-supervisor.js';
 
-export type { ComponentCounters, ComponentFarmEvent, ComponentHostEvents, ComponentLifecycleEvent } from './component-events.js';
+export type { ComponentCounters, ComponentFarmEvent, ComponentHostEvents, ComponentLifecycleEvent, ComponentRpcCall, ComponentRpcOutcome, ComponentRpcReply } from './component-events.js';
 export type { ComponentHostOptions, ComponentHostSettings, ComponentLogger } from './component-host-options.js';
 export type { ComponentSpec } from './component-spec.js';
 
@@ -59,6 +59,11 @@ export class ComponentHost extends EventEmitter<ComponentHostEvents> {
       values: (name, values) => this.emit('values', name, values),
       farmEvent: (name, event) => this.emit('event', name, event),
       peerSend: (kind, payload) => this.emit('peer-send', kind, payload),
+      services: (name, services) => this.emit('services', name, services),
+      rpcCall: (name, call, reply) => {
+        if (this.listenerCount('rpc-call') === 0) reply({ ok: false, code: 'GALAXY_RPC_UNAVAILABLE', message: 'no farm is connected to this component host' });
+        else this.emit('rpc-call', name, call, reply);
+      },
     };
   }
 
@@ -122,6 +127,17 @@ export class ComponentHost extends EventEmitter<ComponentHostEvents> {
   /** The running component's own status record (its status handler). */
   async query(name: string): Promise<Readonly<Record<string, unknown>>> {
     return this.supervisor(name).query();
+  }
+
+  /**
+   * Delivers a farm RPC request to a running component's service and resolves with the
+   * answer's body. Rejects with ComponentError GALAXY_COMPONENT_UNKNOWN for a name never
+   * added, else with ComponentRpcError: GALAXY_RPC_NOT_RUNNING (not running, or it exited
+   * while handling), GALAXY_RPC_UNKNOWN_SERVICE, GALAXY_RPC_TIMEOUT, GALAXY_RPC_BUSY,
+   * GALAXY_RPC_TOO_LARGE, GALAXY_RPC_BAD_REQUEST, or the handler's own code.
+   */
+  async request(name: string, service: string, fromNode: string, body: unknown, timeoutMs: number = kRpcTimeoutMsDefault): Promise<unknown> {
+    return this.supervisor(name).serve(service, fromNode, body, timeoutMs);
   }
 
   status(): ComponentStatus[] {

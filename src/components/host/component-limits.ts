@@ -1,4 +1,4 @@
-import type { ComponentToHost } from './component-protocol.js';
+import type { ComponentToHost, RpcFailure } from './component-protocol.js';
 
 /**
  * Bounds on everything that crosses the component boundary, and the pure checks that
@@ -36,6 +36,47 @@ export const kStatusJsonLengthMax = 16 * 1024;
 export const kConfigJsonLengthMax = 64 * 1024;
 /** Peers in one membership message: beyond the largest farm the membership table holds. */
 export const kMembershipPeersMax = 65_536;
+
+/**
+ * Farm RPC services one component may serve. A component is one service with a few
+ * entry points; dozens would mean it should be several components.
+ */
+export const kServicesPerComponentMax = 32;
+/**
+ * A farm RPC service name: 1 to 64 of a-z 0-9 . - starting with a letter, as farm RPC
+ * frames carry it (src/farm/farm-rpc.ts). By convention `<component kind>.<verb>`.
+ */
+export const kRpcServicePattern = /^[a-z][a-z0-9.-]{0,63}$/;
+/** Services under this prefix belong to the farm service itself (farm.members, ...); components cannot declare them. */
+export const kFarmServicePrefix = 'farm.';
+/** A node id as the farm names nodes: 16 lowercase hex digits. */
+export const kRpcNodePattern = /^[0-9a-f]{16}$/;
+/** An error code carried by a failed call: fastify style, GALAXY_AREA_WHAT. */
+export const kRpcErrorCodePattern = /^[A-Z][A-Z0-9_]{0,63}$/;
+/**
+ * JSON length of one RPC body, call or answer. A quarter of what farm RPC frames carry
+ * (kRpcBodyBytesMax), leaving room for multi-byte characters; a component moving more
+ * than a megabyte at once should page (the event service's queries do).
+ */
+export const kRpcBodyJsonLengthMax = 1024 * 1024;
+/**
+ * Calls one component may have outstanding, and requests the host may have outstanding
+ * to one component (its handlers running at once). Beyond either the call is refused
+ * with GALAXY_RPC_BUSY at once rather than queued: the caller retries or sheds load,
+ * and neither side holds an unbounded backlog for a component that fell behind.
+ */
+export const kRpcCallsInFlightMax = 256;
+export const kRpcRequestsInFlightMax = 256;
+/** Timeout of a call when its caller gives none, as farm RPC's own default. */
+export const kRpcTimeoutMsDefault = 10_000;
+/** The longest a call may be given; longer work should answer at once and report later. */
+export const kRpcTimeoutMsMax = 10 * 60_000;
+/**
+ * How much longer the component waits for a result than the timeout it asked for. The
+ * host times the call out itself and answers GALAXY_RPC_TIMEOUT; this backstop only
+ * ends calls whose answer the host could not deliver.
+ */
+export const kRpcTimeoutGraceMs = 1000;
 
 /** Why the host dropped a message from a component; each reason has a counter. */
 export type ComponentDropReason = 'malformed' | 'oversized' | 'rateLimited' | 'unsolicited';
@@ -91,6 +132,56 @@ export function jsonObjectProblem(value: unknown, lengthMax: number, what: strin
   }
   if (json.length > lengthMax) return { oversized: true, detail: `${what} is ${json.length} characters of JSON (at most ${lengthMax})` };
   return null;
+}
+
+/**
+ * Why `value` is not a JSON value of at most `lengthMax` characters of JSON text, or
+ * null. Returns the JSON text when it is one, since callers that normalise the value
+ * (JSON.parse of it) need it anyway.
+ */
+export function jsonValueProblem(value: unknown, lengthMax: number, what: string): { oversized: boolean; detail: string } | { json: string } {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch (error) {
+    return { oversized: false, detail: `${what} is not JSON: ${(error as Error).message}` };
+  }
+  if (json === undefined) return { oversized: false, detail: `${what} is not JSON (${typeof value})` };
+  if (json.length > lengthMax) return { oversized: true, detail: `${what} is ${json.length} characters of JSON (at most ${lengthMax})` };
+  return { json };
+}
+
+/** Why `services` cannot be declared, or null: a list of distinct valid names, not under farm. */
+export function servicesProblem(services: unknown): { oversized: boolean; detail: string } | null {
+  if (!Array.isArray(services)) return { oversized: false, detail: 'services must be an array of names' };
+  if (services.length > kServicesPerComponentMax) return { oversized: true, detail: `${services.length} services (at most ${kServicesPerComponentMax})` };
+  const seen = new Set<string>();
+  for (const service of services) {
+    const problem = serviceNameProblem(service);
+    if (problem !== null) return { oversized: false, detail: problem };
+    if (service.startsWith(kFarmServicePrefix)) return { oversized: false, detail: `service "${service}": names under "${kFarmServicePrefix}" belong to the farm service` };
+    if (seen.has(service)) return { oversized: false, detail: `service "${service}" is declared twice` };
+    seen.add(service);
+  }
+  return null;
+}
+
+/** Why `service` is not a service name, or null. */
+export function serviceNameProblem(service: unknown): string | null {
+  if (typeof service !== 'string' || !kRpcServicePattern.test(service)) return `service name "${String(service).slice(0, 70)}" must be 1 to 64 of a-z 0-9 . - starting with a letter`;
+  return null;
+}
+
+/** Why `timeoutMs` is not a call timeout, or null. */
+export function rpcTimeoutProblem(timeoutMs: unknown): string | null {
+  if (!Number.isSafeInteger(timeoutMs) || (timeoutMs as number) < 1 || (timeoutMs as number) > kRpcTimeoutMsMax) return `an RPC timeout must be an integer from 1 to ${kRpcTimeoutMsMax} ms`;
+  return null;
+}
+
+/** A failure as it may cross the boundary: a code of the right shape and a bounded message, or null. */
+export function asRpcFailure(value: unknown): RpcFailure | null {
+  if (!isPlainObject(value) || typeof value['code'] !== 'string' || !kRpcErrorCodePattern.test(value['code']) || typeof value['message'] !== 'string') return null;
+  return { code: value['code'], message: cut(value['message'], kErrorLengthMax) };
 }
 
 /** Why a farm event cannot be raised, or null. */
@@ -151,6 +242,33 @@ export function checkComponentMessage(message: unknown): MessageCheck {
       if (m['stack'] !== undefined && typeof m['stack'] !== 'string') return malformed('a fatal report\'s stack must be a string');
       const stack = m['stack'] === undefined ? undefined : cut(m['stack'], kErrorLengthMax);
       return { ok: true, message: { type: 'fatal', error: cut(m['error'], kErrorLengthMax), ...(stack === undefined ? {} : { stack }) } };
+    }
+    case 'rpc-serve': {
+      const problem = servicesProblem(m['services']);
+      if (problem !== null) return refuse(problem);
+      return { ok: true, message: { type: 'rpc-serve', services: [...(m['services'] as string[])] } };
+    }
+    case 'rpc-call': {
+      if (!Number.isSafeInteger(m['callId'])) return malformed('an rpc-call needs an integer callId');
+      if (typeof m['node'] !== 'string' || !kRpcNodePattern.test(m['node'])) return malformed('an rpc-call needs a node id of 16 hex digits');
+      const serviceProblem = serviceNameProblem(m['service']);
+      if (serviceProblem !== null) return malformed(serviceProblem);
+      const timeoutProblem = rpcTimeoutProblem(m['timeoutMs']);
+      if (timeoutProblem !== null) return malformed(timeoutProblem);
+      const body = jsonValueProblem(m['body'], kRpcBodyJsonLengthMax, 'an rpc-call body');
+      if (!('json' in body)) return refuse(body);
+      return { ok: true, message: { type: 'rpc-call', callId: m['callId'] as number, node: m['node'], service: m['service'] as string, body: m['body'], timeoutMs: m['timeoutMs'] as number } };
+    }
+    case 'rpc-answer': {
+      if (!Number.isSafeInteger(m['requestId']) || typeof m['ok'] !== 'boolean') return malformed('an rpc-answer needs an integer requestId and a boolean ok');
+      if (m['ok'] === false) {
+        const error = asRpcFailure(m['error']);
+        if (error === null) return malformed('a failed rpc-answer needs an error with a GALAXY_ style code and a message');
+        return { ok: true, message: { type: 'rpc-answer', requestId: m['requestId'] as number, ok: false, error } };
+      }
+      const body = jsonValueProblem(m['body'] ?? null, kRpcBodyJsonLengthMax, 'an rpc-answer body');
+      if (!('json' in body)) return refuse(body);
+      return { ok: true, message: { type: 'rpc-answer', requestId: m['requestId'] as number, ok: true, body: m['body'] ?? null } };
     }
     default:
       return malformed(`unknown message type "${String(m['type']).slice(0, 32)}"`);

@@ -1,7 +1,8 @@
-import { asComponentDefinition, type ComponentContext, type ComponentDefinition, type ComponentLog } from '../sdk.js';
+import { asComponentDefinition, type CallOptions, type ComponentContext, type ComponentDefinition, type ComponentLog } from '../sdk.js';
 import { ComponentError, errorText } from './component-error.js';
 import { eventProblem, isPlainObject, jsonObjectProblem, kErrorLengthMax, kLogMessageLengthMax, kStatusJsonLengthMax, peerPayloadProblem, valuesProblem } from './component-limits.js';
 import type { ComponentInit, ComponentToHost, HostToComponent } from './component-protocol.js';
+import { ComponentRpcEndpoint } from './component-rpc-endpoint.js';
 
 /**
  * The component's side of the service control interface, without the process around it
@@ -12,6 +13,7 @@ import type { ComponentInit, ComponentToHost, HostToComponent } from './componen
  * (init, start, stop, configure, status) are always queued: the host has few outstanding
  * and times each out. Peer and membership messages beyond kRuntimeQueueMax waiting are
  * dropped, since a component slow to take them would otherwise grow without bound.
+ * Farm RPC messages (rpc-result, rpc-request) bypass the queue: see ComponentRpcEndpoint.
  */
 export const kRuntimeQueueMax = 1024;
 
@@ -26,18 +28,29 @@ export class ComponentRuntime {
   private context: RuntimeContext | null = null;
   private readonly queue: HostToComponent[] = [];
   private draining = false;
+  private readonly rpc: ComponentRpcEndpoint;
   /** Peer and membership messages dropped because the queue was full. */
   droppedMessages = 0;
 
   constructor(
     private readonly send: RuntimeSend,
     private readonly load: ModuleLoader,
-  ) {}
+  ) {
+    this.rpc = new ComponentRpcEndpoint(send);
+  }
 
   /** Takes one message from the host; never throws. */
   receive(message: unknown): void {
     if (!isHostMessage(message)) {
       this.log('warn', 'the component runtime ignored a malformed message from the host');
+      return;
+    }
+    if (message.type === 'rpc-result') {
+      this.rpc.result(message);
+      return;
+    }
+    if (message.type === 'rpc-request') {
+      void this.rpc.serve(message, this.definition, this.context);
       return;
     }
     if (!kControlTypes.has(message.type) && this.queue.length >= kRuntimeQueueMax) {
@@ -67,6 +80,9 @@ export class ComponentRuntime {
         return this.answer(message.seq, async () => {
           const { definition, context } = this.initialised();
           await definition.start?.(context);
+          // Before the start's result, so the host knows the services once it sees the component running.
+          const services = Object.keys(definition.services ?? {});
+          if (services.length > 0) this.send({ type: 'rpc-serve', services });
         });
       case 'stop':
         return this.answer(message.seq, async () => {
@@ -92,6 +108,10 @@ export class ComponentRuntime {
         return this.notify('membership', (definition, context) => definition.membership?.(message.peers, context));
       case 'peer':
         return this.notify('peer', (definition, context) => definition.peer?.(message.from, message.payload, context));
+      case 'rpc-result':
+      case 'rpc-request':
+        // Taken in receive(), never queued.
+        return Promise.resolve();
     }
   }
 
@@ -99,7 +119,7 @@ export class ComponentRuntime {
     if (this.definition !== null) throw new ComponentError('GALAXY_COMPONENT_FAILED', 'the component was initialised already');
     const namespace = await this.load();
     const definition = asComponentDefinition((namespace as { default?: unknown } | null)?.default);
-    const context = new RuntimeContext(init, this.send);
+    const context = new RuntimeContext(init, this.send, this.rpc);
     this.definition = definition;
     this.context = context;
     await definition.init?.(context);
@@ -166,6 +186,7 @@ class RuntimeContext implements ComponentContext {
   constructor(
     init: ComponentInit,
     private readonly send: RuntimeSend,
+    private readonly rpc: ComponentRpcEndpoint,
   ) {
     this.name = init.name;
     this.kind = init.kind;
@@ -193,6 +214,10 @@ class RuntimeContext implements ComponentContext {
     limit(peerPayloadProblem(payload));
     this.send({ type: 'peer-send', payload });
   }
+
+  call(node: string, service: string, body: unknown, options?: CallOptions): Promise<unknown> {
+    return this.rpc.call(node, service, body, options);
+  }
 }
 
 /** The shape check of what the host sends: cheap, since the host is trusted; it guards against a runner/host version mismatch. */
@@ -211,6 +236,10 @@ function isHostMessage(message: unknown): message is HostToComponent {
       return Array.isArray(message['peers']);
     case 'peer':
       return typeof message['from'] === 'string' && message['payload'] instanceof Uint8Array;
+    case 'rpc-result':
+      return Number.isSafeInteger(message['callId']) && typeof message['ok'] === 'boolean';
+    case 'rpc-request':
+      return Number.isSafeInteger(message['requestId']) && typeof message['service'] === 'string' && typeof message['from'] === 'string';
     default:
       return false;
   }

@@ -8,6 +8,8 @@ import type { ComponentCounters, ComponentEventType, ComponentLifecycleEvent, Co
 import type { ComponentHostSettings } from './component-host-options.js';
 import { checkComponentMessage, peerPayloadProblem, type ComponentDropReason } from './component-limits.js';
 import type { ComponentPeer, ComponentToHost, HostToComponent } from './component-protocol.js';
+import { ComponentRpcError } from './component-rpc-error.js';
+import { ComponentRpcRelay } from './component-rpc-relay.js';
 import { checkedConfig, type CheckedComponentSpec } from './component-spec.js';
 import { splitLines } from './output-lines.js';
 import { RateWindow } from './rate-window.js';
@@ -47,6 +49,8 @@ interface Link {
   fatal: string | null;
   /** Why the host ended or failed the process (a failed init, a hang). */
   failure: string | null;
+  /** Its farm RPC: calls it made, requests to it, the services it declared. */
+  readonly rpc: ComponentRpcRelay;
 }
 
 interface Pending {
@@ -132,6 +136,7 @@ export class ComponentSupervisor {
     peerDropped: 0,
     outputLinesDropped: 0,
     listenerErrors: 0,
+    rpc: { calls: 0, requests: 0, refused: 0, timeouts: 0 },
   };
 
   constructor(
@@ -210,6 +215,20 @@ export class ComponentSupervisor {
     return this.post(link, { type: 'peer', from, payload });
   }
 
+  /**
+   * Delivers a request for one of its farm RPC services to the running component and
+   * resolves with the answer's body; rejects with ComponentRpcError (GALAXY_RPC_NOT_RUNNING,
+   * _UNKNOWN_SERVICE, _TIMEOUT, _BUSY, _TOO_LARGE, or the handler's own code).
+   */
+  serve(service: string, from: string, body: unknown, timeoutMs: number): Promise<unknown> {
+    const link = this.link;
+    if (this.state !== 'running' || link === null) {
+      this.count.rpc.refused++;
+      return Promise.reject(new ComponentRpcError('GALAXY_RPC_NOT_RUNNING', `${this.name} is ${this.state}`));
+    }
+    return link.rpc.request(service, from, body, timeoutMs);
+  }
+
   status(): ComponentStatus {
     return {
       name: this.name,
@@ -224,7 +243,7 @@ export class ComponentSupervisor {
   }
 
   counters(): ComponentCounters {
-    return { name: this.name, ...this.count, dropped: { ...this.count.dropped } };
+    return { name: this.name, ...this.count, dropped: { ...this.count.dropped }, rpc: { ...this.count.rpc } };
   }
 
   /** The last values the component posted, or null. */
@@ -291,6 +310,7 @@ export class ComponentSupervisor {
     this.runningSinceMs = Date.now();
     this.startedAt = new Date(this.runningSinceMs).toISOString();
     this.report('started', {});
+    this.announceServices(link);
     if (this.peers !== null) this.post(link, { type: 'membership', peers: this.peers });
     this.armHealthProbe(link);
   }
@@ -331,6 +351,7 @@ export class ComponentSupervisor {
     }
     this.state = 'stopping';
     this.clearHealthProbe();
+    this.withdrawServices(link);
     await this.endProcess(link);
     this.state = 'stopped';
     this.startedAt = null;
@@ -385,7 +406,7 @@ export class ComponentSupervisor {
     }
     let resolveExited!: () => void;
     const exited = new Promise<void>((resolve) => (resolveExited = resolve));
-    const link: Link = { child, exited, resolveExited, backlog: 0, ended: false, exitCode: null, signal: null, fatal: null, failure: null };
+    const link: Link = { child, exited, resolveExited, backlog: 0, ended: false, exitCode: null, signal: null, fatal: null, failure: null, rpc: new ComponentRpcRelay(this.name, (message) => this.post(link, message), this.count.rpc) };
     this.link = link;
     child.on('message', (message: unknown) => this.onMessage(link, message));
     child.on('error', (error) => this.onChildError(link, error));
@@ -419,6 +440,8 @@ export class ComponentSupervisor {
     link.exitCode = code;
     link.signal = signal;
     link.resolveExited();
+    link.rpc.end(describeExit(code, signal));
+    this.withdrawServices(link);
     if (this.link !== link) return;
     this.link = null;
     this.clearHealthProbe();
@@ -548,8 +571,10 @@ export class ComponentSupervisor {
     }
     const message = check.message;
     // Answers and fatal reports are bounded by the host's own requests and by one per process.
-    if (message.type !== 'result' && message.type !== 'fatal' && !this.messageRate.admit(Date.now())) {
+    if (message.type !== 'result' && message.type !== 'fatal' && message.type !== 'rpc-answer' && !this.messageRate.admit(Date.now())) {
       this.drop('rateLimited', `more than ${this.settings.messagesPerSecondMax} messages in a second`);
+      // A call dropped in silence would keep its caller waiting until its timeout.
+      if (message.type === 'rpc-call') link.rpc.refuse(message.callId, 'GALAXY_RPC_BUSY', `${this.name} sent more than ${this.settings.messagesPerSecondMax} messages in a second`);
       return;
     }
     switch (message.type) {
@@ -581,7 +606,40 @@ export class ComponentSupervisor {
         link.fatal = message.error;
         this.settings.logger.error({ component: this.name, pid: link.child.pid ?? null, stack: message.stack ?? null }, `component ${message.error}`);
         return;
+      case 'rpc-serve':
+        if (link.rpc.services !== null) {
+          this.drop('unsolicited', 'a second rpc-serve from one process');
+          return;
+        }
+        link.rpc.services = message.services;
+        this.announceServices(link);
+        return;
+      case 'rpc-call': {
+        const taken = link.rpc.call(message, (call, reply) => {
+          if (!this.deliver(() => this.sink.rpcCall(this.name, call, reply))) reply({ ok: false, code: 'GALAXY_RPC_UNAVAILABLE', message: 'the host failed to pass the call on' });
+        });
+        if (!taken) this.drop('unsolicited', `an rpc-call with callId ${message.callId}, which is outstanding already`);
+        return;
+      }
+      case 'rpc-answer':
+        if (!link.rpc.answer(message)) this.drop('unsolicited', `an rpc-answer for request ${message.requestId}, which is not outstanding (late or never asked)`);
+        return;
     }
+  }
+
+  /** Offers the process's services to the farm once it runs and has declared them. */
+  private announceServices(link: Link): void {
+    const services = link.rpc.services;
+    if (this.link !== link || this.state !== 'running' || link.rpc.announced || services === null || services.length === 0) return;
+    link.rpc.announced = true;
+    this.deliver(() => this.sink.services(this.name, services));
+  }
+
+  /** Withdraws them when it stops or ends, before it can no longer answer. */
+  private withdrawServices(link: Link): void {
+    if (!link.rpc.announced) return;
+    link.rpc.announced = false;
+    this.deliver(() => this.sink.services(this.name, []));
   }
 
   private drop(reason: ComponentDropReason, detail: string): void {
@@ -590,13 +648,18 @@ export class ComponentSupervisor {
     if ((dropped & (dropped - 1)) === 0) this.settings.logger.warn({ component: this.name, reason, dropped, detail }, 'message from component dropped');
   }
 
-  /** Calls the host's listeners; their errors are the agent's bugs, logged and counted, never thrown into IPC handling. */
-  private deliver(call: () => void): void {
+  /**
+   * Calls the host's listeners; their errors are the agent's bugs, logged and counted,
+   * never thrown into IPC handling. Returns whether the call went through without one.
+   */
+  private deliver(call: () => void): boolean {
     try {
       call();
+      return true;
     } catch (error) {
       this.count.listenerErrors++;
       this.settings.logger.error({ component: this.name, error: errorText(error) }, 'a listener of component messages threw');
+      return false;
     }
   }
 

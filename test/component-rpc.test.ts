@@ -1,0 +1,242 @@
+// Proves farm RPC between components. Two component hosts stand for two nodes; each is
+// connected by connectComponentRpc to a farm stub that routes calls between them by node
+// id (the real FarmRpc is proven in farm-rpc.test.ts), and each runs the rpc-peer
+// fixture (test/fixtures/components/rpc-peer.mjs) in a real child process. A component
+// on one node calls a service of the component on the other, in both directions; a
+// call to its own node reaches the local component without the farm and the farm's own
+// services through it; handler errors, unknown services, timeouts, oversized bodies
+// (both ends) and calls to a stopped component come back with stable codes; services
+// are announced on start and withdrawn on stop (and unregistered from the farm); a
+// start handler may await a call; service handlers run concurrently. The message
+// checks, definition checks and the in-process runtime are tested without processes.
+// Needs the compiled runner and SDK: run `npx tsc -p tsconfig.json` before vitest.
+import { afterEach, describe, expect, it } from 'vitest';
+import { ComponentHost } from '../src/components/host/component-host.js';
+import { checkComponentMessage, kRpcBodyJsonLengthMax } from '../src/components/host/component-limits.js';
+import type { ComponentToHost } from '../src/components/host/component-protocol.js';
+import { connectComponentRpc, type ComponentRpcFarm } from '../src/components/host/component-rpc-bridge.js';
+import { ComponentRuntime } from '../src/components/host/component-runtime.js';
+import { asComponentDefinition, defineComponent } from '../src/components/sdk.js';
+import { closeHosts, fixture, testHost, waitFor, type TestHost } from './support/components.js';
+
+afterEach(async () => {
+  await closeHosts();
+});
+
+const kNodeA = '00000000000000aa';
+const kNodeB = '00000000000000bb';
+const kMembers = [{ id: kNodeA, address: '10.0.0.1:7946', status: 'alive', tags: { roles: 'management' } }];
+
+type Handler = (from: { id: string }, body: unknown) => Promise<unknown>;
+
+/**
+ * Farm RPC between the test's nodes, in process: bodies cross as JSON like on the wire,
+ * an unknown service or node is refused like FarmRpc refuses it, and calls time out.
+ * Serves farm.members on every node, as the farm service does.
+ */
+class FarmStub {
+  readonly handlers = new Map<string, Map<string, Handler>>();
+  readonly calls: Array<{ from: string; node: string; service: string }> = [];
+
+  port(selfId: string): ComponentRpcFarm {
+    const own = new Map<string, Handler>();
+    this.handlers.set(selfId, own);
+    return {
+      selfId,
+      call: (node, service, body, timeoutMs) => this.call(selfId, node, service, body, timeoutMs),
+      handle: (service, handler) => own.set(service, handler),
+      unhandle: (service) => own.delete(service),
+    };
+  }
+
+  private async call(from: string, node: string, service: string, body: unknown, timeoutMs: number): Promise<unknown> {
+    this.calls.push({ from, node, service });
+    if (service === 'farm.members') return kMembers;
+    const handler = this.handlers.get(node)?.get(service);
+    if (handler === undefined) throw Object.assign(new Error(`no service "${service}" on ${node}`), { code: 'GALAXY_RPC_UNKNOWN_SERVICE' });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(Object.assign(new Error(`no answer from ${node}`), { code: 'GALAXY_RPC_TIMEOUT' })), timeoutMs)));
+    try {
+      return JSON.parse(JSON.stringify(await Promise.race([handler({ id: from }, JSON.parse(JSON.stringify(body))), timeout]))) as unknown;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+interface Node {
+  readonly t: TestHost;
+  readonly services: Array<[string, readonly string[]]>;
+}
+
+async function twoNodes(peerConfig: Record<string, unknown> = {}): Promise<{ a: Node; b: Node; farm: FarmStub }> {
+  const farm = new FarmStub();
+  const node = async (nodeId: string): Promise<Node> => {
+    const t = testHost({ nodeId });
+    const services: Node['services'] = [];
+    t.host.on('services', (name, list) => services.push([name, list]));
+    connectComponentRpc(t.host, farm.port(nodeId));
+    t.host.add({ name: 'peer', kind: 'rpc-peer', module: fixture('rpc-peer'), config: peerConfig });
+    expect((await t.host.start('peer')).state).toBe('running');
+    return { t, services };
+  };
+  const [a, b] = await Promise.all([node(kNodeA), node(kNodeB)]);
+  return { a, b, farm };
+}
+
+/** Makes the peer component on `host` call `service` on `node` and returns its outcome. */
+function relay(host: ComponentHost, node: string, service: string, body: unknown, timeoutMs?: number, repeat?: number): Promise<unknown> {
+  return host.request('peer', 'test.relay', host.settings.nodeId, { node, service, body, ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(repeat === undefined ? {} : { repeat }) });
+}
+
+describe('component RPC across two hosts', () => {
+  it('calls services on the other node both ways, on its own node without the farm, and the farm\'s own services', async () => {
+    const { a, b, farm } = await twoNodes();
+    const served = ['test.echo', 'test.fail', 'test.slow', 'test.big', 'test.stall', 'test.relay'];
+    expect(a.services).toEqual([['peer', served]]);
+    expect([...farm.handlers.get(kNodeB)!.keys()]).toEqual(served);
+
+    expect(await relay(a.t.host, kNodeB, 'test.echo', { n: 1 })).toEqual({ ok: true, body: { echo: { n: 1 }, from: kNodeA, served: 'peer' } });
+    expect(await relay(b.t.host, kNodeA, 'test.echo', { n: 2 })).toEqual({ ok: true, body: { echo: { n: 2 }, from: kNodeB, served: 'peer' } });
+    expect(farm.calls.map((c) => `${c.from}>${c.node}:${c.service}`)).toEqual([`${kNodeA}>${kNodeB}:test.echo`, `${kNodeB}>${kNodeA}:test.echo`]);
+
+    // Its own node: the local component answers, the farm never sees the call.
+    expect(await relay(a.t.host, kNodeA, 'test.echo', { n: 3, when: '2025' })).toEqual({ ok: true, body: { echo: { n: 3, when: '2025' }, from: kNodeA, served: 'peer' } });
+    expect(farm.calls).toHaveLength(2);
+    // The farm's own services on this node go to the farm.
+    expect(await relay(a.t.host, kNodeA, 'farm.members', {})).toEqual({ ok: true, body: kMembers });
+    expect(farm.calls.at(-1)).toEqual({ from: kNodeA, node: kNodeA, service: 'farm.members' });
+    // The host's caller is the other way in: the agent asking a local component.
+    expect(await a.t.host.request('peer', 'test.echo', kNodeB, [1, 'two'])).toEqual({ echo: [1, 'two'], from: kNodeB, served: 'peer' });
+    expect(a.t.host.counters()[0]!.rpc).toMatchObject({ calls: 3, requests: 6, refused: 0, timeouts: 0 });
+  });
+
+  it('returns errors, unknown services, timeouts and oversized bodies with stable codes', async () => {
+    const { a } = await twoNodes();
+    expect(await relay(a.t.host, kNodeB, 'test.fail', {})).toEqual({ ok: false, code: 'GALAXY_TEST_REFUSED', message: 'refused on purpose', name: 'ComponentRpcError' });
+    expect(await relay(a.t.host, kNodeB, 'test.none', {})).toMatchObject({ ok: false, code: 'GALAXY_RPC_UNKNOWN_SERVICE' });
+    expect(await relay(a.t.host, '00000000000000cc', 'test.echo', {})).toMatchObject({ ok: false, code: 'GALAXY_RPC_UNKNOWN_SERVICE' });
+    expect(await relay(a.t.host, kNodeA, 'test.none', {})).toMatchObject({ ok: false, code: 'GALAXY_RPC_UNKNOWN_SERVICE' });
+
+    const startedMs = Date.now();
+    expect(await relay(a.t.host, kNodeB, 'test.stall', {}, 200)).toMatchObject({ ok: false, code: 'GALAXY_RPC_TIMEOUT' });
+    expect(await relay(a.t.host, kNodeA, 'test.stall', {}, 200)).toMatchObject({ ok: false, code: 'GALAXY_RPC_TIMEOUT' });
+    expect(Date.now() - startedMs).toBeLessThan(2000);
+
+    // Too large to send (refused in the caller's process), and too large to answer (refused in the callee's).
+    expect(await relay(a.t.host, kNodeB, 'test.echo', null, undefined, kRpcBodyJsonLengthMax)).toMatchObject({ ok: false, code: 'GALAXY_RPC_TOO_LARGE' });
+    expect(await relay(a.t.host, kNodeB, 'test.big', { length: kRpcBodyJsonLengthMax })).toMatchObject({ ok: false, code: 'GALAXY_RPC_TOO_LARGE' });
+    expect(await relay(a.t.host, kNodeB, 'test.big', { length: 1000 })).toEqual({ ok: true, body: 'x'.repeat(1000) });
+    // And from the host's side.
+    await expect(a.t.host.request('peer', 'test.echo', kNodeA, 'x'.repeat(kRpcBodyJsonLengthMax))).rejects.toMatchObject({ code: 'GALAXY_RPC_TOO_LARGE' });
+    await expect(a.t.host.request('peer', 'test.big', kNodeA, { length: kRpcBodyJsonLengthMax })).rejects.toMatchObject({ code: 'GALAXY_RPC_TOO_LARGE' });
+    await expect(a.t.host.request('peer', 'test.stall', kNodeA, {}, 100)).rejects.toMatchObject({ code: 'GALAXY_RPC_TIMEOUT' });
+    await expect(a.t.host.request('peer', 'test.none', kNodeA, {})).rejects.toMatchObject({ code: 'GALAXY_RPC_UNKNOWN_SERVICE' });
+    await expect(a.t.host.request('peer', 'test.echo', kNodeA, { f: () => 1 }.f)).rejects.toMatchObject({ code: 'GALAXY_RPC_BAD_REQUEST' });
+    await expect(a.t.host.request('nobody', 'test.echo', kNodeA, {})).rejects.toMatchObject({ code: 'GALAXY_COMPONENT_UNKNOWN' });
+
+    // Bad arguments to ctx.call.
+    expect(await relay(a.t.host, 'not-a-node', 'test.echo', {})).toMatchObject({ ok: false, code: 'GALAXY_RPC_BAD_REQUEST' });
+    expect(await relay(a.t.host, kNodeB, 'Bad Name', {})).toMatchObject({ ok: false, code: 'GALAXY_RPC_BAD_REQUEST' });
+    expect(await relay(a.t.host, kNodeB, 'test.echo', {}, 0)).toMatchObject({ ok: false, code: 'GALAXY_RPC_BAD_REQUEST' });
+    expect(a.t.host.status()[0]!.state).toBe('running');
+  });
+
+  it('withdraws the services of a stopped component and fails requests to it', async () => {
+    const { a, b, farm } = await twoNodes();
+    await b.t.host.stop('peer');
+    expect(b.services.at(-1)).toEqual(['peer', []]);
+    expect(farm.handlers.get(kNodeB)!.size).toBe(0);
+    expect(await relay(a.t.host, kNodeB, 'test.echo', {})).toMatchObject({ ok: false, code: 'GALAXY_RPC_UNKNOWN_SERVICE' });
+    await expect(b.t.host.request('peer', 'test.echo', kNodeA, {})).rejects.toMatchObject({ code: 'GALAXY_RPC_NOT_RUNNING' });
+
+    // A request in flight when the component dies fails at once, not at its timeout.
+    const inFlight = a.t.host.request('peer', 'test.stall', kNodeA, {}, 30_000);
+    process.kill(a.t.host.status()[0]!.pid!, 'SIGKILL');
+    await expect(inFlight).rejects.toMatchObject({ code: 'GALAXY_RPC_NOT_RUNNING' });
+    expect(a.services.at(-1)).toEqual(['peer', []]);
+    // Restarted by the host, it offers its services again.
+    await waitFor('the restarted component announced its services', () => a.services.length === 3 && a.services[2]![1].length === 6);
+    expect(await a.t.host.request('peer', 'test.echo', kNodeA, 1)).toMatchObject({ echo: 1 });
+  });
+
+  it('lets a start handler await a call, runs service handlers concurrently, and keeps one server per service', async () => {
+    const farm = new FarmStub();
+    const t = testHost({ nodeId: kNodeA });
+    const disconnect = connectComponentRpc(t.host, farm.port(kNodeA));
+    t.host.add({ name: 'peer', kind: 'rpc-peer', module: fixture('rpc-peer'), config: { callAtStart: { node: kNodeA, service: 'farm.members' } } });
+    expect((await t.host.start('peer')).state).toBe('running');
+    expect(t.values[0]!.values).toEqual({ startCallAnswer: JSON.stringify(kMembers).length });
+
+    const startedMs = Date.now();
+    await Promise.all([1, 2, 3, 4].map(() => t.host.request('peer', 'test.slow', kNodeA, { ms: 300 })));
+    expect(Date.now() - startedMs).toBeLessThan(1000);
+    expect(await t.host.query('peer')).toEqual({ runningMax: 4 });
+
+    // A second component declaring the same services is ignored for them, and said so.
+    t.host.add({ name: 'second', kind: 'rpc-peer', module: fixture('rpc-peer') });
+    await t.host.start('second');
+    expect(t.logs.filter((l) => l.message?.startsWith('component service ignored') === true)).toHaveLength(6);
+    expect(await relay(t.host, kNodeA, 'test.echo', {})).toMatchObject({ ok: true, body: { served: 'peer' } });
+
+    disconnect();
+    expect(farm.handlers.get(kNodeA)!.size).toBe(0);
+    expect(await relay(t.host, kNodeA, 'test.echo', {})).toMatchObject({ ok: false, code: 'GALAXY_RPC_UNAVAILABLE' });
+  });
+});
+
+describe('component RPC parts', () => {
+  it('checks RPC messages at the host', () => {
+    expect(checkComponentMessage({ type: 'rpc-serve', services: ['events.store', 'events.query'] })).toMatchObject({ ok: true });
+    expect(checkComponentMessage({ type: 'rpc-serve', services: ['farm.members'] })).toMatchObject({ ok: false, reason: 'malformed' });
+    expect(checkComponentMessage({ type: 'rpc-serve', services: ['a', 'a'] })).toMatchObject({ ok: false, reason: 'malformed' });
+    expect(checkComponentMessage({ type: 'rpc-serve', services: Array.from({ length: 33 }, (_, i) => `s${i}`) })).toMatchObject({ ok: false, reason: 'oversized' });
+    const call = { type: 'rpc-call', callId: 1, node: kNodeB, service: 'test.echo', body: { a: 1 }, timeoutMs: 1000 };
+    expect(checkComponentMessage(call)).toMatchObject({ ok: true });
+    expect(checkComponentMessage({ ...call, node: 'B' })).toMatchObject({ ok: false, reason: 'malformed' });
+    expect(checkComponentMessage({ ...call, timeoutMs: 0 })).toMatchObject({ ok: false, reason: 'malformed' });
+    expect(checkComponentMessage({ ...call, body: undefined })).toMatchObject({ ok: false, reason: 'malformed' });
+    expect(checkComponentMessage({ ...call, body: 'x'.repeat(kRpcBodyJsonLengthMax) })).toMatchObject({ ok: false, reason: 'oversized' });
+    expect(checkComponentMessage({ type: 'rpc-answer', requestId: 1, ok: true, body: [1] })).toMatchObject({ ok: true });
+    expect(checkComponentMessage({ type: 'rpc-answer', requestId: 1, ok: false, error: { code: 'GALAXY_X', message: 'no' } })).toMatchObject({ ok: true });
+    expect(checkComponentMessage({ type: 'rpc-answer', requestId: 1, ok: false, error: { code: 'lower', message: 'no' } })).toMatchObject({ ok: false, reason: 'malformed' });
+  });
+
+  it('checks the services of a definition', () => {
+    const handler = () => null;
+    expect(() => defineComponent({ services: { 'events.store': handler } })).not.toThrow();
+    expect(() => asComponentDefinition({ services: { 'Events.Store': handler } })).toThrow(expect.objectContaining({ code: 'GALAXY_COMPONENT_BAD_DEFINITION' }));
+    expect(() => asComponentDefinition({ services: { 'farm.members': handler } })).toThrow(/farm service/);
+    expect(() => asComponentDefinition({ services: { 'a.b': 'not a function' } })).toThrow(/must be a function/);
+    expect(() => asComponentDefinition({ services: [handler] })).toThrow(/plain object/);
+  });
+
+  it('serves requests while a lifecycle handler waits, and answers every request', async () => {
+    const sent: ComponentToHost[] = [];
+    let releaseStart!: () => void;
+    const definition = defineComponent({
+      start: () => new Promise<void>((resolve) => (releaseStart = resolve)),
+      services: { 'x.echo': (body: unknown, from: { node: string }) => ({ body, from: from.node }), 'x.bad': () => new Date(Number.NaN).toISOString() },
+    });
+    const runtime = new ComponentRuntime((message) => sent.push(message), async () => ({ default: definition }));
+    runtime.receive({ type: 'rpc-request', requestId: 1, service: 'x.echo', from: kNodeA, body: 1 });
+    runtime.receive({ type: 'init', seq: 1, init: { name: 'x', kind: 'x', nodeId: kNodeA, stateDir: '/tmp', config: {} } });
+    runtime.receive({ type: 'start', seq: 2 });
+    await waitFor('init answered', () => sent.some((m) => m.type === 'result' && m.seq === 1));
+    runtime.receive({ type: 'rpc-request', requestId: 2, service: 'x.echo', from: kNodeB, body: { a: [1] } });
+    runtime.receive({ type: 'rpc-request', requestId: 3, service: 'x.none', from: kNodeB, body: null });
+    runtime.receive({ type: 'rpc-request', requestId: 4, service: 'x.bad', from: kNodeB, body: null });
+    await waitFor('the requests were answered during the start', () => sent.filter((m) => m.type === 'rpc-answer').length === 4);
+    const answers = sent.filter((m): m is Extract<ComponentToHost, { type: 'rpc-answer' }> => m.type === 'rpc-answer');
+    expect(answers.find((m) => m.requestId === 1)).toMatchObject({ ok: false, error: { code: 'GALAXY_RPC_NOT_RUNNING' } });
+    expect(answers.find((m) => m.requestId === 2)).toEqual({ type: 'rpc-answer', requestId: 2, ok: true, body: { body: { a: [1] }, from: kNodeB } });
+    expect(answers.find((m) => m.requestId === 3)).toMatchObject({ ok: false, error: { code: 'GALAXY_RPC_UNKNOWN_SERVICE' } });
+    expect(answers.find((m) => m.requestId === 4)).toMatchObject({ ok: false, error: { code: 'GALAXY_RPC_HANDLER' } });
+    expect(sent.some((m) => m.type === 'result' && m.seq === 2)).toBe(false);
+    releaseStart();
+    await waitFor('the start answered, services declared first', () => sent.some((m) => m.type === 'result' && m.seq === 2));
+    const types = sent.map((m) => m.type);
+    expect(types.indexOf('rpc-serve')).toBe(types.lastIndexOf('result') - 1);
+    expect(sent.find((m) => m.type === 'rpc-serve')).toEqual({ type: 'rpc-serve', services: ['x.echo', 'x.bad'] });
+  });
+});
