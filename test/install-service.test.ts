@@ -1,0 +1,207 @@
+// Proves the install service on real component hosts (each component a child process):
+// a node fetches a package it lacks from a member, verifies it and starts it; a new
+// version replaces the old (whose process ends); a release whose start throws, and one
+// that crashes within the settle window, are rolled back to the previous version, which
+// runs again; a restarted agent starts what it had installed; the farm's desired list
+// installs, upgrades and removes, and an explicit remove of what the farm wants is
+// refused; a rollout to three nodes in batches installs a new version everywhere, and a
+// rollout whose second node fails stops there: the third node is not asked and keeps
+// its version. Nodes are linked by FarmRpc instances delivering to each other directly.
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { FarmRpc } from '../src/farm/farm-rpc.js';
+import { StaticDesiredComponents } from '../src/install/desired-components.js';
+import { FarmInstall } from '../src/install/farm-install.js';
+import type { FarmPeer } from '../src/install/farm-peer.js';
+import type { InstallProgress } from '../src/install/install-progress.js';
+import { InstallService } from '../src/install/install-service.js';
+import { PackageStore } from '../src/install/package-store.js';
+import { PackageFetcher } from '../src/install/package-fetcher.js';
+import { serveInstallRpc } from '../src/install/install-rpc.js';
+import { packageRoot } from '../src/util/package-root.js';
+import { closeHosts, processExists, testHost, waitFor } from './support/components.js';
+
+const root = mkdtempSync(join(tmpdir(), 'galaxy-install-service-'));
+afterEach(() => closeHosts());
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let counter = 0;
+
+/** A copy of a fixture package with another version (and other manifest edits). */
+function fixture(name: 'greeter' | 'greeter-broken', version: string, edit: (manifest: Record<string, unknown>) => void = () => {}): string {
+  const dir = join(root, `pkg-${counter++}`);
+  cpSync(join(packageRoot(), 'test', 'fixtures', 'packages', name), dir, { recursive: true });
+  const path = join(dir, 'galaxy-component.json');
+  const manifest = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  manifest['version'] = version;
+  edit(manifest);
+  writeFileSync(path, JSON.stringify(manifest));
+  return dir;
+}
+
+interface Network {
+  rpc(peer: FarmPeer): FarmRpc;
+}
+
+/** FarmRpc instances that deliver to each other by address, asynchronously. */
+function network(): Network {
+  const byAddress = new Map<string, FarmRpc>();
+  return {
+    rpc(peer) {
+      const rpc = new FarmRpc({
+        selfId: peer.id,
+        send: (messages) => {
+          for (const message of messages) setImmediate(() => byAddress.get(message.peer)?.receive({ peer: peer.address, bytes: message.bytes, stream: true }));
+        },
+      });
+      byAddress.set(peer.address, rpc);
+      return rpc;
+    },
+  };
+}
+
+const peerOf = (i: number): FarmPeer => ({ id: String(i).repeat(16), address: `10.0.0.${i}:7946` });
+
+/** A member that only holds packages and serves them. */
+async function holder(net: Network, dirs: readonly string[]): Promise<{ peer: FarmPeer; store: PackageStore }> {
+  const peer = peerOf(9);
+  const store = new PackageStore(join(root, `holder-${counter++}`));
+  for (const dir of dirs) await store.importDirectory(dir);
+  serveInstallRpc(net.rpc(peer), { store });
+  return { peer, store };
+}
+
+const kSettleMs = 400;
+
+function versionRunning(host: ReturnType<typeof testHost>['host']): string | null {
+  const status = host.status().find((s) => s.name === 'greeter');
+  if (status?.state !== 'running') return null;
+  return String(host.lastValues('greeter')?.['version'] ?? '');
+}
+
+describe('install service', () => {
+  it('installs, replaces, and rolls back a failing start or an early crash', async () => {
+    const net = network();
+    const source = await holder(net, [fixture('greeter', '1.0.0'), fixture('greeter', '2.0.0'), fixture('greeter-broken', '3.0.0'), fixture('greeter', '2.1.0', (m) => (m['config'] = { crashAfterMs: 50 }))]);
+    const self = peerOf(1);
+    const { host } = testHost({ nodeId: self.id });
+    const store = new PackageStore(join(root, `node-${counter++}`));
+    const fetcher = new PackageFetcher({ rpc: net.rpc(self), store, peers: () => [source.peer], random: () => 0 });
+    const stateFile = join(root, `state-${counter++}.json`);
+    const service = new InstallService({ store, host, fetcher, stateFile, settleMs: kSettleMs });
+    const progress: InstallProgress[] = [];
+    service.on('progress', (p) => progress.push(p));
+    await service.start();
+
+    expect(await service.install('greeter', '1.0.0')).toMatchObject({ result: 'installed', version: '1.0.0', previousVersion: null, error: null });
+    await waitFor('1.0.0 posts its version', () => versionRunning(host) === '1.0.0');
+    expect(store.has('greeter', '1.0.0')).toBe(true);
+    const pid1 = host.status().find((s) => s.name === 'greeter')!.pid!;
+
+    expect(await service.install('greeter', '2.0.0')).toMatchObject({ result: 'installed', version: '2.0.0', previousVersion: '1.0.0' });
+    await waitFor('2.0.0 posts its version', () => versionRunning(host) === '2.0.0');
+    await waitFor('the 1.0.0 process is gone', () => !processExists(pid1));
+
+    progress.length = 0;
+    const broken = await service.install('greeter', '3.0.0');
+    expect(broken).toMatchObject({ result: 'rolled-back', version: '3.0.0', previousVersion: '2.0.0', error: { code: 'GALAXY_INSTALL_START_FAILED' } });
+    expect(broken.error!.message).toContain('a broken release');
+    expect(progress.map((p) => p.phase)).toEqual(['fetching', 'fetching', 'verifying', 'installing', 'starting', 'rolled-back']);
+    await waitFor('2.0.0 runs again', () => versionRunning(host) === '2.0.0');
+    expect(service.installed()).toMatchObject([{ name: 'greeter', version: '2.0.0', origin: 'local', state: 'running' }]);
+
+    const crashing = await service.install('greeter', '2.1.0');
+    expect(crashing).toMatchObject({ result: 'rolled-back', previousVersion: '2.0.0', error: { code: 'GALAXY_INSTALL_START_FAILED' } });
+    expect(crashing.error!.message).toContain(`within ${kSettleMs} ms`);
+    await waitFor('2.0.0 runs again after the crash', () => versionRunning(host) === '2.0.0');
+    // The failed decisions were forgotten: the node's desired state is what runs.
+    expect(service.desired()).toMatchObject([{ name: 'greeter', version: '2.0.0' }]);
+
+    // A restarted agent: a new host and service on the same store and state start what ran.
+    await service.close();
+    await host.close();
+    const restarted = testHost({ nodeId: self.id });
+    const again = new InstallService({ store, host: restarted.host, fetcher, stateFile, settleMs: kSettleMs });
+    expect(await again.start()).toMatchObject([{ name: 'greeter', result: 'installed', version: '2.0.0' }]);
+    await waitFor('2.0.0 runs after the restart', () => versionRunning(restarted.host) === '2.0.0');
+
+    expect(await again.remove('greeter')).toMatchObject({ name: 'greeter', result: 'removed', previousVersion: '2.0.0' });
+    expect(restarted.host.status()).toEqual([]);
+    await expect(again.remove('greeter')).rejects.toMatchObject({ code: 'GALAXY_INSTALL_NOT_INSTALLED' });
+    await again.close();
+  }, 60_000);
+
+  it('follows the farm\'s desired list and leaves components it did not install alone', async () => {
+    const net = network();
+    const source = await holder(net, [fixture('greeter', '1.0.0'), fixture('greeter', '2.0.0')]);
+    const self = peerOf(2);
+    const { host } = testHost({ nodeId: self.id });
+    host.add({ name: 'builtin', kind: 'greeter', module: join(packageRoot(), 'test', 'fixtures', 'packages', 'greeter', 'index.mjs') });
+    const store = new PackageStore(join(root, `node-${counter++}`));
+    const fetcher = new PackageFetcher({ rpc: net.rpc(self), store, peers: () => [source.peer] });
+    const desired = new StaticDesiredComponents([{ name: 'greeter', version: '1.0.0', config: { greeting: 'hi' } }]);
+    const service = new InstallService({ store, host, fetcher, stateFile: join(root, `state-${counter++}.json`), source: desired, settleMs: kSettleMs });
+    expect(await service.start()).toMatchObject([{ name: 'greeter', result: 'installed', version: '1.0.0' }]);
+    expect(host.lastValues('greeter')).toMatchObject({ version: '1.0.0', greeting: 'hi, farm' });
+
+    // A configuration change alone reconfigures the running component.
+    desired.set([{ name: 'greeter', version: '1.0.0', config: { greeting: 'hey' } }]);
+    expect(await service.reconcile()).toMatchObject([{ name: 'greeter', result: 'configured' }]);
+    await waitFor('the new greeting', () => host.lastValues('greeter')?.['greeting'] === 'hey, farm');
+
+    desired.set([{ name: 'greeter', version: '2.0.0' }]);
+    await service.reconcile();
+    await waitFor('2.0.0 runs', () => versionRunning(host) === '2.0.0');
+    await expect(service.remove('greeter')).rejects.toMatchObject({ code: 'GALAXY_INSTALL_WANTED_BY_FARM' });
+    await expect(service.remove('builtin')).rejects.toMatchObject({ code: 'GALAXY_INSTALL_NOT_MANAGED' });
+    await expect(service.install('builtin', '1.0.0')).resolves.toMatchObject({ result: 'failed', error: { code: 'GALAXY_INSTALL_NOT_MANAGED' } });
+
+    desired.set([]);
+    expect(await service.reconcile()).toMatchObject([{ name: 'greeter', result: 'removed' }]);
+    expect(host.status().map((s) => s.name)).toEqual(['builtin']);
+    await service.close();
+  }, 60_000);
+
+  it('rolls a version out to three nodes in batches and stops at the first failure', async () => {
+    const net = network();
+    const coordinatorPeer = peerOf(5);
+    const targets = [peerOf(6), peerOf(7), peerOf(8)];
+    const everyone = [coordinatorPeer, ...targets];
+    const installs = everyone.map((peer) => {
+      const { host } = testHost({ nodeId: peer.id });
+      return new FarmInstall({
+        dataDir: join(root, `farm-${counter++}`),
+        selfId: peer.id,
+        rpc: net.rpc(peer),
+        host,
+        peers: () => everyone.filter((p) => p.id !== peer.id),
+        service: { settleMs: kSettleMs },
+      });
+    });
+    const [coordinator, ...nodes] = installs;
+    for (const install of installs) await install.start();
+    await coordinator!.addPackage(fixture('greeter', '1.0.0'), 'test');
+    await coordinator!.addPackage(fixture('greeter', '2.0.0'), 'test');
+    const versions = (): Array<string | null> => nodes.map((n) => n.service.installed()[0]?.version ?? null);
+
+    const first = await coordinator!.rolloutTo({ name: 'greeter', version: '1.0.0', target: { nodes: targets.map((t) => t.id) }, batch: 2 }, 'test');
+    expect(first).toMatchObject({ ok: true, batches: 2, stoppedInBatch: null });
+    expect(first.nodes.map((n) => n.result)).toEqual(['installed', 'installed', 'installed']);
+    expect(versions()).toEqual(['1.0.0', '1.0.0', '1.0.0']);
+
+    // The second target refuses to start 2.0.0: the rollout stops with it, the third node is not asked.
+    const second = await coordinator!.rolloutTo({ name: 'greeter', version: '2.0.0', config: { failOn: [targets[1]!.id] }, target: { nodes: targets.map((t) => t.id) }, batch: 1 }, 'test');
+    expect(second).toMatchObject({ ok: false, batches: 3, stoppedInBatch: 1 });
+    expect(second.nodes.map((n) => [n.id, n.result])).toEqual([
+      [targets[0]!.id, 'installed'],
+      [targets[1]!.id, 'rolled-back'],
+      [targets[2]!.id, 'not-attempted'],
+    ]);
+    expect(second.nodes[1]!.error?.message).toContain(`refuses to start on ${targets[1]!.id}`);
+    expect(versions()).toEqual(['2.0.0', '1.0.0', '1.0.0']);
+    expect(nodes.map((n) => n.service.installed()[0]?.state)).toEqual(['running', 'running', 'running']);
+    await expect(coordinator!.rolloutTo({ name: 'greeter', version: '2.0.0', target: { nodes: ['ffffffffffffffff'] } }, 'test')).rejects.toMatchObject({ code: 'GALAXY_INSTALL_BAD_TARGET' });
+    for (const install of installs) await install.close();
+  }, 90_000);
+});
