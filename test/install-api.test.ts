@@ -134,6 +134,9 @@ describe('install API and CLI', () => {
     // A rollout to a node that is not a member fails as an operation, not as the request.
     const rollout = (await call('POST', '/v1/components/install', { name: 'greeter', version: '1.0.0', target: { nodes: ['2222222222222222'] } })).json as InstallOperationView;
     expect(await followed(call, rollout.id)).toMatchObject({ kind: 'rollout', state: 'failed', error: { code: 'GALAXY_INSTALL_BAD_TARGET' } });
+    const families = new Map(install.metrics().map((f) => [f.name, f]));
+    expect(families.get('galaxy_install_packages')!.samples).toEqual([{ value: 1 }]);
+    expect(families.get('galaxy_install_outcomes_total')!.samples).toContainEqual({ labels: { result: 'installed' }, value: 1 });
     await install.close();
     expect(new PackageStore(join(root, 'node', 'packages')).list()).toHaveLength(1);
   }, 60_000);

@@ -225,11 +225,11 @@ describe('seal, pack, import', () => {
     expect((await refusal(other.importDirectory(dir))).code).toBe('GALAXY_PACKAGE_CONFLICT');
   });
 
-  it('prunes old versions, keeping the ones asked for', async () => {
+  it('prunes versions older than what is kept, never newer ones', async () => {
     const store = newStore();
-    for (const version of ['1.0.0', '1.1.0', '2.0.0', '2.1.0', '3.0.0']) await store.importDirectory(fixtureCopy('greeter', (m) => (m['version'] = version)));
-    expect(store.prune('greeter', new Set(['1.1.0']), 3).sort()).toEqual(['1.0.0', '2.0.0']);
-    expect(store.versions('greeter')).toEqual(['1.1.0', '2.1.0', '3.0.0']);
+    for (const version of ['1.0.0', '1.1.0', '2.0.0', '2.1.0', '3.0.0', '4.0.0']) await store.importDirectory(fixtureCopy('greeter', (m) => (m['version'] = version)));
+    expect(store.prune('greeter', new Set(['3.0.0', '1.1.0']), 3).sort()).toEqual(['1.0.0', '2.0.0']);
+    expect(store.versions('greeter')).toEqual(['1.1.0', '2.1.0', '3.0.0', '4.0.0']);
   });
 });
 

@@ -3,8 +3,9 @@
 // version replaces the old (whose process ends); a release whose start throws, and one
 // that crashes within the settle window, are rolled back to the previous version, which
 // runs again; a restarted agent starts what it had installed; the farm's desired list
-// installs, upgrades and removes, and an explicit remove of what the farm wants is
-// refused; a rollout to three nodes in batches installs a new version everywhere, and a
+// installs, reconfigures, upgrades and removes, a broken release it names is rolled back
+// once and not retried, a restarted node keeps its installs until the farm's list is
+// known, and an explicit remove of what the farm wants is refused; a rollout to three nodes in batches installs a new version everywhere, and a
 // rollout whose second node fails stops there: the third node is not asked and keeps
 // its version. Nodes are linked by FarmRpc instances delivering to each other directly.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -132,16 +133,17 @@ describe('install service', () => {
     await again.close();
   }, 60_000);
 
-  it('follows the farm\'s desired list and leaves components it did not install alone', async () => {
+  it('follows the farm\'s desired list, keeps its installs while the list is unknown, and leaves components it did not install alone', async () => {
     const net = network();
-    const source = await holder(net, [fixture('greeter', '1.0.0'), fixture('greeter', '2.0.0')]);
+    const source = await holder(net, [fixture('greeter', '1.0.0'), fixture('greeter', '2.0.0'), fixture('greeter-broken', '3.0.0')]);
     const self = peerOf(2);
     const { host } = testHost({ nodeId: self.id });
     host.add({ name: 'builtin', kind: 'greeter', module: join(packageRoot(), 'test', 'fixtures', 'packages', 'greeter', 'index.mjs') });
     const store = new PackageStore(join(root, `node-${counter++}`));
     const fetcher = new PackageFetcher({ rpc: net.rpc(self), store, peers: () => [source.peer] });
     const desired = new StaticDesiredComponents([{ name: 'greeter', version: '1.0.0', config: { greeting: 'hi' } }]);
-    const service = new InstallService({ store, host, fetcher, stateFile: join(root, `state-${counter++}.json`), source: desired, settleMs: kSettleMs });
+    const stateFile = join(root, `state-${counter++}.json`);
+    const service = new InstallService({ store, host, fetcher, stateFile, source: desired, settleMs: kSettleMs });
     expect(await service.start()).toMatchObject([{ name: 'greeter', result: 'installed', version: '1.0.0' }]);
     expect(host.lastValues('greeter')).toMatchObject({ version: '1.0.0', greeting: 'hi, farm' });
 
@@ -157,10 +159,27 @@ describe('install service', () => {
     await expect(service.remove('builtin')).rejects.toMatchObject({ code: 'GALAXY_INSTALL_NOT_MANAGED' });
     await expect(service.install('builtin', '1.0.0')).resolves.toMatchObject({ result: 'failed', error: { code: 'GALAXY_INSTALL_NOT_MANAGED' } });
 
-    desired.set([]);
-    expect(await service.reconcile()).toMatchObject([{ name: 'greeter', result: 'removed' }]);
-    expect(host.status().map((s) => s.name)).toEqual(['builtin']);
+    // A broken release from the farm is rolled back once, then not retried until the farm's entry changes.
+    desired.set([{ name: 'greeter', version: '3.0.0' }]);
+    expect(await service.reconcile()).toMatchObject([{ name: 'greeter', result: 'rolled-back', previousVersion: '2.0.0' }]);
+    expect(await service.reconcile()).toMatchObject([{ name: 'greeter', result: 'skipped', error: { code: 'GALAXY_INSTALL_START_FAILED' } }]);
+    expect(versionRunning(host)).toBe('2.0.0');
+
+    // A restarted node whose farm list is not known yet keeps and starts what it had; it removes it once the list says so.
     await service.close();
+    await host.close();
+    let known = false;
+    const listeners = new Set<() => void>();
+    const unknownYet = { current: () => [], ready: () => known, onChange: (listener: () => void) => (listeners.add(listener), () => listeners.delete(listener)) };
+    const restarted = testHost({ nodeId: self.id });
+    const again = new InstallService({ store, host: restarted.host, fetcher, stateFile, source: unknownYet, settleMs: kSettleMs });
+    expect(await again.start()).toMatchObject([{ name: 'greeter', result: 'installed', version: '2.0.0' }]);
+    expect(again.installed()).toMatchObject([{ name: 'greeter', origin: 'kept', state: 'running' }]);
+    await expect(again.remove('greeter')).rejects.toMatchObject({ code: 'GALAXY_INSTALL_BUSY' });
+    known = true;
+    for (const listener of listeners) listener();
+    expect(await again.reconcile()).toMatchObject([{ name: 'greeter', result: 'removed' }]);
+    await again.close();
   }, 60_000);
 
   it('rolls a version out to three nodes in batches and stops at the first failure', async () => {

@@ -1,13 +1,14 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import type { ApiEvent } from '../api/api-backend.js';
+import type { ApiEvent, MetricFamily } from '../api/api-backend.js';
 import type { InstallBackend, InstallRequest, InstallTarget, PackageView } from '../api/install-backend.js';
 import type { ComponentHost, ComponentLogger } from '../components/host/component-host.js';
 import { kSilentComponentLogger } from '../components/host/component-host-options.js';
 import type { DesiredComponentsSource } from './desired-components.js';
 import type { FarmPeer, RpcCaller, RpcEndpoint } from './farm-peer.js';
 import { errorSummary, InstallError } from './install-error.js';
+import { installMetrics } from './install-metrics.js';
 import { InstallOperations, type InstallOperationView } from './install-operations.js';
 import { succeeded, type InstallOutcome } from './install-outcome.js';
 import type { InstallProgress } from './install-progress.js';
@@ -107,6 +108,12 @@ export class FarmInstall implements InstallBackend {
 
   close(): Promise<void> {
     return this.service.close();
+  }
+
+  /** Metric families for the node's /metrics. */
+  metrics(): MetricFamily[] {
+    const packages = this.store.list();
+    return installMetrics({ outcomes: this.service.counters, packages: packages.length, packageBytes: packages.reduce((sum, p) => sum + p.bytes, 0), rpc: this.rpcCounters });
   }
 
   // ---- InstallBackend -------------------------------------------------------------

@@ -4,7 +4,7 @@ import type { ComponentHost, ComponentLifecycleEvent, ComponentLogger } from '..
 import { kSilentComponentLogger } from '../components/host/component-host-options.js';
 import { checkDesiredList, type DesiredComponent, type DesiredComponentsSource } from './desired-components.js';
 import { errorSummary, InstallError, type ErrorSummary } from './install-error.js';
-import type { InstallOutcome } from './install-outcome.js';
+import type { InstallOutcome, InstallResult } from './install-outcome.js';
 import { desiredKey, planInstall, startSequence, type InstalledRecord, type PlannedConfigure, type PlannedInstall } from './install-plan.js';
 import type { InstallPhase, InstallProgress } from './install-progress.js';
 import { readInstallState, writeInstallState } from './install-state-file.js';
@@ -87,6 +87,8 @@ interface Ready {
 }
 
 export class InstallService extends EventEmitter<InstallServiceEvents> {
+  /** Outcomes of every reconcile, by result. */
+  readonly counters: Record<InstallResult, number> = { installed: 0, configured: 0, unchanged: 0, removed: 0, 'rolled-back': 0, failed: 0, skipped: 0 };
   private readonly options: InstallServiceOptions;
   private readonly settleMs: number;
   private readonly startTimeoutMs: number;
@@ -97,8 +99,8 @@ export class InstallService extends EventEmitter<InstallServiceEvents> {
   private readonly local = new Map<string, DesiredComponent>();
   /** The farm's entries last seen, canonical, by name: a change drops an explicit install of that name. */
   private readonly sourceSeen = new Map<string, string>();
-  /** desiredKey of the last failed attempt, by name. */
-  private readonly failed = new Map<string, string>();
+  /** The last failed attempt by name: its desiredKey and why it failed. */
+  private readonly failed = new Map<string, { readonly key: string; readonly error: ErrorSummary }>();
   private queue: Promise<unknown> = Promise.resolve();
   private next: Promise<InstallOutcome[]> | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -167,6 +169,8 @@ export class InstallService extends EventEmitter<InstallServiceEvents> {
   async remove(name: string): Promise<InstallOutcome> {
     this.mustBeOpen();
     if (this.sourceList().some((e) => e.name === name)) throw new InstallError('GALAXY_INSTALL_WANTED_BY_FARM', `the farm's desired state lists ${name} for this node: change it there`);
+    // Until the farm's list is known, what was installed is kept whatever anyone asks.
+    if (!this.sourceReady() && this.records.has(name)) throw new InstallError('GALAXY_INSTALL_BUSY', `the farm's desired components are not known yet on this node; remove ${name} once they are`);
     if (!this.records.has(name) && !this.local.has(name)) {
       if (this.options.host.status().some((s) => s.name === name)) throw new InstallError('GALAXY_INSTALL_NOT_MANAGED', `${name} was not installed from a package; it is not this service's to remove`);
       throw new InstallError('GALAXY_INSTALL_NOT_INSTALLED', `${name} is not installed on this node`);
@@ -202,14 +206,18 @@ export class InstallService extends EventEmitter<InstallServiceEvents> {
 
   private async runOnce(): Promise<InstallOutcome[]> {
     const { host } = this.options;
-    const plan = planInstall({ desired: this.desired(), installed: this.records, onHost: new Set(host.status().map((s) => s.name)), failed: this.failed });
+    const failedKeys = new Map([...this.failed].map(([name, attempt]) => [name, attempt.key]));
+    const plan = planInstall({ desired: this.desired(), installed: this.records, onHost: new Set(host.status().map((s) => s.name)), failed: failedKeys });
     const outcomes: InstallOutcome[] = [];
     const skipped = (name: string, error: ErrorSummary | null): InstallOutcome => {
       const entry = this.desired().find((d) => d.name === name);
       return { name, version: entry?.version ?? null, previousVersion: this.records.get(name)?.version ?? null, result: 'skipped', error };
     };
     for (const name of plan.unchanged) outcomes.push({ name, version: this.records.get(name)!.version, previousVersion: this.records.get(name)!.version, result: 'unchanged', error: null });
-    for (const name of plan.skipped) outcomes.push(skipped(name, { code: 'GALAXY_INSTALL_START_FAILED', message: `${name}: this entry failed before and is not retried until the desired state changes` }));
+    for (const name of plan.skipped) {
+      const before = this.failed.get(name)!.error;
+      outcomes.push(skipped(name, { code: before.code, message: `not retried until the desired state changes; it failed before: ${before.message}` }));
+    }
     for (const name of plan.notManaged) {
       const entry = this.desired().find((d) => d.name === name)!;
       outcomes.push(this.fail(entry.name, entry.version, null, new InstallError('GALAXY_INSTALL_NOT_MANAGED', `the host runs a component named ${name} that was not installed from a package`), entry));
@@ -239,6 +247,7 @@ export class InstallService extends EventEmitter<InstallServiceEvents> {
       const configure = configures.get(name);
       outcomes.push(configure !== undefined ? await this.configureNow(configure) : await this.replace(installs.get(name)!));
     }
+    for (const outcome of outcomes) this.counters[outcome.result]++;
     return outcomes;
   }
 
@@ -323,7 +332,7 @@ export class InstallService extends EventEmitter<InstallServiceEvents> {
       this.progress(name, version, previousVersion, 'done', {});
       return { name, version, previousVersion, result: 'installed', error: null };
     }
-    if (entry !== undefined) this.failed.set(name, desiredKey(entry));
+    if (entry !== undefined) this.failed.set(name, { key: desiredKey(entry), error: problem });
     this.logger.warn({ component: name, version, error: problem.message }, 'component install failed; rolling back');
     if (previous === null) {
       this.records.delete(name);
@@ -455,7 +464,7 @@ export class InstallService extends EventEmitter<InstallServiceEvents> {
 
   private fail(name: string, version: string, previousVersion: string | null, error: unknown, entry: DesiredComponent | undefined): InstallOutcome {
     const summary = errorSummary(error);
-    if (entry !== undefined) this.failed.set(name, desiredKey(entry));
+    if (entry !== undefined) this.failed.set(name, { key: desiredKey(entry), error: summary });
     this.logger.warn({ component: name, version, code: summary.code, error: summary.message }, 'component install failed');
     this.progress(name, version, previousVersion, 'failed', { code: summary.code, error: summary.message });
     return { name, version, previousVersion, result: 'failed', error: summary };

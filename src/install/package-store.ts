@@ -220,14 +220,17 @@ export class PackageStore {
   }
 
   /**
-   * Removes old versions of `name`: keeps those in `keep` and the highest others up to
-   * kVersionsKeptPerName in all, so the disk holds a bounded history (enough to roll back).
-   * Returns the versions removed.
+   * Removes old versions of `name`: those below the newest version in `keep`, beyond the
+   * `keptMax - keep.size` highest of them, and never one in `keep`. Newer versions stay
+   * whatever their number: an operator adds them ahead of a rollout. So the disk holds a
+   * bounded history behind what runs (enough to roll back). Returns the versions removed.
    */
   prune(name: string, keep: ReadonlySet<string>, keptMax = kVersionsKeptPerName): string[] {
-    const others = this.versions(name).filter((v) => !keep.has(v));
+    const newestKept = [...keep].filter(isSemver).sort(compareSemver).at(-1);
+    if (newestKept === undefined) return [];
+    const older = this.versions(name).filter((v) => !keep.has(v) && compareSemver(v, newestKept) < 0);
     const room = Math.max(0, keptMax - keep.size);
-    const doomed = others.slice(0, Math.max(0, others.length - room));
+    const doomed = older.slice(0, Math.max(0, older.length - room));
     for (const version of doomed) this.remove(name, version);
     return doomed;
   }
