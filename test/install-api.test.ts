@@ -131,8 +131,9 @@ describe('install API and CLI', () => {
     expect(await refused(call('POST', '/v1/components/install', { name: 'greeter', version: 'latest' }))).toMatchObject({ status: 400, code: 'GALAXY_API_INVALID' });
     expect(await refused(call('POST', '/v1/components/install', { name: 'greeter', version: '1.0.0', target: { nodes: ['not-a-node'] } }))).toMatchObject({ status: 400, code: 'GALAXY_API_INVALID' });
 
-    // A rollout to a node that is not a member fails as an operation, not as the request.
-    const rollout = (await call('POST', '/v1/components/install', { name: 'greeter', version: '1.0.0', target: { nodes: ['2222222222222222'] } })).json as InstallOperationView;
+    // A rollout to a node that is not a member is refused before it starts; a landscape needs the farm's resolver.
+    expect(await refused(call('POST', '/v1/components/install', { name: 'greeter', version: '1.0.0', target: { nodes: ['2222222222222222'] } }))).toMatchObject({ status: 400, code: 'GALAXY_INSTALL_BAD_TARGET' });
+    const rollout = (await call('POST', '/v1/components/install', { name: 'greeter', version: '1.0.0', target: { landscape: 'web' } })).json as InstallOperationView;
     expect(await followed(call, rollout.id)).toMatchObject({ kind: 'rollout', state: 'failed', error: { code: 'GALAXY_INSTALL_BAD_TARGET' } });
     const families = new Map(install.metrics().map((f) => [f.name, f]));
     expect(families.get('galaxy_install_packages')!.samples).toEqual([{ value: 1 }]);

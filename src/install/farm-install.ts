@@ -139,6 +139,8 @@ export class FarmInstall implements InstallBackend {
 
   installComponent(request: InstallRequest, by: string): InstallOperationView {
     const kind = request.target === undefined ? 'install' : 'rollout';
+    // Named nodes are checked now, so a typo is a 400 rather than a failed operation.
+    if (request.target !== undefined && 'nodes' in request.target) this.resolveNodes(request.target.nodes);
     const handle = this.operations.begin(kind, request.name, request.version, by);
     const listener = (progress: InstallProgress): void => {
       if (progress.name === request.name) handle.event({ type: 'progress', progress });
@@ -209,12 +211,13 @@ export class FarmInstall implements InstallBackend {
   }
 
   private async resolve(target: InstallTarget): Promise<RolloutTarget[]> {
-    let ids: readonly string[];
-    if ('nodes' in target) ids = target.nodes;
-    else {
-      if (this.options.resolveTarget === undefined) throw new InstallError('GALAXY_INSTALL_BAD_TARGET', 'this node cannot resolve landscapes; name the target nodes');
-      ids = await this.options.resolveTarget(target);
-    }
+    if ('nodes' in target) return this.resolveNodes(target.nodes);
+    if (this.options.resolveTarget === undefined) throw new InstallError('GALAXY_INSTALL_BAD_TARGET', 'this node cannot resolve landscapes; name the target nodes');
+    return this.resolveNodes(await this.options.resolveTarget(target));
+  }
+
+  /** Node ids as rollout targets: this node, or alive members; GALAXY_INSTALL_BAD_TARGET for any other. */
+  private resolveNodes(ids: readonly string[]): RolloutTarget[] {
     const addresses = new Map(this.options.peers().map((p) => [p.id, p.address]));
     return [...new Set(ids)].map((id) => {
       if (id === this.options.selfId) return { id, address: '' };
