@@ -46,10 +46,12 @@ export type JobSignal = z.infer<typeof kJobSignalSchema>;
 
 /** A Unix user name as useradd accepts it (the POSIX portable set); looked up in /etc/passwd on each node. */
 export const kUserNameSchema = z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}\$?$/, 'a user name is 1 to 32 of a-z 0-9 _ . - starting with a letter or _');
+/** Variables the jobs service sets for every process (launch-plan.ts); a request cannot set them. */
+export const kReservedEnvironmentNames: ReadonlySet<string> = new Set(['GALAXY_JOB_ID', 'GALAXY_PROCESS_INDEX', 'GALAXY_NODE_ID']);
 const kEnvironmentNameSchema = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment name is 1 to 128 of A-Z a-z 0-9 _ not starting with a digit')
-  .refine((name) => !name.startsWith('GALAXY_'), 'GALAXY_* variables are set by the jobs service');
+  .refine((name) => !kReservedEnvironmentNames.has(name), 'GALAXY_JOB_ID, GALAXY_PROCESS_INDEX and GALAXY_NODE_ID are set by the jobs service');
 
 const kArgumentSchema = z
   .string()

@@ -30,6 +30,8 @@ export class InMemoryFarm {
   readonly extra = new Map<string, Record<string, JobsServiceHandler>>();
   /** Landscapes farm.resolve knows: name -> node ids. */
   readonly landscapes = new Map<string, string[]>();
+  /** Roles farm.members reports in each node's `roles` tag. */
+  readonly roles = new Map<string, string[]>();
   calls = 0;
 
   add(id: string, options: { coordinator?: Partial<JobCoordinatorOptions>; worker?: Partial<JobWorkerOptions> } = {}): TestNode {
@@ -60,6 +62,9 @@ export class InMemoryFarm {
       throw new CodedTestError('GALAXY_RPC_TIMEOUT', `no answer from ${to}`);
     }
     if (service === 'farm.resolve') return this.resolve(wire as Record<string, unknown>);
+    if (service === 'farm.members') {
+      return [...this.nodes.keys()].map((id) => ({ id, address: '127.0.0.1:0', status: this.dead.has(id) ? 'dead' : 'alive', tags: { roles: (this.roles.get(id) ?? []).join(',') } }));
+    }
     const handler = this.nodes.get(to)?.services[service] ?? this.extra.get(to)?.[service];
     if (handler === undefined) throw new CodedTestError('GALAXY_RPC_UNKNOWN_SERVICE', `no service "${service}" on ${to}`);
     try {
