@@ -7,12 +7,15 @@
 // once and not retried, a restarted node keeps its installs until the farm's list is
 // known, and an explicit remove of what the farm wants is refused; a rollout to three nodes in batches installs a new version everywhere, and a
 // rollout whose second node fails stops there: the third node is not asked and keeps
-// its version. Nodes are linked by FarmRpc instances delivering to each other directly.
+// its version. Nodes are linked by their FarmRpc instances and chunk channels delivering
+// to each other directly.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { AppMessage } from '../src/agent/agent-worker-protocol.js';
 import { FarmRpc } from '../src/farm/farm-rpc.js';
+import { ChunkChannel } from '../src/install/chunk-channel.js';
 import { StaticDesiredComponents } from '../src/install/desired-components.js';
 import { FarmInstall } from '../src/install/farm-install.js';
 import type { FarmPeer } from '../src/install/farm-peer.js';
@@ -41,25 +44,46 @@ function fixture(name: 'greeter' | 'greeter-broken', version: string, edit: (man
   return dir;
 }
 
-interface Network {
-  rpc(peer: FarmPeer): FarmRpc;
+type Send = (messages: AppMessage[]) => void;
+
+interface Endpoint {
+  readonly rpc: FarmRpc;
+  readonly send: Send;
+  /** Where this node's application messages other than RPC go (its chunk channel). */
+  app: (message: AppMessage) => boolean;
 }
 
-/** FarmRpc instances that deliver to each other by address, asynchronously. */
+interface Network {
+  join(peer: FarmPeer): Endpoint;
+}
+
+/** Nodes whose application messages (FarmRpc and the chunk channel) reach each other by address, asynchronously. */
 function network(): Network {
-  const byAddress = new Map<string, FarmRpc>();
+  const byAddress = new Map<string, Endpoint>();
   return {
-    rpc(peer) {
-      const rpc = new FarmRpc({
-        selfId: peer.id,
-        send: (messages) => {
-          for (const message of messages) setImmediate(() => byAddress.get(message.peer)?.receive({ peer: peer.address, bytes: message.bytes, stream: true }));
-        },
-      });
-      byAddress.set(peer.address, rpc);
-      return rpc;
+    join(peer) {
+      const send: Send = (messages) => {
+        for (const message of messages) {
+          setImmediate(() => {
+            const target = byAddress.get(message.peer);
+            const inbound = { peer: peer.address, bytes: message.bytes, stream: true };
+            if (target !== undefined && !target.rpc.receive(inbound)) target.app(inbound);
+          });
+        }
+      };
+      const endpoint: Endpoint = { rpc: new FarmRpc({ selfId: peer.id, send }), send, app: () => false };
+      byAddress.set(peer.address, endpoint);
+      return endpoint;
     },
   };
+}
+
+/** A fetcher for a node of the network, with its chunk channel connected. */
+function fetcherFor(net: Network, self: FarmPeer, store: PackageStore, peers: () => readonly FarmPeer[]): PackageFetcher {
+  const endpoint = net.join(self);
+  const chunks = new ChunkChannel({ send: endpoint.send, store });
+  endpoint.app = (message) => chunks.receive(message);
+  return new PackageFetcher({ rpc: endpoint.rpc, chunks, store, peers, random: () => 0 });
 }
 
 const peerOf = (i: number): FarmPeer => ({ id: String(i).repeat(16), address: `10.0.0.${i}:7946` });
@@ -69,7 +93,10 @@ async function holder(net: Network, dirs: readonly string[]): Promise<{ peer: Fa
   const peer = peerOf(9);
   const store = new PackageStore(join(root, `holder-${counter++}`));
   for (const dir of dirs) await store.importDirectory(dir);
-  serveInstallRpc(net.rpc(peer), { store });
+  const endpoint = net.join(peer);
+  serveInstallRpc(endpoint.rpc, { store });
+  const chunks = new ChunkChannel({ send: endpoint.send, store });
+  endpoint.app = (message) => chunks.receive(message);
   return { peer, store };
 }
 
@@ -88,7 +115,7 @@ describe('install service', () => {
     const self = peerOf(1);
     const { host } = testHost({ nodeId: self.id });
     const store = new PackageStore(join(root, `node-${counter++}`));
-    const fetcher = new PackageFetcher({ rpc: net.rpc(self), store, peers: () => [source.peer], random: () => 0 });
+    const fetcher = fetcherFor(net, self, store, () => [source.peer]);
     const stateFile = join(root, `state-${counter++}.json`);
     const service = new InstallService({ store, host, fetcher, stateFile, settleMs: kSettleMs });
     const progress: InstallProgress[] = [];
@@ -140,7 +167,7 @@ describe('install service', () => {
     const { host } = testHost({ nodeId: self.id });
     host.add({ name: 'builtin', kind: 'greeter', module: join(packageRoot(), 'test', 'fixtures', 'packages', 'greeter', 'index.mjs') });
     const store = new PackageStore(join(root, `node-${counter++}`));
-    const fetcher = new PackageFetcher({ rpc: net.rpc(self), store, peers: () => [source.peer] });
+    const fetcher = fetcherFor(net, self, store, () => [source.peer]);
     const desired = new StaticDesiredComponents([{ name: 'greeter', version: '1.0.0', config: { greeting: 'hi' } }]);
     const stateFile = join(root, `state-${counter++}.json`);
     const service = new InstallService({ store, host, fetcher, stateFile, source: desired, settleMs: kSettleMs });
@@ -189,14 +216,18 @@ describe('install service', () => {
     const everyone = [coordinatorPeer, ...targets];
     const installs = everyone.map((peer) => {
       const { host } = testHost({ nodeId: peer.id });
-      return new FarmInstall({
+      const endpoint = net.join(peer);
+      const install = new FarmInstall({
         dataDir: join(root, `farm-${counter++}`),
         selfId: peer.id,
-        rpc: net.rpc(peer),
+        rpc: endpoint.rpc,
+        sendApp: endpoint.send,
         host,
         peers: () => everyone.filter((p) => p.id !== peer.id),
         service: { settleMs: kSettleMs },
       });
+      endpoint.app = (message) => install.receive(message);
+      return install;
     });
     const [coordinator, ...nodes] = installs;
     for (const install of installs) await install.start();

@@ -1,12 +1,14 @@
-// Proves that packages travel between nodes only over the farm's RPC and arrive intact:
-// a node fetches a package in many small chunks from a member that holds it; a holder
-// whose disk copy rotted refuses to serve it and a holder that sends wrong bytes is
-// caught by the file's sha256, and in both cases the fetcher moves on to the next
-// holder; members holding different contents under one name@version are refused unless
-// a checksum is pinned; a package nobody holds is reported as such. The first tests
-// link FarmRpc instances directly (each one's send delivers to the other's receive);
-// the last runs two real FarmService nodes on loopback (worker threads, sockets) and
-// moves a package of several full-size chunks across.
+// Proves that packages travel between nodes only over the farm (FarmRpc for the
+// questions, the chunk channel for the bytes) and arrive intact: a node fetches a package
+// in many small chunks from a member that holds it; a holder whose disk copy rotted
+// refuses to serve it, a holder that announces one package and serves another is caught
+// by the file's sha256, and a holder that never answers times out; in each case the
+// fetcher moves on to the next holder; members holding different contents under one
+// name@version are refused unless a checksum is pinned; a package nobody holds is
+// reported as such; malformed chunk requests are refused by the holder. The first tests
+// link the nodes' FarmRpc and chunk channels directly (each one's send delivers to the
+// other's receive); the last runs two real FarmService nodes on loopback (worker
+// threads, sockets) and moves a package of several full-size chunks across.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +17,8 @@ import { FarmRpc } from '../src/farm/farm-rpc.js';
 import { FarmService } from '../src/farm/farm-service.js';
 import type { FarmPeer } from '../src/install/farm-peer.js';
 import { InstallError } from '../src/install/install-error.js';
-import { kServiceChunk, kServiceHave, serveInstallRpc } from '../src/install/install-rpc.js';
+import { ChunkChannel } from '../src/install/chunk-channel.js';
+import { kServiceHave, serveInstallRpc } from '../src/install/install-rpc.js';
 import { PackageFetcher, type FetchProgress } from '../src/install/package-fetcher.js';
 import { PackageStore } from '../src/install/package-store.js';
 import { packageRoot } from '../src/util/package-root.js';
@@ -41,30 +44,37 @@ function fixtureCopy(edit: (manifest: Record<string, unknown>) => void = () => {
 interface TestNode {
   readonly peer: FarmPeer;
   readonly rpc: FarmRpc;
+  readonly chunks: ChunkChannel;
   readonly store: PackageStore;
+  /** Whether its chunk channel takes what arrives (a silent holder does not). */
+  answersChunks: boolean;
 }
 
-/** Nodes whose FarmRpc instances deliver to each other directly, asynchronously, as the application channel would. */
+/** Nodes whose FarmRpc and chunk channel deliver to each other directly, asynchronously, as the application channel would. */
 function linkedNodes(count: number): TestNode[] {
   const nodes: TestNode[] = [];
-  const byAddress = new Map<string, FarmRpc>();
+  const byAddress = new Map<string, TestNode>();
   for (let i = 0; i < count; i++) {
     const peer = { id: `${String.fromCharCode(97 + i)}`.repeat(16), address: `10.0.0.${i + 1}:7946` };
-    const rpc = new FarmRpc({
-      selfId: peer.id,
-      send: (messages) => {
-        for (const message of messages) setImmediate(() => byAddress.get(message.peer)?.receive({ peer: peer.address, bytes: message.bytes, stream: true }));
-      },
-    });
-    byAddress.set(peer.address, rpc);
+    const send = (messages: Array<{ peer: string; bytes: Uint8Array; stream: boolean }>): void => {
+      for (const message of messages) {
+        setImmediate(() => {
+          const target = byAddress.get(message.peer);
+          const inbound = { peer: peer.address, bytes: message.bytes, stream: true };
+          if (target !== undefined && !target.rpc.receive(inbound) && target.answersChunks) target.chunks.receive(inbound);
+        });
+      }
+    };
     const store = new PackageStore(join(root, `store-${counter++}`));
-    nodes.push({ peer, rpc, store });
+    const node: TestNode = { peer, rpc: new FarmRpc({ selfId: peer.id, send }), chunks: new ChunkChannel({ send, store }), store, answersChunks: true };
+    byAddress.set(peer.address, node);
+    nodes.push(node);
   }
   return nodes;
 }
 
 function fetcherOf(node: TestNode, peers: readonly TestNode[], chunkBytes = 64): PackageFetcher {
-  return new PackageFetcher({ rpc: node.rpc, store: node.store, peers: () => peers.map((p) => p.peer), chunkBytes, chunkTimeoutMs: 2000, haveTimeoutMs: 2000, random: () => 0 });
+  return new PackageFetcher({ rpc: node.rpc, chunks: node.chunks, store: node.store, peers: () => peers.map((p) => p.peer), chunkBytes, chunkTimeoutMs: 150, chunkAttemptsMax: 2, haveTimeoutMs: 2000, random: () => 0 });
 }
 
 async function refusal(promise: Promise<unknown>): Promise<InstallError> {
@@ -77,10 +87,10 @@ async function refusal(promise: Promise<unknown>): Promise<InstallError> {
   throw new Error('expected a refusal');
 }
 
-describe('package transfer over FarmRpc', () => {
+describe('package transfer over the farm', () => {
   it('fetches a package chunk by chunk from a member that holds it', async () => {
     const [a, b] = linkedNodes(2);
-    const counters = serveInstallRpc(a!.rpc, { store: a!.store });
+    serveInstallRpc(a!.rpc, { store: a!.store });
     serveInstallRpc(b!.rpc, { store: b!.store });
     const held = await a!.store.importDirectory(fixtureCopy());
     const progress: FetchProgress[] = [];
@@ -89,39 +99,47 @@ describe('package transfer over FarmRpc', () => {
     await b!.store.verify('greeter', '1.0.0');
     const total = held.files.reduce((sum, f) => sum + f.bytes, 0);
     expect(progress.at(-1)).toEqual({ bytesDone: total, bytesTotal: total, peer: a!.peer.id });
-    expect(counters.chunksServed).toBe(held.files.reduce((sum, f) => sum + Math.ceil(f.bytes / 64), 0));
+    expect(a!.chunks.counters.chunksServed).toBe(held.files.reduce((sum, f) => sum + Math.ceil(f.bytes / 64), 0));
     // Held now: a second fetch does not ask the farm.
     expect((await fetcherOf(b!, [a!]).fetch({ name: 'greeter', version: '1.0.0' })).sources).toEqual([]);
   });
 
-  it('moves on from a holder whose copy rotted and from one that sends wrong bytes', async () => {
-    const [rotten, liar, good, fetching, alone] = linkedNodes(5);
+  it('moves on from a holder whose copy rotted, one that serves other bytes, and one that never answers', async () => {
+    const [rotten, liar, silent, good, fetching, alone] = linkedNodes(6);
     const dir = fixtureCopy();
     const manifest = await rotten!.store.importDirectory(dir);
     await good!.store.importDirectory(dir);
-    serveInstallRpc(rotten!.rpc, { store: rotten!.store });
-    const goodCounters = serveInstallRpc(good!.rpc, { store: good!.store });
+    await silent!.store.importDirectory(dir);
+    for (const node of [rotten!, silent!, good!]) serveInstallRpc(node.rpc, { store: node.store });
+    silent!.answersChunks = false;
     const indexPath = join(rotten!.store.root, 'greeter', '1.0.0', 'index.mjs');
     const bytes = readFileSync(indexPath);
     bytes[100] = bytes[100]! ^ 0x20;
     writeFileSync(indexPath, bytes);
-    // The liar announces the true manifest, then serves zeros of the right length.
+    // The liar holds another build under the same version (one byte changed, same size),
+    // announces the true manifest, and serves its own bytes.
+    const other = fixtureCopy();
+    const text = readFileSync(join(other, 'index.mjs'), 'utf8');
+    writeFileSync(join(other, 'index.mjs'), text.replace('farm', 'FARM').replace('words', 'Words'));
+    await liar!.store.importDirectory(other);
     liar!.rpc.handle(kServiceHave, () => ({ have: true, manifest }));
-    liar!.rpc.handle(kServiceChunk, (_from, body) => ({ data: Buffer.alloc((body as { length: number }).length).toString('base64') }));
 
-    const result = await fetcherOf(fetching!, [rotten!, liar!, good!]).fetch({ name: 'greeter', version: '1.0.0' });
-    // index.mjs rotted at the first holder and was lied about by the second: it came from the third.
+    const result = await fetcherOf(fetching!, [rotten!, liar!, silent!, good!]).fetch({ name: 'greeter', version: '1.0.0' });
+    // index.mjs rotted at the first holder, differs at the second, never came from the third: it came from the fourth.
     expect(result.sources).toContain(good!.peer.id);
     expect(result.sources).not.toContain(liar!.peer.id);
-    expect(goodCounters.chunksServed).toBeGreaterThan(0);
+    expect(result.sources).not.toContain(silent!.peer.id);
+    expect(good!.chunks.counters.chunksServed).toBeGreaterThan(0);
+    expect(fetching!.chunks.counters.timeouts).toBeGreaterThanOrEqual(2);
     await fetching!.store.verify('greeter', '1.0.0');
     expect(readFileSync(join(fetching!.store.root, 'greeter', '1.0.0', 'index.mjs'))).toEqual(readFileSync(join(dir, 'index.mjs')));
 
     // With no honest holder left, the fetch fails naming every holder's fault, and nothing is kept.
-    const error = await refusal(fetcherOf(alone!, [rotten!, liar!]).fetch({ name: 'greeter', version: '1.0.0' }));
+    const error = await refusal(fetcherOf(alone!, [rotten!, liar!, silent!]).fetch({ name: 'greeter', version: '1.0.0' }));
     expect(error.code).toBe('GALAXY_INSTALL_FETCH_FAILED');
-    expect(error.message).toContain(rotten!.peer.id);
-    expect(error.message).toContain(liar!.peer.id);
+    expect(error.message).toContain(`${rotten!.peer.id}: greeter@1.0.0: "index.mjs" does not match its sha256`);
+    expect(error.message).toContain(`${liar!.peer.id}: "index.mjs" does not match its sha256`);
+    expect(error.message).toContain(`${silent!.peer.id}: no chunk from ${silent!.peer.address}`);
     expect(alone!.store.list()).toEqual([]);
   });
 
@@ -140,11 +158,12 @@ describe('package transfer over FarmRpc', () => {
 
   it('refuses malformed chunk requests at the holder', async () => {
     const [a, b] = linkedNodes(2);
-    serveInstallRpc(a!.rpc, { store: a!.store });
     await a!.store.importDirectory(fixtureCopy());
-    await expect(b!.rpc.call(a!.peer.address, kServiceChunk, { name: 'greeter', version: '1.0.0', path: 'index.mjs', offset: 0, length: 2 * 1024 * 1024 })).rejects.toMatchObject({ code: 'GALAXY_INSTALL_BAD_REQUEST' });
-    await expect(b!.rpc.call(a!.peer.address, kServiceChunk, { name: 'greeter', version: '1.0.0', path: '../../etc/passwd', offset: 0, length: 1 })).rejects.toMatchObject({ code: 'GALAXY_INSTALL_BAD_REQUEST' });
-    await expect(b!.rpc.call(a!.peer.address, kServiceChunk, { name: 'greeter', version: '1.0.0', path: 'index.mjs', offset: 1_000_000, length: 1 })).rejects.toMatchObject({ code: 'GALAXY_INSTALL_BAD_REQUEST' });
+    const ask = (body: { path: string; offset: number; length: number }): Promise<Buffer> => b!.chunks.request(a!.peer.address, { name: 'greeter', version: '1.0.0', ...body }, 2000);
+    await expect(ask({ path: 'index.mjs', offset: 0, length: 2 * 1024 * 1024 })).rejects.toMatchObject({ code: 'GALAXY_INSTALL_BAD_REQUEST' });
+    await expect(ask({ path: '../../etc/passwd', offset: 0, length: 1 })).rejects.toMatchObject({ code: 'GALAXY_INSTALL_BAD_REQUEST' });
+    await expect(ask({ path: 'index.mjs', offset: 1_000_000, length: 1 })).rejects.toMatchObject({ code: 'GALAXY_INSTALL_BAD_REQUEST' });
+    expect((await ask({ path: 'index.mjs', offset: 3, length: 5 })).toString()).toBe(readFileSync(join(a!.store.root, 'greeter', '1.0.0', 'index.mjs'), 'utf8').slice(3, 8));
   });
 
   it('moves a package of several full-size chunks between two real nodes', async () => {
@@ -156,6 +175,10 @@ describe('package transfer over FarmRpc', () => {
     const storeB = new PackageStore(join(root, 'node-b', 'packages'));
     serveInstallRpc(a.rpc, { store: storeA });
     serveInstallRpc(b.rpc, { store: storeB });
+    const chunksA = new ChunkChannel({ send: (messages) => a.host.sendApp(messages), store: storeA });
+    const chunksB = new ChunkChannel({ send: (messages) => b.host.sendApp(messages), store: storeB });
+    a.onApp((message) => chunksA.receive(message));
+    b.onApp((message) => chunksB.receive(message));
     const dir = fixtureCopy();
     // 2.5 MiB of bytes that do not compress to nothing: three chunks of up to 1 MiB.
     const blob = Buffer.alloc(2.5 * 1024 * 1024);
@@ -169,10 +192,11 @@ describe('package transfer over FarmRpc', () => {
       if (Date.now() > deadline) throw new Error('b never saw a alive');
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
-    const fetcher = new PackageFetcher({ rpc: b.rpc, store: storeB, peers: peersOfB });
+    const fetcher = new PackageFetcher({ rpc: b.rpc, chunks: chunksB, store: storeB, peers: peersOfB });
     const result = await fetcher.fetch({ name: 'greeter', version: '1.0.0', checksum: held.checksum });
     expect(result.sources).toEqual([a.host.id]);
     await storeB.verify('greeter', '1.0.0');
     expect(readFileSync(join(storeB.root, 'greeter', '1.0.0', 'lib', 'blob.bin')).equals(blob)).toBe(true);
+    expect(chunksA.counters.chunksServed).toBe(2 + 3);
   }, 60_000);
 });

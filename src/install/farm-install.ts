@@ -1,10 +1,12 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
+import type { AppMessage } from '../agent/agent-worker-protocol.js';
 import type { ApiEvent, MetricFamily } from '../api/api-backend.js';
 import type { InstallBackend, InstallRequest, InstallTarget, PackageView } from '../api/install-backend.js';
 import type { ComponentHost, ComponentLogger } from '../components/host/component-host.js';
 import { kSilentComponentLogger } from '../components/host/component-host-options.js';
+import { ChunkChannel } from './chunk-channel.js';
 import type { DesiredComponentsSource } from './desired-components.js';
 import type { FarmPeer, RpcCaller, RpcEndpoint } from './farm-peer.js';
 import { errorSummary, InstallError } from './install-error.js';
@@ -22,16 +24,19 @@ import { rollout, type RolloutReport, type RolloutTarget } from './rollout.js';
 
 /**
  * The component installation service of one farm node, assembled: the package store
- * (`<dataDir>/packages`), the fetcher and the install services over FarmRpc, the
- * InstallService on the node's ComponentHost, the rollout coordinator, and the
- * operations the API follows. It is the API's InstallBackend; the farm node creates it
- * once the RPC and the component host exist, and closes it before them.
+ * (`<dataDir>/packages`), the fetcher, the install services over FarmRpc and the chunk
+ * channel beside it, the InstallService on the node's ComponentHost, the rollout
+ * coordinator, and the operations the API follows. It is the API's InstallBackend; the
+ * farm node creates it once the RPC and the component host exist, and closes it before
+ * them.
  */
 export interface FarmInstallOptions {
   readonly dataDir: string;
   /** This node's id (a rollout applies to it directly, not over RPC). */
   readonly selfId: string;
   readonly rpc: RpcEndpoint;
+  /** Sends application messages (AgentHost.sendApp): the chunk channel's frames. Its inbound frames come through receive(). */
+  readonly sendApp: (messages: AppMessage[]) => void;
   readonly host: ComponentHost;
   /** The other members a package may be fetched from and a rollout may address: alive ones, not this node. */
   readonly peers: () => readonly FarmPeer[];
@@ -49,7 +54,7 @@ export interface FarmInstallOptions {
   readonly logger?: ComponentLogger;
   readonly bounds?: Partial<PackageBounds>;
   readonly service?: Pick<InstallServiceOptions, 'settleMs' | 'startTimeoutMs' | 'progressIntervalMs'>;
-  readonly fetcher?: Pick<PackageFetcherOptions, 'haveTimeoutMs' | 'chunkTimeoutMs' | 'peersAskedMax' | 'chunkBytes'>;
+  readonly fetcher?: Pick<PackageFetcherOptions, 'haveTimeoutMs' | 'chunkTimeoutMs' | 'peersAskedMax' | 'chunkBytes' | 'chunkAttemptsMax'>;
   /** How long a rollout waits for one node's install.apply, ms: fetch, verify, start and the settle window. */
   readonly applyTimeoutMs?: number;
 }
@@ -69,6 +74,7 @@ const kOutcomeSchema = z.object({
 
 export class FarmInstall implements InstallBackend {
   readonly store: PackageStore;
+  readonly chunks: ChunkChannel;
   readonly fetcher: PackageFetcher;
   readonly service: InstallService;
   readonly rpcCounters: InstallRpcCounters;
@@ -78,7 +84,8 @@ export class FarmInstall implements InstallBackend {
   constructor(private readonly options: FarmInstallOptions) {
     this.logger = options.logger ?? kSilentComponentLogger;
     this.store = new PackageStore(join(options.dataDir, kPackagesDirName), options.bounds);
-    this.fetcher = new PackageFetcher({ rpc: options.rpc, store: this.store, peers: options.peers, ...options.fetcher });
+    this.chunks = new ChunkChannel({ send: options.sendApp, store: this.store });
+    this.fetcher = new PackageFetcher({ rpc: options.rpc, chunks: this.chunks, store: this.store, peers: options.peers, ...options.fetcher });
     this.service = new InstallService({
       store: this.store,
       host: options.host,
@@ -106,14 +113,20 @@ export class FarmInstall implements InstallBackend {
     for (const outcome of outcomes) if (outcome.result !== 'unchanged') this.logger.info({ component: outcome.name, version: outcome.version, result: outcome.result, error: outcome.error?.message ?? null }, 'component reconciled');
   }
 
-  close(): Promise<void> {
-    return this.service.close();
+  /** Takes an application message of the chunk channel (FarmService.onApp); false for other channels. */
+  receive(message: AppMessage): boolean {
+    return this.chunks.receive(message);
+  }
+
+  async close(): Promise<void> {
+    await this.service.close();
+    this.chunks.close();
   }
 
   /** Metric families for the node's /metrics. */
   metrics(): MetricFamily[] {
     const packages = this.store.list();
-    return installMetrics({ outcomes: this.service.counters, packages: packages.length, packageBytes: packages.reduce((sum, p) => sum + p.bytes, 0), rpc: this.rpcCounters });
+    return installMetrics({ outcomes: this.service.counters, packages: packages.length, packageBytes: packages.reduce((sum, p) => sum + p.bytes, 0), rpc: this.rpcCounters, chunks: this.chunks.counters });
   }
 
   // ---- InstallBackend -------------------------------------------------------------

@@ -6,11 +6,7 @@ export interface FarmPeer {
   readonly address: string;
 }
 
-/**
- * The part of FarmRpc the install service uses. Everything it fetches comes through
- * this, from farm members, sealed like all farm traffic: there is no code path that
- * downloads a package from a URL.
- */
+/** The part of FarmRpc the install service uses. */
 export interface RpcEndpoint {
   handle(service: string, handler: RpcHandler): void;
   call(to: string, service: string, body: unknown, timeoutMs?: number): Promise<unknown>;

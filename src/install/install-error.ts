@@ -59,6 +59,8 @@ export const kInstallErrorCodes = [
   'GALAXY_INSTALL_FORBIDDEN',
   /** The component to remove is not installed on this node. */
   'GALAXY_INSTALL_NOT_INSTALLED',
+  /** A member did not answer a chunk request in time. */
+  'GALAXY_INSTALL_TIMEOUT',
 ] as const;
 
 export type InstallErrorCode = (typeof kInstallErrorCodes)[number];

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { RpcCaller, RpcEndpoint } from './farm-peer.js';
 import { InstallError } from './install-error.js';
 import type { InstallOutcome } from './install-outcome.js';
-import { kChunkBytesMax, kChunkServesInFlightMax, kPackageConfigJsonLengthMax } from './package-limits.js';
+import { kChunkBytesMax, kPackageConfigJsonLengthMax } from './package-limits.js';
 import { kComponentNamePattern } from './package-manifest.js';
 import type { PackageStore } from './package-store.js';
 import { isSemver } from './semver.js';
@@ -11,16 +11,15 @@ import { isSemver } from './semver.js';
  * The install services a node offers the farm over FarmRpc, their bodies and answers:
  *
  *   install.have   {name, version}                        -> {have: false} | {have: true, manifest}
- *   install.chunk  {name, version, path, offset, length}  -> {data: base64}  (length <= kChunkBytesMax)
  *   install.apply  {name, version, checksum?, config?}    -> InstallOutcome  (install here, now)
  *   install.remove {name}                                 -> InstallOutcome
  *
- * Bodies are checked with strict schemas at the receiver; answers are checked by the
- * caller (install-fetch, rollout), since the farm's peers are trusted to be members,
- * not to be bug-free.
+ * The package bytes themselves travel on the chunk channel (chunk-channel.ts), whose
+ * requests are the ChunkRequest below. Bodies are checked with strict schemas at the
+ * receiver; answers are checked by the caller (the fetcher, the rollout), since the
+ * farm's peers are trusted to be members, not to be bug-free.
  */
 export const kServiceHave = 'install.have';
-export const kServiceChunk = 'install.chunk';
 export const kServiceApply = 'install.apply';
 export const kServiceRemove = 'install.remove';
 
@@ -37,9 +36,9 @@ export const kApplyBodySchema = z.object({ name: kName, version: kVersion, check
 export const kRemoveBodySchema = z.object({ name: kName }).strict();
 
 export type ApplyRequest = z.infer<typeof kApplyBodySchema>;
+export type ChunkRequest = z.infer<typeof kChunkBodySchema>;
 
 export const kHaveAnswerSchema = z.union([z.object({ have: z.literal(false) }), z.object({ have: z.literal(true), manifest: z.unknown() })]);
-export const kChunkAnswerSchema = z.object({ data: z.string() });
 
 function parse<S extends z.ZodTypeAny>(schema: S, body: unknown, service: string): z.output<S> {
   const parsed = schema.safeParse(body);
@@ -54,8 +53,8 @@ export interface InstallRpcHandlers {
   readonly remove?: (name: string, from: RpcCaller) => Promise<InstallOutcome>;
   /**
    * Whether a node may ask this one to install or remove (install.apply, install.remove).
-   * Reading packages (have, chunk) is open to every member: what a member may run is
-   * decided by whoever applies, and the packages are no secret inside the farm.
+   * Reading packages (have, and the chunk channel) is open to every member: what a
+   * member may run is decided by whoever applies, and packages are no secret inside the farm.
    */
   readonly authorize?: (from: RpcCaller, service: string) => boolean;
 }
@@ -63,17 +62,13 @@ export interface InstallRpcHandlers {
 /** Counts for metrics and tests. */
 export interface InstallRpcCounters {
   haveAnswered: number;
-  chunksServed: number;
-  chunkBytesServed: number;
-  chunksRefusedBusy: number;
   refused: number;
 }
 
 /** Registers the install services on `rpc`; returns their counters. */
 export function serveInstallRpc(rpc: RpcEndpoint, handlers: InstallRpcHandlers): InstallRpcCounters {
-  const counters: InstallRpcCounters = { haveAnswered: 0, chunksServed: 0, chunkBytesServed: 0, chunksRefusedBusy: 0, refused: 0 };
+  const counters: InstallRpcCounters = { haveAnswered: 0, refused: 0 };
   const { store } = handlers;
-  let serving = 0;
   rpc.handle(kServiceHave, (_from, body) => {
     const { name, version } = parse(kHaveBodySchema, body, kServiceHave);
     counters.haveAnswered++;
@@ -83,22 +78,6 @@ export function serveInstallRpc(rpc: RpcEndpoint, handlers: InstallRpcHandlers):
     } catch {
       // A damaged package is not offered.
       return { have: false };
-    }
-  });
-  rpc.handle(kServiceChunk, async (_from, body) => {
-    const request = parse(kChunkBodySchema, body, kServiceChunk);
-    if (serving >= kChunkServesInFlightMax) {
-      counters.chunksRefusedBusy++;
-      throw new InstallError('GALAXY_INSTALL_BUSY', `this node serves ${kChunkServesInFlightMax} chunks already`);
-    }
-    serving++;
-    try {
-      const bytes = await store.readChunk(request.name, request.version, request.path, request.offset, request.length);
-      counters.chunksServed++;
-      counters.chunkBytesServed += bytes.length;
-      return { data: bytes.toString('base64') };
-    } finally {
-      serving--;
     }
   });
   const { apply, remove, authorize } = handlers;

@@ -2,21 +2,25 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { FarmPeer, RpcEndpoint } from './farm-peer.js';
 import { errorSummary, InstallError } from './install-error.js';
-import { kChunkAnswerSchema, kHaveAnswerSchema, kServiceChunk, kServiceHave } from './install-rpc.js';
+import type { ChunkChannel } from './chunk-channel.js';
+import { kHaveAnswerSchema, kServiceHave } from './install-rpc.js';
 import { boundsProblem } from './package-bounds.js';
 import { kChunkBytesMax } from './package-limits.js';
 import { checkPackageManifest, packageBytes, packageId, type PackageFile, type PackageManifest } from './package-manifest.js';
 import type { PackageStore, Staging } from './package-store.js';
 
 /**
- * Gets a package this node lacks from the farm's other nodes, over FarmRpc only.
+ * Gets a package this node lacks from the farm's other nodes, over the farm's own
+ * channels only (FarmRpc and the chunk channel, sealed like all farm traffic): there is
+ * no code path that downloads a package from a URL.
  *
  * It asks up to peersAskedMax members whether they hold name@version (install.have),
  * keeps those whose manifest is valid, names that package, and has the pinned checksum
  * (or, with no pin, agrees on one checksum: peers that disagree are refused rather
  * than guessed between). Then, file by file, it pulls chunks from one of them; a chunk
- * that does not arrive, arrives short, or a file whose sha256 does not match moves the
- * file to the next holder. The package store verifies every file and the checksum once
+ * that does not arrive (after chunkAttemptsMax tries while the holder is busy or
+ * silent), arrives short, or a file whose sha256 does not match moves the file to the
+ * next holder. The package store verifies every file and the checksum once
  * more before it takes the package.
  *
  * Chunks of a file are fetched one after another: the hash is computed as they arrive,
@@ -25,6 +29,7 @@ import type { PackageStore, Staging } from './package-store.js';
  */
 export interface PackageFetcherOptions {
   readonly rpc: RpcEndpoint;
+  readonly chunks: Pick<ChunkChannel, 'request'>;
   readonly store: PackageStore;
   /** The members to ask (alive, not this node). */
   readonly peers: () => readonly FarmPeer[];
@@ -36,6 +41,8 @@ export interface PackageFetcherOptions {
   readonly peersAskedMax?: number;
   /** Bytes per chunk request (at most kChunkBytesMax). */
   readonly chunkBytes?: number;
+  /** Tries of one chunk at one holder that is busy or silent, before the next holder. */
+  readonly chunkAttemptsMax?: number;
   /** Chooses where in the list of holders to start, in [0, 1); Math.random by default. */
   readonly random?: () => number;
 }
@@ -65,7 +72,11 @@ export const kFetcherDefaults = Object.freeze({
   chunkTimeoutMs: 30_000,
   peersAskedMax: 32,
   chunkBytes: kChunkBytesMax,
+  chunkAttemptsMax: 3,
 });
+
+/** Pause before asking a busy or silent holder again, ms (times the attempt number). */
+const kChunkRetryDelayMs = 100;
 
 /** Failures named in a GALAXY_INSTALL_FETCH_FAILED message at most. */
 const kFailuresNamedMax = 4;
@@ -76,7 +87,7 @@ interface Holder {
 }
 
 export class PackageFetcher {
-  private readonly settings: Required<Omit<PackageFetcherOptions, 'rpc' | 'store' | 'peers' | 'random'>>;
+  private readonly settings: Required<Omit<PackageFetcherOptions, 'rpc' | 'chunks' | 'store' | 'peers' | 'random'>>;
   private readonly random: () => number;
 
   constructor(private readonly options: PackageFetcherOptions) {
@@ -85,6 +96,7 @@ export class PackageFetcher {
       chunkTimeoutMs: options.chunkTimeoutMs ?? kFetcherDefaults.chunkTimeoutMs,
       peersAskedMax: options.peersAskedMax ?? kFetcherDefaults.peersAskedMax,
       chunkBytes: options.chunkBytes ?? kFetcherDefaults.chunkBytes,
+      chunkAttemptsMax: options.chunkAttemptsMax ?? kFetcherDefaults.chunkAttemptsMax,
     };
     for (const [key, value] of Object.entries(this.settings)) {
       if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`options.${key} must be a positive integer`);
@@ -173,17 +185,27 @@ export class PackageFetcher {
     throw new InstallError('GALAXY_INSTALL_FETCH_FAILED', `"${file.path}" of ${packageId(request.name, request.version)} could not be fetched from any of ${holders.length} holders: ${shown}${failures.length > kFailuresNamedMax ? '; …' : ''}`);
   }
 
+  /** One chunk from one holder, asked again while the holder is busy or silent. */
+  private async chunk(peer: FarmPeer, body: { name: string; version: string; path: string; offset: number; length: number }): Promise<Buffer> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.options.chunks.request(peer.address, body, this.settings.chunkTimeoutMs);
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        const transient = code === 'GALAXY_INSTALL_BUSY' || code === 'GALAXY_INSTALL_TIMEOUT';
+        if (!transient || attempt >= this.settings.chunkAttemptsMax) throw error;
+        await new Promise((resolve) => setTimeout(resolve, kChunkRetryDelayMs * attempt));
+      }
+    }
+  }
+
   private async fetchFrom(peer: FarmPeer, request: FetchRequest, file: PackageFile, path: string, onBytes: (bytes: number) => void): Promise<void> {
     const hash = createHash('sha256');
     const out = await open(path, 'w', 0o644);
     try {
       for (let offset = 0; offset < file.bytes; ) {
         const length = Math.min(this.settings.chunkBytes, file.bytes - offset);
-        const body = { name: request.name, version: request.version, path: file.path, offset, length };
-        const answer = kChunkAnswerSchema.parse(await this.options.rpc.call(peer.address, kServiceChunk, body, this.settings.chunkTimeoutMs));
-        // Base64 of `length` bytes is exactly this long; anything longer is refused before decoding.
-        if (answer.data.length !== Math.ceil(length / 3) * 4) throw new InstallError('GALAXY_PACKAGE_FILE_MISMATCH', `a chunk of ${answer.data.length} base64 characters for ${length} bytes`);
-        const bytes = Buffer.from(answer.data, 'base64');
+        const bytes = await this.chunk(peer, { name: request.name, version: request.version, path: file.path, offset, length });
         if (bytes.length !== length) throw new InstallError('GALAXY_PACKAGE_FILE_MISMATCH', `a chunk of ${bytes.length} bytes where ${length} were asked for`);
         hash.update(bytes);
         await out.write(bytes, 0, length, offset);

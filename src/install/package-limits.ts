@@ -27,9 +27,8 @@ export const kStartOrderMin = -1_000_000;
 export const kStartOrderMax = 1_000_000;
 
 /**
- * Bytes of one chunk a peer serves. Base64 makes it 1.4 MB of JSON, well inside an RPC
- * body (4 MiB) and a stream frame (16 MiB), and one chunk per round trip keeps a 64 MiB
- * package at 64 requests.
+ * Bytes of one chunk a peer serves on the chunk channel: one answer frame, far inside a
+ * stream frame (16 MiB), and a 64 MiB package in 64 round trips.
  */
 export const kChunkBytesMax = 1 * kMiB;
 /** Chunk requests one node serves at once; more are refused with GALAXY_INSTALL_BUSY so the fetcher moves on. */

@@ -76,6 +76,7 @@ const kStatusOfCode: Readonly<Record<InstallErrorCode, number>> = {
   GALAXY_INSTALL_CONFIG_REJECTED: 400,
   GALAXY_INSTALL_FORBIDDEN: 403,
   GALAXY_INSTALL_NOT_INSTALLED: 404,
+  GALAXY_INSTALL_TIMEOUT: 504,
 };
 
 /** Runs a backend call; an InstallError becomes an ApiError with its code and status. */
