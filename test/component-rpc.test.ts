@@ -1,6 +1,6 @@
 // Proves farm RPC between components. Two component hosts stand for two nodes; each is
 // connected by connectComponentRpc to a farm stub that routes calls between them by node
-// id (the real FarmRpc is proven in farm-rpc.test.ts), and each runs the rpc-peer
+// id (support/rpc-farm.ts; the real FarmRpc is proven in farm-rpc.test.ts), and each runs the rpc-peer
 // fixture (test/fixtures/components/rpc-peer.mjs) in a real child process. A component
 // on one node calls a service of the component on the other, in both directions; a
 // call to its own node reaches the local component without the farm and the farm's own
@@ -14,10 +14,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ComponentHost } from '../src/components/host/component-host.js';
 import { checkComponentMessage, kRpcBodyJsonLengthMax } from '../src/components/host/component-limits.js';
 import type { ComponentToHost } from '../src/components/host/component-protocol.js';
-import { connectComponentRpc, type ComponentRpcFarm } from '../src/components/host/component-rpc-bridge.js';
+import { connectComponentRpc } from '../src/components/host/component-rpc-bridge.js';
 import { ComponentRuntime } from '../src/components/host/component-runtime.js';
 import { asComponentDefinition, defineComponent } from '../src/components/sdk.js';
 import { closeHosts, fixture, testHost, waitFor, type TestHost } from './support/components.js';
+import { RpcFarm as FarmStub, type FarmMemberStub } from './support/rpc-farm.js';
 
 afterEach(async () => {
   await closeHosts();
@@ -25,44 +26,7 @@ afterEach(async () => {
 
 const kNodeA = '00000000000000aa';
 const kNodeB = '00000000000000bb';
-const kMembers = [{ id: kNodeA, address: '10.0.0.1:7946', status: 'alive', tags: { roles: 'management' } }];
-
-type Handler = (from: { id: string }, body: unknown) => Promise<unknown>;
-
-/**
- * Farm RPC between the test's nodes, in process: bodies cross as JSON like on the wire,
- * an unknown service or node is refused like FarmRpc refuses it, and calls time out.
- * Serves farm.members on every node, as the farm service does.
- */
-class FarmStub {
-  readonly handlers = new Map<string, Map<string, Handler>>();
-  readonly calls: Array<{ from: string; node: string; service: string }> = [];
-
-  port(selfId: string): ComponentRpcFarm {
-    const own = new Map<string, Handler>();
-    this.handlers.set(selfId, own);
-    return {
-      selfId,
-      call: (node, service, body, timeoutMs) => this.call(selfId, node, service, body, timeoutMs),
-      handle: (service, handler) => own.set(service, handler),
-      unhandle: (service) => own.delete(service),
-    };
-  }
-
-  private async call(from: string, node: string, service: string, body: unknown, timeoutMs: number): Promise<unknown> {
-    this.calls.push({ from, node, service });
-    if (service === 'farm.members') return kMembers;
-    const handler = this.handlers.get(node)?.get(service);
-    if (handler === undefined) throw Object.assign(new Error(`no service "${service}" on ${node}`), { code: 'GALAXY_RPC_UNKNOWN_SERVICE' });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(Object.assign(new Error(`no answer from ${node}`), { code: 'GALAXY_RPC_TIMEOUT' })), timeoutMs)));
-    try {
-      return JSON.parse(JSON.stringify(await Promise.race([handler({ id: from }, JSON.parse(JSON.stringify(body))), timeout]))) as unknown;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-}
+const kMembers: FarmMemberStub[] = [{ id: kNodeA, address: '10.0.0.1:7946', status: 'alive', tags: { roles: 'management' } }];
 
 interface Node {
   readonly t: TestHost;
@@ -71,6 +35,7 @@ interface Node {
 
 async function twoNodes(peerConfig: Record<string, unknown> = {}): Promise<{ a: Node; b: Node; farm: FarmStub }> {
   const farm = new FarmStub();
+  farm.members = kMembers;
   const node = async (nodeId: string): Promise<Node> => {
     const t = testHost({ nodeId });
     const services: Node['services'] = [];
@@ -162,6 +127,7 @@ describe('component RPC across two hosts', () => {
 
   it('lets a start handler await a call, runs service handlers concurrently, and keeps one server per service', async () => {
     const farm = new FarmStub();
+    farm.members = kMembers;
     const t = testHost({ nodeId: kNodeA });
     const disconnect = connectComponentRpc(t.host, farm.port(kNodeA));
     t.host.add({ name: 'peer', kind: 'rpc-peer', module: fixture('rpc-peer'), config: { callAtStart: { node: kNodeA, service: 'farm.members' } } });
