@@ -192,9 +192,10 @@ describe('script run state machine', () => {
     const during = new ScriptRun(nodes(4), phases, 2, parseSuccessRule('100%'));
     const running = during.next(0)!;
     during.stop('operator', 1);
-    expect(during.phaseRecords[0]!.state).toBe('running');
+    expect([during.state, during.finished, during.phaseRecords[0]!.state]).toEqual(['stopping', false, 'running']);
+    expect(during.next(1)).toBeNull();
     during.batchFinished(running, running.nodes.map((n) => ({ ...ok(n), state: 'signalled' as const, exitCode: null, signal: 'SIGTERM' })), 2);
-    expect(during.phaseRecords[0]!.state).toBe('stopped');
+    expect([during.state, during.reason, during.phaseRecords[0]!.state]).toEqual(['stopped', 'operator', 'stopped']);
     expect(during.phaseRecords[0]!.results.get('n00')!.signal).toBe('SIGTERM');
     expect(during.phaseRecords[0]!.results.get('n03')!.state).toBe('skipped');
   });

@@ -138,9 +138,9 @@ export class ScriptCoordinator {
   async wait(runId: string, version: number | undefined, timeoutMs: number): Promise<ScriptProgress> {
     if (this.elsewhere(runId)) return (await this.forward(runId, kScriptsServices.wait, { runId, ...(version === undefined ? {} : { version }), timeoutMs }, timeoutMs)) as ScriptProgress;
     const entry = this.get(runId);
-    const ready = () => entry.run.state !== 'running' || (version !== undefined && entry.run.version !== version);
+    const ready = () => entry.run.finished || (version !== undefined && entry.run.version !== version);
     if (!ready() && version !== undefined && timeoutMs > 0 && !this.closed && this.waiterCount < kScriptWaitersMax) await this.hold(runId, timeoutMs, ready);
-    return { version: entry.run.version, finished: entry.run.state !== 'running', run: scriptSummary(entry.meta, entry.run) };
+    return { version: entry.run.version, finished: entry.run.finished, run: scriptSummary(entry.meta, entry.run) };
   }
 
   // ---- driving a run -------------------------------------------------------------
@@ -270,7 +270,7 @@ export class ScriptCoordinator {
     const fits = () => this.runs.size < this.runsMax && this.reservedChars + chars <= this.outputBudgetChars;
     for (const [id, entry] of this.runs) {
       if (fits()) return;
-      if (entry.run.state === 'running') continue;
+      if (!entry.run.finished) continue;
       this.runs.delete(id);
       this.reservedChars -= entry.reservedChars;
     }

@@ -12,10 +12,10 @@ import { phaseVerdict, requiredSuccesses, type SuccessRule } from './success-rul
  * phase's success rule is checked: once it cannot be met, the phase's remaining nodes
  * are skipped, the later phases too, and the run fails.
  *
- *     run:    running -> succeeded | failed | stopped
+ *     run:    running -> succeeded | failed | stopped;  running -> stopping -> stopped (a batch was running)
  *     phase:  pending -> running -> succeeded | failed | stopped;  pending -> skipped
  */
-export type RunState = 'running' | 'succeeded' | 'failed' | 'stopped';
+export type RunState = 'running' | 'stopping' | 'succeeded' | 'failed' | 'stopped';
 export type PhaseState = 'pending' | 'running' | 'succeeded' | 'failed' | 'stopped' | 'skipped';
 
 /** How one node did in one phase. 'skipped': the phase stopped before the node's batch. */
@@ -131,9 +131,10 @@ export class ScriptRun {
     }
     phase.batchesRun++;
     this.version++;
-    if (this.state !== 'running') {
-      // Stopped while this batch ran: its results are kept, and the phase ends with it.
+    if (this.state === 'stopping') {
+      // Stopped while this batch ran: its results are kept, and the phase and the run end with it.
       if (phase.state === 'running') this.endPhase(phase, 'stopped', nowMs);
+      this.finish('stopped', this.reason, nowMs);
       return;
     }
     const verdict = phaseVerdict(phase.required, this.nodes.length, phase.succeeded, phase.failed);
@@ -142,16 +143,27 @@ export class ScriptRun {
     if (this.phaseRecords.every((p) => p.state === 'succeeded')) this.finish('succeeded', null, nowMs);
   }
 
-  /** The operator stopped the run: no batch after the running one; it ends once that one's results are in (or at once if none runs). */
+  /**
+   * The operator stopped the run: no batch after the running one. With a batch running
+   * the run is `stopping` until that batch's results are in; else it is `stopped` at once.
+   */
   stop(reason: string, nowMs: number): void {
     if (this.state !== 'running') return;
     this.skipRemaining('stopped', nowMs);
-    this.finish('stopped', reason, nowMs);
+    if (this.inFlight === null) return this.finish('stopped', reason, nowMs);
+    this.state = 'stopping';
+    this.reason = reason;
+    this.version++;
+  }
+
+  /** Whether the run is over: nothing runs and nothing will. */
+  get finished(): boolean {
+    return this.state !== 'running' && this.state !== 'stopping';
   }
 
   /** An operating failure (the jobs service refused a batch): the run fails with the reason. */
   fail(reason: string, nowMs: number): void {
-    if (this.state !== 'running') return;
+    if (this.finished) return;
     this.inFlight = null;
     this.skipRemaining('failed', nowMs);
     this.finish('failed', reason, nowMs);

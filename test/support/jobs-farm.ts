@@ -6,6 +6,9 @@ import { JobCoordinator, type JobCoordinatorOptions } from '../../src/jobs/job-c
 import { JobWorker, type JobWorkerOptions } from '../../src/jobs/job-worker.js';
 import { jobsServices, type JobsServiceHandler } from '../../src/jobs/jobs-services.js';
 import { localNodeFacts } from '../../src/jobs/node-facts.js';
+import { ScriptCoordinator } from '../../src/scripts/script-coordinator.js';
+import { ScriptLogStore } from '../../src/scripts/script-log-store.js';
+import { scriptsServices } from '../../src/scripts/scripts-services.js';
 
 export interface TestNode {
   readonly id: string;
@@ -44,6 +47,18 @@ export class InMemoryFarm {
     return node;
   }
 
+  /** Adds the scripts services to a node (its log store under `stateDir`); returns its coordinator and store. */
+  addScripts(id: string, stateDir: string, events: Array<{ node: string; type: string; body: Record<string, unknown> }> = []): { coordinator: ScriptCoordinator; store: ScriptLogStore } {
+    const call = (to: string, service: string, body: unknown, o?: { timeoutMs?: number }) => this.call(id, to, service, body, o?.timeoutMs ?? 10_000);
+    const coordinator = new ScriptCoordinator({ selfId: id, call, raise: (type, _severity, body) => events.push({ node: id, type, body }), batchWaitMs: 2000 });
+    const store = new ScriptLogStore(stateDir);
+    this.extra.set(id, scriptsServices({ selfId: id, coordinator, store, call }));
+    this.scriptCoordinators.push(coordinator);
+    return { coordinator, store };
+  }
+
+  private readonly scriptCoordinators: ScriptCoordinator[] = [];
+
   /** Tells every live coordinator and worker the membership: the live nodes other than itself. */
   announce(): void {
     for (const node of this.nodes.values()) {
@@ -76,6 +91,7 @@ export class InMemoryFarm {
   }
 
   async close(): Promise<void> {
+    for (const coordinator of this.scriptCoordinators.splice(0)) coordinator.close();
     for (const node of this.nodes.values()) {
       node.coordinator.close();
       node.worker.killAll();
