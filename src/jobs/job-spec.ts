@@ -28,12 +28,21 @@ export const kLandscapeNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]
 /** Characters of a SQL target statement; the landscape engine applies its own bounds and checks. */
 export const kTargetSqlLengthMax = 16 * 1024;
 
-/** Where a job runs: named nodes, the nodes of a landscape, or the nodes a SQL statement selects. */
-export const kJobTargetSchema = z.union([
-  z.object({ nodes: z.array(kNodeIdSchema).min(1, 'name at least one node').max(kTargetNodesMax) }).strict(),
-  z.object({ landscape: kLandscapeNameSchema }).strict(),
-  z.object({ sql: z.string().min(1, 'the statement is empty').max(kTargetSqlLengthMax) }).strict(),
-]);
+/**
+ * Where a job runs: named nodes, the nodes of a landscape, or the nodes a SQL statement
+ * selects; exactly one. Checked as one object with three optional fields rather than a
+ * union, so a mistake is reported on the field (`target.nodes.0: a node id is ...`)
+ * instead of as "invalid input" for the whole target.
+ */
+export const kJobTargetSchema = z
+  .object({
+    nodes: z.array(kNodeIdSchema).min(1, 'name at least one node').max(kTargetNodesMax).optional(),
+    landscape: kLandscapeNameSchema.optional(),
+    sql: z.string().min(1, 'the statement is empty').max(kTargetSqlLengthMax).optional(),
+  })
+  .strict()
+  .refine((t) => [t.nodes, t.landscape, t.sql].filter((v) => v !== undefined).length === 1, 'a target is exactly one of {nodes: [ids]}, {landscape: name} or {sql: statement}')
+  .transform((t): { nodes: string[] } | { landscape: string } | { sql: string } => (t.nodes !== undefined ? { nodes: t.nodes } : t.landscape !== undefined ? { landscape: t.landscape } : { sql: t.sql! }));
 export type JobTarget = z.infer<typeof kJobTargetSchema>;
 
 /**
