@@ -12,7 +12,7 @@ import { kDefaultApiBind } from '../agent/agent-command.js';
  * the agent's data directory (--data-dir: api.json and admin.token, written by the
  * agent), then the default loopback address.
  */
-interface ConnectionFlags {
+export interface ConnectionFlags {
   api?: string;
   token?: string;
   dataDir?: string;
@@ -22,7 +22,7 @@ interface ConnectionFlags {
 export const kApiFileName = 'api.json';
 export const kAdminTokenFileName = 'admin.token';
 
-function connect(flags: ConnectionFlags): ApiClient {
+export function connect(flags: ConnectionFlags): ApiClient {
   const dataDir = flags.dataDir ?? process.env['GALAXY_DATA_DIR'];
   const fromDir = (file: string): string | undefined => {
     if (dataDir === undefined) return undefined;
@@ -41,7 +41,7 @@ function connect(flags: ConnectionFlags): ApiClient {
 
 export class CliError extends Error {}
 
-function withConnection(command: Command): Command {
+export function withConnection(command: Command): Command {
   return command
     .option('--api <url>', 'agent API, e.g. http://127.0.0.1:7600 (env GALAXY_API)')
     .option('--token <token>', 'API bearer token (env GALAXY_TOKEN)')
@@ -49,9 +49,9 @@ function withConnection(command: Command): Command {
     .option('--json', 'print JSON');
 }
 
-type Print = (line: string) => void;
+export type Print = (line: string) => void;
 
-async function run(print: Print, action: () => Promise<void>): Promise<void> {
+export async function run(print: Print, action: () => Promise<void>): Promise<void> {
   try {
     await action();
   } catch (error) {
@@ -64,7 +64,7 @@ async function run(print: Print, action: () => Promise<void>): Promise<void> {
   }
 }
 
-function table(print: Print, rows: ReadonlyArray<readonly string[]>): void {
+export function table(print: Print, rows: ReadonlyArray<readonly string[]>): void {
   if (rows.length === 0) return;
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   for (const row of rows) print(row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
