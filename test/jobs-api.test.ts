@@ -7,13 +7,9 @@
 // has a deliberate HTTP status.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiError, type ApiRole } from '../src/api/api-backend.js';
-import { authorize } from '../src/api/api-auth.js';
-import { parseInput, queryObject, splitTarget } from '../src/api/api-input.js';
-import { toApiError } from '../src/api/api-response.js';
-import { ApiRouter } from '../src/api/api-router.js';
-import type { ApiRoute } from '../src/api/api-routes.js';
 import { componentJobsBackend } from '../src/api/jobs-backend.js';
-import { jobsRoutes, statusOfCode } from '../src/api/routes/jobs-routes.js';
+import { statusOfCode } from '../src/api/routes/jobs-routes.js';
+import { routeDispatcher, type Answer } from './support/jobs-api-harness.js';
 import { kJobsErrorCodes } from '../src/jobs/jobs-error.js';
 import { kScriptsErrorCodes } from '../src/scripts/scripts-error.js';
 import { InMemoryFarm } from './support/jobs-farm.js';
@@ -31,12 +27,6 @@ afterEach(async () => {
   rmSync(stateDir, { recursive: true, force: true });
 });
 
-interface Answer {
-  readonly status: number;
-  readonly json: any;
-}
-
-/** A request as the API server handles it, minus HTTP. */
 function api(): (method: string, target: string, role: ApiRole, body?: unknown) => Promise<Answer> {
   farm = new InMemoryFarm();
   farm.add(A);
@@ -45,28 +35,7 @@ function api(): (method: string, target: string, role: ApiRole, body?: unknown) 
   farm.addScripts(A, stateDir);
   farm.landscapes.set('both', [A, B]);
   farm.announce();
-  const backend = componentJobsBackend((_component, service, body, timeoutMs) => farm.call(A, A, service, body, timeoutMs));
-  const router = new ApiRouter<ApiRoute>(jobsRoutes(backend));
-  return async (method, target, role, body) => {
-    try {
-      const { pathname, search } = splitTarget(target);
-      const { route, params } = router.match(method, pathname);
-      authorize({ name: `${role}-token`, role }, route.role!);
-      const query = parseInput('query', route.query, queryObject(search));
-      const path = parseInput('path', route.params, params);
-      let parsedBody: unknown;
-      if (route.body !== null) {
-        if (body === undefined && !route.bodyOptional) return { status: 400, json: { error: { code: 'GALAXY_API_BODY_MISSING', message: 'body missing' } } };
-        parsedBody = parseInput('body', route.body, body ?? {});
-      }
-      const reply = await route.handle({ params: path, query, body: parsedBody, caller: { name: `${role}-token`, role } });
-      return { status: reply.status, json: 'json' in reply ? reply.json : undefined };
-    } catch (error) {
-      const apiError = toApiError(error);
-      if (apiError === null) throw error;
-      return { status: apiError.status, json: { error: { code: apiError.code, message: apiError.message } } };
-    }
-  };
+  return routeDispatcher(componentJobsBackend((_component, service, body, timeoutMs) => farm.call(A, A, service, body, timeoutMs)));
 }
 
 describe('job and script routes', () => {
