@@ -36,7 +36,7 @@ const kValuesBodySchema = z.object({ values: z.record(z.union([z.number(), z.str
 interface Follower {
   readonly rule: LogRule;
   readonly pattern: RegExp;
-  readonly follower: LogFollower;
+  follower: LogFollower;
   /** The position last written to the database, to write only changes. */
   saved: LogPosition | null;
 }
@@ -84,7 +84,7 @@ export class EventsService {
   /** Whether the outbox is dropping events; the warning event is raised once per such episode. */
   private overflowing = false;
   private closed = false;
-  private readonly counters = { posted: 0, thresholdFired: 0, logMatched: 0, logSuppressed: 0, stored: 0, duplicates: 0, expired: 0, refused: 0, correlated: 0, correlationFailures: 0 };
+  private readonly counters = { posted: 0, thresholdFired: 0, logMatched: 0, logSuppressed: 0, logFailures: 0, stored: 0, duplicates: 0, expired: 0, refused: 0, correlated: 0, correlationFailures: 0 };
 
   constructor(
     private readonly ctx: ComponentContext,
@@ -304,8 +304,25 @@ export class EventsService {
       return { rule, pattern: new RegExp(rule.pattern, rule.flags), follower: new LogFollower(rule.path, saved), saved };
     });
     if (this.followers.length === 0) return;
-    this.pollLogs();
-    this.logTimer = setInterval(() => this.pollLogs(), this.config.logPollMs);
+    this.pollLogsSafely();
+    this.logTimer = setInterval(() => this.pollLogsSafely(), this.config.logPollMs);
+  }
+
+  /**
+   * One poll, its failure logged rather than thrown: an outbox that cannot be written
+   * (a full disk) would otherwise crash the component on every poll. The followers go
+   * back to their saved positions, so the lines read in the failed poll are read again.
+   */
+  private pollLogsSafely(): void {
+    try {
+      this.pollLogs();
+    } catch (error) {
+      if ((++this.counters.logFailures & (this.counters.logFailures - 1)) === 0) this.ctx.log.warn(`log files not read (${this.counters.logFailures} failed polls): ${(error as Error).message}`);
+      for (const entry of this.followers) {
+        entry.follower.close();
+        entry.follower = new LogFollower(entry.rule.path, entry.saved);
+      }
+    }
   }
 
   /** Reads every followed file once; each file's events and its new position are kept together. */
