@@ -1,0 +1,140 @@
+// Proves the jobs and scripts components as they run in an agent: two component hosts
+// stand for two nodes, each running the compiled jobs and scripts components in child
+// processes (forks of dist/workers/component-runner.js), joined by the in-process farm
+// stub of support/rpc-farm.ts through connectComponentRpc (farm.resolve and
+// farm.members answered there; the real FarmRpc is proven in farm-rpc.test.ts). A job
+// created on one node runs on both and returns exit codes and output; the API backend
+// reaches the component through ComponentHost.request; a node whose jobs component is
+// SIGKILLed mid-job and drops out of the membership has its process marked lost and the
+// job finishes, and the restarted component kills the process its predecessor left; a
+// script's phases hold their barrier across the nodes and its log lands on the
+// management node. Needs the compiled components: run `npx tsc -p tsconfig.json` first.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { componentJobsBackend } from '../src/api/jobs-backend.js';
+import { connectComponentRpc } from '../src/components/host/component-rpc-bridge.js';
+import { kJobsComponent } from '../src/components/jobs/jobs-component.js';
+import { kScriptsComponent } from '../src/components/scripts/scripts-component.js';
+import type { JobView, JobWaitView } from '../src/jobs/job-view.js';
+import type { ScriptProgress } from '../src/scripts/script-coordinator.js';
+import type { ScriptView } from '../src/scripts/script-view.js';
+import { closeHosts, processExists, testHost, waitFor, type TestHost } from './support/components.js';
+import { RpcFarm } from './support/rpc-farm.js';
+
+const A = '00000000000000aa';
+const B = '00000000000000bb';
+const dirs: string[] = [];
+
+afterEach(async () => {
+  await closeHosts();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+async function twoNodes(): Promise<{ a: TestHost; b: TestHost; farm: RpcFarm }> {
+  const farm = new RpcFarm();
+  farm.members = [
+    { id: A, address: '10.0.0.1:7946', status: 'alive', tags: { roles: 'management' } },
+    { id: B, address: '10.0.0.2:7946', status: 'alive', tags: { roles: 'worker' } },
+  ];
+  farm.landscapes.set('both', [A, B]);
+  farm.landscapes.set('b', [B]);
+  const node = async (nodeId: string, peer: string): Promise<TestHost> => {
+    const t = testHost({ nodeId, controlTimeoutMs: 5000 });
+    // The stub resolves landscapes only; named nodes resolve to themselves, as the farm's farm.resolve does for members.
+    const port = farm.port(nodeId);
+    connectComponentRpc(t.host, {
+      ...port,
+      call: (to, service, body, timeoutMs) => (service === 'farm.resolve' && Array.isArray((body as { nodes?: unknown }).nodes) ? Promise.resolve((body as { nodes: string[] }).nodes) : port.call(to, service, body, timeoutMs)),
+    });
+    t.host.add({ ...kJobsComponent, config: { probeIntervalMs: 300, probeTimeoutMs: 500, killGraceMs: 500 } });
+    t.host.add(kScriptsComponent);
+    t.host.membership('jobs', [{ id: peer, address: '10.0.0.9:7946', status: 'alive' }]);
+    expect((await t.host.start('jobs')).state).toBe('running');
+    expect((await t.host.start('scripts')).state).toBe('running');
+    return t;
+  };
+  const [a, b] = await Promise.all([node(A, B), node(B, A)]);
+  return { a, b, farm };
+}
+
+async function waitJob(t: TestHost, jobId: string): Promise<JobView> {
+  for (;;) {
+    const waited = (await t.host.request('jobs', 'jobs.wait', t.host.settings.nodeId, { jobId, timeoutMs: 5000 }, 10_000)) as JobWaitView;
+    if (waited.finished) return (await t.host.request('jobs', 'jobs.show', t.host.settings.nodeId, { jobId, output: true })) as JobView;
+  }
+}
+
+describe('jobs and scripts components across two hosts', () => {
+  it('runs a job on both nodes from one, with exit codes and output; the API backend reaches it', async () => {
+    const { a, b } = await twoNodes();
+    const created = (await a.host.request('jobs', 'jobs.create', A, { request: { target: { landscape: 'both' }, command: ['sh', '-c', 'echo "on $GALAXY_NODE_ID"; exit ${CODE:-0}'], env: { CODE: '0' } }, by: 'test' })) as JobView;
+    const job = await waitJob(a, created.id);
+    expect(job.processes.map((p) => [p.node, p.state, p.exitCode, p.stdout])).toEqual([
+      [A, 'exited', 0, `on ${A}\n`],
+      [B, 'exited', 0, `on ${B}\n`],
+    ]);
+    // From the other node, through the API backend: forwarded to the coordinator.
+    const backend = componentJobsBackend((component, service, body, timeoutMs) => b.host.request(component, service, B, body, timeoutMs));
+    expect((await backend.showJob(created.id, {})).outcome).toBe('succeeded');
+    const failing = await backend.createJob({ target: { landscape: 'b' }, command: ['sh', '-c', 'echo bad >&2; exit 9'] }, 'op');
+    const waited = await backend.waitJob(failing.id, 10_000);
+    expect(waited.job.processes[0]).toMatchObject({ node: B, exitCode: 9 });
+    await expect(backend.createJob({ target: { landscape: 'none' }, command: ['true'] }, 'op')).rejects.toMatchObject({ code: 'GALAXY_LANDSCAPE_UNKNOWN' });
+  });
+
+  it('marks the process of a node that dies mid-job lost; the job finishes; the restarted component reaps the orphan', async () => {
+    const { a, b } = await twoNodes();
+    const created = (await a.host.request('jobs', 'jobs.create', A, { request: { target: { landscape: 'both' }, command: ['sh', '-c', `[ "$GALAXY_NODE_ID" = "${B}" ] && exec sleep 60; sleep 1; echo done`] }, by: 'test' })) as JobView;
+    let view: JobView = created;
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && !view.processes.every((p) => p.state === 'running'); ) {
+      view = (await a.host.request('jobs', 'jobs.show', A, { jobId: created.id })) as JobView;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const orphan = view.processes[1]!.pid!;
+    expect(processExists(orphan)).toBe(true);
+    // Node B dies: its jobs component is SIGKILLed, and the farm's membership drops it.
+    const componentPid = b.host.status().find((c) => c.name === 'jobs')!.pid!;
+    process.kill(componentPid, 'SIGKILL');
+    a.host.membership('jobs', []);
+    const job = await waitJob(a, created.id);
+    expect(job.state).toBe('finished');
+    expect(job.processes[0]).toMatchObject({ state: 'exited', exitCode: 0, stdout: 'done\n' });
+    expect(job.processes[1]).toMatchObject({ state: 'lost', reason: expect.stringContaining(`node ${B} left the farm`) });
+    await waitFor('B restarted its jobs component', () => b.host.status().find((c) => c.name === 'jobs')!.pid !== componentPid && b.host.status().find((c) => c.name === 'jobs')!.state === 'running', 15_000);
+    await waitFor('the restarted component killed the orphan', () => !processExists(orphan), 10_000);
+  });
+
+  it('runs a script across both nodes with the barrier holding, and keeps its log on the management node', async () => {
+    const { a, b } = await twoNodes();
+    const dir = mkdtempSync(join(tmpdir(), 'galaxy-jobs-components-'));
+    dirs.push(dir);
+    const log = join(dir, 'stamps');
+    writeFileSync(log, '');
+    const script = `s() { echo "$GALAXY_PHASE $1 $(date +%s%N)" >> "${log}"; }\n# galaxy:phase one\ns start; [ "$GALAXY_NODE_ID" = "${A}" ] && sleep 0.5; s end\n# galaxy:phase two\ns start; echo two; s end\n`;
+    const started = (await b.host.request('scripts', 'scripts.run', B, { request: { target: { landscape: 'both' }, script }, by: 'test' })) as { id: string };
+    let version: number | undefined;
+    for (;;) {
+      const progress = (await b.host.request('scripts', 'scripts.wait', B, { runId: started.id, timeoutMs: 5000, ...(version === undefined ? {} : { version }) }, 10_000)) as ScriptProgress;
+      if (progress.finished) break;
+      version = progress.version;
+    }
+    const view = (await b.host.request('scripts', 'scripts.show', B, { runId: started.id, merged: true })) as ScriptView;
+    expect([view.state, view.reason]).toEqual(['succeeded', null]);
+    expect(view.merged![1]!.groups).toEqual([{ nodes: [A, B], status: 'exit 0', stdout: 'two\n', stderr: '' }]);
+    const stamps = readFileSync(log, 'utf8').trim().split('\n').map((line) => line.split(' '));
+    const lastEndOfOne = stamps.filter(([phase, what]) => phase === '1' && what === 'end').map(([, , ns]) => BigInt(ns!)).reduce((m, n) => (n > m ? n : m));
+    const firstStartOfTwo = stamps.filter(([phase, what]) => phase === '2' && what === 'start').map(([, , ns]) => BigInt(ns!)).reduce((m, n) => (n < m ? n : m));
+    expect(lastEndOfOne < firstStartOfTwo).toBe(true);
+    await waitFor('the log reached the management node', () => {
+      try {
+        return JSON.parse(readFileSync(join(a.host.settings.stateRoot, 'scripts', 'script-logs', `${started.id}.json`), 'utf8')).record.state === 'succeeded';
+      } catch {
+        return false;
+      }
+    });
+    const kept = (await a.host.request('scripts', 'scripts.logs', A, { runId: started.id })) as { from: string };
+    expect(kept.from).toBe(B);
+  });
+});
