@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { JobCoordinator } from '../../jobs/job-coordinator.js';
 import { JobWorker } from '../../jobs/job-worker.js';
+import { JobsError } from '../../jobs/jobs-error.js';
 import { kKillGraceMs, kProbeFailuresMax, kProbeIntervalMs, kProbeTimeoutMs } from '../../jobs/jobs-limits.js';
 import { jobsServices, type JobsServiceHandler, type JobsServiceName } from '../../jobs/jobs-services.js';
 import { kJobsServices } from '../../jobs/jobs-wire.js';
@@ -74,7 +75,7 @@ interface Running {
 let running: Running | null = null;
 
 function current(): Running {
-  if (running === null) throw Object.assign(new Error('the jobs component is not initialised'), { code: 'GALAXY_JOBS_UNAVAILABLE' });
+  if (running === null) throw new JobsError('GALAXY_JOBS_UNAVAILABLE', 'the jobs component is not initialised');
   return running;
 }
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { ScriptCoordinator } from '../../scripts/script-coordinator.js';
 import { ScriptLogStore } from '../../scripts/script-log-store.js';
+import { ScriptsError } from '../../scripts/scripts-error.js';
 import { scriptsServices, type ScriptsServiceHandler, type ScriptsServiceName } from '../../scripts/scripts-services.js';
 import { kScriptsServices } from '../../scripts/scripts-wire.js';
 import { packageRoot } from '../../util/package-root.js';
@@ -34,7 +35,7 @@ interface Running {
 let running: Running | null = null;
 
 function current(): Running {
-  if (running === null) throw Object.assign(new Error('the scripts component is not initialised'), { code: 'GALAXY_SCRIPTS_UNAVAILABLE' });
+  if (running === null) throw new ScriptsError('GALAXY_SCRIPTS_UNAVAILABLE', 'the scripts component is not initialised');
   return running;
 }
 
