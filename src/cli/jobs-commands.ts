@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { kDefaultApiBind } from '../agent/agent-command.js';
-import { ApiClient, ApiClientError } from '../api/api-client.js';
+import { ApiClientError, type ApiClient } from '../api/api-client.js';
 import type { JobSummary, JobView, JobWaitView, JobWatchView, ScriptProgress, ScriptSummary, ScriptView } from '../api/jobs-backend.js';
 import type { JobTarget } from '../jobs/job-spec.js';
 import { formatMerged } from '../scripts/dshbak-merge.js';
-import { kAdminTokenFileName, kApiFileName, CliError } from './api-commands.js';
+import { CliError, connect, table, withConnection, type ConnectionFlags, type Print } from './api-commands.js';
 import { parseDurationMs } from './duration.js';
 import { NodeLinePrefixer } from './node-line-prefixer.js';
 
@@ -32,16 +31,9 @@ import { NodeLinePrefixer } from './node-line-prefixer.js';
  * lines before the first marker are run at the start of every phase (see
  * src/scripts/script-phases.ts).
  *
- * The connection flags work as for the other API commands (api-commands.ts).
+ * The connection flags and helpers are those of the other API commands (api-commands.ts);
+ * errors are printed through `io` so the commands can be tested.
  */
-type Print = (line: string) => void;
-
-interface ConnectionFlags {
-  api?: string;
-  token?: string;
-  dataDir?: string;
-  json?: boolean;
-}
 
 interface TargetFlags {
   on?: string;
@@ -69,32 +61,6 @@ export interface JobsCommandsIo {
 
 const kConsoleIo: JobsCommandsIo = { print: (line) => console.log(line), printError: (line) => console.error(line) };
 
-// Connection: as in api-commands.ts and install-commands.ts.
-function withConnection(command: Command): Command {
-  return command
-    .option('--api <url>', 'agent API, e.g. http://127.0.0.1:7600 (env GALAXY_API)')
-    .option('--token <token>', 'API bearer token (env GALAXY_TOKEN)')
-    .option('--data-dir <dir>', "a local agent's data directory: its api.json and admin.token are used (env GALAXY_DATA_DIR)")
-    .option('--json', 'print JSON');
-}
-
-function connect(flags: ConnectionFlags): ApiClient {
-  const dataDir = flags.dataDir ?? process.env['GALAXY_DATA_DIR'];
-  const fromDir = (file: string): string | undefined => {
-    if (dataDir === undefined) return undefined;
-    try {
-      return readFileSync(join(dataDir, file), 'utf8').trim();
-    } catch {
-      return undefined;
-    }
-  };
-  const apiFile = fromDir(kApiFileName);
-  const url = flags.api ?? process.env['GALAXY_API'] ?? (apiFile === undefined ? undefined : (JSON.parse(apiFile) as { url: string }).url) ?? `http://${kDefaultApiBind}`;
-  const token = flags.token ?? process.env['GALAXY_TOKEN'] ?? fromDir(kAdminTokenFileName);
-  if (token === undefined) throw new CliError('no API token: pass --token, set GALAXY_TOKEN, or give --data-dir of a local agent (it holds admin.token)');
-  return new ApiClient({ url, token });
-}
-
 async function run(io: JobsCommandsIo, action: () => Promise<void>): Promise<void> {
   try {
     await action();
@@ -106,12 +72,6 @@ async function run(io: JobsCommandsIo, action: () => Promise<void>): Promise<voi
     }
     throw error;
   }
-}
-
-function table(print: Print, rows: ReadonlyArray<readonly string[]>): void {
-  if (rows.length === 0) return;
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  for (const row of rows) print(row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
 }
 
 function withTarget(command: Command): Command {
