@@ -1,0 +1,386 @@
+/**
+ * The landscape engine of one node: the SQLite mirror of the local FMIDB, the
+ * replicated landscape definitions, and each landscape's members as computed here.
+ *
+ * It is driven, like etcd's raft: no timers and no I/O inside. The caller
+ *  - feeds FMIDB changes (applyChanges, removeNode), which only mark what changed;
+ *  - calls tick(nowMs) periodically (a few times a second): on-change landscapes whose
+ *    columns changed since the previous tick are re-evaluated once, however many
+ *    batches arrived in between, and `every` landscapes whose period has passed;
+ *  - drains membership events (drainEvents) onto the API stream;
+ *  - carries definition records between nodes: define and delete return the record to
+ *    send, importDefinition takes a peer's, exportDefinitions gives all for a full sync.
+ * Reads (list, show, members, nodesOf) never touch the network.
+ *
+ * A definition made here is refused (thrown) unless its statement passes every check
+ * and its first evaluation succeeds. A definition imported from a peer is kept even if
+ * it fails here (so the farm converges on one set of definitions): it reports its error
+ * in show() and through nodesOf, and is retried after failureRetryMs, or as soon as new
+ * columns appear when its statement named a column this node had not seen yet.
+ */
+import { resolveLandscapeConfig, type LandscapeConfig, type LandscapeOptions } from './landscape-config.js';
+import { LandscapeError, type LandscapeErrorCode } from './landscape-error.js';
+import { evaluateStatement, type Evaluation, type MonotonicClock } from './landscape-evaluation.js';
+import { LandscapeEventQueue, type LandscapeEvent } from './landscape-event.js';
+import { checkMode, type LandscapeMode } from './landscape-mode.js';
+import { checkName, checkRecord, nextStamp, type LandscapeDefinition, type LandscapeRecord } from './landscape-record.js';
+import { LandscapeRegistry, type MergeOutcome } from './landscape-registry.js';
+import type { LandscapeResolver } from './landscape-resolver.js';
+import { compileStatement, type CompiledStatement } from './landscape-statement.js';
+import { NodeMirror, type MirrorApplyResult, type MirrorChanges, type NodeChange } from './node-mirror.js';
+import { isNodeId } from './node-id.js';
+import { readsAnyOf } from './statement-reads.js';
+
+export interface LandscapeEngineParams {
+  /** This node's id (16 lower-case hex digits): the origin of the records it writes. */
+  readonly origin: string;
+  readonly options?: LandscapeOptions;
+  /** Measures evaluation time, ms; performance.now unless a test injects a fake. */
+  readonly clock?: MonotonicClock;
+}
+
+export interface LandscapeFailure {
+  readonly code: LandscapeErrorCode;
+  readonly message: string;
+}
+
+/** One line of `galaxy landscape list`. */
+export interface LandscapeSummary {
+  readonly name: string;
+  readonly mode: LandscapeMode;
+  readonly sql: string;
+  readonly memberCount: number;
+  readonly lastEvaluatedAtMs: number | null;
+  readonly error: LandscapeFailure | null;
+}
+
+/** `galaxy landscape show NAME`. */
+export interface LandscapeView extends LandscapeSummary {
+  readonly updatedAtMs: number;
+  readonly origin: string;
+  /**
+   * Members from the last successful evaluation, sorted. After a redefinition whose
+   * statement has not run successfully yet, these are still the previous definition's
+   * (error says why); nodesOf refuses to answer until it has.
+   */
+  readonly members: string[];
+  /** How long the last evaluation took, ms. */
+  readonly lastEvaluationMs: number | null;
+  readonly evaluations: number;
+  readonly failures: number;
+  /** What re-evaluates an on-change landscape: these columns, the attributes table, or any change. */
+  readonly reads: { readonly columns: string[]; readonly attributes: boolean; readonly everything: boolean } | null;
+}
+
+export interface TickResult {
+  readonly evaluated: number;
+  readonly failed: number;
+}
+
+export interface LandscapeCounters {
+  evaluations: number;
+  evaluationFailures: number;
+  batchesApplied: number;
+  valuesChanged: number;
+  recordsImported: number;
+  recordsStale: number;
+  /** Peer definitions refused because landscapesMax were live. */
+  recordsRefusedFull: number;
+}
+
+/** Failures that cost time or memory: retried only after failureRetryMs, never on the next change. */
+const kCostlyFailures: ReadonlySet<LandscapeErrorCode> = new Set(['GALAXY_LANDSCAPE_TOO_SLOW', 'GALAXY_LANDSCAPE_RESULT_TOO_LARGE']);
+
+interface LandscapeState {
+  readonly record: LandscapeRecord;
+  compiled: CompiledStatement | null;
+  /** Replaced, never mutated: the event queue keeps old sets as "before". */
+  members: ReadonlySet<string>;
+  sortedMembers: string[] | null;
+  /** An evaluation of this definition has succeeded. */
+  evaluated: boolean;
+  lastEvaluatedAtMs: number | null;
+  lastEvaluationMs: number | null;
+  evaluations: number;
+  failures: number;
+  error: LandscapeFailure | null;
+  failedAtMs: number;
+}
+
+export class LandscapeEngine implements LandscapeResolver {
+  readonly config: LandscapeConfig;
+  readonly origin: string;
+  readonly counters: LandscapeCounters = {
+    evaluations: 0, evaluationFailures: 0, batchesApplied: 0, valuesChanged: 0, recordsImported: 0, recordsStale: 0, recordsRefusedFull: 0,
+  };
+  private readonly mirror: NodeMirror;
+  private readonly registry: LandscapeRegistry;
+  private readonly states = new Map<string, LandscapeState>();
+  private readonly events = new LandscapeEventQueue();
+  private readonly clock: MonotonicClock;
+  private closed = false;
+
+  constructor(params: LandscapeEngineParams) {
+    if (!isNodeId(params.origin)) throw new LandscapeError('GALAXY_LANDSCAPE_BAD_OPTIONS', `origin must be this node's id (16 lower-case hex digits), got ${JSON.stringify(params.origin)}`);
+    this.config = resolveLandscapeConfig(params.options);
+    this.origin = params.origin;
+    this.clock = params.clock ?? (() => performance.now());
+    this.registry = new LandscapeRegistry(this.config.definitionRecordsMax, this.config.landscapesMax);
+    this.mirror = new NodeMirror(this.config);
+  }
+
+  // ------------------------------------------------------------------ FMIDB input
+
+  /** Applies a batch of FMIDB changes in one transaction; landscapes follow at the next tick. */
+  applyChanges(changes: ReadonlyArray<NodeChange>): MirrorApplyResult {
+    this.assertOpen();
+    const result = this.mirror.applyChanges(changes);
+    this.counters.batchesApplied++;
+    this.counters.valuesChanged += result.changed;
+    return result;
+  }
+
+  /** Forgets a node and its values (it left the farm); false if the mirror did not hold it. */
+  removeNode(subject: string): boolean {
+    this.assertOpen();
+    return this.mirror.removeNode(subject);
+  }
+
+  /** Keys that own a column of `nodes`, with the column name (for `galaxy landscape columns` and docs). */
+  columns(): Array<{ key: string; column: string }> {
+    return this.mirror.columns();
+  }
+
+  // ------------------------------------------------------------------ definitions
+
+  /**
+   * Defines (or redefines) a landscape here and returns the record to replicate. Throws
+   * a LandscapeError, changing nothing, if the name, mode or statement is refused or the
+   * first evaluation fails.
+   */
+  define(definition: LandscapeDefinition, nowMs: number): LandscapeRecord {
+    this.assertOpen();
+    assertTime(nowMs);
+    const name = checkName(definition?.name);
+    const mode = checkMode(definition?.mode, this.config);
+    if (!this.registry.hasRoomFor(name)) throw new LandscapeError('GALAXY_LANDSCAPE_TOO_MANY', `${this.config.landscapesMax} landscapes are defined already (options.landscapesMax); delete one first`);
+    const compiled = compileStatement(this.mirror.database, definition.sql, this.config.statementLengthMax);
+    const evaluation = this.evaluate(compiled);
+    const record: LandscapeRecord = Object.freeze({ name, sql: compiled.sql, mode, updatedAtMs: nextStamp(this.registry.get(name), nowMs), origin: this.origin, deleted: false });
+    const outcome = this.registry.merge(record);
+    if (outcome !== 'applied') throw new Error(`a local definition lost to the record it replaced (${outcome}): nextStamp is broken`);
+    const state = this.install(record);
+    state.compiled = compiled;
+    this.succeeded(state, evaluation, nowMs);
+    return record;
+  }
+
+  /** Deletes a landscape and returns the tombstone to replicate. */
+  delete(name: string, nowMs: number): LandscapeRecord {
+    this.assertOpen();
+    assertTime(nowMs);
+    this.stateOf(name);
+    const record: LandscapeRecord = Object.freeze({ name, sql: '', mode: Object.freeze({ kind: 'on-change' }), updatedAtMs: nextStamp(this.registry.get(name), nowMs), origin: this.origin, deleted: true });
+    if (this.registry.merge(record) !== 'applied') throw new Error('a local deletion lost to the record it replaced: nextStamp is broken');
+    this.uninstall(name);
+    return record;
+  }
+
+  /**
+   * Takes a record from a peer. 'applied' when it won (the landscape is then defined,
+   * redefined or deleted here), 'stale' when the record held here wins, 'full' when it
+   * is a new definition and landscapesMax are live. A malformed record throws
+   * GALAXY_LANDSCAPE_BAD_RECORD; a statement that fails here does not throw (see above).
+   */
+  importDefinition(record: unknown, nowMs: number): MergeOutcome {
+    this.assertOpen();
+    assertTime(nowMs);
+    const checked = checkRecord(record, this.config);
+    const outcome = this.registry.merge(checked);
+    if (outcome === 'stale') this.counters.recordsStale++;
+    if (outcome === 'full') this.counters.recordsRefusedFull++;
+    if (outcome !== 'applied') return outcome;
+    this.counters.recordsImported++;
+    if (checked.deleted) {
+      this.uninstall(checked.name);
+      return outcome;
+    }
+    this.refresh(this.install(checked), nowMs);
+    return outcome;
+  }
+
+  /** Every record held, tombstones included, in name order: what a peer needs to converge. */
+  exportDefinitions(): LandscapeRecord[] {
+    return this.registry.all();
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  list(): LandscapeSummary[] {
+    return [...this.states.values()].map((state) => this.summary(state)).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  show(name: string): LandscapeView {
+    const state = this.stateOf(name);
+    const reads = state.compiled?.reads;
+    const known = new Set(this.mirror.columns().map((entry) => entry.column.toLowerCase()));
+    return {
+      ...this.summary(state),
+      updatedAtMs: state.record.updatedAtMs,
+      origin: state.record.origin,
+      members: [...sortedMembers(state)],
+      lastEvaluationMs: state.lastEvaluationMs,
+      evaluations: state.evaluations,
+      failures: state.failures,
+      reads: reads === undefined ? null : { columns: [...reads.names].filter((n) => known.has(n)).sort(), attributes: reads.attributes, everything: reads.everything },
+    };
+  }
+
+  /** The same as nodesOf. */
+  members(name: string): string[] {
+    return this.nodesOf(name);
+  }
+
+  nodesOf(landscape: string): string[] {
+    const state = this.stateOf(landscape);
+    if (state.error !== null) throw new LandscapeError('GALAXY_LANDSCAPE_UNAVAILABLE', `landscape "${landscape}" is unavailable on this node: ${state.error.message}`);
+    if (!state.evaluated) throw new LandscapeError('GALAXY_LANDSCAPE_UNAVAILABLE', `landscape "${landscape}" has not been evaluated on this node yet`);
+    return [...sortedMembers(state)];
+  }
+
+  // ------------------------------------------------------------------ driving
+
+  /** Re-evaluates what is due at `nowMs` (see the file comment). */
+  tick(nowMs: number): TickResult {
+    this.assertOpen();
+    assertTime(nowMs);
+    const changes = this.mirror.takeChanges();
+    let evaluated = 0;
+    let failed = 0;
+    for (const state of this.states.values()) {
+      if (!this.isDue(state, changes, nowMs)) continue;
+      if (this.refresh(state, nowMs)) evaluated++;
+      else failed++;
+    }
+    return { evaluated, failed };
+  }
+
+  /** Membership changes since the previous drain, one event per landscape that changed. */
+  drainEvents(): LandscapeEvent[] {
+    return this.events.drain({ membersOf: (name) => this.states.get(name)?.members });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.mirror.close();
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private isDue(state: LandscapeState, changes: MirrorChanges, nowMs: number): boolean {
+    if (state.error !== null) {
+      if (nowMs >= state.failedAtMs + this.config.failureRetryMs) return true;
+      if (state.compiled === null) return changes.schema;
+      if (kCostlyFailures.has(state.error.code)) return false;
+    }
+    const mode = state.record.mode;
+    if (mode.kind === 'every') return state.lastEvaluatedAtMs === null || nowMs >= state.lastEvaluatedAtMs + mode.periodMs;
+    if (state.compiled === null) return false;
+    const reads = state.compiled.reads;
+    // Every statement returns node ids, so a node arriving or leaving concerns all of them.
+    return changes.nodes || (changes.attributes && reads.attributes) || readsAnyOf(reads, changes.columns);
+  }
+
+  /** Compiles if needed and evaluates; records success or failure. False on failure. */
+  private refresh(state: LandscapeState, nowMs: number): boolean {
+    try {
+      state.compiled ??= compileStatement(this.mirror.database, state.record.sql, this.config.statementLengthMax);
+      this.succeeded(state, this.evaluate(state.compiled), nowMs);
+      return true;
+    } catch (error) {
+      if (!(error instanceof LandscapeError)) throw error;
+      state.error = { code: error.code, message: error.message };
+      state.failedAtMs = nowMs;
+      state.failures++;
+      state.evaluations++;
+      state.lastEvaluatedAtMs = nowMs;
+      this.counters.evaluationFailures++;
+      return false;
+    }
+  }
+
+  private evaluate(compiled: CompiledStatement): Evaluation {
+    this.counters.evaluations++;
+    const limits = { rowsMax: this.config.evaluationRowsMax, durationMsMax: this.config.evaluationMsMax };
+    return evaluateStatement(compiled, this.mirror.nodeIds, limits, this.clock);
+  }
+
+  private succeeded(state: LandscapeState, evaluation: Evaluation, nowMs: number): void {
+    if (!sameMembers(state.members, evaluation.members)) {
+      this.events.noteChange(state.record.name, state.members);
+      state.members = evaluation.members;
+      state.sortedMembers = null;
+    }
+    state.evaluated = true;
+    state.error = null;
+    state.evaluations++;
+    state.lastEvaluatedAtMs = nowMs;
+    state.lastEvaluationMs = evaluation.durationMs;
+  }
+
+  /**
+   * A fresh state for a (re)definition. It starts from the previous definition's
+   * members so the event of the first evaluation says what changed for consumers, but
+   * it counts as not evaluated until its own statement has run.
+   */
+  private install(record: LandscapeRecord): LandscapeState {
+    const previous = this.states.get(record.name);
+    const state: LandscapeState = {
+      record, compiled: null, members: previous?.members ?? new Set(), sortedMembers: previous?.sortedMembers ?? null,
+      evaluated: false, lastEvaluatedAtMs: null, lastEvaluationMs: null, evaluations: 0, failures: 0, error: null, failedAtMs: 0,
+    };
+    this.states.set(record.name, state);
+    return state;
+  }
+
+  private uninstall(name: string): void {
+    const state = this.states.get(name);
+    if (state === undefined) return;
+    this.events.noteChange(name, state.members);
+    this.states.delete(name);
+  }
+
+  private summary(state: LandscapeState): LandscapeSummary {
+    const { name, mode, sql } = state.record;
+    return { name, mode, sql, memberCount: state.members.size, lastEvaluatedAtMs: state.lastEvaluatedAtMs, error: state.error };
+  }
+
+  private stateOf(name: string): LandscapeState {
+    this.assertOpen();
+    const state = this.states.get(name);
+    if (state === undefined) throw new LandscapeError('GALAXY_LANDSCAPE_UNKNOWN', `no landscape is named ${JSON.stringify(name)}`);
+    return state;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new LandscapeError('GALAXY_LANDSCAPE_CLOSED', 'the landscape engine is closed');
+    this.mirror.assertOpen();
+  }
+}
+
+/** The driver's clock is ms since the epoch; anything else is a bug in the driver, not an operating failure. */
+function assertTime(nowMs: number): void {
+  if (!Number.isFinite(nowMs) || nowMs < 0) throw new RangeError(`nowMs must be a non-negative finite number of ms, got ${nowMs}`);
+}
+
+function sortedMembers(state: LandscapeState): string[] {
+  state.sortedMembers ??= [...state.members].sort();
+  return state.sortedMembers;
+}
+
+function sameMembers(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const id of a) if (!b.has(id)) return false;
+  return true;
+}
