@@ -1,7 +1,7 @@
-// The Wasm entry point: re-exports the kernels of asm/checksum.ts, asm/codec.ts and
-// asm/table.ts, the AssemblyScript twins of src/wire/checksum.ts, src/wire/ts-codec.ts
-// and src/table/ts-table-kernels.ts. Their results must match the TypeScript
-// reference bit for bit.
+// The Wasm entry point: re-exports the kernels of asm/checksum.ts, asm/codec.ts,
+// asm/table.ts and asm/fmidb.ts, the AssemblyScript twins of src/wire/checksum.ts,
+// src/wire/ts-codec.ts, src/table/ts-table-kernels.ts and src/fmidb/ts-fmidb-kernels.ts.
+// Their results must match the TypeScript reference bit for bit.
 //
 // Built with: npx asc asm/index.ts --config asm/asconfig.json --target release
 // (imported shared memory, stub runtime, threads). Nothing here allocates.
@@ -12,6 +12,7 @@
 export { checksum } from "./checksum";
 export { decode, encode } from "./codec";
 export { findRow, insertRow, removeRow, mergeDigest, sweep, encodeDigest } from "./table";
+export { fmidbFindOrigin, fmidbInsertOrigin, fmidbRemoveOrigin, fmidbCompareDigest } from "./fmidb";
 
 /** The first byte the host may use for its own regions. */
 export function heapBase(): u32 {

@@ -18,6 +18,11 @@ export interface Kernels {
   mergeDigest(table: number, packet: number, length: number, limit: number, nowMs: number, out: number, outCapacity: number): number;
   sweep(table: number, nowMs: number, phiKSquared: number, varianceMinMs2: number, samplesMin: number, silenceMaxMs: number, out: number, outCapacity: number): number;
   encodeDigest(table: number, rowList: number, rowCount: number, flags: number, out: number, limit: number): number;
+  // The FMIDB's origin registry and digest compare (src/fmidb/ts-fmidb-kernels.ts, asm/fmidb.ts).
+  fmidbFindOrigin(registry: number, high: number, low: number): number;
+  fmidbInsertOrigin(registry: number, high: number, low: number): number;
+  fmidbRemoveOrigin(registry: number, row: number): void;
+  fmidbCompareDigest(registry: number, versions: number, body: number, length: number, flags: number, out: number, outCapacity: number): number;
 }
 
 export type KernelBackend = 'wasm' | 'ts';

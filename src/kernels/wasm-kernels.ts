@@ -47,6 +47,10 @@ export function createWasmKernels(memory: WebAssembly.Memory, module: WebAssembl
     mergeDigest: x.mergeDigest,
     sweep: x.sweep,
     encodeDigest: x.encodeDigest,
+    fmidbFindOrigin: x.fmidbFindOrigin,
+    fmidbInsertOrigin: x.fmidbInsertOrigin,
+    fmidbRemoveOrigin: x.fmidbRemoveOrigin,
+    fmidbCompareDigest: x.fmidbCompareDigest,
   };
   return { kernels, heapBase: x.heapBase() >>> 0 };
 }
