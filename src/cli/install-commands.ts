@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { kDefaultApiBind } from '../agent/agent-command.js';
 import { ApiClient, ApiClientError } from '../api/api-client.js';
 import type { InstallOperationEvent, InstallOperationView, InstallOutcome, InstalledComponentView, PackageView } from '../api/install-backend.js';
 import { InstallError } from '../install/install-error.js';
@@ -9,7 +8,7 @@ import { packageBounds } from '../install/package-bounds.js';
 import { archiveFileName, writePackageArchive } from '../install/package-archive.js';
 import { checkSourceManifest, parseManifestText } from '../install/package-manifest.js';
 import { kManifestFileName } from '../install/package-path.js';
-import { kApiFileName, kAdminTokenFileName, CliError } from './api-commands.js';
+import { CliError, connect, withConnection, type ConnectionFlags } from './api-commands.js';
 
 /**
  * The operator's commands for component packages:
@@ -28,42 +27,10 @@ import { kApiFileName, kAdminTokenFileName, CliError } from './api-commands.js';
  */
 type Print = (line: string) => void;
 
-interface ConnectionFlags {
-  api?: string;
-  token?: string;
-  dataDir?: string;
-  json?: boolean;
-}
-
 /** How often install polls its operation, ms. */
 const kPollIntervalMs = 500;
 /** How long install follows an operation by default, s; the operation goes on after the CLI gives up. */
 const kFollowSecondsDefault = 3600;
-
-function withConnection(command: Command): Command {
-  return command
-    .option('--api <url>', 'agent API, e.g. http://127.0.0.1:7600 (env GALAXY_API)')
-    .option('--token <token>', 'API bearer token (env GALAXY_TOKEN)')
-    .option('--data-dir <dir>', "a local agent's data directory: its api.json and admin.token are used (env GALAXY_DATA_DIR)")
-    .option('--json', 'print JSON');
-}
-
-function connect(flags: ConnectionFlags): ApiClient {
-  const dataDir = flags.dataDir ?? process.env['GALAXY_DATA_DIR'];
-  const fromDir = (file: string): string | undefined => {
-    if (dataDir === undefined) return undefined;
-    try {
-      return readFileSync(join(dataDir, file), 'utf8').trim();
-    } catch {
-      return undefined;
-    }
-  };
-  const apiFile = fromDir(kApiFileName);
-  const url = flags.api ?? process.env['GALAXY_API'] ?? (apiFile === undefined ? undefined : (JSON.parse(apiFile) as { url: string }).url) ?? `http://${kDefaultApiBind}`;
-  const token = flags.token ?? process.env['GALAXY_TOKEN'] ?? fromDir(kAdminTokenFileName);
-  if (token === undefined) throw new CliError('no API token: pass --token, set GALAXY_TOKEN, or give --data-dir of a local agent (it holds admin.token)');
-  return new ApiClient({ url, token });
-}
 
 async function run(action: () => Promise<void>): Promise<void> {
   try {
