@@ -13,7 +13,7 @@
 // TypeScript typed-array indexing does. No allocation: only loads and stores.
 
 import * as L from "../src/fmidb/layout";
-import { hashId } from "./table";
+import { hashId, probeIndex, unindexRow } from "./table";
 
 const kVersionLimit: f64 = 9007199254740992.0;
 const kVersionLimitU64: u64 = 9007199254740992;
@@ -37,15 +37,7 @@ const kVersionLimitU64: u64 = 9007199254740992;
   const slots = col(rh, L.kRegistrySlotsOffsetField);
   const highs = col(rh, L.kRegistryFpHighOffsetField);
   const lows = col(rh, L.kRegistryFpLowOffsetField);
-  let slot = hashId(high, low) & mask;
-  let entry = load<i32>(slots + (slot << 2));
-  while (entry != 0) {
-    const row = <u32>(entry - 1);
-    if (load<u32>(highs + (row << 2)) == high && load<u32>(lows + (row << 2)) == low) return <i32>row;
-    slot = (slot + 1) & mask;
-    entry = load<i32>(slots + (slot << 2));
-  }
-  return -1;
+  return probeIndex(slots, highs, lows, mask, high, low);
 }
 
 /** Finds the row of a fingerprint; -1 when the registry lacks it. */
@@ -95,29 +87,7 @@ export function fmidbRemoveOrigin(registry: u32, row: i32): void {
   const highs = col(rh, L.kRegistryFpHighOffsetField);
   const lows = col(rh, L.kRegistryFpLowOffsetField);
   if ((load<u32>(highs + (r << 2)) & <u32>L.kRowFree) != 0) return;
-  let slot = hashId(load<u32>(highs + (r << 2)), load<u32>(lows + (r << 2))) & mask;
-  for (;;) {
-    const entry = load<i32>(slots + (slot << 2));
-    if (entry == row + 1) break;
-    if (entry == 0) return;
-    slot = (slot + 1) & mask;
-  }
-  let hole = slot;
-  let next = (hole + 1) & mask;
-  for (;;) {
-    const entry = load<i32>(slots + (next << 2));
-    if (entry == 0) break;
-    const other = <u32>(entry - 1);
-    const home = hashId(load<u32>(highs + (other << 2)), load<u32>(lows + (other << 2))) & mask;
-    // Move the entry back into the hole unless its home lies cyclically in (hole, next].
-    const stays = hole <= next ? home > hole && home <= next : home > hole || home <= next;
-    if (!stays) {
-      store<i32>(slots + (hole << 2), entry);
-      hole = next;
-    }
-    next = (next + 1) & mask;
-  }
-  store<i32>(slots + (hole << 2), 0);
+  if (!unindexRow(slots, highs, lows, mask, r)) return;
   store<u32>(highs + (r << 2), <u32>L.kRowFree);
   store<u32>(lows + (r << 2), hdr(rh, L.kRegistryFreeHeadField));
   setHdr(rh, L.kRegistryFreeHeadField, r + 1);

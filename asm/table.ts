@@ -92,6 +92,14 @@ const kFdKeep: f32 = <f32>(1.0 - 1.0 / <f64>(1 << L.kFdWeightShift));
   const slots = col32(table, th, L.kHeaderHashSlotsOffsetField);
   const highs = col32(table, th, L.kHeaderIdHighOffsetField);
   const lows = col32(table, th, L.kHeaderIdLowOffsetField);
+  return probeIndex(slots, highs, lows, mask, high, low);
+}
+
+/**
+ * The open-addressing probe over an id index (slots of row + 1, 0 empty), shared by the
+ * membership table and the FMIDB origin registry: the row of (high, low), or -1.
+ */
+@inline export function probeIndex(slots: u32, highs: u32, lows: u32, mask: u32, high: u32, low: u32): i32 {
   let slot = hashId(high, low) & mask;
   let entry = load<i32>(slots + (slot << 2));
   while (entry != 0) {
@@ -140,21 +148,16 @@ export function insertRow(table: u32, high: u32, low: u32): i32 {
 }
 
 /**
- * Releases a row: unindexes it (backward-shift deletion), clears its status and flags,
- * links it into the free list (through the incarnation column) and bumps the generation.
+ * Backward-shift deletion of row `r` from an id index (shared with the FMIDB origin
+ * registry); false when the row was not indexed.
  */
-export function removeRow(table: u32, row: i32): void {
-  const th = table & ~3;
-  const mask = hdr(th, L.kHeaderHashSlotCountField) - 1;
-  const slots = col32(table, th, L.kHeaderHashSlotsOffsetField);
-  const highs = col32(table, th, L.kHeaderIdHighOffsetField);
-  const lows = col32(table, th, L.kHeaderIdLowOffsetField);
-  const r = <u32>row;
+export function unindexRow(slots: u32, highs: u32, lows: u32, mask: u32, r: u32): bool {
+  const tag = <i32>r + 1;
   let slot = hashId(load<u32>(highs + (r << 2)), load<u32>(lows + (r << 2))) & mask;
   for (;;) {
     const entry = load<i32>(slots + (slot << 2));
-    if (entry == row + 1) break;
-    if (entry == 0) return; // not indexed: nothing to release
+    if (entry == tag) break;
+    if (entry == 0) return false;
     slot = (slot + 1) & mask;
   }
   let hole = slot;
@@ -173,6 +176,21 @@ export function removeRow(table: u32, row: i32): void {
     next = (next + 1) & mask;
   }
   store<i32>(slots + (hole << 2), 0);
+  return true;
+}
+
+/**
+ * Releases a row: unindexes it (backward-shift deletion), clears its status and flags,
+ * links it into the free list (through the incarnation column) and bumps the generation.
+ */
+export function removeRow(table: u32, row: i32): void {
+  const th = table & ~3;
+  const mask = hdr(th, L.kHeaderHashSlotCountField) - 1;
+  const slots = col32(table, th, L.kHeaderHashSlotsOffsetField);
+  const highs = col32(table, th, L.kHeaderIdHighOffsetField);
+  const lows = col32(table, th, L.kHeaderIdLowOffsetField);
+  const r = <u32>row;
+  if (!unindexRow(slots, highs, lows, mask, r)) return; // not indexed: nothing to release
   store<u8>(col8(table, th, L.kHeaderStatusOffsetField) + r, F.kStatusEmpty);
   store<u8>(col8(table, th, L.kHeaderFlagsOffsetField) + r, 0);
   store<u32>(col32(table, th, L.kHeaderIncarnationOffsetField) + (r << 2), hdr(th, L.kHeaderFreeHeadField));

@@ -41,6 +41,22 @@ export function connect(flags: ConnectionFlags): ApiClient {
 
 export class CliError extends Error {}
 
+/** key=value pairs of a component configuration; values parsed as JSON when they can be, else kept as text. */
+export function parseConfigPairs(pairs: readonly string[]): Record<string, unknown> {
+  const config: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new CliError(`expected key=value, got "${pair}"`);
+    const text = pair.slice(at + 1);
+    try {
+      config[pair.slice(0, at)] = JSON.parse(text);
+    } catch {
+      config[pair.slice(0, at)] = text;
+    }
+  }
+  return config;
+}
+
 export function withConnection(command: Command): Command {
   return command
     .option('--api <url>', 'agent API, e.g. http://127.0.0.1:7600 (env GALAXY_API)')
@@ -187,17 +203,7 @@ export function registerApiCommands(program: Command, print: Print = (line) => c
   );
   withConnection(components.command('config <name> <key=value...>').description('change a live component\'s configuration (values parsed as JSON when they can be)')).action((name: string, pairs: string[], flags: ConnectionFlags) =>
     run(print, async () => {
-      const config: Record<string, unknown> = {};
-      for (const pair of pairs) {
-        const at = pair.indexOf('=');
-        if (at <= 0) throw new CliError(`expected key=value, got "${pair}"`);
-        const text = pair.slice(at + 1);
-        try {
-          config[pair.slice(0, at)] = JSON.parse(text);
-        } catch {
-          config[pair.slice(0, at)] = text;
-        }
-      }
+      const config = parseConfigPairs(pairs);
       const status = (await connect(flags).put(`/v1/components/${encodeURIComponent(name)}/config`, config)) as ComponentStatus;
       print(`${status.name} ${status.state} ${JSON.stringify(status.config)}`);
     }),

@@ -8,7 +8,7 @@ import { packageBounds } from '../install/package-bounds.js';
 import { archiveFileName, writePackageArchive } from '../install/package-archive.js';
 import { checkSourceManifest, parseManifestText } from '../install/package-manifest.js';
 import { kManifestFileName } from '../install/package-path.js';
-import { CliError, connect, withConnection, type ConnectionFlags } from './api-commands.js';
+import { CliError, connect, parseConfigPairs, withConnection, type ConnectionFlags } from './api-commands.js';
 
 /**
  * The operator's commands for component packages:
@@ -58,20 +58,6 @@ export function parsePackageSpec(spec: string): { name: string; version: string 
   return { name: spec.slice(0, at), version: spec.slice(at + 1) };
 }
 
-function parseConfigPairs(pairs: readonly string[]): Record<string, unknown> {
-  const config: Record<string, unknown> = {};
-  for (const pair of pairs) {
-    const at = pair.indexOf('=');
-    if (at <= 0) throw new CliError(`expected key=value, got "${pair}"`);
-    const text = pair.slice(at + 1);
-    try {
-      config[pair.slice(0, at)] = JSON.parse(text);
-    } catch {
-      config[pair.slice(0, at)] = text;
-    }
-  }
-  return config;
-}
 
 /** One line per operation event. */
 export function describeOperationEvent(event: InstallOperationEvent): string {

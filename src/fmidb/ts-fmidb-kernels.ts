@@ -1,5 +1,5 @@
 import type { MemoryViews } from '../memory/views.js';
-import { hashId } from '../table/ts-table-kernels.js';
+import { hashId, probeIndex, unindexRow } from '../table/ts-table-kernels.js';
 import * as L from './layout.js';
 
 /**
@@ -22,20 +22,11 @@ function field(views: MemoryViews, registry: number, index: number): number {
 
 /** Finds the row of a fingerprint; -1 when the registry lacks it. */
 export function findOrigin(views: MemoryViews, registry: number, high: number, low: number): number {
-  const u32 = views.u32;
-  const i32 = views.i32;
   const mask = field(views, registry, L.kRegistrySlotCountField) - 1;
   const slots = (registry + field(views, registry, L.kRegistrySlotsOffsetField)) >>> 2;
   const highs = (registry + field(views, registry, L.kRegistryFpHighOffsetField)) >>> 2;
   const lows = (registry + field(views, registry, L.kRegistryFpLowOffsetField)) >>> 2;
-  let slot = hashId(high, low) & mask;
-  for (;;) {
-    const entry = i32[slots + slot]!;
-    if (entry === 0) return -1;
-    const row = entry - 1;
-    if (u32[highs + row] === high >>> 0 && u32[lows + row] === low >>> 0) return row;
-    slot = (slot + 1) & mask;
-  }
+  return probeIndex(views, slots, highs, lows, mask, high, low);
 }
 
 /**
@@ -76,7 +67,6 @@ export function insertOrigin(views: MemoryViews, registry: number, high: number,
  */
 export function removeOrigin(views: MemoryViews, registry: number, row: number): void {
   const u32 = views.u32;
-  const i32 = views.i32;
   const r = registry >>> 2;
   if (!(row >= 0 && row < u32[r + L.kRegistryRowCountField]!)) return;
   const mask = u32[r + L.kRegistrySlotCountField]! - 1;
@@ -84,25 +74,7 @@ export function removeOrigin(views: MemoryViews, registry: number, row: number):
   const highs = (registry + u32[r + L.kRegistryFpHighOffsetField]!) >>> 2;
   const lows = (registry + u32[r + L.kRegistryFpLowOffsetField]!) >>> 2;
   if ((u32[highs + row]! & L.kRowFree) !== 0) return;
-  let slot = hashId(u32[highs + row]!, u32[lows + row]!) & mask;
-  while (i32[slots + slot] !== row + 1) {
-    if (i32[slots + slot] === 0) return;
-    slot = (slot + 1) & mask;
-  }
-  let hole = slot;
-  let next = (hole + 1) & mask;
-  while (i32[slots + next] !== 0) {
-    const other = i32[slots + next]! - 1;
-    const home = hashId(u32[highs + other]!, u32[lows + other]!) & mask;
-    // Move the entry back into the hole unless its home lies cyclically in (hole, next].
-    const stays = hole <= next ? home > hole && home <= next : home > hole || home <= next;
-    if (!stays) {
-      i32[slots + hole] = i32[slots + next]!;
-      hole = next;
-    }
-    next = (next + 1) & mask;
-  }
-  i32[slots + hole] = 0;
+  if (!unindexRow(views, slots, highs, lows, mask, row)) return;
   u32[highs + row] = L.kRowFree >>> 0;
   u32[lows + row] = u32[r + L.kRegistryFreeHeadField]!;
   u32[r + L.kRegistryFreeHeadField] = row + 1;

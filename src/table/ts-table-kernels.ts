@@ -27,12 +27,21 @@ export function hashId(high: number, low: number): number {
 
 /** Finds the row of a node id; returns -1 when it is not in the table. */
 export function findRow(views: MemoryViews, table: number, high: number, low: number): number {
-  const u32 = views.u32;
-  const i32 = views.i32;
   const mask = field(views, table, L.kHeaderHashSlotCountField) - 1;
   const slots = (table + field(views, table, L.kHeaderHashSlotsOffsetField)) >>> 2;
   const highs = (table + field(views, table, L.kHeaderIdHighOffsetField)) >>> 2;
   const lows = (table + field(views, table, L.kHeaderIdLowOffsetField)) >>> 2;
+  return probeIndex(views, slots, highs, lows, mask, high, low);
+}
+
+/**
+ * The open-addressing probe over an id index (slots of row + 1, 0 empty), shared by the
+ * membership table and the FMIDB origin registry: the row of (high, low), or -1.
+ * Addresses are u32 indexes into the views.
+ */
+export function probeIndex(views: MemoryViews, slots: number, highs: number, lows: number, mask: number, high: number, low: number): number {
+  const u32 = views.u32;
+  const i32 = views.i32;
   let slot = hashId(high, low) & mask;
   for (;;) {
     const entry = i32[slots + slot]!;
@@ -78,15 +87,30 @@ export function insertRow(views: MemoryViews, table: number, high: number, low: 
  */
 export function removeRow(views: MemoryViews, table: number, row: number): void {
   const u32 = views.u32;
-  const i32 = views.i32;
   const t = table >>> 2;
   const mask = u32[t + L.kHeaderHashSlotCountField]! - 1;
   const slots = (table + u32[t + L.kHeaderHashSlotsOffsetField]!) >>> 2;
   const highs = (table + u32[t + L.kHeaderIdHighOffsetField]!) >>> 2;
   const lows = (table + u32[t + L.kHeaderIdLowOffsetField]!) >>> 2;
+  if (!unindexRow(views, slots, highs, lows, mask, row)) return; // not indexed: nothing to release
+  views.u8[table + u32[t + L.kHeaderStatusOffsetField]! + row] = F.kStatusEmpty;
+  views.u8[table + u32[t + L.kHeaderFlagsOffsetField]! + row] = 0;
+  u32[((table + u32[t + L.kHeaderIncarnationOffsetField]!) >>> 2) + row] = u32[t + L.kHeaderFreeHeadField]!;
+  u32[t + L.kHeaderFreeHeadField] = row + 1;
+  u32[t + L.kHeaderFreeCountField] = u32[t + L.kHeaderFreeCountField]! + 1;
+  u32[t + L.kHeaderGenerationField] = (u32[t + L.kHeaderGenerationField]! + 1) >>> 0;
+}
+
+/**
+ * Backward-shift deletion of `row` from an id index (shared with the FMIDB origin
+ * registry); false when the row was not indexed.
+ */
+export function unindexRow(views: MemoryViews, slots: number, highs: number, lows: number, mask: number, row: number): boolean {
+  const u32 = views.u32;
+  const i32 = views.i32;
   let slot = hashId(u32[highs + row]!, u32[lows + row]!) & mask;
   while (i32[slots + slot] !== row + 1) {
-    if (i32[slots + slot] === 0) return; // not indexed: nothing to release
+    if (i32[slots + slot] === 0) return false;
     slot = (slot + 1) & mask;
   }
   let hole = slot;
@@ -103,12 +127,7 @@ export function removeRow(views: MemoryViews, table: number, row: number): void 
     next = (next + 1) & mask;
   }
   i32[slots + hole] = 0;
-  views.u8[table + u32[t + L.kHeaderStatusOffsetField]! + row] = F.kStatusEmpty;
-  views.u8[table + u32[t + L.kHeaderFlagsOffsetField]! + row] = 0;
-  u32[((table + u32[t + L.kHeaderIncarnationOffsetField]!) >>> 2) + row] = u32[t + L.kHeaderFreeHeadField]!;
-  u32[t + L.kHeaderFreeHeadField] = row + 1;
-  u32[t + L.kHeaderFreeCountField] = u32[t + L.kHeaderFreeCountField]! + 1;
-  u32[t + L.kHeaderGenerationField] = (u32[t + L.kHeaderGenerationField]! + 1) >>> 0;
+  return true;
 }
 
 /** SWIM precedence within one incarnation: alive < suspect < dead = left. */
