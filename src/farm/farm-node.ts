@@ -35,6 +35,7 @@ export class FarmNode implements ApiBackend {
   private apiServer: ApiServer | null;
   private readonly logger: AgentLogger;
   private componentsStarted = false;
+  private peersPending = false;
   private readonly listeners = new Set<(event: ApiEvent) => void>();
   private readonly valueRows = new Map<string, { values: Record<string, number | string>; updatedAt: string | null }>();
 
@@ -85,7 +86,16 @@ export class FarmNode implements ApiBackend {
     const service = this.service;
     service.on('api', (event) => this.publish(event));
     service.on('component', (kind, from, payload) => this.componentHost.deliverPeer(kind, from, payload));
-    service.host.on('event', () => this.notifyPeers());
+    // A join storm brings thousands of events in a few ticks: the peer lists are
+    // recomputed (a scan of every member) once per turn of the event loop, not per event.
+    service.host.on('event', () => {
+      if (this.peersPending) return;
+      this.peersPending = true;
+      setImmediate(() => {
+        this.peersPending = false;
+        this.notifyPeers();
+      });
+    });
     this.componentHost.on('component', (event) => {
       const level = event.type === 'crashed' || event.type === 'failed' ? 'warn' : 'info';
       this.logger[level]({ component: event.name, type: event.type, ...event.detail }, `component ${event.type}`);
