@@ -42,16 +42,24 @@ function attachRuntime(): Runtime {
   return runtime;
 }
 
+/** Tries when the OS chose the port (port 0) and that port is taken for TCP by another socket. */
+const kEphemeralBindAttemptsMax = 8;
+
 async function openTransports(): Promise<{ datagram: DatagramTransport; stream: StreamTransport; reason: string }> {
-  const { transport: datagram, reason } = await openDatagramTransport(data.bind, data.transport, data.datagram);
-  // TCP takes the port UDP got, so one address names both (the OS may have chosen it).
-  const bound = parseBindAddress(datagram.address);
-  try {
-    const stream = await StreamTransport.listen(bound.text, data.stream);
-    return { datagram, stream, reason };
-  } catch (error) {
-    await datagram.close();
-    throw error;
+  // With port 0 the OS picks a UDP port; TCP must take the same one so one address names
+  // both, and that port may already be in use for TCP (an outbound connection's local
+  // port): then another UDP port is tried. A fixed port fails at once, as asked.
+  const ephemeral = parseBindAddress(data.bind).port === 0;
+  for (let attempt = 1; ; attempt++) {
+    const { transport: datagram, reason } = await openDatagramTransport(data.bind, data.transport, data.datagram);
+    const bound = parseBindAddress(datagram.address);
+    try {
+      const stream = await StreamTransport.listen(bound.text, data.stream);
+      return { datagram, stream, reason };
+    } catch (error) {
+      await datagram.close();
+      if (!ephemeral || attempt >= kEphemeralBindAttemptsMax || !/EADDRINUSE/.test((error as Error).message)) throw error;
+    }
   }
 }
 
