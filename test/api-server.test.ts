@@ -7,9 +7,8 @@
 // hidden behind a generic 500, the caller's token name passed as `by`, /metrics read
 // back by an independent Prometheus parser, the WebSocket event stream (delivery, kind
 // filter, refused upgrades, a slow consumer dropped), the connection limit, the header
-// timeout (counted as a client error, like bytes that are not HTTP), and the refusal
-// of a non-loopback bind. Raw sockets drive the cases fetch cannot express (a lying or
-// endless body, idle connections, bytes that are not HTTP).
+// timeout, and the refusal of a non-loopback bind. Raw sockets drive the cases fetch
+// cannot express (a lying or endless body, idle connections).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
