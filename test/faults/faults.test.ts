@@ -227,6 +227,8 @@ describe.runIf(unavailable === null)('faults on real hosts (network namespaces)'
       figures.skip(name, 'jobs', 'not available in this build (GET /v1/jobs answers 404)');
       return null;
     }
+    // A restarted agent starts its components a moment after it joins: the job waits for them.
+    await waitFor('the jobs component runs on every target', async () => (await Promise.all(agents.map((a) => a.get<Array<{ name: string; state: string }>>('/v1/components')))).every((list) => list.some((c) => c.name === 'jobs' && c.state === 'running')), 30_000, 250);
     const answer = await farm.controller.api('POST', '/v1/jobs', { body: { target: { nodes: agents.map((a) => a.id) }, command: ['sleep', '600'] } });
     expect(answer.status, answer.text).toBe(201);
     const id = (JSON.parse(answer.text) as { id: string }).id;

@@ -4,6 +4,7 @@
 // returns what it sent by class, so the suite can hold the agent's counters to it.
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
+import { kApiLimitsDefault } from '../../../src/api/api-limits.js';
 import { kGossipPort, kApiPort, sleep, type LabAgent } from './fault-farm.js';
 import { HostileInput } from './hostile.js';
 import type { Relay } from './relay.js';
@@ -155,11 +156,11 @@ export async function attackApi(hostile: HostileInput, agent: LabAgent): Promise
     sent.answers.push([400, await status(agent.api('POST', '/v1/tokens', { body, headers: json }))]);
     sent.malformedBodies++;
   }
-  // Over the 64 KiB bound: declared, and chunked without a length. The agent may answer
+  // Over the body bound: declared, and chunked without a length. The agent may answer
   // 413 and close before the whole body is sent; a reset then is a refusal too.
-  const huge = hostile.bytes(1024 * 1024);
+  const huge = hostile.bytes(Math.max(1024 * 1024, 4 * kApiLimitsDefault.bodyBytesMax));
   sent.answers.push([413, await status(agent.api('POST', '/v1/tokens', { body: huge, headers: json }))]);
-  sent.answers.push([413, await status(agent.api('POST', '/v1/tokens', { body: huge.subarray(0, 200 * 1024), headers: { ...json, 'transfer-encoding': 'chunked' } }))]);
+  sent.answers.push([413, await status(agent.api('POST', '/v1/tokens', { body: huge.subarray(0, kApiLimitsDefault.bodyBytesMax + 64 * 1024), headers: { ...json, 'transfer-encoding': 'chunked' } }))]);
   sent.oversizedBodies += 2;
   sent.answers.push([415, await status(agent.api('POST', '/v1/tokens', { body: Buffer.from('{"name":"x","role":"viewer"}'), headers: { 'content-type': 'text/plain' } }))]);
   sent.wrongContentType++;
