@@ -33,6 +33,8 @@ export interface ApiServerOptions {
   readonly allowRemote?: boolean;
   readonly limits?: ApiLimits;
   readonly logger?: ApiLogger;
+  /** More routes beside the built-in ones (the farm's data, components' services), through the same pipeline. */
+  readonly routes?: readonly ApiRoute[];
 }
 
 export interface ApiServerAddress {
@@ -72,7 +74,7 @@ export class ApiServer {
     this.limits = limits;
     this.tokens = options.tokens;
     this.logger = options.logger ?? kSilentApiLogger;
-    this.router = new ApiRouter(apiRoutes({ backend: options.backend, tokens: options.tokens, counters }));
+    this.router = new ApiRouter([...apiRoutes({ backend: options.backend, tokens: options.tokens, counters }), ...(options.routes ?? [])]);
     this.events = new ApiEventStream({ backend: options.backend, limits, counters, logger: this.logger });
     server.on('request', (request: IncomingMessage, response: ServerResponse) => void this.handle(request, response));
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(request, socket, head));

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { AgentUsageError, prepareAgent, type AgentFlags } from '../agent/agent-command.js';
 import { runFarmAgent } from '../farm/run-farm-agent.js';
 import { registerApiCommands } from './api-commands.js';
+import { registerDataCommands } from './data-commands.js';
 import { createAgentLogger } from '../agent/config/agent-logger.js';
 import { backendReport } from '../backends.js';
 import { kPresets } from '../gossip/config.js';
@@ -104,5 +105,6 @@ program
   });
 
 registerApiCommands(program);
+registerDataCommands(program);
 
 await program.parseAsync(process.argv);

@@ -259,6 +259,24 @@ export class FmidbReplica {
     return count === 0 ? undefined : record;
   }
 
+  /**
+   * A subject's current entries with who wrote them and when (stamps are wall-clock ms,
+   * see hybrid-clock.ts), sorted by key; empty when it has none or departed.
+   */
+  entriesOf(subject: string): Array<{ key: string; value: string | number; origin: string; stamp: number }> {
+    const entries = this.requireEntries();
+    if (this.hidden(subject)) return [];
+    const keys = entries.keysOf(subject);
+    if (keys === undefined) return [];
+    const out: Array<{ key: string; value: string | number; origin: string; stamp: number }> = [];
+    for (const key of keys.keys()) {
+      const w = entries.winner(subject, key);
+      if (w === undefined || w.value === null) continue;
+      out.push({ key, value: w.value, origin: w.originId, stamp: w.version });
+    }
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
   /** Subjects with at least one value, departed ones left out. */
   subjects(): string[] {
     const entries = this.requireEntries();
