@@ -126,6 +126,14 @@ describe('FMIDB and landscapes (real agent processes)', () => {
       await eventually(`${n.id} drops B from has-memory`, () => get<LandscapeView>(n, '/v1/landscapes/has-memory'), (v) => v.members?.length === 2 && !v.members.includes(b.id));
       expect((await get<DataStatus>(n, '/v1/db/status')).nodes).toBe(2);
     }
+
+    // B restarts with the same identity and an empty replica: it gets everything back
+    // from its peers, the attributes it wrote itself included, and computes the landscapes.
+    const b2 = await start(b.agent.address, [seed], key);
+    expect(b2.id).toBe(b.id);
+    await eventually('B has the landscape definitions again', () => get<LandscapeView>(b2, '/v1/landscapes/has-memory'), (v) => v.members?.length === 3);
+    const back = await eventually('B reads the attribute it wrote before the crash', () => get<NodeAttributes[]>(b2, `/v1/attributes?node=${c.id}`), (rows) => rows[0]!.attributes.some((x) => x.key === 'weight'));
+    expect(back[0]!.attributes.find((x) => x.key === 'weight')).toMatchObject({ value: 3, origin: b.id });
     socket.close();
   }, 120_000);
 
