@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { kNodeIdSchema, kNoQuerySchema } from '../api/api-schemas.js';
 import { ok, route, type ApiRoute } from '../api/api-routes.js';
 import type { FarmData } from './farm-data.js';
+import type { FarmDesiredComponents } from './farm-desired-components.js';
 import { kLandscapeNamePattern } from '../landscape/landscape-record.js';
 
 /**
@@ -16,6 +17,8 @@ import { kLandscapeNamePattern } from '../landscape/landscape-record.js';
  *   GET    /v1/landscapes/:name         one, with members
  *   PUT    /v1/landscapes/:name         {"sql": "...", "mode": "on-change" | "every 10s"}
  *   DELETE /v1/landscapes/:name
+ *   GET    /v1/farm/components          the farm configuration: components per target, and this node's list
+ *   PUT    /v1/farm/components/:target  {"components": [{"name", "version", "checksum"?, "config"?}]}  ([] clears)
  */
 const kKeySchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'an attribute key is 1 to 64 of [A-Za-z0-9_.-]');
 const kAttributeValuesMax = 256;
@@ -36,8 +39,21 @@ const kLandscapeParamsSchema = z.object({ name: z.string().regex(kLandscapeNameP
 const kModeSchema = z.string().regex(/^(on-change|every\s+\S+)$/, 'mode is "on-change" or "every PERIOD" (e.g. "every 10s")');
 const kLandscapeBodySchema = z.object({ sql: z.string().min(1, 'the statement is empty'), mode: kModeSchema }).strict();
 
-export function farmDataRoutes(data: FarmData): ApiRoute[] {
+const kTargetParamsSchema = z.object({ target: z.string().regex(/^(all|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$/, 'a target is "all" or a landscape name') }).strict();
+/** Entries are checked by the install module's schema (clear messages per entry); here only the shape. */
+const kComponentsBodySchema = z.object({ components: z.array(z.unknown()).max(64, 'at most 64 components') }).strict();
+
+export function farmDataRoutes(data: FarmData, desired: FarmDesiredComponents): ApiRoute[] {
   return [
+    route({ method: 'GET', pattern: '/v1/farm/components', role: 'viewer', handle: () => ok({ assignments: desired.assignments(), thisNode: desired.current(), ready: desired.ready() }) }),
+    route({
+      method: 'PUT',
+      pattern: '/v1/farm/components/:target',
+      role: 'operator',
+      params: kTargetParamsSchema,
+      body: kComponentsBodySchema,
+      handle: ({ params, body }) => ok({ assignments: desired.assign(params.target, body.components) }),
+    }),
     route({ method: 'GET', pattern: '/v1/attributes', role: 'viewer', query: kAttributesQuerySchema, handle: ({ query }) => ok(data.attributes(query.node)) }),
     route({
       method: 'PUT',

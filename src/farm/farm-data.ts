@@ -41,6 +41,8 @@ export const kChannelFmidbEnvelope = 0xf6;
 /** FMIDB subject prefix of landscape definitions. */
 export const kLandscapeSubjectPrefix = 'landscape/';
 const kLandscapeKey = 'definition';
+/** FMIDB subjects of farm-wide configuration (farm/components, ...). */
+export const kFarmSubjectPrefix = 'farm/';
 /** Rows `galaxy db query` returns at most. */
 export const kQueryRowsMax = 10_000;
 
@@ -105,6 +107,7 @@ export class FarmData {
   readonly landscapes: LandscapeEngine;
   readonly counters = { envelopesMalformed: 0, unknownSender: 0, mirrorSkipped: 0, definitionsMalformed: 0, sendFailures: 0 };
   private readonly options: FarmDataOptions;
+  private readonly changeListeners = new Set<() => void>();
   private readonly addresses = new Map<string, string>();
   private readonly departed = new Set<string>();
   private readonly idBytes: Uint8Array;
@@ -126,6 +129,24 @@ export class FarmData {
     this.landscapes = new LandscapeEngine({ origin: options.selfId });
     this.idBytes = new TextEncoder().encode(options.selfId);
     if (this.idBytes.length > 255) throw new RangeError('the node id is too long for an FMIDB envelope');
+  }
+
+  get selfId(): string {
+    return this.options.selfId;
+  }
+
+  /**
+   * Called after the farm configuration (subjects `farm/...`) changed or landscape
+   * membership changed: what depends on both (the components this node must run) recomputes.
+   */
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /** Sends what the replica has to send now (after a write made from outside). */
+  flush(): void {
+    if (!this.closed) this.pump();
   }
 
   start(): void {
@@ -316,10 +337,12 @@ export class FarmData {
 
   private tickLandscapes(): void {
     if (this.closed) return;
-    this.landscapes.tick(Date.now());
-    for (const event of this.landscapes.drainEvents()) {
+    const result = this.landscapes.tick(Date.now());
+    const events = this.landscapes.drainEvents();
+    for (const event of events) {
       this.options.publish({ kind: 'landscape', type: event.deleted ? 'deleted' : 'changed', time: new Date().toISOString(), body: { ...event } });
     }
+    if (events.length > 0 || result.evaluated > 0) this.changed();
   }
 
   /** Sends the outbox and feeds the replica's changes to the landscape mirror. */
@@ -351,7 +374,12 @@ export class FarmData {
     const removed = new Set<string>();
     const now = Date.now();
     const valueLengthMax = this.landscapes.config.valueLengthMax;
+    let farmChanged = false;
     for (const change of changes) {
+      if (change.subject.startsWith(kFarmSubjectPrefix)) {
+        farmChanged = true;
+        continue;
+      }
       if (change.subject.startsWith(kLandscapeSubjectPrefix)) {
         if (change.key === kLandscapeKey && typeof change.value === 'string') this.importDefinition(change.value, now);
         continue;
@@ -367,6 +395,7 @@ export class FarmData {
       }
       rows.push({ subject: change.subject, key: change.key, value: change.value });
     }
+    if (farmChanged) this.changed();
     for (const subject of removed) this.landscapes.removeNode(subject);
     if (rows.length > 0) {
       try {
@@ -374,6 +403,16 @@ export class FarmData {
       } catch (error) {
         this.counters.mirrorSkipped += rows.length;
         this.options.logger.warn({ error: (error as Error).message }, 'FMIDB changes not mirrored for landscapes');
+      }
+    }
+  }
+
+  private changed(): void {
+    for (const listener of [...this.changeListeners]) {
+      try {
+        listener();
+      } catch (error) {
+        this.options.logger.warn({ error: (error as Error).message }, 'a farm data listener failed');
       }
     }
   }

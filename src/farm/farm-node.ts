@@ -11,6 +11,7 @@ import { measurementComponentPath } from '../components/measurement/measurement-
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { farmDataRoutes } from './farm-data-routes.js';
 import { FarmData } from './farm-data.js';
+import { FarmDesiredComponents } from './farm-desired-components.js';
 import { farmMetrics } from './farm-metrics.js';
 import { FarmService } from './farm-service.js';
 
@@ -33,6 +34,8 @@ export class FarmNode implements ApiBackend {
   readonly componentHost: ComponentHost;
   /** The FMIDB replica and the landscapes computed over it. */
   readonly data: FarmData;
+  /** The farm configuration's components for this node (the install service follows it). */
+  readonly desiredComponents: FarmDesiredComponents;
   private apiServer: ApiServer | null;
   private readonly logger: AgentLogger;
   private componentsStarted = false;
@@ -43,6 +46,7 @@ export class FarmNode implements ApiBackend {
     this.service = service;
     this.componentHost = componentHost;
     this.data = new FarmData({ selfId: service.host.id, sendApp: (messages) => service.host.sendApp(messages), publish: (event) => this.publish(event), logger });
+    this.desiredComponents = new FarmDesiredComponents(this.data, logger);
     this.apiServer = null;
     this.logger = logger;
   }
@@ -72,7 +76,7 @@ export class FarmNode implements ApiBackend {
       if (prepared.farm.api !== null) {
         const tokens = TokenStore.open(join(prepared.dataDir, 'tokens.json'));
         if (tokens.bootstrap(join(prepared.dataDir, kAdminTokenFileName))) logger.info({ file: join(prepared.dataDir, kAdminTokenFileName) }, 'created the admin API token');
-        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, logger, routes: farmDataRoutes(node.data) });
+        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, logger, routes: farmDataRoutes(node.data, node.desiredComponents) });
         writeFileAtomic(join(prepared.dataDir, kApiFileName), `${JSON.stringify({ url: node.apiServer.url })}\n`);
       }
       node.wire(options.measurementIntervalMs ?? 5000);
