@@ -137,6 +137,31 @@ describe('FMIDB and landscapes (real agent processes)', () => {
     socket.close();
   }, 120_000);
 
+  it('keeps the FMIDB across a restart of the whole farm (the snapshot in the data directory)', async () => {
+    const key = randomBytes(32).toString('base64');
+    const seed = `127.0.0.1:${await freePort()}`;
+    const other = `127.0.0.1:${await freePort()}`;
+    let a = await start(seed, [], key);
+    let b = await start(other, [seed], key);
+    expect(galaxy(a, 'attr', 'set', b.id, 'rack=r7').status).toBe(0);
+    expect(galaxy(a, 'landscape', 'create', 'r7', '--sql', "SELECT node FROM nodes WHERE rack = 'r7'").status).toBe(0);
+    await eventually('B computes r7', () => get<LandscapeView>(b, '/v1/landscapes/r7'), (v) => v.members?.length === 1);
+    // Both stop (SIGTERM: a graceful leave saves the snapshot); nothing is left running.
+    for (const n of [a, b]) {
+      const exited = new Promise((resolve) => n.agent.child.once('exit', resolve));
+      n.agent.child.kill('SIGTERM');
+      await exited;
+    }
+    a = await start(seed, [], key);
+    b = await start(other, [seed], key);
+    for (const n of [a, b]) {
+      const view = await eventually(`${n.id} has r7 back`, () => get<LandscapeView>(n, '/v1/landscapes/r7'), (v) => v.members?.length === 1);
+      expect(view.members).toEqual([b.id]);
+    }
+    const rows = await get<NodeAttributes[]>(b, `/v1/attributes?node=${b.id}`);
+    expect(rows[0]!.attributes.find((x) => x.key === 'rack')).toMatchObject({ value: 'r7', origin: a.id });
+  }, 60_000);
+
   it('refuses bad statements and bad input with clear errors', async () => {
     const key = randomBytes(32).toString('base64');
     const n = await start(`127.0.0.1:${await freePort()}`, [], key);

@@ -1,4 +1,6 @@
 import { randomInt } from 'node:crypto';
+import { readFileSync, renameSync } from 'node:fs';
+import { z } from 'zod';
 import type { AppMessage } from '../agent/agent-worker-protocol.js';
 import type { AgentLogger } from '../agent/config/agent-logger.js';
 import { ApiError, type ApiEvent, type MemberView, type MetricFamily, type NodeValues } from '../api/api-backend.js';
@@ -14,6 +16,7 @@ import { parsePeriod, type LandscapeMode } from '../landscape/landscape-mode.js'
 import { kLandscapeNamePattern, type LandscapeRecord } from '../landscape/landscape-record.js';
 import type { NodeChange } from '../landscape/node-mirror.js';
 import { isNodeId } from '../landscape/node-id.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { Prng } from '../util/prng.js';
 
 /**
@@ -43,6 +46,8 @@ export const kLandscapeSubjectPrefix = 'landscape/';
 const kLandscapeKey = 'definition';
 /** FMIDB subjects of farm-wide configuration (farm/components, ...). */
 export const kFarmSubjectPrefix = 'farm/';
+/** The replica's snapshot in the agent's data directory. */
+export const kFmidbSnapshotFileName = 'fmidb.json';
 /** Rows `galaxy db query` returns at most. */
 export const kQueryRowsMax = 10_000;
 
@@ -56,7 +61,20 @@ export interface FarmDataOptions {
   readonly tickMs?: number;
   /** Landscape re-evaluation period, ms. */
   readonly landscapeTickMs?: number;
+  /**
+   * Where the replica is saved (every snapshotIntervalMs when it changed, and at close)
+   * and loaded from at start, so that a restart of the whole farm loses nothing; absent:
+   * memory only (a restarted node then gets everything back from its peers).
+   */
+  readonly snapshotFile?: string;
+  readonly snapshotIntervalMs?: number;
+  /** How long after a start from a snapshot a restored node may take to be back in membership, ms. */
+  readonly restoredGraceMs?: number;
 }
+
+/** How long after a start from a snapshot a node must be back in membership before its restored record is departed. */
+const kRestoredGraceMs = 60_000;
+const kSnapshotFormat = 1;
 
 /** One key of a node as `galaxy attr get` shows it. */
 export interface AttributeView {
@@ -112,6 +130,11 @@ export class FarmData {
   private readonly departed = new Set<string>();
   private readonly idBytes: Uint8Array;
   private timer: NodeJS.Timeout | null = null;
+  private snapshotTimer: NodeJS.Timeout | null = null;
+  private snapshotDigest = '';
+  /** Node ids restored from the snapshot, until membership shows them alive or the grace ends. */
+  private restored = new Set<string>();
+  private restoredUntilMs = 0;
   private landscapeTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -129,6 +152,7 @@ export class FarmData {
     this.landscapes = new LandscapeEngine({ origin: options.selfId });
     this.idBytes = new TextEncoder().encode(options.selfId);
     if (this.idBytes.length > 255) throw new RangeError('the node id is too long for an FMIDB envelope');
+    if (options.snapshotFile !== undefined) this.loadSnapshot(options.snapshotFile);
   }
 
   get selfId(): string {
@@ -155,6 +179,10 @@ export class FarmData {
     this.landscapeTimer = setInterval(() => this.tickLandscapes(), this.options.landscapeTickMs ?? 250);
     this.timer.unref();
     this.landscapeTimer.unref();
+    if (this.options.snapshotFile !== undefined) {
+      this.snapshotTimer = setInterval(() => this.saveSnapshot(), this.options.snapshotIntervalMs ?? 60_000);
+      this.snapshotTimer.unref();
+    }
   }
 
   close(): void {
@@ -162,6 +190,8 @@ export class FarmData {
     this.closed = true;
     if (this.timer !== null) clearInterval(this.timer);
     if (this.landscapeTimer !== null) clearInterval(this.landscapeTimer);
+    if (this.snapshotTimer !== null) clearInterval(this.snapshotTimer);
+    this.saveSnapshot();
     this.landscapes.close();
   }
 
@@ -176,6 +206,7 @@ export class FarmData {
       if (member.status === 'alive' || member.status === 'suspect') {
         alive.push(member.id);
         this.departed.delete(member.id);
+        this.restored.delete(member.id);
       } else if (!member.self && !this.departed.has(member.id)) {
         this.departed.add(member.id);
         this.replica.nodeDeparted(member.id);
@@ -331,8 +362,60 @@ export class FarmData {
 
   private tick(): void {
     if (this.closed) return;
+    if (this.restored.size > 0 && performance.now() >= this.restoredUntilMs) {
+      // Restored from the snapshot but not back in the farm: departed, like any node that left.
+      for (const id of this.restored) if (!this.departed.has(id)) this.replica.nodeDeparted(id);
+      this.options.logger.info({ nodes: this.restored.size }, 'nodes restored from the FMIDB snapshot did not come back; their records are departed');
+      this.restored.clear();
+    }
     this.replica.tick();
     this.pump();
+  }
+
+  // ---- the snapshot ------------------------------------------------------------------
+
+  private loadSnapshot(file: string): void {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    const parsed = kSnapshotSchema.safeParse(safeJson(text));
+    if (!parsed.success) {
+      // Derived state: a damaged snapshot is set aside, and the peers provide the data.
+      this.options.logger.warn({ file, error: parsed.error.issues[0]?.message }, 'the FMIDB snapshot is unreadable; starting empty (peers resend the data)');
+      renameSync(file, `${file}.bad`);
+      return;
+    }
+    let entries = 0;
+    for (const origin of parsed.data.origins) {
+      try {
+        this.replica.prepopulate(origin.origin, origin.version, origin.entries);
+      } catch (error) {
+        this.options.logger.warn({ origin: origin.origin, error: (error as Error).message }, 'an origin of the FMIDB snapshot was not loaded');
+        continue;
+      }
+      entries += origin.entries.length;
+      for (const e of origin.entries) if (isNodeId(e.subject) && e.subject !== this.options.selfId) this.restored.add(e.subject);
+    }
+    this.restoredUntilMs = performance.now() + (this.options.restoredGraceMs ?? kRestoredGraceMs);
+    this.snapshotDigest = this.replica.digestHash();
+    this.options.logger.info({ file, origins: parsed.data.origins.length, entries, savedAt: new Date(parsed.data.savedAt).toISOString() }, 'FMIDB replica loaded from its snapshot');
+  }
+
+  private saveSnapshot(): void {
+    const file = this.options.snapshotFile;
+    if (file === undefined) return;
+    const digest = this.replica.digestHash();
+    if (digest === this.snapshotDigest) return;
+    try {
+      writeFileAtomic(file, JSON.stringify({ format: kSnapshotFormat, savedAt: Date.now(), origins: this.replica.exportOrigins() }));
+      this.snapshotDigest = digest;
+    } catch (error) {
+      this.options.logger.warn({ file, error: (error as Error).message }, 'the FMIDB snapshot was not saved');
+    }
   }
 
   private tickLandscapes(): void {
@@ -455,5 +538,25 @@ export class FarmData {
       if (error instanceof LandscapeError) throw new ApiError(error.code === 'GALAXY_LANDSCAPE_UNKNOWN' ? 404 : 400, error.code, error.message);
       throw error;
     }
+  }
+}
+
+const kSnapshotSchema = z.object({
+  format: z.literal(kSnapshotFormat),
+  savedAt: z.number(),
+  origins: z.array(
+    z.object({
+      origin: z.string().min(1).max(255),
+      version: z.number().nonnegative(),
+      entries: z.array(z.object({ subject: z.string().min(1), key: z.string().min(1), value: z.union([z.string(), z.number(), z.null()]), version: z.number().nonnegative() })),
+    }),
+  ),
+});
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }

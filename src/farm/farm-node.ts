@@ -10,7 +10,7 @@ import type { ComponentPeer } from '../components/host/component-protocol.js';
 import { measurementComponentPath } from '../components/measurement/measurement-component.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { farmDataRoutes } from './farm-data-routes.js';
-import { FarmData } from './farm-data.js';
+import { FarmData, kFmidbSnapshotFileName } from './farm-data.js';
 import { FarmDesiredComponents } from './farm-desired-components.js';
 import { farmMetrics } from './farm-metrics.js';
 import { FarmService } from './farm-service.js';
@@ -42,10 +42,10 @@ export class FarmNode implements ApiBackend {
   private peersPending = false;
   private readonly listeners = new Set<(event: ApiEvent) => void>();
 
-  private constructor(service: FarmService, componentHost: ComponentHost, logger: AgentLogger) {
+  private constructor(service: FarmService, componentHost: ComponentHost, logger: AgentLogger, dataDir: string) {
     this.service = service;
     this.componentHost = componentHost;
-    this.data = new FarmData({ selfId: service.host.id, sendApp: (messages) => service.host.sendApp(messages), publish: (event) => this.publish(event), logger });
+    this.data = new FarmData({ selfId: service.host.id, sendApp: (messages) => service.host.sendApp(messages), publish: (event) => this.publish(event), logger, snapshotFile: join(dataDir, kFmidbSnapshotFileName) });
     this.desiredComponents = new FarmDesiredComponents(this.data, logger);
     this.apiServer = null;
     this.logger = logger;
@@ -71,7 +71,7 @@ export class FarmNode implements ApiBackend {
       logger,
       ...(options.version === undefined ? {} : { version: options.version }),
     });
-    const node = new FarmNode(service, new ComponentHost({ nodeId: service.host.id, stateRoot: join(prepared.dataDir, 'components'), logger }), logger);
+    const node = new FarmNode(service, new ComponentHost({ nodeId: service.host.id, stateRoot: join(prepared.dataDir, 'components'), logger }), logger, prepared.dataDir);
     try {
       if (prepared.farm.api !== null) {
         const tokens = TokenStore.open(join(prepared.dataDir, 'tokens.json'));
