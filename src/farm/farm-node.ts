@@ -9,6 +9,7 @@ import { ComponentHost } from '../components/host/component-host.js';
 import type { ComponentPeer } from '../components/host/component-protocol.js';
 import { measurementComponentPath } from '../components/measurement/measurement-component.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { FarmComponents, kFarmComponentKinds, landscapesUnavailable } from './farm-components.js';
 import { farmMetrics } from './farm-metrics.js';
 import { FarmService } from './farm-service.js';
 
@@ -28,11 +29,15 @@ export interface FarmNodeOptions {
 
 /** Values kept per node (this node's own now; the FMIDB replicates them farm-wide). */
 const kValuesKeysMax = 256;
+/** The component kinds the agent runs: announced in its `components` tag, and told where their peers are. */
+const kComponentKinds: readonly string[] = ['measurement', ...kFarmComponentKinds];
 
 export class FarmNode implements ApiBackend {
   readonly service: FarmService;
   readonly componentHost: ComponentHost;
   private apiServer: ApiServer | null;
+  /** Events, jobs, scripts and installation (farm-components.ts). */
+  private farmComponents: FarmComponents | null = null;
   private readonly logger: AgentLogger;
   private componentsStarted = false;
   private peersPending = false;
@@ -54,9 +59,8 @@ export class FarmNode implements ApiBackend {
   static async start(options: FarmNodeOptions): Promise<FarmNode> {
     const { prepared } = options;
     const logger = options.logger ?? silentAgentLogger();
-    const componentKinds = ['measurement'];
     const service = await FarmService.start({
-      agent: { ...prepared.options, meta: { ...(prepared.options.meta ?? {}), components: componentKinds.join(',') } },
+      agent: { ...prepared.options, meta: { ...(prepared.options.meta ?? {}), components: kComponentKinds.join(',') } },
       dataDir: prepared.dataDir,
       mode: prepared.farm.mode,
       roles: prepared.farm.roles,
@@ -68,10 +72,12 @@ export class FarmNode implements ApiBackend {
     });
     const node = new FarmNode(service, new ComponentHost({ nodeId: service.host.id, stateRoot: join(prepared.dataDir, 'components'), logger }), logger);
     try {
+      // The transitional resolver: landscapes arrive with the FMIDB's landscape engine.
+      node.farmComponents = new FarmComponents({ service, host: node.componentHost, dataDir: prepared.dataDir, logger, publish: (event) => node.publish(event), values: (id) => node.values(id), resolve: landscapesUnavailable });
       if (prepared.farm.api !== null) {
         const tokens = TokenStore.open(join(prepared.dataDir, 'tokens.json'));
         if (tokens.bootstrap(join(prepared.dataDir, kAdminTokenFileName))) logger.info({ file: join(prepared.dataDir, kAdminTokenFileName) }, 'created the admin API token');
-        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, logger });
+        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, logger, routes: node.farmComponents.routes() });
         writeFileAtomic(join(prepared.dataDir, kApiFileName), `${JSON.stringify({ url: node.apiServer.url })}\n`);
       }
       node.wire(options.measurementIntervalMs ?? 5000);
@@ -122,6 +128,7 @@ export class FarmNode implements ApiBackend {
     if (this.componentsStarted) return;
     this.componentsStarted = true;
     void this.componentHost.start('measurement').catch((error: Error) => this.logger.warn({ error: error.message }, 'measurement component did not start; the host retries with backoff'));
+    this.farmComponents?.start();
   }
 
   /** Tells each component kind where its peers are active: alive members announcing it in their tags. */
@@ -136,7 +143,7 @@ export class FarmNode implements ApiBackend {
         peers.set(kind, list);
       }
     }
-    for (const kind of ['measurement']) this.componentHost.membership(kind, peers.get(kind) ?? []);
+    for (const kind of kComponentKinds) this.componentHost.membership(kind, peers.get(kind) ?? []);
   }
 
   private postValues(node: string, values: Readonly<Record<string, number | string>>): void {
@@ -194,7 +201,7 @@ export class FarmNode implements ApiBackend {
   async configureComponent(name: string, config: Readonly<Record<string, unknown>>, by: string): Promise<ComponentStatus> {
     this.mustHaveComponent(name);
     try {
-      await this.componentHost.configure(name, config);
+      await this.componentHost.configure(name, this.farmComponents?.configuration(name, config) ?? config);
     } catch (error) {
       throw new ApiError(400, 'GALAXY_COMPONENT_CONFIG', (error as Error).message);
     }
@@ -216,7 +223,7 @@ export class FarmNode implements ApiBackend {
 
   async metrics(): Promise<MetricFamily[]> {
     const stats = await this.service.host.stats();
-    return farmMetrics({
+    const families = farmMetrics({
       stats,
       members: this.service.members(),
       farm: this.service.counters,
@@ -225,6 +232,7 @@ export class FarmNode implements ApiBackend {
       keyEpoch: this.service.keyEpoch,
       components: this.componentHost.status(),
     });
+    return [...families, ...(this.farmComponents?.metrics() ?? [])];
   }
 
   subscribe(listener: (event: ApiEvent) => void): () => void {
@@ -234,6 +242,7 @@ export class FarmNode implements ApiBackend {
 
   async close(): Promise<void> {
     await this.apiServer?.close();
+    await this.farmComponents?.close();
     await this.componentHost.close();
     await this.service.close();
   }
