@@ -298,7 +298,8 @@ export class FarmComponents {
     if (!('nodes' in target)) return [...(await this.options.resolve(target))];
     const live = new Set(this.liveMembers().map((m) => m.id));
     const missing = target.nodes.filter((id) => !live.has(id));
-    if (missing.length > 0) throw new FarmComponentsError('GALAXY_FARM_UNKNOWN_NODE', `${missing.length === 1 ? `node ${missing[0]} is` : `nodes ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''} are`} not alive members of the farm`);
+    if (missing.length === 1) throw new FarmComponentsError('GALAXY_FARM_UNKNOWN_NODE', `node ${missing[0]} is not an alive member of the farm`);
+    if (missing.length > 1) throw new FarmComponentsError('GALAXY_FARM_UNKNOWN_NODE', `nodes ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ` and ${missing.length - 8} more` : ''} are not alive members of the farm`);
     return target.nodes;
   }
 

@@ -88,6 +88,12 @@ export function at(node: FarmAgent): string[] {
   return ['--data-dir', node.dataDir];
 }
 
+/** `args` with `flags` added before a `--` (after it, everything is the remote command). */
+export function withFlags(args: readonly string[], flags: readonly string[]): string[] {
+  const end = args.indexOf('--');
+  return end < 0 ? [...args, ...flags] : [...args.slice(0, end), ...flags, ...args.slice(end)];
+}
+
 /**
  * Starts `count` agents of an --insecure farm on loopback, each with its API; `roles[i]`
  * are the --role flags of agent i. Resolves once every agent sees every other alive and
@@ -113,7 +119,8 @@ export async function ready(node: FarmAgent, members: number): Promise<void> {
   await eventually(`${node.address} wrote its API address`, () => (existsSync(join(node.dataDir, 'api.json')) && existsSync(join(node.dataDir, 'admin.token')) ? true : undefined), 30_000);
   node.url = (JSON.parse(readFileSync(join(node.dataDir, 'api.json'), 'utf8')) as { url: string }).url;
   node.token = readFileSync(join(node.dataDir, 'admin.token'), 'utf8').trim();
-  node.id = (await api<{ id: string }>(node, 'GET', '/v1/node')).json.id;
+  // A restarted agent rewrites api.json with the same address: it answers once it listens.
+  node.id = await eventually(`${node.address} answers on its API`, async () => (await api<{ id: string }>(node, 'GET', '/v1/node')).json.id, 30_000, 200);
   await eventually(
     `${node.address} sees ${members} members alive and runs events, jobs and scripts`,
     async () => {
@@ -127,12 +134,16 @@ export async function ready(node: FarmAgent, members: number): Promise<void> {
   );
 }
 
-/** Stops the agent gracefully (SIGTERM) and starts it again on the same address and data directory, joining through `seeds`. */
-export async function restart(node: FarmAgent, members: number, seeds: readonly string[] = node.seeds): Promise<void> {
+/** Stops the agent (SIGTERM: it leaves; SIGKILL: it crashes) and waits until it has exited. */
+export async function stop(node: FarmAgent, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   const child = node.agent.child;
   const exited = new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
-  child.kill('SIGTERM');
+  child.kill(signal);
   await exited;
+}
+
+/** Starts a stopped agent again on the same address and data directory, joining through `seeds`. */
+export async function restart(node: FarmAgent, members: number, seeds: readonly string[] = node.seeds): Promise<void> {
   node.agent = spawnAgent(node.address, seeds, node.extra);
   await ready(node, members);
 }
