@@ -15,7 +15,8 @@
 //    rule raises its warning once; a threshold rule on a Measurement value fires; a is
 //    SIGKILLed and started again: an event posted while it was down waits in b's outbox
 //    and is delivered when a is back, and every event is still there, each stored once.
-// Runs in order on one farm (the last test restarts a). Polls with deadlines.
+// Also: `galaxy --help` lists the commands. Runs in order on one farm (the last test
+// restarts a). Polls with deadlines.
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,6 +69,18 @@ async function greeterVersion(node: FarmAgent): Promise<unknown> {
 function operationOf(result: CliResult): InstallOperationView {
   return JSON.parse(result.stdout) as InstallOperationView;
 }
+
+describe('the galaxy command', () => {
+  it('lists the farm component commands in its help, install beside the components subcommands', async () => {
+    const help = await galaxy(['--help']);
+    expect(help.code).toBe(0);
+    for (const command of ['events', 'event', 'job', 'script', 'components', 'packages']) expect(help.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+    const components = await galaxy(['components', '--help']);
+    for (const sub of ['ls', 'restart', 'config', 'install', 'remove', 'installed', 'operation']) expect(components.stdout).toMatch(new RegExp(`^  ${sub} `, 'm'));
+    const job = await galaxy(['job', '--help']);
+    for (const sub of ['run', 'ls', 'show', 'kill', 'wait', 'watch', 'add']) expect(job.stdout).toMatch(new RegExp(`^  ${sub} `, 'm'));
+  });
+});
 
 describe('component installation through galaxy agent', () => {
   it('rolls a package out from the farm, replaces its version, refuses a corrupted one, rolls a failing start back', async () => {
