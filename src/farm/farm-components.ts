@@ -29,9 +29,12 @@ import type { FarmService } from './farm-service.js';
  * The farm service components of issue 7 as `galaxy agent` runs them, and everything
  * that joins them to the farm node: the event service (`events`), process and job
  * control (`jobs`) and remote scripts (`scripts`), each a component on the node's
- * ComponentHost, and component installation (FarmInstall) beside them. The farm node
- * makes four calls into this: construct it (before the API starts: it gives the API
- * routes), start() once the node is admitted, metrics(), close().
+ * ComponentHost, and component installation (FarmInstall) beside them. What the farm
+ * node does with it: construct it once the FarmService and the ComponentHost exist and
+ * before the API starts; pass routes() to the ApiServer; announce kFarmComponentKinds in
+ * its `components` tag and tell those kinds where their peers are; call start() once the
+ * node is admitted; pass an operator's configuration through configuration(); append
+ * metrics() to its own; close() before closing the host.
  *
  * What it wires:
  * - Farm RPC for components (connectComponentRpc): calls to other nodes go over FarmRpc
