@@ -6,6 +6,9 @@ import { AgentUsageError, prepareAgent, type AgentFlags } from '../agent/agent-c
 import { runFarmAgent } from '../farm/run-farm-agent.js';
 import { registerApiCommands } from './api-commands.js';
 import { registerDataCommands } from './data-commands.js';
+import { registerEventsCommands } from './events-commands.js';
+import { registerInstallCommands } from './install-commands.js';
+import { registerJobsCommands } from './jobs-commands.js';
 import { createAgentLogger } from '../agent/config/agent-logger.js';
 import { backendReport } from '../backends.js';
 import { kPresets } from '../gossip/config.js';
@@ -106,5 +109,9 @@ program
 
 registerApiCommands(program);
 registerDataCommands(program);
+registerEventsCommands(program);
+registerJobsCommands(program);
+// After registerApiCommands: install, remove, installed and operation join its `components` command.
+registerInstallCommands(program);
 
 await program.parseAsync(process.argv);

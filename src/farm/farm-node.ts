@@ -12,6 +12,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 import { farmDataRoutes } from './farm-data-routes.js';
 import { FarmData, kFmidbSnapshotFileName } from './farm-data.js';
 import { FarmDesiredComponents } from './farm-desired-components.js';
+import { FarmComponents, kFarmComponentKinds } from './farm-components.js';
 import { farmMetrics } from './farm-metrics.js';
 import { FarmService } from './farm-service.js';
 
@@ -29,6 +30,9 @@ export interface FarmNodeOptions {
   readonly measurementIntervalMs?: number;
 }
 
+/** The component kinds the agent runs: announced in its `components` tag, and told where their peers are. */
+const kComponentKinds: readonly string[] = ['measurement', ...kFarmComponentKinds];
+
 export class FarmNode implements ApiBackend {
   readonly service: FarmService;
   readonly componentHost: ComponentHost;
@@ -37,6 +41,8 @@ export class FarmNode implements ApiBackend {
   /** The farm configuration's components for this node (the install service follows it). */
   readonly desiredComponents: FarmDesiredComponents;
   private apiServer: ApiServer | null;
+  /** Events, jobs, scripts and installation (farm-components.ts). */
+  private farmComponents: FarmComponents | null = null;
   private readonly logger: AgentLogger;
   private componentsStarted = false;
   private peersPending = false;
@@ -59,9 +65,8 @@ export class FarmNode implements ApiBackend {
   static async start(options: FarmNodeOptions): Promise<FarmNode> {
     const { prepared } = options;
     const logger = options.logger ?? silentAgentLogger();
-    const componentKinds = ['measurement'];
     const service = await FarmService.start({
-      agent: { ...prepared.options, meta: { ...(prepared.options.meta ?? {}), components: componentKinds.join(',') } },
+      agent: { ...prepared.options, meta: { ...(prepared.options.meta ?? {}), components: kComponentKinds.join(',') } },
       dataDir: prepared.dataDir,
       mode: prepared.farm.mode,
       roles: prepared.farm.roles,
@@ -73,10 +78,13 @@ export class FarmNode implements ApiBackend {
     });
     const node = new FarmNode(service, new ComponentHost({ nodeId: service.host.id, stateRoot: join(prepared.dataDir, 'components'), logger }), logger, prepared.dataDir);
     try {
+      // Jobs, scripts and installation turn landscapes and statements into nodes through the
+      // FMIDB's landscapes; installation follows the farm configuration's components.
+      node.farmComponents = new FarmComponents({ service, host: node.componentHost, dataDir: prepared.dataDir, logger, publish: (event) => node.publish(event), values: (id) => node.values(id), resolve: (target) => node.data.resolve(target), desired: node.desiredComponents });
       if (prepared.farm.api !== null) {
         const tokens = TokenStore.open(join(prepared.dataDir, 'tokens.json'));
         if (tokens.bootstrap(join(prepared.dataDir, kAdminTokenFileName))) logger.info({ file: join(prepared.dataDir, kAdminTokenFileName) }, 'created the admin API token');
-        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, logger, routes: farmDataRoutes(node.data, node.desiredComponents) });
+        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, logger, routes: [...farmDataRoutes(node.data, node.desiredComponents), ...node.farmComponents.routes()] });
         writeFileAtomic(join(prepared.dataDir, kApiFileName), `${JSON.stringify({ url: node.apiServer.url })}\n`);
       }
       node.wire(options.measurementIntervalMs ?? 5000);
@@ -131,6 +139,7 @@ export class FarmNode implements ApiBackend {
     if (this.componentsStarted) return;
     this.componentsStarted = true;
     void this.componentHost.start('measurement').catch((error: Error) => this.logger.warn({ error: error.message }, 'measurement component did not start; the host retries with backoff'));
+    this.farmComponents?.start();
   }
 
   /** Tells each component kind where its peers are active: alive members announcing it in their tags. */
@@ -145,7 +154,7 @@ export class FarmNode implements ApiBackend {
         peers.set(kind, list);
       }
     }
-    for (const kind of ['measurement']) this.componentHost.membership(kind, peers.get(kind) ?? []);
+    for (const kind of kComponentKinds) this.componentHost.membership(kind, peers.get(kind) ?? []);
   }
 
   private publish(event: ApiEvent): void {
@@ -193,7 +202,7 @@ export class FarmNode implements ApiBackend {
   async configureComponent(name: string, config: Readonly<Record<string, unknown>>, by: string): Promise<ComponentStatus> {
     this.mustHaveComponent(name);
     try {
-      await this.componentHost.configure(name, config);
+      await this.componentHost.configure(name, this.farmComponents?.configuration(name, config) ?? config);
     } catch (error) {
       throw new ApiError(400, 'GALAXY_COMPONENT_CONFIG', (error as Error).message);
     }
@@ -223,7 +232,7 @@ export class FarmNode implements ApiBackend {
       keyEpoch: this.service.keyEpoch,
       components: this.componentHost.status(),
     });
-    return [...families, ...this.data.metrics()];
+    return [...families, ...this.data.metrics(), ...(this.farmComponents?.metrics() ?? [])];
   }
 
   subscribe(listener: (event: ApiEvent) => void): () => void {
@@ -233,6 +242,7 @@ export class FarmNode implements ApiBackend {
 
   async close(): Promise<void> {
     await this.apiServer?.close();
+    await this.farmComponents?.close();
     await this.componentHost.close();
     this.data.close();
     await this.service.close();
