@@ -6,6 +6,8 @@
 //    fails on one node stops the rollout under the default success rule, and goes on
 //    under --min-success 2; --batch 2 never runs more than two nodes at once; the run's
 //    log is kept on the management node.
+//  - Jobs on a landscape and on a SQL statement over the FMIDB run on exactly the nodes
+//    whose attributes match (set from another node than the coordinator).
 //  - Jobs: a command on three nodes, each node's output (stdout and stderr, prefixed by
 //    node) and exit code through the CLI and the API (also asked of another agent, which
 //    forwards to the coordinator); the CLI's exit code says whether every node
@@ -203,6 +205,24 @@ describe('jobs through galaxy agent', () => {
       ['signalled', 'SIGTERM'],
       ['signalled', 'SIGTERM'],
     ]);
+  });
+
+  it('runs a job on a landscape and on a statement: the nodes the FMIDB says', async () => {
+    // Attributes set from one node, the landscape defined on another, the job coordinated by a third.
+    for (const node of [a, c]) expect((await galaxy(['attr', 'set', node.id, 'role=web', ...at(b)])).code).toBe(0);
+    expect((await galaxy(['attr', 'set', b.id, 'role=db', ...at(c)])).code).toBe(0);
+    const created = await galaxy(['landscape', 'create', 'web', '--sql', "SELECT node FROM nodes WHERE role = 'web'", ...at(c)]);
+    expect(created.code, created.stderr).toBe(0);
+    await eventually('a computes the landscape web', async () => {
+      const view = await api<{ members: string[] }>(a, 'GET', '/v1/landscapes/web');
+      return view.status === 200 && view.json.members.length === 2 ? true : undefined;
+    });
+    const onLandscape = await galaxy(['job', 'run', '--on', 'web', ...at(a), '--', 'sh', '-c', 'echo "ran on $GALAXY_NODE_ID"']);
+    expect(onLandscape.code, onLandscape.stderr).toBe(0);
+    expect(onLandscape.stdout.split('\n').filter((line) => line.includes('ran on')).sort()).toEqual([a, c].map((n) => `${n.id}: ran on ${n.id}`).sort());
+    const onStatement = await galaxy(['job', 'run', '--detach', '--json', '--sql', "SELECT node FROM nodes WHERE role = 'db'", ...at(b), '--', 'true']);
+    expect(onStatement.code, onStatement.stderr).toBe(0);
+    expect((JSON.parse(onStatement.stdout) as JobView).processes.map((p) => p.node)).toEqual([b.id]);
   });
 
   it('reports the processes of a node killed mid-job as lost, and job wait returns', async () => {
