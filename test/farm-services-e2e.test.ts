@@ -43,11 +43,11 @@ beforeAll(async () => {
 afterAll(() => killAllAgents());
 
 /** A copy of a fixture package, at `version`. */
-function packageDir(fixture: 'greeter' | 'greeter-broken', version: string): string {
+function packageDir(fixture: 'greeter' | 'greeter-broken', version: string, name?: string): string {
   const dir = mkdtempSync(join(work, `${fixture}-${version}-`));
   cpSync(join(packageRoot(), 'test', 'fixtures', 'packages', fixture), dir, { recursive: true });
   const path = join(dir, 'galaxy-component.json');
-  writeFileSync(path, JSON.stringify({ ...(JSON.parse(readFileSync(path, 'utf8')) as object), version }));
+  writeFileSync(path, JSON.stringify({ ...(JSON.parse(readFileSync(path, 'utf8')) as object), version, ...(name === undefined ? {} : { name }) }));
   return dir;
 }
 
@@ -141,6 +141,28 @@ describe('component installation through galaxy agent', () => {
     expect(forbidden.code).toBe(1);
     expect(operationOf(forbidden).rollout!.nodes[0]!.error).toMatchObject({ code: 'GALAXY_INSTALL_FORBIDDEN' });
     expect(await installed(c)).toEqual([{ name: 'greeter', version: '2.0.0', state: 'running' }]);
+  }, 120_000);
+
+  it('makes each node run what the farm configuration gives its landscapes, as nodes join and leave them', async () => {
+    expect((await galaxy(['packages', 'add', packageDir('greeter', '1.0.0', 'hello'), ...at(a)])).code).toBe(0);
+    expect((await galaxy(['attr', 'set', c.id, 'role=edge', ...at(a)])).code).toBe(0);
+    expect((await galaxy(['landscape', 'create', 'edge', '--sql', "SELECT node FROM nodes WHERE role = 'edge'", ...at(a)])).code).toBe(0);
+    const set = await galaxy(['farm', 'components', 'set', 'edge', 'hello@1.0.0', ...at(b)]);
+    expect(set.code, set.stderr).toBe(0);
+    const runsHello = async (node: FarmAgent): Promise<boolean> => (await installed(node)).some((x) => x.name === 'hello' && x.version === '1.0.0' && x.state === 'running');
+    await eventually('c, in landscape edge, runs hello', async () => ((await runsHello(c)) ? true : undefined), 30_000);
+    expect(await runsHello(b)).toBe(false);
+    expect(await packagesHeld(c)).toContain('hello@1.0.0');
+
+    // b joins the landscape: it installs hello from a peer; c leaves it: it removes hello.
+    expect((await galaxy(['attr', 'set', b.id, 'role=edge', ...at(c)])).code).toBe(0);
+    await eventually('b, now in edge, runs hello', async () => ((await runsHello(b)) ? true : undefined), 30_000);
+    expect((await galaxy(['attr', 'set', c.id, 'role=', ...at(a)])).code).toBe(0);
+    await eventually('c, out of edge, no longer runs hello', async () => ((await installed(c)).some((x) => x.name === 'hello') ? undefined : true), 30_000);
+    const listed = await galaxyJson<{ thisNode: Array<{ name: string }>; ready: boolean; assignments: Array<{ target: string }> }>(['farm', 'components', 'ls', ...at(b)]);
+    expect(listed).toMatchObject({ ready: true, thisNode: [{ name: 'hello' }], assignments: [{ target: 'edge' }] });
+    // The explicit installs stay as they were.
+    for (const node of [b, c]) expect((await installed(node)).find((x) => x.name === 'greeter')).toMatchObject({ version: '2.0.0', state: 'running' });
   }, 120_000);
 });
 
