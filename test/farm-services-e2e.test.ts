@@ -256,6 +256,13 @@ describe('the event service through galaxy agent', () => {
     expect((storm.body as { count: number }).count).toBeGreaterThanOrEqual(2);
     await eventually('every disk.full is stored', async () => ((await query(a, '--type disk.full')).events.length === 3 ? true : undefined));
     expect((await query(a, '--type disk.storm')).events).toHaveLength(1);
+    // By landscape: the events of the nodes the landscape holds, as the querying node computes it.
+    expect((await galaxy(['landscape', 'create', 'only-c', '--sql', `SELECT node FROM nodes WHERE node = '${c.id}'`, ...at(b)])).code).toBe(0);
+    const byLandscape = await eventually('b computes only-c and answers by landscape', async () => {
+      const result = await galaxy(['events', '--type', 'disk.full', '--landscape', 'only-c', '--json', ...at(b)]);
+      return result.code === 0 ? (JSON.parse(result.stdout) as EventsPage) : undefined;
+    });
+    expect(byLandscape.events.map((e) => e.node)).toEqual([c.id]);
 
     // A threshold rule on c's Measurement values: memTotalBytes is always above zero.
     const thresholds = '[{"key":"memTotalBytes","op":">","value":0,"type":"memory.seen","severity":"info"}]';
