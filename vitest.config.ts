@@ -1,10 +1,12 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 // Tests import the TypeScript sources directly; the Wasm kernels and the native addon
 // come from `npm install` (dist/asm/galaxy.wasm, build/Release/galaxy_native.node).
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The fault suite needs root and network namespaces and runs for minutes: `npm run test:faults`.
+    exclude: [...configDefaults.exclude, 'test/faults/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

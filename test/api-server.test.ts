@@ -354,7 +354,7 @@ describe('ApiServer: /metrics', () => {
     expect(served['4xx']).toBeGreaterThan(10);
     expect(Number(byName.get('galaxy_api_auth_failures_total')?.metrics[0]?.value)).toBe(api.counters.authFailures);
     expect(byName.get('galaxy_api_websocket_clients')?.type).toBe('GAUGE');
-    for (const name of ['galaxy_api_rejected_bodies_total', 'galaxy_api_connections_rejected_total', 'galaxy_api_websocket_dropped_total']) expect(byName.has(name), name).toBe(true);
+    for (const name of ['galaxy_api_rejected_bodies_total', 'galaxy_api_connections_rejected_total', 'galaxy_api_client_errors_total', 'galaxy_api_websocket_dropped_total']) expect(byName.has(name), name).toBe(true);
   });
 });
 
@@ -499,11 +499,23 @@ describe('ApiServer: limits', () => {
     expect(status).toBe(200);
   });
 
-  it('closes a connection whose headers do not arrive within headersTimeoutMs', async () => {
+  it('closes a connection whose headers do not arrive within headersTimeoutMs, and counts it', async () => {
+    const before = limited.counters.clientErrors.timeout;
     const started = Date.now();
     const answer = await rawExchange(limited.address.port, ['GET /v1/health HTTP/1.1\r\nHost: x\r\n'], { timeoutMs: 5000 });
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
     expect(Date.now() - started).toBeLessThan(4000);
+    expect(limited.counters.clientErrors.timeout).toBe(before + 1);
+  });
+
+  it('answers 400 to bytes that are not HTTP, counts them as malformed, and keeps serving', async () => {
+    const before = limited.counters.clientErrors.malformed;
+    const answer = await rawExchange(limited.address.port, ['\x00\x01GXA1 not a request line\r\n\r\n'], { timeoutMs: 3000 });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(limited.counters.clientErrors.malformed).toBe(before + 1);
+    const text = await (await fetch(`${limited.url}/metrics`, { headers: { Authorization: `Bearer ${viewer}` } })).text();
+    expect(text).toContain(`galaxy_api_client_errors_total{reason="malformed"} ${before + 1}`);
+    expect((await fetch(`${limited.url}/v1/health`)).status).toBe(200);
   });
 });
 

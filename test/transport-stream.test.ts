@@ -1,8 +1,8 @@
 // Proves the TCP frame transport against real loopback sockets: frames round-trip both
 // ways; a frame on an inbound connection is delivered with a "tcp#n" key, and sending to
 // that key answers over the same connection (the peer sees the reply as coming from the
-// address it dialled); oversized and truncated frames from a raw misbehaving socket close
-// only that connection and are counted, without an exception; connect failures, replies
+// address it dialled); oversized, truncated and trickled frames from a raw misbehaving
+// socket close only that connection and are counted, without an exception; connect failures, replies
 // to closed connections, bad addresses and a full connection table are reported through
 // onFailed and the counters, never thrown.
 import { once } from 'node:events';
@@ -128,6 +128,34 @@ describe('StreamTransport', () => {
     expect(a.counters.idleCloses).toBeGreaterThanOrEqual(1);
     expect(atA.length).toBe(0);
     await until(() => a.connectionCount === 0);
+  });
+
+  it('closes a peer that trickles a frame past frameTimeoutMs, though each byte resets the idle timeout, and counts it', async () => {
+    const a = await listen({ idleTimeoutMs: 400, frameTimeoutMs: 600 });
+    const atA = inbox(a);
+    const trickler = await rawSocket(a.address);
+    const closed = once(trickler, 'close');
+    const started = Date.now();
+    trickler.write(Buffer.concat([header(3), Buffer.from([1, 2, 3]), header(100)]));
+    const drip = setInterval(() => trickler.write(Buffer.from([0])), 100);
+    await closed;
+    clearInterval(drip);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(550);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(atA.length).toBe(1); // the whole frame before the trickled one was delivered
+    expect(a.counters.droppedOf('GALAXY_TRANSPORT_FRAME_TIMEOUT')).toBe(1);
+    expect(a.counters.droppedOf('GALAXY_TRANSPORT_FRAME_TRUNCATED')).toBe(0);
+    expect(a.counters.idleCloses).toBe(0);
+
+    // Frames that keep coming whole are never cut, however long the connection lives.
+    const steady = await rawSocket(a.address);
+    for (let i = 0; i < 8; i++) {
+      steady.write(Buffer.concat([header(1), Buffer.from([i])]));
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    await until(() => atA.length === 9);
+    expect(steady.destroyed).toBe(false);
+    expect(a.counters.droppedOf('GALAXY_TRANSPORT_FRAME_TIMEOUT')).toBe(1);
   });
 
   it('reports a refused connection through onFailed with the address it was given', async () => {

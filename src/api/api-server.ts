@@ -4,7 +4,7 @@ import type { SocketAddress } from '../transport/socket-address.js';
 import type { ApiBackend, ApiError } from './api-backend.js';
 import { authenticate, authorize } from './api-auth.js';
 import { kApiBindDefault, resolveApiBind } from './api-bind.js';
-import { countResponse, createApiCounters, type ApiCounters } from './api-counters.js';
+import { clientErrorReason, countResponse, createApiCounters, type ApiCounters, type ClientErrorReason } from './api-counters.js';
 import { ApiEventStream } from './api-event-stream.js';
 import { ApiHttpError } from './api-http-error.js';
 import { parseInput, queryObject, splitTarget } from './api-input.js';
@@ -57,6 +57,27 @@ function connectionsCheckingIntervalMs(limits: ApiLimitsFilled): number {
   return Math.min(1000, Math.max(50, Math.floor(limits.headersTimeoutMs / 4)));
 }
 
+/** What node:http itself answers to each kind of client error (lib/_http_server.js), which a 'clientError' listener must now send. */
+const kClientErrorAnswers: Readonly<Record<ClientErrorReason, string | null>> = {
+  timeout: 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n',
+  malformed: 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n',
+  reset: null,
+  other: 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n',
+};
+
+/**
+ * Counts a connection node:http gave up on (a slow client past headersTimeoutMs or
+ * requestTimeoutMs, bytes that are not HTTP, a reset), answers as node would, and closes
+ * it. As node does, nothing is written when a response is already under way on it.
+ */
+function refuseClient(counters: ApiCounters, reason: ClientErrorReason, socket: Duplex): void {
+  counters.clientErrors[reason]++;
+  const answer = kClientErrorAnswers[reason];
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  if (answer !== null && socket.writable && (inFlight === undefined || inFlight === null || inFlight.headersSent !== true)) socket.write(answer);
+  socket.destroy();
+}
+
 export class ApiServer {
   /** Base URL of the API, e.g. http://127.0.0.1:7600 (no trailing slash). */
   readonly url: string;
@@ -99,6 +120,7 @@ export class ApiServer {
     });
     server.maxConnections = limits.connectionsMax;
     server.on('drop', () => counters.connectionsRejected++);
+    server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => refuseClient(counters, clientErrorReason(error.code), socket));
     await listen(server, bind);
     const port = (server.address() as { port: number }).port;
     const api = new ApiServer(server, { host: bind.host, port, family: bind.family }, options, limits, counters, router);

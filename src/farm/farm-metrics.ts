@@ -38,6 +38,16 @@ export function farmMetrics(input: FarmMetricsInput): MetricFamily[] {
     directional('galaxy_stream_bytes_total', 'TCP stream bytes by direction.', stats.stream.bytesReceived, stats.stream.bytesSent),
     counter('galaxy_datagrams_dropped_total', 'Datagrams the transport dropped (send failures, oversize).', stats.datagram.dropped),
     {
+      name: 'galaxy_transport_dropped_total',
+      help: 'What each transport dropped or refused, by stable code (transport-error.ts): oversized or truncated stream frames, connections over the limit, send failures.',
+      type: 'counter',
+      samples: [
+        ...Object.entries(stats.datagram.droppedByCode).map(([code, value]) => ({ labels: { transport: 'datagram', code }, value: value ?? 0 })),
+        ...Object.entries(stats.stream.droppedByCode).map(([code, value]) => ({ labels: { transport: 'stream', code }, value: value ?? 0 })),
+      ],
+    },
+    counter('galaxy_stream_idle_closes_total', 'TCP connections closed for staying silent past idleTimeoutMs (slow or idle peers).', stats.stream.idleCloses),
+    {
       name: 'galaxy_auth_failures_total',
       help: 'Messages refused before any parser saw them: no farm key authenticates them, malformed envelopes, or traffic while this node holds no key.',
       type: 'counter',

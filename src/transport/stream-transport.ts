@@ -19,9 +19,16 @@ export interface StreamTransportOptions {
   /**
    * A connection with no traffic either way for this long is closed, ms. Push-pull is
    * one or two frames each way, so connections are short-lived; the bound frees slots
-   * held by peers that connect and go quiet (or trickle half a frame).
+   * held by peers that connect and go quiet.
    */
   idleTimeoutMs?: number;
+  /**
+   * Time a frame may take to arrive whole, ms, counted from the end of the previous
+   * frame on its connection (or from the connection's first byte) while part of it is
+   * read. A peer that trickles a frame a byte at a time resets idleTimeoutMs with each
+   * byte; this bound closes it anyway. 16 MiB at 10 Mbit/s takes 13 s.
+   */
+  frameTimeoutMs?: number;
   /** Connections open at once, inbound and outbound together; more are refused and counted. */
   connectionsMax?: number;
   /**
@@ -42,6 +49,7 @@ export interface StreamTransportSettings {
   readonly frameBytesMax: number;
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  readonly frameTimeoutMs: number;
   readonly connectionsMax: number;
   readonly writeBufferBytesMax: number;
   readonly readBufferBytesMax: number;
@@ -51,6 +59,7 @@ export const kStreamTransportDefaults: StreamTransportSettings = Object.freeze({
   frameBytesMax: F.kFrameBytesMax,
   connectTimeoutMs: 3000,
   idleTimeoutMs: 10_000,
+  frameTimeoutMs: 30_000,
   connectionsMax: 128,
   writeBufferBytesMax: 2 * (F.kFrameBytesMax + kFrameHeaderBytes),
   readBufferBytesMax: 4 * (F.kFrameBytesMax + kFrameHeaderBytes),
@@ -86,6 +95,8 @@ interface Connection {
   /** Set once the connection was reported failed or closed on purpose, so nothing is counted twice. */
   settled: boolean;
   connectTimer: NodeJS.Timeout | null;
+  /** Running while part of a frame has been read: the frame must be whole before it fires. */
+  frameTimer: NodeJS.Timeout | null;
 }
 
 /**
@@ -240,7 +251,7 @@ export class StreamTransport {
   }
 
   private track(key: string, socket: Socket, outbound: boolean): Connection {
-    const connection: Connection = { key, socket, decoder: new FrameDecoder(this.settings.frameBytesMax), outbound, established: false, settled: false, connectTimer: null };
+    const connection: Connection = { key, socket, decoder: new FrameDecoder(this.settings.frameBytesMax), outbound, established: false, settled: false, connectTimer: null, frameTimer: null };
     this.connections.set(key, connection);
     socket.on('data', (chunk: Buffer) => this.read(connection, chunk));
     socket.on('timeout', () => {
@@ -256,9 +267,16 @@ export class StreamTransport {
     const decoder = connection.decoder;
     const before = decoder.bufferedBytes;
     const ok = decoder.push(chunk, (frame) => {
+      this.stopFrameTimer(connection);
       this.counters.recordReceived(frame.length);
       this.frameCallback(connection.key, frame);
     });
+    if (decoder.midFrame && connection.frameTimer === null && !connection.settled) {
+      connection.frameTimer = setTimeout(() => {
+        connection.frameTimer = null;
+        this.reject(connection, 'GALAXY_TRANSPORT_FRAME_TIMEOUT', `${this.describe(connection)} sent ${connection.decoder.bufferedBytes} bytes of a frame in ${this.settings.frameTimeoutMs} ms (frameTimeoutMs)`);
+      }, this.settings.frameTimeoutMs);
+    }
     this.readBufferedBytes += decoder.bufferedBytes - before;
     if (!ok) return this.reject(connection, 'GALAXY_TRANSPORT_FRAME_TOO_LARGE', `length prefix from ${this.describe(connection)} exceeds frameBytesMax ${this.settings.frameBytesMax}`);
     if (this.readBufferedBytes > this.settings.readBufferBytesMax) {
@@ -290,9 +308,15 @@ export class StreamTransport {
     connection.socket.destroy();
   }
 
+  private stopFrameTimer(connection: Connection): void {
+    if (connection.frameTimer !== null) clearTimeout(connection.frameTimer);
+    connection.frameTimer = null;
+  }
+
   private closedConnection(connection: Connection): void {
     if (connection.connectTimer !== null) clearTimeout(connection.connectTimer);
     connection.connectTimer = null;
+    this.stopFrameTimer(connection);
     if (this.connections.get(connection.key) === connection) this.connections.delete(connection.key);
     this.readBufferedBytes -= connection.decoder.bufferedBytes;
     if (connection.decoder.midFrame && !connection.settled && !this.closed) {
@@ -340,7 +364,7 @@ function validateStreamOptions(options: StreamTransportOptions): StreamTransport
   }
   if (settings.frameBytesMax > F.kFrameBytesMax) throw new RangeError(`options.frameBytesMax must be at most ${F.kFrameBytesMax} (the protocol's limit), got ${settings.frameBytesMax}`);
   // Node's timers overflow above 2^31-1 ms and fire at once.
-  for (const key of ['connectTimeoutMs', 'idleTimeoutMs'] as const) {
+  for (const key of ['connectTimeoutMs', 'idleTimeoutMs', 'frameTimeoutMs'] as const) {
     if (settings[key] > 0x7fffffff) throw new RangeError(`options.${key} must be at most ${0x7fffffff}, got ${settings[key]}`);
   }
   if (settings.writeBufferBytesMax < settings.frameBytesMax + kFrameHeaderBytes) {

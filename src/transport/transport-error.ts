@@ -37,6 +37,8 @@ export const kTransportErrorCodes = Object.freeze([
   'GALAXY_TRANSPORT_STREAM_BROKEN',
   /** Partial frames on all connections together would exceed readBufferBytesMax; the connection is closed. */
   'GALAXY_TRANSPORT_READ_BUFFER_FULL',
+  /** A frame did not arrive whole within frameTimeoutMs (a peer trickling it); the connection is closed. */
+  'GALAXY_TRANSPORT_FRAME_TIMEOUT',
 ] as const);
 
 export type TransportErrorCode = (typeof kTransportErrorCodes)[number];

@@ -1,0 +1,70 @@
+// Proves that the farm node's /metrics families carry what the transports dropped, by
+// transport and stable code (an oversized or truncated stream frame, a connection over
+// the limit, a failed send), and the stream connections closed for idling: the fault
+// suite's hostile peers are counted where an operator looks. farmMetrics is pure, so a
+// hand-made snapshot of the agent's counters is enough.
+import { describe, expect, it } from 'vitest';
+import type { AgentStats } from '../src/agent/agent-worker-protocol.js';
+import { farmMetrics } from '../src/farm/farm-metrics.js';
+import { formatPrometheus } from '../src/api/prometheus.js';
+
+const transport = {
+  sent: 10,
+  bytesSent: 1000,
+  received: 12,
+  bytesReceived: 1200,
+  dropped: 0,
+  droppedByCode: {},
+  lastFailure: null,
+};
+
+function stats(overrides: Partial<AgentStats>): AgentStats {
+  return {
+    engine: {},
+    wireRejectedByCode: {},
+    datagram: transport,
+    stream: { ...transport, connectionsAccepted: 0, connectionsOpened: 0, idleCloses: 0 },
+    aliveCount: 1,
+    incarnation: 1,
+    health: 0,
+    eventLoopLagMsMax: 0,
+    keyring: null,
+    unauthenticatedDropped: 0,
+    admissionReceived: 0,
+    admissionDropped: 0,
+    suspended: false,
+    appReceived: 0,
+    appDropped: 0,
+    appSent: 0,
+    ...overrides,
+  };
+}
+
+const input = (agent: AgentStats) => ({ stats: agent, members: [], farm: { admissionInvalid: 0, admissionBadSignature: 0, controlMalformed: 0, keyRotations: 0, appUnclaimed: 0 }, authority: null, keyringKeys: 0, keyEpoch: 0, components: [] });
+
+describe('farm metrics', () => {
+  it('export drops by transport and code, and idle closes', () => {
+    const agent = stats({
+      datagram: { ...transport, dropped: 2, droppedByCode: { GALAXY_TRANSPORT_UNREACHABLE: 2 } },
+      stream: { ...transport, dropped: 7, droppedByCode: { GALAXY_TRANSPORT_FRAME_TOO_LARGE: 3, GALAXY_TRANSPORT_FRAME_TRUNCATED: 4 }, connectionsAccepted: 9, connectionsOpened: 1, idleCloses: 5 },
+    });
+    const families = farmMetrics(input(agent));
+    const dropped = families.find((f) => f.name === 'galaxy_transport_dropped_total')!;
+    expect(dropped.type).toBe('counter');
+    expect(dropped.samples).toEqual([
+      { labels: { transport: 'datagram', code: 'GALAXY_TRANSPORT_UNREACHABLE' }, value: 2 },
+      { labels: { transport: 'stream', code: 'GALAXY_TRANSPORT_FRAME_TOO_LARGE' }, value: 3 },
+      { labels: { transport: 'stream', code: 'GALAXY_TRANSPORT_FRAME_TRUNCATED' }, value: 4 },
+    ]);
+    expect(families.find((f) => f.name === 'galaxy_stream_idle_closes_total')!.samples).toEqual([{ value: 5 }]);
+    const text = formatPrometheus(families);
+    expect(text).toContain('galaxy_transport_dropped_total{code="GALAXY_TRANSPORT_FRAME_TOO_LARGE",transport="stream"} 3');
+    expect(text).toContain('galaxy_stream_idle_closes_total 5');
+  });
+
+  it('keep the family when nothing was dropped, with no samples', () => {
+    const families = farmMetrics(input(stats({})));
+    expect(families.find((f) => f.name === 'galaxy_transport_dropped_total')!.samples).toEqual([]);
+    expect(families.find((f) => f.name === 'galaxy_stream_idle_closes_total')!.samples).toEqual([{ value: 0 }]);
+  });
+});
