@@ -7,7 +7,8 @@
 // hidden behind a generic 500, the caller's token name passed as `by`, /metrics read
 // back by an independent Prometheus parser, the WebSocket event stream (delivery, kind
 // filter, refused upgrades, a slow consumer dropped), the connection limit, the header
-// timeout, and the refusal of a non-loopback bind. Raw sockets drive the cases fetch
+// timeout, the refusal of a non-loopback bind, and extra routes given at start (served
+// through the same pipeline; a duplicate refused before listening). Raw sockets drive the cases fetch
 // cannot express (a lying or endless body, idle connections).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -16,8 +17,11 @@ import { join } from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { z } from 'zod';
 import { ApiError, type AdmissionRecord, type ApiEvent } from '../src/api/api-backend.js';
 import type { ApiLogger } from '../src/api/api-logger.js';
+import { kApiLimitsDefault } from '../src/api/api-limits.js';
+import { by, ok, route } from '../src/api/api-routes.js';
 import { ApiServer } from '../src/api/api-server.js';
 import { TokenStore } from '../src/api/token-store.js';
 import { kApprovedId, kKey1, kKey2, kPendingId, MemoryFarm } from './api-memory-farm.js';
@@ -536,5 +540,58 @@ describe('ApiServer: start and close', () => {
     expect(await code).toBe(1001);
     await other.close();
     await expect(fetch(`${other.url}/v1/health`)).rejects.toThrow();
+  });
+});
+
+describe('ApiServer: extra routes', () => {
+  it('serves routes given at start through the same token, role and validation steps; a duplicate is refused before listening', async () => {
+    const seen: Array<{ body: unknown; by: string }> = [];
+    const routes = [
+      route({ method: 'GET', pattern: '/v1/extra/ping', role: 'viewer', handle: () => ok({ pong: true }) }),
+      route({
+        method: 'POST',
+        pattern: '/v1/extra/echo',
+        role: 'operator',
+        body: z.object({ text: z.string().max(8) }).strict(),
+        handle: ({ body, caller }) => {
+          seen.push({ body, by: by(caller) });
+          return { status: 201, json: body };
+        },
+      }),
+    ];
+    const extra = await ApiServer.start({ backend: farm, tokens, bind: '127.0.0.1:0', routes });
+    try {
+      const send = (method: string, path: string, token?: string, body?: unknown) =>
+        fetch(`${extra.url}${path}`, { method, headers: { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      expect((await send('GET', '/v1/extra/ping')).status).toBe(401);
+      expect(await (await send('GET', '/v1/extra/ping', viewer)).json()).toEqual({ pong: true });
+      expect((await send('POST', '/v1/extra/echo', viewer, { text: 'hi' })).status).toBe(403);
+      const bad = await send('POST', '/v1/extra/echo', operator, { text: 'far too long' });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/text/);
+      expect((await send('POST', '/v1/extra/echo', operator, { text: 'hi' })).status).toBe(201);
+      expect(seen).toEqual([{ body: { text: 'hi' }, by: 'ops' }]);
+      // The built-in routes are still there.
+      expect((await send('GET', '/v1/node', viewer)).status).toBe(200);
+    } finally {
+      await extra.close();
+    }
+    await expect(ApiServer.start({ backend: farm, tokens, bind: '127.0.0.1:0', routes: [...routes, routes[0]!] })).rejects.toThrow(/GET \/v1\/extra\/ping is defined twice/);
+    await expect(ApiServer.start({ backend: farm, tokens, bind: '127.0.0.1:0', routes: [route({ method: 'GET', pattern: '/v1/node', role: null, handle: () => ok({}) })] })).rejects.toThrow(/GET \/v1\/node is defined twice/);
+  });
+
+  it('reads bodies up to 256 KiB by default (a remote script), and refuses larger ones with 413', async () => {
+    expect(kApiLimitsDefault.bodyBytesMax).toBe(256 * 1024);
+    const routes = [route({ method: 'POST', pattern: '/v1/extra/blob', role: 'operator', body: z.object({ text: z.string() }).strict(), handle: ({ body }) => ok({ length: body.text.length }) })];
+    const extra = await ApiServer.start({ backend: farm, tokens, bind: '127.0.0.1:0', routes });
+    try {
+      const post = (text: string) => fetch(`${extra.url}/v1/extra/blob`, { method: 'POST', headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' }, body: JSON.stringify({ text }) });
+      const fits = await post('x'.repeat(200 * 1024));
+      expect(fits.status).toBe(200);
+      expect(await fits.json()).toEqual({ length: 200 * 1024 });
+      expect((await post('x'.repeat(257 * 1024))).status).toBe(413);
+    } finally {
+      await extra.close();
+    }
   });
 });

@@ -7,7 +7,9 @@
 // services through it; handler errors, unknown services, timeouts, oversized bodies
 // (both ends) and calls to a stopped component come back with stable codes; services
 // are announced on start and withdrawn on stop (and unregistered from the farm); a
-// start handler may await a call; service handlers run concurrently. The message
+// start handler may await a call; service handlers run concurrently; services under
+// farm. and install. are never registered (refused at the host, and again at the
+// bridge, counted), nor a name the farm refuses. The message
 // checks, definition checks and the in-process runtime are tested without processes.
 // Needs the compiled runner and SDK: run `npx tsc -p tsconfig.json` before vitest.
 import { afterEach, describe, expect, it } from 'vitest';
@@ -143,6 +145,7 @@ describe('component RPC across two hosts', () => {
     t.host.add({ name: 'second', kind: 'rpc-peer', module: fixture('rpc-peer') });
     await t.host.start('second');
     expect(t.logs.filter((l) => l.message?.startsWith('component service ignored') === true)).toHaveLength(6);
+    expect(disconnect.counters).toEqual({ servicesShadowed: 6, servicesRefused: 0 });
     expect(await relay(t.host, kNodeA, 'test.echo', {})).toMatchObject({ ok: true, body: { served: 'peer' } });
 
     disconnect();
@@ -151,10 +154,47 @@ describe('component RPC across two hosts', () => {
   });
 });
 
+describe('component RPC: reserved services', () => {
+  it('never registers a service under farm. or install.: the host refuses the declaration, the bridge checks again, and a name the farm refuses is counted', async () => {
+    const farm = new FarmStub();
+    const t = testHost({ nodeId: kNodeA });
+    const port = farm.port(kNodeA);
+    // The farm serves install.have itself; a second registration of a name it holds throws, as FarmRpc.handle does.
+    port.handle('install.have', async () => ({ have: false }));
+    const handle = port.handle;
+    const guarded = { ...port, handle: (service: string, handler: Parameters<typeof handle>[1]) => {
+      if (farm.handlers.get(kNodeA)!.has(service)) throw Object.assign(new Error(`service "${service}" is served on this node already`), { code: 'GALAXY_RPC_SERVICE_TAKEN' });
+      handle(service, handler);
+    } };
+    const bridge = connectComponentRpc(t.host, guarded);
+
+    // A component bypassing the SDK: the whole declaration is dropped at the host, counted and logged.
+    t.host.add({ name: 'hijacker', kind: 'hijacker', module: fixture('hijacker') });
+    expect((await t.host.start('hijacker')).state).toBe('running');
+    await waitFor('the marker after the declaration', () => t.values.some((v) => v.values['marker'] === 1));
+    expect(t.host.counters()[0]!.dropped.malformed).toBe(1);
+    expect(t.logs.some((l) => l.message === 'message from component dropped' && String((l.fields as { detail?: unknown }).detail).includes('install.apply'))).toBe(true);
+    expect([...farm.handlers.get(kNodeA)!.keys()]).toEqual(['install.have']);
+
+    // Were a declaration to pass the host, the bridge would still refuse the reserved names and register the rest.
+    t.host.emit('services', 'hijacker', ['farm.members', 'install.apply', 'install.have', 'hijack.ok']);
+    expect([...farm.handlers.get(kNodeA)!.keys()]).toEqual(['install.have', 'hijack.ok']);
+    expect(bridge.counters).toEqual({ servicesRefused: 3, servicesShadowed: 0 });
+    expect(t.logs.filter((l) => l.message?.startsWith('component service refused') === true)).toHaveLength(3);
+    // A name the farm itself refuses (taken) is counted too, not registered, and not remembered as the component's.
+    farm.handlers.get(kNodeA)!.set('taken.svc', async () => 'farm');
+    t.host.emit('services', 'hijacker', ['hijack.ok', 'taken.svc']);
+    expect(bridge.counters.servicesRefused).toBe(4);
+    bridge();
+    expect([...farm.handlers.get(kNodeA)!.keys()]).toEqual(['install.have', 'taken.svc']);
+  });
+});
+
 describe('component RPC parts', () => {
   it('checks RPC messages at the host', () => {
     expect(checkComponentMessage({ type: 'rpc-serve', services: ['events.store', 'events.query'] })).toMatchObject({ ok: true });
     expect(checkComponentMessage({ type: 'rpc-serve', services: ['farm.members'] })).toMatchObject({ ok: false, reason: 'malformed' });
+    expect(checkComponentMessage({ type: 'rpc-serve', services: ['install.apply'] })).toMatchObject({ ok: false, reason: 'malformed' });
     expect(checkComponentMessage({ type: 'rpc-serve', services: ['a', 'a'] })).toMatchObject({ ok: false, reason: 'malformed' });
     expect(checkComponentMessage({ type: 'rpc-serve', services: Array.from({ length: 33 }, (_, i) => `s${i}`) })).toMatchObject({ ok: false, reason: 'oversized' });
     const call = { type: 'rpc-call', callId: 1, node: kNodeB, service: 'test.echo', body: { a: 1 }, timeoutMs: 1000 };
@@ -173,6 +213,7 @@ describe('component RPC parts', () => {
     expect(() => defineComponent({ services: { 'events.store': handler } })).not.toThrow();
     expect(() => asComponentDefinition({ services: { 'Events.Store': handler } })).toThrow(expect.objectContaining({ code: 'GALAXY_COMPONENT_BAD_DEFINITION' }));
     expect(() => asComponentDefinition({ services: { 'farm.members': handler } })).toThrow(/farm service/);
+    expect(() => asComponentDefinition({ services: { 'install.remove': handler } })).toThrow(/"install\.".*farm service/);
     expect(() => asComponentDefinition({ services: { 'a.b': 'not a function' } })).toThrow(/must be a function/);
     expect(() => asComponentDefinition({ services: [handler] })).toThrow(/plain object/);
   });

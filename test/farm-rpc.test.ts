@@ -1,6 +1,7 @@
 // Proves request/response between farm nodes over the application channel: three real
 // nodes (worker threads, real sockets, sealed traffic) call each other's services; an
-// error in a handler comes back coded; an unknown service is refused; a request resent
+// error in a handler comes back coded; an unknown service is refused; a second handler
+// for a taken service name is refused (unhandle first); a request resent
 // with the same id (what a retry after a lost answer looks like) is handled once and
 // answered twice; a call to a node that is gone times out with a coded error.
 import { mkdtempSync } from 'node:fs';
@@ -44,6 +45,16 @@ describe('farm RPC', () => {
     expect(await a.rpc.call(b.host.address, 'test.echo', { n: 1 })).toEqual({ from: a.host.id, echo: { n: 1 } });
     await expect(a.rpc.call(b.host.address, 'test.fail', {})).rejects.toMatchObject({ code: 'GALAXY_TEST_FULL', message: 'disk is full' });
     await expect(a.rpc.call(b.host.address, 'test.nothing', {})).rejects.toMatchObject({ code: 'GALAXY_RPC_UNKNOWN_SERVICE' });
+    // A taken name is refused, not replaced: the first handler keeps answering until it is withdrawn.
+    expect(() => b.rpc.handle('test.echo', () => 'hijacked')).toThrow(expect.objectContaining({ code: 'GALAXY_RPC_SERVICE_TAKEN' }));
+    expect(await a.rpc.call(b.host.address, 'test.echo', { n: 0 })).toEqual({ from: a.host.id, echo: { n: 0 } });
+    expect(b.rpc.serves('test.echo')).toBe(true);
+    b.rpc.unhandle('test.echo');
+    expect(b.rpc.serves('test.echo')).toBe(false);
+    b.rpc.handle('test.echo', (from, body) => {
+      handled++;
+      return { from: from.id, echo: body };
+    });
 
     // A duplicate request (same id, as a retry sends it) is answered from memory, not handled again.
     const sent: AppMessage[] = [];

@@ -7,8 +7,10 @@
 // once and not retried, a restarted node keeps its installs until the farm's list is
 // known, and an explicit remove of what the farm wants is refused; a rollout to three nodes in batches installs a new version everywhere, and a
 // rollout whose second node fails stops there: the third node is not asked and keeps
-// its version. Nodes are linked by their FarmRpc instances and chunk channels delivering
-// to each other directly.
+// its version; a node takes install.apply and install.remove only from members whose
+// roles tag says controller or management (a plain member's rollout is refused on every
+// target, and nothing changes there). Nodes are linked by their FarmRpc instances and
+// chunk channels delivering to each other directly.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +25,8 @@ import type { InstallProgress } from '../src/install/install-progress.js';
 import { InstallService } from '../src/install/install-service.js';
 import { PackageStore } from '../src/install/package-store.js';
 import { PackageFetcher } from '../src/install/package-fetcher.js';
-import { serveInstallRpc } from '../src/install/install-rpc.js';
+import { installAuthorizer, type InstallMember } from '../src/install/install-authorization.js';
+import { kServiceRemove, serveInstallRpc } from '../src/install/install-rpc.js';
 import { packageRoot } from '../src/util/package-root.js';
 import { closeHosts, processExists, testHost, waitFor } from './support/components.js';
 
@@ -254,4 +257,74 @@ describe('install service', () => {
     await expect(coordinator!.rolloutTo({ name: 'greeter', version: '2.0.0', target: { nodes: ['ffffffffffffffff'] } }, 'test')).rejects.toMatchObject({ code: 'GALAXY_INSTALL_BAD_TARGET' });
     for (const install of installs) await install.close();
   }, 90_000);
+
+  it('takes install.apply and install.remove only from controller or management members', async () => {
+    const net = network();
+    const plain = peerOf(1);
+    const manager = peerOf(2);
+    const target = peerOf(3);
+    const everyone = [plain, manager, target];
+    const members: InstallMember[] = [
+      { id: plain.id, status: 'alive', tags: { roles: 'web' } },
+      { id: manager.id, status: 'alive', tags: { roles: 'compute,management' } },
+      { id: target.id, status: 'alive', tags: {} },
+    ];
+    const installs = everyone.map((peer) => {
+      const { host } = testHost({ nodeId: peer.id });
+      const endpoint = net.join(peer);
+      const install = new FarmInstall({
+        dataDir: join(root, `farm-${counter++}`),
+        selfId: peer.id,
+        rpc: endpoint.rpc,
+        sendApp: endpoint.send,
+        host,
+        peers: () => everyone.filter((p) => p.id !== peer.id),
+        authorize: installAuthorizer(() => members),
+        service: { settleMs: kSettleMs },
+      });
+      endpoint.app = (message) => install.receive(message);
+      return { install, endpoint };
+    });
+    const [fromPlain, fromManager, onTarget] = installs;
+    for (const { install } of installs) await install.start();
+    await fromPlain!.install.addPackage(fixture('greeter', '1.0.0'), 'test');
+    await fromManager!.install.addPackage(fixture('greeter', '1.0.0'), 'test');
+
+    const refused = await fromPlain!.install.rolloutTo({ name: 'greeter', version: '1.0.0', target: { nodes: [target.id] } }, 'test');
+    expect(refused.ok).toBe(false);
+    expect(refused.nodes[0]!.error).toMatchObject({ code: 'GALAXY_INSTALL_FORBIDDEN', message: expect.stringContaining(`node ${plain.id} may not call install.apply`) });
+    expect(onTarget!.install.service.installed()).toEqual([]);
+    expect(onTarget!.install.rpcCounters.refused).toBe(1);
+
+    const allowed = await fromManager!.install.rolloutTo({ name: 'greeter', version: '1.0.0', target: { nodes: [target.id] } }, 'test');
+    expect(allowed).toMatchObject({ ok: true });
+    expect(onTarget!.install.service.installed()).toMatchObject([{ name: 'greeter', version: '1.0.0', state: 'running' }]);
+    await expect(fromPlain!.endpoint.rpc.call(target.address, kServiceRemove, { name: 'greeter' })).rejects.toMatchObject({ code: 'GALAXY_INSTALL_FORBIDDEN' });
+    expect(onTarget!.install.service.installed()).toHaveLength(1);
+    // A member whose role was right but who is gone now (dead) is refused as well.
+    members[1] = { ...members[1]!, status: 'dead' };
+    await expect(fromManager!.endpoint.rpc.call(target.address, kServiceRemove, { name: 'greeter' })).rejects.toMatchObject({ code: 'GALAXY_INSTALL_FORBIDDEN' });
+    members[1] = { ...members[1]!, status: 'alive' };
+    expect(await fromManager!.endpoint.rpc.call(target.address, kServiceRemove, { name: 'greeter' })).toMatchObject({ result: 'removed' });
+    expect(onTarget!.install.rpcCounters.refused).toBe(3);
+    for (const { install } of installs) await install.close();
+  }, 90_000);
+});
+
+describe('install authorization', () => {
+  it('guards only install.apply and install.remove, by the roles tag of a live member', () => {
+    const members: InstallMember[] = [
+      { id: 'a', status: 'alive', tags: { roles: 'controller' } },
+      { id: 'b', status: 'suspect', tags: { roles: 'management' } },
+      { id: 'c', status: 'alive', tags: { roles: 'managementx,web' } },
+      { id: 'd', status: 'left', tags: { roles: 'controller' } },
+      { id: 'e', status: 'alive', tags: {} },
+    ];
+    const authorize = installAuthorizer(() => members);
+    const from = (id: string) => ({ id, peer: 'tcp#1' });
+    expect(authorize(from('a'), 'install.apply')).toBe(true);
+    expect(authorize(from('b'), 'install.remove')).toBe(true);
+    for (const id of ['c', 'd', 'e', 'nobody']) expect(authorize(from(id), 'install.apply'), id).toBe(false);
+    expect(authorize(from('nobody'), 'install.have')).toBe(true);
+  });
 });

@@ -179,6 +179,10 @@ describe('job and script routes', () => {
       expect(status! >= 400 && status! <= 599, code).toBe(true);
     }
     expect(statusOfCode('GALAXY_RPC_TIMEOUT')).toBe(504);
+    // The farm's refusals of a target: a named node not in the farm is the caller's mistake; no landscapes here is the node's limit.
+    expect(statusOfCode('GALAXY_FARM_UNKNOWN_NODE')).toBe(400);
+    expect(statusOfCode('GALAXY_LANDSCAPE_UNAVAILABLE')).toBe(503);
+    expect(statusOfCode('GALAXY_LANDSCAPE_UNKNOWN')).toBe(404);
     expect(statusOfCode('SOMETHING_ELSE')).toBeNull();
     expect(new ApiError(400, 'x', 'y')).toBeInstanceOf(Error);
   });

@@ -290,21 +290,33 @@ describe('landscape engine: failures and bounds', () => {
     engine.close();
   });
 
-  it('keeps a peer definition that fails here, reports it, and recovers when the column appears', () => {
+  it('declares a column no node holds yet, for local and peer definitions alike, and follows it when values appear', () => {
     const engine = farm(2);
     const record = { name: 'gpus', sql: 'SELECT node FROM nodes WHERE gpus > 0', mode: onChange, updatedAtMs: 5, origin: '00000000000000bb', deleted: false };
     expect(engine.importDefinition(record, 100)).toBe('applied');
+    expect(engine.list()).toEqual([{ name: 'gpus', mode: onChange, sql: record.sql, memberCount: 0, lastEvaluatedAtMs: 100, error: null }]);
+    expect(engine.nodesOf('gpus')).toEqual([]);
+    engine.define({ name: 'racked', sql: "SELECT node FROM nodes WHERE room = 'b2'", mode: onChange }, 110);
+    expect(engine.nodesOf('racked')).toEqual([]);
+    engine.applyChanges([{ subject: id(2), key: 'gpus', value: 8 }, { subject: id(1), key: 'room', value: 'b2' }]);
+    expect(engine.tick(300)).toEqual({ evaluated: 2, failed: 0 });
+    expect(engine.nodesOf('gpus')).toEqual([id(2)]);
+    expect(engine.nodesOf('racked')).toEqual([id(1)]);
+    engine.close();
+  });
+
+  it('keeps a peer definition that fails here and reports it; a local one is refused', () => {
+    const engine = farm(2);
+    const record = { name: 'typo', sql: 'SELECT node FROM nodes WHERE n.gpus > 0', mode: onChange, updatedAtMs: 5, origin: '00000000000000bb', deleted: false };
+    expect(engine.importDefinition(record, 100)).toBe('applied');
     expect(engine.list()).toEqual([
-      { name: 'gpus', mode: onChange, sql: record.sql, memberCount: 0, lastEvaluatedAtMs: 100, error: { code: 'GALAXY_LANDSCAPE_SQL_INVALID', message: 'SQLite refused the landscape statement: no such column: gpus' } },
+      { name: 'typo', mode: onChange, sql: record.sql, memberCount: 0, lastEvaluatedAtMs: 100, error: { code: 'GALAXY_LANDSCAPE_SQL_INVALID', message: 'SQLite refused the landscape statement: no such column: n.gpus' } },
     ]);
-    expect(() => engine.nodesOf('gpus')).toThrow(
-      expect.objectContaining({ code: 'GALAXY_LANDSCAPE_UNAVAILABLE', message: 'landscape "gpus" is unavailable on this node: SQLite refused the landscape statement: no such column: gpus' }),
+    expect(() => engine.nodesOf('typo')).toThrow(
+      expect.objectContaining({ code: 'GALAXY_LANDSCAPE_UNAVAILABLE', message: 'landscape "typo" is unavailable on this node: SQLite refused the landscape statement: no such column: n.gpus' }),
     );
     expect(engine.tick(200)).toEqual({ evaluated: 0, failed: 0 });
-    engine.applyChanges([{ subject: id(2), key: 'gpus', value: 8 }]);
-    expect(engine.tick(300)).toEqual({ evaluated: 1, failed: 0 });
-    expect(engine.nodesOf('gpus')).toEqual([id(2)]);
-    expect(engine.show('gpus').error).toBeNull();
+    expect(() => engine.define({ name: 'typo2', sql: record.sql, mode: onChange }, 300)).toThrow(expect.objectContaining({ code: 'GALAXY_LANDSCAPE_SQL_INVALID' }));
     engine.close();
   });
 

@@ -7,8 +7,9 @@ import { ApiConfigError } from './api-config-error.js';
  */
 export interface ApiLimitsFilled {
   /**
-   * Largest request body read, bytes. The biggest legitimate body is a component
-   * configuration, a few KiB; a larger one is refused with 413 as soon as its
+   * Largest request body read, bytes. The biggest legitimate body is a remote script
+   * (`galaxy script run`): up to 32 Ki characters, which JSON escaping can make a few
+   * times longer, plus its options. A larger body is refused with 413 as soon as its
    * Content-Length (or the bytes received so far) says so, without buffering the rest.
    */
   readonly bodyBytesMax: number;
@@ -42,7 +43,7 @@ const kKiB = 1024;
 const kMiB = 1024 * kKiB;
 
 export const kApiLimitsDefault: ApiLimitsFilled = Object.freeze({
-  bodyBytesMax: 64 * kKiB,
+  bodyBytesMax: 256 * kKiB,
   connectionsMax: 256,
   requestTimeoutMs: 10_000,
   headersTimeoutMs: 5_000,

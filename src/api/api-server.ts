@@ -33,6 +33,13 @@ export interface ApiServerOptions {
   readonly allowRemote?: boolean;
   readonly limits?: ApiLimits;
   readonly logger?: ApiLogger;
+  /**
+   * More routes, mounted beside the built-in ones and served through the same pipeline
+   * (token, role, validation, errors): the farm components' (events, jobs, scripts,
+   * installation). A method and path defined twice, here or against a built-in route,
+   * is refused at start, before the server listens.
+   */
+  readonly routes?: readonly ApiRoute[];
 }
 
 export interface ApiServerAddress {
@@ -85,7 +92,7 @@ export class ApiServer {
   private readonly logger: ApiLogger;
   private closing: Promise<void> | null = null;
 
-  private constructor(server: Server, address: ApiServerAddress, options: ApiServerOptions, limits: ApiLimitsFilled, counters: ApiCounters) {
+  private constructor(server: Server, address: ApiServerAddress, options: ApiServerOptions, limits: ApiLimitsFilled, counters: ApiCounters, router: ApiRouter<ApiRoute>) {
     this.server = server;
     this.address = address;
     this.url = `http://${address.family === 6 ? `[${address.host}]` : address.host}:${address.port}`;
@@ -93,7 +100,7 @@ export class ApiServer {
     this.limits = limits;
     this.tokens = options.tokens;
     this.logger = options.logger ?? kSilentApiLogger;
-    this.router = new ApiRouter(apiRoutes({ backend: options.backend, tokens: options.tokens, counters }));
+    this.router = router;
     this.events = new ApiEventStream({ backend: options.backend, limits, counters, logger: this.logger });
     server.on('request', (request: IncomingMessage, response: ServerResponse) => void this.handle(request, response));
     server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(request, socket, head));
@@ -104,6 +111,8 @@ export class ApiServer {
     const limits = fillApiLimits(options.limits);
     const bind = resolveApiBind(options.bind ?? kApiBindDefault, options.allowRemote ?? false);
     const counters = createApiCounters();
+    // Built first: a route defined twice throws here, before anything listens.
+    const router = new ApiRouter([...apiRoutes({ backend: options.backend, tokens: options.tokens, counters }), ...(options.routes ?? [])]);
     const server = createServer({
       requestTimeout: limits.requestTimeoutMs,
       headersTimeout: limits.headersTimeoutMs,
@@ -114,7 +123,7 @@ export class ApiServer {
     server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => refuseClient(counters, clientErrorReason(error.code), socket));
     await listen(server, bind);
     const port = (server.address() as { port: number }).port;
-    const api = new ApiServer(server, { host: bind.host, port, family: bind.family }, options, limits, counters);
+    const api = new ApiServer(server, { host: bind.host, port, family: bind.family }, options, limits, counters, router);
     api.logger.info({ url: api.url }, 'API listening');
     return api;
   }

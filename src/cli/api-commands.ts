@@ -187,15 +187,15 @@ export function registerApiCommands(program: Command, print: Print = (line) => c
     }),
   );
 
-  const components = program.command('components').description('farm service components on this agent: state, restarts, configuration');
-  withConnection(components.command('ls')).action((flags: ConnectionFlags) =>
+  const components = program.command('components').description('farm service components on this agent: state, restarts, configuration; installing packages');
+  withConnection(components.command('ls').description('the components on this agent: state, pid, restarts, configuration')).action((flags: ConnectionFlags) =>
     run(print, async () => {
       const list = (await connect(flags).get('/v1/components')) as ComponentStatus[];
       if (flags.json) return print(JSON.stringify(list, null, 2));
       table(print, [['NAME', 'KIND', 'STATE', 'PID', 'RESTARTS', 'CONFIG'], ...list.map((c) => [c.name, c.kind, c.state, String(c.pid ?? '-'), String(c.restarts), JSON.stringify(c.config)])]);
     }),
   );
-  withConnection(components.command('restart <name>')).action((name: string, flags: ConnectionFlags) =>
+  withConnection(components.command('restart <name>').description('stop and start a component (also takes it out of failed)')).action((name: string, flags: ConnectionFlags) =>
     run(print, async () => {
       const status = (await connect(flags).post(`/v1/components/${encodeURIComponent(name)}/restart`, {})) as ComponentStatus;
       print(`${status.name} ${status.state}`);

@@ -104,6 +104,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   }
   print(`Converged at ${elapsed()}: every agent sees all ${agents.length} members. Transport: ${agents[0]!.transport}.`);
   await printMembers(print, `http://${controllerApi}`, dataDirOf(0));
+  if (!stopping) await showFarmData(print, `http://${controllerApi}`, dataDirOf(0), dataDirOf(1));
 
   if (options.showFailure && agents.length >= 3 && !stopping) {
     const victim = agents[agents.length - 1]!;
@@ -116,6 +117,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       if (Date.now() - killedAt > 30_000) throw new Error('the killed agent was not detected within 30 s');
     }
     print(`  every other agent marked it dead ${Date.now() - killedAt} ms after the kill.`);
+    await showLandscapesWithout(print, `http://${controllerApi}`, dataDirOf(0), victim.address);
     print(`Restarting ${victim.address} with the same identity ...`);
     const restartedAt = Date.now();
     agents[agents.length - 1] = launch(victim.address, agents.length - 1);
@@ -131,7 +133,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   print('The farm is running. Try, in another terminal:');
   print(`  npx galaxy members --data-dir ${dir0}                 # the farm as the controller sees it`);
   print(`  npx galaxy nodes list --data-dir ${dir0}              # admission records (pending, approved, ...)`);
-  print(`  npx galaxy values --data-dir ${dir0}                  # what the Measurement service posted`);
+  print(`  npx galaxy attr get --data-dir ${dir0}                # every node's attributes and Measurement values (the FMIDB)`);
+  print(`  npx galaxy landscape list --data-dir ${dir0}          # landscapes and their member counts`);
+  print(`  npx galaxy db query "SELECT node, rack, role, load1 FROM nodes" --data-dir ${dir0}`);
+  print(`  npx galaxy attr set ${'<node-id>'} role=db --data-dir ${dir0}   # and watch the landscapes follow`);
   print(`  npx galaxy keys list --data-dir ${dir0}               # farm keyring fingerprints`);
   print(`  curl -H "Authorization: Bearer $(cat ${join(dir0, 'admin.token')})" http://${controllerApi}/metrics`);
   print(`  npx galaxy agent --bind 127.0.0.1:${ports[0]! + 1000} --join ${seed} --preset local --api off --data-dir $(mktemp -d)   # one more node (auto-approved here)`);
@@ -143,6 +148,81 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     await stopAll();
   } else {
     await new Promise(() => undefined);
+  }
+}
+
+/**
+ * The FMIDB and landscapes: sample attributes set through the controller's API (as
+ * `galaxy attr set` does), a static landscape over them and a dynamic one over the
+ * Measurement service's values, then both read back from another agent's API, which
+ * computed them from its own replica.
+ */
+async function showFarmData(print: (line: string) => void, url: string, controllerDir: string, otherDir: string): Promise<void> {
+  try {
+    const token = readFileSync(join(controllerDir, 'admin.token'), 'utf8').trim();
+    const call = async (method: string, path: string, body?: unknown, base = url, bearer = token): Promise<unknown> => {
+      const response = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+      return response.status === 204 ? null : response.json();
+    };
+    const list = ((await call('GET', '/v1/members')) as Array<{ id: string; tags: Record<string, string> }>).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const members = list.map((m) => m.id);
+    print('Farm data (FMIDB): setting sample attributes through the controller\'s API ...');
+    for (const [i, { id, tags }] of list.entries()) {
+      const values = { rack: `r${1 + (i % 2)}`, room: 'b2', role: (tags['roles'] ?? '').includes('controller') ? 'controller' : i % 3 === 0 ? 'db' : 'web' };
+      await call('PUT', `/v1/attributes/${id}`, { values });
+      print(`    galaxy attr set ${id} ${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    }
+    const landscapes = [
+      { name: 'web-r2', sql: "SELECT node FROM nodes WHERE role = 'web' AND rack = 'r2'", mode: 'on-change', what: 'static: by attributes, re-evaluated when rack or role change' },
+      { name: 'not-busy', sql: 'SELECT node FROM nodes WHERE load1 < 64 AND memAvailableBytes > 0', mode: 'every 2s', what: 'dynamic: by Measurement values, every 2 s' },
+    ];
+    for (const l of landscapes) {
+      await call('PUT', `/v1/landscapes/${l.name}`, { sql: l.sql, mode: l.mode });
+      print(`    galaxy landscape create ${l.name} --sql "${l.sql}" --${l.mode}   (${l.what})`);
+    }
+    // Another agent computes the same landscapes from its own replica.
+    const otherUrl = (JSON.parse(readFileSync(join(otherDir, 'api.json'), 'utf8')) as { url: string }).url;
+    const otherToken = readFileSync(join(otherDir, 'admin.token'), 'utf8').trim();
+    const deadline = Date.now() + 15_000;
+    let views: Array<{ name: string; members: string[] }> = [];
+    for (;;) {
+      views = [];
+      for (const l of landscapes) {
+        try {
+          views.push((await call('GET', `/v1/landscapes/${l.name}`, undefined, otherUrl, otherToken)) as { name: string; members: string[] });
+        } catch {
+          // not replicated there yet
+        }
+      }
+      const full = views.length === landscapes.length && views[1]!.members.length === members.length && views[0]!.members.length > 0;
+      if (full || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    print(`  Read back from another agent's API (${otherUrl}), computed from its own replica:`);
+    for (const view of views) print(`    landscape ${view.name.padEnd(9)} ${view.members.length} member(s): ${view.members.join(' ')}`);
+  } catch (error) {
+    print(`  (the farm data step failed: ${(error as Error).message})`);
+  }
+}
+
+/** After a crash: the controller's landscapes drop the dead node (its FMIDB record is a tombstone now). */
+async function showLandscapesWithout(print: (line: string) => void, url: string, dataDir: string, address: string): Promise<void> {
+  try {
+    const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+    const get = async (path: string): Promise<unknown> => (await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } })).json();
+    const id = ((await get('/v1/members')) as Array<{ id: string; address: string }>).find((m) => m.address === address)?.id;
+    const startedAt = Date.now();
+    let views: Array<{ name: string; members: string[] }> = [];
+    do {
+      const names = ((await get('/v1/landscapes')) as Array<{ name: string }>).map((l) => l.name);
+      views = (await Promise.all(names.map((name) => get(`/v1/landscapes/${name}`)))) as Array<{ name: string; members: string[] }>;
+      if (!views.some((v) => v.members.includes(id ?? ''))) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } while (Date.now() - startedAt < 5000);
+    print(`  the controller's landscapes followed in ${Date.now() - startedAt} ms more: ${views.map((v) => `${v.name} ${v.members.length} member(s)`).join(', ')} (without ${id ?? address})`);
+  } catch (error) {
+    print(`  (could not read the landscapes: ${(error as Error).message})`);
   }
 }
 

@@ -5,6 +5,10 @@ import { Command } from 'commander';
 import { AgentUsageError, prepareAgent, type AgentFlags } from '../agent/agent-command.js';
 import { runFarmAgent } from '../farm/run-farm-agent.js';
 import { registerApiCommands } from './api-commands.js';
+import { registerDataCommands } from './data-commands.js';
+import { registerEventsCommands } from './events-commands.js';
+import { registerInstallCommands } from './install-commands.js';
+import { registerJobsCommands } from './jobs-commands.js';
 import { createAgentLogger } from '../agent/config/agent-logger.js';
 import { backendReport } from '../backends.js';
 import { kPresets } from '../gossip/config.js';
@@ -104,5 +108,10 @@ program
   });
 
 registerApiCommands(program);
+registerDataCommands(program);
+registerEventsCommands(program);
+registerJobsCommands(program);
+// After registerApiCommands: install, remove, installed and operation join its `components` command.
+registerInstallCommands(program);
 
 await program.parseAsync(process.argv);

@@ -55,7 +55,7 @@ export interface ComponentDefinition {
   status?(ctx: ComponentContext): Readonly<Record<string, unknown>> | void | Promise<Readonly<Record<string, unknown>> | void>;
   /**
    * Farm RPC services this component serves, by name (1 to 64 of a-z 0-9 . - starting
-   * with a letter, at most kServicesPerComponentMax, none under "farm."): any node's
+   * with a letter, at most kServicesPerComponentMax, none under "farm." or "install."): any node's
    * components, and the agent itself, call them through ctx.call. A handler gets the
    * request's JSON body and the calling node, and returns the answer's body (JSON, at
    * most kRpcBodyJsonLengthMax characters) or throws; an error's `code` (GALAXY_...)

@@ -9,6 +9,10 @@ import { ComponentHost } from '../components/host/component-host.js';
 import type { ComponentPeer } from '../components/host/component-protocol.js';
 import { measurementComponentPath } from '../components/measurement/measurement-component.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { farmDataRoutes } from './farm-data-routes.js';
+import { FarmData, kFmidbSnapshotFileName } from './farm-data.js';
+import { FarmDesiredComponents } from './farm-desired-components.js';
+import { FarmComponents, kFarmComponentKinds } from './farm-components.js';
 import { farmMetrics } from './farm-metrics.js';
 import { FarmService } from './farm-service.js';
 
@@ -26,22 +30,29 @@ export interface FarmNodeOptions {
   readonly measurementIntervalMs?: number;
 }
 
-/** Values kept per node (this node's own now; the FMIDB replicates them farm-wide). */
-const kValuesKeysMax = 256;
+/** The component kinds the agent runs: announced in its `components` tag, and told where their peers are. */
+const kComponentKinds: readonly string[] = ['measurement', ...kFarmComponentKinds];
 
 export class FarmNode implements ApiBackend {
   readonly service: FarmService;
   readonly componentHost: ComponentHost;
+  /** The FMIDB replica and the landscapes computed over it. */
+  readonly data: FarmData;
+  /** The farm configuration's components for this node (the install service follows it). */
+  readonly desiredComponents: FarmDesiredComponents;
   private apiServer: ApiServer | null;
+  /** Events, jobs, scripts and installation (farm-components.ts). */
+  private farmComponents: FarmComponents | null = null;
   private readonly logger: AgentLogger;
   private componentsStarted = false;
   private peersPending = false;
   private readonly listeners = new Set<(event: ApiEvent) => void>();
-  private readonly valueRows = new Map<string, { values: Record<string, number | string>; updatedAt: string | null }>();
 
-  private constructor(service: FarmService, componentHost: ComponentHost, logger: AgentLogger) {
+  private constructor(service: FarmService, componentHost: ComponentHost, logger: AgentLogger, dataDir: string) {
     this.service = service;
     this.componentHost = componentHost;
+    this.data = new FarmData({ selfId: service.host.id, sendApp: (messages) => service.host.sendApp(messages), publish: (event) => this.publish(event), logger, snapshotFile: join(dataDir, kFmidbSnapshotFileName) });
+    this.desiredComponents = new FarmDesiredComponents(this.data, logger);
     this.apiServer = null;
     this.logger = logger;
   }
@@ -54,9 +65,8 @@ export class FarmNode implements ApiBackend {
   static async start(options: FarmNodeOptions): Promise<FarmNode> {
     const { prepared } = options;
     const logger = options.logger ?? silentAgentLogger();
-    const componentKinds = ['measurement'];
     const service = await FarmService.start({
-      agent: { ...prepared.options, meta: { ...(prepared.options.meta ?? {}), components: componentKinds.join(',') } },
+      agent: { ...prepared.options, meta: { ...(prepared.options.meta ?? {}), components: kComponentKinds.join(',') } },
       dataDir: prepared.dataDir,
       mode: prepared.farm.mode,
       roles: prepared.farm.roles,
@@ -66,12 +76,15 @@ export class FarmNode implements ApiBackend {
       logger,
       ...(options.version === undefined ? {} : { version: options.version }),
     });
-    const node = new FarmNode(service, new ComponentHost({ nodeId: service.host.id, stateRoot: join(prepared.dataDir, 'components'), logger }), logger);
+    const node = new FarmNode(service, new ComponentHost({ nodeId: service.host.id, stateRoot: join(prepared.dataDir, 'components'), logger }), logger, prepared.dataDir);
     try {
+      // Jobs, scripts and installation turn landscapes and statements into nodes through the
+      // FMIDB's landscapes; installation follows the farm configuration's components.
+      node.farmComponents = new FarmComponents({ service, host: node.componentHost, dataDir: prepared.dataDir, logger, publish: (event) => node.publish(event), values: (id) => node.values(id), resolve: (target) => node.data.resolve(target), desired: node.desiredComponents });
       if (prepared.farm.api !== null) {
         const tokens = TokenStore.open(join(prepared.dataDir, 'tokens.json'));
         if (tokens.bootstrap(join(prepared.dataDir, kAdminTokenFileName))) logger.info({ file: join(prepared.dataDir, kAdminTokenFileName) }, 'created the admin API token');
-        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, logger });
+        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, logger, routes: [...farmDataRoutes(node.data, node.desiredComponents), ...node.farmComponents.routes()] });
         writeFileAtomic(join(prepared.dataDir, kApiFileName), `${JSON.stringify({ url: node.apiServer.url })}\n`);
       }
       node.wire(options.measurementIntervalMs ?? 5000);
@@ -86,6 +99,7 @@ export class FarmNode implements ApiBackend {
     const service = this.service;
     service.on('api', (event) => this.publish(event));
     service.on('component', (kind, from, payload) => this.componentHost.deliverPeer(kind, from, payload));
+    service.onApp((message) => this.data.receive(message));
     // A join storm brings thousands of events in a few ticks: the peer lists are
     // recomputed (a scan of every member) once per turn of the event loop, not per event.
     service.host.on('event', () => {
@@ -93,6 +107,7 @@ export class FarmNode implements ApiBackend {
       this.peersPending = true;
       setImmediate(() => {
         this.peersPending = false;
+        this.data.membersChanged(this.service.members());
         this.notifyPeers();
       });
     });
@@ -101,7 +116,7 @@ export class FarmNode implements ApiBackend {
       this.logger[level]({ component: event.name, type: event.type, ...event.detail }, `component ${event.type}`);
       this.publish({ kind: 'component', type: event.type, time: new Date().toISOString(), body: { name: event.name, kind: event.kind, ...event.detail } });
     });
-    this.componentHost.on('values', (_name, values) => this.postValues(service.host.id, values));
+    this.componentHost.on('values', (_name, values) => this.data.postValues(values));
     this.componentHost.on('event', (name, event) => this.publish({ kind: 'farm-event', type: event.eventType, time: new Date().toISOString(), body: { component: name, severity: event.severity, ...event.body } }));
     this.componentHost.on('peer-send', (kind, payload) => {
       try {
@@ -110,6 +125,8 @@ export class FarmNode implements ApiBackend {
         this.logger.warn({ kind, error: (error as Error).message }, 'component peer message not sent');
       }
     });
+    this.data.membersChanged(service.members());
+    this.data.start();
     this.componentHost.add({ name: 'measurement', kind: 'measurement', module: measurementComponentPath(), config: { intervalMs: measurementIntervalMs } });
     // Components start once the node belongs to the farm: at once when it holds
     // credentials (or runs without admission), else when the grant arrives.
@@ -122,6 +139,7 @@ export class FarmNode implements ApiBackend {
     if (this.componentsStarted) return;
     this.componentsStarted = true;
     void this.componentHost.start('measurement').catch((error: Error) => this.logger.warn({ error: error.message }, 'measurement component did not start; the host retries with backoff'));
+    this.farmComponents?.start();
   }
 
   /** Tells each component kind where its peers are active: alive members announcing it in their tags. */
@@ -136,17 +154,7 @@ export class FarmNode implements ApiBackend {
         peers.set(kind, list);
       }
     }
-    for (const kind of ['measurement']) this.componentHost.membership(kind, peers.get(kind) ?? []);
-  }
-
-  private postValues(node: string, values: Readonly<Record<string, number | string>>): void {
-    const row = this.valueRows.get(node) ?? { values: {}, updatedAt: null };
-    for (const [key, value] of Object.entries(values)) {
-      if (!(key in row.values) && Object.keys(row.values).length >= kValuesKeysMax) continue;
-      row.values[key] = value;
-    }
-    row.updatedAt = new Date().toISOString();
-    this.valueRows.set(node, row);
+    for (const kind of kComponentKinds) this.componentHost.membership(kind, peers.get(kind) ?? []);
   }
 
   private publish(event: ApiEvent): void {
@@ -194,7 +202,7 @@ export class FarmNode implements ApiBackend {
   async configureComponent(name: string, config: Readonly<Record<string, unknown>>, by: string): Promise<ComponentStatus> {
     this.mustHaveComponent(name);
     try {
-      await this.componentHost.configure(name, config);
+      await this.componentHost.configure(name, this.farmComponents?.configuration(name, config) ?? config);
     } catch (error) {
       throw new ApiError(400, 'GALAXY_COMPONENT_CONFIG', (error as Error).message);
     }
@@ -210,13 +218,12 @@ export class FarmNode implements ApiBackend {
   }
 
   values(node: string | undefined): NodeValues[] {
-    const rows = [...this.valueRows.entries()].map(([id, row]) => ({ node: id, values: { ...row.values }, updatedAt: row.updatedAt }));
-    return node === undefined ? rows : rows.filter((r) => r.node === node);
+    return this.data.values(node);
   }
 
   async metrics(): Promise<MetricFamily[]> {
     const stats = await this.service.host.stats();
-    return farmMetrics({
+    const families = farmMetrics({
       stats,
       members: this.service.members(),
       farm: this.service.counters,
@@ -225,6 +232,7 @@ export class FarmNode implements ApiBackend {
       keyEpoch: this.service.keyEpoch,
       components: this.componentHost.status(),
     });
+    return [...families, ...this.data.metrics(), ...(this.farmComponents?.metrics() ?? [])];
   }
 
   subscribe(listener: (event: ApiEvent) => void): () => void {
@@ -234,7 +242,9 @@ export class FarmNode implements ApiBackend {
 
   async close(): Promise<void> {
     await this.apiServer?.close();
+    await this.farmComponents?.close();
     await this.componentHost.close();
+    this.data.close();
     await this.service.close();
   }
 

@@ -65,10 +65,22 @@ export class FarmRpc {
 
   constructor(private readonly options: FarmRpcOptions) {}
 
-  /** Registers the handler of a service ("events.post", "jobs.start", ...). */
+  /**
+   * Registers the handler of a service ("events.post", "jobs.start", ...). A name that
+   * is taken already is refused (RpcError GALAXY_RPC_SERVICE_TAKEN), never replaced: a
+   * second registration is either a bug or a component trying to take over a service
+   * of the farm (install.apply), and either way the first owner keeps it. An owner that
+   * means to replace its handler calls unhandle first.
+   */
   handle(service: string, handler: RpcHandler): void {
     if (!/^[a-z][a-z0-9.-]{0,63}$/.test(service)) throw new RangeError(`service name "${service}" must be 1 to 64 of a-z 0-9 . - starting with a letter`);
+    if (this.handlers.has(service)) throw new RpcError('GALAXY_RPC_SERVICE_TAKEN', `service "${service}" is served on this node already`);
     this.handlers.set(service, handler);
+  }
+
+  /** Whether a handler serves `service` on this node. */
+  serves(service: string): boolean {
+    return this.handlers.has(service);
   }
 
   /** Removes a service's handler (its component stopped); later requests for it get GALAXY_RPC_UNKNOWN_SERVICE. */

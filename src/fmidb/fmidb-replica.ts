@@ -232,6 +232,25 @@ export class FmidbReplica {
     this.clock.observe(version);
   }
 
+  /**
+   * Everything this replica holds, per origin: the version and the origin's live entries
+   * (departed subjects left out), for a snapshot on disk that prepopulate() loads back
+   * after a restart of the whole farm, when no peer holds the data any more.
+   */
+  exportOrigins(): Array<{ origin: string; version: number; entries: EntryView[] }> {
+    const entries = this.requireEntries();
+    const out: Array<{ origin: string; version: number; entries: EntryView[] }> = [];
+    for (let row = 0; row < this.registry.rowCount; row++) {
+      const version = this.f64[this.versionsIndex + row]!;
+      const origin = this.registry.idOf(row);
+      if (!(version >= 0) || origin === undefined) continue;
+      const collected: EntryView[] = [];
+      entries.collect(row, -1, version, collected);
+      out.push({ origin, version, entries: collected.filter((e) => !this.hidden(e.subject)).map((e) => ({ subject: e.subject, key: e.key, value: e.value, version: e.version })) });
+    }
+    return out;
+  }
+
   // ---- Reads (local; never touch the network) ----------------------------------------
 
   /** The value of a subject's key, or undefined (absent, deleted, or the subject departed). */
@@ -257,6 +276,24 @@ export class FmidbReplica {
       count++;
     }
     return count === 0 ? undefined : record;
+  }
+
+  /**
+   * A subject's current entries with who wrote them and when (stamps are wall-clock ms,
+   * see hybrid-clock.ts), sorted by key; empty when it has none or departed.
+   */
+  entriesOf(subject: string): Array<{ key: string; value: string | number; origin: string; stamp: number }> {
+    const entries = this.requireEntries();
+    if (this.hidden(subject)) return [];
+    const keys = entries.keysOf(subject);
+    if (keys === undefined) return [];
+    const out: Array<{ key: string; value: string | number; origin: string; stamp: number }> = [];
+    for (const key of keys.keys()) {
+      const w = entries.winner(subject, key);
+      if (w === undefined || w.value === null) continue;
+      out.push({ key, value: w.value, origin: w.originId, stamp: w.version });
+    }
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   /** Subjects with at least one value, departed ones left out. */

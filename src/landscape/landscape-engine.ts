@@ -26,7 +26,7 @@ import { checkMode, type LandscapeMode } from './landscape-mode.js';
 import { checkName, checkRecord, nextStamp, type LandscapeDefinition, type LandscapeRecord } from './landscape-record.js';
 import { LandscapeRegistry, type MergeOutcome } from './landscape-registry.js';
 import type { LandscapeResolver } from './landscape-resolver.js';
-import { compileStatement, type CompiledStatement } from './landscape-statement.js';
+import { compileQuery, compileStatement, type CompiledStatement } from './landscape-statement.js';
 import { NodeMirror, type MirrorApplyResult, type MirrorChanges, type NodeChange } from './node-mirror.js';
 import { isNodeId } from './node-id.js';
 import { readsAnyOf } from './statement-reads.js';
@@ -72,6 +72,14 @@ export interface LandscapeView extends LandscapeSummary {
   readonly reads: { readonly columns: string[]; readonly attributes: boolean; readonly everything: boolean } | null;
 }
 
+/** What `galaxy db query` shows. */
+export interface QueryResult {
+  readonly columns: string[];
+  readonly rows: unknown[][];
+  /** More rows matched than were returned. */
+  readonly truncated: boolean;
+}
+
 export interface TickResult {
   readonly evaluated: number;
   readonly failed: number;
@@ -87,6 +95,9 @@ export interface LandscapeCounters {
   /** Peer definitions refused because landscapesMax were live. */
   recordsRefusedFull: number;
 }
+
+/** Columns one local definition may declare before any node holds them. */
+const kColumnsDeclaredMax = 16;
 
 /** Failures that cost time or memory: retried only after failureRetryMs, never on the next change. */
 const kCostlyFailures: ReadonlySet<LandscapeErrorCode> = new Set(['GALAXY_LANDSCAPE_TOO_SLOW', 'GALAXY_LANDSCAPE_RESULT_TOO_LARGE']);
@@ -164,7 +175,7 @@ export class LandscapeEngine implements LandscapeResolver {
     const name = checkName(definition?.name);
     const mode = checkMode(definition?.mode, this.config);
     if (!this.registry.hasRoomFor(name)) throw new LandscapeError('GALAXY_LANDSCAPE_TOO_MANY', `${this.config.landscapesMax} landscapes are defined already (options.landscapesMax); delete one first`);
-    const compiled = compileStatement(this.mirror.database, definition.sql, this.config.statementLengthMax);
+    const compiled = this.compileDeclaring(definition.sql);
     const evaluation = this.evaluate(compiled);
     const record: LandscapeRecord = Object.freeze({ name, sql: compiled.sql, mode, updatedAtMs: nextStamp(this.registry.get(name), nowMs), origin: this.origin, deleted: false });
     const outcome = this.registry.merge(record);
@@ -173,6 +184,23 @@ export class LandscapeEngine implements LandscapeResolver {
     state.compiled = compiled;
     this.succeeded(state, evaluation, nowMs);
     return record;
+  }
+
+  /**
+   * Compiles a statement made here; a column no node has a value for yet (an attribute
+   * not set anywhere so far) is declared empty and the statement compiled again, so
+   * "rack = 'r12'" can be defined before the first rack is. Only plain names SQLite
+   * reports as missing are declared (not alias.column), a few at most.
+   */
+  private compileDeclaring(sql: string): CompiledStatement {
+    for (let declared = 0; ; declared++) {
+      try {
+        return compileStatement(this.mirror.database, sql, this.config.statementLengthMax);
+      } catch (error) {
+        const missing = error instanceof LandscapeError && error.code === 'GALAXY_LANDSCAPE_SQL_INVALID' ? /no such column: ([A-Za-z0-9_]{1,64})$/.exec(error.message)?.[1] : undefined;
+        if (missing === undefined || declared >= kColumnsDeclaredMax || !this.mirror.declareKey(missing)) throw error;
+      }
+    }
   }
 
   /** Deletes a landscape and returns the tombstone to replicate. */
@@ -248,6 +276,51 @@ export class LandscapeEngine implements LandscapeResolver {
     return [...sortedMembers(state)];
   }
 
+  /**
+   * The node ids an ad-hoc statement selects now (a job's or a script's `--sql` target):
+   * the checks and limits of a landscape statement, nothing stored.
+   */
+  resolveStatement(sql: string): string[] {
+    this.assertOpen();
+    const evaluation = this.evaluate(compileStatement(this.mirror.database, sql, this.config.statementLengthMax));
+    return [...evaluation.members].sort();
+  }
+
+  /**
+   * `galaxy db query`: one read-only SELECT over the mirror, any columns, at most
+   * `rowsMax` rows (truncated says more were left) and evaluationMsMax of work.
+   */
+  query(sql: string, rowsMax: number): QueryResult {
+    this.assertOpen();
+    let statement;
+    try {
+      statement = compileQuery(this.mirror.database, sql, this.config.statementLengthMax);
+    } catch (error) {
+      if (!(error instanceof LandscapeError)) throw error;
+      throw new LandscapeError(error.code, error.message.replaceAll('the landscape statement', 'the query').replace(' returning node ids', ''));
+    }
+    const columns = statement.columns().map((column) => column.name);
+    const rows: unknown[][] = [];
+    const startMs = this.clock();
+    let truncated = false;
+    try {
+      for (const row of statement.iterate() as IterableIterator<unknown[]>) {
+        if (rows.length === rowsMax) {
+          truncated = true;
+          break;
+        }
+        rows.push(row.map((value) => (typeof value === 'bigint' ? Number(value) : value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value)));
+        if (rows.length % 256 === 0 && this.clock() - startMs > this.config.evaluationMsMax) {
+          throw new LandscapeError('GALAXY_LANDSCAPE_TOO_SLOW', `the query ran longer than ${this.config.evaluationMsMax} ms`);
+        }
+      }
+    } catch (error) {
+      if (error instanceof LandscapeError) throw error;
+      throw new LandscapeError('GALAXY_LANDSCAPE_EVALUATION_FAILED', `SQLite failed while running the query: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    return { columns, rows, truncated };
+  }
+
   // ------------------------------------------------------------------ driving
 
   /** Re-evaluates what is due at `nowMs` (see the file comment). */
@@ -295,7 +368,7 @@ export class LandscapeEngine implements LandscapeResolver {
   /** Compiles if needed and evaluates; records success or failure. False on failure. */
   private refresh(state: LandscapeState, nowMs: number): boolean {
     try {
-      state.compiled ??= compileStatement(this.mirror.database, state.record.sql, this.config.statementLengthMax);
+      state.compiled ??= this.compileDeclaring(state.record.sql);
       this.succeeded(state, this.evaluate(state.compiled), nowMs);
       return true;
     } catch (error) {

@@ -38,6 +38,24 @@ export interface CompiledStatement {
 const kExcerptLengthMax = 40;
 
 export function compileStatement(database: Database.Database, sql: unknown, statementLengthMax: number): CompiledStatement {
+  const { statement, tokens } = compileSelect(database, sql, statementLengthMax);
+  checkResultColumn(statement);
+  checkNotRecursive(database, sql as string);
+  return { sql: sql as string, statement: statement.pluck(true), reads: statementReads(tokens) };
+}
+
+/**
+ * `galaxy db query`: the same checks as a landscape statement (one read-only SELECT,
+ * no parameters, no recursion) but any result columns. Returned in raw mode (rows as
+ * arrays); the caller bounds the rows it reads.
+ */
+export function compileQuery(database: Database.Database, sql: unknown, statementLengthMax: number): Database.Statement {
+  const { statement } = compileSelect(database, sql, statementLengthMax);
+  checkNotRecursive(database, sql as string);
+  return statement.raw(true);
+}
+
+function compileSelect(database: Database.Database, sql: unknown, statementLengthMax: number): { statement: Database.Statement; tokens: SqlToken[] } {
   if (typeof sql !== 'string') refuse('GALAXY_LANDSCAPE_SQL_EMPTY', 'the landscape statement must be a string');
   if (sql.length > statementLengthMax) refuse('GALAXY_LANDSCAPE_SQL_TOO_LONG', `the landscape statement is ${sql.length} characters; the limit is ${statementLengthMax}`);
   const tokens = tokenizeSql(sql);
@@ -45,9 +63,7 @@ export function compileStatement(database: Database.Database, sql: unknown, stat
   const statement = prepare(database, sql);
   if (!statement.readonly) refuse('GALAXY_LANDSCAPE_SQL_WRITES', 'the landscape statement would write to the database; only a read-only SELECT is allowed');
   if (!statement.reader) refuse('GALAXY_LANDSCAPE_SQL_NOT_SELECT', 'the landscape statement returns no rows; it must be a SELECT returning node ids');
-  checkResultColumn(statement);
-  checkNotRecursive(database, sql);
-  return { sql, statement: statement.pluck(true), reads: statementReads(tokens) };
+  return { statement, tokens };
 }
 
 /** The checks made on tokens, before SQLite sees the statement. */

@@ -154,6 +154,21 @@ export class NodeMirror {
     return result;
   }
 
+  /**
+   * Gives a key its column before any node holds a value for it, so a landscape can be
+   * defined over an attribute the administrators have not set yet (rack = 'r12' before
+   * the first rack is entered). False when the key needs no new column (it has one, or
+   * its values would go to `attributes`).
+   */
+  declareKey(key: string): boolean {
+    this.assertOpen();
+    if (!isValidKey(key)) badChange(`key must match [A-Za-z0-9_.-]{1,64}, got ${quote(key)}`);
+    const action = this.assignment.assign(key);
+    if (action.kind !== 'add') return false;
+    this.write(() => this.addColumn(action.column, key));
+    return true;
+  }
+
   /** Removes a node and all its values; false if the mirror did not hold it. */
   removeNode(subject: string): boolean {
     this.assertOpen();

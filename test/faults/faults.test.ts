@@ -18,9 +18,8 @@
 //    authentication; a node never approved never joins;
 //  - hostile input at every listener (hostile.ts), each rejected and counted, no crash,
 //    resident memory under kRssBytesMax.
-// The FMIDB digests, landscape members and lost jobs are asserted where this build's
-// agent serves their routes; where a route answers 404 the part is recorded as skipped
-// with a loud SKIPPED line (Capabilities in fault-farm.ts).
+// The FMIDB digests, landscape members and lost jobs are asserted in every scenario that
+// names them; an agent that does not serve their routes fails the suite at start.
 //
 // Needs root, `ip netns` and nftables; without them the suite says why and skips, and
 // with GALAXY_FAULTS_REQUIRED=1 (CI) it fails instead.
@@ -132,7 +131,10 @@ describe.runIf(unavailable === null)('faults on real hosts (network namespaces)'
       capabilities: caps,
       bounds: { deathMs: kDeathBoundMs, rejoinMs: kRejoinBoundMs, healMs: kHealBoundMs },
     });
-    for (const [part, served] of Object.entries(caps)) if (!served) figures.announce(`${part}: not available in this build (its API route answers 404): the ${part} assertions of every scenario are skipped`);
+    // The FMIDB, landscapes and jobs are part of every agent now: a route that answers 404
+    // is a regression, not a reason to skip their assertions.
+    const missing = Object.entries(caps).filter(([, served]) => !served).map(([part]) => part);
+    if (missing.length > 0) throw new Error(`the agents do not serve ${missing.join(', ')} (API routes answer 404)`);
     if (caps.fmidb && caps.landscapes) {
       // A landscape of every farm node, by an attribute each is given: after a partition
       // heals, every agent must compute the same members from its own replica.

@@ -91,7 +91,7 @@ async function mapped<T>(call: () => T | Promise<T>): Promise<T> {
 
 export function installRoutes(backend: InstallBackend): ApiRoute[] {
   return [
-    route({ method: 'GET', pattern: '/v1/packages', role: 'viewer', handle: () => ok(backend.packages()) }),
+    route({ method: 'GET', pattern: '/v1/packages', role: 'viewer', handle: async () => ok(await mapped(() => backend.packages())) }),
     route({
       method: 'POST',
       pattern: '/v1/packages',
@@ -99,7 +99,7 @@ export function installRoutes(backend: InstallBackend): ApiRoute[] {
       body: kAddPackageBodySchema,
       handle: async ({ body, caller }) => ({ status: 201, json: await mapped(() => backend.addPackage(body.path, by(caller))) }),
     }),
-    route({ method: 'GET', pattern: '/v1/components/installed', role: 'viewer', handle: () => ok(backend.installedComponents()) }),
+    route({ method: 'GET', pattern: '/v1/components/installed', role: 'viewer', handle: async () => ok(await mapped(() => backend.installedComponents())) }),
     route({
       method: 'POST',
       pattern: '/v1/components/install',
@@ -116,7 +116,7 @@ export function installRoutes(backend: InstallBackend): ApiRoute[] {
       bodyOptional: true,
       handle: async ({ params, caller }) => ok(await mapped(() => backend.removeComponent(params.name, by(caller)))),
     }),
-    route({ method: 'GET', pattern: '/v1/installs', role: 'viewer', handle: () => ok(backend.installOperations()) }),
+    route({ method: 'GET', pattern: '/v1/installs', role: 'viewer', handle: async () => ok(await mapped(() => backend.installOperations())) }),
     route({
       method: 'GET',
       pattern: '/v1/installs/:id',

@@ -76,6 +76,11 @@ const kOtherStatus: Readonly<Record<string, number>> = {
   GALAXY_RPC_TOO_LARGE: 413,
   GALAXY_RPC_BAD_REQUEST: 400,
   GALAXY_COMPONENT_UNKNOWN: 503,
+  // The farm's answer to farm.resolve: a named node that is not a live member, a request it could not read.
+  GALAXY_FARM_UNKNOWN_NODE: 400,
+  GALAXY_FARM_BAD_REQUEST: 400,
+  // A node without a landscape engine cannot resolve landscapes or statements at all.
+  GALAXY_LANDSCAPE_UNAVAILABLE: 503,
 };
 
 const kJobsCodes: ReadonlySet<string> = new Set(kJobsErrorCodes);

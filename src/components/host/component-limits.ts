@@ -49,6 +49,19 @@ export const kServicesPerComponentMax = 32;
 export const kRpcServicePattern = /^[a-z][a-z0-9.-]{0,63}$/;
 /** Services under this prefix belong to the farm service itself (farm.members, ...); components cannot declare them. */
 export const kFarmServicePrefix = 'farm.';
+/**
+ * Every prefix a component cannot declare services under: the farm service's own
+ * (farm.*) and the installation service's (install.apply would let a component decide
+ * what every node runs). The host refuses such a declaration, and the RPC bridge checks
+ * again before anything reaches the farm.
+ */
+export const kReservedServicePrefixes: readonly string[] = Object.freeze([kFarmServicePrefix, 'install.']);
+
+/** Why a component may not serve `service` (a reserved namespace), or null. */
+export function reservedServiceProblem(service: string): string | null {
+  const prefix = kReservedServicePrefixes.find((p) => service.startsWith(p));
+  return prefix === undefined ? null : `service "${service}": names under "${prefix}" belong to the farm service`;
+}
 /** A node id as the farm names nodes: 16 lowercase hex digits. */
 export const kRpcNodePattern = /^[0-9a-f]{16}$/;
 /** An error code carried by a failed call: fastify style, GALAXY_AREA_WHAT. */
@@ -151,7 +164,7 @@ export function jsonValueProblem(value: unknown, lengthMax: number, what: string
   return { json };
 }
 
-/** Why `services` cannot be declared, or null: a list of distinct valid names, not under farm. */
+/** Why `services` cannot be declared, or null: a list of distinct valid names, none in a reserved namespace (farm., install.). */
 export function servicesProblem(services: unknown): { oversized: boolean; detail: string } | null {
   if (!Array.isArray(services)) return { oversized: false, detail: 'services must be an array of names' };
   if (services.length > kServicesPerComponentMax) return { oversized: true, detail: `${services.length} services (at most ${kServicesPerComponentMax})` };
@@ -159,7 +172,8 @@ export function servicesProblem(services: unknown): { oversized: boolean; detail
   for (const service of services) {
     const problem = serviceNameProblem(service);
     if (problem !== null) return { oversized: false, detail: problem };
-    if (service.startsWith(kFarmServicePrefix)) return { oversized: false, detail: `service "${service}": names under "${kFarmServicePrefix}" belong to the farm service` };
+    const reserved = reservedServiceProblem(service);
+    if (reserved !== null) return { oversized: false, detail: reserved };
     if (seen.has(service)) return { oversized: false, detail: `service "${service}" is declared twice` };
     seen.add(service);
   }

@@ -1,7 +1,7 @@
 import type { ComponentHost } from './component-host.js';
 import { errorText } from './component-error.js';
 import type { ComponentRpcCall, ComponentRpcOutcome, ComponentRpcReply } from './component-events.js';
-import { kErrorLengthMax, kRpcTimeoutMsMax } from './component-limits.js';
+import { kErrorLengthMax, kRpcTimeoutMsMax, reservedServiceProblem } from './component-limits.js';
 
 /**
  * What the bridge needs of the farm: farm RPC (src/farm/farm-rpc.ts) addressed by node
@@ -33,6 +33,24 @@ export interface ComponentRpcBridgeOptions {
 
 export const kBridgeRequestTimeoutMsDefault = 60_000;
 
+/** What the bridge refused, for metrics and tests. */
+export interface ComponentRpcBridgeCounters {
+  /**
+   * Service declarations never registered with the farm: a name in a reserved namespace
+   * (farm., install.; the host refuses those already, this is the second check), or one
+   * the farm refused (served by the farm itself or by something else already).
+   */
+  servicesRefused: number;
+  /** Declarations ignored because another component on this node serves the name. */
+  servicesShadowed: number;
+}
+
+/** Disconnects the bridge again; its counters ride along. */
+export interface ComponentRpcBridge {
+  (): void;
+  readonly counters: ComponentRpcBridgeCounters;
+}
+
 /**
  * Connects a component host's farm RPC to the farm: the calls components make go to
  * `farm.call` (or, for a service a component on this node serves, straight to that
@@ -42,14 +60,17 @@ export const kBridgeRequestTimeoutMsDefault = 60_000;
  *
  * One service, one component: when a second component declares a service another one
  * on this node serves already, the first keeps it and the second's is logged and ignored
- * (until the first withdraws it; then the next declaration takes it).
+ * (until the first withdraws it; then the next declaration takes it). A service in a
+ * reserved namespace (farm., install.), or one the farm refuses to register (a name the
+ * farm serves itself), is never registered: logged and counted.
  */
-export function connectComponentRpc(host: ComponentHost, farm: ComponentRpcFarm, options: ComponentRpcBridgeOptions = {}): () => void {
+export function connectComponentRpc(host: ComponentHost, farm: ComponentRpcFarm, options: ComponentRpcBridgeOptions = {}): ComponentRpcBridge {
   const requestTimeoutMs = options.requestTimeoutMs ?? kBridgeRequestTimeoutMsDefault;
   if (!Number.isSafeInteger(requestTimeoutMs) || requestTimeoutMs < 1 || requestTimeoutMs > kRpcTimeoutMsMax) throw new RangeError(`options.requestTimeoutMs must be an integer from 1 to ${kRpcTimeoutMsMax}`);
   const logger = host.settings.logger;
   /** Service -> the local component serving it. */
   const servers = new Map<string, string>();
+  const counters: ComponentRpcBridgeCounters = { servicesRefused: 0, servicesShadowed: 0 };
 
   const onCall = (_name: string, call: ComponentRpcCall, reply: ComponentRpcReply): void => {
     const local = call.node === farm.selfId ? servers.get(call.service) : undefined;
@@ -75,22 +96,36 @@ export function connectComponentRpc(host: ComponentHost, farm: ComponentRpcFarm,
       const owner = servers.get(service);
       if (owner === name) continue;
       if (owner !== undefined) {
+        counters.servicesShadowed++;
         logger.warn({ component: name, service, servedBy: owner }, 'component service ignored: another component on this node serves it');
         continue;
       }
+      const reserved = reservedServiceProblem(service);
+      if (reserved !== null) {
+        counters.servicesRefused++;
+        logger.error({ component: name, service }, `component service refused: ${reserved}`);
+        continue;
+      }
+      try {
+        farm.handle(service, (from, body) => host.request(name, service, from.id, body, requestTimeoutMs));
+      } catch (error) {
+        counters.servicesRefused++;
+        logger.error({ component: name, service, error: errorText(error, kErrorLengthMax) }, 'component service refused by the farm');
+        continue;
+      }
       servers.set(service, name);
-      farm.handle(service, (from, body) => host.request(name, service, from.id, body, requestTimeoutMs));
     }
   };
 
   host.on('rpc-call', onCall);
   host.on('services', onServices);
-  return () => {
+  const disconnect = (): void => {
     host.off('rpc-call', onCall);
     host.off('services', onServices);
     for (const service of servers.keys()) farm.unhandle?.(service);
     servers.clear();
   };
+  return Object.assign(disconnect, { counters });
 }
 
 /** The outcome of a failed call: the error's own code when it has one. */

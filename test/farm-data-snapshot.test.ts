@@ -1,0 +1,62 @@
+// The FMIDB snapshot of an agent (fmidb.json in its data directory): saved at close,
+// loaded at start (attributes, landscape definitions and who wrote them), a damaged
+// file set aside with the node starting empty, and a restored node that does not come
+// back into membership within the grace period departed like any node that left.
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { silentAgentLogger } from '../src/agent/config/agent-logger.js';
+import { FarmData } from '../src/farm/farm-data.js';
+
+const self = '00000000000000aa';
+const gone = '00000000000000bb';
+
+function open(file: string, restoredGraceMs = 60_000): FarmData {
+  const data = new FarmData({ selfId: self, sendApp: () => undefined, publish: () => undefined, logger: silentAgentLogger(), tickMs: 10, landscapeTickMs: 10, snapshotFile: file, restoredGraceMs });
+  data.membersChanged([{ id: self, address: '127.0.0.1:1', status: 'alive', incarnation: 1, self: true, tags: {} }]);
+  data.flush();
+  return data;
+}
+
+describe('FMIDB snapshot', () => {
+  it('saves at close and loads at start; a node that does not come back is departed after the grace period', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'galaxy-snapshot-')), 'fmidb.json');
+    const first = open(file);
+    first.setAttributes(self, { rack: 'r1' });
+    first.setAttributes(gone, { rack: 'r1', room: 'b' });
+    first.defineLandscape('r1', { sql: "SELECT node FROM nodes WHERE rack = 'r1'", mode: 'on-change' });
+    const digest = first.replica.digestHash();
+    first.close();
+    expect(existsSync(file)).toBe(true);
+
+    const second = open(file, 1500);
+    expect(second.replica.digestHash()).toBe(digest);
+    expect(second.attributes(gone)[0]!.attributes.map((a) => `${a.key}=${a.value}`)).toEqual(['rack=r1', 'room=b']);
+    second.start();
+    let deadline = Date.now() + 1000;
+    while (second.showLandscape('r1').members.length < 2) {
+      if (Date.now() > deadline) throw new Error('the restored landscape was never evaluated');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(second.showLandscape('r1').members).toEqual([self, gone]);
+    // gone never shows up in membership: after the grace its record is departed and leaves the landscape.
+    deadline = Date.now() + 5000;
+    while (second.showLandscape('r1').members.includes(gone)) {
+      if (Date.now() > deadline) throw new Error('the restored node was never departed');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(second.attributes(gone)[0]!.attributes).toEqual([]);
+    expect(second.showLandscape('r1').members).toEqual([self]);
+    second.close();
+  });
+
+  it('sets a damaged snapshot aside and starts empty', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'galaxy-snapshot-')), 'fmidb.json');
+    writeFileSync(file, '{"format":1,"savedAt":1,"origins":[{"origin":"x"');
+    const data = open(file);
+    expect(existsSync(`${file}.bad`)).toBe(true);
+    expect(data.attributes(undefined)).toEqual([]);
+    data.close();
+  });
+});
