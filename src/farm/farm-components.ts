@@ -71,6 +71,8 @@ export interface FarmComponentsOptions {
    * landscape (GALAXY_LANDSCAPE_UNKNOWN), a bad statement, no landscapes on this node.
    */
   readonly resolve: (target: LandscapeTarget) => readonly string[] | Promise<readonly string[]>;
+  /** The component kinds to run, of kFarmComponentKinds (default all; GALAXY_COMPONENTS chooses). */
+  readonly kinds?: readonly string[];
   /** The farm's desired components for this node (the FMIDB's); absent: only explicit installs. */
   readonly desired?: DesiredComponentsSource;
   /** Install service timings (tests shorten the settle window). */
@@ -127,6 +129,8 @@ export class FarmComponents {
   private closing: Promise<void> | null = null;
   private readonly counters = { appChunksUnclaimed: 0, configWriteFailures: 0 };
 
+  private readonly specs: ReadonlyArray<(typeof kSpecs)[number]>;
+
   /** Adds the components (stopped) and connects them; throws when the configuration file is unreadable. */
   constructor(private readonly options: FarmComponentsOptions) {
     this.service = options.service;
@@ -138,7 +142,8 @@ export class FarmComponents {
     if (this.fileConfig.events?.['management'] !== undefined && this.fileConfig.events['management'] !== management) {
       this.logger.warn({ file: this.configFile, management }, 'events.management in the configuration file is ignored: the management role decides it');
     }
-    for (const spec of kSpecs) {
+    this.specs = kSpecs.filter((spec) => options.kinds === undefined || options.kinds.includes(spec.kind));
+    for (const spec of this.specs) {
       const config = { ...(this.fileConfig[spec.name as FarmComponentName] ?? {}), ...(spec === kEventsComponent ? { management } : {}) };
       this.host.add({ ...spec, config });
     }
@@ -186,7 +191,7 @@ export class FarmComponents {
   start(): void {
     if (this.started || this.closing !== null) return;
     this.started = true;
-    for (const spec of kSpecs) void this.host.start(spec.name).catch((error: Error) => this.logger.warn({ component: spec.name, error: error.message }, 'component did not start; the host retries with backoff'));
+    for (const spec of this.specs) void this.host.start(spec.name).catch((error: Error) => this.logger.warn({ component: spec.name, error: error.message }, 'component did not start; the host retries with backoff'));
     try {
       this.install = this.createInstall();
     } catch (error) {
@@ -250,7 +255,7 @@ export class FarmComponents {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.install?.close().catch((error: Error) => this.logger.warn({ error: error.message }, 'install service close failed'));
-      await Promise.all(kSpecs.map((spec) => this.host.stop(spec.name).catch(() => undefined)));
+      await Promise.all(this.specs.map((spec) => this.host.stop(spec.name).catch(() => undefined)));
       this.forwarder.close();
       this.bridge();
     })();
@@ -323,7 +328,7 @@ export class FarmComponents {
         body: { name: event.name, kind: event.kind, exitCode: event.detail.exitCode, signal: event.detail.signal, error: event.detail.error, restarts: event.detail.restarts },
       });
     }
-    if (event.type === 'configured' && kSpecs.some((spec) => spec.name === event.name)) this.saveConfig(event.name as FarmComponentName);
+    if (event.type === 'configured' && this.specs.some((spec) => spec.name === event.name)) this.saveConfig(event.name as FarmComponentName);
   }
 
   /** Writes a component's accepted configuration back to the file (without `management`, which the role decides). */

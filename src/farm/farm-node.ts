@@ -26,12 +26,18 @@ export interface FarmNodeOptions {
   readonly prepared: PreparedAgent;
   readonly logger?: AgentLogger;
   readonly version?: string;
+  /**
+   * The component kinds to run (measurement, events, jobs, scripts): all by default.
+   * `galaxy agent` takes them from GALAXY_COMPONENTS (comma-separated, or "none"), for
+   * farms of many agents on one machine (tests, labs) where each component process counts.
+   */
+  readonly components?: readonly string[];
   /** Measurement interval at start, ms. */
   readonly measurementIntervalMs?: number;
 }
 
 /** The component kinds the agent runs: announced in its `components` tag, and told where their peers are. */
-const kComponentKinds: readonly string[] = ['measurement', ...kFarmComponentKinds];
+const kAllComponentKinds: readonly string[] = ['measurement', ...kFarmComponentKinds];
 
 export class FarmNode implements ApiBackend {
   readonly service: FarmService;
@@ -48,7 +54,7 @@ export class FarmNode implements ApiBackend {
   private peersPending = false;
   private readonly listeners = new Set<(event: ApiEvent) => void>();
 
-  private constructor(service: FarmService, componentHost: ComponentHost, logger: AgentLogger, dataDir: string) {
+  private constructor(service: FarmService, componentHost: ComponentHost, logger: AgentLogger, dataDir: string, private readonly kinds: readonly string[]) {
     this.service = service;
     this.componentHost = componentHost;
     this.data = new FarmData({ selfId: service.host.id, sendApp: (messages) => service.host.sendApp(messages), publish: (event) => this.publish(event), logger, snapshotFile: join(dataDir, kFmidbSnapshotFileName) });
@@ -65,8 +71,11 @@ export class FarmNode implements ApiBackend {
   static async start(options: FarmNodeOptions): Promise<FarmNode> {
     const { prepared } = options;
     const logger = options.logger ?? silentAgentLogger();
+    const kinds = options.components ?? kAllComponentKinds;
+    const unknown = kinds.filter((kind) => !kAllComponentKinds.includes(kind));
+    if (unknown.length > 0) throw new Error(`unknown component kind(s) ${unknown.join(', ')}: the agent runs ${kAllComponentKinds.join(', ')}`);
     const service = await FarmService.start({
-      agent: { ...prepared.options, meta: { ...(prepared.options.meta ?? {}), components: kComponentKinds.join(',') } },
+      agent: { ...prepared.options, meta: { ...(prepared.options.meta ?? {}), components: kinds.join(',') } },
       dataDir: prepared.dataDir,
       mode: prepared.farm.mode,
       roles: prepared.farm.roles,
@@ -76,11 +85,11 @@ export class FarmNode implements ApiBackend {
       logger,
       ...(options.version === undefined ? {} : { version: options.version }),
     });
-    const node = new FarmNode(service, new ComponentHost({ nodeId: service.host.id, stateRoot: join(prepared.dataDir, 'components'), logger }), logger, prepared.dataDir);
+    const node = new FarmNode(service, new ComponentHost({ nodeId: service.host.id, stateRoot: join(prepared.dataDir, 'components'), logger }), logger, prepared.dataDir, kinds);
     try {
       // Jobs, scripts and installation turn landscapes and statements into nodes through the
       // FMIDB's landscapes; installation follows the farm configuration's components.
-      node.farmComponents = new FarmComponents({ service, host: node.componentHost, dataDir: prepared.dataDir, logger, publish: (event) => node.publish(event), values: (id) => node.values(id), resolve: (target) => node.data.resolve(target), desired: node.desiredComponents });
+      node.farmComponents = new FarmComponents({ service, host: node.componentHost, dataDir: prepared.dataDir, logger, publish: (event) => node.publish(event), values: (id) => node.values(id), resolve: (target) => node.data.resolve(target), desired: node.desiredComponents, kinds });
       if (prepared.farm.api !== null) {
         const tokens = TokenStore.open(join(prepared.dataDir, 'tokens.json'));
         if (tokens.bootstrap(join(prepared.dataDir, kAdminTokenFileName))) logger.info({ file: join(prepared.dataDir, kAdminTokenFileName) }, 'created the admin API token');
@@ -127,7 +136,7 @@ export class FarmNode implements ApiBackend {
     });
     this.data.membersChanged(service.members());
     this.data.start();
-    this.componentHost.add({ name: 'measurement', kind: 'measurement', module: measurementComponentPath(), config: { intervalMs: measurementIntervalMs } });
+    if (this.kinds.includes('measurement')) this.componentHost.add({ name: 'measurement', kind: 'measurement', module: measurementComponentPath(), config: { intervalMs: measurementIntervalMs } });
     // Components start once the node belongs to the farm: at once when it holds
     // credentials (or runs without admission), else when the grant arrives.
     const state = service.admissionState;
@@ -138,7 +147,7 @@ export class FarmNode implements ApiBackend {
   private startComponents(): void {
     if (this.componentsStarted) return;
     this.componentsStarted = true;
-    void this.componentHost.start('measurement').catch((error: Error) => this.logger.warn({ error: error.message }, 'measurement component did not start; the host retries with backoff'));
+    if (this.kinds.includes('measurement')) void this.componentHost.start('measurement').catch((error: Error) => this.logger.warn({ error: error.message }, 'measurement component did not start; the host retries with backoff'));
     this.farmComponents?.start();
   }
 
@@ -154,7 +163,7 @@ export class FarmNode implements ApiBackend {
         peers.set(kind, list);
       }
     }
-    for (const kind of kComponentKinds) this.componentHost.membership(kind, peers.get(kind) ?? []);
+    for (const kind of this.kinds) this.componentHost.membership(kind, peers.get(kind) ?? []);
   }
 
   private publish(event: ApiEvent): void {
