@@ -135,16 +135,14 @@ describe.runIf(unavailable === null)('faults on real hosts (network namespaces)'
     // is a regression, not a reason to skip their assertions.
     const missing = Object.entries(caps).filter(([, served]) => !served).map(([part]) => part);
     if (missing.length > 0) throw new Error(`the agents do not serve ${missing.join(', ')} (API routes answer 404)`);
-    if (caps.fmidb && caps.landscapes) {
-      // A landscape of every farm node, by an attribute each is given: after a partition
-      // heals, every agent must compute the same members from its own replica.
-      for (const agent of farm.agents) {
-        const set = await farm.controller.api('PUT', `/v1/attributes/${agent.id}`, { body: { values: { faultsuite: 1 } } });
-        expect(set.status, set.text).toBe(200);
-      }
-      const defined = await farm.controller.api('PUT', '/v1/landscapes/faults-all', { body: { sql: 'SELECT node FROM nodes WHERE faultsuite = 1', mode: 'on-change' } });
-      expect(defined.status, defined.text).toBe(200);
+    // A landscape of every farm node, by an attribute each is given: after a partition
+    // heals, every agent must compute the same members from its own replica.
+    for (const agent of farm.agents) {
+      const set = await farm.controller.api('PUT', `/v1/attributes/${agent.id}`, { body: { values: { faultsuite: 1 } } });
+      expect(set.status, set.text).toBe(200);
     }
+    const defined = await farm.controller.api('PUT', '/v1/landscapes/faults-all', { body: { sql: 'SELECT node FROM nodes WHERE faultsuite = 1', mode: 'on-change' } });
+    expect(defined.status, defined.text).toBe(200);
   }, 180_000);
 
   afterAll(() => {
@@ -180,7 +178,7 @@ describe.runIf(unavailable === null)('faults on real hosts (network namespaces)'
       else await agent.start();
     }
     await farm.waitConverged(farm.agents, kRecoverMsMax);
-    if (caps.fmidb) await quietMeasurements();
+    await quietMeasurements();
   }
 
   /**
@@ -230,9 +228,8 @@ describe.runIf(unavailable === null)('faults on real hosts (network namespaces)'
     return all.reduce((total, m) => total + m.sum(name, labels), 0);
   }
 
-  /** The FMIDB digests of `agents` become identical; records the time, or the skip. */
-  async function fmidbConverges(name: string, record: Record<string, unknown>, agents: readonly LabAgent[], boundMs: number): Promise<void> {
-    if (!caps.fmidb) return figures.skip(name, 'fmidb', 'not available in this build (GET /v1/db/status answers 404)');
+  /** The FMIDB digests of `agents` become identical; records the time. */
+  async function fmidbConverges(record: Record<string, unknown>, agents: readonly LabAgent[], boundMs: number): Promise<void> {
     let digests: string[] = [];
     const ms = await waitFor('the FMIDB digests agree', async () => new Set((digests = await farm.dbDigests(agents))).size === 1, boundMs, 250);
     record['fmidbConvergeMs'] = ms;
@@ -240,12 +237,8 @@ describe.runIf(unavailable === null)('faults on real hosts (network namespaces)'
     expect(new Set(digests).size).toBe(1);
   }
 
-  /** A job sleeping on each of `agents`, started from the controller; null when jobs are not served. */
-  async function startJob(name: string, agents: readonly LabAgent[]): Promise<string | null> {
-    if (!caps.jobs) {
-      figures.skip(name, 'jobs', 'not available in this build (GET /v1/jobs answers 404)');
-      return null;
-    }
+  /** A job sleeping on each of `agents`, started from the controller. */
+  async function startJob(agents: readonly LabAgent[]): Promise<string> {
     // A restarted agent starts its components a moment after it joins: the job waits for them.
     await waitFor('the jobs component runs on every target', async () => (await Promise.all(agents.map((a) => a.get<Array<{ name: string; state: string }>>('/v1/components')))).every((list) => list.some((c) => c.name === 'jobs' && c.state === 'running')), 30_000, 250);
     const answer = await farm.controller.api('POST', '/v1/jobs', { body: { target: { nodes: agents.map((a) => a.id) }, command: ['sleep', '600'] } });
@@ -260,8 +253,7 @@ describe.runIf(unavailable === null)('faults on real hosts (network namespaces)'
   }
 
   /** The job's processes on `lost` end `lost`, the others keep running; records the time. */
-  async function jobReportsLost(record: Record<string, unknown>, id: string | null, lost: readonly LabAgent[], sinceMs: number): Promise<void> {
-    if (id === null) return;
+  async function jobReportsLost(record: Record<string, unknown>, id: string, lost: readonly LabAgent[], sinceMs: number): Promise<void> {
     const lostIds = new Set(lost.map((a) => a.id));
     let processes: Array<{ node: string; state: string }> = [];
     await waitFor('the job reports the killed nodes\' processes lost', async () => (processes = await jobProcesses(id)).filter((p) => lostIds.has(p.node)).every((p) => p.state === 'lost'), 30_000, 250);
@@ -271,10 +263,10 @@ describe.runIf(unavailable === null)('faults on real hosts (network namespaces)'
   }
 
   /** Kills `victims` at once; asserts every survivor marks each dead within the bound, then restarts them. */
-  async function killAndRestart(name: string, record: Record<string, unknown>, victims: readonly LabAgent[]): Promise<void> {
+  async function killAndRestart(record: Record<string, unknown>, victims: readonly LabAgent[]): Promise<void> {
     const survivors = others(victims);
     const before = victims.map((v) => ({ id: v.id, incarnation: v.startIncarnation }));
-    const job = await startJob(name, [...victims, survivors[survivors.length - 1]!]);
+    const job = await startJob([...victims, survivors[survivors.length - 1]!]);
     const unreachableBefore = await metricSum(survivors, 'galaxy_unreachable_reports_total');
     const killedAt = Date.now();
     await Promise.all(victims.map((v) => v.kill()));
@@ -300,7 +292,7 @@ describe.runIf(unavailable === null)('faults on real hosts (network namespaces)'
       expect(detected.median).toBeLessThanOrEqual(kIcmpDeathBoundMs);
     }
     await jobReportsLost(record, job, victims, killedAt);
-    await fmidbConverges(name, record, survivors, 15_000);
+    await fmidbConverges(record, survivors, 15_000);
 
     // The same data directory: the same identity, a higher incarnation, no new approval.
     const restartedAt = Date.now();
@@ -319,13 +311,13 @@ describe.runIf(unavailable === null)('faults on real hosts (network namespaces)'
   }
 
   it('SIGKILL of one agent: every survivor marks it dead; restarted with the same identity it rejoins', async () => {
-    await scenario('sigkill-one', (record) => killAndRestart('sigkill-one', record, [farm.agents[5]!]));
+    await scenario('sigkill-one', (record) => killAndRestart(record, [farm.agents[5]!]));
   });
 
   it('SIGKILL of 30% of the agents at once: every survivor marks each dead; all rejoin', async () => {
     const victims = [farm.agents[2]!, farm.agents[4]!, farm.agents[7]!];
     expect(victims.length).toBe(Math.round(kAgents * 0.3));
-    await scenario('sigkill-30pct', (record) => killAndRestart('sigkill-30pct', record, victims));
+    await scenario('sigkill-30pct', (record) => killAndRestart(record, victims));
   });
 
   it('SIGSTOP for three suspicion timeouts: marked dead, rejoins with a higher incarnation, nobody else dies', async () => {
@@ -380,13 +372,9 @@ describe.runIf(unavailable === null)('faults on real hosts (network namespaces)'
       record['healMs'] = healMs;
       record['healBoundMs'] = kHealBoundMs;
       expect(healMs).toBeLessThanOrEqual(kHealBoundMs);
-      await fmidbConverges('partition', record, farm.agents, kHealBoundMs);
-      if (!caps.landscapes) figures.skip('partition', 'landscapes', 'not available in this build (GET /v1/landscapes answers 404)');
-      else {
-        const all = farm.agents.map((a) => a.id).sort().join(',');
-        const ms = await waitFor('every agent has all nodes in the landscape', async () => (await farm.landscapeMembers(farm.agents, 'faults-all')).every((m) => m === all), kHealBoundMs, 250);
-        record['landscapeConvergeMs'] = ms;
-      }
+      await fmidbConverges(record, farm.agents, kHealBoundMs);
+      const all = farm.agents.map((a) => a.id).sort().join(',');
+      record['landscapeConvergeMs'] = await waitFor('every agent has all nodes in the landscape', async () => (await farm.landscapeMembers(farm.agents, 'faults-all')).every((m) => m === all), kHealBoundMs, 250);
       record['sinceHealMs'] = Date.now() - healedAt;
     });
   });

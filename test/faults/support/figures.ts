@@ -1,7 +1,6 @@
 // The fault suite's figures: what each scenario measured, the bound it asserted, and
 // whether it held, written to bench/results/faults.json at the end of every run (a
-// failed scenario is written as failed, with its error). Parts the build does not have
-// yet are written as skipped, with the reason, and announced with a loud line.
+// failed scenario is written as failed, with its error).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -17,7 +16,6 @@ export class Figures {
   private readonly loadAtStart = loadavg()[0]!;
   private readonly farm: Record<string, unknown> = {};
   private readonly scenarios: Record<string, ScenarioRecord> = {};
-  private readonly skipped: Array<{ scenario: string; part: string; reason: string }> = [];
 
   setFarm(facts: Record<string, unknown>): void {
     Object.assign(this.farm, facts);
@@ -40,19 +38,6 @@ export class Figures {
     record['error'] = String((error as Error)?.message ?? error).slice(0, 2000);
   }
 
-  /** Records a part left out and prints it where nobody can miss it. */
-  skip(scenario: string, part: string, reason: string): void {
-    this.skipped.push({ scenario, part, reason });
-    this.scenario(scenario)[part] = reason;
-    console.warn(`\n*** SKIPPED in scenario "${scenario}": ${part}: ${reason} ***\n`);
-  }
-
-  /** Prints a line about the whole run where nobody can miss it, and keeps it in the figures. */
-  announce(text: string): void {
-    this.skipped.push({ scenario: '*', part: text.split(':')[0]!, reason: text });
-    console.warn(`\n*** SKIPPED: ${text} ***\n`);
-  }
-
   write(path = kFiguresPath): void {
     let commit = 'unknown';
     try {
@@ -71,7 +56,6 @@ export class Figures {
       durationS: round((Date.now() - this.startedAtMs) / 1000),
       farm: this.farm,
       scenarios: this.scenarios,
-      skipped: this.skipped,
     };
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, `${JSON.stringify(out, null, 2)}\n`);
