@@ -52,6 +52,14 @@ describe('agent settings precedence', () => {
     expect(invocation.configPath).toBeNull();
   });
 
+  it('chooses the components to run from GALAXY_COMPONENTS: all by default, a list, or none', () => {
+    const components = (env: AgentEnvironment) => agentInvocation({ bind: '127.0.0.1:7946' }, env, kClockMs, '/home/test').farm.components;
+    expect(components({})).toBeNull();
+    expect(components({ GALAXY_COMPONENTS: 'measurement, jobs' })).toEqual(['measurement', 'jobs']);
+    expect(components({ GALAXY_COMPONENTS: 'none' })).toEqual([]);
+    expect(usageError({ bind: '127.0.0.1:7946' }, { GALAXY_COMPONENTS: 'jobs,Bad Kind' })).toMatch(/GALAXY_COMPONENTS takes component kinds/);
+  });
+
   it('lets the config file override defaults, the environment override the file, and flags override both', () => {
     const path = configFile(
       ['bind: 127.0.0.1:7001', 'join: [127.0.0.1:7002]', 'preset: wan', 'transport: dgram', 'logLevel: debug', 'dataDir: state', 'meta: { zone: a }', 'membership: { probeIntervalMs: 5000 }'].join('\n'),

@@ -21,7 +21,12 @@ import type { ApiEvent } from '../src/api/api-backend.js';
 import type { ApiRoute } from '../src/api/api-routes.js';
 import type { ComponentRpcOutcome } from '../src/components/host/component-host.js';
 import { EventForwarder, kPendingEventsMax } from '../src/farm/event-forwarder.js';
-import { FarmComponents, kFarmComponentKinds, landscapesUnavailable } from '../src/farm/farm-components.js';
+import { FarmComponents, FarmComponentsError, kFarmComponentKinds } from '../src/farm/farm-components.js';
+
+/** A resolver with no landscapes: landscape and statement targets are refused (named nodes still work). */
+function landscapesUnavailable(): never {
+  throw new FarmComponentsError('GALAXY_LANDSCAPE_UNAVAILABLE', 'landscapes are not available on this node: name the nodes instead');
+}
 import { FarmService } from '../src/farm/farm-service.js';
 import { closeHosts, testHost } from './support/components.js';
 

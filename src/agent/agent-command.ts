@@ -65,6 +65,11 @@ export interface FarmInvocation {
   readonly farmCa: string | null;
   /** Canonical API bind address, or null when the API is off. */
   readonly api: string | null;
+  /**
+   * The component kinds to run (GALAXY_COMPONENTS: comma-separated, or "none"), or null
+   * for all: for many agents on one machine, where each component process counts.
+   */
+  readonly components: readonly string[] | null;
 }
 
 /** Where the API listens unless told otherwise: loopback only, a fixed port an operator's CLI finds. */
@@ -184,7 +189,10 @@ function farmInvocation(flags: AgentFlags, variable: (name: string) => string | 
     else if (address === null) throw new AgentUsageError(`--api takes "a.b.c.d:port" (port 0: any free port) or "off", got "${apiText}"`);
     else api = address.text;
   }
-  return { mode, roles, bootstrap, autoApprove, farmCa, api };
+  const componentsText = variable('GALAXY_COMPONENTS')?.trim();
+  const components = componentsText === undefined || componentsText === '' ? null : componentsText === 'none' ? [] : componentsText.split(',').map((kind) => kind.trim());
+  if (components !== null && components.some((kind) => !kRolePattern.test(kind))) throw new AgentUsageError(`GALAXY_COMPONENTS takes component kinds separated by commas (measurement,events,jobs,scripts) or "none", got "${componentsText}"`);
+  return { mode, roles, bootstrap, autoApprove, farmCa, api, components };
 }
 
 /** Runs a check that throws RangeError, turning its message into an AgentUsageError prefixed by where the value came from. */

@@ -22,8 +22,8 @@ export interface ConnectionFlags {
 export const kApiFileName = 'api.json';
 export const kAdminTokenFileName = 'admin.token';
 
-export function connect(flags: ConnectionFlags): ApiClient {
-  const dataDir = flags.dataDir ?? process.env['GALAXY_DATA_DIR'];
+export function connect(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): ApiClient {
+  const dataDir = flags.dataDir ?? env['GALAXY_DATA_DIR'];
   const fromDir = (file: string): string | undefined => {
     if (dataDir === undefined) return undefined;
     try {
@@ -33,8 +33,8 @@ export function connect(flags: ConnectionFlags): ApiClient {
     }
   };
   const apiFile = fromDir(kApiFileName);
-  const url = flags.api ?? process.env['GALAXY_API'] ?? (apiFile === undefined ? undefined : (JSON.parse(apiFile) as { url: string }).url) ?? `http://${kDefaultApiBind}`;
-  const token = flags.token ?? process.env['GALAXY_TOKEN'] ?? fromDir(kAdminTokenFileName);
+  const url = flags.api ?? env['GALAXY_API'] ?? (apiFile === undefined ? undefined : (JSON.parse(apiFile) as { url: string }).url) ?? `http://${kDefaultApiBind}`;
+  const token = flags.token ?? env['GALAXY_TOKEN'] ?? fromDir(kAdminTokenFileName);
   if (token === undefined) throw new CliError('no API token: pass --token, set GALAXY_TOKEN, or give --data-dir of a local agent (it holds admin.token)');
   return new ApiClient({ url, token });
 }

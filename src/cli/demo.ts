@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { packageRoot } from '../util/package-root.js';
+import type { ApiClient } from '../api/api-client.js';
+import { connect } from './api-commands.js';
 
 export interface DemoOptions {
   /** Agents to start (each a separate process). */
@@ -103,8 +105,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     if (Date.now() - started > 30_000) throw new Error('the demo farm did not converge within 30 s');
   }
   print(`Converged at ${elapsed()}: every agent sees all ${agents.length} members. Transport: ${agents[0]!.transport}.`);
-  await printMembers(print, `http://${controllerApi}`, dataDirOf(0));
-  if (!stopping) await showFarmData(print, `http://${controllerApi}`, dataDirOf(0), dataDirOf(1));
+  await printMembers(print, dataDirOf(0));
+  if (!stopping) await showFarmData(print, dataDirOf(0), dataDirOf(1));
 
   if (options.showFailure && agents.length >= 3 && !stopping) {
     const victim = agents[agents.length - 1]!;
@@ -117,7 +119,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       if (Date.now() - killedAt > 30_000) throw new Error('the killed agent was not detected within 30 s');
     }
     print(`  every other agent marked it dead ${Date.now() - killedAt} ms after the kill.`);
-    await showLandscapesWithout(print, `http://${controllerApi}`, dataDirOf(0), victim.address);
+    await showLandscapesWithout(print, dataDirOf(0), victim.address);
     print(`Restarting ${victim.address} with the same identity ...`);
     const restartedAt = Date.now();
     agents[agents.length - 1] = launch(victim.address, agents.length - 1);
@@ -157,20 +159,15 @@ export async function runDemo(options: DemoOptions): Promise<void> {
  * Measurement service's values, then both read back from another agent's API, which
  * computed them from its own replica.
  */
-async function showFarmData(print: (line: string) => void, url: string, controllerDir: string, otherDir: string): Promise<void> {
+async function showFarmData(print: (line: string) => void, controllerDir: string, otherDir: string): Promise<void> {
   try {
-    const token = readFileSync(join(controllerDir, 'admin.token'), 'utf8').trim();
-    const call = async (method: string, path: string, body?: unknown, base = url, bearer = token): Promise<unknown> => {
-      const response = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-      if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-      return response.status === 204 ? null : response.json();
-    };
-    const list = ((await call('GET', '/v1/members')) as Array<{ id: string; tags: Record<string, string> }>).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const controller = agentClient(controllerDir);
+    const list = ((await controller.get('/v1/members')) as Array<{ id: string; tags: Record<string, string> }>).sort((a, b) => (a.id < b.id ? -1 : 1));
     const members = list.map((m) => m.id);
     print('Farm data (FMIDB): setting sample attributes through the controller\'s API ...');
     for (const [i, { id, tags }] of list.entries()) {
       const values = { rack: `r${1 + (i % 2)}`, room: 'b2', role: (tags['roles'] ?? '').includes('controller') ? 'controller' : i % 3 === 0 ? 'db' : 'web' };
-      await call('PUT', `/v1/attributes/${id}`, { values });
+      await controller.put(`/v1/attributes/${id}`, { values });
       print(`    galaxy attr set ${id} ${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(' ')}`);
     }
     const landscapes = [
@@ -178,19 +175,18 @@ async function showFarmData(print: (line: string) => void, url: string, controll
       { name: 'not-busy', sql: 'SELECT node FROM nodes WHERE load1 < 64 AND memAvailableBytes > 0', mode: 'every 2s', what: 'dynamic: by Measurement values, every 2 s' },
     ];
     for (const l of landscapes) {
-      await call('PUT', `/v1/landscapes/${l.name}`, { sql: l.sql, mode: l.mode });
+      await controller.put(`/v1/landscapes/${l.name}`, { sql: l.sql, mode: l.mode });
       print(`    galaxy landscape create ${l.name} --sql "${l.sql}" --${l.mode}   (${l.what})`);
     }
     // Another agent computes the same landscapes from its own replica.
-    const otherUrl = (JSON.parse(readFileSync(join(otherDir, 'api.json'), 'utf8')) as { url: string }).url;
-    const otherToken = readFileSync(join(otherDir, 'admin.token'), 'utf8').trim();
+    const other = agentClient(otherDir);
     const deadline = Date.now() + 15_000;
-    let views: Array<{ name: string; members: string[] }> = [];
+    let views: LandscapeMembers[] = [];
     for (;;) {
       views = [];
       for (const l of landscapes) {
         try {
-          views.push((await call('GET', `/v1/landscapes/${l.name}`, undefined, otherUrl, otherToken)) as { name: string; members: string[] });
+          views.push((await other.get(`/v1/landscapes/${l.name}`)) as LandscapeMembers);
         } catch {
           // not replicated there yet
         }
@@ -199,24 +195,33 @@ async function showFarmData(print: (line: string) => void, url: string, controll
       if (full || Date.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    print(`  Read back from another agent's API (${otherUrl}), computed from its own replica:`);
+    print(`  Read back from another agent's API (${other.url}), computed from its own replica:`);
     for (const view of views) print(`    landscape ${view.name.padEnd(9)} ${view.members.length} member(s): ${view.members.join(' ')}`);
   } catch (error) {
     print(`  (the farm data step failed: ${(error as Error).message})`);
   }
 }
 
+/** The demo's own agent by its data directory (api.json, admin.token), whatever GALAXY_API or GALAXY_TOKEN say. */
+function agentClient(dataDir: string): ApiClient {
+  return connect({ dataDir }, {});
+}
+
+interface LandscapeMembers {
+  readonly name: string;
+  readonly members: string[];
+}
+
 /** After a crash: the controller's landscapes drop the dead node (its FMIDB record is a tombstone now). */
-async function showLandscapesWithout(print: (line: string) => void, url: string, dataDir: string, address: string): Promise<void> {
+async function showLandscapesWithout(print: (line: string) => void, dataDir: string, address: string): Promise<void> {
   try {
-    const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
-    const get = async (path: string): Promise<unknown> => (await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } })).json();
-    const id = ((await get('/v1/members')) as Array<{ id: string; address: string }>).find((m) => m.address === address)?.id;
+    const controller = agentClient(dataDir);
+    const id = ((await controller.get('/v1/members')) as Array<{ id: string; address: string }>).find((m) => m.address === address)?.id;
     const startedAt = Date.now();
-    let views: Array<{ name: string; members: string[] }> = [];
+    let views: LandscapeMembers[] = [];
     do {
-      const names = ((await get('/v1/landscapes')) as Array<{ name: string }>).map((l) => l.name);
-      views = (await Promise.all(names.map((name) => get(`/v1/landscapes/${name}`)))) as Array<{ name: string; members: string[] }>;
+      const names = ((await controller.get('/v1/landscapes')) as Array<{ name: string }>).map((l) => l.name);
+      views = (await Promise.all(names.map((name) => controller.get(`/v1/landscapes/${name}`)))) as LandscapeMembers[];
       if (!views.some((v) => v.members.includes(id ?? ''))) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     } while (Date.now() - startedAt < 5000);
@@ -227,12 +232,11 @@ async function showLandscapesWithout(print: (line: string) => void, url: string,
 }
 
 /** Prints the member table from the controller's API, as an operator's CLI would get it. */
-async function printMembers(print: (line: string) => void, url: string, dataDir: string): Promise<void> {
+async function printMembers(print: (line: string) => void, dataDir: string): Promise<void> {
   try {
-    const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
-    const response = await fetch(`${url}/v1/members`, { headers: { authorization: `Bearer ${token}` } });
-    const members = (await response.json()) as Array<{ id: string; address: string; status: string; tags: Record<string, string> }>;
-    print(`  Members, from the controller's API (GET ${url}/v1/members):`);
+    const controller = agentClient(dataDir);
+    const members = (await controller.get('/v1/members')) as Array<{ id: string; address: string; status: string; tags: Record<string, string> }>;
+    print(`  Members, from the controller's API (GET ${controller.url}/v1/members):`);
     for (const m of members) print(`    ${m.id}  ${m.address.padEnd(21)} ${m.status.padEnd(7)} ${Object.entries(m.tags).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   } catch (error) {
     print(`  (could not read the controller's API: ${(error as Error).message})`);

@@ -89,13 +89,6 @@ export const kFarmComponentsConfigFileName = 'farm-components.json';
 
 export class FarmComponentsError extends CodedError<'GALAXY_FARM_UNKNOWN_NODE' | 'GALAXY_FARM_BAD_REQUEST' | 'GALAXY_LANDSCAPE_UNAVAILABLE'> {}
 
-/**
- * The resolver of a node without a landscape engine: every landscape or statement
- * target is refused with GALAXY_LANDSCAPE_UNAVAILABLE (named nodes still work).
- */
-export function landscapesUnavailable(): never {
-  throw new FarmComponentsError('GALAXY_LANDSCAPE_UNAVAILABLE', 'landscapes are not available on this node: name the nodes instead');
-}
 
 const kComponentConfigSchema = z.record(z.unknown());
 const kConfigFileSchema = z.object({ events: kComponentConfigSchema.optional(), jobs: kComponentConfigSchema.optional(), scripts: kComponentConfigSchema.optional() }).strict();

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { readFileSync, renameSync } from 'node:fs';
+import { renameSync } from 'node:fs';
 import { z } from 'zod';
 import type { AppMessage } from '../agent/agent-worker-protocol.js';
 import type { AgentLogger } from '../agent/config/agent-logger.js';
@@ -17,6 +17,7 @@ import { kLandscapeNamePattern, type LandscapeRecord } from '../landscape/landsc
 import type { NodeChange } from '../landscape/node-mirror.js';
 import { isNodeId } from '../landscape/node-id.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { readJsonFile } from '../util/json-file.js';
 import { Prng } from '../util/prng.js';
 
 /**
@@ -48,6 +49,7 @@ const kLandscapeKey = 'definition';
 export const kFarmSubjectPrefix = 'farm/';
 /** The replica's snapshot in the agent's data directory. */
 export const kFmidbSnapshotFileName = 'fmidb.json';
+const kDecoder = new TextDecoder();
 /** Rows `galaxy db query` returns at most. */
 export const kQueryRowsMax = 10_000;
 
@@ -226,7 +228,7 @@ export class FarmData {
       this.counters.envelopesMalformed++;
       return true;
     }
-    const from = new TextDecoder().decode(bytes.subarray(2, 2 + idLength));
+    const from = kDecoder.decode(bytes.subarray(2, 2 + idLength));
     if (!this.addresses.has(from)) {
       // A node membership has not told us of yet: its messages would get answers we cannot address.
       this.counters.unknownSender++;
@@ -314,10 +316,7 @@ export class FarmData {
   }
 
   status(): DataStatus {
-    const c = this.replica.counters as unknown as Record<string, number>;
-    const counters: Record<string, number> = {};
-    for (const [name, value] of Object.entries(c)) if (typeof value === 'number') counters[name] = value;
-    for (const [name, value] of Object.entries(this.counters)) counters[name] = value;
+    const counters = { ...this.replica.counters, ...this.counters };
     return { digest: this.replica.digestHash(), origins: this.replica.originsHeld, nodes: this.nodeSubjects().length, landscapes: this.landscapes.list().length, counters };
   }
 
@@ -375,22 +374,18 @@ export class FarmData {
   // ---- the snapshot ------------------------------------------------------------------
 
   private loadSnapshot(file: string): void {
-    let text: string;
+    let snapshot: z.infer<typeof kSnapshotSchema> | null;
     try {
-      text = readFileSync(file, 'utf8');
+      snapshot = readJsonFile(file, kSnapshotSchema, 'the FMIDB snapshot');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
-    }
-    const parsed = kSnapshotSchema.safeParse(safeJson(text));
-    if (!parsed.success) {
       // Derived state: a damaged snapshot is set aside, and the peers provide the data.
-      this.options.logger.warn({ file, error: parsed.error.issues[0]?.message }, 'the FMIDB snapshot is unreadable; starting empty (peers resend the data)');
+      this.options.logger.warn({ file, error: (error as Error).message }, 'the FMIDB snapshot is unreadable; starting empty (peers resend the data)');
       renameSync(file, `${file}.bad`);
       return;
     }
+    if (snapshot === null) return;
     let entries = 0;
-    for (const origin of parsed.data.origins) {
+    for (const origin of snapshot.origins) {
       try {
         this.replica.prepopulate(origin.origin, origin.version, origin.entries);
       } catch (error) {
@@ -402,7 +397,7 @@ export class FarmData {
     }
     this.restoredUntilMs = performance.now() + (this.options.restoredGraceMs ?? kRestoredGraceMs);
     this.snapshotDigest = this.replica.digestHash();
-    this.options.logger.info({ file, origins: parsed.data.origins.length, entries, savedAt: new Date(parsed.data.savedAt).toISOString() }, 'FMIDB replica loaded from its snapshot');
+    this.options.logger.info({ file, origins: snapshot.origins.length, entries, savedAt: new Date(snapshot.savedAt).toISOString() }, 'FMIDB replica loaded from its snapshot');
   }
 
   private saveSnapshot(): void {
@@ -552,11 +547,3 @@ const kSnapshotSchema = z.object({
     }),
   ),
 });
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}

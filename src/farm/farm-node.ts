@@ -27,9 +27,8 @@ export interface FarmNodeOptions {
   readonly logger?: AgentLogger;
   readonly version?: string;
   /**
-   * The component kinds to run (measurement, events, jobs, scripts): all by default.
-   * `galaxy agent` takes them from GALAXY_COMPONENTS (comma-separated, or "none"), for
-   * farms of many agents on one machine (tests, labs) where each component process counts.
+   * The component kinds to run (measurement, events, jobs, scripts); default: the
+   * invocation's (GALAXY_COMPONENTS), else all.
    */
   readonly components?: readonly string[];
   /** Measurement interval at start, ms. */
@@ -71,7 +70,7 @@ export class FarmNode implements ApiBackend {
   static async start(options: FarmNodeOptions): Promise<FarmNode> {
     const { prepared } = options;
     const logger = options.logger ?? silentAgentLogger();
-    const kinds = options.components ?? kAllComponentKinds;
+    const kinds = options.components ?? prepared.farm.components ?? kAllComponentKinds;
     const unknown = kinds.filter((kind) => !kAllComponentKinds.includes(kind));
     if (unknown.length > 0) throw new Error(`unknown component kind(s) ${unknown.join(', ')}: the agent runs ${kAllComponentKinds.join(', ')}`);
     const service = await FarmService.start({
@@ -116,8 +115,9 @@ export class FarmNode implements ApiBackend {
       this.peersPending = true;
       setImmediate(() => {
         this.peersPending = false;
-        this.data.membersChanged(this.service.members());
-        this.notifyPeers();
+        const members = this.service.members();
+        this.data.membersChanged(members);
+        this.notifyPeers(members);
       });
     });
     this.componentHost.on('component', (event) => {
@@ -152,9 +152,9 @@ export class FarmNode implements ApiBackend {
   }
 
   /** Tells each component kind where its peers are active: alive members announcing it in their tags. */
-  private notifyPeers(): void {
+  private notifyPeers(members: readonly MemberView[]): void {
     const peers = new Map<string, ComponentPeer[]>();
-    for (const member of this.service.members()) {
+    for (const member of members) {
       if (member.self || (member.status !== 'alive' && member.status !== 'suspect')) continue;
       for (const kind of (member.tags['components'] ?? '').split(',')) {
         if (kind === '') continue;

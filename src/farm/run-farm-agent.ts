@@ -17,9 +17,7 @@ export async function runFarmAgent(prepared: PreparedAgent, write: LineWriter = 
   if (identity.clockBehind) logger.warn({ incarnation: identity.incarnation, identityFile: identity.path }, 'wall clock is not past the last incarnation (clock stepped back, or a restart within a second): took last + 1');
   if (prepared.farm.mode === 'insecure') logger.warn('insecure farm: no admission control and no encryption (lab use only)');
   if (prepared.farm.autoApprove) logger.warn('auto-approval is on: every node that asks is admitted (demo and lab use only)');
-  const chosen = process.env['GALAXY_COMPONENTS']?.trim();
-  const components = chosen === undefined || chosen === '' ? undefined : chosen === 'none' ? [] : chosen.split(',').map((kind) => kind.trim());
-  const node = await FarmNode.start({ prepared, logger, version, ...(components === undefined ? {} : { components }) });
+  const node = await FarmNode.start({ prepared, logger, version });
   const host = node.service.host;
   const self = host.address;
   const log = (record: Record<string, unknown>): void => write(JSON.stringify({ t: new Date().toISOString(), ...record }));

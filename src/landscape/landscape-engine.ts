@@ -20,7 +20,7 @@
  */
 import { resolveLandscapeConfig, type LandscapeConfig, type LandscapeOptions } from './landscape-config.js';
 import { LandscapeError, type LandscapeErrorCode } from './landscape-error.js';
-import { evaluateStatement, type Evaluation, type MonotonicClock } from './landscape-evaluation.js';
+import { evaluateStatement, kRowsPerClockRead, type Evaluation, type MonotonicClock } from './landscape-evaluation.js';
 import { LandscapeEventQueue, type LandscapeEvent } from './landscape-event.js';
 import { checkMode, type LandscapeMode } from './landscape-mode.js';
 import { checkName, checkRecord, nextStamp, type LandscapeDefinition, type LandscapeRecord } from './landscape-record.js';
@@ -292,13 +292,7 @@ export class LandscapeEngine implements LandscapeResolver {
    */
   query(sql: string, rowsMax: number): QueryResult {
     this.assertOpen();
-    let statement;
-    try {
-      statement = compileQuery(this.mirror.database, sql, this.config.statementLengthMax);
-    } catch (error) {
-      if (!(error instanceof LandscapeError)) throw error;
-      throw new LandscapeError(error.code, error.message.replaceAll('the landscape statement', 'the query').replace(' returning node ids', ''));
-    }
+    const statement = compileQuery(this.mirror.database, sql, this.config.statementLengthMax);
     const columns = statement.columns().map((column) => column.name);
     const rows: unknown[][] = [];
     const startMs = this.clock();
@@ -310,7 +304,7 @@ export class LandscapeEngine implements LandscapeResolver {
           break;
         }
         rows.push(row.map((value) => (typeof value === 'bigint' ? Number(value) : value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value)));
-        if (rows.length % 256 === 0 && this.clock() - startMs > this.config.evaluationMsMax) {
+        if (rows.length % kRowsPerClockRead === 0 && this.clock() - startMs > this.config.evaluationMsMax) {
           throw new LandscapeError('GALAXY_LANDSCAPE_TOO_SLOW', `the query ran longer than ${this.config.evaluationMsMax} ms`);
         }
       }

@@ -38,9 +38,9 @@ export interface CompiledStatement {
 const kExcerptLengthMax = 40;
 
 export function compileStatement(database: Database.Database, sql: unknown, statementLengthMax: number): CompiledStatement {
-  const { statement, tokens } = compileSelect(database, sql, statementLengthMax);
+  const { statement, tokens } = compileSelect(database, sql, statementLengthMax, kLandscapeStatement);
   checkResultColumn(statement);
-  checkNotRecursive(database, sql as string);
+  checkNotRecursive(database, sql as string, kLandscapeStatement);
   return { sql: sql as string, statement: statement.pluck(true), reads: statementReads(tokens) };
 }
 
@@ -50,50 +50,59 @@ export function compileStatement(database: Database.Database, sql: unknown, stat
  * arrays); the caller bounds the rows it reads.
  */
 export function compileQuery(database: Database.Database, sql: unknown, statementLengthMax: number): Database.Statement {
-  const { statement } = compileSelect(database, sql, statementLengthMax);
-  checkNotRecursive(database, sql as string);
+  const { statement } = compileSelect(database, sql, statementLengthMax, kQuery);
+  checkNotRecursive(database, sql as string, kQuery);
   return statement.raw(true);
 }
 
-function compileSelect(database: Database.Database, sql: unknown, statementLengthMax: number): { statement: Database.Statement; tokens: SqlToken[] } {
-  if (typeof sql !== 'string') refuse('GALAXY_LANDSCAPE_SQL_EMPTY', 'the landscape statement must be a string');
-  if (sql.length > statementLengthMax) refuse('GALAXY_LANDSCAPE_SQL_TOO_LONG', `the landscape statement is ${sql.length} characters; the limit is ${statementLengthMax}`);
+/** How messages name what is checked: a landscape statement, or a `galaxy db query`. */
+interface StatementKind {
+  readonly what: string;
+  readonly select: string;
+}
+const kLandscapeStatement: StatementKind = { what: 'the landscape statement', select: 'a SELECT returning node ids' };
+const kQuery: StatementKind = { what: 'the query', select: 'a SELECT' };
+
+function compileSelect(database: Database.Database, sql: unknown, statementLengthMax: number, kind: StatementKind): { statement: Database.Statement; tokens: SqlToken[] } {
+  const { what } = kind;
+  if (typeof sql !== 'string') refuse('GALAXY_LANDSCAPE_SQL_EMPTY', `${what} must be a string`);
+  if (sql.length > statementLengthMax) refuse('GALAXY_LANDSCAPE_SQL_TOO_LONG', `${what} is ${sql.length} characters; the limit is ${statementLengthMax}`);
   const tokens = tokenizeSql(sql);
-  checkShape(sql, tokens);
-  const statement = prepare(database, sql);
-  if (!statement.readonly) refuse('GALAXY_LANDSCAPE_SQL_WRITES', 'the landscape statement would write to the database; only a read-only SELECT is allowed');
-  if (!statement.reader) refuse('GALAXY_LANDSCAPE_SQL_NOT_SELECT', 'the landscape statement returns no rows; it must be a SELECT returning node ids');
+  checkShape(sql, tokens, what);
+  const statement = prepare(database, sql, what);
+  if (!statement.readonly) refuse('GALAXY_LANDSCAPE_SQL_WRITES', `${what} would write to the database; only a read-only SELECT is allowed`);
+  if (!statement.reader) refuse('GALAXY_LANDSCAPE_SQL_NOT_SELECT', `${what} returns no rows; it must be ${kind.select}`);
   return { statement, tokens };
 }
 
 /** The checks made on tokens, before SQLite sees the statement. */
-function checkShape(sql: string, tokens: readonly SqlToken[]): void {
+function checkShape(sql: string, tokens: readonly SqlToken[], what: string): void {
   const first = tokens.find((token) => token.kind !== 'semicolon');
-  if (first === undefined) refuse('GALAXY_LANDSCAPE_SQL_EMPTY', 'the landscape statement is empty');
+  if (first === undefined) refuse('GALAXY_LANDSCAPE_SQL_EMPTY', `${what} is empty`);
   const end = tokens.findIndex((token) => token.kind === 'semicolon' && token.start > first.start);
   const extra = end < 0 ? undefined : tokens.slice(end + 1).find((token) => token.kind !== 'semicolon');
   if (extra !== undefined) {
-    refuse('GALAXY_LANDSCAPE_SQL_SEVERAL_STATEMENTS', `the landscape statement must be a single statement, but more follows the ';' at character ${tokens[end]!.start + 1}: ${excerpt(sql, extra.start)}`);
+    refuse('GALAXY_LANDSCAPE_SQL_SEVERAL_STATEMENTS', `${what} must be a single statement, but more follows the ';' at character ${tokens[end]!.start + 1}: ${excerpt(sql, extra.start)}`);
   }
   const keyword = first.kind === 'word' ? first.text.toUpperCase() : first.text;
   if (keyword !== 'SELECT' && keyword !== 'WITH') {
-    refuse('GALAXY_LANDSCAPE_SQL_NOT_SELECT', `the landscape statement must be a SELECT, but it starts with ${keyword}`);
+    refuse('GALAXY_LANDSCAPE_SQL_NOT_SELECT', `${what} must be a SELECT, but it starts with ${keyword}`);
   }
   const parameter = tokens.find((token) => token.kind === 'parameter');
   if (parameter !== undefined) {
-    refuse('GALAXY_LANDSCAPE_SQL_PARAMETERS', `the landscape statement has a parameter (${parameter.text} at character ${parameter.start + 1}) that nothing would bind; write the value into the statement`);
+    refuse('GALAXY_LANDSCAPE_SQL_PARAMETERS', `${what} has a parameter (${parameter.text} at character ${parameter.start + 1}) that nothing would bind; write the value into the statement`);
   }
 }
 
-function prepare(database: Database.Database, sql: string): Database.Statement {
+function prepare(database: Database.Database, sql: string, what: string): Database.Statement {
   try {
     return database.prepare(sql);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     // better-sqlite3 refuses several statements itself; the token check above should have caught them first.
-    if (error instanceof RangeError && /more than one statement/.test(message)) refuse('GALAXY_LANDSCAPE_SQL_SEVERAL_STATEMENTS', `the landscape statement must be a single statement: ${message}`);
-    if (error instanceof RangeError && /no statements/.test(message)) refuse('GALAXY_LANDSCAPE_SQL_EMPTY', 'the landscape statement is empty');
-    refuse('GALAXY_LANDSCAPE_SQL_INVALID', `SQLite refused the landscape statement: ${message}`);
+    if (error instanceof RangeError && /more than one statement/.test(message)) refuse('GALAXY_LANDSCAPE_SQL_SEVERAL_STATEMENTS', `${what} must be a single statement: ${message}`);
+    if (error instanceof RangeError && /no statements/.test(message)) refuse('GALAXY_LANDSCAPE_SQL_EMPTY', `${what} is empty`);
+    refuse('GALAXY_LANDSCAPE_SQL_INVALID', `SQLite refused ${what}: ${message}`);
   }
 }
 
@@ -111,10 +120,10 @@ function checkResultColumn(statement: Database.Statement): void {
   }
 }
 
-function checkNotRecursive(database: Database.Database, sql: string): void {
+function checkNotRecursive(database: Database.Database, sql: string, { what }: StatementKind): void {
   const plan = database.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>;
   if (plan.some((step) => step.detail.startsWith('RECURSIVE STEP'))) {
-    refuse('GALAXY_LANDSCAPE_SQL_RECURSIVE', 'the landscape statement uses a recursive common table expression, which could run without end; it is not allowed');
+    refuse('GALAXY_LANDSCAPE_SQL_RECURSIVE', `${what} uses a recursive common table expression, which could run without end; it is not allowed`);
   }
 }
 
