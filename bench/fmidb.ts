@@ -24,10 +24,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import type { FmidbObserver } from '../src/fmidb/fmidb-replica.js';
-import { FmidbSimulation, type FmidbSimNode } from '../src/fmidb/fmidb-simulation.js';
-import { packageRoot } from '../src/util/package-root.js';
-import { Prng } from '../src/util/prng.js';
+import type { FmidbObserver } from '../src/core/fmidb/fmidb-replica.js';
+import { FmidbSimulation, type FmidbSimNode } from '../src/sim/fmidb-simulation.js';
+import { packageRoot } from '../src/node/util/package-root.js';
+import { Prng } from '../src/core/util/prng.js';
 
 const sizes = (process.env.GALAXY_FMIDB_SIZES ?? '100,1000,10000').split(',').map(Number);
 

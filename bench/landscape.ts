@@ -18,10 +18,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { LandscapeEngine } from '../src/landscape/landscape-engine.js';
-import type { NodeChange } from '../src/landscape/node-mirror.js';
-import { packageRoot } from '../src/util/package-root.js';
-import { Prng } from '../src/util/prng.js';
+import { LandscapeEngine } from '../src/farm/data/landscape/landscape-engine.js';
+import type { NodeChange } from '../src/farm/data/landscape/node-mirror.js';
+import { packageRoot } from '../src/node/util/package-root.js';
+import { Prng } from '../src/core/util/prng.js';
 
 const kQuick = process.env['GALAXY_BENCH_QUICK'] === '1';
 const kNodes = 10_000;

@@ -3,13 +3,13 @@
  * bench/scale.ts): a simulated farm of N nodes with LAN defaults, started in its
  * steady state, then one measurement. Returns plain figures.
  */
-import { membershipConfig } from '../src/gossip/config.js';
-import { SimulatedFarm, nodeIdOf } from '../src/gossip/simulated-farm.js';
+import { membershipConfig } from '../src/core/membership/config.js';
+import { SimulatedFarm, nodeIdOf } from '../src/sim/simulated-farm.js';
 import { FalsePositiveCounter } from '../src/sim/invariants.js';
 import { NetworkSimulator } from '../src/sim/network-simulator.js';
 import { nodeAddress } from '../src/sim/node-address.js';
-import { Prng } from '../src/util/prng.js';
-import * as F from '../src/wire/format.js';
+import { Prng } from '../src/core/util/prng.js';
+import * as F from '../src/core/wire/format.js';
 
 export type ScenarioKind = 'join' | 'crash-icmp' | 'crash-silent' | 'false-positives' | 'stalls';
 

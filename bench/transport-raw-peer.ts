@@ -12,7 +12,7 @@
  */
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
-import { NativeUdpSocket } from '../src/native/native-udp-socket.js';
+import { NativeUdpSocket } from '../src/node/native/native-udp-socket.js';
 
 export type PeerKind = 'dgram' | 'native';
 

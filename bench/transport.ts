@@ -25,11 +25,11 @@ import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { NativeUdpSocket } from '../src/native/native-udp-socket.js';
-import type { DatagramTransport } from '../src/transport/datagram-transport.js';
-import { DgramTransport } from '../src/transport/dgram-transport.js';
-import { NativeTransport } from '../src/transport/native-transport.js';
-import { packageRoot } from '../src/util/package-root.js';
+import { NativeUdpSocket } from '../src/node/native/native-udp-socket.js';
+import type { DatagramTransport } from '../src/node/transport/datagram-transport.js';
+import { DgramTransport } from '../src/node/transport/dgram-transport.js';
+import { NativeTransport } from '../src/node/transport/native-transport.js';
+import { packageRoot } from '../src/node/util/package-root.js';
 
 const kAgents = 20;
 const kKills = Number(process.env['GALAXY_BENCH_KILLS'] ?? 10);
@@ -44,7 +44,7 @@ const kDetectMsMax = 30_000;
 const kTargetNativeP50Ms = 250;
 const kTargetRateRatio = 1.4;
 const root = packageRoot();
-const cli = join(root, 'dist', 'src', 'cli', 'main.js');
+const cli = join(root, 'dist', 'src', 'ops', 'cli', 'main.js');
 const children = new Set<ChildProcess>();
 
 type Kind = 'native' | 'dgram';

@@ -5,23 +5,23 @@
  * membership table in shared memory, the gossip worker and its ring, and backend
  * reporting. Higher layers (membership engine, farm service, clusters) build on these.
  */
-export { createRuntime, Runtime, kRuntimeDefaults, type RuntimeOptions, type RuntimeSettings } from './kernels/runtime.js';
-export type { Kernels, KernelBackend } from './kernels/kernels.js';
-export { MemoryViews } from './memory/views.js';
-export { Codec } from './wire/codec.js';
-export { Tape, kDatagramTapeCapacity, type TapeCapacity } from './wire/tape.js';
-export { WireError, wireErrorName } from './wire/wire-error.js';
-export { WireCounters } from './wire/wire-counters.js';
-export * as wireFormat from './wire/format.js';
-export * as tableLayoutFields from './table/layout.js';
+export { createRuntime, Runtime, kRuntimeDefaults, type RuntimeOptions, type RuntimeSettings } from './core/kernels/runtime.js';
+export type { Kernels, KernelBackend } from './core/kernels/kernels.js';
+export { MemoryViews } from './core/kernels/memory-views.js';
+export { Codec } from './core/wire/codec.js';
+export { Tape, kDatagramTapeCapacity, type TapeCapacity } from './core/wire/tape.js';
+export { WireError, wireErrorName } from './core/wire/wire-error.js';
+export { WireCounters } from './core/wire/wire-counters.js';
+export * as wireFormat from './core/wire/format.js';
+export * as tableLayoutFields from './core/table/layout.js';
 export {
   formatNodeId, formatWireAddress, kNoAddress, parseNodeId, parseWireAddress,
   type MemberEntry, type Message, type NodeId, type WireAddress,
-} from './wire/message.js';
-export { MembershipTable, TableFullError, type MemberRow } from './table/membership-table.js';
-export { tableLayout, kTableCapacityMax, type TableLayout } from './table/table-layout.js';
-export { Ring } from './threads/ring.js';
-export { GossipWorkerClient, type GossipWorkerOptions, type WorkerResult } from './threads/gossip-worker-client.js';
-export { loadNative, type Capabilities, type NativeAddon, type NativeStatus } from './native/loader.js';
-export { backendReport, type BackendReport } from './backends.js';
-export { Prng } from './util/prng.js';
+} from './core/wire/message.js';
+export { MembershipTable, TableFullError, type MemberRow } from './core/table/membership-table.js';
+export { tableLayout, kTableCapacityMax, type TableLayout } from './core/table/table-layout.js';
+export { Ring } from './node/threads/ring.js';
+export { GossipWorkerClient, type GossipWorkerOptions, type WorkerResult } from './node/threads/gossip-worker-client.js';
+export { loadNative, type Capabilities, type NativeAddon, type NativeStatus } from './node/native/loader.js';
+export { backendReport, type BackendReport } from './node/backends.js';
+export { Prng } from './core/util/prng.js';

@@ -11,11 +11,11 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { agentOptionsFromFlags, AgentUsageError } from '../src/agent/agent-command.js';
-import { packageRoot } from '../src/util/package-root.js';
+import { agentOptionsFromFlags, AgentUsageError } from '../src/ops/agent/agent-command.js';
+import { packageRoot } from '../src/node/util/package-root.js';
 import { freePort } from './support/agents.js';
 
-const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+const cli = join(packageRoot(), 'dist', 'src', 'ops', 'cli', 'main.js');
 
 function usageError(flags: Parameters<typeof agentOptionsFromFlags>[0]): string {
   try {

@@ -14,12 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { agentInvocation, AgentUsageError, type AgentEnvironment, type AgentFlags } from '../src/agent/agent-command.js';
-import { claimIdentity, nextIncarnation, readIdentity } from '../src/agent/config/agent-identity.js';
-import { packageRoot } from '../src/util/package-root.js';
+import { agentInvocation, AgentUsageError, type AgentEnvironment, type AgentFlags } from '../src/ops/agent/agent-command.js';
+import { claimIdentity, nextIncarnation, readIdentity } from '../src/ops/agent/config/agent-identity.js';
+import { packageRoot } from '../src/node/util/package-root.js';
 import { freePort } from './support/agents.js';
 
-const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+const cli = join(packageRoot(), 'dist', 'src', 'ops', 'cli', 'main.js');
 const kClockMs = 1_700_000_123_456;
 
 function temporaryDir(): string {

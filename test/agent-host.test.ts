@@ -5,8 +5,8 @@
 // gracefully, so the others emit "leave" and show the member as left; and bad options or
 // a taken port reject start() with a clear message, leaving no worker behind.
 import { afterAll, describe, expect, it } from 'vitest';
-import { AgentHost } from '../src/agent/agent-host.js';
-import type { MembershipEvent } from '../src/gossip/membership-event.js';
+import { AgentHost } from '../src/node/driver/agent-host.js';
+import type { MembershipEvent } from '../src/core/membership/membership-event.js';
 
 const hosts: AgentHost[] = [];
 

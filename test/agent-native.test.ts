@@ -6,7 +6,7 @@
 // path leaves room for a loaded 2-core machine; the printed times are the figure to read.
 // Every process is killed afterwards, in finally and again in afterAll.
 import { afterAll, describe, expect, it } from 'vitest';
-import { NativeUdpSocket } from '../src/native/native-udp-socket.js';
+import { NativeUdpSocket } from '../src/node/native/native-udp-socket.js';
 import { freePort, killAllAgents, linesAbout, spawnAgent, until, type Agent } from './support/agents.js';
 
 const kAgents = 20;

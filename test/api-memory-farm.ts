@@ -3,7 +3,7 @@
 // a switch to make the next call throw. The farm service provides the real backend;
 // its end-to-end tests drive the API over a live agent.
 import { createHash } from 'node:crypto';
-import { ApiError, type AdmissionRecord, type ApiBackend, type ApiEvent, type ComponentStatus, type KeyView, type MemberView, type MetricFamily, type NodeSummary, type NodeValues } from '../src/api/api-backend.js';
+import { ApiError, type AdmissionRecord, type ApiBackend, type ApiEvent, type ComponentStatus, type KeyView, type MemberView, type MetricFamily, type NodeSummary, type NodeValues } from '../src/ops/api/api-backend.js';
 
 export const kPendingId = '00000000000000a1';
 export const kApprovedId = '00000000000000b2';

@@ -18,12 +18,12 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { z } from 'zod';
-import { ApiError, type AdmissionRecord, type ApiEvent } from '../src/api/api-backend.js';
-import type { ApiLogger } from '../src/api/api-logger.js';
-import { kApiLimitsDefault } from '../src/api/api-limits.js';
-import { by, ok, route } from '../src/api/api-routes.js';
-import { ApiServer } from '../src/api/api-server.js';
-import { TokenStore } from '../src/api/token-store.js';
+import { ApiError, type AdmissionRecord, type ApiEvent } from '../src/ops/api/api-backend.js';
+import type { ApiLogger } from '../src/ops/api/api-logger.js';
+import { kApiLimitsDefault } from '../src/ops/api/api-limits.js';
+import { by, ok, route } from '../src/ops/api/api-routes.js';
+import { ApiServer } from '../src/ops/api/api-server.js';
+import { TokenStore } from '../src/ops/api/token-store.js';
 import { kApprovedId, kKey1, kKey2, kPendingId, MemoryFarm } from './api-memory-farm.js';
 import { until } from './support/net.js';
 

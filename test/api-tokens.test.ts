@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { kTokensMax, TokenStore, TokenStoreError, type TokenStoreErrorCode } from '../src/api/token-store.js';
+import { kTokensMax, TokenStore, TokenStoreError, type TokenStoreErrorCode } from '../src/ops/api/token-store.js';
 
 let dir: string;
 let path: string;

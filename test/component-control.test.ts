@@ -17,7 +17,7 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ComponentError } from '../src/components/host/component-error.js';
+import { ComponentError } from '../src/farm/components/host/component-error.js';
 import { closeHosts, eventsOf, fixture, processExists, testHost, waitFor } from './support/components.js';
 
 afterEach(async () => {

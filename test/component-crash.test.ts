@@ -10,8 +10,8 @@
 // process hosting all of it stays up throughout. Needs the compiled runner: `npm test`
 // builds first (pretest); by hand, run `npx tsc -p tsconfig.json` before vitest.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ComponentError } from '../src/components/host/component-error.js';
-import { kRunnerExitUncaught } from '../src/components/host/component-protocol.js';
+import { ComponentError } from '../src/farm/components/host/component-error.js';
+import { kRunnerExitUncaught } from '../src/farm/components/host/component-protocol.js';
 import { closeHosts, eventsOf, fixture, processExists, testHost, waitFor } from './support/components.js';
 
 afterEach(async () => {

@@ -8,7 +8,7 @@
 // `npm test` builds first (pretest); by hand, run `npx tsc -p tsconfig.json` before vitest.
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { kMeasurementComponent, measurementComponentPath, parseMeasurementConfig } from '../src/components/measurement/measurement-component.js';
+import { kMeasurementComponent, measurementComponentPath, parseMeasurementConfig } from '../src/farm/measurement/measurement-component.js';
 import { closeHosts, testHost, waitFor } from './support/components.js';
 
 afterEach(async () => {

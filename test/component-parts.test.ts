@@ -6,15 +6,15 @@
 // in-process: handlers called in order and never overlapped, results and refusals
 // answered, notification errors logged rather than fatal, SDK bounds thrown at the source.
 import { describe, expect, it } from 'vitest';
-import { afterCrash, backoffDelayMs, kNoCrashes, type BackoffOptions, type GiveUpOptions } from '../src/components/host/component-backoff.js';
-import { componentHostSettings, kComponentHostDefaults, type ComponentLogger } from '../src/components/host/component-host-options.js';
-import { checkComponentMessage, kPeerPayloadBytesMax, kValuesKeysMax } from '../src/components/host/component-limits.js';
-import type { ComponentToHost } from '../src/components/host/component-protocol.js';
-import { ComponentRuntime } from '../src/components/host/component-runtime.js';
-import { checkComponentSpec } from '../src/components/host/component-spec.js';
-import { LineSplitter } from '../src/components/host/output-lines.js';
-import { RateWindow } from '../src/components/host/rate-window.js';
-import { asComponentDefinition, defineComponent, type ComponentContext } from '../src/components/sdk.js';
+import { afterCrash, backoffDelayMs, kNoCrashes, type BackoffOptions, type GiveUpOptions } from '../src/farm/components/host/component-backoff.js';
+import { componentHostSettings, kComponentHostDefaults, type ComponentLogger } from '../src/farm/components/host/component-host-options.js';
+import { checkComponentMessage, kPeerPayloadBytesMax, kValuesKeysMax } from '../src/farm/components/host/component-limits.js';
+import type { ComponentToHost } from '../src/farm/components/host/component-protocol.js';
+import { ComponentRuntime } from '../src/farm/components/host/component-runtime.js';
+import { checkComponentSpec } from '../src/farm/components/host/component-spec.js';
+import { LineSplitter } from '../src/farm/components/host/output-lines.js';
+import { RateWindow } from '../src/farm/components/host/rate-window.js';
+import { asComponentDefinition, defineComponent, type ComponentContext } from '../src/farm/components/sdk.js';
 import type pino from 'pino';
 
 const backoff: BackoffOptions = { initialMs: 500, maxMs: 30_000, factor: 2, resetAfterMs: 60_000 };

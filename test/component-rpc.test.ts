@@ -13,12 +13,12 @@
 // checks, definition checks and the in-process runtime are tested without processes.
 // Needs the compiled runner and SDK: run `npx tsc -p tsconfig.json` before vitest.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ComponentHost } from '../src/components/host/component-host.js';
-import { checkComponentMessage, kRpcBodyJsonLengthMax } from '../src/components/host/component-limits.js';
-import type { ComponentToHost } from '../src/components/host/component-protocol.js';
-import { connectComponentRpc } from '../src/components/host/component-rpc-bridge.js';
-import { ComponentRuntime } from '../src/components/host/component-runtime.js';
-import { asComponentDefinition, defineComponent } from '../src/components/sdk.js';
+import { ComponentHost } from '../src/farm/components/host/component-host.js';
+import { checkComponentMessage, kRpcBodyJsonLengthMax } from '../src/farm/components/host/component-limits.js';
+import type { ComponentToHost } from '../src/farm/components/host/component-protocol.js';
+import { connectComponentRpc } from '../src/farm/components/host/component-rpc-bridge.js';
+import { ComponentRuntime } from '../src/farm/components/host/component-runtime.js';
+import { asComponentDefinition, defineComponent } from '../src/farm/components/sdk.js';
 import { closeHosts, fixture, testHost, waitFor, type TestHost } from './support/components.js';
 import { RpcFarm as FarmStub, type FarmMemberStub } from './support/rpc-farm.js';
 

@@ -15,10 +15,10 @@ import { appendFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { EventsPage } from '../src/components/events/event-filter.js';
-import { kEventsComponent } from '../src/components/events/events-component.js';
-import { makeEvent, type FarmEvent } from '../src/components/events/farm-event.js';
-import { connectComponentRpc } from '../src/components/host/component-rpc-bridge.js';
+import type { EventsPage } from '../src/farm/events/event-filter.js';
+import { kEventsComponent } from '../src/farm/events/events-component.js';
+import { makeEvent, type FarmEvent } from '../src/farm/events/farm-event.js';
+import { connectComponentRpc } from '../src/farm/components/host/component-rpc-bridge.js';
 import { closeHosts, testHost, waitFor, type TestHost } from './support/components.js';
 import { RpcFarm } from './support/rpc-farm.js';
 

@@ -9,7 +9,7 @@ import { appendFileSync, mkdtempSync, renameSync, rmSync, truncateSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LogFollower } from '../src/components/events/log-follower.js';
+import { LogFollower } from '../src/farm/events/log-follower.js';
 
 const root = mkdtempSync(join(tmpdir(), 'galaxy-events-log-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

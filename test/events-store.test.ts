@@ -9,11 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkEventsFilter } from '../src/components/events/event-filter.js';
-import { EventOutbox, kOutboxSchema } from '../src/components/events/event-outbox.js';
-import { EventStore, kStoreSchema } from '../src/components/events/event-store.js';
-import { openEventsDatabase } from '../src/components/events/events-database.js';
-import { makeEvent, type FarmEvent } from '../src/components/events/farm-event.js';
+import { checkEventsFilter } from '../src/farm/events/event-filter.js';
+import { EventOutbox, kOutboxSchema } from '../src/farm/events/event-outbox.js';
+import { EventStore, kStoreSchema } from '../src/farm/events/event-store.js';
+import { openEventsDatabase } from '../src/farm/events/events-database.js';
+import { makeEvent, type FarmEvent } from '../src/farm/events/farm-event.js';
 
 const root = mkdtempSync(join(tmpdir(), 'galaxy-events-store-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

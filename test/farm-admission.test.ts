@@ -8,12 +8,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FarmService } from '../src/farm/farm-service.js';
-import { readCredentials } from '../src/admission/credentials.js';
-import { Keyring } from '../src/security/keyring.js';
+import { FarmService } from '../src/farm/service/farm-service.js';
+import { readCredentials } from '../src/farm/admission/credentials.js';
+import { Keyring } from '../src/node/security/keyring.js';
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { keyFingerprint as fp } from '../src/farm/farm-keys.js';
+import { keyFingerprint as fp } from '../src/farm/admission/farm-keys.js';
 
 const root = mkdtempSync(join(tmpdir(), 'galaxy-farm-admission-'));
 const services: FarmService[] = [];

@@ -15,11 +15,11 @@ import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Keyring } from '../src/security/keyring.js';
-import { packageRoot } from '../src/util/package-root.js';
+import { Keyring } from '../src/node/security/keyring.js';
+import { packageRoot } from '../src/node/util/package-root.js';
 import { freePort, killAllAgents, spawnAgent, until, type Agent } from './support/agents.js';
 
-const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+const cli = join(packageRoot(), 'dist', 'src', 'ops', 'cli', 'main.js');
 
 afterAll(() => killAllAgents());
 

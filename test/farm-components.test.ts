@@ -16,18 +16,18 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { silentAgentLogger } from '../src/agent/config/agent-logger.js';
-import type { ApiEvent } from '../src/api/api-backend.js';
-import type { ApiRoute } from '../src/api/api-routes.js';
-import type { ComponentRpcOutcome } from '../src/components/host/component-host.js';
-import { EventForwarder, kPendingEventsMax } from '../src/farm/event-forwarder.js';
-import { FarmComponents, FarmComponentsError, kFarmComponentKinds } from '../src/farm/farm-components.js';
+import { silentAgentLogger } from '../src/ops/agent/config/agent-logger.js';
+import type { ApiEvent } from '../src/ops/api/api-backend.js';
+import type { ApiRoute } from '../src/ops/api/api-routes.js';
+import type { ComponentRpcOutcome } from '../src/farm/components/host/component-host.js';
+import { EventForwarder, kPendingEventsMax } from '../src/farm/events/event-forwarder.js';
+import { FarmComponents, FarmComponentsError, kFarmComponentKinds } from '../src/farm/components/farm-components.js';
 
 /** A resolver with no landscapes: landscape and statement targets are refused (named nodes still work). */
 function landscapesUnavailable(): never {
   throw new FarmComponentsError('GALAXY_LANDSCAPE_UNAVAILABLE', 'landscapes are not available on this node: name the nodes instead');
 }
-import { FarmService } from '../src/farm/farm-service.js';
+import { FarmService } from '../src/farm/service/farm-service.js';
 import { closeHosts, testHost } from './support/components.js';
 
 const root = mkdtempSync(join(tmpdir(), 'galaxy-farm-components-'));

@@ -13,13 +13,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { ApiEvent, NodeSummary } from '../src/api/api-backend.js';
-import type { DataStatus, NodeAttributes } from '../src/farm/farm-data.js';
-import type { LandscapeView, QueryResult } from '../src/landscape/landscape-engine.js';
-import { packageRoot } from '../src/util/package-root.js';
+import type { ApiEvent, NodeSummary } from '../src/ops/api/api-backend.js';
+import type { DataStatus, NodeAttributes } from '../src/farm/data/farm-data.js';
+import type { LandscapeView, QueryResult } from '../src/farm/data/landscape/landscape-engine.js';
+import { packageRoot } from '../src/node/util/package-root.js';
 import { freePort, killAllAgents, spawnAgent, until, type Agent } from './support/agents.js';
 
-const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+const cli = join(packageRoot(), 'dist', 'src', 'ops', 'cli', 'main.js');
 
 afterAll(() => killAllAgents());
 

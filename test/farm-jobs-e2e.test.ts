@@ -19,7 +19,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobView, JobWaitView, ScriptView } from '../src/api/jobs-backend.js';
+import type { JobView, JobWaitView, ScriptView } from '../src/farm/jobs/jobs-backend.js';
 import { killAllAgents } from './support/agents.js';
 import { api, at, eventually, galaxy, galaxyJson, startFarm, type FarmAgent } from './support/farm-cli.js';
 

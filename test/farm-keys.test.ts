@@ -8,10 +8,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readCredentials } from '../src/admission/credentials.js';
-import { FarmService } from '../src/farm/farm-service.js';
-import { keyFingerprint } from '../src/farm/farm-keys.js';
-import { Keyring } from '../src/security/keyring.js';
+import { readCredentials } from '../src/farm/admission/credentials.js';
+import { FarmService } from '../src/farm/service/farm-service.js';
+import { keyFingerprint } from '../src/farm/admission/farm-keys.js';
+import { Keyring } from '../src/node/security/keyring.js';
 
 const root = mkdtempSync(join(tmpdir(), 'galaxy-farm-keys-'));
 const services: FarmService[] = [];

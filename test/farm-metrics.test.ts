@@ -4,9 +4,9 @@
 // suite's hostile peers are counted where an operator looks. farmMetrics is pure, so a
 // hand-made snapshot of the agent's counters is enough.
 import { describe, expect, it } from 'vitest';
-import type { AgentStats } from '../src/agent/agent-worker-protocol.js';
-import { farmMetrics } from '../src/farm/farm-metrics.js';
-import { formatPrometheus } from '../src/api/prometheus.js';
+import type { AgentStats } from '../src/node/driver/agent-worker-protocol.js';
+import { farmMetrics } from '../src/farm/service/farm-metrics.js';
+import { formatPrometheus } from '../src/ops/api/prometheus.js';
 
 const transport = {
   sent: 10,

@@ -8,8 +8,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { AppMessage } from '../src/agent/agent-worker-protocol.js';
-import { FarmService } from '../src/farm/farm-service.js';
+import type { AppMessage } from '../src/node/driver/agent-worker-protocol.js';
+import { FarmService } from '../src/farm/service/farm-service.js';
 
 const root = mkdtempSync(join(tmpdir(), 'galaxy-farm-rpc-'));
 const services: FarmService[] = [];
@@ -58,11 +58,11 @@ describe('farm RPC', () => {
 
     // A duplicate request (same id, as a retry sends it) is answered from memory, not handled again.
     const sent: AppMessage[] = [];
-    const probe = new (await import('../src/farm/farm-rpc.js')).FarmRpc({ selfId: 'feedfeedfeedfeed', send: (messages) => sent.push(...messages), retryMs: 60_000 });
+    const probe = new (await import('../src/farm/service/farm-rpc.js')).FarmRpc({ selfId: 'feedfeedfeedfeed', send: (messages) => sent.push(...messages), retryMs: 60_000 });
     void probe.call('x', 'test.echo', { n: 2 }).catch(() => {});
     const request = sent[0]!;
     const answers: AppMessage[] = [];
-    const receiver = new (await import('../src/farm/farm-rpc.js')).FarmRpc({ selfId: b.host.id, send: (messages) => answers.push(...messages) });
+    const receiver = new (await import('../src/farm/service/farm-rpc.js')).FarmRpc({ selfId: b.host.id, send: (messages) => answers.push(...messages) });
     let count = 0;
     receiver.handle('test.echo', () => ++count);
     receiver.receive({ ...request, peer: 'tcp#1' });

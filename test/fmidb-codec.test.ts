@@ -8,17 +8,17 @@
 // replica still converges with a well-behaved peer.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { beginDelta, encodeGroupBody, endDelta, parseDelta, readEntries, writeGroupHead, type DeltaGroup } from '../src/fmidb/delta-codec.js';
-import type { EntryView } from '../src/fmidb/entry.js';
-import { fingerprintOf } from '../src/fmidb/fingerprint.js';
-import { FmidbMemory } from '../src/fmidb/fmidb-memory.js';
-import { createFmidbRuntime } from '../src/fmidb/fmidb-runtime.js';
-import { FmidbReplica } from '../src/fmidb/fmidb-replica.js';
-import { Utf8Cache } from '../src/fmidb/utf8-cache.js';
-import * as W from '../src/fmidb/wire-format.js';
-import { MemoryViews } from '../src/memory/views.js';
-import { Prng } from '../src/util/prng.js';
-import { checksum } from '../src/wire/checksum.js';
+import { beginDelta, encodeGroupBody, endDelta, parseDelta, readEntries, writeGroupHead, type DeltaGroup } from '../src/core/fmidb/delta-codec.js';
+import type { EntryView } from '../src/core/fmidb/entry.js';
+import { fingerprintOf } from '../src/core/fmidb/fingerprint.js';
+import { FmidbMemory } from '../src/core/fmidb/fmidb-memory.js';
+import { createFmidbRuntime } from '../src/core/fmidb/fmidb-runtime.js';
+import { FmidbReplica } from '../src/core/fmidb/fmidb-replica.js';
+import { Utf8Cache } from '../src/core/fmidb/utf8-cache.js';
+import * as W from '../src/core/fmidb/wire-format.js';
+import { MemoryViews } from '../src/core/kernels/memory-views.js';
+import { Prng } from '../src/core/util/prng.js';
+import { checksum } from '../src/core/wire/checksum.js';
 
 const config = { originsMax: 64, streamFrameBytesMax: 8192, gossipIntervalMs: 100, announceBatchMin: 1, syncIntervalMs: 500 };
 const memory = new FmidbMemory(createFmidbRuntime(config, 4), config);

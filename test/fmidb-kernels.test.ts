@@ -7,9 +7,9 @@
 // values and leave byte-identical registries and output buffers.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createRuntime, type Runtime } from '../src/kernels/runtime.js';
-import { OriginRegistry } from '../src/fmidb/origin-registry.js';
-import * as L from '../src/fmidb/layout.js';
+import { createRuntime, type Runtime } from '../src/core/kernels/runtime.js';
+import { OriginRegistry } from '../src/core/fmidb/origin-registry.js';
+import * as L from '../src/core/fmidb/layout.js';
 
 const backends = ['ts', 'wasm'] as const;
 type Backend = (typeof backends)[number];

@@ -7,12 +7,12 @@
 // restored when the node returns), repair by full sync when every datagram is lost, a
 // restarted node whose clock fell behind, and the config's validation.
 import { describe, expect, it } from 'vitest';
-import { resolveFmidbConfig, type FmidbOptions } from '../src/fmidb/config.js';
-import { FmidbError } from '../src/fmidb/fmidb-error.js';
-import { FmidbMemory } from '../src/fmidb/fmidb-memory.js';
-import { createFmidbRuntime } from '../src/fmidb/fmidb-runtime.js';
-import { FmidbReplica } from '../src/fmidb/fmidb-replica.js';
-import { Prng } from '../src/util/prng.js';
+import { resolveFmidbConfig, type FmidbOptions } from '../src/core/fmidb/config.js';
+import { FmidbError } from '../src/core/fmidb/fmidb-error.js';
+import { FmidbMemory } from '../src/core/fmidb/fmidb-memory.js';
+import { createFmidbRuntime } from '../src/core/fmidb/fmidb-runtime.js';
+import { FmidbReplica } from '../src/core/fmidb/fmidb-replica.js';
+import { Prng } from '../src/core/util/prng.js';
 
 const kBase: FmidbOptions = { originsMax: 64, streamFrameBytesMax: 8192, gossipIntervalMs: 100, syncIntervalMs: 0, announceBatchMin: 1 };
 

@@ -13,13 +13,13 @@
 //    the bytes an EntryStore does, and the Wasm and TypeScript kernels run the protocol
 //    identically (same event digest); GALAXY_NO_WASM=1 selects the TypeScript kernels.
 import { describe, expect, it } from 'vitest';
-import type { FmidbOptions } from '../src/fmidb/config.js';
-import { isNewer, type FmidbValue } from '../src/fmidb/entry.js';
-import { createFmidbRuntime } from '../src/fmidb/fmidb-runtime.js';
-import { FmidbSimulation, type FmidbSimNode } from '../src/fmidb/fmidb-simulation.js';
-import { LwwChecker } from '../src/fmidb/lww-checker.js';
+import type { FmidbOptions } from '../src/core/fmidb/config.js';
+import { isNewer, type FmidbValue } from '../src/core/fmidb/entry.js';
+import { createFmidbRuntime } from '../src/core/fmidb/fmidb-runtime.js';
+import { FmidbSimulation, type FmidbSimNode } from '../src/sim/fmidb-simulation.js';
+import { LwwChecker } from '../src/core/fmidb/lww-checker.js';
 import { reproLine, withSeed } from '../src/sim/invariants.js';
-import { Prng } from '../src/util/prng.js';
+import { Prng } from '../src/core/util/prng.js';
 
 const kFile = 'test/fmidb-sim.test.ts';
 

@@ -4,15 +4,15 @@
 // the phi threshold, and push-pull summaries (equal views give equal hashes, a changed
 // member changes exactly its bucket).
 import { describe, expect, it } from 'vitest';
-import { Awareness } from '../src/gossip/awareness.js';
-import { BroadcastQueue } from '../src/gossip/broadcast-queue.js';
-import { kLanConfig, kLocalConfig, kWanConfig, membershipConfig, pushPullIntervalFor, retransmitLimit } from '../src/gossip/config.js';
-import { normalQuantile, phiKSquared } from '../src/gossip/failure-detector.js';
-import { bucketOf, mismatchedBuckets, summarize, summaryBucketsFor } from '../src/gossip/summary.js';
-import { expectedConfirmations, remainingSuspicionMs, suspicionMinMs, suspicionTimeoutMs } from '../src/gossip/suspicion.js';
-import { createRuntime } from '../src/kernels/runtime.js';
-import { MembershipTable } from '../src/table/membership-table.js';
-import * as F from '../src/wire/format.js';
+import { Awareness } from '../src/core/membership/awareness.js';
+import { BroadcastQueue } from '../src/core/membership/broadcast-queue.js';
+import { kLanConfig, kLocalConfig, kWanConfig, membershipConfig, pushPullIntervalFor, retransmitLimit } from '../src/core/membership/config.js';
+import { normalQuantile, phiKSquared } from '../src/core/membership/failure-detector.js';
+import { bucketOf, mismatchedBuckets, summarize, summaryBucketsFor } from '../src/core/membership/summary.js';
+import { expectedConfirmations, remainingSuspicionMs, suspicionMinMs, suspicionTimeoutMs } from '../src/core/membership/suspicion.js';
+import { createRuntime } from '../src/core/kernels/runtime.js';
+import { MembershipTable } from '../src/core/table/membership-table.js';
+import * as F from '../src/core/wire/format.js';
 
 describe('suspicion maths', () => {
   it('starts at the maximum and shrinks to the minimum with confirmations', () => {

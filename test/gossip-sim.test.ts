@@ -6,12 +6,12 @@
 // causes no false deaths; metadata changes and user broadcasts reach every member.
 // Each failure prints a one-line repro with its seed (GALAXY_SIM_SEED=… npx vitest …).
 import { describe, expect, it } from 'vitest';
-import { membershipConfig, type MembershipOptions, type PresetName } from '../src/gossip/config.js';
-import { nodeIdOf, SimulatedFarm } from '../src/gossip/simulated-farm.js';
+import { membershipConfig, type MembershipOptions, type PresetName } from '../src/core/membership/config.js';
+import { nodeIdOf, SimulatedFarm } from '../src/sim/simulated-farm.js';
 import { checkConvergence, FalsePositiveCounter, reproLine, withSeed } from '../src/sim/invariants.js';
 import { NetworkSimulator } from '../src/sim/network-simulator.js';
 import type { NetworkSimulatorOptions } from '../src/sim/sim-options.js';
-import * as F from '../src/wire/format.js';
+import * as F from '../src/core/wire/format.js';
 
 const kFile = 'test/gossip-sim.test.ts';
 // GALAXY_SIM_SEED replays one seed; GALAXY_SIM_SEED_COUNT=N runs N seeds per test (a soak).

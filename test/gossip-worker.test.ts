@@ -3,16 +3,16 @@
 // table in place, and the result is byte-identical to merging the same digests on the
 // main thread. Also proves the ring itself: order, wrap-around and refusal when full.
 import { describe, expect, it } from 'vitest';
-import { createRuntime } from '../src/kernels/runtime.js';
-import { MembershipTable } from '../src/table/membership-table.js';
-import * as L from '../src/table/layout.js';
-import { GossipWorkerClient } from '../src/threads/gossip-worker-client.js';
-import * as P from '../src/threads/gossip-worker-protocol.js';
-import { Ring } from '../src/threads/ring.js';
-import { Prng } from '../src/util/prng.js';
-import { Codec } from '../src/wire/codec.js';
-import * as F from '../src/wire/format.js';
-import type { MemberEntry } from '../src/wire/message.js';
+import { createRuntime } from '../src/core/kernels/runtime.js';
+import { MembershipTable } from '../src/core/table/membership-table.js';
+import * as L from '../src/core/table/layout.js';
+import { GossipWorkerClient } from '../src/node/threads/gossip-worker-client.js';
+import * as P from '../src/node/threads/gossip-worker-protocol.js';
+import { Ring } from '../src/node/threads/ring.js';
+import { Prng } from '../src/core/util/prng.js';
+import { Codec } from '../src/core/wire/codec.js';
+import * as F from '../src/core/wire/format.js';
+import type { MemberEntry } from '../src/core/wire/message.js';
 
 function randomDigests(seed: number, count: number): Uint8Array[] {
   const runtime = createRuntime({ backend: 'ts', memoryBytes: 2 << 20 });

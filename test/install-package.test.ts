@@ -11,16 +11,16 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InstallError } from '../src/install/install-error.js';
-import { planInstall, startSequence, desiredKey, type InstalledRecord } from '../src/install/install-plan.js';
-import { kArchiveHeaderBytes, writePackageArchive } from '../src/install/package-archive.js';
-import { packageBounds } from '../src/install/package-bounds.js';
-import { checksumText, packageChecksum } from '../src/install/package-checksum.js';
-import { sealPackageDirectory } from '../src/install/package-directory.js';
-import { packagePathProblem } from '../src/install/package-path.js';
-import { PackageStore } from '../src/install/package-store.js';
-import { compareSemver, parseSemver } from '../src/install/semver.js';
-import { packageRoot } from '../src/util/package-root.js';
+import { InstallError } from '../src/farm/install/install-error.js';
+import { planInstall, startSequence, desiredKey, type InstalledRecord } from '../src/farm/install/install-plan.js';
+import { kArchiveHeaderBytes, writePackageArchive } from '../src/farm/install/package-archive.js';
+import { packageBounds } from '../src/farm/install/package-bounds.js';
+import { checksumText, packageChecksum } from '../src/farm/install/package-checksum.js';
+import { sealPackageDirectory } from '../src/farm/install/package-directory.js';
+import { packagePathProblem } from '../src/farm/install/package-path.js';
+import { PackageStore } from '../src/farm/install/package-store.js';
+import { compareSemver, parseSemver } from '../src/farm/install/semver.js';
+import { packageRoot } from '../src/node/util/package-root.js';
 
 const root = mkdtempSync(join(tmpdir(), 'galaxy-install-package-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

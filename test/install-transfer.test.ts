@@ -13,15 +13,15 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FarmRpc } from '../src/farm/farm-rpc.js';
-import { FarmService } from '../src/farm/farm-service.js';
-import type { FarmPeer } from '../src/install/farm-peer.js';
-import { InstallError } from '../src/install/install-error.js';
-import { ChunkChannel } from '../src/install/chunk-channel.js';
-import { kServiceHave, serveInstallRpc } from '../src/install/install-rpc.js';
-import { PackageFetcher, type FetchProgress } from '../src/install/package-fetcher.js';
-import { PackageStore } from '../src/install/package-store.js';
-import { packageRoot } from '../src/util/package-root.js';
+import { FarmRpc } from '../src/farm/service/farm-rpc.js';
+import { FarmService } from '../src/farm/service/farm-service.js';
+import type { FarmPeer } from '../src/farm/install/farm-peer.js';
+import { InstallError } from '../src/farm/install/install-error.js';
+import { ChunkChannel } from '../src/farm/install/chunk-channel.js';
+import { kServiceHave, serveInstallRpc } from '../src/farm/install/install-rpc.js';
+import { PackageFetcher, type FetchProgress } from '../src/farm/install/package-fetcher.js';
+import { PackageStore } from '../src/farm/install/package-store.js';
+import { packageRoot } from '../src/node/util/package-root.js';
 
 const root = mkdtempSync(join(tmpdir(), 'galaxy-install-transfer-'));
 const services: FarmService[] = [];

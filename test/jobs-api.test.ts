@@ -6,12 +6,12 @@
 // gets a 400 naming the field, unknown ids a 404, and every coded error of the services
 // has a deliberate HTTP status.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ApiError, type ApiRole } from '../src/api/api-backend.js';
-import { componentJobsBackend } from '../src/api/jobs-backend.js';
-import { statusOfCode } from '../src/api/routes/jobs-routes.js';
+import { ApiError, type ApiRole } from '../src/ops/api/api-backend.js';
+import { componentJobsBackend } from '../src/farm/jobs/jobs-backend.js';
+import { statusOfCode } from '../src/farm/jobs/jobs-routes.js';
 import { routeDispatcher, type Answer } from './support/jobs-api-harness.js';
-import { kJobsErrorCodes } from '../src/jobs/jobs-error.js';
-import { kScriptsErrorCodes } from '../src/scripts/scripts-error.js';
+import { kJobsErrorCodes } from '../src/farm/jobs/jobs-error.js';
+import { kScriptsErrorCodes } from '../src/farm/scripts/scripts-error.js';
 import { InMemoryFarm } from './support/jobs-farm.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
-import { componentJobsBackend } from '../src/api/jobs-backend.js';
-import { parseDurationMs } from '../src/cli/duration.js';
-import { limitsOf, progressLines, registerJobsCommands, targetOf } from '../src/cli/jobs-commands.js';
-import { NodeLinePrefixer } from '../src/cli/node-line-prefixer.js';
-import type { ScriptSummary } from '../src/scripts/script-view.js';
+import { componentJobsBackend } from '../src/farm/jobs/jobs-backend.js';
+import { parseDurationMs } from '../src/ops/cli/duration.js';
+import { limitsOf, progressLines, registerJobsCommands, targetOf } from '../src/farm/jobs/jobs-commands.js';
+import { NodeLinePrefixer } from '../src/ops/cli/node-line-prefixer.js';
+import type { ScriptSummary } from '../src/farm/scripts/script-view.js';
 import { routeDispatcher, serveOverHttp } from './support/jobs-api-harness.js';
 import { InMemoryFarm } from './support/jobs-farm.js';
 

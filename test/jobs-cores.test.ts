@@ -8,21 +8,21 @@
 // run-as-user refusals, environment), /etc/passwd parsing, the node's output batcher
 // (pending bound, chunking, characters never split) and the views' output bound.
 import { describe, expect, it } from 'vitest';
-import { JobsError } from '../src/jobs/jobs-error.js';
-import { jobCoordinator, makeJobId } from '../src/jobs/job-id.js';
-import { kJobCreateSchema, kProcessSpecSchema, type ProcessSpec } from '../src/jobs/job-spec.js';
-import { JobTable, jobOutcome, jobState, processCounts, reservation } from '../src/jobs/job-table.js';
-import { jobView } from '../src/jobs/job-view.js';
-import { kViewOutputJsonCharsMax } from '../src/jobs/jobs-limits.js';
-import { kLimitShell, kMemoryLimitExitCode, launchPlan, type NodeFacts } from '../src/jobs/launch-plan.js';
-import { departedNodes, parseProcessKey, probeVerdicts, processKey, ProbeTracker } from '../src/jobs/lost-node-rule.js';
-import { OutputBatcher } from '../src/jobs/output-batcher.js';
-import { jsonChars, lastFitting, OutputJournal } from '../src/jobs/output-journal.js';
-import { OutputTail } from '../src/jobs/output-tail.js';
-import { findPasswdEntry, passwdNameOf } from '../src/jobs/passwd.js';
-import { applyProcessEvent, kPendingProcess, type ProcessEnd, type ProcessStatus } from '../src/jobs/process-state.js';
-import { resolvedNodes } from '../src/jobs/target-resolution.js';
-import { utf8CompletePrefixLength } from '../src/jobs/utf8-boundary.js';
+import { JobsError } from '../src/farm/jobs/jobs-error.js';
+import { jobCoordinator, makeJobId } from '../src/farm/jobs/job-id.js';
+import { kJobCreateSchema, kProcessSpecSchema, type ProcessSpec } from '../src/farm/jobs/job-spec.js';
+import { JobTable, jobOutcome, jobState, processCounts, reservation } from '../src/farm/jobs/job-table.js';
+import { jobView } from '../src/farm/jobs/job-view.js';
+import { kViewOutputJsonCharsMax } from '../src/farm/jobs/jobs-limits.js';
+import { kLimitShell, kMemoryLimitExitCode, launchPlan, type NodeFacts } from '../src/farm/jobs/launch-plan.js';
+import { departedNodes, parseProcessKey, probeVerdicts, processKey, ProbeTracker } from '../src/farm/jobs/lost-node-rule.js';
+import { OutputBatcher } from '../src/farm/jobs/output-batcher.js';
+import { jsonChars, lastFitting, OutputJournal } from '../src/farm/jobs/output-journal.js';
+import { OutputTail } from '../src/farm/jobs/output-tail.js';
+import { findPasswdEntry, passwdNameOf } from '../src/farm/jobs/passwd.js';
+import { applyProcessEvent, kPendingProcess, type ProcessEnd, type ProcessStatus } from '../src/farm/jobs/process-state.js';
+import { resolvedNodes } from '../src/farm/jobs/target-resolution.js';
+import { utf8CompletePrefixLength } from '../src/farm/jobs/utf8-boundary.js';
 
 const A = '00000000000000a1';
 const B = '00000000000000b2';

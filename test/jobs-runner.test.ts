@@ -10,7 +10,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { processExists, waitFor } from './support/components.js';
 import { InMemoryFarm } from './support/jobs-farm.js';
-import type { JobView } from '../src/jobs/job-view.js';
+import type { JobView } from '../src/farm/jobs/job-view.js';
 
 const A = '00000000000000a1';
 const B = '00000000000000b2';

@@ -5,8 +5,8 @@
 // key converge, and one holding another key never joins and its datagrams are counted
 // as failing authentication.
 import { afterAll, describe, expect, it } from 'vitest';
-import { AgentHost } from '../src/agent/agent-host.js';
-import { Keyring, kSealOverheadBytes } from '../src/security/keyring.js';
+import { AgentHost } from '../src/node/driver/agent-host.js';
+import { Keyring, kSealOverheadBytes } from '../src/node/security/keyring.js';
 import { until } from './support/net.js';
 
 describe('keyring', () => {

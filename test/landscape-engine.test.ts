@@ -7,11 +7,11 @@
 // 10,000-node mirror evaluates to the same members as a JavaScript filter over the same
 // data. Evaluation time comes from an injected counter clock, so nothing here sleeps.
 import { describe, expect, it } from 'vitest';
-import { ColumnAssignment } from '../src/landscape/column-assignment.js';
-import { LandscapeEngine } from '../src/landscape/landscape-engine.js';
-import type { NodeChange } from '../src/landscape/node-mirror.js';
-import { formatMode, parsePeriod } from '../src/landscape/landscape-mode.js';
-import { Prng } from '../src/util/prng.js';
+import { ColumnAssignment } from '../src/farm/data/landscape/column-assignment.js';
+import { LandscapeEngine } from '../src/farm/data/landscape/landscape-engine.js';
+import type { NodeChange } from '../src/farm/data/landscape/node-mirror.js';
+import { formatMode, parsePeriod } from '../src/farm/data/landscape/landscape-mode.js';
+import { Prng } from '../src/core/util/prng.js';
 
 const kOrigin = '00000000000000aa';
 const id = (i: number): string => i.toString(16).padStart(16, '0');

@@ -5,10 +5,10 @@
 // by a late copy of what it deleted, a writer always beats what it had seen even when
 // its clock is behind, malformed records are refused, and the record store is bounded.
 import { describe, expect, it } from 'vitest';
-import { LandscapeEngine } from '../src/landscape/landscape-engine.js';
-import { compareRecords, type LandscapeRecord } from '../src/landscape/landscape-record.js';
-import { LandscapeRegistry } from '../src/landscape/landscape-registry.js';
-import { Prng } from '../src/util/prng.js';
+import { LandscapeEngine } from '../src/farm/data/landscape/landscape-engine.js';
+import { compareRecords, type LandscapeRecord } from '../src/farm/data/landscape/landscape-record.js';
+import { LandscapeRegistry } from '../src/farm/data/landscape/landscape-registry.js';
+import { Prng } from '../src/core/util/prng.js';
 
 const origins = ['00000000000000a1', '00000000000000a2', '00000000000000a3'];
 const id = (i: number): string => i.toString(16).padStart(16, '0');

@@ -5,10 +5,10 @@
 // wrong, and leaves nothing behind. Also checks the lexer and the column-read analysis
 // those checks rest on, and that the mirror connection refuses writes outside a batch.
 import { describe, expect, it } from 'vitest';
-import { LandscapeEngine } from '../src/landscape/landscape-engine.js';
-import { LandscapeError, type LandscapeErrorCode } from '../src/landscape/landscape-error.js';
-import { tokenizeSql } from '../src/landscape/sql-tokens.js';
-import { readsAnyOf, statementReads } from '../src/landscape/statement-reads.js';
+import { LandscapeEngine } from '../src/farm/data/landscape/landscape-engine.js';
+import { LandscapeError, type LandscapeErrorCode } from '../src/farm/data/landscape/landscape-error.js';
+import { tokenizeSql } from '../src/farm/data/landscape/sql-tokens.js';
+import { readsAnyOf, statementReads } from '../src/farm/data/landscape/statement-reads.js';
 
 const kOrigin = '00000000000000aa';
 const id = (i: number): string => i.toString(16).padStart(16, '0');

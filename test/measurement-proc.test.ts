@@ -3,7 +3,7 @@
 // MemAvailable, network bytes excluding loopback), malformed files give clear errors,
 // and on this Linux machine a live sample gives sane values.
 import { describe, expect, it } from 'vitest';
-import { parseCpuTimes, parseLoadAverage, parseMemory, parseNetworkBytes, ProcSampler, type ProcSources } from '../src/components/measurement/proc-sampler.js';
+import { parseCpuTimes, parseLoadAverage, parseMemory, parseNetworkBytes, ProcSampler, type ProcSources } from '../src/farm/measurement/proc-sampler.js';
 
 const stat = (user: number, idle: number) => `cpu  ${user} 0 0 ${idle} 0 0 0 0 0 0\ncpu0 1 2 3 4\nintr 1\n`;
 const netdev = (rx: number, tx: number) => `Inter-|   Receive |  Transmit\n face |bytes packets errs drop fifo frame compressed multicast|bytes packets\n    lo: 999 1 0 0 0 0 0 0 999 1 0 0 0 0 0 0\n  eth0: ${rx} 10 0 0 0 0 0 0 ${tx} 10 0 0 0 0 0 0\n`;

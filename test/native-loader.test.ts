@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it, expect, vi } from 'vitest';
-import { loadNative, loadNativeFrom, type NativeAddon } from '../src/native/loader.js';
+import { loadNative, loadNativeFrom, type NativeAddon } from '../src/node/native/loader.js';
 import { closedLoopbackPort, ipv6LoopbackUnavailable } from './support/net.js';
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -177,7 +177,7 @@ describe('native loader fallback', () => {
     process.env['GALAXY_NO_NATIVE'] = '1';
     try {
       vi.resetModules();
-      const fresh = await import('../src/native/loader.js');
+      const fresh = await import('../src/node/native/loader.js');
       expect(fresh.loadNative()).toEqual({ loaded: false, reason: 'disabled by GALAXY_NO_NATIVE=1' });
     } finally {
       if (previous === undefined) delete process.env['GALAXY_NO_NATIVE'];

@@ -17,15 +17,15 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { describe, it, expect, afterEach } from 'vitest';
-import { loadNativeFrom, type NativeStatus } from '../src/native/loader.js';
+import { loadNativeFrom, type NativeStatus } from '../src/node/native/loader.js';
 import {
   NativeUdpError,
   NativeUdpSocket,
   type NativeUdpErrorRecord,
   type NativeUdpHandlers,
   type NativeUdpSocketOptions,
-} from '../src/native/native-udp-socket.js';
-import { Prng } from '../src/util/prng.js';
+} from '../src/node/native/native-udp-socket.js';
+import { Prng } from '../src/core/util/prng.js';
 import { closedLoopbackPort, ipv6LoopbackUnavailable } from './support/net.js';
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -4,7 +4,7 @@
 // against a sorted reference on seeded random schedules.
 import { describe, expect, it } from 'vitest';
 import { EventQueue } from '../src/sim/event-queue.js';
-import { Prng } from '../src/util/prng.js';
+import { Prng } from '../src/core/util/prng.js';
 
 interface Ref {
   timeMs: number;

@@ -6,12 +6,12 @@
 // byte-identical tables and output buffers.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createRuntime, type Runtime } from '../src/kernels/runtime.js';
-import { MembershipTable, TableFullError } from '../src/table/membership-table.js';
-import * as L from '../src/table/layout.js';
-import * as F from '../src/wire/format.js';
-import { Codec } from '../src/wire/codec.js';
-import type { MemberEntry, NodeId, WireAddress } from '../src/wire/message.js';
+import { createRuntime, type Runtime } from '../src/core/kernels/runtime.js';
+import { MembershipTable, TableFullError } from '../src/core/table/membership-table.js';
+import * as L from '../src/core/table/layout.js';
+import * as F from '../src/core/wire/format.js';
+import { Codec } from '../src/core/wire/codec.js';
+import type { MemberEntry, NodeId, WireAddress } from '../src/core/wire/message.js';
 
 const backends = ['ts', 'wasm'] as const;
 type Backend = (typeof backends)[number];

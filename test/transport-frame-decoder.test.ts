@@ -4,8 +4,8 @@
 // visible (midFrame) so a closing connection can be counted as truncated. Random splits
 // are driven by a seeded generator so a failure replays.
 import { describe, expect, it } from 'vitest';
-import { encodeFrame, FrameDecoder, kFrameHeaderBytes } from '../src/transport/frame-decoder.js';
-import { Prng } from '../src/util/prng.js';
+import { encodeFrame, FrameDecoder, kFrameHeaderBytes } from '../src/node/transport/frame-decoder.js';
+import { Prng } from '../src/core/util/prng.js';
 
 function frames(prng: Prng, count: number): Uint8Array[] {
   const out: Uint8Array[] = [];

@@ -8,7 +8,7 @@
 import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StreamTransport, type StreamTransportOptions } from '../src/transport/stream-transport.js';
+import { StreamTransport, type StreamTransportOptions } from '../src/node/transport/stream-transport.js';
 
 const open: StreamTransport[] = [];
 const raw: Socket[] = [];

@@ -18,13 +18,13 @@
 import { constants as osConstants } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closedLoopbackPort, hasIpv6Loopback, until } from './support/net.js';
-import { NativeUdpSocket } from '../src/native/native-udp-socket.js';
-import type { NativeStatus, NativeUdpErrorRecord, NativeUdpErrorsCallback, NativeUdpMessagesCallback, NativeUdpSocketStats } from '../src/native/loader.js';
-import type { DatagramTransport } from '../src/transport/datagram-transport.js';
-import { DgramTransport } from '../src/transport/dgram-transport.js';
-import { errorRecordMeaning, NativeTransport } from '../src/transport/native-transport.js';
-import { openDatagramTransport, transportDecision } from '../src/transport/select-transport.js';
-import { parseSocketAddress } from '../src/transport/socket-address.js';
+import { NativeUdpSocket } from '../src/node/native/native-udp-socket.js';
+import type { NativeStatus, NativeUdpErrorRecord, NativeUdpErrorsCallback, NativeUdpMessagesCallback, NativeUdpSocketStats } from '../src/node/native/loader.js';
+import type { DatagramTransport } from '../src/node/transport/datagram-transport.js';
+import { DgramTransport } from '../src/node/transport/dgram-transport.js';
+import { errorRecordMeaning, NativeTransport } from '../src/node/transport/native-transport.js';
+import { openDatagramTransport, transportDecision } from '../src/node/transport/select-transport.js';
+import { parseSocketAddress } from '../src/node/transport/socket-address.js';
 
 interface FactoryOptions {
   datagramBytesMax?: number;

@@ -6,10 +6,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createRuntime } from '../src/kernels/runtime.js';
-import { Codec } from '../src/wire/codec.js';
-import * as F from '../src/wire/format.js';
-import { WireError } from '../src/wire/wire-error.js';
+import { createRuntime } from '../src/core/kernels/runtime.js';
+import { Codec } from '../src/core/wire/codec.js';
+import * as F from '../src/core/wire/format.js';
+import { WireError } from '../src/core/wire/wire-error.js';
 import { datagramArb, goldenSamples } from './support/messages.js';
 
 const goldenPath = new URL('./golden/wire-v1.hex', import.meta.url);

@@ -4,11 +4,11 @@
 // with a typed error code, and count it. Half of the mutations get a fixed-up
 // checksum so that the structural checks behind the checksum are exercised too.
 import { describe, expect, it } from 'vitest';
-import { createRuntime } from '../src/kernels/runtime.js';
-import { Prng } from '../src/util/prng.js';
-import { Codec } from '../src/wire/codec.js';
-import * as F from '../src/wire/format.js';
-import { WireCounters } from '../src/wire/wire-counters.js';
+import { createRuntime } from '../src/core/kernels/runtime.js';
+import { Prng } from '../src/core/util/prng.js';
+import { Codec } from '../src/core/wire/codec.js';
+import * as F from '../src/core/wire/format.js';
+import { WireCounters } from '../src/core/wire/wire-counters.js';
 import { goldenSamples } from './support/messages.js';
 
 const kSeed = Number(process.env.GALAXY_FUZZ_SEED ?? 20261126);

@@ -6,22 +6,22 @@
  */
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
-import { kAppChannelFirst, kAppInboxMax, type AgentStats, type AgentWorkerData, type AgentWorkerReport, type AgentWorkerRequest, type AppMessage } from '../src/agent/agent-worker-protocol.js';
-import { MembershipEngine, type EngineStats } from '../src/gossip/membership-engine.js';
-import { nodeIdOf } from '../src/gossip/simulated-farm.js';
-import { createTsKernels } from '../src/kernels/ts-kernels.js';
-import { createWasmKernels } from '../src/kernels/wasm-kernels.js';
-import { kRegionBase, Runtime } from '../src/kernels/runtime.js';
-import { MemoryViews } from '../src/memory/views.js';
-import { MembershipTable } from '../src/table/membership-table.js';
-import type { DatagramTransport } from '../src/transport/datagram-transport.js';
-import { openDatagramTransport } from '../src/transport/select-transport.js';
-import { StreamTransport } from '../src/transport/stream-transport.js';
-import { parseBindAddress } from '../src/transport/socket-address.js';
-import { Keyring } from '../src/security/keyring.js';
-import { isAdmissionDatagram } from '../src/admission/admission-wire.js';
-import { Prng } from '../src/util/prng.js';
-import { formatNodeId, parseWireAddress } from '../src/wire/message.js';
+import { kAppChannelFirst, kAppInboxMax, type AgentStats, type AgentWorkerData, type AgentWorkerReport, type AgentWorkerRequest, type AppMessage } from '../src/node/driver/agent-worker-protocol.js';
+import { MembershipEngine, type EngineStats } from '../src/core/membership/membership-engine.js';
+import { nodeIdOf } from '../src/sim/simulated-farm.js';
+import { createTsKernels } from '../src/core/kernels/ts-kernels.js';
+import { createWasmKernels } from '../src/core/kernels/wasm-kernels.js';
+import { kRegionBase, Runtime } from '../src/core/kernels/runtime.js';
+import { MemoryViews } from '../src/core/kernels/memory-views.js';
+import { MembershipTable } from '../src/core/table/membership-table.js';
+import type { DatagramTransport } from '../src/node/transport/datagram-transport.js';
+import { openDatagramTransport } from '../src/node/transport/select-transport.js';
+import { StreamTransport } from '../src/node/transport/stream-transport.js';
+import { parseBindAddress } from '../src/node/transport/socket-address.js';
+import { Keyring } from '../src/node/security/keyring.js';
+import { isAdmissionDatagram } from '../src/farm/admission/admission-wire.js';
+import { Prng } from '../src/core/util/prng.js';
+import { formatNodeId, parseWireAddress } from '../src/core/wire/message.js';
 
 const data = workerData as AgentWorkerData;
 const port = parentPort!;

@@ -4,10 +4,10 @@
 // reported to the host before exiting, and an exit as soon as the IPC channel closes.
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { errorText } from '../src/components/host/component-error.js';
-import { kErrorLengthMax } from '../src/components/host/component-limits.js';
-import { kRunnerExitUncaught, kRunnerExitUsage, type ComponentToHost } from '../src/components/host/component-protocol.js';
-import { ComponentRuntime } from '../src/components/host/component-runtime.js';
+import { errorText } from '../src/farm/components/host/component-error.js';
+import { kErrorLengthMax } from '../src/farm/components/host/component-limits.js';
+import { kRunnerExitUncaught, kRunnerExitUsage, type ComponentToHost } from '../src/farm/components/host/component-protocol.js';
+import { ComponentRuntime } from '../src/farm/components/host/component-runtime.js';
 
 /** How long a fatal report may take to reach the host before the runner exits anyway. */
 const kFatalReportTimeoutMs = 1000;

@@ -5,13 +5,13 @@
  * record per input to the outbound ring, and wakes the main thread once per batch.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createTsKernels } from '../src/kernels/ts-kernels.js';
-import { createWasmKernels } from '../src/kernels/wasm-kernels.js';
-import { Runtime } from '../src/kernels/runtime.js';
-import { MemoryViews } from '../src/memory/views.js';
-import { Ring } from '../src/threads/ring.js';
-import * as P from '../src/threads/gossip-worker-protocol.js';
-import * as L from '../src/table/layout.js';
+import { createTsKernels } from '../src/core/kernels/ts-kernels.js';
+import { createWasmKernels } from '../src/core/kernels/wasm-kernels.js';
+import { Runtime } from '../src/core/kernels/runtime.js';
+import { MemoryViews } from '../src/core/kernels/memory-views.js';
+import { Ring } from '../src/node/threads/ring.js';
+import * as P from '../src/node/threads/gossip-worker-protocol.js';
+import * as L from '../src/core/table/layout.js';
 
 const data = workerData as P.GossipWorkerData;
 const views = new MemoryViews(data.memory.buffer);

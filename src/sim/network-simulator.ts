@@ -1,4 +1,4 @@
-import { Prng } from '../util/prng.js';
+import { Prng } from '../core/util/prng.js';
 import { EventQueue } from './event-queue.js';
 import { PartitionSet } from './partition-set.js';
 import { nodeAddress } from './node-address.js';

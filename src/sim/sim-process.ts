@@ -1,4 +1,4 @@
-import type { Prng } from '../util/prng.js';
+import type { Prng } from '../core/util/prng.js';
 
 /**
  * What the simulator gives one simulated node's process: its address, its own clock and

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { packageRoot } from '../../src/util/package-root.js';
+import { packageRoot } from '../../src/node/util/package-root.js';
 
 const kDataRoot = mkdtempSync(join(tmpdir(), 'galaxy-test-agents-'));
 
@@ -29,7 +29,7 @@ export interface Agent {
 }
 
 const kStderrBytesMax = 64 * 1024;
-const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+const cli = join(packageRoot(), 'dist', 'src', 'ops', 'cli', 'main.js');
 export const children = new Set<ChildProcess>();
 
 /** A port free for both UDP and TCP on 127.0.0.1, found by binding port 0. */

@@ -3,8 +3,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ComponentHost, type ComponentHostOptions, type ComponentLifecycleEvent, type ComponentLogger } from '../../src/components/host/component-host.js';
-import { packageRoot } from '../../src/util/package-root.js';
+import { ComponentHost, type ComponentHostOptions, type ComponentLifecycleEvent, type ComponentLogger } from '../../src/farm/components/host/component-host.js';
+import { packageRoot } from '../../src/node/util/package-root.js';
 
 export interface LoggedLine {
   readonly level: 'debug' | 'info' | 'warn' | 'error';

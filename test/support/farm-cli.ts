@@ -5,11 +5,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ComponentStatus, MemberView } from '../../src/api/api-backend.js';
-import { packageRoot } from '../../src/util/package-root.js';
+import type { ComponentStatus, MemberView } from '../../src/ops/api/api-backend.js';
+import { packageRoot } from '../../src/node/util/package-root.js';
 import { freePort, spawnAgent, type Agent } from './agents.js';
 
-const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+const cli = join(packageRoot(), 'dist', 'src', 'ops', 'cli', 'main.js');
 
 export interface FarmAgent {
   /** The agent process (replaced by restart()). */

@@ -2,13 +2,13 @@
 // JobWorker running real child processes, joined by a router that plays the farm RPC
 // (bodies pass through JSON as on the wire; a node marked dead never answers, so calls
 // to it time out with GALAXY_RPC_TIMEOUT) and serves farm.resolve.
-import { JobCoordinator, type JobCoordinatorOptions } from '../../src/jobs/job-coordinator.js';
-import { JobWorker, type JobWorkerOptions } from '../../src/jobs/job-worker.js';
-import { jobsServices, type JobsServiceHandler } from '../../src/jobs/jobs-services.js';
-import { localNodeFacts } from '../../src/jobs/node-facts.js';
-import { ScriptCoordinator } from '../../src/scripts/script-coordinator.js';
-import { ScriptLogStore } from '../../src/scripts/script-log-store.js';
-import { scriptsServices } from '../../src/scripts/scripts-services.js';
+import { JobCoordinator, type JobCoordinatorOptions } from '../../src/farm/jobs/job-coordinator.js';
+import { JobWorker, type JobWorkerOptions } from '../../src/farm/jobs/job-worker.js';
+import { jobsServices, type JobsServiceHandler } from '../../src/farm/jobs/jobs-services.js';
+import { localNodeFacts } from '../../src/farm/jobs/node-facts.js';
+import { ScriptCoordinator } from '../../src/farm/scripts/script-coordinator.js';
+import { ScriptLogStore } from '../../src/farm/scripts/script-log-store.js';
+import { scriptsServices } from '../../src/farm/scripts/scripts-services.js';
 
 export interface TestNode {
   readonly id: string;

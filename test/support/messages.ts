@@ -2,8 +2,8 @@
 // message type within its limits, and a fixed list of sample messages for the golden
 // byte vectors.
 import fc from 'fast-check';
-import * as F from '../../src/wire/format.js';
-import type { MemberEntry, Message, NodeId, WireAddress } from '../../src/wire/message.js';
+import * as F from '../../src/core/wire/format.js';
+import type { MemberEntry, Message, NodeId, WireAddress } from '../../src/core/wire/message.js';
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 export const nodeIdArb: fc.Arbitrary<NodeId> = fc.record({ high: u32, low: u32 });

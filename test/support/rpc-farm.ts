@@ -6,7 +6,7 @@
 // { landscape } (the map given) and farm.publish { events } (recorded per node). A test
 // can make the next answers of a service vanish after the handler ran (a lost
 // acknowledgement), which is what makes a sender retry what was already done.
-import type { ComponentRpcFarm } from '../../src/components/host/component-rpc-bridge.js';
+import type { ComponentRpcFarm } from '../../src/farm/components/host/component-rpc-bridge.js';
 
 type Handler = (from: { id: string }, body: unknown) => Promise<unknown>;
 

@@ -4,7 +4,7 @@
 // returns what it sent by class, so the suite can hold the agent's counters to it.
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
-import { kApiLimitsDefault } from '../../../src/api/api-limits.js';
+import { kApiLimitsDefault } from '../../../src/ops/api/api-limits.js';
 import { kGossipPort, kApiPort, sleep, type LabAgent } from './fault-farm.js';
 import { HostileInput } from './hostile.js';
 import type { Relay } from './relay.js';

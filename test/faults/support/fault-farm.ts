@@ -10,14 +10,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import type { MemberView } from '../../../src/api/api-backend.js';
-import { kLocalConfig } from '../../../src/gossip/config.js';
-import { packageRoot } from '../../../src/util/package-root.js';
+import type { MemberView } from '../../../src/ops/api/api-backend.js';
+import { kLocalConfig } from '../../../src/core/membership/config.js';
+import { packageRoot } from '../../../src/node/util/package-root.js';
 import type { LabHost, NetnsLab } from './netns-lab.js';
 import { Relay, type HttpAnswer, type HttpOptions } from './relay.js';
 
 const run = promisify(execFile);
-export const kCli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+export const kCli = join(packageRoot(), 'dist', 'src', 'ops', 'cli', 'main.js');
 /** Every agent gossips on this port of its own host. */
 export const kGossipPort = 7946;
 /** Every agent's API listens here on its host's loopback. */

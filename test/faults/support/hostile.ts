@@ -4,14 +4,14 @@
 // must fail the wire decoder), junk on the admission channel, and stream frames that lie
 // about their length or stop half-way. Each generator says which counter it must raise,
 // so the suite can hold the agent to it.
-import { createRuntime } from '../../../src/kernels/runtime.js';
-import { Keyring } from '../../../src/security/keyring.js';
-import { Prng } from '../../../src/util/prng.js';
-import { Codec } from '../../../src/wire/codec.js';
-import * as F from '../../../src/wire/format.js';
-import { parseNodeId } from '../../../src/wire/message.js';
-import { kAppChannelFirst } from '../../../src/agent/agent-worker-protocol.js';
-import { kAdmissionMagic } from '../../../src/admission/admission-wire.js';
+import { createRuntime } from '../../../src/core/kernels/runtime.js';
+import { Keyring } from '../../../src/node/security/keyring.js';
+import { Prng } from '../../../src/core/util/prng.js';
+import { Codec } from '../../../src/core/wire/codec.js';
+import * as F from '../../../src/core/wire/format.js';
+import { parseNodeId } from '../../../src/core/wire/message.js';
+import { kAppChannelFirst } from '../../../src/node/driver/agent-worker-protocol.js';
+import { kAdmissionMagic } from '../../../src/farm/admission/admission-wire.js';
 import { goldenSamples } from '../../support/messages.js';
 
 /** Attempts at most to find a mutation the decoder refuses, per datagram asked for. */

@@ -1,0 +1,246 @@
+import { stat } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import { z } from 'zod';
+import type { AppMessage } from '../../node/driver/agent-worker-protocol.js';
+import type { ApiEvent, MetricFamily } from '../../ops/api/api-backend.js';
+import type { InstallBackend, InstallRequest, InstallTarget, PackageView } from './install-backend.js';
+import type { ComponentHost, ComponentLogger } from '../components/host/component-host.js';
+import { kSilentComponentLogger } from '../components/host/component-host-options.js';
+import { ChunkChannel } from './chunk-channel.js';
+import type { DesiredComponentsSource } from './desired-components.js';
+import type { FarmPeer, RpcCaller, RpcEndpoint } from './farm-peer.js';
+import { errorSummary, InstallError } from './install-error.js';
+import { installMetrics } from './install-metrics.js';
+import { InstallOperations, type InstallOperationView } from './install-operations.js';
+import { succeeded, type InstallOutcome } from './install-outcome.js';
+import type { InstallProgress } from './install-progress.js';
+import { kServiceApply, serveInstallRpc, type ApplyRequest, type InstallRpcCounters } from './install-rpc.js';
+import { InstallService, type InstallServiceOptions, type InstalledComponentView } from './install-service.js';
+import type { PackageBounds } from './package-bounds.js';
+import { PackageFetcher, type PackageFetcherOptions } from './package-fetcher.js';
+import { packageId } from './package-manifest.js';
+import { PackageStore, summary } from './package-store.js';
+import { rollout, type RolloutReport, type RolloutTarget } from './rollout.js';
+
+/**
+ * The component installation service of one farm node, assembled: the package store
+ * (`<dataDir>/packages`), the fetcher, the install services over FarmRpc and the chunk
+ * channel beside it, the InstallService on the node's ComponentHost, the rollout
+ * coordinator, and the operations the API follows. It is the API's InstallBackend; the
+ * farm node creates it once the RPC and the component host exist, and closes it before
+ * them.
+ */
+export interface FarmInstallOptions {
+  readonly dataDir: string;
+  /** This node's id (a rollout applies to it directly, not over RPC). */
+  readonly selfId: string;
+  readonly rpc: RpcEndpoint;
+  /** Sends application messages (AgentHost.sendApp): the chunk channel's frames. Its inbound frames come through receive(). */
+  readonly sendApp: (messages: AppMessage[]) => void;
+  readonly host: ComponentHost;
+  /** The other members a package may be fetched from and a rollout may address: alive ones, not this node. */
+  readonly peers: () => readonly FarmPeer[];
+  /**
+   * Resolves a landscape, or a landscape statement, to node ids (the landscape service
+   * does; without it such targets are refused).
+   */
+  readonly resolveTarget?: (target: Exclude<InstallTarget, { nodes: readonly string[] }>) => Promise<readonly string[]>;
+  /** The farm's desired components for this node (the FMIDB-backed source). */
+  readonly source?: DesiredComponentsSource;
+  /** Whether a member may ask this node to install or remove (install.apply / install.remove); all members by default. */
+  readonly authorize?: (from: RpcCaller, service: string) => boolean;
+  /** Progress events go here for the API's event stream (kind 'install'). */
+  readonly publish?: (event: ApiEvent) => void;
+  readonly logger?: ComponentLogger;
+  readonly bounds?: Partial<PackageBounds>;
+  readonly service?: Pick<InstallServiceOptions, 'settleMs' | 'startTimeoutMs' | 'progressIntervalMs'>;
+  readonly fetcher?: Pick<PackageFetcherOptions, 'haveTimeoutMs' | 'chunkTimeoutMs' | 'peersAskedMax' | 'chunkBytes' | 'chunkAttemptsMax'>;
+  /** How long a rollout waits for one node's install.apply, ms: fetch, verify, start and the settle window. */
+  readonly applyTimeoutMs?: number;
+}
+
+export const kApplyTimeoutMsDefault = 10 * 60_000;
+export const kPackagesDirName = 'packages';
+export const kInstallStateFileName = 'install-state.json';
+
+/** An install.apply answer as the coordinator accepts it: a remote node's bug must not become a success here. */
+const kOutcomeSchema = z.object({
+  name: z.string(),
+  version: z.string().nullable(),
+  previousVersion: z.string().nullable(),
+  result: z.enum(['installed', 'configured', 'unchanged', 'removed', 'rolled-back', 'failed', 'skipped']),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+});
+
+export class FarmInstall implements InstallBackend {
+  readonly store: PackageStore;
+  readonly chunks: ChunkChannel;
+  readonly fetcher: PackageFetcher;
+  readonly service: InstallService;
+  readonly rpcCounters: InstallRpcCounters;
+  private readonly operations = new InstallOperations();
+  private readonly logger: ComponentLogger;
+
+  constructor(private readonly options: FarmInstallOptions) {
+    this.logger = options.logger ?? kSilentComponentLogger;
+    this.store = new PackageStore(join(options.dataDir, kPackagesDirName), options.bounds);
+    this.chunks = new ChunkChannel({ send: options.sendApp, store: this.store });
+    this.fetcher = new PackageFetcher({ rpc: options.rpc, chunks: this.chunks, store: this.store, peers: options.peers, ...options.fetcher });
+    this.service = new InstallService({
+      store: this.store,
+      host: options.host,
+      fetcher: this.fetcher,
+      stateFile: join(options.dataDir, kInstallStateFileName),
+      logger: this.logger,
+      ...(options.source === undefined ? {} : { source: options.source }),
+      ...options.service,
+    });
+    this.rpcCounters = serveInstallRpc(options.rpc, {
+      store: this.store,
+      apply: (request, from) => this.applyFromPeer(request, from),
+      remove: (name, from) => {
+        this.logger.info({ component: name, by: from.id }, 'component removal asked by a farm node');
+        return this.service.remove(name);
+      },
+      ...(options.authorize === undefined ? {} : { authorize: options.authorize }),
+    });
+    this.service.on('progress', (progress) => options.publish?.({ kind: 'install', type: progress.phase, time: progress.at, body: { ...progress } }));
+  }
+
+  /** Runs the first reconcile: starts the components installed before a restart, and what the farm wants. */
+  async start(): Promise<void> {
+    const outcomes = await this.service.start();
+    for (const outcome of outcomes) if (outcome.result !== 'unchanged') this.logger.info({ component: outcome.name, version: outcome.version, result: outcome.result, error: outcome.error?.message ?? null }, 'component reconciled');
+  }
+
+  /** Takes an application message of the chunk channel (FarmService.onApp); false for other channels. */
+  receive(message: AppMessage): boolean {
+    return this.chunks.receive(message);
+  }
+
+  async close(): Promise<void> {
+    await this.service.close();
+    this.chunks.close();
+  }
+
+  /** Metric families for the node's /metrics. */
+  metrics(): MetricFamily[] {
+    const packages = this.store.list();
+    return installMetrics({ outcomes: this.service.counters, packages: packages.length, packageBytes: packages.reduce((sum, p) => sum + p.bytes, 0), rpc: this.rpcCounters, chunks: this.chunks.counters });
+  }
+
+  // ---- InstallBackend -------------------------------------------------------------
+
+  packages(): PackageView[] {
+    const installed = new Map(this.service.installed().map((c) => [c.name, c.version]));
+    return this.store.list().map((p) => ({ ...p, installed: installed.get(p.name) === p.version }));
+  }
+
+  async addPackage(path: string, by: string): Promise<PackageView> {
+    if (!isAbsolute(path)) throw new InstallError('GALAXY_INSTALL_BAD_REQUEST', `the package path must be absolute on the agent's host, got "${path}"`);
+    let isDirectory: boolean;
+    try {
+      isDirectory = (await stat(path)).isDirectory();
+    } catch (error) {
+      throw new InstallError('GALAXY_INSTALL_BAD_REQUEST', `${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    const manifest = isDirectory ? await this.store.importDirectory(path) : await this.store.importArchive(path);
+    this.logger.info({ package: packageId(manifest.name, manifest.version), checksum: manifest.checksum, from: path, by }, 'package added');
+    const installed = this.service.installed().some((c) => c.name === manifest.name && c.version === manifest.version);
+    return { ...summary(manifest), installed };
+  }
+
+  installComponent(request: InstallRequest, by: string): InstallOperationView {
+    const kind = request.target === undefined ? 'install' : 'rollout';
+    // Named nodes are checked now, so a typo is a 400 rather than a failed operation.
+    if (request.target !== undefined && 'nodes' in request.target) this.resolveNodes(request.target.nodes);
+    const handle = this.operations.begin(kind, request.name, request.version, by);
+    const listener = (progress: InstallProgress): void => {
+      if (progress.name === request.name) handle.event({ type: 'progress', progress });
+    };
+    this.service.on('progress', listener);
+    const work = kind === 'install' ? this.installHere(request, by).then((outcome) => ({ ok: succeeded(outcome), outcome })) : this.rolloutTo(request, by, (event) => handle.event({ type: 'rollout', at: new Date().toISOString(), rollout: event })).then((report) => ({ ok: report.ok, rollout: report }));
+    work
+      .then((result) => handle.finish(result))
+      .catch((error: unknown) => handle.finish({ ok: false, error: errorSummary(error) }))
+      .finally(() => this.service.off('progress', listener));
+    return this.operations.get(handle.id);
+  }
+
+  removeComponent(name: string, by: string): Promise<InstallOutcome> {
+    this.logger.info({ component: name, by }, 'component removal asked through the API');
+    return this.service.remove(name);
+  }
+
+  installOperation(id: string, after: number): InstallOperationView {
+    return this.operations.get(id, after);
+  }
+
+  installOperations(): InstallOperationView[] {
+    return this.operations.list();
+  }
+
+  installedComponents(): InstalledComponentView[] {
+    return this.service.installed();
+  }
+
+  // ---- rollout ------------------------------------------------------------------------
+
+  /** Rolls name@version out to the request's target in batches; stops at the first failure. */
+  async rolloutTo(request: InstallRequest, by: string, onEvent: Parameters<typeof rollout>[0]['onProgress'] = () => {}): Promise<RolloutReport> {
+    const targets = await this.resolve(request.target ?? { nodes: [this.options.selfId] });
+    const checksum = request.checksum ?? (this.store.has(request.name, request.version) ? this.store.manifest(request.name, request.version).checksum : undefined);
+    this.logger.info({ package: packageId(request.name, request.version), nodes: targets.length, batch: request.batch ?? 1, by }, 'rollout started');
+    const report = await rollout({
+      name: request.name,
+      version: request.version,
+      ...(checksum === undefined ? {} : { checksum }),
+      ...(request.config === undefined ? {} : { config: request.config }),
+      targetNodes: targets,
+      batch: request.batch ?? 1,
+      apply: (target, body) => this.applyTo(target, body),
+      ...(onEvent === undefined ? {} : { onProgress: onEvent }),
+    });
+    this.logger.info({ package: packageId(request.name, request.version), ok: report.ok, stoppedInBatch: report.stoppedInBatch }, 'rollout finished');
+    return report;
+  }
+
+  private async applyTo(target: RolloutTarget, body: ApplyRequest): Promise<InstallOutcome> {
+    if (target.id === this.options.selfId) return this.service.install(body.name, body.version, extras(body));
+    const answer = await this.options.rpc.call(target.address, kServiceApply, body, this.options.applyTimeoutMs ?? kApplyTimeoutMsDefault);
+    const parsed = kOutcomeSchema.safeParse(answer);
+    if (!parsed.success) throw new InstallError('GALAXY_INSTALL_BAD_REQUEST', `node ${target.id} answered install.apply with something that is not an outcome`);
+    return parsed.data;
+  }
+
+  private applyFromPeer(request: ApplyRequest, from: RpcCaller): Promise<InstallOutcome> {
+    this.logger.info({ package: packageId(request.name, request.version), by: from.id }, 'component install asked by a farm node');
+    return this.service.install(request.name, request.version, extras(request));
+  }
+
+  private installHere(request: InstallRequest, by: string): Promise<InstallOutcome> {
+    this.logger.info({ package: packageId(request.name, request.version), by }, 'component install asked through the API');
+    return this.service.install(request.name, request.version, extras(request));
+  }
+
+  private async resolve(target: InstallTarget): Promise<RolloutTarget[]> {
+    if ('nodes' in target) return this.resolveNodes(target.nodes);
+    if (this.options.resolveTarget === undefined) throw new InstallError('GALAXY_INSTALL_BAD_TARGET', 'this node cannot resolve landscapes; name the target nodes');
+    return this.resolveNodes(await this.options.resolveTarget(target));
+  }
+
+  /** Node ids as rollout targets: this node, or alive members; GALAXY_INSTALL_BAD_TARGET for any other. */
+  private resolveNodes(ids: readonly string[]): RolloutTarget[] {
+    const addresses = new Map(this.options.peers().map((p) => [p.id, p.address]));
+    return [...new Set(ids)].map((id) => {
+      if (id === this.options.selfId) return { id, address: '' };
+      const address = addresses.get(id);
+      if (address === undefined) throw new InstallError('GALAXY_INSTALL_BAD_TARGET', `node ${id} is not an alive member of the farm`);
+      return { id, address };
+    });
+  }
+}
+
+function extras(request: { checksum?: string | undefined; config?: Readonly<Record<string, unknown>> | undefined }): { checksum?: string; config?: Readonly<Record<string, unknown>> } {
+  return { ...(request.checksum === undefined ? {} : { checksum: request.checksum }), ...(request.config === undefined ? {} : { config: request.config }) };
+}

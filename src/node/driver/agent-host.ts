@@ -1,0 +1,307 @@
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { randomInt } from 'node:crypto';
+import type { MembershipEvent } from '../../core/membership/membership-event.js';
+import { createRuntime } from '../../core/kernels/runtime.js';
+import { wasmModule } from '../../core/kernels/wasm-kernels.js';
+import * as L from '../../core/table/layout.js';
+import { MembershipTable } from '../../core/table/membership-table.js';
+import { packageRoot } from '../util/package-root.js';
+import * as F from '../../core/wire/format.js';
+import { formatNodeId, formatWireAddress } from '../../core/wire/message.js';
+import { decodeMeta, encodeMeta } from './agent-meta.js';
+import { agentSettings, type AgentOptions, type AgentSettings } from './agent-options.js';
+import type { AgentStats, AgentWorkerData, AgentWorkerReport, AgentWorkerRequest, AppMessage } from './agent-worker-protocol.js';
+
+/** A member as the main thread reads it from the shared table. */
+export interface AgentMember {
+  /** 16 hex digits. */
+  readonly id: string;
+  readonly address: string;
+  readonly status: 'alive' | 'suspect' | 'dead' | 'left';
+  readonly incarnation: number;
+  /** Whether this row is the local node. */
+  readonly self: boolean;
+}
+
+interface AgentHostEvents {
+  /** One membership change, in the order the engine saw them. */
+  event: [MembershipEvent];
+  /** The worker crashed (an engine or transport bug): the agent no longer runs. */
+  error: [Error];
+  /** The worker exited without stop() being called. */
+  exit: [number];
+  /** Farm-wide user broadcasts received, each once. */
+  user: [Uint8Array];
+  /** Application messages (the FMIDB's), one batch per worker tick. */
+  app: [readonly AppMessage[]];
+  /** An admission datagram (admission-wire.ts) from `from`, not yet parsed. */
+  admission: [string, Uint8Array];
+}
+
+const kStatusNames: Readonly<Record<number, AgentMember['status']>> = { [F.kStatusAlive]: 'alive', [F.kStatusSuspect]: 'suspect', [F.kStatusDead]: 'dead', [F.kStatusLeft]: 'left' };
+
+/**
+ * Reads retried when the worker changed the table during a read (the generation moved);
+ * the last read is returned even if it moved again, since a busier table never settles.
+ */
+const kConsistentReadAttemptsMax = 3;
+
+/**
+ * One farm member, hosted: the engine runs in a worker thread that owns its sockets
+ * (workers/agent-worker.ts); this thread gets membership events (one message per tick
+ * at most) and reads the membership table in shared memory without copying it.
+ */
+export class AgentHost extends EventEmitter<AgentHostEvents> {
+  readonly settings: AgentSettings;
+  private readonly worker: Worker;
+  private readonly table: MembershipTable;
+  private readonly pendingStats = new Map<number, { resolve: (stats: AgentStats) => void; reject: (error: Error) => void }>();
+  private ready: ReadyReport | null = null;
+  private readonly tags = new Map<string, Record<string, string>>();
+  private readyWaiter: { resolve: () => void; reject: (error: Error) => void } | null = null;
+  private nextRequestId = 1;
+  private exited = false;
+  private stopping: Promise<void> | null = null;
+
+  // Listeners are attached at once, before the worker can report anything, so no event
+  // posted right after 'ready' can slip past.
+  private constructor(settings: AgentSettings, worker: Worker, table: MembershipTable) {
+    super();
+    this.settings = settings;
+    this.worker = worker;
+    this.table = table;
+    worker.on('message', (report: AgentWorkerReport) => this.handle(report));
+    worker.on('error', (error) => {
+      this.settlePending(error);
+      if (this.readyWaiter !== null) this.readyWaiter.reject(error);
+      else if (this.listenerCount('error') > 0) this.emit('error', error);
+    });
+    worker.on('exit', (code) => {
+      this.exited = true;
+      const error = new Error(`agent worker exited with code ${code}${this.ready === null ? ' before it was ready' : ''}`);
+      this.settlePending(error);
+      if (this.readyWaiter !== null) this.readyWaiter.reject(error);
+      else if (this.stopping === null) this.emit('exit', code);
+    });
+  }
+
+  /** Validates the options, starts the worker, binds the sockets and joins; resolves once bound. */
+  static async start(options: AgentOptions = {}): Promise<AgentHost> {
+    const settings = agentSettings(options);
+    const runtime = createRuntime({ memoryBytes: settings.memoryBytes, backend: settings.backend });
+    const table = MembershipTable.create(runtime, settings.config.membersMax);
+    // Everything left belongs to the worker (its engine scratch), so the two threads'
+    // bump allocators never hand out the same bytes.
+    const regionStart = runtime.allocate(runtime.bytesFree, 1);
+    const data: AgentWorkerData = {
+      memory: runtime.memory,
+      module: runtime.kernels.backend === 'wasm' ? wasmModule() : null,
+      tableBase: table.base,
+      regionStart,
+      config: settings.config,
+      bind: settings.bind,
+      seeds: settings.join,
+      id: settings.id,
+      incarnation: settings.incarnation,
+      meta: settings.meta,
+      randomSeed: randomInt(0, 2 ** 32),
+      tickIntervalMs: settings.tickIntervalMs,
+      datagram: settings.datagram,
+      stream: settings.stream,
+      transport: settings.transport,
+      keys: settings.keys,
+      secure: settings.secure,
+      gossip: !settings.secure || settings.keys.length > 0,
+    };
+    const worker = new Worker(join(packageRoot(), 'dist', 'workers', 'agent-worker.js'), { workerData: data });
+    const host = new AgentHost(settings, worker, table);
+    await host.waitUntilReady(settings.startTimeoutMs);
+    return host;
+  }
+
+  /** The bound address, canonical; the port the OS chose when bound to port 0. */
+  get address(): string {
+    return this.ready!.address;
+  }
+
+  /** Replaces the farm keyring (primary first); a node waiting for admission starts gossiping. */
+  setKeys(keys: readonly string[]): void {
+    this.post({ type: 'keys', keys: [...keys] });
+  }
+
+  /** Stops taking part in the farm (revoked): nothing more is sent or handed to the engine. */
+  suspend(): void {
+    this.post({ type: 'suspend' });
+  }
+
+  /** Broadcasts a payload to every member (sealed, epidemic, at most userPayloadBytesMax bytes). */
+  broadcast(payload: Uint8Array): void {
+    if (payload.length > this.settings.config.userPayloadBytesMax) throw new RangeError(`broadcast of ${payload.length} bytes exceeds userPayloadBytesMax ${this.settings.config.userPayloadBytesMax}`);
+    this.post({ type: 'broadcast', payload });
+  }
+
+  /** Sends application messages (first byte >= kAppChannelFirst), sealed like all farm traffic, in one batch. */
+  sendApp(messages: readonly AppMessage[]): void {
+    if (messages.length > 0 && !this.exited) this.post({ type: 'app-send', messages });
+  }
+
+  /** Sends an admission datagram unsealed. */
+  sendAdmission(to: string, bytes: Uint8Array): void {
+    this.post({ type: 'admission-send', to, bytes });
+  }
+
+  /** Changes this node's announced tags (bounded by metaBytesMax). */
+  setMeta(tags: Readonly<Record<string, string>>): void {
+    this.post({ type: 'meta', meta: encodeMeta(tags, this.settings.config.metaBytesMax) });
+    this.tags.set(this.id, { ...tags });
+  }
+
+  /** The tags a member announced, as last seen in a membership event (the local node's from its settings). */
+  tagsOf(id: string): Readonly<Record<string, string>> {
+    return this.tags.get(id) ?? {};
+  }
+
+  /** The node id, 16 hex digits. */
+  get id(): string {
+    return this.ready!.id;
+  }
+
+  /** The incarnation this life started with. */
+  get incarnation(): number {
+    return this.ready!.incarnation;
+  }
+
+  /** Which datagram transport the worker runs ('native' or 'dgram'), and why. */
+  get transport(): { kind: string; reason: string } {
+    return { kind: this.ready!.transport, reason: this.ready!.transportReason };
+  }
+
+  /** Which kernels the worker runs, and why. */
+  get backend(): string {
+    return this.ready!.backend;
+  }
+
+  /** Every member in the table (the dead and left until reaped), read in place from shared memory. */
+  members(): AgentMember[] {
+    let members: AgentMember[] = [];
+    for (let attempt = 0; attempt < kConsistentReadAttemptsMax; attempt++) {
+      const generation = this.table.generation;
+      members = this.readMembers();
+      if (this.table.generation === generation) break;
+    }
+    return members;
+  }
+
+  /** Counters of the engine and both transports. */
+  stats(): Promise<AgentStats> {
+    if (this.exited || this.stopping !== null) return Promise.reject(new Error('agent is stopped'));
+    const requestId = this.nextRequestId++;
+    return new Promise((resolve, reject) => {
+      this.pendingStats.set(requestId, { resolve, reject });
+      this.post({ type: 'stats', requestId });
+    });
+  }
+
+  /**
+   * Leaves gracefully: the engine announces LEAVE and gossips it for leaveFlushMs, then
+   * the sockets close and the worker exits. Events up to the end are still emitted.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopWorker();
+    return this.stopping;
+  }
+
+  private async waitUntilReady(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.readyWaiter = { resolve, reject };
+        timer = setTimeout(() => reject(new Error(`agent worker not ready within ${timeoutMs} ms`)), timeoutMs);
+      });
+    } catch (error) {
+      this.stopping = Promise.resolve();
+      await this.worker.terminate();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      this.readyWaiter = null;
+    }
+  }
+
+  private async stopWorker(): Promise<void> {
+    if (this.exited) return;
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    this.post({ type: 'stop', flushMs: this.settings.leaveFlushMs });
+    const timer = setTimeout(() => void this.worker.terminate(), this.settings.leaveFlushMs + this.settings.stopTimeoutMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  private handle(report: AgentWorkerReport): void {
+    switch (report.type) {
+      case 'ready':
+        this.ready = report;
+        this.tags.set(report.id, decodeMeta(this.settings.meta));
+        this.readyWaiter?.resolve();
+        return;
+      case 'failed':
+        this.readyWaiter?.reject(new Error(report.message));
+        return;
+      case 'events':
+        for (const event of report.events) {
+          if (event.type === 'reap') this.tags.delete(event.id);
+          else if (event.meta !== undefined) this.tags.set(event.id, decodeMeta(event.meta));
+          this.emit('event', event);
+        }
+        return;
+      case 'user':
+        for (const payload of report.payloads) this.emit('user', payload);
+        return;
+      case 'admission':
+        this.emit('admission', report.from, report.bytes);
+        return;
+      case 'app':
+        this.emit('app', report.messages);
+        return;
+      case 'stats': {
+        const pending = this.pendingStats.get(report.requestId);
+        this.pendingStats.delete(report.requestId);
+        pending?.resolve(report.stats);
+        return;
+      }
+      case 'stopped':
+        return;
+    }
+  }
+
+  private post(request: AgentWorkerRequest): void {
+    this.worker.postMessage(request);
+  }
+
+  private settlePending(error: Error): void {
+    for (const pending of this.pendingStats.values()) pending.reject(error);
+    this.pendingStats.clear();
+  }
+
+  private readMembers(): AgentMember[] {
+    const table = this.table;
+    const out: AgentMember[] = [];
+    const rows = table.rowCount;
+    for (let row = 0; row < rows; row++) {
+      const status = kStatusNames[table.status[row]!];
+      if (status === undefined) continue;
+      out.push({
+        id: formatNodeId({ high: table.idHigh[row]!, low: table.idLow[row]! }),
+        address: formatWireAddress({ family: table.family[row]! as 0 | 4 | 6, bytes: table.address.subarray(row * L.kAddressBytes, (row + 1) * L.kAddressBytes), port: table.port[row]! }),
+        status,
+        incarnation: table.incarnation[row]!,
+        self: (table.flags[row]! & L.kRowFlagSelf) !== 0,
+      });
+    }
+    return out;
+  }
+}
+
+type ReadyReport = Extract<AgentWorkerReport, { type: 'ready' }>;

@@ -1,0 +1,119 @@
+import type { TransportChoice } from '../transport/select-transport.js';
+import type { MembershipConfig } from '../../core/membership/config.js';
+import type { MembershipEvent } from '../../core/membership/membership-event.js';
+import type { DgramTransportOptions } from '../transport/dgram-transport.js';
+import type { StreamCountersSnapshot, StreamTransportOptions } from '../transport/stream-transport.js';
+import type { TransportCountersSnapshot } from '../transport/transport-counters.js';
+import type { NodeId } from '../../core/wire/message.js';
+
+/**
+ * The messages between AgentHost (main thread) and workers/agent-worker.ts. Datagrams
+ * and frames never cross: the worker owns the sockets. What crosses is small and rare:
+ * membership events in one batch per tick, stats on request, stop.
+ */
+
+/** What the main thread hands the worker at start (workerData). */
+export interface AgentWorkerData {
+  readonly memory: WebAssembly.Memory;
+  /** The compiled kernels, or null to run the TypeScript ones. */
+  readonly module: WebAssembly.Module | null;
+  /** The membership table, made by the main thread in the shared memory. */
+  readonly tableBase: number;
+  /**
+   * First byte the worker may allocate from (its engine scratch). The main thread has
+   * reserved everything from here to the end of the memory for the worker, so the two
+   * bump allocators never hand out the same bytes.
+   */
+  readonly regionStart: number;
+  readonly config: MembershipConfig;
+  readonly bind: string;
+  readonly seeds: readonly string[];
+  /** Null: derive it from the bound address (nodeIdOf), stable across restarts. */
+  readonly id: NodeId | null;
+  readonly incarnation: number;
+  readonly meta: Uint8Array;
+  /** Seed of the engine's generator, logged so a run's random choices can be told apart. */
+  readonly randomSeed: number;
+  readonly tickIntervalMs: number;
+  readonly datagram: DgramTransportOptions;
+  readonly stream: StreamTransportOptions;
+  readonly transport: TransportChoice;
+  /** The farm keyring, primary first; empty with `secure` means the node waits for admission. */
+  readonly keys: readonly string[];
+  /**
+   * Secure farm: nothing unsealed is ever parsed as farm traffic; admission datagrams
+   * (admission-wire.ts) go to the main thread. False: an open lab farm without keys.
+   */
+  readonly secure: boolean;
+  /** Start gossiping at once (false while the node waits for admission: its sockets answer admission only). */
+  readonly gossip: boolean;
+}
+
+export type AgentWorkerRequest =
+  | { readonly type: 'stop'; readonly flushMs: number }
+  | { readonly type: 'stats'; readonly requestId: number }
+  /** Replace the keyring (primary first); starts gossip when it had not started. */
+  | { readonly type: 'keys'; readonly keys: readonly string[] }
+  /** Stop taking part (revoked): no more sends, nothing handed to the engine. */
+  | { readonly type: 'suspend' }
+  /** A farm-wide user broadcast (sealed like all farm traffic). */
+  | { readonly type: 'broadcast'; readonly payload: Uint8Array }
+  /** An admission datagram, sent unsealed (the peer may hold no key yet). */
+  | { readonly type: 'admission-send'; readonly to: string; readonly bytes: Uint8Array }
+  | { readonly type: 'meta'; readonly meta: Uint8Array }
+  /** Application messages (first byte >= kAppChannelFirst), sealed like all farm traffic; a batch per call. */
+  | { readonly type: 'app-send'; readonly messages: readonly AppMessage[] };
+
+/**
+ * Datagrams and frames whose first plaintext byte is at least this belong to an
+ * application layer above membership (the FMIDB's anti-entropy): the worker hands them
+ * to the main thread in one batch per tick instead of to the engine. The wire format's
+ * first byte is its version (1), so the two never collide.
+ */
+export const kAppChannelFirst = 0xf0;
+/** Application messages handed to the main thread per tick at most; the rest are dropped and counted. */
+export const kAppInboxMax = 8192;
+
+/** One application message: to (outbound) or from (inbound) a member's address; stream = over TCP. */
+export interface AppMessage {
+  readonly peer: string;
+  readonly bytes: Uint8Array;
+  readonly stream: boolean;
+}
+
+export type AgentWorkerReport =
+  | { readonly type: 'ready'; readonly address: string; readonly id: string; readonly incarnation: number; readonly backend: string; readonly transport: string; readonly transportReason: string }
+  | { readonly type: 'failed'; readonly message: string }
+  | { readonly type: 'events'; readonly events: readonly MembershipEvent[] }
+  /** User broadcasts received this tick, each once. */
+  | { readonly type: 'user'; readonly payloads: readonly Uint8Array[] }
+  /** Application messages received since the last tick. */
+  | { readonly type: 'app'; readonly messages: readonly AppMessage[] }
+  /** Admission datagrams received (bounded per second by the worker). */
+  | { readonly type: 'admission'; readonly from: string; readonly bytes: Uint8Array }
+  | { readonly type: 'stats'; readonly requestId: number; readonly stats: AgentStats }
+  | { readonly type: 'stopped' };
+
+/** A snapshot of the engine's and the transports' counters. */
+export interface AgentStats {
+  readonly engine: Readonly<Record<string, number>>;
+  readonly wireRejectedByCode: Readonly<Record<string, number>>;
+  readonly datagram: TransportCountersSnapshot;
+  readonly stream: StreamCountersSnapshot;
+  readonly aliveCount: number;
+  readonly incarnation: number;
+  /** Lifeguard local health (0 = healthy). */
+  readonly health: number;
+  /** Largest event-loop lag the worker measured since the last stats call, ms. */
+  readonly eventLoopLagMsMax: number;
+  /** Sealing counters, when the farm keyring is on. */
+  readonly keyring: Readonly<Record<string, number>> | null;
+  /** Datagrams dropped because this node holds no keyring yet (waiting for admission, or suspended). */
+  readonly unauthenticatedDropped: number;
+  readonly admissionReceived: number;
+  readonly admissionDropped: number;
+  readonly suspended: boolean;
+  readonly appReceived: number;
+  readonly appDropped: number;
+  readonly appSent: number;
+}

@@ -1,0 +1,217 @@
+import { homedir } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { kPresets, membershipConfig, type PresetName } from '../../core/membership/config.js';
+import { Keyring } from '../../node/security/keyring.js';
+import { isUnspecifiedAddress, parseSocketAddress } from '../../node/transport/socket-address.js';
+import { parseNodeId } from '../../core/wire/message.js';
+import { parseMetaPairs } from '../../node/driver/agent-meta.js';
+import { agentSettings, type AgentOptions } from '../../node/driver/agent-options.js';
+import { kLogLevels, readAgentConfigFile, type AgentConfigFile, type LogLevel } from './config/agent-config-file.js';
+import { defaultDataDir } from './config/agent-data-dir.js';
+import { claimIdentity, type ClaimedIdentity } from './config/agent-identity.js';
+import { AgentUsageError } from './config/agent-usage-error.js';
+
+export { AgentUsageError } from './config/agent-usage-error.js';
+
+/** The flags of `galaxy agent` as commander hands them over; an empty list means "not given". */
+export interface AgentFlags {
+  bind?: string;
+  /** Each element may itself be a comma-separated list (--join a,b --join c). */
+  join?: readonly string[];
+  preset?: string;
+  meta?: readonly string[];
+  transport?: string;
+  /** Farm keys, base64; the first is the primary. */
+  key?: readonly string[];
+  /** YAML config file (agent-config-file.ts). */
+  config?: string;
+  /** Data directory holding identity.json. */
+  dataDir?: string;
+  logLevel?: string;
+  /** Roles to ask the farm for (controller, management, ...); repeatable or comma-separated. */
+  role?: readonly string[];
+  /** Create the farm when this controller holds none. */
+  bootstrap?: boolean;
+  /** Approve every admission request at once (demos and labs only). */
+  autoApprove?: boolean;
+  /** An open farm: no admission, no encryption. */
+  insecure?: boolean;
+  /** Fingerprint of the farm authority to accept on the first grant. */
+  farmCa?: string;
+  /** HTTP API bind address, or "off". */
+  api?: string;
+}
+
+/** The environment variables `galaxy agent` reads; an empty value counts as unset. */
+export type AgentEnvironment = Readonly<Record<string, string | undefined>>;
+
+/** Everything `galaxy agent` resolved from flags, environment, config file and defaults. */
+export interface AgentInvocation {
+  /** The agent options; the id is left to the data directory, the incarnation is the clock second. */
+  readonly options: AgentOptions;
+  /** Absolute path of the data directory. */
+  readonly dataDir: string;
+  readonly logLevel: LogLevel;
+  readonly configPath: string | null;
+  readonly farm: FarmInvocation;
+}
+
+/** The farm-level settings of `galaxy agent`: security mode, roles, admission, API. */
+export interface FarmInvocation {
+  readonly mode: 'admission' | 'static-keys' | 'insecure';
+  readonly roles: readonly string[];
+  readonly bootstrap: boolean;
+  readonly autoApprove: boolean;
+  readonly farmCa: string | null;
+  /** Canonical API bind address, or null when the API is off. */
+  readonly api: string | null;
+  /**
+   * The component kinds to run (GALAXY_COMPONENTS: comma-separated, or "none"), or null
+   * for all: for many agents on one machine, where each component process counts.
+   */
+  readonly components: readonly string[] | null;
+}
+
+/** Where the API listens unless told otherwise: loopback only, a fixed port an operator's CLI finds. */
+export const kDefaultApiBind = '127.0.0.1:7600';
+const kRolePattern = /^[a-z][a-z0-9-]{0,31}$/;
+
+/** An AgentInvocation whose identity has been claimed from the data directory. */
+export interface PreparedAgent extends AgentInvocation {
+  readonly identity: ClaimedIdentity;
+}
+
+/** One resolved value and where it came from, for error messages ("--bind", "GALAXY_BIND", "bind in FILE"). */
+interface Sourced<T> {
+  readonly value: T;
+  readonly source: string;
+}
+
+/**
+ * Turns flags alone into agent options (no environment, no data directory), checking each
+ * with a message that names the flag. The incarnation is the wall-clock second.
+ */
+export function agentOptionsFromFlags(flags: AgentFlags, wallClockMs: number = Date.now()): AgentOptions {
+  return agentInvocation(flags, {}, wallClockMs).options;
+}
+
+/**
+ * Resolves every setting with the precedence flags > environment > config file > defaults,
+ * and checks each with a message naming where the bad value came from. Reads the config
+ * file; touches nothing else.
+ */
+export function agentInvocation(flags: AgentFlags, env: AgentEnvironment, wallClockMs: number = Date.now(), home: string = homedir()): AgentInvocation {
+  const configPath = flags.config === undefined ? null : resolve(flags.config);
+  const file: AgentConfigFile = configPath === null ? {} : readAgentConfigFile(configPath);
+  const inFile = (key: string) => `${key} in ${configPath}`;
+  const given = <T>(...candidates: Array<[T | undefined, string]>): Sourced<T> | undefined => {
+    for (const [value, source] of candidates) if (value !== undefined) return { value, source };
+    return undefined;
+  };
+  const list = (value: readonly string[] | undefined) => (value === undefined || value.length === 0 ? undefined : value);
+  const variable = (name: string) => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
+  const commaList = (name: string) => variable(name)?.split(',');
+
+  const bindText = given([flags.bind, '--bind'], [variable('GALAXY_BIND'), 'GALAXY_BIND'], [file.bind, inFile('bind')]);
+  if (bindText === undefined) throw new AgentUsageError('--bind HOST:PORT is required (the address peers reach this agent at; or GALAXY_BIND, or bind in the config file)');
+  const bind = parseSocketAddress(bindText.value);
+  if (bind === null) throw new AgentUsageError(`${bindText.source} must be "a.b.c.d:port" or "[v6]:port" with a port from 1 to 65535, got "${bindText.value}"`);
+  if (isUnspecifiedAddress(bind)) throw new AgentUsageError(`${bindText.source} must be an address peers can reach, not the wildcard "${bindText.value}"`);
+
+  const joinList = given<readonly string[]>([list(flags.join), '--join'], [commaList('GALAXY_JOIN'), 'GALAXY_JOIN'], [file.join, inFile('join')]);
+  const join: string[] = [];
+  for (const text of (joinList?.value ?? []).flatMap((entry) => entry.split(','))) {
+    const address = parseSocketAddress(text.trim());
+    if (address === null) throw new AgentUsageError(`${joinList!.source} takes "a.b.c.d:port" or "[v6]:port" addresses separated by commas, got "${text}"`);
+    join.push(address.text);
+  }
+
+  const preset = given([flags.preset, '--preset'], [variable('GALAXY_PRESET'), 'GALAXY_PRESET'], [file.preset, inFile('preset')]) ?? { value: 'lan', source: 'preset' };
+  if (!Object.hasOwn(kPresets, preset.value)) throw new AgentUsageError(`${preset.source} must be one of ${Object.keys(kPresets).join(', ')}, got "${preset.value}"`);
+
+  let meta: Record<string, string>;
+  try {
+    meta = list(flags.meta) !== undefined ? parseMetaPairs(flags.meta!) : { ...(file.meta ?? {}) };
+  } catch (error) {
+    throw new AgentUsageError((error as Error).message);
+  }
+
+  const transport = given([flags.transport, '--transport'], [variable('GALAXY_TRANSPORT'), 'GALAXY_TRANSPORT'], [file.transport, inFile('transport')]) ?? { value: 'auto', source: 'transport' };
+  if (transport.value !== 'auto' && transport.value !== 'native' && transport.value !== 'dgram') throw new AgentUsageError(`${transport.source} must be auto, native or dgram, got "${transport.value}"`);
+
+  const keys = given<readonly string[]>([list(flags.key), '--key'], [commaList('GALAXY_KEYS'), 'GALAXY_KEYS'], [file.keys, inFile('keys')]);
+  if (keys !== undefined) checked(keys.source, () => new Keyring([...keys.value]));
+
+  const logLevel = given([flags.logLevel, '--log-level'], [variable('GALAXY_LOG_LEVEL'), 'GALAXY_LOG_LEVEL'], [file.logLevel, inFile('logLevel')]) ?? { value: 'info', source: 'logLevel' };
+  if (!(kLogLevels as readonly string[]).includes(logLevel.value)) throw new AgentUsageError(`${logLevel.source} must be one of ${kLogLevels.join(', ')}, got "${logLevel.value}"`);
+
+  // A relative dataDir in the config file is taken from the file's directory, so the file means the same from any cwd.
+  const dataDirFromFile = file.dataDir === undefined ? undefined : resolve(dirname(configPath!), file.dataDir);
+  const dataDir = resolve(given([flags.dataDir, '--data-dir'], [variable('GALAXY_DATA_DIR'), 'GALAXY_DATA_DIR'], [dataDirFromFile, inFile('dataDir')])?.value ?? defaultDataDir(bind.text, home));
+
+  if (file.membership !== undefined) checked(`${configPath}`, () => membershipConfig(file.membership!, preset.value as PresetName), 'membership.');
+  const options: AgentOptions = {
+    bind: bind.text,
+    join,
+    preset: preset.value as PresetName,
+    meta,
+    incarnation: Math.floor(wallClockMs / 1000),
+    transport: transport.value,
+    keys: [...(keys?.value ?? [])],
+    ...(file.membership === undefined ? {} : { membership: file.membership }),
+  };
+  // The remaining checks (meta size against metaBytesMax, ...) are the options' own.
+  checked('', () => agentSettings(options, wallClockMs));
+  const farm = farmInvocation(flags, variable, file, inFile, keys !== undefined);
+  return { options, dataDir, logLevel: logLevel.value as LogLevel, configPath, farm };
+}
+
+function farmInvocation(flags: AgentFlags, variable: (name: string) => string | undefined, file: AgentConfigFile, inFile: (key: string) => string, keysGiven: boolean): FarmInvocation {
+  const roleList = flags.role !== undefined && flags.role.length > 0 ? { value: flags.role, source: '--role' } : variable('GALAXY_ROLES') !== undefined ? { value: [variable('GALAXY_ROLES')!], source: 'GALAXY_ROLES' } : file.roles !== undefined ? { value: file.roles, source: inFile('roles') } : { value: [], source: '' };
+  const roles = [...new Set(roleList.value.flatMap((r) => r.split(',')).map((r) => r.trim()).filter((r) => r !== ''))].sort();
+  for (const role of roles) if (!kRolePattern.test(role)) throw new AgentUsageError(`${roleList.source}: a role is 1 to 32 of a-z 0-9 - starting with a letter, got "${role}"`);
+  if (roles.length > 8) throw new AgentUsageError(`${roleList.source}: at most 8 roles`);
+  const insecure = flags.insecure === true || variable('GALAXY_INSECURE') === '1' || file.insecure === true;
+  if (insecure && keysGiven) throw new AgentUsageError('--insecure runs an open farm without encryption: it cannot be combined with --key');
+  const mode = insecure ? 'insecure' : keysGiven ? 'static-keys' : 'admission';
+  const bootstrap = flags.bootstrap === true;
+  if (bootstrap && mode !== 'admission') throw new AgentUsageError('--bootstrap creates a farm with admission control: it cannot be combined with --key or --insecure');
+  if (bootstrap && !roles.includes('controller')) throw new AgentUsageError('--bootstrap needs --role controller: only a controller holds the farm authority');
+  const autoApprove = flags.autoApprove === true;
+  if (autoApprove && !roles.includes('controller')) throw new AgentUsageError('--auto-approve is a controller setting: add --role controller');
+  const farmCa = flags.farmCa ?? variable('GALAXY_FARM_CA') ?? file.farmCa ?? null;
+  if (farmCa !== null && !/^[0-9a-f]{16}$/.test(farmCa)) throw new AgentUsageError(`--farm-ca takes the authority fingerprint, 16 lowercase hex digits (galaxy node on a controller shows it), got "${farmCa}"`);
+  const apiText = flags.api ?? variable('GALAXY_API_BIND') ?? file.api ?? kDefaultApiBind;
+  let api: string | null = null;
+  if (apiText !== 'off') {
+    const address = parseSocketAddress(apiText);
+    if (address === null && apiText.endsWith(':0') && parseSocketAddress(apiText.replace(/:0$/, ':1')) !== null) api = apiText;
+    else if (address === null) throw new AgentUsageError(`--api takes "a.b.c.d:port" (port 0: any free port) or "off", got "${apiText}"`);
+    else api = address.text;
+  }
+  const componentsText = variable('GALAXY_COMPONENTS')?.trim();
+  const components = componentsText === undefined || componentsText === '' ? null : componentsText === 'none' ? [] : componentsText.split(',').map((kind) => kind.trim());
+  if (components !== null && components.some((kind) => !kRolePattern.test(kind))) throw new AgentUsageError(`GALAXY_COMPONENTS takes component kinds separated by commas (measurement,events,jobs,scripts) or "none", got "${componentsText}"`);
+  return { mode, roles, bootstrap, autoApprove, farmCa, api, components };
+}
+
+/** Runs a check that throws RangeError, turning its message into an AgentUsageError prefixed by where the value came from. */
+function checked(source: string, check: () => unknown, optionsPrefix = ''): void {
+  try {
+    check();
+  } catch (error) {
+    const message = (error as Error).message.replace(/\boptions\./g, optionsPrefix);
+    throw new AgentUsageError(source === '' ? message : `${source}: ${message}`);
+  }
+}
+
+/**
+ * Resolves the invocation, then claims the node's identity from the data directory: the
+ * persisted random id, and an incarnation above every earlier life, written back before
+ * the agent joins.
+ */
+export function prepareAgent(flags: AgentFlags, env: AgentEnvironment, wallClockMs: number = Date.now(), home: string = homedir()): PreparedAgent {
+  const invocation = agentInvocation(flags, env, wallClockMs, home);
+  const identity = claimIdentity(invocation.dataDir, wallClockMs);
+  return { ...invocation, options: { ...invocation.options, id: parseNodeId(identity.id), incarnation: identity.incarnation }, identity };
+}

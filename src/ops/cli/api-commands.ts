@@ -1,0 +1,219 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { ApiClient, ApiClientError } from '../api/api-client.js';
+import type { AdmissionRecord, ComponentStatus, KeyView, MemberView, NodeSummary } from '../api/api-backend.js';
+import { Keyring } from '../../node/security/keyring.js';
+import { kDefaultApiBind } from '../agent/agent-command.js';
+
+/**
+ * The operator's commands: each talks to a running agent's HTTP API. Where the agent
+ * is and which token to use come from --api/--token, then GALAXY_API/GALAXY_TOKEN, then
+ * the agent's data directory (--data-dir: api.json and admin.token, written by the
+ * agent), then the default loopback address.
+ */
+export interface ConnectionFlags {
+  api?: string;
+  token?: string;
+  dataDir?: string;
+  json?: boolean;
+}
+
+export const kApiFileName = 'api.json';
+export const kAdminTokenFileName = 'admin.token';
+
+export function connect(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): ApiClient {
+  const dataDir = flags.dataDir ?? env['GALAXY_DATA_DIR'];
+  const fromDir = (file: string): string | undefined => {
+    if (dataDir === undefined) return undefined;
+    try {
+      return readFileSync(join(dataDir, file), 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const apiFile = fromDir(kApiFileName);
+  const url = flags.api ?? env['GALAXY_API'] ?? (apiFile === undefined ? undefined : (JSON.parse(apiFile) as { url: string }).url) ?? `http://${kDefaultApiBind}`;
+  const token = flags.token ?? env['GALAXY_TOKEN'] ?? fromDir(kAdminTokenFileName);
+  if (token === undefined) throw new CliError('no API token: pass --token, set GALAXY_TOKEN, or give --data-dir of a local agent (it holds admin.token)');
+  return new ApiClient({ url, token });
+}
+
+export class CliError extends Error {}
+
+/** key=value pairs of a component configuration; values parsed as JSON when they can be, else kept as text. */
+export function parseConfigPairs(pairs: readonly string[]): Record<string, unknown> {
+  const config: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new CliError(`expected key=value, got "${pair}"`);
+    const text = pair.slice(at + 1);
+    try {
+      config[pair.slice(0, at)] = JSON.parse(text);
+    } catch {
+      config[pair.slice(0, at)] = text;
+    }
+  }
+  return config;
+}
+
+export function withConnection(command: Command): Command {
+  return command
+    .option('--api <url>', 'agent API, e.g. http://127.0.0.1:7600 (env GALAXY_API)')
+    .option('--token <token>', 'API bearer token (env GALAXY_TOKEN)')
+    .option('--data-dir <dir>', 'a local agent\'s data directory: its api.json and admin.token are used (env GALAXY_DATA_DIR)')
+    .option('--json', 'print JSON');
+}
+
+export type Print = (line: string) => void;
+
+export async function run(print: Print, action: () => Promise<void>): Promise<void> {
+  try {
+    await action();
+  } catch (error) {
+    if (error instanceof ApiClientError || error instanceof CliError) {
+      console.error(`galaxy: ${error.message}`);
+      process.exitCode = error instanceof ApiClientError && error.status !== undefined && error.status < 500 ? 2 : 1;
+      return;
+    }
+    throw error;
+  }
+}
+
+export function table(print: Print, rows: ReadonlyArray<readonly string[]>): void {
+  if (rows.length === 0) return;
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  for (const row of rows) print(row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '));
+}
+
+function printRecords(print: Print, records: readonly AdmissionRecord[]): void {
+  if (records.length === 0) {
+    print('(none)');
+    return;
+  }
+  table(print, [['ID', 'STATUS', 'ADDRESS', 'ROLES', 'FINGERPRINT', 'REQUESTED', 'DECIDED BY'], ...records.map((r) => [r.id, r.status, r.address, r.roles.join(',') || '-', r.fingerprint, r.requestedAt, r.decidedBy ?? '-'])]);
+}
+
+export function registerApiCommands(program: Command, print: Print = (line) => console.log(line)): void {
+  withConnection(program.command('node').description('this agent: id, address, roles, admission state, farm')).action((flags: ConnectionFlags) =>
+    run(print, async () => {
+      const node = (await connect(flags).get('/v1/node')) as NodeSummary;
+      if (flags.json) return print(JSON.stringify(node, null, 2));
+      for (const [key, value] of Object.entries(node)) print(`${key.padEnd(12)} ${Array.isArray(value) ? value.join(',') || '-' : String(value)}`);
+    }),
+  );
+
+  withConnection(program.command('members').description('the farm members this agent knows, with their state and tags')).action((flags: ConnectionFlags) =>
+    run(print, async () => {
+      const members = (await connect(flags).get('/v1/members')) as MemberView[];
+      if (flags.json) return print(JSON.stringify(members, null, 2));
+      table(print, [['ID', 'ADDRESS', 'STATUS', 'INCARNATION', 'TAGS'], ...members.map((m) => [m.id + (m.self ? '*' : ''), m.address, m.status, String(m.incarnation), Object.entries(m.tags).map(([k, v]) => `${k}=${v}`).join(' ')])]);
+    }),
+  );
+
+  const nodes = program.command('nodes').description('admission: the nodes that asked to join, and the administrator\'s decisions (on a controller)');
+  withConnection(nodes.command('pending').description('nodes waiting for approval')).action((flags: ConnectionFlags) =>
+    run(print, async () => {
+      const records = (await connect(flags).get('/v1/nodes?status=pending')) as AdmissionRecord[];
+      if (flags.json) return print(JSON.stringify(records, null, 2));
+      printRecords(print, records);
+    }),
+  );
+  withConnection(nodes.command('list').description('every admission record: pending, approved, rejected, revoked')).action((flags: ConnectionFlags) =>
+    run(print, async () => {
+      const records = (await connect(flags).get('/v1/nodes')) as AdmissionRecord[];
+      if (flags.json) return print(JSON.stringify(records, null, 2));
+      printRecords(print, records);
+    }),
+  );
+  for (const [verb, help] of [
+    ['approve', 'approve a pending node: it receives its certificate and the farm keyring, then joins'],
+    ['reject', 'reject a pending node: it gets nothing further'],
+    ['revoke', 'expel an approved node and rotate the farm keyring so it can no longer read or send farm traffic'],
+  ] as const) {
+    const command = withConnection(nodes.command(`${verb} <id>`).description(help));
+    if (verb === 'approve') command.option('--role <roles>', 'roles to grant, comma-separated (default: those it asked for)');
+    command.action((id: string, flags: ConnectionFlags & { role?: string }) =>
+      run(print, async () => {
+        const body = verb === 'approve' && flags.role !== undefined ? { roles: flags.role.split(',').filter((r) => r !== '') } : {};
+        const record = (await connect(flags).post(`/v1/nodes/${encodeURIComponent(id)}/${verb}`, body)) as AdmissionRecord;
+        if (flags.json) return print(JSON.stringify(record, null, 2));
+        print(`${record.id} ${record.status}${verb === 'revoke' ? ' (the farm keyring is being rotated)' : ''}`);
+      }),
+    );
+  }
+
+  const keys = program.command('keys').description('the farm keyring: install a key everywhere, make it primary, remove the old one, without losing a member');
+  withConnection(keys.command('list').description('the keys this agent holds (fingerprints; primary first)')).action((flags: ConnectionFlags) =>
+    run(print, async () => {
+      const views = (await connect(flags).get('/v1/keys')) as KeyView[];
+      if (flags.json) return print(JSON.stringify(views, null, 2));
+      for (const view of views) print(`${view.fingerprint}${view.primary ? '  primary' : ''}`);
+    }),
+  );
+  keys
+    .command('generate')
+    .description('print a new random key (base64) to install')
+    .action(() => print(Keyring.generateKey()));
+  for (const op of ['install', 'use', 'remove'] as const) {
+    withConnection(keys.command(`${op} <key>`).description(op === 'install' ? 'install a key (base64) on every member' : op === 'use' ? 'make an installed key the primary on every member' : 'remove a key from every member (not the primary)')).action((key: string, flags: ConnectionFlags) =>
+      run(print, async () => {
+        const views = (await connect(flags).post(`/v1/keys/${op}`, { key })) as KeyView[];
+        if (flags.json) return print(JSON.stringify(views, null, 2));
+        for (const view of views) print(`${view.fingerprint}${view.primary ? '  primary' : ''}`);
+      }),
+    );
+  }
+
+  const tokens = program.command('tokens').description('API tokens and their roles (admin, operator, viewer); stored hashed by the agent');
+  withConnection(tokens.command('list')).action((flags: ConnectionFlags) =>
+    run(print, async () => {
+      const list = (await connect(flags).get('/v1/tokens')) as Array<{ name: string; role: string; createdAt: string }>;
+      if (flags.json) return print(JSON.stringify(list, null, 2));
+      table(print, [['NAME', 'ROLE', 'CREATED'], ...list.map((t) => [t.name, t.role, t.createdAt])]);
+    }),
+  );
+  withConnection(tokens.command('create <name>').requiredOption('--role <role>', 'admin, operator or viewer')).action((name: string, flags: ConnectionFlags & { role: string }) =>
+    run(print, async () => {
+      const created = (await connect(flags).post('/v1/tokens', { name, role: flags.role })) as { token: string };
+      if (flags.json) return print(JSON.stringify(created, null, 2));
+      print(created.token);
+    }),
+  );
+  withConnection(tokens.command('remove <name>')).action((name: string, flags: ConnectionFlags) =>
+    run(print, async () => {
+      await connect(flags).delete(`/v1/tokens/${encodeURIComponent(name)}`);
+      print(`removed ${name}`);
+    }),
+  );
+
+  const components = program.command('components').description('farm service components on this agent: state, restarts, configuration; installing packages');
+  withConnection(components.command('ls').description('the components on this agent: state, pid, restarts, configuration')).action((flags: ConnectionFlags) =>
+    run(print, async () => {
+      const list = (await connect(flags).get('/v1/components')) as ComponentStatus[];
+      if (flags.json) return print(JSON.stringify(list, null, 2));
+      table(print, [['NAME', 'KIND', 'STATE', 'PID', 'RESTARTS', 'CONFIG'], ...list.map((c) => [c.name, c.kind, c.state, String(c.pid ?? '-'), String(c.restarts), JSON.stringify(c.config)])]);
+    }),
+  );
+  withConnection(components.command('restart <name>').description('stop and start a component (also takes it out of failed)')).action((name: string, flags: ConnectionFlags) =>
+    run(print, async () => {
+      const status = (await connect(flags).post(`/v1/components/${encodeURIComponent(name)}/restart`, {})) as ComponentStatus;
+      print(`${status.name} ${status.state}`);
+    }),
+  );
+  withConnection(components.command('config <name> <key=value...>').description('change a live component\'s configuration (values parsed as JSON when they can be)')).action((name: string, pairs: string[], flags: ConnectionFlags) =>
+    run(print, async () => {
+      const config = parseConfigPairs(pairs);
+      const status = (await connect(flags).put(`/v1/components/${encodeURIComponent(name)}/config`, config)) as ComponentStatus;
+      print(`${status.name} ${status.state} ${JSON.stringify(status.config)}`);
+    }),
+  );
+
+  withConnection(program.command('values').description('values posted by components (the Measurement service) per node').option('--node <id>', 'one node')).action((flags: ConnectionFlags & { node?: string }) =>
+    run(print, async () => {
+      const rows = (await connect(flags).get(`/v1/values${flags.node === undefined ? '' : `?node=${encodeURIComponent(flags.node)}`}`)) as Array<{ node: string; values: Record<string, unknown>; updatedAt: string | null }>;
+      if (flags.json) return print(JSON.stringify(rows, null, 2));
+      for (const row of rows) print(`${row.node} ${row.updatedAt ?? '-'} ${Object.entries(row.values).map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toPrecision(6)) : v}`).join(' ')}`);
+    }),
+  );
+}
