@@ -13,7 +13,7 @@
 //
 // No allocation: only loads, stores and memory.copy.
 
-import * as F from "../src/wire/format";
+import * as F from "../src/core/wire/format";
 import { checksumOf } from "./checksum";
 
 // ---------------------------------------------------------------------------------

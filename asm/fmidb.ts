@@ -12,7 +12,7 @@
 // is aligned down to 4 and the version column and output buffer to 8, as the
 // TypeScript typed-array indexing does. No allocation: only loads and stores.
 
-import * as L from "../src/fmidb/layout";
+import * as L from "../src/core/fmidb/layout";
 import { hashId, probeIndex, unindexRow } from "./table";
 
 const kVersionLimit: f64 = 9007199254740992.0;

@@ -14,8 +14,8 @@
 //
 // No allocation: only loads and stores.
 
-import * as F from "../src/wire/format";
-import * as L from "../src/table/layout";
+import * as F from "../src/core/wire/format";
+import * as L from "../src/core/table/layout";
 import { checksumOf } from "./checksum";
 import { checkHeader } from "./codec";
 

@@ -26,7 +26,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { FmidbObserver } from '../src/core/fmidb/fmidb-replica.js';
 import { FmidbSimulation, type FmidbSimNode } from '../src/sim/fmidb-simulation.js';
-import { packageRoot } from '../src/node/util/package-root.js';
+import { packageRoot } from '../src/core/platform/package-root.js';
 import { Prng } from '../src/core/util/prng.js';
 
 const sizes = (process.env.GALAXY_FMIDB_SIZES ?? '100,1000,10000').split(',').map(Number);

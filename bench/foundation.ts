@@ -11,11 +11,12 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { Bench } from 'tinybench';
-import { createRuntime, type Runtime } from '../src/core/kernels/runtime.js';
+import { createRuntime } from '../src/core/kernels/create-runtime.js';
+import { type Runtime } from '../src/core/runtime/runtime.js';
 import { MembershipTable } from '../src/core/table/membership-table.js';
 import * as L from '../src/core/table/layout.js';
 import { Prng } from '../src/core/util/prng.js';
-import { packageRoot } from '../src/node/util/package-root.js';
+import { packageRoot } from '../src/core/platform/package-root.js';
 import * as F from '../src/core/wire/format.js';
 import { Tape } from '../src/core/wire/tape.js';
 

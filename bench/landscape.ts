@@ -20,7 +20,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { LandscapeEngine } from '../src/farm/data/landscape/landscape-engine.js';
 import type { NodeChange } from '../src/farm/data/landscape/node-mirror.js';
-import { packageRoot } from '../src/node/util/package-root.js';
+import { packageRoot } from '../src/core/platform/package-root.js';
 import { Prng } from '../src/core/util/prng.js';
 
 const kQuick = process.env['GALAXY_BENCH_QUICK'] === '1';

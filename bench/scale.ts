@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Piscina } from 'piscina';
-import { packageRoot } from '../src/node/util/package-root.js';
+import { packageRoot } from '../src/core/platform/package-root.js';
 import type { Scenario, ScenarioResult } from './scale-scenario.js';
 
 const sizes = (process.env.GALAXY_SCALE_SIZES ?? '100,1000,10000').split(',').map(Number);

@@ -28,7 +28,7 @@ import { cpus, loadavg, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeUdpSocket } from '../src/node/native/native-udp-socket.js';
-import { packageRoot } from '../src/node/util/package-root.js';
+import { packageRoot } from '../src/core/platform/package-root.js';
 import type { ParentMessage, PeerKind, PeerMessage } from './transport-raw-peer.js';
 
 const quick = process.env['GALAXY_BENCH_QUICK'] === '1';

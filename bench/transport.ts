@@ -29,7 +29,7 @@ import { NativeUdpSocket } from '../src/node/native/native-udp-socket.js';
 import type { DatagramTransport } from '../src/node/transport/datagram-transport.js';
 import { DgramTransport } from '../src/node/transport/dgram-transport.js';
 import { NativeTransport } from '../src/node/transport/native-transport.js';
-import { packageRoot } from '../src/node/util/package-root.js';
+import { packageRoot } from '../src/core/platform/package-root.js';
 
 const kAgents = 20;
 const kKills = Number(process.env['GALAXY_BENCH_KILLS'] ?? 10);

@@ -5,9 +5,10 @@
  * membership table in shared memory, the gossip worker and its ring, and backend
  * reporting. Higher layers (membership engine, farm service, clusters) build on these.
  */
-export { createRuntime, Runtime, kRuntimeDefaults, type RuntimeOptions, type RuntimeSettings } from './core/kernels/runtime.js';
-export type { Kernels, KernelBackend } from './core/kernels/kernels.js';
-export { MemoryViews } from './core/kernels/memory-views.js';
+export { Runtime, kRuntimeDefaults, type RuntimeOptions, type RuntimeSettings } from './core/runtime/runtime.js';
+export { createRuntime } from './core/kernels/create-runtime.js';
+export type { Kernels, KernelBackend } from './core/runtime/kernels.js';
+export { MemoryViews } from './core/runtime/memory-views.js';
 export { Codec } from './core/wire/codec.js';
 export { Tape, kDatagramTapeCapacity, type TapeCapacity } from './core/wire/tape.js';
 export { WireError, wireErrorName } from './core/wire/wire-error.js';

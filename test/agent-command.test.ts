@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { agentOptionsFromFlags, AgentUsageError } from '../src/ops/agent/agent-command.js';
-import { packageRoot } from '../src/node/util/package-root.js';
+import { packageRoot } from '../src/core/platform/package-root.js';
 import { freePort } from './support/agents.js';
 
 const cli = join(packageRoot(), 'dist', 'src', 'ops', 'cli', 'main.js');

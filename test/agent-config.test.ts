@@ -16,7 +16,7 @@ import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { agentInvocation, AgentUsageError, type AgentEnvironment, type AgentFlags } from '../src/ops/agent/agent-command.js';
 import { claimIdentity, nextIncarnation, readIdentity } from '../src/ops/agent/config/agent-identity.js';
-import { packageRoot } from '../src/node/util/package-root.js';
+import { packageRoot } from '../src/core/platform/package-root.js';
 import { freePort } from './support/agents.js';
 
 const cli = join(packageRoot(), 'dist', 'src', 'ops', 'cli', 'main.js');

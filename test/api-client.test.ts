@@ -9,7 +9,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, ApiClientError } from '../src/ops/api/api-client.js';
+import { ApiClient, ApiClientError } from '../src/surface/client/api-client.js';
 import { ApiServer } from '../src/ops/api/api-server.js';
 import { TokenStore } from '../src/ops/api/token-store.js';
 import { kPendingId, MemoryFarm } from './api-memory-farm.js';

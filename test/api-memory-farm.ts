@@ -3,7 +3,9 @@
 // a switch to make the next call throw. The farm service provides the real backend;
 // its end-to-end tests drive the API over a live agent.
 import { createHash } from 'node:crypto';
-import { ApiError, type AdmissionRecord, type ApiBackend, type ApiEvent, type ComponentStatus, type KeyView, type MemberView, type MetricFamily, type NodeSummary, type NodeValues } from '../src/ops/api/api-backend.js';
+import { ApiError } from '../src/ops/api/api-error.js';
+import { DomainError } from '../src/core/util/domain-error.js';
+import { type AdmissionRecord, type ApiBackend, type ApiEvent, type ComponentStatus, type KeyView, type MemberView, type MetricFamily, type NodeSummary, type NodeValues } from '../src/surface/api/api-backend.js';
 
 export const kPendingId = '00000000000000a1';
 export const kApprovedId = '00000000000000b2';
@@ -59,7 +61,7 @@ export class MemoryFarm implements ApiBackend {
   async revoke(id: string, by: string): Promise<AdmissionRecord> {
     this.check('revoke', [id, by]);
     const record = this.records.get(id);
-    if (record?.status !== 'approved') throw new ApiError(409, 'GALAXY_ADMISSION_NOT_APPROVED', `node ${id} is not approved`);
+    if (record?.status !== 'approved') throw new DomainError('conflict', 'GALAXY_ADMISSION_NOT_APPROVED', `node ${id} is not approved`);
     return this.set({ ...record, status: 'revoked', decidedBy: by });
   }
 
@@ -71,11 +73,11 @@ export class MemoryFarm implements ApiBackend {
     this.check('keyOperation', [op, key, by]);
     if (op === 'install' && !this.keyring.includes(key)) this.keyring.push(key);
     if (op === 'use') {
-      if (!this.keyring.includes(key)) throw new ApiError(409, 'GALAXY_KEYRING_UNKNOWN_KEY', 'install the key first');
+      if (!this.keyring.includes(key)) throw new DomainError('conflict', 'GALAXY_KEYRING_UNKNOWN_KEY', 'install the key first');
       this.keyring = [key, ...this.keyring.filter((k) => k !== key)];
     }
     if (op === 'remove') {
-      if (this.keyring[0] === key) throw new ApiError(409, 'GALAXY_KEYRING_PRIMARY', 'the primary key cannot be removed');
+      if (this.keyring[0] === key) throw new DomainError('conflict', 'GALAXY_KEYRING_PRIMARY', 'the primary key cannot be removed');
       this.keyring = this.keyring.filter((k) => k !== key);
     }
     return this.keys();
@@ -129,8 +131,8 @@ export class MemoryFarm implements ApiBackend {
 
   private decide(id: string, status: 'approved' | 'rejected', by: string, roles?: readonly string[]): AdmissionRecord {
     const record = this.records.get(id);
-    if (record === undefined) throw new ApiError(404, 'GALAXY_ADMISSION_UNKNOWN', `no node ${id} asked to join`);
-    if (record.status !== 'pending') throw new ApiError(409, 'GALAXY_ADMISSION_DECIDED', `node ${id} is ${record.status}`);
+    if (record === undefined) throw new DomainError('not-found', 'GALAXY_ADMISSION_UNKNOWN', `no node ${id} asked to join`);
+    if (record.status !== 'pending') throw new DomainError('conflict', 'GALAXY_ADMISSION_DECIDED', `node ${id} is ${record.status}`);
     return this.set({ ...record, status, roles: roles ?? record.roles, decidedAt: '2025-01-01T00:02:00.000Z', decidedBy: by });
   }
 
@@ -141,7 +143,7 @@ export class MemoryFarm implements ApiBackend {
 
   private component(name: string): ComponentStatus {
     const status = this.componentMap.get(name);
-    if (status === undefined) throw new ApiError(404, 'GALAXY_COMPONENT_UNKNOWN', `no component "${name}" on this node`);
+    if (status === undefined) throw new DomainError('not-found', 'GALAXY_COMPONENT_UNKNOWN', `no component "${name}" on this node`);
     return status;
   }
 }

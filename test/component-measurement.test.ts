@@ -1,5 +1,5 @@
 // Proves the Measurement service as a component in its own process (the compiled
-// dist/src/components/measurement/measurement-component.js): it posts this machine's real
+// dist/src/farm/measurement/measurement-component.js): it posts this machine's real
 // CPU, load, memory, disk and network figures from /proc; its sampling interval changes
 // at runtime (at 2000 ms nothing arrives in the first 300 ms; switched to 100 ms, five
 // samples arrive within well under two seconds, each less than a second apart); an
@@ -27,7 +27,7 @@ describe('measurement component', () => {
     expect(() => parseMeasurementConfig({ diskPath: 'relative' })).toThrow(/diskPath/);
     expect(() => parseMeasurementConfig({ interval: 100 })).toThrow(/interval/);
     expect(kMeasurementComponent).toEqual({ name: 'measurement', kind: 'measurement', module: measurementComponentPath() });
-    expect(measurementComponentPath()).toMatch(/dist\/src\/components\/measurement\/measurement-component\.js$/);
+    expect(measurementComponentPath()).toMatch(/dist\/src\/farm\/measurement\/measurement-component\.js$/);
   });
 
   it('posts real values from /proc and changes its interval at runtime', async () => {

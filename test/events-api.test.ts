@@ -14,9 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ApiError } from '../src/ops/api/api-backend.js';
+import { DomainError } from '../src/core/util/domain-error.js';
 import { ApiRouter } from '../src/ops/api/api-router.js';
-import { apiRoutes, type ApiRoute } from '../src/ops/api/api-routes.js';
+import { type ApiRoute } from '../src/surface/api/api-route.js';
+import { apiRoutes } from '../src/ops/api/api-routes.js';
 import { ApiServer } from '../src/ops/api/api-server.js';
 import type { EventsPage } from '../src/farm/events/events-backend.js';
 import { eventsRoutes } from '../src/farm/events/events-routes.js';
@@ -174,8 +175,8 @@ describe('events API and CLI', () => {
     await t.host.start('events');
     const route = eventsRoutes(componentEventsBackend(t.host, { nodeId: lonely })).find((r) => r.pattern === '/v1/events/query')!;
     const answer = route.handle({ params: {}, query: {}, body: undefined, caller: { name: 'dashboard', role: 'viewer' } });
-    await expect(answer).rejects.toBeInstanceOf(ApiError);
-    await expect(answer).rejects.toMatchObject({ status: 503, code: 'GALAXY_EVENTS_NO_MANAGEMENT' });
+    await expect(answer).rejects.toBeInstanceOf(DomainError);
+    await expect(answer).rejects.toMatchObject({ kind: 'unavailable', code: 'GALAXY_EVENTS_NO_MANAGEMENT' });
     // Posting still works: the event waits in the outbox for a management node.
     const post = eventsRoutes(componentEventsBackend(t.host, { nodeId: lonely })).find((r) => r.method === 'POST')!;
     expect(await post.handle({ params: {}, query: {}, body: { type: 'deploy.done' }, caller: { name: 'ops', role: 'operator' } })).toMatchObject({ status: 201 });

@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Keyring } from '../src/node/security/keyring.js';
-import { packageRoot } from '../src/node/util/package-root.js';
+import { packageRoot } from '../src/core/platform/package-root.js';
 import { freePort, killAllAgents, spawnAgent, until, type Agent } from './support/agents.js';
 
 const cli = join(packageRoot(), 'dist', 'src', 'ops', 'cli', 'main.js');

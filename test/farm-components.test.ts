@@ -16,12 +16,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { silentAgentLogger } from '../src/ops/agent/config/agent-logger.js';
-import type { ApiEvent } from '../src/ops/api/api-backend.js';
-import type { ApiRoute } from '../src/ops/api/api-routes.js';
+import { silentAgentLogger } from '../src/node/util/agent-logger.js';
+import type { ApiEvent } from '../src/surface/api/api-backend.js';
+import type { ApiRoute } from '../src/surface/api/api-route.js';
 import type { ComponentRpcOutcome } from '../src/farm/components/host/component-host.js';
 import { EventForwarder, kPendingEventsMax } from '../src/farm/events/event-forwarder.js';
-import { FarmComponents, FarmComponentsError, kFarmComponentKinds } from '../src/farm/components/farm-components.js';
+import { FarmComponents, FarmComponentsError, kFarmComponentKinds } from '../src/ops/agent/farm-components.js';
 
 /** A resolver with no landscapes: landscape and statement targets are refused (named nodes still work). */
 function landscapesUnavailable(): never {
@@ -159,10 +159,10 @@ describe('FarmComponents', () => {
     // Installation waits for admission (start()), with a clear answer meanwhile.
     const routes = components.routes();
     expect(routes.map((r) => `${r.method} ${r.pattern}`)).toEqual(expect.arrayContaining(['POST /v1/events', 'GET /v1/events/query', 'POST /v1/jobs', 'POST /v1/scripts', 'POST /v1/components/install', 'GET /v1/packages']));
-    await expect(routeOf(routes, 'GET', '/v1/packages').handle({ params: {}, query: {}, body: undefined, caller: { name: 'ops', role: 'admin' } })).rejects.toMatchObject({ status: 503, code: 'GALAXY_INSTALL_BUSY', message: expect.stringMatching(/not admitted to the farm yet/) });
+    await expect(routeOf(routes, 'GET', '/v1/packages').handle({ params: {}, query: {}, body: undefined, caller: { name: 'ops', role: 'admin' } })).rejects.toMatchObject({ kind: 'unavailable', code: 'GALAXY_INSTALL_BUSY', message: expect.stringMatching(/not admitted to the farm yet/) });
     expect(components.metrics().map((f) => f.name)).toEqual(expect.arrayContaining(['galaxy_farm_rpc_total', 'galaxy_component_services_refused_total', 'galaxy_events_forwarded_total']));
     await components.close();
-    await expect(routeOf(routes, 'GET', '/v1/packages').handle({ params: {}, query: {}, body: undefined, caller: { name: 'ops', role: 'admin' } })).rejects.toMatchObject({ status: 503, code: 'GALAXY_INSTALL_CLOSED' });
+    await expect(routeOf(routes, 'GET', '/v1/packages').handle({ params: {}, query: {}, body: undefined, caller: { name: 'ops', role: 'admin' } })).rejects.toMatchObject({ kind: 'unavailable', code: 'GALAXY_INSTALL_CLOSED' });
     // Disconnected: nothing listens for the components' calls any more (the host answers them GALAXY_RPC_UNAVAILABLE).
     expect(t.host.listenerCount('rpc-call')).toBe(0);
     expect(t.host.listenerCount('services')).toBe(0);

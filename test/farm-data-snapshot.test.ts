@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { silentAgentLogger } from '../src/ops/agent/config/agent-logger.js';
+import { silentAgentLogger } from '../src/node/util/agent-logger.js';
 import { FarmData } from '../src/farm/data/farm-data.js';
 
 const self = '00000000000000aa';

@@ -13,10 +13,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { ApiEvent, NodeSummary } from '../src/ops/api/api-backend.js';
+import type { ApiEvent, NodeSummary } from '../src/surface/api/api-backend.js';
 import type { DataStatus, NodeAttributes } from '../src/farm/data/farm-data.js';
 import type { LandscapeView, QueryResult } from '../src/farm/data/landscape/landscape-engine.js';
-import { packageRoot } from '../src/node/util/package-root.js';
+import { packageRoot } from '../src/core/platform/package-root.js';
 import { freePort, killAllAgents, spawnAgent, until, type Agent } from './support/agents.js';
 
 const cli = join(packageRoot(), 'dist', 'src', 'ops', 'cli', 'main.js');

@@ -3,9 +3,9 @@
 // attribute and landscape changes, refuses bad lists with clear errors, and is not
 // ready while a named landscape has not been evaluated.
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentAgentLogger } from '../src/ops/agent/config/agent-logger.js';
+import { silentAgentLogger } from '../src/node/util/agent-logger.js';
 import { FarmData } from '../src/farm/data/farm-data.js';
-import { FarmDesiredComponents } from '../src/farm/components/farm-desired-components.js';
+import { FarmDesiredComponents } from '../src/farm/install/farm-desired-components.js';
 
 const self = '00000000000000aa';
 const open: FarmData[] = [];

@@ -57,7 +57,7 @@ describe('keyring rotation', () => {
     expect(bad).toEqual([]);
     for (let i = 0; i < 4; i++) expect(readCredentials(join(root, `n${i}`))!.keys).toEqual([newKey]);
 
-    await expect(operator.keyOperation('install', 'not-a-key', 'test')).rejects.toMatchObject({ status: 400 });
+    await expect(operator.keyOperation('install', 'not-a-key', 'test')).rejects.toMatchObject({ kind: 'invalid' });
     await expect(operator.keyOperation('remove', newKey, 'test')).rejects.toMatchObject({ code: 'GALAXY_KEYRING_PRIMARY' });
   }, 90_000);
 });

@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { ApiEvent, ComponentStatus, NodeValues } from '../src/ops/api/api-backend.js';
-import { packageRoot } from '../src/node/util/package-root.js';
+import type { ApiEvent, ComponentStatus, NodeValues } from '../src/surface/api/api-backend.js';
+import { packageRoot } from '../src/core/platform/package-root.js';
 import { freePort, killAllAgents, spawnAgent, until } from './support/agents.js';
 
 const cli = join(packageRoot(), 'dist', 'src', 'ops', 'cli', 'main.js');

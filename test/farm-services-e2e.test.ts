@@ -22,10 +22,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { ApiEvent, NodeValues } from '../src/ops/api/api-backend.js';
+import type { ApiEvent, NodeValues } from '../src/surface/api/api-backend.js';
 import type { EventsPage, FarmEvent } from '../src/farm/events/events-backend.js';
 import type { InstallOperationView, InstalledComponentView, PackageView } from '../src/farm/install/install-backend.js';
-import { packageRoot } from '../src/node/util/package-root.js';
+import { packageRoot } from '../src/core/platform/package-root.js';
 import { killAllAgents } from './support/agents.js';
 import { api, at, eventually, galaxy, galaxyJson, restart, startFarm, stop, withFlags, type CliResult, type FarmAgent } from './support/farm-cli.js';
 

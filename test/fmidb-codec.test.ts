@@ -12,11 +12,11 @@ import { beginDelta, encodeGroupBody, endDelta, parseDelta, readEntries, writeGr
 import type { EntryView } from '../src/core/fmidb/entry.js';
 import { fingerprintOf } from '../src/core/fmidb/fingerprint.js';
 import { FmidbMemory } from '../src/core/fmidb/fmidb-memory.js';
-import { createFmidbRuntime } from '../src/core/fmidb/fmidb-runtime.js';
+import { createFmidbRuntime } from '../src/core/kernels/fmidb-runtime.js';
 import { FmidbReplica } from '../src/core/fmidb/fmidb-replica.js';
 import { Utf8Cache } from '../src/core/fmidb/utf8-cache.js';
 import * as W from '../src/core/fmidb/wire-format.js';
-import { MemoryViews } from '../src/core/kernels/memory-views.js';
+import { MemoryViews } from '../src/core/runtime/memory-views.js';
 import { Prng } from '../src/core/util/prng.js';
 import { checksum } from '../src/core/wire/checksum.js';
 

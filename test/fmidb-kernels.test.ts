@@ -7,7 +7,8 @@
 // values and leave byte-identical registries and output buffers.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createRuntime, type Runtime } from '../src/core/kernels/runtime.js';
+import { createRuntime } from '../src/core/kernels/create-runtime.js';
+import { type Runtime } from '../src/core/runtime/runtime.js';
 import { OriginRegistry } from '../src/core/fmidb/origin-registry.js';
 import * as L from '../src/core/fmidb/layout.js';
 

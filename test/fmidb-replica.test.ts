@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveFmidbConfig, type FmidbOptions } from '../src/core/fmidb/config.js';
 import { FmidbError } from '../src/core/fmidb/fmidb-error.js';
 import { FmidbMemory } from '../src/core/fmidb/fmidb-memory.js';
-import { createFmidbRuntime } from '../src/core/fmidb/fmidb-runtime.js';
+import { createFmidbRuntime } from '../src/core/kernels/fmidb-runtime.js';
 import { FmidbReplica } from '../src/core/fmidb/fmidb-replica.js';
 import { Prng } from '../src/core/util/prng.js';
 

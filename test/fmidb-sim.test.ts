@@ -15,7 +15,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FmidbOptions } from '../src/core/fmidb/config.js';
 import { isNewer, type FmidbValue } from '../src/core/fmidb/entry.js';
-import { createFmidbRuntime } from '../src/core/fmidb/fmidb-runtime.js';
+import { createFmidbRuntime } from '../src/core/kernels/fmidb-runtime.js';
 import { FmidbSimulation, type FmidbSimNode } from '../src/sim/fmidb-simulation.js';
 import { LwwChecker } from '../src/core/fmidb/lww-checker.js';
 import { reproLine, withSeed } from '../src/sim/invariants.js';

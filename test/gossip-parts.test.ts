@@ -10,7 +10,7 @@ import { kLanConfig, kLocalConfig, kWanConfig, membershipConfig, pushPullInterva
 import { normalQuantile, phiKSquared } from '../src/core/membership/failure-detector.js';
 import { bucketOf, mismatchedBuckets, summarize, summaryBucketsFor } from '../src/core/membership/summary.js';
 import { expectedConfirmations, remainingSuspicionMs, suspicionMinMs, suspicionTimeoutMs } from '../src/core/membership/suspicion.js';
-import { createRuntime } from '../src/core/kernels/runtime.js';
+import { createRuntime } from '../src/core/kernels/create-runtime.js';
 import { MembershipTable } from '../src/core/table/membership-table.js';
 import * as F from '../src/core/wire/format.js';
 

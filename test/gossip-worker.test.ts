@@ -3,7 +3,7 @@
 // table in place, and the result is byte-identical to merging the same digests on the
 // main thread. Also proves the ring itself: order, wrap-around and refusal when full.
 import { describe, expect, it } from 'vitest';
-import { createRuntime } from '../src/core/kernels/runtime.js';
+import { createRuntime } from '../src/core/kernels/create-runtime.js';
 import { MembershipTable } from '../src/core/table/membership-table.js';
 import * as L from '../src/core/table/layout.js';
 import { GossipWorkerClient } from '../src/node/threads/gossip-worker-client.js';

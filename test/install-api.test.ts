@@ -11,18 +11,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ApiError } from '../src/ops/api/api-backend.js';
+import { ApiError } from '../src/ops/api/api-error.js';
+import { toApiError } from '../src/ops/api/api-response.js';
 import { parseInput, queryObject, splitTarget } from '../src/ops/api/api-input.js';
-import type { ApiReply } from '../src/ops/api/api-response.js';
+import type { ApiReply } from '../src/surface/api/api-route.js';
 import { ApiRouter } from '../src/ops/api/api-router.js';
-import type { ApiRoute } from '../src/ops/api/api-routes.js';
+import type { ApiRoute } from '../src/surface/api/api-route.js';
 import type { InstallOperationView } from '../src/farm/install/install-backend.js';
 import { installRoutes } from '../src/farm/install/install-routes.js';
 import { describeOperationEvent, parsePackageSpec, registerInstallCommands } from '../src/farm/install/install-commands.js';
 import { FarmRpc } from '../src/farm/service/farm-rpc.js';
 import { FarmInstall } from '../src/farm/install/farm-install.js';
 import { PackageStore } from '../src/farm/install/package-store.js';
-import { packageRoot } from '../src/node/util/package-root.js';
+import { packageRoot } from '../src/core/platform/package-root.js';
 import { closeHosts, testHost } from './support/components.js';
 
 const root = mkdtempSync(join(tmpdir(), 'galaxy-install-api-'));
@@ -73,8 +74,10 @@ async function refused(promise: Promise<unknown>): Promise<ApiError> {
   try {
     await promise;
   } catch (error) {
-    expect(error).toBeInstanceOf(ApiError);
-    return error as ApiError;
+    // What the server answers: a route's DomainError mapped to its status by the API layer.
+    const answered = toApiError(error);
+    expect(answered).toBeInstanceOf(ApiError);
+    return answered!;
   }
   throw new Error('expected an ApiError');
 }

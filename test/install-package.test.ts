@@ -20,7 +20,7 @@ import { sealPackageDirectory } from '../src/farm/install/package-directory.js';
 import { packagePathProblem } from '../src/farm/install/package-path.js';
 import { PackageStore } from '../src/farm/install/package-store.js';
 import { compareSemver, parseSemver } from '../src/farm/install/semver.js';
-import { packageRoot } from '../src/node/util/package-root.js';
+import { packageRoot } from '../src/core/platform/package-root.js';
 
 const root = mkdtempSync(join(tmpdir(), 'galaxy-install-package-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -27,7 +27,7 @@ import { PackageStore } from '../src/farm/install/package-store.js';
 import { PackageFetcher } from '../src/farm/install/package-fetcher.js';
 import { installAuthorizer, type InstallMember } from '../src/farm/install/install-authorization.js';
 import { kServiceRemove, serveInstallRpc } from '../src/farm/install/install-rpc.js';
-import { packageRoot } from '../src/node/util/package-root.js';
+import { packageRoot } from '../src/core/platform/package-root.js';
 import { closeHosts, processExists, testHost, waitFor } from './support/components.js';
 
 const root = mkdtempSync(join(tmpdir(), 'galaxy-install-service-'));

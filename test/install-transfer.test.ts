@@ -21,7 +21,7 @@ import { ChunkChannel } from '../src/farm/install/chunk-channel.js';
 import { kServiceHave, serveInstallRpc } from '../src/farm/install/install-rpc.js';
 import { PackageFetcher, type FetchProgress } from '../src/farm/install/package-fetcher.js';
 import { PackageStore } from '../src/farm/install/package-store.js';
-import { packageRoot } from '../src/node/util/package-root.js';
+import { packageRoot } from '../src/core/platform/package-root.js';
 
 const root = mkdtempSync(join(tmpdir(), 'galaxy-install-transfer-'));
 const services: FarmService[] = [];

@@ -6,12 +6,15 @@
 // gets a 400 naming the field, unknown ids a 404, and every coded error of the services
 // has a deliberate HTTP status.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ApiError, type ApiRole } from '../src/ops/api/api-backend.js';
+import { ApiError } from '../src/ops/api/api-error.js';
+import { type ApiRole } from '../src/surface/api/api-backend.js';
 import { componentJobsBackend } from '../src/farm/jobs/jobs-backend.js';
-import { statusOfCode } from '../src/farm/jobs/jobs-routes.js';
+import { kindOfCode } from '../src/farm/jobs/jobs-routes.js';
+import { toApiError } from '../src/ops/api/api-response.js';
+import { DomainError } from '../src/core/util/domain-error.js';
 import { routeDispatcher, type Answer } from './support/jobs-api-harness.js';
 import { kJobsErrorCodes } from '../src/farm/jobs/jobs-error.js';
-import { kScriptsErrorCodes } from '../src/farm/scripts/scripts-error.js';
+import { kScriptsErrorCodes } from '../src/farm/jobs/scripts/scripts-error.js';
 import { InMemoryFarm } from './support/jobs-farm.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -172,18 +175,24 @@ describe('job and script routes', () => {
     expect([noProcess.status, noProcess.json.error.code]).toEqual([404, 'GALAXY_JOBS_UNKNOWN_PROCESS']);
   });
 
+  // The status the API answers for a coded error of the services: its kind, mapped by the API layer.
+  const statusOf = (code: string): number | null => {
+    const kind = kindOfCode(code);
+    return kind === null ? null : toApiError(new DomainError(kind, code, 'x'))!.status;
+  };
+
   it('gives every coded error of the services an error status', () => {
     for (const code of [...kJobsErrorCodes, ...kScriptsErrorCodes]) {
-      const status = statusOfCode(code);
+      const status = statusOf(code);
       expect(status, code).not.toBeNull();
       expect(status! >= 400 && status! <= 599, code).toBe(true);
     }
-    expect(statusOfCode('GALAXY_RPC_TIMEOUT')).toBe(504);
+    expect(statusOf('GALAXY_RPC_TIMEOUT')).toBe(504);
     // The farm's refusals of a target: a named node not in the farm is the caller's mistake; no landscapes here is the node's limit.
-    expect(statusOfCode('GALAXY_FARM_UNKNOWN_NODE')).toBe(400);
-    expect(statusOfCode('GALAXY_LANDSCAPE_UNAVAILABLE')).toBe(503);
-    expect(statusOfCode('GALAXY_LANDSCAPE_UNKNOWN')).toBe(404);
-    expect(statusOfCode('SOMETHING_ELSE')).toBeNull();
+    expect(statusOf('GALAXY_FARM_UNKNOWN_NODE')).toBe(400);
+    expect(statusOf('GALAXY_LANDSCAPE_UNAVAILABLE')).toBe(503);
+    expect(statusOf('GALAXY_LANDSCAPE_UNKNOWN')).toBe(404);
+    expect(statusOf('SOMETHING_ELSE')).toBeNull();
     expect(new ApiError(400, 'x', 'y')).toBeInstanceOf(Error);
   });
 });

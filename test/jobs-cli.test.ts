@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
 import { componentJobsBackend } from '../src/farm/jobs/jobs-backend.js';
-import { parseDurationMs } from '../src/ops/cli/duration.js';
+import { parseDurationMs } from '../src/surface/cli/duration.js';
 import { limitsOf, progressLines, registerJobsCommands, targetOf } from '../src/farm/jobs/jobs-commands.js';
-import { NodeLinePrefixer } from '../src/ops/cli/node-line-prefixer.js';
-import type { ScriptSummary } from '../src/farm/scripts/script-view.js';
+import { NodeLinePrefixer } from '../src/surface/cli/node-line-prefixer.js';
+import type { ScriptSummary } from '../src/farm/jobs/scripts/script-view.js';
 import { routeDispatcher, serveOverHttp } from './support/jobs-api-harness.js';
 import { InMemoryFarm } from './support/jobs-farm.js';
 

@@ -16,10 +16,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { componentJobsBackend } from '../src/farm/jobs/jobs-backend.js';
 import { connectComponentRpc } from '../src/farm/components/host/component-rpc-bridge.js';
 import { kJobsComponent } from '../src/farm/jobs/jobs-component.js';
-import { kScriptsComponent } from '../src/farm/scripts/scripts-component.js';
+import { kScriptsComponent } from '../src/farm/jobs/scripts/scripts-component.js';
 import type { JobView, JobWaitView } from '../src/farm/jobs/job-view.js';
-import type { ScriptProgress } from '../src/farm/scripts/script-coordinator.js';
-import type { ScriptView } from '../src/farm/scripts/script-view.js';
+import type { ScriptProgress } from '../src/farm/jobs/scripts/script-coordinator.js';
+import type { ScriptView } from '../src/farm/jobs/scripts/script-view.js';
 import { closeHosts, processExists, testHost, waitFor, type TestHost } from './support/components.js';
 import { RpcFarm } from './support/rpc-farm.js';
 

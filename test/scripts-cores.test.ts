@@ -6,14 +6,14 @@
 // the rule checked after every batch, stop and failure skipping what remains; views fit
 // their JSON bound; management nodes are found by their roles tag.
 import { describe, expect, it } from 'vitest';
-import { batchSize, parseBatchLimit, planBatches } from '../src/farm/scripts/batch-plan.js';
-import { formatMerged, mergeOutputs } from '../src/farm/scripts/dshbak-merge.js';
-import { managementNodes } from '../src/farm/scripts/script-coordinator.js';
-import { splitPhases } from '../src/farm/scripts/script-phases.js';
-import { ScriptRun, type NodeResult } from '../src/farm/scripts/script-run.js';
-import { kScriptRunSchema } from '../src/farm/scripts/script-spec.js';
-import { fitView, mergedPhases, phaseResults, scriptSummary, type RunMeta } from '../src/farm/scripts/script-view.js';
-import { parseSuccessRule, phaseVerdict, requiredSuccesses } from '../src/farm/scripts/success-rule.js';
+import { batchSize, parseBatchLimit, planBatches } from '../src/farm/jobs/scripts/batch-plan.js';
+import { formatMerged, mergeOutputs } from '../src/farm/jobs/scripts/dshbak-merge.js';
+import { managementNodes } from '../src/farm/jobs/scripts/script-coordinator.js';
+import { splitPhases } from '../src/farm/jobs/scripts/script-phases.js';
+import { ScriptRun, type NodeResult } from '../src/farm/jobs/scripts/script-run.js';
+import { kScriptRunSchema } from '../src/farm/jobs/scripts/script-spec.js';
+import { fitView, mergedPhases, phaseResults, scriptSummary, type RunMeta } from '../src/farm/jobs/scripts/script-view.js';
+import { parseSuccessRule, phaseVerdict, requiredSuccesses } from '../src/farm/jobs/scripts/success-rule.js';
 
 const ok = (node: string, stdout = 'ok\n'): NodeResult => ({ node, state: 'exited', exitCode: 0, signal: null, reason: null, stdout, stderr: '', startedAtMs: 1, endedAtMs: 2, jobId: 'j' });
 const bad = (node: string, code = 1): NodeResult => ({ ...ok(node, 'failed\n'), exitCode: code });

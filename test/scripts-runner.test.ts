@@ -10,8 +10,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ScriptCoordinator } from '../src/farm/scripts/script-coordinator.js';
-import type { ScriptView } from '../src/farm/scripts/script-view.js';
+import type { ScriptCoordinator } from '../src/farm/jobs/scripts/script-coordinator.js';
+import type { ScriptView } from '../src/farm/jobs/scripts/script-view.js';
 import { InMemoryFarm } from './support/jobs-farm.js';
 
 const ids = ['00000000000000a1', '00000000000000a2', '00000000000000a3', '00000000000000a4', '00000000000000a5'];

@@ -6,7 +6,8 @@
 // byte-identical tables and output buffers.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createRuntime, type Runtime } from '../src/core/kernels/runtime.js';
+import { createRuntime } from '../src/core/kernels/create-runtime.js';
+import { type Runtime } from '../src/core/runtime/runtime.js';
 import { MembershipTable, TableFullError } from '../src/core/table/membership-table.js';
 import * as L from '../src/core/table/layout.js';
 import * as F from '../src/core/wire/format.js';

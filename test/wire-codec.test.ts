@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createRuntime } from '../src/core/kernels/runtime.js';
+import { createRuntime } from '../src/core/kernels/create-runtime.js';
 import { Codec } from '../src/core/wire/codec.js';
 import * as F from '../src/core/wire/format.js';
 import { WireError } from '../src/core/wire/wire-error.js';

@@ -4,7 +4,7 @@
 // with a typed error code, and count it. Half of the mutations get a fixed-up
 // checksum so that the structural checks behind the checksum are exercised too.
 import { describe, expect, it } from 'vitest';
-import { createRuntime } from '../src/core/kernels/runtime.js';
+import { createRuntime } from '../src/core/kernels/create-runtime.js';
 import { Prng } from '../src/core/util/prng.js';
 import { Codec } from '../src/core/wire/codec.js';
 import * as F from '../src/core/wire/format.js';

@@ -7,8 +7,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createTsKernels } from '../src/core/kernels/ts-kernels.js';
 import { createWasmKernels } from '../src/core/kernels/wasm-kernels.js';
-import { Runtime } from '../src/core/kernels/runtime.js';
-import { MemoryViews } from '../src/core/kernels/memory-views.js';
+import { Runtime } from '../src/core/runtime/runtime.js';
+import { MemoryViews } from '../src/core/runtime/memory-views.js';
 import { Ring } from '../src/node/threads/ring.js';
 import * as P from '../src/node/threads/gossip-worker-protocol.js';
 import * as L from '../src/core/table/layout.js';

@@ -1,5 +1,5 @@
 import { loadNative } from './native/loader.js';
-import { createRuntime } from '../core/kernels/runtime.js';
+import { createRuntime } from '../core/kernels/create-runtime.js';
 import { transportDecision } from './transport/select-transport.js';
 
 /** Which implementation of each swappable part runs here, and why. */

@@ -1,4 +1,4 @@
-import type { KernelBackend } from '../core/kernels/kernels.js';
+import type { KernelBackend } from '../core/runtime/kernels.js';
 import { NetworkSimulator } from '../sim/network-simulator.js';
 import { nodeAddress } from '../sim/node-address.js';
 import type { NetworkSimulatorOptions } from '../sim/sim-options.js';
@@ -6,7 +6,7 @@ import type { SimContext, SimMemberStatus, SimProcess } from '../sim/sim-process
 import { resolveFmidbConfig, type FmidbConfig, type FmidbOptions } from '../core/fmidb/config.js';
 import type { EntryView, FmidbChange, FmidbWrite } from '../core/fmidb/entry.js';
 import { FmidbMemory } from '../core/fmidb/fmidb-memory.js';
-import { createFmidbRuntime } from '../core/fmidb/fmidb-runtime.js';
+import { createFmidbRuntime } from '../core/kernels/fmidb-runtime.js';
 import { FmidbReplica, type FmidbObserver } from '../core/fmidb/fmidb-replica.js';
 import { SharedHistory } from '../core/fmidb/history-store.js';
 

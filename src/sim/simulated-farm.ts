@@ -1,5 +1,6 @@
-import { createRuntime, type Runtime } from '../core/kernels/runtime.js';
-import type { KernelBackend } from '../core/kernels/kernels.js';
+import { createRuntime } from '../core/kernels/create-runtime.js';
+import { type Runtime } from '../core/runtime/runtime.js';
+import type { KernelBackend } from '../core/runtime/kernels.js';
 import type { NetworkSimulator } from '../sim/network-simulator.js';
 import type { SimContext, SimMemberStatus, SimProcess } from '../sim/sim-process.js';
 import { MembershipTable } from '../core/table/membership-table.js';
@@ -207,14 +208,5 @@ class SimulatedMember implements SimProcess {
 
 const kStatusNames: Record<number, SimMemberStatus> = { [F.kStatusAlive]: 'alive', [F.kStatusSuspect]: 'suspect', [F.kStatusDead]: 'dead', [F.kStatusLeft]: 'left' };
 
-/** A stable 64-bit id from an address (FNV-1a in two lanes), so restarts keep their identity. */
-export function nodeIdOf(address: string): NodeId {
-  let high = 0x811c9dc5;
-  let low = 0x01000193;
-  for (let i = 0; i < address.length; i++) {
-    const c = address.charCodeAt(i);
-    high = Math.imul(high ^ c, 0x01000193) >>> 0;
-    low = Math.imul(low ^ (c + 0x9e), 0x01000193) >>> 0;
-  }
-  return { high, low };
-}
+import { nodeIdOf } from '../core/wire/node-id-of.js';
+export { nodeIdOf };

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { packageRoot } from '../../src/node/util/package-root.js';
+import { packageRoot } from '../../src/core/platform/package-root.js';
 
 const kDataRoot = mkdtempSync(join(tmpdir(), 'galaxy-test-agents-'));
 

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ComponentHost, type ComponentHostOptions, type ComponentLifecycleEvent, type ComponentLogger } from '../../src/farm/components/host/component-host.js';
-import { packageRoot } from '../../src/node/util/package-root.js';
+import { packageRoot } from '../../src/core/platform/package-root.js';
 
 export interface LoggedLine {
   readonly level: 'debug' | 'info' | 'warn' | 'error';

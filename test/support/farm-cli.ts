@@ -5,8 +5,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ComponentStatus, MemberView } from '../../src/ops/api/api-backend.js';
-import { packageRoot } from '../../src/node/util/package-root.js';
+import type { ComponentStatus, MemberView } from '../../src/surface/api/api-backend.js';
+import { packageRoot } from '../../src/core/platform/package-root.js';
 import { freePort, spawnAgent, type Agent } from './agents.js';
 
 const cli = join(packageRoot(), 'dist', 'src', 'ops', 'cli', 'main.js');

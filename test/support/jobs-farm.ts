@@ -6,9 +6,9 @@ import { JobCoordinator, type JobCoordinatorOptions } from '../../src/farm/jobs/
 import { JobWorker, type JobWorkerOptions } from '../../src/farm/jobs/job-worker.js';
 import { jobsServices, type JobsServiceHandler } from '../../src/farm/jobs/jobs-services.js';
 import { localNodeFacts } from '../../src/farm/jobs/node-facts.js';
-import { ScriptCoordinator } from '../../src/farm/scripts/script-coordinator.js';
-import { ScriptLogStore } from '../../src/farm/scripts/script-log-store.js';
-import { scriptsServices } from '../../src/farm/scripts/scripts-services.js';
+import { ScriptCoordinator } from '../../src/farm/jobs/scripts/script-coordinator.js';
+import { ScriptLogStore } from '../../src/farm/jobs/scripts/script-log-store.js';
+import { scriptsServices } from '../../src/farm/jobs/scripts/scripts-services.js';
 
 export interface TestNode {
   readonly id: string;

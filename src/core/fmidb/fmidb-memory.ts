@@ -1,4 +1,4 @@
-import type { Runtime } from '../kernels/runtime.js';
+import type { Runtime } from '../runtime/runtime.js';
 import type { FmidbConfig } from './config.js';
 import * as L from './layout.js';
 import { MessageWriter } from './message-writer.js';

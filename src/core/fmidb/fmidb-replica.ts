@@ -1,4 +1,4 @@
-import type { Runtime } from '../kernels/runtime.js';
+import type { Runtime } from '../runtime/runtime.js';
 import type { Prng } from '../util/prng.js';
 import { AnnounceQueue } from './announce-queue.js';
 import { resolveFmidbConfig, type FmidbConfig, type FmidbOptions } from './config.js';

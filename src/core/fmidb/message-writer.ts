@@ -1,4 +1,4 @@
-import type { Runtime } from '../kernels/runtime.js';
+import type { Runtime } from '../runtime/runtime.js';
 import { kChecksumOffset, kMessageHeaderBytes, kWireMagic, kWireVersion } from './wire-format.js';
 import { varintBytes, writeVarint } from './varint.js';
 

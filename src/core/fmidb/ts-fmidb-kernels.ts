@@ -1,4 +1,4 @@
-import type { MemoryViews } from '../kernels/memory-views.js';
+import type { MemoryViews } from '../runtime/memory-views.js';
 import { hashId, probeIndex, unindexRow } from '../table/ts-table-kernels.js';
 import * as L from './layout.js';
 

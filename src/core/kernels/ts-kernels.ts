@@ -1,9 +1,9 @@
-import type { MemoryViews } from './memory-views.js';
+import type { MemoryViews } from '../runtime/memory-views.js';
 import { checksum } from '../wire/checksum.js';
 import { decode, encode } from '../wire/ts-codec.js';
 import * as T from '../table/ts-table-kernels.js';
 import * as M from '../fmidb/ts-fmidb-kernels.js';
-import type { Kernels } from './kernels.js';
+import type { Kernels } from '../runtime/kernels.js';
 
 /** The TypeScript backend of the kernels, over the given memory views. */
 export function createTsKernels(views: MemoryViews): Kernels {

@@ -1,29 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { packageRoot } from '../../node/util/package-root.js';
-import type { Kernels } from './kernels.js';
+import type { Kernels } from '../runtime/kernels.js';
+import { wasmModule } from '../platform/wasm-module.js';
 
 /** The exports of dist/asm/galaxy.wasm (see asm/index.ts): the kernels, plus where free memory starts. */
 type WasmExports = Omit<Kernels, 'backend'> & { heapBase(): number };
-
-/** Where `npm install` (asc) puts the compiled kernels. */
-export function wasmPath(): string {
-  return join(packageRoot(), 'dist', 'asm', 'galaxy.wasm');
-}
-
-let compiled: WebAssembly.Module | undefined;
-
-/**
- * The compiled Wasm module, compiled once per thread. A WebAssembly.Module can also be
- * posted to a worker, which then instantiates it over the same shared memory.
- */
-export function wasmModule(): WebAssembly.Module {
-  if (compiled !== undefined) return compiled;
-  const path = wasmPath();
-  if (!existsSync(path)) throw new Error(`Wasm kernels not built: ${path} is missing (run npm run build:asm)`);
-  compiled = new WebAssembly.Module(readFileSync(path));
-  return compiled;
-}
 
 /** Instantiates the Wasm kernels over `memory`; returns them and the first free byte. */
 export function createWasmKernels(memory: WebAssembly.Memory, module: WebAssembly.Module = wasmModule()): { kernels: Kernels; heapBase: number } {

@@ -1,4 +1,4 @@
-import type { Runtime } from '../kernels/runtime.js';
+import type { Runtime } from '../runtime/runtime.js';
 import { MembershipTable } from '../table/membership-table.js';
 import * as L from '../table/layout.js';
 import type { Prng } from '../util/prng.js';

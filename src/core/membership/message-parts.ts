@@ -1,4 +1,4 @@
-import type { Runtime } from '../kernels/runtime.js';
+import type { Runtime } from '../runtime/runtime.js';
 import type { MembershipTable } from '../table/membership-table.js';
 import * as L from '../table/layout.js';
 import * as F from '../wire/format.js';

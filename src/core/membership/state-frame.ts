@@ -1,4 +1,4 @@
-import { MemoryViews } from '../kernels/memory-views.js';
+import { MemoryViews } from '../runtime/memory-views.js';
 import type { MembershipTable } from '../table/membership-table.js';
 import { checksum } from '../wire/checksum.js';
 import * as F from '../wire/format.js';

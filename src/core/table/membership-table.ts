@@ -1,5 +1,5 @@
-import type { Runtime } from '../kernels/runtime.js';
-import type { MemoryViews } from '../kernels/memory-views.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { MemoryViews } from '../runtime/memory-views.js';
 import * as F from '../wire/format.js';
 import type { NodeId, WireAddress } from '../wire/message.js';
 import { WireError } from '../wire/wire-error.js';

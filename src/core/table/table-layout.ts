@@ -1,4 +1,4 @@
-import type { MemoryViews } from '../kernels/memory-views.js';
+import type { MemoryViews } from '../runtime/memory-views.js';
 import * as L from './layout.js';
 
 /** The largest table Galaxy creates: a farm of 100,000 members and then some. */

@@ -1,4 +1,4 @@
-import type { MemoryViews } from '../kernels/memory-views.js';
+import type { MemoryViews } from '../runtime/memory-views.js';
 import { checkHeader } from '../wire/ts-codec.js';
 import { checksum } from '../wire/checksum.js';
 import * as F from '../wire/format.js';

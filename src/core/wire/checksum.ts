@@ -1,4 +1,4 @@
-import type { MemoryViews } from '../kernels/memory-views.js';
+import type { MemoryViews } from '../runtime/memory-views.js';
 
 /**
  * The datagram checksum: a Fletcher-style pair of 32-bit sums over little-endian

@@ -1,4 +1,4 @@
-import type { Runtime } from '../kernels/runtime.js';
+import type { Runtime } from '../runtime/runtime.js';
 import * as F from './format.js';
 import type { Message } from './message.js';
 import { Tape, type TapeCapacity, kDatagramTapeCapacity } from './tape.js';

@@ -1,4 +1,4 @@
-import type { Runtime } from '../kernels/runtime.js';
+import type { Runtime } from '../runtime/runtime.js';
 import * as F from './format.js';
 import type { MemberEntry, Message, NodeId, WireAddress } from './message.js';
 import { WireError } from './wire-error.js';

@@ -1,4 +1,4 @@
-import type { MemoryViews } from '../kernels/memory-views.js';
+import type { MemoryViews } from '../runtime/memory-views.js';
 import { checksum } from './checksum.js';
 import * as F from './format.js';
 

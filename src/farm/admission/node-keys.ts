@@ -2,7 +2,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { AgentUsageError } from '../../ops/agent/config/agent-usage-error.js';
+import { AgentUsageError } from '../../node/util/agent-usage-error.js';
 import { writeFileAtomic } from '../../node/util/atomic-file.js';
 
 /**

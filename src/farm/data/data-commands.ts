@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
 import type { NodeAttributes, DataStatus } from './farm-data.js';
-import type { ComponentAssignment } from '../components/farm-desired-components.js';
-import type { DesiredComponent } from '../install/desired-components.js';
 import type { LandscapeSummary, LandscapeView, QueryResult } from './landscape/landscape-engine.js';
 import { formatMode } from './landscape/landscape-mode.js';
-import { CliError, connect, run, table, withConnection, type ConnectionFlags, type Print } from '../../ops/cli/api-commands.js';
+import { CliError, connect, run, table, withConnection, type ConnectionFlags, type Print } from '../../surface/cli/cli-kit.js';
 
 /**
  * The farm's data from the command line: `galaxy attr set|get`, `galaxy db query|status`
@@ -47,13 +45,6 @@ function printLandscape(print: Print, view: LandscapeView): void {
   print(`defined by  ${view.origin} at ${new Date(view.updatedAtMs).toISOString()}`);
 }
 
-/** `name@version`, optionally `#checksum` (64 hex digits): one entry of a desired list. */
-export function parseComponentSpec(spec: string): DesiredComponent {
-  const match = /^([a-z][a-z0-9-]{0,62})@([^#\s]+)(?:#([0-9a-f]{64}))?$/.exec(spec);
-  if (match === null) throw new CliError(`expected NAME@VERSION or NAME@VERSION#SHA256, got "${spec}"`);
-  return { name: match[1]!, version: match[2]!, ...(match[3] === undefined ? {} : { checksum: match[3] }) };
-}
-
 export function registerDataCommands(program: Command, print: Print = (line) => console.log(line)): void {
   const attr = program.command('attr').description('node attributes in the FMIDB: static ones set by administrators beside the values components post');
   withConnection(attr.command('set').description('set attributes of a node, e.g. galaxy attr set 1a2b3c4d5e6f7a8b rack=r12 room=b (KEY= deletes)').argument('<node>', 'node id (16 hex digits)').argument('<pairs...>', 'KEY=VALUE pairs'))
@@ -92,32 +83,6 @@ export function registerDataCommands(program: Command, print: Print = (line) => 
       print(`origins     ${status.origins}`);
       print(`nodes       ${status.nodes}`);
       print(`landscapes  ${status.landscapes}`);
-    }),
-  );
-
-  const farm = program.command('farm').description('the farm configuration, replicated in the FMIDB');
-  const farmComponents = farm.command('components').description('which components (and versions) the nodes of a landscape, or all nodes, must run; the install service on each node makes it so');
-  withConnection(farmComponents.command('ls').description('the lists per target, and what this node must run')).action((flags: ConnectionFlags) =>
-    run(print, async () => {
-      const result = (await connect(flags).get('/v1/farm/components')) as { assignments: ComponentAssignment[]; thisNode: DesiredComponent[]; ready: boolean };
-      if (flags.json) return print(JSON.stringify(result, null, 2));
-      if (result.assignments.length === 0) print('(no components assigned)');
-      else table(print, [['TARGET', 'COMPONENTS', 'SET BY', 'UPDATED'], ...result.assignments.map((a) => [a.target, a.components.map((c) => `${c.name}@${c.version}`).join(' '), a.origin, a.updatedAt])]);
-      print(`this node must run: ${result.thisNode.map((c) => `${c.name}@${c.version}`).join(' ') || '(nothing)'}${result.ready ? '' : ' (not final yet: the replica or a landscape is still being read)'}`);
-    }),
-  );
-  withConnection(
-    farmComponents
-      .command('set')
-      .description('set the list of a target farm-wide, e.g. galaxy farm components set web-r2 nginx-probe@1.2.0 (no components clears it)')
-      .argument('<target>', '"all" or a landscape name')
-      .argument('[components...]', 'NAME@VERSION or NAME@VERSION#SHA256'),
-  ).action((target: string, specs: string[], flags: ConnectionFlags) =>
-    run(print, async () => {
-      const components = specs.map(parseComponentSpec);
-      const result = (await connect(flags).put(`/v1/farm/components/${encodeURIComponent(target)}`, { components })) as { assignments: ComponentAssignment[] };
-      if (flags.json) return print(JSON.stringify(result, null, 2));
-      print(components.length === 0 ? `cleared the components of ${target}` : `${target} must run ${specs.join(' ')}; every node of it installs them from its peers`);
     }),
   );
 

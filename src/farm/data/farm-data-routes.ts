@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { kNodeIdSchema, kNoQuerySchema } from '../../ops/api/api-schemas.js';
-import { ok, route, type ApiRoute } from '../../ops/api/api-routes.js';
+import { kNodeIdSchema, kNoQuerySchema } from '../../surface/api/api-schemas.js';
+import { ok, route, type ApiRoute } from '../../surface/api/api-route.js';
 import type { FarmData } from './farm-data.js';
-import type { FarmDesiredComponents } from '../components/farm-desired-components.js';
 import { kLandscapeNamePattern } from './landscape/landscape-record.js';
 
 /**
@@ -39,21 +38,8 @@ const kLandscapeParamsSchema = z.object({ name: z.string().regex(kLandscapeNameP
 const kModeSchema = z.string().regex(/^(on-change|every\s+\S+)$/, 'mode is "on-change" or "every PERIOD" (e.g. "every 10s")');
 const kLandscapeBodySchema = z.object({ sql: z.string().min(1, 'the statement is empty'), mode: kModeSchema }).strict();
 
-const kTargetParamsSchema = z.object({ target: z.string().regex(/^(all|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$/, 'a target is "all" or a landscape name') }).strict();
-/** Entries are checked by the install module's schema (clear messages per entry); here only the shape. */
-const kComponentsBodySchema = z.object({ components: z.array(z.unknown()).max(64, 'at most 64 components') }).strict();
-
-export function farmDataRoutes(data: FarmData, desired: FarmDesiredComponents): ApiRoute[] {
+export function farmDataRoutes(data: FarmData): ApiRoute[] {
   return [
-    route({ method: 'GET', pattern: '/v1/farm/components', role: 'viewer', handle: () => ok({ assignments: desired.assignments(), thisNode: desired.current(), ready: desired.ready() }) }),
-    route({
-      method: 'PUT',
-      pattern: '/v1/farm/components/:target',
-      role: 'operator',
-      params: kTargetParamsSchema,
-      body: kComponentsBodySchema,
-      handle: ({ params, body }) => ok({ assignments: desired.assign(params.target, body.components) }),
-    }),
     route({ method: 'GET', pattern: '/v1/attributes', role: 'viewer', query: kAttributesQuerySchema, handle: ({ query }) => ok(data.attributes(query.node)) }),
     route({
       method: 'PUT',

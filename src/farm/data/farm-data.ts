@@ -1,14 +1,15 @@
+import { DomainError, type FailureKind } from '../../core/util/domain-error.js';
 import { randomInt } from 'node:crypto';
 import { renameSync } from 'node:fs';
 import { z } from 'zod';
 import type { AppMessage } from '../../node/driver/agent-worker-protocol.js';
-import type { AgentLogger } from '../../ops/agent/config/agent-logger.js';
-import { ApiError, type ApiEvent, type MemberView, type MetricFamily, type NodeValues } from '../../ops/api/api-backend.js';
+import type { AgentLogger } from '../../node/util/agent-logger.js';
+import { type ApiEvent, type MemberView, type MetricFamily, type NodeValues } from '../../surface/api/api-backend.js';
 import { resolveFmidbConfig, type FmidbOptions } from '../../core/fmidb/config.js';
 import type { FmidbChange, FmidbWrite } from '../../core/fmidb/entry.js';
 import { FmidbError } from '../../core/fmidb/fmidb-error.js';
 import { FmidbReplica } from '../../core/fmidb/fmidb-replica.js';
-import { createFmidbRuntime } from '../../core/fmidb/fmidb-runtime.js';
+import { createFmidbRuntime } from '../../core/kernels/fmidb-runtime.js';
 import { isValidKey } from './landscape/column-assignment.js';
 import { LandscapeEngine, type LandscapeSummary, type LandscapeView, type QueryResult } from './landscape/landscape-engine.js';
 import { LandscapeError } from './landscape/landscape-error.js';
@@ -258,21 +259,21 @@ export class FarmData {
 
   /** `galaxy attr set NODE KEY=VALUE…` (null deletes); returns the attributes after. */
   setAttributes(node: string, values: Readonly<Record<string, string | number | null>>): NodeAttributes {
-    if (!isNodeId(node)) throw new ApiError(400, 'GALAXY_ATTR_BAD_NODE', `a node id is 16 lower-case hex digits, got ${JSON.stringify(node)}`);
+    if (!isNodeId(node)) throw new DomainError('invalid', 'GALAXY_ATTR_BAD_NODE', `a node id is 16 lower-case hex digits, got ${JSON.stringify(node)}`);
     const writes: FmidbWrite[] = [];
     for (const [key, value] of Object.entries(values)) {
-      if (!isValidKey(key)) throw new ApiError(400, 'GALAXY_ATTR_BAD_KEY', `an attribute key is 1 to 64 of [A-Za-z0-9_.-], got ${JSON.stringify(key)}`);
+      if (!isValidKey(key)) throw new DomainError('invalid', 'GALAXY_ATTR_BAD_KEY', `an attribute key is 1 to 64 of [A-Za-z0-9_.-], got ${JSON.stringify(key)}`);
       if (typeof value === 'string' && value.length > this.landscapes.config.valueLengthMax) {
-        throw new ApiError(400, 'GALAXY_ATTR_VALUE_TOO_LONG', `the value of ${key} is ${value.length} characters; the limit is ${this.landscapes.config.valueLengthMax}`);
+        throw new DomainError('invalid', 'GALAXY_ATTR_VALUE_TOO_LONG', `the value of ${key} is ${value.length} characters; the limit is ${this.landscapes.config.valueLengthMax}`);
       }
-      if (typeof value === 'number' && !Number.isFinite(value)) throw new ApiError(400, 'GALAXY_ATTR_BAD_VALUE', `the value of ${key} must be a finite number or a string`);
+      if (typeof value === 'number' && !Number.isFinite(value)) throw new DomainError('invalid', 'GALAXY_ATTR_BAD_VALUE', `the value of ${key} must be a finite number or a string`);
       writes.push({ subject: node, key, value });
     }
-    if (writes.length === 0) throw new ApiError(400, 'GALAXY_ATTR_NOTHING', 'give at least one KEY=VALUE');
+    if (writes.length === 0) throw new DomainError('invalid', 'GALAXY_ATTR_NOTHING', 'give at least one KEY=VALUE');
     try {
       this.replica.setMany(writes);
     } catch (error) {
-      if (error instanceof FmidbError) throw new ApiError(400, error.code, error.message);
+      if (error instanceof FmidbError) throw new DomainError('invalid', error.code, error.message);
       throw error;
     }
     this.pump();
@@ -284,7 +285,7 @@ export class FarmData {
   /** Every key of one node, or of every node this replica holds. */
   attributes(node: string | undefined): NodeAttributes[] {
     if (node !== undefined) {
-      if (!isNodeId(node)) throw new ApiError(400, 'GALAXY_ATTR_BAD_NODE', `a node id is 16 lower-case hex digits, got ${JSON.stringify(node)}`);
+      if (!isNodeId(node)) throw new DomainError('invalid', 'GALAXY_ATTR_BAD_NODE', `a node id is 16 lower-case hex digits, got ${JSON.stringify(node)}`);
       return [{ node, attributes: this.entriesOf(node) }];
     }
     return this.nodeSubjects().map((id) => ({ node: id, attributes: this.entriesOf(id) }));
@@ -530,7 +531,7 @@ export class FarmData {
     try {
       return fn();
     } catch (error) {
-      if (error instanceof LandscapeError) throw new ApiError(error.code === 'GALAXY_LANDSCAPE_UNKNOWN' ? 404 : 400, error.code, error.message);
+      if (error instanceof LandscapeError) throw new DomainError(error.code === 'GALAXY_LANDSCAPE_UNKNOWN' ? 'not-found' : 'invalid', error.code, error.message);
       throw error;
     }
   }

@@ -1,4 +1,4 @@
-import type { AgentLogger } from '../../ops/agent/config/agent-logger.js';
+import type { AgentLogger } from '../../node/util/agent-logger.js';
 import { kPostedEventSchema, type PostedEvent } from './farm-event.js';
 
 /**

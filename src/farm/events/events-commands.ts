@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { EventsPage } from './events-backend.js';
 import { kEventsQueryLimitMax } from './event-filter.js';
 import { kFarmEventSeverities } from './farm-event.js';
-import { CliError, connect, run, table, withConnection, type ConnectionFlags, type Print } from '../../ops/cli/api-commands.js';
+import { CliError, connect, run, table, withConnection, type ConnectionFlags, type Print } from '../../surface/cli/cli-kit.js';
 
 /**
  * The operator's commands for farm events, over the agent's API:

@@ -1,5 +1,4 @@
-import { join } from 'node:path';
-import { packageRoot } from '../../node/util/package-root.js';
+import { compiledModulePath } from '../../core/platform/package-root.js';
 import type { ComponentSpec } from '../components/host/component-spec.js';
 import { defineComponent } from '../components/sdk.js';
 import { parseEventsConfig } from './events-config.js';
@@ -25,7 +24,7 @@ import { EventsService } from './events-service.js';
  * { events } (a management node hands each stored event to the agent's API stream).
  */
 export function eventsComponentPath(): string {
-  return join(packageRoot(), 'dist', 'src', 'components', 'events', 'events-component.js');
+  return compiledModulePath(import.meta.url);
 }
 
 /** The spec to add the event service to a ComponentHost; spread it to set a config ({ management: true } on management nodes). */

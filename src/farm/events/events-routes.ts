@@ -1,8 +1,8 @@
+import { DomainError, type FailureKind } from '../../core/util/domain-error.js';
 import { z } from 'zod';
 import { kEventsQueryLimitMax, kLandscapeNameSchema, kNodeIdFilterSchema, kTypeFilterSchema, parseTimeArgument } from './event-filter.js';
 import { kFarmEventBodySchema, kFarmEventSeveritySchema, kFarmEventTypeSchema } from './farm-event.js';
-import { ApiError } from '../../ops/api/api-backend.js';
-import { by, ok, route, type ApiRoute } from '../../ops/api/api-routes.js';
+import { by, ok, route, type ApiRoute } from '../../surface/api/api-route.js';
 import type { EventsBackend } from './events-backend.js';
 
 /**
@@ -34,21 +34,21 @@ export const kEventsQueryParamsSchema = z
 
 export const kPostEventBodySchema = z.object({ type: kFarmEventTypeSchema, severity: kFarmEventSeveritySchema.optional(), body: kFarmEventBodySchema.optional() }).strict();
 
-/** Each code the event service or component RPC may answer with, as an HTTP status; others are a 500. */
-const kStatusOfCode: Readonly<Record<string, number>> = {
-  GALAXY_EVENTS_BAD_REQUEST: 400,
-  GALAXY_EVENTS_RESOLVE_FAILED: 400,
-  GALAXY_RPC_BAD_REQUEST: 400,
-  GALAXY_RPC_TOO_LARGE: 413,
-  GALAXY_EVENTS_NO_MANAGEMENT: 503,
-  GALAXY_EVENTS_NOT_MANAGEMENT: 503,
-  GALAXY_EVENTS_CLOSED: 503,
-  GALAXY_RPC_NOT_RUNNING: 503,
-  GALAXY_RPC_UNKNOWN_SERVICE: 503,
-  GALAXY_RPC_UNAVAILABLE: 503,
-  GALAXY_RPC_BUSY: 503,
-  GALAXY_COMPONENT_UNKNOWN: 503,
-  GALAXY_RPC_TIMEOUT: 504,
+/** Each code the event service or component RPC may answer with, as a failure kind; others are internal errors. */
+const kKindOfCode: Readonly<Record<string, FailureKind>> = {
+  GALAXY_EVENTS_BAD_REQUEST: 'invalid',
+  GALAXY_EVENTS_RESOLVE_FAILED: 'invalid',
+  GALAXY_RPC_BAD_REQUEST: 'invalid',
+  GALAXY_RPC_TOO_LARGE: 'too-large',
+  GALAXY_EVENTS_NO_MANAGEMENT: 'unavailable',
+  GALAXY_EVENTS_NOT_MANAGEMENT: 'unavailable',
+  GALAXY_EVENTS_CLOSED: 'unavailable',
+  GALAXY_RPC_NOT_RUNNING: 'unavailable',
+  GALAXY_RPC_UNKNOWN_SERVICE: 'unavailable',
+  GALAXY_RPC_UNAVAILABLE: 'unavailable',
+  GALAXY_RPC_BUSY: 'unavailable',
+  GALAXY_COMPONENT_UNKNOWN: 'unavailable',
+  GALAXY_RPC_TIMEOUT: 'timeout',
 };
 
 function isTimeArgument(text: string): boolean {
@@ -65,11 +65,11 @@ async function answering<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof ApiError) throw error;
+    if (error instanceof DomainError) throw error;
     const code = (error as { code?: unknown }).code;
-    const status = typeof code === 'string' ? kStatusOfCode[code] : undefined;
-    if (status === undefined || typeof code !== 'string') throw error;
-    throw new ApiError(status, code, (error as Error).message);
+    const kind = typeof code === 'string' ? kKindOfCode[code] : undefined;
+    if (kind === undefined || typeof code !== 'string') throw error;
+    throw new DomainError(kind, code, (error as Error).message);
   }
 }
 

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import type { AppMessage } from '../../node/driver/agent-worker-protocol.js';
-import type { ApiEvent, MetricFamily } from '../../ops/api/api-backend.js';
+import type { ApiEvent, MetricFamily } from '../../surface/api/api-backend.js';
 import type { InstallBackend, InstallRequest, InstallTarget, PackageView } from './install-backend.js';
 import type { ComponentHost, ComponentLogger } from '../components/host/component-host.js';
 import { kSilentComponentLogger } from '../components/host/component-host-options.js';

@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { ApiClient, ApiClientError } from '../../ops/api/api-client.js';
+import { ApiClient, ApiClientError } from '../../surface/client/api-client.js';
 import type { InstallOperationEvent, InstallOperationView, InstallOutcome, InstalledComponentView, PackageView } from './install-backend.js';
 import { InstallError } from '../install/install-error.js';
 import { packageBounds } from '../install/package-bounds.js';
 import { archiveFileName, writePackageArchive } from '../install/package-archive.js';
 import { checkSourceManifest, parseManifestText } from '../install/package-manifest.js';
 import { kManifestFileName } from '../install/package-path.js';
-import { CliError, connect, parseConfigPairs, withConnection, type ConnectionFlags } from '../../ops/cli/api-commands.js';
+import { CliError, connect, parseConfigPairs, withConnection, type ConnectionFlags } from '../../surface/cli/cli-kit.js';
 
 /**
  * The operator's commands for component packages:

@@ -1,4 +1,4 @@
-import type { MetricFamily } from '../../ops/api/api-backend.js';
+import type { MetricFamily } from '../../surface/api/api-backend.js';
 import type { InstallResult } from './install-outcome.js';
 import type { ChunkChannelCounters } from './chunk-channel.js';
 import type { InstallRpcCounters } from './install-rpc.js';

@@ -1,10 +1,10 @@
+import { DomainError, type FailureKind } from '../../core/util/domain-error.js';
 import { z } from 'zod';
 import { InstallError, type InstallErrorCode } from './install-error.js';
 import { kDesiredComponentSchema } from './desired-components.js';
 import { kRolloutTargetsMax } from './rollout.js';
-import { ApiError } from '../../ops/api/api-backend.js';
-import { by, ok, route, type ApiRoute } from '../../ops/api/api-routes.js';
-import { kComponentParamsSchema, kEmptyBodySchema, kNodeIdSchema } from '../../ops/api/api-schemas.js';
+import { by, ok, route, type ApiRoute } from '../../surface/api/api-route.js';
+import { kComponentParamsSchema, kEmptyBodySchema, kNodeIdSchema } from '../../surface/api/api-schemas.js';
 import type { InstallBackend } from './install-backend.js';
 
 /**
@@ -48,43 +48,43 @@ export const kInstallBodySchema = kDesiredComponentSchema.extend({ target: kTarg
 const kOperationParamsSchema = z.object({ id: z.string().regex(/^[0-9a-f]{16}$/, 'an operation id is 16 hex digits') }).strict();
 const kOperationQuerySchema = z.object({ after: z.coerce.number().int().min(0).optional() }).strict();
 
-/** Each install error code as an HTTP status; exhaustive, so a new code needs a decision here. */
-const kStatusOfCode: Readonly<Record<InstallErrorCode, number>> = {
-  GALAXY_PACKAGE_BAD_MANIFEST: 400,
-  GALAXY_PACKAGE_BAD_PATH: 400,
-  GALAXY_PACKAGE_BAD_FILE: 400,
-  GALAXY_PACKAGE_FILE_MISMATCH: 400,
-  GALAXY_PACKAGE_CHECKSUM_MISMATCH: 400,
-  GALAXY_PACKAGE_TOO_LARGE: 413,
-  GALAXY_PACKAGE_BAD_ARCHIVE: 400,
-  GALAXY_PACKAGE_UNKNOWN: 404,
-  GALAXY_PACKAGE_CONFLICT: 409,
-  GALAXY_PACKAGE_IN_USE: 409,
-  GALAXY_INSTALL_BAD_REQUEST: 400,
-  GALAXY_INSTALL_NOT_FOUND: 404,
-  GALAXY_INSTALL_AMBIGUOUS: 409,
-  GALAXY_INSTALL_FETCH_FAILED: 502,
-  GALAXY_INSTALL_START_FAILED: 500,
-  GALAXY_INSTALL_DEPENDENCY: 409,
-  GALAXY_INSTALL_DEPENDENCY_CYCLE: 409,
-  GALAXY_INSTALL_NOT_MANAGED: 409,
-  GALAXY_INSTALL_WANTED_BY_FARM: 409,
-  GALAXY_INSTALL_BUSY: 503,
-  GALAXY_INSTALL_CLOSED: 503,
-  GALAXY_INSTALL_BAD_TARGET: 400,
-  GALAXY_INSTALL_UNKNOWN_OPERATION: 404,
-  GALAXY_INSTALL_CONFIG_REJECTED: 400,
-  GALAXY_INSTALL_FORBIDDEN: 403,
-  GALAXY_INSTALL_NOT_INSTALLED: 404,
-  GALAXY_INSTALL_TIMEOUT: 504,
+/** Each install error code as a failure kind (the API layer turns kinds into HTTP statuses); exhaustive, so a new code needs a decision here. */
+const kKindOfCode: Readonly<Record<InstallErrorCode, FailureKind>> = {
+  GALAXY_PACKAGE_BAD_MANIFEST: 'invalid',
+  GALAXY_PACKAGE_BAD_PATH: 'invalid',
+  GALAXY_PACKAGE_BAD_FILE: 'invalid',
+  GALAXY_PACKAGE_FILE_MISMATCH: 'invalid',
+  GALAXY_PACKAGE_CHECKSUM_MISMATCH: 'invalid',
+  GALAXY_PACKAGE_TOO_LARGE: 'too-large',
+  GALAXY_PACKAGE_BAD_ARCHIVE: 'invalid',
+  GALAXY_PACKAGE_UNKNOWN: 'not-found',
+  GALAXY_PACKAGE_CONFLICT: 'conflict',
+  GALAXY_PACKAGE_IN_USE: 'conflict',
+  GALAXY_INSTALL_BAD_REQUEST: 'invalid',
+  GALAXY_INSTALL_NOT_FOUND: 'not-found',
+  GALAXY_INSTALL_AMBIGUOUS: 'conflict',
+  GALAXY_INSTALL_FETCH_FAILED: 'upstream-failed',
+  GALAXY_INSTALL_START_FAILED: 'failed',
+  GALAXY_INSTALL_DEPENDENCY: 'conflict',
+  GALAXY_INSTALL_DEPENDENCY_CYCLE: 'conflict',
+  GALAXY_INSTALL_NOT_MANAGED: 'conflict',
+  GALAXY_INSTALL_WANTED_BY_FARM: 'conflict',
+  GALAXY_INSTALL_BUSY: 'unavailable',
+  GALAXY_INSTALL_CLOSED: 'unavailable',
+  GALAXY_INSTALL_BAD_TARGET: 'invalid',
+  GALAXY_INSTALL_UNKNOWN_OPERATION: 'not-found',
+  GALAXY_INSTALL_CONFIG_REJECTED: 'invalid',
+  GALAXY_INSTALL_FORBIDDEN: 'forbidden',
+  GALAXY_INSTALL_NOT_INSTALLED: 'not-found',
+  GALAXY_INSTALL_TIMEOUT: 'timeout',
 };
 
-/** Runs a backend call; an InstallError becomes an ApiError with its code and status. */
+/** Runs a backend call; an InstallError becomes a DomainError with its code and kind. */
 async function mapped<T>(call: () => T | Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    if (error instanceof InstallError) throw new ApiError(kStatusOfCode[error.code], error.code, error.message);
+    if (error instanceof InstallError) throw new DomainError(kKindOfCode[error.code], error.code, error.message);
     throw error;
   }
 }

@@ -1,15 +1,15 @@
 import type { JobAddRequest, JobCreateRequest, JobSignal } from '../jobs/job-spec.js';
 import type { JobSummary, JobView, JobWaitView, JobWatchView } from '../jobs/job-view.js';
 import { kJobsServices } from '../jobs/jobs-wire.js';
-import type { ScriptProgress } from '../scripts/script-coordinator.js';
-import type { StoredLog, StoredLogEntry } from '../scripts/script-log-store.js';
-import type { ScriptRunRequest } from '../scripts/script-spec.js';
-import type { ScriptSummary, ScriptView } from '../scripts/script-view.js';
-import { kScriptsServices } from '../scripts/scripts-wire.js';
+import type { ScriptProgress } from './scripts/script-coordinator.js';
+import type { StoredLog, StoredLogEntry } from './scripts/script-log-store.js';
+import type { ScriptRunRequest } from './scripts/script-spec.js';
+import type { ScriptSummary, ScriptView } from './scripts/script-view.js';
+import { kScriptsServices } from './scripts/scripts-wire.js';
 
 export type { JobSummary, JobView, JobWaitView, JobWatchView } from '../jobs/job-view.js';
-export type { ScriptProgress } from '../scripts/script-coordinator.js';
-export type { ScriptSummary, ScriptView } from '../scripts/script-view.js';
+export type { ScriptProgress } from './scripts/script-coordinator.js';
+export type { ScriptSummary, ScriptView } from './scripts/script-view.js';
 
 /**
  * What the job and script routes ask of the agent. Each method is one service of the

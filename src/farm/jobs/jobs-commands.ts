@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { ApiClientError, type ApiClient } from '../../ops/api/api-client.js';
+import { ApiClientError, type ApiClient } from '../../surface/client/api-client.js';
 import type { JobSummary, JobView, JobWaitView, JobWatchView, ScriptProgress, ScriptSummary, ScriptView } from './jobs-backend.js';
 import type { JobTarget } from '../jobs/job-spec.js';
-import { formatMerged } from '../scripts/dshbak-merge.js';
-import { CliError, connect, table, withConnection, type ConnectionFlags, type Print } from '../../ops/cli/api-commands.js';
-import { parseDurationMs } from '../../ops/cli/duration.js';
-import { NodeLinePrefixer } from '../../ops/cli/node-line-prefixer.js';
+import { formatMerged } from './scripts/dshbak-merge.js';
+import { CliError, connect, table, withConnection, type ConnectionFlags, type Print } from '../../surface/cli/cli-kit.js';
+import { parseDurationMs } from '../../surface/cli/duration.js';
+import { NodeLinePrefixer } from '../../surface/cli/node-line-prefixer.js';
 
 /**
  * The operator's commands for jobs and remote scripts (issue 7), over the agent's API:

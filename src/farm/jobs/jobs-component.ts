@@ -8,7 +8,7 @@ import { jobsServices, type JobsServiceHandler, type JobsServiceName } from './j
 import { kJobsServices } from './jobs-wire.js';
 import { localNodeFacts } from './node-facts.js';
 import { OrphanGroups } from './orphan-groups.js';
-import { packageRoot } from '../../node/util/package-root.js';
+import { compiledModulePath } from '../../core/platform/package-root.js';
 import type { ComponentSpec } from '../components/host/component-spec.js';
 import { defineComponent, type ComponentContext } from '../components/sdk.js';
 
@@ -60,7 +60,7 @@ export function parseJobsConfig(config: unknown): JobsConfig {
 
 /** The compiled module the component host forks. */
 export function jobsComponentPath(): string {
-  return join(packageRoot(), 'dist', 'src', 'components', 'jobs', 'jobs-component.js');
+  return compiledModulePath(import.meta.url);
 }
 
 /** The spec to add the jobs service to a ComponentHost (kind "jobs"). */

@@ -3,7 +3,7 @@ import { CodedError } from '../../core/util/coded-error.js';
 /**
  * Stable codes for what the jobs service refuses or could not do. They cross the farm
  * (a node's refusal to start a process reaches the coordinator as the RPC error's code)
- * and the API (jobs-routes.ts maps each to an HTTP status), so callers match on them,
+ * and the API (jobs-routes.ts gives each a failure kind, which the API maps to an HTTP status), so callers match on them,
  * never on messages. ONLY APPEND, never rename.
  */
 export const kJobsErrorCodes = Object.freeze([

@@ -1,8 +1,8 @@
+import { DomainError, type FailureKind } from '../../core/util/domain-error.js';
 import { kJobsErrorCodes, type JobsErrorCode } from './jobs-error.js';
-import { kScriptsErrorCodes, type ScriptsErrorCode } from '../scripts/scripts-error.js';
-import { ApiError } from '../../ops/api/api-backend.js';
-import { by, ok, route, type ApiRoute } from '../../ops/api/api-routes.js';
-import { kEmptyBodySchema } from '../../ops/api/api-schemas.js';
+import { kScriptsErrorCodes, type ScriptsErrorCode } from './scripts/scripts-error.js';
+import { by, ok, route, type ApiRoute } from '../../surface/api/api-route.js';
+import { kEmptyBodySchema } from '../../surface/api/api-schemas.js';
 import type { JobsBackend } from './jobs-backend.js';
 import {
   kJobAddBodySchema,
@@ -42,68 +42,68 @@ import {
  * Long-polls hold at most 25 s, under the API client's 30 s request timeout.
  */
 
-/** Each jobs error code as an HTTP status; exhaustive, so a new code needs a decision here. */
-const kJobsStatus: Readonly<Record<JobsErrorCode, number>> = {
-  GALAXY_JOBS_INVALID: 400,
-  GALAXY_JOBS_UNKNOWN_JOB: 404,
-  GALAXY_JOBS_UNKNOWN_PROCESS: 404,
-  GALAXY_JOBS_FINISHED: 409,
-  GALAXY_JOBS_NO_TARGETS: 400,
-  GALAXY_JOBS_BUSY: 503,
-  GALAXY_JOBS_USER_NOT_PERMITTED: 403,
-  GALAXY_JOBS_USER_UNKNOWN: 400,
-  GALAXY_JOBS_SPAWN_FAILED: 400,
-  GALAXY_JOBS_COORDINATOR_UNREACHABLE: 502,
-  GALAXY_JOBS_UNAVAILABLE: 503,
+/** Each jobs error code as a failure kind (the API layer turns kinds into HTTP statuses); exhaustive, so a new code needs a decision here. */
+const kJobsKind: Readonly<Record<JobsErrorCode, FailureKind>> = {
+  GALAXY_JOBS_INVALID: 'invalid',
+  GALAXY_JOBS_UNKNOWN_JOB: 'not-found',
+  GALAXY_JOBS_UNKNOWN_PROCESS: 'not-found',
+  GALAXY_JOBS_FINISHED: 'conflict',
+  GALAXY_JOBS_NO_TARGETS: 'invalid',
+  GALAXY_JOBS_BUSY: 'unavailable',
+  GALAXY_JOBS_USER_NOT_PERMITTED: 'forbidden',
+  GALAXY_JOBS_USER_UNKNOWN: 'invalid',
+  GALAXY_JOBS_SPAWN_FAILED: 'invalid',
+  GALAXY_JOBS_COORDINATOR_UNREACHABLE: 'upstream-failed',
+  GALAXY_JOBS_UNAVAILABLE: 'unavailable',
 };
 
-const kScriptsStatus: Readonly<Record<ScriptsErrorCode, number>> = {
-  GALAXY_SCRIPTS_INVALID: 400,
-  GALAXY_SCRIPTS_UNKNOWN_RUN: 404,
-  GALAXY_SCRIPTS_BUSY: 503,
-  GALAXY_SCRIPTS_COORDINATOR_UNREACHABLE: 502,
-  GALAXY_SCRIPTS_UNAVAILABLE: 503,
-  GALAXY_SCRIPTS_UNKNOWN_LOG: 404,
+const kScriptsKind: Readonly<Record<ScriptsErrorCode, FailureKind>> = {
+  GALAXY_SCRIPTS_INVALID: 'invalid',
+  GALAXY_SCRIPTS_UNKNOWN_RUN: 'not-found',
+  GALAXY_SCRIPTS_BUSY: 'unavailable',
+  GALAXY_SCRIPTS_COORDINATOR_UNREACHABLE: 'upstream-failed',
+  GALAXY_SCRIPTS_UNAVAILABLE: 'unavailable',
+  GALAXY_SCRIPTS_UNKNOWN_LOG: 'not-found',
 };
 
 /** Codes from the layers under the services: the component link, and target resolution. */
-const kOtherStatus: Readonly<Record<string, number>> = {
-  GALAXY_RPC_TIMEOUT: 504,
-  GALAXY_RPC_BUSY: 503,
-  GALAXY_RPC_NOT_RUNNING: 503,
-  GALAXY_RPC_UNKNOWN_SERVICE: 503,
-  GALAXY_RPC_UNAVAILABLE: 503,
-  GALAXY_RPC_TOO_LARGE: 413,
-  GALAXY_RPC_BAD_REQUEST: 400,
-  GALAXY_COMPONENT_UNKNOWN: 503,
+const kOtherKind: Readonly<Record<string, FailureKind>> = {
+  GALAXY_RPC_TIMEOUT: 'timeout',
+  GALAXY_RPC_BUSY: 'unavailable',
+  GALAXY_RPC_NOT_RUNNING: 'unavailable',
+  GALAXY_RPC_UNKNOWN_SERVICE: 'unavailable',
+  GALAXY_RPC_UNAVAILABLE: 'unavailable',
+  GALAXY_RPC_TOO_LARGE: 'too-large',
+  GALAXY_RPC_BAD_REQUEST: 'invalid',
+  GALAXY_COMPONENT_UNKNOWN: 'unavailable',
   // The farm's answer to farm.resolve: a named node that is not a live member, a request it could not read.
-  GALAXY_FARM_UNKNOWN_NODE: 400,
-  GALAXY_FARM_BAD_REQUEST: 400,
+  GALAXY_FARM_UNKNOWN_NODE: 'invalid',
+  GALAXY_FARM_BAD_REQUEST: 'invalid',
   // A node without a landscape engine cannot resolve landscapes or statements at all.
-  GALAXY_LANDSCAPE_UNAVAILABLE: 503,
+  GALAXY_LANDSCAPE_UNAVAILABLE: 'unavailable',
 };
 
 const kJobsCodes: ReadonlySet<string> = new Set(kJobsErrorCodes);
 const kScriptsCodes: ReadonlySet<string> = new Set(kScriptsErrorCodes);
 
-/** The HTTP status for a coded error from the services, or null (a 500 with a generic message). */
-export function statusOfCode(code: string): number | null {
-  if (kJobsCodes.has(code)) return kJobsStatus[code as JobsErrorCode];
-  if (kScriptsCodes.has(code)) return kScriptsStatus[code as ScriptsErrorCode];
-  if (code in kOtherStatus) return kOtherStatus[code]!;
+/** The failure kind of a coded error from the services, or null (an internal error with a generic message). */
+export function kindOfCode(code: string): FailureKind | null {
+  if (kJobsCodes.has(code)) return kJobsKind[code as JobsErrorCode];
+  if (kScriptsCodes.has(code)) return kScriptsKind[code as ScriptsErrorCode];
+  if (code in kOtherKind) return kOtherKind[code]!;
   // farm.resolve refusing a target: an unknown landscape is a 404, a bad statement a 400.
-  if (code.startsWith('GALAXY_LANDSCAPE_')) return /UNKNOWN|NOT_FOUND/.test(code) ? 404 : 400;
+  if (code.startsWith('GALAXY_LANDSCAPE_')) return /UNKNOWN|NOT_FOUND/.test(code) ? 'not-found' : 'invalid';
   return null;
 }
 
-/** Runs a backend call; a coded error becomes an ApiError with its code, its message and the status above. */
+/** Runs a backend call; a coded error becomes a DomainError with its code, its message and the kind above. */
 async function mapped<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code;
-    const status = typeof code === 'string' ? statusOfCode(code) : null;
-    if (status !== null && !(error instanceof ApiError)) throw new ApiError(status, code as string, (error as Error).message);
+    const kind = typeof code === 'string' ? kindOfCode(code) : null;
+    if (kind !== null && !(error instanceof DomainError)) throw new DomainError(kind, code as string, (error as Error).message);
     throw error;
   }
 }

@@ -2,9 +2,9 @@ import { z } from 'zod';
 import { kJobAddSchema, kJobCreateSchema, kJobSignalSchema, kNodeIdSchema } from '../jobs/job-spec.js';
 import { kProcessesPerJobMax, kWaitTimeoutMsMax } from '../jobs/jobs-limits.js';
 import { kJobIdSchema } from '../jobs/jobs-wire.js';
-import { kPhasesMax } from '../scripts/scripts-limits.js';
-import { kScriptRunSchema } from '../scripts/script-spec.js';
-import { kResultsPageMax, kRunIdSchema } from '../scripts/scripts-wire.js';
+import { kPhasesMax } from './scripts/scripts-limits.js';
+import { kScriptRunSchema } from './scripts/script-spec.js';
+import { kResultsPageMax, kRunIdSchema } from './scripts/scripts-wire.js';
 
 /**
  * What the job and script routes accept in their paths, queries and bodies. The bodies

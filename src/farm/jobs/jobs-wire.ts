@@ -3,7 +3,7 @@ import { JobsError } from './jobs-error.js';
 import { kJobIdPattern } from './job-id.js';
 import { kJobAddSchema, kJobCreateSchema, kJobSignalSchema, kProcessSpecSchema } from './job-spec.js';
 import { kOutputChunkBytesMax, kProcessesPerJobMax, kReasonLengthMax, kWaitTimeoutMsMax } from './jobs-limits.js';
-import { describeZodError } from '../../ops/api/zod-issues.js';
+import { describeZodError } from '../../surface/api/zod-issues.js';
 
 /**
  * The services of the jobs component and the bodies they take. Two groups:

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import { packageRoot } from '../../node/util/package-root.js';
+import { compiledModulePath } from '../../core/platform/package-root.js';
 import type { ComponentSpec } from '../components/host/component-spec.js';
 import { defineComponent, type ComponentContext } from '../components/sdk.js';
 import { ProcSampler, type Measurement } from './proc-sampler.js';
@@ -40,7 +40,7 @@ export function parseMeasurementConfig(config: unknown): MeasurementConfig {
 
 /** The compiled module the component host forks (under dist/, so it works from tests and from the package alike). */
 export function measurementComponentPath(): string {
-  return join(packageRoot(), 'dist', 'src', 'components', 'measurement', 'measurement-component.js');
+  return compiledModulePath(import.meta.url);
 }
 
 /** The spec to add the Measurement service to a ComponentHost; spread it to set a config. */

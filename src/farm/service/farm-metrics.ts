@@ -1,5 +1,5 @@
 import type { AgentStats } from '../../node/driver/agent-worker-protocol.js';
-import type { ComponentStatus, MemberView, MetricFamily } from '../../ops/api/api-backend.js';
+import type { ComponentStatus, MemberView, MetricFamily } from '../../surface/api/api-backend.js';
 import type { FarmCounters } from './farm-service.js';
 
 /**

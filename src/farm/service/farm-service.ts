@@ -1,3 +1,4 @@
+import { DomainError, type FailureKind } from '../../core/util/domain-error.js';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { decodeAdmission, encodeAdmission, kRequestBodySchema, parseSignedBody, type AdmissionMessage, type GrantContent } from '../admission/admission-wire.js';
@@ -6,9 +7,9 @@ import { AdmissionError, FarmAuthority, type AuthorityRecord } from '../admissio
 import { fingerprintOf, loadOrCreateNodeKeys, publicKeyOf, verifyText, type NodeKeys } from '../admission/node-keys.js';
 import { AgentHost } from '../../node/driver/agent-host.js';
 import type { AgentOptions } from '../../node/driver/agent-options.js';
-import { ensureDataDir } from '../../ops/agent/config/agent-data-dir.js';
-import { silentAgentLogger, type AgentLogger } from '../../ops/agent/config/agent-logger.js';
-import { ApiError, type AdmissionRecord, type ApiEvent, type KeyView, type MemberView, type NodeSummary } from '../../ops/api/api-backend.js';
+import { ensureDataDir } from '../../node/util/agent-data-dir.js';
+import { silentAgentLogger, type AgentLogger } from '../../node/util/agent-logger.js';
+import { type AdmissionRecord, type ApiEvent, type KeyView, type MemberView, type NodeSummary } from '../../surface/api/api-backend.js';
 import type { MembershipEvent } from '../../core/membership/membership-event.js';
 import { Keyring, KeyringError } from '../../node/security/keyring.js';
 import { AdmissionClient } from '../admission/admission-client.js';
@@ -132,7 +133,7 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
         }
         if (authority !== null) authority.autoApprove = options.autoApprove === true;
       } else if (options.bootstrap === true) {
-        throw new ApiError(400, 'GALAXY_BOOTSTRAP_NOT_CONTROLLER', '--bootstrap needs --role controller: only a controller holds the farm authority');
+        throw new DomainError('invalid', 'GALAXY_BOOTSTRAP_NOT_CONTROLLER', '--bootstrap needs --role controller: only a controller holds the farm authority');
       }
       credentials = readCredentials(options.dataDir);
       if (credentials !== null && credentials.status === 'approved') {
@@ -412,12 +413,12 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
    */
   async revoke(id: string, by: string): Promise<AdmissionRecord> {
     const authority = this.mustAuthority();
-    if (id === this.host.id) throw new ApiError(409, 'GALAXY_ADMISSION_SELF', 'a controller cannot revoke itself');
+    if (id === this.host.id) throw new DomainError('conflict', 'GALAXY_ADMISSION_SELF', 'a controller cannot revoke itself');
     let revoked: ReturnType<FarmAuthority['revoke']>;
     try {
       revoked = authority.revoke(id, by, Date.now());
     } catch (error) {
-      throw asApiError(error);
+      throw asDomainError(error);
     }
     this.logger.warn({ id, by, epoch: authority.epoch }, 'node revoked: rotating the farm keyring');
     this.publish('admission', 'revoked', { ...this.view(revoked.record) });
@@ -460,29 +461,29 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
 
   /** An operator rotation step, applied here and spread to every member. */
   async keyOperation(op: 'install' | 'use' | 'remove', key: string, by: string): Promise<KeyView[]> {
-    if (this.mode === 'insecure') throw new ApiError(409, 'GALAXY_KEYS_INSECURE', 'this farm runs without encryption (--insecure): there is no keyring');
-    if (!this.keys.held) throw new ApiError(409, 'GALAXY_KEYS_NONE', 'this node holds no farm keyring yet (not admitted)');
+    if (this.mode === 'insecure') throw new DomainError('conflict', 'GALAXY_KEYS_INSECURE', 'this farm runs without encryption (--insecure): there is no keyring');
+    if (!this.keys.held) throw new DomainError('conflict', 'GALAXY_KEYS_NONE', 'this node holds no farm keyring yet (not admitted)');
     try {
       new Keyring([key]);
     } catch (error) {
-      throw new ApiError(400, (error as KeyringError).code ?? 'GALAXY_KEYRING_BAD_KEY', (error as Error).message);
+      throw new DomainError('invalid', (error as KeyringError).code ?? 'GALAXY_KEYRING_BAD_KEY', (error as Error).message);
     }
     const fingerprint = keyFingerprint(key);
     const epoch = this.keys.epoch + 1;
     switch (op) {
       case 'install':
-        if (this.keys.list().length >= 16 && !this.keys.has(fingerprint)) throw new ApiError(409, 'GALAXY_KEYRING_FULL', 'the keyring holds 16 keys: remove one first');
+        if (this.keys.list().length >= 16 && !this.keys.has(fingerprint)) throw new DomainError('conflict', 'GALAXY_KEYRING_FULL', 'the keyring holds 16 keys: remove one first');
         this.broadcastControl({ op: 'key-install', key, epoch, by });
         this.keys.install(key, epoch);
         break;
       case 'use':
-        if (!this.keys.has(fingerprint)) throw new ApiError(409, 'GALAXY_KEYRING_UNKNOWN_KEY', 'install the key across the farm before using it as primary');
+        if (!this.keys.has(fingerprint)) throw new DomainError('conflict', 'GALAXY_KEYRING_UNKNOWN_KEY', 'install the key across the farm before using it as primary');
         this.broadcastControl({ op: 'key-use', fingerprint, epoch, by });
         this.keys.use(fingerprint, epoch);
         break;
       case 'remove':
-        if (!this.keys.has(fingerprint)) throw new ApiError(404, 'GALAXY_KEYRING_UNKNOWN_KEY', 'no such key in the keyring');
-        if (this.keyViews()[0]!.fingerprint === fingerprint) throw new ApiError(409, 'GALAXY_KEYRING_PRIMARY', 'the primary key cannot be removed; use another key first');
+        if (!this.keys.has(fingerprint)) throw new DomainError('not-found', 'GALAXY_KEYRING_UNKNOWN_KEY', 'no such key in the keyring');
+        if (this.keyViews()[0]!.fingerprint === fingerprint) throw new DomainError('conflict', 'GALAXY_KEYRING_PRIMARY', 'the primary key cannot be removed; use another key first');
         this.broadcastControl({ op: 'key-remove', fingerprint, epoch, by });
         this.keys.remove(fingerprint, epoch);
         break;
@@ -531,7 +532,7 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
     try {
       record = action();
     } catch (error) {
-      throw asApiError(error);
+      throw asDomainError(error);
     }
     this.publish('admission', record.status, { ...this.view(record) });
     this.broadcastControl({ op: 'decision', record });
@@ -552,7 +553,7 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
   }
 
   private mustAuthority(): FarmAuthority {
-    if (this.authority === null) throw new ApiError(409, 'GALAXY_NOT_CONTROLLER', 'this node is not a farm controller: ask a node with the controller role');
+    if (this.authority === null) throw new DomainError('conflict', 'GALAXY_NOT_CONTROLLER', 'this node is not a farm controller: ask a node with the controller role');
     return this.authority;
   }
 
@@ -569,10 +570,10 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
   }
 }
 
-function asApiError(error: unknown): Error {
+function asDomainError(error: unknown): Error {
   if (error instanceof AdmissionError) {
-    const status = error.code === 'GALAXY_ADMISSION_UNKNOWN_NODE' ? 404 : 409;
-    return new ApiError(status, error.code, error.message);
+    const kind = error.code === 'GALAXY_ADMISSION_UNKNOWN_NODE' ? 'not-found' : 'conflict';
+    return new DomainError(kind, error.code, error.message);
   }
   return error as Error;
 }

@@ -1,11 +1,11 @@
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { Runtime } from '../../core/kernels/runtime.js';
-import { wasmModule } from '../../core/kernels/wasm-kernels.js';
+import type { Runtime } from '../../core/runtime/runtime.js';
+import { wasmModule } from '../../core/platform/wasm-module.js';
 import type { MembershipTable } from '../../core/table/membership-table.js';
 import * as L from '../../core/table/layout.js';
-import { packageRoot } from '../util/package-root.js';
+import { packageRoot } from '../../core/platform/package-root.js';
 import * as F from '../../core/wire/format.js';
 import * as P from './gossip-worker-protocol.js';
 import { Ring } from './ring.js';

@@ -1,4 +1,4 @@
-import type { MemoryViews } from '../../core/kernels/memory-views.js';
+import type { MemoryViews } from '../../core/runtime/memory-views.js';
 
 /**
  * A single-producer, single-consumer ring of variable-length records in shared

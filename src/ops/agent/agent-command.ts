@@ -7,11 +7,11 @@ import { parseNodeId } from '../../core/wire/message.js';
 import { parseMetaPairs } from '../../node/driver/agent-meta.js';
 import { agentSettings, type AgentOptions } from '../../node/driver/agent-options.js';
 import { kLogLevels, readAgentConfigFile, type AgentConfigFile, type LogLevel } from './config/agent-config-file.js';
-import { defaultDataDir } from './config/agent-data-dir.js';
+import { defaultDataDir } from '../../node/util/agent-data-dir.js';
 import { claimIdentity, type ClaimedIdentity } from './config/agent-identity.js';
-import { AgentUsageError } from './config/agent-usage-error.js';
+import { AgentUsageError } from '../../node/util/agent-usage-error.js';
 
-export { AgentUsageError } from './config/agent-usage-error.js';
+export { AgentUsageError } from '../../node/util/agent-usage-error.js';
 
 /** The flags of `galaxy agent` as commander hands them over; an empty list means "not given". */
 export interface AgentFlags {
@@ -73,7 +73,8 @@ export interface FarmInvocation {
 }
 
 /** Where the API listens unless told otherwise: loopback only, a fixed port an operator's CLI finds. */
-export const kDefaultApiBind = '127.0.0.1:7600';
+export { kDefaultApiBind } from '../../surface/cli/cli-kit.js';
+import { kDefaultApiBind } from '../../surface/cli/cli-kit.js';
 const kRolePattern = /^[a-z][a-z0-9-]{0,31}$/;
 
 /** An AgentInvocation whose identity has been claimed from the data directory. */

@@ -1,7 +1,7 @@
-import type { ApiRole } from './api-backend.js';
+import type { ApiRole } from '../../surface/api/api-backend.js';
 import { ApiHttpError } from './api-http-error.js';
-import { roleAllows } from './api-roles.js';
-import type { ApiCaller } from './api-routes.js';
+import { roleAllows } from '../../surface/api/api-roles.js';
+import type { ApiCaller } from '../../surface/api/api-route.js';
 import type { TokenStore } from './token-store.js';
 
 /**

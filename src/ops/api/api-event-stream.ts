@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { ApiBackend, ApiEvent } from './api-backend.js';
+import type { ApiBackend, ApiEvent } from '../../surface/api/api-backend.js';
 import type { ApiCounters } from './api-counters.js';
 import { ApiHttpError } from './api-http-error.js';
 import type { ApiLimitsFilled } from './api-limits.js';

@@ -1,4 +1,4 @@
-import { ApiError } from './api-backend.js';
+import { ApiError } from './api-error.js';
 
 /**
  * An ApiError the server itself raises, with the response headers the status needs:

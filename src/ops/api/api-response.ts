@@ -1,19 +1,12 @@
 import type { ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ApiError } from './api-backend.js';
+import { ApiError } from './api-error.js';
 import { ApiHttpError } from './api-http-error.js';
+import { DomainError, type FailureKind } from '../../core/util/domain-error.js';
+import type { ApiReply } from '../../surface/api/api-route.js';
 import { TokenStoreError, type TokenStoreErrorCode } from './token-store.js';
 
-/**
- * How the server answers: JSON for the API (errors as `{error: {code, message}}`),
- * text for /metrics, and raw HTTP on a socket whose WebSocket upgrade is refused
- * (there is no ServerResponse on an upgrade).
- */
-export type ApiReply =
-  | { readonly status: number; readonly json: unknown }
-  | { readonly status: number; readonly text: string; readonly contentType: string }
-  | { readonly status: 204 };
 
 /** Headers on every answer: nothing the API returns may be cached or sniffed into another type. */
 const kCommonHeaders: Readonly<Record<string, string>> = Object.freeze({
@@ -22,6 +15,19 @@ const kCommonHeaders: Readonly<Record<string, string>> = Object.freeze({
 });
 
 const kJsonContentType = 'application/json; charset=utf-8';
+
+/** Domain failures as HTTP statuses: the one place a kind becomes a status. */
+const kStatusOfKind: Readonly<Record<FailureKind, number>> = {
+  invalid: 400,
+  forbidden: 403,
+  'not-found': 404,
+  conflict: 409,
+  'too-large': 413,
+  failed: 500,
+  'upstream-failed': 502,
+  unavailable: 503,
+  timeout: 504,
+};
 
 /** Token store failures as HTTP statuses: a name conflict or the last admin is 409, a missing token 404. */
 const kTokenStoreStatus: Readonly<Record<TokenStoreErrorCode, number>> = {
@@ -71,6 +77,7 @@ export function writeUpgradeRefusal(socket: Duplex, error: ApiError): void {
  */
 export function toApiError(error: unknown): ApiError | null {
   if (error instanceof ApiError) return validStatus(error.status) ? error : null;
+  if (error instanceof DomainError) return new ApiError(kStatusOfKind[error.kind], error.code, error.message);
   if (error instanceof TokenStoreError) return new ApiError(kTokenStoreStatus[error.code], error.code, error.message);
   return null;
 }

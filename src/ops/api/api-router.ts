@@ -1,3 +1,4 @@
+import type { HttpMethod, RoutePattern } from '../../surface/api/api-route.js';
 import { ApiHttpError } from './api-http-error.js';
 
 /**
@@ -7,12 +8,6 @@ import { ApiHttpError } from './api-http-error.js';
  * path that matches none is a 404. Parameters come back percent-decoded and still
  * unvalidated: each route's schema checks them.
  */
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
-
-export interface RoutePattern {
-  readonly method: HttpMethod;
-  readonly pattern: string;
-}
 
 export interface RouteMatch<R> {
   readonly route: R;

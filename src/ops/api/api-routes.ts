@@ -1,9 +1,6 @@
-import type { z, ZodTypeAny } from 'zod';
-import type { ApiBackend, ApiRole } from './api-backend.js';
+import type { ApiBackend, ApiRole } from '../../surface/api/api-backend.js';
 import { apiMetricFamilies, type ApiCounters } from './api-counters.js';
 import { ApiHttpError } from './api-http-error.js';
-import type { ApiReply } from './api-response.js';
-import type { HttpMethod, RoutePattern } from './api-router.js';
 import {
   kApproveBodySchema,
   kComponentConfigBodySchema,
@@ -17,9 +14,12 @@ import {
   kTokenCreateBodySchema,
   kTokenParamsSchema,
   kValuesQuerySchema,
-} from './api-schemas.js';
+} from '../../surface/api/api-schemas.js';
 import { formatPrometheus, kPrometheusContentType } from './prometheus.js';
 import type { TokenStore } from './token-store.js';
+
+import { by, ok, route, type ApiRoute } from '../../surface/api/api-route.js';
+
 
 /**
  * The route table: for each method and path, the least role it needs, the schemas of
@@ -31,76 +31,12 @@ import type { TokenStore } from './token-store.js';
  * restarts components; an admin also decides admissions, changes the keyring and
  * manages tokens.
  */
-export interface ApiCaller {
-  /** The token's name: it goes into the backend's `by`, so audit records say who decided. */
-  readonly name: string;
-  readonly role: ApiRole;
-}
-
-export interface RouteInput<P = unknown, Q = unknown, B = unknown> {
-  readonly params: P;
-  readonly query: Q;
-  readonly body: B;
-  /** Null only on routes that need no token. */
-  readonly caller: ApiCaller | null;
-}
-
-export interface ApiRoute extends RoutePattern {
-  /** Least role that may call it; null: no token needed. */
-  readonly role: ApiRole | null;
-  readonly params: ZodTypeAny;
-  readonly query: ZodTypeAny;
-  /** Schema of the JSON body; null: the route reads no body. */
-  readonly body: ZodTypeAny | null;
-  /** Whether the body may be left out (it is then validated as `{}`). */
-  readonly bodyOptional: boolean;
-  /** Whether the route is served as a WebSocket upgrade (a plain GET gets 426). */
-  readonly webSocket: boolean;
-  handle(input: RouteInput): Promise<ApiReply>;
-}
-
 export interface ApiRouteDependencies {
   readonly backend: ApiBackend;
   readonly tokens: TokenStore;
   readonly counters: ApiCounters;
 }
 
-export interface RouteDefinition<P extends ZodTypeAny, Q extends ZodTypeAny, B extends ZodTypeAny> {
-  readonly method: HttpMethod;
-  readonly pattern: string;
-  readonly role: ApiRole | null;
-  readonly params?: P;
-  readonly query?: Q;
-  readonly body?: B;
-  readonly bodyOptional?: boolean;
-  readonly webSocket?: boolean;
-  handle(input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<ApiReply> | ApiReply;
-}
-
-const kNoParamsSchema = kNoQuerySchema;
-
-/** Ties a definition's schemas to its handler's argument types, then erases them for the table. */
-export function route<P extends ZodTypeAny = typeof kNoParamsSchema, Q extends ZodTypeAny = typeof kNoQuerySchema, B extends ZodTypeAny = ZodTypeAny>(definition: RouteDefinition<P, Q, B>): ApiRoute {
-  return {
-    method: definition.method,
-    pattern: definition.pattern,
-    role: definition.role,
-    params: definition.params ?? kNoParamsSchema,
-    query: definition.query ?? kNoQuerySchema,
-    body: definition.body ?? null,
-    bodyOptional: definition.bodyOptional ?? false,
-    webSocket: definition.webSocket ?? false,
-    handle: async (input) => definition.handle(input as RouteInput<z.output<P>, z.output<Q>, z.output<B>>),
-  };
-}
-
-/** The caller's name for the backend's `by`; a route that needs a token always has a caller. */
-export function by(caller: ApiCaller | null): string {
-  if (caller === null) throw new Error('an authenticated route ran without a caller');
-  return caller.name;
-}
-
-export const ok = (json: unknown): ApiReply => ({ status: 200, json });
 
 export function apiRoutes({ backend, tokens, counters }: ApiRouteDependencies): ApiRoute[] {
   return [

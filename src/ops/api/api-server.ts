@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { SocketAddress } from '../../node/transport/socket-address.js';
-import type { ApiBackend, ApiError } from './api-backend.js';
+import type { ApiError } from './api-error.js';
+import type { ApiBackend } from '../../surface/api/api-backend.js';
 import { authenticate, authorize } from './api-auth.js';
 import { kApiBindDefault, resolveApiBind } from './api-bind.js';
 import { clientErrorReason, countResponse, createApiCounters, type ApiCounters, type ClientErrorReason } from './api-counters.js';
@@ -13,7 +14,8 @@ import { kSilentApiLogger, type ApiLogger } from './api-logger.js';
 import { hasBody, readJsonBody } from './api-request-body.js';
 import { kInternalError, toApiError, writeError, writeReply, writeUpgradeRefusal } from './api-response.js';
 import { ApiRouter, type RouteMatch } from './api-router.js';
-import { apiRoutes, type ApiCaller, type ApiRoute } from './api-routes.js';
+import { apiRoutes } from './api-routes.js';
+import type { ApiCaller, ApiRoute } from '../../surface/api/api-route.js';
 import type { TokenStore } from './token-store.js';
 
 /**

@@ -2,9 +2,10 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { writeFileAtomic } from '../../node/util/atomic-file.js';
-import type { ApiRole } from './api-backend.js';
-import { kApiRoleSchema } from './api-roles.js';
-import { describeZodError } from './zod-issues.js';
+import type { ApiRole } from '../../surface/api/api-backend.js';
+import { kTokenNameSchema } from '../../surface/api/api-schemas.js';
+import { kApiRoleSchema } from '../../surface/api/api-roles.js';
+import { describeZodError } from '../../surface/api/zod-issues.js';
 import { CodedError } from '../../core/util/coded-error.js';
 
 /**
@@ -29,7 +30,7 @@ export const kBootstrapTokenName = 'admin';
 const kFileVersion = 1;
 
 /** 1 to 64 of A-Z a-z 0-9 _ . - : safe in a URL path segment, a file listing and a log line. */
-export const kTokenNameSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a token name is 1 to 64 of A-Z a-z 0-9 _ . -');
+export { kTokenNameSchema };
 /** The exact shape of a secret: checked before hashing so a huge header costs nothing. */
 const kSecretPattern = /^gxt_[A-Za-z0-9_-]{43}$/;
 const kHashPattern = /^[0-9a-f]{64}$/;

@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { packageRoot } from '../../node/util/package-root.js';
-import type { ApiClient } from '../api/api-client.js';
-import { connect } from './api-commands.js';
+import { packageRoot } from '../../core/platform/package-root.js';
+import type { ApiClient } from '../../surface/client/api-client.js';
+import { connect } from '../../surface/cli/cli-kit.js';
 
 export interface DemoOptions {
   /** Agents to start (each a separate process). */

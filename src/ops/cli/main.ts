@@ -3,16 +3,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { AgentUsageError, prepareAgent, type AgentFlags } from '../agent/agent-command.js';
-import { runFarmAgent } from '../../farm/service/run-farm-agent.js';
+import { runFarmAgent } from '../agent/run-farm-agent.js';
 import { registerApiCommands } from './api-commands.js';
 import { registerDataCommands } from '../../farm/data/data-commands.js';
+import { registerFarmComponentsCommands } from '../../farm/install/farm-components-commands.js';
 import { registerEventsCommands } from '../../farm/events/events-commands.js';
 import { registerInstallCommands } from '../../farm/install/install-commands.js';
 import { registerJobsCommands } from '../../farm/jobs/jobs-commands.js';
-import { createAgentLogger } from '../agent/config/agent-logger.js';
+import { createAgentLogger } from '../../node/util/agent-logger.js';
 import { backendReport } from '../../node/backends.js';
 import { kPresets } from '../../core/membership/config.js';
-import { packageRoot } from '../../node/util/package-root.js';
+import { packageRoot } from '../../core/platform/package-root.js';
 import { runDemo } from './demo.js';
 import { runSelfCheck } from './self-check.js';
 
@@ -109,6 +110,7 @@ program
 
 registerApiCommands(program);
 registerDataCommands(program);
+registerFarmComponentsCommands(program);
 registerEventsCommands(program);
 registerJobsCommands(program);
 // After registerApiCommands: install, remove, installed and operation join its `components` command.

@@ -1,5 +1,5 @@
 import { backendReport } from '../../node/backends.js';
-import { createRuntime } from '../../core/kernels/runtime.js';
+import { createRuntime } from '../../core/kernels/create-runtime.js';
 import { MembershipTable } from '../../core/table/membership-table.js';
 import { GossipWorkerClient } from '../../node/threads/gossip-worker-client.js';
 import { Prng } from '../../core/util/prng.js';

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
-import { packageRoot } from '../../../src/node/util/package-root.js';
+import { packageRoot } from '../../../src/core/platform/package-root.js';
 
 export const kFiguresPath = join(packageRoot(), 'bench', 'results', 'faults.json');
 

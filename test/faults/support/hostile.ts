@@ -4,7 +4,7 @@
 // must fail the wire decoder), junk on the admission channel, and stream frames that lie
 // about their length or stop half-way. Each generator says which counter it must raise,
 // so the suite can hold the agent to it.
-import { createRuntime } from '../../../src/core/kernels/runtime.js';
+import { createRuntime } from '../../../src/core/kernels/create-runtime.js';
 import { Keyring } from '../../../src/node/security/keyring.js';
 import { Prng } from '../../../src/core/util/prng.js';
 import { Codec } from '../../../src/core/wire/codec.js';

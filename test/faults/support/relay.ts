@@ -5,7 +5,7 @@ import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { packageRoot } from '../../../src/node/util/package-root.js';
+import { packageRoot } from '../../../src/core/platform/package-root.js';
 import type { LabHost } from './netns-lab.js';
 
 const kRelayScript = join(packageRoot(), 'test', 'faults', 'support', 'ns-relay.mjs');

@@ -1,5 +1,5 @@
 import { isAbsolute, join, resolve } from 'node:path';
-import { packageRoot } from '../../../node/util/package-root.js';
+import { packageRoot } from '../../../core/platform/package-root.js';
 import type { BackoffOptions, GiveUpOptions } from './component-backoff.js';
 import { ComponentError } from './component-error.js';
 

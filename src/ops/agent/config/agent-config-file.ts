@@ -1,11 +1,11 @@
 import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { AgentUsageError } from './agent-usage-error.js';
+import { AgentUsageError } from '../../../node/util/agent-usage-error.js';
 
 /** The log levels pino knows, quietest last. */
-export const kLogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof kLogLevels)[number];
+import { kLogLevels, type LogLevel } from '../../../node/util/log-level.js';
+export { kLogLevels, type LogLevel };
 
 /** A config file larger than this is refused before it is parsed: it is a mistake, not a config. */
 const kConfigBytesMax = 1024 * 1024;

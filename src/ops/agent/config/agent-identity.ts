@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ensureDataDir } from './agent-data-dir.js';
-import { AgentUsageError } from './agent-usage-error.js';
+import { ensureDataDir } from '../../../node/util/agent-data-dir.js';
+import { AgentUsageError } from '../../../node/util/agent-usage-error.js';
 
 /** The file in the data directory that holds the node's identity. */
 export const kIdentityFileName = 'identity.json';

@@ -1,0 +1,57 @@
+// The layering rules of ARCHITECTURE.md, checked by dependency-cruiser (`npm run lint:layers`,
+// run by `npm test`'s pretest). Layers, lowest first: core < sim < node < surface < farm < cluster < ops.
+// A layer may import itself and any layer below it, never one above; no cycles between folders.
+const layers = ['core', 'sim', 'node', 'surface', 'farm', 'cluster', 'ops'];
+const above = (layer) => layers.slice(layers.indexOf(layer) + 1);
+const layerRules = layers.slice(0, -1).map((layer) => ({
+  name: `${layer}-not-above`,
+  comment: `src/${layer} must not import a higher layer (${above(layer).join(', ')})`,
+  severity: 'error',
+  from: { path: `^src/${layer}/` },
+  to: { path: `^src/(${above(layer).join('|')})/` },
+}));
+module.exports = {
+  forbidden: [
+    ...layerRules,
+    {
+      name: 'core-no-io',
+      comment: 'src/core holds pure state machines: no node: built-ins, no native or SQLite modules (src/core/platform, which reads the compiled Wasm kernels once, is the one exception)',
+      severity: 'error',
+      from: { path: '^src/core/', pathNot: '^src/core/platform/' },
+      to: { dependencyTypes: ['core', 'npm', 'npm-dev', 'npm-optional', 'npm-peer'] },
+    },
+    {
+      name: 'sim-no-io',
+      comment: 'src/sim runs in one thread from one seed: no node: built-ins except what tests need',
+      severity: 'error',
+      from: { path: '^src/sim/' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'workers-are-drivers',
+      comment: 'workers/ holds thread and process entry points: they run node and farm machinery, never the simulator or the operator surface',
+      severity: 'error',
+      from: { path: '^workers/' },
+      to: { path: '^src/(sim|ops)/' },
+    },
+    {
+      name: 'no-folder-cycles',
+      comment: 'no cycles between modules',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'not-to-unresolvable',
+      severity: 'error',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
+  },
+};

@@ -1,0 +1,265 @@
+import { join } from 'node:path';
+import type { PreparedAgent } from '../../ops/agent/agent-command.js';
+import { silentAgentLogger, type AgentLogger } from '../../node/util/agent-logger.js';
+import { ApiError } from '../api/api-error.js';
+import { type AdmissionRecord, type ApiBackend, type ApiEvent, type ComponentStatus, type KeyView, type MemberView, type MetricFamily, type NodeSummary, type NodeValues } from '../../surface/api/api-backend.js';
+import { ApiServer } from '../../ops/api/api-server.js';
+import { TokenStore } from '../../ops/api/token-store.js';
+import { kAdminTokenFileName, kApiFileName } from '../../surface/cli/cli-kit.js';
+import { ComponentHost } from '../../farm/components/host/component-host.js';
+import type { ComponentPeer } from '../../farm/components/host/component-protocol.js';
+import { measurementComponentPath } from '../../farm/measurement/measurement-component.js';
+import { writeFileAtomic } from '../../node/util/atomic-file.js';
+import { farmDataRoutes } from '../../farm/data/farm-data-routes.js';
+import { farmComponentsRoutes } from '../../farm/install/farm-components-routes.js';
+import { FarmData, kFmidbSnapshotFileName } from '../../farm/data/farm-data.js';
+import { FarmDesiredComponents } from '../../farm/install/farm-desired-components.js';
+import { FarmComponents, kFarmComponentKinds } from './farm-components.js';
+import { farmMetrics } from '../../farm/service/farm-metrics.js';
+import { FarmService } from '../../farm/service/farm-service.js';
+
+/**
+ * One farm node as `galaxy agent` runs it: the farm service (membership, admission,
+ * keyring), the component host with the Measurement service, the per-node values table
+ * the components post into, and the HTTP API over all of it. This class is the API's
+ * backend; the API server only handles HTTP, tokens and validation.
+ */
+export interface FarmNodeOptions {
+  readonly prepared: PreparedAgent;
+  readonly logger?: AgentLogger;
+  readonly version?: string;
+  /**
+   * The component kinds to run (measurement, events, jobs, scripts); default: the
+   * invocation's (GALAXY_COMPONENTS), else all.
+   */
+  readonly components?: readonly string[];
+  /** Measurement interval at start, ms. */
+  readonly measurementIntervalMs?: number;
+}
+
+/** The component kinds the agent runs: announced in its `components` tag, and told where their peers are. */
+const kAllComponentKinds: readonly string[] = ['measurement', ...kFarmComponentKinds];
+
+export class FarmNode implements ApiBackend {
+  readonly service: FarmService;
+  readonly componentHost: ComponentHost;
+  /** The FMIDB replica and the landscapes computed over it. */
+  readonly data: FarmData;
+  /** The farm configuration's components for this node (the install service follows it). */
+  readonly desiredComponents: FarmDesiredComponents;
+  private apiServer: ApiServer | null;
+  /** Events, jobs, scripts and installation (farm-components.ts). */
+  private farmComponents: FarmComponents | null = null;
+  private readonly logger: AgentLogger;
+  private componentsStarted = false;
+  private peersPending = false;
+  private readonly listeners = new Set<(event: ApiEvent) => void>();
+
+  private constructor(service: FarmService, componentHost: ComponentHost, logger: AgentLogger, dataDir: string, private readonly kinds: readonly string[]) {
+    this.service = service;
+    this.componentHost = componentHost;
+    this.data = new FarmData({ selfId: service.host.id, sendApp: (messages) => service.host.sendApp(messages), publish: (event) => this.publish(event), logger, snapshotFile: join(dataDir, kFmidbSnapshotFileName) });
+    this.desiredComponents = new FarmDesiredComponents(this.data, logger);
+    this.apiServer = null;
+    this.logger = logger;
+  }
+
+  /** The API server, when the API is on. */
+  get api(): ApiServer | null {
+    return this.apiServer;
+  }
+
+  static async start(options: FarmNodeOptions): Promise<FarmNode> {
+    const { prepared } = options;
+    const logger = options.logger ?? silentAgentLogger();
+    const kinds = options.components ?? prepared.farm.components ?? kAllComponentKinds;
+    const unknown = kinds.filter((kind) => !kAllComponentKinds.includes(kind));
+    if (unknown.length > 0) throw new Error(`unknown component kind(s) ${unknown.join(', ')}: the agent runs ${kAllComponentKinds.join(', ')}`);
+    const service = await FarmService.start({
+      agent: { ...prepared.options, meta: { ...(prepared.options.meta ?? {}), components: kinds.join(',') } },
+      dataDir: prepared.dataDir,
+      mode: prepared.farm.mode,
+      roles: prepared.farm.roles,
+      bootstrap: prepared.farm.bootstrap,
+      autoApprove: prepared.farm.autoApprove,
+      farmCaFingerprint: prepared.farm.farmCa,
+      logger,
+      ...(options.version === undefined ? {} : { version: options.version }),
+    });
+    const node = new FarmNode(service, new ComponentHost({ nodeId: service.host.id, stateRoot: join(prepared.dataDir, 'components'), logger }), logger, prepared.dataDir, kinds);
+    try {
+      // Jobs, scripts and installation turn landscapes and statements into nodes through the
+      // FMIDB's landscapes; installation follows the farm configuration's components.
+      node.farmComponents = new FarmComponents({ service, host: node.componentHost, dataDir: prepared.dataDir, logger, publish: (event) => node.publish(event), values: (id) => node.values(id), resolve: (target) => node.data.resolve(target), desired: node.desiredComponents, kinds });
+      if (prepared.farm.api !== null) {
+        const tokens = TokenStore.open(join(prepared.dataDir, 'tokens.json'));
+        if (tokens.bootstrap(join(prepared.dataDir, kAdminTokenFileName))) logger.info({ file: join(prepared.dataDir, kAdminTokenFileName) }, 'created the admin API token');
+        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, logger, routes: [...farmDataRoutes(node.data), ...farmComponentsRoutes(node.desiredComponents), ...node.farmComponents.routes()] });
+        writeFileAtomic(join(prepared.dataDir, kApiFileName), `${JSON.stringify({ url: node.apiServer.url })}\n`);
+      }
+      node.wire(options.measurementIntervalMs ?? 5000);
+      return node;
+    } catch (error) {
+      await node.close();
+      throw error;
+    }
+  }
+
+  private wire(measurementIntervalMs: number): void {
+    const service = this.service;
+    service.on('api', (event) => this.publish(event));
+    service.on('component', (kind, from, payload) => this.componentHost.deliverPeer(kind, from, payload));
+    service.onApp((message) => this.data.receive(message));
+    // A join storm brings thousands of events in a few ticks: the peer lists are
+    // recomputed (a scan of every member) once per turn of the event loop, not per event.
+    service.host.on('event', () => {
+      if (this.peersPending) return;
+      this.peersPending = true;
+      setImmediate(() => {
+        this.peersPending = false;
+        const members = this.service.members();
+        this.data.membersChanged(members);
+        this.notifyPeers(members);
+      });
+    });
+    this.componentHost.on('component', (event) => {
+      const level = event.type === 'crashed' || event.type === 'failed' ? 'warn' : 'info';
+      this.logger[level]({ component: event.name, type: event.type, ...event.detail }, `component ${event.type}`);
+      this.publish({ kind: 'component', type: event.type, time: new Date().toISOString(), body: { name: event.name, kind: event.kind, ...event.detail } });
+    });
+    this.componentHost.on('values', (_name, values) => this.data.postValues(values));
+    this.componentHost.on('event', (name, event) => this.publish({ kind: 'farm-event', type: event.eventType, time: new Date().toISOString(), body: { component: name, severity: event.severity, ...event.body } }));
+    this.componentHost.on('peer-send', (kind, payload) => {
+      try {
+        service.broadcastComponent(kind, payload);
+      } catch (error) {
+        this.logger.warn({ kind, error: (error as Error).message }, 'component peer message not sent');
+      }
+    });
+    this.data.membersChanged(service.members());
+    this.data.start();
+    if (this.kinds.includes('measurement')) this.componentHost.add({ name: 'measurement', kind: 'measurement', module: measurementComponentPath(), config: { intervalMs: measurementIntervalMs } });
+    // Components start once the node belongs to the farm: at once when it holds
+    // credentials (or runs without admission), else when the grant arrives.
+    const state = service.admissionState;
+    if (state === 'approved' || state === 'bootstrap') this.startComponents();
+    else service.on('api', (event) => event.kind === 'admission' && event.type === 'admitted' && this.startComponents());
+  }
+
+  private startComponents(): void {
+    if (this.componentsStarted) return;
+    this.componentsStarted = true;
+    if (this.kinds.includes('measurement')) void this.componentHost.start('measurement').catch((error: Error) => this.logger.warn({ error: error.message }, 'measurement component did not start; the host retries with backoff'));
+    this.farmComponents?.start();
+  }
+
+  /** Tells each component kind where its peers are active: alive members announcing it in their tags. */
+  private notifyPeers(members: readonly MemberView[]): void {
+    const peers = new Map<string, ComponentPeer[]>();
+    for (const member of members) {
+      if (member.self || (member.status !== 'alive' && member.status !== 'suspect')) continue;
+      for (const kind of (member.tags['components'] ?? '').split(',')) {
+        if (kind === '') continue;
+        const list = peers.get(kind) ?? [];
+        list.push({ id: member.id, address: member.address, status: member.status });
+        peers.set(kind, list);
+      }
+    }
+    for (const kind of this.kinds) this.componentHost.membership(kind, peers.get(kind) ?? []);
+  }
+
+  private publish(event: ApiEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  // ---- ApiBackend ----------------------------------------------------------------
+
+  node(): NodeSummary {
+    return this.service.node();
+  }
+
+  members(): MemberView[] {
+    return this.service.members();
+  }
+
+  admissions(): AdmissionRecord[] {
+    return this.service.admissions();
+  }
+
+  approve(id: string, roles: readonly string[] | undefined, by: string): Promise<AdmissionRecord> {
+    return this.service.approve(id, roles, by);
+  }
+
+  reject(id: string, by: string): Promise<AdmissionRecord> {
+    return this.service.reject(id, by);
+  }
+
+  revoke(id: string, by: string): Promise<AdmissionRecord> {
+    return this.service.revoke(id, by);
+  }
+
+  keys(): KeyView[] {
+    return this.service.keyViews();
+  }
+
+  keyOperation(op: 'install' | 'use' | 'remove', key: string, by: string): Promise<KeyView[]> {
+    return this.service.keyOperation(op, key, by);
+  }
+
+  components(): ComponentStatus[] {
+    return this.componentHost.status();
+  }
+
+  async configureComponent(name: string, config: Readonly<Record<string, unknown>>, by: string): Promise<ComponentStatus> {
+    this.mustHaveComponent(name);
+    try {
+      await this.componentHost.configure(name, this.farmComponents?.configuration(name, config) ?? config);
+    } catch (error) {
+      throw new ApiError(400, 'GALAXY_COMPONENT_CONFIG', (error as Error).message);
+    }
+    this.logger.info({ component: name, config, by }, 'component configured');
+    return this.componentHost.status().find((c) => c.name === name)!;
+  }
+
+  async restartComponent(name: string, by: string): Promise<ComponentStatus> {
+    this.mustHaveComponent(name);
+    await this.componentHost.restart(name);
+    this.logger.info({ component: name, by }, 'component restarted by an operator');
+    return this.componentHost.status().find((c) => c.name === name)!;
+  }
+
+  values(node: string | undefined): NodeValues[] {
+    return this.data.values(node);
+  }
+
+  async metrics(): Promise<MetricFamily[]> {
+    const stats = await this.service.host.stats();
+    const families = farmMetrics({
+      stats,
+      members: this.service.members(),
+      farm: this.service.counters,
+      authority: this.service.authorityCounters(),
+      keyringKeys: this.service.keyViews().length,
+      keyEpoch: this.service.keyEpoch,
+      components: this.componentHost.status(),
+    });
+    return [...families, ...this.data.metrics(), ...(this.farmComponents?.metrics() ?? [])];
+  }
+
+  subscribe(listener: (event: ApiEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    await this.apiServer?.close();
+    await this.farmComponents?.close();
+    await this.componentHost.close();
+    this.data.close();
+    await this.service.close();
+  }
+
+  private mustHaveComponent(name: string): void {
+    if (!this.componentHost.status().some((c) => c.name === name)) throw new ApiError(404, 'GALAXY_COMPONENT_UNKNOWN', `no component "${name}" on this node`);
+  }
+}
