@@ -94,12 +94,12 @@ export function addressOfName(name: string): string {
   return `10.0.0.${nameIndex(name) + 1}:7946`;
 }
 
-function nameOfId(id: NodeId): string {
+export function nameOfId(id: NodeId): string {
   if (id.high === 0 && id.low >= 1 && id.low <= 26) return String.fromCharCode(64 + id.low);
   return formatNodeId(id);
 }
 
-function nameOfAddress(address: string): string {
+export function nameOfAddress(address: string): string {
   const m = /^10\.0\.0\.(\d+):7946$/.exec(address);
   if (m !== null && Number(m[1]) >= 1 && Number(m[1]) <= 26) return String.fromCharCode(64 + Number(m[1]));
   return address;
