@@ -5,10 +5,13 @@
 // A transcript fails on any difference, with a diff; GALAXY_REWRITE=1 regenerates the
 // expected outputs so a behaviour change is reviewed as a diff of the .txt files. Each
 // transcript runs on the Wasm and the TypeScript kernels and must print the same.
-// A last test breaks a transcript on purpose to show the comparison can fail.
+// The last tests show the comparison can fail: once with a wrong expected output, once
+// with a deliberately broken engine (a SUSPECT at the current incarnation ignored).
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { EngineContext } from '../src/gossip/engine-context.js';
+import { MemberState } from '../src/gossip/member-state.js';
 import { formatTranscript, MembershipTranscript, parseTranscript } from './support/membership-transcript.js';
 
 const kDirectory = join(import.meta.dirname, 'testdata', 'membership');
@@ -62,5 +65,22 @@ describe('membership transcripts', () => {
     const outputs = outputsOf(text, 'wasm');
     const broken = formatTranscript(blocks, outputs.map((o, i) => (i === outputs.length - 1 ? `${o}\n@0 event join Z inc=9` : o)), trailer);
     expect(render(broken, outputsOf(broken, 'wasm'))).not.toBe(broken);
+  });
+
+  it('fails when the engine breaks an incarnation rule (a deliberately broken engine)', () => {
+    const text = readFileSync(join(kDirectory, 'incarnation-rules.txt'), 'utf8');
+    const original = MemberState.prototype.suspect;
+    // Broken: a SUSPECT at the member's current incarnation is ignored (SWIM says it overrides ALIVE).
+    MemberState.prototype.suspect = function (this: MemberState, row: number, incarnation: number, fromRow: number, urgent: boolean): void {
+      const ctx = (this as unknown as { ctx: EngineContext }).ctx;
+      if (row !== ctx.selfRow && incarnation <= ctx.table.incarnation[row]!) return;
+      original.call(this, row, incarnation, fromRow, urgent);
+    };
+    try {
+      expect(render(text, outputsOf(text, 'wasm'))).not.toBe(text);
+    } finally {
+      MemberState.prototype.suspect = original;
+    }
+    expect(render(text, outputsOf(text, 'wasm'))).toBe(text);
   });
 });
