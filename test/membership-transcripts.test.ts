@@ -44,6 +44,15 @@ describe('membership transcripts', () => {
     for (const file of files) expect(readFileSync(join(kDirectory, file), 'utf8').startsWith('# '), file).toBe(true);
   });
 
+  it('rejects a transcript that cannot run as written, with a coded error', () => {
+    const transcript = new MembershipTranscript({ backend: 'ts' });
+    expect(() => transcript.run('tick 5ms')).toThrow(expect.objectContaining({ code: 'GALAXY_TRANSCRIPT_INVALID', message: 'no engine yet: `start` or `join` first' }));
+    expect(() => transcript.run('config nosuchOption=1')).toThrow(/unknown membership option "nosuchOption"/);
+    transcript.run('start');
+    expect(() => transcript.run('recv ping seq=1')).toThrow('ping needs from=');
+    expect(() => transcript.run('frobnicate')).toThrow(/unknown command "frobnicate"/);
+  });
+
   for (const file of files) {
     it(file, () => {
       const path = join(kDirectory, file);

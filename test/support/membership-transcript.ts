@@ -13,6 +13,7 @@ import { MembershipEngine } from '../../src/gossip/membership-engine.js';
 import { summarize } from '../../src/gossip/summary.js';
 import { encodeSummaryFrame } from '../../src/gossip/state-frame.js';
 import { MembershipTable } from '../../src/table/membership-table.js';
+import { CodedError } from '../../src/util/coded-error.js';
 import { Prng } from '../../src/util/prng.js';
 import { Codec } from '../../src/wire/codec.js';
 import * as F from '../../src/wire/format.js';
@@ -32,7 +33,12 @@ const kPendingAcksMax = 256;
 const kStatusNames: Record<number, string> = { [F.kStatusEmpty]: 'empty', [F.kStatusAlive]: 'alive', [F.kStatusSuspect]: 'suspect', [F.kStatusDead]: 'dead', [F.kStatusLeft]: 'left' };
 const kStatusByName: Record<string, number> = { alive: F.kStatusAlive, suspect: F.kStatusSuspect, dead: F.kStatusDead, left: F.kStatusLeft };
 
-export class TranscriptError extends Error {}
+/** A transcript that cannot be run as written (a bad command, a missing argument). */
+export class TranscriptError extends CodedError<'GALAXY_TRANSCRIPT_INVALID'> {
+  constructor(message: string) {
+    super('GALAXY_TRANSCRIPT_INVALID', message);
+  }
+}
 
 /** One command of a transcript with its expected output and where it sits in the file. */
 export interface TranscriptBlock {
@@ -326,12 +332,15 @@ export class MembershipTranscript {
 
   private configure(words: readonly string[]): void {
     if (this.engine !== null) throw new TranscriptError('config comes before start/join');
+    let options = this.options;
     for (const [key, value] of parseArgs(words)) {
       const number = /^\d+(ms|s)$/.test(value) ? durationMs(value) : Number(value);
       if (!Number.isFinite(number)) throw new TranscriptError(`config ${key} must be a number, got "${value}"`);
-      this.options = { ...this.options, [key]: number };
+      options = { ...options, [key]: number };
     }
-    membershipConfig(this.options);
+    // Validated before it is kept, so a rejected config leaves the transcript as it was.
+    membershipConfig(options);
+    this.options = options;
   }
 
   private startEngine(verb: string, words: readonly string[]): void {
