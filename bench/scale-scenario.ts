@@ -4,7 +4,8 @@
  * steady state, then one measurement. Returns plain figures.
  */
 import { membershipConfig } from '../src/core/membership/config.js';
-import { SimulatedFarm, nodeIdOf } from '../src/sim/simulated-farm.js';
+import { nodeIdOf } from '../src/core/wire/node-id-of.js';
+import { SimulatedFarm } from '../src/sim/simulated-farm.js';
 import { FalsePositiveCounter } from '../src/sim/invariants.js';
 import { NetworkSimulator } from '../src/sim/network-simulator.js';
 import { nodeAddress } from '../src/sim/node-address.js';

@@ -7,7 +7,8 @@
 // Each failure prints a one-line repro with its seed (GALAXY_SIM_SEED=… npx vitest …).
 import { describe, expect, it } from 'vitest';
 import { membershipConfig, type MembershipOptions, type PresetName } from '../src/core/membership/config.js';
-import { nodeIdOf, SimulatedFarm } from '../src/sim/simulated-farm.js';
+import { nodeIdOf } from '../src/core/wire/node-id-of.js';
+import { SimulatedFarm } from '../src/sim/simulated-farm.js';
 import { checkConvergence, FalsePositiveCounter, reproLine, withSeed } from '../src/sim/invariants.js';
 import { NetworkSimulator } from '../src/sim/network-simulator.js';
 import type { NetworkSimulatorOptions } from '../src/sim/sim-options.js';

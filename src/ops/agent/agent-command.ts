@@ -6,7 +6,8 @@ import { isUnspecifiedAddress, parseSocketAddress } from '../../node/transport/s
 import { parseNodeId } from '../../core/wire/message.js';
 import { parseMetaPairs } from '../../node/driver/agent-meta.js';
 import { agentSettings, type AgentOptions } from '../../node/driver/agent-options.js';
-import { kLogLevels, readAgentConfigFile, type AgentConfigFile, type LogLevel } from './config/agent-config-file.js';
+import { kLogLevels, type LogLevel } from '../../node/util/log-level.js';
+import { readAgentConfigFile, type AgentConfigFile } from './config/agent-config-file.js';
 import { defaultDataDir } from '../../node/util/agent-data-dir.js';
 import { claimIdentity, type ClaimedIdentity } from './config/agent-identity.js';
 import { AgentUsageError } from '../../node/util/agent-usage-error.js';

@@ -1,0 +1,154 @@
+import { assembledBytes, assembleParts } from '../wire/compound.js';
+import * as F from '../wire/format.js';
+import { BroadcastQueue } from './broadcast-queue.js';
+import { retransmitLimit } from './config.js';
+import type { EngineContext } from './engine-context.js';
+
+const kUserHeaderBytes = 12; // origin id (8) + sequence (4)
+const kUserSeenMax = 4096;
+const kEmpty = new Uint8Array(0);
+
+/**
+ * Dissemination, SWIM's infection-style half of the membership engine: news (ALIVE,
+ * SUSPECT, DEAD, LEAVE and user broadcasts) waits in a transmit-limited queue and rides
+ * on every datagram this node sends, pings and acks included; gossip rounds carry it to
+ * a random fanout (alive, suspect and recently dead members), and a death or a
+ * refutation triggers a round at once. Every datagram also carries this node's own
+ * heartbeat entry, which the receiving kernel merges and feeds to phi accrual. User
+ * broadcasts are deduplicated by origin and sequence and relayed once.
+ */
+export class Dissemination {
+  nextGossipAtMs = 0;
+  private readonly ctx: EngineContext;
+  private readonly broadcasts: BroadcastQueue;
+  private selfPart: Uint8Array | null = null;
+  private userMessages: Uint8Array[] = [];
+  private readonly userSeen = new Set<string>();
+  private readonly userSeenOrder: string[] = [];
+  private userSequence = 0;
+
+  constructor(ctx: EngineContext) {
+    this.ctx = ctx;
+    this.broadcasts = new BroadcastQueue(ctx.config.broadcastQueueLengthMax);
+  }
+
+  /** Runs a gossip round when one is due. */
+  tick(now: number): void {
+    if (now >= this.nextGossipAtMs) {
+      this.nextGossipAtMs = now + this.ctx.config.gossipIntervalMs;
+      this.gossip();
+    }
+  }
+
+  /** Queues news about a member, replacing older news about it. */
+  queueMembership(key: string, part: Uint8Array): void {
+    this.broadcasts.queueMembership(key, part);
+  }
+
+  /** Drops queued news about a member (it was reaped). */
+  forget(key: string): void {
+    this.broadcasts.forget(key);
+  }
+
+  /** This node's heartbeat entry changed (a probe round, a new incarnation, a leave): encode it anew. */
+  heartbeatChanged(): void {
+    this.selfPart = null;
+  }
+
+  queueAnnouncement(row: number): void {
+    const ctx = this.ctx;
+    this.broadcasts.queueMembership(ctx.key(row), ctx.parts.announcement(F.kTypeAlive, ctx.table.incarnation[row]!, ctx.table, row, ctx.state.meta.get(row) ?? kEmpty));
+  }
+
+  /** Sends primary parts plus this node's heartbeat entry and as much queued news as fits. */
+  sendTo(address: string, primary: Uint8Array[]): void {
+    const ctx = this.ctx;
+    if (address === '-' || address === ctx.selfAddress) return;
+    const parts = primary.slice();
+    if (!ctx.leaving) parts.push(this.heartbeatPart());
+    const room = ctx.config.datagramBytesMax - assembledBytes(parts) - 2;
+    const limit = retransmitLimit(ctx.config, ctx.state.liveMembers);
+    for (const extra of this.broadcasts.take(room, F.kCompoundPartsMax - parts.length, limit, ctx.config.userBroadcastReserveBytes)) parts.push(extra);
+    const length = assembleParts(ctx.runtime, ctx.scratch.sendPacket, parts, ctx.config.datagramBytesMax);
+    if (length < 0) return;
+    ctx.stats.datagramsSent++;
+    ctx.stats.bytesSent += length;
+    ctx.env.sendDatagram(address, ctx.runtime.views.u8.subarray(ctx.scratch.sendPacket, ctx.scratch.sendPacket + length));
+  }
+
+  /** This node's own entry as a one-entry digest: the gossip heartbeat every datagram carries. */
+  private heartbeatPart(): Uint8Array {
+    if (this.selfPart === null) {
+      const ctx = this.ctx;
+      ctx.runtime.views.i32[ctx.scratch.rowList >>> 2] = ctx.selfRow;
+      this.selfPart = ctx.parts.digest(ctx.table, ctx.scratch.rowList, 1, F.kPushPullFlagGossip);
+    }
+    return this.selfPart;
+  }
+
+  /** A gossip round: queued news to a random fanout (alive, suspect and recently dead). */
+  gossip(urgent = false): void {
+    if (this.broadcasts.length === 0) return;
+    const ctx = this.ctx;
+    const table = ctx.table;
+    const deadWindow = ctx.config.gossipToTheDeadMs;
+    const targets = ctx.randomMembers(ctx.config.gossipNodes, (row) => {
+      const status = table.status[row];
+      if (status === F.kStatusAlive || status === F.kStatusSuspect) return true;
+      return status === F.kStatusDead && ((ctx.now - table.stateChangeMs[row]!) >>> 0) < deadWindow;
+    });
+    for (const row of targets) {
+      if (this.broadcasts.length === 0) break;
+      this.sendTo(ctx.addressOf(row), []);
+    }
+    if (urgent) this.nextGossipAtMs = ctx.now + ctx.config.gossipIntervalMs;
+  }
+
+  /** Broadcasts a payload to every member (epidemic, deduplicated, bounded size). */
+  broadcastUser(payload: Uint8Array): void {
+    const ctx = this.ctx;
+    if (payload.length > ctx.config.userPayloadBytesMax) throw new RangeError(`user broadcast of ${payload.length} bytes exceeds userPayloadBytesMax ${ctx.config.userPayloadBytesMax}`);
+    const framed = new Uint8Array(kUserHeaderBytes + payload.length);
+    const dv = new DataView(framed.buffer);
+    dv.setUint32(0, ctx.selfId.high, true);
+    dv.setUint32(4, ctx.selfId.low, true);
+    dv.setUint32(8, this.userSequence++, true);
+    framed.set(payload, kUserHeaderBytes);
+    this.rememberUser(framed);
+    this.broadcasts.queueUser(ctx.parts.user(framed));
+  }
+
+  /** A USER message (tape record at `m`): delivered once, relayed once. */
+  receiveUser(m: number): void {
+    const ctx = this.ctx;
+    const { u8, dv } = ctx.runtime.views;
+    const offset = dv.getUint32(m + F.kMsgPayloadOffset, true);
+    const length = dv.getUint32(m + F.kMsgPayloadLength, true);
+    if (length < kUserHeaderBytes) return;
+    const at = ctx.scratch.receiveTape.payloadArea + offset;
+    const framed = u8.slice(at, at + length);
+    if (!this.rememberUser(framed)) return;
+    this.userMessages.push(framed.subarray(kUserHeaderBytes));
+    ctx.stats.userDelivered++;
+    // Relay once, so a broadcast reaches the whole farm epidemically (not only the fanout of its origin).
+    this.broadcasts.queueUser(ctx.parts.user(framed));
+  }
+
+  /** Remembers a user broadcast by origin and sequence; returns false when already seen. */
+  private rememberUser(framed: Uint8Array): boolean {
+    const dv = new DataView(framed.buffer, framed.byteOffset);
+    const key = `${dv.getUint32(0, true)}:${dv.getUint32(4, true)}:${dv.getUint32(8, true)}`;
+    if (this.userSeen.has(key)) return false;
+    this.userSeen.add(key);
+    this.userSeenOrder.push(key);
+    if (this.userSeenOrder.length > kUserSeenMax) this.userSeen.delete(this.userSeenOrder.shift()!);
+    return true;
+  }
+
+  /** User broadcasts received since the last call (each once), oldest first. */
+  drainUserMessages(): Uint8Array[] {
+    const out = this.userMessages;
+    this.userMessages = [];
+    return out;
+  }
+}

@@ -1,0 +1,23 @@
+import { WireCounters } from '../wire/wire-counters.js';
+
+/** Counters exported as metrics and read by the simulator and benchmarks. */
+export class EngineStats {
+  datagramsSent = 0;
+  bytesSent = 0;
+  framesSent = 0;
+  frameBytesSent = 0;
+  datagramsReceived = 0;
+  bytesReceived = 0;
+  probes = 0;
+  probesFailed = 0;
+  indirectProbes = 0;
+  suspicionsRaised = 0;
+  /** Independent confirmations of a suspicion already held (each shortens its timer). */
+  suspicionConfirmations = 0;
+  refutations = 0;
+  deathsDeclared = 0;
+  unreachableReports = 0;
+  streamFailures = 0;
+  userDelivered = 0;
+  readonly wire = new WireCounters();
+}
