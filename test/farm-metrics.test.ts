@@ -40,7 +40,7 @@ function stats(overrides: Partial<AgentStats>): AgentStats {
   };
 }
 
-const input = (agent: AgentStats) => ({ stats: agent, members: [], farm: { admissionInvalid: 0, admissionBadSignature: 0, controlMalformed: 0, keyRotations: 0, appUnclaimed: 0 }, authority: null, keyringKeys: 0, keyEpoch: 0, components: [] });
+const input = (agent: AgentStats) => ({ stats: agent, members: [], farm: { admissionInvalid: 0, admissionBadSignature: 0, keyRotations: 0 }, authority: null, keyringKeys: 0, keyEpoch: 0, components: [] });
 
 describe('farm metrics', () => {
   it('export drops by transport and code, and idle closes', () => {
