@@ -125,7 +125,7 @@ describe('messenger', () => {
     expect(new MemberDirectory(a!.id, 4).check('abcdefabcdefabcd', 'datagram', a!.address)).toBe('unknown-sender');
   });
 
-  it('follows membership: reaped members are forgotten, sends to unknown ids are dropped, ourselves is local', async () => {
+  it('follows membership: reaped members are forgotten, sends to unknown ids are dropped, the table is read for an id not yet in an event, ourselves is local', async () => {
     const [a, b] = fabric(2);
     const at: Delivered<Uint8Array>[] = [];
     const channel = a!.messenger.channel('rpc', kBytesCodec);
@@ -142,6 +142,11 @@ describe('messenger', () => {
     expect(() => channel.send(b!.id, Uint8Array.of(1), 'datagram')).toThrow(MessengerError);
     expect(() => channel.broadcast(Uint8Array.of(1))).toThrow(MessengerError);
     expect(() => a!.messenger.channel('rpc', kBytesCodec)).toThrow(MessengerError);
+    // A member the table holds before its event arrived: a send finds it there.
+    const late = new Messenger({ selfId: a!.id, transport: { sendApp: () => {}, broadcast: () => {} }, membersMax: 4, broadcastBytesMax: 1024, lookupMember: (id) => (id === b!.id ? { address: b!.address, status: 'alive' } : undefined) });
+    expect(late.channel('rpc', kBytesCodec).send(b!.id, Uint8Array.of(1))).toBe(true);
+    expect(late.directory.lookup(b!.id)).toEqual({ address: b!.address, status: 'alive' });
+    expect(late.channel('fmidb', kBytesCodec).send('abcdefabcdefabcd', Uint8Array.of(1), 'datagram')).toBe(false);
     const big = a!.messenger.channel('component', kBytesCodec);
     expect(() => big.broadcast(new Uint8Array(1013))).toThrow(/exceeds 1024/);
   });

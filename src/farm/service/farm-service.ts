@@ -106,7 +106,13 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
     this.keys = state.keys;
     this.version = options.version ?? '0.0.0';
     const config = host.settings.config;
-    this.messenger = new Messenger({ selfId: host.id, transport: host, membersMax: config.membersMax, broadcastBytesMax: config.userPayloadBytesMax });
+    this.messenger = new Messenger({
+      selfId: host.id,
+      transport: host,
+      membersMax: config.membersMax,
+      broadcastBytesMax: config.userPayloadBytesMax,
+      lookupMember: (id) => host.members().find((m) => m.id === id && !m.self),
+    });
     // Before any other listener: a message must find its sender in the directory as soon as membership knows it.
     host.on('event', (event) => this.messenger.memberEvent(event));
     this.messenger.syncMembers(host.members());

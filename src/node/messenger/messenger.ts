@@ -27,6 +27,13 @@ export interface MessengerOptions {
   readonly membersMax: number;
   /** Largest broadcast payload (the engine's userPayloadBytesMax), envelope included. */
   readonly broadcastBytesMax: number;
+  /**
+   * Reads one member from the membership table itself, for a send to an id whose event
+   * has not reached this thread yet (the table in shared memory is ahead of the events
+   * by up to a tick). Only sends use it: a scan per forged id received would let a
+   * flood of unknown ids cost a table scan each.
+   */
+  readonly lookupMember?: (id: string) => { readonly address: string; readonly status: MemberStatus } | undefined;
 }
 
 /** Messages waiting to be handed to the transport in one batch at most; more are dropped and counted. */
@@ -98,7 +105,7 @@ export class Messenger implements ChannelSink {
       queueMicrotask(() => this.deliver(spec, counters, this.options.selfId, 'local', mode, copy));
       return true;
     }
-    const entry = this.directory.lookup(to);
+    const entry = this.directory.lookup(to) ?? this.lookupTable(to);
     if (entry === undefined) return this.dropped(counters, 'no-route');
     if (this.outbox.length >= kMessengerOutboxMax) return this.dropped(counters, 'outbox-full');
     counters.sent++;
@@ -192,6 +199,12 @@ export class Messenger implements ChannelSink {
       // A handler's bug must not stop the rest of the batch; it is counted, and its own logs say more.
       counters.drop('handler-failed');
     }
+  }
+
+  private lookupTable(id: string): { address: string } | undefined {
+    const member = this.options.lookupMember?.(id);
+    if (member === undefined || !this.directory.set(id, member.address, member.status)) return undefined;
+    return member;
   }
 
   private dropped(counters: ChannelCounters, reason: DropReason): false {
