@@ -48,7 +48,7 @@ import type { FarmService } from '../service/farm-service.js';
  *   (event-forwarder.ts).
  * - Installation: FarmInstall once the node is admitted, taking install.apply and
  *   install.remove only from controller or management members (install-authorization.ts),
- *   its package chunks on the application channel (0xF3).
+ *   its package chunks on the messenger's install-chunks channel.
  *
  * Configuration: `<dataDir>/farm-components.json`, `{ "events": {...}, "jobs": {...},
  * "scripts": {} }`, each part optional, read at start; a configuration an operator
