@@ -39,6 +39,13 @@ export interface Envelope {
 }
 
 const kNodeIdPattern = /^[0-9a-f]{16}$/;
+/** Two hex digits per byte value: the sender id is read on every message, so without parsing or padding. */
+const kHexByte: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** The value of one lower-case hex digit's character code (the id was checked by kNodeIdPattern). */
+function nibble(code: number): number {
+  return code <= 0x39 ? code - 0x30 : code - 0x57;
+}
 
 /** Writes header and payload into one new buffer. Throws RangeError on a bad argument: a caller bug. */
 export function encodeEnvelope(mode: DeliveryMode, channelId: number, sender: string, payload: Uint8Array): Uint8Array {
@@ -49,7 +56,7 @@ export function encodeEnvelope(mode: DeliveryMode, channelId: number, sender: st
   out[1] = kModeByName[mode];
   out[2] = channelId & 0xff;
   out[3] = channelId >>> 8;
-  for (let i = 0; i < kSenderBytes; i++) out[4 + i] = parseInt(sender.slice(i * 2, i * 2 + 2), 16);
+  for (let i = 0; i < kSenderBytes; i++) out[4 + i] = (nibble(sender.charCodeAt(i * 2)) << 4) | nibble(sender.charCodeAt(i * 2 + 1));
   out.set(payload, kEnvelopeHeaderBytes);
   return out;
 }
@@ -68,7 +75,7 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
   const channelId = bytes[2]! | (bytes[3]! << 8);
   if (channelId === 0) throw new MessengerError('GALAXY_MESSENGER_UNKNOWN_CHANNEL', 'channel id 0 is never assigned');
   let sender = '';
-  for (let i = 0; i < kSenderBytes; i++) sender += bytes[4 + i]!.toString(16).padStart(2, '0');
+  for (let i = 0; i < kSenderBytes; i++) sender += kHexByte[bytes[4 + i]!]!;
   // Id 0 is what an uninitialised buffer holds: no node has it.
   if (sender === '0000000000000000') throw new MessengerError('GALAXY_MESSENGER_SENDER', 'sender id 0 is never assigned');
   return { mode, channelId, sender, payload: bytes.subarray(kEnvelopeHeaderBytes) };
