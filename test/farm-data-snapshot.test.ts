@@ -13,7 +13,7 @@ const self = '00000000000000aa';
 const gone = '00000000000000bb';
 
 function open(file: string, restoredGraceMs = 60_000): FarmData {
-  const data = new FarmData({ selfId: self, sendApp: () => undefined, publish: () => undefined, logger: silentAgentLogger(), tickMs: 10, landscapeTickMs: 10, snapshotFile: file, restoredGraceMs });
+  const data = new FarmData({ selfId: self, send: () => true, publish: () => undefined, logger: silentAgentLogger(), tickMs: 10, landscapeTickMs: 10, snapshotFile: file, restoredGraceMs });
   data.membersChanged([{ id: self, address: '127.0.0.1:1', status: 'alive', incarnation: 1, self: true, tags: {} }]);
   data.flush();
   return data;

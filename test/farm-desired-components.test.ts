@@ -23,7 +23,7 @@ async function settle(check: () => boolean, timeoutMs = 5000): Promise<void> {
 }
 
 function node(): { data: FarmData; desired: FarmDesiredComponents } {
-  const data = new FarmData({ selfId: self, sendApp: () => undefined, publish: () => undefined, logger: silentAgentLogger(), tickMs: 10, landscapeTickMs: 10 });
+  const data = new FarmData({ selfId: self, send: () => true, publish: () => undefined, logger: silentAgentLogger(), tickMs: 10, landscapeTickMs: 10 });
   open.push(data);
   data.membersChanged([{ id: self, address: '127.0.0.1:1', status: 'alive', incarnation: 1, self: true, tags: {} }]);
   data.start();

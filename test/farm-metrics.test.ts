@@ -1,8 +1,9 @@
 // Proves that the farm node's /metrics families carry what the transports dropped, by
 // transport and stable code (an oversized or truncated stream frame, a connection over
 // the limit, a failed send), and the stream connections closed for idling: the fault
-// suite's hostile peers are counted where an operator looks. farmMetrics is pure, so a
-// hand-made snapshot of the agent's counters is enough.
+// suite's hostile peers are counted where an operator looks; and the messenger's
+// messages and drops per channel and reason. farmMetrics is pure, so a hand-made
+// snapshot of the agent's counters is enough.
 import { describe, expect, it } from 'vitest';
 import type { AgentStats } from '../src/node/driver/agent-worker-protocol.js';
 import { farmMetrics } from '../src/farm/service/farm-metrics.js';
@@ -40,7 +41,7 @@ function stats(overrides: Partial<AgentStats>): AgentStats {
   };
 }
 
-const input = (agent: AgentStats) => ({ stats: agent, members: [], farm: { admissionInvalid: 0, admissionBadSignature: 0, controlMalformed: 0, keyRotations: 0, appUnclaimed: 0 }, authority: null, keyringKeys: 0, keyEpoch: 0, components: [] });
+const input = (agent: AgentStats) => ({ stats: agent, members: [], farm: { admissionInvalid: 0, admissionBadSignature: 0, keyRotations: 0 }, authority: null, keyringKeys: 0, keyEpoch: 0, components: [] });
 
 describe('farm metrics', () => {
   it('export drops by transport and code, and idle closes', () => {
@@ -60,6 +61,20 @@ describe('farm metrics', () => {
     const text = formatPrometheus(families);
     expect(text).toContain('galaxy_transport_dropped_total{code="GALAXY_TRANSPORT_FRAME_TOO_LARGE",transport="stream"} 3');
     expect(text).toContain('galaxy_stream_idle_closes_total 5');
+  });
+
+  it('export the messenger per channel: messages by direction, drops by reason', () => {
+    const messenger = { fmidb: { sent: 4, received: 3, dropped: { 'unknown-sender': 2, 'address-mismatch': 1 } }, rpc: { sent: 1, received: 0, dropped: {} } };
+    const families = farmMetrics({ ...input(stats({})), messenger });
+    expect(families.find((f) => f.name === 'galaxy_messenger_messages_total')!.samples).toEqual([
+      { labels: { channel: 'fmidb', direction: 'in' }, value: 3 },
+      { labels: { channel: 'fmidb', direction: 'out' }, value: 4 },
+      { labels: { channel: 'rpc', direction: 'in' }, value: 0 },
+      { labels: { channel: 'rpc', direction: 'out' }, value: 1 },
+    ]);
+    const text = formatPrometheus(families);
+    expect(text).toContain('galaxy_messenger_dropped_total{channel="fmidb",reason="unknown-sender"} 2');
+    expect(text).toContain('galaxy_messenger_dropped_total{channel="fmidb",reason="address-mismatch"} 1');
   });
 
   it('keep the family when nothing was dropped, with no samples', () => {

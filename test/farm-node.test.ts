@@ -7,7 +7,7 @@
 //  - the interval changes at runtime through `galaxy components config`, and a bad value
 //    gets a clear 400;
 //  - /metrics parses as Prometheus text format with an independent parser and carries
-//    the families the issue asks for.
+//    the families the issue asks for (the messenger's per-channel counters among them).
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -73,7 +73,7 @@ describe('farm node (real agent process)', () => {
     const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
     const families = parsePrometheusTextFormat(text) as Array<{ name: string; type: string; metrics: Array<{ value: string; labels?: Record<string, string> }> }>;
     const family = (name: string) => families.find((f) => f.name === name);
-    for (const name of ['galaxy_members', 'galaxy_suspicions_total', 'galaxy_refutations_total', 'galaxy_datagrams_total', 'galaxy_datagram_bytes_total', 'galaxy_auth_failures_total', 'galaxy_component_restarts_total']) expect(family(name), name).toBeDefined();
+    for (const name of ['galaxy_members', 'galaxy_suspicions_total', 'galaxy_refutations_total', 'galaxy_datagrams_total', 'galaxy_datagram_bytes_total', 'galaxy_auth_failures_total', 'galaxy_component_restarts_total', 'galaxy_messenger_messages_total', 'galaxy_messenger_dropped_total']) expect(family(name), name).toBeDefined();
     expect(family('galaxy_members')!.metrics.find((m) => m.labels?.['state'] === 'alive')!.value).toBe('1');
     expect(family('galaxy_component_restarts_total')!.metrics.find((m) => m.labels?.['component'] === 'measurement')!.value).toBe('1');
     expect((await fetch(`${url}/metrics`)).status).toBe(401);

@@ -86,7 +86,7 @@ describe('install API and CLI', () => {
   it('adds, installs through a followed operation, lists, removes, and refuses with statuses', async () => {
     const { host } = testHost({ nodeId: '1111111111111111' });
     const rpc = new FarmRpc({ selfId: '1111111111111111', send: () => {} });
-    const install = new FarmInstall({ dataDir: join(root, 'node'), selfId: '1111111111111111', rpc, sendApp: () => {}, host, peers: () => [], service: { settleMs: 200 } });
+    const install = new FarmInstall({ dataDir: join(root, 'node'), selfId: '1111111111111111', rpc, sendChunk: () => true, host, peers: () => [], service: { settleMs: 200 } });
     await install.start();
     const routes = installRoutes(install);
     expect(routes.map((r) => `${r.method} ${r.pattern} ${r.role}`)).toEqual([

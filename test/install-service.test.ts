@@ -9,14 +9,15 @@
 // rollout whose second node fails stops there: the third node is not asked and keeps
 // its version; a node takes install.apply and install.remove only from members whose
 // roles tag says controller or management (a plain member's rollout is refused on every
-// target, and nothing changes there). Nodes are linked by their FarmRpc instances and
-// chunk channels delivering to each other directly.
+// target, and nothing changes there). Nodes are linked by messengers joined in process
+// (support/messenger-fabric.ts) that carry their FarmRpc and chunk channels.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { AppMessage } from '../src/node/driver/agent-worker-protocol.js';
-import { FarmRpc } from '../src/farm/service/farm-rpc.js';
+import { FarmRpc, kRpcCodec } from '../src/farm/service/farm-rpc.js';
+import { kBytesCodec } from '../src/core/messenger/channel-codec.js';
+import { MessengerFabric } from './support/messenger-fabric.js';
 import { ChunkChannel } from '../src/farm/install/chunk-channel.js';
 import { StaticDesiredComponents } from '../src/farm/install/desired-components.js';
 import { FarmInstall } from '../src/farm/install/farm-install.js';
@@ -47,35 +48,29 @@ function fixture(name: 'greeter' | 'greeter-broken', version: string, edit: (man
   return dir;
 }
 
-type Send = (messages: AppMessage[]) => void;
+type Send = (to: string, frame: Uint8Array) => boolean;
 
 interface Endpoint {
   readonly rpc: FarmRpc;
+  /** Sends a frame of the install-chunks channel. */
   readonly send: Send;
-  /** Where this node's application messages other than RPC go (its chunk channel). */
-  app: (message: AppMessage) => boolean;
+  /** Where this node's install-chunks frames go (its chunk channel, or its install service's). */
+  app: (from: string, frame: Uint8Array) => void;
 }
 
 interface Network {
   join(peer: FarmPeer): Endpoint;
 }
 
-/** Nodes whose application messages (FarmRpc and the chunk channel) reach each other by address, asynchronously. */
+/** Nodes whose messengers (FarmRpc and the chunk channel on them) reach each other by node id, asynchronously. */
 function network(): Network {
-  const byAddress = new Map<string, Endpoint>();
+  const fabric = new MessengerFabric();
   return {
     join(peer) {
-      const send: Send = (messages) => {
-        for (const message of messages) {
-          setImmediate(() => {
-            const target = byAddress.get(message.peer);
-            const inbound = { peer: peer.address, bytes: message.bytes, stream: true };
-            if (target !== undefined && !target.rpc.receive(inbound)) target.app(inbound);
-          });
-        }
-      };
-      const endpoint: Endpoint = { rpc: new FarmRpc({ selfId: peer.id, send }), send, app: () => false };
-      byAddress.set(peer.address, endpoint);
+      const messenger = fabric.join(peer);
+      const chunks = messenger.channel('install-chunks', kBytesCodec);
+      const endpoint: Endpoint = { rpc: FarmRpc.over(messenger.channel('rpc', kRpcCodec), peer.id), send: (to, frame) => chunks.send(to, frame, 'stream'), app: () => {} };
+      chunks.onMessage((message) => endpoint.app(message.from, message.value));
       return endpoint;
     },
   };
@@ -85,7 +80,7 @@ function network(): Network {
 function fetcherFor(net: Network, self: FarmPeer, store: PackageStore, peers: () => readonly FarmPeer[]): PackageFetcher {
   const endpoint = net.join(self);
   const chunks = new ChunkChannel({ send: endpoint.send, store });
-  endpoint.app = (message) => chunks.receive(message);
+  endpoint.app = (from, frame) => chunks.receive(from, frame);
   return new PackageFetcher({ rpc: endpoint.rpc, chunks, store, peers, random: () => 0 });
 }
 
@@ -99,7 +94,7 @@ async function holder(net: Network, dirs: readonly string[]): Promise<{ peer: Fa
   const endpoint = net.join(peer);
   serveInstallRpc(endpoint.rpc, { store });
   const chunks = new ChunkChannel({ send: endpoint.send, store });
-  endpoint.app = (message) => chunks.receive(message);
+  endpoint.app = (from, frame) => chunks.receive(from, frame);
   return { peer, store };
 }
 
@@ -224,12 +219,12 @@ describe('install service', () => {
         dataDir: join(root, `farm-${counter++}`),
         selfId: peer.id,
         rpc: endpoint.rpc,
-        sendApp: endpoint.send,
+        sendChunk: endpoint.send,
         host,
         peers: () => everyone.filter((p) => p.id !== peer.id),
         service: { settleMs: kSettleMs },
       });
-      endpoint.app = (message) => install.receive(message);
+      endpoint.app = (from, frame) => install.receive(from, frame);
       return install;
     });
     const [coordinator, ...nodes] = installs;
@@ -276,13 +271,13 @@ describe('install service', () => {
         dataDir: join(root, `farm-${counter++}`),
         selfId: peer.id,
         rpc: endpoint.rpc,
-        sendApp: endpoint.send,
+        sendChunk: endpoint.send,
         host,
         peers: () => everyone.filter((p) => p.id !== peer.id),
         authorize: installAuthorizer(() => members),
         service: { settleMs: kSettleMs },
       });
-      endpoint.app = (message) => install.receive(message);
+      endpoint.app = (from, frame) => install.receive(from, frame);
       return { install, endpoint };
     });
     const [fromPlain, fromManager, onTarget] = installs;
@@ -299,13 +294,13 @@ describe('install service', () => {
     const allowed = await fromManager!.install.rolloutTo({ name: 'greeter', version: '1.0.0', target: { nodes: [target.id] } }, 'test');
     expect(allowed).toMatchObject({ ok: true });
     expect(onTarget!.install.service.installed()).toMatchObject([{ name: 'greeter', version: '1.0.0', state: 'running' }]);
-    await expect(fromPlain!.endpoint.rpc.call(target.address, kServiceRemove, { name: 'greeter' })).rejects.toMatchObject({ code: 'GALAXY_INSTALL_FORBIDDEN' });
+    await expect(fromPlain!.endpoint.rpc.call(target.id, kServiceRemove, { name: 'greeter' })).rejects.toMatchObject({ code: 'GALAXY_INSTALL_FORBIDDEN' });
     expect(onTarget!.install.service.installed()).toHaveLength(1);
     // A member whose role was right but who is gone now (dead) is refused as well.
     members[1] = { ...members[1]!, status: 'dead' };
-    await expect(fromManager!.endpoint.rpc.call(target.address, kServiceRemove, { name: 'greeter' })).rejects.toMatchObject({ code: 'GALAXY_INSTALL_FORBIDDEN' });
+    await expect(fromManager!.endpoint.rpc.call(target.id, kServiceRemove, { name: 'greeter' })).rejects.toMatchObject({ code: 'GALAXY_INSTALL_FORBIDDEN' });
     members[1] = { ...members[1]!, status: 'alive' };
-    expect(await fromManager!.endpoint.rpc.call(target.address, kServiceRemove, { name: 'greeter' })).toMatchObject({ result: 'removed' });
+    expect(await fromManager!.endpoint.rpc.call(target.id, kServiceRemove, { name: 'greeter' })).toMatchObject({ result: 'removed' });
     expect(onTarget!.install.rpcCounters.refused).toBe(3);
     for (const { install } of installs) await install.close();
   }, 90_000);

@@ -6,14 +6,16 @@
 // fetcher moves on to the next holder; members holding different contents under one
 // name@version are refused unless a checksum is pinned; a package nobody holds is
 // reported as such; malformed chunk requests are refused by the holder. The first tests
-// link the nodes' FarmRpc and chunk channels directly (each one's send delivers to the
-// other's receive); the last runs two real FarmService nodes on loopback (worker
+// link the nodes' FarmRpc and chunk channels over messengers joined in process (each
+// one's send reaches the other's receive); the last runs two real FarmService nodes on loopback (worker
 // threads, sockets) and moves a package of several full-size chunks across.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FarmRpc } from '../src/farm/service/farm-rpc.js';
+import { FarmRpc, kRpcCodec } from '../src/farm/service/farm-rpc.js';
+import { kBytesCodec } from '../src/core/messenger/channel-codec.js';
+import { MessengerFabric } from './support/messenger-fabric.js';
 import { FarmService } from '../src/farm/service/farm-service.js';
 import type { FarmPeer } from '../src/farm/install/farm-peer.js';
 import { InstallError } from '../src/farm/install/install-error.js';
@@ -50,24 +52,19 @@ interface TestNode {
   answersChunks: boolean;
 }
 
-/** Nodes whose FarmRpc and chunk channel deliver to each other directly, asynchronously, as the application channel would. */
+/** Nodes whose FarmRpc and chunk channel run on messengers linked in process (support/messenger-fabric.ts). */
 function linkedNodes(count: number): TestNode[] {
   const nodes: TestNode[] = [];
-  const byAddress = new Map<string, TestNode>();
+  const fabric = new MessengerFabric();
   for (let i = 0; i < count; i++) {
     const peer = { id: `${String.fromCharCode(97 + i)}`.repeat(16), address: `10.0.0.${i + 1}:7946` };
-    const send = (messages: Array<{ peer: string; bytes: Uint8Array; stream: boolean }>): void => {
-      for (const message of messages) {
-        setImmediate(() => {
-          const target = byAddress.get(message.peer);
-          const inbound = { peer: peer.address, bytes: message.bytes, stream: true };
-          if (target !== undefined && !target.rpc.receive(inbound) && target.answersChunks) target.chunks.receive(inbound);
-        });
-      }
-    };
+    const messenger = fabric.join(peer);
+    const channel = messenger.channel('install-chunks', kBytesCodec);
     const store = new PackageStore(join(root, `store-${counter++}`));
-    const node: TestNode = { peer, rpc: new FarmRpc({ selfId: peer.id, send }), chunks: new ChunkChannel({ send, store }), store, answersChunks: true };
-    byAddress.set(peer.address, node);
+    const node: TestNode = { peer, rpc: FarmRpc.over(messenger.channel('rpc', kRpcCodec), peer.id), chunks: new ChunkChannel({ send: (to, frame) => channel.send(to, frame, 'stream'), store }), store, answersChunks: true };
+    channel.onMessage((message) => {
+      if (node.answersChunks) node.chunks.receive(message.from, message.value);
+    });
     nodes.push(node);
   }
   return nodes;
@@ -139,7 +136,7 @@ describe('package transfer over the farm', () => {
     expect(error.code).toBe('GALAXY_INSTALL_FETCH_FAILED');
     expect(error.message).toContain(`${rotten!.peer.id}: greeter@1.0.0: "index.mjs" does not match its sha256`);
     expect(error.message).toContain(`${liar!.peer.id}: "index.mjs" does not match its sha256`);
-    expect(error.message).toContain(`${silent!.peer.id}: no chunk from ${silent!.peer.address}`);
+    expect(error.message).toContain(`${silent!.peer.id}: no chunk from ${silent!.peer.id}`);
     expect(alone!.store.list()).toEqual([]);
   });
 
@@ -159,7 +156,7 @@ describe('package transfer over the farm', () => {
   it('refuses malformed chunk requests at the holder', async () => {
     const [a, b] = linkedNodes(2);
     await a!.store.importDirectory(fixtureCopy());
-    const ask = (body: { path: string; offset: number; length: number }): Promise<Buffer> => b!.chunks.request(a!.peer.address, { name: 'greeter', version: '1.0.0', ...body }, 2000);
+    const ask = (body: { path: string; offset: number; length: number }): Promise<Buffer> => b!.chunks.request(a!.peer.id, { name: 'greeter', version: '1.0.0', ...body }, 2000);
     await expect(ask({ path: 'index.mjs', offset: 0, length: 2 * 1024 * 1024 })).rejects.toMatchObject({ code: 'GALAXY_INSTALL_BAD_REQUEST' });
     await expect(ask({ path: '../../etc/passwd', offset: 0, length: 1 })).rejects.toMatchObject({ code: 'GALAXY_INSTALL_BAD_REQUEST' });
     await expect(ask({ path: 'index.mjs', offset: 1_000_000, length: 1 })).rejects.toMatchObject({ code: 'GALAXY_INSTALL_BAD_REQUEST' });
@@ -175,10 +172,12 @@ describe('package transfer over the farm', () => {
     const storeB = new PackageStore(join(root, 'node-b', 'packages'));
     serveInstallRpc(a.rpc, { store: storeA });
     serveInstallRpc(b.rpc, { store: storeB });
-    const chunksA = new ChunkChannel({ send: (messages) => a.host.sendApp(messages), store: storeA });
-    const chunksB = new ChunkChannel({ send: (messages) => b.host.sendApp(messages), store: storeB });
-    a.onApp((message) => chunksA.receive(message));
-    b.onApp((message) => chunksB.receive(message));
+    const channelA = a.messenger.channel('install-chunks', kBytesCodec);
+    const channelB = b.messenger.channel('install-chunks', kBytesCodec);
+    const chunksA = new ChunkChannel({ send: (to, frame) => channelA.send(to, frame, 'stream'), store: storeA });
+    const chunksB = new ChunkChannel({ send: (to, frame) => channelB.send(to, frame, 'stream'), store: storeB });
+    channelA.onMessage((message) => chunksA.receive(message.from, message.value));
+    channelB.onMessage((message) => chunksB.receive(message.from, message.value));
     const dir = fixtureCopy();
     // 2.5 MiB of bytes that do not compress to nothing: three chunks of up to 1 MiB.
     const blob = Buffer.alloc(2.5 * 1024 * 1024);

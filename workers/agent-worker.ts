@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
-import { kAppChannelFirst, kAppInboxMax, type AgentStats, type AgentWorkerData, type AgentWorkerReport, type AgentWorkerRequest, type AppMessage } from '../src/node/driver/agent-worker-protocol.js';
+import { kAppInboxMax, type AgentStats, type AgentWorkerData, type AgentWorkerReport, type AgentWorkerRequest, type AppMessage } from '../src/node/driver/agent-worker-protocol.js';
 import { MembershipEngine, type EngineStats } from '../src/core/membership/membership-engine.js';
 import { nodeIdOf } from '../src/core/wire/node-id-of.js';
 import { createTsKernels } from '../src/core/kernels/ts-kernels.js';
@@ -21,6 +21,7 @@ import { parseBindAddress } from '../src/node/transport/socket-address.js';
 import { Keyring } from '../src/node/security/keyring.js';
 import { isAdmissionDatagram } from '../src/farm/admission/admission-wire.js';
 import { Prng } from '../src/core/util/prng.js';
+import { isEnvelope } from '../src/core/messenger/envelope.js';
 import { formatNodeId, parseWireAddress } from '../src/core/wire/message.js';
 
 const data = workerData as AgentWorkerData;
@@ -130,7 +131,8 @@ async function main(): Promise<void> {
   };
   const appInbox: AppMessage[] = [];
   const toApp = (from: string, plaintext: Uint8Array, stream: boolean): boolean => {
-    if (plaintext.length === 0 || plaintext[0]! < kAppChannelFirst) return false;
+    // The messenger's envelopes go to the main thread; the rest is membership's wire format.
+    if (!isEnvelope(plaintext)) return false;
     if (appInbox.length >= kAppInboxMax) appDropped++;
     else {
       appReceived++;

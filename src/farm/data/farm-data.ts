@@ -2,7 +2,6 @@ import { DomainError, type FailureKind } from '../../core/util/domain-error.js';
 import { randomInt } from 'node:crypto';
 import { renameSync } from 'node:fs';
 import { z } from 'zod';
-import type { AppMessage } from '../../node/driver/agent-worker-protocol.js';
 import type { AgentLogger } from '../../node/util/agent-logger.js';
 import { type ApiEvent, type MemberView, type MetricFamily, type NodeValues } from '../../surface/api/api-backend.js';
 import { resolveFmidbConfig, type FmidbOptions } from '../../core/fmidb/config.js';
@@ -26,10 +25,9 @@ import { Prng } from '../../core/util/prng.js';
  * Database and the landscapes computed over it. FmidbReplica and LandscapeEngine are
  * pure state machines; this class is their driver in the agent:
  *
- *  - FMIDB messages travel on the agent's application channel, sealed like all farm
- *    traffic, in an envelope (channel byte 0xF6, the sender's node id, then the FMIDB
- *    message) because a message arriving over an inbound TCP connection carries no
- *    usable sender address; replies go to the sender's gossip address from membership.
+ *  - FMIDB messages travel on the messenger's `fmidb` channel, sealed like all farm
+ *    traffic and addressed by node id; the sender of what arrives is the messenger's
+ *    authenticated sender id, so replies go back to it whatever connection it came by.
  *  - Membership drives the replica's peers (alive and suspect members) and departures
  *    (dead or left: the node's record becomes a tombstone, reaped later).
  *  - Every tickMs the replica runs its timers and its outbox is sent; its changes feed
@@ -42,7 +40,6 @@ import { Prng } from '../../core/util/prng.js';
  *
  * Reads (attributes, values, query, landscapes) are local and never touch the network.
  */
-export const kChannelFmidbEnvelope = 0xf6;
 /** FMIDB subject prefix of landscape definitions. */
 export const kLandscapeSubjectPrefix = 'landscape/';
 const kLandscapeKey = 'definition';
@@ -50,13 +47,13 @@ const kLandscapeKey = 'definition';
 export const kFarmSubjectPrefix = 'farm/';
 /** The replica's snapshot in the agent's data directory. */
 export const kFmidbSnapshotFileName = 'fmidb.json';
-const kDecoder = new TextDecoder();
 /** Rows `galaxy db query` returns at most. */
 export const kQueryRowsMax = 10_000;
 
 export interface FarmDataOptions {
   readonly selfId: string;
-  readonly sendApp: (messages: AppMessage[]) => void;
+  /** Sends an FMIDB message to a node by id (the messenger's fmidb channel); false when it was dropped. */
+  readonly send: (to: string, bytes: Uint8Array, stream: boolean) => boolean;
   readonly publish: (event: ApiEvent) => void;
   readonly logger: AgentLogger;
   readonly fmidb?: FmidbOptions;
@@ -129,9 +126,9 @@ export class FarmData {
   readonly counters = { envelopesMalformed: 0, unknownSender: 0, mirrorSkipped: 0, definitionsMalformed: 0, sendFailures: 0 };
   private readonly options: FarmDataOptions;
   private readonly changeListeners = new Set<() => void>();
-  private readonly addresses = new Map<string, string>();
+  /** Members membership told us of (any status): an FMIDB message from another id is not taken. */
+  private readonly known = new Set<string>();
   private readonly departed = new Set<string>();
-  private readonly idBytes: Uint8Array;
   private timer: NodeJS.Timeout | null = null;
   private snapshotTimer: NodeJS.Timeout | null = null;
   private snapshotDigest = '';
@@ -153,8 +150,6 @@ export class FarmData {
       wallClockMs: () => Date.now(),
     });
     this.landscapes = new LandscapeEngine({ origin: options.selfId });
-    this.idBytes = new TextEncoder().encode(options.selfId);
-    if (this.idBytes.length > 255) throw new RangeError('the node id is too long for an FMIDB envelope');
     if (options.snapshotFile !== undefined) this.loadSnapshot(options.snapshotFile);
   }
 
@@ -205,7 +200,7 @@ export class FarmData {
     if (this.closed) return;
     const alive: string[] = [];
     for (const member of members) {
-      this.addresses.set(member.id, member.address);
+      this.known.add(member.id);
       if (member.status === 'alive' || member.status === 'suspect') {
         alive.push(member.id);
         this.departed.delete(member.id);
@@ -219,25 +214,20 @@ export class FarmData {
     this.pump();
   }
 
-  /** An application message; true when it was the FMIDB's. */
-  receive(message: AppMessage): boolean {
-    const bytes = message.bytes;
-    if (bytes.length === 0 || bytes[0] !== kChannelFmidbEnvelope) return false;
-    if (this.closed) return true;
-    const idLength = bytes.length >= 2 ? bytes[1]! : 0;
-    if (idLength === 0 || bytes.length < 2 + idLength + 1) {
+  /** An FMIDB message from the node with id `from` (authenticated by the messenger). */
+  receive(from: string, bytes: Uint8Array, stream: boolean): void {
+    if (this.closed) return;
+    if (bytes.length === 0) {
       this.counters.envelopesMalformed++;
-      return true;
+      return;
     }
-    const from = kDecoder.decode(bytes.subarray(2, 2 + idLength));
-    if (!this.addresses.has(from)) {
-      // A node membership has not told us of yet: its messages would get answers we cannot address.
+    if (!this.known.has(from)) {
+      // A node our member list (read once per turn) does not hold yet: its replica is not a peer of ours yet.
       this.counters.unknownSender++;
-      return true;
+      return;
     }
-    this.replica.receive(from, bytes.subarray(2 + idLength), message.stream);
+    this.replica.receive(from, bytes, stream);
     this.pump();
-    return true;
   }
 
   // ---- writes --------------------------------------------------------------------
@@ -427,23 +417,7 @@ export class FarmData {
   /** Sends the outbox and feeds the replica's changes to the landscape mirror. */
   private pump(): void {
     const outgoing = this.replica.drainOutbox();
-    if (outgoing.length > 0) {
-      const messages: AppMessage[] = [];
-      for (const message of outgoing) {
-        const address = this.addresses.get(message.to);
-        if (address === undefined) {
-          this.counters.sendFailures++;
-          continue;
-        }
-        const bytes = new Uint8Array(2 + this.idBytes.length + message.bytes.length);
-        bytes[0] = kChannelFmidbEnvelope;
-        bytes[1] = this.idBytes.length;
-        bytes.set(this.idBytes, 2);
-        bytes.set(message.bytes, 2 + this.idBytes.length);
-        messages.push({ peer: address, bytes, stream: message.stream });
-      }
-      if (messages.length > 0) this.options.sendApp(messages);
-    }
+    for (const message of outgoing) if (!this.options.send(message.to, message.bytes, message.stream)) this.counters.sendFailures++;
     const changes = this.replica.drainChanges();
     if (changes.length > 0) this.mirror(changes);
   }

@@ -1,31 +1,29 @@
 import { randomBytes } from 'node:crypto';
-import type { AppMessage } from '../../node/driver/agent-worker-protocol.js';
 import { InstallError } from './install-error.js';
 import { kChunkBodySchema, type ChunkRequest } from './install-rpc.js';
 import { kChunkBytesMax, kChunkServesInFlightMax } from './package-limits.js';
 import type { PackageStore } from './package-store.js';
 
 /**
- * Package bytes between members: a bulk channel of the agent's application channel
- * (streams, sealed like all farm traffic), beside FarmRpc rather than on it. FarmRpc
+ * Package bytes between members: the messenger's `install-chunks` channel (streams,
+ * sealed like all farm traffic, addressed by node id), beside FarmRpc rather than on it. FarmRpc
  * remembers every answer for exactly-once handling; a rollout of a 64 MiB package would
  * leave hundreds of megabytes of chunk answers in that memory. Reading a chunk is
  * idempotent, so this channel remembers nothing: a lost answer is a timeout, and the
  * fetcher asks again. The bytes travel raw, not as base64 in JSON.
  *
- * Frames (first byte kChannelPackageChunks):
+ * Frames (after the messenger's envelope):
  *
- *   request   u8 channel, u8 1, 8-byte id, then JSON {name, version, path, offset, length}
- *   answer    u8 channel, u8 2, 8-byte id, u8 status (0 bytes follow, 1 JSON {code, message} follows)
+ *   request   u8 1, 8-byte id, then JSON {name, version, path, offset, length}
+ *   answer    u8 2, 8-byte id, u8 status (0 bytes follow, 1 JSON {code, message} follows)
  *
  * A request's length is at most kChunkBytesMax, so an answer frame stays far inside a
- * stream frame (16 MiB). Answers go back to the transport peer the request came from.
+ * stream frame (16 MiB). Answers go back to the authenticated sender of the request.
  */
-export const kChannelPackageChunks = 0xf3;
 const kKindRequest = 1;
 const kKindAnswer = 2;
 const kIdBytes = 8;
-const kHeaderBytes = 2 + kIdBytes;
+const kHeaderBytes = 1 + kIdBytes;
 /** JSON bytes of a request at most: names, a version and a path of bounded length. */
 const kRequestJsonBytesMax = 1024;
 /** Chunk requests this node has in flight at most; more are refused at once. */
@@ -42,8 +40,8 @@ export interface ChunkChannelCounters {
 }
 
 export interface ChunkChannelOptions {
-  /** Sends application messages (AgentHost.sendApp). */
-  readonly send: (messages: AppMessage[]) => void;
+  /** Sends a frame to a node by id (the messenger's install-chunks channel); false when it was dropped. */
+  readonly send: (to: string, frame: Uint8Array) => boolean | void;
   /** The store served to other members; absent: this node answers every request with GALAXY_PACKAGE_UNKNOWN. */
   readonly store?: PackageStore;
 }
@@ -63,14 +61,14 @@ export class ChunkChannel {
 
   constructor(private readonly options: ChunkChannelOptions) {}
 
-  /** Asks the member at `to` (its address) for a chunk; resolves with exactly `request.length` bytes. */
+  /** Asks the member with id `to` for a chunk; resolves with exactly `request.length` bytes. */
   request(to: string, request: ChunkRequest, timeoutMs: number): Promise<Buffer> {
     if (this.closed) return Promise.reject(new InstallError('GALAXY_INSTALL_CLOSED', 'the chunk channel is closed'));
     if (this.pending.size >= kChunkRequestsInFlightMax) return Promise.reject(new InstallError('GALAXY_INSTALL_BUSY', `${kChunkRequestsInFlightMax} chunk requests in flight already`));
     const id = randomBytes(kIdBytes);
     const key = id.toString('hex');
     const json = Buffer.from(JSON.stringify(request), 'utf8');
-    const frame = Buffer.concat([Buffer.from([kChannelPackageChunks, kKindRequest]), id, json]);
+    const frame = Buffer.concat([Buffer.from([kKindRequest]), id, json]);
     return new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(key);
@@ -79,24 +77,21 @@ export class ChunkChannel {
       }, timeoutMs);
       this.pending.set(key, { resolve, reject, timer, length: request.length });
       this.counters.requestsSent++;
-      this.options.send([{ peer: to, bytes: frame, stream: true }]);
+      this.options.send(to, frame);
     });
   }
 
-  /** Takes an application message of this channel; false for other channels. */
-  receive(message: AppMessage): boolean {
-    const bytes = message.bytes;
-    if (bytes[0] !== kChannelPackageChunks) return false;
+  /** Takes a frame of this channel from the node with id `from` (authenticated by the messenger). */
+  receive(from: string, bytes: Uint8Array): void {
     if (bytes.length < kHeaderBytes) {
       this.counters.malformed++;
-      return true;
+      return;
     }
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const id = buffer.subarray(2, kHeaderBytes);
-    if (buffer[1] === kKindRequest) void this.answer(message.peer, id, buffer.subarray(kHeaderBytes));
-    else if (buffer[1] === kKindAnswer) this.settle(id.toString('hex'), buffer.subarray(kHeaderBytes));
+    const id = buffer.subarray(1, kHeaderBytes);
+    if (buffer[0] === kKindRequest) void this.answer(from, id, buffer.subarray(kHeaderBytes));
+    else if (buffer[0] === kKindAnswer) this.settle(id.toString('hex'), buffer.subarray(kHeaderBytes));
     else this.counters.malformed++;
-    return true;
   }
 
   /** Rejects every request in flight; later requests are refused. */
@@ -134,8 +129,8 @@ export class ChunkChannel {
     pending.reject(Object.assign(new Error(typeof error.message === 'string' ? error.message : 'the holder refused the chunk'), { code }));
   }
 
-  private async answer(peer: string, id: Buffer, json: Buffer): Promise<void> {
-    const reply = (status: number, payload: Buffer): void => this.options.send([{ peer, bytes: Buffer.concat([Buffer.from([kChannelPackageChunks, kKindAnswer]), id, Buffer.from([status]), payload]), stream: true }]);
+  private async answer(from: string, id: Buffer, json: Buffer): Promise<void> {
+    const reply = (status: number, payload: Buffer): void => void this.options.send(from, Buffer.concat([Buffer.from([kKindAnswer]), id, Buffer.from([status]), payload]));
     const refuse = (code: string, message: string): void => reply(1, Buffer.from(JSON.stringify({ code, message }), 'utf8'));
     const request = parseRequest(json);
     if (request === null) {

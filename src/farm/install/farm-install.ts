@@ -1,7 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import type { AppMessage } from '../../node/driver/agent-worker-protocol.js';
 import type { ApiEvent, MetricFamily } from '../../surface/api/api-backend.js';
 import type { InstallBackend, InstallRequest, InstallTarget, PackageView } from './install-backend.js';
 import type { ComponentHost, ComponentLogger } from '../components/host/component-host.js';
@@ -35,8 +34,8 @@ export interface FarmInstallOptions {
   /** This node's id (a rollout applies to it directly, not over RPC). */
   readonly selfId: string;
   readonly rpc: RpcEndpoint;
-  /** Sends application messages (AgentHost.sendApp): the chunk channel's frames. Its inbound frames come through receive(). */
-  readonly sendApp: (messages: AppMessage[]) => void;
+  /** Sends a chunk-channel frame to a node by id (the messenger's install-chunks channel). Inbound frames come through receive(). */
+  readonly sendChunk: (to: string, frame: Uint8Array) => boolean | void;
   readonly host: ComponentHost;
   /** The other members a package may be fetched from and a rollout may address: alive ones, not this node. */
   readonly peers: () => readonly FarmPeer[];
@@ -84,7 +83,7 @@ export class FarmInstall implements InstallBackend {
   constructor(private readonly options: FarmInstallOptions) {
     this.logger = options.logger ?? kSilentComponentLogger;
     this.store = new PackageStore(join(options.dataDir, kPackagesDirName), options.bounds);
-    this.chunks = new ChunkChannel({ send: options.sendApp, store: this.store });
+    this.chunks = new ChunkChannel({ send: options.sendChunk, store: this.store });
     this.fetcher = new PackageFetcher({ rpc: options.rpc, chunks: this.chunks, store: this.store, peers: options.peers, ...options.fetcher });
     this.service = new InstallService({
       store: this.store,
@@ -113,9 +112,9 @@ export class FarmInstall implements InstallBackend {
     for (const outcome of outcomes) if (outcome.result !== 'unchanged') this.logger.info({ component: outcome.name, version: outcome.version, result: outcome.result, error: outcome.error?.message ?? null }, 'component reconciled');
   }
 
-  /** Takes an application message of the chunk channel (FarmService.onApp); false for other channels. */
-  receive(message: AppMessage): boolean {
-    return this.chunks.receive(message);
+  /** Takes a frame of the install-chunks channel from the node with id `from` (authenticated by the messenger). */
+  receive(from: string, frame: Uint8Array): void {
+    this.chunks.receive(from, frame);
   }
 
   async close(): Promise<void> {
@@ -207,7 +206,7 @@ export class FarmInstall implements InstallBackend {
 
   private async applyTo(target: RolloutTarget, body: ApplyRequest): Promise<InstallOutcome> {
     if (target.id === this.options.selfId) return this.service.install(body.name, body.version, extras(body));
-    const answer = await this.options.rpc.call(target.address, kServiceApply, body, this.options.applyTimeoutMs ?? kApplyTimeoutMsDefault);
+    const answer = await this.options.rpc.call(target.id, kServiceApply, body, this.options.applyTimeoutMs ?? kApplyTimeoutMsDefault);
     const parsed = kOutcomeSchema.safeParse(answer);
     if (!parsed.success) throw new InstallError('GALAXY_INSTALL_BAD_REQUEST', `node ${target.id} answered install.apply with something that is not an outcome`);
     return parsed.data;

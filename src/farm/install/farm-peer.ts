@@ -1,6 +1,6 @@
 import type { RpcHandler } from '../service/farm-rpc.js';
 
-/** Another node of the farm, as the install service reaches it: its id and its gossip address (what FarmRpc.call takes). */
+/** Another node of the farm, as the install service reaches it: its id (what FarmRpc.call and the chunk channel take) and its gossip address. */
 export interface FarmPeer {
   readonly id: string;
   readonly address: string;

@@ -153,7 +153,7 @@ export class PackageFetcher {
   /** A holder, or null when the peer does not hold it, fails to answer, or answers something invalid. */
   private async askHave(peer: FarmPeer, request: FetchRequest): Promise<Holder | null> {
     try {
-      const answer = kHaveAnswerSchema.parse(await this.options.rpc.call(peer.address, kServiceHave, { name: request.name, version: request.version }, this.settings.haveTimeoutMs));
+      const answer = kHaveAnswerSchema.parse(await this.options.rpc.call(peer.id, kServiceHave, { name: request.name, version: request.version }, this.settings.haveTimeoutMs));
       if (!answer.have) return null;
       const manifest = checkPackageManifest(answer.manifest, `${packageId(request.name, request.version)} from ${peer.id}`);
       if (manifest.name !== request.name || manifest.version !== request.version) return null;
@@ -189,7 +189,7 @@ export class PackageFetcher {
   private async chunk(peer: FarmPeer, body: { name: string; version: string; path: string; offset: number; length: number }): Promise<Buffer> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.options.chunks.request(peer.address, body, this.settings.chunkTimeoutMs);
+        return await this.options.chunks.request(peer.id, body, this.settings.chunkTimeoutMs);
       } catch (error) {
         const code = (error as { code?: unknown }).code;
         const transient = code === 'GALAXY_INSTALL_BUSY' || code === 'GALAXY_INSTALL_TIMEOUT';

@@ -1,13 +1,15 @@
 import { z } from 'zod';
+import { jsonCodec, type ChannelCodec } from '../../core/messenger/channel-codec.js';
+import { MessengerError } from '../../core/messenger/messenger-error.js';
 
 /**
- * Farm control messages: user broadcasts (sealed like all farm traffic, epidemic,
- * deduplicated by the engine) whose first byte says which channel they belong to.
- * Channel 1 carries the farm's own decisions (JSON, small); channel 2 carries messages
- * between components of one kind on different nodes.
+ * Farm control messages: broadcasts of the messenger (sealed like all farm traffic,
+ * epidemic, deduplicated by the engine, the origin named by the envelope). The
+ * `farm-control` channel carries the farm's own decisions (JSON, small); the
+ * `component` channel carries messages between components of one kind on different nodes.
  */
-export const kChannelControl = 1;
-export const kChannelComponent = 2;
+/** JSON bytes of one control message at most: it must fit a user broadcast (userPayloadBytesMax, envelope included). */
+export const kControlBytesMax = 1000;
 
 const kB64Key = z.string().regex(/^[A-Za-z0-9+/]{43}=$/);
 const kFingerprint = z.string().regex(/^[0-9a-f]{16}$/);
@@ -44,38 +46,29 @@ export const kControlSchema = z.discriminatedUnion('op', [
 ]);
 export type ControlMessage = z.infer<typeof kControlSchema>;
 
-export function encodeControl(message: ControlMessage): Uint8Array {
-  const json = Buffer.from(JSON.stringify(message), 'utf8');
-  const out = new Uint8Array(1 + json.length);
-  out[0] = kChannelControl;
-  out.set(json, 1);
-  return out;
+/** The `farm-control` channel's codec: JSON checked against kControlSchema. */
+export const kControlCodec: ChannelCodec<ControlMessage> = jsonCodec(kControlSchema, kControlBytesMax);
+
+/** A message between components of one kind on different nodes. */
+export interface ComponentMessage {
+  readonly kind: string;
+  readonly payload: Uint8Array;
 }
 
-export function decodeControl(payload: Uint8Array): ControlMessage | null {
-  try {
-    const parsed = kControlSchema.safeParse(JSON.parse(Buffer.from(payload.buffer, payload.byteOffset + 1, payload.length - 1).toString('utf8')));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Component channel: u8 channel, u8 kind length, kind (ASCII), then the component's payload. */
-export function encodeComponentMessage(kind: string, payload: Uint8Array): Uint8Array {
-  const kindBytes = Buffer.from(kind, 'latin1');
-  if (kindBytes.length === 0 || kindBytes.length > 64) throw new RangeError(`component kind "${kind}" must be 1 to 64 characters`);
-  const out = new Uint8Array(2 + kindBytes.length + payload.length);
-  out[0] = kChannelComponent;
-  out[1] = kindBytes.length;
-  out.set(kindBytes, 2);
-  out.set(payload, 2 + kindBytes.length);
-  return out;
-}
-
-export function decodeComponentMessage(payload: Uint8Array): { kind: string; payload: Uint8Array } | null {
-  if (payload.length < 3) return null;
-  const length = payload[1]!;
-  if (length === 0 || 2 + length > payload.length) return null;
-  return { kind: Buffer.from(payload.subarray(2, 2 + length)).toString('latin1'), payload: payload.slice(2 + length) };
-}
+/** The `component` channel's codec: u8 kind length, kind (ASCII), then the component's payload. */
+export const kComponentCodec: ChannelCodec<ComponentMessage> = {
+  encode({ kind, payload }) {
+    const kindBytes = Buffer.from(kind, 'latin1');
+    if (kindBytes.length === 0 || kindBytes.length > 64) throw new RangeError(`component kind "${kind}" must be 1 to 64 characters`);
+    const out = new Uint8Array(1 + kindBytes.length + payload.length);
+    out[0] = kindBytes.length;
+    out.set(kindBytes, 1);
+    out.set(payload, 1 + kindBytes.length);
+    return out;
+  },
+  decode(bytes) {
+    const length = bytes[0] ?? 0;
+    if (length === 0 || length > 64 || 1 + length > bytes.length) throw new MessengerError('GALAXY_MESSENGER_DECODE', 'a component message needs a kind of 1 to 64 bytes');
+    return { kind: Buffer.from(bytes.subarray(1, 1 + length)).toString('latin1'), payload: bytes.slice(1 + length) };
+  },
+};

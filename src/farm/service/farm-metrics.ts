@@ -1,6 +1,7 @@
 import type { AgentStats } from '../../node/driver/agent-worker-protocol.js';
 import type { ComponentStatus, MemberView, MetricFamily } from '../../surface/api/api-backend.js';
 import type { FarmCounters } from './farm-service.js';
+import type { Messenger } from '../../node/messenger/messenger.js';
 
 /**
  * The farm node's Prometheus metric families, built from one snapshot of the agent
@@ -15,6 +16,8 @@ export interface FarmMetricsInput {
   readonly keyringKeys: number;
   readonly keyEpoch: number;
   readonly components: readonly ComponentStatus[];
+  /** The messenger's counters per channel (Messenger.snapshot), when it runs. */
+  readonly messenger?: ReturnType<Messenger['snapshot']>;
 }
 
 export function farmMetrics(input: FarmMetricsInput): MetricFamily[] {
@@ -79,11 +82,34 @@ export function farmMetrics(input: FarmMetricsInput): MetricFamily[] {
       samples: input.components.map((c) => ({ labels: { component: c.name }, value: c.state === 'running' ? 1 : 0 })),
     },
   ];
+  if (input.messenger !== undefined) families.push(...messengerFamilies(input.messenger));
   if (input.authority !== null) {
     families.push(gauge('galaxy_admission_pending', 'Nodes waiting for an administrator\'s decision.', [{ value: input.authority['pending'] ?? 0 }]));
     families.push(counter('galaxy_admission_requests_total', 'Admission requests this controller answered.', input.authority['requests'] ?? 0));
   }
   return families;
+}
+
+/** The messenger's families: messages by channel and direction, drops by channel and reason. */
+function messengerFamilies(snapshot: NonNullable<FarmMetricsInput['messenger']>): MetricFamily[] {
+  const channels = Object.entries(snapshot);
+  return [
+    {
+      name: 'galaxy_messenger_messages_total',
+      help: 'Messages of each messenger channel, sent (out) and delivered to the channel (in).',
+      type: 'counter',
+      samples: channels.flatMap(([channel, c]) => [
+        { labels: { channel, direction: 'in' }, value: c.received },
+        { labels: { channel, direction: 'out' }, value: c.sent },
+      ]),
+    },
+    {
+      name: 'galaxy_messenger_dropped_total',
+      help: 'Messages a messenger channel dropped, by reason: unknown, revoked or self-claimed senders, a datagram from another address than the member\'s, malformed envelopes, bytes the codec refused, no route, a full outbox.',
+      type: 'counter',
+      samples: channels.flatMap(([channel, c]) => Object.entries(c.dropped).map(([reason, value]) => ({ labels: { channel, reason }, value }))),
+    },
+  ];
 }
 
 /** A counter with an in and an out sample. */

@@ -1,19 +1,23 @@
-import type { AppMessage } from '../../node/driver/agent-worker-protocol.js';
 import { CodedError } from '../../core/util/coded-error.js';
+import type { ChannelCodec } from '../../core/messenger/channel-codec.js';
+import { MessengerError } from '../../core/messenger/messenger-error.js';
+import type { MessengerChannel } from '../../node/messenger/messenger-channel.js';
 
 /**
- * Request/response between farm nodes over the agent's application channel, on TCP
+ * Request/response between farm nodes over the messenger's `rpc` channel, on TCP
  * streams (sealed like all farm traffic): the way one node's service asks another's
  * (post an event to a management node, start a process on a job's node). At-least-once
  * delivery with exactly-once handling: a request is resent with the same id until its
  * answer arrives or its deadline passes, and the receiver remembers recent answers by
  * id, so a resent request is answered again without being handled twice.
  *
- * Frame: u8 channel (0xF2), u8 kind (1 request, 2 response), u8 status (responses: 0 ok,
- * 1 error), 8-byte request id (hex in JS), u8 service length, service (ASCII), u16
- * sender id length, sender node id, then the JSON body (UTF-8).
+ * Calls are addressed by node id, and the caller's id is the messenger's authenticated
+ * sender (the envelope inside the farm seal), never a field of the frame.
+ *
+ * Frame (after the messenger's envelope): u8 kind (1 request, 2 response), u8 status
+ * (responses: 0 ok, 1 error), 8-byte request id (hex in JS), u8 service length, service
+ * (ASCII), then the JSON body (UTF-8).
  */
-export const kChannelRpc = 0xf2;
 const kKindRequest = 1;
 const kKindResponse = 2;
 /** A body larger than this is refused at the sender: bulk data goes over dedicated streams. */
@@ -25,18 +29,34 @@ export const kRpcInFlightMax = 4096;
 
 export class RpcError extends CodedError<string> {}
 
-export type RpcHandler = (from: { id: string; peer: string }, body: unknown) => Promise<unknown> | unknown;
+/** Who a request came from: the authenticated node id, and the transport peer it arrived from. */
+export interface RpcSender {
+  readonly id: string;
+  readonly peer: string;
+}
+
+export type RpcHandler = (from: RpcSender, body: unknown) => Promise<unknown> | unknown;
+
+/** One RPC frame as the `rpc` channel's codec reads and writes it. */
+export interface RpcFrame {
+  readonly kind: number;
+  readonly status: number;
+  readonly id: string;
+  readonly service: string;
+  readonly body: unknown;
+}
 
 export interface FarmRpcOptions {
   readonly selfId: string;
-  readonly send: (messages: AppMessage[]) => void;
+  /** Sends a frame to a node by id (the messenger's rpc channel); false when it was dropped. */
+  readonly send: (to: string, frame: RpcFrame) => boolean | void;
   /** Resend interval of an unanswered request, ms. */
   readonly retryMs?: number;
 }
 
 interface Pending {
   readonly to: string;
-  readonly frame: Uint8Array;
+  readonly frame: RpcFrame;
   readonly deadlineMs: number;
   readonly resolve: (body: unknown) => void;
   readonly reject: (error: Error) => void;
@@ -49,21 +69,27 @@ export interface RpcCounters {
   timeouts: number;
   handled: number;
   duplicates: number;
-  malformed: number;
   unknownService: number;
 }
 
 export class FarmRpc {
-  readonly counters: RpcCounters = { requestsSent: 0, retries: 0, timeouts: 0, handled: 0, duplicates: 0, malformed: 0, unknownService: 0 };
+  readonly counters: RpcCounters = { requestsSent: 0, retries: 0, timeouts: 0, handled: 0, duplicates: 0, unknownService: 0 };
   private readonly handlers = new Map<string, RpcHandler>();
   private readonly pending = new Map<string, Pending>();
   /** Answers by "sender/id": a Promise while being handled (a duplicate then waits for it), the frame after. */
-  private readonly answers = new Map<string, Promise<Uint8Array> | Uint8Array>();
+  private readonly answers = new Map<string, Promise<RpcFrame> | RpcFrame>();
   private sequence = 0;
   private readonly prefix = Math.floor(Math.random() * 0xffffffff);
   private closed = false;
 
   constructor(private readonly options: FarmRpcOptions) {}
+
+  /** A FarmRpc on the messenger's rpc channel: frames go out by node id over streams, and come in with their authenticated sender. */
+  static over(channel: MessengerChannel<RpcFrame>, selfId: string, retryMs?: number): FarmRpc {
+    const rpc = new FarmRpc({ selfId, send: (to, frame) => channel.send(to, frame, 'stream'), ...(retryMs === undefined ? {} : { retryMs }) });
+    channel.onMessage((message) => rpc.receive({ id: message.from, peer: message.peer }, message.value));
+    return rpc;
+  }
 
   /**
    * Registers the handler of a service ("events.post", "jobs.start", ...). A name that
@@ -88,12 +114,13 @@ export class FarmRpc {
     this.handlers.delete(service);
   }
 
-  /** Calls `service` on the node at `to` (its gossip address); rejects with RpcError on error or after timeoutMs. */
+  /** Calls `service` on the node with id `to`; rejects with RpcError on error or after timeoutMs. */
   call(to: string, service: string, body: unknown, timeoutMs = 10_000): Promise<unknown> {
     if (this.closed) return Promise.reject(new RpcError('GALAXY_RPC_CLOSED', 'the farm node is stopping'));
     if (this.pending.size >= kRpcInFlightMax) return Promise.reject(new RpcError('GALAXY_RPC_BUSY', `${kRpcInFlightMax} requests already in flight`));
     const id = `${this.prefix.toString(16).padStart(8, '0')}${(this.sequence++ >>> 0).toString(16).padStart(8, '0')}`;
-    const frame = encodeFrame(kKindRequest, 0, id, service, this.options.selfId, body);
+    const frame: RpcFrame = { kind: kKindRequest, status: 0, id, service, body: body ?? null };
+    checkBodySize(frame);
     return new Promise((resolve, reject) => {
       const entry: Pending = { to, frame, deadlineMs: Date.now() + timeoutMs, resolve, reject, timer: null };
       this.pending.set(id, entry);
@@ -102,17 +129,10 @@ export class FarmRpc {
     });
   }
 
-  /** Handles an application message of the RPC channel; returns false for other channels. */
-  receive(message: AppMessage): boolean {
-    if (message.bytes[0] !== kChannelRpc) return false;
-    const frame = decodeFrame(message.bytes);
-    if (frame === null) {
-      this.counters.malformed++;
-      return true;
-    }
+  /** Handles a frame of the rpc channel from an authenticated sender. */
+  receive(from: RpcSender, frame: RpcFrame): void {
     if (frame.kind === kKindResponse) this.settle(frame);
-    else void this.answer(message.peer, frame);
-    return true;
+    else void this.answer(from, frame);
   }
 
   close(): void {
@@ -126,7 +146,7 @@ export class FarmRpc {
 
   private transmit(id: string, entry: Pending, retry: boolean): void {
     if (retry) this.counters.retries++;
-    this.options.send([{ peer: entry.to, bytes: entry.frame, stream: true }]);
+    this.options.send(entry.to, entry.frame);
     const retryMs = this.options.retryMs ?? 1000;
     const remainingMs = entry.deadlineMs - Date.now();
     entry.timer = setTimeout(
@@ -144,7 +164,7 @@ export class FarmRpc {
     );
   }
 
-  private settle(frame: DecodedFrame): void {
+  private settle(frame: RpcFrame): void {
     const entry = this.pending.get(frame.id);
     if (entry === undefined) return; // a late duplicate answer
     this.pending.delete(frame.id);
@@ -156,98 +176,89 @@ export class FarmRpc {
     }
   }
 
-  private async answer(peer: string, frame: DecodedFrame): Promise<void> {
-    const key = `${frame.sender}/${frame.id}`;
+  private async answer(from: RpcSender, frame: RpcFrame): Promise<void> {
+    const key = `${from.id}/${frame.id}`;
     const known = this.answers.get(key);
     if (known !== undefined) {
       this.counters.duplicates++;
-      const bytes = await known;
-      this.options.send([{ peer, bytes, stream: true }]);
+      this.options.send(from.id, await known);
       return;
     }
-    const handling = this.run(frame, peer);
+    const handling = this.run(frame, from);
     this.remember(key, handling);
-    const bytes = await handling;
-    this.remember(key, bytes);
-    this.options.send([{ peer, bytes, stream: true }]);
+    const response = await handling;
+    this.remember(key, response);
+    this.options.send(from.id, response);
   }
 
-  private async run(frame: DecodedFrame, peer: string): Promise<Uint8Array> {
+  private async run(frame: RpcFrame, from: RpcSender): Promise<RpcFrame> {
+    const respond = (status: number, body: unknown): RpcFrame => ({ kind: kKindResponse, status, id: frame.id, service: frame.service, body });
     const handler = this.handlers.get(frame.service);
     if (handler === undefined) {
       this.counters.unknownService++;
-      return encodeFrame(kKindResponse, 1, frame.id, frame.service, this.options.selfId, { code: 'GALAXY_RPC_UNKNOWN_SERVICE', message: `no service "${frame.service}" on this node` });
+      return respond(1, { code: 'GALAXY_RPC_UNKNOWN_SERVICE', message: `no service "${frame.service}" on this node` });
     }
     try {
-      const body = await handler({ id: frame.sender, peer }, frame.body);
+      const body = await handler(from, frame.body);
       this.counters.handled++;
-      return encodeFrame(kKindResponse, 0, frame.id, frame.service, this.options.selfId, body ?? null);
+      const response = respond(0, body ?? null);
+      checkBodySize(response);
+      return response;
     } catch (error) {
       const coded = error as { code?: string; message?: string };
-      return encodeFrame(kKindResponse, 1, frame.id, frame.service, this.options.selfId, { code: coded.code ?? 'GALAXY_RPC_HANDLER', message: coded.message ?? String(error) });
+      return respond(1, { code: coded.code ?? 'GALAXY_RPC_HANDLER', message: coded.message ?? String(error) });
     }
   }
 
-  private remember(key: string, value: Promise<Uint8Array> | Uint8Array): void {
+  private remember(key: string, value: Promise<RpcFrame> | RpcFrame): void {
     this.answers.delete(key);
     this.answers.set(key, value);
     if (this.answers.size > kRpcAnswersRemembered) this.answers.delete(this.answers.keys().next().value!);
   }
 }
 
-interface DecodedFrame {
-  readonly kind: number;
-  readonly status: number;
-  readonly id: string;
-  readonly service: string;
-  readonly sender: string;
-  readonly body: unknown;
+function checkBodySize(frame: RpcFrame): void {
+  const bytes = Buffer.byteLength(JSON.stringify(frame.body ?? null), 'utf8');
+  if (bytes > kRpcBodyBytesMax) throw new RpcError('GALAXY_RPC_TOO_LARGE', `an RPC body of ${bytes} bytes exceeds ${kRpcBodyBytesMax}`);
 }
 
-function encodeFrame(kind: number, status: number, id: string, service: string, sender: string, body: unknown): Uint8Array {
-  const json = Buffer.from(JSON.stringify(body ?? null), 'utf8');
-  if (json.length > kRpcBodyBytesMax) throw new RpcError('GALAXY_RPC_TOO_LARGE', `an RPC body of ${json.length} bytes exceeds ${kRpcBodyBytesMax}`);
-  const serviceBytes = Buffer.from(service, 'latin1');
-  const senderBytes = Buffer.from(sender, 'latin1');
-  const out = Buffer.alloc(3 + 8 + 1 + serviceBytes.length + 2 + senderBytes.length + json.length);
-  let at = 0;
-  out[at++] = kChannelRpc;
-  out[at++] = kind;
-  out[at++] = status;
-  out.write(id, at, 'hex');
-  at += 8;
-  out[at++] = serviceBytes.length;
-  serviceBytes.copy(out, at);
-  at += serviceBytes.length;
-  out.writeUInt16LE(senderBytes.length, at);
-  at += 2;
-  senderBytes.copy(out, at);
-  at += senderBytes.length;
-  json.copy(out, at);
-  return out;
-}
-
-function decodeFrame(bytes: Uint8Array): DecodedFrame | null {
-  try {
+/** The `rpc` channel's codec: the frame above; what does not parse is refused with a coded error. */
+export const kRpcCodec: ChannelCodec<RpcFrame> = {
+  encode(frame) {
+    const json = Buffer.from(JSON.stringify(frame.body ?? null), 'utf8');
+    if (json.length > kRpcBodyBytesMax) throw new RpcError('GALAXY_RPC_TOO_LARGE', `an RPC body of ${json.length} bytes exceeds ${kRpcBodyBytesMax}`);
+    const serviceBytes = Buffer.from(frame.service, 'latin1');
+    const out = Buffer.alloc(2 + 8 + 1 + serviceBytes.length + json.length);
+    let at = 0;
+    out[at++] = frame.kind;
+    out[at++] = frame.status;
+    out.write(frame.id, at, 'hex');
+    at += 8;
+    out[at++] = serviceBytes.length;
+    serviceBytes.copy(out, at);
+    at += serviceBytes.length;
+    json.copy(out, at);
+    return out;
+  },
+  decode(bytes) {
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    let at = 1;
+    if (buffer.length < 11) throw new MessengerError('GALAXY_MESSENGER_DECODE', `an RPC frame has at least 11 bytes, got ${buffer.length}`);
+    let at = 0;
     const kind = buffer[at++]!;
     const status = buffer[at++]!;
-    if ((kind !== kKindRequest && kind !== kKindResponse) || status > 1 || buffer.length < 12) return null;
+    if ((kind !== kKindRequest && kind !== kKindResponse) || status > 1) throw new MessengerError('GALAXY_MESSENGER_DECODE', `RPC kind ${kind} status ${status} is unknown`);
     const id = buffer.subarray(at, at + 8).toString('hex');
     at += 8;
     const serviceLength = buffer[at++]!;
+    if (at + serviceLength > buffer.length) throw new MessengerError('GALAXY_MESSENGER_DECODE', 'the RPC service name runs past the frame');
     const service = buffer.subarray(at, at + serviceLength).toString('latin1');
     at += serviceLength;
-    const senderLength = buffer.readUInt16LE(at);
-    at += 2;
-    if (senderLength > 64) return null;
-    const sender = buffer.subarray(at, at + senderLength).toString('latin1');
-    at += senderLength;
-    if (at > buffer.length) return null;
-    const body = JSON.parse(buffer.subarray(at).toString('utf8')) as unknown;
-    return { kind, status, id, service, sender, body };
-  } catch {
-    return null;
-  }
-}
+    let body: unknown;
+    try {
+      body = JSON.parse(buffer.subarray(at).toString('utf8')) as unknown;
+    } catch {
+      throw new MessengerError('GALAXY_MESSENGER_DECODE', 'the RPC body is not JSON');
+    }
+    return { kind, status, id, service, body };
+  },
+};

@@ -13,9 +13,10 @@ import { type AdmissionRecord, type ApiEvent, type KeyView, type MemberView, typ
 import type { MembershipEvent } from '../../core/membership/membership-event.js';
 import { Keyring, KeyringError } from '../../node/security/keyring.js';
 import { AdmissionClient } from '../admission/admission-client.js';
-import { FarmRpc } from './farm-rpc.js';
-import type { AppMessage } from '../../node/driver/agent-worker-protocol.js';
-import { decodeComponentMessage, decodeControl, encodeComponentMessage, encodeControl, kChannelComponent, kChannelControl, type ControlMessage } from './farm-control.js';
+import { FarmRpc, kRpcCodec } from './farm-rpc.js';
+import { kComponentCodec, kControlCodec, type ComponentMessage, type ControlMessage } from './farm-control.js';
+import { Messenger } from '../../node/messenger/messenger.js';
+import type { MessengerChannel } from '../../node/messenger/messenger-channel.js';
 import { FarmKeys, keyFingerprint, readStaticKeyring, staticKeyringStore } from '../admission/farm-keys.js';
 
 /**
@@ -59,16 +60,14 @@ const kAuthorityFileName = 'farm-authority.json';
 
 interface FarmServiceEvents {
   api: [ApiEvent];
-  /** Farm-wide message for a component kind. */
+  /** Farm-wide message for a component kind: kind, the authenticated sender's node id, payload. */
   component: [string, string, Uint8Array];
 }
 
 export interface FarmCounters {
   admissionInvalid: number;
   admissionBadSignature: number;
-  controlMalformed: number;
   keyRotations: number;
-  appUnclaimed: number;
 }
 
 export class FarmService extends EventEmitter<FarmServiceEvents> {
@@ -76,7 +75,7 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
   readonly dataDir: string;
   readonly mode: SecurityMode;
   readonly roles: readonly string[];
-  readonly counters: FarmCounters = { admissionInvalid: 0, admissionBadSignature: 0, controlMalformed: 0, keyRotations: 0, appUnclaimed: 0 };
+  readonly counters: FarmCounters = { admissionInvalid: 0, admissionBadSignature: 0, keyRotations: 0 };
   readonly startedAt = new Date().toISOString();
   private readonly logger: AgentLogger;
   private readonly nodeKeys: NodeKeys | null;
@@ -84,9 +83,12 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
   private credentials: Credentials | null;
   private readonly keys: FarmKeys;
   private client: AdmissionClient | null = null;
-  /** Request/response to other nodes' services over the application channel. */
+  /** All node-to-node traffic above membership: node-id addressed, sender authenticated, named channels. */
+  readonly messenger: Messenger;
+  /** Request/response to other nodes' services over the messenger's rpc channel. */
   readonly rpc: FarmRpc;
-  private readonly appHandlers: Array<(message: AppMessage) => boolean> = [];
+  private readonly control: MessengerChannel<ControlMessage>;
+  private readonly component: MessengerChannel<ComponentMessage>;
   private admission: NodeSummary['admission'];
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly version: string;
@@ -104,8 +106,20 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
     this.credentials = state.credentials;
     this.keys = state.keys;
     this.version = options.version ?? '0.0.0';
-    this.rpc = new FarmRpc({ selfId: host.id, send: (messages) => host.sendApp(messages) });
-    this.appHandlers.push((message) => this.rpc.receive(message));
+    const config = host.settings.config;
+    this.messenger = new Messenger({
+      selfId: host.id,
+      transport: host,
+      membersMax: config.membersMax,
+      broadcastBytesMax: config.userPayloadBytesMax,
+      lookupMember: (id) => host.members().find((m) => m.id === id && !m.self),
+    });
+    // Before any other listener: a message must find its sender in the directory as soon as membership knows it.
+    host.on('event', (event) => this.messenger.memberEvent(event));
+    this.messenger.syncMembers(host.members());
+    this.rpc = FarmRpc.over(this.messenger.channel('rpc', kRpcCodec), host.id);
+    this.control = this.messenger.channel('farm-control', kControlCodec);
+    this.component = this.messenger.channel('component', kComponentCodec);
     this.admission = options.mode !== 'admission' ? 'approved' : state.credentials?.status === 'revoked' ? 'revoked' : state.credentials !== null ? 'approved' : 'pending';
   }
 
@@ -159,10 +173,10 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
   }
 
   private wire(options: FarmServiceOptions): void {
-    this.host.on('user', (payload) => this.onUser(payload));
-    this.host.on('app', (messages) => {
-      for (const message of messages) if (!this.appHandlers.some((handler) => handler(message))) this.counters.appUnclaimed++;
-    });
+    this.host.on('user', (payload) => this.messenger.receiveBroadcast(payload));
+    this.host.on('app', (messages) => this.messenger.receive(messages));
+    this.control.onMessage((message) => this.applyControl(message.value));
+    this.component.onMessage((message) => this.emit('component', message.value.kind, message.from, message.value.payload));
     this.host.on('admission', (from, bytes) => this.onAdmission(from, bytes));
     this.host.on('event', (event) => this.onMembership(event));
     if (this.mode !== 'admission') return;
@@ -298,22 +312,6 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
 
   // ---- farm control ------------------------------------------------------------
 
-  private onUser(payload: Uint8Array): void {
-    if (payload.length === 0) return;
-    if (payload[0] === kChannelComponent) {
-      const message = decodeComponentMessage(payload);
-      if (message !== null) this.emit('component', message.kind, '', message.payload);
-      return;
-    }
-    if (payload[0] !== kChannelControl) return;
-    const message = decodeControl(payload);
-    if (message === null) {
-      this.counters.controlMalformed++;
-      return;
-    }
-    this.applyControl(message);
-  }
-
   private applyControl(message: ControlMessage): void {
     switch (message.op) {
       case 'key-install':
@@ -333,6 +331,7 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
         this.authority?.adoptKeyring(this.keys.list(), this.keys.epoch);
         break;
       case 'revoked':
+        this.messenger.revoke(message.id);
         if (message.id === this.host.id) {
           this.onAdmissionStatus('revoked', 'farm');
           return;
@@ -341,6 +340,7 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
         if (message.epoch > this.keys.epoch) this.later(Math.random() * kFetchJitterMs, () => this.client?.want(message.epoch));
         break;
       case 'decision':
+        if (message.record.status === 'revoked' && message.record.id !== this.host.id) this.messenger.revoke(message.record.id);
         this.authority?.applyDecision(message.record);
         break;
     }
@@ -352,20 +352,15 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
   private broadcastControl(message: ControlMessage): void {
     if (this.mode === 'insecure' && message.op.startsWith('key')) return;
     try {
-      this.host.broadcast(encodeControl(message));
+      this.control.broadcast(message);
     } catch (error) {
       this.logger.error({ op: message.op, error: (error as Error).message }, 'farm control message not sent');
     }
   }
 
-  /** Claims application messages of another channel (the FMIDB's); a handler returns false for messages not its own. */
-  onApp(handler: (message: AppMessage) => boolean): void {
-    this.appHandlers.push(handler);
-  }
-
   /** Sends a component's message to every node (carried by gossip, sealed like all farm traffic). */
   broadcastComponent(kind: string, payload: Uint8Array): void {
-    this.host.broadcast(encodeComponentMessage(kind, payload));
+    this.component.broadcast({ kind, payload });
   }
 
   // ---- the API's view ----------------------------------------------------------
@@ -512,6 +507,7 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
     this.closed = true;
     this.client?.close();
     this.rpc.close();
+    this.messenger.close();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     await this.host.stop();

@@ -34,7 +34,7 @@ interface AgentHostEvents {
   exit: [number];
   /** Farm-wide user broadcasts received, each once. */
   user: [Uint8Array];
-  /** Application messages (the FMIDB's), one batch per worker tick. */
+  /** Messenger envelopes from other nodes (not yet parsed), one batch per worker tick. */
   app: [readonly AppMessage[]];
   /** An admission datagram (admission-wire.ts) from `from`, not yet parsed. */
   admission: [string, Uint8Array];
@@ -142,7 +142,7 @@ export class AgentHost extends EventEmitter<AgentHostEvents> {
     this.post({ type: 'broadcast', payload });
   }
 
-  /** Sends application messages (first byte >= kAppChannelFirst), sealed like all farm traffic, in one batch. */
+  /** Sends messenger envelopes by address, sealed like all farm traffic, in one batch (Messenger does this). */
   sendApp(messages: readonly AppMessage[]): void {
     if (messages.length > 0 && !this.exited) this.post({ type: 'app-send', messages });
   }

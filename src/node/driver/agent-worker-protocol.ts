@@ -61,16 +61,15 @@ export type AgentWorkerRequest =
   /** An admission datagram, sent unsealed (the peer may hold no key yet). */
   | { readonly type: 'admission-send'; readonly to: string; readonly bytes: Uint8Array }
   | { readonly type: 'meta'; readonly meta: Uint8Array }
-  /** Application messages (first byte >= kAppChannelFirst), sealed like all farm traffic; a batch per call. */
+  /** Messenger envelopes (envelope.ts), sealed like all farm traffic; a batch per call. */
   | { readonly type: 'app-send'; readonly messages: readonly AppMessage[] };
 
 /**
- * Datagrams and frames whose first plaintext byte is at least this belong to an
- * application layer above membership (the FMIDB's anti-entropy): the worker hands them
- * to the main thread in one batch per tick instead of to the engine. The wire format's
- * first byte is its version (1), so the two never collide.
+ * Datagrams and frames whose plaintext starts with the messenger's envelope version
+ * (kEnvelopeVersion, envelope.ts) belong to the messenger: the worker hands them to the
+ * main thread in one batch per tick instead of to the engine. The membership wire
+ * format's first byte is its version (1), so the two never collide.
  */
-export const kAppChannelFirst = 0xf0;
 /** Application messages handed to the main thread per tick at most; the rest are dropped and counted. */
 export const kAppInboxMax = 8192;
 

@@ -14,7 +14,8 @@ import type { ComponentHost, ComponentLifecycleEvent } from '../../farm/componen
 import { connectComponentRpc, type ComponentRpcBridge, type ComponentRpcFarm } from '../../farm/components/host/component-rpc-bridge.js';
 import { kJobsComponent } from '../../farm/jobs/jobs-component.js';
 import { kScriptsComponent } from '../../farm/jobs/scripts/scripts-component.js';
-import { kChannelPackageChunks } from '../../farm/install/chunk-channel.js';
+import { kBytesCodec } from '../../core/messenger/channel-codec.js';
+import type { MessengerChannel } from '../../node/messenger/messenger-channel.js';
 import type { DesiredComponentsSource } from '../../farm/install/desired-components.js';
 import { FarmInstall } from '../../farm/install/farm-install.js';
 import { installAuthorizer } from '../../farm/install/install-authorization.js';
@@ -47,7 +48,7 @@ import type { FarmService } from '../../farm/service/farm-service.js';
  *   (event-forwarder.ts).
  * - Installation: FarmInstall once the node is admitted, taking install.apply and
  *   install.remove only from controller or management members (install-authorization.ts),
- *   its package chunks on the application channel (0xF3).
+ *   its package chunks on the messenger's install-chunks channel.
  *
  * Configuration: `<dataDir>/farm-components.json`, `{ "events": {...}, "jobs": {...},
  * "scripts": {} }`, each part optional, read at start; a configuration an operator
@@ -116,6 +117,8 @@ export class FarmComponents {
   private readonly forwarder: EventForwarder;
   private readonly installBackend: InstallBackend;
   private install: FarmInstall | null = null;
+  /** The messenger's install-chunks channel: frames reach the install service once it runs. */
+  private readonly chunks: MessengerChannel<Uint8Array>;
   /** Why the install service could not be created, when it could not. */
   private installProblem: string | null = null;
   private started = false;
@@ -145,11 +148,11 @@ export class FarmComponents {
     this.host.on('component', (event) => this.onLifecycle(event));
     this.host.on('values', (_name, values) => this.forwarder.values(values));
     this.host.on('event', (name, event) => this.forwarder.post({ type: event.eventType, severity: event.severity, body: { ...event.body }, source: `component:${name}` }));
-    this.service.onApp((message) => {
-      if (this.install !== null) return this.install.receive(message);
+    this.chunks = this.service.messenger.channel('install-chunks', kBytesCodec);
+    this.chunks.onMessage((message) => {
+      if (this.install !== null) this.install.receive(message.from, message.value);
       // Package chunks before this node runs its install service: not ours to answer yet.
-      if (message.bytes[0] === kChannelPackageChunks) this.counters.appChunksUnclaimed++;
-      return false;
+      else this.counters.appChunksUnclaimed++;
     });
     this.installBackend = this.delegatingInstallBackend();
   }
@@ -200,7 +203,7 @@ export class FarmComponents {
       dataDir: this.options.dataDir,
       selfId: this.selfId,
       rpc: this.service.rpc,
-      sendApp: (messages) => this.service.host.sendApp(messages),
+      sendChunk: (to, frame) => this.chunks.send(to, frame, 'stream'),
       host: this.host,
       peers: () => this.liveMembers().filter((m) => !m.self).map((m) => ({ id: m.id, address: m.address })),
       resolveTarget: async (target) => [...(await this.options.resolve(target))],
@@ -221,7 +224,7 @@ export class FarmComponents {
         name: 'galaxy_farm_rpc_total',
         help: 'Farm RPC between nodes, by what happened: requests sent and retried, timeouts, requests handled here, duplicates answered from memory, malformed frames, requests for unknown services.',
         type: 'counter',
-        samples: Object.entries(rpc).map(([event, value]) => ({ labels: { event }, value })),
+        samples: [...Object.entries(rpc).map(([event, value]) => ({ labels: { event }, value })), { labels: { event: 'malformed' }, value: this.service.messenger.snapshot()['rpc']?.dropped['decode'] ?? 0 }],
       },
       { name: 'galaxy_component_services_refused_total', help: 'Services components declared that were never registered (reserved namespaces, names the farm serves).', type: 'counter', samples: [{ value: this.bridge.counters.servicesRefused }] },
       {
@@ -270,7 +273,7 @@ export class FarmComponents {
   private async callMember(node: string, service: string, body: unknown, timeoutMs: number): Promise<unknown> {
     const member = this.service.members().find((m) => m.id === node);
     if (member === undefined) throw new FarmComponentsError('GALAXY_FARM_UNKNOWN_NODE', `node ${node} is not a member of the farm`);
-    return this.service.rpc.call(member.address, service, body, timeoutMs);
+    return this.service.rpc.call(member.id, service, body, timeoutMs);
   }
 
   /** This node's farm.* services; any other service here has no local component serving it. */

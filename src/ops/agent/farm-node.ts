@@ -17,6 +17,7 @@ import { FarmDesiredComponents } from '../../farm/install/farm-desired-component
 import { FarmComponents, kFarmComponentKinds } from './farm-components.js';
 import { farmMetrics } from '../../farm/service/farm-metrics.js';
 import { FarmService } from '../../farm/service/farm-service.js';
+import { kBytesCodec } from '../../core/messenger/channel-codec.js';
 
 /**
  * One farm node as `galaxy agent` runs it: the farm service (membership, admission,
@@ -58,7 +59,9 @@ export class FarmNode implements ApiBackend {
   private constructor(service: FarmService, componentHost: ComponentHost, logger: AgentLogger, dataDir: string, private readonly kinds: readonly string[]) {
     this.service = service;
     this.componentHost = componentHost;
-    this.data = new FarmData({ selfId: service.host.id, sendApp: (messages) => service.host.sendApp(messages), publish: (event) => this.publish(event), logger, snapshotFile: join(dataDir, kFmidbSnapshotFileName) });
+    const fmidb = service.messenger.channel('fmidb', kBytesCodec);
+    this.data = new FarmData({ selfId: service.host.id, send: (to, bytes, stream) => fmidb.send(to, bytes, stream ? 'stream' : 'datagram'), publish: (event) => this.publish(event), logger, snapshotFile: join(dataDir, kFmidbSnapshotFileName) });
+    fmidb.onMessage((message) => this.data.receive(message.from, message.value, message.mode === 'stream'));
     this.desiredComponents = new FarmDesiredComponents(this.data, logger);
     this.apiServer = null;
     this.logger = logger;
@@ -109,7 +112,6 @@ export class FarmNode implements ApiBackend {
     const service = this.service;
     service.on('api', (event) => this.publish(event));
     service.on('component', (kind, from, payload) => this.componentHost.deliverPeer(kind, from, payload));
-    service.onApp((message) => this.data.receive(message));
     // A join storm brings thousands of events in a few ticks: the peer lists are
     // recomputed (a scan of every member) once per turn of the event loop, not per event.
     service.host.on('event', () => {
@@ -242,6 +244,7 @@ export class FarmNode implements ApiBackend {
       keyringKeys: this.service.keyViews().length,
       keyEpoch: this.service.keyEpoch,
       components: this.componentHost.status(),
+      messenger: this.service.messenger.snapshot(),
     });
     return [...families, ...this.data.metrics(), ...(this.farmComponents?.metrics() ?? [])];
   }

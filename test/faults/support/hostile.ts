@@ -10,7 +10,7 @@ import { Prng } from '../../../src/core/util/prng.js';
 import { Codec } from '../../../src/core/wire/codec.js';
 import * as F from '../../../src/core/wire/format.js';
 import { parseNodeId } from '../../../src/core/wire/message.js';
-import { kAppChannelFirst } from '../../../src/node/driver/agent-worker-protocol.js';
+import { isEnvelope } from '../../../src/core/messenger/envelope.js';
 import { kAdmissionMagic } from '../../../src/farm/admission/admission-wire.js';
 import { goldenSamples } from '../../support/messages.js';
 
@@ -71,13 +71,13 @@ export class HostileInput {
 
   /**
    * A plaintext taken from `bases` (captured and golden datagrams), mutated until the wire
-   * decoder refuses it and its first byte stays off the application channel, then sealed
+   * decoder refuses it and it is not a messenger envelope, then sealed
    * with the farm key: it passes authentication and must be refused by the decoder.
    */
   resealedInvalid(bases: readonly Uint8Array[]): Buffer {
     for (let attempt = 0; attempt < kMutationAttemptsMax; attempt++) {
       const plaintext = this.mutate(bases[this.prng.nextInt(bases.length)]!, true);
-      if (plaintext.length === 0 || plaintext[0]! >= kAppChannelFirst) continue;
+      if (plaintext.length === 0 || isEnvelope(plaintext)) continue;
       if (this.codec.tryDecode(plaintext) < 0) return this.keyring.seal(plaintext);
     }
     throw new Error(`no invalid mutation in ${kMutationAttemptsMax} attempts (seed ${this.seed})`);

@@ -1,0 +1,80 @@
+import type { DeliveryMode } from './envelope.js';
+
+/**
+ * Who may send to this node, and where each member is: the messenger's view of the
+ * farm's credentials. A node id gets into membership only through gossip sealed under
+ * the farm key, so a member of the table is a node some key holder introduced;
+ * revocations (farm control) are remembered here and win over membership, since a
+ * revoked node stays in the table until it is declared dead. Addresses route sends by
+ * node id and bind datagram senders to their source address.
+ */
+export type MemberStatus = 'alive' | 'suspect' | 'dead' | 'left';
+
+export interface DirectoryEntry {
+  readonly address: string;
+  readonly status: MemberStatus;
+}
+
+/** Why a sender was refused; 'ok' when it was not. Values are metric labels: keep them stable. */
+export type SenderVerdict = 'ok' | 'unknown-sender' | 'revoked-sender' | 'self-sender' | 'address-mismatch';
+
+/** Revoked ids remembered at most: more than a farm revokes in its life, so the oldest go first. */
+export const kRevokedIdsMax = 4096;
+
+export class MemberDirectory {
+  private readonly entries = new Map<string, DirectoryEntry>();
+  private readonly revoked = new Set<string>();
+
+  /** membersMax bounds the table as it bounds membership's (entries past it are a bug upstream and are refused). */
+  constructor(
+    readonly selfId: string,
+    readonly membersMax: number,
+  ) {}
+
+  /** Sets what membership says of one member; false when the directory is full and the id is new. */
+  set(id: string, address: string, status: MemberStatus): boolean {
+    if (!this.entries.has(id) && this.entries.size >= this.membersMax) return false;
+    this.entries.set(id, { address, status });
+    return true;
+  }
+
+  /** A reaped member: membership forgot it, so must we. */
+  remove(id: string): void {
+    this.entries.delete(id);
+  }
+
+  lookup(id: string): DirectoryEntry | undefined {
+    return this.entries.get(id);
+  }
+
+  /** The farm revoked this node: nothing it sends is taken from now on. */
+  revoke(id: string): void {
+    if (this.revoked.has(id)) return;
+    if (this.revoked.size >= kRevokedIdsMax) this.revoked.delete(this.revoked.values().next().value!);
+    this.revoked.add(id);
+  }
+
+  isRevoked(id: string): boolean {
+    return this.revoked.has(id);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * The authentication rule, applied after the farm key opened the message: the claimed
+   * sender must be a member of the table (any status: a dead member's broadcast may still
+   * be relayed), not revoked, not this node (our own messages never come back over the
+   * network), and a datagram must come from the member's own address. Streams are not
+   * bound to an address: an inbound connection's port is the peer's ephemeral one.
+   */
+  check(sender: string, mode: DeliveryMode, peer: string): SenderVerdict {
+    if (sender === this.selfId) return 'self-sender';
+    if (this.revoked.has(sender)) return 'revoked-sender';
+    const entry = this.entries.get(sender);
+    if (entry === undefined) return 'unknown-sender';
+    if (mode === 'datagram' && entry.address !== peer) return 'address-mismatch';
+    return 'ok';
+  }
+}
