@@ -85,6 +85,16 @@ describe('placement', () => {
     expect(placement.problems).toEqual([]);
   });
 
+  it('anti-affinity with scope cluster also keeps away from racks of members placed for earlier roles', () => {
+    const landscapes = { db: [id(1), id(2), id(3)] };
+    const byRole = placeProfile({ profile: profileOf(kProfile), nodes: kNodes, landscapes });
+    expect(byRole.members.filter((m) => m.role === 'backup').map((m) => m.node)).toEqual([id(2), id(3)]);
+    const byCluster = placeProfile({ profile: profileOf(kProfile, (p) => (p.roles.backup.placement.antiAffinity.scope = 'cluster')), nodes: kNodes, landscapes });
+    expect(byCluster.members.filter((m) => m.role === 'backup').map((m) => m.node)).toEqual([id(3)]);
+    expect(byCluster.decisions).toContainEqual({ role: 'backup', node: id(2), outcome: 'skipped', reason: `rack r1 already holds ${id(1)} (anti-affinity by rack)` });
+    expect(byCluster.decisions).toContainEqual({ role: 'backup', node: id(3), outcome: 'chosen', reason: 'in landscape db; rack r2 not yet used by the cluster' });
+  });
+
   it('soft anti-affinity shares a rack only once every rack is used', () => {
     const profile = profileOf(kProfile, (p) => {
       p.roles.backup.count = { min: 1, max: 3 };
@@ -219,7 +229,7 @@ describe('plan', () => {
     const plan = planCluster({ profile: profileOf(kProfile), nodes: kNodes, landscapes: { db: [id(1)] }, current: [], catalog: catalogOf(['galaxy-log@1.0.0']) });
     expect(plan.blocked).toEqual([
       'role backup needs 1 node, found 0 (left out: 1 already member of role primary; 5 not in landscape db)',
-      `galaxy-lock-manager ^2.0.0 for ${id(1)} (role primary): no known version in range`,
+      'galaxy-lock-manager ^2.0.0 (role primary) on 1 node: no known version in range',
     ]);
     expect(formatPlan(plan)).toContain(`  + install galaxy-lock-manager@^2.0.0 (no known version: missing) on ${id(1)}`);
   });

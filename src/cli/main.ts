@@ -9,6 +9,7 @@ import { registerDataCommands } from './data-commands.js';
 import { registerEventsCommands } from './events-commands.js';
 import { registerInstallCommands } from './install-commands.js';
 import { registerJobsCommands } from './jobs-commands.js';
+import { registerProfileCommands } from '../cluster/profiles/profile-commands.js';
 import { createAgentLogger } from '../agent/config/agent-logger.js';
 import { backendReport } from '../backends.js';
 import { kPresets } from '../gossip/config.js';
@@ -111,6 +112,7 @@ registerApiCommands(program);
 registerDataCommands(program);
 registerEventsCommands(program);
 registerJobsCommands(program);
+registerProfileCommands(program);
 // After registerApiCommands: install, remove, installed and operation join its `components` command.
 registerInstallCommands(program);
 

@@ -61,6 +61,8 @@ export function planCluster(input: PlanInput): ClusterPlan {
   const currentByNode = new Map(input.current.map((m) => [m.node, m]));
   const actions: PlanAction[] = [];
   const blocked: string[] = [...placement.problems];
+  // One line per component and role, however many members need it.
+  const missing = new Map<string, string[]>();
   const reasons = new Map(placement.decisions.filter((d) => d.outcome !== 'skipped').map((d) => [`${d.role}/${d.node}`, d.reason]));
   const placed = new Set<string>();
   for (const outcome of placement.roles) {
@@ -72,7 +74,7 @@ export function planCluster(input: PlanInput): ClusterPlan {
       const reason = reasons.get(`${outcome.role}/${node}`) ?? '';
       if (before === undefined) actions.push({ kind: 'add-member', node, role: outcome.role, reason });
       else if (before.role !== outcome.role) actions.push({ kind: 'change-role', node, from: before.role, role: outcome.role, reason });
-      actions.push(...memberChanges(node, outcome.role, role, order, before?.components ?? [], catalog, blocked));
+      actions.push(...memberChanges(node, outcome.role, role, order, before?.components ?? [], catalog, missing));
     }
   }
   for (const member of input.current) {
@@ -85,6 +87,7 @@ export function planCluster(input: PlanInput): ClusterPlan {
     for (const component of leaving) actions.push({ kind: 'remove-component', node: member.node, package: component.package, version: component.version });
     actions.push({ kind: 'remove-member', node: member.node, role: member.role, reason: leaveReason(member, input, placement) });
   }
+  for (const [what, nodes] of missing) blocked.push(`${what} on ${nodes.length} node${nodes.length === 1 ? '' : 's'}: no known version in range`);
   return { profile: `${profile.name}@${profile.version}`, placement, actions, blocked };
 }
 
@@ -97,7 +100,7 @@ function leaveReason(member: CurrentMember, input: PlanInput, placement: Placeme
   return skipped?.reason ?? 'not placed';
 }
 
-function memberChanges(node: string, roleName: string, role: ProfileRole, order: readonly string[], installed: readonly InstalledComponent[], catalog: PackageCatalog, blocked: string[]): PlanAction[] {
+function memberChanges(node: string, roleName: string, role: ProfileRole, order: readonly string[], installed: readonly InstalledComponent[], catalog: PackageCatalog, missing: Map<string, string[]>): PlanAction[] {
   const actions: PlanAction[] = [];
   const wanted = new Set(order);
   const removals = installed.filter((c) => !wanted.has(c.package)).reverse();
@@ -108,7 +111,10 @@ function memberChanges(node: string, roleName: string, role: ProfileRole, order:
     const range = parseSemverRange(component.version)!;
     if (have !== undefined && satisfiesRange(have.version, range)) continue;
     const version = resolveVersion(catalog, name, component.version);
-    if (version === null) blocked.push(`${name} ${component.version} for ${node} (role ${roleName}): no known version in range`);
+    if (version === null) {
+      const what = `${name} ${component.version} (role ${roleName})`;
+      missing.set(what, [...(missing.get(what) ?? []), node]);
+    }
     if (have === undefined) actions.push({ kind: 'install', node, role: roleName, package: name, range: component.version, version });
     else actions.push({ kind: version !== null && compareSemver(version, have.version) < 0 ? 'downgrade' : 'upgrade', node, role: roleName, package: name, range: component.version, from: have.version, version });
   }

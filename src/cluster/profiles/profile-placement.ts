@@ -17,11 +17,13 @@ import { startOrder } from './start-order.js';
  *    network attribute of the profile, and (hard anti-affinity) for the attribute;
  *  - current members (`current`) that still qualify keep their role first, so a plan
  *    moves as little as possible; then qualifying nodes by id, up to the role's max;
- *  - anti-affinity: a node whose attribute value a chosen member of the role has is
- *    skipped (hard), or only taken once every distinct value is used (soft);
+ *  - anti-affinity: a node whose attribute value a chosen member of the role has (or,
+ *    with scope cluster, any member placed before) is skipped (hard), or only taken
+ *    once every distinct value is used (soft);
  *  - fewer than min: a problem naming the role, the shortfall and why nodes were left out.
  */
-export type AttributeValue = string | number | boolean | null;
+/** As the FMIDB holds them: text or a finite number; null or absent when the node has none. */
+export type AttributeValue = string | number | null;
 
 export interface FarmNode {
   /** Node id: 16 lower-case hex digits. */
@@ -96,7 +98,7 @@ export function placeProfile(input: PlacementInput): Placement {
   const decisions: PlacementDecision[] = [];
   const problems: string[] = [];
   for (const roleName of order.order) {
-    const outcome = placeRole(input, nodes, roleName, profile.roles[roleName]!, takenBy, decisions);
+    const outcome = placeRole(input, nodes, roleName, profile.roles[roleName]!, takenBy, decisions, members);
     roles.push(outcome);
     for (const node of outcome.members) {
       takenBy.set(node, roleName);
@@ -149,7 +151,7 @@ function qualifyingReason(input: PlacementInput, role: ProfileRole): string {
   return input.within === undefined ? 'any farm node' : "in the cluster's landscape";
 }
 
-function placeRole(input: PlacementInput, nodes: readonly FarmNode[], roleName: string, role: ProfileRole, takenBy: ReadonlyMap<string, string>, decisions: PlacementDecision[]): RoleOutcome {
+function placeRole(input: PlacementInput, nodes: readonly FarmNode[], roleName: string, role: ProfileRole, takenBy: ReadonlyMap<string, string>, decisions: PlacementDecision[], placed: readonly PlacedMember[]): RoleOutcome {
   const { min, max } = countBounds(role.count);
   const within = input.within === undefined ? null : new Set(input.within);
   const current = new Set((input.current ?? []).filter((m) => m.role === roleName).map((m) => m.node));
@@ -167,6 +169,12 @@ function placeRole(input: PlacementInput, nodes: readonly FarmNode[], roleName: 
   const usedBy = new Map<string, string>();
   const deferred: FarmNode[] = [];
   const skippedByAntiAffinity: string[] = [];
+  if (anti?.scope === 'cluster') {
+    for (const member of placed) {
+      const value = text(nodes.find((n) => n.id === member.node)!.attributes[anti.attribute]);
+      if (value !== null && !usedBy.has(value)) usedBy.set(value, member.node);
+    }
+  }
   const because = qualifyingReason(input, role);
   const take = (node: FarmNode, reason: string): void => {
     chosen.push(node.id);
@@ -187,7 +195,7 @@ function placeRole(input: PlacementInput, nodes: readonly FarmNode[], roleName: 
     const value = text(node.attributes[anti.attribute]);
     const holder = value === null ? undefined : usedBy.get(value);
     if (holder === undefined) {
-      take(node, `${kept}${because}; ${value === null ? `no ${anti.attribute}` : `${anti.attribute} ${value}`} not yet used by the role`);
+      take(node, `${kept}${because}; ${value === null ? `no ${anti.attribute}` : `${anti.attribute} ${value}`} not yet used by the ${anti.scope === 'cluster' ? 'cluster' : 'role'}`);
     } else if (anti.hard === false) {
       deferred.push(node);
     } else {

@@ -116,7 +116,7 @@ function buildSchema(mode: Mode) {
       sql: field(mode, z.string().min(1, 'must not be empty').max(kPlacementSqlLengthMax, `must be at most ${kPlacementSqlLengthMax} characters`), false),
       antiAffinity: field(
         mode,
-        z.object({ attribute: field(mode, kAttribute, true), hard: field(mode, z.boolean(), false) }).strict(),
+        z.object({ attribute: field(mode, kAttribute, true), hard: field(mode, z.boolean(), false), scope: field(mode, z.enum(['role', 'cluster']), false) }).strict(),
         false,
       ),
     })
@@ -194,8 +194,12 @@ export interface ProfilePlacement {
   readonly landscape?: string;
   /** Only nodes this SELECT over the FMIDB returns (as a landscape statement). */
   readonly sql?: string;
-  /** No two members of the role share a value of this attribute; `hard: false` only prefers that. */
-  readonly antiAffinity?: { readonly attribute: string; readonly hard?: boolean };
+  /**
+   * No two members of the role share a value of this attribute; `hard: false` only
+   * prefers that; `scope: cluster` also keeps away from the values of members placed
+   * for earlier roles (a backup not on its primary's rack).
+   */
+  readonly antiAffinity?: { readonly attribute: string; readonly hard?: boolean; readonly scope?: 'role' | 'cluster' };
 }
 
 export interface ProfileRole {
