@@ -1,7 +1,7 @@
 import { isNode, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { ZodIssue } from 'zod';
 import { formatPath, ProfileError, type ProfileErrorCode, type ProfileProblem } from './profile-error.js';
-import { kProfileBytesMax } from './profile-limits.js';
+import { kNestingDepthMax, kProfileBytesMax } from './profile-limits.js';
 import { kProfileFragmentSchema, type ProfileKind } from './profile-schema.js';
 
 /**
@@ -53,6 +53,17 @@ function duplicateProblems(document: ProfileDocument): ProfileProblem[] {
   return problems;
 }
 
+/** The path of a value nested deeper than `levelsMax` levels, or null; stops at the first. */
+function deepestPath(value: unknown, levelsMax: number, path: Array<string | number> = []): Array<string | number> | null {
+  if (value === null || typeof value !== 'object') return null;
+  if (path.length >= levelsMax) return path;
+  for (const [key, inner] of Array.isArray(value) ? value.entries() : Object.entries(value)) {
+    const found = deepestPath(inner, levelsMax, [...path, key]);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
 function issueReason(issue: ZodIssue): string {
   if (issue.code === 'invalid_type' && issue.received === 'undefined') return 'is required';
   if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length === 1 ? '' : 's'} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
@@ -98,6 +109,8 @@ export function parseProfileDocument(file: string, text: string): ProfileDocumen
     throw ProfileError.of('GALAXY_PROFILE_YAML', file, '', (error as Error).message);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw ProfileError.of('GALAXY_PROFILE_SCHEMA', file, '', 'must be a map (apiVersion, kind, name, version, ...)');
+  const deep = deepestPath(value, kNestingDepthMax);
+  if (deep !== null) throw new ProfileError([problemAt({ file, locate }, 'GALAXY_PROFILE_SCHEMA', deep, `is nested deeper than ${kNestingDepthMax} levels`)]);
   const checked = kProfileFragmentSchema.safeParse(value);
   if (!checked.success) {
     throw new ProfileError(checked.error.issues.map((issue) => problemAt({ file, locate }, 'GALAXY_PROFILE_SCHEMA', issue.path, issueReason(issue))));

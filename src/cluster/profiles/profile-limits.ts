@@ -36,3 +36,5 @@ export const kFailureTimeoutMsMin = 50;
 export const kFailureTimeoutMsMax = 600_000;
 /** A timeout must span at least this many heartbeats, or one lost heartbeat is a false death. */
 export const kTimeoutHeartbeatsMin = 2;
+/** Levels of nesting in a profile (maps and lists, `config` included): deeper is refused before any recursive walk. */
+export const kNestingDepthMax = 32;
