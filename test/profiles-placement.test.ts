@@ -8,7 +8,7 @@
 // out of range, downgrade, remove in reverse order, move, blocked by missing packages.
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { formatPlan, planCluster, type CurrentMember } from '../src/cluster/profiles/cluster-plan.js';
+import { componentStartOrder, formatPlan, planCluster, type CurrentMember } from '../src/cluster/profiles/cluster-plan.js';
 import { catalogOf } from '../src/cluster/profiles/package-catalog.js';
 import { checkComposition } from '../src/cluster/profiles/profile-check.js';
 import { composeProfile } from '../src/cluster/profiles/profile-composer.js';
@@ -171,6 +171,14 @@ describe('placement', () => {
 });
 
 describe('plan', () => {
+  it('components start in dependency order, the listed order on ties', () => {
+    const profile = profileOf(kProfile);
+    // backup lists the lock manager first, but it starts after the log.
+    expect(componentStartOrder(profile.roles['backup']!)).toEqual(['galaxy-log', 'galaxy-lock-manager']);
+    const three = profileOf(kProfile, (p) => p.roles.primary.components.unshift({ package: 'galaxy-vm', version: '^1.0.0', after: ['galaxy-lock-manager'] }));
+    expect(componentStartOrder(three.roles['primary']!)).toEqual(['galaxy-log', 'galaxy-lock-manager', 'galaxy-vm']);
+  });
+
   const catalog = catalogOf(['galaxy-log@1.0.0', 'galaxy-log@1.4.0', 'galaxy-lock-manager@1.9.0', 'galaxy-lock-manager@2.1.0', 'galaxy-lock-manager@2.0.0']);
   const landscapes = { db: [id(1), id(3), id(5)] };
 

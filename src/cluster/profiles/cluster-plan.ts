@@ -49,7 +49,8 @@ export interface PlanInput extends Omit<PlacementInput, 'current'> {
   readonly catalog: PackageCatalog;
 }
 
-function componentOrder(role: ProfileRole): string[] {
+/** A role's packages in start order (stop in the reverse): what the cluster service starts on a member. */
+export function componentStartOrder(role: ProfileRole): string[] {
   const order = startOrder(role.components.map((c) => ({ name: c.package, after: c.after ?? [] })));
   if (!order.ok) throw new Error(`component cycle in a checked profile: ${order.cycle.join(' → ')}`);
   return [...order.order];
@@ -67,7 +68,7 @@ export function planCluster(input: PlanInput): ClusterPlan {
   const placed = new Set<string>();
   for (const outcome of placement.roles) {
     const role = profile.roles[outcome.role]!;
-    const order = componentOrder(role);
+    const order = componentStartOrder(role);
     for (const node of outcome.members) {
       placed.add(node);
       const before = currentByNode.get(node);
@@ -80,7 +81,7 @@ export function planCluster(input: PlanInput): ClusterPlan {
   for (const member of input.current) {
     if (placed.has(member.node)) continue;
     const role = profile.roles[member.role];
-    const order = role === undefined ? [] : componentOrder(role);
+    const order = role === undefined ? [] : componentStartOrder(role);
     const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : -1);
     // Reverse start order; components the role does not list, in reverse of their install order.
     const leaving = [...member.components].reverse().sort((a, b) => rank(b.package) - rank(a.package));
