@@ -159,6 +159,11 @@ describe('placement', () => {
     expect(b).toEqual(a);
   });
 
+  it('refuses a node given twice and a member listed twice', () => {
+    expect(() => placeProfile({ profile: profileOf(kProfile), nodes: [...kNodes, node(3, 'r9')], landscapes: {} })).toThrow(`nodes: node ${id(3)} is given twice`);
+    expect(() => placeProfile({ profile: profileOf(kProfile), nodes: kNodes, landscapes: {}, current: [{ node: id(1), role: 'primary' }, { node: id(1), role: 'backup' }] })).toThrow(`current: node ${id(1)} is a member twice`);
+  });
+
   it('current members keep their role while they qualify', () => {
     const placement = placeProfile({ profile: profileOf(kProfile), nodes: kNodes, landscapes: { db: kNodes.map((n) => n.id) }, current: [{ node: id(4), role: 'primary' }, { node: id(6), role: 'backup' }] });
     expect(placement.members.map((m) => [m.role, m.node])).toEqual([
@@ -240,5 +245,19 @@ describe('plan', () => {
       'galaxy-lock-manager ^2.0.0 (role primary) on 1 node: no known version in range',
     ]);
     expect(formatPlan(plan)).toContain(`  + install galaxy-lock-manager@^2.0.0 (no known version: missing) on ${id(1)}`);
+  });
+});
+
+describe('placement at farm scale', () => {
+  it('places on 10,000 nodes (the placement bound) with a landscape of half of them, all racks distinct per role', () => {
+    const nodes = Array.from({ length: 10_000 }, (_, i) => node(i + 1, `r${i % 500}`));
+    const landscapes = { db: nodes.filter((_, i) => i % 2 === 0).map((n) => n.id) };
+    const profile = profileOf(kProfile, (p) => (p.roles.backup.count = { min: 1, max: 40 }));
+    const placement = placeProfile({ profile, nodes, landscapes });
+    const backups = placement.members.filter((m) => m.role === 'backup');
+    expect(backups).toHaveLength(40);
+    const racks = backups.map((m) => nodes.find((n) => n.id === m.node)!.attributes['rack']);
+    expect(new Set(racks).size).toBe(40);
+    expect(placement.roles[1]!.excluded.find((g) => g.reason === 'not in landscape db')!.nodes).toHaveLength(5000);
   });
 });

@@ -88,6 +88,13 @@ export function placeProfile(input: PlacementInput): Placement {
   const { profile } = input;
   if (input.nodes.length > kPlacementNodesMax) throw ProfileError.of('GALAXY_PROFILE_BAD_INPUT', 'nodes', '', `${input.nodes.length} nodes; placement takes at most ${kPlacementNodesMax}`);
   const nodes = [...input.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const twin = nodes.find((node, index) => index > 0 && nodes[index - 1]!.id === node.id);
+  if (twin !== undefined) throw ProfileError.of('GALAXY_PROFILE_BAD_INPUT', 'nodes', '', `node ${twin.id} is given twice`);
+  const seen = new Set<string>();
+  for (const member of input.current ?? []) {
+    if (seen.has(member.node)) throw ProfileError.of('GALAXY_PROFILE_BAD_INPUT', 'current', '', `node ${member.node} is a member twice`);
+    seen.add(member.node);
+  }
   const roleNames = Object.keys(profile.roles);
   const order = startOrder(roleNames.map((name) => ({ name, after: profile.roles[name]!.after ?? [] })));
   // checkComposition refuses role cycles, so a Profile always has an order.
@@ -119,21 +126,19 @@ function shortfall(outcome: RoleOutcome): string {
 }
 
 /** Why `node` cannot hold `role`, or null when it qualifies. */
-function disqualification(input: PlacementInput, node: FarmNode, role: ProfileRole, takenBy: ReadonlyMap<string, string>, within: ReadonlySet<string> | null): string | null {
+function disqualification(input: PlacementInput, node: FarmNode, role: ProfileRole, takenBy: ReadonlyMap<string, string>, within: ReadonlySet<string> | null, selected: ReadonlySet<string> | undefined): string | null {
   const other = takenBy.get(node.id);
   if (other !== undefined) return `already member of role ${other}`;
   if (node.alive === false) return 'not alive';
   if (within !== null && !within.has(node.id)) return "not in the cluster's landscape";
   const placement = role.placement;
   if (placement?.landscape !== undefined) {
-    const landscape = input.landscapes[placement.landscape];
-    if (landscape === undefined) return `landscape ${placement.landscape} is not defined`;
-    if (!landscape.includes(node.id)) return `not in landscape ${placement.landscape}`;
+    if (selected === undefined) return `landscape ${placement.landscape} is not defined`;
+    if (!selected.has(node.id)) return `not in landscape ${placement.landscape}`;
   }
   if (placement?.sql !== undefined) {
-    const result = input.queries?.[placement.sql];
-    if (result === undefined) return 'placement SQL not evaluated';
-    if (!result.includes(node.id)) return 'not returned by the placement SQL';
+    if (selected === undefined) return 'placement SQL not evaluated';
+    if (!selected.has(node.id)) return 'not returned by the placement SQL';
   }
   for (const kind of kTrafficKinds) {
     const attribute = input.profile.networks[kind].attribute;
@@ -157,10 +162,18 @@ function placeRole(input: PlacementInput, nodes: readonly FarmNode[], roleName: 
   const current = new Set((input.current ?? []).filter((m) => m.role === roleName).map((m) => m.node));
   const excluded = new Map<string, string[]>();
   const candidates: FarmNode[] = [];
+  // The role's landscape or SQL result as a set: membership is asked once per node.
+  const placement = role.placement;
+  const list = placement?.landscape !== undefined ? input.landscapes[placement.landscape] : placement?.sql !== undefined ? input.queries?.[placement.sql] : undefined;
+  const selected = list === undefined ? undefined : new Set(list);
   for (const node of nodes) {
-    const why = disqualification(input, node, role, takenBy, within);
+    const why = disqualification(input, node, role, takenBy, within, selected);
     if (why === null) candidates.push(node);
-    else excluded.set(why, [...(excluded.get(why) ?? []), node.id]);
+    else {
+      const group = excluded.get(why);
+      if (group === undefined) excluded.set(why, [node.id]);
+      else group.push(node.id);
+    }
   }
   // Current members first (stable), then the rest by id.
   candidates.sort((a, b) => Number(current.has(b.id)) - Number(current.has(a.id)));
