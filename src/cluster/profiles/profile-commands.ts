@@ -41,6 +41,8 @@ const kConsoleIo: ProfileCommandsIo = { print: (line) => console.log(line), prin
 /** Bad input to a command (flags, nodes.json, cluster.json): exit 2. */
 class UsageError extends Error {}
 
+/** Skipped candidates printed per role by `place`; --json has them all. */
+const kSkipsShownMax = 20;
 /** Node attribute files hold at most this many bytes. */
 const kInputFileBytesMax = 64 * 1024 * 1024;
 
@@ -193,7 +195,11 @@ function printPlacement(io: ProfileCommandsIo, placement: Placement): void {
   io.print('why:');
   for (const role of placement.roles) {
     io.print(`  role ${role.role} (${role.min === role.max ? role.min : `${role.min} to ${role.max}`} member${role.max === 1 ? '' : 's'}): ${role.members.length} placed`);
-    for (const decision of placement.decisions.filter((d) => d.role === role.role)) io.print(`    ${decision.outcome.padEnd(7)} ${decision.node}  ${decision.reason}`);
+    const decisions = placement.decisions.filter((d) => d.role === role.role);
+    const skipped = decisions.filter((d) => d.outcome === 'skipped');
+    // Every choice is shown; skips only up to a screenful (a big farm skips thousands).
+    for (const decision of [...decisions.filter((d) => d.outcome !== 'skipped'), ...skipped.slice(0, kSkipsShownMax)]) io.print(`    ${decision.outcome.padEnd(7)} ${decision.node}  ${decision.reason}`);
+    if (skipped.length > kSkipsShownMax) io.print(`    skipped ${skipped.length - kSkipsShownMax} more (--json lists every decision)`);
     for (const group of role.excluded) {
       const shown = group.nodes.slice(0, 8).join(' ') + (group.nodes.length > 8 ? ` ... (${group.nodes.length - 8} more)` : '');
       io.print(`    left out ${group.nodes.length}: ${group.reason}: ${shown}`);
