@@ -194,7 +194,10 @@ describe('composition refusals', () => {
     expect(error.message).toBe('base.yaml: roles.member.components[1].after[0]: no component "galaxy-log" in role member (components: measurement, galaxy-lock)');
     // And a field deleted by the child is reported against the child.
     const deleted = refusal({ 'base.yaml': kBase, 'child.yaml': `${kHead('ClusterProfile', 'child')}extends: base\nnetworks: { admin: null }\n` }, 'child.yaml');
-    expect(deleted.message).toBe('child.yaml: networks.admin: is required');
+    expect(deleted.message).toBe('child.yaml:6:20: networks.admin: is required');
+    // A composed value the profile itself set is given its line.
+    const own = refusal({ 'base.yaml': kBase, 'child.yaml': `${kHead('ClusterProfile', 'child')}extends: base\nfailureDetector: { timeoutMs: 600 }\n` }, 'child.yaml');
+    expect(own.message).toBe('child.yaml:6:31: failureDetector.timeoutMs: 600 ms is shorter than 2 heartbeats of 500 ms: one lost heartbeat would be a false death');
   });
 });
 

@@ -17,8 +17,11 @@ export function checkComposition(composition: Composition): Profile {
   const { document, tracked, value, lineage } = composition;
   const at = (code: ProfileErrorCode, path: ReadonlyArray<string | number>, reason: string): ProfileProblem => {
     const file = originOf(tracked, path);
-    // Line numbers only where the composed paths are the file's own paths.
-    const place = lineage.length === 1 ? document.locate(path) : undefined;
+    // Line numbers only where the composed path is the file's own path: nothing was
+    // composed, or the value is the profile's own and no list index (which composition
+    // may shift) is in the path.
+    const ownPath = file === document.file && path.every((part) => typeof part === 'string');
+    const place = lineage.length === 1 || ownPath ? document.locate(path) : undefined;
     return { code, file, path: formatPath(path), reason, ...(place === undefined ? {} : { line: place.line, column: place.column }) };
   };
   if (document.kind === 'ProfileMixin') throw new ProfileError([at('GALAXY_PROFILE_KIND', ['kind'], `${document.name}@${document.version} is a ProfileMixin: it is composed into profiles, not deployed`)]);
