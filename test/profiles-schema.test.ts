@@ -168,5 +168,7 @@ describe('bad profiles', () => {
     const big = refusal(`${kGood}# ${'x'.repeat(kProfileBytesMax)}\n`);
     expect(big.code).toBe('GALAXY_PROFILE_TOO_LARGE');
     expect(big.message).toBe(`pb.yaml: is larger than ${kProfileBytesMax} bytes`);
+    expect(big.kind).toBe('too-large');
+    expect(refusal('').kind).toBe('invalid');
   });
 });

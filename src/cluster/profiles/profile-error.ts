@@ -36,6 +36,29 @@ export const kProfileErrorCodes = Object.freeze([
 export type ProfileErrorCode = (typeof kProfileErrorCodes)[number];
 
 /**
+ * The failure kind of each code, in the terms of main's DomainError (the API maps a
+ * kind to an HTTP status, the CLI to an exit code): when this branch is merged onto the
+ * layered tree, ProfileError extends DomainError with `kindOf(code)`.
+ */
+export type ProfileFailureKind = 'invalid' | 'not-found' | 'conflict' | 'too-large';
+
+export function kindOf(code: ProfileErrorCode): ProfileFailureKind {
+  switch (code) {
+    case 'GALAXY_PROFILE_TOO_LARGE':
+      return 'too-large';
+    case 'GALAXY_PROFILE_DUPLICATE':
+    case 'GALAXY_PROFILE_PLACEMENT':
+    case 'GALAXY_PROFILE_REGISTRY':
+      return 'conflict';
+    case 'GALAXY_PROFILE_UNREADABLE':
+      return 'not-found';
+    default:
+      // A bad profile, a missing parent or bad input: the request is wrong.
+      return 'invalid';
+  }
+}
+
+/**
  * One thing wrong: which file, where inside it (a path such as
  * `roles.primary.components[1].version`, empty for the whole file), and why. Line and
  * column (1-based) when the place is known in the file's text.
@@ -60,11 +83,13 @@ export function formatProblem(problem: ProfileProblem): string {
  */
 export class ProfileError extends CodedError<ProfileErrorCode> {
   readonly problems: readonly ProfileProblem[];
+  readonly kind: ProfileFailureKind;
 
   constructor(problems: readonly ProfileProblem[]) {
     if (problems.length === 0) throw new Error('a ProfileError needs at least one problem');
     super(problems[0]!.code, problems.map(formatProblem).join('\n'));
     this.problems = problems;
+    this.kind = kindOf(problems[0]!.code);
   }
 
   static of(code: ProfileErrorCode, file: string, path: string, reason: string): ProfileError {
