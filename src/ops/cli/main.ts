@@ -14,6 +14,7 @@ import { createAgentLogger } from '../../node/util/agent-logger.js';
 import { backendReport } from '../../node/backends.js';
 import { kPresets } from '../../core/membership/config.js';
 import { packageRoot } from '../../core/platform/package-root.js';
+import { registerProfileCommands } from '../../cluster/profiles/profile-commands.js';
 import { runDemo } from './demo.js';
 import { runSelfCheck } from './self-check.js';
 
@@ -113,6 +114,7 @@ registerDataCommands(program);
 registerFarmComponentsCommands(program);
 registerEventsCommands(program);
 registerJobsCommands(program);
+registerProfileCommands(program);
 // After registerApiCommands: install, remove, installed and operation join its `components` command.
 registerInstallCommands(program);
 
