@@ -21,6 +21,8 @@ export interface Scenario {
   crashes?: number;
   /** Members crashed together, at one moment (a sender and a receiver at once). */
   crashPairs?: number;
+  /** Each crashed pair includes the view's first member (the sequencer of total and safe channels). */
+  pairsIncludeFirst?: boolean;
   joins?: number;
   datagramLossRate?: number;
   datagramDuplicateRate?: number;
@@ -77,6 +79,8 @@ export function runScenario(s: Scenario): ScenarioRun {
     group.queue.at(start + prng.nextFloat() * sendWindowMs, () => {
       const alive = prng.shuffle(group.view().filter((m) => group.isAlive(m)));
       if (alive.length <= 3) return;
+      const first = group.view()[0]!;
+      if (s.pairsIncludeFirst === true && group.isAlive(first)) alive.splice(alive.indexOf(first), 1), alive.unshift(first);
       group.crash(alive[0]!);
       group.crash(alive[1]!);
     });

@@ -23,7 +23,8 @@ import { SeededEventQueue } from './seeded-event-queue.js';
  *   sent — and installs the next view (survivors, then joiners, in order).
  * - Best-effort datagrams: lost, duplicated and reordered at random, dropped outside
  *   their view.
- * - Crashes stop a member at once; partitions are modelled as the minority's removal
+ * - Crashes stop a member at once, and its copies still in flight are lost (only the
+ *   flush can carry its messages on, from a survivor that has them); partitions are modelled as the minority's removal
  *   (a minority side stops, as the cluster service does).
  *
  * It records each member's channel outputs in a ChannelHistory for the checkers.
@@ -90,6 +91,7 @@ export class ReferenceVsGroup {
   private messages: GroupMessage[] = [];
   private uidNext = 1;
   private flushing = false;
+  private flushCompleting = false;
   private changePending = false;
   private readonly joiners: string[] = [];
   private readonly removed = new Set<string>();
@@ -245,6 +247,7 @@ export class ReferenceVsGroup {
       if (survivors.includes(message.sender)) inSet.add(message.uid);
       else if (survivors.some((id) => this.members.get(id)!.delivered.has(message.uid))) inSet.add(message.uid);
     }
+    this.flushCompleting = true;
     for (const id of survivors) {
       const m = this.members.get(id)!;
       const bySender = new Map<string, GroupMessage[]>();
@@ -261,6 +264,7 @@ export class ReferenceVsGroup {
         this.deliverCopy(m, message, this.viewId);
       }
     }
+    this.flushCompleting = false;
     for (const id of this.viewMembers) {
       if (this.removed.has(id) && this.members.get(id)!.alive) {
         this.members.get(id)!.alive = false;
@@ -372,6 +376,8 @@ export class ReferenceVsGroup {
 
   private deliverCopy(to: Member, message: GroupMessage, viewId: number): void {
     if (!to.alive || to.viewId !== viewId || to.delivered.has(message.uid)) return;
+    // A crash loses the copies its member had not yet got out; the flush decides what survives.
+    if (!this.flushCompleting && !this.members.get(message.sender)!.alive) return;
     to.delivered.add(message.uid);
     to.layer.step({ kind: 'vsDeliver', viewId, sender: message.sender, bytes: message.bytes });
     this.drain(to);
