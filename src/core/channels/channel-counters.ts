@@ -24,7 +24,7 @@ export interface ChannelCounters {
   flushDelivered: number;
   /** Own messages sent again in a new view because the old view ended before they came back. */
   resent: number;
-  /** Times a send waited on a closed window (flow control). */
+  /** Times a send waited on a closed window (flow control): on a member lagging behind the others, or on every member. */
   windowBlocked: number;
   /** Times a send waited on an empty token bucket (rate control). */
   rateBlocked: number;

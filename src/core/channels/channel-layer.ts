@@ -259,6 +259,7 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
     state.held.clear();
   }
 
+  /** Sends the channel's open message, once per view. The view's first member announces every channel at installation, for joiners. */
   private announce(channel: ChannelState): void {
     if (this.view === null || this.flushing || this.selfRank < 0 || channel.announced) return;
     channel.announced = true;
@@ -282,22 +283,35 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
       this.transmit(channel, view, channel.sendQueue.shift()!);
       channel.counters.sendQueueLength = channel.sendQueue.length;
     }
+    // The backlog is gone: whoever slowed it down kept up in the end.
+    channel.blockedTotalMs.fill(0);
   }
 
-  /** Whether every member has credit left; notes since when members have none. */
+  /**
+   * Whether every member has credit left. It also notes since when each member has held
+   * the window closed while lagging half a window behind the fastest member: a member is
+   * charged with slowness only when it is behind the others, not when the whole group is
+   * paced by the network or by a common speed.
+   */
   private windowOpen(channel: ChannelState): boolean {
+    const window = channel.settings.windowMessages;
+    let fastest = Infinity;
+    for (let rank = 0; rank < channel.members; rank++) fastest = Math.min(fastest, channel.sendSeq - channel.consumedBy[rank]!);
     let open = true;
     for (let rank = 0; rank < channel.members; rank++) {
-      if (channel.sendSeq - channel.consumedBy[rank]! < channel.settings.windowMessages) {
-        channel.blockedSinceMs[rank] = NaN;
-        continue;
-      }
-      if (Number.isNaN(channel.blockedSinceMs[rank]!)) {
+      const inFlight = channel.sendSeq - channel.consumedBy[rank]!;
+      if (inFlight >= window) open = false;
+      const lagging = inFlight >= window && inFlight - fastest >= window / 2;
+      const since = channel.blockedSinceMs[rank]!;
+      if (lagging && Number.isNaN(since)) {
         channel.blockedSinceMs[rank] = this.nowMs;
         channel.counters.windowBlocked++;
+      } else if (!lagging && !Number.isNaN(since)) {
+        channel.blockedTotalMs[rank]! += this.nowMs - since;
+        channel.blockedSinceMs[rank] = NaN;
       }
-      open = false;
     }
+    if (!open && fastest >= window) channel.counters.windowBlocked++;
     return open;
   }
 
@@ -305,10 +319,11 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
     if (channel.settings.slowReceiverPolicy !== 'remove' || this.view === null) return;
     for (let rank = 0; rank < channel.members; rank++) {
       const since = channel.blockedSinceMs[rank]!;
-      if (Number.isNaN(since) || channel.reported[rank] || this.nowMs - since < channel.settings.slowReceiverBoundMs) continue;
+      const blockedMs = channel.blockedTotalMs[rank]! + (Number.isNaN(since) ? 0 : this.nowMs - since);
+      if (channel.reported[rank] || blockedMs < channel.settings.slowReceiverBoundMs) continue;
       channel.reported[rank] = true;
       channel.counters.slowMembersReported++;
-      this.outputs.push({ kind: 'slowMember', channel: channel.name, member: this.view.members[rank]!, blockedMs: this.nowMs - since });
+      this.outputs.push({ kind: 'slowMember', channel: channel.name, member: this.view.members[rank]!, blockedMs });
     }
   }
 
@@ -322,6 +337,9 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
       clock = channel.deliveredCount.slice();
       clock[this.selfRank] = seq;
     }
+    // Every member announces a channel in a view before its first message on it, so a
+    // receiver (a joiner too) always knows the channel before that sender's data (FIFO).
+    if (channel.reliable) this.announce(channel);
     for (let index = 0; index < fragmentCount; index++) {
       const header: ChannelHeader = {
         kind: kKindData, ordering: channel.settings.ordering, reliability: channel.settings.reliability, viewId: view.id, channelId: channel.id,
@@ -344,6 +362,7 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
   }
 
   private multicast(channel: ChannelState, header: ChannelHeader, body: Uint8Array): void {
+    if (header.kind !== kKindOpen) this.announce(channel);
     channel.counters.controlSent++;
     this.outputs.push({ kind: 'vsMulticast', viewId: header.viewId, bytes: encodeMessage(header, body) });
   }

@@ -13,8 +13,10 @@ export type Ordering = 'none' | 'fifo' | 'causal' | 'total' | 'safe';
 /**
  * What a sender does when one receiver's window stays closed: 'block' waits for it as
  * long as it takes (the send queue, bounded, then refuses new sends); 'remove' also
- * waits, but after slowReceiverBoundMs reports the member (a `slowMember` output) so the
- * cluster service can remove it from the view, which reopens the window.
+ * waits, but once that member, lagging half a window or more behind the fastest member,
+ * has held the window closed for slowReceiverBoundMs in total during one backlog (from a send that had to wait until the send queue is empty
+ * again), reports it (a `slowMember` output) so the cluster service can remove it from
+ * the view, which reopens the window.
  */
 export type SlowReceiverPolicy = 'block' | 'remove';
 
@@ -34,7 +36,7 @@ export interface ChannelOptions {
    * members × windowMessages × messageBytesMax.
    */
   windowMessages?: number;
-  /** With policy 'remove': how long a member may keep the window closed before it is reported. Default 2,000 ms. */
+  /** With policy 'remove': how long a lagging member may keep the window closed during one backlog before it is reported. Default 2,000 ms. */
   slowReceiverBoundMs?: number;
   /**
    * The channel's total rate, shared evenly by the members of the view (each sender may

@@ -88,8 +88,13 @@ export class ChannelState {
   feedbackDirty = false;
   lastFeedbackMs = -Infinity;
   consumedSinceFeedback = 0;
-  /** By member rank: since when it has kept the window closed (NaN: it has not), and whether it was reported. */
+  /**
+   * By member rank: since when it has kept the window closed (NaN: it has not), how long
+   * it kept it closed before that during the current backlog (reset when the send queue
+   * empties), and whether it was reported.
+   */
   blockedSinceMs: number[] = [];
+  blockedTotalMs: number[] = [];
   reported: boolean[] = [];
   rateBlocked = false;
 
@@ -141,6 +146,7 @@ export class ChannelState {
     this.feedbackDirty = false;
     this.consumedSinceFeedback = 0;
     this.blockedSinceMs = new Array<number>(members).fill(NaN);
+    this.blockedTotalMs = zeros();
     this.reported = new Array<boolean>(members).fill(false);
     this.announced = false;
     this.rateBlocked = false;

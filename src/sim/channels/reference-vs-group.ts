@@ -84,6 +84,8 @@ export class ReferenceVsGroup {
   /** Multicasts the group dropped: stamped with an ended view or sent during a flush. */
   droppedMulticasts = 0;
   readonly slowReports: { member: string; channel: string; reporter: string }[] = [];
+  /** By `member|channel`: the most deliveries its application held unconsumed at once (what flow control bounds). */
+  readonly unconsumedMax = new Map<string, number>();
   private readonly options: Required<Omit<ReferenceVsGroupOptions, 'onDelivered' | 'layer' | 'consumeDelayMs'>> & Pick<ReferenceVsGroupOptions, 'onDelivered' | 'layer' | 'consumeDelayMs'>;
   private readonly members = new Map<string, Member>();
   private viewId = 0;
@@ -92,6 +94,7 @@ export class ReferenceVsGroup {
   private uidNext = 1;
   private flushing = false;
   private flushCompleting = false;
+  private copiesInFlight = 0;
   private changePending = false;
   private readonly joiners: string[] = [];
   private readonly removed = new Set<string>();
@@ -183,17 +186,23 @@ export class ReferenceVsGroup {
     this.queue.runUntil(this.nowMs + durationMs);
   }
 
-  /** Runs until no view change is pending and every layer has nothing queued to send, or maxMs passes. */
+  /**
+   * Runs until the group is quiet — no view change pending, no copy in flight, nothing
+   * queued to send, nothing unconsumed — at two checks 5 ms apart, or maxMs passes.
+   */
   settle(maxMs: number): boolean {
     const end = this.nowMs + maxMs;
+    let quietChecks = 0;
     while (this.nowMs < end) {
       this.runFor(5);
-      if (!this.changePending && this.idle()) return true;
+      quietChecks = !this.changePending && this.idle() ? quietChecks + 1 : 0;
+      if (quietChecks >= 2) return true;
     }
     return false;
   }
 
   private idle(): boolean {
+    if (this.copiesInFlight > 0) return false;
     for (const m of this.members.values()) {
       if (!m.alive) continue;
       for (const name of m.layer.channelNames()) if ((m.layer.channelCounters(name)?.sendQueueLength ?? 0) > 0) return false;
@@ -324,7 +333,10 @@ export class ReferenceVsGroup {
     this.recorder.delivered(m.id, event.channel, event.sender, event.viewId, event.seq, event.payload);
     const name = event.channel;
     if (m.layer.channelCounters(name) !== undefined && this.isReliable(m, name)) {
-      m.unconsumed.set(name, (m.unconsumed.get(name) ?? 0) + 1);
+      const waiting = (m.unconsumed.get(name) ?? 0) + 1;
+      m.unconsumed.set(name, waiting);
+      const key = `${m.id}|${name}`;
+      this.unconsumedMax.set(key, Math.max(this.unconsumedMax.get(key) ?? 0, waiting));
       this.scheduleConsume(m, name);
     }
     this.options.onDelivered?.(m.id, event);
@@ -370,7 +382,11 @@ export class ReferenceVsGroup {
       if (!to.alive) continue;
       const dueMs = Math.max(this.nowMs + delayMsMin + this.prng.nextFloat() * (delayMsMax - delayMsMin), (to.dueMs.get(from.id) ?? 0) + 0.001);
       to.dueMs.set(from.id, dueMs);
-      this.queue.at(dueMs, () => this.deliverCopy(to, message, viewId));
+      this.copiesInFlight++;
+      this.queue.at(dueMs, () => {
+        this.copiesInFlight--;
+        this.deliverCopy(to, message, viewId);
+      });
     }
   }
 
