@@ -1,5 +1,5 @@
 import { ChannelLayer } from '../../core/channels/channel-layer.js';
-import type { AppEvent, ChannelOutput } from '../../core/channels/channel-layer-io.js';
+import type { AppCommand, AppEvent, ChannelOutput } from '../../core/channels/channel-layer-io.js';
 import type { ChannelLayerOptions } from '../../core/channels/channel-layer-options.js';
 import type { ChannelOptions } from '../../core/channels/channel-options.js';
 import { Prng } from '../../util/prng.js';
@@ -52,6 +52,13 @@ export interface ReferenceVsGroupOptions {
   layer?: Omit<ChannelLayerOptions, 'self'>;
   /** Called for each delivery, e.g. to send a reply (causal workloads). */
   onDelivered?: (member: string, event: Extract<AppEvent, { kind: 'delivered' }>) => void;
+  /**
+   * Members whose application is outside the model (e.g. a ChannelEndpoint under test):
+   * the model hands them every application event through onAppEvent and does not consume
+   * their deliveries; they consume through command().
+   */
+  external?: readonly string[];
+  onAppEvent?: (member: string, event: AppEvent) => void;
   eventsMax?: number;
 }
 
@@ -86,7 +93,7 @@ export class ReferenceVsGroup {
   readonly slowReports: { member: string; channel: string; reporter: string }[] = [];
   /** By `member|channel`: the most deliveries its application held unconsumed at once (what flow control bounds). */
   readonly unconsumedMax = new Map<string, number>();
-  private readonly options: Required<Omit<ReferenceVsGroupOptions, 'onDelivered' | 'layer' | 'consumeDelayMs'>> & Pick<ReferenceVsGroupOptions, 'onDelivered' | 'layer' | 'consumeDelayMs'>;
+  private readonly options: Required<Omit<ReferenceVsGroupOptions, 'onDelivered' | 'layer' | 'consumeDelayMs' | 'onAppEvent'>> & Pick<ReferenceVsGroupOptions, 'onDelivered' | 'layer' | 'consumeDelayMs' | 'onAppEvent'>;
   private readonly members = new Map<string, Member>();
   private viewId = 0;
   private viewMembers: string[] = [];
@@ -106,7 +113,7 @@ export class ReferenceVsGroup {
   constructor(options: ReferenceVsGroupOptions) {
     this.options = {
       delayMsMin: 0.05, delayMsMax: 4, datagramLossRate: 0, datagramDuplicateRate: 0, tickIntervalMs: 1, detectMs: 3, flushMs: 3,
-      removeSlow: true, eventsMax: 5_000_000, ...options,
+      removeSlow: true, eventsMax: 5_000_000, external: [], ...options,
     };
     this.prng = new Prng(options.seed);
     this.queue = new SeededEventQueue(this.options.eventsMax);
@@ -146,6 +153,11 @@ export class ReferenceVsGroup {
     this.sendStatus.set(sendId, 'queued');
     this.stepApp(member, () => this.layerOf(member).step({ kind: 'send', sendId, channel, payload }));
     return sendId;
+  }
+
+  /** Steps any application command into a member's layer (for external applications). */
+  command(member: string, command: AppCommand): void {
+    this.stepApp(member, () => this.layerOf(member).step(command));
   }
 
   setRate(member: string, channel: string, rateMessagesPerSecond: number): void {
@@ -313,6 +325,11 @@ export class ReferenceVsGroup {
   }
 
   private act(m: Member, output: ChannelOutput): void {
+    if (output.kind !== 'vsMulticast' && output.kind !== 'vsSendDatagram' && this.options.external.includes(m.id)) {
+      this.record(m, output);
+      this.options.onAppEvent?.(m.id, output);
+      return;
+    }
     switch (output.kind) {
       case 'vsMulticast': return this.multicast(m, output.viewId, output.bytes);
       case 'vsSendDatagram': return this.datagram(m, output.viewId, output.bytes);
@@ -327,6 +344,13 @@ export class ReferenceVsGroup {
       case 'slowMember': return this.slow(m, output.member, output.channel);
       case 'delivered': return this.delivered(m, output);
     }
+  }
+
+  /** Records an external member's events (its sends' payloads are taken from the sent event's echo). */
+  private record(m: Member, output: AppEvent): void {
+    if (output.kind === 'view') this.recorder.view(m.id, output.view.id, output.view.members);
+    else if (output.kind === 'opened') this.recorder.channel(output.channel, output.options.reliability, output.options.ordering);
+    else if (output.kind === 'delivered') this.recorder.delivered(m.id, output.channel, output.sender, output.viewId, output.seq, output.payload);
   }
 
   private delivered(m: Member, event: Extract<AppEvent, { kind: 'delivered' }>): void {
