@@ -509,6 +509,14 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
       this.counters.configConflicts++;
       return;
     }
+    // Most messages are one fragment: no reassembly state, one copy out of the input.
+    if (header.fragmentCount === 1) {
+      if (!channel.reliable && this.isStale(channel, rank, header.seq)) {
+        channel.counters.fragmentsDropped++;
+        return;
+      }
+      return this.complete(channel, view, { rank, seq: header.seq, payload: body.slice(), clock: header.clock });
+    }
     const key = messageKey(rank, header.seq);
     let partial = channel.partials.get(key);
     if (partial === undefined) {
@@ -537,9 +545,12 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
     partial.buffer.set(body, header.fragmentIndex * this.settings.fragmentBytes);
     if (partial.missing > 0) return;
     channel.partials.delete(key);
-    const message: HeldMessage = { rank, seq: header.seq, payload: partial.buffer, clock: partial.clock };
+    this.complete(channel, view, { rank, seq: header.seq, payload: partial.buffer, clock: partial.clock });
+  }
+
+  private complete(channel: ChannelState, view: ChannelView, message: HeldMessage): void {
     if (channel.reliable) this.acceptReliable(channel, view, message);
-    else this.acceptUnreliable(channel, view, rank, header.seq, partial.buffer);
+    else this.acceptUnreliable(channel, view, message.rank, message.seq, message.payload);
   }
 
   /** An unreliable message already delivered, or (FIFO) older than one delivered. */
