@@ -171,8 +171,11 @@ describe('channel layer stepped by hand', () => {
     a.step({ kind: 'open', name: 'big', options: { reliability: 'reliable', ordering: 'total' } });
     const payload = new Uint8Array(64 * 1024).map((_, i) => (i * 7) & 0xff);
     a.step({ kind: 'send', sendId: 1, channel: 'big', payload });
-    expect(a.ready().filter((o) => o.kind === 'vsMulticast').length).toBe(1 + 66); // the open, then 66 fragments
+    // No credit at b before b's first feedback of the view: only the open and a's own first feedback have gone out.
+    expect(a.ready().filter((o) => o.kind === 'vsMulticast').length).toBe(2);
     const events = settle({ a, b });
+    expect(a.channelCounters('big')!.fragmentsSent).toBe(66);
+    expect(b.channelCounters('big')!.fragmentsReceived).toBe(66);
     const deliveries = events.filter((e) => e.kind === 'delivered');
     expect(deliveries.length).toBe(2);
     for (const d of deliveries) expect(d.kind === 'delivered' && Buffer.from(d.payload).equals(Buffer.from(payload))).toBe(true);

@@ -124,7 +124,7 @@ const kBroken: BrokenCase[] = [
     // The fault only shows when the sequencer and another member crash within a few
     // milliseconds of an order decision that only the other had, so crashes come in pairs
     // with the sequencer, and fewer seeds catch it.
-    scenario: { members: 7, crashes: 0, crashPairs: 3, pairsIncludeFirst: true, messagesPerMember: 40, sendWindowMs: 100 },
+    scenario: { members: 8, crashes: 0, crashPairs: 4, pairsIncludeFirst: true, messagesPerMember: 60, sendWindowMs: 60 },
     caughtMin: 2,
     check: (h) => {
       const safe = checkSafe(h, kChannel);

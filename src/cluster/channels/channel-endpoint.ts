@@ -16,9 +16,9 @@ export interface SendReceipt {
 
 export interface ChannelEndpointOptions {
   /**
-   * Per channel, the most events waiting for the application. Reliable channels never
-   * reach it (credit holds senders to members × windowMessages); unreliable messages
-   * beyond it are dropped and counted. Default 65,536.
+   * Per unreliable channel, the most messages waiting for the application; beyond it
+   * they are dropped and counted. Reliable channels are bounded by the layer's credit
+   * (members × windowMessages messages, across view changes). Default 65,536.
    */
   eventsBufferedMax?: number;
 }
@@ -182,12 +182,10 @@ export class Channel implements AsyncIterable<ChannelEvent> {
       waiter({ done: false, value: event });
       return;
     }
-    if (this.events.length - this.head >= this.eventsBufferedMax) {
-      if (!this.reliable || event.kind === 'view') {
-        this.eventsDropped++;
-        return;
-      }
-      throw new Error(`channel ${this.name}: a reliable channel buffered over ${this.eventsBufferedMax} events; credit should have stopped its senders`);
+    // Reliable messages are never dropped: the layer's credit bounds them (members × windowMessages).
+    if (!this.reliable && event.kind === 'message' && this.events.length - this.head >= this.eventsBufferedMax) {
+      this.eventsDropped++;
+      return;
     }
     this.events.push(event);
   }

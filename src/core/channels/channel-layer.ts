@@ -31,11 +31,15 @@ import type { ChannelView } from './vs-group-port.js';
  *   and counted (orphansDropped).
  * - Flow control: each member consumes deliveries (`consume`, or autoConsume) and
  *   reports it in feedback; a sender keeps at most windowMessages unconsumed messages
- *   per member of the view. Rate control: a token bucket per channel at this sender.
+ *   per member of the view. In a new view a sender has no credit at a member until that
+ *   member's first feedback, which it withholds until it has consumed what it delivered
+ *   in earlier views, so the bound holds across view changes. Rate control: a token
+ *   bucket per channel at this sender.
  *
  * Memory per channel: send queue ≤ sendQueueMessagesMax × messageBytesMax; held,
- * pending and partial messages ≤ members × windowMessages × messageBytesMax (senders
- * respect credit; reliable partials are at most one per sender); unreliable partials ≤
+ * pending, partial and delivered-but-unconsumed messages together ≤ members ×
+ * windowMessages × messageBytesMax (senders respect credit; reliable partials are at
+ * most one per sender); unreliable partials ≤
  * partialsMax × messageBytesMax. Messages for channels not yet announced here ≤
  * unknownChannelMessagesMax fragments, layer-wide.
  */
@@ -142,6 +146,7 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
     this.channels.set(id, channel);
     this.byName.set(name, channel);
     if (this.view !== null) channel.resetForView(this.view.members.length, this.nowMs);
+    if (this.selfRank >= 0) channel.creditKnown[this.selfRank] = true;
     this.outputs.push({ kind: 'opened', channel: name, channelId: id, options: { ...channel.settings } });
     this.replayUnknown(id);
     return channel;
@@ -177,9 +182,12 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
 
   private consume(channel: ChannelState, count: number): void {
     if (!Number.isInteger(count) || count < 0) throw new ChannelError('GALAXY_CHANNEL_BAD_OPTIONS', `consume count must be a non-negative integer, got ${count}`);
+    // Deliveries of earlier views come first (the application takes them in order).
+    const fromCarried = Math.min(count, channel.carried);
+    channel.carried -= fromCarried;
+    if (fromCarried > 0 && channel.carried === 0) channel.feedbackDirty = true;
     const available = channel.unconsumed.length - channel.unconsumedHead;
-    // Deliveries of a previous view no longer count against anyone's credit.
-    for (let i = 0; i < Math.min(count, available); i++) {
+    for (let i = 0; i < Math.min(count - fromCarried, available); i++) {
       const rank = channel.unconsumed[channel.unconsumedHead++]!;
       channel.myConsumed[rank]!++;
       if (rank === this.selfRank) channel.consumedBy[rank] = channel.myConsumed[rank]!;
@@ -210,6 +218,7 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
     if (old !== null && late) for (const { c, snapshot } of oldRanks) this.endViewWith(c, old, snapshot);
     for (const channel of this.channels.values()) {
       const resend = channel.resetForView(view.members.length, this.nowMs);
+      if (this.selfRank >= 0) channel.creditKnown[this.selfRank] = true;
       channel.counters.resent += resend.length;
       channel.sendQueue.unshift(...resend);
     }
@@ -295,11 +304,16 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
    */
   private windowOpen(channel: ChannelState): boolean {
     const window = channel.settings.windowMessages;
+    // A member whose first feedback of the view has not come has given no credit yet.
+    const inFlightAt = (rank: number): number => {
+      const inFlight = channel.sendSeq - channel.consumedBy[rank]!;
+      return channel.creditKnown[rank] ? inFlight : Math.max(window, inFlight);
+    };
     let fastest = Infinity;
-    for (let rank = 0; rank < channel.members; rank++) fastest = Math.min(fastest, channel.sendSeq - channel.consumedBy[rank]!);
+    for (let rank = 0; rank < channel.members; rank++) fastest = Math.min(fastest, inFlightAt(rank));
     let open = true;
     for (let rank = 0; rank < channel.members; rank++) {
-      const inFlight = channel.sendSeq - channel.consumedBy[rank]!;
+      const inFlight = inFlightAt(rank);
       if (inFlight >= window) open = false;
       const lagging = inFlight >= window && inFlight - fastest >= window / 2;
       const since = channel.blockedSinceMs[rank]!;
@@ -396,7 +410,7 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
   }
 
   private maybeFeedback(channel: ChannelState): void {
-    if (this.flushing) return;
+    if (this.flushing || channel.carried > 0) return;
     const due = this.nowMs - channel.lastFeedbackMs >= this.settings.feedbackIntervalMs;
     const urgent = channel.consumedSinceFeedback * 2 >= channel.settings.windowMessages;
     if (!due && !urgent) return;
@@ -646,6 +660,7 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
       return;
     }
     if (rank !== this.selfRank) {
+      channel.creditKnown[rank] = true;
       channel.ackReceived[rank] = feedback.received.slice();
       channel.ackOrder[rank] = feedback.orderReceived;
       channel.consumedBy[rank] = Math.max(channel.consumedBy[rank]!, feedback.consumed[this.selfRank]!);

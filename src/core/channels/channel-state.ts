@@ -85,6 +85,14 @@ export class ChannelState {
   /** Ranks of delivered, unconsumed reliable messages, in delivery order (a queue from unconsumedHead). */
   unconsumed: number[] = [];
   unconsumedHead = 0;
+  /**
+   * Reliable deliveries of earlier views the application has not consumed yet. Until they
+   * are, this member gives no credit in the new view (it withholds its first feedback),
+   * so a reader stalled across view changes still holds at most one window per sender.
+   */
+  carried = 0;
+  /** By member rank: whether its first feedback of this view has come (no credit before it). */
+  creditKnown: boolean[] = [];
   feedbackDirty = false;
   lastFeedbackMs = -Infinity;
   consumedSinceFeedback = 0;
@@ -141,9 +149,13 @@ export class ChannelState {
     this.ackOrder = zeros();
     this.consumedBy = zeros();
     this.myConsumed = zeros();
+    this.carried += this.unconsumed.length - this.unconsumedHead;
     this.unconsumed = [];
     this.unconsumedHead = 0;
-    this.feedbackDirty = false;
+    this.creditKnown = new Array<boolean>(members).fill(false);
+    // The first feedback of a view grants the first credit: it goes out as soon as it may.
+    this.feedbackDirty = this.reliable;
+    this.lastFeedbackMs = -Infinity;
     this.consumedSinceFeedback = 0;
     this.blockedSinceMs = new Array<number>(members).fill(NaN);
     this.blockedTotalMs = zeros();
