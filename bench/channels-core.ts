@@ -51,6 +51,9 @@ async function headerBench(): Promise<Record<string, unknown>> {
   let sink = 0;
   const bench = new Bench({ time: benchTimeMs });
   bench
+    .add('allocation alone: new Uint8Array(128)', () => {
+      sink ^= new Uint8Array(128)[3]!;
+    })
     .add('ts encode (28 B header + 100 B)', () => {
       sink ^= encodeMessage(header, body)[12]!;
     })

@@ -44,6 +44,8 @@ export interface ChannelLayerCounters {
   unknownSender: number;
   /** Messages whose header disagrees with the channel's known guarantees (dropped). */
   configConflicts: number;
+  /** Messages of a channel not announced here, dropped because unknownChannelMessagesMax were already held. */
+  unknownChannelDropped: number;
   viewsInstalled: number;
 }
 
@@ -56,5 +58,5 @@ export function newChannelCounters(): ChannelCounters {
 }
 
 export function newChannelLayerCounters(): ChannelLayerCounters {
-  return { decodeErrors: 0, decodeErrorsByCode: {}, wrongView: 0, unknownSender: 0, configConflicts: 0, viewsInstalled: 0 };
+  return { decodeErrors: 0, decodeErrorsByCode: {}, wrongView: 0, unknownSender: 0, configConflicts: 0, unknownChannelDropped: 0, viewsInstalled: 0 };
 }

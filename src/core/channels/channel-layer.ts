@@ -209,13 +209,13 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
     const old = this.view;
     const late = this.settings.faults.deliverLeftoversAfterInstall === true;
     if (old !== null && !late) for (const channel of this.channels.values()) this.endView(channel, old);
-    const oldRanks = old === null ? [] : [...this.channels.values()].map((c) => ({ c, snapshot: this.snapshotLeftovers(c) }));
+    const leftovers = old !== null && late ? [...this.channels.values()].map((c) => ({ c, snapshot: this.snapshotLeftovers(c) })) : [];
     this.view = view;
     this.selfRank = view.members.indexOf(this.settings.self);
     this.flushing = false;
     this.counters.viewsInstalled++;
     this.outputs.push({ kind: 'view', view });
-    if (old !== null && late) for (const { c, snapshot } of oldRanks) this.endViewWith(c, old, snapshot);
+    if (old !== null && late) for (const { c, snapshot } of leftovers) this.endViewWith(c, old, snapshot);
     for (const channel of this.channels.values()) {
       const resend = channel.resetForView(view.members.length, this.nowMs);
       if (this.selfRank >= 0) channel.creditKnown[this.selfRank] = true;
@@ -457,7 +457,7 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
     const channel = this.channels.get(header.channelId);
     if (channel === undefined) {
       if (this.unknown.length < this.settings.unknownChannelMessagesMax) this.unknown.push({ sender, decoded: { header, body: decoded.body.slice() } });
-      else this.counters.decodeErrors++;
+      else this.counters.unknownChannelDropped++;
       return;
     }
     this.dispatch(channel, view, rank, decoded);
