@@ -1,0 +1,194 @@
+/**
+ * The receive-path benchmark (`npm run bench:path`, issue 14 item 1): what one sealed
+ * datagram really costs an agent, warmed up, at 1,000 and 10,000 members.
+ *
+ * What runs: bench/path-rig.ts assembles the agent's path from the real pieces (the
+ * NativeTransport's receive handling, the Keyring's AES-256-GCM open, the
+ * MembershipEngine over its shared-memory table and kernels, the sealed reply queued on
+ * the same socket and sent with sendmmsg). Two kinds of datagram, as a farm sends them:
+ * a ping to this agent carrying the sender's one-entry heartbeat digest (answered by an
+ * ack with ours), and an ack carrying the sender's heartbeat (merged, not answered).
+ *
+ * Variants, all in one run: the kernels (Wasm, and the TypeScript fallback constructed
+ * directly), and the sealing (today's Keyring with a fresh node:crypto cipher per
+ * datagram, called `baseline`, and any faster one this file lists). Ratios are printed
+ * against the baseline with the same kernels.
+ *
+ * Method:
+ *  - CPU: process.cpuUsage() (user + system, so the reply's sendmmsg is included) over
+ *    rounds of kRoundDatagrams after kWarmupDatagrams; the median round is reported as µs
+ *    of CPU per datagram. The datagrams/s one agent absorbs on one core is derived as
+ *    1e6 / that figure: it leaves out recvmmsg itself (about 1 µs a datagram amortised in
+ *    batches of 64 on this machine, see bench:transport), so it is an upper bound.
+ *  - Allocations: the process runs with --expose-gc and a 64 MiB young generation (it
+ *    restarts itself with those flags). After gc(), V8's used heap is read, a window of
+ *    kAllocationDatagrams is delivered, and the heap is read again; a PerformanceObserver
+ *    checks that no collection ran inside the window (else the window is retried
+ *    smaller). The growth divided by the datagrams is the JavaScript heap allocated per
+ *    datagram, in bytes: 0 means no allocation at all; a small object is 16 to 100 bytes.
+ *    Memory outside the JS heap (OpenSSL's, the addon's, Wasm's) is not counted.
+ *
+ *   GALAXY_BENCH_QUICK=1 node dist/bench/path.js     shorter rounds (a smoke run)
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { getHeapStatistics } from 'node:v8';
+import { Keyring } from '../src/security/keyring.js';
+import { packageRoot } from '../src/util/package-root.js';
+import { PathRig, type Sealer } from './path-rig.js';
+
+const kQuick = process.env['GALAXY_BENCH_QUICK'] === '1';
+const kWarmupDatagrams = kQuick ? 5_000 : 30_000;
+const kRoundDatagrams = kQuick ? 5_000 : 20_000;
+const kRounds = kQuick ? 3 : 5;
+const kAllocationDatagrams = 4_096;
+const kAllocationAttemptsMax = 4;
+const kMemberCounts = [1_000, 10_000] as const;
+
+interface Variant {
+  readonly name: string;
+  readonly backend: 'wasm' | 'ts';
+  /** The variant this one is compared with (same kernels, today's sealing). */
+  readonly baseline: string | null;
+  readonly sealer: (key: Uint8Array) => Sealer;
+}
+
+const variants: Variant[] = [
+  { name: 'baseline-wasm', backend: 'wasm', baseline: null, sealer: (key) => new Keyring([key]) },
+  { name: 'baseline-ts', backend: 'ts', baseline: null, sealer: (key) => new Keyring([key]) },
+];
+
+interface Row {
+  readonly variant: string;
+  readonly members: number;
+  readonly kind: 'ping' | 'ack';
+  readonly cpuUsPerDatagram: number;
+  readonly cpuUsPerDatagramRounds: number[];
+  readonly heapBytesPerDatagram: number;
+  /** Upper bound from CPU per datagram: 1e6 / cpuUsPerDatagram. */
+  readonly datagramsPerSecondOneCore: number;
+  readonly repliesPerDatagram: number;
+  readonly ratioToBaseline: number | null;
+}
+
+function relaunchWithFlags(): never {
+  const result = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=64', fileURLToPath(import.meta.url)], { stdio: 'inherit' });
+  process.exit(result.status ?? 1);
+}
+
+const gcEntries: number[] = [];
+const observer = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcEntries.push(entry.startTime);
+});
+observer.observe({ entryTypes: ['gc'] });
+
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+async function cpuPerDatagram(rig: PathRig, kind: 'ping' | 'ack'): Promise<number[]> {
+  rig.deliver(kind, kWarmupDatagrams);
+  await yieldToLoop();
+  const rounds: number[] = [];
+  for (let round = 0; round < kRounds; round++) {
+    const before = process.cpuUsage();
+    rig.deliver(kind, kRoundDatagrams);
+    const spent = process.cpuUsage(before);
+    rounds.push((spent.user + spent.system) / kRoundDatagrams);
+    await yieldToLoop();
+  }
+  return rounds;
+}
+
+async function heapPerDatagram(rig: PathRig, kind: 'ping' | 'ack'): Promise<number> {
+  const gc = (globalThis as { gc?: () => void }).gc!;
+  let count = kAllocationDatagrams;
+  for (let attempt = 0; attempt < kAllocationAttemptsMax; attempt++, count >>= 1) {
+    gc();
+    await yieldToLoop();
+    const startMs = performance.now();
+    const before = getHeapStatistics().used_heap_size;
+    rig.deliver(kind, count);
+    const after = getHeapStatistics().used_heap_size;
+    const endMs = performance.now();
+    await yieldToLoop();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    if (gcEntries.some((at) => at >= startMs && at <= endMs)) continue;
+    return Math.max(0, after - before) / count;
+  }
+  return Number.NaN;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1]!;
+}
+
+async function main(): Promise<void> {
+  if (typeof (globalThis as { gc?: unknown }).gc !== 'function') relaunchWithFlags();
+  const rows: Row[] = [];
+  for (const members of kMemberCounts) {
+    for (const variant of variants) {
+      const rig = PathRig.create({ members, backend: variant.backend, sealer: variant.sealer });
+      for (const kind of ['ping', 'ack'] as const) {
+        const sentBefore = rig.datagramsSent;
+        const rounds = await cpuPerDatagram(rig, kind);
+        const replies = (rig.datagramsSent - sentBefore) / (kWarmupDatagrams + kRounds * kRoundDatagrams);
+        const heap = await heapPerDatagram(rig, kind);
+        const cpu = median(rounds);
+        const base = variant.baseline === null ? undefined : rows.find((r) => r.variant === variant.baseline && r.members === members && r.kind === kind);
+        rows.push({
+          variant: variant.name,
+          members,
+          kind,
+          cpuUsPerDatagram: cpu,
+          cpuUsPerDatagramRounds: rounds,
+          heapBytesPerDatagram: heap,
+          datagramsPerSecondOneCore: Math.round(1e6 / cpu),
+          repliesPerDatagram: replies,
+          ratioToBaseline: base === undefined ? null : cpu / base.cpuUsPerDatagram,
+        });
+        const row = rows[rows.length - 1]!;
+        console.log(
+          `${String(members).padStart(6)} members  ${variant.name.padEnd(16)} ${kind.padEnd(4)}  ` +
+            `${cpu.toFixed(2).padStart(6)} µs CPU/datagram  ${heap.toFixed(0).padStart(5)} heap bytes/datagram  ` +
+            `${String(row.datagramsPerSecondOneCore).padStart(8)} datagrams/s/core  replies/datagram ${replies.toFixed(2)}` +
+            (row.ratioToBaseline === null ? '' : `  new/old ${row.ratioToBaseline.toFixed(2)}`),
+        );
+      }
+      rig.close();
+      await yieldToLoop();
+    }
+  }
+  observer.disconnect();
+  const root = packageRoot();
+  mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+  const file = join(root, 'bench', 'results', 'path.json');
+  writeFileSync(
+    file,
+    `${JSON.stringify(
+      {
+        benchmark: 'bench:path',
+        date: new Date().toISOString(),
+        node: process.version,
+        cpu: cpus()[0]?.model ?? 'unknown',
+        cores: cpus().length,
+        loadAverage: loadavg(),
+        quick: kQuick,
+        method: {
+          cpu: `process.cpuUsage over ${kRounds} rounds of ${kRoundDatagrams} datagrams after ${kWarmupDatagrams} warm-up; median round`,
+          heap: `V8 used_heap_size growth over ${kAllocationDatagrams} datagrams after gc(), no collection inside the window (--max-semi-space-size=64)`,
+          datagramsPerSecondOneCore: '1e6 / cpuUsPerDatagram: recvmmsg excluded, an upper bound',
+        },
+        rows,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  console.log(`wrote ${file}`);
+}
+
+await main();
