@@ -7,6 +7,7 @@ import * as F from '../wire/format.js';
 import { formatNodeId, formatWireAddress, type NodeId, type WireAddress } from '../wire/message.js';
 import { Tape } from '../wire/tape.js';
 import { WireCounters } from '../wire/wire-counters.js';
+import { AddressIndex } from './address-index.js';
 import { Awareness } from './awareness.js';
 import { BroadcastQueue } from './broadcast-queue.js';
 import { pushPullIntervalFor, retransmitLimit, type MembershipConfig } from './config.js';
@@ -153,6 +154,7 @@ export class MembershipEngine {
   private readonly scratch: EngineScratch;
   private readonly parts: MessageParts;
   private readonly broadcasts: BroadcastQueue;
+  private readonly addressIndex: AddressIndex;
   private readonly awareness: Awareness;
   private readonly seeds: readonly string[];
   private readonly meta = new Map<number, Uint8Array>();
@@ -208,6 +210,8 @@ export class MembershipEngine {
     this.now = this.env.nowMs();
     this.selfRow = this.table.upsert(options.id, options.address, options.incarnation ?? 1, F.kStatusAlive, this.now);
     this.table.markSelf(this.selfRow);
+    this.addressIndex = new AddressIndex(this.table);
+    this.addressIndex.rebuild();
     this.knownStatus[this.selfRow] = F.kStatusAlive;
     if (meta.length > 0) this.meta.set(this.selfRow, meta);
   }
@@ -227,6 +231,7 @@ export class MembershipEngine {
       if ((status === F.kStatusDead || status === F.kStatusLeft) && row !== this.selfRow) this.table.armDeadline(row, this.now + this.config.tombstoneReapMs);
     }
     this.liveMembers = live;
+    this.addressIndex.rebuild();
     this.rebuildProbeOrder();
   }
 
@@ -830,6 +835,8 @@ export class MembershipEngine {
    * (changed by a kernel merge or by a message): events, suspicion timers, tombstones.
    */
   private settle(row: number, metaChanged: boolean): void {
+    // Every insertion and change of address reaches settle (merges and ALIVE messages).
+    this.addressIndex.refresh(row);
     const status = this.table.status[row]!;
     const before = this.knownStatus[row]!;
     this.knownStatus[row] = status;
@@ -999,6 +1006,7 @@ export class MembershipEngine {
     this.meta.delete(row);
     this.knownStatus[row] = F.kStatusEmpty;
     this.table.remove(row);
+    this.addressIndex.refresh(row);
   }
 
   // ---------------------------------------------------------------- sending
@@ -1119,10 +1127,7 @@ export class MembershipEngine {
   }
 
   private rowOfAddress(address: string): number {
-    for (let row = 0; row < this.table.rowCount; row++) {
-      if (this.table.status[row] !== F.kStatusEmpty && row !== this.selfRow && this.addressOf(row) === address) return row;
-    }
-    return -1;
+    return this.addressIndex.rowOf(address, this.selfRow);
   }
 
   private isSelf(high: number, low: number): boolean {
