@@ -28,6 +28,9 @@
  *    datagram, in bytes: 0 means no allocation at all; a small object is 16 to 100 bytes.
  *    Memory outside the JS heap (OpenSSL's, the addon's, Wasm's) is not counted.
  *
+ * Then bench/path-structures.ts's rows: the broadcast queue's take and insert at 4,096
+ * queued and the ICMP report's address lookup at 10,000 members, new against old.
+ *
  *   GALAXY_BENCH_QUICK=1 node dist/bench/path.js     shorter rounds (a smoke run)
  */
 import { spawnSync } from 'node:child_process';
@@ -40,6 +43,7 @@ import { getHeapStatistics } from 'node:v8';
 import { Keyring } from '../src/security/keyring.js';
 import { packageRoot } from '../src/util/package-root.js';
 import { PathRig, type Sealer } from './path-rig.js';
+import { measureStructures } from './path-structures.js';
 
 const kQuick = process.env['GALAXY_BENCH_QUICK'] === '1';
 const kWarmupDatagrams = kQuick ? 5_000 : 30_000;
@@ -163,6 +167,10 @@ async function main(): Promise<void> {
     }
   }
   observer.disconnect();
+  const structures = measureStructures(kQuick);
+  for (const row of structures) {
+    console.log(`${String(row.members).padStart(6)} members  ${row.name.padEnd(58)} new ${row.usNew.toFixed(2).padStart(8)} µs  old ${row.usOld.toFixed(2).padStart(8)} µs  new/old ${row.ratioNewToOld.toFixed(4)}`);
+  }
   const root = packageRoot();
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
   const file = join(root, 'bench', 'results', 'path.json');
@@ -183,6 +191,7 @@ async function main(): Promise<void> {
           datagramsPerSecondOneCore: '1e6 / cpuUsPerDatagram: recvmmsg excluded, an upper bound',
         },
         rows,
+        structures,
       },
       null,
       2,
