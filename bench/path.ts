@@ -11,8 +11,9 @@
  *
  * Variants, all in one run: the kernels (Wasm, and the TypeScript fallback constructed
  * directly), and the sealing (today's Keyring with a fresh node:crypto cipher per
- * datagram, called `baseline`, and any faster one this file lists). Ratios are printed
- * against the baseline with the same kernels.
+ * datagram, called `baseline`; and `native-gcm`, the keyring's openView/sealView on the
+ * addon's OpenSSL EVP contexts made once per key, as the agent worker now uses them).
+ * Ratios (new/old) are printed against the baseline with the same kernels.
  *
  * Method:
  *  - CPU: process.cpuUsage() (user + system, so the reply's sendmmsg is included) over
@@ -64,7 +65,15 @@ interface Variant {
 const variants: Variant[] = [
   { name: 'baseline-wasm', backend: 'wasm', baseline: null, sealer: (key) => new Keyring([key]) },
   { name: 'baseline-ts', backend: 'ts', baseline: null, sealer: (key) => new Keyring([key]) },
+  { name: 'native-gcm-wasm', backend: 'wasm', baseline: 'baseline-wasm', sealer: (key) => viewSealer(new Keyring([key])) },
+  { name: 'native-gcm-ts', backend: 'ts', baseline: 'baseline-ts', sealer: (key) => viewSealer(new Keyring([key])) },
 ];
+
+/** The keyring's hot path as the agent worker uses it (openView/sealView: reused EVP contexts and buffers). */
+function viewSealer(keyring: Keyring): Sealer {
+  if (!keyring.native) throw new Error('bench:path needs the native addon with GcmKeyring: npm run build:native');
+  return { open: (sealed) => keyring.openView(sealed), seal: (plaintext) => keyring.sealView(plaintext) };
+}
 
 interface Row {
   readonly variant: string;
