@@ -29,7 +29,7 @@ export interface StructureRow {
 interface QueueLike {
   readonly length: number;
   queueMembership(key: string, part: Uint8Array): void;
-  take(budgetBytes: number, partsMax: number, limit: number, userReserveBytes: number): Uint8Array[];
+  take(budgetBytes: number, partsMax: number, limit: number, userReserveBytes: number): readonly Uint8Array[];
 }
 
 const kQueued = kLanConfig.broadcastQueueLengthMax;

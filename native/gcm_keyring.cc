@@ -36,7 +36,7 @@ struct ContextDeleter {
 using Context = std::unique_ptr<EVP_CIPHER_CTX, ContextDeleter>;
 
 Napi::Error codedError(Napi::Env env, const char* code, const std::string& message) {
-  Napi::Error error = Napi::TypeError::New(env, message);
+  Napi::Error error = code == kCodeBadArgument ? Napi::TypeError::New(env, message) : Napi::Error::New(env, message);
   error.Set("code", Napi::String::New(env, code));
   return error;
 }
@@ -149,7 +149,7 @@ class GcmKeyring : public Napi::ObjectWrap<GcmKeyring> {
 
   // seal(plaintext: Uint8Array, out: Uint8Array, nonce?: Uint8Array): number —
   // the sealed length written at out[0..], or -3 when out is too small. The
-  // nonce is random (OpenSSL's DRBG) unless one is given (tests compare bytes).
+  // nonce comes from nextNonce() unless one is given (tests compare bytes).
   Napi::Value seal(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Uint8Array plaintext = uint8Argument(info, 0, "seal(plaintext, out, nonce?)");
@@ -162,8 +162,8 @@ class GcmKeyring : public Napi::ObjectWrap<GcmKeyring> {
       Napi::Uint8Array nonce = uint8Argument(info, 2, "seal(plaintext, out, nonce?)");
       if (nonce.ElementLength() != kNonceBytes) throw codedError(env, kCodeBadArgument, "seal: the nonce must be 12 bytes");
       std::memcpy(sealed + 1, nonce.Data(), kNonceBytes);
-    } else if (RAND_bytes(sealed + 1, kNonceBytes) != 1) {
-      throw codedError(env, kCodeCrypto, "seal: RAND_bytes failed");
+    } else {
+      nextNonce(env, sealed + 1);
     }
     EVP_CIPHER_CTX* c = sealer_.get();
     int written = 0;
@@ -180,6 +180,23 @@ class GcmKeyring : public Napi::ObjectWrap<GcmKeyring> {
     return Napi::Number::New(env, static_cast<double>(kOverheadBytes + written + tail));
   }
 
+  // Nonces: a random 96-bit start drawn from OpenSSL's DRBG, then a counter added to
+  // its low 64 bits, redrawn every kNoncesPerDraw messages. A per-message RAND_bytes
+  // cost as much as the encryption itself. Collisions between senders sharing a key
+  // are as unlikely as with a fresh random nonce per message (the starts are random
+  // and the runs short against 2^64); within one sender they cannot happen.
+  void nextNonce(Napi::Env env, std::uint8_t* nonce) {
+    if (noncesLeft_ == 0) {
+      if (RAND_bytes(nonceBase_, kNonceBytes) != 1) throw codedError(env, kCodeCrypto, "seal: RAND_bytes failed");
+      std::memcpy(&nonceCounter_, nonceBase_ + 4, sizeof nonceCounter_);
+      noncesLeft_ = kNoncesPerDraw;
+    }
+    --noncesLeft_;
+    ++nonceCounter_;
+    std::memcpy(nonce, nonceBase_, 4);
+    std::memcpy(nonce + 4, &nonceCounter_, sizeof nonceCounter_);
+  }
+
   static Napi::Uint8Array uint8Argument(const Napi::CallbackInfo& info, std::size_t index, const char* usage) {
     if (info.Length() <= index || !info[index].IsTypedArray() ||
         info[index].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
@@ -188,8 +205,12 @@ class GcmKeyring : public Napi::ObjectWrap<GcmKeyring> {
     return info[index].As<Napi::Uint8Array>();
   }
 
+  static constexpr std::uint32_t kNoncesPerDraw = 1u << 20;
   std::vector<Context> openers_;
   Context sealer_;
+  std::uint8_t nonceBase_[kNonceBytes] = {};
+  std::uint64_t nonceCounter_ = 0;
+  std::uint32_t noncesLeft_ = 0;
 };
 
 }  // namespace

@@ -20,7 +20,7 @@ interface QueueLike {
   queueMembership(key: string, part: Uint8Array): void;
   queueUser(part: Uint8Array): void;
   forget(key: string): void;
-  take(budgetBytes: number, partsMax: number, limit: number, userReserveBytes: number): Uint8Array[];
+  take(budgetBytes: number, partsMax: number, limit: number, userReserveBytes: number): readonly Uint8Array[];
 }
 
 type Operation =
@@ -87,15 +87,15 @@ function counterexample(make: (lengthMax: number) => QueueLike): string | null {
 
 /** Broken on purpose: forgets the user reserve, so membership news may crowd user broadcasts out. */
 class NoReserveQueue extends BroadcastQueue {
-  override take(budgetBytes: number, partsMax: number, limit: number): Uint8Array[] {
+  override take(budgetBytes: number, partsMax: number, limit: number): readonly Uint8Array[] {
     return super.take(budgetBytes, partsMax, limit, 0);
   }
 }
 
 /** Broken on purpose: returns the right parts in the wrong order. */
 class ReversedQueue extends BroadcastQueue {
-  override take(budgetBytes: number, partsMax: number, limit: number, userReserveBytes: number): Uint8Array[] {
-    return super.take(budgetBytes, partsMax, limit, userReserveBytes).reverse();
+  override take(budgetBytes: number, partsMax: number, limit: number, userReserveBytes: number): readonly Uint8Array[] {
+    return [...super.take(budgetBytes, partsMax, limit, userReserveBytes)].reverse();
   }
 }
 

@@ -14,11 +14,15 @@ import { formatWireAddress, parseWireAddress, type WireAddress } from '../wire/m
  * address or is removed (the engine does it in settle() and reap(), through which every
  * such change passes) and rebuild() when it adopts a filled table.
  *
+ * It also formats addresses found in messages (textOf), caching the IPv4 ones.
+ *
  * Keys: IPv4 is exact (address·65536 + port); IPv6 is a hash, so rows are always checked
  * against the address before they are returned.
  */
 export class AddressIndex {
   private readonly table: MembershipTable;
+  /** IPv4 address key to its text, for the addresses messages carry (a ping's reply-to); cleared when full. */
+  private readonly texts = new Map<number, string>();
   /** Rows per address key, ascending; a key's list is usually one row long. */
   private readonly rows = new Map<number, number[]>();
   /** The key each row is filed under, NaN for none. */
@@ -71,6 +75,23 @@ export class AddressIndex {
     if (list === undefined) return -1;
     for (const row of list) if (row !== exceptRow && sameAddress(this.table, row, address)) return row;
     return -1;
+  }
+
+  /**
+   * The text of an address stored at `bytes[at..]` (family, 16 address bytes, port), as
+   * formatWireAddress gives it; IPv4 texts are cached, so a ping's reply-to address is
+   * not formatted again for every ping from the same member.
+   */
+  textOf(family: number, bytes: Uint8Array, at: number, port: number): string {
+    if (family !== 4) return formatWireAddress({ family: family as 0 | 4 | 6, bytes: bytes.subarray(at, at + 16), port });
+    const key = addressKey(4, bytes, at, port);
+    let text = this.texts.get(key);
+    if (text === undefined) {
+      text = formatWireAddress({ family: 4, bytes: bytes.subarray(at, at + 4), port });
+      if (this.texts.size >= this.parsedEntriesMax) this.texts.clear();
+      this.texts.set(key, text);
+    }
+    return text;
   }
 
   /**

@@ -34,6 +34,8 @@ export interface QueuedBroadcast {
 /** Bytes a part costs inside a compound datagram: its u16 length prefix plus itself. */
 export const kPartOverheadBytes = 2;
 
+const kNothing: readonly Uint8Array[] = Object.freeze([]);
+
 /** A treap node: the item, its heap priority and the smallest part cost in its subtree. */
 interface OrderNode {
   readonly item: QueuedBroadcast;
@@ -238,8 +240,9 @@ export class BroadcastQueue {
    * reached `limit` transmits. Membership parts come first, then user parts, each in
    * take order; a part that does not fit is passed over for smaller ones after it.
    */
-  take(budgetBytes: number, partsMax: number, limit: number, userReserveBytes: number): Uint8Array[] {
-    if (this.items.size === 0 || partsMax <= 0) return [];
+  take(budgetBytes: number, partsMax: number, limit: number, userReserveBytes: number): readonly Uint8Array[] {
+    // Most datagrams find the queue empty: they get one shared empty list, not a new one.
+    if (this.items.size === 0 || partsMax <= 0) return kNothing;
     const out: Uint8Array[] = [];
     const pass = this.pass;
     pass.partsMax = partsMax;

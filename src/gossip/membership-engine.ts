@@ -1136,9 +1136,9 @@ export class MembershipEngine {
 
   private tapeAddress(family: number, bytes: number, port: number): string {
     const { u8, dv } = this.runtime.views;
-    const f = u8[family]! as 0 | 4 | 6;
-    return formatWireAddress({ family: f, bytes: u8.subarray(bytes, bytes + 16), port: dv.getUint16(port, true) });
+    return this.addressIndex.textOf(u8[family]!, u8, bytes, dv.getUint16(port, true));
   }
+
 
   private key(row: number): string {
     return `n${this.table.idHigh[row]}:${this.table.idLow[row]}`;
