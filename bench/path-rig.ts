@@ -37,6 +37,8 @@ const kMemoryBytes = 64 * 1024 * 1024;
 export interface PathRigOptions {
   readonly members: number;
   readonly backend: 'wasm' | 'ts';
+  /** Where every member lives (replies go there); a sink socket in this process when absent. */
+  readonly memberAddress?: string;
   /** Makes the sealing under test over the farm key (today's Keyring, or a variant). */
   readonly sealer: (key: Uint8Array) => Sealer;
 }
@@ -79,7 +81,7 @@ export class PathRig {
     const sink = NativeUdpSocket.open({ host: '127.0.0.1', port: 0, socketBufferBytes: 4 << 20 }, { onMessage: () => {} });
     sink.unref();
     const table = MembershipTable.create(runtime, config.membersMax);
-    const memberAddress = parseWireAddress(sink.localAddress);
+    const memberAddress = parseWireAddress(options.memberAddress ?? sink.localAddress);
     for (let i = 1; i < options.members; i++) table.upsert(memberId(i), memberAddress, 1, F.kStatusAlive, 0);
     const key = new Uint8Array(32).fill(7);
     const sealer = options.sealer(key);
@@ -163,6 +165,11 @@ export class PathRig {
       this.next = (this.next + batch) % kPreparedDatagrams;
       done += batch;
     }
+  }
+
+  /** The prepared sealed pings (to hand to a sender in another process). */
+  get preparedPings(): readonly Uint8Array[] {
+    return this.pings;
   }
 
   /** The keyring's and engine's counters that show the datagrams really went through. */

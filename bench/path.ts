@@ -29,15 +29,20 @@
  *    datagram, in bytes: 0 means no allocation at all; a small object is 16 to 100 bytes.
  *    Memory outside the JS heap (OpenSSL's, the addon's, Wasm's) is not counted.
  *
+ * Then the loopback run (bench/path-blaster.ts sends from another process; the agent path
+ * reads with the addon's recvmmsg): pings absorbed per second, the agent's CPU in cores,
+ * so µs per datagram with the receive syscalls included, and per fully busy core.
+ *
  * Then bench/path-structures.ts's rows: the broadcast queue's take and insert at 4,096
  * queued and the ICMP report's address lookup at 10,000 members, new against old.
  *
  *   GALAXY_BENCH_QUICK=1 node dist/bench/path.js     shorter rounds (a smoke run)
  */
-import { spawnSync } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
@@ -53,6 +58,9 @@ const kRounds = kQuick ? 3 : 5;
 const kAllocationDatagrams = 4_096;
 const kAllocationAttemptsMax = 4;
 const kMemberCounts = [1_000, 10_000] as const;
+const kAbsorbWarmupMs = kQuick ? 300 : 1_000;
+const kAbsorbMs = kQuick ? 700 : 3_000;
+const kAbsorbMembers = 10_000;
 
 interface Variant {
   readonly name: string;
@@ -134,6 +142,60 @@ async function heapPerDatagram(rig: PathRig, kind: 'ping' | 'ack'): Promise<numb
   return Number.NaN;
 }
 
+interface AbsorbRow {
+  readonly variant: string;
+  readonly members: number;
+  /** Sealed pings the sender process got the kernel to take, per second. */
+  readonly offeredPerSecond: number;
+  /** Pings the agent authenticated, merged and answered, per second of wall time. */
+  readonly absorbedPerSecond: number;
+  /** The agent process's CPU over the window, in cores (1 = one core busy). */
+  readonly agentCores: number;
+  /** The agent's CPU per absorbed ping, recvmmsg and the event loop included. */
+  readonly cpuUsPerDatagram: number;
+  /** absorbedPerSecond / agentCores: what one fully busy core absorbs. */
+  readonly absorbedPerCoreSecond: number;
+}
+
+/**
+ * The real thing on loopback: another process sends sealed pings as fast as it can to an
+ * agent path whose socket is read by the addon's recvmmsg, and the agent answers each.
+ * Counts what the agent absorbed over a window after a warm-up window.
+ */
+async function absorb(variant: Variant): Promise<AbsorbRow> {
+  const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'path-blaster.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    const [ready] = (await once(child, 'message')) as [{ address: string }];
+    const rig = PathRig.create({ members: kAbsorbMembers, backend: variant.backend, sealer: variant.sealer, memberAddress: ready.address });
+    const datagrams = rig.preparedPings.map((bytes) => Buffer.from(bytes).toString('base64'));
+    const blast = async (durationMs: number): Promise<{ sent: number; received: number; cpuUs: number; wallMs: number }> => {
+      const received = rig.engine.stats.datagramsReceived;
+      const cpu = process.cpuUsage();
+      const startMs = performance.now();
+      child.send({ type: 'blast', to: rig.transport.address, datagrams, durationMs });
+      const [done] = (await once(child, 'message')) as [{ sent: number }];
+      const spent = process.cpuUsage(cpu);
+      return { sent: done.sent, received: rig.engine.stats.datagramsReceived - received, cpuUs: spent.user + spent.system, wallMs: performance.now() - startMs };
+    };
+    await blast(kAbsorbWarmupMs);
+    const run = await blast(kAbsorbMs);
+    rig.close();
+    const seconds = run.wallMs / 1000;
+    const agentCores = run.cpuUs / 1e6 / seconds;
+    return {
+      variant: variant.name,
+      members: kAbsorbMembers,
+      offeredPerSecond: Math.round(run.sent / seconds),
+      absorbedPerSecond: Math.round(run.received / seconds),
+      agentCores,
+      cpuUsPerDatagram: run.cpuUs / Math.max(1, run.received),
+      absorbedPerCoreSecond: Math.round(run.received / seconds / Math.max(agentCores, 1e-9)),
+    };
+  } finally {
+    child.disconnect();
+  }
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[sorted.length >> 1]!;
@@ -176,6 +238,15 @@ async function main(): Promise<void> {
     }
   }
   observer.disconnect();
+  const absorbed: AbsorbRow[] = [];
+  for (const variant of variants.filter((v) => v.backend === 'wasm')) {
+    const row = await absorb(variant);
+    absorbed.push(row);
+    console.log(
+      `${String(row.members).padStart(6)} members  ${row.variant.padEnd(16)} loopback: offered ${row.offeredPerSecond}/s, absorbed ${row.absorbedPerSecond}/s ` +
+        `on ${row.agentCores.toFixed(2)} cores (${row.cpuUsPerDatagram.toFixed(2)} µs CPU each, ${row.absorbedPerCoreSecond}/s per busy core)`,
+    );
+  }
   const structures = measureStructures(kQuick);
   for (const row of structures) {
     console.log(`${String(row.members).padStart(6)} members  ${row.name.padEnd(58)} new ${row.usNew.toFixed(2).padStart(8)} µs  old ${row.usOld.toFixed(2).padStart(8)} µs  new/old ${row.ratioNewToOld.toFixed(4)}`);
@@ -198,8 +269,10 @@ async function main(): Promise<void> {
           cpu: `process.cpuUsage over ${kRounds} rounds of ${kRoundDatagrams} datagrams after ${kWarmupDatagrams} warm-up; median round`,
           heap: `V8 used_heap_size growth over ${kAllocationDatagrams} datagrams after gc(), no collection inside the window (--max-semi-space-size=64)`,
           datagramsPerSecondOneCore: '1e6 / cpuUsPerDatagram: recvmmsg excluded, an upper bound',
+          absorbed: `a sender process blasts sealed pings over loopback for ${kAbsorbMs} ms after ${kAbsorbWarmupMs} ms of warm-up; the agent path reads them with the addon (recvmmsg) and answers each; its process CPU and the pings its engine received are counted`,
         },
         rows,
+        absorbed,
         structures,
       },
       null,
