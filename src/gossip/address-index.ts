@@ -2,118 +2,176 @@ import type { MembershipTable } from '../table/membership-table.js';
 import * as F from '../wire/format.js';
 import { formatWireAddress, parseWireAddress, type WireAddress } from '../wire/message.js';
 
+/** Texts parsed and remembered for rowOf/scan (ICMP peers, seeds): few distinct ones in practice. */
+const kParsedEntriesMax = 1024;
+/** Open-addressing slots per table row: at most half full, so probe runs stay short. */
+const kSlotsPerRow = 2;
+/** Rebuild when used plus deleted slots pass this fraction of the slots. */
+const kSlotsFullFraction = 0.75;
+const kEmptySlot = 0;
+const kDeletedSlot = -1;
+
 /**
  * Address text to table row, for the evidence that arrives as an address (an ICMP
- * unreachable, a seed): which member is that? The engine used to format every row's
- * address and compare strings on each report (2.1 ms at 10,000 members); this index
- * answers from a map of numeric address keys to the rows holding that address.
+ * unreachable): which member is that? The engine used to format every row's address
+ * and compare strings on each report (2.1 ms at 10,000 members); this index answers from
+ * an open-addressing hash of the rows' addresses, in typed arrays (no object per member:
+ * a simulator runs thousands of engines), built on the first question.
  *
  * Answers are exactly those of the scan it replaces: the lowest non-empty row, other
  * than the excluded one (the local node), whose formatted address equals the text. The
  * owner keeps the index true by calling refresh(row) whenever a row is inserted, changes
  * address or is removed (the engine does it in settle() and reap(), through which every
- * such change passes) and rebuild() when it adopts a filled table.
+ * such change passes) and rebuild() when it adopts a filled table. scan() answers the
+ * same question without the index, for rare questions (seeds).
  *
- * It also formats addresses found in messages (textOf), caching the IPv4 ones.
- *
- * Keys: IPv4 is exact (address·65536 + port); IPv6 is a hash, so rows are always checked
- * against the address before they are returned.
+ * It also formats addresses found in messages (textOf), caching IPv4 texts up to a bound
+ * given by the owner, so a ping's reply-to is not formatted again for every ping.
  */
 export class AddressIndex {
   private readonly table: MembershipTable;
-  /** IPv4 address key to its text, for the addresses messages carry (a ping's reply-to); cleared when full. */
+  /** row + 1 per used slot; kEmptySlot, kDeletedSlot otherwise. Null until first needed. */
+  private slots: Int32Array | null = null;
+  /** The hash each row is filed under, valid where filed[row] is 1. */
+  private hashOfRow: Uint32Array | null = null;
+  private filed: Uint8Array | null = null;
+  private slotsTaken = 0;
+  /** Text to parsed address (null: parses, but no row formats that way; undefined: no address). */
+  private readonly parsed = new Map<string, WireAddress | null | undefined>();
+  /** IPv4 address key to text. */
   private readonly texts = new Map<number, string>();
-  /** Rows per address key, ascending; a key's list is usually one row long. */
-  private readonly rows = new Map<number, number[]>();
-  /** The key each row is filed under, NaN for none. */
-  private readonly keyOfRow: Float64Array;
-  /** Text to parsed address, for the texts asked about (null: not a canonical address). */
-  private readonly parsed = new Map<string, WireAddress | null>();
-  private readonly parsedEntriesMax: number;
+  private readonly textsMax: number;
 
-  constructor(table: MembershipTable, parsedEntriesMax = 16_384) {
+  /** `textsMax`: IPv4 texts textOf keeps (0 keeps none); the cache empties when full. */
+  constructor(table: MembershipTable, textsMax: number) {
     this.table = table;
-    this.keyOfRow = new Float64Array(table.capacity).fill(Number.NaN);
-    this.parsedEntriesMax = parsedEntriesMax;
+    this.textsMax = textsMax;
   }
 
-  /** Files every row again (for a table filled by someone else). */
+  /** Files every row again (for a table filled by someone else); builds only if built before. */
   rebuild(): void {
-    this.rows.clear();
-    this.keyOfRow.fill(Number.NaN);
-    for (let row = 0; row < this.table.rowCount; row++) this.refresh(row);
+    if (this.slots === null) return;
+    this.build();
   }
 
   /** Re-files one row after it was inserted, readdressed or removed. */
   refresh(row: number): void {
-    const key = this.table.status[row] === F.kStatusEmpty ? Number.NaN : rowKey(this.table, row);
-    const old = this.keyOfRow[row]!;
-    if (key === old || (Number.isNaN(key) && Number.isNaN(old))) return;
-    if (!Number.isNaN(old)) {
-      const list = this.rows.get(old)!;
-      list.splice(list.indexOf(row), 1);
-      if (list.length === 0) this.rows.delete(old);
+    if (this.slots === null) return;
+    const filed = this.filed!;
+    const table = this.table;
+    const wanted = table.status[row] !== F.kStatusEmpty;
+    const hash = wanted ? rowHash(table, row) : 0;
+    if (filed[row] === 1) {
+      // Same hash: the slot still leads to the row, and lookups compare addresses.
+      if (wanted && this.hashOfRow![row] === hash) return;
+      this.unfile(row);
     }
-    this.keyOfRow[row] = key;
-    if (Number.isNaN(key)) return;
-    const list = this.rows.get(key);
-    if (list === undefined) {
-      this.rows.set(key, [row]);
-      return;
-    }
-    let at = list.length;
-    while (at > 0 && list[at - 1]! > row) at--;
-    list.splice(at, 0, row);
+    if (wanted) this.file(row, hash);
   }
 
   /** The lowest row other than `exceptRow` whose address formats as `text`; -1 when none. */
   rowOf(text: string, exceptRow: number): number {
     const address = this.parse(text);
-    if (address === undefined) return this.scan(text, exceptRow);
+    if (address === undefined) return this.scanNoAddress(text, exceptRow);
     if (address === null) return -1;
-    const list = this.rows.get(addressKey(address.family, address.bytes, 0, address.port));
-    if (list === undefined) return -1;
-    for (const row of list) if (row !== exceptRow && sameAddress(this.table, row, address)) return row;
+    if (this.slots === null) this.build();
+    const slots = this.slots!;
+    const mask = slots.length - 1;
+    let best = -1;
+    for (let i = addressHash(address.family, address.bytes, 0, address.port) & mask; slots[i] !== kEmptySlot; i = (i + 1) & mask) {
+      const row = slots[i]! - 1;
+      if (row < 0 || row === exceptRow || (best >= 0 && row > best)) continue;
+      if (this.table.status[row] !== F.kStatusEmpty && sameAddress(this.table, row, address)) best = row;
+    }
+    return best;
+  }
+
+  /** rowOf without the index: one pass over the table comparing bytes (for rare questions). */
+  scan(text: string, exceptRow: number): number {
+    const address = this.parse(text);
+    if (address === undefined) return this.scanNoAddress(text, exceptRow);
+    if (address === null) return -1;
+    const table = this.table;
+    for (let row = 0; row < table.rowCount; row++) {
+      if (row !== exceptRow && table.status[row] !== F.kStatusEmpty && sameAddress(table, row, address)) return row;
+    }
     return -1;
   }
 
   /**
    * The text of an address stored at `bytes[at..]` (family, 16 address bytes, port), as
-   * formatWireAddress gives it; IPv4 texts are cached, so a ping's reply-to address is
-   * not formatted again for every ping from the same member.
+   * formatWireAddress gives it.
    */
   textOf(family: number, bytes: Uint8Array, at: number, port: number): string {
-    if (family !== 4) return formatWireAddress({ family: family as 0 | 4 | 6, bytes: bytes.subarray(at, at + 16), port });
-    const key = addressKey(4, bytes, at, port);
+    if (family !== 4 || this.textsMax === 0) return formatWireAddress({ family: family as 0 | 4 | 6, bytes: bytes.subarray(at, at + 16), port });
+    const key = ((((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0) * 65536) + port;
     let text = this.texts.get(key);
     if (text === undefined) {
       text = formatWireAddress({ family: 4, bytes: bytes.subarray(at, at + 4), port });
-      if (this.texts.size >= this.parsedEntriesMax) this.texts.clear();
+      if (this.texts.size >= this.textsMax) this.texts.clear();
       this.texts.set(key, text);
     }
     return text;
   }
 
-  /**
-   * The parsed form of a text, cached; null for text that parses but is not in canonical
-   * form (no row formats that way), undefined for text that is no address at all.
-   */
+  private build(): void {
+    const capacity = this.table.capacity;
+    let size = 1;
+    while (size < kSlotsPerRow * capacity) size <<= 1;
+    if (this.slots === null || this.slots.length !== size) this.slots = new Int32Array(size);
+    else this.slots.fill(kEmptySlot);
+    this.hashOfRow ??= new Uint32Array(capacity);
+    if (this.filed === null) this.filed = new Uint8Array(capacity);
+    else this.filed.fill(0);
+    this.slotsTaken = 0;
+    for (let row = 0; row < this.table.rowCount; row++) if (this.table.status[row] !== F.kStatusEmpty) this.file(row, rowHash(this.table, row));
+  }
+
+  private file(row: number, hash: number): void {
+    const slots = this.slots!;
+    if (this.slotsTaken + 1 > kSlotsFullFraction * slots.length) {
+      // Deleted slots pile up under churn: file everything afresh (this row included).
+      this.build();
+      return;
+    }
+    const mask = slots.length - 1;
+    let i = hash & mask;
+    while (slots[i] !== kEmptySlot && slots[i] !== kDeletedSlot) i = (i + 1) & mask;
+    if (slots[i] === kEmptySlot) this.slotsTaken++;
+    slots[i] = row + 1;
+    this.hashOfRow![row] = hash;
+    this.filed![row] = 1;
+  }
+
+  private unfile(row: number): void {
+    const slots = this.slots!;
+    const mask = slots.length - 1;
+    for (let i = this.hashOfRow![row]! & mask; slots[i] !== kEmptySlot; i = (i + 1) & mask) {
+      if (slots[i] === row + 1) {
+        slots[i] = kDeletedSlot;
+        break;
+      }
+    }
+    this.filed![row] = 0;
+  }
+
+  /** The parsed form of a text, remembered (a bounded map, emptied when full). */
   private parse(text: string): WireAddress | null | undefined {
-    let address = this.parsed.get(text);
-    if (address !== undefined) return address;
+    if (this.parsed.has(text)) return this.parsed.get(text);
+    let address: WireAddress | null | undefined;
     try {
       const candidate = parseWireAddress(text);
       address = formatWireAddress(candidate) === text ? candidate : null;
     } catch {
-      return undefined;
+      address = undefined;
     }
-    if (this.parsed.size >= this.parsedEntriesMax) this.parsed.clear();
+    if (this.parsed.size >= kParsedEntriesMax) this.parsed.clear();
     this.parsed.set(text, address);
     return address;
   }
 
   /** Text that is no address: only '-' names something (a row without an address); rare, so scanned. */
-  private scan(text: string, exceptRow: number): number {
+  private scanNoAddress(text: string, exceptRow: number): number {
     if (text !== '-') return -1;
     const table = this.table;
     for (let row = 0; row < table.rowCount; row++) {
@@ -125,24 +183,22 @@ export class AddressIndex {
   }
 }
 
-const kTwo32 = 2 ** 32;
-const kIpv6KeyBase = 2 ** 49;
-
-/** The numeric key of an address: exact for IPv4, a hash for IPv6, NaN for no address. */
-function addressKey(family: number, bytes: Uint8Array, at: number, port: number): number {
-  if (family === 4) return (((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0) * 65536 + port;
-  if (family !== 6) return Number.NaN;
-  let high = 0x811c9dc5;
-  let low = port;
-  for (let i = 0; i < 16; i++) {
-    high = Math.imul(high ^ bytes[at + i]!, 0x01000193);
-    low = Math.imul(low ^ bytes[at + i]!, 0x5bd1e995) ^ (low >>> 13);
-  }
-  return kIpv6KeyBase + ((high >>> 0) % 0x20000) * kTwo32 + (low >>> 0);
+/** A 32-bit hash of family, address bytes (4 for IPv4, 16 for IPv6) and port. */
+function addressHash(family: number, bytes: Uint8Array, at: number, port: number): number {
+  const length = family === 4 ? 4 : family === 6 ? 16 : 0;
+  let hash = Math.imul(0x811c9dc5 ^ family, 0x01000193);
+  for (let i = 0; i < length; i++) hash = Math.imul(hash ^ bytes[at + i]!, 0x01000193);
+  hash = Math.imul(hash ^ (port & 0xff), 0x01000193);
+  hash = Math.imul(hash ^ (port >>> 8), 0x01000193);
+  // A final mix so that the low bits (the slot) depend on every byte.
+  hash ^= hash >>> 15;
+  hash = Math.imul(hash, 0x2c1b3c6d);
+  hash ^= hash >>> 12;
+  return hash >>> 0;
 }
 
-function rowKey(table: MembershipTable, row: number): number {
-  return addressKey(table.family[row]!, table.address, row * 16, table.port[row]!);
+function rowHash(table: MembershipTable, row: number): number {
+  return addressHash(table.family[row]!, table.address, row * 16, table.port[row]!);
 }
 
 function sameAddress(table: MembershipTable, row: number, address: WireAddress): boolean {

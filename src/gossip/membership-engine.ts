@@ -71,6 +71,12 @@ export interface EngineOptions {
   scratch?: EngineScratch;
   /** A table to use (for a worker that owns it); made with config.membersMax when absent. */
   table?: MembershipTable;
+  /**
+   * IPv4 address texts remembered so that a ping's reply-to address is not formatted for
+   * every ping (AddressIndex.textOf); 0 keeps none. One agent keeps one per member (the
+   * default); a simulator running thousands of engines passes 0 to save the memory.
+   */
+  addressTextsMax?: number;
 }
 
 /** Counters exported as metrics and read by the simulator and benchmarks. */
@@ -120,6 +126,7 @@ const kUserHeaderBytes = 12; // origin id (8) + sequence (4)
 const kUserSeenMax = 4096;
 const kPhiThreshold = 8;
 const kPriorityProbesMax = 16;
+const kAddressTextsMaxDefault = 16_384;
 
 /**
  * The SWIM + Lifeguard membership engine: a pure state machine fed by tick() and
@@ -210,8 +217,7 @@ export class MembershipEngine {
     this.now = this.env.nowMs();
     this.selfRow = this.table.upsert(options.id, options.address, options.incarnation ?? 1, F.kStatusAlive, this.now);
     this.table.markSelf(this.selfRow);
-    this.addressIndex = new AddressIndex(this.table);
-    this.addressIndex.rebuild();
+    this.addressIndex = new AddressIndex(this.table, options.addressTextsMax ?? kAddressTextsMaxDefault);
     this.knownStatus[this.selfRow] = F.kStatusAlive;
     if (meta.length > 0) this.meta.set(this.selfRow, meta);
   }
@@ -1120,7 +1126,8 @@ export class MembershipEngine {
   private seedAlive(seed: string): boolean {
     let row = this.seedRows.get(seed);
     if (row === undefined || this.table.status[row] === F.kStatusEmpty || this.addressOf(row) !== seed) {
-      row = this.rowOfAddress(seed);
+      // Rare (the cached row went away): a scan, so that only ICMP evidence builds the index.
+      row = this.addressIndex.scan(seed, this.selfRow);
       this.seedRows.set(seed, row);
     }
     return row >= 0 && this.table.status[row] === F.kStatusAlive;
@@ -1138,7 +1145,6 @@ export class MembershipEngine {
     const { u8, dv } = this.runtime.views;
     return this.addressIndex.textOf(u8[family]!, u8, bytes, dv.getUint16(port, true));
   }
-
 
   private key(row: number): string {
     return `n${this.table.idHigh[row]}:${this.table.idLow[row]}`;
