@@ -36,9 +36,8 @@ export const kPartOverheadBytes = 2;
 
 const kNothing: readonly Uint8Array[] = Object.freeze([]);
 
-/** A treap node: the item, its heap priority and the smallest part cost in its subtree. */
-interface OrderNode {
-  readonly item: QueuedBroadcast;
+/** A queued item is its own treap node (one object per item): its heap priority and the smallest part cost in its subtree. */
+interface OrderNode extends QueuedBroadcast {
   readonly priority: number;
   left: OrderNode | null;
   right: OrderNode | null;
@@ -55,7 +54,7 @@ function costOf(item: QueuedBroadcast): number {
 }
 
 function update(node: OrderNode): void {
-  let cost = costOf(node.item);
+  let cost = costOf(node);
   if (node.left !== null && node.left.costMin < cost) cost = node.left.costMin;
   if (node.right !== null && node.right.costMin < cost) cost = node.right.costMin;
   node.costMin = cost;
@@ -75,27 +74,30 @@ class OrderedItems {
   root: OrderNode | null = null;
   size = 0;
 
-  insert(item: QueuedBroadcast): void {
-    this.root = this.insertAt(this.root, { item, priority: priorityOf(item.sequence), left: null, right: null, costMin: costOf(item) });
+  insert(item: OrderNode): void {
+    item.left = null;
+    item.right = null;
+    item.costMin = costOf(item);
+    this.root = this.insertAt(this.root, item);
     this.size++;
   }
 
-  remove(item: QueuedBroadcast): void {
+  remove(item: OrderNode): void {
     this.root = this.removeAt(this.root, item);
     this.size--;
   }
 
   /** The last item in take order (most transmits, then oldest): the one evicted first. */
-  last(): QueuedBroadcast | undefined {
+  last(): OrderNode | undefined {
     let node = this.root;
     if (node === null) return undefined;
     while (node.right !== null) node = node.right;
-    return node.item;
+    return node;
   }
 
   private insertAt(node: OrderNode | null, fresh: OrderNode): OrderNode {
     if (node === null) return fresh;
-    if (before(fresh.item, node.item)) {
+    if (before(fresh, node)) {
       node.left = this.insertAt(node.left, fresh);
       if (node.left.priority > node.priority) return rotateRight(node);
     } else {
@@ -106,10 +108,10 @@ class OrderedItems {
     return node;
   }
 
-  private removeAt(node: OrderNode | null, item: QueuedBroadcast): OrderNode | null {
+  private removeAt(node: OrderNode | null, item: OrderNode): OrderNode | null {
     if (node === null) throw new Error('BroadcastQueue: removing an item that is not queued');
-    if (node.item === item) return merge(node.left, node.right);
-    if (before(item, node.item)) node.left = this.removeAt(node.left, item);
+    if (node === item) return merge(node.left, node.right);
+    if (before(item, node)) node.left = this.removeAt(node.left, item);
     else node.right = this.removeAt(node.right, item);
     update(node);
     return node;
@@ -155,19 +157,19 @@ class TakePass {
   /** Bytes left for membership news (equal to total in the user pass). */
   kindBudget = 0;
   partsMax = 0;
-  readonly chosen: QueuedBroadcast[] = [];
+  readonly chosen: OrderNode[] = [];
 
   walk(node: OrderNode | null, out: Uint8Array[]): void {
     while (node !== null) {
       if (out.length >= this.partsMax || node.costMin > this.total || node.costMin > this.kindBudget) return;
       this.walk(node.left, out);
       if (out.length >= this.partsMax) return;
-      const cost = costOf(node.item);
+      const cost = costOf(node);
       if (cost <= this.total && cost <= this.kindBudget) {
         this.total -= cost;
         this.kindBudget -= cost;
-        out.push(node.item.part);
-        this.chosen.push(node.item);
+        out.push(node.part);
+        this.chosen.push(node);
       }
       node = node.right;
     }
@@ -175,7 +177,7 @@ class TakePass {
 }
 
 export class BroadcastQueue {
-  private readonly items = new Map<string, QueuedBroadcast>();
+  private readonly items = new Map<string, OrderNode>();
   private readonly membership = new OrderedItems();
   private readonly users = new OrderedItems();
   private readonly pass = new TakePass();
@@ -196,12 +198,12 @@ export class BroadcastQueue {
   /** Queues membership news about a node, replacing older news about it. */
   queueMembership(key: string, part: Uint8Array): void {
     this.forget(key);
-    this.insert({ key, part, user: false, transmits: 0, sequence: this.sequence++ });
+    this.insert(key, part, false);
   }
 
   /** Queues a user broadcast (never replaced by another). */
   queueUser(part: Uint8Array): void {
-    this.insert({ key: `u${this.userSequence++}`, part, user: true, transmits: 0, sequence: this.sequence++ });
+    this.insert(`u${this.userSequence++}`, part, true);
   }
 
   /** Drops news about a key (for example: a node was reaped). */
@@ -210,16 +212,18 @@ export class BroadcastQueue {
     if (item !== undefined) this.delete(item);
   }
 
-  private orderOf(item: QueuedBroadcast): OrderedItems {
+  private orderOf(item: OrderNode): OrderedItems {
     return item.user ? this.users : this.membership;
   }
 
-  private delete(item: QueuedBroadcast): void {
+  private delete(item: OrderNode): void {
     this.items.delete(item.key);
     this.orderOf(item).remove(item);
   }
 
-  private insert(item: QueuedBroadcast): void {
+  private insert(key: string, part: Uint8Array, user: boolean): void {
+    const sequence = this.sequence++;
+    const item: OrderNode = { key, part, user, transmits: 0, sequence, priority: priorityOf(sequence), left: null, right: null, costMin: 0 };
     if (this.items.size >= this.lengthMax) {
       // The worst of each kind is its last; the worse of the two goes.
       const a = this.membership.last();
