@@ -10,6 +10,7 @@
         "native/capabilities.cc",
         "native/error_queue_decoder.cc",
         "native/error_queue_probe.cc",
+        "native/gcm_keyring.cc",
         "native/socket_address.cc",
         "native/udp_socket.cc"
       ],

@@ -7,6 +7,7 @@
 
 #include "capabilities.h"
 #include "error_queue_probe.h"
+#include "gcm_keyring.h"
 #include "udp_socket.h"
 
 namespace {
@@ -76,6 +77,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("capabilities", Napi::Function::New(env, Capabilities, "capabilities"));
   exports.Set("probeErrQueue", Napi::Function::New(env, ProbeErrQueue, "probeErrQueue"));
   exports.Set("UdpSocket", galaxy::defineUdpSocketClass(env));
+  exports.Set("GcmKeyring", galaxy::defineGcmKeyringClass(env));
   return exports;
 }
 

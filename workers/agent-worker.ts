@@ -89,6 +89,13 @@ async function main(): Promise<void> {
     if (!data.secure) return bytes;
     return keyringActive === null ? null : keyringActive.seal(bytes);
   };
+  // Datagrams are sealed into the keyring's reused buffer (native contexts when the
+  // addon is loaded): the transports copy the bytes before send() returns.
+  const sealDatagram = (bytes: Uint8Array): Uint8Array | null => {
+    if (suspended) return null;
+    if (!data.secure) return bytes;
+    return keyringActive === null ? null : keyringActive.sealView(bytes);
+  };
   const engine = new MembershipEngine({
     config: data.config,
     runtime,
@@ -103,7 +110,7 @@ async function main(): Promise<void> {
       random: new Prng(data.randomSeed),
       // Both transports copy the bytes before returning, as the engine requires.
       sendDatagram: (to, bytes) => {
-        const sealed = seal(bytes);
+        const sealed = sealDatagram(bytes);
         if (sealed !== null) datagram.send(to, sealed);
       },
       sendFrame: (to, bytes) => {
@@ -126,7 +133,8 @@ async function main(): Promise<void> {
       unauthenticatedDropped++;
       return null;
     }
-    const plaintext = keyringActive.open(bytes);
+    // A view into the keyring's reused buffer: the engine and toApp copy what they keep.
+    const plaintext = keyringActive.openView(bytes);
     return plaintext === null || suspended || !gossiping ? null : plaintext;
   };
   const appInbox: AppMessage[] = [];

@@ -89,6 +89,8 @@ export class SimulatedFarm {
       address: parseWireAddress(context.address),
       incarnation: incarnationHint + 1,
       seeds,
+      // Thousands of engines share this process: no per-engine cache of address texts.
+      addressTextsMax: 0,
     });
     if (template !== null) engine.adoptTable();
     this.engines.set(context.address, engine);

@@ -192,7 +192,8 @@ export class AntiEntropy {
     const ctx = this.ctx;
     let row = this.seedRows.get(seed);
     if (row === undefined || ctx.table.status[row] === F.kStatusEmpty || ctx.addressOf(row) !== seed) {
-      row = ctx.rowOfAddress(seed);
+      // Rare (the cached row went away): a scan, so that only ICMP evidence builds the index.
+      row = ctx.addressIndex.scan(seed, ctx.selfRow);
       this.seedRows.set(seed, row);
     }
     return row >= 0 && ctx.table.status[row] === F.kStatusAlive;

@@ -10,6 +10,15 @@
  *  - The queue is bounded: when full, the item sent most often is dropped.
  *  - When membership news and user broadcasts are both waiting, membership news may
  *    use only (budget - userReserve) bytes, so the layers above always get through.
+ *
+ * Cost: every datagram takes from this queue, so nothing here may walk or sort the whole
+ * queue. Each kind (membership, user) is kept in order (fewest transmits, then newest)
+ * in a treap whose nodes also know the smallest part below them: take() walks in order
+ * and skips every subtree in which nothing fits the bytes left, so it visits O((k + 1)
+ * log n) nodes for k parts taken; insert, replace and forget are O(log n) (memberlist
+ * uses a B-tree the same way). The order, the choice of parts and the evictions are
+ * exactly those of the sort-every-take queue it replaced (bench/baseline-broadcast-queue.ts),
+ * which test/broadcast-queue.test.ts checks on random operation sequences.
  */
 export interface QueuedBroadcast {
   /** One item per key: 'n' + node id for membership news; user items get unique keys. */
@@ -25,8 +34,153 @@ export interface QueuedBroadcast {
 /** Bytes a part costs inside a compound datagram: its u16 length prefix plus itself. */
 export const kPartOverheadBytes = 2;
 
+const kNothing: readonly Uint8Array[] = Object.freeze([]);
+
+/** A queued item is its own treap node (one object per item): its heap priority and the smallest part cost in its subtree. */
+interface OrderNode extends QueuedBroadcast {
+  readonly priority: number;
+  left: OrderNode | null;
+  right: OrderNode | null;
+  costMin: number;
+}
+
+/** Items in take order: fewer transmits first, then higher sequence (newer) first. */
+function before(a: QueuedBroadcast, b: QueuedBroadcast): boolean {
+  return a.transmits < b.transmits || (a.transmits === b.transmits && a.sequence > b.sequence);
+}
+
+function costOf(item: QueuedBroadcast): number {
+  return kPartOverheadBytes + item.part.length;
+}
+
+function update(node: OrderNode): void {
+  let cost = costOf(node);
+  if (node.left !== null && node.left.costMin < cost) cost = node.left.costMin;
+  if (node.right !== null && node.right.costMin < cost) cost = node.right.costMin;
+  node.costMin = cost;
+}
+
+/**
+ * A deterministic priority from the item's sequence (a multiplicative hash): the treap
+ * stays balanced in expectation without a random generator, which the protocol code may
+ * not call outside the seeded Prng.
+ */
+function priorityOf(sequence: number): number {
+  return Math.imul(sequence ^ (sequence >>> 16), 0x45d9f3b) >>> 0;
+}
+
+/** One kind's items in take order. */
+class OrderedItems {
+  root: OrderNode | null = null;
+  size = 0;
+
+  insert(item: OrderNode): void {
+    item.left = null;
+    item.right = null;
+    item.costMin = costOf(item);
+    this.root = this.insertAt(this.root, item);
+    this.size++;
+  }
+
+  remove(item: OrderNode): void {
+    this.root = this.removeAt(this.root, item);
+    this.size--;
+  }
+
+  /** The last item in take order (most transmits, then oldest): the one evicted first. */
+  last(): OrderNode | undefined {
+    let node = this.root;
+    if (node === null) return undefined;
+    while (node.right !== null) node = node.right;
+    return node;
+  }
+
+  private insertAt(node: OrderNode | null, fresh: OrderNode): OrderNode {
+    if (node === null) return fresh;
+    if (before(fresh, node)) {
+      node.left = this.insertAt(node.left, fresh);
+      if (node.left.priority > node.priority) return rotateRight(node);
+    } else {
+      node.right = this.insertAt(node.right, fresh);
+      if (node.right.priority > node.priority) return rotateLeft(node);
+    }
+    update(node);
+    return node;
+  }
+
+  private removeAt(node: OrderNode | null, item: OrderNode): OrderNode | null {
+    if (node === null) throw new Error('BroadcastQueue: removing an item that is not queued');
+    if (node === item) return merge(node.left, node.right);
+    if (before(item, node)) node.left = this.removeAt(node.left, item);
+    else node.right = this.removeAt(node.right, item);
+    update(node);
+    return node;
+  }
+}
+
+function rotateRight(node: OrderNode): OrderNode {
+  const top = node.left!;
+  node.left = top.right;
+  top.right = node;
+  update(node);
+  update(top);
+  return top;
+}
+
+function rotateLeft(node: OrderNode): OrderNode {
+  const top = node.right!;
+  node.right = top.left;
+  top.left = node;
+  update(node);
+  update(top);
+  return top;
+}
+
+/** Joins two treaps where every item of `left` comes before every item of `right`. */
+function merge(left: OrderNode | null, right: OrderNode | null): OrderNode | null {
+  if (left === null) return right;
+  if (right === null) return left;
+  if (left.priority > right.priority) {
+    left.right = merge(left.right, right);
+    update(left);
+    return left;
+  }
+  right.left = merge(left, right.left);
+  update(right);
+  return right;
+}
+
+/** The state of one take() pass, kept in fields so the in-order walk allocates nothing per node. */
+class TakePass {
+  /** Bytes left in the datagram. */
+  total = 0;
+  /** Bytes left for membership news (equal to total in the user pass). */
+  kindBudget = 0;
+  partsMax = 0;
+  readonly chosen: OrderNode[] = [];
+
+  walk(node: OrderNode | null, out: Uint8Array[]): void {
+    while (node !== null) {
+      if (out.length >= this.partsMax || node.costMin > this.total || node.costMin > this.kindBudget) return;
+      this.walk(node.left, out);
+      if (out.length >= this.partsMax) return;
+      const cost = costOf(node);
+      if (cost <= this.total && cost <= this.kindBudget) {
+        this.total -= cost;
+        this.kindBudget -= cost;
+        out.push(node.part);
+        this.chosen.push(node);
+      }
+      node = node.right;
+    }
+  }
+}
+
 export class BroadcastQueue {
-  private readonly items = new Map<string, QueuedBroadcast>();
+  private readonly items = new Map<string, OrderNode>();
+  private readonly membership = new OrderedItems();
+  private readonly users = new OrderedItems();
+  private readonly pass = new TakePass();
   private readonly lengthMax: number;
   private sequence = 0;
   private userSequence = 0;
@@ -43,59 +197,73 @@ export class BroadcastQueue {
 
   /** Queues membership news about a node, replacing older news about it. */
   queueMembership(key: string, part: Uint8Array): void {
-    this.items.delete(key);
-    this.insert({ key, part, user: false, transmits: 0, sequence: this.sequence++ });
+    this.forget(key);
+    this.insert(key, part, false);
   }
 
   /** Queues a user broadcast (never replaced by another). */
   queueUser(part: Uint8Array): void {
-    this.insert({ key: `u${this.userSequence++}`, part, user: true, transmits: 0, sequence: this.sequence++ });
+    this.insert(`u${this.userSequence++}`, part, true);
   }
 
   /** Drops news about a key (for example: a node was reaped). */
   forget(key: string): void {
-    this.items.delete(key);
+    const item = this.items.get(key);
+    if (item !== undefined) this.delete(item);
   }
 
-  private insert(item: QueuedBroadcast): void {
+  private orderOf(item: OrderNode): OrderedItems {
+    return item.user ? this.users : this.membership;
+  }
+
+  private delete(item: OrderNode): void {
+    this.items.delete(item.key);
+    this.orderOf(item).remove(item);
+  }
+
+  private insert(key: string, part: Uint8Array, user: boolean): void {
+    const sequence = this.sequence++;
+    const item: OrderNode = { key, part, user, transmits: 0, sequence, priority: priorityOf(sequence), left: null, right: null, costMin: 0 };
     if (this.items.size >= this.lengthMax) {
-      let worst: QueuedBroadcast | undefined;
-      for (const candidate of this.items.values()) {
-        if (worst === undefined || candidate.transmits > worst.transmits || (candidate.transmits === worst.transmits && candidate.sequence < worst.sequence)) worst = candidate;
-      }
+      // The worst of each kind is its last; the worse of the two goes.
+      const a = this.membership.last();
+      const b = this.users.last();
+      const worst = a === undefined ? b : b === undefined ? a : before(a, b) ? b : a;
       if (worst !== undefined) {
-        this.items.delete(worst.key);
+        this.delete(worst);
         this.dropped++;
       }
     }
     this.items.set(item.key, item);
+    this.orderOf(item).insert(item);
   }
 
   /**
    * Picks parts that fit in `budgetBytes` (each costs kPartOverheadBytes + length), at
    * most `partsMax` of them, counts a transmit for each, and retires items that
-   * reached `limit` transmits.
+   * reached `limit` transmits. Membership parts come first, then user parts, each in
+   * take order; a part that does not fit is passed over for smaller ones after it.
    */
-  take(budgetBytes: number, partsMax: number, limit: number, userReserveBytes: number): Uint8Array[] {
-    if (this.items.size === 0 || partsMax <= 0) return [];
-    const ordered = [...this.items.values()].sort((a, b) => a.transmits - b.transmits || b.sequence - a.sequence);
-    const hasUser = ordered.some((i) => i.user);
-    const hasMembership = ordered.some((i) => !i.user);
-    let membershipBudget = hasUser && hasMembership ? Math.max(0, budgetBytes - userReserveBytes) : budgetBytes;
-    let total = budgetBytes;
+  take(budgetBytes: number, partsMax: number, limit: number, userReserveBytes: number): readonly Uint8Array[] {
+    // Most datagrams find the queue empty: they get one shared empty list, not a new one.
+    if (this.items.size === 0 || partsMax <= 0) return kNothing;
     const out: Uint8Array[] = [];
-    for (const pass of [false, true]) {
-      for (const item of ordered) {
-        if (item.user !== pass || out.length >= partsMax) continue;
-        const cost = kPartOverheadBytes + item.part.length;
-        if (cost > total || (!item.user && cost > membershipBudget)) continue;
-        total -= cost;
-        if (!item.user) membershipBudget -= cost;
-        out.push(item.part);
-        item.transmits++;
-        if (item.transmits >= limit) this.items.delete(item.key);
-      }
+    const pass = this.pass;
+    pass.partsMax = partsMax;
+    pass.total = budgetBytes;
+    pass.kindBudget = this.users.size > 0 && this.membership.size > 0 ? Math.max(0, budgetBytes - userReserveBytes) : budgetBytes;
+    pass.walk(this.membership.root, out);
+    pass.kindBudget = pass.total;
+    pass.walk(this.users.root, out);
+    // Counted after both walks, so a transmit does not move an item during its own walk.
+    for (const item of pass.chosen) {
+      const order = this.orderOf(item);
+      order.remove(item);
+      item.transmits++;
+      if (item.transmits >= limit) this.items.delete(item.key);
+      else order.insert(item);
     }
+    pass.chosen.length = 0;
     return out;
   }
 }

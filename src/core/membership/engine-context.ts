@@ -2,6 +2,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { MembershipTable } from '../table/membership-table.js';
 import * as F from '../wire/format.js';
 import { formatWireAddress, type NodeId } from '../wire/message.js';
+import { AddressIndex } from './address-index.js';
 import type { AntiEntropy } from './anti-entropy.js';
 import type { MembershipConfig } from './config.js';
 import type { Dissemination } from './dissemination.js';
@@ -34,12 +35,14 @@ export class EngineContext {
   now = 0;
   /** Set by leave(): from then on the engine answers nothing and starts no probe. */
   leaving = false;
+  /** Address text to row, built on the first ICMP report; also caches reply-to address texts. */
+  readonly addressIndex: AddressIndex;
   state!: MemberState;
   prober!: Prober;
   dissemination!: Dissemination;
   antiEntropy!: AntiEntropy;
 
-  constructor(options: { config: MembershipConfig; runtime: Runtime; env: EngineEnvironment; scratch: EngineScratch; table: MembershipTable; stats: EngineStats; selfId: NodeId; selfAddress: string }) {
+  constructor(options: { config: MembershipConfig; runtime: Runtime; env: EngineEnvironment; scratch: EngineScratch; table: MembershipTable; stats: EngineStats; selfId: NodeId; selfAddress: string; addressTextsMax: number }) {
     this.config = options.config;
     this.runtime = options.runtime;
     this.env = options.env;
@@ -49,6 +52,7 @@ export class EngineContext {
     this.stats = options.stats;
     this.selfId = options.selfId;
     this.selfAddress = options.selfAddress;
+    this.addressIndex = new AddressIndex(this.table, options.addressTextsMax);
   }
 
   get incarnation(): number {
@@ -79,10 +83,7 @@ export class EngineContext {
   }
 
   rowOfAddress(address: string): number {
-    for (let row = 0; row < this.table.rowCount; row++) {
-      if (this.table.status[row] !== F.kStatusEmpty && row !== this.selfRow && this.addressOf(row) === address) return row;
-    }
-    return -1;
+    return this.addressIndex.rowOf(address, this.selfRow);
   }
 
   isSelf(high: number, low: number): boolean {
@@ -91,8 +92,7 @@ export class EngineContext {
 
   tapeAddress(family: number, bytes: number, port: number): string {
     const { u8, dv } = this.runtime.views;
-    const f = u8[family]! as 0 | 4 | 6;
-    return formatWireAddress({ family: f, bytes: u8.subarray(bytes, bytes + 16), port: dv.getUint16(port, true) });
+    return this.addressIndex.textOf(u8[family]!, u8, bytes, dv.getUint16(port, true));
   }
 
   key(row: number): string {

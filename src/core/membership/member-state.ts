@@ -54,6 +54,7 @@ export class MemberState {
       if ((status === F.kStatusDead || status === F.kStatusLeft) && row !== selfRow) table.armDeadline(row, this.ctx.now + this.ctx.config.tombstoneReapMs);
     }
     this.liveMembers = live;
+    this.ctx.addressIndex.rebuild();
   }
 
   /** Starts the sweep timer (at start()). */
@@ -71,6 +72,8 @@ export class MemberState {
    * (changed by a kernel merge or by a message): events, suspicion timers, tombstones.
    */
   settle(row: number, metaChanged: boolean): void {
+    // Every insertion and change of address reaches settle (merges and ALIVE messages).
+    this.ctx.addressIndex.refresh(row);
     const table = this.ctx.table;
     const status = table.status[row]!;
     const before = this.knownStatus[row]!;
@@ -250,6 +253,7 @@ export class MemberState {
     this.meta.delete(row);
     this.knownStatus[row] = F.kStatusEmpty;
     this.ctx.table.remove(row);
+    this.ctx.addressIndex.refresh(row);
   }
 
   // ---------------------------------------------------------------- receiving

@@ -19,6 +19,9 @@ export type { EngineEnvironment } from './engine-environment.js';
 export { EngineScratch } from './engine-scratch.js';
 export { EngineStats } from './engine-stats.js';
 
+/** Reply-to address texts an agent's engine remembers by default (see EngineOptions.addressTextsMax). */
+const kAddressTextsMaxDefault = 16_384;
+
 export interface EngineOptions {
   config: MembershipConfig;
   runtime: Runtime;
@@ -34,6 +37,12 @@ export interface EngineOptions {
   scratch?: EngineScratch;
   /** A table to use (for a worker that owns it); made with config.membersMax when absent. */
   table?: MembershipTable;
+  /**
+   * IPv4 address texts remembered so that a ping's reply-to address is not formatted for
+   * every ping (AddressIndex.textOf); 0 keeps none. One agent keeps one per member (the
+   * default); a simulator running thousands of engines passes 0 to save the memory.
+   */
+  addressTextsMax?: number;
 }
 
 /**
@@ -80,7 +89,7 @@ export class MembershipEngine {
     this.table = options.table ?? MembershipTable.create(options.runtime, options.config.membersMax);
     this.selfId = options.id;
     this.selfAddress = formatWireAddress(options.address);
-    const ctx = new EngineContext({ config: this.config, runtime: options.runtime, env: options.environment, scratch, table: this.table, stats: this.stats, selfId: this.selfId, selfAddress: this.selfAddress });
+    const ctx = new EngineContext({ config: this.config, runtime: options.runtime, env: options.environment, scratch, table: this.table, stats: this.stats, selfId: this.selfId, selfAddress: this.selfAddress, addressTextsMax: options.addressTextsMax ?? kAddressTextsMaxDefault });
     this.ctx = ctx;
     this.state = ctx.state = new MemberState(ctx);
     this.prober = ctx.prober = new Prober(ctx);

@@ -126,6 +126,22 @@ export type NativeUdpSocketConstructor = new (
   onErrors: NativeUdpErrorsCallback,
 ) => NativeUdpSocketHandle;
 
+/**
+ * The addon's AES-256-GCM keyring (native/gcm_keyring.cc): EVP contexts made once per
+ * key, the wire format of src/security/keyring.ts. Results: a length, or -1 malformed,
+ * -2 authenticated by no key, -3 a buffer too small.
+ */
+export interface NativeGcmKeyringHandle {
+  /** Opens `sealed` into out[0..]; out must not overlap sealed. */
+  open(sealed: Uint8Array, out: Uint8Array): number;
+  /** Seals `plaintext` into out[0..] with a random nonce (or `nonce`, for tests). */
+  seal(plaintext: Uint8Array, out: Uint8Array, nonce?: Uint8Array): number;
+  /** Opens message i at buffer[i·slotBytes] (lengths[i] bytes) into out[i·slotBytes]; results[i] as open(). Returns how many opened. */
+  openBatch(buffer: Uint8Array, count: number, slotBytes: number, lengths: Uint32Array, results: Int32Array, out: Uint8Array): number;
+}
+
+export type NativeGcmKeyringConstructor = new (keys: Uint8Array[]) => NativeGcmKeyringHandle;
+
 /** The JavaScript surface of build/Release/galaxy_native.node. */
 export interface NativeAddon {
   readonly addonVersion: number;
@@ -134,6 +150,8 @@ export interface NativeAddon {
   probeErrQueue(ipv6: boolean, closedPort?: number): ErrorQueueProbe;
   /** Absent in builds made before the native UDP socket existed. */
   readonly UdpSocket?: NativeUdpSocketConstructor;
+  /** Absent in builds made before the native keyring existed. */
+  readonly GcmKeyring?: NativeGcmKeyringConstructor;
 }
 
 export type NativeStatus =

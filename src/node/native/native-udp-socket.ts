@@ -307,7 +307,13 @@ export class NativeUdpSocket {
    * (invalid address, too large). Throws GALAXY_NATIVE_CLOSED after close().
    */
   send(to: string, bytes: Uint8Array): boolean {
-    const queued = callAddon(() => this.#handle.queue(to, bytes, 0, bytes.byteLength));
+    // Called once per datagram: the try is inline rather than through callAddon's closure.
+    let queued: boolean;
+    try {
+      queued = this.#handle.queue(to, bytes, 0, bytes.byteLength);
+    } catch (error) {
+      throw translateAddonError(error);
+    }
     if (queued) this.#scheduleFlush();
     return queued;
   }

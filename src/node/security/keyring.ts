@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { loadNative, type NativeGcmKeyringHandle } from '../native/loader.js';
 import { CodedError } from '../../core/util/coded-error.js';
 
 /**
@@ -9,6 +10,15 @@ import { CodedError } from '../../core/util/coded-error.js';
  * Sealed message: u8 version (1), 12-byte random nonce, ciphertext, 16-byte tag. The
  * version byte is authenticated as additional data. A message that no installed key
  * opens is refused and counted, and never reaches a parser.
+ *
+ * Two ways to use it. open() and seal() return fresh buffers the caller owns (node:crypto,
+ * a new cipher per message). openView() and sealView() are the datagram hot path: with
+ * the native addon they run on OpenSSL EVP contexts made once per key and write into
+ * buffers this keyring reuses, so the result is a view valid only until the next call of
+ * the same method (copy it to keep it); a wrong key is a return value, never an
+ * exception. Without the addon (or with GALAXY_NO_NATIVE=1, or `native: false`) they
+ * fall back to open() and seal(). Both give the same bytes for the same nonce, and each
+ * opens what the other seals (test/keyring-native.test.ts runs both).
  */
 export const kKeyBytes = 32;
 export const kSealVersion = 1;
@@ -19,6 +29,50 @@ export const kSealOverheadBytes = 1 + kNonceBytes + kTagBytes;
 export const kKeyringKeysMax = 16;
 
 export class KeyringError extends CodedError<string> {}
+
+/** Options of the Keyring constructor. */
+export interface KeyringOptions {
+  /** Use the native addon's contexts for openView/sealView when it is loaded (default true). */
+  native?: boolean;
+}
+
+/** The largest message openView/sealView handle natively (a UDP payload); larger ones take node:crypto. */
+export const kNativeMessageBytesMax = 65536;
+/**
+ * Views of the reused output buffers are cached per length up to this many bytes (every
+ * datagram size), so the hot path allocates no view; longer results get a fresh view.
+ */
+const kCachedViewBytesMax = 2048;
+const kNativeOpenMalformed = -1;
+const kNativeOpenNotAuthenticated = -2;
+
+/** The native side of a keyring: the addon's contexts, the reused output buffers and their views. */
+class NativeSealing {
+  readonly handle: NativeGcmKeyringHandle;
+  readonly opened = new Uint8Array(kNativeMessageBytesMax);
+  readonly sealed = new Uint8Array(kNativeMessageBytesMax + kSealOverheadBytes);
+  private readonly openedViews: Array<Uint8Array | undefined> = [];
+  private readonly sealedViews: Array<Uint8Array | undefined> = [];
+
+  constructor(handle: NativeGcmKeyringHandle) {
+    this.handle = handle;
+  }
+
+  openedView(length: number): Uint8Array {
+    return viewOf(this.opened, this.openedViews, length);
+  }
+
+  sealedView(length: number): Uint8Array {
+    return viewOf(this.sealed, this.sealedViews, length);
+  }
+}
+
+function viewOf(buffer: Uint8Array, views: Array<Uint8Array | undefined>, length: number): Uint8Array {
+  if (length > kCachedViewBytesMax) return buffer.subarray(0, length);
+  let view = views[length];
+  if (view === undefined) views[length] = view = buffer.subarray(0, length);
+  return view;
+}
 
 export interface KeyringCounters {
   sealed: number;
@@ -32,11 +86,20 @@ export interface KeyringCounters {
 export class Keyring {
   readonly counters: KeyringCounters = { sealed: 0, opened: 0, malformed: 0, authenticationFailed: 0 };
   private keys: Buffer[] = [];
+  private readonly nativeWanted: boolean;
+  /** The native contexts for the current keys; undefined until first needed after a change, null when unavailable. */
+  private nativeSealing: NativeSealing | null | undefined;
 
   /** A keyring holding `keys` (base64 or raw 32-byte buffers); the first is the primary. */
-  constructor(keys: ReadonlyArray<string | Uint8Array>) {
+  constructor(keys: ReadonlyArray<string | Uint8Array>, options: KeyringOptions = {}) {
     if (keys.length === 0) throw new KeyringError('GALAXY_KEYRING_EMPTY', 'a keyring needs at least one key');
+    this.nativeWanted = options.native ?? true;
     for (const key of keys) this.install(key);
+  }
+
+  /** Whether openView and sealView run on the native addon's contexts. */
+  get native(): boolean {
+    return this.sealing() !== null;
   }
 
   /** A fresh random key, base64. */
@@ -50,6 +113,7 @@ export class Keyring {
     if (this.indexOf(bytes) >= 0) return;
     if (this.keys.length >= kKeyringKeysMax) throw new KeyringError('GALAXY_KEYRING_FULL', `a keyring holds at most ${kKeyringKeysMax} keys`);
     this.keys.push(bytes);
+    this.nativeSealing = undefined;
   }
 
   /** Makes an installed key the primary (the one that encrypts). */
@@ -58,6 +122,7 @@ export class Keyring {
     if (index < 0) throw new KeyringError('GALAXY_KEYRING_UNKNOWN_KEY', 'install a key before using it as primary');
     const [primary] = this.keys.splice(index, 1);
     this.keys.unshift(primary!);
+    this.nativeSealing = undefined;
   }
 
   /** Removes a key; the primary cannot be removed (use another first). */
@@ -66,6 +131,7 @@ export class Keyring {
     if (index < 0) throw new KeyringError('GALAXY_KEYRING_UNKNOWN_KEY', 'no such key in the keyring');
     if (index === 0) throw new KeyringError('GALAXY_KEYRING_PRIMARY', 'the primary key cannot be removed; use another key first');
     this.keys.splice(index, 1);
+    this.nativeSealing = undefined;
   }
 
   /**
@@ -82,6 +148,7 @@ export class Keyring {
       if (!next.some((k) => k.equals(bytes))) next.push(bytes);
     }
     this.keys = next;
+    this.nativeSealing = undefined;
   }
 
   /** The installed keys, base64, primary first. */
@@ -89,9 +156,13 @@ export class Keyring {
     return this.keys.map((k) => k.toString('base64'));
   }
 
-  /** Encrypts with the primary key. */
+  /** Encrypts with the primary key, into a new buffer. */
   seal(plaintext: Uint8Array): Buffer {
-    const nonce = randomBytes(kNonceBytes);
+    return this.sealWithNonce(plaintext, randomBytes(kNonceBytes));
+  }
+
+  /** @internal seal() with a given nonce: tests compare the native bytes with these. */
+  sealWithNonce(plaintext: Uint8Array, nonce: Uint8Array): Buffer {
     const header = Buffer.of(kSealVersion);
     const cipher = createCipheriv('aes-256-gcm', this.keys[0]!, nonce);
     cipher.setAAD(header);
@@ -126,6 +197,42 @@ export class Keyring {
     return null;
   }
 
+  /**
+   * Decrypts like open(), into a buffer this keyring reuses: the view is valid until the
+   * next openView() call. Natively, one EVP context per key, no exception for a wrong key.
+   */
+  openView(sealed: Uint8Array): Uint8Array | null {
+    const native = this.sealing();
+    if (native === null || sealed.length > kNativeMessageBytesMax) return this.open(sealed);
+    const length = native.handle.open(sealed, native.opened);
+    if (length >= 0) {
+      this.counters.opened++;
+      return native.openedView(length);
+    }
+    if (length === kNativeOpenMalformed) this.counters.malformed++;
+    else if (length === kNativeOpenNotAuthenticated) this.counters.authenticationFailed++;
+    else throw new KeyringError('GALAXY_KEYRING_NATIVE', `native open of ${sealed.length} bytes returned ${length}`);
+    return null;
+  }
+
+  /** Encrypts like seal(), into a buffer this keyring reuses: the view is valid until the next sealView() call. */
+  sealView(plaintext: Uint8Array): Uint8Array {
+    const native = this.sealing();
+    if (native === null || plaintext.length > kNativeMessageBytesMax) return this.seal(plaintext);
+    const length = native.handle.seal(plaintext, native.sealed);
+    if (length < 0) throw new KeyringError('GALAXY_KEYRING_NATIVE', `native seal of ${plaintext.length} bytes returned ${length}`);
+    this.counters.sealed++;
+    return native.sealedView(length);
+  }
+
+  /** The native contexts for the current keys, made on first use after a change; null without the addon. */
+  private sealing(): NativeSealing | null {
+    if (this.nativeSealing !== undefined) return this.nativeSealing;
+    const constructor = this.nativeWanted ? nativeKeyringConstructor() : undefined;
+    this.nativeSealing = constructor === undefined ? null : new NativeSealing(new constructor(this.keys.map((key) => new Uint8Array(key))));
+    return this.nativeSealing;
+  }
+
   private indexOf(key: Buffer): number {
     return this.keys.findIndex((k) => k.equals(key));
   }
@@ -135,4 +242,9 @@ function toKey(key: string | Uint8Array): Buffer {
   const bytes = typeof key === 'string' ? Buffer.from(key, 'base64') : Buffer.from(key);
   if (bytes.length !== kKeyBytes) throw new KeyringError('GALAXY_KEYRING_BAD_KEY', `a key must be ${kKeyBytes} bytes (base64: 44 characters), got ${bytes.length} bytes`);
   return bytes;
+}
+
+function nativeKeyringConstructor(): (new (keys: Uint8Array[]) => NativeGcmKeyringHandle) | undefined {
+  const status = loadNative();
+  return status.loaded ? status.addon.GcmKeyring : undefined;
 }
