@@ -464,7 +464,6 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
   private needsChange(): boolean {
     if (this.view.id === 0 || this.frozen) return true;
     for (let r = 0; r < this.view.members.length; r++) {
-      if (r === this.myRank) continue;
       if (this.suspected(r) || !this.definition.has(this.view.members[r]!.nodeId)) return true;
     }
     return this.freshCandidates().length > 0;

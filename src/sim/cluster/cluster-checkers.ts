@@ -100,9 +100,10 @@ function deliveriesByView(m: MemberHistory): Map<number, Delivery[]> {
 }
 
 /**
- * Virtual synchrony: members that pass together from view v to the same next view have
+ * Virtual synchrony: members that pass together from view v to view v + 1 have
  * delivered the same set of messages in v. A member still in v (no next view yet) is
- * not judged for v.
+ * not judged for v, nor is one that was left out of v + 1 and came back later as a
+ * joiner (from v to v + k): like a process Isis excluded, it was not part of v's flush.
  */
 export function checkVirtualSynchrony(history: ClusterHistory, cluster: string): CheckResult {
   const v = new Violations();
@@ -114,6 +115,7 @@ export function checkVirtualSynchrony(history: ClusterHistory, cluster: string):
     for (let k = 0; k + 1 < installs.length; k++) {
       const from = installs[k]!.viewId;
       const to = installs[k + 1]!.viewId;
+      if (to !== from + 1) continue;
       const set = (deliveries.get(from) ?? []).map((d) => `${d.sender}:${d.seq}`).sort().join(' ');
       const key = `${from}->${to}`;
       let group = groups.get(key);
