@@ -551,20 +551,20 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
       for (const p of round.promises.values()) for (let s = 0; s < size; s++) cut[s] = Math.max(cut[s]!, p.contiguous[s]!);
       value = { viewId: this.view.id + 1, prevViewId: this.view.id, members, cut };
     }
-    // Carry the messages of the cut that some member passing on may lack. A promiser of
-    // this round holds at least floor[s]; a promiser of an earlier round whose value was
-    // adopted may hold less, and what it lacks came with that value into the pool. A
-    // sender is never more than sendWindowMax ahead of what every member holds, so
-    // nothing at or below cut - sendWindowMax can be missing anywhere.
+    // Carry the messages of the cut that some member passing on may lack: everything the
+    // promises brought (a promiser of an earlier round whose value was adopted may hold
+    // less than this round's promisers, and what it lacks came with that value). A
+    // message of the cut absent from every promise was stable when a promiser dropped
+    // it: every member of the view had received it, and a member keeps what it received
+    // until it delivers it, so each one delivers it from its own buffer at the install.
+    // A sender is never more than sendWindowMax ahead of what every member holds, so
+    // nothing at or below cut - sendWindowMax needs carrying.
     const window = this.settings.sendWindowMax;
-    const floor = new Array<number>(size).fill(Number.MAX_SAFE_INTEGER);
-    for (const p of round.promises.values()) for (let s = 0; s < size; s++) floor[s] = Math.min(floor[s]!, p.contiguous[s]!);
     const messages: W.CarriedMessage[] = [];
     for (let s = 0; s < size; s++) {
       for (let seq = Math.max(1, value.cut[s]! - window + 1); seq <= value.cut[s]!; seq++) {
         const m = pool.get(s * 0x100000000 + seq);
         if (m !== undefined) messages.push(m);
-        else if (seq > floor[s]!) throw new Error(`cluster ${this.cluster}: message ${s}/${seq} of the cut is held by no promiser (a bug)`);
       }
     }
     return { value, messages };

@@ -1,5 +1,8 @@
 import type { ClusterHistory, HistoryEvent, MemberHistory } from './cluster-history.js';
 
+/** What the checkers read of a history (a ClusterHistory). */
+export type ClusterHistoryLike = Pick<ClusterHistory, 'ofCluster'>;
+
 /**
  * The properties of the cluster service, each checked over recorded histories. Every
  * checker returns the violations it found (empty when the property held), described in
@@ -39,7 +42,7 @@ class Violations {
  * Since this core installs only primary views, this is also primary uniqueness: at most
  * one primary view per id, cluster-wide.
  */
-export function checkViewAgreement(history: ClusterHistory, cluster: string): CheckResult {
+export function checkViewAgreement(history: ClusterHistoryLike, cluster: string): CheckResult {
   const v = new Violations();
   const seen = new Map<number, { list: string; by: string }>();
   for (const m of history.ofCluster(cluster)) {
@@ -58,7 +61,7 @@ export function checkViewAgreement(history: ClusterHistory, cluster: string): Ch
  * there are no gaps among members that stay: when a member goes from view v to view w,
  * it is in no view between them that anyone installed.
  */
-export function checkMonotonicViews(history: ClusterHistory, cluster: string): CheckResult {
+export function checkMonotonicViews(history: ClusterHistoryLike, cluster: string): CheckResult {
   const v = new Violations();
   const listOf = new Map<number, Install>();
   for (const m of history.ofCluster(cluster)) for (const i of installsOf(m)) if (!listOf.has(i.viewId)) listOf.set(i.viewId, i);
@@ -105,7 +108,7 @@ function deliveriesByView(m: MemberHistory): Map<number, Delivery[]> {
  * not judged for v, nor is one that was left out of v + 1 and came back later as a
  * joiner (from v to v + k): like a process Isis excluded, it was not part of v's flush.
  */
-export function checkVirtualSynchrony(history: ClusterHistory, cluster: string): CheckResult {
+export function checkVirtualSynchrony(history: ClusterHistoryLike, cluster: string): CheckResult {
   const v = new Violations();
   // (v, next) → member key → sorted delivered set in v.
   const groups = new Map<string, Map<string, string>>();
@@ -138,7 +141,7 @@ export function checkVirtualSynchrony(history: ClusterHistory, cluster: string):
 }
 
 /** Every delivery is of a message its sender sent in the view it is delivered in (same seq, same payload). */
-export function checkDeliveredInSentView(history: ClusterHistory, cluster: string): CheckResult {
+export function checkDeliveredInSentView(history: ClusterHistoryLike, cluster: string): CheckResult {
   const v = new Violations();
   const sent = new Map<string, string>();
   for (const m of history.ofCluster(cluster)) {
@@ -156,7 +159,7 @@ export function checkDeliveredInSentView(history: ClusterHistory, cluster: strin
 }
 
 /** No member delivers one message twice (per view, sender and sequence number). */
-export function checkNoDuplicates(history: ClusterHistory, cluster: string): CheckResult {
+export function checkNoDuplicates(history: ClusterHistoryLike, cluster: string): CheckResult {
   const v = new Violations();
   for (const m of history.ofCluster(cluster)) {
     const seen = new Set<string>();
@@ -171,7 +174,7 @@ export function checkNoDuplicates(history: ClusterHistory, cluster: string): Che
 }
 
 /** FIFO per sender: in each view a member delivers each sender's messages as 1, 2, 3, … with no gap or reordering. */
-export function checkFifo(history: ClusterHistory, cluster: string): CheckResult {
+export function checkFifo(history: ClusterHistoryLike, cluster: string): CheckResult {
   const v = new Violations();
   for (const m of history.ofCluster(cluster)) {
     const last = new Map<string, number>();
@@ -190,7 +193,7 @@ export function checkFifo(history: ClusterHistory, cluster: string): CheckResult
  * The flush orders events: every delivery of view v comes before the member installs
  * its next view, and viewEnding(v) comes after the last of them, right before that install.
  */
-export function checkFlushOrder(history: ClusterHistory, cluster: string): CheckResult {
+export function checkFlushOrder(history: ClusterHistoryLike, cluster: string): CheckResult {
   const v = new Violations();
   for (const m of history.ofCluster(cluster)) {
     let current = -1;
@@ -212,7 +215,7 @@ export function checkFlushOrder(history: ClusterHistory, cluster: string): Check
 }
 
 /** Every safety checker, in one call. */
-export function checkSafety(history: ClusterHistory, cluster: string): CheckResult[] {
+export function checkSafety(history: ClusterHistoryLike, cluster: string): CheckResult[] {
   return [
     checkViewAgreement(history, cluster),
     checkMonotonicViews(history, cluster),
