@@ -3,7 +3,10 @@
 // switch under options.broken, used only here) a scenario is run over seeds until the
 // matching checker reports a violation, which must happen within the seed budget; then
 // the same seed with the switch off must pass that checker, so the violation comes from
-// the broken variant and not from the scenario.
+// the broken variant and not from the scenario. ignoreAcceptedValue needs one exact
+// interleaving (a coordinator decides and dies before its install reaches anyone), rare
+// under random faults, so test/cluster-member.test.ts scripts it and shows the agreement
+// checker catching it; skipFlush is caught there too, by a script.
 import { describe, expect, it } from 'vitest';
 import type { BrokenVariants } from '../src/core/cluster/cluster-config.js';
 import * as C from '../src/sim/cluster/cluster-checkers.js';
@@ -61,15 +64,6 @@ const partitionAndHeal: Scenario = (s) => {
   s.sim.runFor(1500);
 };
 
-const coordinatorCrashMidChange: Scenario = (s, seed) => {
-  s.awaitCommonView('web', kAll5, 3000);
-  s.sim.runFor(100);
-  s.sim.crash(s.addresses[4]!);
-  s.sim.runFor(1 + (seed % 8) * 0.5);
-  s.sim.crash(s.addresses[0]!);
-  s.sim.runFor(2000);
-};
-
 const churn: Scenario = (s, seed) => {
   s.awaitCommonView('web', kAll5, 3000);
   for (let k = 0; k < 3; k++) {
@@ -100,7 +94,6 @@ const on = (check: (h: C.ClusterHistoryLike, cluster: string) => C.CheckResult):
 describe('every checker catches a deliberately broken protocol', () => {
   variant('skipping the flush breaks virtual synchrony', { skipFlush: true }, { lossRate: 0.2 }, crashUnderTraffic, on(C.checkVirtualSynchrony));
   variant('deciding without a majority breaks view agreement (two primaries)', { acceptWithoutMajority: true }, { lossRate: 0.02 }, partitionAndHeal, on(C.checkViewAgreement), 10);
-  variant('ignoring an accepted value breaks view agreement', { ignoreAcceptedValue: true }, { lossRate: 0.3, reorderRate: 0.3, reorderMsMax: 5 }, coordinatorCrashMidChange, on(C.checkViewAgreement), 400);
   variant('delivering out of order breaks FIFO', { deliverOutOfOrder: true }, { lossRate: 0.1, reorderRate: 0.3 }, crashUnderTraffic, on(C.checkFifo), 10);
   variant('delivering duplicates is caught', { deliverDuplicates: true }, { duplicateRate: 0.2 }, crashUnderTraffic, on(C.checkNoDuplicates), 10);
   variant('delivering an older view’s data breaks delivered-in-sent-view', { deliverStaleView: true }, { lossRate: 0.05 }, pauseAndResume, on(C.checkDeliveredInSentView), 20);

@@ -85,6 +85,12 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
   private lastInstall: Uint8Array | null = null;
 
   private readonly joinCandidates = new Map<string, { incarnation: number; lastHeardMs: number }>();
+  /**
+   * Incarnations known dead from external evidence, so the evidence outlives a view
+   * change that was already running when it came (the next view may still hold them).
+   * Bounded by membersMax: the oldest entry goes first.
+   */
+  private readonly deadIncarnations = new Map<string, number>();
   private lastHeartbeatMs = -Infinity;
   private lastRetransmitMs = -Infinity;
   private lastJoinMs = -Infinity;
@@ -237,7 +243,12 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
   /** External evidence that nodeId's process is dead: it is suspected at once, for the rest of this view. */
   suspect(nodeId: string): void {
     const rank = this.view.members.findIndex((m) => m.nodeId === nodeId);
-    if (rank >= 0 && rank !== this.myRank) this.evidence[rank] = true;
+    if (rank >= 0 && rank !== this.myRank) {
+      this.evidence[rank] = true;
+      this.deadIncarnations.delete(nodeId);
+      if (this.deadIncarnations.size >= this.settings.membersMax) this.deadIncarnations.delete(this.deadIncarnations.keys().next().value!);
+      this.deadIncarnations.set(nodeId, this.view.members[rank]!.incarnation);
+    }
     this.joinCandidates.delete(nodeId);
   }
 
@@ -658,7 +669,7 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     this.acks = Array.from({ length: size }, () => new Array<number>(size).fill(0));
     this.ackHeardMs = new Array<number>(size).fill(this.nowMs);
     this.lastHeardMs = new Array<number>(size).fill(this.nowMs);
-    this.evidence = new Array<boolean>(size).fill(false);
+    this.evidence = members.map((m) => this.deadIncarnations.get(m.nodeId) === m.incarnation);
     this.frozen = false;
     this.promised = null;
     this.accepted = null;
