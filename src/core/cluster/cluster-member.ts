@@ -142,6 +142,9 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
         this.definition = new Set(input.members);
         break;
     }
+    // Evidence, a leave or a join acts now, not at the next tick: a crash reported by
+    // ICMP starts the view change in the same step.
+    if (this.statusValue !== 'left') this.driveViewChange();
     this.updateStatus();
   }
 
