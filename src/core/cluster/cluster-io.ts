@@ -58,5 +58,8 @@ export type ClusterOutput =
   | { readonly kind: 'viewEnding'; readonly viewId: number }
   | { readonly kind: 'viewInstalled'; readonly view: ClusterView }
   | { readonly kind: 'status'; readonly status: ClusterStatus }
-  /** A received message was malformed and dropped (code says why); counted, never thrown. */
-  | { readonly kind: 'dropped'; readonly from: string; readonly code: string };
+  /**
+   * A received message was dropped, never thrown: GALAXY_CLUSTER_WIRE_MALFORMED (it did
+   * not decode) or GALAXY_CLUSTER_WRONG_CLUSTER (it names another cluster). Count it.
+   */
+  | { readonly kind: 'dropped'; readonly from: string; readonly code: 'GALAXY_CLUSTER_WIRE_MALFORMED' | 'GALAXY_CLUSTER_WRONG_CLUSTER' };

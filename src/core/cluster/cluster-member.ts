@@ -264,7 +264,7 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
       message = W.decodeMessage(bytes, this.bounds);
     } catch (error) {
       if (!(error instanceof ClusterError)) throw error;
-      this.out.push({ kind: 'dropped', from, code: error.code });
+      this.out.push({ kind: 'dropped', from, code: 'GALAXY_CLUSTER_WIRE_MALFORMED' });
       return;
     }
     if (message.cluster !== this.cluster) {

@@ -36,8 +36,10 @@ export class ClusterHostProcess implements SimProcess {
   private context!: SimContext;
   private readonly cores = new Map<string, { core: ClusterMember; history: MemberHistory; nextMulticastMs: number }>();
   readonly nodeId: string;
-  /** Messages dropped before reaching a core (unknown cluster, malformed header). */
+  /** Messages dropped before reaching a core (unknown cluster, malformed header) or by it. */
   droppedCount = 0;
+  /** Workload messages this process multicast, numbering the payloads. */
+  private sentCount = 0;
 
   constructor(
     private readonly shared: ClusterHostShared,
@@ -88,7 +90,6 @@ export class ClusterHostProcess implements SimProcess {
     entry.core.step({ kind: 'multicast', payload: new TextEncoder().encode(text) });
     return true;
   }
-  private sentCount = 0;
 
   receiveDatagram(from: string, bytes: Uint8Array): void {
     let name: string;
