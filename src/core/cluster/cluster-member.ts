@@ -345,7 +345,9 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
       if (this.settings.broken.deliverDuplicates === true && !this.frozen) this.deliverOne(rank, m.seq, m.payload);
       return;
     }
-    if (m.seq > this.contiguous[rank]! + this.settings.sendWindowMax) return;
+    // At most sendWindowMax ahead of what was delivered: a frozen member delivers nothing,
+    // so its buffer (and its acks, which let senders go on) stop there.
+    if (m.seq > this.delivered[rank]! + this.settings.sendWindowMax) return;
     const store = this.store[rank]!;
     if (this.settings.broken.deliverOutOfOrder === true && !this.frozen && !store.has(m.seq) && m.seq > this.delivered[rank]! + 1) {
       this.deliverOne(rank, m.seq, m.payload);
