@@ -8,7 +8,8 @@
 // view; a minority stops and says so while the majority goes on, and the heal merges; a
 // coordinator that decided and died before its install reached anyone is followed by one
 // that adopts its value (and the ignoreAcceptedValue variant is caught by the agreement
-// checker); a leave and a restart as a new incarnation. The checkers of
+// checker); a sender facing a frozen member stops within two windows (bounded buffers);
+// a leave and a restart as a new incarnation. The checkers of
 // src/sim/cluster/cluster-checkers.ts judge every script's history.
 import { describe, expect, it } from 'vitest';
 import type { ClusterMemberOptions } from '../src/core/cluster/cluster-config.js';
@@ -183,6 +184,28 @@ describe('cluster member transitions', () => {
       }
     });
   }
+
+  it('a sender facing a frozen member stops within two windows: the frozen buffer stays bounded', () => {
+    const net = form(['a', 'b', 'c'], { sendWindowMax: 4 });
+    for (const id of ['a', 'b', 'c']) net.step(id, { kind: 'definitionChanged', members: ['a', 'b', 'c', 'd'] });
+    net.add('d', ['a', 'b', 'c', 'd'], { sendWindowMax: 4 }, 1);
+    // c never hears a prepare and nobody hears an accept: a and b stay frozen, c goes on.
+    const keep = (m: ScriptedMessage): boolean => !(m.type === 'prepare' && m.to === 'c') && m.type !== 'accept';
+    net.run(120, 5, keep); // d asks to join; a prepares
+    expect(net.core('b').status()).toBe('blocked');
+    expect(net.core('c').status()).toBe('member');
+    let sent = 0;
+    for (let k = 0; k < 50; k++) {
+      if (net.core('c').canMulticast()) {
+        net.step('c', { kind: 'multicast', payload: text(`c${k}`) });
+        sent++;
+      }
+      net.run(20, 5, keep);
+    }
+    expect(net.core('b').status()).toBe('blocked');
+    expect(sent).toBeLessThanOrEqual(8);
+    expect(sent).toBeGreaterThanOrEqual(4);
+  });
 
   it('a leave takes no timeout, and the leaver refuses further commands', () => {
     const net = form(['a', 'b', 'c']);
