@@ -215,6 +215,21 @@ export function checkFlushOrder(history: ClusterHistoryLike, cluster: string): C
   return v.result('flush order (deliveries of v before viewEnding(v) and the next view)');
 }
 
+/**
+ * The primary-component rule, from the minority's side: the given members (the smaller
+ * side of a partition that began at sinceMs and has not healed) install no view after
+ * sinceMs. Agreement already forbids two different views with one id; this catches a
+ * minority that goes on with views of its own.
+ */
+export function checkMinorityStops(history: ClusterHistoryLike, cluster: string, minority: readonly string[], sinceMs: number): CheckResult {
+  const v = new Violations();
+  for (const m of history.ofCluster(cluster)) {
+    if (!minority.includes(m.nodeId)) continue;
+    for (const e of m.events) if (e.kind === 'install' && e.atMs > sinceMs) v.add(`${m.key} installed view ${e.viewId} in the minority at ${e.atMs.toFixed(1)} ms`);
+  }
+  return v.result('primary component (a minority installs no view)');
+}
+
 /** Every safety checker, in one call. */
 export function checkSafety(history: ClusterHistoryLike, cluster: string): CheckResult[] {
   return [
