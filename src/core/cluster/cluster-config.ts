@@ -1,0 +1,142 @@
+/**
+ * Settings of one ClusterMember. Every field is optional in ClusterMemberOptions;
+ * ClusterMemberSettings is the filled form (defaults merged in, every field checked).
+ * The timers are the cluster's focused failure detector: tighter than the farm's gossip
+ * and set per cluster by its profile.
+ */
+export interface ClusterMemberOptions {
+  /**
+   * How often a member sends a heartbeat (with its acknowledgements) to every other
+   * member of its view, in ms. Heartbeats also carry the acks that make messages
+   * stable, so this is the garbage-collection period too.
+   */
+  heartbeatIntervalMs?: number;
+  /**
+   * A member not heard from for this long is suspected and left out of the next view.
+   * With loss rate p and k = suspectTimeoutMs / heartbeatIntervalMs heartbeats per
+   * window, a false suspicion needs k losses in a row: p^k (10% loss, k = 8: 1e-8 per
+   * pair and window). Lower is faster detection of a silent crash, higher is fewer
+   * false view changes. External evidence (suspect input) does not wait for it.
+   */
+  suspectTimeoutMs?: number;
+  /**
+   * A coordinator whose round (prepare or accept phase) made no progress for this long
+   * starts again with a higher ballot, after a random extra delay up to the same amount
+   * so that two would-be coordinators do not duel forever.
+   */
+  roundTimeoutMs?: number;
+  /** How often unacknowledged data, prepares, accepts and installs are sent again, in ms. */
+  retransmitIntervalMs?: number;
+  /** How often a node outside the view (joining, restarted, cut off) asks to join, in ms. */
+  joinIntervalMs?: number;
+  /** How long a leaving member repeats its leave before it stops, in ms. */
+  leaveLingerMs?: number;
+  /** The most members a view may have; also the bound of every per-member array. */
+  membersMax?: number;
+  /** The largest payload multicast accepts, in bytes. */
+  payloadBytesMax?: number;
+  /**
+   * The most of its own messages a member may have sent and not yet seen stable (acked
+   * by every member); multicast beyond it fails with GALAXY_CLUSTER_WINDOW_FULL. It also
+   * bounds what a receiver buffers per sender ahead of its contiguous prefix.
+   */
+  sendWindowMax?: number;
+  /** The most nodes asking to join that a member remembers at once. */
+  joinCandidatesMax?: number;
+  /** The most outputs one ready() batch may hold. */
+  outputsMax?: number;
+  /** The longest node id accepted, in bytes of UTF-8 (farm ids are 16 hex digits). */
+  nodeIdBytesMax?: number;
+  /**
+   * Deliberately broken variants, switched on only by the tests that prove each
+   * checker can fail. Never set in production.
+   */
+  broken?: BrokenVariants;
+}
+
+/** Each switch breaks one guarantee on purpose; see the cluster checker tests. */
+export interface BrokenVariants {
+  /** Install the next view without delivering the cut's missing messages (breaks virtual synchrony). */
+  skipFlush?: boolean;
+  /** A coordinator decides on any single acceptance (breaks primary uniqueness and agreement). */
+  acceptWithoutMajority?: boolean;
+  /** A new coordinator proposes its own value even when it found one accepted (breaks agreement). */
+  ignoreAcceptedValue?: boolean;
+  /** Deliver data that arrives out of order at once (breaks FIFO). */
+  deliverOutOfOrder?: boolean;
+  /** Deliver duplicates (no dedup by sequence number). */
+  deliverDuplicates?: boolean;
+  /** Deliver data tagged with an older view in the current one (breaks delivered-in-sent-view). */
+  deliverStaleView?: boolean;
+  /** Never suspect a silent member (breaks liveness after a silent crash). */
+  neverSuspect?: boolean;
+  /** Accept an install of an older view id too (breaks monotonic views). */
+  installOlderViews?: boolean;
+}
+
+export interface ClusterMemberSettings {
+  readonly heartbeatIntervalMs: number;
+  readonly suspectTimeoutMs: number;
+  readonly roundTimeoutMs: number;
+  readonly retransmitIntervalMs: number;
+  readonly joinIntervalMs: number;
+  readonly leaveLingerMs: number;
+  readonly membersMax: number;
+  readonly payloadBytesMax: number;
+  readonly sendWindowMax: number;
+  readonly joinCandidatesMax: number;
+  readonly outputsMax: number;
+  readonly nodeIdBytesMax: number;
+  readonly broken: Readonly<BrokenVariants>;
+}
+
+export const kClusterMemberDefaults: ClusterMemberSettings = Object.freeze({
+  heartbeatIntervalMs: 50,
+  suspectTimeoutMs: 400,
+  roundTimeoutMs: 150,
+  retransmitIntervalMs: 30,
+  joinIntervalMs: 100,
+  leaveLingerMs: 500,
+  membersMax: 64,
+  payloadBytesMax: 1024,
+  sendWindowMax: 32,
+  joinCandidatesMax: 256,
+  outputsMax: 1 << 16,
+  nodeIdBytesMax: 64,
+  broken: Object.freeze({}),
+});
+
+/** Merges options over the defaults and checks every field; throws a RangeError naming the first bad one. */
+export function resolveClusterMemberOptions(options: ClusterMemberOptions = {}): ClusterMemberSettings {
+  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<ClusterMemberSettings>;
+  const settings: ClusterMemberSettings = { ...kClusterMemberDefaults, ...defined };
+  positive('heartbeatIntervalMs', settings.heartbeatIntervalMs);
+  positive('suspectTimeoutMs', settings.suspectTimeoutMs);
+  positive('roundTimeoutMs', settings.roundTimeoutMs);
+  positive('retransmitIntervalMs', settings.retransmitIntervalMs);
+  positive('joinIntervalMs', settings.joinIntervalMs);
+  positive('leaveLingerMs', settings.leaveLingerMs);
+  if (settings.suspectTimeoutMs < 2 * settings.heartbeatIntervalMs) {
+    throw new RangeError(`options.suspectTimeoutMs must be at least twice heartbeatIntervalMs (${settings.heartbeatIntervalMs}), got ${settings.suspectTimeoutMs}`);
+  }
+  integer('membersMax', settings.membersMax, 1, 1024);
+  integer('payloadBytesMax', settings.payloadBytesMax, 0, 1 << 20);
+  integer('sendWindowMax', settings.sendWindowMax, 1, 1 << 16);
+  integer('joinCandidatesMax', settings.joinCandidatesMax, 1, 1 << 16);
+  integer('outputsMax', settings.outputsMax, 16, 1 << 24);
+  integer('nodeIdBytesMax', settings.nodeIdBytesMax, 1, 255);
+  if (typeof settings.broken !== 'object' || settings.broken === null) throw new RangeError('options.broken must be an object');
+  return Object.freeze(settings);
+}
+
+function positive(name: string, value: number): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || !(value > 0)) {
+    throw new RangeError(`options.${name} must be a finite number > 0, got ${String(value)}`);
+  }
+}
+
+function integer(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`options.${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+}

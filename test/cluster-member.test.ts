@@ -1,0 +1,249 @@
+// Transition tests of the cluster-membership core (src/core/cluster/cluster-member.ts):
+// small readable scripts drive a few cores through one exact interleaving on a
+// hand-driven network (src/sim/cluster/scripted-network.ts) where the script decides
+// when time passes and which messages arrive or are lost. They prove: a first view forms
+// in one exchange; multicast is FIFO and refused with coded errors when it cannot go;
+// malformed input is dropped with a code, never thrown; external evidence starts a view
+// change at once and the flush delivers a message only one survivor had, before the next
+// view; a minority stops and says so while the majority goes on, and the heal merges; a
+// coordinator that decided and died before its install reached anyone is followed by one
+// that adopts its value (and the ignoreAcceptedValue variant is caught by the agreement
+// checker); a sender facing a frozen member stops within two windows (bounded buffers);
+// a leave and a restart as a new incarnation. The checkers of
+// src/sim/cluster/cluster-checkers.ts judge every script's history.
+import { describe, expect, it } from 'vitest';
+import type { ClusterMemberOptions } from '../src/core/cluster/cluster-config.js';
+import { ClusterError } from '../src/core/cluster/cluster-error.js';
+import type { ClusterOutput } from '../src/core/cluster/cluster-io.js';
+import { checkSafety, checkViewAgreement, checkVirtualSynchrony, describeViolations } from '../src/sim/cluster/cluster-checkers.js';
+import { ScriptedNetwork, type ScriptedMessage } from '../src/sim/cluster/scripted-network.js';
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+function form(ids: readonly string[], options: ClusterMemberOptions = {}): ScriptedNetwork {
+  const net = new ScriptedNetwork();
+  for (const id of ids) net.add(id, ids, options);
+  net.tick(1);
+  net.settle();
+  for (const id of ids) net.take(id);
+  return net;
+}
+
+function kinds(outputs: readonly ClusterOutput[]): string[] {
+  return outputs.map((o) => (o.kind === 'deliver' ? `deliver ${o.sender}:${o.seq}` : o.kind === 'viewInstalled' ? `view ${o.view.id}` : o.kind === 'status' ? `status ${o.status}` : `${o.kind} ${'viewId' in o ? o.viewId : ''}`.trim()));
+}
+
+function membersOf(net: ScriptedNetwork, id: string): string {
+  const view = net.core(id).currentView();
+  return view === null ? '-' : `${view.id}:${view.members.map((m) => `${m.nodeId}#${m.incarnation}`).join(',')}`;
+}
+
+function expectSafe(net: ScriptedNetwork): void {
+  expect(describeViolations(checkSafety(net.history, 'web'))).toBe('');
+}
+
+function expectCode(fn: () => void, code: string): void {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ClusterError);
+    expect((error as ClusterError).code).toBe(code);
+    return;
+  }
+  throw new Error(`expected ${code}`);
+}
+
+describe('cluster member transitions', () => {
+  it('three fresh members form view 1 in one exchange', () => {
+    const net = new ScriptedNetwork();
+    for (const id of ['a', 'b', 'c']) net.add(id, ['a', 'b', 'c']);
+    expect(net.core('a').status()).toBe('joining');
+    net.tick(1); // a, first in the definition, prepares
+    expect(net.inFlight.map((m) => `${m.type}>${m.to}`).filter((t) => t.startsWith('prepare'))).toEqual(['prepare>b', 'prepare>c']);
+    net.settle();
+    for (const id of ['a', 'b', 'c']) {
+      expect(kinds(net.take(id))).toEqual(['status joining', 'view 1', 'status member']);
+      expect(membersOf(net, id)).toBe('1:a#0,b#0,c#0');
+    }
+    expectSafe(net);
+  });
+
+  it('multicast is FIFO per sender, and refused with coded errors when it cannot go', () => {
+    const net = new ScriptedNetwork();
+    for (const id of ['a', 'b', 'c']) net.add(id, ['a', 'b', 'c'], { payloadBytesMax: 8, sendWindowMax: 2 });
+    expect(net.core('a').canMulticast()).toBe(false);
+    expectCode(() => net.step('a', { kind: 'multicast', payload: text('x') }), 'GALAXY_CLUSTER_BLOCKED');
+    net.tick(1);
+    net.settle();
+    expectCode(() => net.step('a', { kind: 'multicast', payload: text('123456789') }), 'GALAXY_CLUSTER_PAYLOAD_TOO_LARGE');
+    net.step('a', { kind: 'multicast', payload: text('x1') });
+    net.step('a', { kind: 'multicast', payload: text('x2') });
+    // Two unstable messages fill a window of two until the heartbeats' acks come back.
+    expectCode(() => net.step('a', { kind: 'multicast', payload: text('x3') }), 'GALAXY_CLUSTER_WINDOW_FULL');
+    net.take('b');
+    // x2 overtakes x1: b holds it back until x1 arrives.
+    const [x1, x2] = net.inFlight.filter((m) => m.to === 'b' && m.type === 'data');
+    net.inFlight = [x2!, x1!];
+    net.deliver();
+    expect(kinds(net.take('b'))).toEqual(['deliver a:1', 'deliver a:2']);
+    net.run(120);
+    expect(net.core('a').canMulticast()).toBe(true);
+    expectSafe(net);
+  });
+
+  it('a lost data message is sent again until acknowledged', () => {
+    const net = form(['a', 'b', 'c']);
+    net.step('a', { kind: 'multicast', payload: text('lost once') });
+    net.deliver((m) => !(m.type === 'data' && m.to === 'b'));
+    expect(kinds(net.take('b'))).toEqual([]);
+    net.run(200);
+    expect(kinds(net.take('b'))).toEqual(['deliver a:1']);
+    expectSafe(net);
+  });
+
+  it('malformed or misdirected input is dropped with a code, never thrown', () => {
+    const net = form(['a', 'b']);
+    net.step('a', { kind: 'receive', from: 'b', bytes: new Uint8Array([1, 99, 0]) });
+    net.step('a', { kind: 'receive', from: 'b', bytes: new Uint8Array([7]) });
+    const other = new ScriptedNetwork('db');
+    other.add('b', ['a', 'b']);
+    other.tick(1);
+    const foreign = other.inFlight.find((m) => m.to === 'a')!;
+    net.step('a', { kind: 'receive', from: 'b', bytes: foreign.bytes });
+    const dropped = net.take('a').filter((o) => o.kind === 'dropped');
+    expect(dropped.map((o) => (o.kind === 'dropped' ? o.code : ''))).toEqual(['GALAXY_CLUSTER_WIRE_MALFORMED', 'GALAXY_CLUSTER_WIRE_MALFORMED', 'GALAXY_CLUSTER_WRONG_CLUSTER']);
+    expect(membersOf(net, 'a')).toBe('1:a#0,b#0');
+  });
+
+  for (const skipFlush of [false, true]) {
+    it(`evidence starts a view change at once, and the flush delivers what only one survivor had${skipFlush ? ' (skipFlush: caught)' : ''}`, () => {
+      const net = form(['a', 'b', 'c'], { broken: { skipFlush } });
+      net.step('c', { kind: 'multicast', payload: text('c1') });
+      net.deliver((m) => !(m.type === 'data' && m.to === 'b')); // only a gets c1
+      net.crash('c');
+      net.take('a');
+      net.take('b');
+      net.step('a', { kind: 'suspect', nodeId: 'c' }); // ICMP: c's process is dead
+      net.tick(1);
+      net.settle();
+      expect(net.nowMs).toBeLessThan(10); // no timeout was waited for
+      expect(membersOf(net, 'b')).toBe('2:a#0,b#0');
+      const expected = skipFlush ? ['blocked 1', 'status blocked', 'viewEnding 1', 'view 2', 'status member'] : ['blocked 1', 'status blocked', 'deliver c:1', 'viewEnding 1', 'view 2', 'status member'];
+      expect(kinds(net.take('b'))).toEqual(expected);
+      expect(checkVirtualSynchrony(net.history, 'web').violations.length).toBe(skipFlush ? 1 : 0);
+    });
+  }
+
+  it('a minority stops and says so, the majority goes on, and the heal merges', () => {
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    const net = form(ids);
+    const minority = new Set(['a', 'b']);
+    const cut = (m: ScriptedMessage): boolean => minority.has(m.from) === minority.has(m.to);
+    net.run(1000, 5, cut);
+    expect(net.core('a').status()).toBe('minority');
+    expect(net.core('b').status()).toBe('minority');
+    expect(kinds(net.take('a')).filter((k) => k.startsWith('view'))).toEqual([]);
+    expect(membersOf(net, 'c')).toBe('2:c#0,d#0,e#0');
+    expectCode(() => net.step('a', { kind: 'multicast', payload: text('x') }), 'GALAXY_CLUSTER_BLOCKED');
+    net.run(1000);
+    const merged = membersOf(net, 'a');
+    expect(merged.split(':')[1]!.split(',').sort()).toEqual(['a#0', 'b#0', 'c#0', 'd#0', 'e#0']);
+    for (const id of ids) expect(membersOf(net, id)).toBe(merged);
+    expectSafe(net);
+  });
+
+  for (const ignoreAcceptedValue of [false, true]) {
+    it(`a coordinator that decided and died unheard is followed by one that adopts its value${ignoreAcceptedValue ? ' (ignoreAcceptedValue: caught)' : ''}`, () => {
+      const ids = ['a', 'b', 'c', 'd', 'e'];
+      const net = form(ids, { broken: { ignoreAcceptedValue } });
+      net.crash('e');
+      net.step('a', { kind: 'suspect', nodeId: 'e' });
+      net.tick(1); // a prepares
+      net.deliver(); // b, c, d promise
+      net.deliver(); // a chooses [a, b, c, d] and sends accepts
+      net.deliver((m) => !(m.type === 'accept' && m.to === 'd')); // only b and c accept
+      net.deliver(); // a decides, installs view 2 itself, sends installs…
+      expect(membersOf(net, 'a')).toBe('2:a#0,b#0,c#0,d#0');
+      net.crash('a'); // …which die with it
+      for (const id of ['b', 'c', 'd']) {
+        net.step(id, { kind: 'suspect', nodeId: 'a' });
+        net.step(id, { kind: 'suspect', nodeId: 'e' });
+      }
+      net.tick(1); // b, now first, has prepared; b and c report the accepted value
+      net.settle();
+      const agreement = checkViewAgreement(net.history, 'web');
+      if (ignoreAcceptedValue) {
+        expect(agreement.violations.length).toBeGreaterThan(0);
+        expect(agreement.violations[0]).toContain('view 2');
+      } else {
+        expect(agreement.violations).toEqual([]);
+        // a's value is adopted as view 2; the evidence about a outlives that change, so b drops a at once in view 3.
+        const installs = net.take('d').filter((o) => o.kind === 'viewInstalled');
+        expect(installs.map((o) => (o.kind === 'viewInstalled' ? `${o.view.id}:${o.view.members.map((m) => m.nodeId).join(',')}` : ''))).toEqual(['2:a,b,c,d', '3:b,c,d']);
+        expectSafe(net);
+      }
+    });
+  }
+
+  it('a sender facing a frozen member stops within two windows: the frozen buffer stays bounded', () => {
+    const net = form(['a', 'b', 'c'], { sendWindowMax: 4 });
+    for (const id of ['a', 'b', 'c']) net.step(id, { kind: 'definitionChanged', members: ['a', 'b', 'c', 'd'] });
+    net.add('d', ['a', 'b', 'c', 'd'], { sendWindowMax: 4 }, 1);
+    // c never hears a prepare and nobody hears an accept: a and b stay frozen, c goes on.
+    const keep = (m: ScriptedMessage): boolean => !(m.type === 'prepare' && m.to === 'c') && m.type !== 'accept';
+    net.run(120, 5, keep); // d asks to join; a prepares
+    expect(net.core('b').status()).toBe('blocked');
+    expect(net.core('c').status()).toBe('member');
+    let sent = 0;
+    for (let k = 0; k < 50; k++) {
+      if (net.core('c').canMulticast()) {
+        net.step('c', { kind: 'multicast', payload: text(`c${k}`) });
+        sent++;
+      }
+      net.run(20, 5, keep);
+    }
+    expect(net.core('b').status()).toBe('blocked');
+    expect(sent).toBeLessThanOrEqual(8);
+    expect(sent).toBeGreaterThanOrEqual(4);
+  });
+
+  it('a leave takes no timeout, and the leaver refuses further commands', () => {
+    const net = form(['a', 'b', 'c']);
+    net.step('c', { kind: 'leave' });
+    expect(net.core('c').status()).toBe('left');
+    expectCode(() => net.step('c', { kind: 'multicast', payload: text('x') }), 'GALAXY_CLUSTER_LEFT');
+    net.settle();
+    net.tick(1);
+    net.settle();
+    expect(membersOf(net, 'a')).toBe('2:a#0,b#0');
+    expect(membersOf(net, 'b')).toBe('2:a#0,b#0');
+  });
+
+  it('a restarted node returns as a new incarnation in a new view, and cannot vote in the first view', () => {
+    const net = form(['a', 'b', 'c']);
+    net.crash('c');
+    const again = net.add('c', ['a', 'b', 'c'], {}, 1);
+    expect(again.status()).toBe('joining');
+    net.run(100);
+    // Its join is evidence that incarnation 0 is gone: one change drops c#0 and adds c#1.
+    expect(membersOf(net, 'a')).toBe('2:a#0,b#0,c#1');
+    expect(membersOf(net, 'c')).toBe('2:a#0,b#0,c#1');
+    expectSafe(net);
+    // On its own a restarted node never forms a view: it is no acceptor of view 0.
+    const lonely = new ScriptedNetwork();
+    lonely.add('a', ['a', 'b', 'c'], {}, 3);
+    lonely.run(1000);
+    expect(lonely.core('a').status()).toBe('joining');
+    expect(lonely.inFlight.concat().every((m) => m.type !== 'prepare')).toBe(true);
+  });
+
+  it('a definition change drops a node, which then stays out', () => {
+    const net = form(['a', 'b', 'c']);
+    for (const id of ['a', 'b', 'c']) net.step(id, { kind: 'definitionChanged', members: ['a', 'b'] });
+    net.run(50);
+    expect(membersOf(net, 'a')).toBe('2:a#0,b#0');
+    expect(net.core('c').status()).toBe('joining');
+    net.run(500);
+    expect(membersOf(net, 'a')).toBe('2:a#0,b#0');
+  });
+});
