@@ -19,9 +19,15 @@
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except_all"
       ],
+      # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: a Node-API call refused
+      # because the environment is stopping (a worker terminated, process.exit)
+      # must not become a fatal error inside node-addon-api's Error. The
+      # delivery paths of udp_socket.cc check every call by hand; this covers
+      # the remaining wrappers.
       "defines": [
         "NAPI_VERSION=8",
-        "NODE_ADDON_API_DISABLE_DEPRECATED"
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
       ],
       "cflags_cc!": [ "-std=gnu++17", "-fno-exceptions" ],
       "cflags_cc": [ "-std=c++17", "-Wall", "-Wextra" ],
