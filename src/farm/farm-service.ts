@@ -15,7 +15,7 @@ import { AdmissionClient } from './admission-client.js';
 import { FarmRpc } from './farm-rpc.js';
 import type { AppMessage } from '../agent/agent-worker-protocol.js';
 import { decodeComponentMessage, decodeControl, encodeComponentMessage, encodeControl, kChannelComponent, kChannelControl, type ControlMessage } from './farm-control.js';
-import { FarmKeys, keyFingerprint, readStaticKeyring, staticKeyringStore } from './farm-keys.js';
+import { FarmKeys, keyFingerprint, kKeyFingerprintPattern, readStaticKeyring, staticKeyringStore } from './farm-keys.js';
 
 /**
  * The farm service of one node (paper section 2): membership through the agent worker,
@@ -462,12 +462,17 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
   async keyOperation(op: 'install' | 'use' | 'remove', key: string, by: string): Promise<KeyView[]> {
     if (this.mode === 'insecure') throw new ApiError(409, 'GALAXY_KEYS_INSECURE', 'this farm runs without encryption (--insecure): there is no keyring');
     if (!this.keys.held) throw new ApiError(409, 'GALAXY_KEYS_NONE', 'this node holds no farm keyring yet (not admitted)');
-    try {
-      new Keyring([key]);
-    } catch (error) {
-      throw new ApiError(400, (error as KeyringError).code ?? 'GALAXY_KEYRING_BAD_KEY', (error as Error).message);
+    // use and remove need only to name the key: by the fingerprint `keys list` shows (all
+    // an operator of a farm created by admission ever sees), or by the key itself.
+    const byFingerprint = op !== 'install' && kKeyFingerprintPattern.test(key);
+    if (!byFingerprint) {
+      try {
+        new Keyring([key]);
+      } catch (error) {
+        throw new ApiError(400, (error as KeyringError).code ?? 'GALAXY_KEYRING_BAD_KEY', (error as Error).message);
+      }
     }
-    const fingerprint = keyFingerprint(key);
+    const fingerprint = byFingerprint ? key : keyFingerprint(key);
     const epoch = this.keys.epoch + 1;
     switch (op) {
       case 'install':
