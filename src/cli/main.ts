@@ -20,7 +20,7 @@ const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'u
 
 const program = new Command()
   .name('galaxy')
-  .description('Galaxy: farm and cluster management (SWIM + Lifeguard membership, FMIDB, landscapes, clusters)')
+  .description('Galaxy: farm management (SWIM + Lifeguard membership, admission, the FMIDB, SQL landscapes, farm service components); clusters are coming, not in this release')
   .version(version);
 
 program
