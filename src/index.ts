@@ -25,3 +25,14 @@ export { GossipWorkerClient, type GossipWorkerOptions, type WorkerResult } from 
 export { loadNative, type Capabilities, type NativeAddon, type NativeStatus } from './native/loader.js';
 export { backendReport, type BackendReport } from './backends.js';
 export { Prng } from './util/prng.js';
+
+// The farm node in this process, the membership engine with its presets, and the shapes
+// the farm answers with. The simulator, the API client and the component SDK have their
+// own entry points: galaxy-farm/sim, galaxy-farm/client, galaxy-farm/component.
+export { startFarmNode, FarmNodeHandle, type FarmMembershipEvent, type FarmNodeOptions } from './farm/embedded-farm-node.js';
+export { AgentUsageError } from './agent/config/agent-usage-error.js';
+export { MembershipEngine, type EngineEnvironment, type EngineOptions } from './gossip/membership-engine.js';
+export { kPresets, membershipConfig, type MembershipConfig, type MembershipOptions, type PresetName } from './gossip/config.js';
+export type { MembershipEvent, MembershipEventType } from './gossip/membership-event.js';
+export type { MemberView, NodeSummary, NodeValues } from './api/api-backend.js';
+export type { NodeAttributes } from './farm/farm-data.js';
