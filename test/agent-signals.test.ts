@@ -10,6 +10,11 @@
 // (exit 0 and its "stopped" line), since the second is the first arriving twice (a terminal
 // and a supervisor); a third may cut the leave short, with exit status 1. The verdict is
 // itself checked against a process that dies by SIGSEGV and one that prints FATAL.
+// Last, signals after the leave: an agent is sent SIGTERM and SIGINT; once it printed
+// "stopped", SIGTERM is sent to it
+// as fast as possible until it exits; its own teardown must not be cut short (before the
+// fix a natural exit restored the default signal action and then spent tens of ms tearing
+// V8 down: every such agent ended by SIGTERM).
 // A failing seed prints a one-line repro (GALAXY_SIM_SEED=...).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -29,6 +34,9 @@ const kAgentsPerRun = 3;
 const kSignalGapMsMax = 150;
 const kFirstSignalDelayMsMax = 400;
 const kTeardownRuns = 12;
+const kLateRuns = 4;
+/** SIGTERMs sent after "stopped" at most, one per turn of this process's loop. */
+const kLateSignalsMax = 2000;
 
 afterAll(() => killAllAgents());
 
@@ -158,4 +166,27 @@ describe('signals and teardown with the native transport', () => {
     if (failures.length > 0) console.log(reproLine(seed, kTestFile, `${kRuns} runs of ${kAgentsPerRun} native agents sent two or three signals at random spacings: none crashes, two signals still leave gracefully`));
     expect(failures).toEqual([]);
   }, 180_000);
+
+  it.skipIf(!native.available)(`${kLateRuns} agents hammered with SIGTERM after their graceful stop still exit with a status`, async () => {
+    const failures: string[] = [];
+    for (let run = 0; run < kLateRuns; run++) {
+      const address = `127.0.0.1:${await freePort()}`;
+      const agent = spawnAgent(address, [], ['--transport', 'native']);
+      await until('the agent started', () => agent.lines.some((l) => l.event === 'started'), 30_000, [agent]);
+      const ended = new Promise<Ended>((resolve) => agent.child.once('exit', (code, signal) => resolve({ code, signal, output: agent.stderr })));
+      // Two signals, as a Ctrl-C under a supervisor delivers them, then the hammering.
+      agent.child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      agent.child.kill('SIGINT');
+      await until('the agent stopped', () => agent.lines.some((l) => l.event === 'stopped') || agent.child.exitCode !== null || agent.child.signalCode !== null, 30_000, [agent]);
+      for (let sent = 0; sent < kLateSignalsMax && agent.child.exitCode === null && agent.child.signalCode === null; sent++) {
+        agent.child.kill('SIGTERM');
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const end = await ended;
+      const crash = crashOf(end) ?? (end.code === 0 ? null : `exit code ${end.code}`);
+      if (crash !== null) failures.push(`run ${run}: ${crash}`);
+    }
+    expect(failures).toEqual([]);
+  }, 60_000);
 });

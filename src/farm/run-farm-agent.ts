@@ -85,5 +85,13 @@ export async function runFarmAgent(prepared: PreparedAgent, write: LineWriter = 
   } finally {
     process.off('SIGTERM', onProcessSignal);
     process.off('SIGINT', onProcessSignal);
+    // Until the process exits (galaxy agent calls process.exit at once), a late signal
+    // must find a handler: without one its default action would end the process with a
+    // signal status. Signal handlers do not keep the loop alive.
+    if (!process.listeners('SIGTERM').includes(ignoreAfterStop)) process.on('SIGTERM', ignoreAfterStop);
+    if (!process.listeners('SIGINT').includes(ignoreAfterStop)) process.on('SIGINT', ignoreAfterStop);
   }
 }
+
+/** Installed once the agent has stopped: the process is on its way out already. */
+function ignoreAfterStop(): void {}
