@@ -95,7 +95,6 @@ namespace {
 // never fires for UDP and is requested only so a future stream use is covered.
 constexpr int kPollEvents = UV_READABLE | UV_DISCONNECT | UV_PRIORITIZED;
 
-void deletePollHandle(uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); }
 
 std::uint32_t readIntegerOption(const Napi::Object& options, const char* name, std::uint32_t fallback,
                                 std::uint32_t minimum, std::uint32_t maximum) {
@@ -295,13 +294,9 @@ UdpSocket::UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocke
   openAndBind(env);
   allocateBatches(env);
   asyncContext_ = std::make_unique<Napi::AsyncContext>(env, "GalaxyUdpSocket");
+  // Last, so that a constructor which threw leaves nothing behind: the
+  // members' destructors close the descriptor.
   startPolling(env);
-
-  // Registered last, so that a constructor which threw leaves nothing behind:
-  // the members' destructors close the descriptor.
-  if (napi_add_env_cleanup_hook(env, &UdpSocket::onEnvironmentCleanup, this) == napi_ok) {
-    cleanupHookAdded_ = true;
-  }
   // An open socket must not be garbage collected while libuv can call it;
   // closeNow() drops this reference again.
   Ref();
@@ -418,19 +413,27 @@ void UdpSocket::startPolling(Napi::Env env) {
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
     throw codedError<Napi::Error>(env, kCodePoll, "new UdpSocket: napi_get_uv_event_loop failed");
   }
-  auto handle = std::make_unique<uv_poll_t>();
-  int result = uv_poll_init_socket(loop, handle.get(), socket_.get());
+  auto handle = std::make_unique<PollHandle>();
+  int result = uv_poll_init_socket(loop, &handle->poll, socket_.get());
   // A failed init leaves the handle unknown to the loop, so freeing it is safe.
   if (result != 0) {
     throw codedError<Napi::Error>(env, kCodePoll, std::string("new UdpSocket: uv_poll_init_socket failed: ") + uv_strerror(result));
   }
-  handle->data = this;
-  result = uv_poll_start(handle.get(), kPollEvents, &UdpSocket::onPoll);
+  handle->poll.data = handle.get();
+  // From here on the handle is the loop's: it is freed only by onPollClosed.
+  PollHandle* registered = handle.release();
+  if (napi_add_async_cleanup_hook(env, &UdpSocket::onEnvironmentCleanup, registered, &registered->cleanupHook) != napi_ok) {
+    registered->cleanupHook = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(&registered->poll), &UdpSocket::onPollClosed);
+    throw codedError<Napi::Error>(env, kCodePoll, "new UdpSocket: napi_add_async_cleanup_hook failed");
+  }
+  result = uv_poll_start(&registered->poll, kPollEvents, &UdpSocket::onPoll);
   if (result != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(handle.release()), &deletePollHandle);
+    uv_close(reinterpret_cast<uv_handle_t*>(&registered->poll), &UdpSocket::onPollClosed);
     throw codedError<Napi::Error>(env, kCodePoll, std::string("new UdpSocket: uv_poll_start failed: ") + uv_strerror(result));
   }
-  poll_ = handle.release();
+  registered->owner = this;
+  poll_ = registered;
 }
 
 // Returns the receive slots' memory. JavaScript can detach the buffer
@@ -464,12 +467,45 @@ std::uint32_t* UdpSocket::lengthsArea(Napi::Env env) {
 }
 
 void UdpSocket::onPoll(uv_poll_t* handle, int status, int events) {
-  static_cast<UdpSocket*>(handle->data)->serviceWakeUp(status, events);
+  UdpSocket* owner = static_cast<PollHandle*>(handle->data)->owner;
+  if (owner != nullptr) owner->serviceWakeUp(status, events);
 }
 
-void UdpSocket::onEnvironmentCleanup(void* socket) {
-  static_cast<UdpSocket*>(socket)->closeNow(CloseCaller::kEnvironmentTeardown);
+// The end of every close: the handle is freed and only then is the
+// environment told that this socket's cleanup is over (see PollHandle).
+void UdpSocket::onPollClosed(uv_handle_t* handle) {
+  PollHandle* pollHandle = static_cast<PollHandle*>(handle->data);
+  const napi_async_cleanup_hook_handle hook = pollHandle->cleanupHook;
+  delete pollHandle;
+  if (hook != nullptr) napi_remove_async_cleanup_hook(hook);
 }
+
+// Node calls this when the environment is torn down (a worker ends, the
+// process exits) with the socket still open, or closing. A socket already
+// closing has its close callback pending, which removes the hook.
+void UdpSocket::onEnvironmentCleanup(napi_async_cleanup_hook_handle, void* pollHandle) {
+  UdpSocket* owner = static_cast<PollHandle*>(pollHandle)->owner;
+  if (owner != nullptr) owner->closeNow(CloseCaller::kEnvironmentTeardown);
+}
+
+namespace {
+
+// A Node-API call failed: either JavaScript threw (the exception is pending,
+// and goes to process 'uncaughtException' like a node:dgram listener's), or
+// the environment is stopping (a terminated worker, process.exit) and refuses
+// to run JavaScript at all. In the second case nothing may be thrown or
+// reported: node-addon-api would turn the refusal into a fatal error while
+// building the Error object (the FATAL ERROR ... napi_define_properties of
+// issue 16). Returns whether the environment is stopping.
+bool environmentStopping(napi_env env) {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) return true;
+  napi_value error = nullptr;
+  if (napi_get_and_clear_last_exception(env, &error) == napi_ok && error != nullptr) napi_fatal_exception(env, error);
+  return false;
+}
+
+}  // namespace
 
 void UdpSocket::serviceWakeUp(int status, int events) {
   // uv_close guarantees no callback after close; this guards the invariant.
@@ -480,11 +516,16 @@ void UdpSocket::serviceWakeUp(int status, int events) {
     // libuv stopped the handle (see kPollEvents); the error queue drained
     // below is what raised POLLERR, so watching again is safe.
     ++counters_.pollErrorWakeUps;
-    uv_poll_start(poll_, kPollEvents, &UdpSocket::onPoll);
+    uv_poll_start(&poll_->poll, kPollEvents, &UdpSocket::onPoll);
   }
 
-  Napi::Env env(env_);
-  Napi::HandleScope scope(env);
+  napi_env env = env_;
+  napi_handle_scope scope = nullptr;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) {
+    closeNow(CloseCaller::kEnvironmentStopping);
+    return;
+  }
+  stopping_ = false;
   try {
     // Errors first: draining the queue also clears the socket's pending error
     // (sk_err), which recvmmsg would otherwise return instead of datagrams.
@@ -493,15 +534,19 @@ void UdpSocket::serviceWakeUp(int status, int events) {
     // but if a later libuv passed POLLERR through as READABLE, an undrained
     // queue would keep epoll waking us forever; the syscall is the cheaper risk.
     drainErrorQueue();
-    if (!errorRecords_.empty()) deliverErrors(env);
-    for (std::uint32_t batch = 0; batch < UdpSocketLimits::kReceiveBatchesPerWakeUpMax && !closed_; ++batch) {
-      if (!receiveBatch(env)) break;
+    bool delivering = errorRecords_.empty() || deliverErrors(env);
+    for (std::uint32_t batch = 0; delivering && batch < UdpSocketLimits::kReceiveBatchesPerWakeUpMax && !closed_; ++batch) {
+      delivering = receiveBatch(Napi::Env(env));
     }
   } catch (const Napi::Error& error) {
-    napi_fatal_exception(env, error.Value());
+    if (!stopping_) napi_fatal_exception(env, error.Value());
   } catch (const std::exception& failure) {
-    napi_fatal_exception(env, Napi::Error::New(env, std::string("UdpSocket poll callback: ") + failure.what()).Value());
+    if (!stopping_) napi_fatal_exception(env, Napi::Error::New(env, std::string("UdpSocket poll callback: ") + failure.what()).Value());
   }
+  napi_close_handle_scope(env, scope);
+  // A stopping environment runs no more JavaScript: watching the socket would
+  // only wake the loop for datagrams nobody can receive.
+  if (stopping_) closeNow(CloseCaller::kEnvironmentStopping);
 }
 
 void UdpSocket::drainErrorQueue() {
@@ -531,29 +576,63 @@ void UdpSocket::drainErrorQueue() {
   }
 }
 
-void UdpSocket::deliverErrors(Napi::Env env) {
-  Napi::Array records = Napi::Array::New(env, errorRecords_.size());
-  for (std::size_t index = 0; index < errorRecords_.size(); ++index) {
+// Every Node-API call of the two deliveries is checked by hand, never through
+// node-addon-api's throwing wrappers: in a stopping environment a refused call
+// must end the delivery quietly (see environmentStopping).
+bool UdpSocket::deliverErrors(napi_env env) {
+  napi_value records = nullptr;
+  bool ok = napi_create_array_with_length(env, errorRecords_.size(), &records) == napi_ok;
+  const auto setText = [&](napi_value object, const char* name, const char* text, std::size_t length) {
+    napi_value value = nullptr;
+    ok = ok && napi_create_string_utf8(env, text, length, &value) == napi_ok &&
+         napi_set_named_property(env, object, name, value) == napi_ok;
+  };
+  const auto setNumber = [&](napi_value object, const char* name, double number) {
+    napi_value value = nullptr;
+    ok = ok && napi_create_double(env, number, &value) == napi_ok && napi_set_named_property(env, object, name, value) == napi_ok;
+  };
+  for (std::size_t index = 0; ok && index < errorRecords_.size(); ++index) {
     const ErrorQueueRecord& record = errorRecords_[index];
     const std::string host = record.hasDestination ? unmapIpv4(record.destinationAddress) : std::string();
     const std::uint16_t port = record.hasDestination ? record.destinationPort : 0;
     char peer[UdpSocketLimits::kAddressTextBytesMax] = {0};
     const std::size_t peerLength = record.hasDestination ? formatPeer(host.c_str(), port, peer) : 0;
-    Napi::Object value = Napi::Object::New(env);
-    value.Set("address", Napi::String::New(env, host));
-    value.Set("port", Napi::Number::New(env, port));
-    value.Set("peer", Napi::String::New(env, peer, peerLength));
-    value.Set("errno", Napi::Number::New(env, record.errorNumber));
-    value.Set("origin", Napi::String::New(env, errorOriginName(record.origin)));
-    value.Set("icmpType", Napi::Number::New(env, record.icmpType));
-    value.Set("icmpCode", Napi::Number::New(env, record.icmpCode));
-    value.Set("info", Napi::Number::New(env, record.info));
-    value.Set("offender", Napi::String::New(env, record.hasOffender ? unmapIpv4(record.offenderAddress) : std::string()));
-    records.Set(static_cast<std::uint32_t>(index), value);
+    const std::string offender = record.hasOffender ? unmapIpv4(record.offenderAddress) : std::string();
+    napi_value value = nullptr;
+    ok = ok && napi_create_object(env, &value) == napi_ok;
+    setText(value, "address", host.c_str(), host.size());
+    setNumber(value, "port", port);
+    setText(value, "peer", peer, peerLength);
+    setNumber(value, "errno", record.errorNumber);
+    const char* origin = errorOriginName(record.origin);
+    setText(value, "origin", origin, std::strlen(origin));
+    setNumber(value, "icmpType", record.icmpType);
+    setNumber(value, "icmpCode", record.icmpCode);
+    setNumber(value, "info", record.info);
+    setText(value, "offender", offender.c_str(), offender.size());
+    ok = ok && napi_set_element(env, records, static_cast<std::uint32_t>(index), value) == napi_ok;
   }
   // Cleared before the call, so a callback that throws cannot replay them.
   errorRecords_.clear();
-  onErrors_.MakeCallback(Value(), {records}, *asyncContext_);
+  if (!ok) return refused(env);
+  return invoke(env, onErrors_, 1, &records);
+}
+
+bool UdpSocket::refused(napi_env env) {
+  if (environmentStopping(env)) stopping_ = true;
+  return false;
+}
+
+bool UdpSocket::invoke(napi_env env, const Napi::FunctionReference& callback, std::size_t argc, const napi_value* argv) {
+  napi_value receiver = nullptr;
+  napi_value function = nullptr;
+  napi_value result = nullptr;
+  if (napi_get_reference_value(env, static_cast<napi_ref>(*this), &receiver) != napi_ok ||
+      napi_get_reference_value(env, static_cast<napi_ref>(callback), &function) != napi_ok || function == nullptr ||
+      napi_make_callback(env, static_cast<napi_async_context>(*asyncContext_), receiver, function, argc, argv, &result) != napi_ok) {
+    return refused(env);
+  }
+  return true;
 }
 
 bool UdpSocket::receiveBatch(Napi::Env env) {
@@ -575,13 +654,13 @@ bool UdpSocket::receiveBatch(Napi::Env env) {
   }
   if (count == 0) return false;
   ++counters_.receiveBatches;
-  deliverMessages(env, static_cast<std::uint32_t>(count));
+  if (!deliverMessages(env, static_cast<std::uint32_t>(count))) return false;
   // A short batch means the queue was empty a moment ago; epoll is level
   // triggered, so anything that arrived since wakes the loop again.
   return static_cast<std::uint32_t>(count) == receiveBatch_;
 }
 
-void UdpSocket::deliverMessages(Napi::Env env, std::uint32_t count) {
+bool UdpSocket::deliverMessages(napi_env env, std::uint32_t count) {
   std::uint32_t deliverable = 0;
   for (std::uint32_t slot = 0; slot < count; ++slot) {
     if (receiveMessages_[slot].msg_hdr.msg_flags & MSG_TRUNC) {
@@ -590,11 +669,12 @@ void UdpSocket::deliverMessages(Napi::Env env, std::uint32_t count) {
       ++deliverable;
     }
   }
-  if (deliverable == 0) return;
+  if (deliverable == 0) return true;
 
   std::uint8_t* bytes = receiveBytes_;
-  std::uint32_t* lengths = lengthsArea(env);
-  Napi::Array sources = Napi::Array::New(env, deliverable);
+  std::uint32_t* lengths = lengthsArea(Napi::Env(env));
+  napi_value sources = nullptr;
+  if (napi_create_array_with_length(env, deliverable, &sources) != napi_ok) return refused(env);
   napi_value previousSource = nullptr;
   const sockaddr_storage* previousAddress = nullptr;
   socklen_t previousLength = 0;
@@ -617,17 +697,21 @@ void UdpSocket::deliverMessages(Napi::Env env, std::uint32_t count) {
     if (!sameSource) {
       char text[UdpSocketLimits::kAddressTextBytesMax];
       const std::size_t length = formatPeer(source, text);
-      previousSource = Napi::String::New(env, text, length);
+      if (napi_create_string_utf8(env, text, length, &previousSource) != napi_ok) return refused(env);
       previousAddress = &source;
       previousLength = sourceLength;
     }
-    sources.Set(delivered, previousSource);
+    if (napi_set_element(env, sources, delivered, previousSource) != napi_ok) return refused(env);
     ++delivered;
   }
   counters_.received += delivered;
-  onMessages_.MakeCallback(Value(),
-                           {Napi::Number::New(env, delivered), receiveBuffer_.Value(), receiveLengths_.Value(), sources},
-                           *asyncContext_);
+  napi_value arguments[4] = {nullptr, nullptr, nullptr, sources};
+  if (napi_create_uint32(env, delivered, &arguments[0]) != napi_ok ||
+      napi_get_reference_value(env, static_cast<napi_ref>(receiveBuffer_), &arguments[1]) != napi_ok ||
+      napi_get_reference_value(env, static_cast<napi_ref>(receiveLengths_), &arguments[2]) != napi_ok) {
+    return refused(env);
+  }
+  return invoke(env, onMessages_, 4, arguments);
 }
 
 bool UdpSocket::resolveDestination(Napi::Env env, napi_value address, sockaddr_storage& destination,
@@ -786,13 +870,13 @@ Napi::Value UdpSocket::close(const Napi::CallbackInfo& info) {
 
 Napi::Value UdpSocket::refLoop(const Napi::CallbackInfo& info) {
   throwIfClosed(info.Env());
-  uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+  uv_ref(reinterpret_cast<uv_handle_t*>(&poll_->poll));
   return info.Env().Undefined();
 }
 
 Napi::Value UdpSocket::unrefLoop(const Napi::CallbackInfo& info) {
   throwIfClosed(info.Env());
-  uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  uv_unref(reinterpret_cast<uv_handle_t*>(&poll_->poll));
   return info.Env().Undefined();
 }
 
@@ -836,19 +920,15 @@ void UdpSocket::closeNow(CloseCaller caller) {
   closed_ = true;
   if (poll_ != nullptr) {
     // uv_close stops watching synchronously (the descriptor leaves epoll now)
-    // and frees the handle on a later loop turn, possibly after ~UdpSocket.
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), &deletePollHandle);
+    // and frees the handle on a later loop turn, possibly after ~UdpSocket;
+    // the environment's cleanup hook stays until then (see PollHandle).
+    poll_->owner = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(&poll_->poll), &UdpSocket::onPollClosed);
     poll_ = nullptr;
   }
   socket_.reset();
   sendQueued_ = 0;
   sendArenaUsed_ = 0;
-
-  // A cleanup hook must not remove itself while Node runs it.
-  if (cleanupHookAdded_ && caller != CloseCaller::kEnvironmentTeardown) {
-    napi_remove_env_cleanup_hook(env_, &UdpSocket::onEnvironmentCleanup, this);
-  }
-  cleanupHookAdded_ = false;
   if (caller != CloseCaller::kJavaScript) return;
 
   // Dropping the callbacks breaks the cycle callback -> wrapper -> this, and

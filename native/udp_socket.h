@@ -87,6 +87,24 @@ struct UdpSocketCounters {
   std::uint64_t pollPrioritizedWakeUps = 0;  // of those, with UV_PRIORITIZED (POLLERR here)
 };
 
+class UdpSocket;
+
+// The libuv registration of one socket, with what its close needs. libuv owns
+// it from uv_close until the close callback runs, which may be after
+// ~UdpSocket and, at environment teardown, after the JavaScript side is gone.
+// The async cleanup hook stays registered until that callback has run: Node
+// keeps the closing environment's loop turning until the hook is removed, so
+// the callback (code in this addon) runs before Node may unload the addon.
+// With a plain cleanup hook Node could dlclose the addon with the close still
+// pending, and the worker's last loop turn then jumped into unmapped code
+// (the SIGSEGV of a second SIGINT, issue 16).
+struct PollHandle {
+  uv_poll_t poll{};
+  // Null once the socket is closed: the close callback must not touch it.
+  UdpSocket* owner = nullptr;
+  napi_async_cleanup_hook_handle cleanupHook = nullptr;
+};
+
 class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
  public:
   static Napi::Function defineClass(Napi::Env env);
@@ -100,7 +118,10 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
 
  private:
   // Who asked for the close decides which Node-API calls are still allowed.
-  enum class CloseCaller { kJavaScript, kEnvironmentTeardown, kDestructor };
+  // kEnvironmentStopping: a Node-API call failed on the loop side because the
+  // environment is being torn down (a worker terminated, process.exit): no
+  // JavaScript may run any more, but the cleanup hook has not run yet.
+  enum class CloseCaller { kJavaScript, kEnvironmentTeardown, kEnvironmentStopping, kDestructor };
 
   // JavaScript methods and accessors.
   Napi::Value queue(const Napi::CallbackInfo& info);
@@ -124,13 +145,21 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
 
   // The loop side.
   static void onPoll(uv_poll_t* handle, int status, int events);
-  static void onEnvironmentCleanup(void* socket);
+  static void onPollClosed(uv_handle_t* handle);
+  static void onEnvironmentCleanup(napi_async_cleanup_hook_handle hook, void* pollHandle);
   void serviceWakeUp(int status, int events);
   void drainErrorQueue();
-  void deliverErrors(Napi::Env env);
-  // Returns false when the receive queue looks empty.
+  // The delivering calls return false when Node-API refused a call because the
+  // environment is stopping; nothing may be thrown then (see serviceWakeUp).
+  bool deliverErrors(napi_env env);
+  // Returns false when the receive queue looks empty or delivery was refused.
   bool receiveBatch(Napi::Env env);
-  void deliverMessages(Napi::Env env, std::uint32_t count);
+  bool deliverMessages(napi_env env, std::uint32_t count);
+  // Calls a JavaScript callback on the wrapper; false when refused or thrown.
+  bool invoke(napi_env env, const Napi::FunctionReference& callback, std::size_t argc, const napi_value* argv);
+  // Handles a failed Node-API call of a delivery (see environmentStopping in
+  // udp_socket.cc); always false, so a delivery can end with it.
+  bool refused(napi_env env);
   std::uint8_t* receiveArea(Napi::Env env);
   std::uint32_t* lengthsArea(Napi::Env env);
 
@@ -155,9 +184,11 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   // libuv owns it until the close callback runs, which may be after ~UdpSocket.
   ScopedSocket socket_;
   napi_env env_ = nullptr;
-  uv_poll_t* poll_ = nullptr;
+  PollHandle* poll_ = nullptr;
   bool closed_ = false;
-  bool cleanupHookAdded_ = false;
+  // Set during a wake-up when Node-API refused a call because the
+  // environment is stopping; the wake-up then closes the socket.
+  bool stopping_ = false;
   sockaddr_storage localAddress_{};
   socklen_t localAddressLength_ = 0;
 

@@ -26,3 +26,14 @@ export { GossipWorkerClient, type GossipWorkerOptions, type WorkerResult } from 
 export { loadNative, type Capabilities, type NativeAddon, type NativeStatus } from './node/native/loader.js';
 export { backendReport, type BackendReport } from './node/backends.js';
 export { Prng } from './core/util/prng.js';
+
+// The farm node in this process, the membership engine with its presets, and the shapes
+// the farm answers with. The simulator, the API client and the component SDK have their
+// own entry points: galaxy-farm/sim, galaxy-farm/client, galaxy-farm/component.
+export { startFarmNode, FarmNodeHandle, type FarmMembershipEvent, type FarmNodeOptions } from './ops/agent/embedded-farm-node.js';
+export { AgentUsageError } from './node/util/agent-usage-error.js';
+export { MembershipEngine, type EngineEnvironment, type EngineOptions } from './core/membership/membership-engine.js';
+export { kPresets, membershipConfig, type MembershipConfig, type MembershipOptions, type PresetName } from './core/membership/config.js';
+export type { MembershipEvent, MembershipEventType } from './core/membership/membership-event.js';
+export type { MemberView, NodeSummary, NodeValues } from './surface/api/api-backend.js';
+export type { NodeAttributes } from './farm/data/farm-data.js';

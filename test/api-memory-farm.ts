@@ -66,11 +66,13 @@ export class MemoryFarm implements ApiBackend {
   }
 
   keys(): KeyView[] {
-    return this.keyring.map((key, i) => ({ fingerprint: createHash('sha256').update(Buffer.from(key, 'base64')).digest('hex').slice(0, 16), primary: i === 0 }));
+    return this.keyring.map((key, i) => ({ fingerprint: fingerprintOf(key), primary: i === 0 }));
   }
 
-  async keyOperation(op: 'install' | 'use' | 'remove', key: string, by: string): Promise<KeyView[]> {
-    this.check('keyOperation', [op, key, by]);
+  async keyOperation(op: 'install' | 'use' | 'remove', keyOrFingerprint: string, by: string): Promise<KeyView[]> {
+    this.check('keyOperation', [op, keyOrFingerprint, by]);
+    // use and remove may name the key by its fingerprint, as the real farm service allows.
+    const key = op === 'install' ? keyOrFingerprint : (this.keyring.find((k) => fingerprintOf(k) === keyOrFingerprint) ?? keyOrFingerprint);
     if (op === 'install' && !this.keyring.includes(key)) this.keyring.push(key);
     if (op === 'use') {
       if (!this.keyring.includes(key)) throw new DomainError('conflict', 'GALAXY_KEYRING_UNKNOWN_KEY', 'install the key first');
@@ -146,4 +148,8 @@ export class MemoryFarm implements ApiBackend {
     if (status === undefined) throw new DomainError('not-found', 'GALAXY_COMPONENT_UNKNOWN', `no component "${name}" on this node`);
     return status;
   }
+}
+
+function fingerprintOf(key: string): string {
+  return createHash('sha256').update(Buffer.from(key, 'base64')).digest('hex').slice(0, 16);
 }

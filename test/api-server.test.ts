@@ -10,6 +10,7 @@
 // timeout, the refusal of a non-loopback bind, and extra routes given at start (served
 // through the same pipeline; a duplicate refused before listening). Raw sockets drive the cases fetch
 // cannot express (a lying or endless body, idle connections).
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -199,10 +200,14 @@ describe('ApiServer: authentication and roles', () => {
     const revoked = await call('POST', `/v1/nodes/${kApprovedId}/revoke`, { token: admin });
     expect(revoked.body).toMatchObject({ status: 'revoked', decidedBy: 'admin' });
 
-    for (const op of ['install', 'use', 'remove'] as const) {
-      const answer = await call('POST', `/v1/keys/${op}`, { token: admin, body: { key: op === 'remove' ? kKey1 : kKey2 } });
+    // use and remove take the key or the fingerprint GET /v1/keys shows; install only the key.
+    const fingerprint = (key: string) => createHash('sha256').update(Buffer.from(key, 'base64')).digest('hex').slice(0, 16);
+    expect((await call('POST', '/v1/keys/install', { token: admin, body: { key: fingerprint(kKey2) } })).status).toBe(400);
+    for (const [op, key] of [['install', kKey2], ['use', fingerprint(kKey2)], ['remove', fingerprint(kKey1)]] as const) {
+      const answer = await call('POST', `/v1/keys/${op}`, { token: admin, body: { key } });
       expect(answer.status, op).toBe(200);
     }
+    expect((await call('POST', '/v1/keys/remove', { token: admin, body: { key: 'ABCDEF0123456789' } })).body.error?.message).toMatch(/or its fingerprint/);
     expect((await call('GET', '/v1/keys', { token: viewer })).body).toEqual(farm.keys());
     expect(farm.keys()).toHaveLength(1);
 

@@ -3,7 +3,8 @@
 // installs a new key on one node, makes it primary, and removes the old one. Every node
 // ends with exactly the new key, the keyring file on disk agrees, and no member was ever
 // suspected or declared dead during the rotation. Also: a key operation with a bad key
-// or on the primary gets a coded error.
+// or on the primary gets a coded error. use and remove name the key by the fingerprint
+// `galaxy keys list` shows (all an operator of a farm created by admission sees).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,11 +47,12 @@ describe('keyring rotation', () => {
     const operator = services[2]!;
     await operator.keyOperation('install', newKey, 'test');
     await until('the new key is installed everywhere', () => services.every((s) => s.keyViews().some((k) => k.fingerprint === keyFingerprint(newKey))));
-    await operator.keyOperation('use', newKey, 'test');
+    // use and remove by the fingerprint `keys list` shows, all an operator of a farm created by admission sees.
+    await operator.keyOperation('use', keyFingerprint(newKey), 'test');
     await until('the new key is primary everywhere', () => services.every((s) => s.keyViews()[0]!.fingerprint === keyFingerprint(newKey)));
     // Gossip keeps flowing under the new key for a while before the old one goes.
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    await operator.keyOperation('remove', keyOf(controller, oldKey), 'test');
+    await operator.keyOperation('remove', oldKey, 'test');
     await until('only the new key is left everywhere', () => services.every((s) => s.keyViews().length === 1 && s.keyViews()[0]!.fingerprint === keyFingerprint(newKey)));
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(everyoneSeesEveryone()).toBe(true);
@@ -59,10 +61,8 @@ describe('keyring rotation', () => {
 
     await expect(operator.keyOperation('install', 'not-a-key', 'test')).rejects.toMatchObject({ kind: 'invalid' });
     await expect(operator.keyOperation('remove', newKey, 'test')).rejects.toMatchObject({ code: 'GALAXY_KEYRING_PRIMARY' });
+    await expect(operator.keyOperation('remove', keyFingerprint(newKey), 'test')).rejects.toMatchObject({ code: 'GALAXY_KEYRING_PRIMARY' });
+    await expect(operator.keyOperation('remove', '0123456789abcdef', 'test')).rejects.toMatchObject({ code: 'GALAXY_KEYRING_UNKNOWN_KEY' });
+    await expect(operator.keyOperation('install', keyFingerprint(newKey), 'test')).rejects.toMatchObject({ kind: 'invalid' });
   }, 90_000);
 });
-
-/** The key material held by a node for a fingerprint (read from its credentials file). */
-function keyOf(service: FarmService, fingerprint: string): string {
-  return readCredentials(service.dataDir)!.keys.find((k) => keyFingerprint(k) === fingerprint) ?? (() => { throw new Error('key not found'); })();
-}

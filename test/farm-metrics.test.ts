@@ -1,9 +1,11 @@
 // Proves that the farm node's /metrics families carry what the transports dropped, by
 // transport and stable code (an oversized or truncated stream frame, a connection over
 // the limit, a failed send), and the stream connections closed for idling: the fault
-// suite's hostile peers are counted where an operator looks; and the messenger's
-// messages and drops per channel and reason. farmMetrics is pure, so a hand-made
-// snapshot of the agent's counters is enough.
+// suite's hostile peers are counted where an operator looks; the messenger's messages
+// and drops per channel and reason. Also that every family is named by Prometheus
+// conventions, in base units (the event-loop lag in seconds, not ms; counters end in
+// _total); the naming check is shown to catch a family named in ms. farmMetrics is
+// pure, so a hand-made snapshot of the agent's counters is enough.
 import { describe, expect, it } from 'vitest';
 import type { AgentStats } from '../src/node/driver/agent-worker-protocol.js';
 import { farmMetrics } from '../src/farm/service/farm-metrics.js';
@@ -39,6 +41,16 @@ function stats(overrides: Partial<AgentStats>): AgentStats {
     appSent: 0,
     ...overrides,
   };
+}
+
+/** Why a family name breaks Prometheus conventions (base units, _total on counters), or null. */
+function namingProblem(family: { readonly name: string; readonly type: string }): string | null {
+  if (!/^galaxy_[a-z0-9_]+$/.test(family.name)) return 'not galaxy_ then snake case';
+  const words = family.name.split('_');
+  const nonBase = words.find((word) => ['ms', 'millis', 'milliseconds', 'us', 'ns', 'minutes', 'hours', 'kb', 'mb', 'gb', 'kib', 'mib', 'gib', 'percent'].includes(word));
+  if (nonBase !== undefined) return `unit "${nonBase}" is not a base unit (seconds, bytes, ratios)`;
+  if (family.type === 'counter' && !family.name.endsWith('_total')) return 'a counter must end in _total';
+  return null;
 }
 
 const input = (agent: AgentStats) => ({ stats: agent, members: [], farm: { admissionInvalid: 0, admissionBadSignature: 0, keyRotations: 0 }, authority: null, keyringKeys: 0, keyEpoch: 0, components: [] });
@@ -81,5 +93,13 @@ describe('farm metrics', () => {
     const families = farmMetrics(input(stats({})));
     expect(families.find((f) => f.name === 'galaxy_transport_dropped_total')!.samples).toEqual([]);
     expect(families.find((f) => f.name === 'galaxy_stream_idle_closes_total')!.samples).toEqual([{ value: 0 }]);
+  });
+
+  it('name every family in base units, the event-loop lag in seconds', () => {
+    const families = farmMetrics(input(stats({ eventLoopLagMsMax: 250 })));
+    expect(families.map((f) => [f.name, namingProblem(f)]).filter(([, problem]) => problem !== null)).toEqual([]);
+    expect(families.find((f) => f.name === 'galaxy_event_loop_lag_seconds_max')!.samples).toEqual([{ value: 0.25 }]);
+    expect(namingProblem({ name: 'galaxy_event_loop_lag_ms_max', type: 'gauge' })).toMatch(/base unit/);
+    expect(namingProblem({ name: 'galaxy_probes', type: 'counter' })).toMatch(/_total/);
   });
 });

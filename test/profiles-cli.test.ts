@@ -1,5 +1,5 @@
 // Proves `galaxy profile validate|render|diff|place|plan` as the CLI runs them: the
-// commands registered on a commander program (as src/cli/main.ts does), fed argv, with
+// commands registered on a commander program (as src/ops/cli/main.ts does), fed argv, with
 // output and the exit code captured (the approach of test/jobs-cli.test.ts). Exit 0 on
 // success, 2 on a bad profile (file, line, column, path and reason printed), on bad
 // flags or input files, not enough nodes, or a blocked plan, 1 for missing components

@@ -17,6 +17,9 @@ export interface FarmKeysStore {
   save(keys: readonly string[], epoch: number): void;
 }
 
+/** A key's fingerprint as `galaxy keys list` shows it: 16 lowercase hex digits. */
+export const kKeyFingerprintPattern = /^[0-9a-f]{16}$/;
+
 export function keyFingerprint(key: string): string {
   return createHash('sha256').update(Buffer.from(key, 'base64')).digest('hex').slice(0, 16);
 }

@@ -68,7 +68,8 @@ export function farmMetrics(input: FarmMetricsInput): MetricFamily[] {
     gauge('galaxy_keyring_keys', 'Keys in this node\'s farm keyring.', [{ value: input.keyringKeys }]),
     gauge('galaxy_keyring_epoch', 'Epoch of the keyring this node holds.', [{ value: input.keyEpoch }]),
     gauge('galaxy_health_score', 'Lifeguard local health (0 is healthy).', [{ value: stats.health }]),
-    gauge('galaxy_event_loop_lag_ms_max', 'Largest event-loop lag of the agent worker since the last scrape, ms.', [{ value: stats.eventLoopLagMsMax }]),
+    // Prometheus names carry base units: seconds, not the milliseconds the worker measures in.
+    gauge('galaxy_event_loop_lag_seconds_max', 'Largest event-loop lag of the agent worker since the last scrape, seconds.', [{ value: stats.eventLoopLagMsMax / 1000 }]),
     {
       name: 'galaxy_component_restarts_total',
       help: 'Restarts of each farm service component after a crash.',

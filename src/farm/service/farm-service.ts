@@ -17,7 +17,7 @@ import { FarmRpc, kRpcCodec } from './farm-rpc.js';
 import { kComponentCodec, kControlCodec, type ComponentMessage, type ControlMessage } from './farm-control.js';
 import { Messenger } from '../../node/messenger/messenger.js';
 import type { MessengerChannel } from '../../node/messenger/messenger-channel.js';
-import { FarmKeys, keyFingerprint, readStaticKeyring, staticKeyringStore } from '../admission/farm-keys.js';
+import { FarmKeys, keyFingerprint, kKeyFingerprintPattern, readStaticKeyring, staticKeyringStore } from '../admission/farm-keys.js';
 
 /**
  * The farm service of one node (paper section 2): membership through the agent worker,
@@ -458,12 +458,17 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
   async keyOperation(op: 'install' | 'use' | 'remove', key: string, by: string): Promise<KeyView[]> {
     if (this.mode === 'insecure') throw new DomainError('conflict', 'GALAXY_KEYS_INSECURE', 'this farm runs without encryption (--insecure): there is no keyring');
     if (!this.keys.held) throw new DomainError('conflict', 'GALAXY_KEYS_NONE', 'this node holds no farm keyring yet (not admitted)');
-    try {
-      new Keyring([key]);
-    } catch (error) {
-      throw new DomainError('invalid', (error as KeyringError).code ?? 'GALAXY_KEYRING_BAD_KEY', (error as Error).message);
+    // use and remove need only to name the key: by the fingerprint `keys list` shows (all
+    // an operator of a farm created by admission ever sees), or by the key itself.
+    const byFingerprint = op !== 'install' && kKeyFingerprintPattern.test(key);
+    if (!byFingerprint) {
+      try {
+        new Keyring([key]);
+      } catch (error) {
+        throw new DomainError('invalid', (error as KeyringError).code ?? 'GALAXY_KEYRING_BAD_KEY', (error as Error).message);
+      }
     }
-    const fingerprint = keyFingerprint(key);
+    const fingerprint = byFingerprint ? key : keyFingerprint(key);
     const epoch = this.keys.epoch + 1;
     switch (op) {
       case 'install':

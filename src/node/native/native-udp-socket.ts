@@ -20,6 +20,9 @@
  *  - Handlers run from the libuv poll callback. An exception thrown by a handler has
  *    no caller to return to and goes to process 'uncaughtException', as an exception
  *    thrown by a node:dgram 'message' listener does.
+ *  - A socket still open when its environment is torn down (process.exit, a terminated
+ *    worker) is closed by the addon; nothing is delivered into a stopping environment,
+ *    and Node waits for the close to finish before it may unload the addon.
  */
 import {
   loadNative,

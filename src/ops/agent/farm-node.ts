@@ -54,6 +54,10 @@ export class FarmNode implements ApiBackend {
   private readonly logger: AgentLogger;
   private componentsStarted = false;
   private peersPending = false;
+  private membersPending = false;
+  private closing = false;
+  /** The kinds announced in this node's `components` tag: the built-in ones, then installed ones as they come and go. */
+  private announcedKinds: readonly string[];
   private readonly listeners = new Set<(event: ApiEvent) => void>();
 
   private constructor(service: FarmService, componentHost: ComponentHost, logger: AgentLogger, dataDir: string, private readonly kinds: readonly string[]) {
@@ -65,6 +69,7 @@ export class FarmNode implements ApiBackend {
     this.desiredComponents = new FarmDesiredComponents(this.data, logger);
     this.apiServer = null;
     this.logger = logger;
+    this.announcedKinds = kinds;
   }
 
   /** The API server, when the API is on. */
@@ -114,17 +119,11 @@ export class FarmNode implements ApiBackend {
     service.on('component', (kind, from, payload) => this.componentHost.deliverPeer(kind, from, payload));
     // A join storm brings thousands of events in a few ticks: the peer lists are
     // recomputed (a scan of every member) once per turn of the event loop, not per event.
-    service.host.on('event', () => {
-      if (this.peersPending) return;
-      this.peersPending = true;
-      setImmediate(() => {
-        this.peersPending = false;
-        const members = this.service.members();
-        this.data.membersChanged(members);
-        this.notifyPeers(members);
-      });
-    });
+    service.host.on('event', () => this.peersChanged(true));
     this.componentHost.on('component', (event) => {
+      // An installed package's component has a kind of its own: announced, and told of its
+      // peers, like the built-in kinds, from the moment it runs here.
+      if (!this.announcedKinds.includes(event.kind) || event.type === 'stopped') this.peersChanged(false);
       const level = event.type === 'crashed' || event.type === 'failed' ? 'warn' : 'info';
       this.logger[level]({ component: event.name, type: event.type, ...event.detail }, `component ${event.type}`);
       this.publish({ kind: 'component', type: event.type, time: new Date().toISOString(), body: { name: event.name, kind: event.kind, ...event.detail } });
@@ -155,7 +154,47 @@ export class FarmNode implements ApiBackend {
     this.farmComponents?.start();
   }
 
-  /** Tells each component kind where its peers are active: alive members announcing it in their tags. */
+  /**
+   * Recomputes the peer lists once per turn of the event loop (a join storm brings
+   * thousands of events in a few ticks, and each recomputation scans every member), after
+   * announcing the kinds this node runs now if they changed. `membersChanged`: the FMIDB
+   * hears of the new membership too.
+   */
+  private peersChanged(membersChanged: boolean): void {
+    this.membersPending ||= membersChanged;
+    if (this.peersPending) return;
+    this.peersPending = true;
+    setImmediate(() => {
+      this.peersPending = false;
+      // Components stopping with the node are not news to the farm: it is leaving.
+      if (this.closing) return;
+      this.announceKinds();
+      const members = this.service.members();
+      if (this.membersPending) this.data.membersChanged(members);
+      this.membersPending = false;
+      this.notifyPeers(members);
+    });
+  }
+
+  /**
+   * The kinds in this node's `components` tag: the built-in kinds it runs and the kinds of
+   * the components on its host (installed packages), so that other nodes count it among
+   * their peers. A tag over the farm's metaBytesMax is not announced (logged): the kinds
+   * already announced stay.
+   */
+  private announceKinds(): void {
+    const kinds = this.hostKinds();
+    if (kinds.length === this.announcedKinds.length && kinds.every((kind, i) => kind === this.announcedKinds[i])) return;
+    const host = this.service.host;
+    try {
+      host.setMeta({ ...host.tagsOf(host.id), components: kinds.join(',') });
+      this.announcedKinds = kinds;
+    } catch (error) {
+      this.logger.warn({ kinds, error: (error as Error).message }, 'component kinds not announced');
+    }
+  }
+
+  /** Tells each component kind this node runs where its peers are active: alive members announcing it in their tags. */
   private notifyPeers(members: readonly MemberView[]): void {
     const peers = new Map<string, ComponentPeer[]>();
     for (const member of members) {
@@ -167,7 +206,12 @@ export class FarmNode implements ApiBackend {
         peers.set(kind, list);
       }
     }
-    for (const kind of this.kinds) this.componentHost.membership(kind, peers.get(kind) ?? []);
+    for (const kind of this.hostKinds()) this.componentHost.membership(kind, peers.get(kind) ?? []);
+  }
+
+  /** The built-in kinds this node runs, then the kinds of the other components on its host. */
+  private hostKinds(): string[] {
+    return [...new Set([...this.kinds, ...this.componentHost.status().map((c) => c.kind)])];
   }
 
   private publish(event: ApiEvent): void {
@@ -255,6 +299,7 @@ export class FarmNode implements ApiBackend {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.apiServer?.close();
     await this.farmComponents?.close();
     await this.componentHost.close();

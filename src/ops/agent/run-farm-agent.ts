@@ -2,6 +2,12 @@ import type { PreparedAgent } from '../../ops/agent/agent-command.js';
 import { silentAgentLogger, type AgentLogger } from '../../node/util/agent-logger.js';
 import { FarmNode } from './farm-node.js';
 
+/**
+ * Signals after the first that end the agent without waiting for the graceful leave: the
+ * second is taken for the first arriving again (a terminal and a supervisor both sending).
+ */
+const kSignalsToForceExit = 2;
+
 /** Writes one JSON line. */
 export type LineWriter = (line: string) => void;
 
@@ -17,49 +23,75 @@ export async function runFarmAgent(prepared: PreparedAgent, write: LineWriter = 
   if (identity.clockBehind) logger.warn({ incarnation: identity.incarnation, identityFile: identity.path }, 'wall clock is not past the last incarnation (clock stepped back, or a restart within a second): took last + 1');
   if (prepared.farm.mode === 'insecure') logger.warn('insecure farm: no admission control and no encryption (lab use only)');
   if (prepared.farm.autoApprove) logger.warn('auto-approval is on: every node that asks is admitted (demo and lab use only)');
-  const node = await FarmNode.start({ prepared, logger, version });
-  const host = node.service.host;
-  const self = host.address;
-  const log = (record: Record<string, unknown>): void => write(JSON.stringify({ t: new Date().toISOString(), ...record }));
-  logger.info({ bind: host.address, id: host.id, incarnation: host.incarnation, transport: host.transport.kind, transportReason: host.transport.reason, backend: host.backend, preset: host.settings.preset, join: host.settings.join, dataDir: prepared.dataDir, api: node.api?.url ?? null, mode: prepared.farm.mode, roles: prepared.farm.roles }, 'agent started');
-  if ((prepared.options.transport ?? 'auto') === 'auto' && host.transport.kind !== 'native') logger.warn({ transport: host.transport.kind, reason: host.transport.reason }, 'native transport unavailable: crashed peers are found by probes only');
-  host.on('event', (event) => log({ event: event.type, id: event.id, address: event.address, incarnation: event.incarnation, self }));
-  node.subscribe((event) => {
-    if (event.kind === 'admission') log({ event: `admission.${event.type}`, self, ...event.body });
-    else if (event.kind === 'keyring') log({ event: `keyring.${event.type}`, self, ...event.body });
-    else if (event.kind === 'component' && event.type !== 'started') log({ event: `component.${event.type}`, self, ...event.body });
-  });
-  // The signal handlers go in before the "started" line: a supervisor may send SIGTERM as
-  // soon as it reads that line, and a signal without a handler kills the process outright.
-  let onSignal: (signal: NodeJS.Signals) => void = () => {};
-  const outcomePromise = new Promise<{ signal: NodeJS.Signals } | { failure: string }>((resolve) => {
-    onSignal = (signal) => resolve({ signal });
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-    host.once('error', (error) => resolve({ failure: error.stack ?? error.message }));
-    host.once('exit', (code) => resolve({ failure: `agent worker exited with code ${code}` }));
-  });
-  log({ event: 'started', id: host.id, address: host.address, incarnation: host.incarnation, self, preset: host.settings.preset, join: host.settings.join, backend: host.backend, transport: host.transport.kind, transportReason: host.transport.reason, admission: node.service.admissionState, api: node.api?.url ?? null, mode: prepared.farm.mode });
-  const outcome = await outcomePromise;
-  process.off('SIGTERM', onSignal);
-  process.off('SIGINT', onSignal);
-  if ('failure' in outcome) {
-    log({ event: 'failed', self, error: outcome.failure });
-    logger.error({ error: outcome.failure }, 'agent worker failed');
-    await node.close().catch(() => {});
-    return 1;
-  }
-  // A second signal while leaving means the operator does not want to wait.
-  const force = (): void => {
-    logger.warn('second signal while leaving: exiting without waiting');
+  // The handlers go in before the node starts, which can take seconds (components spawn):
+  // a signal then stops the node gracefully once it is up, instead of killing the process
+  // with a half-started worker. A shell's Ctrl-C reaches every process of the foreground
+  // group, and a supervisor (the demo, a process manager) often forwards a signal of its
+  // own, so the second signal is taken for the first arriving twice and must not cut the
+  // graceful leave short; only a third means the operator will not wait. Even then the
+  // exit is orderly: Node tears the worker and its native socket down (native/udp_socket.h).
+  let firstSignal: NodeJS.Signals | null = null;
+  let signalsAfterFirst = 0;
+  let onFirstSignal: (signal: NodeJS.Signals) => void = () => {};
+  const onProcessSignal = (signal: NodeJS.Signals): void => {
+    if (firstSignal === null) {
+      firstSignal = signal;
+      onFirstSignal(signal);
+      return;
+    }
+    signalsAfterFirst++;
+    if (signalsAfterFirst < kSignalsToForceExit) {
+      logger.info({ signal }, 'already leaving gracefully; one more signal exits without waiting');
+      return;
+    }
+    logger.warn({ signal }, 'signal while leaving: exiting without waiting');
     process.exit(1);
   };
-  process.once('SIGTERM', force);
-  process.once('SIGINT', force);
-  await node.close();
-  process.off('SIGTERM', force);
-  process.off('SIGINT', force);
-  log({ event: 'stopped', self, signal: outcome.signal });
-  logger.info({ signal: outcome.signal }, 'agent stopped');
-  return 0;
+  process.on('SIGTERM', onProcessSignal);
+  process.on('SIGINT', onProcessSignal);
+  try {
+    const node = await FarmNode.start({ prepared, logger, version });
+    const host = node.service.host;
+    const self = host.address;
+    const log = (record: Record<string, unknown>): void => write(JSON.stringify({ t: new Date().toISOString(), ...record }));
+    logger.info({ bind: host.address, id: host.id, incarnation: host.incarnation, transport: host.transport.kind, transportReason: host.transport.reason, backend: host.backend, preset: host.settings.preset, join: host.settings.join, dataDir: prepared.dataDir, api: node.api?.url ?? null, mode: prepared.farm.mode, roles: prepared.farm.roles }, 'agent started');
+    if ((prepared.options.transport ?? 'auto') === 'auto' && host.transport.kind !== 'native') logger.warn({ transport: host.transport.kind, reason: host.transport.reason }, 'native transport unavailable: crashed peers are found by probes only');
+    host.on('event', (event) => log({ event: event.type, id: event.id, address: event.address, incarnation: event.incarnation, self }));
+    node.subscribe((event) => {
+      if (event.kind === 'admission') log({ event: `admission.${event.type}`, self, ...event.body });
+      else if (event.kind === 'keyring') log({ event: `keyring.${event.type}`, self, ...event.body });
+      else if (event.kind === 'component' && event.type !== 'started') log({ event: `component.${event.type}`, self, ...event.body });
+    });
+    const outcomePromise = new Promise<{ signal: NodeJS.Signals } | { failure: string }>((resolve) => {
+      if (firstSignal !== null) resolve({ signal: firstSignal });
+      onFirstSignal = (signal) => resolve({ signal });
+      host.once('error', (error) => resolve({ failure: error.stack ?? error.message }));
+      host.once('exit', (code) => resolve({ failure: `agent worker exited with code ${code}` }));
+    });
+    log({ event: 'started', id: host.id, address: host.address, incarnation: host.incarnation, self, preset: host.settings.preset, join: host.settings.join, backend: host.backend, transport: host.transport.kind, transportReason: host.transport.reason, admission: node.service.admissionState, api: node.api?.url ?? null, mode: prepared.farm.mode });
+    const outcome = await outcomePromise;
+    // A signal from now on is one more after the first.
+    firstSignal ??= 'SIGTERM';
+    if ('failure' in outcome) {
+      log({ event: 'failed', self, error: outcome.failure });
+      logger.error({ error: outcome.failure }, 'agent worker failed');
+      await node.close().catch(() => {});
+      return 1;
+    }
+    await node.close();
+    log({ event: 'stopped', self, signal: outcome.signal });
+    logger.info({ signal: outcome.signal }, 'agent stopped');
+    return 0;
+  } finally {
+    process.off('SIGTERM', onProcessSignal);
+    process.off('SIGINT', onProcessSignal);
+    // Until the process exits (galaxy agent calls process.exit at once), a late signal
+    // must find a handler: without one its default action would end the process with a
+    // signal status. Signal handlers do not keep the loop alive.
+    if (!process.listeners('SIGTERM').includes(ignoreAfterStop)) process.on('SIGTERM', ignoreAfterStop);
+    if (!process.listeners('SIGINT').includes(ignoreAfterStop)) process.on('SIGINT', ignoreAfterStop);
+  }
 }
+
+/** Installed once the agent has stopped: the process is on its way out already. */
+function ignoreAfterStop(): void {}

@@ -73,7 +73,9 @@ export function registerApiCommands(program: Command, print: Print = (line) => c
     .description('print a new random key (base64) to install')
     .action(() => print(Keyring.generateKey()));
   for (const op of ['install', 'use', 'remove'] as const) {
-    withConnection(keys.command(`${op} <key>`).description(op === 'install' ? 'install a key (base64) on every member' : op === 'use' ? 'make an installed key the primary on every member' : 'remove a key from every member (not the primary)')).action((key: string, flags: ConnectionFlags) =>
+    const argument = op === 'install' ? '<key>' : '<key-or-fingerprint>';
+    const description = op === 'install' ? 'install a key (base64) on every member' : op === 'use' ? 'make an installed key the primary on every member: the key, or its fingerprint as `keys list` shows it' : 'remove a key from every member (not the primary): the key, or its fingerprint as `keys list` shows it';
+    withConnection(keys.command(`${op} ${argument}`).description(description)).action((key: string, flags: ConnectionFlags) =>
       run(print, async () => {
         const views = (await connect(flags).post(`/v1/keys/${op}`, { key })) as KeyView[];
         if (flags.json) return print(JSON.stringify(views, null, 2));

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -47,13 +47,26 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     if (stopping) return;
     stopping = true;
     print('Stopping every agent (graceful leave) ...');
-    await Promise.all(agents.map((a) => stopAgent(a)));
+    const graceful = (await Promise.all(agents.map((a) => stopAgent(a)))).filter((left) => left).length;
     rmSync(dataRoot, { recursive: true, force: true });
-    print('All agents stopped.');
+    print(`All agents stopped: ${graceful} of ${agents.length} left gracefully.`);
   };
-  const onSignal = () => void stopAll().then(() => process.exit(0));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // The agents run in their own process group, so a Ctrl-C reaches the demo alone and
+  // each agent gets exactly one SIGTERM from stopAll: a signal arriving twice must not cut
+  // an agent's graceful leave short. Further Ctrl-Cs while stopping are only acknowledged.
+  const onSignal = () => {
+    if (stopping) {
+      print('Still stopping: every agent is leaving gracefully ...');
+      return;
+    }
+    void stopAll().then(() => process.exit(0));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // Detached agents outlive a demo that dies without stopping them: they are killed on the way out.
+  process.once('exit', () => {
+    for (const agent of agents) if (agent.child.exitCode === null && agent.child.signalCode === null) agent.child.kill('SIGKILL');
+  });
 
   const seed = `127.0.0.1:${ports[0]}`;
   const waiters: Array<() => void> = [];
@@ -68,12 +81,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const controllerApi = `127.0.0.1:${ports[ports.length - 1]}`;
   const dataDirOf = (index: number) => join(dataRoot, `agent-${index}`);
   const launch = (address: string, index: number): AgentProcess => {
-    const args = [join(packageRoot(), 'dist', 'src', 'ops', 'cli', 'main.js'), 'agent', '--bind', address, '--preset', 'local', '--meta', `rack=r${1 + (index % 2)}`, '--data-dir', dataDirOf(index), '--log-level', 'warn'];
+    const args = [join(packageRoot(), 'dist', 'src', 'ops', 'cli', 'main.js'), 'agent', '--bind', address, '--preset', 'local', '--meta', `rack=${rackOf(index)}`, '--data-dir', dataDirOf(index), '--log-level', 'warn'];
     // The first agent is the farm's controller: it creates the farm and, for the demo
     // only, approves every node that asks. The others ask to be admitted through it.
     if (address === seed) args.push('--role', 'controller', '--bootstrap', '--auto-approve', '--api', controllerApi);
     else args.push('--join', seed, '--api', '127.0.0.1:0');
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
     const agent: AgentProcess = { address, child, alive: new Set([address]), transport: '?' };
     createInterface({ input: child.stdout! }).on('line', (line) => {
       let event: { event?: string; address?: string; transport?: string };
@@ -106,11 +119,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   }
   print(`Converged at ${elapsed()}: every agent sees all ${agents.length} members. Transport: ${agents[0]!.transport}.`);
   await printMembers(print, dataDirOf(0));
-  if (!stopping) await showFarmData(print, dataDirOf(0), dataDirOf(1));
+  if (!stopping) await showFarmData(print, dataDirOf(0), dataDirOf(1), agents.map((a) => a.address));
 
   if (options.showFailure && agents.length >= 3 && !stopping) {
     const victim = agents[agents.length - 1]!;
     const others = agents.filter((a) => a !== victim);
+    const before = await landscapeViews(dataDirOf(0)).catch(() => []);
     print(`Killing ${victim.address} with SIGKILL (no goodbye) ...`);
     const killedAt = Date.now();
     victim.child.kill('SIGKILL');
@@ -119,7 +133,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       if (Date.now() - killedAt > 30_000) throw new Error('the killed agent was not detected within 30 s');
     }
     print(`  every other agent marked it dead ${Date.now() - killedAt} ms after the kill.`);
-    await showLandscapesWithout(print, dataDirOf(0), victim.address);
+    await showLandscapesWithout(print, dataDirOf(0), victim.address, before);
     print(`Restarting ${victim.address} with the same identity ...`);
     const restartedAt = Date.now();
     agents[agents.length - 1] = launch(victim.address, agents.length - 1);
@@ -132,16 +146,19 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
   print('');
   const dir0 = dataDirOf(0);
+  // In a checkout `npx galaxy` would reinstall and rebuild the package silently; an
+  // installed package has its CLI under npx.
+  const galaxy = existsSync(join(packageRoot(), 'tsconfig.json')) ? 'npm run galaxy --' : 'npx galaxy';
   print('The farm is running. Try, in another terminal:');
-  print(`  npx galaxy members --data-dir ${dir0}                 # the farm as the controller sees it`);
-  print(`  npx galaxy nodes list --data-dir ${dir0}              # admission records (pending, approved, ...)`);
-  print(`  npx galaxy attr get --data-dir ${dir0}                # every node's attributes and Measurement values (the FMIDB)`);
-  print(`  npx galaxy landscape list --data-dir ${dir0}          # landscapes and their member counts`);
-  print(`  npx galaxy db query "SELECT node, rack, role, load1 FROM nodes" --data-dir ${dir0}`);
-  print(`  npx galaxy attr set ${'<node-id>'} role=db --data-dir ${dir0}   # and watch the landscapes follow`);
-  print(`  npx galaxy keys list --data-dir ${dir0}               # farm keyring fingerprints`);
+  print(`  ${galaxy} members --data-dir ${dir0}                 # the farm as the controller sees it`);
+  print(`  ${galaxy} nodes list --data-dir ${dir0}              # admission records (pending, approved, ...)`);
+  print(`  ${galaxy} attr get --data-dir ${dir0}                # every node's attributes and Measurement values (the FMIDB)`);
+  print(`  ${galaxy} landscape list --data-dir ${dir0}          # landscapes and their member counts`);
+  print(`  ${galaxy} db query "SELECT node, rack, role, load1 FROM nodes" --data-dir ${dir0}`);
+  print(`  ${galaxy} attr set ${'<node-id>'} role=db --data-dir ${dir0}   # and watch the landscapes follow`);
+  print(`  ${galaxy} keys list --data-dir ${dir0}               # farm keyring fingerprints`);
   print(`  curl -H "Authorization: Bearer $(cat ${join(dir0, 'admin.token')})" http://${controllerApi}/metrics`);
-  print(`  npx galaxy agent --bind 127.0.0.1:${ports[0]! + 1000} --join ${seed} --preset local --api off --data-dir $(mktemp -d)   # one more node (auto-approved here)`);
+  print(`  ${galaxy} agent --bind 127.0.0.1:${ports[0]! + 1000} --join ${seed} --preset local --api off --data-dir $(mktemp -d)   # one more node (auto-approved here)`);
   print(`  kill -9 ${agents[1]!.child.pid}                                  # crash one and watch`);
   print(`  API: http://${controllerApi}  (token: ${join(dir0, 'admin.token')})`);
   print(options.durationS > 0 ? `Stopping by itself in ${options.durationS} s (Ctrl-C stops now).` : 'Ctrl-C stops every agent.');
@@ -159,14 +176,16 @@ export async function runDemo(options: DemoOptions): Promise<void> {
  * Measurement service's values, then both read back from another agent's API, which
  * computed them from its own replica.
  */
-async function showFarmData(print: (line: string) => void, controllerDir: string, otherDir: string): Promise<void> {
+async function showFarmData(print: (line: string) => void, controllerDir: string, otherDir: string, addresses: readonly string[]): Promise<void> {
   try {
     const controller = agentClient(controllerDir);
-    const list = ((await controller.get('/v1/members')) as Array<{ id: string; tags: Record<string, string> }>).sort((a, b) => (a.id < b.id ? -1 : 1));
+    // In launch order, so that each node's attributes follow from its place like its rack tag does.
+    const list = ((await controller.get('/v1/members')) as Array<{ id: string; address: string }>).sort((a, b) => addresses.indexOf(a.address) - addresses.indexOf(b.address));
     const members = list.map((m) => m.id);
-    print('Farm data (FMIDB): setting sample attributes through the controller\'s API ...');
-    for (const [i, { id, tags }] of list.entries()) {
-      const values = { rack: `r${1 + (i % 2)}`, room: 'b2', role: (tags['roles'] ?? '').includes('controller') ? 'controller' : i % 3 === 0 ? 'db' : 'web' };
+    print('Farm data (FMIDB): setting sample attributes through the controller\'s API (the rack as each agent\'s tag says) ...');
+    for (const { id, address } of list) {
+      const index = addresses.indexOf(address);
+      const values = { rack: rackOf(index), room: 'b2', role: roleOf(index) };
       await controller.put(`/v1/attributes/${id}`, { values });
       print(`    galaxy attr set ${id} ${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(' ')}`);
     }
@@ -212,23 +231,62 @@ interface LandscapeMembers {
   readonly members: string[];
 }
 
-/** After a crash: the controller's landscapes drop the dead node (its FMIDB record is a tombstone now). */
-async function showLandscapesWithout(print: (line: string) => void, dataDir: string, address: string): Promise<void> {
+/** The controller's landscapes and their members. */
+async function landscapeViews(dataDir: string): Promise<LandscapeMembers[]> {
+  const controller = agentClient(dataDir);
+  const names = ((await controller.get('/v1/landscapes')) as Array<{ name: string }>).map((l) => l.name).sort();
+  return (await Promise.all(names.map((name) => controller.get(`/v1/landscapes/${name}`)))) as LandscapeMembers[];
+}
+
+/**
+ * After a crash: the controller's landscapes drop the dead node (its FMIDB record is a
+ * tombstone now). Each landscape is printed once it agrees with its own statement run on
+ * the same replica (`/v1/db/query`), so a dynamic landscape caught between two of its
+ * evaluations does not print a count the farm never had; and only the landscapes the node
+ * was in are said to have lost it.
+ */
+async function showLandscapesWithout(print: (line: string) => void, dataDir: string, address: string, before: readonly LandscapeMembers[]): Promise<void> {
   try {
     const controller = agentClient(dataDir);
-    const id = ((await controller.get('/v1/members')) as Array<{ id: string; address: string }>).find((m) => m.address === address)?.id;
+    const id = ((await controller.get('/v1/members')) as Array<{ id: string; address: string }>).find((m) => m.address === address)?.id ?? address;
+    const statements = new Map(((await controller.get('/v1/landscapes')) as Array<{ name: string; sql: string }>).map((l) => [l.name, l.sql]));
     const startedAt = Date.now();
     let views: LandscapeMembers[] = [];
-    do {
-      const names = ((await controller.get('/v1/landscapes')) as Array<{ name: string }>).map((l) => l.name);
-      views = (await Promise.all(names.map((name) => controller.get(`/v1/landscapes/${name}`)))) as LandscapeMembers[];
-      if (!views.some((v) => v.members.includes(id ?? ''))) break;
+    for (;;) {
+      views = await landscapeViews(dataDir);
+      let settled = !views.some((v) => v.members.includes(id));
+      for (const view of views) {
+        if (!settled) break;
+        const sql = statements.get(view.name);
+        if (sql === undefined) continue;
+        const rows = ((await controller.post('/v1/db/query', { sql })) as { rows: unknown[][] }).rows;
+        const expected = rows.map((row) => String(row[0])).sort();
+        settled = expected.join(',') === [...view.members].sort().join(',');
+      }
+      if (settled || Date.now() - startedAt > kLandscapeSettleMsMax) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
-    } while (Date.now() - startedAt < 5000);
-    print(`  the controller's landscapes followed in ${Date.now() - startedAt} ms more: ${views.map((v) => `${v.name} ${v.members.length} member(s)`).join(', ')} (without ${id ?? address})`);
+    }
+    const described = views.map((view) => {
+      const was = before.find((b) => b.name === view.name);
+      if (was === undefined || !was.members.includes(id)) return `${view.name} ${view.members.length} member(s), unchanged (it was not in it)`;
+      return `${view.name} ${was.members.length} -> ${view.members.length} member(s)`;
+    });
+    print(`  the controller's landscapes dropped ${id} in ${Date.now() - startedAt} ms more: ${described.join('; ')}`);
   } catch (error) {
     print(`  (could not read the landscapes: ${(error as Error).message})`);
   }
+}
+
+/** How long the landscapes get to drop a dead node and agree with their statements: the dynamic one runs every 2 s. */
+const kLandscapeSettleMsMax = 10_000;
+
+/** The demo's racks and roles by launch order: the controller first, then web and db nodes across two racks. */
+function rackOf(index: number): string {
+  return `r${1 + (index % 2)}`;
+}
+
+function roleOf(index: number): string {
+  return index === 0 ? 'controller' : index % 3 === 2 ? 'db' : 'web';
 }
 
 /** Prints the member table from the controller's API, as an operator's CLI would get it. */
@@ -243,13 +301,21 @@ async function printMembers(print: (line: string) => void, dataDir: string): Pro
   }
 }
 
-async function stopAgent(agent: AgentProcess): Promise<void> {
-  if (agent.child.exitCode !== null || agent.child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => agent.child.once('exit', () => resolve()));
+/**
+ * How long an agent gets to leave gracefully (LEAVE gossip, components stopped) before it is
+ * killed: the components' stop steps take up to a few seconds each on a loaded machine.
+ */
+const kAgentStopTimeoutMs = 10_000;
+
+/** Stops an agent with SIGTERM; resolves whether it left gracefully (exit status 0). */
+async function stopAgent(agent: AgentProcess): Promise<boolean> {
+  if (agent.child.exitCode !== null || agent.child.signalCode !== null) return agent.child.exitCode === 0;
+  const exited = new Promise<boolean>((resolve) => agent.child.once('exit', (code) => resolve(code === 0)));
   agent.child.kill('SIGTERM');
-  const timer = setTimeout(() => agent.child.kill('SIGKILL'), 3000);
-  await exited;
+  const timer = setTimeout(() => agent.child.kill('SIGKILL'), kAgentStopTimeoutMs);
+  const graceful = await exited;
   clearTimeout(timer);
+  return graceful;
 }
 
 /** Ports free for both UDP and TCP on 127.0.0.1. */

@@ -22,7 +22,7 @@ const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'u
 
 const program = new Command()
   .name('galaxy')
-  .description('Galaxy: farm and cluster management (SWIM + Lifeguard membership, FMIDB, landscapes, clusters)')
+  .description('Galaxy: farm management (SWIM + Lifeguard membership, admission, the FMIDB, SQL landscapes, farm service components) and cluster profiles (validate, render, plan); running clusters are coming, not in this release')
   .version(version);
 
 program
@@ -100,13 +100,18 @@ program
       command.error(`error: ${error.message}`, { exitCode: error.exitCode, code: error.code });
     }
     const logger = createAgentLogger(prepared.logLevel);
+    let code: number;
     try {
-      process.exitCode = await runFarmAgent(prepared, undefined, logger, version);
+      code = await runFarmAgent(prepared, undefined, logger, version);
     } catch (error) {
       logger.error({ error: (error as Error).message }, 'agent failed to start');
       console.error(`galaxy agent: ${(error as Error).message}`);
-      process.exitCode = 1;
+      code = 1;
     }
+    // At once, not when the loop drains: a natural exit first closes the signal handlers
+    // (the default action is back) and then tears V8 down for tens of ms, a window in which
+    // one more Ctrl-C or SIGTERM ended the process with a signal status (test/agent-signals.test.ts).
+    process.exit(code);
   });
 
 registerApiCommands(program);

@@ -54,6 +54,12 @@ export const kEventsQuerySchema = z
 export const kEmptyBodySchema = z.object({}).strict();
 export const kApproveBodySchema = z.object({ roles: z.array(kNodeRoleSchema).max(kNodeRolesMax).optional() }).strict();
 export const kKeyBodySchema = z.object({ key: kFarmKeySchema }).strict();
+/** use and remove: the key, or its fingerprint as GET /v1/keys shows it (16 lowercase hex digits). */
+export const kKeyRefBodySchema = z
+  .object({
+    key: z.string().refine((key) => /^[0-9a-f]{16}$/.test(key) || kFarmKeySchema.safeParse(key).success, 'a key is 32 bytes in base64 (44 characters), or its fingerprint (16 lowercase hex digits, as the key list shows)'),
+  })
+  .strict();
 export const kTokenCreateBodySchema = z.object({ name: kTokenNameSchema, role: kApiRoleSchema }).strict();
 /** `__proto__` is refused by name: zod would otherwise drop it silently, and the component would never see it. */
 export const kComponentConfigBodySchema = z
