@@ -1,10 +1,12 @@
-import { DomainError, type FailureKind } from '../../core/util/domain-error.js';
+import { DomainError } from '../../core/util/domain-error.js';
+import { Prng } from '../../core/util/prng.js';
+import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import { decodeAdmission, encodeAdmission, kRequestBodySchema, parseSignedBody, type AdmissionMessage, type GrantContent } from '../admission/admission-wire.js';
+import { decodeAdmission, encodeAdmission, type GrantContent } from '../admission/admission-wire.js';
 import { readCredentials, writeCredentials, type Credentials } from '../admission/credentials.js';
-import { AdmissionError, FarmAuthority, type AuthorityRecord } from '../admission/farm-authority.js';
-import { fingerprintOf, loadOrCreateNodeKeys, publicKeyOf, verifyText, type NodeKeys } from '../admission/node-keys.js';
+import { FarmAuthority } from '../admission/farm-authority.js';
+import { fingerprintOf, loadOrCreateNodeKeys, type NodeKeys } from '../admission/node-keys.js';
 import { AgentHost } from '../../node/driver/agent-host.js';
 import type { AgentOptions } from '../../node/driver/agent-options.js';
 import { ensureDataDir } from '../../node/util/agent-data-dir.js';
@@ -13,8 +15,11 @@ import { type AdmissionRecord, type ApiEvent, type KeyView, type MemberView, typ
 import type { MembershipEvent } from '../../core/membership/membership-event.js';
 import { Keyring, KeyringError } from '../../node/security/keyring.js';
 import { AdmissionClient } from '../admission/admission-client.js';
+import { AdmissionController } from '../admission/admission-controller.js';
+import { KeyRotation, kRotationsMax } from '../admission/key-rotation.js';
 import { FarmRpc, kRpcCodec } from './farm-rpc.js';
 import { kComponentCodec, kControlCodec, type ComponentMessage, type ControlMessage } from './farm-control.js';
+import { FarmControlChannel } from './farm-control-channel.js';
 import { Messenger } from '../../node/messenger/messenger.js';
 import type { MessengerChannel } from '../../node/messenger/messenger-channel.js';
 import { FarmKeys, keyFingerprint, readStaticKeyring, staticKeyringStore } from '../admission/farm-keys.js';
@@ -24,6 +29,18 @@ import { FarmKeys, keyFingerprint, readStaticKeyring, staticKeyringStore } from 
  * admission (the node waits until a controller grants it credentials; a controller
  * answers other nodes), the farm keyring and its rotations, and farm control messages.
  * The HTTP API, the component host and the metrics sit on top of it (farm-node.ts).
+ *
+ * It is a facade over four parts, and the driver of the three that are protocols:
+ *  - the admission controller (../admission/admission-controller.ts): requests, the
+ *    pending queue, decisions, grants, redirects, revocation;
+ *  - the admission client (../admission/admission-client.ts): this node asking the
+ *    farm for credentials and checking the grant;
+ *  - key rotation (../admission/key-rotation.ts): keyring epochs, the rotation of a
+ *    revocation, fetching a newer keyring from a controller;
+ *  - the control channel (./farm-control-channel.ts): farm control broadcasts.
+ * The three cores are sans-I/O (src/core/contract.ts); this class feeds them the wall
+ * clock, what arrives and what they ask about, acts on their outputs (sockets, the
+ * messenger, files, logs, API events), and runs one timer for their next deadline.
  *
  * Security modes:
  *  - admission (default): nothing is gossiped until the farm approved this node; the
@@ -50,13 +67,9 @@ export interface FarmServiceOptions {
   readonly version?: string;
 }
 
-/** How long a revocation waits for every live member to fetch the new keyring before making it primary anyway. */
-const kRevocationFetchTimeoutMs = 20_000;
-/** How long after the new key becomes primary the old ones are removed: the "use" must have spread. */
-const kRevocationRemoveDelayMs = 3_000;
-/** Members fetch a rotated keyring after a random delay up to this, so controllers are not hit all at once. */
-const kFetchJitterMs = 1_000;
 const kAuthorityFileName = 'farm-authority.json';
+/** Rounds of handing outputs between the cores in one pump at most: a real exchange takes two or three. */
+const kPumpRoundsMax = 64;
 
 interface FarmServiceEvents {
   api: [ApiEvent];
@@ -70,6 +83,7 @@ export interface FarmCounters {
   keyRotations: number;
 }
 
+
 export class FarmService extends EventEmitter<FarmServiceEvents> {
   readonly host: AgentHost;
   readonly dataDir: string;
@@ -79,18 +93,19 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
   readonly startedAt = new Date().toISOString();
   private readonly logger: AgentLogger;
   private readonly nodeKeys: NodeKeys | null;
-  private authority: FarmAuthority | null;
   private credentials: Credentials | null;
-  private readonly keys: FarmKeys;
-  private client: AdmissionClient | null = null;
   /** All node-to-node traffic above membership: node-id addressed, sender authenticated, named channels. */
   readonly messenger: Messenger;
   /** Request/response to other nodes' services over the messenger's rpc channel. */
   readonly rpc: FarmRpc;
-  private readonly control: MessengerChannel<ControlMessage>;
+  private readonly controller: AdmissionController;
+  private client: AdmissionClient | null = null;
+  private readonly rotation: KeyRotation;
+  private readonly control: FarmControlChannel;
   private readonly component: MessengerChannel<ComponentMessage>;
   private admission: NodeSummary['admission'];
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private timer: NodeJS.Timeout | null = null;
+  private pumping = false;
   private readonly version: string;
   private closed = false;
 
@@ -102,9 +117,7 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
     this.roles = [...options.roles];
     this.logger = options.logger ?? silentAgentLogger();
     this.nodeKeys = state.nodeKeys;
-    this.authority = state.authority;
     this.credentials = state.credentials;
-    this.keys = state.keys;
     this.version = options.version ?? '0.0.0';
     const config = host.settings.config;
     this.messenger = new Messenger({
@@ -118,8 +131,11 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
     host.on('event', (event) => this.messenger.memberEvent(event));
     this.messenger.syncMembers(host.members());
     this.rpc = FarmRpc.over(this.messenger.channel('rpc', kRpcCodec), host.id);
-    this.control = this.messenger.channel('farm-control', kControlCodec);
+    this.control = new FarmControlChannel(this.messenger.channel('farm-control', kControlCodec), options.mode === 'insecure', this.logger);
     this.component = this.messenger.channel('component', kComponentCodec);
+    this.controller = new AdmissionController(host.id, state.authority);
+    // The fetch jitter only spreads load on the controllers: a fresh seed per process is enough.
+    this.rotation = new KeyRotation(state.keys, state.authority, new Prng(randomInt(0x7fffffff)));
     this.admission = options.mode !== 'admission' ? 'approved' : state.credentials?.status === 'revoked' ? 'revoked' : state.credentials !== null ? 'approved' : 'pending';
   }
 
@@ -175,12 +191,12 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
   private wire(options: FarmServiceOptions): void {
     this.host.on('user', (payload) => this.messenger.receiveBroadcast(payload));
     this.host.on('app', (messages) => this.messenger.receive(messages));
-    this.control.onMessage((message) => this.applyControl(message.value));
+    this.control.onMessage((message) => this.applyControl(message));
     this.component.onMessage((message) => this.emit('component', message.value.kind, message.from, message.value.payload));
     this.host.on('admission', (from, bytes) => this.onAdmission(from, bytes));
     this.host.on('event', (event) => this.onMembership(event));
     if (this.mode !== 'admission') return;
-    this.client = new AdmissionClient(
+    const client = new AdmissionClient(
       {
         id: this.host.id,
         address: this.host.address,
@@ -188,23 +204,16 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
         keys: this.nodeKeys!,
         seeds: this.host.settings.join,
         pinnedCaFingerprint: options.farmCaFingerprint ?? null,
-        send: (to, bytes) => this.host.sendAdmission(to, bytes),
-        controllers: () => this.controllerAddresses(),
-        onGrant: (credentials, content) => this.onGrant(credentials, content),
-        onStatus: (status, from) => this.onAdmissionStatus(status, from),
-        onInvalid: (why, from) => {
-          this.counters.admissionInvalid++;
-          this.logger.warn({ from, why }, 'refused an admission grant');
-        },
       },
       this.credentials,
     );
-    if (this.authority !== null) {
+    this.client = client;
+    this.tickCores();
+    if (this.controller.authority !== null) {
       // A controller admits itself: its grant comes from its own authority.
-      const request = parseSignedBody(this.client.request(), kRequestBodySchema)!;
-      this.authority.admitSelf(request, Date.now());
-      const grant = this.authority.handleRequest(request, Date.now());
-      if (grant !== null) this.client.handle(grant, this.host.address);
+      const grant = this.controller.admitSelf(client.request());
+      if (grant !== null) client.step({ t: 'reply', message: grant, from: this.host.address });
+      this.pump();
       if (this.admission === 'approved') this.admission = 'bootstrap';
     } else if (this.admission === 'revoked') {
       this.host.suspend();
@@ -213,8 +222,159 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
       // Approved nodes fetch the current keyring (it may have rotated while they were
       // down); new nodes ask to be admitted and wait.
       if (this.credentials === null) this.logger.info({ id: this.host.id, fingerprint: fingerprintOf(this.nodeKeys!.signingPublicB64), seeds: this.host.settings.join }, 'asking the farm controllers to admit this node; waiting for approval');
-      this.client.want(this.credentials === null ? 1 : this.credentials.epoch);
+      this.want(this.credentials === null ? 1 : this.credentials.epoch);
     }
+  }
+
+  // ---- driving the cores ---------------------------------------------------------
+
+  /** Hands the wall clock to every core (they take only its advance). */
+  private tickCores(): void {
+    const nowMs = Date.now();
+    this.controller.tick(nowMs);
+    this.client?.tick(nowMs);
+    this.rotation.tick(nowMs);
+  }
+
+  /** Asks the admission client to fetch credentials of at least this keyring epoch. */
+  private want(epoch: number): void {
+    const client = this.client;
+    if (client === null || this.closed) return;
+    client.tick(Date.now());
+    if (!client.waiting) client.step({ t: 'controllers', addresses: this.controllerAddresses() });
+    client.step({ t: 'want', epoch });
+    this.pump();
+  }
+
+  /**
+   * Acts on what the cores asked for, until none has anything left (one core's output
+   * is often another's input: a grant rekeys, a revocation rotates, a missed key
+   * fetches), then sets the timer for the earliest deadline among them.
+   */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (let round = 0; round < kPumpRoundsMax; round++) {
+        const acted = this.drainController() + this.drainClient() + this.drainRotation();
+        if (acted === 0) break;
+      }
+    } finally {
+      this.pumping = false;
+    }
+    this.schedule();
+  }
+
+  private drainController(): number {
+    const batch = [...this.controller.ready()];
+    this.controller.advance();
+    for (const output of batch) {
+      switch (output.t) {
+        case 'send':
+          this.host.sendAdmission(output.to, encodeAdmission(output.message));
+          break;
+        case 'decision':
+          this.control.broadcast({ op: 'decision', record: output.record });
+          break;
+        case 'revoked':
+          this.control.broadcast({ op: 'revoked', id: output.id, epoch: output.epoch, by: output.by });
+          break;
+        case 'rotate':
+          this.tickCores();
+          this.rotation.step({ t: 'rotate', revokedId: output.revokedId, newKey: output.newKey, oldKeys: output.oldKeys, by: output.by });
+          break;
+        case 'event':
+          this.publish('admission', output.type, { ...output.record });
+          break;
+        case 'asks':
+          this.logger.info({ id: output.id, address: output.address, fingerprint: output.fingerprint, roles: output.roles }, 'node asks to join: pending approval (galaxy nodes approve ID)');
+          break;
+        case 'refused':
+          if (output.reason === 'invalid') this.counters.admissionInvalid++;
+          else this.counters.admissionBadSignature++;
+          break;
+      }
+    }
+    return batch.length;
+  }
+
+  private drainClient(): number {
+    const client = this.client;
+    if (client === null) return 0;
+    const batch = [...client.ready()];
+    client.advance();
+    for (const output of batch) {
+      switch (output.t) {
+        case 'send':
+          this.host.sendAdmission(output.to, output.bytes);
+          break;
+        case 'grant':
+          this.onGrant(output.credentials, output.content);
+          break;
+        case 'status':
+          this.onAdmissionStatus(output.status, output.from);
+          break;
+        case 'invalid':
+          this.counters.admissionInvalid++;
+          this.logger.warn({ from: output.from, why: output.why }, 'refused an admission grant');
+          break;
+        case 'unexpected':
+          this.counters.admissionInvalid++;
+          break;
+      }
+    }
+    return batch.length;
+  }
+
+  private drainRotation(): number {
+    const batch = [...this.rotation.ready()];
+    this.rotation.advance();
+    for (const output of batch) {
+      switch (output.t) {
+        case 'control':
+          this.control.broadcast(output.message);
+          break;
+        case 'fetch':
+          this.want(output.epoch);
+          break;
+        case 'event':
+          this.publish('keyring', output.type, output.body);
+          break;
+        case 'rotated':
+          this.counters.keyRotations++;
+          this.logger.info({ revoked: output.revokedId, epoch: output.epoch }, 'keyring rotated after revocation: old keys removed');
+          this.publish('keyring', 'rotated', { revoked: output.revokedId, epoch: output.epoch, primary: output.primary });
+          break;
+      }
+    }
+    return batch.length;
+  }
+
+  /** One timer for the earliest deadline of the client and the rotation. */
+  private schedule(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.closed) return;
+    const deadlines = [this.client?.nextTickAtMs() ?? null, this.rotation.nextTickAtMs()].filter((d): d is number => d !== null);
+    if (deadlines.length === 0) return;
+    const delayMs = Math.max(0, Math.min(...deadlines) - Date.now());
+    this.timer = setTimeout(() => this.onTimer(), delayMs);
+    this.timer.unref?.();
+  }
+
+  private onTimer(): void {
+    this.timer = null;
+    if (this.closed) return;
+    const nowMs = Date.now();
+    const client = this.client;
+    if (client !== null && (client.nextTickAtMs() ?? Infinity) <= nowMs) client.step({ t: 'controllers', addresses: this.controllerAddresses() });
+    const authority = this.controller.authority;
+    for (const { revokedId, epoch } of this.rotation.awaiting()) {
+      const count = this.host.members().filter((m) => !m.self && m.id !== revokedId && (m.status === 'alive' || m.status === 'suspect') && (authority?.record(m.id)?.epochGranted ?? 0) < epoch).length;
+      this.rotation.step({ t: 'laggards', revokedId, count });
+    }
+    this.tickCores();
+    this.pump();
   }
 
   // ---- admission ----------------------------------------------------------------
@@ -225,62 +385,39 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
       this.counters.admissionInvalid++;
       return;
     }
+    this.tickCores();
     if (message.t === 'request') {
-      this.answerRequest(from, message);
-      return;
-    }
-    if (this.client === null || !this.client.handle(message, from)) this.counters.admissionInvalid++;
-  }
-
-  private answerRequest(from: string, message: Extract<AdmissionMessage, { t: 'request' }>): void {
-    const body = parseSignedBody(message.request, kRequestBodySchema);
-    if (body === null) {
+      const controllers = this.controller.authority === null ? this.controllerAddresses() : [];
+      this.controller.step({ t: 'request', from, request: message.request, controllers });
+    } else if (this.client === null) {
       this.counters.admissionInvalid++;
       return;
+    } else {
+      this.client.step({ t: 'reply', message, from });
     }
-    if (!verifyText(publicKeyOf('ed25519', body.ed), message.request.body, message.request.sig)) {
-      this.counters.admissionBadSignature++;
-      return;
-    }
-    if (this.authority === null) {
-      // Not a controller: point the node at the ones we know.
-      const controllers = this.controllerAddresses();
-      if (controllers.length > 0) this.host.sendAdmission(from, encodeAdmission({ t: 'redirect', controllers: controllers.slice(0, 16) }));
-      return;
-    }
-    const before = this.authority.record(body.id);
-    const reply = this.authority.handleRequest(body, Date.now());
-    const after = this.authority.record(body.id);
-    if (after !== undefined && before?.status !== after.status) {
-      this.publish('admission', after.status, { ...this.view(after) });
-      if (after.status === 'pending') this.logger.info({ id: body.id, address: body.address, fingerprint: fingerprintOf(body.ed), roles: body.roles }, 'node asks to join: pending approval (galaxy nodes approve ID)');
-      else this.broadcastControl({ op: 'decision', record: after });
-    }
-    if (reply !== null) this.host.sendAdmission(from, encodeAdmission(reply));
+    this.pump();
   }
 
   private onGrant(credentials: Credentials, content: GrantContent): void {
     const first = this.credentials === null;
     this.credentials = credentials;
-    if (this.authority === null && content.caPrivate !== undefined && this.roles.includes('controller')) {
-      this.authority = FarmAuthority.fromGrant(join(this.dataDir, kAuthorityFileName), content);
+    if (this.controller.authority === null && content.caPrivate !== undefined && this.roles.includes('controller')) {
+      const authority = FarmAuthority.fromGrant(join(this.dataDir, kAuthorityFileName), content);
+      this.controller.adoptAuthority(authority);
+      this.rotation.adoptAuthority(authority);
       this.logger.info({ farm: content.farm }, 'approved as a controller: this node now holds the farm authority too');
     }
-    this.authority?.adoptKeyring(content.keys, content.epoch);
     // A controller's grant is the farm's word on the keyring: it replaces ours.
-    this.keys.replace(content.keys, content.epoch, true);
+    this.rotation.step({ t: 'grant', keys: content.keys, epoch: content.epoch });
     if (first || this.admission === 'pending') {
-      this.admission = this.authority !== null && this.admission === 'bootstrap' ? 'bootstrap' : 'approved';
+      this.admission = this.controller.authority !== null && this.admission === 'bootstrap' ? 'bootstrap' : 'approved';
       this.logger.info({ farm: content.farm, epoch: content.epoch, roles: credentials.certificate.roles }, 'admitted: credentials received, gossiping');
       this.publish('admission', 'admitted', { id: this.host.id, farm: content.farm });
     }
   }
 
   private onAdmissionStatus(status: 'pending' | 'rejected' | 'revoked', from: string): void {
-    if (status === 'pending') {
-      if (this.admission !== 'pending') return;
-      return;
-    }
+    if (status === 'pending') return;
     if (this.admission === status) return;
     this.admission = status;
     this.logger.error({ from }, status === 'rejected' ? 'the farm rejected this node: it will not join' : 'the farm revoked this node: it takes no further part');
@@ -313,22 +450,13 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
   // ---- farm control ------------------------------------------------------------
 
   private applyControl(message: ControlMessage): void {
+    this.tickCores();
     switch (message.op) {
       case 'key-install':
-        this.keys.install(message.key, message.epoch);
-        this.authority?.adoptKeyring(this.keys.list(), this.keys.epoch);
-        break;
       case 'key-use':
-        if (!this.keys.use(message.fingerprint, message.epoch)) {
-          // We missed the key (down, or a revocation we must fetch): ask a controller.
-          this.client?.want(message.epoch);
-          break;
-        }
-        this.authority?.adoptKeyring(this.keys.list(), this.keys.epoch);
-        break;
       case 'key-remove':
-        this.keys.remove(message.fingerprint, message.epoch);
-        this.authority?.adoptKeyring(this.keys.list(), this.keys.epoch);
+        this.rotation.step({ t: 'control', message });
+        this.publish('keyring', message.op, { epoch: message.epoch, by: message.by, fingerprint: 'key' in message ? keyFingerprint(message.key) : message.fingerprint });
         break;
       case 'revoked':
         this.messenger.revoke(message.id);
@@ -336,26 +464,16 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
           this.onAdmissionStatus('revoked', 'farm');
           return;
         }
-        // Fetch the new keyring from a controller after a random delay.
-        if (message.epoch > this.keys.epoch) this.later(Math.random() * kFetchJitterMs, () => this.client?.want(message.epoch));
+        // Members fetch the new keyring from a controller after a random delay.
+        this.rotation.step({ t: 'revoked', id: message.id, epoch: message.epoch });
+        this.publish('admission', 'revoked-elsewhere', { id: message.id, epoch: message.epoch, by: message.by });
         break;
       case 'decision':
         if (message.record.status === 'revoked' && message.record.id !== this.host.id) this.messenger.revoke(message.record.id);
-        this.authority?.applyDecision(message.record);
+        this.controller.step({ t: 'decision', record: message.record });
         break;
     }
-    if (message.op === 'decision') this.publish('admission', `decision.${message.record.status}`, { ...this.view(message.record) });
-    else if (message.op === 'revoked') this.publish('admission', 'revoked-elsewhere', { id: message.id, epoch: message.epoch, by: message.by });
-    else this.publish('keyring', message.op, { epoch: message.epoch, by: message.by, fingerprint: 'key' in message ? keyFingerprint(message.key) : message.fingerprint });
-  }
-
-  private broadcastControl(message: ControlMessage): void {
-    if (this.mode === 'insecure' && message.op.startsWith('key')) return;
-    try {
-      this.control.broadcast(message);
-    } catch (error) {
-      this.logger.error({ op: message.op, error: (error as Error).message }, 'farm control message not sent');
-    }
+    this.pump();
   }
 
   /** Sends a component's message to every node (carried by gossip, sealed like all farm traffic). */
@@ -372,7 +490,7 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
       incarnation: this.host.incarnation,
       roles: this.roles,
       admission: this.admission,
-      farmId: this.authority?.farm ?? this.credentials?.farm ?? null,
+      farmId: this.controller.authority?.farm ?? this.credentials?.farm ?? null,
       transport: this.host.transport.kind,
       backend: this.host.backend,
       version: this.version,
@@ -385,17 +503,21 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
   }
 
   admissions(): AdmissionRecord[] {
-    return (this.authority?.list() ?? []).map((record) => this.view(record));
+    return this.controller.records();
   }
 
   async approve(id: string, roles: readonly string[] | undefined, by: string): Promise<AdmissionRecord> {
-    const record = this.decide(() => this.mustAuthority().approve(id, roles, by, Date.now()));
+    this.tickCores();
+    const record = this.controller.approve(id, roles, by);
+    this.pump();
     this.logger.info({ id, roles: record.roles, by }, 'node approved');
     return record;
   }
 
   async reject(id: string, by: string): Promise<AdmissionRecord> {
-    const record = this.decide(() => this.mustAuthority().reject(id, by, Date.now()));
+    this.tickCores();
+    const record = this.controller.reject(id, by);
+    this.pump();
     this.logger.info({ id, by }, 'node rejected');
     return record;
   }
@@ -407,91 +529,31 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
    * neither read nor send farm traffic: what it sends fails authentication and is counted.
    */
   async revoke(id: string, by: string): Promise<AdmissionRecord> {
-    const authority = this.mustAuthority();
-    if (id === this.host.id) throw new DomainError('conflict', 'GALAXY_ADMISSION_SELF', 'a controller cannot revoke itself');
-    let revoked: ReturnType<FarmAuthority['revoke']>;
-    try {
-      revoked = authority.revoke(id, by, Date.now());
-    } catch (error) {
-      throw asDomainError(error);
-    }
-    this.logger.warn({ id, by, epoch: authority.epoch }, 'node revoked: rotating the farm keyring');
-    this.publish('admission', 'revoked', { ...this.view(revoked.record) });
-    this.broadcastControl({ op: 'decision', record: revoked.record });
-    this.broadcastControl({ op: 'revoked', id, epoch: authority.epoch, by });
-    // This controller takes the new key now (installed, not yet primary).
-    this.keys.replace(authority.keys(), authority.epoch);
-    void this.finishRotation(id, revoked.newKey, revoked.oldKeys, by);
-    return this.view(revoked.record);
-  }
-
-  private async finishRotation(revokedId: string, newKey: string, oldKeys: readonly string[], by: string): Promise<void> {
-    const authority = this.authority!;
-    const wanted = authority.epoch;
-    const deadline = Date.now() + kRevocationFetchTimeoutMs;
-    while (!this.closed && Date.now() < deadline) {
-      const laggards = this.host.members().filter((m) => !m.self && m.id !== revokedId && (m.status === 'alive' || m.status === 'suspect') && (authority.record(m.id)?.epochGranted ?? 0) < wanted);
-      if (laggards.length === 0) break;
-      await this.sleep(250);
-    }
-    if (this.closed) return;
-    authority.useKey(newKey);
-    this.keys.replace(authority.keys(), authority.epoch);
-    this.broadcastControl({ op: 'key-use', fingerprint: keyFingerprint(newKey), epoch: authority.epoch, by });
-    await this.sleep(kRevocationRemoveDelayMs);
-    if (this.closed) return;
-    for (const old of oldKeys) {
-      authority.removeKey(old);
-      this.broadcastControl({ op: 'key-remove', fingerprint: keyFingerprint(old), epoch: authority.epoch, by });
-    }
-    this.keys.replace(authority.keys(), authority.epoch);
-    this.counters.keyRotations++;
-    this.logger.info({ revoked: revokedId, epoch: authority.epoch }, 'keyring rotated after revocation: old keys removed');
-    this.publish('keyring', 'rotated', { revoked: revokedId, epoch: authority.epoch, primary: keyFingerprint(newKey) });
+    if (this.rotation.rotating >= kRotationsMax) throw new DomainError('conflict', 'GALAXY_ROTATIONS_FULL', `${kRotationsMax} revocations are rotating the keyring already: wait for one to finish`);
+    this.tickCores();
+    const record = this.controller.revoke(id, by);
+    this.logger.warn({ id, by, epoch: this.controller.authority?.epoch }, 'node revoked: rotating the farm keyring');
+    this.pump();
+    return record;
   }
 
   keyViews(): KeyView[] {
-    return this.keys.list().map((key, i) => ({ fingerprint: keyFingerprint(key), primary: i === 0 }));
+    return this.rotation.list().map((key, i) => ({ fingerprint: keyFingerprint(key), primary: i === 0 }));
   }
 
   /** An operator rotation step, applied here and spread to every member. */
   async keyOperation(op: 'install' | 'use' | 'remove', key: string, by: string): Promise<KeyView[]> {
     if (this.mode === 'insecure') throw new DomainError('conflict', 'GALAXY_KEYS_INSECURE', 'this farm runs without encryption (--insecure): there is no keyring');
-    if (!this.keys.held) throw new DomainError('conflict', 'GALAXY_KEYS_NONE', 'this node holds no farm keyring yet (not admitted)');
-    try {
-      new Keyring([key]);
-    } catch (error) {
-      throw new DomainError('invalid', (error as KeyringError).code ?? 'GALAXY_KEYRING_BAD_KEY', (error as Error).message);
-    }
-    const fingerprint = keyFingerprint(key);
-    const epoch = this.keys.epoch + 1;
-    switch (op) {
-      case 'install':
-        if (this.keys.list().length >= 16 && !this.keys.has(fingerprint)) throw new DomainError('conflict', 'GALAXY_KEYRING_FULL', 'the keyring holds 16 keys: remove one first');
-        this.broadcastControl({ op: 'key-install', key, epoch, by });
-        this.keys.install(key, epoch);
-        break;
-      case 'use':
-        if (!this.keys.has(fingerprint)) throw new DomainError('conflict', 'GALAXY_KEYRING_UNKNOWN_KEY', 'install the key across the farm before using it as primary');
-        this.broadcastControl({ op: 'key-use', fingerprint, epoch, by });
-        this.keys.use(fingerprint, epoch);
-        break;
-      case 'remove':
-        if (!this.keys.has(fingerprint)) throw new DomainError('not-found', 'GALAXY_KEYRING_UNKNOWN_KEY', 'no such key in the keyring');
-        if (this.keyViews()[0]!.fingerprint === fingerprint) throw new DomainError('conflict', 'GALAXY_KEYRING_PRIMARY', 'the primary key cannot be removed; use another key first');
-        this.broadcastControl({ op: 'key-remove', fingerprint, epoch, by });
-        this.keys.remove(fingerprint, epoch);
-        break;
-    }
-    this.authority?.adoptKeyring(this.keys.list(), this.keys.epoch);
-    this.logger.info({ op, fingerprint, by, epoch: this.keys.epoch }, 'keyring changed across the farm');
-    this.publish('keyring', op, { fingerprint, by, epoch: this.keys.epoch });
+    this.tickCores();
+    this.rotation.operate(op, key, by);
+    this.pump();
+    this.logger.info({ op, fingerprint: keyFingerprint(key), by, epoch: this.rotation.epoch }, 'keyring changed across the farm');
     return this.keyViews();
   }
 
   /** Keyring epoch held here (the grant or rotation last applied). */
   get keyEpoch(): number {
-    return this.keys.epoch;
+    return this.rotation.epoch;
   }
 
   get admissionState(): NodeSummary['admission'] {
@@ -500,16 +562,16 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
 
   /** Counters for /metrics besides the agent's stats. */
   authorityCounters(): Record<string, number> | null {
-    return this.authority === null ? null : { ...this.authority.counters, pending: this.authority.list().filter((r) => r.status === 'pending').length };
+    return this.controller.counters();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     this.client?.close();
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
     this.rpc.close();
     this.messenger.close();
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
     await this.host.stop();
   }
 
@@ -522,54 +584,4 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
   publish(kind: string, type: string, body: Record<string, unknown>): void {
     this.emit('api', { kind, type, time: new Date().toISOString(), body });
   }
-
-  private decide(action: () => AuthorityRecord): AdmissionRecord {
-    let record: AuthorityRecord;
-    try {
-      record = action();
-    } catch (error) {
-      throw asDomainError(error);
-    }
-    this.publish('admission', record.status, { ...this.view(record) });
-    this.broadcastControl({ op: 'decision', record });
-    return this.view(record);
-  }
-
-  private view(record: AuthorityRecord): AdmissionRecord {
-    return {
-      id: record.id,
-      address: record.address,
-      status: record.status,
-      roles: record.roles,
-      fingerprint: fingerprintOf(record.ed),
-      requestedAt: new Date(record.requestedAt).toISOString(),
-      decidedAt: record.decidedAt === null ? null : new Date(record.decidedAt).toISOString(),
-      decidedBy: record.decidedBy,
-    };
-  }
-
-  private mustAuthority(): FarmAuthority {
-    if (this.authority === null) throw new DomainError('conflict', 'GALAXY_NOT_CONTROLLER', 'this node is not a farm controller: ask a node with the controller role');
-    return this.authority;
-  }
-
-  private later(delayMs: number, action: () => void): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      if (!this.closed) action();
-    }, delayMs);
-    this.timers.add(timer);
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => this.later(ms, resolve));
-  }
-}
-
-function asDomainError(error: unknown): Error {
-  if (error instanceof AdmissionError) {
-    const kind = error.code === 'GALAXY_ADMISSION_UNKNOWN_NODE' ? 'not-found' : 'conflict';
-    return new DomainError(kind, error.code, error.message);
-  }
-  return error as Error;
 }
