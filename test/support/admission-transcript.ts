@@ -6,7 +6,7 @@
 // revocation, rotation, restart.
 //
 // The parts are the real ones: a FarmAuthority writing its file in a temporary folder,
-// real Ed25519/X25519 node keys, real grant boxes and certificates, a real FarmKeys and
+// real Ed25519/X25519 node keys, real grant boxes and certificates, and
 // real AES-GCM keyrings for `seal`/`open`. What the interpreter adds is the network: sends
 // wait in a queue until `deliver X`, control broadcasts until `gossip`, and it routes
 // outputs between the cores of one node the way FarmService does (grant -> rotation,
@@ -22,7 +22,7 @@ import { AdmissionController, type AdmissionControllerOutput } from '../../src/f
 import { decodeAdmission, kRequestBodySchema, parseSignedBody, type AdmissionMessage } from '../../src/farm/admission/admission-wire.js';
 import type { Credentials } from '../../src/farm/admission/credentials.js';
 import { FarmAuthority } from '../../src/farm/admission/farm-authority.js';
-import { FarmKeys, keyFingerprint } from '../../src/farm/admission/farm-keys.js';
+import { keyFingerprint } from '../../src/farm/admission/farm-keys.js';
 import { KeyRotation, type KeyRotationInput, type KeyRotationOutput, type KeyStep } from '../../src/farm/admission/key-rotation.js';
 import { generateNodeKeys, type NodeKeys } from '../../src/farm/admission/node-keys.js';
 import type { ControlMessage } from '../../src/farm/service/farm-control.js';
@@ -82,7 +82,8 @@ interface Node {
   controller: AdmissionController;
   client: AdmissionClient;
   rotation: KeyRotation;
-  farmKeys: FarmKeys;
+  /** The keyring as the rotation last handed it out (what the transport would seal with). */
+  keyring: { keys: string[]; epoch: number };
   credentials: Credentials | null;
   /** False once the farm said revoked: it takes no part (FarmService suspends it). */
   active: boolean;
@@ -153,13 +154,13 @@ export class AdmissionWorld {
       case 'records':
         return this.printRecords(this.node(args[0]));
       case 'seal':
-        this.sealed = new Keyring(this.node(args[0]).farmKeys.list()).seal(new TextEncoder().encode('farm traffic'));
+        this.sealed = new Keyring(this.node(args[0]).keyring.keys).seal(new TextEncoder().encode('farm traffic'));
         this.lines.push(`${args[0]}: sealed`);
         return;
       case 'open': {
         const node = this.node(args[0]);
         if (this.sealed === null) throw new AdmissionTranscriptError('open needs a seal before it');
-        const list = node.farmKeys.list();
+        const list = node.keyring.keys;
         const opened = list.length > 0 && new Keyring(list).open(this.sealed) !== null;
         this.lines.push(`${node.name}: ${opened ? 'opened' : 'cannot open'}`);
         return;
@@ -242,13 +243,13 @@ export class AdmissionWorld {
   /** (Re)makes a node's cores from what it holds: its node keys and its stored credentials. */
   private build(node: Node): void {
     const held = node.credentials;
-    node.farmKeys = new FarmKeys(held?.keys ?? [], held?.epoch ?? 0, { save: (keys, epoch) => this.persist(node, keys, epoch) }, () => {});
     // A controller comes back with its authority file, as FarmService.start loads it.
     const authority = FarmAuthority.load(join(this.dir, node.name, 'farm-authority.json'));
     if (authority !== null) authority.autoApprove = this.options.autoApprove === true;
     node.controller = new AdmissionController(node.id, authority);
     node.client = new AdmissionClient({ id: node.id, address: node.address, roles: [], keys: node.keys, seeds: node.seeds, pinnedCaFingerprint: null }, held);
-    node.rotation = new KeyRotation(node.farmKeys, authority, new Prng(node.name.charCodeAt(0)));
+    node.rotation = new KeyRotation({ keys: held?.keys ?? [], epoch: held?.epoch ?? 0 }, authority, new Prng(node.name.charCodeAt(0)));
+    node.keyring = { keys: [...(held?.keys ?? [])], epoch: held?.epoch ?? 0 };
     this.tickNode(node);
   }
 
@@ -448,6 +449,11 @@ export class AdmissionWorld {
   private actRotation(node: Node, output: KeyRotationOutput): void {
     const say = (text: string) => this.lines.push(`${node.name}: ${text}`);
     switch (output.t) {
+      case 'keyring':
+        say(`keyring epoch=${output.epoch} ${this.keyList(output.keys)}`);
+        node.keyring = { keys: [...output.keys], epoch: output.epoch };
+        this.persist(node, output.keys, output.epoch);
+        return;
       case 'control': {
         const m = output.message;
         say(`broadcast ${m.op} ${m.op === 'key-install' ? this.keyName(m.key) : this.nameOfFingerprint(m.fingerprint)} epoch=${m.epoch}`);
@@ -469,7 +475,7 @@ export class AdmissionWorld {
   }
 
   private printKeys(node: Node): void {
-    this.lines.push(`${node.name}: keys epoch=${node.farmKeys.epoch} ${this.keyList(node.farmKeys.list())}`);
+    this.lines.push(`${node.name}: keys epoch=${node.keyring.epoch} ${this.keyList(node.keyring.keys)}`);
   }
 
   private printRecords(node: Node): void {

@@ -3,7 +3,7 @@ import { OutputQueue } from '../../core/contract.js';
 import { DomainError } from '../../core/util/domain-error.js';
 import type { Prng } from '../../core/util/prng.js';
 import { Keyring, kKeyringKeysMax, type KeyringError } from '../../node/security/keyring.js';
-import { keyFingerprint, type FarmKeys } from './farm-keys.js';
+import { FarmKeys, keyFingerprint } from './farm-keys.js';
 
 /**
  * Key rotation: this node's farm keyring and its epochs as they change across the farm.
@@ -21,10 +21,10 @@ import { keyFingerprint, type FarmKeys } from './farm-keys.js';
  *
  * It is a sans-I/O core (src/core/contract.ts): time comes in by tick, randomness from
  * the seeded Prng it is given, the members still lagging behind a rotation by step; what
- * it wants done (broadcast this control message, fetch the keyring of this epoch, tell
- * the API) comes out of ready(). Its state objects are the keyring (FarmKeys, which
- * writes its store and hands the keys to the transport on every change) and, on a
- * controller, the farm authority's copy of the keyring.
+ * it wants done (hand this keyring to the transport and store it, broadcast this control
+ * message, fetch the keyring of this epoch, tell the API) comes out of ready(), in the
+ * order to act on it. On a controller it also keeps the farm authority's copy of the
+ * keyring in step (the authority writes its own file).
  */
 export interface RotationAuthority {
   readonly epoch: number;
@@ -56,6 +56,8 @@ export type KeyRotationInput =
   | { readonly t: 'laggards'; readonly revokedId: string; readonly count: number };
 
 export type KeyRotationOutput =
+  /** The keyring changed: seal and open with these keys from now on, and store them with the epoch. */
+  | { readonly t: 'keyring'; readonly keys: readonly string[]; readonly epoch: number }
   /** Broadcast on the farm-control channel. */
   | { readonly t: 'control'; readonly message: KeyStep }
   /** Ask a controller for the keyring of at least this epoch (the admission client). */
@@ -92,18 +94,27 @@ interface Rotation {
 }
 
 export class KeyRotation implements SansIoCore<KeyRotationInput, KeyRotationOutput> {
+  private readonly keyring: FarmKeys;
   private authority: RotationAuthority | null;
   private nowMs = 0;
   private readonly fetches: { atMs: number; epoch: number }[] = [];
   private readonly rotations: Rotation[] = [];
   private readonly out = new OutputQueue<KeyRotationOutput>(kOutputsMax);
 
+  /** `held`: the keyring this node starts with (its credentials, or the static keys); none before its first grant. */
   constructor(
-    private readonly keyring: FarmKeys,
+    held: { readonly keys: readonly string[]; readonly epoch: number },
     authority: RotationAuthority | null,
     private readonly prng: Prng,
   ) {
+    const emit = (keys: readonly string[], epoch: number) => this.out.push({ t: 'keyring', keys: [...keys], epoch });
+    this.keyring = new FarmKeys(held.keys, held.epoch, { save: emit }, () => {});
     this.authority = authority;
+  }
+
+  /** Whether this node holds a farm keyring (false before its first grant). */
+  get held(): boolean {
+    return this.keyring.held;
   }
 
   /** This node became a controller: its copy of the authority follows the keyring from now on. */

@@ -22,7 +22,7 @@ import { kComponentCodec, kControlCodec, type ComponentMessage, type ControlMess
 import { FarmControlChannel } from './farm-control-channel.js';
 import { Messenger } from '../../node/messenger/messenger.js';
 import type { MessengerChannel } from '../../node/messenger/messenger-channel.js';
-import { FarmKeys, keyFingerprint, readStaticKeyring, staticKeyringStore } from '../admission/farm-keys.js';
+import { keyFingerprint, readStaticKeyring, staticKeyringStore, type FarmKeysStore } from '../admission/farm-keys.js';
 
 /**
  * The farm service of one node (paper section 2): membership through the agent worker,
@@ -109,7 +109,10 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
   private readonly version: string;
   private closed = false;
 
-  private constructor(host: AgentHost, options: FarmServiceOptions, state: { nodeKeys: NodeKeys | null; authority: FarmAuthority | null; credentials: Credentials | null; keys: FarmKeys }) {
+  /** Where the keyring is written on every change: keyring.json (static keys) or the credentials. */
+  private readonly keyStore: FarmKeysStore;
+
+  private constructor(host: AgentHost, options: FarmServiceOptions, state: { nodeKeys: NodeKeys | null; authority: FarmAuthority | null; credentials: Credentials | null; keys: readonly string[]; epoch: number }) {
     super();
     this.host = host;
     this.dataDir = options.dataDir;
@@ -135,7 +138,8 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
     this.component = this.messenger.channel('component', kComponentCodec);
     this.controller = new AdmissionController(host.id, state.authority);
     // The fetch jitter only spreads load on the controllers: a fresh seed per process is enough.
-    this.rotation = new KeyRotation(state.keys, state.authority, new Prng(randomInt(0x7fffffff)));
+    this.rotation = new KeyRotation({ keys: state.keys, epoch: state.epoch }, state.authority, new Prng(randomInt(0x7fffffff)));
+    this.keyStore = options.mode === 'static-keys' ? staticKeyringStore(options.dataDir) : { save: (keys, epoch) => this.persistKeys(keys, epoch) };
     this.admission = options.mode !== 'admission' ? 'approved' : state.credentials?.status === 'revoked' ? 'revoked' : state.credentials !== null ? 'approved' : 'pending';
   }
 
@@ -178,12 +182,7 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
     }
     const meta = { ...(options.agent.meta ?? {}), ...(roles.length > 0 ? { roles: roles.join(',') } : {}) };
     const host = await AgentHost.start({ ...options.agent, meta, keys: initialKeys, secure: options.mode !== 'insecure' });
-    let service: FarmService | null = null;
-    const store = {
-      save: (keys: readonly string[], keyEpoch: number) => service?.persistKeys(keys, keyEpoch),
-    };
-    const keys = new FarmKeys(initialKeys, epoch, options.mode === 'static-keys' ? staticKeyringStore(options.dataDir) : store, (list) => host.setKeys(list));
-    service = new FarmService(host, { ...options, roles }, { nodeKeys, authority, credentials, keys });
+    const service = new FarmService(host, { ...options, roles }, { nodeKeys, authority, credentials, keys: initialKeys, epoch });
     service.wire(options);
     return service;
   }
@@ -331,6 +330,10 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
     this.rotation.advance();
     for (const output of batch) {
       switch (output.t) {
+        case 'keyring':
+          this.host.setKeys(output.keys);
+          this.keyStore.save(output.keys, output.epoch);
+          break;
         case 'control':
           this.control.broadcast(output.message);
           break;
