@@ -194,9 +194,8 @@ export class KeyRotation implements SansIoCore<KeyRotationInput, KeyRotationOutp
 
   /**
    * An operator's rotation step, applied here and spread to every member; throws
-   * DomainError when it cannot be done. The keyring changes at once and the `control`
-   * output follows: every hop of a gossip seals with its own primary, and a step is
-   * only allowed on keys the farm already holds (use needs the key installed first).
+   * DomainError when it cannot be done. The `control` output comes before the `keyring`
+   * output of the change, so the step leaves sealed under the keyring it changes.
    */
   operate(op: 'install' | 'use' | 'remove', key: string, by: string): void {
     if (!this.keyring.held) throw new DomainError('conflict', 'GALAXY_KEYS_NONE', 'this node holds no farm keyring yet (not admitted)');
