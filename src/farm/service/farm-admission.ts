@@ -16,15 +16,7 @@ import type { AdmissionRecord, KeyView, NodeSummary } from '../../surface/api/ap
 import type { ControlMessage } from './farm-control.js';
 import type { FarmControlChannel } from './farm-control-channel.js';
 
-/**
- * This node's admission and farm keyring, the part of FarmService that is protocol: it
- * composes the three admission cores (admission-controller.ts, admission-client.ts,
- * key-rotation.ts), drives them with the wall clock and one timer, feeds them what
- * arrives (admission datagrams, farm control messages, operator commands) and what they
- * ask about (the controllers and laggards among the members), and acts on their outputs
- * through the node: admission datagrams, farm control broadcasts, the keyring handed to
- * the worker and written to disk, credentials, API events and logs.
- */
+/** How a farm is secured (see FarmService): admission by approval, pre-shared keys, or none. */
 export type SecurityMode = 'admission' | 'static-keys' | 'insecure';
 
 export interface FarmCounters {
@@ -61,6 +53,15 @@ export const kAuthorityFileName = 'farm-authority.json';
 /** Rounds of handing outputs between the cores in one pump at most: a real exchange takes two or three. */
 const kPumpRoundsMax = 64;
 
+/**
+ * This node's admission and farm keyring, the part of FarmService that is protocol: it
+ * composes the three admission cores (admission-controller.ts, admission-client.ts,
+ * key-rotation.ts), drives them with the wall clock and one timer, feeds them what
+ * arrives (admission datagrams, farm control messages, operator commands) and what they
+ * ask about (the controllers and laggards among the members), and acts on their outputs
+ * through the node: admission datagrams, farm control broadcasts, the keyring handed to
+ * the worker and written to disk, credentials, API events and logs.
+ */
 export class FarmAdmission {
   readonly counters: FarmCounters = { admissionInvalid: 0, admissionBadSignature: 0, keyRotations: 0 };
   private readonly host: AgentHost;
