@@ -1,7 +1,7 @@
 import { membershipConfig } from '../../core/membership/config.js';
 import { tableLayout } from '../../core/table/table-layout.js';
 import { Prng } from '../../core/util/prng.js';
-import { checkConvergence, FalsePositiveCounter } from '../invariants.js';
+import { checkConvergence, FalsePositiveCounter, type FalseReport } from '../invariants.js';
 import { NetworkSimulator } from '../network-simulator.js';
 import { nodeAddress } from '../node-address.js';
 import { SimulatedFarm } from '../simulated-farm.js';
@@ -43,6 +43,14 @@ export function runStudy(spec: StudySpec, onProgress?: (progress: StudyProgress)
   const seeds = addresses.slice(0, 3);
   for (let i = 0; i < n; i++) farm.addMember(seeds);
   const counter = new FalsePositiveCounter(sim, { examplesMax: kFalseExamplesMax });
+  // The counter's examples fill with suspicions first; the verdict wants the first deaths.
+  const falseDeathExamples: FalseReport[] = [];
+  sim.addReportListener({
+    onReport: (observer, event, simTimeMs) => {
+      if (event.kind !== 'dead' || falseDeathExamples.length >= kFalseExamplesMax || !sim.hasNode(event.subject)) return;
+      if (sim.isProcessAlive(event.subject) && !sim.isPaused(event.subject)) falseDeathExamples.push({ observer, subject: event.subject, kind: 'dead', simTimeMs });
+    },
+  });
   // The study's own choices (victims, moments, sides, observers) come from a generator
   // of their own, so they do not shift when the engines draw more or fewer numbers.
   const prng = new Prng((spec.seed ^ 0x57ad1e5) >>> 0);
@@ -177,7 +185,7 @@ export function runStudy(spec: StudySpec, onProgress?: (progress: StudyProgress)
     events: sim.stats().eventsProcessed,
     eventDigest: sim.eventDigest(),
   };
-  const falseExamples = counter.examples.map((e) => ({ ...e, simTimeMs: Math.round(e.simTimeMs - t0) }));
+  const falseExamples = [...counter.examples.filter((e) => e.kind !== 'dead'), ...falseDeathExamples].map((e) => ({ ...e, simTimeMs: Math.round(e.simTimeMs - t0) }));
   const partial = { spec, detectionBoundMs, series, crashes: crashRecords, detection, totals, falseExamples, finalConvergence: { converged: final.converged, summary: final.summary } };
   return { ...partial, verdict: studyVerdict(partial, lastFaultMs(spec, crashes)) };
 }

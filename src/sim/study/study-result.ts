@@ -17,7 +17,7 @@ export interface StudyResult {
   /** Detection times of every (crash, observer) pair, as a distribution. */
   readonly detection: DetectionDistribution;
   readonly totals: StudyTotals;
-  /** The first false suspicions and deaths, with who and when. */
+  /** The first false suspicions, then the first false deaths, with who and when. */
   readonly falseExamples: readonly FalseReport[];
   /** The convergence check at the very end, over the observer sample. */
   readonly finalConvergence: { readonly converged: boolean; readonly summary: string };
