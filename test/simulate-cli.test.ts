@@ -70,6 +70,12 @@ describe('galaxy simulate', () => {
     expect(html).toContain(`"bytesPerNodePerSecond":[${record.result!.series.bytesPerNodePerSecond.join(',')}]`);
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=/);
     for (const title of ['Convergence', 'Detection time', 'False suspicions and deaths', 'Bytes per node per second']) expect(html).toContain(title);
+    // No browser here: at least every inline script must parse, and the data must read back whole.
+    const scripts = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]!);
+    expect(scripts).toHaveLength(2);
+    for (const script of scripts) expect(() => new Function(script)).not.toThrow();
+    const data = /<script id="galaxy-simulate-data" type="application\/json">([\s\S]*?)<\/script>/.exec(html)![1]!;
+    expect(JSON.parse(data)).toEqual(results);
   }, 30_000);
 
   it('runs YAML scenarios and seeds in parallel, with the same results as sequential runs', async () => {
