@@ -43,6 +43,7 @@ describe('study units and spec', () => {
     ['an unknown preset', { preset: 'moon' }, /preset must be one of lan, wan, local/],
     ['an unknown field', { nodez: 5 }, /unknown field nodez/],
     ['a stall longer than its period', { stall: { fraction: '10%', duration: '5s', every: '2s' } }, /stall.duration/],
+    ['stalls beyond the bound', { nodes: 20_000, seconds: '1h', faultsUntil: '1h', stall: { fraction: 1, duration: '10ms', every: '20ms' } }, /the stalls asked for add up to/],
     ['a bad membership override', { membership: { probeTimeoutMs: 5000 } }, /membership: .*probeTimeoutMs/],
     ['an unknown membership setting', { membership: { frobs: 1 } }, /unknown membership option "frobs"/],
   ];

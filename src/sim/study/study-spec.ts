@@ -68,6 +68,8 @@ export const kStudySimulatedMsMax = 86_400_000;
 export const kStudyObserversMax = 1000;
 /** The most samples one run records, so a long run with a fine sampling cannot fill memory. */
 export const kStudySamplesMax = 100_000;
+/** The most stalls one run schedules (stalling nodes × periods in the fault window): each is a planned action. */
+export const kStudyStallsMax = 2_000_000;
 
 const kDefaults = Object.freeze({ name: 'study', nodes: 200, preset: 'lan' as PresetName, seconds: 60, seed: 1, observers: 50, sampleEveryMs: 1000, stallDurationMs: 2000, stallPeriodMs: 60_000, split: 0.5 });
 
@@ -160,6 +162,10 @@ export function parseStudy(input: unknown): StudySpec {
   if (faultsEndMs > simulatedMs) problems.push(`faultsUntil (${faultsEndMs / 1000}s) must not be after the end of the run (${simulatedMs / 1000}s)`);
   if (partitionEndMs > faultsEndMs) problems.push(`the partition must heal by faultsUntil (${faultsEndMs / 1000}s), but heals at ${partitionEndMs / 1000}s`);
   if ((crashes > 0 || stall !== null) && faultsEndMs < 1000) problems.push('faultsUntil must be at least 1s when crashes or stalls are asked for');
+  if (stall !== null && stall.periodMs > 0) {
+    const stalls = Math.max(1, Math.round(nodes * stall.fraction)) * Math.ceil(faultsEndMs / stall.periodMs);
+    if (stalls > kStudyStallsMax) problems.push(`the stalls asked for add up to ${stalls}, more than ${kStudyStallsMax}; stall less often (stall.every) or fewer nodes`);
+  }
   const sampleEveryMs = v.sampleEvery ?? kDefaults.sampleEveryMs;
   if (sampleEveryMs < 100) problems.push(`sampleEvery must be at least 100ms, got ${sampleEveryMs}ms`);
   else if (simulatedMs / sampleEveryMs > kStudySamplesMax) problems.push(`seconds / sampleEvery must be at most ${kStudySamplesMax} samples`);
