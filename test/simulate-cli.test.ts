@@ -7,7 +7,8 @@
 // sequential in-process runs; bad input exits with code 2 and a clear message; a
 // surprising run (a suspicion multiplier broken on purpose under a partition) exits 1
 // and prints a repro line that, run as printed, replays the same result. The progress
-// display is checked on a fake terminal and a fake pipe.
+// display is checked on a fake terminal and a fake pipe. No browser is installed, so the
+// report's chart script runs against a stub DOM and a stub uPlot that check its columns.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -76,6 +77,23 @@ describe('galaxy simulate', () => {
     for (const script of scripts) expect(() => new Function(script)).not.toThrow();
     const data = /<script id="galaxy-simulate-data" type="application\/json">([\s\S]*?)<\/script>/.exec(html)![1]!;
     expect(JSON.parse(data)).toEqual(results);
+    // Run the chart script against a stub DOM and a stub uPlot that records each chart:
+    // four charts, each with as many points in every column as on its x axis.
+    const charts: Array<{ title: string; columns: unknown[][] }> = [];
+    const element = (): Record<string, unknown> => ({ appendChild: () => undefined, set textContent(text: string) { charts.push({ title: text, columns: [] }); } });
+    const fakeDocument = {
+      getElementById: () => ({ textContent: data }),
+      querySelector: () => element(),
+      createElement: () => element(),
+    };
+    function FakePlot(opts: { series: unknown[] }, columns: unknown[][]) {
+      expect(columns).toHaveLength(opts.series.length);
+      charts.at(-1)!.columns = columns;
+    }
+    FakePlot.paths = { stepped: () => () => null };
+    new Function('document', 'uPlot', scripts[1]!)(fakeDocument, FakePlot);
+    expect(charts.map((c) => c.title)).toEqual(['Convergence (sampled observers)', 'Detection time (crash to dead, per observer): CDF', 'False suspicions and deaths (cumulative)', 'Bytes per node per second']);
+    for (const chart of charts) for (const column of chart.columns) expect(column).toHaveLength(chart.columns[0]!.length);
   }, 30_000);
 
   it('runs YAML scenarios and seeds in parallel, with the same results as sequential runs', async () => {
