@@ -24,7 +24,7 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
  * user's study and the tests cannot disagree about what the code does.
  */
 export function registerSimulateCommand(program: Command, version: string): void {
-  const command = program
+  program
     .command('simulate')
     .description('simulate a farm from one seed (loss, crashes, a partition, stalls) and report convergence, detection times, false suspicions and traffic; several seeds or scenarios run in parallel')
     .option('--nodes <n>', 'simulated nodes (default 200)')
@@ -70,7 +70,6 @@ export function registerSimulateCommand(program: Command, version: string): void
         throw error;
       }
     });
-  return void command;
 }
 
 async function simulate(flags: SimulateFlags, argv: readonly string[], icmpGiven: boolean, version: string): Promise<number> {
