@@ -6,7 +6,8 @@
 // several seeds run in parallel on the piscina pool and give the same results as
 // sequential in-process runs; bad input exits with code 2 and a clear message; a
 // surprising run (a suspicion multiplier broken on purpose under a partition) exits 1
-// and prints a repro line that, run as printed, replays the same result. The progress
+// and prints a repro line that, run as printed, replays the same result; a run that
+// throws in its thread is a failed outcome, not the end of the others. The progress
 // display is checked on a fake terminal and a fake pipe. No browser is installed, so the
 // report's chart script runs against a stub DOM and a stub uPlot that check its columns.
 import { spawn } from 'node:child_process';
@@ -15,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runStudy } from '../src/sim/study/run-study.js';
-import type { SimulateResults } from '../src/ops/cli/simulate/simulate-results.js';
+import { runRecords, summaryTable, type SimulateResults } from '../src/ops/cli/simulate/simulate-results.js';
 import { planRuns, type SimulateFlags } from '../src/ops/cli/simulate/simulate-plan.js';
 import { ProgressDisplay } from '../src/ops/cli/simulate/progress-display.js';
 
@@ -180,6 +181,23 @@ describe('galaxy simulate', () => {
     const replayed = readResults(join(dir, 'again')).runs[0]!;
     expect(replayed.result).toEqual(first.result);
   }, 40_000);
+
+  it('keeps a run that throws in its thread as a failed outcome beside the others', async () => {
+    // The built pool (its worker file exists only under dist/); a spec that skipped
+    // parseStudy with a broken membership setting makes runStudy throw in the worker.
+    const { runOnPool } = (await import(join(process.cwd(), 'dist', 'src', 'ops', 'cli', 'simulate', 'run-on-pool.js'))) as typeof import('../src/ops/cli/simulate/run-on-pool.js');
+    const good = planRuns({ nodes: '20', seconds: '2' }, ['--nodes', '20', '--seconds', '2'], false)[0]!;
+    const broken = { ...good, label: 'broken#1', spec: { ...good.spec, membership: { probeTimeoutMs: 5000 } } };
+    const done: number[] = [];
+    const outcomes = await runOnPool([broken, good], 2, { onDone: (i) => done.push(i) });
+    expect(done.sort()).toEqual([0, 1]);
+    expect(outcomes[0]).toMatchObject({ ok: false, run: { label: 'broken#1' } });
+    expect(outcomes[0]!.ok ? '' : outcomes[0]!.error).toMatch(/probeTimeoutMs \(5000\) must be less than options.probeIntervalMs/);
+    expect(outcomes[1]!.ok).toBe(true);
+    const records = runRecords(outcomes);
+    expect(records.map((r) => r.status)).toEqual(['failed', 'ok']);
+    expect(summaryTable(records)).toMatch(/^broken#1 .* failed$/m);
+  }, 30_000);
 
   it('plans the shipped example scenario files without error', () => {
     for (const file of ['examples/simulate/detection.yaml', 'examples/simulate/partitions-and-stalls.yaml']) {
