@@ -76,7 +76,7 @@ export interface StudyTotals {
   readonly falseSuspicions: number;
   readonly falseDeaths: number;
   readonly deadWhilePaused: number;
-  /** Mean bytes per running node per second over the whole run. */
+  /** Bytes sent over the whole run per node (every node, as bench:scale counts) per second. */
   readonly bytesPerNodePerSecond: number;
   readonly events: number;
   /** The simulator's running hash of every event: equal digests mean equal runs. */
