@@ -17,6 +17,7 @@ import { packageRoot } from '../../core/platform/package-root.js';
 import { registerProfileCommands } from '../../cluster/profiles/profile-commands.js';
 import { runDemo } from './demo.js';
 import { runSelfCheck } from './self-check.js';
+import { registerSimulateCommand } from './simulate/simulate-command.js';
 
 const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -120,6 +121,7 @@ registerFarmComponentsCommands(program);
 registerEventsCommands(program);
 registerJobsCommands(program);
 registerProfileCommands(program);
+registerSimulateCommand(program, version);
 // After registerApiCommands: install, remove, installed and operation join its `components` command.
 registerInstallCommands(program);
 
