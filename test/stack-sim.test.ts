@@ -8,7 +8,8 @@
 // time (LwwChecker), the later write of the shared key won, and the job finished with
 // every process ended with its host's real exit code except the crashed node's, which
 // is lost. A coordinator with the lost-node rule broken on purpose is caught by the job
-// checker. Every failure prints a one-line repro (GALAXY_SIM_SEED=… npx vitest …).
+// checker, and a stack that drops FMIDB traffic by the agreement checker. Every
+// failure prints a one-line repro (GALAXY_SIM_SEED=… npx vitest …).
 import { describe, expect, it } from 'vitest';
 import { membershipConfig } from '../src/core/membership/config.js';
 import { JobCoordinatorCore } from '../src/core/jobs/job-coordinator-core.js';
@@ -19,12 +20,23 @@ import { checkConvergence, reproLine, withSeed } from '../src/sim/invariants.js'
 import { SimulatedStackFarm } from '../src/sim/simulated-stack-farm.js';
 import { checkFmidbAgreement, checkJobOutcome } from '../src/sim/stack-invariants.js';
 import type { JobEvent } from '../src/core/jobs/job-coordinator-core.js';
+import { NodeStack, type StackInput } from '../src/core/stack/node-stack.js';
+import { decodeEnvelope, isEnvelope } from '../src/core/messenger/envelope.js';
+import { channelByName } from '../src/core/messenger/channel-table.js';
 
 const kFile = 'test/stack-sim.test.ts';
 
 /** A coordinator that never gives a process up: the lost-node rule broken on purpose. */
 class NeverLoses extends JobCoordinatorCore {
   protected override lose(): void {}
+}
+
+/** A stack that drops every FMIDB message it receives (a broken channel route): its replica never learns anything. */
+class DeafToFmidb extends NodeStack {
+  override step(input: StackInput): void {
+    if ((input.type === 'datagram' || input.type === 'frame') && isEnvelope(input.bytes) && decodeEnvelope(input.bytes).channelId === channelByName('fmidb').id) return;
+    super.step(input);
+  }
 }
 
 interface Run {
@@ -53,7 +65,8 @@ function runFarm(seed: number, size: number, broken: boolean): Run {
       if (event.layer === 'fmidb') lww.observe(address, [event.change]);
       else if (event.layer === 'jobs') jobEvents.push(event.event);
     },
-    makeCoordinator: broken ? (options) => new NeverLoses(options) : undefined,
+    // Broken: every coordinator ignores the lost-node rule, and node 3's stack drops FMIDB traffic.
+    makeStack: broken ? (options) => (options.address === nodeAddress(3) ? new DeafToFmidb(options, (o) => new NeverLoses(o)) : new NodeStack(options, (o) => new NeverLoses(o))) : undefined,
   });
   for (let i = 0; i < size; i++) farm.addNode();
   sim.runFor(1000);
@@ -104,10 +117,11 @@ describe('whole node stacks in the simulator', () => {
     expect(run.jobEvents.filter((e) => e.type === 'job-finished').length, repro).toBe(1);
   });
 
-  it('catches a coordinator whose lost-node rule is broken', () => {
+  it('catches a coordinator whose lost-node rule is broken, and a stack that drops FMIDB traffic', () => {
     const seed = withSeed(1301);
     const run = runFarm(seed, 60, true);
     expect(run.problems.join('\n')).toMatch(/job .* is not finished/);
+    expect(run.problems.join('\n')).toMatch(new RegExp(`replica ${nodeAddress(3).replace(/\./g, '\\.')} digest .* differs`));
     expect(run.problems.join('\n')).toContain(`on crashed node ${run.victim} is still running: the lost-node rule did not fire`);
   });
 });

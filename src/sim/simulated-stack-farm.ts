@@ -1,6 +1,5 @@
 import { resolveFmidbConfig, type FmidbConfig, type FmidbOptions } from '../core/fmidb/config.js';
 import { FmidbMemory } from '../core/fmidb/fmidb-memory.js';
-import type { JobCoordinatorCore, JobCoordinatorCoreOptions } from '../core/jobs/job-coordinator-core.js';
 import { createFmidbRuntime } from '../core/kernels/fmidb-runtime.js';
 import { createRuntime } from '../core/kernels/create-runtime.js';
 import type { MembershipConfig } from '../core/membership/config.js';
@@ -28,8 +27,8 @@ export interface SimulatedStackFarmOptions {
   readonly prepopulate?: readonly string[];
   /** Told of every event of every stack, in order. */
   readonly onEvent?: (address: string, event: StackEvent, simNowMs: number) => void;
-  /** Makes a node's job coordinator (a test passes a deliberately broken one). */
-  readonly makeCoordinator?: (options: JobCoordinatorCoreOptions) => JobCoordinatorCore;
+  /** Makes a node's stack (a test passes a deliberately broken one); `new NodeStack(options)` by default. */
+  readonly makeStack?: (options: NodeStackOptions) => NodeStack;
 }
 
 /** A process the simulated host runs for the runner: it exits with exitCode at exitAtMs (host-local time). */
@@ -100,8 +99,7 @@ export class SimulatedStackFarm {
     if (template !== null) slot.runtime.views.u8.set(template, slot.base);
     else initializeTable(slot.runtime.views, slot.base, this.layout);
     const o = this.options;
-    const stack = new NodeStack(
-      {
+    const options: NodeStackOptions = {
         address: context.address,
         nowMs: context.nowMs(),
         membership: {
@@ -119,9 +117,8 @@ export class SimulatedStackFarm {
         fmidb: { config: this.fmidbConfig, random: context.random.fork(), memory: this.fmidbMemory },
         coordinator: o.coordinator,
         runner: o.runner,
-      },
-      o.makeCoordinator,
-    );
+    };
+    const stack = o.makeStack?.(options) ?? new NodeStack(options);
     if (template !== null) stack.membership.engine.adoptTable();
     this.stacks.set(context.address, stack);
     return stack;
