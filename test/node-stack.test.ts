@@ -1,6 +1,8 @@
 // Proves NodeStack's own wiring on one or two stacks driven by hand (no simulator):
 // envelopes are routed by channel and dropped when their sender id is not the id of
-// the address they came from, or their channel is not one the stack runs; a job whose
+// the address they came from (a frame on an inbound connection, which names no node,
+// is taken from the member its envelope names), or their channel is not one the stack
+// runs; a job whose
 // only node is the coordinator itself runs without touching the network; and between
 // two stacks exchanging their outputs directly, a join feeds the FMIDB's peers (a
 // write replicates) while a death reported by membership loses the dead node's
@@ -89,6 +91,12 @@ describe('NodeStack', () => {
     };
     runMs(500);
     expect([...a.liveMembers()].sort()).toEqual([aAddress, bAddress]);
+    // A frame on an inbound connection ("tcp#9") is taken from the member its envelope names; an unknown sender is dropped.
+    const malformedBefore = a.fmidb.replica.counters.malformed;
+    a.step({ type: 'frame', from: 'tcp#9', bytes: encodeEnvelope('stream', 5, formatNodeId(nodeIdOf(bAddress)), Uint8Array.of(1, 2, 3)) });
+    expect(a.fmidb.replica.counters.malformed).toBe(malformedBefore + 1);
+    a.step({ type: 'frame', from: 'tcp#9', bytes: encodeEnvelope('stream', 5, formatNodeId(nodeIdOf('10.0.0.9:7946')), Uint8Array.of(1, 2, 3)) });
+    expect(a.counters.forgedDropped).toBe(1);
     b.step({ type: 'command', command: { type: 'write', writes: [{ subject: bAddress, key: 'rack', value: 'r7' }] } });
     a.step({ type: 'command', command: { type: 'create-job', jobId: 'j', command: 'sleep', nodes: [bAddress] } });
     runMs(2000);

@@ -81,8 +81,9 @@ const kJobsChannel = channelByName('jobs-coordination').id;
  *
  * Routing: bytes that are an envelope go by channel to the FMIDB or the jobs cores,
  * after checking that the envelope's sender is the node the bytes came from (on a real
- * network the seal authenticates the farm, this check binds the node); the rest is
- * membership's wire format. Wiring inside the stack, not in the driver: membership
+ * network the seal authenticates the farm, this check binds the node; a frame on an
+ * inbound TCP connection, which names no node, is taken from the member its envelope
+ * names); the rest is membership's wire format. Wiring inside the stack, not in the driver: membership
  * events set the FMIDB's peers (joins and returns) and departures (dead, left), and
  * the coordinator's live set, whose departures lose a node's processes. Messages a
  * node's coordinator sends to itself go straight to its runner, never to the network.
@@ -101,6 +102,8 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
   private readonly live = new Set<string>();
   private liveChanged = false;
   private readonly departures: string[] = [];
+  /** Sender id -> address of every member in the table (the engine's bound: membersMax). */
+  private readonly addressBySender = new Map<string, string>();
 
   constructor(options: NodeStackOptions, makeCoordinator?: (options: JobCoordinatorCoreOptions) => JobCoordinatorCore) {
     this.address = options.address;
@@ -193,16 +196,23 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
       this.counters.malformedDropped++;
       return;
     }
+    // A frame on an inbound connection comes from a name the driver gave the connection
+    // (the TCP transport's "tcp#n"), not a node address: its sender is then the member
+    // its envelope names. A datagram's sender must be the node it came from.
+    let peer: string | undefined = from;
     if (envelope.sender !== this.senderIdOf(from)) {
-      this.counters.forgedDropped++;
-      return;
+      peer = stream && !this.live.has(from) ? this.addressBySender.get(envelope.sender) : undefined;
+      if (peer === undefined) {
+        this.counters.forgedDropped++;
+        return;
+      }
     }
     if (envelope.channelId === kFmidbChannel && envelope.mode !== 'broadcast') {
-      this.fmidb.step({ type: 'message', from, bytes: envelope.payload, stream });
+      this.fmidb.step({ type: 'message', from: peer, bytes: envelope.payload, stream });
     } else if (envelope.channelId === kJobsChannel && envelope.mode === 'datagram') {
       const message = decodeJobMessage(envelope.payload);
       if (message === null) this.counters.malformedDropped++;
-      else this.toJobs(from, message);
+      else this.toJobs(peer, message);
     } else {
       this.counters.unknownChannelDropped++;
     }
@@ -292,7 +302,9 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
     for (let row = 0; row < table.rowCount; row++) {
       const status = table.status[row];
       if (row === engine.selfRow || (status !== F.kStatusAlive && status !== F.kStatusSuspect)) continue;
-      this.live.add(engine.addressOf(row));
+      const address = engine.addressOf(row);
+      this.live.add(address);
+      this.addressBySender.set(this.senderIdOf(address), address);
       this.liveChanged = true;
     }
   }
@@ -300,6 +312,8 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
   private noteMember(event: MembershipEvent): void {
     const address = event.address;
     if (address === this.address) return;
+    if (event.type === 'reap') this.addressBySender.delete(this.senderIdOf(address));
+    else this.addressBySender.set(this.senderIdOf(address), address);
     switch (event.type) {
       case 'join':
       case 'alive':

@@ -8,9 +8,8 @@ import { kRegionBase, Runtime } from '../../core/runtime/runtime.js';
 import { MemoryViews } from '../../core/runtime/memory-views.js';
 import { MembershipTable } from '../../core/table/membership-table.js';
 import type { DatagramTransport } from '../transport/datagram-transport.js';
-import { openDatagramTransport } from '../transport/select-transport.js';
-import { StreamTransport } from '../transport/stream-transport.js';
-import { parseBindAddress } from '../transport/socket-address.js';
+import type { StreamTransport } from '../transport/stream-transport.js';
+import { openNodeTransports } from './open-node-transports.js';
 import { Keyring } from '../security/keyring.js';
 import { Prng } from '../../core/util/prng.js';
 import { isEnvelope } from '../../core/messenger/envelope.js';
@@ -39,9 +38,6 @@ export interface NodeDriverOptions {
    */
   readonly isAdmissionDatagram: (bytes: Uint8Array) => boolean;
 }
-
-/** Tries when the OS chose the port (port 0) and that port is taken for TCP by another socket. */
-const kEphemeralBindAttemptsMax = 8;
 
 /** Admission datagrams handed up per second at most: a flood costs a counter, not a thread. */
 const kAdmissionPerSecondMax = 200;
@@ -102,7 +98,7 @@ export class NodeDriver {
   private async openSockets(): Promise<void> {
     const data = this.data;
     const runtime = this.attachRuntime();
-    const { datagram, stream, reason: transportReason } = await this.openTransports();
+    const { datagram, stream, reason: transportReason } = await openNodeTransports(data.bind, data.transport, data.datagram, data.stream);
     const address = datagram.address;
     const id = data.id ?? nodeIdOf(address);
     const engine = new MembershipEngine({
@@ -224,25 +220,6 @@ export class NodeDriver {
     // to the region the main thread reserved for us, past the table.
     runtime.allocate(data.regionStart - kRegionBase, 1);
     return runtime;
-  }
-
-  private async openTransports(): Promise<{ datagram: DatagramTransport; stream: StreamTransport; reason: string }> {
-    const data = this.data;
-    // With port 0 the OS picks a UDP port; TCP must take the same one so one address names
-    // both, and that port may already be in use for TCP (an outbound connection's local
-    // port): then another UDP port is tried. A fixed port fails at once, as asked.
-    const ephemeral = parseBindAddress(data.bind).port === 0;
-    for (let attempt = 1; ; attempt++) {
-      const { transport: datagram, reason } = await openDatagramTransport(data.bind, data.transport, data.datagram);
-      const bound = parseBindAddress(datagram.address);
-      try {
-        const stream = await StreamTransport.listen(bound.text, data.stream);
-        return { datagram, stream, reason };
-      } catch (error) {
-        await datagram.close();
-        if (!ephemeral || attempt >= kEphemeralBindAttemptsMax || !/EADDRINUSE/.test((error as Error).message)) throw error;
-      }
-    }
   }
 
   private startGossip(): void {
