@@ -78,6 +78,7 @@ describe('channel table', () => {
       ['rpc', 3],
       ['install-chunks', 4],
       ['fmidb', 5],
+      ['jobs-coordination', 6],
     ]);
     expect(new Set(kChannelTable.map((c) => c.id)).size).toBe(kChannelTable.length);
     expect(channelById(3)?.name).toBe('rpc');

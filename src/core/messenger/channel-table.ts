@@ -18,6 +18,8 @@ export const kChannelTable = [
   { name: 'install-chunks', id: 4, modes: ['stream'] },
   /** FMIDB anti-entropy: small deltas as datagrams, large repairs over streams. */
   { name: 'fmidb', id: 5, modes: ['datagram', 'stream'] },
+  /** Job coordination between a job's coordinator and its nodes (core/jobs, run by NodeStack): idempotent datagrams, resent until answered. */
+  { name: 'jobs-coordination', id: 6, modes: ['datagram'] },
 ] as const satisfies readonly ChannelSpec[];
 
 export interface ChannelSpec {

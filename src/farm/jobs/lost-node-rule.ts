@@ -1,4 +1,5 @@
 import { kProbeFailuresMax } from './jobs-limits.js';
+import { ProbeTracker as CoreProbeTracker } from '../../core/jobs/probe-tracker.js';
 import type { ProcessEnd, ProcessEvent } from './process-state.js';
 
 /**
@@ -20,42 +21,14 @@ import type { ProcessEnd, ProcessEvent } from './process-state.js';
  * ignored, since a waiter may have seen the job finish already.
  */
 
-/** Nodes present in `previous` and absent from `current`; none on the first membership (previous null). */
-export function departedNodes(previous: ReadonlySet<string> | null, current: ReadonlySet<string>, self: string): string[] {
-  if (previous === null) return [];
-  return [...previous].filter((node) => node !== self && !current.has(node));
-}
+// Both halves of the rule's bookkeeping are pure and live in core/jobs, where the
+// stack's job coordination core uses them too.
+export { departedNodes } from '../../core/jobs/departed-nodes.js';
 
-/** Consecutive unanswered probes per node. */
-export class ProbeTracker {
-  private readonly failures = new Map<string, number>();
-
-  constructor(private readonly failuresMax = kProbeFailuresMax) {
-    if (!Number.isSafeInteger(failuresMax) || failuresMax < 1) throw new RangeError(`failuresMax must be a positive integer, got ${failuresMax}`);
-  }
-
-  /** Records an unanswered probe; true when the node's processes are now to be given up (the count restarts). */
-  failed(node: string): boolean {
-    const count = (this.failures.get(node) ?? 0) + 1;
-    if (count < this.failuresMax) {
-      this.failures.set(node, count);
-      return false;
-    }
-    this.failures.delete(node);
-    return true;
-  }
-
-  answered(node: string): void {
-    this.failures.delete(node);
-  }
-
-  /** Forgets nodes that no longer have live processes, so the map stays as small as the live set. */
-  retain(nodes: ReadonlySet<string>): void {
-    for (const node of this.failures.keys()) if (!nodes.has(node)) this.failures.delete(node);
-  }
-
-  failuresOf(node: string): number {
-    return this.failures.get(node) ?? 0;
+/** Consecutive unanswered probes per node (core/jobs/probe-tracker.ts), kProbeFailuresMax by default. */
+export class ProbeTracker extends CoreProbeTracker {
+  constructor(failuresMax = kProbeFailuresMax) {
+    super(failuresMax);
   }
 }
 

@@ -1,0 +1,126 @@
+// Pins single transitions of the pure job coordination cores (src/core/jobs), each
+// driven step by step with explicit ticks and its outputs read from ready(): starts go
+// out in waves bounded by startConcurrencyMax and are resent until answered; a runner
+// runs a repeated start once; an end is resent until acknowledged; a departure from
+// membership loses a node's processes (never mere absence from the first view); a node
+// that leaves probeFailuresMax probe rounds unanswered is lost, one that answers
+// "unknown" loses the process at once; a lost process is final; and the message codec
+// refuses what is not a message.
+import { describe, expect, it } from 'vitest';
+import { JobCoordinatorCore, type JobCoordinatorOutput } from '../src/core/jobs/job-coordinator-core.js';
+import { JobRunnerCore, type JobRunnerOutput } from '../src/core/jobs/job-runner-core.js';
+import { decodeJobMessage, encodeJobMessage, type JobMessage } from '../src/core/jobs/job-message.js';
+
+function drain<T>(core: { ready(): readonly T[]; advance(): void }): T[] {
+  const out = core.ready().slice();
+  core.advance();
+  return out;
+}
+
+function sends(out: readonly JobCoordinatorOutput[] | readonly JobRunnerOutput[]): Array<{ to: string; message: JobMessage }> {
+  return (out as ReadonlyArray<{ type: string; to?: string; message?: JobMessage }>).filter((o) => o.type === 'send').map((o) => ({ to: o.to!, message: o.message! }));
+}
+
+function events(out: readonly JobCoordinatorOutput[]): string[] {
+  return out.flatMap((o) => (o.type === 'event' ? [`${o.event.type}${'index' in o.event ? ` ${o.event.index}` : ''}`] : []));
+}
+
+describe('JobCoordinatorCore', () => {
+  it('starts in waves, resends unanswered starts, settles ends and finishes', () => {
+    const c = new JobCoordinatorCore({ selfId: 'a', nowMs: 0, startConcurrencyMax: 2, startRetryMs: 100, startAttemptsMax: 3 });
+    c.step({ type: 'create', jobId: 'j', command: 'x', nodes: ['b', 'c', 'd'] });
+    expect(sends(drain(c)).map((s) => `${s.message.t} ${s.to}`)).toEqual(['start b', 'start c']);
+    c.step({ type: 'message', from: 'b', message: { t: 'started', jobId: 'j', index: 0 } });
+    const afterStarted = drain(c);
+    expect(events(afterStarted)).toEqual(['process-running 0']);
+    expect(sends(afterStarted).map((s) => `${s.message.t} ${s.to}`)).toEqual(['start d']);
+    c.tick(100);
+    expect(sends(drain(c)).map((s) => `${s.message.t} ${s.to}`)).toEqual(['start c', 'start d']);
+    c.step({ type: 'message', from: 'b', message: { t: 'end', jobId: 'j', index: 0, exitCode: 0 } });
+    const afterEnd = drain(c);
+    expect(events(afterEnd)).toEqual(['process-ended 0']);
+    expect(sends(afterEnd)).toEqual([{ to: 'b', message: { t: 'end-ack', jobId: 'j', index: 0 } }]);
+    // c never answers: after three starts it is lost. d ends without a 'started' first.
+    c.step({ type: 'message', from: 'd', message: { t: 'end', jobId: 'j', index: 2, exitCode: 4 } });
+    c.tick(200);
+    c.tick(300);
+    const out = drain(c);
+    expect(events(out)).toEqual(['process-ended 2', 'process-lost 1', 'job-finished']);
+    expect(c.jobs.get('j')!.processes.map((p) => `${p.state}:${p.exitCode}`)).toEqual(['ended:0', 'lost:null', 'ended:4']);
+  });
+
+  it('refuses a report from a node that does not run the process, and keeps a lost process lost', () => {
+    const c = new JobCoordinatorCore({ selfId: 'a', nowMs: 0 });
+    c.step({ type: 'members', live: new Set(['a', 'b']) });
+    c.step({ type: 'create', jobId: 'j', command: 'x', nodes: ['b'] });
+    c.step({ type: 'message', from: 'z', message: { t: 'end', jobId: 'j', index: 0, exitCode: 0 } });
+    expect(c.counters.reportsRefused).toBe(1);
+    c.step({ type: 'members', live: new Set(['a']) });
+    expect(events(drain(c))).toEqual(['process-lost 0', 'job-finished']);
+    c.step({ type: 'message', from: 'b', message: { t: 'end', jobId: 'j', index: 0, exitCode: 0 } });
+    expect(c.jobs.get('j')!.processes[0]!.state).toBe('lost');
+    expect(c.counters.reportsIgnored).toBe(1);
+  });
+
+  it('counts only departures: absence from the first membership loses nothing', () => {
+    const c = new JobCoordinatorCore({ selfId: 'a', nowMs: 0 });
+    c.step({ type: 'create', jobId: 'j', command: 'x', nodes: ['b'] });
+    c.step({ type: 'members', live: new Set(['a']) });
+    expect(c.jobs.get('j')!.processes[0]!.state).toBe('starting');
+  });
+
+  it('loses a node after probeFailuresMax unanswered rounds, and a process the node no longer knows at once', () => {
+    const c = new JobCoordinatorCore({ selfId: 'a', nowMs: 0, probeIntervalMs: 10, probeFailuresMax: 2 });
+    c.step({ type: 'create', jobId: 'j', command: 'x', nodes: ['b', 'c'] });
+    c.step({ type: 'message', from: 'b', message: { t: 'started', jobId: 'j', index: 0 } });
+    c.step({ type: 'message', from: 'c', message: { t: 'started', jobId: 'j', index: 1 } });
+    drain(c);
+    c.tick(10);
+    const probes = sends(drain(c));
+    expect(probes.map((p) => `${p.message.t} ${p.to}`)).toEqual(['probe b', 'probe c']);
+    // c answers it forgot the process; b stays silent.
+    const round = (probes[1]!.message as { round: number }).round;
+    c.step({ type: 'message', from: 'c', message: { t: 'probe-answer', round, running: [], ended: [], unknown: ['j/1'] } });
+    expect(events(drain(c))).toEqual(['process-lost 1']);
+    c.tick(20);
+    expect(events(drain(c))).toEqual([]);
+    c.tick(30);
+    expect(events(drain(c))).toEqual(['process-lost 0', 'job-finished']);
+    expect(c.jobs.get('j')!.processes[0]!.reason).toMatch(/2 probes unanswered/);
+  });
+});
+
+describe('JobRunnerCore', () => {
+  it('runs a repeated start once, resends its end until acknowledged, answers probes', () => {
+    const r = new JobRunnerCore({ nowMs: 0, endRetryMs: 50 });
+    const start: JobMessage = { t: 'start', jobId: 'j', index: 3, command: 'x' };
+    r.step({ type: 'message', from: 'a', message: start });
+    r.step({ type: 'message', from: 'a', message: start });
+    const out = drain(r);
+    expect(out.filter((o) => o.type === 'run')).toHaveLength(1);
+    expect(sends(out).map((s) => s.message.t)).toEqual(['started', 'started']);
+    r.step({ type: 'message', from: 'a', message: { t: 'probe', round: 1, keys: ['j/3', 'j/4'] } });
+    expect(sends(drain(r))[0]!.message).toEqual({ t: 'probe-answer', round: 1, running: ['j/3'], ended: [], unknown: ['j/4'] });
+    r.step({ type: 'exited', jobId: 'j', index: 3, exitCode: 9 });
+    expect(sends(drain(r))).toEqual([{ to: 'a', message: { t: 'end', jobId: 'j', index: 3, exitCode: 9 } }]);
+    r.tick(49);
+    expect(drain(r)).toEqual([]);
+    r.tick(50);
+    expect(sends(drain(r)).map((s) => s.message.t)).toEqual(['end']);
+    r.step({ type: 'message', from: 'a', message: { t: 'end-ack', jobId: 'j', index: 3 } });
+    r.tick(200);
+    expect(drain(r)).toEqual([]);
+    // A probe from another coordinator does not learn of this coordinator's process.
+    r.step({ type: 'message', from: 'z', message: { t: 'probe', round: 1, keys: ['j/3'] } });
+    expect(sends(drain(r))[0]!.message).toMatchObject({ unknown: ['j/3'] });
+  });
+});
+
+describe('job messages', () => {
+  it('round-trip, and anything else decodes to null', () => {
+    const m: JobMessage = { t: 'probe-answer', round: 2, running: ['j/0'], ended: [{ key: 'j/1', exitCode: 1 }], unknown: [] };
+    expect(decodeJobMessage(encodeJobMessage(m))).toEqual(m);
+    const bad = ['', 'null', '{"t":"start","jobId":"j","index":-1,"command":"x"}', '{"t":"nope"}', '{"t":"end","jobId":"j","index":0}', '\xff'];
+    for (const text of bad) expect(decodeJobMessage(new TextEncoder().encode(text))).toBeNull();
+  });
+});

@@ -1,0 +1,114 @@
+// Proves NodeStack's own wiring on one or two stacks driven by hand (no simulator):
+// envelopes are routed by channel and dropped when their sender id is not the id of
+// the address they came from (a frame on an inbound connection, which names no node,
+// is taken from the member its envelope names), or their channel is not one the stack
+// runs; a job whose
+// only node is the coordinator itself runs without touching the network; and between
+// two stacks exchanging their outputs directly, a join feeds the FMIDB's peers (a
+// write replicates) while a death reported by membership loses the dead node's
+// process and hides its FMIDB record.
+import { describe, expect, it } from 'vitest';
+import { resolveFmidbConfig } from '../src/core/fmidb/config.js';
+import { FmidbMemory } from '../src/core/fmidb/fmidb-memory.js';
+import { createFmidbRuntime } from '../src/core/kernels/fmidb-runtime.js';
+import { createRuntime } from '../src/core/kernels/create-runtime.js';
+import { membershipConfig } from '../src/core/membership/config.js';
+import { encodeEnvelope } from '../src/core/messenger/envelope.js';
+import { NodeStack, type StackOutput } from '../src/core/stack/node-stack.js';
+import { Prng } from '../src/core/util/prng.js';
+import { formatNodeId, parseWireAddress } from '../src/core/wire/message.js';
+import { nodeIdOf } from '../src/core/wire/node-id-of.js';
+import { encodeJobMessage } from '../src/core/jobs/job-message.js';
+
+const config = membershipConfig({ membersMax: 16 }, 'local');
+const fmidbConfig = resolveFmidbConfig({ originsMax: 16 });
+const fmidbMemory = new FmidbMemory(createFmidbRuntime(fmidbConfig, 4, { backend: 'ts' }), fmidbConfig);
+
+function stackAt(address: string, seeds: readonly string[] = [], seed = 1): NodeStack {
+  const runtime = createRuntime({ backend: 'ts', memoryBytes: 32 << 20 });
+  const random = new Prng(seed);
+  const stack = new NodeStack({
+    address,
+    nowMs: 0,
+    membership: { config, runtime, id: nodeIdOf(address), address: parseWireAddress(address), seeds, random },
+    fmidb: { config: fmidbConfig, random: random.fork(), memory: fmidbMemory },
+    coordinator: { probeIntervalMs: 1_000_000 },
+  });
+  stack.step({ type: 'command', command: { type: 'start' } });
+  return stack;
+}
+
+function drain(stack: NodeStack): StackOutput[] {
+  const out = stack.ready().slice();
+  stack.advance();
+  return out;
+}
+
+describe('NodeStack', () => {
+  it('drops forged and unknown-channel envelopes, and runs a job on itself without the network', () => {
+    const a = stackAt('10.0.0.1:7946');
+    drain(a);
+    const payload = encodeJobMessage({ t: 'probe', round: 1, keys: [] });
+    a.step({ type: 'datagram', from: '10.0.0.2:7946', bytes: encodeEnvelope('datagram', 6, formatNodeId(nodeIdOf('10.0.0.3:7946')), payload) });
+    expect(a.counters.forgedDropped).toBe(1);
+    a.step({ type: 'datagram', from: '10.0.0.2:7946', bytes: encodeEnvelope('datagram', 999, formatNodeId(nodeIdOf('10.0.0.2:7946')), payload) });
+    expect(a.counters.unknownChannelDropped).toBe(1);
+    a.step({ type: 'datagram', from: '10.0.0.2:7946', bytes: encodeEnvelope('datagram', 6, formatNodeId(nodeIdOf('10.0.0.2:7946')), payload) });
+    expect(drain(a)).toEqual([{ type: 'datagram', to: '10.0.0.2:7946', bytes: expect.any(Uint8Array) }]);
+
+    a.step({ type: 'command', command: { type: 'create-job', jobId: 'j', command: 'true', nodes: ['10.0.0.1:7946'] } });
+    const out = drain(a);
+    expect(out.filter((o) => o.type !== 'event')).toEqual([]);
+    expect(out.map((o) => (o.type === 'event' ? o.event.layer : o.type))).toEqual(['run', 'jobs']);
+    a.step({ type: 'command', command: { type: 'exited', jobId: 'j', index: 0, exitCode: 0 } });
+    const done = drain(a).flatMap((o) => (o.type === 'event' && o.event.layer === 'jobs' ? [o.event.event.type] : []));
+    expect(done).toEqual(['process-ended', 'job-finished']);
+  });
+
+  it('feeds membership into the FMIDB and the coordinator', () => {
+    const [aAddress, bAddress] = ['10.0.0.1:7946', '10.0.0.2:7946'];
+    const a = stackAt(aAddress, [], 1);
+    const b = stackAt(bAddress, [aAddress], 2);
+    const stacks = new Map([
+      [aAddress, a],
+      [bAddress, b],
+    ]);
+    let nowMs = 0;
+    // Delivers every output at once (the tick in between plays the network's latency).
+    const exchange = (): void => {
+      for (const [from, s] of stacks) {
+        for (const o of drain(s)) {
+          if (o.type === 'event') continue;
+          stacks.get(o.to)?.step(o.type === 'datagram' ? { type: 'datagram', from, bytes: o.bytes } : { type: 'frame', from, bytes: o.bytes });
+        }
+      }
+    };
+    const runMs = (ms: number): void => {
+      for (const end = nowMs + ms; nowMs < end; nowMs += 10) {
+        for (const s of stacks.values()) s.tick(nowMs);
+        exchange();
+      }
+    };
+    runMs(500);
+    expect([...a.liveMembers()].sort()).toEqual([aAddress, bAddress]);
+    // A frame on an inbound connection ("tcp#9") is taken from the member its envelope names; an unknown sender is dropped.
+    const malformedBefore = a.fmidb.replica.counters.malformed;
+    a.step({ type: 'frame', from: 'tcp#9', bytes: encodeEnvelope('stream', 5, formatNodeId(nodeIdOf(bAddress)), Uint8Array.of(1, 2, 3)) });
+    expect(a.fmidb.replica.counters.malformed).toBe(malformedBefore + 1);
+    a.step({ type: 'frame', from: 'tcp#9', bytes: encodeEnvelope('stream', 5, formatNodeId(nodeIdOf('10.0.0.9:7946')), Uint8Array.of(1, 2, 3)) });
+    expect(a.counters.forgedDropped).toBe(1);
+    b.step({ type: 'command', command: { type: 'write', writes: [{ subject: bAddress, key: 'rack', value: 'r7' }] } });
+    a.step({ type: 'command', command: { type: 'create-job', jobId: 'j', command: 'sleep', nodes: [bAddress] } });
+    runMs(2000);
+    expect(a.fmidb.replica.get(bAddress, 'rack')).toBe('r7');
+    expect(a.coordinator.jobs.get('j')!.processes[0]!.state).toBe('running');
+    // b falls silent (its process died): a's membership declares it dead, which loses its process and hides its record.
+    stacks.delete(bAddress);
+    runMs(30_000);
+    expect(a.liveMembers().has(bAddress)).toBe(false);
+    const p = a.coordinator.jobs.get('j')!.processes[0]!;
+    expect(p.state).toBe('lost');
+    expect(p.reason).toMatch(/left the membership/);
+    expect(a.fmidb.replica.get(bAddress, 'rack')).toBeUndefined();
+  });
+});
