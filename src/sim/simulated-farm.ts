@@ -162,19 +162,29 @@ class SimulatedMember implements SimProcess {
   }
 
   private lastTickMs = -1;
+  /** With skipIdleTicks: the engine's next timer as of its last tick, local ms. */
+  private dueMs = -Infinity;
 
   tick(): void {
     // The driver measures its own lag, as the agent does with timer drift: a tick that
     // comes late (the process was paused) is reported before the engine runs its timers.
+    // With skipIdleTicks the tick was due at the engine's next timer, not one tickMs
+    // after the last tick: the lag is measured from whichever is later.
     const now = this.context!.nowMs();
-    if (this.lastTickMs >= 0) this.engine!.reportEventLoopLag(now - this.lastTickMs - this.farm.sim.settings.tickMs);
+    const tickMs = this.farm.sim.settings.tickMs;
+    if (this.lastTickMs >= 0) this.engine!.reportEventLoopLag(now - Math.max(this.lastTickMs + tickMs, this.dueMs));
     this.lastTickMs = now;
     this.engine!.tick();
     this.flush();
+    if (this.farm.sim.settings.skipIdleTicks) this.dueMs = this.engine!.nextTickAtMs();
   }
 
   receiveDatagram(from: string, bytes: Uint8Array): void {
     this.engine!.receiveDatagram(from, bytes);
+  }
+
+  nextTickAtMs(): number {
+    return this.engine!.nextTickAtMs();
   }
 
   receiveFrame(from: string, bytes: Uint8Array): void {

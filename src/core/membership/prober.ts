@@ -71,6 +71,19 @@ export class Prober {
     if (this.relays.size > 0) this.expireRelays();
   }
 
+  /** The earliest time tick() has something to do (the timers tick() checks). */
+  nextTimerAtMs(): number {
+    let due = this.ctx.leaving ? Infinity : this.nextProbeAtMs;
+    const probe = this.probe;
+    if (probe !== null) {
+      due = Math.min(due, probe.endAtMs);
+      if (!probe.acked && !probe.indirectSent) due = Math.min(due, probe.indirectAtMs);
+    }
+    if (this.urgent !== null) due = Math.min(due, this.urgent.endAtMs);
+    for (const relay of this.relays.values()) due = Math.min(due, relay.deadlineMs);
+    return due;
+  }
+
   /** A member whose heartbeat went silent goes to the front of the probe order. */
   prioritize(row: number): void {
     // The bound keeps a farm-wide silence (say, after a partition) from displacing the round.
