@@ -11,6 +11,7 @@ import { NetworkSimulator } from '../src/sim/network-simulator.js';
 import { nodeAddress } from '../src/sim/node-address.js';
 import { Prng } from '../src/core/util/prng.js';
 import * as F from '../src/core/wire/format.js';
+import { TrafficByType, type TrafficRow } from '../src/sim/traffic-by-type.js';
 
 export type ScenarioKind = 'join' | 'crash-icmp' | 'crash-silent' | 'false-positives' | 'stalls';
 
@@ -21,6 +22,8 @@ export interface Scenario {
   /** For false-positives and stalls: the loss rate and the window, simulated ms. */
   lossRate?: number;
   windowMs?: number;
+  /** The engine's failedProbesToSuspect; the LAN preset's when absent. */
+  failedProbesToSuspect?: number;
 }
 
 export interface ScenarioResult {
@@ -37,17 +40,31 @@ export interface ScenarioResult {
   rssBytesPerNode: number;
   heapAndBuffersBytes: number;
   events: number;
+  /** For false-positives and stalls: the window's traffic by message type, per node per second. */
+  trafficByType?: TrafficRow[];
+  /** CPU time of the whole process while the scenario ran (user + system), ms. */
+  cpuMs?: number;
+  /** Ticks that ran, all nodes. */
+  ticks?: number;
 }
 
 const kWarmupMs = 3000;
+/** The benchmark's failedProbesToSuspect unless a scenario says otherwise. */
+export const kFailedProbesToSuspect = 2;
 
 export function runScenario(scenario: Scenario): ScenarioResult {
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   const n = scenario.nodes;
-  const sim = new NetworkSimulator({ seed: scenario.seed, nodesMax: n + 8, tickMs: n >= 5000 ? 25 : 10, eventsQueuedMax: 1 << 24 });
-  const config = membershipConfig({ membersMax: n + 16 }, 'lan');
+  // Ticks every 10 ms of local time at every size; with skipIdleTicks only the ones where
+  // an engine timer is due run (about 8 a second per node instead of 100).
+  const sim = new NetworkSimulator({ seed: scenario.seed, nodesMax: n + 8, tickMs: 10, eventsQueuedMax: 1 << 24, skipIdleTicks: true });
+  // LAN preset, but a failed probe is re-probed once before a farm-wide suspicion
+  // (failedProbesToSuspect 2): with SWIM's 1, stalls multiply traffic with N (see README).
+  const config = membershipConfig({ membersMax: n + 16, failedProbesToSuspect: scenario.failedProbesToSuspect ?? kFailedProbesToSuspect }, 'lan');
   const addresses = Array.from({ length: n }, (_, i) => nodeAddress(i));
-  const farm = new SimulatedFarm(sim, config, { prepopulate: addresses, runtimeBytes: 1024 * 1024 * 1024 });
+  const traffic = new TrafficByType();
+  const farm = new SimulatedFarm(sim, config, { prepopulate: addresses, runtimeBytes: 1024 * 1024 * 1024, traffic });
   const seeds = addresses.slice(0, 3);
   for (let i = 0; i < n; i++) farm.addMember(seeds);
   const counter = new FalsePositiveCounter(sim, { examplesMax: 5 });
@@ -82,6 +99,7 @@ export function runScenario(scenario: Scenario): ScenarioResult {
       const windowMs = scenario.windowMs ?? 600_000;
       sim.setLossRate(scenario.lossRate ?? 0);
       const sentBefore = totalBytesSent(farm, addresses);
+      traffic.reset();
       if (scenario.kind === 'stalls') {
         // 10% of the nodes each stall their event loop for 2 s, once a minute, at a random moment.
         const stalling = prng.shuffle(addresses.slice()).slice(0, Math.max(1, Math.floor(n / 10)));
@@ -99,6 +117,8 @@ export function runScenario(scenario: Scenario): ScenarioResult {
         sim.runFor(windowMs);
       }
       result.bytesPerNodePerSecond = Math.round((totalBytesSent(farm, addresses) - sentBefore) / n / (windowMs / 1000));
+      const perNodeSecond = n * (windowMs / 1000);
+      result.trafficByType = traffic.rows().map((r) => ({ type: r.type, messages: round2(r.messages / perNodeSecond), bytes: round2(r.bytes / perNodeSecond) }));
       break;
     }
   }
@@ -108,11 +128,18 @@ export function runScenario(scenario: Scenario): ScenarioResult {
   result.deadWhilePaused = counter.deadWhilePaused;
   result.simulatedMs = Math.round(sim.nowMs());
   result.wallMs = Math.round(performance.now() - started);
+  const cpu = process.cpuUsage(cpuStarted);
+  result.cpuMs = Math.round((cpu.user + cpu.system) / 1000);
   const memory = process.memoryUsage();
   result.rssBytesPerNode = Math.round(memory.rss / n);
   result.heapAndBuffersBytes = memory.heapUsed + memory.arrayBuffers;
   result.events = sim.stats().eventsProcessed;
+  result.ticks = sim.stats().totals.ticks;
   return result;
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
 }
 
 function totalBytesSent(farm: SimulatedFarm, addresses: readonly string[]): number {

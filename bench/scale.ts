@@ -3,9 +3,11 @@
  * defaults, each figure beside what memberlist's LAN defaults give for the same N.
  * Scenarios run in a piscina pool (one whole simulation per task, never per packet).
  *
- *   npm run bench:scale                          all sizes (about 25 minutes on 2 cores)
+ *   npm run bench:scale                          all sizes (hours: ten simulated minutes per loss scenario)
  *   GALAXY_SCALE_SIZES=100,1000 npm run bench:scale   a subset
  *   GALAXY_SCALE_WINDOW_MS=60000 …               shorten the false-positive windows
+ *   GALAXY_SCALE_SWIM_STALLS=10000 …             the stall scenario with SWIM's rule
+ *                                                (failedProbesToSuspect 1) up to this N
  *
  * Writes bench/results/scale.json and prints a table.
  */
@@ -17,7 +19,10 @@ import { packageRoot } from '../src/core/platform/package-root.js';
 import type { Scenario, ScenarioResult } from './scale-scenario.js';
 
 const sizes = (process.env.GALAXY_SCALE_SIZES ?? '100,1000,10000').split(',').map(Number);
-const windowMsFor = (n: number): number => Number(process.env.GALAXY_SCALE_WINDOW_MS ?? (n >= 10_000 ? 60_000 : 600_000));
+// Ten simulated minutes at every size: the loss scenarios must show zero false deaths over that long.
+const windowMsFor = (_n: number): number => Number(process.env.GALAXY_SCALE_WINDOW_MS ?? 600_000);
+// The stall scenario again with SWIM's rule, to show what re-probing saves (at 10,000 nodes it costs an hour).
+const swimStallsUpTo = Number(process.env.GALAXY_SCALE_SWIM_STALLS ?? 1000);
 
 /** memberlist LAN: first detection ≈ 1.58 probe intervals; suspicion 4·log10(N) s to 6x that. */
 function memberlist(n: number): { firstDetectionS: number; suspicionMinS: number; suspicionMaxS: number; deadEverywhereS: number } {
@@ -44,6 +49,7 @@ async function main(): Promise<void> {
       { nodes: n, kind: 'false-positives', seed, lossRate: 0.2, windowMs },
       { nodes: n, kind: 'stalls', seed, lossRate: 0, windowMs },
     );
+    if (n <= swimStallsUpTo) scenarios.push({ nodes: n, kind: 'stalls', seed, lossRate: 0, windowMs, failedProbesToSuspect: 1 });
   }
   console.log(`Galaxy scale benchmark: ${scenarios.length} simulations on ${pool.threads.length || 2} threads (sizes ${sizes.join(', ')})`);
   // Largest farms first, so the long runs overlap the short ones.
@@ -55,13 +61,14 @@ async function main(): Promise<void> {
     const r = (await pool.run(s)) as ScenarioResult;
     results[i] = r;
     done++;
-    console.log(`  [${done}/${scenarios.length}] ${s.nodes} nodes ${s.kind}${s.lossRate !== undefined ? ` loss ${s.lossRate * 100}%` : ''}: ${summary(r)} (wall ${(r.wallMs / 1000).toFixed(1)} s)`);
+    console.log(`  [${done}/${scenarios.length}] ${s.nodes} nodes ${s.kind}${s.lossRate !== undefined ? ` loss ${s.lossRate * 100}%` : ''}${s.failedProbesToSuspect !== undefined ? ` failedProbesToSuspect ${s.failedProbesToSuspect}` : ''}: ${summary(r)} (wall ${(r.wallMs / 1000).toFixed(1)} s, CPU ${((r.cpuMs ?? 0) / 1000).toFixed(1)} s of the whole process)`);
   }));
   await pool.destroy();
 
   const table: Record<string, unknown>[] = [];
   for (const n of sizes) {
-    const of = (kind: string, loss?: number) => results.find((r) => r.scenario.nodes === n && r.scenario.kind === kind && (loss === undefined || r.scenario.lossRate === loss))!;
+    const of = (kind: string, loss?: number) => results.find((r) => r.scenario.nodes === n && r.scenario.kind === kind && r.scenario.failedProbesToSuspect === undefined && (loss === undefined || r.scenario.lossRate === loss))!;
+    const swimStalls = results.find((r) => r.scenario.nodes === n && r.scenario.kind === 'stalls' && r.scenario.failedProbesToSuspect === 1);
     const ml = memberlist(n);
     const join = of('join');
     const icmp = of('crash-icmp');
@@ -82,16 +89,23 @@ async function main(): Promise<void> {
       })),
       stalls: (() => {
         const r = of('stalls');
-        return { windowS: (r.scenario.windowMs ?? 0) / 1000, falseSuspicions: r.falseSuspicions, falseDeaths: r.falseDeaths, deadWhilePaused: r.deadWhilePaused };
+        return { windowS: (r.scenario.windowMs ?? 0) / 1000, falseSuspicions: r.falseSuspicions, falseDeaths: r.falseDeaths, deadWhilePaused: r.deadWhilePaused, bytesPerNodePerSecond: r.bytesPerNodePerSecond, trafficByType: r.trafficByType };
       })(),
+      stallsSwimRule: swimStalls === undefined ? null : { falseSuspicions: swimStalls.falseSuspicions, falseDeaths: swimStalls.falseDeaths, bytesPerNodePerSecond: swimStalls.bytesPerNodePerSecond, trafficByType: swimStalls.trafficByType },
       bytesPerNodePerSecond: quiet.bytesPerNodePerSecond,
       wallSecondsPerSimulatedMinute: round((quiet.wallMs / 1000) * (60_000 / (quiet.scenario.windowMs ?? 60_000))),
+      cpuSecondsPerSimulatedMinute: round(((quiet.cpuMs ?? 0) / 1000) * (60_000 / (quiet.scenario.windowMs ?? 60_000))),
       rssBytesPerNode: Math.max(...results.filter((r) => r.scenario.nodes === n).map((r) => r.rssBytesPerNode)),
     };
     table.push(row);
   }
   const base = table[0]?.bytesPerNodePerSecond as number | undefined;
-  for (const row of table) row.trafficRatioToSmallest = base ? round((row.bytesPerNodePerSecond as number) / base) : null;
+  const stallBase = (table[0]?.stalls as { bytesPerNodePerSecond?: number } | undefined)?.bytesPerNodePerSecond;
+  for (const row of table) {
+    row.trafficRatioToSmallest = base ? round((row.bytesPerNodePerSecond as number) / base) : null;
+    const stalled = (row.stalls as { bytesPerNodePerSecond?: number }).bytesPerNodePerSecond;
+    row.stallTrafficRatioToSmallest = stallBase && stalled !== undefined ? round(stalled / stallBase) : null;
+  }
   printTable(table);
   const dir = join(packageRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
@@ -113,12 +127,12 @@ function round(n: number): number {
 }
 
 function printTable(rows: Record<string, unknown>[]): void {
-  console.log('| N | join known everywhere (s) | dead everywhere, ICMP (s) | dead everywhere, SWIM only (s) | memberlist formula (s) | SWIM / memberlist | false deaths 0/5/20% loss, stalls | B/node/s | traffic vs smallest N | wall s per sim minute | RSS per node |');
-  console.log('|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|');
+  console.log('| N | join known everywhere (s) | dead everywhere, ICMP (s) | dead everywhere, SWIM only (s) | memberlist formula (s) | SWIM / memberlist | false deaths 0/5/20% loss, stalls | B/node/s | traffic vs smallest N | B/node/s, 10% stalling | stall traffic vs smallest N | wall s per sim minute | CPU s per sim minute | RSS per node |');
+  console.log('|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     const fp = r.falsePositives as Record<string, { deaths: number }>;
     const st = r.stalls as { falseDeaths: number; deadWhilePaused: number };
-    console.log(`| ${r.nodes} | ${r.joinKnownEverywhereS} | ${r.deadEverywhereIcmpS} | ${r.deadEverywhereSwimS} | ${r.memberlistDeadEverywhereS} | ${r.ratioSwimOverMemberlist} | ${fp['loss0%']!.deaths}/${fp['loss5%']!.deaths}/${fp['loss20%']!.deaths}, ${st.falseDeaths} (+${st.deadWhilePaused} while paused) | ${r.bytesPerNodePerSecond} | ${r.trafficRatioToSmallest} | ${r.wallSecondsPerSimulatedMinute} | ${Math.round((r.rssBytesPerNode as number) / 1024)} KiB |`);
+    console.log(`| ${r.nodes} | ${r.joinKnownEverywhereS} | ${r.deadEverywhereIcmpS} | ${r.deadEverywhereSwimS} | ${r.memberlistDeadEverywhereS} | ${r.ratioSwimOverMemberlist} | ${fp['loss0%']!.deaths}/${fp['loss5%']!.deaths}/${fp['loss20%']!.deaths}, ${st.falseDeaths} (+${st.deadWhilePaused} while paused) | ${r.bytesPerNodePerSecond} | ${r.trafficRatioToSmallest} | ${(r.stalls as { bytesPerNodePerSecond?: number }).bytesPerNodePerSecond} | ${r.stallTrafficRatioToSmallest} | ${r.wallSecondsPerSimulatedMinute} | ${r.cpuSecondsPerSimulatedMinute} | ${Math.round((r.rssBytesPerNode as number) / 1024)} KiB |`);
   }
 }
 

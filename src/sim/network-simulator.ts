@@ -66,6 +66,9 @@ export class NetworkSimulator {
   private parkedFrames = new Int32Array(0);
   private processEpoch = new Int32Array(0);
   private tickEpoch = new Int32Array(0);
+  /** With skipIdleTicks: global time of the last tick that ran, and of the one queued (Infinity: none). */
+  private tickLastMs = new Float64Array(0);
+  private tickQueuedMs = new Float64Array(0);
   private restarts = new Int32Array(0);
   private clockRate = new Float64Array(0);
   private clockOffsetMs = new Float64Array(0);
@@ -384,6 +387,9 @@ export class NetworkSimulator {
     this.paused[index] = 0;
     process.start(this.makeContext(index, epoch, this.hostRandoms[index]!.fork()));
     const phaseMs = this.topologyRandom.nextFloat() * this.tickIntervalMs[index]!;
+    this.tickQueuedMs[index] = this.nowMsValue + phaseMs;
+    // No grid yet: the first tick, queued here, starts it.
+    this.tickLastMs[index] = NaN;
     this.queue.push(this.nowMsValue + phaseMs, kEventTick, index, index, ++this.tickEpoch[index]!, 0, null);
   }
 
@@ -443,7 +449,43 @@ export class NetworkSimulator {
     this.count(index, S.kStatTicks, 1);
     this.processes[index]!.tick();
     if (this.tickEpoch[index] !== epoch) return;
+    if (this.settings.skipIdleTicks) {
+      this.tickLastMs[index] = this.nowMsValue;
+      this.tickQueuedMs[index] = Infinity;
+      this.scheduleTick(index);
+      return;
+    }
     queue.push(this.nowMsValue + this.tickIntervalMs[index]!, kEventTick, index, index, epoch, 0, null);
+  }
+
+  /**
+   * skipIdleTicks: queues the process's next tick at the first point of its tick grid
+   * after now whose local time reaches the process's next timer, unless an earlier one
+   * is queued already. The grid is walked by the same additions as the regular ticks
+   * make, so a tick that runs has the very time it would have had without skipping.
+   */
+  private scheduleTick(index: number): void {
+    const process = this.processes[index];
+    if (process === null || process === undefined || this.paused[index] === 1 || this.processAlive[index] === 0) return;
+    const dueLocalMs = process.nextTickAtMs === undefined ? -Infinity : process.nextTickAtMs();
+    if (dueLocalMs === Infinity) return;
+    const intervalMs = this.tickIntervalMs[index]!;
+    const rate = this.clockRate[index]!;
+    const offsetMs = this.clockOffsetMs[index]!;
+    const queuedMs = this.tickQueuedMs[index]!;
+    const lastMs = this.tickLastMs[index]!;
+    if (Number.isNaN(lastMs)) return;
+    let atMs = lastMs + intervalMs;
+    // A timer far away (not an engine's, whose gossip timer is never far) is reached in one jump.
+    const stepsAhead = Math.floor((dueLocalMs - (offsetMs + rate * atMs)) / (rate * intervalMs)) - 1;
+    if (stepsAhead > 1000) atMs += stepsAhead * intervalMs;
+    while (atMs <= this.nowMsValue || offsetMs + rate * atMs < dueLocalMs) {
+      if (atMs >= queuedMs) return;
+      atMs += intervalMs;
+    }
+    if (atMs >= queuedMs) return;
+    this.tickQueuedMs[index] = atMs;
+    this.queue.push(atMs, kEventTick, index, index, ++this.tickEpoch[index]!, 0, null);
   }
 
   /**
@@ -460,6 +502,8 @@ export class NetworkSimulator {
     this.paused[index] = 0;
     const tickEpoch = ++this.tickEpoch[index]!;
     this.count(index, S.kStatTicks, 1);
+    this.tickLastMs[index] = this.nowMsValue;
+    this.tickQueuedMs[index] = Infinity;
     this.processes[index]!.tick();
     const parked = this.parked[index];
     if (parked !== null && parked !== undefined && parked.length !== 0) {
@@ -475,7 +519,13 @@ export class NetworkSimulator {
       if (this.parked[index] === null) this.parked[index] = parked;
     }
     if (this.tickEpoch[index] === tickEpoch) {
-      queue.push(this.nowMsValue + this.tickIntervalMs[index]!, kEventTick, index, index, tickEpoch, 0, null);
+      if (this.settings.skipIdleTicks) {
+        this.tickLastMs[index] = this.nowMsValue;
+        this.tickQueuedMs[index] = Infinity;
+        this.scheduleTick(index);
+      } else {
+        queue.push(this.nowMsValue + this.tickIntervalMs[index]!, kEventTick, index, index, tickEpoch, 0, null);
+      }
     }
   }
 
@@ -698,6 +748,8 @@ export class NetworkSimulator {
       default:
         throw new Error(`event kind ${kind} cannot be delivered`);
     }
+    // What arrived may have armed a timer sooner than the queued tick (a relay, an urgent probe).
+    if (this.settings.skipIdleTicks && this.processes[target] === process) this.scheduleTick(target);
   }
 
   // ---- Helpers --------------------------------------------------------------------
@@ -751,6 +803,8 @@ export class NetworkSimulator {
     this.parkedFrames = grown(this.parkedFrames, new Int32Array(capacity));
     this.processEpoch = grown(this.processEpoch, new Int32Array(capacity));
     this.tickEpoch = grown(this.tickEpoch, new Int32Array(capacity));
+    this.tickLastMs = grown(this.tickLastMs, new Float64Array(capacity));
+    this.tickQueuedMs = grown(this.tickQueuedMs, new Float64Array(capacity));
     this.restarts = grown(this.restarts, new Int32Array(capacity));
     this.clockRate = grown(this.clockRate, new Float64Array(capacity));
     this.clockOffsetMs = grown(this.clockOffsetMs, new Float64Array(capacity));

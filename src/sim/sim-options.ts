@@ -66,6 +66,16 @@ export interface NetworkSimulatorOptions {
   nodesMax?: number;
   /** The most events in flight at once; beyond it the run throws, which usually means a send loop. */
   eventsQueuedMax?: number;
+  /**
+   * Skip the ticks a process says would do nothing. A process that implements
+   * nextTickAtMs() is then ticked only at the points of its tick grid (every tickMs of
+   * its local time, as without this) at or after its next due timer, and again at the
+   * next grid point after any delivery that makes a timer due sooner. The ticks that
+   * run are at the same times as without skipping, so a process whose tick does nothing
+   * before its timers behaves the same; the simulator just stops spending most of its
+   * events on empty ticks (the scale benchmark at 10,000 nodes). Off by default.
+   */
+  skipIdleTicks?: boolean;
 }
 
 export interface NetworkSimulatorSettings {
@@ -87,6 +97,7 @@ export interface NetworkSimulatorSettings {
   readonly frameBytesMax: number;
   readonly nodesMax: number;
   readonly eventsQueuedMax: number;
+  readonly skipIdleTicks: boolean;
 }
 
 /** The hard ceiling of nodesMax: node pairs are keyed as from * kNodesLimit + to, which must stay an exact integer. */
@@ -117,6 +128,7 @@ export const kNetworkSimulatorDefaults: NetworkSimulatorSettings = Object.freeze
   frameBytesMax: 16 * 1024 * 1024,
   nodesMax: 65536,
   eventsQueuedMax: 1 << 23,
+  skipIdleTicks: false,
 });
 
 /** Merges options over the defaults and checks every field; throws a RangeError naming the first bad one. */
@@ -136,6 +148,7 @@ export function resolveSimulatorOptions(options: NetworkSimulatorOptions): Netwo
   checkNumber('frameConnectTimeoutMs', settings.frameConnectTimeoutMs, 0, Number.MAX_SAFE_INTEGER, false);
   checkInteger('pausedQueueDatagramsMax', settings.pausedQueueDatagramsMax, 0, Number.MAX_SAFE_INTEGER);
   checkInteger('pausedQueueFramesMax', settings.pausedQueueFramesMax, 0, Number.MAX_SAFE_INTEGER);
+  if (typeof settings.skipIdleTicks !== 'boolean') throw new RangeError(`options.skipIdleTicks must be a boolean, got ${String(settings.skipIdleTicks)}`);
   if (typeof settings.icmp !== 'boolean') throw new RangeError(`options.icmp must be a boolean, got ${String(settings.icmp)}`);
   checkNumber('clockDriftMax', settings.clockDriftMax, 0, kClockDriftLimit, true);
   checkNumber('clockOffsetMsMax', settings.clockOffsetMsMax, 0, Number.MAX_SAFE_INTEGER, true);

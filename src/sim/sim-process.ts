@@ -61,6 +61,12 @@ export interface SimProcess {
   stop(): void;
   /** The process's current membership view, for invariant checks. */
   membersView(): ReadonlyMap<string, SimMemberStatus>;
+  /**
+   * Optional: the LOCAL time before which a tick would do nothing (its earliest timer);
+   * -Infinity asks for the next tick, Infinity for none until something arrives. Read
+   * after every call into the process, and used only with options.skipIdleTicks.
+   */
+  nextTickAtMs?(): number;
 }
 
 /** Makes the process for a node; incarnationHint counts restarts of that host (0 at first start). */

@@ -10,6 +10,7 @@ import { parseWireAddress, type NodeId } from '../core/wire/message.js';
 import type { MembershipConfig } from '../core/membership/config.js';
 import type { MembershipEvent } from '../core/membership/membership-event.js';
 import { EngineScratch, MembershipEngine } from '../core/membership/membership-engine.js';
+import type { TrafficByType } from './traffic-by-type.js';
 
 export interface SimulatedFarmOptions {
   /** Kernel backend for every engine; Wasm by default. */
@@ -24,6 +25,8 @@ export interface SimulatedFarmOptions {
    * join through their seeds as usual.
    */
   prepopulate?: readonly string[];
+  /** Counts every engine's sends by message type (the scale benchmark's breakdown). */
+  traffic?: TrafficByType;
 }
 
 interface Slot {
@@ -79,12 +82,19 @@ export class SimulatedFarm {
     if (template !== null) slot.runtime.views.u8.set(template, slot.base);
     else initializeTable(slot.runtime.views, slot.base, this.layout);
     const table = new MembershipTable(slot.runtime, slot.base);
+    const traffic = this.options.traffic;
+    const sendDatagram = traffic === undefined
+      ? (to: string, b: Uint8Array) => context.sendDatagram(to, b)
+      : (to: string, b: Uint8Array) => { traffic.recordDatagram(b); context.sendDatagram(to, b); };
+    const sendFrame = traffic === undefined
+      ? (to: string, b: Uint8Array) => context.sendFrame(to, b)
+      : (to: string, b: Uint8Array) => { traffic.recordFrame(b); context.sendFrame(to, b); };
     const engine = new MembershipEngine({
       config: this.config,
       runtime: slot.runtime,
       scratch: slot.scratch,
       table,
-      environment: { nowMs: () => context.nowMs(), random: context.random, sendDatagram: (to, b) => context.sendDatagram(to, b), sendFrame: (to, b) => context.sendFrame(to, b) },
+      environment: { nowMs: () => context.nowMs(), random: context.random, sendDatagram, sendFrame },
       id: nodeIdOf(context.address),
       address: parseWireAddress(context.address),
       incarnation: incarnationHint + 1,
@@ -152,19 +162,29 @@ class SimulatedMember implements SimProcess {
   }
 
   private lastTickMs = -1;
+  /** With skipIdleTicks: the engine's next timer as of its last tick, local ms. */
+  private dueMs = -Infinity;
 
   tick(): void {
     // The driver measures its own lag, as the agent does with timer drift: a tick that
     // comes late (the process was paused) is reported before the engine runs its timers.
+    // With skipIdleTicks the tick was due at the engine's next timer, not one tickMs
+    // after the last tick: the lag is measured from whichever is later.
     const now = this.context!.nowMs();
-    if (this.lastTickMs >= 0) this.engine!.reportEventLoopLag(now - this.lastTickMs - this.farm.sim.settings.tickMs);
+    const tickMs = this.farm.sim.settings.tickMs;
+    if (this.lastTickMs >= 0) this.engine!.reportEventLoopLag(now - Math.max(this.lastTickMs + tickMs, this.dueMs));
     this.lastTickMs = now;
     this.engine!.tick();
     this.flush();
+    if (this.farm.sim.settings.skipIdleTicks) this.dueMs = this.engine!.nextTickAtMs();
   }
 
   receiveDatagram(from: string, bytes: Uint8Array): void {
     this.engine!.receiveDatagram(from, bytes);
+  }
+
+  nextTickAtMs(): number {
+    return this.engine!.nextTickAtMs();
   }
 
   receiveFrame(from: string, bytes: Uint8Array): void {

@@ -20,6 +20,17 @@ export interface MembershipConfig {
   /** Members asked to probe indirectly when a direct probe times out (SWIM's k). */
   indirectChecks: number;
   /**
+   * Failed probes of an alive member, in a row, before this node suspects it. 1 is SWIM
+   * and memberlist: the first failed probe raises a suspicion, which every member then
+   * hears and the target refutes, both spread to the whole farm (about
+   * 2 * retransmitMult * log10(N) messages per member). With 2, a failed probe is
+   * followed at the next probe turn by a second probe of the same member, and only a
+   * second failure is broadcast: a pause shorter than about one probe interval then
+   * costs one extra probe instead of two farm-wide broadcasts, for one probe interval
+   * more of detection time. See bench/results/scale.json's stall scenario.
+   */
+  failedProbesToSuspect: number;
+  /**
    * Suspicion timeout multiplier. The minimum suspicion time is
    *   SuspicionMinMs = suspicionMult * log10(max(1, N)) * probeIntervalMs
    * so larger farms give the refutation more time to spread.
@@ -82,6 +93,7 @@ export const kLanConfig: MembershipConfig = Object.freeze({
   probeIntervalMs: 1000,
   probeTimeoutMs: 500,
   indirectChecks: 3,
+  failedProbesToSuspect: 1,
   suspicionMult: 4,
   suspicionMaxTimeoutMult: 6,
   retransmitMult: 4,
@@ -142,7 +154,7 @@ export function membershipConfig(options: MembershipOptions = {}, preset: Preset
     if (!(key in base)) throw new RangeError(`unknown membership option "${key}"`);
     (config as unknown as Record<string, unknown>)[key] = value;
   }
-  const positive: Array<keyof MembershipConfig> = ['probeIntervalMs', 'probeTimeoutMs', 'suspicionMult', 'suspicionMaxTimeoutMult', 'retransmitMult', 'gossipIntervalMs', 'gossipNodes', 'tombstoneReapMs', 'broadcastQueueLengthMax', 'membersMax', 'unreachableConfirmMs', 'metaBytesMax', 'userPayloadBytesMax', 'datagramBytesMax'];
+  const positive: Array<keyof MembershipConfig> = ['probeIntervalMs', 'probeTimeoutMs', 'failedProbesToSuspect', 'suspicionMult', 'suspicionMaxTimeoutMult', 'retransmitMult', 'gossipIntervalMs', 'gossipNodes', 'tombstoneReapMs', 'broadcastQueueLengthMax', 'membersMax', 'unreachableConfirmMs', 'metaBytesMax', 'userPayloadBytesMax', 'datagramBytesMax'];
   const nonNegative: Array<keyof MembershipConfig> = ['indirectChecks', 'gossipToTheDeadMs', 'pushPullIntervalMs', 'reconnectIntervalMs', 'awarenessMax', 'eventLoopLagMsMax', 'userBroadcastReserveBytes'];
   for (const key of positive) {
     if (typeof config[key] !== 'number' || !Number.isFinite(config[key]) || config[key] <= 0) throw new RangeError(`options.${key} must be a positive number, got ${String(config[key])}`);

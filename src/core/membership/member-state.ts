@@ -352,6 +352,16 @@ export class MemberState {
   }
 
   /** Membership events since the last call, oldest first. */
+  /** Events waiting for drainEvents(). */
+  get pendingEvents(): number {
+    return this.events.length;
+  }
+
+  /** The earliest time the sweep is due (see sweepDue). */
+  nextSweepDueMs(): number {
+    return Math.min(this.nextSweepAtMs, this.nextDeadlineAtMs);
+  }
+
   drainEvents(): MembershipEvent[] {
     const out = this.events;
     this.events = [];

@@ -143,6 +143,16 @@ export class MembershipEngine {
     this.antiEntropy.tick(now);
   }
 
+  /**
+   * The earliest local time at which tick() has something to do: the minimum of every
+   * timer tick() checks. A driver may skip the ticks before it (the simulator's
+   * skipIdleTicks); events waiting for drainEvents() count as due now.
+   */
+  nextTickAtMs(): number {
+    if (!this.started || this.state.pendingEvents > 0) return -Infinity;
+    return Math.min(this.prober.nextTimerAtMs(), this.dissemination.nextGossipAtMs, this.state.nextSweepDueMs(), this.antiEntropy.nextTimerAtMs());
+  }
+
   /** Handles one datagram from the network. `bytes` is only read during the call. */
   receiveDatagram(from: string, bytes: Uint8Array): void {
     const ctx = this.ctx;

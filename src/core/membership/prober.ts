@@ -15,6 +15,8 @@ interface ProbeState {
   /** The fallback ping over a stream: 0 none, 1 pending, 2 failed. */
   streamPing: number;
   address: string;
+  /** Failed probes of this member in a row before this one (failedProbesToSuspect). */
+  failures: number;
 }
 
 interface Relay {
@@ -46,6 +48,9 @@ export class Prober {
   private probeIndex = 0;
   private readonly priorityProbes: number[] = [];
   private priorityTurn = false;
+  /** A member whose last probe failed without raising a suspicion yet: probed again next. */
+  private recheckRow = -1;
+  private recheckFailures = 0;
   private probe: ProbeState | null = null;
   private urgent: ProbeState | null = null;
   private seq = 1;
@@ -64,6 +69,19 @@ export class Prober {
     if (this.probe !== null && now >= this.probe.endAtMs) this.finishProbe();
     if (this.probe === null && now >= this.nextProbeAtMs && !this.ctx.leaving) this.startProbe();
     if (this.relays.size > 0) this.expireRelays();
+  }
+
+  /** The earliest time tick() has something to do (the timers tick() checks). */
+  nextTimerAtMs(): number {
+    let due = this.ctx.leaving ? Infinity : this.nextProbeAtMs;
+    const probe = this.probe;
+    if (probe !== null) {
+      due = Math.min(due, probe.endAtMs);
+      if (!probe.acked && !probe.indirectSent) due = Math.min(due, probe.indirectAtMs);
+    }
+    if (this.urgent !== null) due = Math.min(due, this.urgent.endAtMs);
+    for (const relay of this.relays.values()) due = Math.min(due, relay.deadlineMs);
+    return due;
   }
 
   /** A member whose heartbeat went silent goes to the front of the probe order. */
@@ -93,7 +111,7 @@ export class Prober {
     if (this.urgent !== null) return; // one confirmation at a time; the next report will be seen
     if (status === F.kStatusAlive) ctx.state.suspect(row, ctx.table.incarnation[row]!, ctx.selfRow, true);
     const seq = this.seq++;
-    this.urgent = { row, seq, indirectAtMs: Infinity, endAtMs: ctx.now + ctx.config.unreachableConfirmMs, acked: false, indirectSent: true, nacks: 0, expectedNacks: 0, streamPing: 0, address: to };
+    this.urgent = { row, seq, indirectAtMs: Infinity, endAtMs: ctx.now + ctx.config.unreachableConfirmMs, acked: false, indirectSent: true, nacks: 0, expectedNacks: 0, streamPing: 0, address: to, failures: 0 };
     ctx.dissemination.sendTo(to, [ctx.parts.accusation(F.kTypeSuspect, ctx.table.incarnation[row]!, ctx.table, row, ctx.selfRow), ctx.parts.ping(seq, ctx.table, row, ctx.selfRow)]);
   }
 
@@ -128,7 +146,15 @@ export class Prober {
   private startProbe(): void {
     const ctx = this.ctx;
     const table = ctx.table;
-    const row = this.nextProbeTarget();
+    let failures = 0;
+    let row: number;
+    if (this.recheckRow >= 0 && this.probeable(this.recheckRow)) {
+      row = this.recheckRow;
+      failures = this.recheckFailures;
+    } else {
+      row = this.nextProbeTarget();
+    }
+    this.recheckRow = -1;
     const interval = this.awareness.scale(ctx.config.probeIntervalMs);
     table.heartbeat[ctx.selfRow] = (table.heartbeat[ctx.selfRow]! + 1) >>> 0;
     ctx.dissemination.heartbeatChanged();
@@ -139,7 +165,7 @@ export class Prober {
     const seq = this.seq++;
     ctx.stats.probes++;
     const address = ctx.addressOf(row);
-    this.probe = { row, seq, indirectAtMs: ctx.now + this.awareness.scale(ctx.config.probeTimeoutMs), endAtMs: ctx.now + interval, acked: false, indirectSent: false, nacks: 0, expectedNacks: 0, streamPing: 0, address };
+    this.probe = { row, seq, indirectAtMs: ctx.now + this.awareness.scale(ctx.config.probeTimeoutMs), endAtMs: ctx.now + interval, acked: false, indirectSent: false, nacks: 0, expectedNacks: 0, streamPing: 0, address, failures };
     this.nextProbeAtMs = ctx.now + interval;
     const parts = [ctx.parts.ping(seq, table, row, ctx.selfRow)];
     // Lifeguard: tell a suspect it is suspected, on the ping itself, so it refutes at once.
@@ -225,8 +251,15 @@ export class Prober {
     ctx.stats.probesFailed++;
     // Lifeguard: nacks that never came mean our own network or process is the slow part.
     if (probe.expectedNacks > 0) this.awareness.apply(probe.expectedNacks - probe.nacks);
-    // Suspect it, or confirm an existing suspicion (which shortens its timer).
+    // Suspect it, or confirm an existing suspicion (which shortens its timer). An alive
+    // member gets failedProbesToSuspect probes in a row first, so a short pause is
+    // settled between two members instead of by two broadcasts to the whole farm.
     const status = ctx.table.status[probe.row];
+    if (status === F.kStatusAlive && probe.failures + 1 < ctx.config.failedProbesToSuspect) {
+      this.recheckRow = probe.row;
+      this.recheckFailures = probe.failures + 1;
+      return;
+    }
     if (status === F.kStatusAlive || status === F.kStatusSuspect) ctx.state.suspect(probe.row, ctx.table.incarnation[probe.row]!, ctx.selfRow, false);
   }
 
