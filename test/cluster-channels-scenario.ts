@@ -30,12 +30,18 @@ export interface Run {
 }
 
 /** Runs one scenario from one seed; returns the history and any liveness problem. */
-export function runScenario(seed: number, scenario: ScenarioName, options: ChannelOptions, faults: ChannelFaults = {}): Run {
-  const lossy = scenario === 'lossy+icmp crash';
+/** Knobs a test may turn: loss in any scenario, a heavier workload. */
+export interface ScenarioOverrides {
+  lossy?: boolean;
+  sendEveryMs?: number;
+}
+
+export function runScenario(seed: number, scenario: ScenarioName, options: ChannelOptions, faults: ChannelFaults = {}, overrides: ScenarioOverrides = {}): Run {
+  const lossy = overrides.lossy ?? scenario === 'lossy+icmp crash';
   const s = new ClusterChannelsSimulation({
     seed,
     nodeCount: 5,
-    workload: { channel: kChannel, options, sendEveryMs: 8, sendUntilMs: 800, bigRate: 0.1, replyRate: 0.2 },
+    workload: { channel: kChannel, options, sendEveryMs: overrides.sendEveryMs ?? 8, sendUntilMs: 800, bigRate: 0.1, replyRate: 0.2 },
     membership: { payloadBytesMax: 4096 },
     layer: { fragmentBytes: 1024, messageBytesMax: 64 * 1024, orderEntriesMax: 256, faults },
     sim: { tickMs: 2, ...(lossy ? { lossRate: 0.1, duplicateRate: 0.1, reorderRate: 0.2, reorderMsMax: 10 } : {}) },

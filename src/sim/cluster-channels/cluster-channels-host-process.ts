@@ -32,6 +32,9 @@ export interface ClusterChannelsHostShared {
   readonly definition: readonly string[];
   readonly membership?: ClusterMemberOptions;
   readonly layer?: Omit<ChannelLayerOptions, 'self'>;
+  readonly multicastBacklogMax?: number;
+  /** By node id: a slow application that takes one delivery of the workload channel every this many ms (others consume at once). */
+  readonly consumeEveryMs?: ReadonlyMap<string, number>;
   readonly workload: ChannelWorkload;
   /** Larger messages go as frames (reliable stream), as the messenger would stream them. */
   readonly datagramBytesMax: number;
@@ -56,6 +59,9 @@ export class ClusterChannelsHostProcess implements SimProcess {
   private sendIdNext = 1;
   private readonly payloads = new Map<number, Uint8Array>();
   private repliesDue = 0;
+  /** A slow application's deliveries not yet taken, and when it takes the next. */
+  private unconsumed = 0;
+  private nextConsumeMs = 0;
   /** Sends that met their guarantee or failed here, by outcome code ('done' or the failure code). */
   readonly outcomes = new Map<string, number>();
 
@@ -68,7 +74,7 @@ export class ClusterChannelsHostProcess implements SimProcess {
     this.core = new ClusterChannels({
       cluster: this.shared.cluster, nodeId: this.nodeId, incarnation: this.incarnation, definition: this.shared.definition,
       random: context.random.fork(), nowMs: context.nowMs(), membership: this.shared.membership,
-      layer: { autoConsume: true, ...this.shared.layer },
+      layer: { ...this.shared.layer, autoConsume: this.consumeEveryMs() === undefined }, multicastBacklogMax: this.shared.multicastBacklogMax,
     });
     this.nextSendMs = context.nowMs() + context.random.nextFloat() * this.shared.workload.sendEveryMs;
     this.drain();
@@ -83,6 +89,12 @@ export class ClusterChannelsHostProcess implements SimProcess {
     const nowMs = this.context.nowMs();
     this.core.tick(nowMs);
     this.drain();
+    const every = this.consumeEveryMs();
+    if (every !== undefined && this.unconsumed > 0 && nowMs >= this.nextConsumeMs) {
+      this.nextConsumeMs = nowMs + every;
+      this.unconsumed--;
+      this.command({ kind: 'consume', channel: this.shared.workload.channel, count: 1 });
+    }
     const w = this.shared.workload;
     if (!this.canSend()) return;
     for (; this.repliesDue > 0; this.repliesDue--) this.send(this.randomPayload());
@@ -108,6 +120,10 @@ export class ClusterChannelsHostProcess implements SimProcess {
   command(input: ClusterChannelsInput): void {
     this.core.step(input);
     this.drain();
+  }
+
+  private consumeEveryMs(): number | undefined {
+    return this.shared.consumeEveryMs?.get(this.nodeId);
   }
 
   private canSend(): boolean {
@@ -179,6 +195,7 @@ export class ClusterChannelsHostProcess implements SimProcess {
           break;
         case 'delivered':
           recorder.delivered(self, output.channel, output.sender, output.viewId, output.seq, output.payload);
+          if (this.consumeEveryMs() !== undefined && output.channel === this.shared.workload.channel) this.unconsumed++;
           if (output.sender !== self && this.shared.repliesLeft > 0 && this.context.random.chance(this.shared.workload.replyRate)) {
             this.shared.repliesLeft--;
             this.repliesDue++;

@@ -12,6 +12,9 @@ export interface ClusterChannelsSimulationOptions {
   readonly workload: ChannelWorkload;
   readonly membership?: ClusterMemberOptions;
   readonly layer?: Omit<ChannelLayerOptions, 'self'>;
+  readonly multicastBacklogMax?: number;
+  /** By node index: a slow application taking one delivery every this many ms. */
+  readonly consumeEveryMs?: ReadonlyMap<number, number>;
   readonly sim?: NetworkSimulatorOptions;
   /** Replies allowed over the whole run. Default 200. */
   readonly repliesMax?: number;
@@ -47,6 +50,8 @@ export class ClusterChannelsSimulation {
       definition: this.nodeIds,
       membership: options.membership,
       layer: options.layer,
+      multicastBacklogMax: options.multicastBacklogMax,
+      consumeEveryMs: new Map([...(options.consumeEveryMs ?? new Map<number, number>())].map(([i, ms]) => [nodeIdOfIndex(i), ms])),
       workload: options.workload,
       datagramBytesMax: 60_000,
       repliesLeft: options.repliesMax ?? 200,
