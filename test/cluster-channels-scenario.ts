@@ -27,6 +27,10 @@ export interface Run {
   history: ChannelHistory;
   problems: string[];
   delivered: number;
+  /** Channel layers restarted because their member was cut out and rejoined (minority sides). */
+  resets: number;
+  /** Payloads the backlog held at most, over the members. */
+  backlogMax: number;
 }
 
 /** Runs one scenario from one seed; returns the history and any liveness problem. */
@@ -106,7 +110,15 @@ export function runScenario(seed: number, scenario: ScenarioName, options: Chann
   s.sim.runFor(50);
   let delivered = 0;
   for (const log of Object.values(s.recorder.history.logs)) delivered += log.filter((e) => e.kind === 'deliver').length;
-  return { history: s.recorder.history, problems, delivered };
+  let resets = 0;
+  let backlogMax = 0;
+  for (let i = 0; i < 5; i++) {
+    const host = s.host(i);
+    if (host === undefined) continue;
+    resets += host.core.counters.layerResets;
+    backlogMax = Math.max(backlogMax, host.core.counters.backlogLengthMax);
+  }
+  return { history: s.recorder.history, problems, delivered, resets, backlogMax };
 }
 
 export function checksFor(history: ChannelHistory, options: ChannelOptions): Record<string, CheckResult> {

@@ -29,10 +29,12 @@ describe('channel guarantees over the real cluster core', () => {
     it(name, { timeout: 600_000 }, async () => {
       const problems: string[] = [];
       let delivered = 0;
+      let resets = 0;
       for (const [k, scenario] of kScenarios.entries()) {
         for (const seed of seedsFor(10_000 + c * 1000 + k * 100, kSeedsPerScenario)) {
           const run = runScenario(seed, scenario, options);
           delivered += run.delivered;
+          if (scenario === '3|2 partition and heal') resets += run.resets;
           const text = [...run.problems, failures(checksFor(run.history, options))].filter((t) => t !== '').join('\n');
           if (text !== '') problems.push(`${scenario}, seed ${seed}: ${text}\n  repro: ${reproLine(seed, kFile, name)}`);
           if (process.env.GALAXY_SIM_SEED_COUNT && text !== '') console.error(problems[problems.length - 1]);
@@ -43,6 +45,8 @@ describe('channel guarantees over the real cluster core', () => {
       expect(problems.join('\n')).toBe('');
       // Not vacuous: thousands of deliveries over the runs.
       expect(delivered).toBeGreaterThan(1_000 * kScenarios.length * kSeedsPerScenario);
+      // The minority's members were cut out and came back as new channel members.
+      expect(resets).toBeGreaterThan(0);
     });
   });
 });
