@@ -20,6 +20,19 @@ export interface ChannelWorkload {
   readonly bigRate: number;
   /** Chance that a delivery is answered at once by its receiver (causal chains). */
   readonly replyRate: number;
+  /** Only these nodes send (default: every node). */
+  readonly senderNodeIds?: ReadonlySet<string>;
+  /** Every payload this many bytes (at least 8) instead of random sizes. */
+  readonly payloadBytes?: number;
+  /** Flood: at every tick, send until the channel's send queue holds this many (instead of sendEveryMs). */
+  readonly floodQueue?: number;
+}
+
+/** Send-to-delivery latencies in simulated ms, for benchmarks (payloads carry their send time). */
+export interface LatencySamples {
+  readonly samplesMs: number[];
+  /** The most samples kept; later ones are counted but not kept. */
+  readonly samplesMax: number;
 }
 
 /** What every host of one simulation shares. */
@@ -38,6 +51,8 @@ export interface ClusterChannelsHostShared {
   readonly workload: ChannelWorkload;
   /** Larger messages go as frames (reliable stream), as the messenger would stream them. */
   readonly datagramBytesMax: number;
+  /** When set, payloads are stamped with their send time and every delivery's latency is kept here. */
+  readonly latency?: LatencySamples;
   /** Replies left for the whole run (bounds causal chains). */
   repliesLeft: number;
 }
@@ -55,6 +70,8 @@ export class ClusterChannelsHostProcess implements SimProcess {
   core!: ClusterChannels;
   readonly nodeId: string;
   droppedCount = 0;
+  /** Deliveries of the workload channel here. */
+  deliveredCount = 0;
   private nextSendMs = 0;
   private sendIdNext = 1;
   private readonly payloads = new Map<number, Uint8Array>();
@@ -98,6 +115,12 @@ export class ClusterChannelsHostProcess implements SimProcess {
     const w = this.shared.workload;
     if (!this.canSend()) return;
     for (; this.repliesDue > 0; this.repliesDue--) this.send(this.randomPayload());
+    if (w.senderNodeIds !== undefined && !w.senderNodeIds.has(this.nodeId)) return;
+    if (w.floodQueue !== undefined) {
+      if (this.shared.sim.nowMs() >= w.sendUntilMs) return;
+      while ((this.core.layer.channelCounters(w.channel)?.sendQueueLength ?? Infinity) < w.floodQueue && this.core.backlogLength() < this.core.multicastBacklogMax) this.send(this.randomPayload());
+      return;
+    }
     if (w.sendEveryMs > 0 && nowMs >= this.nextSendMs && this.shared.sim.nowMs() < w.sendUntilMs) {
       this.nextSendMs = nowMs + this.context.random.nextFloat() * 2 * w.sendEveryMs;
       this.send(this.randomPayload());
@@ -132,6 +155,12 @@ export class ClusterChannelsHostProcess implements SimProcess {
 
   private randomPayload(): Uint8Array {
     const random = this.context.random;
+    const fixed = this.shared.workload.payloadBytes;
+    if (fixed !== undefined) {
+      const payload = new Uint8Array(Math.max(8, fixed));
+      new DataView(payload.buffer).setFloat64(0, this.shared.sim.nowMs(), true);
+      return payload;
+    }
     const size = random.chance(this.shared.workload.bigRate) ? 1024 + random.nextInt(5 * 1024) : random.nextInt(200);
     const payload = new Uint8Array(size);
     for (let i = 0; i < size; i++) payload[i] = random.nextUint32() & 0xff;
@@ -196,6 +225,12 @@ export class ClusterChannelsHostProcess implements SimProcess {
         case 'delivered':
           recorder.delivered(self, output.channel, output.sender, output.viewId, output.seq, output.payload);
           if (this.consumeEveryMs() !== undefined && output.channel === this.shared.workload.channel) this.unconsumed++;
+          if (output.channel === this.shared.workload.channel) this.deliveredCount++;
+          if (this.shared.latency !== undefined && this.shared.workload.payloadBytes !== undefined && output.payload.length >= 8) {
+            const samples = this.shared.latency;
+            const sentAtMs = new DataView(output.payload.buffer, output.payload.byteOffset, 8).getFloat64(0, true);
+            if (samples.samplesMs.length < samples.samplesMax) samples.samplesMs.push(this.shared.sim.nowMs() - sentAtMs);
+          }
           if (output.sender !== self && this.shared.repliesLeft > 0 && this.context.random.chance(this.shared.workload.replyRate)) {
             this.shared.repliesLeft--;
             this.repliesDue++;

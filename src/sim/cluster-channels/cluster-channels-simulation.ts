@@ -4,7 +4,7 @@ import { NetworkSimulator } from '../network-simulator.js';
 import type { NetworkSimulatorOptions } from '../sim-options.js';
 import { ChannelHistoryRecorder } from '../channels/channel-history.js';
 import { nodeIdOfIndex } from '../cluster/cluster-simulation.js';
-import { ClusterChannelsHostProcess, type ChannelWorkload, type ClusterChannelsHostShared } from './cluster-channels-host-process.js';
+import { ClusterChannelsHostProcess, type ChannelWorkload, type ClusterChannelsHostShared, type LatencySamples } from './cluster-channels-host-process.js';
 
 export interface ClusterChannelsSimulationOptions {
   readonly seed: number;
@@ -13,6 +13,8 @@ export interface ClusterChannelsSimulationOptions {
   readonly membership?: ClusterMemberOptions;
   readonly layer?: Omit<ChannelLayerOptions, 'self'>;
   readonly multicastBacklogMax?: number;
+  /** When set, payloads carry their send time and delivery latencies are kept here (benchmarks). */
+  readonly latency?: LatencySamples;
   /** By node index: a slow application taking one delivery every this many ms. */
   readonly consumeEveryMs?: ReadonlyMap<number, number>;
   readonly sim?: NetworkSimulatorOptions;
@@ -53,6 +55,7 @@ export class ClusterChannelsSimulation {
       multicastBacklogMax: options.multicastBacklogMax,
       consumeEveryMs: new Map([...(options.consumeEveryMs ?? new Map<number, number>())].map(([i, ms]) => [nodeIdOfIndex(i), ms])),
       workload: options.workload,
+      latency: options.latency,
       datagramBytesMax: 60_000,
       repliesLeft: options.repliesMax ?? 200,
     };
