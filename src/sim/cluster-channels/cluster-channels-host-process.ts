@@ -107,7 +107,7 @@ export class ClusterChannelsHostProcess implements SimProcess {
     this.core.tick(nowMs);
     this.drain();
     const every = this.consumeEveryMs();
-    if (every !== undefined && this.unconsumed > 0 && nowMs >= this.nextConsumeMs) {
+    if (every !== undefined && this.unconsumed > 0 && nowMs >= this.nextConsumeMs && this.core.layer.channelNames().includes(this.shared.workload.channel)) {
       this.nextConsumeMs = nowMs + every;
       this.unconsumed--;
       this.command({ kind: 'consume', channel: this.shared.workload.channel, count: 1 });
@@ -245,6 +245,8 @@ export class ClusterChannelsHostProcess implements SimProcess {
           this.outcomes.set(output.code, (this.outcomes.get(output.code) ?? 0) + 1);
           break;
         case 'channelsReset':
+          // The old layer's deliveries are gone with it: nothing is left to consume.
+          this.unconsumed = 0;
           recorder.stop(self);
           break;
         case 'dropped':
