@@ -21,7 +21,7 @@ import { ClusterChannelsSimulation } from '../src/sim/cluster-channels/cluster-c
 
 const quick = process.env.GALAXY_BENCH_QUICK === '1';
 const kMeasureMs = quick ? 300 : 1000;
-const kSizes = quick ? [3, 5] : [3, 5, 8];
+const kSizes = [3, 5, 8];
 const kOrderings: Ordering[] = ['none', 'fifo', 'causal', 'total', 'safe'];
 /** The cluster core's send window, raised from its default of 32: stability comes with heartbeats (50 ms), so the window bounds a sender's rate. */
 const kMembership: ClusterMemberOptions = { sendWindowMax: 1024, payloadBytesMax: 16 * 1024 };
