@@ -21,7 +21,7 @@ const kConfigs: ChannelOptions[] = [
   { reliability: 'unreliable', ordering: 'none' },
   { reliability: 'unreliable', ordering: 'fifo' },
 ];
-const kSeedsPerScenario = 1;
+const kSeedsPerScenario = 2;
 
 describe('channel guarantees over the real cluster core', () => {
   kConfigs.forEach((options, c) => {
