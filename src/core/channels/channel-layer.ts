@@ -74,6 +74,20 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
     return this.view;
   }
 
+  /**
+   * The send ids this layer accepted and has not yet completed (queued, or sent and not
+   * yet delivered here), in no particular order. A host that discards the layer (its
+   * member was cut out of the view) fails them.
+   */
+  pendingSendIds(): number[] {
+    const ids: number[] = [];
+    for (const channel of this.channels.values()) {
+      for (const item of channel.sendQueue) ids.push(item.sendId);
+      for (const item of channel.awaitingSelf.values()) ids.push(item.sendId);
+    }
+    return ids;
+  }
+
   ready(): readonly ChannelOutput[] {
     return this.outputs.ready();
   }
