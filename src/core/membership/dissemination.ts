@@ -76,6 +76,49 @@ export class Dissemination {
     ctx.env.sendDatagram(address, ctx.runtime.views.u8.subarray(ctx.scratch.sendPacket, ctx.scratch.sendPacket + length));
   }
 
+  /**
+   * A watch beat (Watcher): this node's heartbeat entry alone, no news and no reply
+   * asked. News stays off the beats on purpose: they go to the same few ring successors
+   * fifty times a second and would spend every broadcast's retransmit budget there.
+   */
+  sendBeat(address: string): void {
+    this.sendOnly(address, []);
+  }
+
+  /**
+   * Sends a death this node declared directly to every live member when the farm has at
+   * most deathRelayDirectMax of them, so nobody waits for the epidemic to reach it;
+   * above that (or with the relay off) an immediate gossip round carries it, and every
+   * member that learns it gossips at once in turn.
+   */
+  relayDeath(part: Uint8Array, deadRow: number): void {
+    const ctx = this.ctx;
+    const table = ctx.table;
+    if (ctx.state.liveMembers - 1 <= ctx.config.deathRelayDirectMax && ctx.config.deathRelayDirectMax > 0) {
+      for (let row = 0; row < table.rowCount; row++) {
+        if (row === ctx.selfRow || row === deadRow) continue;
+        const status = table.status[row];
+        if (status !== F.kStatusAlive && status !== F.kStatusSuspect) continue;
+        ctx.stats.deathRelays++;
+        this.sendOnly(ctx.addressOf(row), [part]);
+      }
+    }
+    this.gossip(true);
+  }
+
+  /** Primary parts plus this node's heartbeat entry, without queued news. */
+  private sendOnly(address: string, primary: Uint8Array[]): void {
+    const ctx = this.ctx;
+    if (address === '-' || address === ctx.selfAddress || ctx.leaving) return;
+    primary.push(this.heartbeatPart());
+    const length = assembleParts(ctx.runtime, ctx.scratch.sendPacket, primary, ctx.config.datagramBytesMax);
+    primary.pop();
+    if (length < 0) return;
+    ctx.stats.datagramsSent++;
+    ctx.stats.bytesSent += length;
+    ctx.env.sendDatagram(address, ctx.runtime.views.u8.subarray(ctx.scratch.sendPacket, ctx.scratch.sendPacket + length));
+  }
+
   /** This node's own entry as a one-entry digest: the gossip heartbeat every datagram carries. */
   private heartbeatPart(): Uint8Array {
     if (this.selfPart === null) {

@@ -186,7 +186,10 @@ export class MemberState {
     this.settle(row, false);
     const part = left ? ctx.parts.leave(incarnation, table, row) : ctx.parts.accusation(F.kTypeDead, incarnation, table, row, fromRow);
     ctx.dissemination.queueMembership(ctx.key(row), part);
-    ctx.dissemination.gossip(true);
+    // A death this node found itself goes to everyone at once (directly in a small farm);
+    // one learned from another member spreads by the immediate gossip round.
+    if (!left && fromRow === ctx.selfRow) ctx.dissemination.relayDeath(part, row);
+    else ctx.dissemination.gossip(true);
   }
 
   /** Refutes a suspicion or death of this node with a higher incarnation, spread at once. */
