@@ -105,6 +105,8 @@ async function main(): Promise<void> {
     incarnation: data.incarnation,
     meta: data.meta,
     seeds: data.seeds,
+    // The watch beats only help where ICMP unreachables are seen (the native transport).
+    unreachableEvidence: datagram.kind === 'native',
     environment: {
       nowMs: () => performance.now(),
       random: new Prng(data.randomSeed),
@@ -157,7 +159,10 @@ async function main(): Promise<void> {
     if (plaintext !== null && !toApp(from, plaintext, false)) engine.receiveDatagram(from, plaintext);
   });
   datagram.onUnreachable((to) => {
-    if (gossiping && !suspended) engine.unreachable(to);
+    if (!gossiping || suspended) return;
+    engine.unreachable(to);
+    // A death found this way is posted at once, not at the next tick: it is rare.
+    flushEvents();
   });
   stream.onFrame((from, bytes) => {
     const plaintext = open(bytes);
