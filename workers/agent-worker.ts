@@ -23,6 +23,7 @@ import { isAdmissionDatagram } from '../src/farm/admission/admission-wire.js';
 import { Prng } from '../src/core/util/prng.js';
 import { isEnvelope } from '../src/core/messenger/envelope.js';
 import { formatNodeId, parseWireAddress } from '../src/core/wire/message.js';
+import { DeadlineTimer, kIdleWakeMsMax } from '../src/node/driver/deadline-timer.js';
 
 const data = workerData as AgentWorkerData;
 const port = parentPort!;
@@ -126,6 +127,7 @@ async function main(): Promise<void> {
     if (gossiping) return;
     gossiping = true;
     engine.start();
+    rearm();
   };
   // In a secure farm nothing reaches the engine's parsers unless a farm key
   // authenticates it; admission datagrams go to the main thread, never to the engine.
@@ -150,6 +152,13 @@ async function main(): Promise<void> {
     }
     return true;
   };
+  // The worker sleeps until the engine's next deadline (issue 14, item 7) rather than
+  // ticking every tickIntervalMs, which is now the shortest gap between wake-ups. Every
+  // input may bring a deadline forward or leave events to post, so each one re-arms.
+  const wake = new DeadlineTimer(data.tickIntervalMs, () => tick());
+  const rearm = (): void => {
+    wake.armAt(engine.hasPendingOutput || appInbox.length > 0 ? performance.now() : engine.nextDeadlineMs());
+  };
   datagram.onMessage((from, bytes) => {
     if (data.secure && isAdmissionDatagram(bytes)) {
       admission(from, bytes);
@@ -157,22 +166,25 @@ async function main(): Promise<void> {
     }
     const plaintext = open(bytes);
     if (plaintext !== null && !toApp(from, plaintext, false)) engine.receiveDatagram(from, plaintext);
+    rearm();
   });
   datagram.onUnreachable((to) => {
     if (!gossiping || suspended) return;
     engine.unreachable(to);
-    // A death found this way is posted at once, not at the next tick: it is rare.
+    // A death found this way is posted at once, not at the next wake-up: it is rare.
     flushEvents();
+    rearm();
   });
   stream.onFrame((from, bytes) => {
     const plaintext = open(bytes);
     if (plaintext !== null && !toApp(from, plaintext, true)) engine.receiveFrame(from, plaintext);
+    rearm();
   });
   stream.onFailed((to) => {
     if (gossiping && !suspended) engine.streamFailed(to);
+    rearm();
   });
 
-  let lastTickMs = performance.now();
   let lagMsMax = 0;
   const flushEvents = (): void => {
     const events = engine.drainEvents();
@@ -181,19 +193,21 @@ async function main(): Promise<void> {
     if (payloads.length > 0) post({ type: 'user', payloads });
     if (appInbox.length > 0) post({ type: 'app', messages: appInbox.splice(0) });
   };
-  const tick = (): void => {
-    // Timer drift is the event-loop lag this thread suffered: a tick that comes late
-    // means our own probes and acks were late too, so Lifeguard should trust us less.
-    const now = performance.now();
-    const lagMs = Math.max(0, now - lastTickMs - data.tickIntervalMs);
-    lastTickMs = now;
+  function tick(): void {
+    // A wake-up that comes late means our own probes and acks were late too, so
+    // Lifeguard should trust us less.
+    const lagMs = wake.lagMs;
     if (lagMs > lagMsMax) lagMsMax = lagMs;
-    if (!gossiping || suspended) return;
+    if (!gossiping || suspended) {
+      wake.armAt(performance.now() + kIdleWakeMsMax);
+      return;
+    }
     engine.reportEventLoopLag(lagMs);
     engine.tick();
     flushEvents();
-  };
-  const timer = setInterval(tick, data.tickIntervalMs);
+    rearm();
+  }
+  tick();
 
   let stopping = false;
   const stop = async (flushMs: number): Promise<void> => {
@@ -205,7 +219,7 @@ async function main(): Promise<void> {
       // Keep ticking for flushMs so the gossip rounds carry the LEAVE to the fanout.
       await new Promise((resolve) => setTimeout(resolve, flushMs));
     }
-    clearInterval(timer);
+    wake.stop();
     flushEvents();
     await Promise.all([datagram.close(), stream.close()]);
     post({ type: 'stopped' });
@@ -213,6 +227,11 @@ async function main(): Promise<void> {
   };
 
   port.on('message', (request: AgentWorkerRequest) => {
+    handleRequest(request);
+    // A broadcast, new metadata or new keys may have queued news: wake for it.
+    if (!stopping) rearm();
+  });
+  const handleRequest = (request: AgentWorkerRequest): void => {
     switch (request.type) {
       case 'stop':
         void stop(request.flushMs);
@@ -248,7 +267,7 @@ async function main(): Promise<void> {
         }
         return;
     }
-  });
+  };
 
   if (data.gossip) startGossip();
   post({ type: 'ready', address, id: formatNodeId(id), incarnation: engine.incarnation, backend: runtime.backendReason, transport: datagram.kind, transportReason });

@@ -50,6 +50,12 @@ export class AntiEntropy {
     }
   }
 
+  /** The next periodic push-pull or reconnect, Infinity when both are off. */
+  nextDeadlineMs(): number {
+    const config = this.ctx.config;
+    return Math.min(config.pushPullIntervalMs > 0 ? this.nextPushPullAtMs : Infinity, config.reconnectIntervalMs > 0 ? this.nextReconnectAtMs : Infinity);
+  }
+
   /** Handles one push-pull frame (state, digest or summary) already copied to scratch.frame. */
   receiveFrame(from: string, bytes: Uint8Array, type: number): void {
     const ctx = this.ctx;

@@ -40,6 +40,20 @@ export class Dissemination {
     }
   }
 
+  /**
+   * The next gossip round, or Infinity while nothing is queued: an idle node need not
+   * wake for rounds that would send nothing. News queued later makes the round due at
+   * once (its time has passed), which is when it would have gone anyway, or sooner.
+   */
+  nextDeadlineMs(): number {
+    return this.broadcasts.length === 0 ? Infinity : this.nextGossipAtMs;
+  }
+
+  /** User broadcasts waiting for drainUserMessages(). */
+  get pendingUserMessages(): number {
+    return this.userMessages.length;
+  }
+
   /** Queues news about a member, replacing older news about it. */
   queueMembership(key: string, part: Uint8Array): void {
     this.broadcasts.queueMembership(key, part);

@@ -63,6 +63,16 @@ export class MemberState {
   }
 
   /** Whether the sweep (suspicion deadlines, tombstones, silent heartbeats) is due. */
+  /** The earliest time a sweep is due (the periodic one or a suspicion's deadline). */
+  nextDeadlineMs(): number {
+    return Math.min(this.nextSweepAtMs, this.nextDeadlineAtMs);
+  }
+
+  /** Membership events waiting for drainEvents(). */
+  get pendingEvents(): number {
+    return this.events.length;
+  }
+
   sweepDue(now: number): boolean {
     return now >= this.nextSweepAtMs || now >= this.nextDeadlineAtMs;
   }

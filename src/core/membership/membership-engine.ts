@@ -157,6 +157,24 @@ export class MembershipEngine {
     this.antiEntropy.tick(now);
   }
 
+  /**
+   * The earliest engine time (the environment's nowMs) at which tick() has something to
+   * do: a probe, an indirect probe, a relay's nack, a watch beat, a gossip round with news
+   * queued, a suspicion's deadline or the periodic sweep, a push-pull or a reconnect.
+   * A driver that sleeps until then instead of ticking on a fixed interval wakes only
+   * when there is work; it must ask again after every receive and every call, since
+   * those can bring a deadline forward. Infinity before start().
+   */
+  nextDeadlineMs(): number {
+    if (!this.started) return Infinity;
+    return Math.min(this.prober.nextDeadlineMs(), this.watcher.nextDeadlineMs(), this.dissemination.nextDeadlineMs(), this.state.nextDeadlineMs(), this.antiEntropy.nextDeadlineMs());
+  }
+
+  /** Whether events or user broadcasts wait to be drained (a driver flushes them soon). */
+  get hasPendingOutput(): boolean {
+    return this.state.pendingEvents > 0 || this.dissemination.pendingUserMessages > 0;
+  }
+
   /** Handles one datagram from the network. `bytes` is only read during the call. */
   receiveDatagram(from: string, bytes: Uint8Array): void {
     const ctx = this.ctx;

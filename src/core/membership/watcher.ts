@@ -56,6 +56,11 @@ export class Watcher {
     return Array.from(this.successors.subarray(0, this.successorCount));
   }
 
+  /** The next beat, or Infinity when the watch is off. */
+  nextDeadlineMs(): number {
+    return this.enabled && !this.ctx.leaving ? this.nextBeatAtMs : Infinity;
+  }
+
   /** Sends the beats when one is due. */
   tick(now: number): void {
     if (!this.enabled || now < this.nextBeatAtMs || this.ctx.leaving) return;
