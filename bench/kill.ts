@@ -18,8 +18,10 @@
  * (Serf stamps its lines in whole seconds only, so the bench's receipt time is used:
  * it includes the pipe, well under a millisecond when the bench is idle).
  *
- * Figures go to bench/results/kill.json. Options (environment): GALAXY_KILL_RUNS (20),
- * GALAXY_KILL_SIZES ("10,20"), GALAXY_KILL_SERF_RUNS (the same as runs; 0 skips Serf).
+ * Figures go to bench/results/kill.json (kill-dgram.json with GALAXY_KILL_TRANSPORT=dgram).
+ * Options (environment): GALAXY_KILL_RUNS (20), GALAXY_KILL_SIZES ("10,20"),
+ * GALAXY_KILL_SERF_RUNS (the same as runs; 0 skips Serf), GALAXY_KILL_TRANSPORT
+ * (native; dgram runs the agents without the addon, where SWIM alone must find the kill).
  * The machine is shared: the load average is recorded beside the figures.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -32,6 +34,8 @@ import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { packageRoot } from '../src/core/platform/package-root.js';
 
+/** GALAXY_KILL_TRANSPORT=dgram measures the agent without the addon (no ICMP: SWIM alone). */
+const kTransport = process.env['GALAXY_KILL_TRANSPORT'] === 'dgram' ? 'dgram' : 'native';
 /** A run whose survivors have not all reported within this is recorded as missed. */
 const kTimeoutMs = 30_000;
 /** Time allowed for a farm (or a restarted victim) to be seen by everyone. */
@@ -98,7 +102,7 @@ const galaxy: System = {
   name: 'galaxy',
   async start(_key, seeds) {
     const address = `127.0.0.1:${await freePort()}`;
-    const args = [cli, 'agent', '--bind', address, '--transport', 'native', '--insecure', '--api', 'off', '--log-level', 'warn', '--data-dir', join(dataRoot, address.replace(/[:.]/g, '_'))];
+    const args = [cli, 'agent', '--bind', address, '--transport', kTransport, '--insecure', '--api', 'off', '--log-level', 'warn', '--data-dir', join(dataRoot, address.replace(/[:.]/g, '_'))];
     if (seeds.length > 0) args.push('--join', seeds.slice(0, 3).map((s) => s.key).join(','));
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GALAXY_COMPONENTS: 'none' } });
     const proc: Proc = { key: address, child, seen: { dead: new Map(), joined: new Set() }, stderr: '' };
@@ -244,7 +248,7 @@ async function main(): Promise<void> {
   if (serfPath !== '' && serfRuns > 0) systems.push({ system: serfSystem(serfPath), runs: serfRuns });
   else console.log(serfPath === '' ? 'serf not installed (apt-get install -y serf): Galaxy only' : 'GALAXY_KILL_SERF_RUNS=0: Galaxy only');
   console.log(`kill detection on loopback: ${sizes.join(' and ')} agents, ${runs} runs each; load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  const out: Record<string, unknown> = { startedAt: new Date().toISOString(), loadAverageAtStart: loadavg(), galaxy: { preset: 'lan', transport: 'native', components: 'none', api: 'off' }, results: {} as Record<string, unknown> };
+  const out: Record<string, unknown> = { startedAt: new Date().toISOString(), loadAverageAtStart: loadavg(), galaxy: { preset: 'lan', transport: kTransport, components: 'none', api: 'off' }, results: {} as Record<string, unknown> };
   const results = out['results'] as Record<string, unknown>;
   try {
     for (const size of sizes) {
@@ -260,7 +264,7 @@ async function main(): Promise<void> {
   }
   out['loadAverageAtEnd'] = loadavg();
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-  const file = join(root, 'bench', 'results', 'kill.json');
+  const file = join(root, 'bench', 'results', kTransport === 'dgram' ? 'kill-dgram.json' : 'kill.json');
   writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
   console.log(`wrote ${file}`);
 }
