@@ -21,6 +21,10 @@ const kRingRefreshBeats = 50;
  * the death directly to every member. So the first survivor learns within one beat
  * interval plus two round trips, whatever the farm size and the probe interval.
  *
+ * The ring is recomputed (one O(N) scan) at the first beat after the number of live
+ * members changed, when a successor left the live set, and every kRingRefreshBeats
+ * beats in any case, so a newcomer is watched from its first beat interval on.
+ *
  * The ring is by id, not random, so every live member is watched by exactly
  * `watchSuccessors` predecessors (when the farm has more members than that) and the
  * traffic is constant per node: watchSuccessors datagrams per watchIntervalMs. A host
@@ -36,6 +40,8 @@ export class Watcher {
   private readonly distLow: Float64Array;
   private nextBeatAtMs = 0;
   private beatsSinceRefresh = kRingRefreshBeats;
+  /** Live members when the ring was last computed: a join or a death changes it, and the ring is recomputed at the next beat. */
+  private liveAtRefresh = -1;
   private readonly enabled: boolean;
   private readonly ctx: EngineContext;
 
@@ -65,7 +71,7 @@ export class Watcher {
   tick(now: number): void {
     if (!this.enabled || now < this.nextBeatAtMs || this.ctx.leaving) return;
     this.nextBeatAtMs = now + this.ctx.config.watchIntervalMs;
-    if (++this.beatsSinceRefresh >= kRingRefreshBeats || !this.successorsLive()) this.refresh();
+    if (++this.beatsSinceRefresh >= kRingRefreshBeats || this.ctx.state.liveMembers !== this.liveAtRefresh || !this.successorsLive()) this.refresh();
     for (let i = 0; i < this.successorCount; i++) {
       const row = this.successors[i]!;
       this.ctx.stats.watchBeatsSent++;
@@ -89,6 +95,7 @@ export class Watcher {
   private refresh(): void {
     this.beatsSinceRefresh = 0;
     const ctx = this.ctx;
+    this.liveAtRefresh = ctx.state.liveMembers;
     const table = ctx.table;
     const k = this.successors.length;
     const selfHigh = table.idHigh[ctx.selfRow]!;
