@@ -26,7 +26,6 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
-import { once } from 'node:events';
 import { packageRoot } from '../src/core/platform/package-root.js';
 
 const kSettleMs = 5_000;
@@ -57,12 +56,29 @@ interface Figures {
   rssMiBMax: number;
 }
 
+/**
+ * Ports are chosen below the ephemeral range (32768 and up here): agents booting for tens
+ * of seconds open outbound connections whose local ports would otherwise take a port
+ * handed to an agent not started yet.
+ */
+const kPortLow = 12_000;
+const kPortHigh = 30_000;
+const taken = new Set<number>();
+
 async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const candidate = kPortLow + Math.floor(Math.random() * (kPortHigh - kPortLow));
+    if (taken.has(candidate)) continue;
     const udp = createSocket('udp4');
-    udp.bind(0, '127.0.0.1');
-    await once(udp, 'listening');
-    const port = udp.address().port;
+    const bound = await new Promise<boolean>((resolve) => {
+      udp.once('error', () => resolve(false));
+      udp.bind(candidate, '127.0.0.1', () => resolve(true));
+    });
+    if (!bound) {
+      udp.close();
+      continue;
+    }
+    const port = candidate;
     const tcp = createServer();
     const ok = await new Promise<boolean>((resolve) => {
       tcp.once('error', () => resolve(false));
@@ -71,6 +87,7 @@ async function freePort(): Promise<number> {
     udp.close();
     if (ok) {
       tcp.close();
+      taken.add(port);
       return port;
     }
   }
@@ -105,7 +122,11 @@ async function measure(system: 'galaxy' | 'serf', count: number, convergeTimeout
   const dataRoot = mkdtempSync(join(tmpdir(), 'galaxy-bench-footprint-'));
   const key = randomBytes(32).toString('base64');
   const binds: string[] = [];
-  for (let i = 0; i < count; i++) binds.push(`127.0.0.1:${await freePort()}`);
+  const rpcPorts: number[] = [];
+  for (let i = 0; i < count; i++) {
+    binds.push(`127.0.0.1:${await freePort()}`);
+    rpcPorts.push(await freePort());
+  }
   const names = system === 'galaxy' ? binds : binds.map((_, i) => `n${i}`);
   const agents: Agent[] = [];
   const spawnedAtMs = Date.now();
@@ -117,10 +138,13 @@ async function measure(system: 'galaxy' | 'serf', count: number, convergeTimeout
       if (seeds.length > 0) args.push('--join', seeds.join(','));
       child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GALAXY_COMPONENTS: 'none' } });
     } else {
-      const args = ['agent', `-node=${names[i]!}`, `-bind=${binds[i]!}`, `-rpc-addr=127.0.0.1:${await freePort()}`, '-log-level=info', ...seeds.map((s) => `-join=${s}`)];
+      const args = ['agent', `-node=${names[i]!}`, `-bind=${binds[i]!}`, `-rpc-addr=127.0.0.1:${rpcPorts[i]!}`, '-log-level=info', '-retry-interval=1s', ...seeds.map((s) => `-retry-join=${s}`)];
       child = spawn(serfPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     }
     const agent: Agent = { name: names[i]!, child, startedAtMs: 0, bootCpuMs: 0, joined: new Set() };
+    child.on('exit', (code, signal) => {
+      if (signal !== 'SIGKILL') console.warn(`  ${system} agent ${agent.name} exited early (${code ?? signal})`);
+    });
     const onLine = (text: string): void => {
       if (agent.startedAtMs === 0 && (system === 'galaxy' ? text.includes('"event":"started"') : text.includes('Serf agent starting') || text.includes('serf: EventMemberJoin'))) {
         agent.startedAtMs = Date.now();
