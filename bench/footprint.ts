@@ -37,6 +37,7 @@ const cli = join(root, 'dist', 'src', 'ops', 'cli', 'main.js');
 
 interface Agent {
   readonly name: string;
+  lastLine: string;
   readonly child: ChildProcess;
   startedAtMs: number;
   bootCpuMs: number;
@@ -141,11 +142,12 @@ async function measure(system: 'galaxy' | 'serf', count: number, convergeTimeout
       const args = ['agent', `-node=${names[i]!}`, `-bind=${binds[i]!}`, `-rpc-addr=127.0.0.1:${rpcPorts[i]!}`, '-log-level=info', '-retry-interval=1s', ...seeds.map((s) => `-retry-join=${s}`)];
       child = spawn(serfPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     }
-    const agent: Agent = { name: names[i]!, child, startedAtMs: 0, bootCpuMs: 0, joined: new Set() };
+    const agent: Agent = { name: names[i]!, lastLine: '', child, startedAtMs: 0, bootCpuMs: 0, joined: new Set() };
     child.on('exit', (code, signal) => {
-      if (signal !== 'SIGKILL') console.warn(`  ${system} agent ${agent.name} exited early (${code ?? signal})`);
+      if (signal !== 'SIGKILL') console.warn(`  ${system} agent ${agent.name} exited early (${code ?? signal}): ${agent.lastLine.slice(0, 300)}`);
     });
     const onLine = (text: string): void => {
+      agent.lastLine = text;
       if (agent.startedAtMs === 0 && (system === 'galaxy' ? text.includes('"event":"started"') : text.includes('Serf agent starting') || text.includes('serf: EventMemberJoin'))) {
         agent.startedAtMs = Date.now();
         agent.bootCpuMs = cpuMs(child.pid!);
