@@ -3,7 +3,10 @@
 // left; a crash is detected everywhere (faster with ICMP-style evidence) and a
 // restarted node rejoins with a higher incarnation; a paused node is declared dead and
 // comes back; a partition (two-way and one-way) heals into one membership; 20% loss
-// causes no false deaths; metadata changes and user broadcasts reach every member.
+// causes no false deaths; metadata changes and user broadcasts reach every member;
+// with the LAN defaults a killed process is known by every survivor within 250 ms
+// (the watch ring and the direct relay of a death; a broken variant without them is
+// caught missing the bound), and each member watches its two ring successors by id.
 // Each failure prints a one-line repro with its seed (GALAXY_SIM_SEED=… npx vitest …).
 import { describe, expect, it } from 'vitest';
 import { membershipConfig, type MembershipOptions, type PresetName } from '../src/core/membership/config.js';
@@ -87,6 +90,67 @@ describe('membership in the simulator', () => {
       if (latency < 0 || latency > 2000) throw new Error(`ICMP-assisted detection took ${latency} ms\nrepro: ${reproLine(seed, kFile, name)}`);
       expectNoFalseDeaths(f, seed, name);
     }
+  });
+
+  // The watch ring (Watcher) and the direct relay of a death: with the ring on
+  // (watchIntervalMs 20, off in the presets for now: see config.ts) and the LAN defaults a
+  // killed process (its host's kernel answers with ICMP) is known by every survivor
+  // within 250 ms, every seed, because the victim's ring predecessors beat to it every
+  // 20 ms and the first to learn tells everyone directly. The broken variant, the same
+  // farm with the beats and the relay off, misses the bound for some seed: the checker
+  // can fail, and the old behaviour (waiting for the victim's next probe) is what it catches.
+  const killBoundMs = 250;
+  const kWatchOn: MembershipOptions = { watchIntervalMs: 20 };
+  const slowestAfterKill = (seed: number, size: number, options: MembershipOptions, name: string): { first: number; median: number; slowest: number } => {
+    const f = buildFarm(seed, size, {}, options);
+    converge(f, 60_000, 'join did not converge', seed, name);
+    f.sim.runFor(2000 + (seed % 7) * 137); // the kill lands anywhere in the probe and beat cycles
+    const victim = f.nodes[1 + (seed % (size - 1))]!;
+    const crashAt = f.sim.nowMs();
+    f.sim.crash(victim);
+    f.sim.runUntil(() => f.counter.detectionLatencyMs(victim, crashAt) >= 0, 60_000, 5);
+    const latencies = f.nodes.filter((n) => n !== victim).map((n) => f.counter.detectionLatencyMs(victim, crashAt, [n])).sort((a, b) => a - b);
+    expectNoFalseDeaths(f, seed, name);
+    if (latencies[0]! < 0) throw new Error(`the kill was not detected everywhere\nrepro: ${reproLine(seed, kFile, name)}`);
+    return { first: latencies[0]!, median: latencies[latencies.length >> 1]!, slowest: latencies[latencies.length - 1]! };
+  };
+
+  for (const size of [10, 20]) {
+    const name = `with the watch ring on, a kill of 1 in ${size} is known by every survivor within 250 ms`;
+    it(name, () => {
+      for (const seed of seedsFor(1000 + size, 6)) {
+        const { first, median, slowest } = slowestAfterKill(seed, size, kWatchOn, name);
+        if (slowest > killBoundMs) throw new Error(`slowest survivor after ${slowest} ms (first ${first}, median ${median})\nrepro: ${reproLine(seed, kFile, name)}`);
+      }
+    });
+  }
+
+  it('broken variant: without the watch beats and the direct relay the 250 ms bound is missed', () => {
+    const name = 'broken variant: without the watch beats and the direct relay the 250 ms bound is missed';
+    const slowest = seedsFor(1020, 6).map((seed) => slowestAfterKill(seed, 20, { watchIntervalMs: 0, deathRelayDirectMax: 0 }, name).slowest);
+    expect(Math.max(...slowest)).toBeGreaterThan(killBoundMs);
+  });
+
+  it('every live member beats to its two ring successors by node id, so each is watched by exactly two', () => {
+    const name = 'every live member beats to its two ring successors by node id';
+    const seed = seedsFor(1100, 1)[0]!;
+    const f = buildFarm(seed, 20, {}, kWatchOn);
+    converge(f, 60_000, 'join did not converge', seed, name);
+    f.sim.runFor(2000);
+    const key = (n: string): bigint => {
+      const id = nodeIdOf(n);
+      return (BigInt(id.high >>> 0) << 32n) | BigInt(id.low >>> 0);
+    };
+    const ring = f.nodes.slice().sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    const watchedBy = new Map<string, number>();
+    ring.forEach((node, i) => {
+      const engine = f.farm.engineOf(node)!;
+      expect(engine.watching).toBe(true);
+      const watched = engine.watchedRows().map((row) => engine.addressOf(row));
+      expect(watched, `${node}'s successors`).toEqual([ring[(i + 1) % ring.length], ring[(i + 2) % ring.length]]);
+      for (const w of watched) watchedBy.set(w, (watchedBy.get(w) ?? 0) + 1);
+    });
+    expect([...watchedBy.values()].every((n) => n === 2) && watchedBy.size === ring.length).toBe(true);
   });
 
   it('a graceful leave is seen as left, not dead', () => {

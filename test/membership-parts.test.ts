@@ -1,4 +1,4 @@
-// Proves the four parts of the membership engine one at a time (test/support/engine-parts.ts
+// Proves the five parts of the membership engine one at a time (test/support/engine-parts.ts
 // wires them as MembershipEngine does; each test drives ONE part through its own methods
 // and reads the table, the events and the decoded sends):
 //  - Dissemination: a news item rides on at most retransmitLimit datagrams, every datagram
@@ -10,6 +10,10 @@
 //  - Prober: every member probed once per round (over seeds); a probe failing after
 //    indirect probes suspects its target, and missing nacks raise the health score; a
 //    relay passes acks back and nacks on silence; ICMP evidence and its confirmation.
+//  - Watcher: heartbeat-only beats every watchIntervalMs to the two ring successors by
+//    node id, the ring closing over a dead successor, none without ICMP evidence; a
+//    death this node declares goes directly to every live member of a small farm (and
+//    only to the gossip fanout above deathRelayDirectMax).
 //  - AntiEntropy: equal summaries exchange no state, a differing bucket sends exactly
 //    that bucket's members, a full state is merged (join and metadata) and answered.
 import { describe, expect, it } from 'vitest';
@@ -284,6 +288,78 @@ describe('Prober', () => {
     expect(h.statusOf('B')).toBe(SUSPECT);
     h.prober.unreachable('10.9.9.9:1'); // unknown address: nothing
     expect(h.ctx.stats.unreachableReports).toBe(3);
+  });
+});
+
+describe('Watcher and the direct relay of a death', () => {
+  const ringOrder = (names: readonly string[]): string[] => {
+    const key = (n: string): bigint => {
+      const id = idOfName(n);
+      return (BigInt(id.high >>> 0) << 32n) | BigInt(id.low >>> 0);
+    };
+    const self = key('A');
+    const distance = (n: string): bigint => (key(n) - self + (1n << 64n)) % (1n << 64n);
+    return names.slice().sort((a, b) => (distance(a) < distance(b) ? -1 : 1));
+  };
+  const names = ['B', 'C', 'D', 'E', 'F', 'G'];
+
+  it('beats every watchIntervalMs to the two ring successors by id, the heartbeat alone; the ring closes over a dead successor', () => {
+    const h = new PartsHarness({ watchIntervalMs: 20, watchSuccessors: 2 });
+    h.adopt(...names.map((n): [string, number, number] => [n, ALIVE, 1]));
+    const ring = ringOrder(names);
+    h.watcher.tick(0);
+    const beats = h.drain();
+    expect(beats.map((s) => s.to)).toEqual(ring.slice(0, 2));
+    for (const beat of beats) expect(beat.messages.map((m) => m.type)).toEqual([F.kTypePushPullDigest]);
+    h.at(19);
+    h.watcher.tick(19);
+    expect(h.drain()).toHaveLength(0);
+    h.at(20);
+    h.watcher.tick(20);
+    expect(h.drain().map((s) => s.to)).toEqual(ring.slice(0, 2));
+    h.state.declareDead(h.row(ring[0]!), 1, h.row(ring[1]!)); // learned from another member
+    h.drain();
+    h.at(40);
+    h.watcher.tick(40);
+    expect(h.drain().map((s) => s.to)).toEqual(ring.slice(1, 3));
+    expect(h.ctx.stats.watchBeatsSent).toBe(6);
+  });
+
+  it('sends no beats without ICMP evidence or with watchIntervalMs 0', () => {
+    for (const h of [new PartsHarness({ watchIntervalMs: 20 }, 1, [], false), new PartsHarness({ watchIntervalMs: 0 })]) {
+      h.adopt(...names.map((n): [string, number, number] => [n, ALIVE, 1]));
+      for (let t = 0; t <= 100; t += 5) {
+        h.at(t);
+        h.watcher.tick(t);
+      }
+      expect(h.drain()).toHaveLength(0);
+      expect(h.watcher.active).toBe(false);
+    }
+  });
+
+  it('a death this node declares goes directly to every live member; above deathRelayDirectMax only to the gossip fanout', () => {
+    for (const direct of [true, false]) {
+      const h = new PartsHarness({ deathRelayDirectMax: direct ? 128 : 4, gossipNodes: 3 });
+      h.adopt(...names.map((n): [string, number, number] => [n, ALIVE, 1]), ['H', DEAD, 1]);
+      h.state.declareDead(h.row('C'), 1, h.ctx.selfRow);
+      const withDead = h.drain().filter((s) => s.messages.some((m) => m.type === F.kTypeDead));
+      const receivers = new Set(withDead.map((s) => s.to));
+      if (direct) {
+        // Every live member but the dead one, directly (the gossip round may add C itself, so it can refute).
+        for (const n of names.filter((n) => n !== 'C')) expect(receivers.has(n), n).toBe(true);
+        expect(h.ctx.stats.deathRelays).toBe(names.length - 1);
+        expect(receivers.has('H')).toBe(false);
+      } else {
+        expect(withDead.length).toBeLessThanOrEqual(3);
+        expect(h.ctx.stats.deathRelays).toBe(0);
+      }
+    }
+    // A death learned from another member is not relayed directly: the gossip round carries it.
+    const h = new PartsHarness();
+    h.adopt(...names.map((n): [string, number, number] => [n, ALIVE, 1]));
+    h.state.declareDead(h.row('C'), 1, h.row('B'));
+    expect(h.ctx.stats.deathRelays).toBe(0);
+    expect(h.drain().length).toBeLessThanOrEqual(h.ctx.config.gossipNodes);
   });
 });
 

@@ -1,5 +1,5 @@
 // A harness for the membership engine's parts (Prober, MemberState, Dissemination,
-// AntiEntropy): one EngineContext wired with the four real parts exactly as
+// Watcher, AntiEntropy): one EngineContext wired with the five real parts exactly as
 // MembershipEngine wires them, a manual clock, a seeded Prng, and every datagram and
 // frame sent captured and decoded with the wire codec. A test then drives ONE part
 // through its own methods and reads what it changed: the table, the events, the sends.
@@ -11,6 +11,7 @@ import { EngineScratch } from '../../src/core/membership/engine-scratch.js';
 import { EngineStats } from '../../src/core/membership/engine-stats.js';
 import { MemberState } from '../../src/core/membership/member-state.js';
 import { Prober } from '../../src/core/membership/prober.js';
+import { Watcher } from '../../src/core/membership/watcher.js';
 import { createRuntime } from '../../src/core/kernels/create-runtime.js';
 import { type Runtime } from '../../src/core/runtime/runtime.js';
 import { MembershipTable } from '../../src/core/table/membership-table.js';
@@ -38,12 +39,13 @@ export class PartsHarness {
   readonly prober: Prober;
   readonly dissemination: Dissemination;
   readonly antiEntropy: AntiEntropy;
+  readonly watcher: Watcher;
   readonly sent: Sent[] = [];
   private readonly codec: Codec;
   private readonly frameCodec: Codec;
   private clockMs = 0;
 
-  constructor(options: MembershipOptions = {}, seed = 1, seeds: readonly string[] = []) {
+  constructor(options: MembershipOptions = {}, seed = 1, seeds: readonly string[] = [], unreachableEvidence = true) {
     const config = membershipConfig({ membersMax: 64, ...options });
     // The scratch holds one whole frame (kFrameBytesMax, 16 MiB).
     this.runtime = createRuntime({ backend: 'ts', memoryBytes: 48 * 1024 * 1024 });
@@ -70,6 +72,7 @@ export class PartsHarness {
     this.state = ctx.state = new MemberState(ctx);
     this.prober = ctx.prober = new Prober(ctx);
     this.dissemination = ctx.dissemination = new Dissemination(ctx);
+    this.watcher = ctx.watcher = new Watcher(ctx, unreachableEvidence);
     this.antiEntropy = ctx.antiEntropy = new AntiEntropy(ctx, seeds);
     ctx.selfRow = this.table.upsert(idOfName('A'), parseWireAddress(addressOfName('A')), 1, F.kStatusAlive, 0);
     this.table.markSelf(ctx.selfRow);

@@ -20,8 +20,12 @@ import { Codec } from '../../src/core/wire/codec.js';
 import * as F from '../../src/core/wire/format.js';
 import { formatNodeId, formatWireAddress, kNoAddress, parseWireAddress, type MemberEntry, type Message, type NodeId, type WireAddress } from '../../src/core/wire/message.js';
 
-/** The engine's config in a transcript unless a `config` command changes it: LAN, a small table. */
-const kTranscriptDefaults: MembershipOptions = { membersMax: 64 };
+/**
+ * The engine's config in a transcript unless a `config` command changes it: LAN, a small
+ * table, and no watch beats (they would fill every transcript with a datagram per 20 ms;
+ * watch-ring.txt turns them on).
+ */
+const kTranscriptDefaults: MembershipOptions = { membersMax: 64, watchIntervalMs: 0 };
 /** Step of `tick` unless given: the drivers call tick every 5-10 ms. */
 const kTickStepMs = 10;
 /** A transcript that runs longer than this in one tick command is a mistake in the script. */

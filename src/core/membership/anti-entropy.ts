@@ -50,8 +50,8 @@ export class AntiEntropy {
     }
   }
 
-  /** The earliest time tick() has something to do. */
-  nextTimerAtMs(): number {
+  /** The next periodic push-pull or reconnect, Infinity when both are off. */
+  nextDeadlineMs(): number {
     const config = this.ctx.config;
     return Math.min(config.pushPullIntervalMs > 0 ? this.nextPushPullAtMs : Infinity, config.reconnectIntervalMs > 0 ? this.nextReconnectAtMs : Infinity);
   }
@@ -115,8 +115,16 @@ export class AntiEntropy {
     ctx.env.sendFrame(address, frame);
   }
 
-  /** Runs the merge kernel over a packet or frame and acts on every changed row. */
-  mergeEntries(pointer: number, length: number, limit: number, bytes: Uint8Array): number {
+  /**
+   * Runs the merge kernel over a packet or frame and acts on every changed row.
+   * `fromHeartbeats` is set for a datagram's entries: each is its sender's own heartbeat,
+   * and a higher incarnation there is not re-announced, because the member announces
+   * its new incarnation itself with its metadata, and our copy, sent with the metadata
+   * we still hold, would overwrite the new one wherever it arrived later. The watch
+   * beats (heartbeat alone, news left off) made that race the rule rather than the
+   * exception.
+   */
+  mergeEntries(pointer: number, length: number, limit: number, bytes: Uint8Array, fromHeartbeats = false): number {
     const ctx = this.ctx;
     const kernels = ctx.runtime.kernels;
     const out = ctx.parts.out;
@@ -136,7 +144,8 @@ export class AntiEntropy {
       ctx.state.settle(row, false);
       // News to this node is passed on once (as memberlist does on a merge), so joins
       // spread epidemically instead of waiting for the next push-pull.
-      if ((flags & (L.kChangeInserted | L.kChangeIncarnation)) !== 0 && ctx.table.status[row] === F.kStatusAlive) this.toAnnounce.push(row);
+      const announce = fromHeartbeats ? L.kChangeInserted : L.kChangeInserted | L.kChangeIncarnation;
+      if ((flags & announce) !== 0 && ctx.table.status[row] === F.kStatusAlive) this.toAnnounce.push(row);
     }
     return result;
   }

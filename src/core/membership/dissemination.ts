@@ -40,6 +40,20 @@ export class Dissemination {
     }
   }
 
+  /**
+   * The next gossip round, or Infinity while nothing is queued: an idle node need not
+   * wake for rounds that would send nothing. News queued later makes the round due at
+   * once (its time has passed), which is when it would have gone anyway, or sooner.
+   */
+  nextDeadlineMs(): number {
+    return this.broadcasts.length === 0 ? Infinity : this.nextGossipAtMs;
+  }
+
+  /** User broadcasts waiting for drainUserMessages(). */
+  get pendingUserMessages(): number {
+    return this.userMessages.length;
+  }
+
   /** Queues news about a member, replacing older news about it. */
   queueMembership(key: string, part: Uint8Array): void {
     this.broadcasts.queueMembership(key, part);
@@ -70,6 +84,49 @@ export class Dissemination {
     const limit = retransmitLimit(ctx.config, ctx.state.liveMembers);
     for (const extra of this.broadcasts.take(room, F.kCompoundPartsMax - parts.length, limit, ctx.config.userBroadcastReserveBytes)) parts.push(extra);
     const length = assembleParts(ctx.runtime, ctx.scratch.sendPacket, parts, ctx.config.datagramBytesMax);
+    if (length < 0) return;
+    ctx.stats.datagramsSent++;
+    ctx.stats.bytesSent += length;
+    ctx.env.sendDatagram(address, ctx.runtime.views.u8.subarray(ctx.scratch.sendPacket, ctx.scratch.sendPacket + length));
+  }
+
+  /**
+   * A watch beat (Watcher): this node's heartbeat entry alone, no news and no reply
+   * asked. News stays off the beats on purpose: they go to the same few ring successors
+   * fifty times a second and would spend every broadcast's retransmit budget there.
+   */
+  sendBeat(address: string): void {
+    this.sendOnly(address, []);
+  }
+
+  /**
+   * Sends a death this node declared directly to every live member when the farm has at
+   * most deathRelayDirectMax of them, so nobody waits for the epidemic to reach it;
+   * above that (or with the relay off) an immediate gossip round carries it, and every
+   * member that learns it gossips at once in turn.
+   */
+  relayDeath(part: Uint8Array, deadRow: number): void {
+    const ctx = this.ctx;
+    const table = ctx.table;
+    if (ctx.state.liveMembers - 1 <= ctx.config.deathRelayDirectMax && ctx.config.deathRelayDirectMax > 0) {
+      for (let row = 0; row < table.rowCount; row++) {
+        if (row === ctx.selfRow || row === deadRow) continue;
+        const status = table.status[row];
+        if (status !== F.kStatusAlive && status !== F.kStatusSuspect) continue;
+        ctx.stats.deathRelays++;
+        this.sendOnly(ctx.addressOf(row), [part]);
+      }
+    }
+    this.gossip(true);
+  }
+
+  /** Primary parts plus this node's heartbeat entry, without queued news. */
+  private sendOnly(address: string, primary: Uint8Array[]): void {
+    const ctx = this.ctx;
+    if (address === '-' || address === ctx.selfAddress || ctx.leaving) return;
+    primary.push(this.heartbeatPart());
+    const length = assembleParts(ctx.runtime, ctx.scratch.sendPacket, primary, ctx.config.datagramBytesMax);
+    primary.pop();
     if (length < 0) return;
     ctx.stats.datagramsSent++;
     ctx.stats.bytesSent += length;

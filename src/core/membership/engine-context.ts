@@ -12,6 +12,7 @@ import type { EngineStats } from './engine-stats.js';
 import type { MemberState } from './member-state.js';
 import type { MessageParts } from './message-parts.js';
 import type { Prober } from './prober.js';
+import type { Watcher } from './watcher.js';
 
 /**
  * What the four parts of the membership engine share: the table, the environment, the
@@ -41,6 +42,7 @@ export class EngineContext {
   prober!: Prober;
   dissemination!: Dissemination;
   antiEntropy!: AntiEntropy;
+  watcher!: Watcher;
 
   constructor(options: { config: MembershipConfig; runtime: Runtime; env: EngineEnvironment; scratch: EngineScratch; table: MembershipTable; stats: EngineStats; selfId: NodeId; selfAddress: string; addressTextsMax: number }) {
     this.config = options.config;

@@ -17,6 +17,10 @@ export class EngineStats {
   refutations = 0;
   deathsDeclared = 0;
   unreachableReports = 0;
+  /** Watch beats sent to ring successors (Watcher). */
+  watchBeatsSent = 0;
+  /** Datagrams sent to relay a death this node declared directly to a member. */
+  deathRelays = 0;
   streamFailures = 0;
   userDelivered = 0;
   readonly wire = new WireCounters();

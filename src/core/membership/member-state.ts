@@ -62,6 +62,16 @@ export class MemberState {
     this.nextSweepAtMs = this.ctx.now + this.ctx.config.probeIntervalMs;
   }
 
+  /** The earliest time a sweep is due (the periodic one or a suspicion's deadline). */
+  nextDeadlineMs(): number {
+    return Math.min(this.nextSweepAtMs, this.nextDeadlineAtMs);
+  }
+
+  /** Membership events waiting for drainEvents(). */
+  get pendingEvents(): number {
+    return this.events.length;
+  }
+
   /** Whether the sweep (suspicion deadlines, tombstones, silent heartbeats) is due. */
   sweepDue(now: number): boolean {
     return now >= this.nextSweepAtMs || now >= this.nextDeadlineAtMs;
@@ -186,7 +196,10 @@ export class MemberState {
     this.settle(row, false);
     const part = left ? ctx.parts.leave(incarnation, table, row) : ctx.parts.accusation(F.kTypeDead, incarnation, table, row, fromRow);
     ctx.dissemination.queueMembership(ctx.key(row), part);
-    ctx.dissemination.gossip(true);
+    // A death this node found itself goes to everyone at once (directly in a small farm);
+    // one learned from another member spreads by the immediate gossip round.
+    if (!left && fromRow === ctx.selfRow) ctx.dissemination.relayDeath(part, row);
+    else ctx.dissemination.gossip(true);
   }
 
   /** Refutes a suspicion or death of this node with a higher incarnation, spread at once. */
@@ -352,16 +365,6 @@ export class MemberState {
   }
 
   /** Membership events since the last call, oldest first. */
-  /** Events waiting for drainEvents(). */
-  get pendingEvents(): number {
-    return this.events.length;
-  }
-
-  /** The earliest time the sweep is due (see sweepDue). */
-  nextSweepDueMs(): number {
-    return Math.min(this.nextSweepAtMs, this.nextDeadlineAtMs);
-  }
-
   drainEvents(): MembershipEvent[] {
     const out = this.events;
     this.events = [];

@@ -12,6 +12,7 @@ import { EngineStats } from './engine-stats.js';
 import { MemberState } from './member-state.js';
 import type { MembershipEvent } from './membership-event.js';
 import { Prober } from './prober.js';
+import { Watcher } from './watcher.js';
 
 // The engine's parts of the outside world and its scratch and counters live in files of
 // their own; callers keep importing them from here.
@@ -43,12 +44,18 @@ export interface EngineOptions {
    * default); a simulator running thousands of engines passes 0 to save the memory.
    */
   addressTextsMax?: number;
+  /**
+   * Whether the transport reports ICMP unreachables (MembershipEngine.unreachable); when
+   * it does not (node:dgram), the watch beats would prove nothing and are not sent.
+   * Default true.
+   */
+  unreachableEvidence?: boolean;
 }
 
 /**
  * The SWIM + Lifeguard membership engine: a pure state machine fed by tick() and
  * receive*(), emitting datagrams, stream frames and membership events. It is a facade
- * over four parts, one per protocol seam, which share an EngineContext:
+ * over five parts, one per protocol seam, which share an EngineContext:
  *
  *  - Prober (prober.ts): one member per probe interval, round-robin over a shuffled
  *    list; a direct ping, then indirect pings through `indirectChecks` members, who send
@@ -65,6 +72,10 @@ export interface EngineOptions {
  *    refutation triggers a round at once. Every datagram also carries this node's own
  *    heartbeat entry, which the receiving kernel merges and feeds to its phi-accrual
  *    statistics. A SUSPECT rides on the ping to the suspect so it refutes at once.
+ *  - Watcher (watcher.ts): a heartbeat-only datagram every watchIntervalMs to the
+ *    `watchSuccessors` ring successors (by node id), so a killed process's kernel
+ *    answers with an ICMP unreachable within one beat, not at its next probe; a death
+ *    this node declares is then relayed directly to every member of a small farm.
  *  - AntiEntropy (anti-entropy.ts): push-pull of the whole state over a stream on join
  *    and by summaries every (log N scaled) interval; dead members and seeds are
  *    re-contacted so healed partitions merge back.
@@ -81,6 +92,7 @@ export class MembershipEngine {
   private readonly prober: Prober;
   private readonly dissemination: Dissemination;
   private readonly antiEntropy: AntiEntropy;
+  private readonly watcher: Watcher;
   private started = false;
 
   constructor(options: EngineOptions) {
@@ -94,6 +106,7 @@ export class MembershipEngine {
     this.state = ctx.state = new MemberState(ctx);
     this.prober = ctx.prober = new Prober(ctx);
     this.dissemination = ctx.dissemination = new Dissemination(ctx);
+    this.watcher = ctx.watcher = new Watcher(ctx, options.unreachableEvidence ?? true);
     this.antiEntropy = ctx.antiEntropy = new AntiEntropy(ctx, (options.seeds ?? []).filter((s) => s !== formatWireAddress(options.address)));
     const meta = options.meta ?? new Uint8Array(0);
     if (meta.length > this.config.metaBytesMax) throw new RangeError(`meta of ${meta.length} bytes exceeds metaBytesMax ${this.config.metaBytesMax}`);
@@ -138,6 +151,7 @@ export class MembershipEngine {
     ctx.now = ctx.env.nowMs();
     const now = ctx.now;
     this.prober.tick(now);
+    this.watcher.tick(now);
     this.dissemination.tick(now);
     if (this.state.sweepDue(now)) this.state.sweep();
     this.antiEntropy.tick(now);
@@ -150,7 +164,25 @@ export class MembershipEngine {
    */
   nextTickAtMs(): number {
     if (!this.started || this.state.pendingEvents > 0) return -Infinity;
-    return Math.min(this.prober.nextTimerAtMs(), this.dissemination.nextGossipAtMs, this.state.nextSweepDueMs(), this.antiEntropy.nextTimerAtMs());
+    return Math.min(this.prober.nextTimerAtMs(), this.dissemination.nextGossipAtMs, this.state.nextDeadlineMs(), this.antiEntropy.nextDeadlineMs(), this.watcher.nextDeadlineMs());
+  }
+
+  /**
+   * The earliest engine time (the environment's nowMs) at which tick() has something to
+   * do: a probe, an indirect probe, a relay's nack, a watch beat, a gossip round with news
+   * queued, a suspicion's deadline or the periodic sweep, a push-pull or a reconnect.
+   * A driver that sleeps until then instead of ticking on a fixed interval wakes only
+   * when there is work; it must ask again after every receive and every call, since
+   * those can bring a deadline forward. Infinity before start().
+   */
+  nextDeadlineMs(): number {
+    if (!this.started) return Infinity;
+    return Math.min(this.prober.nextDeadlineMs(), this.watcher.nextDeadlineMs(), this.dissemination.nextDeadlineMs(), this.state.nextDeadlineMs(), this.antiEntropy.nextDeadlineMs());
+  }
+
+  /** Whether events or user broadcasts wait to be drained (a driver flushes them soon). */
+  get hasPendingOutput(): boolean {
+    return this.state.pendingEvents > 0 || this.dissemination.pendingUserMessages > 0;
   }
 
   /** Handles one datagram from the network. `bytes` is only read during the call. */
@@ -178,7 +210,7 @@ export class MembershipEngine {
     // Messages first: an ALIVE brings a new member in with its metadata, so its join
     // event carries tags; then the heartbeat entries.
     for (let i = 0; i < count; i++) this.handleMessage(from, tape.message(i));
-    if (hasEntries) this.antiEntropy.mergeEntries(packet, bytes.length, F.kDatagramBytesMax, bytes);
+    if (hasEntries) this.antiEntropy.mergeEntries(packet, bytes.length, F.kDatagramBytesMax, bytes, true);
     this.antiEntropy.announceLearned();
   }
 
@@ -258,6 +290,16 @@ export class MembershipEngine {
   /** User broadcasts received since the last call (each once), oldest first. */
   drainUserMessages(): Uint8Array[] {
     return this.dissemination.drainUserMessages();
+  }
+
+  /** Whether watch beats are sent (the transport sees ICMP and the config enables them). */
+  get watching(): boolean {
+    return this.watcher.active;
+  }
+
+  /** The ring successors this node beats to (rows), for tests and diagnostics. */
+  watchedRows(): number[] {
+    return this.watcher.successorRows();
   }
 
   /** Lifeguard local health score (0 = healthy). */

@@ -84,6 +84,21 @@ export class Prober {
     return due;
   }
 
+  /** The earliest time tick() has something to do (Infinity: nothing scheduled). */
+  nextDeadlineMs(): number {
+    let next = Infinity;
+    const urgent = this.urgent;
+    if (urgent !== null) next = urgent.endAtMs;
+    const probe = this.probe;
+    if (probe !== null) {
+      next = Math.min(next, probe.endAtMs);
+      if (!probe.acked && !probe.indirectSent) next = Math.min(next, probe.indirectAtMs);
+    } else if (!this.ctx.leaving) next = Math.min(next, this.nextProbeAtMs);
+    // Relays are few (one per indirect ping asked of this node, each lasting under a probe timeout).
+    for (const relay of this.relays.values()) if (relay.deadlineMs < next) next = relay.deadlineMs;
+    return next;
+  }
+
   /** A member whose heartbeat went silent goes to the front of the probe order. */
   prioritize(row: number): void {
     // The bound keeps a farm-wide silence (say, after a partition) from displacing the round.

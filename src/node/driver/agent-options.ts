@@ -31,7 +31,11 @@ export interface AgentOptions {
    * back with a higher incarnation than its previous life and overrides its tombstone.
    */
   incarnation?: number;
-  /** How often the worker ticks the engine, ms. Timers fire at most this late. */
+  /**
+   * Shortest gap between two wake-ups of the worker, ms. The worker sleeps until the
+   * engine's next deadline (MembershipEngine.nextDeadlineMs) and never wakes more often
+   * than this, so timers fire at most this late when the node is busy.
+   */
   tickIntervalMs?: number;
   /** How long stop() keeps gossiping after the LEAVE before it closes the sockets, ms. */
   leaveFlushMs?: number;

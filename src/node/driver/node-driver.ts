@@ -1,3 +1,4 @@
+import { DeadlineTimer, kIdleWakeMsMax } from './deadline-timer.js';
 import { performance } from 'node:perf_hooks';
 import { kAppInboxMax, type AgentStats, type AgentWorkerData, type AgentWorkerReport, type AgentWorkerRequest, type AppMessage } from './agent-worker-protocol.js';
 import { MembershipEngine, type EngineStats } from '../../core/membership/membership-engine.js';
@@ -47,7 +48,8 @@ interface Running {
   readonly engine: MembershipEngine;
   readonly datagram: DatagramTransport;
   readonly stream: StreamTransport;
-  readonly timer: NodeJS.Timeout;
+  /** Wakes the driver at the engine's next deadline (never more often than tickIntervalMs). */
+  readonly wake: DeadlineTimer;
 }
 
 export class NodeDriver {
@@ -61,7 +63,6 @@ export class NodeDriver {
   private stopping = false;
   private running: Running | null = null;
   private readonly appInbox: AppMessage[] = [];
-  private lastTickMs = 0;
   private lagMsMax = 0;
   private unauthenticatedDropped = 0;
   private admissionReceived = 0;
@@ -110,6 +111,8 @@ export class NodeDriver {
       incarnation: data.incarnation,
       meta: data.meta,
       seeds: data.seeds,
+      // The watch beats only help where ICMP unreachables are seen (the native transport).
+      unreachableEvidence: datagram.kind === 'native',
       environment: {
         nowMs: () => performance.now(),
         random: new Prng(data.randomSeed),
@@ -131,20 +134,30 @@ export class NodeDriver {
       }
       const plaintext = this.open(bytes);
       if (plaintext !== null && !this.toApp(from, plaintext, false)) engine.receiveDatagram(from, plaintext);
+      this.rearm();
     });
     datagram.onUnreachable((to) => {
-      if (this.gossiping && !this.suspended) engine.unreachable(to);
+      if (!this.gossiping || this.suspended) return;
+      engine.unreachable(to);
+      // A death found this way is posted at once, not at the next wake-up: it is rare.
+      this.flushEvents();
+      this.rearm();
     });
     stream.onFrame((from, bytes) => {
       const plaintext = this.open(bytes);
       if (plaintext !== null && !this.toApp(from, plaintext, true)) engine.receiveFrame(from, plaintext);
+      this.rearm();
     });
     stream.onFailed((to) => {
       if (this.gossiping && !this.suspended) engine.streamFailed(to);
+      this.rearm();
     });
-    this.lastTickMs = performance.now();
-    const timer = setInterval(() => this.tick(), data.tickIntervalMs);
-    this.running = { runtime, engine, datagram, stream, timer };
+    // The driver sleeps until the engine's next deadline rather than ticking every
+    // tickIntervalMs, which is the shortest gap between wake-ups. Every input may bring a
+    // deadline forward or leave events to post, so each one re-arms.
+    const wake = new DeadlineTimer(data.tickIntervalMs, () => this.tick());
+    this.running = { runtime, engine, datagram, stream, wake };
+    this.tick();
     if (data.gossip) this.startGossip();
     this.post({ type: 'ready', address, id: formatNodeId(id), incarnation: engine.incarnation, backend: runtime.backendReason, transport: datagram.kind, transportReason });
     this.flushEvents();
@@ -152,6 +165,12 @@ export class NodeDriver {
 
   /** One request from the layer above (the main thread's AgentHost). */
   handle(request: AgentWorkerRequest): void {
+    this.handleRequest(request);
+    // A broadcast, new metadata or new keys may have queued news: wake for it.
+    if (!this.stopping) this.rearm();
+  }
+
+  private handleRequest(request: AgentWorkerRequest): void {
     const r = this.running;
     if (r === null) throw new Error('NodeDriver.handle before start() resolved');
     switch (request.type) {
@@ -202,7 +221,7 @@ export class NodeDriver {
       // Keep ticking for flushMs so the gossip rounds carry the LEAVE to the fanout.
       await new Promise((resolve) => setTimeout(resolve, flushMs));
     }
-    clearInterval(r.timer);
+    r.wake.stop();
     this.flushEvents();
     await Promise.all([r.datagram.close(), r.stream.close()]);
     this.post({ type: 'stopped' });
@@ -226,6 +245,14 @@ export class NodeDriver {
     if (this.gossiping || this.running === null) return;
     this.gossiping = true;
     this.running.engine.start();
+    this.rearm();
+  }
+
+  /** Arms the wake-up for the engine's next deadline, or now when output waits to be posted. */
+  private rearm(): void {
+    const r = this.running;
+    if (r === null) return;
+    r.wake.armAt(r.engine.hasPendingOutput || this.appInbox.length > 0 ? performance.now() : r.engine.nextDeadlineMs());
   }
 
   private seal(bytes: Uint8Array): Uint8Array | null {
@@ -277,17 +304,20 @@ export class NodeDriver {
   }
 
   private tick(): void {
-    // Timer drift is the event-loop lag this thread suffered: a tick that comes late
-    // means our own probes and acks were late too, so Lifeguard should trust us less.
-    const now = performance.now();
-    const lagMs = Math.max(0, now - this.lastTickMs - this.data.tickIntervalMs);
-    this.lastTickMs = now;
+    const r = this.running;
+    if (r === null) return;
+    // A wake-up that comes late means our own probes and acks were late too, so
+    // Lifeguard should trust us less.
+    const lagMs = r.wake.lagMs;
     if (lagMs > this.lagMsMax) this.lagMsMax = lagMs;
-    const engine = this.running?.engine;
-    if (engine === undefined || !this.gossiping || this.suspended) return;
-    engine.reportEventLoopLag(lagMs);
-    engine.tick();
+    if (!this.gossiping || this.suspended) {
+      r.wake.armAt(performance.now() + kIdleWakeMsMax);
+      return;
+    }
+    r.engine.reportEventLoopLag(lagMs);
+    r.engine.tick();
     this.flushEvents();
+    this.rearm();
   }
 
   /** Hands an admission datagram up, at most kAdmissionPerSecondMax a second. */

@@ -1,0 +1,241 @@
+/**
+ * The footprint benchmark (`npm run bench:footprint`, issue 14 item 7): what an agent
+ * costs every node of a farm, Galaxy beside Serf in the same run.
+ *
+ * What runs: N agents on loopback started at once (GALAXY_FOOTPRINT_AGENTS, default 50):
+ * `galaxy agent` sealed with one farm key (--key), the default `lan` preset, the native
+ * transport, GALAXY_COMPONENTS=none, API off; then, when the `serf` binary is present,
+ * N `serf agent` processes with their defaults. Each agent joins through the first three
+ * started. Measured, from /proc (utime + stime of the whole process, all threads):
+ *  - boot CPU: each agent's CPU when it printed that it started (Galaxy's `started`
+ *    line, Serf's "Serf agent starting"... line, read as they arrive);
+ *  - boot wall time: from the spawn of the first to the last agent's start line;
+ *  - convergence: from the last start line until every agent has logged a join for
+ *    every other one (GALAXY_FOOTPRINT_CONVERGE_MS bounds the wait);
+ *  - idle CPU: after kSettleMs more, the farm's CPU over kIdleWindowMs, in cores for
+ *    the farm and millicores per agent;
+ *  - RSS: VmRSS per agent at the end, median and max, MiB.
+ * The ratios Galaxy/Serf are printed beside each figure, and the figures go to
+ * bench/results/footprint.json with the load average (the machine is shared).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
+import { packageRoot } from '../src/core/platform/package-root.js';
+
+const kSettleMs = 5_000;
+const kIdleWindowMs = 20_000;
+const kClockTicksPerSecond = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+const root = packageRoot();
+const cli = join(root, 'dist', 'src', 'ops', 'cli', 'main.js');
+
+interface Agent {
+  readonly name: string;
+  lastLine: string;
+  readonly child: ChildProcess;
+  startedAtMs: number;
+  bootCpuMs: number;
+  readonly joined: Set<string>;
+}
+
+interface Figures {
+  agents: number;
+  converged: boolean;
+  bootWallMs: number;
+  bootCpuMsMedian: number;
+  bootCpuMsMax: number;
+  convergeMs: number | null;
+  idleCores: number;
+  idleMillicoresPerAgent: number;
+  rssMiBMedian: number;
+  rssMiBMax: number;
+}
+
+/**
+ * Ports are chosen below the ephemeral range (32768 and up here): agents booting for tens
+ * of seconds open outbound connections whose local ports would otherwise take a port
+ * handed to an agent not started yet.
+ */
+const kPortLow = 12_000;
+const kPortHigh = 30_000;
+const taken = new Set<number>();
+
+async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const candidate = kPortLow + Math.floor(Math.random() * (kPortHigh - kPortLow));
+    if (taken.has(candidate)) continue;
+    const udp = createSocket('udp4');
+    const bound = await new Promise<boolean>((resolve) => {
+      udp.once('error', () => resolve(false));
+      udp.bind(candidate, '127.0.0.1', () => resolve(true));
+    });
+    if (!bound) {
+      udp.close();
+      continue;
+    }
+    const port = candidate;
+    const tcp = createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      tcp.once('error', () => resolve(false));
+      tcp.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    udp.close();
+    if (ok) {
+      tcp.close();
+      taken.add(port);
+      return port;
+    }
+  }
+  throw new Error('no port free for both UDP and TCP');
+}
+
+/** utime + stime of a process, ms (0 once it is gone). */
+function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / kClockTicksPerSecond;
+  } catch {
+    return 0;
+  }
+}
+
+function rssMiB(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match === null ? 0 : Number(match[1]) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const sorted = (values: number[]): number[] => values.slice().sort((a, b) => a - b);
+const median = (values: number[]): number => sorted(values)[values.length >> 1]!;
+
+async function measure(system: 'galaxy' | 'serf', count: number, convergeTimeoutMs: number, serfPath: string): Promise<Figures> {
+  const dataRoot = mkdtempSync(join(tmpdir(), 'galaxy-bench-footprint-'));
+  const key = randomBytes(32).toString('base64');
+  const binds: string[] = [];
+  const rpcPorts: number[] = [];
+  for (let i = 0; i < count; i++) {
+    binds.push(`127.0.0.1:${await freePort()}`);
+    rpcPorts.push(await freePort());
+  }
+  const names = system === 'galaxy' ? binds : binds.map((_, i) => `n${i}`);
+  const agents: Agent[] = [];
+  const spawnedAtMs = Date.now();
+  for (let i = 0; i < count; i++) {
+    const seeds = binds.slice(0, Math.min(3, count)).filter((b) => b !== binds[i]);
+    let child: ChildProcess;
+    if (system === 'galaxy') {
+      const args = [cli, 'agent', '--bind', binds[i]!, '--transport', 'native', '--key', key, '--api', 'off', '--log-level', 'warn', '--data-dir', join(dataRoot, String(i))];
+      if (seeds.length > 0) args.push('--join', seeds.join(','));
+      child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GALAXY_COMPONENTS: 'none' } });
+    } else {
+      const args = ['agent', `-node=${names[i]!}`, `-bind=${binds[i]!}`, `-rpc-addr=127.0.0.1:${rpcPorts[i]!}`, '-log-level=info', '-retry-interval=1s', ...seeds.map((s) => `-retry-join=${s}`)];
+      child = spawn(serfPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    }
+    const agent: Agent = { name: names[i]!, lastLine: '', child, startedAtMs: 0, bootCpuMs: 0, joined: new Set() };
+    child.on('exit', (code, signal) => {
+      if (signal !== 'SIGKILL') console.warn(`  ${system} agent ${agent.name} exited early (${code ?? signal}): ${agent.lastLine.slice(0, 300)}`);
+    });
+    const onLine = (text: string): void => {
+      agent.lastLine = text;
+      if (agent.startedAtMs === 0 && (system === 'galaxy' ? text.includes('"event":"started"') : text.includes('Serf agent starting') || text.includes('serf: EventMemberJoin'))) {
+        agent.startedAtMs = Date.now();
+        agent.bootCpuMs = cpuMs(child.pid!);
+      }
+      if (system === 'galaxy') {
+        const match = /"event":"join".*?"address":"([^"]+)"/.exec(text);
+        if (match !== null) agent.joined.add(match[1]!);
+      } else {
+        const match = /EventMemberJoin: (\S+)/.exec(text);
+        if (match !== null && match[1] !== agent.name) agent.joined.add(match[1]!);
+      }
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
+    agents.push(agent);
+  }
+  try {
+    const deadline = Date.now() + convergeTimeoutMs;
+    while (agents.some((a) => a.startedAtMs === 0) && Date.now() < deadline) await sleep(5);
+    const lastStartMs = Math.max(...agents.map((a) => a.startedAtMs));
+    let convergedAtMs = 0;
+    while (Date.now() < deadline) {
+      if (agents.every((a) => a.joined.size >= count - 1)) {
+        convergedAtMs = Date.now();
+        break;
+      }
+      await sleep(5);
+    }
+    await sleep(kSettleMs);
+    const before = agents.map((a) => cpuMs(a.child.pid!));
+    const t0 = Date.now();
+    await sleep(kIdleWindowMs);
+    const after = agents.map((a) => cpuMs(a.child.pid!));
+    const windowMs = Date.now() - t0;
+    const idleCpuMs = after.reduce((sum, value, i) => sum + (value - before[i]!), 0);
+    const rss = agents.map((a) => rssMiB(a.child.pid!));
+    const boot = agents.map((a) => a.bootCpuMs);
+    return {
+      agents: count,
+      converged: convergedAtMs > 0,
+      bootWallMs: lastStartMs - spawnedAtMs,
+      bootCpuMsMedian: median(boot),
+      bootCpuMsMax: Math.max(...boot),
+      convergeMs: convergedAtMs > 0 ? Math.max(0, convergedAtMs - lastStartMs) : null,
+      idleCores: idleCpuMs / windowMs,
+      idleMillicoresPerAgent: (idleCpuMs / windowMs / count) * 1000,
+      rssMiBMedian: median(rss),
+      rssMiBMax: Math.max(...rss),
+    };
+  } finally {
+    for (const a of agents) if (a.child.exitCode === null && a.child.signalCode === null) a.child.kill('SIGKILL');
+    await sleep(500);
+    rmSync(dataRoot, { recursive: true, force: true });
+  }
+}
+
+function line(label: string, galaxy: number | null, serf: number | null, unit: string, digits = 1): string {
+  const g = galaxy === null ? '-' : galaxy.toFixed(digits);
+  const s = serf === null ? '-' : serf.toFixed(digits);
+  const ratio = galaxy !== null && serf !== null && serf > 0 ? `${(galaxy / serf).toFixed(2)}x` : '-';
+  return `  ${label.padEnd(34)} ${`${g} ${unit}`.padStart(16)} ${`${s} ${unit}`.padStart(16)} ${ratio.padStart(8)}`;
+}
+
+async function main(): Promise<void> {
+  const count = Number(process.env['GALAXY_FOOTPRINT_AGENTS'] ?? 50);
+  const convergeTimeoutMs = Number(process.env['GALAXY_FOOTPRINT_CONVERGE_MS'] ?? 120_000);
+  const serfPath = spawnSync('sh', ['-c', 'command -v serf'], { encoding: 'utf8' }).stdout.trim();
+  console.log(`footprint of ${count} agents on loopback; load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const galaxy = await measure('galaxy', count, convergeTimeoutMs, serfPath);
+  const serf = serfPath === '' ? null : await measure('serf', count, convergeTimeoutMs, serfPath);
+  if (serf === null) console.log('serf not installed (apt-get install -y serf): Galaxy only');
+  console.log(`  ${''.padEnd(34)} ${'galaxy'.padStart(16)} ${'serf'.padStart(16)} ${'ratio'.padStart(8)}`);
+  console.log(line('idle CPU per agent', galaxy.idleMillicoresPerAgent, serf?.idleMillicoresPerAgent ?? null, 'mcore'));
+  console.log(line('idle CPU, whole farm', galaxy.idleCores, serf?.idleCores ?? null, 'cores', 3));
+  console.log(line('RSS per agent, median', galaxy.rssMiBMedian, serf?.rssMiBMedian ?? null, 'MiB'));
+  console.log(line('RSS per agent, max', galaxy.rssMiBMax, serf?.rssMiBMax ?? null, 'MiB'));
+  console.log(line('boot CPU per agent, median', galaxy.bootCpuMsMedian, serf?.bootCpuMsMedian ?? null, 'ms', 0));
+  console.log(line('boot CPU per agent, max', galaxy.bootCpuMsMax, serf?.bootCpuMsMax ?? null, 'ms', 0));
+  console.log(line('boot wall time, all at once', galaxy.bootWallMs, serf?.bootWallMs ?? null, 'ms', 0));
+  console.log(line('full views after the last boot', galaxy.convergeMs, serf?.convergeMs ?? null, 'ms', 0));
+  const out = { startedAt: new Date().toISOString(), loadAverageAtEnd: loadavg(), agents: count, galaxy, serf };
+  mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+  const file = join(root, 'bench', 'results', 'footprint.json');
+  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+  console.log(`wrote ${file}`);
+}
+
+main().catch((error: Error) => {
+  console.error(error.stack ?? error.message);
+  process.exit(1);
+});
