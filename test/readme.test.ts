@@ -42,6 +42,9 @@ function shellBlocks(readme: string): Block[] {
   return blocks;
 }
 
+/** Where the checkout is bind-mounted inside the session's mount namespace (outside /tmp). */
+const kPackageMount = '/mnt';
+
 function canUnshare(): boolean {
   return spawnSync('unshare', ['-rnm', 'sh', '-c', 'ip link set lo up && mount -t tmpfs tmpfs /tmp'], { encoding: 'utf8' }).status === 0;
 }
@@ -55,10 +58,12 @@ function runBlocks(blocks: readonly Block[]): Promise<{ status: number | null; o
   const work = mkdtempSync(join(tmpdir(), 'galaxy-readme-'));
   const session = join(work, 'session.sh');
   writeFileSync(session, ['set -euo pipefail', ...blocks.filter((b) => b.skipped === null).flatMap((b) => [`echo "### README line ${b.line}"`, b.text])].join('\n') + '\n');
-  const shim = `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(join(root, 'dist', 'src', 'ops', 'cli', 'main.js'))} "$@"\n`;
+  const shim = `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(join(kPackageMount, 'dist', 'src', 'ops', 'cli', 'main.js'))} "$@"\n`;
   // The session is opened (fd 3) before a private tmpfs replaces /tmp, which hides the
-  // host's; the shim is written into the private one.
-  const setup = `ip link set lo up && exec 3< ${JSON.stringify(session)} && mount -t tmpfs tmpfs /tmp && mkdir -p /tmp/bin /tmp/home && printf '%s' "$GALAXY_SHIM" > /tmp/bin/galaxy && chmod +x /tmp/bin/galaxy && exec bash /dev/fd/3`;
+  // host's; the shim is written into the private one. The checkout is bind-mounted at
+  // /mnt first and the session runs there: a checkout under /tmp (as a CI clone may be)
+  // would be hidden by the private /tmp.
+  const setup = `ip link set lo up && exec 3< ${JSON.stringify(session)} && mount --bind ${JSON.stringify(root)} ${kPackageMount} && cd ${kPackageMount} && mount -t tmpfs tmpfs /tmp && mkdir -p /tmp/bin /tmp/home && printf '%s' "$GALAXY_SHIM" > /tmp/bin/galaxy && chmod +x /tmp/bin/galaxy && exec bash /dev/fd/3`;
   const env: NodeJS.ProcessEnv = { ...process.env, PATH: `/tmp/bin:${process.env['PATH'] ?? ''}`, HOME: '/tmp/home', GALAXY_SHIM: shim };
   for (const name of ['GALAXY_DATA_DIR', 'GALAXY_API', 'GALAXY_TOKEN', 'NODE']) delete env[name];
   return new Promise((resolve) => {
