@@ -154,6 +154,22 @@ export class MemberState {
     if (urgent) ctx.dissemination.gossip(true);
   }
 
+  /**
+   * Tells a member it is suspected, directly: called when a datagram it sent shows it
+   * running at the suspected incarnation (a newer heartbeat), so it has not heard the
+   * accusation. That happens after a healed partition: the suspicion spread on one side
+   * while the member was on the other, its broadcasts are spent, and otherwise the member
+   * learns only when a suspecting member's round-robin probe happens to reach it (the
+   * accusation rides on that ping) or when the suspicion expires into a false death.
+   * Once per new heartbeat at most (the merge reports a heartbeat change only when it
+   * grew), so a watch beat every 20 ms does not draw an answer every 20 ms.
+   */
+  tellSuspect(row: number): void {
+    const ctx = this.ctx;
+    ctx.stats.suspectsTold++;
+    ctx.dissemination.sendTo(ctx.addressOf(row), [ctx.parts.accusation(F.kTypeSuspect, ctx.table.incarnation[row]!, ctx.table, row, ctx.selfRow)]);
+  }
+
   private startSuspicion(row: number, fromRow: number): void {
     if (!this.suspicions.has(row)) this.suspicions.set(row, new Suspicion(this.ctx.now, this.ctx.table.incarnation[row]!, fromRow < 0 ? 'anti-entropy' : this.ctx.key(fromRow)));
     this.armSuspicionDeadline(row);
