@@ -98,7 +98,7 @@ describe('MemberState', () => {
   function feed(h: PartsHarness, message: Message): void {
     const [record] = h.tapeOf([message]);
     if (message.type === F.kTypeAlive) h.state.receiveAlive(record!);
-    else h.state.receiveAccusation(record!, message.type);
+    else h.state.receiveAccusation(addressOfName('C'), record!, message.type);
   }
   const alive = (inc: number): Message => ({ type: F.kTypeAlive, incarnation: inc, node: idOfName('B'), address: parseWireAddress(addressOfName('B')), meta: kNoPayload });
   const suspect = (inc: number): Message => ({ type: F.kTypeSuspect, incarnation: inc, node: idOfName('B'), from: idOfName('C') });

@@ -42,6 +42,8 @@ interface OrderNode extends QueuedBroadcast {
   left: OrderNode | null;
   right: OrderNode | null;
   costMin: number;
+  /** Where the item was last sent: never twice in a row to the same member. */
+  lastTo: string;
 }
 
 /** Items in take order: fewer transmits first, then higher sequence (newer) first. */
@@ -157,6 +159,8 @@ class TakePass {
   /** Bytes left for membership news (equal to total in the user pass). */
   kindBudget = 0;
   partsMax = 0;
+  /** The datagram's destination: items last sent there are passed over. */
+  to = '';
   readonly chosen: OrderNode[] = [];
 
   walk(node: OrderNode | null, out: Uint8Array[]): void {
@@ -165,7 +169,7 @@ class TakePass {
       this.walk(node.left, out);
       if (out.length >= this.partsMax) return;
       const cost = costOf(node);
-      if (cost <= this.total && cost <= this.kindBudget) {
+      if (cost <= this.total && cost <= this.kindBudget && (node.lastTo !== this.to || this.to === '')) {
         this.total -= cost;
         this.kindBudget -= cost;
         out.push(node.part);
@@ -223,7 +227,7 @@ export class BroadcastQueue {
 
   private insert(key: string, part: Uint8Array, user: boolean): void {
     const sequence = this.sequence++;
-    const item: OrderNode = { key, part, user, transmits: 0, sequence, priority: priorityOf(sequence), left: null, right: null, costMin: 0 };
+    const item: OrderNode = { key, part, user, transmits: 0, sequence, priority: priorityOf(sequence), left: null, right: null, costMin: 0, lastTo: '' };
     if (this.items.size >= this.lengthMax) {
       // The worst of each kind is its last; the worse of the two goes.
       const a = this.membership.last();
@@ -242,15 +246,19 @@ export class BroadcastQueue {
    * Picks parts that fit in `budgetBytes` (each costs kPartOverheadBytes + length), at
    * most `partsMax` of them, counts a transmit for each, and retires items that
    * reached `limit` transmits. Membership parts come first, then user parts, each in
-   * take order; a part that does not fit is passed over for smaller ones after it.
+   * take order; a part that does not fit is passed over for smaller ones after it. A part
+   * last sent to `to` is passed over too: a burst of datagrams to one member (a probe's
+   * ping, the answers to its stale news, an ack and a gossip round at once) would spend
+   * the part's transmits there, and the epidemic would miss others.
    */
-  take(budgetBytes: number, partsMax: number, limit: number, userReserveBytes: number): readonly Uint8Array[] {
+  take(budgetBytes: number, partsMax: number, limit: number, userReserveBytes: number, to = ''): readonly Uint8Array[] {
     // Most datagrams find the queue empty: they get one shared empty list, not a new one.
     if (this.items.size === 0 || partsMax <= 0) return kNothing;
     const out: Uint8Array[] = [];
     const pass = this.pass;
     pass.partsMax = partsMax;
     pass.total = budgetBytes;
+    pass.to = to;
     pass.kindBudget = this.users.size > 0 && this.membership.size > 0 ? Math.max(0, budgetBytes - userReserveBytes) : budgetBytes;
     pass.walk(this.membership.root, out);
     pass.kindBudget = pass.total;
@@ -260,6 +268,7 @@ export class BroadcastQueue {
       const order = this.orderOf(item);
       order.remove(item);
       item.transmits++;
+      item.lastTo = pass.to;
       if (item.transmits >= limit) this.items.delete(item.key);
       else order.insert(item);
     }

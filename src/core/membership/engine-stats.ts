@@ -16,6 +16,8 @@ export class EngineStats {
   suspicionConfirmations = 0;
   /** Accusations sent straight to a suspect that showed it had not heard of its suspicion (MemberState.tellSuspect). */
   suspectsTold = 0;
+  /** ALIVEs sent straight to the sender of an accusation older than the incarnation held (MemberState.answerStale). */
+  staleAccusationsAnswered = 0;
   refutations = 0;
   deathsDeclared = 0;
   unreachableReports = 0;

@@ -106,6 +106,16 @@ export class Prober {
   }
 
   /**
+   * A suspect goes to the front of the probe order unless it is there already: the ping
+   * carries the accusation (Lifeguard), so a suspect that never heard of its suspicion
+   * (it spread while a partition cut it off) refutes within a few probe intervals of the
+   * heal instead of when the round-robin comes to it.
+   */
+  prioritizeSuspect(row: number): void {
+    if (!this.priorityProbes.includes(row)) this.prioritize(row);
+  }
+
+  /**
    * Strong evidence from the transport: a datagram to `to` drew an ICMP unreachable, so
    * the process there is most likely gone. Suspect it now and re-probe at once; a
    * second report or silence for unreachableConfirmMs confirms the death, an ack or a
