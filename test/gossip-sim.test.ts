@@ -6,7 +6,9 @@
 // causes no false deaths; metadata changes and user broadcasts reach every member;
 // with the LAN defaults a killed process is known by every survivor within 250 ms
 // (the watch ring and the direct relay of a death; a broken variant without them is
-// caught missing the bound), and each member watches its two ring successors by id.
+// caught missing the bound), and each member watches its two ring successors by id;
+// a short partition of 40 heals within 8 s with the ring on as off (a broken variant
+// without the heal fixes is caught missing the bound).
 // Each failure prints a one-line repro with its seed (GALAXY_SIM_SEED=… npx vitest …).
 import { describe, expect, it, vi } from 'vitest';
 import { BroadcastQueue } from '../src/core/membership/broadcast-queue.js';
@@ -99,7 +101,7 @@ describe('membership in the simulator', () => {
   });
 
   // The watch ring (Watcher) and the direct relay of a death: with the ring on
-  // (watchIntervalMs 20, off in the presets for now: see config.ts) and the LAN defaults a
+  // (watchIntervalMs 20, the LAN preset) and the LAN defaults a
   // killed process (its host's kernel answers with ICMP) is known by every survivor
   // within 250 ms, every seed, because the victim's ring predecessors beat to it every
   // 20 ms and the first to learn tells everyone directly. The broken variant, the same
