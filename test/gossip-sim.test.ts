@@ -242,7 +242,7 @@ describe('membership in the simulator', () => {
     const name = 'broken variant: without telling suspects, answering stale accusations, spreading repeats and probing suspects first, the heal bound is missed';
     const spies = [
       vi.spyOn(MemberState.prototype, 'tellSuspect').mockImplementation(() => {}),
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a private method, stubbed for the broken variant
+      // A private method, stubbed for the broken variant.
       vi.spyOn(MemberState.prototype as any, 'answerStale').mockImplementation(() => {}),
       vi.spyOn(Prober.prototype, 'prioritizeSuspect').mockImplementation(() => {}),
       vi.spyOn(BroadcastQueue.prototype, 'take').mockImplementation(function (this: BroadcastQueue, budget: number, parts: number, limit: number, reserve: number) {
