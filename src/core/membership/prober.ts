@@ -1,3 +1,4 @@
+import * as L from '../table/layout.js';
 import * as F from '../wire/format.js';
 import { assembleParts } from '../wire/compound.js';
 import { Awareness } from './awareness.js';
@@ -204,7 +205,7 @@ export class Prober {
     this.priorityTurn = !this.priorityTurn;
     while (this.priorityTurn && this.priorityProbes.length > 0) {
       const row = this.priorityProbes.shift()!;
-      if (this.probeable(row)) return row;
+      if (this.probeable(row) && !this.heardSince(row)) return row;
     }
     for (let attempts = 0; attempts < 2; attempts++) {
       while (this.probeIndex < this.probeCount) {
@@ -214,6 +215,16 @@ export class Prober {
       this.rebuildProbeOrder();
     }
     return -1;
+  }
+
+  /**
+   * An alive member put first for its silence whose heartbeat came in since (the merge
+   * clears the silence flag): no longer worth a turn. After a healed partition the list
+   * is full of the far side, heard from again at once, and would hold off the suspects.
+   */
+  private heardSince(row: number): boolean {
+    const table = this.ctx.table;
+    return table.status[row] === F.kStatusAlive && (table.flags[row]! & L.kRowFlagSilenceReported) === 0;
   }
 
   private probeable(row: number): boolean {
