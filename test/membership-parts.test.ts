@@ -45,10 +45,13 @@ describe('Dissemination', () => {
     const h = new PartsHarness();
     h.adopt(['B', ALIVE, 1], ['C', ALIVE, 1]);
     h.dissemination.queueMembership(h.ctx.key(h.row('C')), h.ctx.parts.accusation(F.kTypeSuspect, 1, h.table, h.row('C'), h.row('B')));
+    // Never twice in a row to the same member: ten datagrams to B carry it once.
     for (let i = 0; i < 10; i++) h.dissemination.sendTo(addressOfName('B'), []);
+    expect(h.drain().filter((s) => carries(s, F.kTypeSuspect))).toHaveLength(1);
+    for (let i = 0; i < 10; i++) h.dissemination.sendTo(addressOfName(i % 2 === 0 ? 'C' : 'B'), []);
     const sent = h.drain();
     expect(sent).toHaveLength(10);
-    expect(sent.filter((s) => carries(s, F.kTypeSuspect))).toHaveLength(retransmitLimit(h.ctx.config, 3));
+    expect(sent.filter((s) => carries(s, F.kTypeSuspect))).toHaveLength(retransmitLimit(h.ctx.config, 3) - 1);
     expect(retransmitLimit(h.ctx.config, 3)).toBe(4);
     expect(sent.every((s) => s.messages.some((m) => m.type === F.kTypePushPullDigest && m.entries.length === 1 && nameOfId(m.entries[0]!.id) === 'A'))).toBe(true);
     // Never to itself, nor to an address-less member.
@@ -98,7 +101,7 @@ describe('MemberState', () => {
   function feed(h: PartsHarness, message: Message): void {
     const [record] = h.tapeOf([message]);
     if (message.type === F.kTypeAlive) h.state.receiveAlive(record!);
-    else h.state.receiveAccusation(record!, message.type);
+    else h.state.receiveAccusation(addressOfName('C'), record!, message.type);
   }
   const alive = (inc: number): Message => ({ type: F.kTypeAlive, incarnation: inc, node: idOfName('B'), address: parseWireAddress(addressOfName('B')), meta: kNoPayload });
   const suspect = (inc: number): Message => ({ type: F.kTypeSuspect, incarnation: inc, node: idOfName('B'), from: idOfName('C') });

@@ -38,7 +38,8 @@ function run(seed: number, stalls: boolean, failedProbesToSuspect: number): Stal
   const sim = new NetworkSimulator({ seed, nodesMax: kNodes + 8 });
   const addresses = Array.from({ length: kNodes }, (_, i) => nodeAddress(i));
   const traffic = new TrafficByType();
-  const farm = new SimulatedFarm(sim, membershipConfig({ membersMax: kNodes + 16, failedProbesToSuspect }, 'lan'), { prepopulate: addresses, runtimeBytes: 256 << 20, traffic });
+  // The watch ring off: this measures SWIM's suspicion traffic under stalls, not the beats.
+  const farm = new SimulatedFarm(sim, membershipConfig({ membersMax: kNodes + 16, failedProbesToSuspect, watchIntervalMs: 0 }, 'lan'), { prepopulate: addresses, runtimeBytes: 256 << 20, traffic });
   for (let i = 0; i < kNodes; i++) farm.addMember(addresses.slice(0, 3));
   const counter = new FalsePositiveCounter(sim);
   sim.runFor(3000);
@@ -94,14 +95,17 @@ describe('traffic under event-loop stalls', () => {
     expect(failure).toMatch(/suspicions and refutations/);
     const stalled = run(seed, true, 1);
     expect(stalled.falseSuspicions).toBeGreaterThan(0);
-    expect(stalled.accusationBytesPerNodePerSecond).toBeGreaterThan(0.3 * stalled.bytesPerNodePerSecond);
+    // A quarter: since a queued part is no longer sent twice in a row to one member, the
+    // broken variant's accusations take 29% of the bytes at this seed (they took over 30%).
+    expect(stalled.accusationBytesPerNodePerSecond).toBeGreaterThan(0.25 * stalled.bytesPerNodePerSecond);
   });
 
   it('a member that stays silent is still suspected after failedProbesToSuspect probes, and declared dead', () => {
     const seed = withSeed(77);
     const sim = new NetworkSimulator({ seed, nodesMax: 40 });
     const addresses = Array.from({ length: 30 }, (_, i) => nodeAddress(i));
-    const farm = new SimulatedFarm(sim, membershipConfig({ membersMax: 64, failedProbesToSuspect: 2 }, 'lan'), { prepopulate: addresses, runtimeBytes: 64 << 20 });
+    // The watch ring off, as above: SWIM's own probes are what this checks.
+    const farm = new SimulatedFarm(sim, membershipConfig({ membersMax: 64, failedProbesToSuspect: 2, watchIntervalMs: 0 }, 'lan'), { prepopulate: addresses, runtimeBytes: 64 << 20 });
     for (let i = 0; i < 30; i++) farm.addMember(addresses.slice(0, 3));
     const counter = new FalsePositiveCounter(sim);
     sim.runFor(2000);

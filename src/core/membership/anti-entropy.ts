@@ -140,6 +140,10 @@ export class AntiEntropy {
         if ((flags & L.kChangeStatus) !== 0 && !ctx.leaving) ctx.state.refute(this.claimedSelfIncarnation(bytes));
         continue;
       }
+      // A newer heartbeat of a member we hold SUSPECT, at the suspected incarnation, in a
+      // datagram it sent: it runs and has not refuted, so the accusation never reached it
+      // (it spread while a partition cut it off). Tell it now.
+      if (fromHeartbeats && (flags & L.kChangeHeartbeat) !== 0 && ctx.table.status[row] === F.kStatusSuspect && !ctx.leaving) ctx.state.tellSuspect(row);
       if ((flags & (L.kChangeStatus | L.kChangeInserted | L.kChangeIncarnation | L.kChangeAddress)) === 0) continue;
       ctx.state.settle(row, false);
       // News to this node is passed on once (as memberlist does on a merge), so joins

@@ -137,11 +137,7 @@ export const kLanConfig: MembershipConfig = Object.freeze({
   membersMax: 16_384,
   unreachableConfirmMs: 50,
   datagramBytesMax: 1400,
-  // Off by default for now: with the ring on, a refutation after a healed 3 s partition
-  // was seen to spread more slowly (galaxy simulate, 40 nodes, seed 3: one member still
-  // held suspect by half the farm 8 s after the heal). Turn it on with 20 (ms) where a
-  // kill must be known everywhere within 250 ms (npm run bench:kill measures it so).
-  watchIntervalMs: 0,
+  watchIntervalMs: 20,
   watchSuccessors: 2,
   deathRelayDirectMax: 128,
 });
@@ -158,6 +154,7 @@ export const kWanConfig: MembershipConfig = Object.freeze({
   gossipToTheDeadMs: 60_000,
   pushPullIntervalMs: 60_000,
   unreachableConfirmMs: 500,
+  watchIntervalMs: 100,
 });
 
 /** For one machine (tests, demos): fast timers, since loopback RTTs are microseconds. Derived from LAN. */

@@ -81,8 +81,10 @@ export class Dissemination {
     const parts = primary.slice();
     if (!ctx.leaving) parts.push(this.heartbeatPart());
     const room = ctx.config.datagramBytesMax - assembledBytes(parts) - 2;
+    // Never the same part twice in a row to one member (BroadcastQueue.take), unless it is
+    // the only other member: then every part would wait for a member that never comes.
     const limit = retransmitLimit(ctx.config, ctx.state.liveMembers);
-    for (const extra of this.broadcasts.take(room, F.kCompoundPartsMax - parts.length, limit, ctx.config.userBroadcastReserveBytes)) parts.push(extra);
+    for (const extra of this.broadcasts.take(room, F.kCompoundPartsMax - parts.length, limit, ctx.config.userBroadcastReserveBytes, ctx.state.liveMembers > 2 ? address : '', ctx.now, Infinity)) parts.push(extra);
     const length = assembleParts(ctx.runtime, ctx.scratch.sendPacket, parts, ctx.config.datagramBytesMax);
     if (length < 0) return;
     ctx.stats.datagramsSent++;
@@ -97,6 +99,16 @@ export class Dissemination {
    */
   sendBeat(address: string): void {
     this.sendOnly(address, []);
+  }
+
+  /**
+   * A direct answer (MemberState.tellSuspect, answerStale): the parts and this node's
+   * heartbeat entry, no queued news. Answers come in bursts to one member (one per
+   * stale accusation in its datagram); carrying news they would spend a broadcast's
+   * retransmit budget on that one member, and the epidemic would miss others.
+   */
+  sendDirect(address: string, parts: Uint8Array[]): void {
+    this.sendOnly(address, parts);
   }
 
   /**

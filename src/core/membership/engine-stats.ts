@@ -14,6 +14,10 @@ export class EngineStats {
   suspicionsRaised = 0;
   /** Independent confirmations of a suspicion already held (each shortens its timer). */
   suspicionConfirmations = 0;
+  /** Accusations sent straight to a suspect that showed it had not heard of its suspicion (MemberState.tellSuspect). */
+  suspectsTold = 0;
+  /** ALIVEs sent straight to the sender of an accusation older than the incarnation held (MemberState.answerStale). */
+  staleAccusationsAnswered = 0;
   refutations = 0;
   deathsDeclared = 0;
   unreachableReports = 0;

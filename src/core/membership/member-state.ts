@@ -8,6 +8,7 @@ import { forEachEntry } from './state-frame.js';
 import { expectedConfirmations, Suspicion, suspicionMinMs, suspicionTimeoutMs } from './suspicion.js';
 
 const kPhiThreshold = 8;
+const kNoMeta = new Uint8Array(0);
 
 /**
  * The member states of the membership engine: SWIM's incarnation rules (an older
@@ -154,6 +155,22 @@ export class MemberState {
     if (urgent) ctx.dissemination.gossip(true);
   }
 
+  /**
+   * Tells a member it is suspected, directly: called when a datagram it sent shows it
+   * running at the suspected incarnation (a newer heartbeat), so it has not heard the
+   * accusation. That happens after a healed partition: the suspicion spread on one side
+   * while the member was on the other, its broadcasts are spent, and otherwise the member
+   * learns only when a suspecting member's round-robin probe happens to reach it (the
+   * accusation rides on that ping) or when the suspicion expires into a false death.
+   * Once per new heartbeat at most (the merge reports a heartbeat change only when it
+   * grew), so a watch beat every 20 ms does not draw an answer every 20 ms.
+   */
+  tellSuspect(row: number): void {
+    const ctx = this.ctx;
+    ctx.stats.suspectsTold++;
+    ctx.dissemination.sendDirect(ctx.addressOf(row), [ctx.parts.accusation(F.kTypeSuspect, ctx.table.incarnation[row]!, ctx.table, row, ctx.selfRow)]);
+  }
+
   private startSuspicion(row: number, fromRow: number): void {
     if (!this.suspicions.has(row)) this.suspicions.set(row, new Suspicion(this.ctx.now, this.ctx.table.incarnation[row]!, fromRow < 0 ? 'anti-entropy' : this.ctx.key(fromRow)));
     this.armSuspicionDeadline(row);
@@ -242,6 +259,7 @@ export class MemberState {
     }
     this.nextDeadlineAtMs = Infinity;
     for (const row of this.suspicions.keys()) {
+      ctx.prober.prioritizeSuspect(row);
       const deadline = table.deadlineMs[row]!;
       const due = ctx.now + ((deadline - (ctx.now >>> 0)) | 0);
       if (due < this.nextDeadlineAtMs) this.nextDeadlineAtMs = due;
@@ -271,13 +289,17 @@ export class MemberState {
 
   // ---------------------------------------------------------------- receiving
 
-  /** A SUSPECT, DEAD or LEAVE message (tape record at `m`). */
-  receiveAccusation(m: number, type: number): void {
+  /** A SUSPECT, DEAD or LEAVE message (tape record at `m`) in a datagram from `from`. */
+  receiveAccusation(from: string, m: number, type: number): void {
     const ctx = this.ctx;
     const dv = ctx.runtime.views.dv;
     const row = ctx.table.find({ high: dv.getUint32(m + F.kMsgNodeHigh, true), low: dv.getUint32(m + F.kMsgNodeLow, true) });
     if (row < 0) return;
     const incarnation = dv.getUint32(m + F.kMsgIncarnation, true);
+    if (type !== F.kTypeLeave && incarnation < ctx.table.incarnation[row]! && ctx.table.status[row] === F.kStatusAlive && !ctx.leaving) {
+      this.answerStale(from, row);
+      return;
+    }
     if (type === F.kTypeLeave) {
       this.declareDead(row, incarnation, row);
       return;
@@ -285,6 +307,19 @@ export class MemberState {
     const fromRow = ctx.table.find({ high: dv.getUint32(m + F.kMsgFromHigh, true), low: dv.getUint32(m + F.kMsgFromLow, true) });
     if (type === F.kTypeSuspect) this.suspect(row, incarnation, fromRow, false);
     else this.declareDead(row, incarnation, fromRow < 0 ? ctx.selfRow : fromRow);
+  }
+
+  /**
+   * The sender of an accusation older than the member's refutation holds a stale view:
+   * it missed the ALIVE (the refutation's broadcasts were spent, or it took the
+   * accusation from a member of the far side of a healed partition after they were)
+   * and would hold the member SUSPECT until its suspicion expired into a false death.
+   * Answer it directly with the ALIVE we hold; the broadcast queues are left alone.
+   */
+  private answerStale(from: string, row: number): void {
+    const ctx = this.ctx;
+    ctx.stats.staleAccusationsAnswered++;
+    ctx.dissemination.sendDirect(from, [ctx.parts.announcement(F.kTypeAlive, ctx.table.incarnation[row]!, ctx.table, row, this.meta.get(row) ?? kNoMeta)]);
   }
 
   /** An ALIVE or JOIN message (tape record at `m`). */

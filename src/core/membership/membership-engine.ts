@@ -347,7 +347,7 @@ export class MembershipEngine {
       case F.kTypeSuspect:
       case F.kTypeDead:
       case F.kTypeLeave:
-        this.state.receiveAccusation(m, type);
+        this.state.receiveAccusation(from, m, type);
         return;
       case F.kTypeAlive:
       case F.kTypeJoin:

@@ -1,3 +1,4 @@
+import * as L from '../table/layout.js';
 import * as F from '../wire/format.js';
 import { assembleParts } from '../wire/compound.js';
 import { Awareness } from './awareness.js';
@@ -106,6 +107,16 @@ export class Prober {
   }
 
   /**
+   * A suspect goes to the front of the probe order unless it is there already: the ping
+   * carries the accusation (Lifeguard), so a suspect that never heard of its suspicion
+   * (it spread while a partition cut it off) refutes within a few probe intervals of the
+   * heal instead of when the round-robin comes to it.
+   */
+  prioritizeSuspect(row: number): void {
+    if (!this.priorityProbes.includes(row)) this.prioritize(row);
+  }
+
+  /**
    * Strong evidence from the transport: a datagram to `to` drew an ICMP unreachable, so
    * the process there is most likely gone. Suspect it now and re-probe at once; a
    * second report or silence for unreachableConfirmMs confirms the death, an ack or a
@@ -194,7 +205,7 @@ export class Prober {
     this.priorityTurn = !this.priorityTurn;
     while (this.priorityTurn && this.priorityProbes.length > 0) {
       const row = this.priorityProbes.shift()!;
-      if (this.probeable(row)) return row;
+      if (this.probeable(row) && !this.heardSince(row)) return row;
     }
     for (let attempts = 0; attempts < 2; attempts++) {
       while (this.probeIndex < this.probeCount) {
@@ -204,6 +215,16 @@ export class Prober {
       this.rebuildProbeOrder();
     }
     return -1;
+  }
+
+  /**
+   * An alive member put first for its silence whose heartbeat came in since (the merge
+   * clears the silence flag): no longer worth a turn. After a healed partition the list
+   * is full of the far side, heard from again at once, and would hold off the suspects.
+   */
+  private heardSince(row: number): boolean {
+    const table = this.ctx.table;
+    return table.status[row] === F.kStatusAlive && (table.flags[row]! & L.kRowFlagSilenceReported) === 0;
   }
 
   private probeable(row: number): boolean {
