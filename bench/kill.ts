@@ -49,8 +49,8 @@ const kLinesMax = 4_096;
 const root = packageRoot();
 const cli = join(root, 'dist', 'src', 'ops', 'cli', 'main.js');
 const dataRoot = mkdtempSync(join(tmpdir(), 'galaxy-bench-kill-'));
-// The watch ring is off in the presets for now (see src/core/membership/config.ts); this
-// benchmark measures it on, at 20 ms, with GALAXY_KILL_WATCH_MS=0 measuring it off.
+// The watch ring's interval (the LAN default is 20 ms); GALAXY_KILL_WATCH_MS=0 measures
+// the agents with it off.
 const kWatchIntervalMs = Number(process.env.GALAXY_KILL_WATCH_MS ?? 20);
 const kConfigFile = join(dataRoot, 'agent.yaml');
 writeFileSync(kConfigFile, `membership:\n  watchIntervalMs: ${kWatchIntervalMs}\n`);
