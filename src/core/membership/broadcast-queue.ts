@@ -42,9 +42,8 @@ interface OrderNode extends QueuedBroadcast {
   left: OrderNode | null;
   right: OrderNode | null;
   costMin: number;
-  /** Where and when the item was last sent: not again to the same member within the repeat window. */
+  /** Where the item was last sent: not twice in a row to the same member. */
   lastTo: string;
-  lastAtMs: number;
 }
 
 /** Items in take order: fewer transmits first, then higher sequence (newer) first. */
@@ -160,10 +159,8 @@ class TakePass {
   /** Bytes left for membership news (equal to total in the user pass). */
   kindBudget = 0;
   partsMax = 0;
-  /** The datagram's destination: items sent there within the window are passed over. */
+  /** The datagram's destination: items last sent there are passed over. */
   to = '';
-  /** Items sent to `to` after this time are passed over. */
-  repeatAfterMs = 0;
   readonly chosen: OrderNode[] = [];
 
   walk(node: OrderNode | null, out: Uint8Array[]): void {
@@ -172,7 +169,7 @@ class TakePass {
       this.walk(node.left, out);
       if (out.length >= this.partsMax) return;
       const cost = costOf(node);
-      if (cost <= this.total && cost <= this.kindBudget && (node.lastTo !== this.to || this.to === '' || node.lastAtMs <= this.repeatAfterMs)) {
+      if (cost <= this.total && cost <= this.kindBudget && (node.lastTo !== this.to || this.to === '')) {
         this.total -= cost;
         this.kindBudget -= cost;
         out.push(node.part);
@@ -230,7 +227,7 @@ export class BroadcastQueue {
 
   private insert(key: string, part: Uint8Array, user: boolean): void {
     const sequence = this.sequence++;
-    const item: OrderNode = { key, part, user, transmits: 0, sequence, priority: priorityOf(sequence), left: null, right: null, costMin: 0, lastTo: '', lastAtMs: 0 };
+    const item: OrderNode = { key, part, user, transmits: 0, sequence, priority: priorityOf(sequence), left: null, right: null, costMin: 0, lastTo: '' };
     if (this.items.size >= this.lengthMax) {
       // The worst of each kind is its last; the worse of the two goes.
       const a = this.membership.last();
@@ -250,11 +247,11 @@ export class BroadcastQueue {
    * most `partsMax` of them, counts a transmit for each, and retires items that
    * reached `limit` transmits. Membership parts come first, then user parts, each in
    * take order; a part that does not fit is passed over for smaller ones after it. A part
-   * last sent to `to` less than `repeatWindowMs` before `nowMs` is passed over too: a
-   * burst of datagrams to one member (a probe's ping, an ack, a gossip round at once)
-   * would spend the part's transmits there, and the epidemic would miss others.
+   * whose last transmit went to `to` is passed over too (`to` '' turns this off): a burst
+   * of datagrams to one member (a probe's ping, an ack, a gossip round at once) would
+   * spend the part's transmits there, and the epidemic would miss others.
    */
-  take(budgetBytes: number, partsMax: number, limit: number, userReserveBytes: number, to = '', nowMs = 0, repeatWindowMs = 0): readonly Uint8Array[] {
+  take(budgetBytes: number, partsMax: number, limit: number, userReserveBytes: number, to = ''): readonly Uint8Array[] {
     // Most datagrams find the queue empty: they get one shared empty list, not a new one.
     if (this.items.size === 0 || partsMax <= 0) return kNothing;
     const out: Uint8Array[] = [];
@@ -262,7 +259,6 @@ export class BroadcastQueue {
     pass.partsMax = partsMax;
     pass.total = budgetBytes;
     pass.to = to;
-    pass.repeatAfterMs = nowMs - repeatWindowMs;
     pass.kindBudget = this.users.size > 0 && this.membership.size > 0 ? Math.max(0, budgetBytes - userReserveBytes) : budgetBytes;
     pass.walk(this.membership.root, out);
     pass.kindBudget = pass.total;
@@ -273,7 +269,6 @@ export class BroadcastQueue {
       order.remove(item);
       item.transmits++;
       item.lastTo = pass.to;
-      item.lastAtMs = nowMs;
       if (item.transmits >= limit) this.items.delete(item.key);
       else order.insert(item);
     }

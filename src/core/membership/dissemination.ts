@@ -84,7 +84,7 @@ export class Dissemination {
     // Never the same part twice in a row to one member (BroadcastQueue.take), unless it is
     // the only other member: then every part would wait for a member that never comes.
     const limit = retransmitLimit(ctx.config, ctx.state.liveMembers);
-    for (const extra of this.broadcasts.take(room, F.kCompoundPartsMax - parts.length, limit, ctx.config.userBroadcastReserveBytes, ctx.state.liveMembers > 2 ? address : '', ctx.now, Infinity)) parts.push(extra);
+    for (const extra of this.broadcasts.take(room, F.kCompoundPartsMax - parts.length, limit, ctx.config.userBroadcastReserveBytes, ctx.state.liveMembers > 2 ? address : '')) parts.push(extra);
     const length = assembleParts(ctx.runtime, ctx.scratch.sendPacket, parts, ctx.config.datagramBytesMax);
     if (length < 0) return;
     ctx.stats.datagramsSent++;
