@@ -5,7 +5,8 @@
 // transcript pins single transitions: request, pending, approve, grant, redirect,
 // revocation, rotation, restart.
 //
-// The parts are the real ones: a FarmAuthority writing its file in a temporary folder,
+// The parts are the real ones: a FarmAuthority whose file is written in a temporary folder
+// (authority-file.ts, after each step that changed it, as FarmAdmission does),
 // real Ed25519/X25519 node keys, real grant boxes and certificates, and
 // real AES-GCM keyrings for `seal`/`open`. What the interpreter adds is the network: sends
 // wait in a queue until `deliver X`, control broadcasts until `gossip`, and it routes
@@ -21,6 +22,7 @@ import { AdmissionClient, type AdmissionClientOutput } from '../../src/farm/admi
 import { AdmissionController, type AdmissionControllerOutput } from '../../src/farm/admission/admission-controller.js';
 import { decodeAdmission, kRequestBodySchema, parseSignedBody, type AdmissionMessage } from '../../src/farm/admission/admission-wire.js';
 import type { Credentials } from '../../src/farm/admission/credentials.js';
+import { AuthorityFile } from '../../src/farm/admission/authority-file.js';
 import { FarmAuthority } from '../../src/farm/admission/farm-authority.js';
 import { keyFingerprint } from '../../src/farm/admission/farm-keys.js';
 import { KeyRotation, type KeyRotationInput, type KeyRotationOutput, type KeyStep } from '../../src/farm/admission/key-rotation.js';
@@ -82,6 +84,7 @@ interface Node {
   controller: AdmissionController;
   client: AdmissionClient;
   rotation: KeyRotation;
+  authorityFile: AuthorityFile;
   /** The keyring as the rotation last handed it out (what the transport would seal with). */
   keyring: { keys: string[]; epoch: number };
   credentials: Credentials | null;
@@ -211,12 +214,14 @@ export class AdmissionWorld {
 
   private makeFarm(name: string): void {
     const node = this.makeNode(name, []);
-    const authority = FarmAuthority.create(join(this.dir, name, 'farm-authority.json'));
+    const authority = FarmAuthority.create();
+    node.authorityFile.persist(authority);
     authority.autoApprove = this.options.autoApprove === true;
     node.controller.adoptAuthority(authority);
     node.rotation.adoptAuthority(authority);
     // A controller admits itself from its own authority, as FarmService does on start.
     const grant = node.controller.admitSelf(node.client.request());
+    node.authorityFile.persist(authority);
     if (grant === null) throw new AdmissionTranscriptError('the new authority did not admit its controller');
     node.client.step({ t: 'reply', message: grant, from: node.address });
   }
@@ -244,7 +249,8 @@ export class AdmissionWorld {
   private build(node: Node): void {
     const held = node.credentials;
     // A controller comes back with its authority file, as FarmService.start loads it.
-    const authority = FarmAuthority.load(join(this.dir, node.name, 'farm-authority.json'));
+    node.authorityFile = new AuthorityFile(join(this.dir, node.name, 'farm-authority.json'));
+    const authority = node.authorityFile.load();
     if (authority !== null) authority.autoApprove = this.options.autoApprove === true;
     node.controller = new AdmissionController(node.id, authority);
     node.client = new AdmissionClient({ id: node.id, address: node.address, roles: [], keys: node.keys, seeds: node.seeds, pinnedCaFingerprint: null }, held);
@@ -369,6 +375,7 @@ export class AdmissionWorld {
   }
 
   private drainController(node: Node): number {
+    node.authorityFile.persist(node.controller.authority);
     const batch = [...node.controller.ready()];
     node.controller.advance();
     for (const output of batch) this.actController(node, output);
@@ -440,6 +447,7 @@ export class AdmissionWorld {
   }
 
   private drainRotation(node: Node): number {
+    node.authorityFile.persist(node.controller.authority);
     const batch = [...node.rotation.ready()];
     node.rotation.advance();
     for (const output of batch) this.actRotation(node, output);

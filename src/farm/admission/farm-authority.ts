@@ -1,8 +1,6 @@
 import { randomBytes, generateKeyPairSync, createPublicKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { Keyring } from '../../node/security/keyring.js';
-import { writeFileAtomic } from '../../node/util/atomic-file.js';
-import { readJsonFile } from '../../node/util/json-file.js';
 import { kGrantKeysMax, sealBox, type AdmissionMessage, type CertificateBody, type GrantContent, type RequestBody } from './admission-wire.js';
 import { exportPrivate, fingerprintOf, importPrivate, rawPublic, signText } from './node-keys.js';
 import { CodedError } from '../../core/util/coded-error.js';
@@ -14,7 +12,10 @@ import { CodedError } from '../../core/util/coded-error.js';
  * any answer leaves, so the pending queue and every decision survive a restart.
  *
  * It decides nothing by itself except under auto-approval; the operator approves,
- * rejects and revokes. It is plain state plus a file: the agent carries its messages.
+ * rejects and revokes. It is plain state and touches no file: every change marks it
+ * unsaved, and the caller of the step that changed it (farm-admission.ts) writes it
+ * through authority-file.ts before acting on that step's outputs. So the admission
+ * controller's step, which changes the authority, stays free of I/O.
  */
 export type AdmissionStatus = 'pending' | 'approved' | 'rejected' | 'revoked';
 
@@ -52,7 +53,7 @@ const kRecordSchema = z
   })
   .strict();
 
-const kFileSchema = z
+export const kAuthorityFileSchema = z
   .object({
     version: z.literal(1),
     farm: z.string().regex(/^[0-9a-f]{16}$/),
@@ -63,6 +64,8 @@ const kFileSchema = z
     records: z.array(kRecordSchema),
   })
   .strict();
+
+export type AuthorityFileContent = z.infer<typeof kAuthorityFileSchema>;
 
 export class AdmissionError extends CodedError<string> {}
 
@@ -83,8 +86,10 @@ export class FarmAuthority {
   private epochValue: number;
   private serial: number;
   private readonly records = new Map<string, AuthorityRecord>();
+  /** Changes made since the file was last written; the caller writes them (authority-file.ts). */
+  private unsavedChanges = 0;
 
-  private constructor(private readonly path: string, file: z.infer<typeof kFileSchema>) {
+  constructor(file: AuthorityFileContent) {
     this.farm = file.farm;
     this.caPrivate = importPrivate(file.caPrivate);
     this.caPublic = rawPublic(createPublicKey(this.caPrivate));
@@ -94,9 +99,9 @@ export class FarmAuthority {
     for (const record of file.records) this.records.set(record.id, { ...record });
   }
 
-  /** A new farm: a fresh authority key, a fresh keyring of one key, no records. */
-  static create(path: string): FarmAuthority {
-    const authority = new FarmAuthority(path, {
+  /** A new farm: a fresh authority key, a fresh keyring of one key, no records (unsaved). */
+  static create(): FarmAuthority {
+    const authority = new FarmAuthority({
       version: 1,
       farm: randomBytes(8).toString('hex'),
       caPrivate: exportPrivate(generateKeyPairSync('ed25519').privateKey),
@@ -105,27 +110,16 @@ export class FarmAuthority {
       serial: 0,
       records: [],
     });
-    authority.save();
+    authority.markChanged();
     return authority;
   }
 
-  /** Another controller's copy, made from the grant that approved this node as a controller. */
-  static fromGrant(path: string, grant: GrantContent): FarmAuthority {
+  /** Another controller's copy, made from the grant that approved this node as a controller (unsaved). */
+  static fromGrant(grant: GrantContent): FarmAuthority {
     if (grant.caPrivate === undefined) throw new AdmissionError('GALAXY_ADMISSION_NOT_CONTROLLER', 'the grant carries no authority key: this node was not approved as a controller');
-    const authority = new FarmAuthority(path, { version: 1, farm: grant.farm, caPrivate: grant.caPrivate, keys: grant.keys, epoch: grant.epoch, serial: 0, records: [] });
-    authority.save();
+    const authority = new FarmAuthority({ version: 1, farm: grant.farm, caPrivate: grant.caPrivate, keys: grant.keys, epoch: grant.epoch, serial: 0, records: [] });
+    authority.markChanged();
     return authority;
-  }
-
-  /** Loads the authority file; null when there is none. A corrupt file is an error, never replaced. */
-  static load(path: string): FarmAuthority | null {
-    let file: z.infer<typeof kFileSchema> | null;
-    try {
-      file = readJsonFile(path, kFileSchema, 'farm authority file');
-    } catch (error) {
-      throw new AdmissionError('GALAXY_ADMISSION_CORRUPT', (error as Error).message);
-    }
-    return file === null ? null : new FarmAuthority(path, file);
   }
 
   get epoch(): number {
@@ -151,7 +145,7 @@ export class FarmAuthority {
     const existing = this.records.get(request.id);
     if (existing?.status === 'approved') return;
     this.records.set(request.id, { id: request.id, address: request.address, status: 'approved', roles: [...request.roles], ed: request.ed, x: request.x, requestedAt: nowMs, decidedAt: nowMs, decidedBy: 'bootstrap', epochGranted: this.epochValue });
-    this.save();
+    this.markChanged();
   }
 
   /**
@@ -175,10 +169,10 @@ export class FarmAuthority {
       record = { id: request.id, address: request.address, status: 'pending', roles: [...request.roles], ed: request.ed, x: request.x, requestedAt: nowMs, decidedAt: null, decidedBy: null, epochGranted: 0 };
       this.records.set(record.id, record);
       if (this.autoApprove) this.decide(record, 'approved', nowMs, 'auto-approve');
-      this.save();
+      this.markChanged();
     } else if (record.status === 'pending' && record.address !== request.address) {
       record.address = request.address;
-      this.save();
+      this.markChanged();
     }
     switch (record.status) {
       case 'pending':
@@ -197,7 +191,7 @@ export class FarmAuthority {
     if (record.status !== 'pending' && record.status !== 'approved') throw new AdmissionError('GALAXY_ADMISSION_DECIDED', `node ${id} is ${record.status}; a rejected or revoked node is never approved again (it must start as a new node)`);
     if (roles !== undefined) record.roles = [...roles];
     this.decide(record, 'approved', nowMs, by);
-    this.save();
+    this.markChanged();
     return { ...record };
   }
 
@@ -205,7 +199,7 @@ export class FarmAuthority {
     const record = this.mustGet(id);
     if (record.status !== 'pending') throw new AdmissionError('GALAXY_ADMISSION_DECIDED', `node ${id} is ${record.status}; only a pending node can be rejected (revoke an approved one)`);
     this.decide(record, 'rejected', nowMs, by);
-    this.save();
+    this.markChanged();
     return { ...record };
   }
 
@@ -224,7 +218,7 @@ export class FarmAuthority {
     // until every member has it.
     this.keyring.install(newKey);
     this.epochValue++;
-    this.save();
+    this.markChanged();
     return { record: { ...record }, newKey, oldKeys };
   }
 
@@ -233,7 +227,7 @@ export class FarmAuthority {
     const mine = this.records.get(record.id);
     if (mine !== undefined && (mine.decidedAt ?? 0) >= (record.decidedAt ?? 0)) return false;
     this.records.set(record.id, { ...record, roles: [...record.roles] });
-    this.save();
+    this.markChanged();
     return true;
   }
 
@@ -241,19 +235,19 @@ export class FarmAuthority {
   installKey(key: string): void {
     this.keyring.install(key);
     this.epochValue++;
-    this.save();
+    this.markChanged();
   }
 
   useKey(key: string): void {
     this.keyring.use(key);
     this.epochValue++;
-    this.save();
+    this.markChanged();
   }
 
   removeKey(key: string): void {
     this.keyring.remove(key);
     this.epochValue++;
-    this.save();
+    this.markChanged();
   }
 
   /** Adopts a newer keyring learnt as a member (another controller rotated). */
@@ -261,7 +255,7 @@ export class FarmAuthority {
     if (epoch <= this.epochValue) return;
     this.keyring = new Keyring(keys);
     this.epochValue = epoch;
-    this.save();
+    this.markChanged();
   }
 
   /** The grant of an approved node: its certificate and the keyring, boxed to its X25519 key. */
@@ -306,10 +300,23 @@ export class FarmAuthority {
     return n;
   }
 
-  private save(): void {
-    writeFileAtomic(
-      this.path,
-      `${JSON.stringify({ version: 1, farm: this.farm, caPrivate: exportPrivate(this.caPrivate), keys: this.keyring.list(), epoch: this.epochValue, serial: this.serial, records: [...this.records.values()] })}\n`,
-    );
+  /** Whether a change waits to be written: the caller writes fileText() and calls saved(). */
+  get unsaved(): boolean {
+    return this.unsavedChanges > 0;
+  }
+
+  /** The whole authority as its file holds it. */
+  fileText(): string {
+    return `${JSON.stringify({ version: 1, farm: this.farm, caPrivate: exportPrivate(this.caPrivate), keys: this.keyring.list(), epoch: this.epochValue, serial: this.serial, records: [...this.records.values()] })}\n`;
+  }
+
+  /** The text last taken from fileText() is on disk. */
+  saved(): void {
+    this.unsavedChanges = 0;
+  }
+
+  /** Marks a change for the caller to write; it does no I/O. */
+  private markChanged(): void {
+    this.unsavedChanges++;
   }
 }

@@ -24,7 +24,7 @@ import { FarmKeys, keyFingerprint, kKeyFingerprintPattern } from './farm-keys.js
  * it wants done (hand this keyring to the transport and store it, broadcast this control
  * message, fetch the keyring of this epoch, tell the API) comes out of ready(), in the
  * order to act on it. On a controller it also keeps the farm authority's copy of the
- * keyring in step (the authority writes its own file).
+ * keyring in step (its driver writes the authority's file after each step, authority-file.ts).
  */
 export interface RotationAuthority {
   readonly epoch: number;

@@ -6,6 +6,7 @@ import { AdmissionClient } from '../admission/admission-client.js';
 import { AdmissionController } from '../admission/admission-controller.js';
 import { decodeAdmission, encodeAdmission, type GrantContent } from '../admission/admission-wire.js';
 import { writeCredentials, type Credentials } from '../admission/credentials.js';
+import { AuthorityFile } from '../admission/authority-file.js';
 import { FarmAuthority } from '../admission/farm-authority.js';
 import { keyFingerprint, kKeyFingerprintPattern, type FarmKeysStore } from '../admission/farm-keys.js';
 import { KeyRotation, kRotationsMax } from '../admission/key-rotation.js';
@@ -74,6 +75,8 @@ export class FarmAdmission {
   private credentials: Credentials | null;
   private readonly keyStore: FarmKeysStore;
   private readonly controller: AdmissionController;
+  /** Where the authority's changes go: written after each step that made them, before its outputs are acted on. */
+  private readonly authorityFile: AuthorityFile;
   private client: AdmissionClient | null = null;
   private readonly rotation: KeyRotation;
   private admission: NodeSummary['admission'];
@@ -94,6 +97,7 @@ export class FarmAdmission {
     this.nodeKeys = state.nodeKeys;
     this.credentials = state.credentials;
     this.controller = new AdmissionController(this.host.id, state.authority);
+    this.authorityFile = new AuthorityFile(join(state.dataDir, kAuthorityFileName));
     // The fetch jitter only spreads load on the controllers: a fresh seed per process is enough.
     this.rotation = new KeyRotation({ keys: state.keys, epoch: state.epoch }, state.authority, new Prng(randomInt(0x7fffffff)));
     this.keyStore = state.staticKeyStore ?? { save: (keys, epoch) => this.persistKeys(keys, epoch) };
@@ -123,6 +127,7 @@ export class FarmAdmission {
     if (this.controller.authority !== null) {
       // A controller admits itself: its grant comes from its own authority.
       const grant = this.controller.admitSelf(client.request());
+      this.authorityFile.persist(this.controller.authority);
       if (grant !== null) client.step({ t: 'reply', message: grant, from: this.host.address });
       this.pump();
       if (this.admission === 'approved') this.admission = 'bootstrap';
@@ -177,6 +182,8 @@ export class FarmAdmission {
   }
 
   private drainController(): number {
+    // The step that queued these outputs may have changed the authority: on disk first.
+    this.authorityFile.persist(this.controller.authority);
     const batch = [...this.controller.ready()];
     this.controller.advance();
     for (const output of batch) {
@@ -238,6 +245,8 @@ export class FarmAdmission {
   }
 
   private drainRotation(): number {
+    // A rotation step keeps the authority's copy of the keyring in step: on disk first.
+    this.authorityFile.persist(this.controller.authority);
     const batch = [...this.rotation.ready()];
     this.rotation.advance();
     for (const output of batch) {
@@ -318,7 +327,8 @@ export class FarmAdmission {
     const first = this.credentials === null;
     this.credentials = credentials;
     if (this.controller.authority === null && content.caPrivate !== undefined && this.roles.includes('controller')) {
-      const authority = FarmAuthority.fromGrant(join(this.dataDir, kAuthorityFileName), content);
+      const authority = FarmAuthority.fromGrant(content);
+      this.authorityFile.persist(authority);
       this.controller.adoptAuthority(authority);
       this.rotation.adoptAuthority(authority);
       this.logger.info({ farm: content.farm }, 'approved as a controller: this node now holds the farm authority too');

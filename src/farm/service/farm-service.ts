@@ -2,6 +2,7 @@ import { DomainError } from '../../core/util/domain-error.js';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { readCredentials, type Credentials } from '../admission/credentials.js';
+import { AuthorityFile } from '../admission/authority-file.js';
 import { FarmAuthority } from '../admission/farm-authority.js';
 import { loadOrCreateNodeKeys, type NodeKeys } from '../admission/node-keys.js';
 import { AgentHost } from '../../node/driver/agent-host.js';
@@ -142,9 +143,11 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
     if (options.mode === 'admission') {
       nodeKeys = loadOrCreateNodeKeys(options.dataDir).keys;
       if (roles.includes('controller')) {
-        authority = FarmAuthority.load(join(options.dataDir, kAuthorityFileName));
+        const authorityFile = new AuthorityFile(join(options.dataDir, kAuthorityFileName));
+        authority = authorityFile.load();
         if (authority === null && options.bootstrap === true) {
-          authority = FarmAuthority.create(join(options.dataDir, kAuthorityFileName));
+          authority = FarmAuthority.create();
+          authorityFile.persist(authority);
           logger.info({ farm: authority.farm, authority: authority.fingerprint }, 'bootstrapped a new farm: this controller holds its authority');
         }
         if (authority !== null) authority.autoApprove = options.autoApprove === true;
