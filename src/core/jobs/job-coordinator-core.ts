@@ -1,14 +1,23 @@
 import { OutputQueue, type SansIoCore } from '../contract.js';
 import { DomainError } from '../util/domain-error.js';
 import { departedNodes } from './departed-nodes.js';
-import { parseProcessKeyOf, processKeyOf, type JobMessage } from './job-message.js';
+import { parseProcessKeyOf, processKeyOf, type JobMessage, type ProcessEndDetail } from './job-message.js';
 import { ProbeTracker } from './probe-tracker.js';
 
-/** A process's state at its coordinator. 'ended' and 'lost' are final. */
-export type CoordinatedState = 'pending' | 'starting' | 'running' | 'ended' | 'lost';
+/**
+ * A process's state at its coordinator. 'ended', 'failed' (its node could not start
+ * it), 'cancelled' (its job was stopped before its start was sent) and 'lost' are final.
+ */
+export type CoordinatedState = 'pending' | 'starting' | 'running' | 'ended' | 'failed' | 'cancelled' | 'lost';
+
+export function isFinalState(state: CoordinatedState): boolean {
+  return state === 'ended' || state === 'failed' || state === 'cancelled' || state === 'lost';
+}
 
 export interface CoordinatedProcess {
   readonly node: string;
+  /** What the node runs (opaque here): the job's command, or the one its addition gave. */
+  readonly command: string;
   state: CoordinatedState;
   exitCode: number | null;
   reason: string | null;
@@ -21,19 +30,29 @@ export interface CoordinatedJob {
   readonly command: string;
   readonly createdAtMs: number;
   readonly processes: CoordinatedProcess[];
+  /** A stop was asked: no more starts or additions; running processes were told to terminate. */
+  stopping: boolean;
   finished: boolean;
 }
 
 export type JobCoordinatorInput =
   /** Creates a job running `command` once on each of `nodes` (resolved by the caller). */
   | { readonly type: 'create'; readonly jobId: string; readonly command: string; readonly nodes: readonly string[] }
+  /** Adds one process per node to a job not finished or stopping, running `command`. */
+  | { readonly type: 'add'; readonly jobId: string; readonly command: string; readonly nodes: readonly string[] }
+  /** Stops a job: pending processes are cancelled, those started or starting terminated. */
+  | { readonly type: 'stop'; readonly jobId: string }
+  /** Passes a signal to the job's processes that are starting or running (all, or the given indexes). */
+  | { readonly type: 'signal'; readonly jobId: string; readonly signal: string; readonly indexes?: readonly number[] }
   | { readonly type: 'message'; readonly from: string; readonly message: JobMessage }
   /** Membership's live nodes (alive or suspect), each time they change. */
   | { readonly type: 'members'; readonly live: ReadonlySet<string> };
 
 export type JobEvent =
-  | { readonly type: 'process-running'; readonly jobId: string; readonly index: number; readonly node: string }
-  | { readonly type: 'process-ended'; readonly jobId: string; readonly index: number; readonly node: string; readonly exitCode: number }
+  | { readonly type: 'process-running'; readonly jobId: string; readonly index: number; readonly node: string; readonly pid?: number }
+  | { readonly type: 'process-ended'; readonly jobId: string; readonly index: number; readonly node: string; readonly exitCode: number | null; readonly detail: ProcessEndDetail }
+  | { readonly type: 'process-failed'; readonly jobId: string; readonly index: number; readonly node: string; readonly reason: string }
+  | { readonly type: 'process-cancelled'; readonly jobId: string; readonly index: number; readonly node: string }
   | { readonly type: 'process-lost'; readonly jobId: string; readonly index: number; readonly node: string; readonly reason: string }
   | { readonly type: 'job-finished'; readonly jobId: string; readonly atMs: number };
 
@@ -80,13 +99,18 @@ const kDefaults = {
  * probe rounds unanswered, or a node that no longer knows the process. So every job
  * finishes: each process ends or is lost, and a lost process is final.
  *
- * Time comes in by tick(nowMs) only. The farm's JobCoordinator (src/farm/jobs) is the
- * I/O-rich operator-facing service (RPC, waiters, output); this core is the part a
- * simulated farm runs on every node (src/core/stack/node-stack.ts).
+ * Beyond that it takes the operator's additions, stops (pending processes are
+ * cancelled, running ones terminated) and signals, and a node's refusal to start a
+ * process (failed, final).
+ *
+ * Time comes in by tick(nowMs) only. The same core runs in a simulated farm on every
+ * node (src/core/stack/node-stack.ts) and in the agent's jobs component, where
+ * src/farm/jobs/job-coordinator.ts drives it with real timers and the farm RPC and keeps
+ * the operator's view (specs, pids, output, waiters) beside it.
  */
 export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCoordinatorOutput> {
   readonly jobs = new Map<string, CoordinatedJob>();
-  readonly counters = { created: 0, startsSent: 0, lost: 0, reportsRefused: 0, reportsIgnored: 0, probesFailed: 0 };
+  readonly counters = { created: 0, startsSent: 0, startsFailed: 0, lost: 0, cancelled: 0, reportsRefused: 0, reportsIgnored: 0, probesFailed: 0 };
   private readonly selfId: string;
   private readonly o: Required<Omit<JobCoordinatorCoreOptions, 'selfId' | 'nowMs'>>;
   private readonly out: OutputQueue<JobCoordinatorOutput>;
@@ -113,6 +137,15 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
     switch (input.type) {
       case 'create':
         this.create(input.jobId, input.command, input.nodes);
+        break;
+      case 'add':
+        this.add(input.jobId, input.command, input.nodes);
+        break;
+      case 'stop':
+        this.stop(input.jobId);
+        break;
+      case 'signal':
+        this.signal(input.jobId, input.signal, input.indexes);
         break;
       case 'message':
         this.receive(input.from, input.message);
@@ -149,12 +182,71 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
       if (oldest === undefined) throw new DomainError('unavailable', 'GALAXY_JOBS_FULL', `${this.o.jobsMax} jobs are running`);
       this.jobs.delete(oldest.jobId);
     }
-    const processes = nodes.map((node): CoordinatedProcess => ({ node, state: 'pending', exitCode: null, reason: null, startAttempts: 0, startSentAtMs: 0 }));
-    this.jobs.set(jobId, { jobId, command, createdAtMs: this.clockMs, processes, finished: false });
+    this.jobs.set(jobId, { jobId, command, createdAtMs: this.clockMs, processes: [], stopping: false, finished: false });
     this.counters.created++;
+    this.appendProcesses(jobId, command, nodes);
+  }
+
+  private add(jobId: string, command: string, nodes: readonly string[]): void {
+    const job = this.jobs.get(jobId);
+    if (job === undefined) throw new DomainError('not-found', 'GALAXY_JOBS_UNKNOWN_JOB', `no job ${jobId}`);
+    if (job.finished || job.stopping) throw new DomainError('conflict', 'GALAXY_JOBS_FINISHED', `job ${jobId} has ${job.finished ? 'finished' : 'been stopped'}: it takes no more processes`);
+    if (nodes.length === 0) throw new DomainError('invalid', 'GALAXY_JOBS_NO_TARGET', 'an addition needs at least one node');
+    if (job.processes.length + nodes.length > this.o.processesPerJobMax) throw new DomainError('too-large', 'GALAXY_JOBS_TOO_MANY_PROCESSES', `${job.processes.length + nodes.length} processes exceed ${this.o.processesPerJobMax}`);
+    this.appendProcesses(jobId, command, nodes);
+  }
+
+  private appendProcesses(jobId: string, command: string, nodes: readonly string[]): void {
+    const job = this.jobs.get(jobId)!;
+    const first = job.processes.length;
+    for (const node of nodes) job.processes.push({ node, command, state: 'pending', exitCode: null, reason: null, startAttempts: 0, startSentAtMs: 0 });
     // A node that already departed loses its process at once.
-    if (this.live !== null) for (const p of processes) if (p.node !== this.selfId && !this.live.has(p.node)) this.lose(jobId, processes.indexOf(p), 'not a live member at creation');
+    if (this.live !== null) {
+      for (let i = first; i < job.processes.length; i++) {
+        const node = job.processes[i]!.node;
+        if (node !== this.selfId && !this.live.has(node)) this.lose(jobId, i, `node ${node} is not a live member of the farm`);
+      }
+    }
     this.pumpStarts();
+  }
+
+  private stop(jobId: string): void {
+    const job = this.jobs.get(jobId);
+    if (job === undefined) throw new DomainError('not-found', 'GALAXY_JOBS_UNKNOWN_JOB', `no job ${jobId}`);
+    if (job.finished || job.stopping) return;
+    job.stopping = true;
+    for (let i = 0; i < job.processes.length; i++) {
+      const p = job.processes[i]!;
+      if (p.state !== 'pending') continue;
+      p.state = 'cancelled';
+      p.reason = 'the job was stopped before the process started';
+      this.counters.cancelled++;
+      this.out.push({ type: 'event', event: { type: 'process-cancelled', jobId, index: i, node: p.node } });
+    }
+    // A process whose start is in flight is terminated once its node answers (receive).
+    this.toNodes(job, (p) => p.state === 'running', (keys) => ({ t: 'terminate', keys }));
+    this.finishIfDone(job);
+  }
+
+  private signal(jobId: string, signal: string, indexes: readonly number[] | undefined): void {
+    const job = this.jobs.get(jobId);
+    if (job === undefined) throw new DomainError('not-found', 'GALAXY_JOBS_UNKNOWN_JOB', `no job ${jobId}`);
+    const chosen = indexes === undefined ? null : new Set(indexes);
+    this.toNodes(job, (p, i) => p.state === 'running' && (chosen === null || chosen.has(i)), (keys) => ({ t: 'signal', keys, signal }));
+  }
+
+  /** One message per node naming the job's processes there that `pick` chooses, in slices of probeKeysMax keys. */
+  private toNodes(job: CoordinatedJob, pick: (p: CoordinatedProcess, index: number) => boolean, message: (keys: string[]) => JobMessage): void {
+    const byNode = new Map<string, string[]>();
+    job.processes.forEach((p, i) => {
+      if (!pick(p, i)) return;
+      let keys = byNode.get(p.node);
+      if (keys === undefined) byNode.set(p.node, (keys = []));
+      keys.push(processKeyOf(job.jobId, i));
+    });
+    for (const [node, keys] of byNode) {
+      for (let at = 0; at < keys.length; at += this.o.probeKeysMax) this.out.push({ type: 'send', to: node, message: message(keys.slice(at, at + this.o.probeKeysMax)) });
+    }
   }
 
   /** Sends pending starts while fewer than startConcurrencyMax are in flight; resends overdue ones. */
@@ -166,7 +258,7 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
         const p = job.processes[i]!;
         if (p.state === 'starting' && now - p.startSentAtMs >= this.o.startRetryMs) {
           if (p.startAttempts >= this.o.startAttemptsMax) {
-            this.lose(job.jobId, i, `no answer to ${p.startAttempts} starts`);
+            this.lose(job.jobId, i, `node ${p.node} did not answer ${p.startAttempts} starts`);
             continue;
           }
           this.sendStart(job, i);
@@ -184,12 +276,12 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
     p.startAttempts++;
     p.startSentAtMs = this.clockMs;
     this.counters.startsSent++;
-    this.out.push({ type: 'send', to: p.node, message: { t: 'start', jobId: job.jobId, index, command: job.command } });
+    this.out.push({ type: 'send', to: p.node, message: { t: 'start', jobId: job.jobId, index, command: p.command } });
   }
 
   private receive(from: string, m: JobMessage): void {
     if (m.t === 'probe-answer') return this.probeAnswered(from, m);
-    if (m.t !== 'started' && m.t !== 'end') return;
+    if (m.t !== 'started' && m.t !== 'end' && m.t !== 'start-failed') return;
     const p = this.jobs.get(m.jobId)?.processes[m.index];
     if (p === undefined || p.node !== from) {
       this.counters.reportsRefused++;
@@ -201,33 +293,47 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
       if (p.state !== 'starting') return;
       this.startsInFlight--;
       p.state = 'running';
-      this.out.push({ type: 'event', event: { type: 'process-running', jobId: m.jobId, index: m.index, node: from } });
+      this.out.push({ type: 'event', event: { type: 'process-running', jobId: m.jobId, index: m.index, node: from, ...(m.pid === undefined ? {} : { pid: m.pid }) } });
+      // Its job was stopped while the start was in flight: it is terminated now that it runs.
+      if (this.jobs.get(m.jobId)!.stopping) this.out.push({ type: 'send', to: from, message: { t: 'terminate', keys: [processKeyOf(m.jobId, m.index)] } });
+      this.pumpStarts();
+      return;
+    }
+    if (m.t === 'start-failed') {
+      if (p.state !== 'starting') return;
+      this.startsInFlight--;
+      p.state = 'failed';
+      p.reason = m.reason;
+      this.counters.startsFailed++;
+      this.out.push({ type: 'event', event: { type: 'process-failed', jobId: m.jobId, index: m.index, node: from, reason: m.reason } });
+      this.finishIfDone(this.jobs.get(m.jobId)!);
       this.pumpStarts();
       return;
     }
     this.out.push({ type: 'send', to: from, message: { t: 'end-ack', jobId: m.jobId, index: m.index } });
-    this.settle(m.jobId, m.index, m.exitCode);
+    this.settle(m.jobId, m.index, m.exitCode, detailOf(m));
   }
 
-  private settle(jobId: string, index: number, exitCode: number): void {
+  private settle(jobId: string, index: number, exitCode: number | null, detail: ProcessEndDetail): void {
     const job = this.jobs.get(jobId)!;
     const p = job.processes[index]!;
-    if (p.state === 'ended' || p.state === 'lost') {
+    if (isFinalState(p.state)) {
       this.counters.reportsIgnored++;
       return;
     }
     if (p.state === 'starting') this.startsInFlight--;
     p.state = 'ended';
     p.exitCode = exitCode;
-    this.out.push({ type: 'event', event: { type: 'process-ended', jobId, index, node: p.node, exitCode } });
+    this.out.push({ type: 'event', event: { type: 'process-ended', jobId, index, node: p.node, exitCode, detail } });
     this.finishIfDone(job);
+    this.pumpStarts();
   }
 
   /** Gives up on a process (final). Protected so a test can break the lost-node rule on purpose. */
   protected lose(jobId: string, index: number, reason: string): void {
     const job = this.jobs.get(jobId)!;
     const p = job.processes[index]!;
-    if (p.state === 'ended' || p.state === 'lost') return;
+    if (isFinalState(p.state)) return;
     if (p.state === 'starting') this.startsInFlight--;
     p.state = 'lost';
     p.reason = reason;
@@ -237,7 +343,7 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
   }
 
   private finishIfDone(job: CoordinatedJob): void {
-    if (job.finished || job.processes.some((p) => p.state !== 'ended' && p.state !== 'lost')) return;
+    if (job.finished || job.processes.some((p) => !isFinalState(p.state))) return;
     job.finished = true;
     this.out.push({ type: 'event', event: { type: 'job-finished', jobId: job.jobId, atMs: this.clockMs } });
   }
@@ -250,7 +356,7 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
   }
 
   private membersChanged(live: ReadonlySet<string>): void {
-    for (const node of departedNodes(this.live, live, this.selfId)) this.loseNode(node, `node ${node} left the membership`);
+    for (const node of departedNodes(this.live, live, this.selfId)) this.loseNode(node, `node ${node} left the farm (dead, or its jobs component stopped)`);
     this.live = live;
   }
 
@@ -258,7 +364,7 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
   private probeAll(): void {
     for (const node of this.awaitingProbe) {
       this.counters.probesFailed++;
-      if (this.probes.failed(node)) this.loseNode(node, `node ${node} left ${this.o.probeFailuresMax} probes unanswered`);
+      if (this.probes.failed(node)) this.loseNode(node, `node ${node} did not answer ${this.o.probeFailuresMax} probes in a row (unreachable, or its jobs component hangs)`);
     }
     this.awaitingProbe.clear();
     const byNode = new Map<string, string[]>();
@@ -282,13 +388,22 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
   private probeAnswered(from: string, m: Extract<JobMessage, { t: 'probe-answer' }>): void {
     if (m.round !== this.probeRound || !this.awaitingProbe.delete(from)) return;
     this.probes.answered(from);
-    for (const { key, exitCode } of m.ended) {
-      const k = parseProcessKeyOf(key);
-      if (k !== null && this.jobs.get(k.jobId)?.processes[k.index]?.node === from) this.settle(k.jobId, k.index, exitCode);
+    for (const e of m.ended) {
+      const k = parseProcessKeyOf(e.key);
+      if (k !== null && this.jobs.get(k.jobId)?.processes[k.index]?.node === from) this.settle(k.jobId, k.index, e.exitCode, detailOf(e));
     }
     for (const key of m.unknown) {
       const k = parseProcessKeyOf(key);
-      if (k !== null && this.jobs.get(k.jobId)?.processes[k.index]?.node === from) this.lose(k.jobId, k.index, `node ${from} no longer knows the process (it restarted)`);
+      if (k !== null && this.jobs.get(k.jobId)?.processes[k.index]?.node === from) this.lose(k.jobId, k.index, `node ${from} no longer knows the process (its jobs component restarted)`);
     }
   }
+}
+
+/** The detail fields of an end report, without the rest of the message. */
+function detailOf(e: ProcessEndDetail): ProcessEndDetail {
+  return {
+    ...(e.signal === undefined ? {} : { signal: e.signal }),
+    ...(e.timedOut === undefined ? {} : { timedOut: e.timedOut }),
+    ...(e.undeliveredBytes === undefined ? {} : { undeliveredBytes: e.undeliveredBytes }),
+  };
 }

@@ -1,15 +1,26 @@
 import { OutputQueue, type SansIoCore } from '../contract.js';
-import { parseProcessKeyOf, processKeyOf, type JobMessage } from './job-message.js';
+import { departedNodes } from './departed-nodes.js';
+import { parseProcessKeyOf, processKeyOf, type JobMessage, type ProcessEndDetail } from './job-message.js';
 
 export type JobRunnerInput =
   | { readonly type: 'message'; readonly from: string; readonly message: JobMessage }
-  /** The host says a process it ran has exited. */
-  | { readonly type: 'exited'; readonly jobId: string; readonly index: number; readonly exitCode: number };
+  /** The host says a process it ran has exited (and, in the agent, that its output went out first). */
+  | ({ readonly type: 'exited'; readonly jobId: string; readonly index: number; readonly exitCode: number | null } & ProcessEndDetail)
+  /** With confirmLaunches: the host started the process (its pid). */
+  | { readonly type: 'launched'; readonly jobId: string; readonly index: number; readonly pid: number }
+  /** With confirmLaunches: the host could not start it. */
+  | { readonly type: 'launch-failed'; readonly jobId: string; readonly index: number; readonly reason: string }
+  /** Membership's live nodes (alive or suspect), each time they change. */
+  | { readonly type: 'members'; readonly live: ReadonlySet<string> };
 
 export type JobRunnerOutput =
   | { readonly type: 'send'; readonly to: string; readonly message: JobMessage }
-  /** The host must run this process and report its exit with an 'exited' input. */
-  | { readonly type: 'run'; readonly jobId: string; readonly index: number; readonly command: string };
+  /** The host must run this process and report its exit with an 'exited' input (with confirmLaunches, first 'launched' or 'launch-failed'). */
+  | { readonly type: 'run'; readonly jobId: string; readonly index: number; readonly command: string }
+  /** The host must terminate the process (SIGTERM, SIGKILL after its grace). */
+  | { readonly type: 'terminate'; readonly jobId: string; readonly index: number }
+  /** The host must send the signal to the process. */
+  | { readonly type: 'signal'; readonly jobId: string; readonly index: number; readonly signal: string };
 
 export interface JobRunnerCoreOptions {
   readonly nowMs: number;
@@ -17,12 +28,26 @@ export interface JobRunnerCoreOptions {
   readonly processesMax?: number;
   /** An end report unacknowledged this long is sent again. */
   readonly endRetryMs?: number;
+  /**
+   * Answer a start only once the host confirms the launch ('launched' with the pid, or
+   * 'launch-failed'). Off, a start is answered at once (the simulator's hosts cannot
+   * fail); the agent turns it on, so its coordinator learns pids and refusals.
+   */
+  readonly confirmLaunches?: boolean;
   readonly outputsMax?: number;
 }
 
+/** 'launching' until the host confirms (confirmLaunches), then 'running' (also once ended) or 'failed'. */
+type LaunchState = 'launching' | 'running' | 'failed';
+
 interface RunnerProcess {
   readonly coordinator: string;
+  launch: LaunchState;
+  pid: number | null;
+  failure: string | null;
   exitCode: number | null;
+  detail: ProcessEndDetail;
+  ended: boolean;
   endAcked: boolean;
   endSentAtMs: number;
 }
@@ -31,70 +56,49 @@ interface RunnerProcess {
  * The node side of job coordination, pure (contract.ts): takes starts from
  * coordinators (idempotently: a repeated start is answered, never run twice), asks the
  * host to run the process, reports its end until the coordinator acknowledges it, and
- * answers probes with what it runs, what ended and what it does not know. A restarted
- * node starts empty, so its coordinators learn from the next probe that its processes
- * are gone.
+ * answers probes with what it runs, what ended and what it does not know. It passes a
+ * coordinator's terminate and signal on to the host for that coordinator's processes
+ * only, and terminates the processes of a coordinator that left the membership (orphans
+ * nobody could wait for, stop or read). A restarted node starts empty, so its
+ * coordinators learn from the next probe that its processes are gone.
  */
 export class JobRunnerCore implements SansIoCore<JobRunnerInput, JobRunnerOutput> {
   readonly processes = new Map<string, RunnerProcess>();
-  readonly counters = { started: 0, refused: 0 };
+  readonly counters = { started: 0, refused: 0, launchFailed: 0, orphansTerminated: 0 };
   private readonly out: OutputQueue<JobRunnerOutput>;
   private readonly processesMax: number;
   private readonly endRetryMs: number;
+  private readonly confirmLaunches: boolean;
   private clockMs: number;
+  private live: ReadonlySet<string> | null = null;
 
   constructor(options: JobRunnerCoreOptions) {
     this.clockMs = options.nowMs;
     this.processesMax = options.processesMax ?? 4096;
     this.endRetryMs = options.endRetryMs ?? 1000;
+    this.confirmLaunches = options.confirmLaunches ?? false;
     this.out = new OutputQueue(options.outputsMax ?? 65_536);
   }
 
   step(input: JobRunnerInput): void {
-    if (input.type === 'exited') return this.exited(input.jobId, input.index, input.exitCode);
-    const { from, message: m } = input;
-    switch (m.t) {
-      case 'start': {
-        const key = processKeyOf(m.jobId, m.index);
-        if (!this.processes.has(key)) {
-          if (!this.makeRoom()) {
-            this.counters.refused++;
-            return;
-          }
-          this.processes.set(key, { coordinator: from, exitCode: null, endAcked: false, endSentAtMs: 0 });
-          this.counters.started++;
-          this.out.push({ type: 'run', jobId: m.jobId, index: m.index, command: m.command });
-        }
-        this.out.push({ type: 'send', to: from, message: { t: 'started', jobId: m.jobId, index: m.index } });
-        return;
-      }
-      case 'end-ack': {
-        const p = this.processes.get(processKeyOf(m.jobId, m.index));
-        if (p !== undefined && p.coordinator === from) p.endAcked = true;
-        return;
-      }
-      case 'probe': {
-        const running: string[] = [];
-        const ended: Array<{ key: string; exitCode: number }> = [];
-        const unknown: string[] = [];
-        for (const key of m.keys) {
-          const p = this.processes.get(key);
-          if (p === undefined || p.coordinator !== from || parseProcessKeyOf(key) === null) unknown.push(key);
-          else if (p.exitCode === null) running.push(key);
-          else ended.push({ key, exitCode: p.exitCode });
-        }
-        this.out.push({ type: 'send', to: from, message: { t: 'probe-answer', round: m.round, running, ended, unknown } });
-        return;
-      }
-      default:
-        return;
+    switch (input.type) {
+      case 'exited':
+        return this.exited(input.jobId, input.index, input.exitCode, input);
+      case 'launched':
+        return this.launched(input.jobId, input.index, input.pid, null);
+      case 'launch-failed':
+        return this.launched(input.jobId, input.index, null, input.reason);
+      case 'members':
+        return this.membersChanged(input.live);
+      case 'message':
+        return this.receive(input.from, input.message);
     }
   }
 
   tick(nowMs: number): void {
     if (nowMs > this.clockMs) this.clockMs = nowMs;
     for (const [key, p] of this.processes) {
-      if (p.exitCode === null || p.endAcked || this.clockMs - p.endSentAtMs < this.endRetryMs) continue;
+      if (!p.ended || p.endAcked || this.clockMs - p.endSentAtMs < this.endRetryMs) continue;
       const { jobId, index } = parseProcessKeyOf(key)!;
       this.sendEnd(jobId, index, p);
     }
@@ -108,16 +112,113 @@ export class JobRunnerCore implements SansIoCore<JobRunnerInput, JobRunnerOutput
     this.out.advance();
   }
 
-  private exited(jobId: string, index: number, exitCode: number): void {
+  private receive(from: string, m: JobMessage): void {
+    switch (m.t) {
+      case 'start': {
+        const key = processKeyOf(m.jobId, m.index);
+        const known = this.processes.get(key);
+        if (known === undefined) {
+          if (!this.makeRoom()) {
+            this.counters.refused++;
+            return;
+          }
+          const launch: LaunchState = this.confirmLaunches ? 'launching' : 'running';
+          this.processes.set(key, { coordinator: from, launch, pid: null, failure: null, exitCode: null, detail: {}, ended: false, endAcked: false, endSentAtMs: 0 });
+          this.counters.started++;
+          this.out.push({ type: 'run', jobId: m.jobId, index: m.index, command: m.command });
+          if (launch === 'running') this.answerStart(from, m.jobId, m.index);
+          return;
+        }
+        // A repeated start: answered from what is known, never run twice (a launch under way answers when it is done).
+        if (known.coordinator === from && known.launch !== 'launching') this.answerStart(from, m.jobId, m.index);
+        return;
+      }
+      case 'end-ack': {
+        const p = this.processes.get(processKeyOf(m.jobId, m.index));
+        if (p !== undefined && p.coordinator === from) p.endAcked = true;
+        return;
+      }
+      case 'probe': {
+        const running: string[] = [];
+        const ended: Array<{ key: string; exitCode: number | null } & ProcessEndDetail> = [];
+        const unknown: string[] = [];
+        for (const key of m.keys) {
+          const p = this.processes.get(key);
+          if (p === undefined || p.coordinator !== from || p.launch === 'failed' || parseProcessKeyOf(key) === null) unknown.push(key);
+          else if (!p.ended) running.push(key);
+          else ended.push({ key, exitCode: p.exitCode, ...p.detail });
+        }
+        this.out.push({ type: 'send', to: from, message: { t: 'probe-answer', round: m.round, running, ended, unknown } });
+        return;
+      }
+      case 'terminate':
+        for (const key of m.keys) this.pass(from, key, (jobId, index) => ({ type: 'terminate', jobId, index }));
+        return;
+      case 'signal':
+        for (const key of m.keys) this.pass(from, key, (jobId, index) => ({ type: 'signal', jobId, index, signal: m.signal }));
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Hands a coordinator's terminate or signal to the host, for a process of that coordinator that runs. */
+  private pass(from: string, key: string, output: (jobId: string, index: number) => JobRunnerOutput): void {
+    const p = this.processes.get(key);
+    const k = parseProcessKeyOf(key);
+    if (p === undefined || k === null || p.coordinator !== from || p.launch !== 'running' || p.ended) return;
+    this.out.push(output(k.jobId, k.index));
+  }
+
+  private answerStart(to: string, jobId: string, index: number): void {
+    const p = this.processes.get(processKeyOf(jobId, index))!;
+    if (p.launch === 'failed') this.out.push({ type: 'send', to, message: { t: 'start-failed', jobId, index, reason: p.failure! } });
+    else this.out.push({ type: 'send', to, message: { t: 'started', jobId, index, ...(p.pid === null ? {} : { pid: p.pid }) } });
+  }
+
+  private launched(jobId: string, index: number, pid: number | null, failure: string | null): void {
     const p = this.processes.get(processKeyOf(jobId, index));
-    if (p === undefined || p.exitCode !== null) return;
+    if (p === undefined || p.launch !== 'launching') return;
+    p.launch = failure === null ? 'running' : 'failed';
+    p.pid = pid;
+    p.failure = failure;
+    if (failure !== null) {
+      this.counters.launchFailed++;
+      // Nothing ran, so nothing is left to report: the entry may be dropped to make room.
+      p.endAcked = true;
+    }
+    this.answerStart(p.coordinator, jobId, index);
+  }
+
+  private exited(jobId: string, index: number, exitCode: number | null, detail: ProcessEndDetail): void {
+    const p = this.processes.get(processKeyOf(jobId, index));
+    if (p === undefined || p.ended || p.launch === 'failed') return;
+    p.ended = true;
     p.exitCode = exitCode;
+    p.detail = {
+      ...(detail.signal === undefined ? {} : { signal: detail.signal }),
+      ...(detail.timedOut === undefined ? {} : { timedOut: detail.timedOut }),
+      ...(detail.undeliveredBytes === undefined ? {} : { undeliveredBytes: detail.undeliveredBytes }),
+    };
     this.sendEnd(jobId, index, p);
   }
 
   private sendEnd(jobId: string, index: number, p: RunnerProcess): void {
     p.endSentAtMs = this.clockMs;
-    this.out.push({ type: 'send', to: p.coordinator, message: { t: 'end', jobId, index, exitCode: p.exitCode! } });
+    this.out.push({ type: 'send', to: p.coordinator, message: { t: 'end', jobId, index, exitCode: p.exitCode, ...p.detail } });
+  }
+
+  /** Terminates the running processes of coordinators that left the membership. */
+  private membersChanged(live: ReadonlySet<string>): void {
+    const gone = new Set(departedNodes(this.live, live, ''));
+    this.live = live;
+    if (gone.size === 0) return;
+    for (const [key, p] of this.processes) {
+      if (!gone.has(p.coordinator) || p.launch !== 'running' || p.ended) continue;
+      const k = parseProcessKeyOf(key)!;
+      this.counters.orphansTerminated++;
+      this.out.push({ type: 'terminate', jobId: k.jobId, index: k.index });
+    }
   }
 
   /** Drops the oldest acknowledged end when full; false when every process is still live. */

@@ -2,7 +2,7 @@ import { OutputQueue, type SansIoCore } from '../contract.js';
 import type { FmidbChange, FmidbWrite } from '../fmidb/entry.js';
 import { FmidbCore, type FmidbCoreOptions } from '../fmidb/fmidb-core.js';
 import { JobCoordinatorCore, type JobCoordinatorCoreOptions, type JobEvent } from '../jobs/job-coordinator-core.js';
-import { decodeJobMessage, encodeJobMessage, type JobMessage } from '../jobs/job-message.js';
+import { decodeJobMessage, encodeJobMessage, isCoordinatorBound, type JobMessage } from '../jobs/job-message.js';
 import { JobRunnerCore, type JobRunnerCoreOptions } from '../jobs/job-runner-core.js';
 import { MembershipCore, type MembershipCoreOptions } from '../membership/membership-core.js';
 import type { MembershipEvent } from '../membership/membership-event.js';
@@ -220,7 +220,7 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
 
   /** Coordinator-bound messages go to the coordinator, the rest to the runner. */
   private toJobs(from: string, message: JobMessage): void {
-    if (message.t === 'started' || message.t === 'end' || message.t === 'probe-answer') this.coordinator.step({ type: 'message', from, message });
+    if (isCoordinatorBound(message)) this.coordinator.step({ type: 'message', from, message });
     else this.runner.step({ type: 'message', from, message });
   }
 
@@ -277,7 +277,8 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
       }
       for (const o of r) {
         if (o.type === 'run') this.out.push({ type: 'event', event: { layer: 'run', jobId: o.jobId, index: o.index, command: o.command } });
-        else this.sendJob(o.to, o.message);
+        // Terminate and signal come only from an operator's stop or signal, which simulated farms do not send.
+        else if (o.type === 'send') this.sendJob(o.to, o.message);
       }
       if (!moved) return;
     }
