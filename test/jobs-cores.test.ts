@@ -4,7 +4,7 @@
 // transition, final states absorbing late and duplicate reports), the job table (states,
 // outcomes, reports from the wrong node refused, admission bounds evicting finished jobs
 // first and refusing otherwise), the lost-node rule (membership departures, probe failure
-// counting, probe answers), target resolution checks, the launch plan (memory wrapper,
+// counting, process keys), target resolution checks, the launch plan (memory wrapper,
 // run-as-user refusals, environment), /etc/passwd parsing, the node's output batcher
 // (pending bound, chunking, characters never split) and the views' output bound.
 import { describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import { JobTable, jobOutcome, jobState, processCounts, reservation } from '../s
 import { jobView } from '../src/farm/jobs/job-view.js';
 import { kViewOutputJsonCharsMax } from '../src/farm/jobs/jobs-limits.js';
 import { kLimitShell, kMemoryLimitExitCode, launchPlan, type NodeFacts } from '../src/farm/jobs/launch-plan.js';
-import { departedNodes, parseProcessKey, probeVerdicts, processKey, ProbeTracker } from '../src/farm/jobs/lost-node-rule.js';
+import { departedNodes, parseProcessKey, processKey, ProbeTracker } from '../src/farm/jobs/lost-node-rule.js';
 import { OutputBatcher } from '../src/farm/jobs/output-batcher.js';
 import { jsonChars, lastFitting, OutputJournal } from '../src/farm/jobs/output-journal.js';
 import { OutputTail } from '../src/farm/jobs/output-tail.js';
@@ -338,17 +338,10 @@ describe('lost-node rule', () => {
     expect(tracker.failuresOf(B)).toBe(0);
   });
 
-  it('settles ended processes from a probe and loses those the node no longer knows', () => {
+  it('names processes by job id and index (probe answers are settled by the core: job-coordination-cores.test.ts)', () => {
     const job = makeJobId(C, 1000, 1);
-    const keys = [processKey(job, 0), processKey(job, 1), processKey(job, 2), processKey(job, 3)];
-    const verdicts = probeVerdicts(keys, { running: [keys[0]!], ended: [{ key: keys[1]!, end: end(4) }], unknown: [keys[2]!] }, A, 77);
-    expect(verdicts.map((v) => [v.index, v.event.type])).toEqual([
-      [1, 'ended'],
-      [2, 'lost'],
-      [3, 'lost'],
-    ]);
-    expect(verdicts[0]!.jobId).toBe(job);
-    expect(parseProcessKey(keys[3]!)).toEqual({ jobId: job, index: 3 });
+    expect(processKey(job, 3)).toBe(`${job}/3`);
+    expect(parseProcessKey(processKey(job, 3))).toEqual({ jobId: job, index: 3 });
     expect(() => parseProcessKey('nonsense')).toThrow(RangeError);
   });
 });

@@ -1,5 +1,5 @@
 // An in-memory farm for the jobs service: several "nodes", each a JobCoordinator and a
-// JobWorker running real child processes, joined by a router that plays the farm RPC
+// JobWorker (the drivers of the pure coordination cores) running real child processes, joined by a router that plays the farm RPC
 // (bodies pass through JSON as on the wire; a node marked dead never answers, so calls
 // to it time out with GALAXY_RPC_TIMEOUT) and serves farm.resolve.
 import { JobCoordinator, type JobCoordinatorOptions } from '../../src/farm/jobs/job-coordinator.js';
@@ -39,8 +39,8 @@ export class InMemoryFarm {
 
   add(id: string, options: { coordinator?: Partial<JobCoordinatorOptions>; worker?: Partial<JobWorkerOptions> } = {}): TestNode {
     const call = (to: string, service: string, body: unknown, o?: { timeoutMs?: number }) => this.call(id, to, service, body, o?.timeoutMs ?? 10_000);
-    const coordinator = new JobCoordinator({ selfId: id, call, probeIntervalMs: 200, probeTimeoutMs: 300, startTimeoutMs: 1000, ...options.coordinator });
-    const worker = new JobWorker({ facts: localNodeFacts(id), call, flushIntervalMs: 20, runner: { killGraceMs: 300, drainMs: 300 }, ...options.worker });
+    const coordinator = new JobCoordinator({ selfId: id, call, probeIntervalMs: 200, probeTimeoutMs: 300, startRetryMs: 200, startAttemptsMax: 5, ...options.coordinator });
+    const worker = new JobWorker({ facts: localNodeFacts(id), call, flushIntervalMs: 20, messageTimeoutMs: 300, endRetryMs: 200, runner: { killGraceMs: 300, drainMs: 300 }, ...options.worker });
     const node: TestNode = { id, coordinator, worker, services: jobsServices(coordinator, worker) };
     this.nodes.set(id, node);
     coordinator.start();
@@ -64,8 +64,8 @@ export class InMemoryFarm {
     for (const node of this.nodes.values()) {
       if (this.dead.has(node.id)) continue;
       const peers = new Set([...this.nodes.keys()].filter((id) => id !== node.id && !this.dead.has(id)));
-      const departed = node.coordinator.membership(peers);
-      for (const gone of departed) node.worker.coordinatorGone(gone);
+      node.coordinator.membership(peers);
+      node.worker.membership(peers);
     }
   }
 

@@ -1,37 +1,47 @@
+import { JobCoordinatorCore, type JobEvent } from '../../core/jobs/job-coordinator-core.js';
+import { isCoordinatorBound, type JobMessage } from '../../core/jobs/job-message.js';
 import { errorCode, errorMessage, JobsError } from './jobs-error.js';
 import { jobCoordinator, makeJobId } from './job-id.js';
 import {
+  kCoordinationMessagesInFlightMax,
+  kJobsMax,
   kProbeFailuresMax,
   kProbeIntervalMs,
   kProbeTimeoutMs,
+  kProcessesPerJobMax,
+  kStartAttemptsMax,
   kStartConcurrencyMax,
-  kStartTimeoutMs,
+  kStartRetryMs,
   kWaitersMax,
   kWaitTimeoutMsDefault,
   kWatchJsonCharsMax,
   kWatchChunksMax,
 } from './jobs-limits.js';
 import type { JobAddRequest, JobCreateRequest, JobSignal, ProcessSpec } from './job-spec.js';
-import { JobTable, jobState, type Job, type JobProcess, type JobTableOptions } from './job-table.js';
+import { JobTable, type JobTableOptions } from './job-table.js';
 import { jobSummary, jobView, type JobSummary, type JobView, type JobWaitView, type JobWatchView } from './job-view.js';
-import { kJobsServices, kKeysPerMessageMax, kProbeAnswerSchema, kStartAnswerSchema } from './jobs-wire.js';
+import { kJobsServices, kKeysPerMessageMax } from './jobs-wire.js';
 import type { FarmCall } from './job-worker.js';
-import { departedNodes, probeVerdicts, processKey, ProbeTracker } from './lost-node-rule.js';
-import type { ProcessEnd } from './process-state.js';
 import { resolvedNodes, resolveRequest } from './target-resolution.js';
 
 /**
- * The coordinator side of the jobs service: the node where a job is created holds it.
- * It resolves the target to nodes (farm.resolve), starts one process per node through
- * their jobs.start (at most kStartConcurrencyMax starts in flight, so a large job starts
- * in waves), takes their output and end reports, signals and stops them, answers waits
- * and watches (long-polls), and gives up on the processes of nodes that die (the
- * membership departure and probe rules of lost-node-rule.ts), so a job always finishes.
+ * The coordinator side of the jobs service, as a driver of the pure JobCoordinatorCore
+ * (src/core/jobs): the core decides everything about coordination — starts in waves of
+ * startConcurrencyMax, resent until answered, the lost-node rule (membership departures,
+ * unanswered probe rounds, processes a node no longer knows), stops, signals, refusals,
+ * when a job finishes — exactly as it does in the simulated farms. This driver feeds it
+ * real time (one interval timer), the membership, and the coordination messages that
+ * arrive over the farm RPC (jobs.message), and acts on what it outputs: messages to
+ * send (jobs.message, fire and forget: the core resends what matters) and process events,
+ * which it records in the job table.
  *
- * A request about a job coordinated elsewhere (its id names the node) is forwarded
- * there, so every operator service works from any node. The job table lives in memory:
- * a coordinator that restarts forgets its jobs, and the nodes then terminate the
- * processes of the forgotten jobs on their next report (GALAXY_JOBS_UNKNOWN_JOB).
+ * Beside the core it keeps what the operator sees and the core need not know: the table
+ * (specs, pids, states as the API shows them, captured output, the watch journal), the
+ * waiters of wait and watch, and the output reports nodes send (jobs.output). A request
+ * about a job coordinated elsewhere (its id names the node) is forwarded there, so every
+ * operator service works from any node. Jobs live in memory: a coordinator that restarts
+ * forgets them, and the nodes then terminate the processes of the forgotten jobs when
+ * their next output is refused (GALAXY_JOBS_UNKNOWN_JOB).
  */
 export interface JobCoordinatorOptions {
   readonly selfId: string;
@@ -40,8 +50,12 @@ export interface JobCoordinatorOptions {
   readonly now?: () => number;
   readonly table?: JobTableOptions;
   readonly startConcurrencyMax?: number;
-  readonly startTimeoutMs?: number;
+  /** A start unanswered this long is sent again. */
+  readonly startRetryMs?: number;
+  /** Starts sent before the process is lost: with startRetryMs, how long a node has to answer. */
+  readonly startAttemptsMax?: number;
   readonly probeIntervalMs?: number;
+  /** Timeout of the RPC that carries one coordination message (a probe's answer counts only within its round). */
   readonly probeTimeoutMs?: number;
   readonly probeFailuresMax?: number;
   readonly waitersMax?: number;
@@ -59,6 +73,8 @@ export interface JobCoordinatorCounters {
   reportsIgnored: number;
   probesFailed: number;
   waitersRefused: number;
+  /** Coordination messages whose RPC failed, or that were dropped with kCoordinationMessagesInFlightMax in flight. */
+  messagesFailed: number;
 }
 
 interface Waiter {
@@ -68,49 +84,68 @@ interface Waiter {
 
 /** Answer timeout of a forwarded request beyond the wait it may hold, ms. */
 const kForwardMarginMs = 5000;
+/** How often the core's clock is advanced at most, ms: a fraction of its shortest timer. */
+const kTickIntervalMsMax = 100;
 
 export class JobCoordinator {
   readonly table: JobTable;
-  readonly counters: JobCoordinatorCounters = { created: 0, startsSent: 0, startsFailed: 0, lost: 0, reportsRefused: 0, reportsIgnored: 0, probesFailed: 0, waitersRefused: 0 };
+  readonly core: JobCoordinatorCore;
+  private readonly local = { waitersRefused: 0, messagesFailed: 0 };
   private readonly selfId: string;
   private readonly call: FarmCall;
   private readonly now: () => number;
   private readonly waiters = new Map<string, Set<Waiter>>();
   private waiterCount = 0;
-  private readonly startQueue: Array<{ readonly jobId: string; readonly index: number }> = [];
-  private readonly startsInFlight = new Set<string>();
-  private readonly probesInFlight = new Set<string>();
-  private readonly probes: ProbeTracker;
-  private peers: ReadonlySet<string> | null = null;
+  private messagesInFlight = 0;
   private sequence = 0;
-  private probeTimer: NodeJS.Timeout | null = null;
+  private tickTimer: NodeJS.Timeout | null = null;
   private closed = false;
-  private readonly o: Required<Pick<JobCoordinatorOptions, 'startConcurrencyMax' | 'startTimeoutMs' | 'probeIntervalMs' | 'probeTimeoutMs' | 'waitersMax'>>;
+  private readonly tickIntervalMs: number;
+  private readonly messageTimeoutMs: number;
+  private readonly waitersMax: number;
 
   constructor(private readonly options: JobCoordinatorOptions) {
     this.selfId = options.selfId;
     this.call = options.call;
     this.now = options.now ?? Date.now;
     this.table = new JobTable({ ...options.table, changed: (jobId) => this.wake(jobId) });
-    this.probes = new ProbeTracker(options.probeFailuresMax ?? kProbeFailuresMax);
-    this.o = {
+    const probeIntervalMs = options.probeIntervalMs ?? kProbeIntervalMs;
+    const startRetryMs = options.startRetryMs ?? kStartRetryMs;
+    this.core = new JobCoordinatorCore({
+      selfId: options.selfId,
+      nowMs: this.now(),
+      // The table refuses first, with the operator's codes; the core holds at least what it holds.
+      jobsMax: options.table?.jobsMax ?? kJobsMax,
+      processesPerJobMax: options.table?.processesPerJobMax ?? kProcessesPerJobMax,
       startConcurrencyMax: options.startConcurrencyMax ?? kStartConcurrencyMax,
-      startTimeoutMs: options.startTimeoutMs ?? kStartTimeoutMs,
-      probeIntervalMs: options.probeIntervalMs ?? kProbeIntervalMs,
-      probeTimeoutMs: options.probeTimeoutMs ?? kProbeTimeoutMs,
-      waitersMax: options.waitersMax ?? kWaitersMax,
-    };
+      startRetryMs,
+      startAttemptsMax: options.startAttemptsMax ?? kStartAttemptsMax,
+      probeIntervalMs,
+      probeFailuresMax: options.probeFailuresMax ?? kProbeFailuresMax,
+      probeKeysMax: kKeysPerMessageMax,
+    });
+    this.tickIntervalMs = Math.max(1, Math.min(kTickIntervalMsMax, Math.floor(probeIntervalMs / 4), Math.floor(startRetryMs / 4)));
+    this.messageTimeoutMs = options.probeTimeoutMs ?? kProbeTimeoutMs;
+    this.waitersMax = options.waitersMax ?? kWaitersMax;
   }
 
-  /** Starts probing; call once the component runs. */
+  get counters(): JobCoordinatorCounters {
+    const c = this.core.counters;
+    return { created: c.created, startsSent: c.startsSent, startsFailed: c.startsFailed, lost: c.lost, reportsRefused: c.reportsRefused, reportsIgnored: c.reportsIgnored, probesFailed: c.probesFailed, ...this.local };
+  }
+
+  /** Starts the core's clock; call once the component runs. */
   start(): void {
-    this.probeTimer ??= setInterval(() => this.probeAll(), this.o.probeIntervalMs);
+    this.tickTimer ??= setInterval(() => {
+      this.core.tick(this.now());
+      this.act();
+    }, this.tickIntervalMs);
   }
 
   close(): void {
     this.closed = true;
-    if (this.probeTimer !== null) clearInterval(this.probeTimer);
-    this.probeTimer = null;
+    if (this.tickTimer !== null) clearInterval(this.tickTimer);
+    this.tickTimer = null;
     for (const set of this.waiters.values()) for (const waiter of set) waiter.wake();
   }
 
@@ -120,10 +155,10 @@ export class JobCoordinator {
     this.mustBeOpen();
     const { target, ...spec } = request;
     const nodes = resolvedNodes(target, await this.call(this.selfId, 'farm.resolve', resolveRequest(target)));
+    this.mustBeOpen();
     const createdAtMs = this.now();
     const job = this.table.create(makeJobId(this.selfId, createdAtMs, ++this.sequence), by, target, spec, nodes, createdAtMs);
-    this.counters.created++;
-    this.enqueueStarts(job, job.processes);
+    this.stepCore({ type: 'create', jobId: job.id, command: commandOf(spec), nodes });
     return jobView(job);
   }
 
@@ -135,10 +170,9 @@ export class JobCoordinator {
     const spec: ProcessSpec = { ...before.spec, ...overrides };
     const nodes = resolvedNodes(target, await this.call(this.selfId, 'farm.resolve', resolveRequest(target)));
     // The job may have finished or been forgotten while the target resolved; add() checks again.
-    const added = this.table.add(jobId, spec, nodes);
-    const job = this.table.get(jobId);
-    this.enqueueStarts(job, added);
-    return jobView(job);
+    this.table.add(jobId, spec, nodes);
+    this.stepCore({ type: 'add', jobId, command: commandOf(spec), nodes });
+    return jobView(this.table.get(jobId));
   }
 
   list(): JobSummary[] {
@@ -157,26 +191,22 @@ export class JobCoordinator {
   async signal(jobId: string, signal: JobSignal, indexes?: readonly number[]): Promise<JobView> {
     if (this.elsewhere(jobId)) return (await this.forward(jobId, kJobsServices.signal, { jobId, signal, ...(indexes === undefined ? {} : { processes: indexes }) }, 0)) as JobView;
     const job = this.table.get(jobId);
-    const chosen = indexes === undefined ? job.processes : indexes.map((i) => job.processes[i] ?? unknownProcess(jobId, i));
-    await this.toNodes(job, chosen, (keys) => ({ service: kJobsServices.kill, body: { keys, signal } }));
+    for (const i of indexes ?? []) if (job.processes[i] === undefined) unknownProcess(jobId, i);
+    if (job.finishedAtMs === null) this.stepCore({ type: 'signal', jobId, signal, ...(indexes === undefined ? {} : { indexes }) });
     return jobView(job);
   }
 
   /**
-   * Stops the job: its processes not yet sent to their node are cancelled, the running
-   * ones terminated (SIGTERM, SIGKILL after the grace), and those whose start is in
-   * flight terminated as soon as it is answered. The job finishes when every process has
-   * ended or been lost.
+   * Stops the job: the core cancels its processes not yet sent to their node, terminates
+   * the running ones (SIGTERM, SIGKILL after the grace), and those whose start is in
+   * flight as soon as it is answered. The job finishes when every process has ended,
+   * been cancelled or been lost.
    */
   async stop(jobId: string): Promise<JobView> {
     if (this.elsewhere(jobId)) return (await this.forward(jobId, kJobsServices.stop, { jobId }, 0)) as JobView;
+    const finished = this.table.get(jobId).finishedAtMs !== null;
     const job = this.table.requestStop(jobId, this.now());
-    for (const process of job.processes) {
-      if (process.status.state === 'pending' && !this.startsInFlight.has(processKey(job.id, process.index))) {
-        this.table.apply(job.id, process.index, process.node, { type: 'cancelled', reason: 'the job was stopped before the process started', atMs: this.now() });
-      }
-    }
-    await this.toNodes(job, job.processes, (keys) => ({ service: kJobsServices.terminate, body: { keys } }));
+    if (!finished) this.stepCore({ type: 'stop', jobId });
     return jobView(job);
   }
 
@@ -200,144 +230,93 @@ export class JobCoordinator {
 
   // ---- node reports ---------------------------------------------------------------
 
-  /** jobs.output from a node. */
+  /** jobs.message for this node's coordinator: started, start-failed, end, probe-answer. */
+  receive(from: string, message: JobMessage): void {
+    if (!isCoordinatorBound(message)) throw new Error(`a ${message.t} message is not for the coordinator`);
+    this.core.tick(this.now());
+    this.stepCore({ type: 'message', from, message });
+  }
+
+  /** jobs.output from a node; throws GALAXY_JOBS_UNKNOWN_* so the node terminates a process nobody holds. */
   output(from: string, jobId: string, index: number, stdout: string, stderr: string): void {
     for (const [stream, text] of [['stdout', stdout], ['stderr', stderr]] as const) {
       if (text.length === 0) continue;
-      this.settle(this.table.appendOutput(jobId, index, from, stream, text), jobId, index);
+      const result = this.table.appendOutput(jobId, index, from, stream, text);
+      if (result === 'unknown' || result === 'wrong-node') {
+        throw new JobsError(this.table.has(jobId) ? 'GALAXY_JOBS_UNKNOWN_PROCESS' : 'GALAXY_JOBS_UNKNOWN_JOB', `coordinator ${this.selfId} holds no process ${jobId}/${index} run by that node`);
+      }
     }
   }
 
-  /** jobs.ended from a node. */
-  ended(from: string, jobId: string, index: number, end: ProcessEnd): void {
-    this.settle(this.table.apply(jobId, index, from, { type: 'ended', end, atMs: this.now() }), jobId, index);
-  }
-
-  /** Where the jobs component runs on other nodes now (alive or suspect). */
-  membership(peers: ReadonlySet<string>): string[] {
-    const departed = departedNodes(this.peers, peers, this.selfId);
-    this.peers = peers;
-    for (const node of departed) this.lose(node, `node ${node} left the farm (dead, or its jobs component stopped)`);
-    return departed;
+  /** Where the jobs component runs on other nodes now (alive or suspect): the core loses the processes of those that left. */
+  membership(peers: ReadonlySet<string>): void {
+    this.stepCore({ type: 'members', live: new Set([...peers, this.selfId]) });
   }
 
   // ---- internals ------------------------------------------------------------------
 
-  private settle(result: ReturnType<JobTable['apply']>, jobId: string, index: number): void {
-    if (result === 'ignored') this.counters.reportsIgnored++;
-    if (result === 'unknown' || result === 'wrong-node') {
-      this.counters.reportsRefused++;
-      // The node terminates its process when told the coordinator does not hold it.
-      throw new JobsError(this.table.has(jobId) ? 'GALAXY_JOBS_UNKNOWN_PROCESS' : 'GALAXY_JOBS_UNKNOWN_JOB', `coordinator ${this.selfId} holds no process ${processKey(jobId, index)} run by that node`);
+  private stepCore(input: Parameters<JobCoordinatorCore['step']>[0]): void {
+    this.core.step(input);
+    this.act();
+  }
+
+  /** Acts on the core's outputs: sends its messages, records its events in the table. */
+  private act(): void {
+    const batch = this.core.ready().slice();
+    this.core.advance();
+    for (const output of batch) {
+      if (output.type === 'send') this.send(output.to, output.message);
+      else this.record(output.event);
     }
   }
 
-  private lose(node: string, reason: string): void {
-    const lost = this.table.loseNode(node, reason, this.now());
-    this.counters.lost += lost;
-    if (lost > 0) this.options.log?.('warn', `${lost} processes lost: ${reason}`);
-  }
-
-  private enqueueStarts(job: Job, processes: readonly JobProcess[]): void {
-    for (const process of processes) this.startQueue.push({ jobId: job.id, index: process.index });
-    this.pumpStarts();
-  }
-
-  private pumpStarts(): void {
-    while (!this.closed && this.startsInFlight.size < this.o.startConcurrencyMax && this.startQueue.length > 0) {
-      const { jobId, index } = this.startQueue.shift()!;
-      const process = this.table.has(jobId) ? this.table.get(jobId).processes[index] : undefined;
-      if (process === undefined || process.status.state !== 'pending') continue;
-      const key = processKey(jobId, index);
-      this.startsInFlight.add(key);
-      this.counters.startsSent++;
-      this.call(process.node, kJobsServices.start, { jobId, index, spec: process.spec }, { timeoutMs: this.o.startTimeoutMs })
-        .then(
-          (answer) => this.started(jobId, process, answer),
-          (error: unknown) => this.startFailed(jobId, process, error),
-        )
-        .finally(() => {
-          this.startsInFlight.delete(key);
-          this.pumpStarts();
-        });
-    }
-  }
-
-  private started(jobId: string, process: JobProcess, answer: unknown): void {
-    const parsed = kStartAnswerSchema.safeParse(answer);
-    if (!parsed.success) return this.startFailed(jobId, process, new JobsError('GALAXY_JOBS_INVALID', `node ${process.node} answered the start with no pid`));
-    this.table.apply(jobId, process.index, process.node, { type: 'started', pid: parsed.data.pid, atMs: this.now() });
-    const job = this.table.has(jobId) ? this.table.get(jobId) : null;
-    if (job !== null && jobState(job) === 'stopping') void this.toNodes(job, [process], (keys) => ({ service: kJobsServices.terminate, body: { keys } }));
-  }
-
-  private startFailed(jobId: string, process: JobProcess, error: unknown): void {
-    this.counters.startsFailed++;
-    const code = errorCode(error);
+  private record(event: JobEvent): void {
+    if (event.type === 'job-finished' || !this.table.has(event.jobId)) return;
     const atMs = this.now();
-    // No answer: the process may or may not run there, and nobody can tell; it is lost, not failed.
-    const event =
-      code === 'GALAXY_RPC_TIMEOUT'
-        ? { type: 'lost' as const, reason: `node ${process.node} did not answer the start within ${this.o.startTimeoutMs} ms`, atMs }
-        : { type: 'start-failed' as const, reason: code === 'GALAXY_RPC_UNKNOWN_SERVICE' ? `node ${process.node} runs no jobs component` : `${code ?? 'error'}: ${errorMessage(error)}`, atMs };
-    this.table.apply(jobId, process.index, process.node, event);
-  }
-
-  /** Sends one message per node for the given processes that run there (in slices of kKeysPerMessageMax). */
-  private async toNodes(job: Job, processes: readonly JobProcess[], message: (keys: string[]) => { service: string; body: unknown }): Promise<void> {
-    const byNode = new Map<string, string[]>();
-    for (const process of processes) {
-      if (process.status.state !== 'running' && process.status.state !== 'pending') continue;
-      const keys = byNode.get(process.node) ?? [];
-      keys.push(processKey(job.id, process.index));
-      byNode.set(process.node, keys);
-    }
-    const calls: Array<Promise<unknown>> = [];
-    for (const [node, keys] of byNode) {
-      for (let at = 0; at < keys.length; at += kKeysPerMessageMax) {
-        const { service, body } = message(keys.slice(at, at + kKeysPerMessageMax));
-        calls.push(this.call(node, service, body, { timeoutMs: this.o.probeTimeoutMs }).catch((error: unknown) => this.options.log?.('warn', `${service} to ${node} failed: ${errorMessage(error)}`)));
+    const { jobId, index, node } = event;
+    switch (event.type) {
+      case 'process-running':
+        this.table.apply(jobId, index, node, { type: 'started', pid: event.pid ?? null, atMs });
+        return;
+      case 'process-ended': {
+        const end = { exitCode: event.exitCode, signal: event.detail.signal ?? null, timedOut: event.detail.timedOut ?? false, undeliveredBytes: event.detail.undeliveredBytes ?? 0 };
+        this.table.apply(jobId, index, node, { type: 'ended', end, atMs });
+        return;
       }
-    }
-    await Promise.all(calls);
-  }
-
-  /** One probe round: every node with running processes, one probe in flight per node at most. */
-  private probeAll(): void {
-    const live = this.table.liveByNode();
-    this.probes.retain(new Set(live.keys()));
-    for (const [node, entries] of live) {
-      const keys = entries.filter((e) => e.process.status.state === 'running').map((e) => processKey(e.job.id, e.process.index));
-      if (keys.length === 0 || this.probesInFlight.has(node)) continue;
-      this.probesInFlight.add(node);
-      void this.probe(node, keys.slice(0, kKeysPerMessageMax)).finally(() => this.probesInFlight.delete(node));
+      case 'process-failed':
+        this.table.apply(jobId, index, node, { type: 'start-failed', reason: event.reason, atMs });
+        return;
+      case 'process-cancelled':
+        this.table.apply(jobId, index, node, { type: 'cancelled', reason: 'the job was stopped before the process started', atMs });
+        return;
+      case 'process-lost':
+        this.table.apply(jobId, index, node, { type: 'lost', reason: event.reason, atMs });
+        this.options.log?.('warn', `process ${jobId}/${index} lost: ${event.reason}`);
+        return;
     }
   }
 
-  private async probe(node: string, keys: string[]): Promise<void> {
-    let answer: unknown;
-    try {
-      answer = await this.call(node, kJobsServices.probe, { keys }, { timeoutMs: this.o.probeTimeoutMs });
-    } catch (error) {
-      this.counters.probesFailed++;
-      if (errorCode(error) === 'GALAXY_RPC_UNKNOWN_SERVICE') return this.lose(node, `node ${node} runs no jobs component any more`);
-      if (this.probes.failed(node)) this.lose(node, `node ${node} did not answer ${this.options.probeFailuresMax ?? kProbeFailuresMax} probes in a row (unreachable, or its jobs component hangs)`);
+  /** One coordination message over the farm RPC; a failure is only counted, since the core resends what it needs answered. */
+  private send(to: string, message: JobMessage): void {
+    if (this.closed) return;
+    if (this.messagesInFlight >= kCoordinationMessagesInFlightMax) {
+      this.local.messagesFailed++;
       return;
     }
-    this.probes.answered(node);
-    const parsed = kProbeAnswerSchema.safeParse(answer);
-    if (!parsed.success) return;
-    for (const verdict of probeVerdicts(keys, parsed.data, node, this.now())) {
-      const result = this.table.apply(verdict.jobId, verdict.index, node, verdict.event);
-      if (result === 'applied' && verdict.event.type === 'lost') this.counters.lost++;
-    }
+    this.messagesInFlight++;
+    this.call(to, kJobsServices.message, { message }, { timeoutMs: this.messageTimeoutMs })
+      .catch((error: unknown) => {
+        this.local.messagesFailed++;
+        if (errorCode(error) !== 'GALAXY_RPC_TIMEOUT') this.options.log?.('warn', `${message.t} to ${to} failed: ${errorMessage(error)}`);
+      })
+      .finally(() => this.messagesInFlight--);
   }
 
   /** Holds until `ready()` or timeoutMs; answered at once when too many wait already. */
   private hold(jobId: string, timeoutMs: number, ready: () => boolean): Promise<void> {
     if (ready() || timeoutMs <= 0 || this.closed) return Promise.resolve();
-    if (this.waiterCount >= this.o.waitersMax) {
-      this.counters.waitersRefused++;
+    if (this.waiterCount >= this.waitersMax) {
+      this.local.waitersRefused++;
       return Promise.resolve();
     }
     return new Promise((resolve) => {
@@ -383,6 +362,11 @@ export class JobCoordinator {
   private mustBeOpen(): void {
     if (this.closed) throw new JobsError('GALAXY_JOBS_UNAVAILABLE', 'the jobs component is stopping');
   }
+}
+
+/** What a start carries to the node: the process spec as JSON (opaque to the core; the node checks it again). */
+export function commandOf(spec: ProcessSpec): string {
+  return JSON.stringify(spec);
 }
 
 function unknownProcess(jobId: string, index: number): never {

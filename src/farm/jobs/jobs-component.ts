@@ -32,7 +32,7 @@ import { defineComponent, type ComponentContext } from '../components/sdk.js';
  *
  * Configuration (all optional; the defaults are in jobs-limits.ts):
  *   probeIntervalMs   how often a coordinator probes nodes with running processes (200 ms to 60 s)
- *   probeTimeoutMs    how long one probe may take (100 ms to 60 s)
+ *   probeTimeoutMs    timeout of the RPC carrying one coordination message (100 ms to 60 s)
  *   probeFailuresMax  unanswered probes in a row that lose a node's processes (1 to 100)
  *   killGraceMs       SIGTERM to SIGKILL on timeout and stop (0 to 60 s)
  * Shorter probes find a hung or partitioned node sooner at the cost of one RPC per node
@@ -85,7 +85,7 @@ function create(ctx: ComponentContext, config: JobsConfig): Running {
   if (reaped > 0) ctx.log.warn(`killed ${reaped} job process groups a previous run of this component left behind`);
   const call = (node: string, service: string, body: unknown, options?: { timeoutMs?: number }) => ctx.call(node, service, body, options);
   const log = (level: 'info' | 'warn', message: string) => ctx.log[level](message);
-  const worker = new JobWorker({ facts: localNodeFacts(ctx.nodeId), call, runner: { killGraceMs: config.killGraceMs }, groupsChanged: (pids) => orphans.record(pids), log });
+  const worker = new JobWorker({ facts: localNodeFacts(ctx.nodeId), call, runner: { killGraceMs: config.killGraceMs }, messageTimeoutMs: config.probeTimeoutMs, groupsChanged: (pids) => orphans.record(pids), log });
   const coordinator = new JobCoordinator({
     selfId: ctx.nodeId,
     call,
@@ -121,8 +121,9 @@ export default defineComponent({
   },
   membership(peers) {
     const { coordinator, worker } = current();
-    const departed = coordinator.membership(new Set(peers.map((p) => p.id)));
-    for (const node of departed) worker.coordinatorGone(node);
+    const live = new Set(peers.map((p) => p.id));
+    coordinator.membership(live);
+    worker.membership(live);
   },
   status() {
     const { coordinator, worker } = current();

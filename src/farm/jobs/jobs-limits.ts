@@ -90,18 +90,31 @@ export const kDrainMs = 1000;
 
 /** Start requests in flight from one coordinator at once: a job on 4000 nodes starts in waves, not a flood. */
 export const kStartConcurrencyMax = 64;
-/** How long the coordinator waits for a node to answer a start, ms; no answer means the process is lost. */
-export const kStartTimeoutMs = 15_000;
+/** A start a node has not answered is sent again after this long, ms. */
+export const kStartRetryMs = 3000;
+/**
+ * Starts sent before a process whose node never answers is lost: with kStartRetryMs,
+ * a node has 15 s to answer, as long as a start RPC used to be given.
+ */
+export const kStartAttemptsMax = 5;
 /** How often the coordinator asks each node with running processes whether they still run, ms. */
 export const kProbeIntervalMs = 2000;
-/** How long one probe may take, ms. */
-export const kProbeTimeoutMs = 4000;
 /**
- * Consecutive unanswered probes after which a node's processes are lost. With the
- * interval and timeout above, a node that stops answering (its jobs component hung,
- * the node partitioned while gossip still counts it alive) is given up within about
- * kProbeFailuresMax * kProbeTimeoutMs = 12 s; a node that dies is seen sooner, when the
- * membership drops it.
+ * Timeout of the RPC carrying one coordination message (start, probe, their answers,
+ * end reports), ms. A probe's answer counts only if it arrives within its round
+ * (kProbeIntervalMs); a lost message is resent by the core that needs it answered.
+ */
+export const kProbeTimeoutMs = 4000;
+/** Coordination messages one side has in flight at most; beyond it they are dropped (and resent by the cores). */
+export const kCoordinationMessagesInFlightMax = 4096;
+/** On a node: an end report its coordinator has not acknowledged is sent again after this long, ms. */
+export const kEndRetryMs = 1000;
+/**
+ * Consecutive unanswered probe rounds after which a node's processes are lost. With
+ * the interval above, a node that stops answering (its jobs component hung, the node
+ * partitioned while gossip still counts it alive) is given up within
+ * (kProbeFailuresMax + 1) * kProbeIntervalMs = 8 s; a node that dies is seen sooner,
+ * when the membership drops it.
  */
 export const kProbeFailuresMax = 3;
 /** Timeout of the RPCs a node sends its coordinator (output, end reports), ms. */

@@ -1,19 +1,17 @@
 import { JobCoordinator } from './job-coordinator.js';
 import { JobWorker } from './job-worker.js';
+import { isCoordinatorBound, jobMessageOf } from '../../core/jobs/job-message.js';
+import { JobsError } from './jobs-error.js';
 import {
   kAddBodySchema,
   kCreateBodySchema,
-  kEndedBodySchema,
   kJobsServices,
-  kKillBodySchema,
   kListBodySchema,
+  kMessageBodySchema,
   kOutputBodySchema,
-  kProbeBodySchema,
   kShowBodySchema,
   kSignalBodySchema,
-  kStartBodySchema,
   kStopBodySchema,
-  kTerminateBodySchema,
   kWaitBodySchema,
   kWatchBodySchema,
   parseBody,
@@ -60,24 +58,17 @@ export function jobsServices(coordinator: JobCoordinator, worker: JobWorker): Re
       const b = parseBody(s.watch, kWatchBodySchema, body);
       return coordinator.watch(b.jobId, b.after, b.timeoutMs);
     },
-    [s.start]: (body, from) => {
-      const b = parseBody(s.start, kStartBodySchema, body);
-      return worker.start(from.node, b.jobId, b.index, b.spec);
+    [s.message]: (body, from) => {
+      const message = jobMessageOf(parseBody(s.message, kMessageBodySchema, body).message);
+      if (message === null) throw new JobsError('GALAXY_JOBS_INVALID', `${s.message}: the body carries no job coordination message`);
+      // Each message goes to the core that takes it: the coordinator the answers, the runner the rest.
+      if (isCoordinatorBound(message)) coordinator.receive(from.node, message);
+      else worker.receive(from.node, message);
+      return {};
     },
-    [s.kill]: (body, from) => {
-      const b = parseBody(s.kill, kKillBodySchema, body);
-      return worker.kill(from.node, b.keys, b.signal);
-    },
-    [s.terminate]: (body, from) => worker.terminate(from.node, parseBody(s.terminate, kTerminateBodySchema, body).keys),
-    [s.probe]: (body, from) => worker.probe(from.node, parseBody(s.probe, kProbeBodySchema, body).keys),
     [s.output]: (body, from) => {
       const b = parseBody(s.output, kOutputBodySchema, body);
       coordinator.output(from.node, b.jobId, b.index, b.stdout, b.stderr);
-      return {};
-    },
-    [s.ended]: (body, from) => {
-      const b = parseBody(s.ended, kEndedBodySchema, body);
-      coordinator.ended(from.node, b.jobId, b.index, b.end);
       return {};
     },
   };

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { JobsError } from './jobs-error.js';
 import { kJobIdPattern } from './job-id.js';
-import { kJobAddSchema, kJobCreateSchema, kJobSignalSchema, kProcessSpecSchema } from './job-spec.js';
-import { kOutputChunkBytesMax, kProcessesPerJobMax, kReasonLengthMax, kWaitTimeoutMsMax } from './jobs-limits.js';
+import { kJobMessageKeysMax } from '../../core/jobs/job-message.js';
+import { kJobAddSchema, kJobCreateSchema, kJobSignalSchema } from './job-spec.js';
+import { kOutputChunkBytesMax, kProcessesPerJobMax, kWaitTimeoutMsMax } from './jobs-limits.js';
 import { describeZodError } from '../../surface/api/zod-issues.js';
 
 /**
@@ -20,12 +21,14 @@ import { describeZodError } from '../../surface/api/zod-issues.js';
  *   jobs.watch   {jobId, after?, timeoutMs?}   -> JobWatchView   (long-poll for new output)
  *
  * Node services, between a coordinator and the nodes running its processes:
- *   jobs.start      coordinator -> node   {jobId, index, spec}            -> {pid}
- *   jobs.kill       coordinator -> node   {keys, signal}                  -> {signalled}
- *   jobs.terminate  coordinator -> node   {keys}                          -> {terminated}
- *   jobs.probe      coordinator -> node   {keys}                          -> ProbeAnswer
+ *   jobs.message    either way            {message}                       -> {}
+ *     one message of the coordination cores (src/core/jobs/job-message.ts: start,
+ *     started, start-failed, end, end-ack, probe, probe-answer, terminate, signal),
+ *     answered by another message, never by the RPC's answer: the cores resend what
+ *     they need answered. A start's command is the process spec as JSON. The RPC
+ *     carries them rather than the messenger's jobs-coordination datagrams because a
+ *     start may carry a spec of up to kCommandLengthMax characters (a whole script).
  *   jobs.output     node -> coordinator   {jobId, index, stdout, stderr}  -> {}
- *   jobs.ended      node -> coordinator   {jobId, index, end}             -> {}
  *
  * Every body is checked on arrival (strict schemas): it came from another process, and
  * possibly another node.
@@ -39,21 +42,15 @@ export const kJobsServices = {
   stop: 'jobs.stop',
   wait: 'jobs.wait',
   watch: 'jobs.watch',
-  start: 'jobs.start',
-  kill: 'jobs.kill',
-  terminate: 'jobs.terminate',
-  probe: 'jobs.probe',
+  message: 'jobs.message',
   output: 'jobs.output',
-  ended: 'jobs.ended',
 } as const;
 
-/** Process keys in one kill, terminate or probe at most; a coordinator sends more in several. */
-export const kKeysPerMessageMax = 1024;
+/** Process keys in one terminate, signal or probe at most; a coordinator sends more in several. */
+export const kKeysPerMessageMax = kJobMessageKeysMax;
 
 export const kJobIdSchema = z.string().regex(kJobIdPattern, 'a job id is <node id>-<time>-<n>, e.g. 0a1b2c3d4e5f6071-lq9x2k1c-7');
 const kIndexSchema = z.number().int().min(0).max(kProcessesPerJobMax - 1);
-const kProcessKeySchema = z.string().max(80).regex(/^[0-9a-f]{16}-[0-9a-z]{1,11}-[1-9][0-9]{0,8}\/[0-9]{1,5}$/, 'a process key is <job id>/<index>');
-const kKeysSchema = z.array(kProcessKeySchema).max(kKeysPerMessageMax);
 const kWaitTimeoutSchema = z.number().int().min(0).max(kWaitTimeoutMsMax);
 /** The API caller's name, recorded as the job's creator. */
 const kByNameSchema = z.string().min(1).max(128);
@@ -67,10 +64,8 @@ export const kStopBodySchema = z.object({ jobId: kJobIdSchema }).strict();
 export const kWaitBodySchema = z.object({ jobId: kJobIdSchema, timeoutMs: kWaitTimeoutSchema.optional() }).strict();
 export const kWatchBodySchema = z.object({ jobId: kJobIdSchema, after: z.number().int().min(0).optional(), timeoutMs: kWaitTimeoutSchema.optional() }).strict();
 
-export const kStartBodySchema = z.object({ jobId: kJobIdSchema, index: kIndexSchema, spec: kProcessSpecSchema }).strict();
-export const kKillBodySchema = z.object({ keys: kKeysSchema, signal: kJobSignalSchema }).strict();
-export const kTerminateBodySchema = z.object({ keys: kKeysSchema }).strict();
-export const kProbeBodySchema = z.object({ keys: kKeysSchema }).strict();
+/** The message is checked by the cores' codec (jobMessageOf), which bounds every list in it. */
+export const kMessageBodySchema = z.object({ message: z.unknown() }).strict();
 export const kOutputBodySchema = z
   .object({
     jobId: kJobIdSchema,
@@ -80,26 +75,6 @@ export const kOutputBodySchema = z
     stderr: z.string().max(kOutputChunkBytesMax),
   })
   .strict();
-export const kProcessEndSchema = z
-  .object({
-    exitCode: z.number().int().min(0).max(255).nullable(),
-    signal: z.string().max(16).nullable(),
-    timedOut: z.boolean(),
-    undeliveredBytes: z.number().int().min(0),
-  })
-  .strict();
-export const kEndedBodySchema = z.object({ jobId: kJobIdSchema, index: kIndexSchema, end: kProcessEndSchema }).strict();
-export const kProbeAnswerSchema = z
-  .object({
-    running: z.array(z.string()).max(kKeysPerMessageMax),
-    ended: z.array(z.object({ key: z.string(), end: kProcessEndSchema }).strict()).max(kKeysPerMessageMax),
-    unknown: z.array(z.string()).max(kKeysPerMessageMax),
-  })
-  .strict();
-export const kStartAnswerSchema = z.object({ pid: z.number().int().positive() }).strict();
-
-/** A reason from another node, bounded before it is stored. */
-export const kReasonSchema = z.string().max(kReasonLengthMax);
 
 /** The body, checked; GALAXY_JOBS_INVALID naming the field otherwise. */
 export function parseBody<S extends z.ZodTypeAny>(service: string, schema: S, body: unknown): z.output<S> {

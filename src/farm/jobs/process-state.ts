@@ -2,9 +2,9 @@ import { kReasonLengthMax } from './jobs-limits.js';
 
 /**
  * One process of a job as its coordinator tracks it, and the pure state machine that
- * moves it. The coordinator learns of a process only through messages (its start
- * answer, its end report, a probe's answer, the membership), which may come late, twice
- * or in an unexpected order; the machine makes each of them safe:
+ * moves it: the operator's view of what the coordination core (core/jobs) decided, with
+ * the pid, signal and reasons the API shows. The core sees messages late, twice or out
+ * of order and emits each transition once; the machine still refuses what cannot be:
  *
  *     pending --started--> running --ended--> exited | signalled | timed-out
  *        |                    |
@@ -33,7 +33,8 @@ export interface ProcessEnd {
 }
 
 export type ProcessEvent =
-  | { readonly type: 'started'; readonly pid: number; readonly atMs: number }
+  /** pid: null when the node did not say (a host that does not confirm launches). */
+  | { readonly type: 'started'; readonly pid: number | null; readonly atMs: number }
   | { readonly type: 'start-failed'; readonly reason: string; readonly atMs: number }
   | { readonly type: 'ended'; readonly end: ProcessEnd; readonly atMs: number }
   | { readonly type: 'lost'; readonly reason: string; readonly atMs: number }
