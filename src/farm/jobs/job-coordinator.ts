@@ -1,4 +1,4 @@
-import { JobCoordinatorCore, type JobEvent } from '../../core/jobs/job-coordinator-core.js';
+import { JobCoordinatorCore, type JobCoordinatorCoreOptions, type JobEvent } from '../../core/jobs/job-coordinator-core.js';
 import { isCoordinatorBound, type JobMessage } from '../../core/jobs/job-message.js';
 import { errorCode, errorMessage, JobsError } from './jobs-error.js';
 import { jobCoordinator, makeJobId } from './job-id.js';
@@ -60,6 +60,8 @@ export interface JobCoordinatorOptions {
   readonly probeFailuresMax?: number;
   readonly waitersMax?: number;
   readonly log?: (level: 'info' | 'warn', message: string) => void;
+  /** Makes the core; tests pass a deliberately broken one to show the decisions are the core's. */
+  readonly makeCore?: (options: JobCoordinatorCoreOptions) => JobCoordinatorCore;
 }
 
 export interface JobCoordinatorCounters {
@@ -111,7 +113,7 @@ export class JobCoordinator {
     this.table = new JobTable({ ...options.table, changed: (jobId) => this.wake(jobId) });
     const probeIntervalMs = options.probeIntervalMs ?? kProbeIntervalMs;
     const startRetryMs = options.startRetryMs ?? kStartRetryMs;
-    this.core = new JobCoordinatorCore({
+    const coreOptions: JobCoordinatorCoreOptions = {
       selfId: options.selfId,
       nowMs: this.now(),
       // The table refuses first, with the operator's codes; the core holds at least what it holds.
@@ -123,7 +125,8 @@ export class JobCoordinator {
       probeIntervalMs,
       probeFailuresMax: options.probeFailuresMax ?? kProbeFailuresMax,
       probeKeysMax: kKeysPerMessageMax,
-    });
+    };
+    this.core = options.makeCore?.(coreOptions) ?? new JobCoordinatorCore(coreOptions);
     this.tickIntervalMs = Math.max(1, Math.min(kTickIntervalMsMax, Math.floor(probeIntervalMs / 4), Math.floor(startRetryMs / 4)));
     this.messageTimeoutMs = options.probeTimeoutMs ?? kProbeTimeoutMs;
     this.waitersMax = options.waitersMax ?? kWaitersMax;
