@@ -3,7 +3,8 @@
 // out in waves bounded by startConcurrencyMax and are resent until answered; a runner
 // runs a repeated start once; an end is resent until acknowledged; a departure from
 // membership loses a node's processes (never mere absence from the first view); a node
-// that leaves probeFailuresMax probe rounds unanswered is lost, one that answers
+// that leaves probeFailuresMax probe rounds unanswered is lost (a late answer restarts
+// the count), one that answers
 // "unknown" loses the process at once; a lost process is final; and the message codec
 // refuses what is not a message. The operator's part, as the agent drives it: additions
 // run their own command; a stop cancels what was not sent, terminates what runs, and
@@ -93,6 +94,24 @@ describe('JobCoordinatorCore', () => {
     c.tick(30);
     expect(events(drain(c))).toEqual(['process-lost 0', 'job-finished']);
     expect(c.jobs.get('j')!.processes[0]!.reason).toMatch(/did not answer 2 probes in a row/);
+  });
+});
+
+describe('JobCoordinatorCore, late probe answers', () => {
+  it('restarts a node\'s run of failures on a late answer, and loses it only after rounds with no answer at all', () => {
+    const c = new JobCoordinatorCore({ selfId: 'a', nowMs: 0, probeIntervalMs: 10, probeFailuresMax: 2 });
+    c.step({ type: 'create', jobId: 'j', command: 'x', nodes: ['b'] });
+    c.step({ type: 'message', from: 'b', message: { t: 'started', jobId: 'j', index: 0 } });
+    drain(c);
+    const answer = (round: number): JobMessage => ({ t: 'probe-answer', round, running: ['j/0'], ended: [], unknown: [] });
+    c.tick(10); // round 1 sent
+    c.tick(20); // round 1 unanswered: failure 1; round 2 sent
+    c.step({ type: 'message', from: 'b', message: answer(1) }); // round 1's answer, late: the count restarts
+    c.tick(30); // round 2 unanswered: failure 1 again, not 2
+    expect(events(drain(c))).toEqual([]);
+    expect(c.jobs.get('j')!.processes[0]!.state).toBe('running');
+    c.tick(40); // round 3 unanswered: failure 2, lost
+    expect(events(drain(c))).toEqual(['process-lost 0', 'job-finished']);
   });
 });
 

@@ -386,6 +386,14 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
   }
 
   private probeAnswered(from: string, m: Extract<JobMessage, { t: 'probe-answer' }>): void {
+    if (m.round < this.probeRound && m.round > 0) {
+      // A late answer (its round already counted it unanswered) still shows the node
+      // alive and answering: its run of failures starts again. Only rounds that get no
+      // answer at all, late or not, lose a node, so a slow network (RPC resends, TCP
+      // retransmissions) is not taken for a dead one.
+      this.probes.answered(from);
+      return;
+    }
     if (m.round !== this.probeRound || !this.awaitingProbe.delete(from)) return;
     this.probes.answered(from);
     for (const e of m.ended) {

@@ -99,6 +99,8 @@ export class JobWorker {
       this.core.tick(this.now());
       this.act();
     }, kTickIntervalMs);
+    // It only resends end reports: never a reason to keep the process alive.
+    this.tickTimer.unref();
   }
 
   get running(): number {

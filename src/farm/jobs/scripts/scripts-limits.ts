@@ -8,7 +8,7 @@ const kMiB = 1024 * kKiB;
 
 /**
  * Characters of a script. It travels inside an API body (64 KiB by default, JSON
- * escaped), in every jobs.start request, and as one `bash -c` argument (Linux refuses
+ * escaped), in every job start message (jobs.message), and as one `bash -c` argument (Linux refuses
  * single arguments beyond 128 KiB): 32 Ki characters fit all three.
  */
 export const kScriptCharsMax = 32 * kKiB;
