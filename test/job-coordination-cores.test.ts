@@ -141,6 +141,30 @@ describe('JobCoordinatorCore, the operator\'s part', () => {
     expect(c.jobs.get('j')!.processes.map((p) => p.state)).toEqual(['ended', 'ended', 'cancelled']);
   });
 
+  it('starts queued processes of several jobs in order, skipping those cancelled or lost while they waited', () => {
+    const c = new JobCoordinatorCore({ selfId: 'a', nowMs: 0, startConcurrencyMax: 3 });
+    c.step({ type: 'members', live: new Set(['a', 'n0', 'n1', 'n2', 'n3', 'n4', 'x']) });
+    const nodes = ['n0', 'n1', 'n2', 'n3', 'n4'];
+    c.step({ type: 'create', jobId: 'j1', command: 'x', nodes });
+    c.step({ type: 'create', jobId: 'j2', command: 'x', nodes: [...nodes, 'x'] });
+    c.step({ type: 'create', jobId: 'j3', command: 'x', nodes: ['n0'] });
+    const started = (out: readonly JobCoordinatorOutput[]) => sends(out).filter((s) => s.message.t === 'start').map((s) => `${(s.message as { jobId: string }).jobId}/${(s.message as { index: number }).index}`);
+    expect(started(drain(c))).toEqual(['j1/0', 'j1/1', 'j1/2']);
+    c.step({ type: 'stop', jobId: 'j2' }); // all of j2 still waits: every one is cancelled
+    c.step({ type: 'members', live: new Set(['a', 'n0', 'n1', 'n2', 'n3']) }); // n4 leaves: j1/4 is lost while it waits
+    drain(c);
+    const answered: string[] = [];
+    for (let round = 0; round < 10; round++) {
+      const pending = [...c.jobs.values()].flatMap((job) => job.processes.flatMap((p, i) => (p.state === 'starting' ? [{ job: job.jobId, i, node: p.node }] : [])));
+      for (const p of pending) c.step({ type: 'message', from: p.node, message: { t: 'started', jobId: p.job, index: p.i } });
+      answered.push(...started(drain(c)));
+    }
+    expect(answered).toEqual(['j1/3', 'j3/0']);
+    expect(c.counters.startsSent).toBe(5);
+    expect(c.jobs.get('j2')!.processes.every((p) => p.state === 'cancelled')).toBe(true);
+    expect(c.jobs.get('j1')!.processes[4]!.state).toBe('lost');
+  });
+
   it('signals running processes only, and fails a process its node could not start', () => {
     const c = new JobCoordinatorCore({ selfId: 'a', nowMs: 0 });
     c.step({ type: 'create', jobId: 'j', command: 'x', nodes: ['b', 'b', 'c'] });

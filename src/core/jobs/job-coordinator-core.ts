@@ -78,6 +78,9 @@ export interface JobCoordinatorCoreOptions {
   readonly outputsMax?: number;
 }
 
+/** Consumed entries at the head of the start queue before it is compacted (amortised O(1) per start). */
+const kStartQueueCompactAt = 1024;
+
 const kDefaults = {
   jobsMax: 1024,
   processesPerJobMax: 10_000,
@@ -121,7 +124,11 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
   private probeRound = 0;
   /** Nodes probed in the current round and not yet answered. */
   private readonly awaitingProbe = new Set<string>();
-  private startsInFlight = 0;
+  /** Processes waiting for a start slot, oldest first (consumed from startQueueHead, compacted as it advances). */
+  private readonly startQueue: Array<{ readonly job: CoordinatedJob; readonly index: number }> = [];
+  private startQueueHead = 0;
+  /** Processes whose start is in flight, by process key: at most startConcurrencyMax. */
+  private readonly starting = new Map<string, { readonly job: CoordinatedJob; readonly index: number }>();
 
   constructor(options: JobCoordinatorCoreOptions) {
     this.selfId = options.selfId;
@@ -199,7 +206,10 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
   private appendProcesses(jobId: string, command: string, nodes: readonly string[]): void {
     const job = this.jobs.get(jobId)!;
     const first = job.processes.length;
-    for (const node of nodes) job.processes.push({ node, command, state: 'pending', exitCode: null, reason: null, startAttempts: 0, startSentAtMs: 0 });
+    for (const node of nodes) {
+      this.startQueue.push({ job, index: job.processes.length });
+      job.processes.push({ node, command, state: 'pending', exitCode: null, reason: null, startAttempts: 0, startSentAtMs: 0 });
+    }
     // A node that already departed loses its process at once.
     if (this.live !== null) {
       for (let i = first; i < job.processes.length; i++) {
@@ -249,25 +259,35 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
     }
   }
 
-  /** Sends pending starts while fewer than startConcurrencyMax are in flight; resends overdue ones. */
+  /**
+   * Resends overdue starts (losing those out of attempts), then sends pending ones while
+   * fewer than startConcurrencyMax are in flight. It looks only at the starts in flight
+   * and the head of the queue, never at every process, since it runs on every tick and
+   * after every answer.
+   */
   private pumpStarts(): void {
     const now = this.clockMs;
-    for (const job of this.jobs.values()) {
-      if (job.finished) continue;
-      for (let i = 0; i < job.processes.length; i++) {
-        const p = job.processes[i]!;
-        if (p.state === 'starting' && now - p.startSentAtMs >= this.o.startRetryMs) {
-          if (p.startAttempts >= this.o.startAttemptsMax) {
-            this.lose(job.jobId, i, `node ${p.node} did not answer ${p.startAttempts} starts`);
-            continue;
-          }
-          this.sendStart(job, i);
-        } else if (p.state === 'pending' && this.startsInFlight < this.o.startConcurrencyMax) {
-          p.state = 'starting';
-          this.startsInFlight++;
-          this.sendStart(job, i);
-        }
-      }
+    for (const { job, index } of this.starting.values()) {
+      const p = job.processes[index]!;
+      if (now - p.startSentAtMs < this.o.startRetryMs) continue;
+      if (p.startAttempts >= this.o.startAttemptsMax) this.lose(job.jobId, index, `node ${p.node} did not answer ${p.startAttempts} starts`);
+      else this.sendStart(job, index);
+    }
+    while (this.starting.size < this.o.startConcurrencyMax && this.startQueueHead < this.startQueue.length) {
+      const { job, index } = this.startQueue[this.startQueueHead++]!;
+      const p = job.processes[index]!;
+      // Lost, cancelled or evicted while it waited.
+      if (p.state !== 'pending' || this.jobs.get(job.jobId) !== job) continue;
+      p.state = 'starting';
+      this.starting.set(processKeyOf(job.jobId, index), { job, index });
+      this.sendStart(job, index);
+    }
+    if (this.startQueueHead === this.startQueue.length) {
+      this.startQueue.length = 0;
+      this.startQueueHead = 0;
+    } else if (this.startQueueHead > kStartQueueCompactAt && this.startQueueHead * 2 > this.startQueue.length) {
+      this.startQueue.splice(0, this.startQueueHead);
+      this.startQueueHead = 0;
     }
   }
 
@@ -291,7 +311,7 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
     }
     if (m.t === 'started') {
       if (p.state !== 'starting') return;
-      this.startsInFlight--;
+      this.starting.delete(processKeyOf(m.jobId, m.index));
       p.state = 'running';
       this.out.push({ type: 'event', event: { type: 'process-running', jobId: m.jobId, index: m.index, node: from, ...(m.pid === undefined ? {} : { pid: m.pid }) } });
       // Its job was stopped while the start was in flight: it is terminated now that it runs.
@@ -301,7 +321,7 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
     }
     if (m.t === 'start-failed') {
       if (p.state !== 'starting') return;
-      this.startsInFlight--;
+      this.starting.delete(processKeyOf(m.jobId, m.index));
       p.state = 'failed';
       p.reason = m.reason;
       this.counters.startsFailed++;
@@ -321,7 +341,7 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
       this.counters.reportsIgnored++;
       return;
     }
-    if (p.state === 'starting') this.startsInFlight--;
+    if (p.state === 'starting') this.starting.delete(processKeyOf(jobId, index));
     p.state = 'ended';
     p.exitCode = exitCode;
     this.out.push({ type: 'event', event: { type: 'process-ended', jobId, index, node: p.node, exitCode, detail } });
@@ -334,7 +354,7 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
     const job = this.jobs.get(jobId)!;
     const p = job.processes[index]!;
     if (isFinalState(p.state)) return;
-    if (p.state === 'starting') this.startsInFlight--;
+    if (p.state === 'starting') this.starting.delete(processKeyOf(jobId, index));
     p.state = 'lost';
     p.reason = reason;
     this.counters.lost++;
