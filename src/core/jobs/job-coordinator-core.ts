@@ -32,6 +32,8 @@ export interface CoordinatedJob {
   readonly processes: CoordinatedProcess[];
   /** A stop was asked: no more starts or additions; running processes were told to terminate. */
   stopping: boolean;
+  /** Processes not final yet: the job finishes when it reaches 0 (kept so an end does not rescan the job). */
+  unsettled: number;
   finished: boolean;
 }
 
@@ -189,7 +191,7 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
       if (oldest === undefined) throw new DomainError('unavailable', 'GALAXY_JOBS_FULL', `${this.o.jobsMax} jobs are running`);
       this.jobs.delete(oldest.jobId);
     }
-    this.jobs.set(jobId, { jobId, command, createdAtMs: this.clockMs, processes: [], stopping: false, finished: false });
+    this.jobs.set(jobId, { jobId, command, createdAtMs: this.clockMs, processes: [], stopping: false, unsettled: 0, finished: false });
     this.counters.created++;
     this.appendProcesses(jobId, command, nodes);
   }
@@ -209,6 +211,7 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
     for (const node of nodes) {
       this.startQueue.push({ job, index: job.processes.length });
       job.processes.push({ node, command, state: 'pending', exitCode: null, reason: null, startAttempts: 0, startSentAtMs: 0 });
+      job.unsettled++;
     }
     // A node that already departed loses its process at once.
     if (this.live !== null) {
@@ -229,6 +232,7 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
       const p = job.processes[i]!;
       if (p.state !== 'pending') continue;
       p.state = 'cancelled';
+      job.unsettled--;
       p.reason = 'the job was stopped before the process started';
       this.counters.cancelled++;
       this.out.push({ type: 'event', event: { type: 'process-cancelled', jobId, index: i, node: p.node } });
@@ -323,6 +327,7 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
       if (p.state !== 'starting') return;
       this.starting.delete(processKeyOf(m.jobId, m.index));
       p.state = 'failed';
+      this.jobs.get(m.jobId)!.unsettled--;
       p.reason = m.reason;
       this.counters.startsFailed++;
       this.out.push({ type: 'event', event: { type: 'process-failed', jobId: m.jobId, index: m.index, node: from, reason: m.reason } });
@@ -343,6 +348,7 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
     }
     if (p.state === 'starting') this.starting.delete(processKeyOf(jobId, index));
     p.state = 'ended';
+    job.unsettled--;
     p.exitCode = exitCode;
     this.out.push({ type: 'event', event: { type: 'process-ended', jobId, index, node: p.node, exitCode, detail } });
     this.finishIfDone(job);
@@ -356,6 +362,7 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
     if (isFinalState(p.state)) return;
     if (p.state === 'starting') this.starting.delete(processKeyOf(jobId, index));
     p.state = 'lost';
+    job.unsettled--;
     p.reason = reason;
     this.counters.lost++;
     this.out.push({ type: 'event', event: { type: 'process-lost', jobId, index, node: p.node, reason } });
@@ -363,7 +370,7 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
   }
 
   private finishIfDone(job: CoordinatedJob): void {
-    if (job.finished || job.processes.some((p) => !isFinalState(p.state))) return;
+    if (job.finished || job.unsettled > 0) return;
     job.finished = true;
     this.out.push({ type: 'event', event: { type: 'job-finished', jobId: job.jobId, atMs: this.clockMs } });
   }
