@@ -54,7 +54,7 @@ export async function runFarmAgent(prepared: PreparedAgent, write: LineWriter = 
     const host = node.service.host;
     const self = host.address;
     const log = (record: Record<string, unknown>): void => write(JSON.stringify({ t: new Date().toISOString(), ...record }));
-    logger.info({ bind: host.address, id: host.id, incarnation: host.incarnation, transport: host.transport.kind, transportReason: host.transport.reason, backend: host.backend, preset: host.settings.preset, join: host.settings.join, dataDir: prepared.dataDir, api: node.api?.url ?? null, mode: prepared.farm.mode, roles: prepared.farm.roles }, 'agent started');
+    logger.info({ bind: host.address, id: host.id, incarnation: host.incarnation, transport: host.transport.kind, transportReason: host.transport.reason, backend: host.backend, preset: host.settings.preset, join: host.settings.join, dataDir: prepared.dataDir, api: node.api?.url ?? null, apiFingerprint: node.api?.fingerprint ?? null, mode: prepared.farm.mode, roles: prepared.farm.roles }, 'agent started');
     if ((prepared.options.transport ?? 'auto') === 'auto' && host.transport.kind !== 'native') logger.warn({ transport: host.transport.kind, reason: host.transport.reason }, 'native transport unavailable: crashed peers are found by probes only');
     host.on('event', (event) => log({ event: event.type, id: event.id, address: event.address, incarnation: event.incarnation, self }));
     node.subscribe((event) => {
@@ -68,7 +68,7 @@ export async function runFarmAgent(prepared: PreparedAgent, write: LineWriter = 
       host.once('error', (error) => resolve({ failure: error.stack ?? error.message }));
       host.once('exit', (code) => resolve({ failure: `agent worker exited with code ${code}` }));
     });
-    log({ event: 'started', id: host.id, address: host.address, incarnation: host.incarnation, self, preset: host.settings.preset, join: host.settings.join, backend: host.backend, transport: host.transport.kind, transportReason: host.transport.reason, admission: node.service.admissionState, api: node.api?.url ?? null, mode: prepared.farm.mode });
+    log({ event: 'started', id: host.id, address: host.address, incarnation: host.incarnation, self, preset: host.settings.preset, join: host.settings.join, backend: host.backend, transport: host.transport.kind, transportReason: host.transport.reason, admission: node.service.admissionState, api: node.api?.url ?? null, ...(node.api?.fingerprint == null ? {} : { apiFingerprint: node.api.fingerprint }), mode: prepared.farm.mode });
     const outcome = await outcomePromise;
     // A signal from now on is one more after the first.
     firstSignal ??= 'SIGTERM';

@@ -91,7 +91,11 @@ program
   .option('--auto-approve', 'approve every node that asks to join (demos and labs only); needs --role controller')
   .option('--farm-ca <fingerprint>', 'accept credentials only from the farm authority with this fingerprint (galaxy node on a controller shows it)')
   .option('--insecure', 'an open lab farm: no admission and no encryption (env GALAXY_INSECURE=1)')
-  .option('--api <host:port>', `HTTP API address, loopback by default (default ${'127.0.0.1:7600'}; "off" disables it; env GALAXY_API_BIND)`)
+  .option('--api <host:port>', `HTTP API address, loopback by default (default ${'127.0.0.1:7600'}; "off" disables it; env GALAXY_API_BIND). Beyond loopback it needs TLS or --api-insecure`)
+  .option('--api-tls-cert <file>', 'serve the API over HTTPS/WSS with this PEM certificate (with --api-tls-key; env GALAXY_API_TLS_CERT)')
+  .option('--api-tls-key <file>', 'the PEM private key of --api-tls-cert (env GALAXY_API_TLS_KEY)')
+  .option('--api-tls <self-signed>', 'serve the API over HTTPS/WSS with a self-signed certificate made once in the data directory; the agent prints its fingerprint for --api-fingerprint (env GALAXY_API_TLS)')
+  .option('--api-insecure', 'allow a non-loopback API address in plain HTTP: tokens cross the network in clear (trusted networks only; env GALAXY_API_INSECURE=1)')
   .action(async (flags: AgentFlags, command: Command) => {
     let prepared;
     try {

@@ -47,6 +47,14 @@ const kConfigSchema = z
     insecure: z.boolean(),
     /** Fingerprint of the farm authority to accept, as --farm-ca. */
     farmCa: z.string(),
+    /** The API's TLS certificate (PEM), as --api-tls-cert; relative to the config file's directory. */
+    apiTlsCert: z.string().min(1),
+    /** Its private key (PEM), as --api-tls-key; relative to the config file's directory. */
+    apiTlsKey: z.string().min(1),
+    /** "self-signed", as --api-tls. */
+    apiTls: z.literal('self-signed'),
+    /** Plain HTTP on a non-loopback API address, as --api-insecure. */
+    apiInsecure: z.boolean(),
   })
   .partial()
   .strict();
