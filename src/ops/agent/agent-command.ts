@@ -12,6 +12,8 @@ import { defaultDataDir } from '../../node/util/agent-data-dir.js';
 import { claimIdentity, type ClaimedIdentity } from './config/agent-identity.js';
 import { AgentUsageError } from '../../node/util/agent-usage-error.js';
 import type { ApiTlsSpec } from './config/api-tls-files.js';
+import type { DiscoveryInvocation } from './agent-discovery.js';
+import { isIP } from 'node:net';
 import { isLoopbackAddress } from '../api/api-bind.js';
 
 export { AgentUsageError } from '../../node/util/agent-usage-error.js';
@@ -51,6 +53,12 @@ export interface AgentFlags {
   apiTls?: string;
   /** Serve the API in plain HTTP on a non-loopback address (trusted networks only). */
   apiInsecure?: boolean;
+  /** A file of seed addresses, one per line, re-read when it changes. */
+  seedsFile?: string;
+  /** A DNS SRV name whose records name the seeds, re-resolved periodically. */
+  seedsSrv?: string;
+  /** DNS servers for --seeds-srv and host names in the seed file ("ip" or "ip:port"); repeatable. */
+  dnsServer?: readonly string[];
 }
 
 /** The environment variables `galaxy agent` reads; an empty value counts as unset. */
@@ -65,6 +73,8 @@ export interface AgentInvocation {
   readonly logLevel: LogLevel;
   readonly configPath: string | null;
   readonly farm: FarmInvocation;
+  /** Where seeds come from beyond options.join. */
+  readonly discovery: DiscoveryInvocation;
 }
 
 /** The farm-level settings of `galaxy agent`: security mode, roles, admission, API. */
@@ -180,7 +190,21 @@ export function agentInvocation(flags: AgentFlags, env: AgentEnvironment, wallCl
   checked('', () => agentSettings(options, wallClockMs));
   const inFileDir = (path: string | undefined) => (path === undefined ? undefined : resolve(dirname(configPath!), path));
   const farm = farmInvocation(flags, variable, { ...file, apiTlsCert: inFileDir(file.apiTlsCert), apiTlsKey: inFileDir(file.apiTlsKey) }, inFile, keys !== undefined);
-  return { options, dataDir, logLevel: logLevel.value as LogLevel, configPath, farm };
+  const discovery = discoveryInvocation(flags, variable, { ...file, seedsFile: inFileDir(file.seedsFile) });
+  return { options, dataDir, logLevel: logLevel.value as LogLevel, configPath, farm, discovery };
+}
+
+const kSrvNamePattern = /^_[a-zA-Z0-9-]{1,62}\._(udp|tcp)(\.[a-zA-Z0-9_-]{1,63})+\.?$/;
+const kDnsServersMax = 8;
+
+function discoveryInvocation(flags: AgentFlags, variable: (name: string) => string | undefined, file: AgentConfigFile): DiscoveryInvocation {
+  const seedsFile = flags.seedsFile ?? variable('GALAXY_SEEDS_FILE') ?? file.seedsFile;
+  const seedsSrv = flags.seedsSrv ?? variable('GALAXY_SEEDS_SRV') ?? file.seedsSrv;
+  if (seedsSrv !== undefined && !kSrvNamePattern.test(seedsSrv)) throw new AgentUsageError(`--seeds-srv takes an SRV name such as _galaxy._udp.farm.example., got "${seedsSrv}"`);
+  const dnsServers = (flags.dnsServer !== undefined && flags.dnsServer.length > 0 ? flags.dnsServer : variable('GALAXY_DNS_SERVERS')?.split(',') ?? file.dnsServers ?? []).flatMap((entry) => entry.split(',')).map((entry) => entry.trim()).filter((entry) => entry !== '');
+  if (dnsServers.length > kDnsServersMax) throw new AgentUsageError(`--dns-server: at most ${kDnsServersMax} servers`);
+  for (const server of dnsServers) if (isIP(server) === 0 && parseSocketAddress(server) === null) throw new AgentUsageError(`--dns-server takes "a.b.c.d", "a.b.c.d:port" or "[v6]:port", got "${server}"`);
+  return { seedsFile: seedsFile === undefined ? null : resolve(seedsFile), seedsSrv: seedsSrv ?? null, dnsServers };
 }
 
 function farmInvocation(flags: AgentFlags, variable: (name: string) => string | undefined, file: AgentConfigFile, inFile: (key: string) => string, keysGiven: boolean): FarmInvocation {

@@ -55,6 +55,12 @@ const kConfigSchema = z
     apiTls: z.literal('self-signed'),
     /** Plain HTTP on a non-loopback API address, as --api-insecure. */
     apiInsecure: z.boolean(),
+    /** A file of seed addresses, as --seeds-file; relative to the config file's directory. */
+    seedsFile: z.string().min(1),
+    /** An SRV name naming the seeds, as --seeds-srv. */
+    seedsSrv: z.string().min(1),
+    /** DNS servers for discovery, as --dns-server. */
+    dnsServers: z.array(z.string()).max(8),
   })
   .partial()
   .strict();
