@@ -7,7 +7,8 @@
 // real `galaxy agent` processes: B finds A through a seed file, C through SRV records
 // (--dns-server pointing at the tiny server); D starts with an empty seed file and waits,
 // then joins once the file names A; a running agent logs the new set when its file
-// changes; a node listed in its own seed file starts alone.
+// changes; a node listed in its own seed file starts alone; a waiting node stops at once
+// on SIGTERM (not after its backoff pause).
 import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { Resolver } from 'node:dns/promises';
 import { tmpdir } from 'node:os';
@@ -129,4 +130,18 @@ describe('agents that discover the farm', () => {
     await until('B logs the new seed set', () => agentB.lines.some((l) => l.event === 'discovery.seeds' && JSON.stringify((l as unknown as { seeds: string[] }).seeds) === JSON.stringify([a, c])), 10_000, agents);
     for (const agent of agents) agent.child.kill('SIGTERM');
   }, 90_000);
+
+  it('a node waiting for a seed stops at once on SIGTERM, with status 0', async () => {
+    const seeds = join(mkdtempSync(join(dir, 'wait-')), 'seeds');
+    writeFileSync(seeds, '# nobody yet\n');
+    const agent = spawnAgent(`127.0.0.1:${await freePort()}`, [], ['--seeds-file', seeds]);
+    // Past the first rounds of the backoff, so the pause in progress is a long one.
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    expect(agent.child.exitCode).toBeNull();
+    const exited = new Promise<number | null>((resolve) => agent.child.once('exit', (code) => resolve(code)));
+    const sentMs = Date.now();
+    agent.child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(Date.now() - sentMs).toBeLessThan(1500);
+  }, 30_000);
 });

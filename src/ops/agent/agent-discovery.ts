@@ -21,9 +21,10 @@ const kDiscoveryRetryMsMax = 10_000;
  * none (it is the farm's first member, or will be joined by the others); any other waits until a source names at
  * least one seed (the provisioning may write the file or the DNS records after the
  * machine boots), asking again with a backoff, and logs what each source lacked. Returns
- * null when `stopped()` turns true while waiting (a signal arrived).
+ * null as soon as `stop` aborts (a signal arrived): a supervisor stopping a waiting agent
+ * must not wait for the backoff.
  */
-export async function discoverSeeds(discovery: SeedDiscovery, bootstrap: boolean, logger: AgentLogger, stopped: () => boolean): Promise<readonly string[] | null> {
+export async function discoverSeeds(discovery: SeedDiscovery, bootstrap: boolean, logger: AgentLogger, stop: AbortSignal): Promise<readonly string[] | null> {
   let pauseMs = kDiscoveryRetryMsMin;
   let reported = '';
   for (;;) {
@@ -35,10 +36,18 @@ export async function discoverSeeds(discovery: SeedDiscovery, bootstrap: boolean
       logger.info({ seeds: seeds.addresses }, 'seed discovery: joining through these seeds');
       return seeds.addresses;
     }
-    if (stopped()) return null;
+    if (stop.aborted) return null;
     if (pauseMs === kDiscoveryRetryMsMin) logger.info('seed discovery: no seed yet; waiting for the seed file or the SRV records to name one');
-    await new Promise((resolve) => setTimeout(resolve, pauseMs));
-    if (stopped()) return null;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, pauseMs);
+      function done(): void {
+        clearTimeout(timer);
+        stop.removeEventListener('abort', done);
+        resolve();
+      }
+      stop.addEventListener('abort', done);
+    });
+    if (stop.aborted) return null;
     pauseMs = Math.min(kDiscoveryRetryMsMax, pauseMs * 2);
   }
 }

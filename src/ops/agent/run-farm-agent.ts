@@ -55,7 +55,9 @@ export async function runFarmAgent(given: PreparedAgent, write: LineWriter = (li
   const discovery = new SeedDiscovery({ ...prepared.discovery, join: prepared.options.join ?? [], self: prepared.options.bind ?? '' });
   try {
     if (discovery.active) {
-      const seeds = await discoverSeeds(discovery, prepared.farm.bootstrap, logger, () => firstSignal !== null);
+      const stop = new AbortController();
+      onFirstSignal = () => stop.abort();
+      const seeds = await discoverSeeds(discovery, prepared.farm.bootstrap, logger, stop.signal);
       if (seeds === null) return 0;
       prepared = { ...prepared, options: { ...prepared.options, join: seeds } };
     }
