@@ -10,9 +10,10 @@
 // `galaxy agent --api-tls self-signed` prints its fingerprint; `galaxy node` with that
 // fingerprint works, with a wrong one exits non-zero with the mismatch message, with the
 // agent's data directory it pins by itself; a restart keeps the certificate (same pin);
-// `galaxy agent --api 0.0.0.0:PORT` without TLS exits 2 with the refusal.
+// an agent serving the operator's own certificate files on 0.0.0.0 is reached by a
+// pinned CLI; `galaxy agent --api 0.0.0.0:PORT` without TLS exits 2 with the refusal.
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -213,6 +214,22 @@ describe('a real agent serving TLS, and the CLI pinning it', () => {
     expect(startedLine(agent)!.apiFingerprint).toBe(apiFingerprint);
     agent.child.kill('SIGTERM');
   }, 90_000);
+
+  it('serves the operator\'s own certificate files (--api-tls-cert/--api-tls-key) on every address, and the CLI pins it', async () => {
+    const made = createSelfSignedCertificate({ commonName: 'ops-issued', altNames: ['127.0.0.1'], nowMs: Date.now() });
+    const files = mkdtempSync(join(dir, 'pem-'));
+    writeFileSync(join(files, 'api.crt'), made.cert);
+    writeFileSync(join(files, 'api.key'), made.key, { mode: 0o600 });
+    const apiPort = await freePort();
+    const agent = spawnAgent(`127.0.0.1:${await freePort()}`, [], ['--api', `0.0.0.0:${apiPort}`, '--api-tls-cert', join(files, 'api.crt'), '--api-tls-key', join(files, 'api.key')]);
+    await until('the agent started', () => startedLine(agent) !== undefined, 30_000, [agent]);
+    expect(startedLine(agent)).toMatchObject({ api: `https://0.0.0.0:${apiPort}`, apiFingerprint: certificateFingerprint(made.cert) });
+    const dataDir = agent.child.spawnargs[agent.child.spawnargs.indexOf('--data-dir') + 1]!;
+    const token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+    const ok = await galaxy(['members', '--api', `https://127.0.0.1:${apiPort}`, '--token', token, '--api-fingerprint', certificateFingerprint(made.cert)]);
+    expect(ok.code, ok.stderr).toBe(0);
+    agent.child.kill('SIGTERM');
+  }, 60_000);
 
   it('refuses --api on a non-loopback address without TLS, before starting', async () => {
     const run = await galaxy(['agent', '--bind', `127.0.0.1:${await freePort()}`, '--insecure', '--data-dir', mkdtempSync(join(dir, 'data-')), '--api', '0.0.0.0:7600']);
