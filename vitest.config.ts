@@ -6,7 +6,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // The fault suite needs root and network namespaces and runs for minutes: `npm run test:faults`.
-    exclude: [...configDefaults.exclude, 'test/faults/**'],
+    // The tarball installed with npm compiles SQLite: `npm run test:pack`.
+    exclude: [...configDefaults.exclude, 'test/faults/**', 'test/pack/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -11,6 +11,10 @@ import { readAgentConfigFile, type AgentConfigFile } from './config/agent-config
 import { defaultDataDir } from '../../node/util/agent-data-dir.js';
 import { claimIdentity, type ClaimedIdentity } from './config/agent-identity.js';
 import { AgentUsageError } from '../../node/util/agent-usage-error.js';
+import type { ApiTlsSpec } from './config/api-tls-files.js';
+import type { DiscoveryInvocation } from './agent-discovery.js';
+import { isIP } from 'node:net';
+import { isLoopbackAddress } from '../api/api-bind.js';
 
 export { AgentUsageError } from '../../node/util/agent-usage-error.js';
 
@@ -41,6 +45,20 @@ export interface AgentFlags {
   farmCa?: string;
   /** HTTP API bind address, or "off". */
   api?: string;
+  /** PEM certificate file of the API's TLS (with apiTlsKey). */
+  apiTlsCert?: string;
+  /** PEM private key file of the API's TLS (with apiTlsCert). */
+  apiTlsKey?: string;
+  /** "self-signed": make (once) and serve a self-signed certificate kept in the data directory. */
+  apiTls?: string;
+  /** Serve the API in plain HTTP on a non-loopback address (trusted networks only). */
+  apiInsecure?: boolean;
+  /** A file of seed addresses, one per line, re-read when it changes. */
+  seedsFile?: string;
+  /** A DNS SRV name whose records name the seeds, re-resolved periodically. */
+  seedsSrv?: string;
+  /** DNS servers for --seeds-srv and host names in the seed file ("ip" or "ip:port"); repeatable. */
+  dnsServer?: readonly string[];
 }
 
 /** The environment variables `galaxy agent` reads; an empty value counts as unset. */
@@ -55,6 +73,8 @@ export interface AgentInvocation {
   readonly logLevel: LogLevel;
   readonly configPath: string | null;
   readonly farm: FarmInvocation;
+  /** Where seeds come from beyond options.join. */
+  readonly discovery: DiscoveryInvocation;
 }
 
 /** The farm-level settings of `galaxy agent`: security mode, roles, admission, API. */
@@ -66,6 +86,10 @@ export interface FarmInvocation {
   readonly farmCa: string | null;
   /** Canonical API bind address, or null when the API is off. */
   readonly api: string | null;
+  /** The API's TLS certificate, or null for plain HTTP (loopback, or apiInsecure). */
+  readonly apiTls: ApiTlsSpec | null;
+  /** Plain HTTP on a non-loopback API address was asked for explicitly. */
+  readonly apiInsecure: boolean;
   /**
    * The component kinds to run (GALAXY_COMPONENTS: comma-separated, or "none"), or null
    * for all: for many agents on one machine, where each component process counts.
@@ -164,8 +188,23 @@ export function agentInvocation(flags: AgentFlags, env: AgentEnvironment, wallCl
   };
   // The remaining checks (meta size against metaBytesMax, ...) are the options' own.
   checked('', () => agentSettings(options, wallClockMs));
-  const farm = farmInvocation(flags, variable, file, inFile, keys !== undefined);
-  return { options, dataDir, logLevel: logLevel.value as LogLevel, configPath, farm };
+  const inFileDir = (path: string | undefined) => (path === undefined ? undefined : resolve(dirname(configPath!), path));
+  const farm = farmInvocation(flags, variable, { ...file, apiTlsCert: inFileDir(file.apiTlsCert), apiTlsKey: inFileDir(file.apiTlsKey) }, inFile, keys !== undefined);
+  const discovery = discoveryInvocation(flags, variable, { ...file, seedsFile: inFileDir(file.seedsFile) });
+  return { options, dataDir, logLevel: logLevel.value as LogLevel, configPath, farm, discovery };
+}
+
+const kSrvNamePattern = /^_[a-zA-Z0-9-]{1,62}\._(udp|tcp)(\.[a-zA-Z0-9_-]{1,63})+\.?$/;
+const kDnsServersMax = 8;
+
+function discoveryInvocation(flags: AgentFlags, variable: (name: string) => string | undefined, file: AgentConfigFile): DiscoveryInvocation {
+  const seedsFile = flags.seedsFile ?? variable('GALAXY_SEEDS_FILE') ?? file.seedsFile;
+  const seedsSrv = flags.seedsSrv ?? variable('GALAXY_SEEDS_SRV') ?? file.seedsSrv;
+  if (seedsSrv !== undefined && !kSrvNamePattern.test(seedsSrv)) throw new AgentUsageError(`--seeds-srv takes an SRV name such as _galaxy._udp.farm.example., got "${seedsSrv}"`);
+  const dnsServers = (flags.dnsServer !== undefined && flags.dnsServer.length > 0 ? flags.dnsServer : variable('GALAXY_DNS_SERVERS')?.split(',') ?? file.dnsServers ?? []).flatMap((entry) => entry.split(',')).map((entry) => entry.trim()).filter((entry) => entry !== '');
+  if (dnsServers.length > kDnsServersMax) throw new AgentUsageError(`--dns-server: at most ${kDnsServersMax} servers`);
+  for (const server of dnsServers) if (isIP(server) === 0 && parseSocketAddress(server) === null) throw new AgentUsageError(`--dns-server takes "a.b.c.d", "a.b.c.d:port" or "[v6]:port", got "${server}"`);
+  return { seedsFile: seedsFile === undefined ? null : resolve(seedsFile), seedsSrv: seedsSrv ?? null, dnsServers };
 }
 
 function farmInvocation(flags: AgentFlags, variable: (name: string) => string | undefined, file: AgentConfigFile, inFile: (key: string) => string, keysGiven: boolean): FarmInvocation {
@@ -191,10 +230,39 @@ function farmInvocation(flags: AgentFlags, variable: (name: string) => string | 
     else if (address === null) throw new AgentUsageError(`--api takes "a.b.c.d:port" (port 0: any free port) or "off", got "${apiText}"`);
     else api = address.text;
   }
+  const { apiTls, apiInsecure } = apiSecurity(flags, variable, file, api);
   const componentsText = variable('GALAXY_COMPONENTS')?.trim();
   const components = componentsText === undefined || componentsText === '' ? null : componentsText === 'none' ? [] : componentsText.split(',').map((kind) => kind.trim());
   if (components !== null && components.some((kind) => !kRolePattern.test(kind))) throw new AgentUsageError(`GALAXY_COMPONENTS takes component kinds separated by commas (measurement,events,jobs,scripts) or "none", got "${componentsText}"`);
-  return { mode, roles, bootstrap, autoApprove, farmCa, api, components };
+  return { mode, roles, bootstrap, autoApprove, farmCa, api, apiTls, apiInsecure, components };
+}
+
+/**
+ * TLS for the API, and the bind rule: a non-loopback API address needs TLS, or the
+ * explicit --api-insecure, because bearer tokens cross every request. Checked here, so
+ * that the mistake is a usage error before anything starts.
+ */
+function apiSecurity(flags: AgentFlags, variable: (name: string) => string | undefined, file: AgentConfigFile, api: string | null): { apiTls: ApiTlsSpec | null; apiInsecure: boolean } {
+  const certFile = flags.apiTlsCert ?? variable('GALAXY_API_TLS_CERT') ?? file.apiTlsCert;
+  const keyFile = flags.apiTlsKey ?? variable('GALAXY_API_TLS_KEY') ?? file.apiTlsKey;
+  const mode = flags.apiTls ?? variable('GALAXY_API_TLS') ?? file.apiTls;
+  const apiInsecure = flags.apiInsecure === true || variable('GALAXY_API_INSECURE') === '1' || file.apiInsecure === true;
+  if (mode !== undefined && mode !== 'self-signed') throw new AgentUsageError(`--api-tls takes "self-signed" (a certificate made once and kept in the data directory); for your own certificate give --api-tls-cert FILE --api-tls-key FILE. Got "${mode}"`);
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new AgentUsageError('--api-tls-cert and --api-tls-key go together: the certificate (PEM) and its private key (PEM)');
+  if (mode !== undefined && certFile !== undefined) throw new AgentUsageError('--api-tls self-signed and --api-tls-cert/--api-tls-key are two ways to the same thing: give one');
+  const apiTls: ApiTlsSpec | null = certFile !== undefined ? { kind: 'files', certFile: resolve(certFile), keyFile: resolve(keyFile!) } : mode !== undefined ? { kind: 'self-signed' } : null;
+  if (api === null) {
+    if (apiTls !== null || apiInsecure) throw new AgentUsageError('the API is off (--api off): --api-tls, --api-tls-cert, --api-tls-key and --api-insecure have nothing to apply to');
+    return { apiTls, apiInsecure };
+  }
+  if (apiTls !== null && apiInsecure) throw new AgentUsageError('--api-insecure allows plain HTTP beyond loopback; with TLS it is not needed: drop it');
+  const address = parseSocketAddress(api.replace(/:0$/, ':1'));
+  if (address !== null && !isLoopbackAddress(address) && apiTls === null && !apiInsecure) {
+    throw new AgentUsageError(
+      `refusing to serve the API on ${api} in plain HTTP: it is not a loopback address, and every request carries a bearer token. Serve TLS (--api-tls self-signed, then pin the fingerprint the agent prints with --api-fingerprint, or --api-tls-cert FILE --api-tls-key FILE), or bind to 127.0.0.1; on a trusted network only, --api-insecure allows plain HTTP`,
+    );
+  }
+  return { apiTls, apiInsecure };
 }
 
 /** Runs a check that throws RangeError, turning its message into an AgentUsageError prefixed by where the value came from. */

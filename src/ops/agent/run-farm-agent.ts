@@ -1,6 +1,8 @@
 import type { PreparedAgent } from '../../ops/agent/agent-command.js';
 import { silentAgentLogger, type AgentLogger } from '../../node/util/agent-logger.js';
 import { FarmNode } from './farm-node.js';
+import { SeedDiscovery } from '../../node/discovery/seed-discovery.js';
+import { discoverSeeds } from './agent-discovery.js';
 
 /**
  * Signals after the first that end the agent without waiting for the graceful leave: the
@@ -17,7 +19,8 @@ export type LineWriter = (line: string) => void;
  * "stopped" line; structured logs go to the logger (stderr). Resolves with the exit
  * status: 0 after a graceful stop, 1 when the agent worker died.
  */
-export async function runFarmAgent(prepared: PreparedAgent, write: LineWriter = (line) => process.stdout.write(`${line}\n`), logger: AgentLogger = silentAgentLogger(), version = '0.0.0'): Promise<number> {
+export async function runFarmAgent(given: PreparedAgent, write: LineWriter = (line) => process.stdout.write(`${line}\n`), logger: AgentLogger = silentAgentLogger(), version = '0.0.0'): Promise<number> {
+  let prepared = given;
   const identity = prepared.identity;
   if (identity.created) logger.info({ id: identity.id, identityFile: identity.path }, 'new node identity');
   if (identity.clockBehind) logger.warn({ incarnation: identity.incarnation, identityFile: identity.path }, 'wall clock is not past the last incarnation (clock stepped back, or a restart within a second): took last + 1');
@@ -49,12 +52,20 @@ export async function runFarmAgent(prepared: PreparedAgent, write: LineWriter = 
   };
   process.on('SIGTERM', onProcessSignal);
   process.on('SIGINT', onProcessSignal);
+  const discovery = new SeedDiscovery({ ...prepared.discovery, join: prepared.options.join ?? [], self: prepared.options.bind ?? '' });
   try {
+    if (discovery.active) {
+      const stop = new AbortController();
+      onFirstSignal = () => stop.abort();
+      const seeds = await discoverSeeds(discovery, prepared.farm.bootstrap, logger, stop.signal);
+      if (seeds === null) return 0;
+      prepared = { ...prepared, options: { ...prepared.options, join: seeds } };
+    }
     const node = await FarmNode.start({ prepared, logger, version });
     const host = node.service.host;
     const self = host.address;
     const log = (record: Record<string, unknown>): void => write(JSON.stringify({ t: new Date().toISOString(), ...record }));
-    logger.info({ bind: host.address, id: host.id, incarnation: host.incarnation, transport: host.transport.kind, transportReason: host.transport.reason, backend: host.backend, preset: host.settings.preset, join: host.settings.join, dataDir: prepared.dataDir, api: node.api?.url ?? null, mode: prepared.farm.mode, roles: prepared.farm.roles }, 'agent started');
+    logger.info({ bind: host.address, id: host.id, incarnation: host.incarnation, transport: host.transport.kind, transportReason: host.transport.reason, backend: host.backend, preset: host.settings.preset, join: host.settings.join, dataDir: prepared.dataDir, api: node.api?.url ?? null, apiFingerprint: node.api?.fingerprint ?? null, mode: prepared.farm.mode, roles: prepared.farm.roles }, 'agent started');
     if ((prepared.options.transport ?? 'auto') === 'auto' && host.transport.kind !== 'native') logger.warn({ transport: host.transport.kind, reason: host.transport.reason }, 'native transport unavailable: crashed peers are found by probes only');
     host.on('event', (event) => log({ event: event.type, id: event.id, address: event.address, incarnation: event.incarnation, self }));
     node.subscribe((event) => {
@@ -68,8 +79,12 @@ export async function runFarmAgent(prepared: PreparedAgent, write: LineWriter = 
       host.once('error', (error) => resolve({ failure: error.stack ?? error.message }));
       host.once('exit', (code) => resolve({ failure: `agent worker exited with code ${code}` }));
     });
-    log({ event: 'started', id: host.id, address: host.address, incarnation: host.incarnation, self, preset: host.settings.preset, join: host.settings.join, backend: host.backend, transport: host.transport.kind, transportReason: host.transport.reason, admission: node.service.admissionState, api: node.api?.url ?? null, mode: prepared.farm.mode });
+    log({ event: 'started', id: host.id, address: host.address, incarnation: host.incarnation, self, preset: host.settings.preset, join: host.settings.join, backend: host.backend, transport: host.transport.kind, transportReason: host.transport.reason, admission: node.service.admissionState, api: node.api?.url ?? null, ...(node.api?.fingerprint == null ? {} : { apiFingerprint: node.api.fingerprint }), mode: prepared.farm.mode });
+    // The seeds a running node knows are the ones it joined with (a new list is logged for
+    // the operator; the membership engine takes seeds at start).
+    if (discovery.active) discovery.watch((seeds) => log({ event: 'discovery.seeds', self, seeds: seeds.addresses }));
     const outcome = await outcomePromise;
+    discovery.close();
     // A signal from now on is one more after the first.
     firstSignal ??= 'SIGTERM';
     if ('failure' in outcome) {
@@ -83,6 +98,7 @@ export async function runFarmAgent(prepared: PreparedAgent, write: LineWriter = 
     logger.info({ signal: outcome.signal }, 'agent stopped');
     return 0;
   } finally {
+    discovery.close();
     process.off('SIGTERM', onProcessSignal);
     process.off('SIGINT', onProcessSignal);
     // Until the process exits (galaxy agent calls process.exit at once), a late signal

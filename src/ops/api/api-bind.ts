@@ -5,8 +5,8 @@ import { ApiConfigError } from './api-config-error.js';
 /**
  * Where the API listens. Loopback unless the operator says otherwise: the API can
  * approve nodes and rotate keys, and bearer tokens cross plain HTTP, so listening on
- * a routable address is a decision to make explicitly (allowRemote), behind TLS or a
- * trusted network, never a default or a typo.
+ * a routable address is a decision to make explicitly: behind TLS (which allows it), or
+ * on a trusted network with allowRemote, never a default or a typo.
  */
 export const kApiBindDefault = '127.0.0.1:7600';
 
@@ -33,7 +33,7 @@ export function resolveApiBind(bind: string, allowRemote: boolean): SocketAddres
   if (!allowRemote && !isLoopbackAddress(address)) {
     throw new ApiConfigError(
       'GALAXY_API_BIND_REMOTE',
-      `refusing to serve the API on ${address.text}: it is not a loopback address, and tokens would cross the network in clear; bind to 127.0.0.1 or [::1], or set allowRemote: true behind TLS or on a trusted network`,
+      `refusing to serve the API on ${address.text}: it is not a loopback address, and tokens would cross the network in clear; bind to 127.0.0.1 or [::1], serve TLS (galaxy agent --api-tls-cert FILE --api-tls-key FILE, or --api-tls self-signed), or, on a trusted network only, allow plain HTTP (--api-insecure; allowRemote: true)`,
     );
   }
   return address;

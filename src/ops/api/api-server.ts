@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { SocketAddress } from '../../node/transport/socket-address.js';
 import type { ApiError } from './api-error.js';
@@ -17,6 +18,7 @@ import { ApiRouter, type RouteMatch } from './api-router.js';
 import { apiRoutes } from './api-routes.js';
 import type { ApiCaller, ApiRoute } from '../../surface/api/api-route.js';
 import type { TokenStore } from './token-store.js';
+import { certificateFingerprint } from '../../surface/client/certificate-fingerprint.js';
 
 /**
  * The agent's HTTP API on node:http: JSON routes under /v1, Prometheus text on
@@ -31,8 +33,17 @@ export interface ApiServerOptions {
   readonly tokens: TokenStore;
   /** "a.b.c.d:port" or "[v6]:port"; port 0 lets the OS choose. Default kApiBindDefault (loopback). */
   readonly bind?: string;
-  /** Allow a non-loopback bind address. Off by default: tokens cross plain HTTP. */
+  /**
+   * Allow a non-loopback bind address without TLS (`galaxy agent --api-insecure`). Off by
+   * default: tokens would cross the network in clear. With `tls` a remote bind needs no
+   * such permission.
+   */
   readonly allowRemote?: boolean;
+  /**
+   * Serve HTTPS (and WSS for /v1/events) with this certificate and key, PEM. Clients
+   * either trust it through a CA or pin its SHA-256 fingerprint (`fingerprint` below).
+   */
+  readonly tls?: ApiTls;
   readonly limits?: ApiLimits;
   readonly logger?: ApiLogger;
   /**
@@ -42,6 +53,11 @@ export interface ApiServerOptions {
    * is refused at start, before the server listens.
    */
   readonly routes?: readonly ApiRoute[];
+}
+
+export interface ApiTls {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
 }
 
 export interface ApiServerAddress {
@@ -81,8 +97,10 @@ function refuseClient(counters: ApiCounters, reason: ClientErrorReason, socket: 
 }
 
 export class ApiServer {
-  /** Base URL of the API, e.g. http://127.0.0.1:7600 (no trailing slash). */
+  /** Base URL of the API, e.g. http://127.0.0.1:7600 or https://10.0.0.5:7600 (no trailing slash). */
   readonly url: string;
+  /** SHA-256 fingerprint of the TLS certificate ("SHA256:AB:…"), or null on plain HTTP. */
+  readonly fingerprint: string | null;
   readonly address: ApiServerAddress;
   /** Live counters; also served on /metrics. */
   readonly counters: ApiCounters;
@@ -97,7 +115,8 @@ export class ApiServer {
   private constructor(server: Server, address: ApiServerAddress, options: ApiServerOptions, limits: ApiLimitsFilled, counters: ApiCounters, router: ApiRouter<ApiRoute>) {
     this.server = server;
     this.address = address;
-    this.url = `http://${address.family === 6 ? `[${address.host}]` : address.host}:${address.port}`;
+    this.url = `${options.tls === undefined ? 'http' : 'https'}://${address.family === 6 ? `[${address.host}]` : address.host}:${address.port}`;
+    this.fingerprint = options.tls === undefined ? null : certificateFingerprint(options.tls.cert);
     this.counters = counters;
     this.limits = limits;
     this.tokens = options.tokens;
@@ -111,15 +130,21 @@ export class ApiServer {
   /** Validates the options, listens, and resolves once the API accepts connections. */
   static async start(options: ApiServerOptions): Promise<ApiServer> {
     const limits = fillApiLimits(options.limits);
-    const bind = resolveApiBind(options.bind ?? kApiBindDefault, options.allowRemote ?? false);
+    const bind = resolveApiBind(options.bind ?? kApiBindDefault, options.tls !== undefined || (options.allowRemote ?? false));
     const counters = createApiCounters();
     // Built first: a route defined twice throws here, before anything listens.
     const router = new ApiRouter([...apiRoutes({ backend: options.backend, tokens: options.tokens, counters }), ...(options.routes ?? [])]);
-    const server = createServer({
+    const httpOptions = {
       requestTimeout: limits.requestTimeoutMs,
       headersTimeout: limits.headersTimeoutMs,
       connectionsCheckingInterval: connectionsCheckingIntervalMs(limits),
-    });
+    };
+    // https.Server is an http.Server over TLS: the same request, upgrade and clientError
+    // paths serve HTTPS and WSS. A bad certificate or key throws here, before listening.
+    const server: Server = options.tls === undefined ? createServer(httpOptions) : createTlsServer({ ...httpOptions, cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' });
+    // A failed handshake (a client that does not trust the certificate, a scanner) is a
+    // client error too; node closes the socket itself.
+    if (options.tls !== undefined) server.on('tlsClientError', () => counters.clientErrors.other++);
     server.maxConnections = limits.connectionsMax;
     server.on('drop', () => counters.connectionsRejected++);
     server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => refuseClient(counters, clientErrorReason(error.code), socket));

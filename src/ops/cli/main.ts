@@ -79,11 +79,14 @@ program
   .description('run one farm member over UDP and TCP: join through seeds and log every membership change as a JSON line on stdout (structured logs go to stderr); SIGTERM or SIGINT leaves gracefully. Settings come from flags, then GALAXY_* environment variables, then --config, then defaults')
   .option('--bind <host:port>', 'address to bind and announce, "a.b.c.d:port" or "[v6]:port" (env GALAXY_BIND)')
   .option('--join <host:port,...>', 'seeds to join through, comma-separated; repeatable (env GALAXY_JOIN)', (value: string, previous: string[]) => [...previous, value], [] as string[])
+  .option('--seeds-file <path>', 'seeds from a file: one address per line ("a.b.c.d:port", "[v6]:port" or "host:port"), # comments; re-read when it changes (env GALAXY_SEEDS_FILE)')
+  .option('--seeds-srv <name>', 'seeds from DNS SRV records, e.g. _galaxy._udp.farm.example.; re-resolved every 30 s (env GALAXY_SEEDS_SRV)')
+  .option('--dns-server <ip[:port]>', 'DNS server for --seeds-srv and seed-file host names; repeatable (default the system\'s; env GALAXY_DNS_SERVERS)', (value: string, previous: string[]) => [...previous, value], [] as string[])
   .option('--preset <name>', `timer preset: ${Object.keys(kPresets).join(', ')} (default lan; env GALAXY_PRESET)`)
   .option('--meta <key=value...>', 'tags announced with this member')
   .option('--key <base64>', 'farm key (AES-256, base64); repeat to install several, the first encrypts (env GALAXY_KEYS, comma-separated)', (value: string, previous: string[]) => [...previous, value], [] as string[])
   .option('--transport <kind>', 'datagram transport: auto (native when built), native (ICMP-aware, batched) or dgram (default auto; env GALAXY_TRANSPORT)')
-  .option('--config <file>', 'YAML config file: bind, join, preset, meta, transport, keys, dataDir, logLevel, membership')
+  .option('--config <file>', 'YAML config file: bind, join, preset, meta, transport, keys, dataDir, logLevel, membership, roles, api, apiTls, apiTlsCert, apiTlsKey, apiInsecure, seedsFile, seedsSrv, dnsServers, insecure, farmCa')
   .option('--data-dir <dir>', 'directory holding identity.json (node id and last incarnation); default ~/.galaxy/<bind> (env GALAXY_DATA_DIR)')
   .option('--log-level <level>', 'level of the JSON logs on stderr: fatal, error, warn, info, debug, trace, silent (default info; env GALAXY_LOG_LEVEL)')
   .option('--role <role>', 'role to ask the farm for: controller, management, ...; repeatable or comma-separated (env GALAXY_ROLES)', (value: string, previous: string[]) => [...previous, value], [] as string[])
@@ -91,7 +94,11 @@ program
   .option('--auto-approve', 'approve every node that asks to join (demos and labs only); needs --role controller')
   .option('--farm-ca <fingerprint>', 'accept credentials only from the farm authority with this fingerprint (galaxy node on a controller shows it)')
   .option('--insecure', 'an open lab farm: no admission and no encryption (env GALAXY_INSECURE=1)')
-  .option('--api <host:port>', `HTTP API address, loopback by default (default ${'127.0.0.1:7600'}; "off" disables it; env GALAXY_API_BIND)`)
+  .option('--api <host:port>', `HTTP API address, loopback by default (default ${'127.0.0.1:7600'}; "off" disables it; env GALAXY_API_BIND). Beyond loopback it needs TLS or --api-insecure`)
+  .option('--api-tls-cert <file>', 'serve the API over HTTPS/WSS with this PEM certificate (with --api-tls-key; env GALAXY_API_TLS_CERT)')
+  .option('--api-tls-key <file>', 'the PEM private key of --api-tls-cert (env GALAXY_API_TLS_KEY)')
+  .option('--api-tls <self-signed>', 'serve the API over HTTPS/WSS with a self-signed certificate made once in the data directory; the agent prints its fingerprint for --api-fingerprint (env GALAXY_API_TLS)')
+  .option('--api-insecure', 'allow a non-loopback API address in plain HTTP: tokens cross the network in clear (trusted networks only; env GALAXY_API_INSECURE=1)')
   .action(async (flags: AgentFlags, command: Command) => {
     let prepared;
     try {

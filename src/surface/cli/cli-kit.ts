@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ApiClient, ApiClientError } from '../client/api-client.js';
+import { parseFingerprint } from '../client/certificate-fingerprint.js';
 
 /** Where an agent's API listens unless told otherwise: loopback only. */
 export const kDefaultApiBind = '127.0.0.1:7600';
@@ -14,6 +15,8 @@ export const kDefaultApiBind = '127.0.0.1:7600';
  */
 export interface ConnectionFlags {
   api?: string;
+  /** SHA-256 fingerprint of the agent's API certificate to pin (https only). */
+  apiFingerprint?: string;
   token?: string;
   dataDir?: string;
   json?: boolean;
@@ -33,10 +36,16 @@ export function connect(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process
     }
   };
   const apiFile = fromDir(kApiFileName);
-  const url = flags.api ?? env['GALAXY_API'] ?? (apiFile === undefined ? undefined : (JSON.parse(apiFile) as { url: string }).url) ?? `http://${kDefaultApiBind}`;
+  const local = apiFile === undefined ? undefined : (JSON.parse(apiFile) as { url: string; fingerprint?: string });
+  const url = flags.api ?? env['GALAXY_API'] ?? local?.url ?? `http://${kDefaultApiBind}`;
   const token = flags.token ?? env['GALAXY_TOKEN'] ?? fromDir(kAdminTokenFileName);
   if (token === undefined) throw new CliError('no API token: pass --token, set GALAXY_TOKEN, or give --data-dir of a local agent (it holds admin.token)');
-  return new ApiClient({ url, token });
+  // The local agent's own fingerprint applies only to its own URL.
+  const pinText = flags.apiFingerprint ?? env['GALAXY_API_FINGERPRINT'] ?? (local !== undefined && url === local.url ? local.fingerprint : undefined);
+  if (pinText === undefined) return new ApiClient({ url, token });
+  const fingerprint = parseFingerprint(pinText);
+  if (fingerprint === null) throw new CliError(`--api-fingerprint takes the SHA-256 fingerprint the agent printed, "SHA256:AB:CD:…" (32 bytes of hex), got "${pinText}"`);
+  return new ApiClient({ url, token, fingerprint });
 }
 
 export class CliError extends Error {}
@@ -61,6 +70,7 @@ export function withConnection(command: Command): Command {
   return command
     .option('--api <url>', 'agent API, e.g. http://127.0.0.1:7600 (env GALAXY_API)')
     .option('--token <token>', 'API bearer token (env GALAXY_TOKEN)')
+    .option('--api-fingerprint <sha256>', 'pin the agent API\'s TLS certificate: the SHA256:… fingerprint the agent printed at start (env GALAXY_API_FINGERPRINT)')
     .option('--data-dir <dir>', 'a local agent\'s data directory: its api.json and admin.token are used (env GALAXY_DATA_DIR)')
     .option('--json', 'print JSON');
 }

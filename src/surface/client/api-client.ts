@@ -1,13 +1,23 @@
+import { parseFingerprint } from './certificate-fingerprint.js';
+import { pinnedRequest, PinnedRequestError } from './pinned-https-request.js';
+
 /**
  * A client of the agent's HTTP API, for the CLI and scripts: JSON in and out, the
  * bearer token on every request, and every failure as an ApiClientError carrying the
  * server's status and stable code, so a caller can branch on `code` and print
- * `message` as it is. Uses the global fetch (undici), nothing else.
+ * `message` as it is. Uses the global fetch (undici); with a pinned certificate
+ * fingerprint, node:https through pinned-https-request.ts.
  */
 export interface ApiClientOptions {
   /** Base URL of the agent API, e.g. http://127.0.0.1:7600. */
   readonly url: string;
   readonly token: string;
+  /**
+   * Pin the server's TLS certificate by its SHA-256 fingerprint ("SHA256:AB:…", as the
+   * agent prints it) instead of trusting it through a CA: for an agent serving a
+   * self-signed certificate. The URL must then be https.
+   */
+  readonly fingerprint?: string;
   /** How long one request may take, connect to last byte, ms. */
   readonly timeoutMs?: number;
   /** Largest response body read, bytes; a larger one is an error rather than a memory spike. */
@@ -17,7 +27,7 @@ export interface ApiClientOptions {
 export const kApiClientTimeoutMsDefault = 30_000;
 export const kApiClientResponseBytesMaxDefault = 16 * 1024 * 1024;
 
-export type ApiClientErrorCode = 'GALAXY_API_UNREACHABLE' | 'GALAXY_API_TIMEOUT' | 'GALAXY_API_BAD_URL' | 'GALAXY_API_BAD_RESPONSE' | 'GALAXY_API_RESPONSE_TOO_LARGE' | (string & {});
+export type ApiClientErrorCode = 'GALAXY_API_UNREACHABLE' | 'GALAXY_API_FINGERPRINT_MISMATCH' | 'GALAXY_API_TIMEOUT' | 'GALAXY_API_BAD_URL' | 'GALAXY_API_BAD_RESPONSE' | 'GALAXY_API_RESPONSE_TOO_LARGE' | (string & {});
 
 export class ApiClientError extends Error {
   /** The HTTP status, or undefined when no answer came (unreachable, timeout, bad URL). */
@@ -38,12 +48,17 @@ type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 export class ApiClient {
   readonly url: string;
   private readonly token: string;
+  /** Canonical pinned fingerprint, or null to trust through the system's CAs. */
+  readonly fingerprint: string | null;
   private readonly timeoutMs: number;
   private readonly responseBytesMax: number;
 
   constructor(options: ApiClientOptions) {
     this.url = checkBaseUrl(options.url);
     this.token = options.token;
+    this.fingerprint = options.fingerprint === undefined ? null : parseFingerprint(options.fingerprint);
+    if (this.fingerprint === null && options.fingerprint !== undefined) throw new ApiClientError(undefined, 'GALAXY_API_BAD_URL', `a certificate fingerprint is "SHA256:" and 32 bytes of hex, got "${options.fingerprint}"`);
+    if (this.fingerprint !== null && !this.url.startsWith('https:')) throw new ApiClientError(undefined, 'GALAXY_API_BAD_URL', `a certificate fingerprint pins a TLS certificate: the agent API URL must be https, got "${this.url}"`);
     this.timeoutMs = options.timeoutMs ?? kApiClientTimeoutMsDefault;
     this.responseBytesMax = options.responseBytesMax ?? kApiClientResponseBytesMaxDefault;
     if (!Number.isSafeInteger(this.timeoutMs) || this.timeoutMs <= 0) throw new RangeError(`options.timeoutMs must be a positive integer, got ${String(options.timeoutMs)}`);
@@ -72,6 +87,7 @@ export class ApiClient {
     const target = this.url + path;
     const headers: Record<string, string> = { Authorization: `Bearer ${this.token}`, Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (this.fingerprint !== null) return this.pinned(method, target, headers, body);
     let response: Response;
     try {
       response = await fetch(target, { method, headers, body: body === undefined ? null : JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error' });
@@ -79,15 +95,28 @@ export class ApiClient {
       throw this.transportError(error);
     }
     const text = await this.readText(response);
-    if (response.ok) return parseSuccess(response, text, target);
+    if (response.ok) return parseSuccess(response.status, response.headers.get('content-type'), text, target);
     throw errorFromBody(response.status, text, target);
+  }
+
+  private async pinned(method: Method, target: string, headers: Record<string, string>, body: unknown): Promise<unknown> {
+    let answer;
+    try {
+      answer = await pinnedRequest({ url: new URL(target), method, headers, body: body === undefined ? null : JSON.stringify(body), fingerprint: this.fingerprint!, timeoutMs: this.timeoutMs, responseBytesMax: this.responseBytesMax });
+    } catch (error) {
+      if (error instanceof PinnedRequestError) throw new ApiClientError(undefined, error.code, error.message, { cause: error });
+      throw error;
+    }
+    if (answer.status >= 200 && answer.status < 300) return parseSuccess(answer.status, answer.contentType, answer.text, target);
+    throw errorFromBody(answer.status, answer.text, target);
   }
 
   private transportError(error: unknown): ApiClientError {
     if (error instanceof DOMException && error.name === 'TimeoutError') {
       return new ApiClientError(undefined, 'GALAXY_API_TIMEOUT', `the agent API at ${this.url} did not answer within ${this.timeoutMs} ms`, { cause: error });
     }
-    return new ApiClientError(undefined, 'GALAXY_API_UNREACHABLE', `no agent API at ${this.url}: ${describeCause(error)}`, { cause: error });
+    const hint = kCertificateTrustCodes.has(String((error as { cause?: { code?: unknown } }).cause?.code)) ? '; if the agent serves a self-signed certificate, pin it with --api-fingerprint SHA256:… (the agent prints it at start; env GALAXY_API_FINGERPRINT)' : '';
+    return new ApiClientError(undefined, 'GALAXY_API_UNREACHABLE', `no agent API at ${this.url}: ${describeCause(error)}${hint}`, { cause: error });
   }
 
   /** The body as text, stopping at responseBytesMax. */
@@ -115,6 +144,9 @@ export class ApiClient {
   }
 }
 
+/** TLS errors that mean "this certificate is not trusted through a CA". */
+const kCertificateTrustCodes: ReadonlySet<string> = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED']);
+
 /** The base URL without a trailing slash; http or https only. */
 function checkBaseUrl(url: string): string {
   let parsed: URL;
@@ -138,10 +170,9 @@ function describeCause(error: unknown): string {
 }
 
 /** JSON parsed; text (such as /metrics) as a string; nothing (204) as undefined. */
-function parseSuccess(response: Response, text: string, target: string): unknown {
-  const { status } = response;
+function parseSuccess(status: number, contentType: string | null, text: string, target: string): unknown {
   if (status === 204 || text === '') return undefined;
-  if (response.headers.get('content-type')?.startsWith('text/') === true) return text;
+  if (contentType?.startsWith('text/') === true) return text;
   try {
     return JSON.parse(text);
   } catch {

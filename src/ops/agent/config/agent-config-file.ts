@@ -47,6 +47,20 @@ const kConfigSchema = z
     insecure: z.boolean(),
     /** Fingerprint of the farm authority to accept, as --farm-ca. */
     farmCa: z.string(),
+    /** The API's TLS certificate (PEM), as --api-tls-cert; relative to the config file's directory. */
+    apiTlsCert: z.string().min(1),
+    /** Its private key (PEM), as --api-tls-key; relative to the config file's directory. */
+    apiTlsKey: z.string().min(1),
+    /** "self-signed", as --api-tls. */
+    apiTls: z.literal('self-signed'),
+    /** Plain HTTP on a non-loopback API address, as --api-insecure. */
+    apiInsecure: z.boolean(),
+    /** A file of seed addresses, as --seeds-file; relative to the config file's directory. */
+    seedsFile: z.string().min(1),
+    /** An SRV name naming the seeds, as --seeds-srv. */
+    seedsSrv: z.string().min(1),
+    /** DNS servers for discovery, as --dns-server. */
+    dnsServers: z.array(z.string()).max(8),
   })
   .partial()
   .strict();
