@@ -18,6 +18,7 @@ import { FarmComponents, kFarmComponentKinds } from './farm-components.js';
 import { farmMetrics } from '../../farm/service/farm-metrics.js';
 import { FarmService } from '../../farm/service/farm-service.js';
 import { kBytesCodec } from '../../core/messenger/channel-codec.js';
+import { profileAndDesignerRoutes } from '../../cluster/designer/agent-designer.js';
 
 /**
  * One farm node as `galaxy agent` runs it: the farm service (membership, admission,
@@ -102,7 +103,7 @@ export class FarmNode implements ApiBackend {
       if (prepared.farm.api !== null) {
         const tokens = TokenStore.open(join(prepared.dataDir, 'tokens.json'));
         if (tokens.bootstrap(join(prepared.dataDir, kAdminTokenFileName))) logger.info({ file: join(prepared.dataDir, kAdminTokenFileName) }, 'created the admin API token');
-        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, logger, routes: [...farmDataRoutes(node.data), ...farmComponentsRoutes(node.desiredComponents), ...node.farmComponents.routes()] });
+        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, logger, routes: [...farmDataRoutes(node.data), ...farmComponentsRoutes(node.desiredComponents), ...node.farmComponents.routes(), ...profileAndDesignerRoutes(node, node.data, () => node.farmComponents?.packages() ?? [])] });
         writeFileAtomic(join(prepared.dataDir, kApiFileName), `${JSON.stringify({ url: node.apiServer.url })}\n`);
       }
       node.wire(options.measurementIntervalMs ?? 5000);
