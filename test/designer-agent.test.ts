@@ -108,6 +108,14 @@ describe('the Cluster Designer (real agent processes)', () => {
     expect(upgrade.stdout).toContain(`+ add member ${worker} as worker`);
     expect(upgrade.stdout).toMatch(/Plan for web-tier@1\.0\.0: 1 member\(s\) to add, 0 to move, 0 to remove; 2 install\(s\), 1 version change\(s\)/);
 
+    // `galaxy profile place|plan` of a stored name without --nodes: the same live data.
+    const place = galaxy(a, 'profile', 'place', 'web-tier', '--on', 'everywhere');
+    expect(place.status, place.stderr).toBe(0);
+    expect(place.stdout).toMatch(new RegExp(`^worker\\s+${worker}\\s`, 'm'));
+    const livePlan = galaxy(a, 'profile', 'plan', 'web-tier', '--on', 'rack-r1');
+    expect(livePlan.status).toBe(2);
+    expect(livePlan.stdout).toMatch(/^! blocked: .*worker/m);
+
     // Interactive, through a pipe: a landscape too small, another, a bad name, then confirmed.
     const dialogue = interactive(b, ['web-tier', 'rack-r1', 'l', 'everywhere', 'Bad Name', 'web2', 'y', ''].join('\n'));
     expect(dialogue.status, `${dialogue.stdout}\n${dialogue.stderr}`).toBe(0);

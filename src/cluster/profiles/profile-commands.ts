@@ -20,7 +20,15 @@ import { renderProfile } from './profile-render.js';
 import type { Profile } from './profile-schema.js';
 import { findProfile } from './profile-source.js';
 import { validateProfile, type ProfileValidation } from './profile-validation.js';
-import { connect, type ConnectionFlags } from '../../surface/cli/cli-kit.js';
+import { CliError, connect, type ConnectionFlags } from '../../surface/cli/cli-kit.js';
+
+/** What POST /v1/designer/plan answers, as `profile plan` prints it (the designer's ClusterPlan document). */
+interface ClusterPlanView {
+  readonly profile: string;
+  readonly actions: readonly unknown[];
+  readonly blocked: readonly string[];
+  readonly lines: readonly string[];
+}
 import { profileInputOf, registerStoredProfileCommands, runStored, withApiFlags } from './profile-store-commands.js';
 
 /**
@@ -292,18 +300,30 @@ export function registerProfileCommands(program: Command, io: ProfileCommandsIo 
     });
   });
 
-  withDir(
-    profile
-      .command('place')
-      .description('preview placement: which node gets which role, and why, from a JSON file of nodes with their attributes (and landscape memberships)')
-      .argument('<file>', 'profile file')
-      .requiredOption('--nodes <nodes.json>', '[{id, attributes, alive?}] or {nodes, landscapes: {name: [ids]}, queries?}')
-      .option('--on <landscape>', 'only nodes of this landscape (as galaxy cluster create --on)')
-      .option('--json', 'print JSON'),
-  ).action((file: string, flags: SourceFlags & { nodes: string; on?: string; json?: boolean }) =>
-    run(io, () => {
+  withApiFlags(
+    withDir(
+      profile
+        .command('place')
+        .description('preview placement: which node gets which role, and why; over a JSON file of nodes (--nodes), or without it over the live FMIDB of the local agent (nodes, attributes, liveness, landscapes)')
+        .argument('<profile>', 'profile file, or NAME[@RANGE] stored in the FMIDB')
+        .option('--nodes <nodes.json>', '[{id, attributes, alive?}] or {nodes, landscapes: {name: [ids]}, queries?}')
+        .option('--on <landscape>', 'only nodes of this landscape (as galaxy cluster create --on)')
+        .option('--json', 'print JSON'),
+    ),
+  ).action((file: string, flags: SourceFlags & ConnectionFlags & { nodes?: string; on?: string; json?: boolean }) => {
+    if (flags.nodes === undefined) {
+      return runStored(io, async () => {
+        const preview = (await connect(flags).post('/v1/designer/preview', { profile: profileInputOf(file, isFileArgument(file)), on: flags.on ?? null })) as { placement: Placement };
+        if (flags.json) io.print(JSON.stringify(preview.placement, null, 2));
+        else printPlacement(io, preview.placement);
+        for (const problem of preview.placement.problems) io.printError(`galaxy: not enough nodes: ${problem}`);
+        return preview.placement.problems.length > 0 ? 2 : 0;
+      });
+    }
+    const nodes = flags.nodes;
+    return run(io, () => {
       const composed = composedProfile(file, flags);
-      const data = farmData(flags.nodes);
+      const data = farmData(nodes);
       const queries = { ...evaluatePlacementQueries(composed, data.nodes), ...data.queries };
       const w = within(data, flags.on);
       const placement = placeProfile({ profile: composed, nodes: data.nodes, landscapes: data.landscapes, queries, ...(w === undefined ? {} : { within: w }) });
@@ -311,33 +331,51 @@ export function registerProfileCommands(program: Command, io: ProfileCommandsIo 
       else printPlacement(io, placement);
       for (const problem of placement.problems) io.printError(`galaxy: not enough nodes: ${problem}`);
       return placement.problems.length > 0 ? 2 : 0;
-    }),
-  );
+    });
+  });
 
-  withCatalog(
-    withDir(
-      profile
-        .command('plan')
-        .description('dry run: the actions (add member, install, upgrade, remove) that take a cluster from its current state to the profile')
-        .argument('<file>', 'profile file')
-        .requiredOption('--nodes <nodes.json>', 'nodes and landscapes, as for place')
-        .option('--current <cluster.json>', '{members: [{node, role, components: [{package, version}]}]}; none: a new cluster')
-        .option('--on <landscape>', 'only nodes of this landscape')
-        .option('--json', 'print JSON'),
+  withApiFlags(
+    withCatalog(
+      withDir(
+        profile
+          .command('plan')
+          .description('dry run: the actions (add member, install, upgrade, remove) that take a cluster from its current state to the profile; over --nodes, or without it over the live FMIDB of the local agent (its packages are the catalog)')
+          .argument('<profile>', 'profile file, or NAME[@RANGE] stored in the FMIDB')
+          .option('--nodes <nodes.json>', 'nodes and landscapes, as for place')
+          .option('--current <cluster.json>', '{members: [{node, role, components: [{package, version}]}]}; none: a new cluster')
+          .option('--on <landscape>', 'only nodes of this landscape')
+          .option('--json', 'print JSON'),
+      ),
     ),
-  ).action((file: string, flags: SourceFlags & CatalogFlags & { nodes: string; current?: string; on?: string; json?: boolean }) =>
-    run(io, () => {
+  ).action((file: string, flags: SourceFlags & CatalogFlags & ConnectionFlags & { nodes?: string; current?: string; on?: string; json?: boolean }) => {
+    const current = (): CurrentMember[] => (flags.current === undefined ? [] : readInput(flags.current, kCurrentFileSchema, 'cluster file').members);
+    if (flags.nodes === undefined) {
+      return runStored(io, async () => {
+        let members: CurrentMember[];
+        try {
+          members = current();
+        } catch (error) {
+          if (error instanceof UsageError) throw new CliError(error.message);
+          throw error;
+        }
+        const plan = (await connect(flags).post('/v1/designer/plan', { profile: profileInputOf(file, isFileArgument(file)), on: flags.on ?? null, current: members })) as ClusterPlanView;
+        if (flags.json) io.print(JSON.stringify({ profile: plan.profile, actions: plan.actions, blocked: plan.blocked }, null, 2));
+        else for (const line of plan.lines) io.print(line);
+        return plan.blocked.length > 0 ? 2 : 0;
+      });
+    }
+    const nodes = flags.nodes;
+    return run(io, () => {
       const composed = composedProfile(file, flags);
-      const data = farmData(flags.nodes);
-      const current: CurrentMember[] = flags.current === undefined ? [] : readInput(flags.current, kCurrentFileSchema, 'cluster file').members;
+      const data = farmData(nodes);
       const queries = { ...evaluatePlacementQueries(composed, data.nodes), ...data.queries };
       const w = within(data, flags.on);
-      const plan = planCluster({ profile: composed, nodes: data.nodes, landscapes: data.landscapes, queries, current, catalog: catalogFrom(flags), ...(w === undefined ? {} : { within: w }) });
+      const plan = planCluster({ profile: composed, nodes: data.nodes, landscapes: data.landscapes, queries, current: current(), catalog: catalogFrom(flags), ...(w === undefined ? {} : { within: w }) });
       if (flags.json) io.print(JSON.stringify({ profile: plan.profile, actions: plan.actions, blocked: plan.blocked }, null, 2));
       else for (const line of formatPlan(plan)) io.print(line);
       return plan.blocked.length > 0 ? 2 : 0;
-    }),
-  );
+    });
+  });
 
   registerStoredProfileCommands(profile, io);
 }
