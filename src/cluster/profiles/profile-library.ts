@@ -164,7 +164,7 @@ export class ProfileLibrary {
         if (error instanceof FmidbError) {
           const reason =
             error.code === 'FMIDB_KEYS_PER_NODE_EXCEEDED'
-              ? `the FMIDB subject ${kProfileSubjectPrefix}${document.name} is full (${this.options.data.replica.config.keysPerNodeMax} keys: every version takes its parts and a meta key): remove old versions with galaxy profile rm`
+              ? `the FMIDB subject ${kProfileSubjectPrefix}${document.name} is full (${this.options.data.replica.config.keysPerNodeMax} keys: every version takes its parts and a meta key): remove old versions with galaxy profile rm; their keys are free again once the FMIDB reaps the deletions (after ${Math.round(this.options.data.replica.config.tombstoneReapMs / 1000)} s)`
               : `the FMIDB refused it: ${error.code}: ${error.message}`;
           throw ProfileError.of('GALAXY_PROFILE_REGISTRY', document.file, '', reason);
         }
