@@ -43,6 +43,7 @@ describe('profiles in the FMIDB (real agent processes)', () => {
     expect(orphan.status).toBe(2);
     expect(orphan.stderr).toMatch(/primary-backup\.yaml:\d+:\d+: extends: base not found/);
     expect(orphan.stderr).toContain('GALAXY_PROFILE_NOT_FOUND');
+    expect(orphan.stderr).toContain(`hint: a parent or mixin is not stored yet: import it in the same command, or give --profiles-dir ${kProfiles} to take it from disk`);
     expect(await list(a)).toEqual([]);
 
     // Everything shipped at once, in any order: parents and mixins compose from the same import.
@@ -117,6 +118,18 @@ describe('profiles in the FMIDB (real agent processes)', () => {
     expect(twins.status).toBe(2);
     expect(twins.stderr).toMatch(/good@1\.0\.0 is also defined by/);
     expect((await list(a)).map((v) => v.name)).not.toContain('good');
+
+    // --profiles-dir: parents the FMIDB does not hold come from disk, transitively.
+    const family = mkdtempSync(join(tmpdir(), 'galaxy-profiles-family-'));
+    writeFileSync(join(family, 'grand.yaml'), 'apiVersion: galaxy/v1\nkind: ClusterProfile\nname: grand\nversion: 1.2.0\nextends: base@^1\n');
+    writeFileSync(join(family, 'parent.yaml'), 'apiVersion: galaxy/v1\nkind: ClusterProfile\nname: parent\nversion: 1.0.0\nextends: grand@^1\n');
+    writeFileSync(join(dir, 'child.yaml'), 'apiVersion: galaxy/v1\nkind: ClusterProfile\nname: child\nversion: 1.0.0\nextends: parent@^1\n');
+    const withParents = galaxy(a, 'profile', 'import', join(dir, 'child.yaml'), '--profiles-dir', family);
+    expect(withParents.status, withParents.stderr).toBe(0);
+    expect(withParents.stdout).toContain(`with parent@1.0.0 from ${join(family, 'parent.yaml')}`);
+    expect(withParents.stdout).toContain(`with grand@1.2.0 from ${join(family, 'grand.yaml')}`);
+    expect(withParents.stdout).toMatch(/imported\s+child@1\.0\.0/);
+    expect((await list(a)).filter((v) => ['child', 'parent', 'grand'].includes(v.name)).map((v) => v.valid)).toEqual([true, true, true]);
 
     // rm: refused while composed into another stored profile; a leaf goes, everywhere.
     const inUse = galaxy(a, 'profile', 'rm', 'fast-failover@1.0.0');

@@ -2,8 +2,16 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ApiClientError } from '../../surface/client/api-client.js';
 import { CliError, connect, table, type ConnectionFlags } from '../../surface/cli/cli-kit.js';
+import { dirname } from 'node:path';
+import { maxSatisfying, parseSemverRange } from '../../farm/install/semver.js';
+import type { ApiClient } from '../../surface/client/api-client.js';
+import { parseProfileDocument, type ProfileDocument } from './profile-document.js';
+import { ProfileError } from './profile-error.js';
+import { readProfileDirectory } from './profile-files.js';
 import type { ImportedProfile, ProfileInput, ShownProfile, StoredVersion } from './profile-library.js';
 import { kStoredProfileBytesMax } from './profile-library.js';
+import { kProfileRefPattern } from './profile-schema.js';
+import { findProfile } from './profile-source.js';
 
 /**
  * `galaxy profile import|ls|show|export|rm`: the profiles stored in the FMIDB, over the
@@ -65,6 +73,49 @@ export function profileInputOf(argument: string, isFile: boolean): ProfileInput 
   return isFile ? readForApi(argument) : { ref: argument };
 }
 
+/** The `extends` and `mixins` references of a document. */
+function referencesOf(document: ProfileDocument): string[] {
+  const parent = document.value['extends'];
+  const mixins = document.value['mixins'];
+  return [...(typeof parent === 'string' ? [parent] : []), ...(Array.isArray(mixins) ? mixins.filter((m): m is string => typeof m === 'string') : [])];
+}
+
+/**
+ * The parents and mixins (transitively) of the files being imported that neither the
+ * FMIDB nor the import holds, found in `dir`: imported along, so that the FMIDB never
+ * holds a profile it cannot compose.
+ */
+async function parentsOnDisk(client: ApiClient, files: ReadonlyArray<{ file: string; text: string }>, dir: string): Promise<Array<{ file: string; text: string; ref: string }>> {
+  const stored = ((await client.get('/v1/profiles')) as StoredVersion[]).filter((v) => v.complete);
+  const batch: ProfileDocument[] = [];
+  for (const { file, text } of files) {
+    try {
+      batch.push(parseProfileDocument(file, text));
+    } catch (error) {
+      // The agent reports a file that does not parse, with the others' problems.
+      if (!(error instanceof ProfileError)) throw error;
+    }
+  }
+  const { source } = readProfileDirectory(dir);
+  const added: Array<{ file: string; text: string; ref: string }> = [];
+  const held = (name: string, range: string | null): boolean => {
+    const parsed = parseSemverRange(range ?? '*');
+    const versions = [...stored.filter((v) => v.name === name).map((v) => v.version), ...batch.filter((d) => d.name === name).map((d) => d.version)];
+    return parsed !== null && versions.length > 0 && (range === null || maxSatisfying(versions, parsed) !== null);
+  };
+  for (let at = 0; at < batch.length; at++) {
+    for (const reference of referencesOf(batch[at]!)) {
+      const match = kProfileRefPattern.exec(reference);
+      if (match === null || held(match[1]!, match[2] ?? null)) continue;
+      const found = findProfile(source, match[1]!, match[2] ?? null);
+      if (found === null) continue;
+      batch.push(found);
+      added.push({ ...readForApi(found.file), ref: `${found.name}@${found.version}` });
+    }
+  }
+  return added;
+}
+
 function missingText(version: Pick<StoredVersion, 'kind' | 'missing' | 'valid'>): string {
   if (version.kind !== 'ClusterProfile' || !version.valid) return '-';
   if (version.missing.length === 0) return 'none';
@@ -76,11 +127,27 @@ export function registerStoredProfileCommands(profile: Command, io: StoreCommand
     profile
       .command('import')
       .description('store profiles in the FMIDB, farm-wide: each is checked and composed against the stored profiles and the other files given; all are stored or none')
-      .argument('<files...>', 'profile files'),
-  ).action((files: string[], flags: ConnectionFlags) =>
+      .argument('<files...>', 'profile files')
+      .option('--profiles-dir <dir>', 'parents and mixins neither stored nor given are taken from this directory and imported along'),
+  ).action((files: string[], flags: ConnectionFlags & { profilesDir?: string }) =>
     runStored(io, async () => {
+      const client = connect(flags);
       const profiles = files.map(readForApi);
-      const imported = (await connect(flags).post('/v1/profiles', { profiles })) as ImportedProfile[];
+      if (flags.profilesDir !== undefined) {
+        const parents = await parentsOnDisk(client, profiles, flags.profilesDir);
+        for (const parent of parents) io.print(`with ${parent.ref} from ${parent.file} (a parent or mixin the FMIDB does not hold)`);
+        profiles.push(...parents.map(({ file, text }) => ({ file, text })));
+      }
+      let imported: ImportedProfile[];
+      try {
+        imported = (await client.post('/v1/profiles', { profiles })) as ImportedProfile[];
+      } catch (error) {
+        if (error instanceof ApiClientError && error.code === 'GALAXY_PROFILE_NOT_FOUND' && flags.profilesDir === undefined) {
+          const dirs = [...new Set(files.map((file) => dirname(file)))];
+          io.printError(`galaxy: hint: a parent or mixin is not stored yet: import it in the same command, or give --profiles-dir ${dirs[0]} to take it from disk`);
+        }
+        throw error;
+      }
       if (flags.json) return io.print(JSON.stringify(imported, null, 2));
       for (const p of imported) {
         io.print(`${p.written ? 'imported ' : 'unchanged'} ${p.ref}  (${p.file}, ${p.kind})`);
