@@ -122,10 +122,10 @@ registerFarmComponentsCommands(program);
 registerEventsCommands(program);
 registerJobsCommands(program);
 registerProfileCommands(program);
-// After any other `cluster` commands: design joins that group (or makes it).
-registerDesignCommand(program);
 registerSimulateCommand(program, version);
 // After registerApiCommands: install, remove, installed and operation join its `components` command.
 registerInstallCommands(program);
+// Last: `cluster design` joins the `cluster` group registered before it (or makes it).
+registerDesignCommand(program);
 
 await program.parseAsync(process.argv);
