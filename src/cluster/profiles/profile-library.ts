@@ -6,7 +6,7 @@ import { diffProfiles, formatDiff, type DiffEntry } from './profile-diff.js';
 import { parseProfileDocument, type ProfileDocument } from './profile-document.js';
 import { ProfileError, type ProfileProblem } from './profile-error.js';
 import { missingComponents, type MissingComponent, type PackageCatalog } from './package-catalog.js';
-import { ProfileRegistry, kProfileSubjectPrefix } from './profile-registry.js';
+import { ProfileRegistry, kProfileSubjectPrefix, kRegistryVersionsMax, type RegistryEntry } from './profile-registry.js';
 import { renderProfile } from './profile-render.js';
 import { kProfileRefPattern, type Profile, type ProfileKind } from './profile-schema.js';
 import { findProfile, ListProfileSource, type ProfileSource } from './profile-source.js';
@@ -109,6 +109,8 @@ function directives(document: ProfileDocument): { extends: string | null; mixins
 export class ProfileLibrary {
   readonly registry: ProfileRegistry;
   private readonly options: ProfileLibraryOptions;
+  /** Stored texts parsed before, by name@version (a YAML parse costs far more than the FMIDB read); at most kRegistryVersionsMax. */
+  private readonly parsed = new Map<string, { readonly text: string; readonly document: ProfileDocument | null }>();
 
   constructor(options: ProfileLibraryOptions) {
     this.options = options;
@@ -137,7 +139,7 @@ export class ProfileLibrary {
     if (problems.length > 0) throw new ProfileError(problems);
     // Two files of the import with the same name@version are refused here (ListProfileSource).
     const batch = new ListProfileSource(documents.map((d) => d.document), 'the files imported');
-    const source = new StackedSource(batch, this.registry);
+    const source = new StackedSource(batch, this.snapshot().source);
     const catalog = this.options.catalog();
     const results: ImportedProfile[] = [];
     for (const { document, text } of documents) {
@@ -179,14 +181,16 @@ export class ProfileLibrary {
   /** Every stored version, with what it extends and what is missing to deploy it. */
   list(): StoredVersion[] {
     const catalog = this.options.catalog();
-    return this.registry.list().map((entry) => this.describe(entry.name, entry.version, entry.kind, entry.bytes, entry.complete, catalog).summary);
+    const { entries, source } = this.snapshot();
+    return entries.map((entry) => this.describe(source, entry, catalog).summary);
   }
 
   /** One stored profile: `name` (the highest version) or `name@range`. */
   show(ref: string): ShownProfile {
-    const document = this.find(ref);
-    const entry = this.registry.list().find((e) => e.name === document.name && e.version === document.version)!;
-    const { summary, composition } = this.describe(entry.name, entry.version, entry.kind, entry.bytes, entry.complete, this.options.catalog());
+    const { entries, source } = this.snapshot();
+    const document = this.find(ref, source);
+    const entry = entries.find((e) => e.name === document.name && e.version === document.version)!;
+    const { summary, composition } = this.describe(source, entry, this.options.catalog());
     return {
       ...summary,
       ref: `${document.name}@${document.version}`,
@@ -205,20 +209,21 @@ export class ProfileLibrary {
   /** Deletes name@version farm-wide (refused while another stored profile composes from it). */
   remove(name: string, version: string): void {
     const ref = `${name}@${version}`;
-    if (!this.registry.list().some((e) => e.name === name && e.version === version)) {
+    const { entries, source } = this.snapshot();
+    if (!entries.some((e) => e.name === name && e.version === version)) {
       throw ProfileError.of('GALAXY_PROFILE_UNKNOWN', ProfileRegistry.fileOf(name, version), '', `${ref} is not stored (stored: ${this.storedRefs()})`);
     }
     const composesFrom = (document: ProfileDocument): boolean => {
       try {
-        return composeProfile(document, this.registry).lineage.includes(ref);
+        return composeProfile(document, source).lineage.includes(ref);
       } catch (error) {
         if (error instanceof ProfileError) return false;
         throw error;
       }
     };
     const dependents: string[] = [];
-    for (const other of this.registry.names()) {
-      for (const document of this.registry.versionsOf(other)) {
+    for (const other of source.names()) {
+      for (const document of source.versionsOf(other)) {
         if (document.name === name && document.version === version) continue;
         // Another version in range would not do: a stored profile's composition must not change under it.
         if (composesFrom(document)) dependents.push(`${document.name}@${document.version}`);
@@ -231,8 +236,9 @@ export class ProfileLibrary {
 
   /** A stored profile or a file's text, composed against the stored profiles. */
   compose(input: ProfileInput): Composition {
-    const document = 'ref' in input ? this.find(input.ref) : parseProfileDocument(input.file, input.text);
-    const source = 'ref' in input ? this.registry : new StackedSource(new ListProfileSource([document], 'the file given'), this.registry);
+    const stored = this.snapshot().source;
+    const document = 'ref' in input ? this.find(input.ref, stored) : parseProfileDocument(input.file, input.text);
+    const source = 'ref' in input ? stored : new StackedSource(new ListProfileSource([document], 'the file given'), stored);
     const composition = composeProfile(document, source);
     if (document.kind === 'ClusterProfile') checkComposition(composition);
     return composition;
@@ -259,14 +265,46 @@ export class ProfileLibrary {
   }
 
   /** The stored document `name[@range]` names, or a GALAXY_PROFILE_UNKNOWN naming what is stored. */
-  find(ref: string): ProfileDocument {
+  find(ref: string, source: ProfileSource = this.snapshot().source): ProfileDocument {
     const match = kProfileRefPattern.exec(ref);
     if (match === null) throw ProfileError.of('GALAXY_PROFILE_BAD_INPUT', ref, '', 'a profile is named NAME or NAME@VERSION-RANGE (a-z 0-9 -, starting with a letter)');
-    const found = findProfile(this.registry, match[1]!, match[2] ?? null);
+    const found = findProfile(source, match[1]!, match[2] ?? null);
     if (found !== null) return found;
-    const versions = this.registry.versionsOf(match[1]!).map((d) => d.version);
+    const versions = source.versionsOf(match[1]!).map((d) => d.version);
     const reason = versions.length === 0 ? `no profile ${match[1]} in the FMIDB (stored: ${this.storedRefs()})` : `no version of ${match[1]} in range ${match[2]} (stored: ${versions.join(', ')})`;
     throw ProfileError.of('GALAXY_PROFILE_UNKNOWN', `${kProfileSubjectPrefix}${match[1]}`, '', reason);
+  }
+
+  /**
+   * The stored profiles as one source, read once: composing many profiles against the
+   * registry itself would re-read and re-hash every stored text per lookup.
+   */
+  private snapshot(): { entries: RegistryEntry[]; source: ListProfileSource } {
+    const entries = this.registry.list();
+    const documents: ProfileDocument[] = [];
+    for (const entry of entries) {
+      if (!entry.complete) continue;
+      const text = this.registry.exportProfile(entry.name, entry.version);
+      if (text === null) continue;
+      const ref = `${entry.name}@${entry.version}`;
+      const cached = this.parsed.get(ref);
+      if (cached !== undefined && cached.text === text) {
+        if (cached.document !== null) documents.push(cached.document);
+        continue;
+      }
+      let document: ProfileDocument | null = null;
+      try {
+        document = parseProfileDocument(ProfileRegistry.fileOf(entry.name, entry.version), text);
+        // Only a text stored where its own head says (as import writes it) counts.
+        if (document.name !== entry.name || document.version !== entry.version) document = null;
+      } catch (error) {
+        if (!(error instanceof ProfileError)) throw error;
+      }
+      if (this.parsed.size >= kRegistryVersionsMax) this.parsed.clear();
+      this.parsed.set(ref, { text, document });
+      if (document !== null) documents.push(document);
+    }
+    return { entries, source: new ListProfileSource(documents, this.registry.where) };
   }
 
   private storedRefs(): string {
@@ -274,13 +312,14 @@ export class ProfileLibrary {
     return refs.length === 0 ? 'none' : refs.join(', ');
   }
 
-  private describe(name: string, version: string, kind: ProfileKind | null, bytes: number, complete: boolean, catalog: PackageCatalog): { summary: StoredVersion; composition: Composition | null } {
+  private describe(source: ProfileSource, entry: RegistryEntry, catalog: PackageCatalog): { summary: StoredVersion; composition: Composition | null } {
+    const { name, version, kind, bytes, complete } = entry;
     const base = { name, version, kind, bytes, complete };
-    const document = complete ? this.registry.versionsOf(name).find((d) => d.version === version) : undefined;
+    const document = complete ? source.versionsOf(name).find((d) => d.version === version) : undefined;
     if (document === undefined) return { summary: { ...base, extends: null, mixins: [], valid: false, problem: complete ? 'the stored text does not parse' : 'pending: not every part has replicated here yet', missing: [] }, composition: null };
     const head = directives(document);
     try {
-      const composition = composeProfile(document, this.registry);
+      const composition = composeProfile(document, source);
       const missing = document.kind === 'ClusterProfile' ? missingComponents(checkComposition(composition), catalog) : [];
       return { summary: { ...base, ...head, valid: true, problem: null, missing }, composition };
     } catch (error) {
