@@ -4,7 +4,8 @@
 //    files given, refuses a text over the stored bound and a full FMIDB subject with a
 //    clear reason, and a version is immutable;
 //  - lookups by range take the highest version; unknown names list what is stored;
-//  - rm is refused while a stored profile composes from the version;
+//  - rm is refused while a stored profile composes from the version; imports and
+//    removals are events naming who made them;
 //  - the designer places only nodes membership sees alive, runs placement SQL on the
 //    FMIDB mirror, turns a known cluster (currentOf) into an upgrade plan, and the
 //    apply step refuses a blocked or unnamed plan and hands a good one over.
@@ -21,7 +22,7 @@ import type { FmidbOptions } from '../src/core/fmidb/config.js';
 import { DomainError } from '../src/core/util/domain-error.js';
 import { packageRoot } from '../src/core/platform/package-root.js';
 import { silentAgentLogger } from '../src/node/util/agent-logger.js';
-import type { MemberView } from '../src/surface/api/api-backend.js';
+import type { ApiEvent, MemberView } from '../src/surface/api/api-backend.js';
 
 const kProfiles = join(packageRoot(), 'profiles');
 const shipped = (name: string) => ({ file: `profiles/${name}.yaml`, text: readFileSync(join(kProfiles, `${name}.yaml`), 'utf8') });
@@ -32,10 +33,11 @@ afterEach(() => {
   for (const data of opened.splice(0)) data.close();
 });
 
-function farm(fmidb: FmidbOptions = {}): { data: FarmData; library: ProfileLibrary } {
+function farm(fmidb: FmidbOptions = {}): { data: FarmData; library: ProfileLibrary; events: ApiEvent[] } {
   const data = new FarmData({ selfId: kSelf, send: () => false, publish: () => {}, logger: silentAgentLogger(), fmidb });
   opened.push(data);
-  return { data, library: new ProfileLibrary({ data, catalog: () => agentCatalog('0.1.0', []) }) };
+  const events: ApiEvent[] = [];
+  return { data, events, library: new ProfileLibrary({ data, catalog: () => agentCatalog('0.1.0', []), publish: (event) => events.push(event) }) };
 }
 
 function problemsOf(fn: () => unknown): string[] {
@@ -91,14 +93,21 @@ describe('ProfileLibrary (a real FMIDB replica)', () => {
   });
 
   it('refuses rm of a version another stored profile composes from', () => {
-    const { library } = farm();
-    library.importProfiles([shipped('base'), shipped('mixin-fast-failover'), shipped('primary-backup')]);
+    const { library, events } = farm();
+    library.importProfiles([shipped('base'), shipped('mixin-fast-failover'), shipped('primary-backup')], 'ops-token');
     expect(problemsOf(() => library.remove('base', '1.0.0'))[0]).toMatch(/base@1\.0\.0 is composed into primary-backup@1\.0\.0: remove those first/);
     expect(problemsOf(() => library.remove('base', '9.9.9'))[0]).toMatch(/^GALAXY_PROFILE_UNKNOWN .*base@9\.9\.9 is not stored/);
     library.remove('primary-backup', '1.0.0');
     library.remove('fast-failover', '1.0.0');
     library.remove('base', '1.0.0');
     expect(library.list()).toEqual([]);
+    // Each import and removal is an event, with who did it.
+    expect(events.map((e) => `${e.kind} ${e.type} ${JSON.stringify(e.body)}`)).toEqual([
+      'profile imported {"profiles":["base@1.0.0","fast-failover@1.0.0","primary-backup@1.0.0"],"by":"ops-token"}',
+      'profile removed {"profile":"primary-backup@1.0.0","by":"local"}',
+      'profile removed {"profile":"fast-failover@1.0.0","by":"local"}',
+      'profile removed {"profile":"base@1.0.0","by":"local"}',
+    ]);
   });
 });
 

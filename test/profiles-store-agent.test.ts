@@ -10,6 +10,7 @@
 //    name@version;
 //  - `rm` is refused while another stored profile composes from the version, and a
 //    removal replicates;
+//  - imports and removals are `profile` events on the agent's stream;
 //  - the API answers bad requests with 400s (and unknown names with 404s) and reasons.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -17,6 +18,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import type { ApiEvent } from '../src/surface/api/api-backend.js';
 import type { StoredVersion } from '../src/cluster/profiles/profile-library.js';
 import { packageRoot } from '../src/core/platform/package-root.js';
 import { freePort, killAllAgents } from './support/agents.js';
@@ -37,6 +40,10 @@ describe('profiles in the FMIDB (real agent processes)', () => {
     const a = await start(seed, [], key);
     const b = await start(`127.0.0.1:${await freePort()}`, [seed], key);
     const dir = mkdtempSync(join(tmpdir(), 'galaxy-profiles-store-'));
+    const events: ApiEvent[] = [];
+    const socket = new WebSocket(`${a.url.replace(/^http/, 'ws')}/v1/events?kind=profile`, { headers: { authorization: `Bearer ${a.token}` } });
+    socket.on('message', (data) => events.push(JSON.parse(String(data)) as ApiEvent));
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
 
     // A child without its parent: refused, naming the file, the line and the names stored.
     const orphan = galaxy(a, 'profile', 'import', join(kProfiles, 'primary-backup.yaml'));
@@ -56,6 +63,10 @@ describe('profiles in the FMIDB (real agent processes)', () => {
     const again = galaxy(a, 'profile', 'import', join(kProfiles, 'base.yaml'));
     expect(again.status, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/unchanged base@1\.0\.0/);
+    // One event on A's stream for the import that wrote something, with the token's name.
+    await eventually('the import is an event on A', async () => events, (list) => list.length >= 1);
+    expect(events[0]).toMatchObject({ kind: 'profile', type: 'imported', body: { by: 'admin' } });
+    expect(events[0]!.body['profiles']).toHaveLength(6);
 
     // B holds them all once replicated: ls with versions, extends, mixins and missing components.
     const onB = await eventually('B holds the six profiles', () => list(b), (l) => l.filter((v) => v.valid).length === 6);
@@ -154,5 +165,7 @@ describe('profiles in the FMIDB (real agent processes)', () => {
     const render = await call(a, 'POST', '/v1/profiles/render', { profile: { ref: 'primary-backup', text: 'x' } });
     expect(render.status).toBe(400);
     expect((await call(a, 'POST', '/v1/profiles/diff', { a: { ref: 'base' } })).status).toBe(400);
+    expect(events.map((e) => e.type)).toEqual(['imported', 'imported', 'removed']);
+    socket.close();
   }, 180_000);
 });

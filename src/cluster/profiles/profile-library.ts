@@ -1,5 +1,6 @@
 import { FmidbError } from '../../core/fmidb/fmidb-error.js';
 import type { FarmData } from '../../farm/data/farm-data.js';
+import type { ApiEvent } from '../../surface/api/api-backend.js';
 import { checkComposition } from './profile-check.js';
 import { composeProfile, type Composition } from './profile-composer.js';
 import { diffProfiles, formatDiff, type DiffEntry } from './profile-diff.js';
@@ -30,6 +31,8 @@ export interface ProfileLibraryOptions {
   readonly data: Pick<FarmData, 'replica' | 'flush'>;
   /** The packages known on this node (farm components and the package store): for "missing components". */
   readonly catalog: () => PackageCatalog;
+  /** Where `profile` events go (imported, removed): the agent's event stream. */
+  readonly publish?: (event: ApiEvent) => void;
 }
 
 /**
@@ -118,7 +121,7 @@ export class ProfileLibrary {
   }
 
   /** Checks every file, then stores them all (or none). */
-  importProfiles(files: ReadonlyArray<{ readonly file: string; readonly text: string }>): ImportedProfile[] {
+  importProfiles(files: ReadonlyArray<{ readonly file: string; readonly text: string }>, by = 'local'): ImportedProfile[] {
     if (files.length === 0) throw ProfileError.of('GALAXY_PROFILE_BAD_INPUT', '(import)', '', 'give at least one profile file');
     if (files.length > kImportFilesMax) throw ProfileError.of('GALAXY_PROFILE_TOO_LARGE', '(import)', '', `${files.length} files in one import; at most ${kImportFilesMax}`);
     const problems: ProfileProblem[] = [];
@@ -175,6 +178,8 @@ export class ProfileLibrary {
         this.options.data.flush();
       }
     }
+    const written = results.filter((r) => r.written).map((r) => r.ref);
+    if (written.length > 0) this.options.publish?.({ kind: 'profile', type: 'imported', time: new Date().toISOString(), body: { profiles: written, by } });
     return results;
   }
 
@@ -207,7 +212,7 @@ export class ProfileLibrary {
   }
 
   /** Deletes name@version farm-wide (refused while another stored profile composes from it). */
-  remove(name: string, version: string): void {
+  remove(name: string, version: string, by = 'local'): void {
     const ref = `${name}@${version}`;
     const { entries, source } = this.snapshot();
     if (!entries.some((e) => e.name === name && e.version === version)) {
@@ -232,6 +237,7 @@ export class ProfileLibrary {
     if (dependents.length > 0) throw ProfileError.of('GALAXY_PROFILE_REGISTRY', ProfileRegistry.fileOf(name, version), '', `${ref} is composed into ${dependents.join(', ')}: remove those first`);
     this.registry.remove(name, version);
     this.options.data.flush();
+    this.options.publish?.({ kind: 'profile', type: 'removed', time: new Date().toISOString(), body: { profile: ref, by } });
   }
 
   /** A stored profile or a file's text, composed against the stored profiles. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ok, route, type ApiRoute } from '../../surface/api/api-route.js';
+import { by, ok, route, type ApiRoute } from '../../surface/api/api-route.js';
 import { kImportFilesMax, kStoredProfileBytesMax, type ProfileLibrary } from './profile-library.js';
 import { kProfileRefPattern } from './profile-schema.js';
 
@@ -34,13 +34,13 @@ export function profileRoutes(library: ProfileLibrary): ApiRoute[] {
       pattern: '/v1/profiles/:ref',
       role: 'operator',
       params: kRemoveParamsSchema,
-      handle: ({ params }) => {
+      handle: ({ params, caller }) => {
         const at = params.ref.indexOf('@');
-        library.remove(params.ref.slice(0, at), params.ref.slice(at + 1));
+        library.remove(params.ref.slice(0, at), params.ref.slice(at + 1), by(caller));
         return { status: 204 };
       },
     }),
-    route({ method: 'POST', pattern: '/v1/profiles', role: 'operator', body: kImportBodySchema, handle: ({ body }) => ok(library.importProfiles(body.profiles)) }),
+    route({ method: 'POST', pattern: '/v1/profiles', role: 'operator', body: kImportBodySchema, handle: ({ body, caller }) => ok(library.importProfiles(body.profiles, by(caller))) }),
     route({ method: 'POST', pattern: '/v1/profiles/render', role: 'viewer', body: z.object({ profile: kProfileInputSchema }).strict(), handle: ({ body }) => ok(library.render(body.profile)) }),
     route({ method: 'POST', pattern: '/v1/profiles/diff', role: 'viewer', body: z.object({ a: kProfileInputSchema, b: kProfileInputSchema }).strict(), handle: ({ body }) => ok(library.diff(body.a, body.b)) }),
   ];

@@ -103,7 +103,7 @@ export class FarmNode implements ApiBackend {
       if (prepared.farm.api !== null) {
         const tokens = TokenStore.open(join(prepared.dataDir, 'tokens.json'));
         if (tokens.bootstrap(join(prepared.dataDir, kAdminTokenFileName))) logger.info({ file: join(prepared.dataDir, kAdminTokenFileName) }, 'created the admin API token');
-        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, logger, routes: [...farmDataRoutes(node.data), ...farmComponentsRoutes(node.desiredComponents), ...node.farmComponents.routes(), ...profileAndDesignerRoutes(node, node.data, () => node.farmComponents?.packages() ?? [])] });
+        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, logger, routes: [...farmDataRoutes(node.data), ...farmComponentsRoutes(node.desiredComponents), ...node.farmComponents.routes(), ...profileAndDesignerRoutes(node, node.data, () => node.farmComponents?.packages() ?? [], (event) => node.publish(event))] });
         writeFileAtomic(join(prepared.dataDir, kApiFileName), `${JSON.stringify({ url: node.apiServer.url })}\n`);
       }
       node.wire(options.measurementIntervalMs ?? 5000);
