@@ -57,3 +57,8 @@ export function catalogOf(specs: Iterable<string>, base: PackageCatalog = new Ma
   }
   return catalog;
 }
+
+/** What an agent knows: the farm components at its own version, and the packages its store holds. */
+export function agentCatalog(agentVersion: string, packages: ReadonlyArray<{ readonly name: string; readonly version: string }>): Map<string, string[]> {
+  return catalogOf([...kFarmComponentPackages.map((name) => `${name}@${agentVersion}`), ...packages.map((p) => `${p.name}@${p.version}`)]);
+}

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -20,6 +20,16 @@ import { renderProfile } from './profile-render.js';
 import type { Profile } from './profile-schema.js';
 import { findProfile } from './profile-source.js';
 import { validateProfile, type ProfileValidation } from './profile-validation.js';
+import { CliError, connect, type ConnectionFlags } from '../../surface/cli/cli-kit.js';
+
+/** What POST /v1/designer/plan answers, as `profile plan` prints it (the designer's ClusterPlan document). */
+interface ClusterPlanView {
+  readonly profile: string;
+  readonly actions: readonly unknown[];
+  readonly blocked: readonly string[];
+  readonly lines: readonly string[];
+}
+import { profileInputOf, registerStoredProfileCommands, runStored, withApiFlags } from './profile-store-commands.js';
 
 /**
  * `galaxy profile validate|render|diff|place|plan`: profiles as files, no agent needed.
@@ -73,9 +83,14 @@ function load(file: string, flags: SourceFlags) {
   return { document, source };
 }
 
+/** A profile file (a .yaml or .yml name, a path, or a file that exists), not a profile name. */
+export function isFileArgument(argument: string): boolean {
+  return /\.ya?ml$/.test(argument) || argument.includes('/') || existsSync(argument);
+}
+
 /** A file, or a `name@range` looked up in --profiles-dir (default the working directory). */
 function loadArgument(argument: string, flags: SourceFlags): ProfileDocument {
-  if (/\.ya?ml$/.test(argument) || argument.includes('/')) return readProfileFile(argument);
+  if (isFileArgument(argument)) return readProfileFile(argument);
   const { source } = readProfileDirectory(flags.profilesDir ?? '.');
   const match = /^([a-z][a-z0-9-]{0,62})(?:@(.+))?$/.exec(argument);
   const found = match === null ? null : findProfile(source, match[1]!, match[2] ?? null);
@@ -183,7 +198,8 @@ function printValidation(io: ProfileCommandsIo, result: ProfileValidation): void
   for (const [key, entry] of byPackage) io.print(`      ${key} (role${entry.roles.length === 1 ? '' : 's'} ${entry.roles.join(', ')}): ${entry.reason}`);
 }
 
-function printPlacement(io: ProfileCommandsIo, placement: Placement): void {
+/** The placement table and, per role, every decision and why nodes were left out (also the designer's preview). */
+export function printPlacement(io: Pick<ProfileCommandsIo, 'print'>, placement: Placement): void {
   if (placement.members.length > 0) {
     const rows = [['ROLE', 'NODE', 'ADMIN', 'COMPONENTS', 'FAILURE DETECTION'], ...placement.members.map((m) => [m.role, m.node, m.networks.admin, m.networks.components, m.networks.failureDetection])];
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -243,40 +259,71 @@ export function registerProfileCommands(program: Command, io: ProfileCommandsIo 
       }),
     );
 
-  withDir(profile.command('render').description('print the fully composed profile as YAML').argument('<file>', 'profile file')).action((file: string, flags: SourceFlags) =>
-    run(io, () => {
-      const { document, source } = load(file, flags);
-      const composition = composeProfile(document, source);
-      if (document.kind === 'ClusterProfile') checkComposition(composition);
-      io.print(renderProfile(composition).trimEnd());
-    }),
+  withApiFlags(withDir(profile.command('render').description('print the fully composed profile as YAML: of a file, or of a profile stored in the FMIDB (NAME[@RANGE]; with --profiles-dir, looked up there)').argument('<profile>', 'profile file, or NAME[@RANGE]'))).action(
+    (argument: string, flags: SourceFlags & ConnectionFlags) => {
+      if (isFileArgument(argument) || flags.profilesDir !== undefined) {
+        return run(io, () => {
+          const document = loadArgument(argument, flags);
+          const { source } = readProfileDirectory(flags.profilesDir ?? dirname(document.file), [document]);
+          const composition = composeProfile(document, source);
+          if (document.kind === 'ClusterProfile') checkComposition(composition);
+          io.print(renderProfile(composition).trimEnd());
+        });
+      }
+      return runStored(io, async () => {
+        const rendered = (await connect(flags).post('/v1/profiles/render', { profile: { ref: argument } })) as { yaml: string };
+        io.print(rendered.yaml.trimEnd());
+      });
+    },
   );
 
-  withDir(profile.command('diff').description('structural diff of two composed profiles (files, or name@version in --profiles-dir)').argument('<a>').argument('<b>')).action((a: string, b: string, flags: SourceFlags) =>
-    run(io, () => {
-      const compose = (argument: string) => {
-        const document = loadArgument(argument, flags);
-        const { source } = readProfileDirectory(flags.profilesDir ?? dirname(document.file), [document]);
-        return checkComposition(composeProfile(document, source));
-      };
-      const lines = formatDiff(diffProfiles(compose(a), compose(b)));
-      if (lines.length === 0) io.print('(no differences)');
-      for (const line of lines) io.print(line);
-    }),
-  );
+  withApiFlags(
+    withDir(profile.command('diff').description('structural diff of two composed profiles: files, name@version in --profiles-dir, or (without --profiles-dir) profiles stored in the FMIDB').argument('<a>').argument('<b>')),
+  ).action((a: string, b: string, flags: SourceFlags & ConnectionFlags) => {
+    if (flags.profilesDir !== undefined || (isFileArgument(a) && isFileArgument(b))) {
+      return run(io, () => {
+        const compose = (argument: string) => {
+          const document = loadArgument(argument, flags);
+          const { source } = readProfileDirectory(flags.profilesDir ?? dirname(document.file), [document]);
+          return checkComposition(composeProfile(document, source));
+        };
+        const lines = formatDiff(diffProfiles(compose(a), compose(b)));
+        if (lines.length === 0) io.print('(no differences)');
+        for (const line of lines) io.print(line);
+      });
+    }
+    // A stored name and a file: the file is composed against the stored profiles.
+    return runStored(io, async () => {
+      const diff = (await connect(flags).post('/v1/profiles/diff', { a: profileInputOf(a, isFileArgument(a)), b: profileInputOf(b, isFileArgument(b)) })) as { lines: string[] };
+      if (diff.lines.length === 0) io.print('(no differences)');
+      for (const line of diff.lines) io.print(line);
+    });
+  });
 
-  withDir(
-    profile
-      .command('place')
-      .description('preview placement: which node gets which role, and why, from a JSON file of nodes with their attributes (and landscape memberships)')
-      .argument('<file>', 'profile file')
-      .requiredOption('--nodes <nodes.json>', '[{id, attributes, alive?}] or {nodes, landscapes: {name: [ids]}, queries?}')
-      .option('--on <landscape>', 'only nodes of this landscape (as galaxy cluster create --on)')
-      .option('--json', 'print JSON'),
-  ).action((file: string, flags: SourceFlags & { nodes: string; on?: string; json?: boolean }) =>
-    run(io, () => {
+  withApiFlags(
+    withDir(
+      profile
+        .command('place')
+        .description('preview placement: which node gets which role, and why; over a JSON file of nodes (--nodes), or without it over the live FMIDB of the local agent (nodes, attributes, liveness, landscapes)')
+        .argument('<profile>', 'profile file, or NAME[@RANGE] stored in the FMIDB')
+        .option('--nodes <nodes.json>', '[{id, attributes, alive?}] or {nodes, landscapes: {name: [ids]}, queries?}')
+        .option('--on <landscape>', 'only nodes of this landscape (as galaxy cluster create --on)')
+        .option('--json', 'print JSON'),
+    ),
+  ).action((file: string, flags: SourceFlags & ConnectionFlags & { nodes?: string; on?: string; json?: boolean }) => {
+    if (flags.nodes === undefined) {
+      return runStored(io, async () => {
+        const preview = (await connect(flags).post('/v1/designer/preview', { profile: profileInputOf(file, isFileArgument(file)), on: flags.on ?? null })) as { placement: Placement };
+        if (flags.json) io.print(JSON.stringify(preview.placement, null, 2));
+        else printPlacement(io, preview.placement);
+        for (const problem of preview.placement.problems) io.printError(`galaxy: not enough nodes: ${problem}`);
+        return preview.placement.problems.length > 0 ? 2 : 0;
+      });
+    }
+    const nodes = flags.nodes;
+    return run(io, () => {
       const composed = composedProfile(file, flags);
-      const data = farmData(flags.nodes);
+      const data = farmData(nodes);
       const queries = { ...evaluatePlacementQueries(composed, data.nodes), ...data.queries };
       const w = within(data, flags.on);
       const placement = placeProfile({ profile: composed, nodes: data.nodes, landscapes: data.landscapes, queries, ...(w === undefined ? {} : { within: w }) });
@@ -284,31 +331,51 @@ export function registerProfileCommands(program: Command, io: ProfileCommandsIo 
       else printPlacement(io, placement);
       for (const problem of placement.problems) io.printError(`galaxy: not enough nodes: ${problem}`);
       return placement.problems.length > 0 ? 2 : 0;
-    }),
-  );
+    });
+  });
 
-  withCatalog(
-    withDir(
-      profile
-        .command('plan')
-        .description('dry run: the actions (add member, install, upgrade, remove) that take a cluster from its current state to the profile')
-        .argument('<file>', 'profile file')
-        .requiredOption('--nodes <nodes.json>', 'nodes and landscapes, as for place')
-        .option('--current <cluster.json>', '{members: [{node, role, components: [{package, version}]}]}; none: a new cluster')
-        .option('--on <landscape>', 'only nodes of this landscape')
-        .option('--json', 'print JSON'),
+  withApiFlags(
+    withCatalog(
+      withDir(
+        profile
+          .command('plan')
+          .description('dry run: the actions (add member, install, upgrade, remove) that take a cluster from its current state to the profile; over --nodes, or without it over the live FMIDB of the local agent (its packages are the catalog)')
+          .argument('<profile>', 'profile file, or NAME[@RANGE] stored in the FMIDB')
+          .option('--nodes <nodes.json>', 'nodes and landscapes, as for place')
+          .option('--current <cluster.json>', '{members: [{node, role, components: [{package, version}]}]}; none: a new cluster')
+          .option('--on <landscape>', 'only nodes of this landscape')
+          .option('--json', 'print JSON'),
+      ),
     ),
-  ).action((file: string, flags: SourceFlags & CatalogFlags & { nodes: string; current?: string; on?: string; json?: boolean }) =>
-    run(io, () => {
+  ).action((file: string, flags: SourceFlags & CatalogFlags & ConnectionFlags & { nodes?: string; current?: string; on?: string; json?: boolean }) => {
+    const current = (): CurrentMember[] => (flags.current === undefined ? [] : readInput(flags.current, kCurrentFileSchema, 'cluster file').members);
+    if (flags.nodes === undefined) {
+      return runStored(io, async () => {
+        let members: CurrentMember[];
+        try {
+          members = current();
+        } catch (error) {
+          if (error instanceof UsageError) throw new CliError(error.message);
+          throw error;
+        }
+        const plan = (await connect(flags).post('/v1/designer/plan', { profile: profileInputOf(file, isFileArgument(file)), on: flags.on ?? null, current: members })) as ClusterPlanView;
+        if (flags.json) io.print(JSON.stringify({ profile: plan.profile, actions: plan.actions, blocked: plan.blocked }, null, 2));
+        else for (const line of plan.lines) io.print(line);
+        return plan.blocked.length > 0 ? 2 : 0;
+      });
+    }
+    const nodes = flags.nodes;
+    return run(io, () => {
       const composed = composedProfile(file, flags);
-      const data = farmData(flags.nodes);
-      const current: CurrentMember[] = flags.current === undefined ? [] : readInput(flags.current, kCurrentFileSchema, 'cluster file').members;
+      const data = farmData(nodes);
       const queries = { ...evaluatePlacementQueries(composed, data.nodes), ...data.queries };
       const w = within(data, flags.on);
-      const plan = planCluster({ profile: composed, nodes: data.nodes, landscapes: data.landscapes, queries, current, catalog: catalogFrom(flags), ...(w === undefined ? {} : { within: w }) });
+      const plan = planCluster({ profile: composed, nodes: data.nodes, landscapes: data.landscapes, queries, current: current(), catalog: catalogFrom(flags), ...(w === undefined ? {} : { within: w }) });
       if (flags.json) io.print(JSON.stringify({ profile: plan.profile, actions: plan.actions, blocked: plan.blocked }, null, 2));
       else for (const line of formatPlan(plan)) io.print(line);
       return plan.blocked.length > 0 ? 2 : 0;
-    }),
-  );
+    });
+  });
+
+  registerStoredProfileCommands(profile, io);
 }

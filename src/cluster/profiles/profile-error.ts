@@ -31,6 +31,8 @@ export const kProfileErrorCodes = Object.freeze([
   'GALAXY_PROFILE_BAD_INPUT',
   /** The FMIDB registry of profiles refused a record (bad, too large, or full). */
   'GALAXY_PROFILE_REGISTRY',
+  /** No profile of that name (or no version in that range) is stored in the FMIDB. */
+  'GALAXY_PROFILE_UNKNOWN',
 ] as const);
 
 export type ProfileErrorCode = (typeof kProfileErrorCodes)[number];
@@ -50,6 +52,7 @@ export function kindOf(code: ProfileErrorCode): ProfileFailureKind {
     case 'GALAXY_PROFILE_REGISTRY':
       return 'conflict';
     case 'GALAXY_PROFILE_UNREADABLE':
+    case 'GALAXY_PROFILE_UNKNOWN':
       return 'not-found';
     default:
       // A bad profile, a missing parent or bad input: the request is wrong.

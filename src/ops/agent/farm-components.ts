@@ -167,6 +167,11 @@ export class FarmComponents {
     return [...eventsRoutes(componentEventsBackend(this.host, { nodeId: this.selfId })), ...jobsRoutes(componentJobsBackend(call)), ...installRoutes(this.installBackend)];
   }
 
+  /** The packages this node's store holds; none before the install service runs (not admitted yet). */
+  packages(): Array<{ readonly name: string; readonly version: string }> {
+    return this.install === null ? [] : this.install.packages();
+  }
+
   /**
    * The configuration to give a component an operator configures: for `events`, with
    * `management` set from the node's role (a configuration replaces the whole previous

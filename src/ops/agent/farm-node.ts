@@ -20,6 +20,7 @@ import { FarmService } from '../../farm/service/farm-service.js';
 import { kBytesCodec } from '../../core/messenger/channel-codec.js';
 import { loadApiTls } from './config/api-tls-files.js';
 import { parseBindAddress } from '../../node/transport/socket-address.js';
+import { profileAndDesignerRoutes } from '../../cluster/designer/agent-designer.js';
 
 /**
  * One farm node as `galaxy agent` runs it: the farm service (membership, admission,
@@ -106,7 +107,7 @@ export class FarmNode implements ApiBackend {
         if (tokens.bootstrap(join(prepared.dataDir, kAdminTokenFileName))) logger.info({ file: join(prepared.dataDir, kAdminTokenFileName) }, 'created the admin API token');
         const tls = prepared.farm.apiTls === null ? undefined : loadApiTls(prepared.farm.apiTls, prepared.dataDir, parseBindAddress(prepared.farm.api).host);
         if (tls?.created === true) logger.info({ file: tls.certFile }, 'created a self-signed API certificate');
-        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, tls, allowRemote: prepared.farm.apiInsecure, logger, routes: [...farmDataRoutes(node.data), ...farmComponentsRoutes(node.desiredComponents), ...node.farmComponents.routes()] });
+        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, tls, allowRemote: prepared.farm.apiInsecure, logger, routes: [...farmDataRoutes(node.data), ...farmComponentsRoutes(node.desiredComponents), ...node.farmComponents.routes(), ...profileAndDesignerRoutes(node, node.data, () => node.farmComponents?.packages() ?? [], (event) => node.publish(event))] });
         writeFileAtomic(join(prepared.dataDir, kApiFileName), `${JSON.stringify({ url: node.apiServer.url, ...(node.apiServer.fingerprint === null ? {} : { fingerprint: node.apiServer.fingerprint }) })}\n`);
       }
       node.wire(options.measurementIntervalMs ?? 5000);

@@ -15,6 +15,7 @@ import { backendReport } from '../../node/backends.js';
 import { kPresets } from '../../core/membership/config.js';
 import { packageRoot } from '../../core/platform/package-root.js';
 import { registerProfileCommands } from '../../cluster/profiles/profile-commands.js';
+import { registerDesignCommand } from '../../cluster/designer/design-command.js';
 import { runDemo } from './demo.js';
 import { runSelfCheck } from './self-check.js';
 import { registerSimulateCommand } from './simulate/simulate-command.js';
@@ -131,5 +132,7 @@ registerProfileCommands(program);
 registerSimulateCommand(program, version);
 // After registerApiCommands: install, remove, installed and operation join its `components` command.
 registerInstallCommands(program);
+// Last: `cluster design` joins the `cluster` group registered before it (or makes it).
+registerDesignCommand(program);
 
 await program.parseAsync(process.argv);
