@@ -12,8 +12,16 @@ export class EngineScratch {
   readonly frame: number;
   readonly frameTape: Tape;
   readonly rowList: number;
+  /**
+   * Views of the send packet, one per datagram length (at most kDatagramBytesMax + 1 of
+   * them, made on first use): handing a datagram to the environment allocates nothing.
+   * The runtime's memory never grows, so a view stays valid.
+   */
+  private readonly sendViews: Array<Uint8Array | undefined> = [];
+  private readonly memory: Uint8Array;
 
   constructor(runtime: Runtime, membersMax: number) {
+    this.memory = runtime.views.u8;
     this.parts = new MessageParts(runtime, membersMax);
     this.receiveTape = new Tape(runtime, { messages: F.kCompoundPartsMax, entries: 256, payloadBytes: 8192 });
     this.receivePacket = runtime.allocate(F.kDatagramBytesMax + 64, 8);
@@ -21,5 +29,13 @@ export class EngineScratch {
     this.frame = runtime.allocate(F.kFrameBytesMax, 8);
     this.frameTape = new Tape(runtime, { messages: 1, entries: 0, payloadBytes: 4 * F.kSummaryBucketsMax });
     this.rowList = runtime.allocate(64 * 4, 8);
+  }
+
+  /** The first `length` bytes of the send packet (a cached view: do not keep it past the send). */
+  sendView(length: number): Uint8Array {
+    if (length > F.kDatagramBytesMax) return this.memory.subarray(this.sendPacket, this.sendPacket + length);
+    let view = this.sendViews[length];
+    if (view === undefined) this.sendViews[length] = view = this.memory.subarray(this.sendPacket, this.sendPacket + length);
+    return view;
   }
 }
