@@ -5,9 +5,9 @@
  * on loopback, the farm Keyring, the MembershipEngine over its table in shared memory,
  * and the reply sealed and queued on the same socket.
  *
- * The bench does not wait for the kernel to deliver datagrams: it hands each sealed
- * datagram to the transport's receive handling the way the addon's batch callback does
- * (a view of the receive slot per datagram, one source string per batch), so the figures
+ * The bench does not wait for the kernel to deliver datagrams: it hands batches of sealed
+ * datagrams to the very callback the addon calls (batchReceiver: reused views of the
+ * receive slots, the batch announced first; one source string per batch), so the figures
  * are the JavaScript, crypto, Wasm and sendmmsg cost of the path and not the scheduler's.
  * Replies really leave through sendmmsg to a sink socket on 127.0.0.1 that every member's
  * address points at; it drains between rounds.
@@ -19,7 +19,7 @@ import { kLanConfig, type MembershipConfig } from '../src/core/membership/config
 import { MembershipEngine } from '../src/core/membership/membership-engine.js';
 import { createRuntime } from '../src/core/kernels/create-runtime.js';
 import { type Runtime } from '../src/core/runtime/runtime.js';
-import { NativeUdpSocket } from '../src/node/native/native-udp-socket.js';
+import { batchReceiver, NativeUdpSocket } from '../src/node/native/native-udp-socket.js';
 import { MembershipTable } from '../src/core/table/membership-table.js';
 import { NativeTransport } from '../src/node/transport/native-transport.js';
 import { Prng } from '../src/core/util/prng.js';
@@ -62,6 +62,8 @@ export class PathRig {
   private readonly receiveSlots = new Uint8Array(kBatchDatagrams * kSlotBytes);
   private readonly receiveBytes: Uint8Array;
   private readonly lengths = new Uint32Array(kBatchDatagrams);
+  private readonly sources: string[];
+  private readonly receiver: (count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]) => void;
   private readonly pings: Uint8Array[] = [];
   private readonly acks: Uint8Array[] = [];
   private readonly source: string;
@@ -74,6 +76,10 @@ export class PathRig {
     this.sink = sink;
     this.source = sink.localAddress;
     this.receiveBytes = new Uint8Array(this.receiveSlots.buffer);
+    this.sources = new Array<string>(kBatchDatagrams).fill(this.source);
+    // The transport's own handlers, as NativeTransport.open gives them to the addon.
+    const inner = transport as unknown as { receive(from: string, bytes: Uint8Array): void; batch(count: number): void };
+    this.receiver = batchReceiver(kSlotBytes, { onMessage: (from, bytes) => inner.receive(from, bytes), onBatch: (count) => inner.batch(count) });
   }
 
   static create(options: PathRigOptions): PathRig {
@@ -106,12 +112,14 @@ export class PathRig {
     engine.adoptTable();
     engine.start();
     // The worker's onMessage, as in workers/agent-worker.ts (secure farm, gossiping,
-    // not suspended; nothing here is an application channel).
+    // not suspended; nothing here is an application channel), with the clock read once
+    // per batch (MembershipEngine.batchArrived).
+    open.onBatch(() => engine.batchArrived());
     open.onMessage((from, bytes) => {
       if (isAdmissionDatagram(bytes)) return;
       const plaintext = sealer.open(bytes);
       if (plaintext === null || plaintext.length === 0 || isEnvelope(plaintext)) return;
-      engine.receiveDatagram(from, plaintext);
+      engine.receiveInBatch(from, plaintext);
     });
     const rig = new PathRig(engine, runtime, open, sink);
     rig.prepare(options.members, sealer, table);
@@ -149,7 +157,6 @@ export class PathRig {
    */
   deliver(kind: 'ping' | 'ack', count: number): void {
     const prepared = kind === 'ping' ? this.pings : this.acks;
-    const receive = (this.transport as unknown as { receive(from: string, bytes: Uint8Array): void }).receive.bind(this.transport);
     for (let done = 0; done < count; ) {
       const batch = Math.min(kBatchDatagrams, count - done);
       for (let slot = 0; slot < batch; slot++) {
@@ -157,12 +164,8 @@ export class PathRig {
         this.receiveSlots.set(datagram, slot * kSlotBytes);
         this.lengths[slot] = datagram.length;
       }
-      // The part the addon's JS callback does per datagram (src/native/native-udp-socket.ts).
-      const bytes = this.receiveBytes;
-      for (let slot = 0; slot < batch; slot++) {
-        const start = slot * kSlotBytes;
-        receive(this.source, bytes.subarray(start, start + this.lengths[slot]!));
-      }
+      // What the addon calls after a recvmmsg (src/node/native/native-udp-socket.ts).
+      this.receiver(batch, this.receiveBytes, this.lengths, this.sources);
       this.next = (this.next + batch) % kPreparedDatagrams;
       done += batch;
     }

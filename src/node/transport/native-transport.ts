@@ -155,6 +155,7 @@ export class NativeTransport implements DatagramTransport {
   private readonly outboundAddresses: AddressCache<SocketAddress | null>;
   private readonly inboundAddresses: AddressCache<SocketAddress | null>;
   private messageCallback: (from: string, bytes: Uint8Array) => void = () => {};
+  private batchCallback: (count: number) => void = () => {};
   private unreachableCallback: (to: string) => void = () => {};
   private closed = false;
 
@@ -190,6 +191,7 @@ export class NativeTransport implements DatagramTransport {
         },
         {
           onMessage: (from, bytes) => transport?.receive(from, bytes),
+          onBatch: (count) => transport?.batch(count),
           onErrors: (records) => transport?.errors(records),
         },
         status,
@@ -239,6 +241,11 @@ export class NativeTransport implements DatagramTransport {
     this.unreachableCallback = callback;
   }
 
+  /** Sets the receiver of batch starts: `count` datagrams of one recvmmsg follow (onMessage gets each). */
+  onBatch(callback: (count: number) => void): void {
+    this.batchCallback = callback;
+  }
+
   /** The addon's own counters (batches, wake-ups, error-queue records), for diagnosis. */
   get socketStats(): NativeUdpSocketStats {
     return this.socket.stats;
@@ -249,6 +256,11 @@ export class NativeTransport implements DatagramTransport {
     if (this.closed) return;
     this.closed = true;
     this.socket.close();
+  }
+
+  private batch(count: number): void {
+    if (this.closed) return;
+    this.batchCallback(count);
   }
 
   private receive(from: string, bytes: Uint8Array): void {
