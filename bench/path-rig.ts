@@ -6,8 +6,9 @@
  * and the reply sealed and queued on the same socket.
  *
  * The bench does not wait for the kernel to deliver datagrams: it hands batches of sealed
- * datagrams to the very callback the addon calls (batchReceiver: reused views of the
- * receive slots, the batch announced first; one source string per batch), so the figures
+ * datagrams to the very code the addon calls (NativeUdpSocket.receiveBatch over
+ * batchReceiver: reused views of the receive slots, the batch announced first, the
+ * replies flushed at its end; one source string per batch), so the figures
  * are the JavaScript, crypto, Wasm and sendmmsg cost of the path and not the scheduler's.
  * Replies really leave through sendmmsg to a sink socket on 127.0.0.1 that every member's
  * address points at; it drains between rounds.
@@ -78,8 +79,10 @@ export class PathRig {
     this.receiveBytes = new Uint8Array(this.receiveSlots.buffer);
     this.sources = new Array<string>(kBatchDatagrams).fill(this.source);
     // The transport's own handlers, as NativeTransport.open gives them to the addon.
-    const inner = transport as unknown as { receive(from: string, bytes: Uint8Array): void; batch(count: number): void };
-    this.receiver = batchReceiver(kSlotBytes, { onMessage: (from, bytes) => inner.receive(from, bytes), onBatch: (count) => inner.batch(count) });
+    const inner = transport as unknown as { receive(from: string, bytes: Uint8Array): void; batch(count: number): void; socket: NativeUdpSocket };
+    const receive = batchReceiver(kSlotBytes, { onMessage: (from, bytes) => inner.receive(from, bytes), onBatch: (count) => inner.batch(count) });
+    // Through the socket's own batch handling, so the replies leave in one sendmmsg per batch.
+    this.receiver = (count, buffer, lengths, sources) => inner.socket.receiveBatch(receive, count, buffer, lengths, sources);
   }
 
   static create(options: PathRigOptions): PathRig {

@@ -4,7 +4,9 @@
 // its bound of views (the cache is emptied and refilled); batchReceiver announces each
 // batch before its datagrams, with their number. Then the real thing on loopback: a
 // NativeTransport that receives bursts delivers every datagram byte-exact, each after
-// a batch start, and the batch counts add up to the datagrams delivered.
+// a batch start, and the batch counts add up to the datagrams delivered; replies sent
+// while a batch is handled leave together when it ends (at most one sendmmsg per receive
+// batch, counted by the addon), and every one arrives.
 import { describe, expect, it } from 'vitest';
 import { until } from './support/net.js';
 import { batchReceiver, NativeUdpSocket } from '../src/node/native/native-udp-socket.js';
@@ -108,3 +110,29 @@ describe('NativeTransport batches on loopback', () => {
     }
   });
 });
+
+describe('NativeUdpSocket flushes the replies of a batch at its end', () => {
+  it.skipIf(!NativeUdpSocket.available().available)('sends at most one batch of replies per receive batch, and loses none', async () => {
+    let echo: NativeUdpSocket | undefined;
+    echo = NativeUdpSocket.open({ host: '127.0.0.1' }, { onMessage: (from, bytes) => echo!.send(from, bytes) });
+    const replies: number[] = [];
+    const client = NativeUdpSocket.open({ host: '127.0.0.1' }, { onMessage: (_from, bytes) => replies.push(bytes[0]!) });
+    try {
+      const kDatagrams = 256;
+      for (let i = 0; i < kDatagrams; i++) {
+        client.send(echo.localAddress, Uint8Array.of(i & 0xff, 1, 2, 3));
+        if (i % 64 === 63) await new Promise((resolve) => setImmediate(resolve));
+      }
+      await until(() => replies.length === kDatagrams, 5_000);
+      const stats = echo.stats;
+      expect(stats.received).toBe(kDatagrams);
+      expect(stats.sent).toBe(kDatagrams);
+      expect(stats.sendBatches).toBeLessThanOrEqual(stats.receiveBatches);
+      expect([...replies].sort((a, b) => a - b)).toEqual(Array.from({ length: kDatagrams }, (_, i) => i & 0xff).sort((a, b) => a - b));
+    } finally {
+      echo.close();
+      client.close();
+    }
+  });
+});
+

@@ -254,6 +254,9 @@ export class NativeUdpSocket {
   readonly #handle: NativeUdpSocketHandle;
   #flushScheduled = false;
   #closed = false;
+  /** Inside receiveBatch: sends wait for the batch's end and leave in one flush. */
+  #inBatch = false;
+  #sentInBatch = false;
 
   private constructor(config: NativeUdpSocketConfig, handle: NativeUdpSocketHandle) {
     this.config = config;
@@ -274,7 +277,12 @@ export class NativeUdpSocket {
     if (typeof constructor === 'string') throw new NativeUdpError('GALAXY_NATIVE_UNAVAILABLE', constructor);
 
     const { onErrors } = handlers;
-    const onMessages = batchReceiver(config.slotBytes, handlers);
+    const receive = batchReceiver(config.slotBytes, handlers);
+    let socket: NativeUdpSocket | undefined;
+    const onMessages = (count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]): void => {
+      if (socket === undefined) receive(count, buffer, lengths, sources);
+      else socket.receiveBatch(receive, count, buffer, lengths, sources);
+    };
     const onErrorRecords = (records: NativeUdpErrorRecord[]): void => {
       onErrors?.(records);
     };
@@ -294,7 +302,27 @@ export class NativeUdpSocket {
           onErrorRecords,
         ),
     );
-    return new NativeUdpSocket(config, handle);
+    socket = new NativeUdpSocket(config, handle);
+    return socket;
+  }
+
+  /**
+   * @internal What the addon's callback runs for one batch (bench:path calls it with
+   * prepared batches): the datagrams go to `receive`, and the replies they cause leave in
+   * one sendmmsg when the batch is done, not from a microtask: Node's queueMicrotask
+   * allocates an async resource per call, which was the last allocation on a busy path.
+   */
+  receiveBatch(receive: (count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]) => void, count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]): void {
+    this.#inBatch = true;
+    try {
+      receive(count, buffer, lengths, sources);
+    } finally {
+      this.#inBatch = false;
+      if (this.#sentInBatch) {
+        this.#sentInBatch = false;
+        if (!this.#closed && this.config.flushMode !== 'manual') this.#handle.flush();
+      }
+    }
   }
 
   /** The bound address, "a.b.c.d:port" or "[v6]:port". */
@@ -355,6 +383,10 @@ export class NativeUdpSocket {
   }
 
   #scheduleFlush(): void {
+    if (this.#inBatch) {
+      this.#sentInBatch = true;
+      return;
+    }
     if (this.#flushScheduled || this.config.flushMode === 'manual') return;
     this.#flushScheduled = true;
     queueMicrotask(this.#flushTask);
