@@ -20,7 +20,8 @@ import { kLanConfig, type MembershipConfig } from '../src/core/membership/config
 import { MembershipEngine } from '../src/core/membership/membership-engine.js';
 import { createRuntime } from '../src/core/kernels/create-runtime.js';
 import { type Runtime } from '../src/core/runtime/runtime.js';
-import { batchReceiver, NativeUdpSocket } from '../src/node/native/native-udp-socket.js';
+import { NativeUdpSocket } from '../src/node/native/native-udp-socket.js';
+import { Keyring } from '../src/node/security/keyring.js';
 import { MembershipTable } from '../src/core/table/membership-table.js';
 import { NativeTransport } from '../src/node/transport/native-transport.js';
 import { Prng } from '../src/core/util/prng.js';
@@ -33,7 +34,6 @@ import { MessageParts } from '../src/core/membership/message-parts.js';
 export const kPreparedDatagrams = 512;
 /** Datagrams per simulated recvmmsg batch (the addon's default recvBatch). */
 export const kBatchDatagrams = 64;
-const kSlotBytes = 2048;
 const kMemoryBytes = 64 * 1024 * 1024;
 
 export interface PathRigOptions {
@@ -43,6 +43,11 @@ export interface PathRigOptions {
   readonly memberAddress?: string;
   /** Makes the sealing under test over the farm key (today's Keyring, or a variant). */
   readonly sealer: (key: Uint8Array) => Sealer;
+  /**
+   * Opens each batch in one native call in the transport (NativeTransport.openBatchesWith
+   * a Keyring over the farm key) instead of with the sealer datagram by datagram.
+   */
+  readonly batchOpen?: boolean;
 }
 
 /**
@@ -60,8 +65,8 @@ export class PathRig {
   readonly runtime: Runtime;
   readonly transport: NativeTransport;
   private readonly sink: NativeUdpSocket;
-  private readonly receiveSlots = new Uint8Array(kBatchDatagrams * kSlotBytes);
-  private readonly receiveBytes: Uint8Array;
+  private readonly slotBytes: number;
+  private readonly receiveSlots: Uint8Array;
   private readonly lengths = new Uint32Array(kBatchDatagrams);
   private readonly sources: string[];
   private readonly receiver: (count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]) => void;
@@ -76,12 +81,13 @@ export class PathRig {
     this.transport = transport;
     this.sink = sink;
     this.source = sink.localAddress;
-    this.receiveBytes = new Uint8Array(this.receiveSlots.buffer);
     this.sources = new Array<string>(kBatchDatagrams).fill(this.source);
-    // The transport's own handlers, as NativeTransport.open gives them to the addon.
-    const inner = transport as unknown as { receive(from: string, bytes: Uint8Array): void; batch(count: number): void; socket: NativeUdpSocket };
-    const receive = batchReceiver(kSlotBytes, { onMessage: (from, bytes) => inner.receive(from, bytes), onBatch: (count) => inner.batch(count) });
-    // Through the socket's own batch handling, so the replies leave in one sendmmsg per batch.
+    // The transport's own batch handler, as NativeTransport.open gives it to the addon,
+    // run through the socket's batch handling (the replies leave in one sendmmsg per batch).
+    const inner = transport as unknown as { receiveBatch(count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]): void; socket: NativeUdpSocket };
+    this.slotBytes = inner.socket.config.slotBytes;
+    this.receiveSlots = new Uint8Array(kBatchDatagrams * this.slotBytes);
+    const receive = (count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]): void => inner.receiveBatch(count, buffer, lengths, sources);
     this.receiver = (count, buffer, lengths, sources) => inner.socket.receiveBatch(receive, count, buffer, lengths, sources);
   }
 
@@ -118,12 +124,21 @@ export class PathRig {
     // not suspended; nothing here is an application channel), with the clock read once
     // per batch (MembershipEngine.batchArrived).
     open.onBatch(() => engine.batchArrived());
-    open.onMessage((from, bytes) => {
-      if (isAdmissionDatagram(bytes)) return;
-      const plaintext = sealer.open(bytes);
-      if (plaintext === null || plaintext.length === 0 || isEnvelope(plaintext)) return;
-      engine.receiveInBatch(from, plaintext);
-    });
+    if (options.batchOpen === true) {
+      // The transport opens each batch; admission datagrams come back unsealed and are ignored here.
+      open.openBatchesWith(new Keyring([key]), () => {});
+      open.onMessage((from, plaintext) => {
+        if (plaintext.length === 0 || isEnvelope(plaintext)) return;
+        engine.receiveInBatch(from, plaintext);
+      });
+    } else {
+      open.onMessage((from, bytes) => {
+        if (isAdmissionDatagram(bytes)) return;
+        const plaintext = sealer.open(bytes);
+        if (plaintext === null || plaintext.length === 0 || isEnvelope(plaintext)) return;
+        engine.receiveInBatch(from, plaintext);
+      });
+    }
     const rig = new PathRig(engine, runtime, open, sink);
     rig.prepare(options.members, sealer, table);
     return rig;
@@ -164,11 +179,11 @@ export class PathRig {
       const batch = Math.min(kBatchDatagrams, count - done);
       for (let slot = 0; slot < batch; slot++) {
         const datagram = prepared[(this.next + slot) % kPreparedDatagrams]!;
-        this.receiveSlots.set(datagram, slot * kSlotBytes);
+        this.receiveSlots.set(datagram, slot * this.slotBytes);
         this.lengths[slot] = datagram.length;
       }
       // What the addon calls after a recvmmsg (src/node/native/native-udp-socket.ts).
-      this.receiver(batch, this.receiveBytes, this.lengths, this.sources);
+      this.receiver(batch, this.receiveSlots, this.lengths, this.sources);
       this.next = (this.next + batch) % kPreparedDatagrams;
       done += batch;
     }

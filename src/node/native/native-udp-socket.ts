@@ -175,6 +175,12 @@ export interface NativeUdpHandlers {
    * receiver can read the clock once per batch instead of once per datagram.
    */
   onBatch?(count: number): void;
+  /**
+   * Takes whole batches instead of onMessage/onBatch (NativeTransport opens a sealed
+   * batch in one call this way): datagram k is buffer[k·slotBytes, +lengths[k]) from
+   * sources[k]; everything is valid only during the call.
+   */
+  onRawBatch?(count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]): void;
   /** The error-queue records (ICMP port unreachable and the like) of one wake-up. */
   onErrors?(records: readonly NativeUdpErrorRecord[]): void;
 }
@@ -277,7 +283,7 @@ export class NativeUdpSocket {
     if (typeof constructor === 'string') throw new NativeUdpError('GALAXY_NATIVE_UNAVAILABLE', constructor);
 
     const { onErrors } = handlers;
-    const receive = batchReceiver(config.slotBytes, handlers);
+    const receive = handlers.onRawBatch ?? batchReceiver(config.slotBytes, handlers);
     let socket: NativeUdpSocket | undefined;
     const onMessages = (count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]): void => {
       if (socket === undefined) receive(count, buffer, lengths, sources);
