@@ -26,8 +26,6 @@ export class Dissemination {
   private readonly userSeen = new Set<string>();
   private readonly userSeenOrder: string[] = [];
   private userSequence = 0;
-  /** The parts of the datagram being assembled (at most kCompoundPartsMax), reused by every send. */
-  private readonly partsScratch: Uint8Array[] = new Array<Uint8Array>(F.kCompoundPartsMax).fill(kEmpty);
 
   constructor(ctx: EngineContext) {
     this.ctx = ctx;
@@ -78,7 +76,7 @@ export class Dissemination {
 
   /**
    * Sends primary parts plus this node's heartbeat entry and as much queued news as fits.
-   * Allocates nothing: the parts are gathered in one reused list (partsScratch) and the
+   * Allocates nothing: the parts are gathered in one reused list (scratch.partList) and the
    * datagram handed over as a cached view of the send packet.
    */
   sendTo(address: string, primary: readonly Uint8Array[]): void {
@@ -86,7 +84,7 @@ export class Dissemination {
     if (address === '-' || address === ctx.selfAddress) return;
     // More parts than a compound holds never assemble (as assembleParts would refuse them).
     if (primary.length + (ctx.leaving ? 0 : 1) > F.kCompoundPartsMax) return;
-    const parts = this.partsScratch;
+    const parts = ctx.scratch.partList;
     let count = 0;
     for (let i = 0; i < primary.length; i++) parts[count++] = primary[i]!;
     if (!ctx.leaving) parts[count++] = this.heartbeatPart();

@@ -3,6 +3,8 @@ import * as F from '../wire/format.js';
 import { Tape } from '../wire/tape.js';
 import { MessageParts } from './message-parts.js';
 
+const kNoPart = new Uint8Array(0);
+
 /** Scratch memory an engine uses within one call; engines on one thread may share it. */
 export class EngineScratch {
   readonly parts: MessageParts;
@@ -18,6 +20,12 @@ export class EngineScratch {
    * The runtime's memory never grows, so a view stays valid.
    */
   private readonly sendViews: Array<Uint8Array | undefined> = [];
+  /**
+   * The parts of the datagram being assembled (Dissemination.sendTo), at most
+   * kCompoundPartsMax; emptied before the datagram is handed over, so engines sharing
+   * this scratch never see each other's parts.
+   */
+  readonly partList: Uint8Array[] = new Array<Uint8Array>(F.kCompoundPartsMax).fill(kNoPart);
   private readonly memory: Uint8Array;
 
   constructor(runtime: Runtime, membersMax: number) {
