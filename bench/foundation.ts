@@ -87,7 +87,7 @@ async function codecBench(): Promise<Record<string, unknown>> {
 
   // Each task repeats its operation `reps` times so that the harness's own per-call
   // cost (tens of ns) does not swamp a sub-microsecond kernel; figures are per operation.
-  const bench = new Bench({ time: benchTimeMs, warmupTime: 100 });
+  const bench = new Bench({ time: benchTimeMs, warmupTime: quick ? 100 : 500 });
   const reps: Record<string, number> = {};
   const add = (name: string, times: number, op: () => unknown) => {
     reps[name] = times;
@@ -129,8 +129,19 @@ async function codecBench(): Promise<Record<string, unknown>> {
   };
 }
 
-/** Median of `rounds` timings of `run`, each after an untimed `prepare`. */
+/**
+ * Untimed rounds before the timed ones of each kernel measurement: without them the first
+ * size measured the TypeScript kernels before V8 had optimised them (issue 14: the sweep's
+ * "42x" at 1,000 members was JIT warm-up, 3 to 5x warm).
+ */
+const kWarmupRounds = quick ? 2 : 10;
+
+/** Median of `rounds` timings of `run`, each after an untimed `prepare`, after kWarmupRounds untimed ones. */
 function medianNs(rounds: number, prepare: (round: number) => void, run: () => void): number {
+  for (let r = 0; r < kWarmupRounds; r++) {
+    prepare(r);
+    run();
+  }
   const samples: number[] = [];
   for (let r = 0; r < rounds; r++) {
     prepare(r);

@@ -5,9 +5,10 @@
  * on loopback, the farm Keyring, the MembershipEngine over its table in shared memory,
  * and the reply sealed and queued on the same socket.
  *
- * The bench does not wait for the kernel to deliver datagrams: it hands each sealed
- * datagram to the transport's receive handling the way the addon's batch callback does
- * (a view of the receive slot per datagram, one source string per batch), so the figures
+ * The bench does not wait for the kernel to deliver datagrams: it hands batches of sealed
+ * datagrams to the very code the addon calls (NativeUdpSocket.receiveBatch over
+ * batchReceiver: reused views of the receive slots, the batch announced first, the
+ * replies flushed at its end; one source string per batch), so the figures
  * are the JavaScript, crypto, Wasm and sendmmsg cost of the path and not the scheduler's.
  * Replies really leave through sendmmsg to a sink socket on 127.0.0.1 that every member's
  * address points at; it drains between rounds.
@@ -20,6 +21,7 @@ import { MembershipEngine } from '../src/core/membership/membership-engine.js';
 import { createRuntime } from '../src/core/kernels/create-runtime.js';
 import { type Runtime } from '../src/core/runtime/runtime.js';
 import { NativeUdpSocket } from '../src/node/native/native-udp-socket.js';
+import { Keyring } from '../src/node/security/keyring.js';
 import { MembershipTable } from '../src/core/table/membership-table.js';
 import { NativeTransport } from '../src/node/transport/native-transport.js';
 import { Prng } from '../src/core/util/prng.js';
@@ -32,7 +34,6 @@ import { MessageParts } from '../src/core/membership/message-parts.js';
 export const kPreparedDatagrams = 512;
 /** Datagrams per simulated recvmmsg batch (the addon's default recvBatch). */
 export const kBatchDatagrams = 64;
-const kSlotBytes = 2048;
 const kMemoryBytes = 64 * 1024 * 1024;
 
 export interface PathRigOptions {
@@ -42,6 +43,11 @@ export interface PathRigOptions {
   readonly memberAddress?: string;
   /** Makes the sealing under test over the farm key (today's Keyring, or a variant). */
   readonly sealer: (key: Uint8Array) => Sealer;
+  /**
+   * Opens each batch in one native call in the transport (NativeTransport.openBatchesWith
+   * a Keyring over the farm key) instead of with the sealer datagram by datagram.
+   */
+  readonly batchOpen?: boolean;
 }
 
 /**
@@ -59,9 +65,11 @@ export class PathRig {
   readonly runtime: Runtime;
   readonly transport: NativeTransport;
   private readonly sink: NativeUdpSocket;
-  private readonly receiveSlots = new Uint8Array(kBatchDatagrams * kSlotBytes);
-  private readonly receiveBytes: Uint8Array;
+  private readonly slotBytes: number;
+  private readonly receiveSlots: Uint8Array;
   private readonly lengths = new Uint32Array(kBatchDatagrams);
+  private readonly sources: string[];
+  private readonly receiver: (count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]) => void;
   private readonly pings: Uint8Array[] = [];
   private readonly acks: Uint8Array[] = [];
   private readonly source: string;
@@ -73,7 +81,14 @@ export class PathRig {
     this.transport = transport;
     this.sink = sink;
     this.source = sink.localAddress;
-    this.receiveBytes = new Uint8Array(this.receiveSlots.buffer);
+    this.sources = new Array<string>(kBatchDatagrams).fill(this.source);
+    // The transport's own batch handler, as NativeTransport.open gives it to the addon,
+    // run through the socket's batch handling (the replies leave in one sendmmsg per batch).
+    const inner = transport as unknown as { receiveBatch(count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]): void; socket: NativeUdpSocket };
+    this.slotBytes = inner.socket.config.slotBytes;
+    this.receiveSlots = new Uint8Array(kBatchDatagrams * this.slotBytes);
+    const receive = (count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]): void => inner.receiveBatch(count, buffer, lengths, sources);
+    this.receiver = (count, buffer, lengths, sources) => inner.socket.receiveBatch(receive, count, buffer, lengths, sources);
   }
 
   static create(options: PathRigOptions): PathRig {
@@ -106,13 +121,24 @@ export class PathRig {
     engine.adoptTable();
     engine.start();
     // The worker's onMessage, as in workers/agent-worker.ts (secure farm, gossiping,
-    // not suspended; nothing here is an application channel).
-    open.onMessage((from, bytes) => {
-      if (isAdmissionDatagram(bytes)) return;
-      const plaintext = sealer.open(bytes);
-      if (plaintext === null || plaintext.length === 0 || isEnvelope(plaintext)) return;
-      engine.receiveDatagram(from, plaintext);
-    });
+    // not suspended; nothing here is an application channel), with the clock read once
+    // per batch (MembershipEngine.batchArrived).
+    open.onBatch(() => engine.batchArrived());
+    if (options.batchOpen === true) {
+      // The transport opens each batch; admission datagrams come back unsealed and are ignored here.
+      open.openBatchesWith(new Keyring([key]), () => {});
+      open.onMessage((from, plaintext) => {
+        if (plaintext.length === 0 || isEnvelope(plaintext)) return;
+        engine.receiveInBatch(from, plaintext);
+      });
+    } else {
+      open.onMessage((from, bytes) => {
+        if (isAdmissionDatagram(bytes)) return;
+        const plaintext = sealer.open(bytes);
+        if (plaintext === null || plaintext.length === 0 || isEnvelope(plaintext)) return;
+        engine.receiveInBatch(from, plaintext);
+      });
+    }
     const rig = new PathRig(engine, runtime, open, sink);
     rig.prepare(options.members, sealer, table);
     return rig;
@@ -149,20 +175,15 @@ export class PathRig {
    */
   deliver(kind: 'ping' | 'ack', count: number): void {
     const prepared = kind === 'ping' ? this.pings : this.acks;
-    const receive = (this.transport as unknown as { receive(from: string, bytes: Uint8Array): void }).receive.bind(this.transport);
     for (let done = 0; done < count; ) {
       const batch = Math.min(kBatchDatagrams, count - done);
       for (let slot = 0; slot < batch; slot++) {
         const datagram = prepared[(this.next + slot) % kPreparedDatagrams]!;
-        this.receiveSlots.set(datagram, slot * kSlotBytes);
+        this.receiveSlots.set(datagram, slot * this.slotBytes);
         this.lengths[slot] = datagram.length;
       }
-      // The part the addon's JS callback does per datagram (src/native/native-udp-socket.ts).
-      const bytes = this.receiveBytes;
-      for (let slot = 0; slot < batch; slot++) {
-        const start = slot * kSlotBytes;
-        receive(this.source, bytes.subarray(start, start + this.lengths[slot]!));
-      }
+      // What the addon calls after a recvmmsg (src/node/native/native-udp-socket.ts).
+      this.receiver(batch, this.receiveSlots, this.lengths, this.sources);
       this.next = (this.next + batch) % kPreparedDatagrams;
       done += batch;
     }

@@ -12,7 +12,9 @@
  * Variants, all in one run: the kernels (Wasm, and the TypeScript fallback constructed
  * directly), and the sealing (today's Keyring with a fresh node:crypto cipher per
  * datagram, called `baseline`; and `native-gcm`, the keyring's openView/sealView on the
- * addon's OpenSSL EVP contexts made once per key, as the agent worker now uses them).
+ * addon's OpenSSL EVP contexts made once per key, as the agent worker now uses them;
+ * and `native-batch`, where the transport opens each recvmmsg batch in one native call,
+ * NativeTransport.openBatchesWith, Keyring.openBatch).
  * Ratios (new/old) are printed against the baseline with the same kernels. The baseline
  * runs over today's engine and transport, whose small changes on this branch (reply-to
  * texts cached, no closure per send, no empty list per take) are not separated out: at
@@ -72,6 +74,8 @@ interface Variant {
   /** The variant this one is compared with (same kernels, today's sealing). */
   readonly baseline: string | null;
   readonly sealer: (key: Uint8Array) => Sealer;
+  /** Batches opened in one native call in the transport (PathRigOptions.batchOpen). */
+  readonly batchOpen?: boolean;
 }
 
 const variants: Variant[] = [
@@ -79,6 +83,7 @@ const variants: Variant[] = [
   { name: 'baseline-ts', backend: 'ts', baseline: null, sealer: (key) => new Keyring([key]) },
   { name: 'native-gcm-wasm', backend: 'wasm', baseline: 'baseline-wasm', sealer: (key) => viewSealer(new Keyring([key])) },
   { name: 'native-gcm-ts', backend: 'ts', baseline: 'baseline-ts', sealer: (key) => viewSealer(new Keyring([key])) },
+  { name: 'native-batch-wasm', backend: 'wasm', baseline: 'baseline-wasm', sealer: (key) => viewSealer(new Keyring([key])), batchOpen: true },
 ];
 
 /** The keyring's hot path as the agent worker uses it (openView/sealView: reused EVP contexts and buffers). */
@@ -170,7 +175,7 @@ async function absorb(variant: Variant): Promise<AbsorbRow> {
   const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'path-blaster.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     const [ready] = (await once(child, 'message')) as [{ address: string }];
-    const rig = PathRig.create({ members: kAbsorbMembers, backend: variant.backend, sealer: variant.sealer, memberAddress: ready.address });
+    const rig = PathRig.create({ members: kAbsorbMembers, backend: variant.backend, sealer: variant.sealer, memberAddress: ready.address, batchOpen: variant.batchOpen ?? false });
     const datagrams = rig.preparedPings.map((bytes) => Buffer.from(bytes).toString('base64'));
     const blast = async (durationMs: number): Promise<{ sent: number; received: number; cpuUs: number; wallMs: number }> => {
       const received = rig.engine.stats.datagramsReceived;
@@ -210,7 +215,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const members of kMemberCounts) {
     for (const variant of variants) {
-      const rig = PathRig.create({ members, backend: variant.backend, sealer: variant.sealer });
+      const rig = PathRig.create({ members, backend: variant.backend, sealer: variant.sealer, batchOpen: variant.batchOpen ?? false });
       for (const kind of ['ping', 'ack'] as const) {
         const sentBefore = rig.datagramsSent;
         const rounds = await cpuPerDatagram(rig, kind);

@@ -24,8 +24,13 @@ async function killToDead(transport: 'native' | 'dgram'): Promise<number[]> {
   for (let i = 0; i < kAgents; i++) ports.push(await freePort());
   const addresses = ports.map((p) => `127.0.0.1:${p}`);
   const agents: Agent[] = addresses.map((address, i) => spawnAgent(address, [i === 0 ? addresses[1]! : addresses[0]!], ['--transport', transport]));
+  const spawnedAt = Date.now();
   try {
     await until(`all ${kAgents} agents converged`, () => agents.every((a) => agents.every((o) => o === a || linesAbout(a, o.address, 'join').length > 0)), 60_000, agents);
+    // Where the 60 s go on a loaded machine: booting (the last agent's `started` line) or converging after it.
+    const convergedAt = Date.now();
+    const lastStartedAt = Math.max(...agents.map((a) => Date.parse((a.lines.find((l) => l.event === 'started') as unknown as { t: string }).t)));
+    console.log(`${transport}: converged ${convergedAt - spawnedAt} ms after the spawn: the last agent started at ${lastStartedAt - spawnedAt} ms, full views ${convergedAt - lastStartedAt} ms later`);
     for (const agent of agents) {
       const started = agent.lines.find((l) => l.event === 'started') as unknown as { transport: string; transportReason: string };
       expect(started.transport).toBe(transport);

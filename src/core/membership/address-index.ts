@@ -38,8 +38,13 @@ export class AddressIndex {
   private slotsTaken = 0;
   /** Text to parsed address (null: parses, but no row formats that way; undefined: no address). */
   private readonly parsed = new Map<string, WireAddress | null | undefined>();
-  /** IPv4 address key to text. */
-  private readonly texts = new Map<number, string>();
+  /**
+   * IPv4 texts by port, then by the address as an int32. Two levels because both keys
+   * are then small integers (Smis): one number made of both would not be, and V8 would
+   * allocate it on every lookup.
+   */
+  private readonly texts = new Map<number, Map<number, string>>();
+  private textsCount = 0;
   private readonly textsMax: number;
 
   /** `textsMax`: IPv4 texts textOf keeps (0 keeps none); the cache empties when full. */
@@ -104,13 +109,19 @@ export class AddressIndex {
    */
   textOf(family: number, bytes: Uint8Array, at: number, port: number): string {
     if (family !== 4 || this.textsMax === 0) return formatWireAddress({ family: family as 0 | 4 | 6, bytes: bytes.subarray(at, at + 16), port });
-    const key = ((((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0) * 65536) + port;
-    let text = this.texts.get(key);
-    if (text === undefined) {
-      text = formatWireAddress({ family: 4, bytes: bytes.subarray(at, at + 4), port });
-      if (this.texts.size >= this.textsMax) this.texts.clear();
-      this.texts.set(key, text);
+    const key = (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!;
+    let byAddress = this.texts.get(port);
+    let text = byAddress?.get(key);
+    if (text !== undefined) return text;
+    text = formatWireAddress({ family: 4, bytes: bytes.subarray(at, at + 4), port });
+    if (this.textsCount >= this.textsMax) {
+      this.texts.clear();
+      this.textsCount = 0;
+      byAddress = undefined;
     }
+    if (byAddress === undefined) this.texts.set(port, (byAddress = new Map()));
+    byAddress.set(key, text);
+    this.textsCount++;
     return text;
   }
 

@@ -35,6 +35,8 @@ export interface QueuedBroadcast {
 export const kPartOverheadBytes = 2;
 
 const kNothing: readonly Uint8Array[] = Object.freeze([]);
+/** What a TakePass points at between passes, so it holds no caller's list. */
+const kNoParts: Uint8Array[] = [];
 
 /** A queued item is its own treap node (one object per item): its heap priority and the smallest part cost in its subtree. */
 interface OrderNode extends QueuedBroadcast {
@@ -161,19 +163,24 @@ class TakePass {
   partsMax = 0;
   /** The datagram's destination: items last sent there are passed over. */
   to = '';
-  readonly chosen: OrderNode[] = [];
+  /** Where the parts go, and the index past the last one written (partsMax bounds it). */
+  out: Uint8Array[] = kNoParts;
+  count = 0;
+  /** The items taken, by index; reused, so a pass allocates nothing once it has grown. */
+  readonly chosen: Array<OrderNode | null> = [];
+  chosenCount = 0;
 
-  walk(node: OrderNode | null, out: Uint8Array[]): void {
+  walk(node: OrderNode | null): void {
     while (node !== null) {
-      if (out.length >= this.partsMax || node.costMin > this.total || node.costMin > this.kindBudget) return;
-      this.walk(node.left, out);
-      if (out.length >= this.partsMax) return;
+      if (this.count >= this.partsMax || node.costMin > this.total || node.costMin > this.kindBudget) return;
+      this.walk(node.left);
+      if (this.count >= this.partsMax) return;
       const cost = costOf(node);
       if (cost <= this.total && cost <= this.kindBudget && (node.lastTo !== this.to || this.to === '')) {
         this.total -= cost;
         this.kindBudget -= cost;
-        out.push(node.part);
-        this.chosen.push(node);
+        this.out[this.count++] = node.part;
+        this.chosen[this.chosenCount++] = node;
       }
       node = node.right;
     }
@@ -255,16 +262,31 @@ export class BroadcastQueue {
     // Most datagrams find the queue empty: they get one shared empty list, not a new one.
     if (this.items.size === 0 || partsMax <= 0) return kNothing;
     const out: Uint8Array[] = [];
+    this.takeInto(out, 0, budgetBytes, partsMax, limit, userReserveBytes, to);
+    return out;
+  }
+
+  /**
+   * take() for the datagram hot path: writes the parts into `out` from index `start` and
+   * returns the index past the last one, so a caller that reuses `out` allocates nothing
+   * (Dissemination.sendTo). Entries of `out` past the returned index are left as they were.
+   */
+  takeInto(out: Uint8Array[], start: number, budgetBytes: number, partsMax: number, limit: number, userReserveBytes: number, to = ''): number {
+    if (this.items.size === 0 || partsMax <= 0) return start;
     const pass = this.pass;
-    pass.partsMax = partsMax;
+    pass.out = out;
+    pass.count = start;
+    pass.partsMax = start + partsMax;
     pass.total = budgetBytes;
     pass.to = to;
     pass.kindBudget = this.users.size > 0 && this.membership.size > 0 ? Math.max(0, budgetBytes - userReserveBytes) : budgetBytes;
-    pass.walk(this.membership.root, out);
+    pass.walk(this.membership.root);
     pass.kindBudget = pass.total;
-    pass.walk(this.users.root, out);
+    pass.walk(this.users.root);
     // Counted after both walks, so a transmit does not move an item during its own walk.
-    for (const item of pass.chosen) {
+    const chosen = pass.chosen;
+    for (let i = 0; i < pass.chosenCount; i++) {
+      const item = chosen[i]!;
       const order = this.orderOf(item);
       order.remove(item);
       item.transmits++;
@@ -272,7 +294,10 @@ export class BroadcastQueue {
       if (item.transmits >= limit) this.items.delete(item.key);
       else order.insert(item);
     }
-    pass.chosen.length = 0;
-    return out;
+    // The references are dropped (a retired item's part may be large) but the slots kept.
+    chosen.fill(null, 0, pass.chosenCount);
+    pass.chosenCount = 0;
+    pass.out = kNoParts;
+    return pass.count;
   }
 }

@@ -74,22 +74,31 @@ export class Dissemination {
     this.broadcasts.queueMembership(ctx.key(row), ctx.parts.announcement(F.kTypeAlive, ctx.table.incarnation[row]!, ctx.table, row, ctx.state.meta.get(row) ?? kEmpty));
   }
 
-  /** Sends primary parts plus this node's heartbeat entry and as much queued news as fits. */
-  sendTo(address: string, primary: Uint8Array[]): void {
+  /**
+   * Sends primary parts plus this node's heartbeat entry and as much queued news as fits.
+   * Allocates nothing: the parts are gathered in one reused list (scratch.partList) and the
+   * datagram handed over as a cached view of the send packet.
+   */
+  sendTo(address: string, primary: readonly Uint8Array[]): void {
     const ctx = this.ctx;
     if (address === '-' || address === ctx.selfAddress) return;
-    const parts = primary.slice();
-    if (!ctx.leaving) parts.push(this.heartbeatPart());
-    const room = ctx.config.datagramBytesMax - assembledBytes(parts) - 2;
+    // More parts than a compound holds never assemble (as assembleParts would refuse them).
+    if (primary.length + (ctx.leaving ? 0 : 1) > F.kCompoundPartsMax) return;
+    const parts = ctx.scratch.partList;
+    let count = 0;
+    for (let i = 0; i < primary.length; i++) parts[count++] = primary[i]!;
+    if (!ctx.leaving) parts[count++] = this.heartbeatPart();
+    const room = ctx.config.datagramBytesMax - assembledBytes(parts, count) - 2;
     // Never the same part twice in a row to one member (BroadcastQueue.take), unless it is
     // the only other member: then every part would wait for a member that never comes.
     const limit = retransmitLimit(ctx.config, ctx.state.liveMembers);
-    for (const extra of this.broadcasts.take(room, F.kCompoundPartsMax - parts.length, limit, ctx.config.userBroadcastReserveBytes, ctx.state.liveMembers > 2 ? address : '')) parts.push(extra);
-    const length = assembleParts(ctx.runtime, ctx.scratch.sendPacket, parts, ctx.config.datagramBytesMax);
+    count = this.broadcasts.takeInto(parts, count, room, F.kCompoundPartsMax - count, limit, ctx.config.userBroadcastReserveBytes, ctx.state.liveMembers > 2 ? address : '');
+    const length = assembleParts(ctx.runtime, ctx.scratch.sendPacket, parts, ctx.config.datagramBytesMax, count);
+    parts.fill(kEmpty, 0, count);
     if (length < 0) return;
     ctx.stats.datagramsSent++;
     ctx.stats.bytesSent += length;
-    ctx.env.sendDatagram(address, ctx.runtime.views.u8.subarray(ctx.scratch.sendPacket, ctx.scratch.sendPacket + length));
+    ctx.env.sendDatagram(address, ctx.scratch.sendView(length));
   }
 
   /**
@@ -142,7 +151,7 @@ export class Dissemination {
     if (length < 0) return;
     ctx.stats.datagramsSent++;
     ctx.stats.bytesSent += length;
-    ctx.env.sendDatagram(address, ctx.runtime.views.u8.subarray(ctx.scratch.sendPacket, ctx.scratch.sendPacket + length));
+    ctx.env.sendDatagram(address, ctx.scratch.sendView(length));
   }
 
   /** This node's own entry as a one-entry digest: the gossip heartbeat every datagram carries. */

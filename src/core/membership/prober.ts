@@ -29,6 +29,9 @@ interface Relay {
 
 const kPriorityProbesMax = 16;
 
+/** An ACK part without payload: type byte, u32 seq, 8-byte source id, u16 payload length. */
+const kAckPartBytes = 1 + 4 + 8 + 2;
+
 /**
  * SWIM's failure detector with Lifeguard's local health, the prober of the membership
  * engine: one member per probe interval, round-robin over a shuffled list (members whose
@@ -44,6 +47,8 @@ export class Prober {
   nextProbeAtMs = 0;
   private readonly ctx: EngineContext;
   private readonly relays = new Map<number, Relay>();
+  /** The ACK answering a ping, encoded on first use and patched per reply (ackReply). */
+  private ackParts: Uint8Array[] | null = null;
   private readonly probeOrder: Int32Array;
   private probeCount = 0;
   private probeIndex = 0;
@@ -325,7 +330,29 @@ export class Prober {
     const { u8, dv } = ctx.runtime.views;
     if (!ctx.isSelf(dv.getUint32(m + F.kMsgNodeHigh, true), dv.getUint32(m + F.kMsgNodeLow, true))) return;
     const replyTo = u8[m + F.kMsgFamilyB] === 0 ? from : ctx.tapeAddress(m + F.kMsgFamilyB, m + F.kMsgAddressB, m + F.kMsgPortB);
-    ctx.dissemination.sendTo(replyTo, [ctx.parts.ack(seq, ctx.table, ctx.selfRow)]);
+    ctx.dissemination.sendTo(replyTo, this.ackReply(seq));
+  }
+
+  /**
+   * The ACK that answers ping `seq`, without allocating: an ACK from this node differs
+   * from another only in its sequence number (format.ts: type, u32 seq, ID source, u16
+   * payload length 0), so the part is encoded once by the kernels and its four sequence
+   * bytes rewritten. The list is reused; sendTo copies the bytes before returning.
+   */
+  private ackReply(seq: number): readonly Uint8Array[] {
+    let parts = this.ackParts;
+    if (parts === null) {
+      const ctx = this.ctx;
+      const part = ctx.parts.ack(0, ctx.table, ctx.selfRow);
+      if (part[0] !== F.kTypeAck || part.length !== kAckPartBytes) throw new Error(`an ACK part is ${part.length} bytes of type ${part[0]}: the wire layout changed, update Prober.ackReply`);
+      this.ackParts = parts = [part];
+    }
+    const part = parts[0]!;
+    part[1] = seq & 0xff;
+    part[2] = (seq >>> 8) & 0xff;
+    part[3] = (seq >>> 16) & 0xff;
+    part[4] = (seq >>> 24) & 0xff;
+    return parts;
   }
 
   /** An INDIRECT_PING: ping the target for the origin, relay its ack, or nack on silence. */

@@ -9,14 +9,15 @@ import * as F from './format.js';
  *
  * The bytes are exactly what the codec's encode() gives for the same messages, so a
  * part made once by the codec (partOf) can be sent many times without re-encoding.
+ * Only the first `count` parts are used (all by default): the datagram hot path reuses
+ * one list and says how much of it is this datagram's.
  */
-export function assembleParts(runtime: Runtime, out: number, parts: readonly Uint8Array[], limit: number): number {
-  const count = parts.length;
-  if (count === 0 || count > F.kCompoundPartsMax) return -F.kErrBadCount;
+export function assembleParts(runtime: Runtime, out: number, parts: readonly Uint8Array[], limit: number, count = parts.length): number {
+  if (count === 0 || count > F.kCompoundPartsMax || count > parts.length) return -F.kErrBadCount;
   const { u8, dv } = runtime.views;
   let size = F.kHeaderBytes + F.kChecksumBytes - 1;
   if (count === 1) size += parts[0]!.length;
-  else for (const part of parts) size += 2 + part.length;
+  else for (let i = 0; i < count; i++) size += 2 + parts[i]!.length;
   if (count > 1) size += 2; // the compound type byte and the count
   if (size > limit) return -F.kErrTooLarge;
   u8[out] = F.kMagic0;
@@ -30,7 +31,8 @@ export function assembleParts(runtime: Runtime, out: number, parts: readonly Uin
     u8[out + 3] = F.kTypeCompound;
     u8[out + 4] = count;
     p = out + 5;
-    for (const part of parts) {
+    for (let i = 0; i < count; i++) {
+      const part = parts[i]!;
       dv.setUint16(p, part.length, true);
       u8.set(part, p + 2);
       p += 2 + part.length;
@@ -46,9 +48,9 @@ export function partOf(datagram: Uint8Array): Uint8Array {
 }
 
 /** Bytes a list of parts occupies as a datagram. */
-export function assembledBytes(parts: readonly Uint8Array[]): number {
-  if (parts.length === 1) return F.kHeaderBytes + F.kChecksumBytes - 1 + parts[0]!.length;
+export function assembledBytes(parts: readonly Uint8Array[], count = parts.length): number {
+  if (count === 1) return F.kHeaderBytes + F.kChecksumBytes - 1 + parts[0]!.length;
   let size = F.kHeaderBytes + F.kChecksumBytes + 1;
-  for (const part of parts) size += 2 + part.length;
+  for (let i = 0; i < count; i++) size += 2 + parts[i]!.length;
   return size;
 }

@@ -43,7 +43,13 @@ export interface AgentOptions {
   memoryBytes?: number;
   /** Kernel backend; 'auto' takes Wasm unless GALAXY_NO_WASM=1. */
   backend?: 'auto' | 'wasm' | 'ts';
-  /** How long start() waits for the worker to bind and report ready, ms. */
+  /**
+   * How long start() waits for the worker to bind and report ready, ms. Generous on
+   * purpose: twenty agents and their components booting at once on a loaded 2-core host
+   * (load average 60) left five workers unready after 10 s, and those agents exited, so
+   * the farm never converged (the flake of test/agent-native.test.ts). A slow start is
+   * better than none; a worker that never starts still fails after this bound.
+   */
   startTimeoutMs?: number;
   /** How long stop() waits for the worker to leave and exit before terminating it, ms. */
   stopTimeoutMs?: number;
@@ -101,7 +107,7 @@ export const kAgentDefaults = Object.freeze({
   leaveFlushMs: 200,
   memoryBytes: 64 * 1024 * 1024,
   backend: 'auto' as const,
-  startTimeoutMs: 10_000,
+  startTimeoutMs: 60_000,
   stopTimeoutMs: 5_000,
 });
 

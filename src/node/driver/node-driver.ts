@@ -127,13 +127,19 @@ export class NodeDriver {
         },
       },
     });
+    // A transport that reads batches announces each: the engine reads the clock once per batch.
+    const batched = datagram.onBatch !== undefined;
+    datagram.onBatch?.(() => engine.batchArrived());
     datagram.onMessage((from, bytes) => {
       if (data.secure && this.isAdmission(bytes)) {
         this.admission(from, bytes);
         return;
       }
       const plaintext = this.open(bytes);
-      if (plaintext !== null && !this.toApp(from, plaintext, false)) engine.receiveDatagram(from, plaintext);
+      if (plaintext !== null && !this.toApp(from, plaintext, false)) {
+        if (batched) engine.receiveInBatch(from, plaintext);
+        else engine.receiveDatagram(from, plaintext);
+      }
       this.rearm();
     });
     datagram.onUnreachable((to) => {

@@ -24,6 +24,7 @@
  *    worker) is closed by the addon; nothing is delivered into a stopping environment,
  *    and Node waits for the close to finish before it may unload the addon.
  */
+import { ReceiveViews } from './receive-views.js';
 import {
   loadNative,
   type NativeStatus,
@@ -169,6 +170,17 @@ const kDefaults = Object.freeze({
 export interface NativeUdpHandlers {
   /** One datagram. `bytes` is overwritten by the next batch: copy what must be kept. */
   onMessage(from: string, bytes: Uint8Array): void;
+  /**
+   * Called before the onMessage calls of one recvmmsg batch with their number: a
+   * receiver can read the clock once per batch instead of once per datagram.
+   */
+  onBatch?(count: number): void;
+  /**
+   * Takes whole batches instead of onMessage/onBatch (NativeTransport opens a sealed
+   * batch in one call this way): datagram k is buffer[k·slotBytes, +lengths[k]) from
+   * sources[k]; everything is valid only during the call.
+   */
+  onRawBatch?(count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]): void;
   /** The error-queue records (ICMP port unreachable and the like) of one wake-up. */
   onErrors?(records: readonly NativeUdpErrorRecord[]): void;
 }
@@ -228,11 +240,29 @@ function constructorOf(status: NativeStatus): NativeUdpSocketConstructor | strin
   return constructor;
 }
 
+/**
+ * The addon's onMessages callback: one batch's datagrams handed to `handlers` as reused
+ * views (ReceiveViews), with no allocation per datagram. Exported so that bench:path
+ * drives exactly this code with prepared batches.
+ */
+export function batchReceiver(slotBytes: number, handlers: Pick<NativeUdpHandlers, 'onMessage' | 'onBatch'>): (count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]) => void {
+  const views = new ReceiveViews(slotBytes);
+  const { onMessage, onBatch } = handlers;
+  return (count, buffer, lengths, sources) => {
+    views.use(buffer);
+    onBatch?.(count);
+    for (let index = 0; index < count; index++) onMessage(sources[index]!, views.view(index, lengths[index]!));
+  };
+}
+
 export class NativeUdpSocket {
   readonly config: NativeUdpSocketConfig;
   readonly #handle: NativeUdpSocketHandle;
   #flushScheduled = false;
   #closed = false;
+  /** Inside receiveBatch: sends wait for the batch's end and leave in one flush. */
+  #inBatch = false;
+  #sentInBatch = false;
 
   private constructor(config: NativeUdpSocketConfig, handle: NativeUdpSocketHandle) {
     this.config = config;
@@ -252,16 +282,12 @@ export class NativeUdpSocket {
     const constructor = constructorOf(status);
     if (typeof constructor === 'string') throw new NativeUdpError('GALAXY_NATIVE_UNAVAILABLE', constructor);
 
-    const { onMessage, onErrors } = handlers;
-    const slotBytes = config.slotBytes;
-    const onMessages = (count: number, buffer: Buffer, lengths: Uint32Array, sources: string[]): void => {
-      // Plain Uint8Array views, not Buffers: Buffer#slice shares memory, and a
-      // handler that copies with bytes.slice() must really get a copy.
-      const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-      for (let index = 0; index < count; index++) {
-        const start = index * slotBytes;
-        onMessage(sources[index]!, bytes.subarray(start, start + lengths[index]!));
-      }
+    const { onErrors } = handlers;
+    const receive = handlers.onRawBatch ?? batchReceiver(config.slotBytes, handlers);
+    let socket: NativeUdpSocket | undefined;
+    const onMessages = (count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]): void => {
+      if (socket === undefined) receive(count, buffer, lengths, sources);
+      else socket.receiveBatch(receive, count, buffer, lengths, sources);
     };
     const onErrorRecords = (records: NativeUdpErrorRecord[]): void => {
       onErrors?.(records);
@@ -282,7 +308,27 @@ export class NativeUdpSocket {
           onErrorRecords,
         ),
     );
-    return new NativeUdpSocket(config, handle);
+    socket = new NativeUdpSocket(config, handle);
+    return socket;
+  }
+
+  /**
+   * @internal What the addon's callback runs for one batch (bench:path calls it with
+   * prepared batches): the datagrams go to `receive`, and the replies they cause leave in
+   * one sendmmsg when the batch is done, not from a microtask: Node's queueMicrotask
+   * allocates an async resource per call, which was the last allocation on a busy path.
+   */
+  receiveBatch(receive: (count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]) => void, count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]): void {
+    this.#inBatch = true;
+    try {
+      receive(count, buffer, lengths, sources);
+    } finally {
+      this.#inBatch = false;
+      if (this.#sentInBatch) {
+        this.#sentInBatch = false;
+        if (!this.#closed && this.config.flushMode !== 'manual') this.#handle.flush();
+      }
+    }
   }
 
   /** The bound address, "a.b.c.d:port" or "[v6]:port". */
@@ -343,6 +389,10 @@ export class NativeUdpSocket {
   }
 
   #scheduleFlush(): void {
+    if (this.#inBatch) {
+      this.#sentInBatch = true;
+      return;
+    }
     if (this.#flushScheduled || this.config.flushMode === 'manual') return;
     this.#flushScheduled = true;
     queueMicrotask(this.#flushTask);

@@ -26,6 +26,12 @@ export interface DatagramTransport {
   send(to: string, bytes: Uint8Array): void;
   /** Sets the receiver of inbound datagrams (one receiver; a second call replaces the first). */
   onMessage(callback: (from: string, bytes: Uint8Array) => void): void;
+  /**
+   * Sets the receiver of batch starts (optional: only a transport that reads batches has
+   * it): called with the number of datagrams of one read before their onMessage calls,
+   * so a receiver can read the clock once per batch (MembershipEngine.batchArrived).
+   */
+  onBatch?(callback: (count: number) => void): void;
   /** Sets the receiver of unreachability evidence (one receiver). */
   onUnreachable(callback: (to: string) => void): void;
   /** Closes the socket; sends after this are counted as GALAXY_TRANSPORT_CLOSED. */

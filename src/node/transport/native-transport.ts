@@ -5,6 +5,8 @@ import * as F from '../../core/wire/format.js';
 import type { DatagramTransport } from './datagram-transport.js';
 import { parseBindAddress, parseSocketAddress, type SocketAddress } from './socket-address.js';
 import { AddressCache } from './address-cache.js';
+import { ReceiveViews } from '../native/receive-views.js';
+import { kOpenMalformed, type Keyring } from '../security/keyring.js';
 import { TransportCounters } from './transport-counters.js';
 
 /** Options of NativeTransport.open; every field is optional (see kNativeTransportDefaults). */
@@ -125,6 +127,12 @@ export class NativeTransportOpenError extends Error {
   }
 }
 
+/** Where a received datagram goes: onMessage, onUnsealed, or nowhere (no key authenticated it; the keyring counted it). */
+const kDeliverMessage = 0;
+const kDeliverUnsealed = 1;
+const kDeliverNothing = 2;
+type Delivery = typeof kDeliverMessage | typeof kDeliverUnsealed | typeof kDeliverNothing;
+
 /** The addon's counters the transport turns into drops, as last read. */
 type KernelDropCounters = Pick<NativeUdpSocketStats, 'sendDropped' | 'sendTooLarge' | 'sendFailed' | 'sendInvalidAddress' | 'truncated'>;
 
@@ -155,6 +163,16 @@ export class NativeTransport implements DatagramTransport {
   private readonly outboundAddresses: AddressCache<SocketAddress | null>;
   private readonly inboundAddresses: AddressCache<SocketAddress | null>;
   private messageCallback: (from: string, bytes: Uint8Array) => void = () => {};
+  private batchCallback: (count: number) => void = () => {};
+  private unsealedCallback: (from: string, bytes: Uint8Array) => void = () => {};
+  /** Opens each batch before delivery when set (openBatchesWith). */
+  private keyring: Keyring | null = null;
+  private readonly slotBytes: number;
+  private readonly receivedViews: ReceiveViews;
+  private readonly openedViews: ReceiveViews;
+  /** The plaintexts of one batch, slot by slot as received, and each one's openBatch result. */
+  private readonly opened: Uint8Array;
+  private readonly openResults: Int32Array;
   private unreachableCallback: (to: string) => void = () => {};
   private closed = false;
 
@@ -162,6 +180,12 @@ export class NativeTransport implements DatagramTransport {
     this.socket = socket;
     this.family = family;
     this.settings = settings;
+    this.slotBytes = socket.config.slotBytes;
+    this.receivedViews = new ReceiveViews(this.slotBytes);
+    this.openedViews = new ReceiveViews(this.slotBytes);
+    this.opened = new Uint8Array(socket.config.recvBatch * this.slotBytes);
+    this.openResults = new Int32Array(socket.config.recvBatch);
+    this.openedViews.use(this.opened);
     this.outboundAddresses = new AddressCache(settings.addressCacheEntriesMax);
     this.inboundAddresses = new AddressCache(settings.addressCacheEntriesMax);
     const local = socket.localAddress;
@@ -189,7 +213,8 @@ export class NativeTransport implements DatagramTransport {
           socketBufferBytes: settings.socketBufferBytes,
         },
         {
-          onMessage: (from, bytes) => transport?.receive(from, bytes),
+          onMessage: () => {},
+          onRawBatch: (count, buffer, lengths, sources) => transport?.receiveBatch(count, buffer, lengths, sources),
           onErrors: (records) => transport?.errors(records),
         },
         status,
@@ -239,6 +264,11 @@ export class NativeTransport implements DatagramTransport {
     this.unreachableCallback = callback;
   }
 
+  /** Sets the receiver of batch starts: `count` datagrams of one recvmmsg follow (onMessage gets each). */
+  onBatch(callback: (count: number) => void): void {
+    this.batchCallback = callback;
+  }
+
   /** The addon's own counters (batches, wake-ups, error-queue records), for diagnosis. */
   get socketStats(): NativeUdpSocketStats {
     return this.socket.stats;
@@ -251,15 +281,53 @@ export class NativeTransport implements DatagramTransport {
     this.socket.close();
   }
 
-  private receive(from: string, bytes: Uint8Array): void {
+  /**
+   * Opens every received batch with `keyring` in one call (Keyring.openBatch: one native
+   * crossing per recvmmsg batch) before delivery: onMessage then gets plaintexts (views
+   * valid during the callback); a datagram that is not sealed at all (too short, another
+   * version byte: admission datagrams) goes to `onUnsealed` as received; one that no
+   * key authenticates is dropped and counted by the keyring. `null` delivers datagrams
+   * as received again. A key rotation needs no new call: the keyring rebuilds its
+   * contexts itself.
+   */
+  openBatchesWith(keyring: Keyring | null, onUnsealed: (from: string, bytes: Uint8Array) => void = () => {}): void {
+    this.keyring = keyring;
+    this.unsealedCallback = onUnsealed;
+  }
+
+  /** One recvmmsg batch from the addon (or bench:path's prepared one). */
+  private receiveBatch(count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]): void {
+    if (this.closed) return;
+    this.batchCallback(count);
+    const received = this.receivedViews;
+    received.use(buffer);
+    const keyring = this.keyring;
+    if (keyring === null) {
+      for (let i = 0; i < count; i++) this.receive(sources[i]!, received.view(i, lengths[i]!), lengths[i]!, kDeliverMessage);
+      return;
+    }
+    const results = this.openResults;
+    keyring.openBatch(buffer, count, this.slotBytes, lengths, results, this.opened);
+    for (let i = 0; i < count; i++) {
+      const result = results[i]!;
+      if (result >= 0) this.receive(sources[i]!, this.openedViews.view(i, result), lengths[i]!, kDeliverMessage);
+      else if (result === kOpenMalformed) this.receive(sources[i]!, received.view(i, lengths[i]!), lengths[i]!, kDeliverUnsealed);
+      else this.receive(sources[i]!, received.view(i, lengths[i]!), lengths[i]!, kDeliverNothing);
+      if (this.closed) return;
+    }
+  }
+
+  /** Checks and counts a received datagram, then hands it to the receiver `delivery` names. */
+  private receive(from: string, bytes: Uint8Array, wireBytes: number, delivery: Delivery): void {
     if (this.closed) return;
     const address = this.inboundAddress(from);
     if (address === null) return this.ownCounters.recordDropped('GALAXY_TRANSPORT_BAD_ADDRESS', `datagram from unsupported address ${from}`);
     // An IPv6 socket bound to :: also receives IPv4 (v4-mapped) datagrams; the engine could
     // not answer them on this socket, so they are dropped, as node:dgram's ipv6Only does.
     if (address.family !== this.family) return this.ownCounters.recordDropped('GALAXY_TRANSPORT_FAMILY_MISMATCH', `IPv${address.family} datagram from ${from} on an IPv${this.family} socket`);
-    this.ownCounters.recordReceived(bytes.length);
-    this.messageCallback(address.text, bytes);
+    this.ownCounters.recordReceived(wireBytes);
+    if (delivery === kDeliverMessage) this.messageCallback(address.text, bytes);
+    else if (delivery === kDeliverUnsealed) this.unsealedCallback(address.text, bytes);
   }
 
   /**

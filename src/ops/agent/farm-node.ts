@@ -3,15 +3,14 @@ import type { PreparedAgent } from '../../ops/agent/agent-command.js';
 import { silentAgentLogger, type AgentLogger } from '../../node/util/agent-logger.js';
 import { ApiError } from '../api/api-error.js';
 import { type AdmissionRecord, type ApiBackend, type ApiEvent, type ComponentStatus, type KeyView, type MemberView, type MetricFamily, type NodeSummary, type NodeValues } from '../../surface/api/api-backend.js';
-import { ApiServer } from '../../ops/api/api-server.js';
-import { TokenStore } from '../../ops/api/token-store.js';
+// The API's modules (its server, ws, token store, routes and schemas) are loaded only when
+// the API is on (startApi): an agent with --api off boots faster and smaller (issue 14).
+import type { ApiServer } from '../../ops/api/api-server.js';
 import { kAdminTokenFileName, kApiFileName } from '../../surface/cli/cli-kit.js';
 import { ComponentHost } from '../../farm/components/host/component-host.js';
 import type { ComponentPeer } from '../../farm/components/host/component-protocol.js';
 import { measurementComponentPath } from '../../farm/measurement/measurement-component.js';
 import { writeFileAtomic } from '../../node/util/atomic-file.js';
-import { farmDataRoutes } from '../../farm/data/farm-data-routes.js';
-import { farmComponentsRoutes } from '../../farm/install/farm-components-routes.js';
 import { FarmData, kFmidbSnapshotFileName } from '../../farm/data/farm-data.js';
 import { FarmDesiredComponents } from '../../farm/install/farm-desired-components.js';
 import { FarmComponents, kFarmComponentKinds } from './farm-components.js';
@@ -103,6 +102,12 @@ export class FarmNode implements ApiBackend {
       // FMIDB's landscapes; installation follows the farm configuration's components.
       node.farmComponents = new FarmComponents({ service, host: node.componentHost, dataDir: prepared.dataDir, logger, publish: (event) => node.publish(event), values: (id) => node.values(id), resolve: (target) => node.data.resolve(target), desired: node.desiredComponents, kinds });
       if (prepared.farm.api !== null) {
+        const [{ ApiServer }, { TokenStore }, { farmDataRoutes }, { farmComponentsRoutes }] = await Promise.all([
+          import('../../ops/api/api-server.js'),
+          import('../../ops/api/token-store.js'),
+          import('../../farm/data/farm-data-routes.js'),
+          import('../../farm/install/farm-components-routes.js'),
+        ]);
         const tokens = TokenStore.open(join(prepared.dataDir, 'tokens.json'));
         if (tokens.bootstrap(join(prepared.dataDir, kAdminTokenFileName))) logger.info({ file: join(prepared.dataDir, kAdminTokenFileName) }, 'created the admin API token');
         const tls = prepared.farm.apiTls === null ? undefined : loadApiTls(prepared.farm.apiTls, prepared.dataDir, parseBindAddress(prepared.farm.api).host);
