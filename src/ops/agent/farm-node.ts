@@ -19,7 +19,6 @@ import { FarmService } from '../../farm/service/farm-service.js';
 import { kBytesCodec } from '../../core/messenger/channel-codec.js';
 import { loadApiTls } from './config/api-tls-files.js';
 import { parseBindAddress } from '../../node/transport/socket-address.js';
-import { profileAndDesignerRoutes } from '../../cluster/designer/agent-designer.js';
 
 /**
  * One farm node as `galaxy agent` runs it: the farm service (membership, admission,
@@ -102,11 +101,12 @@ export class FarmNode implements ApiBackend {
       // FMIDB's landscapes; installation follows the farm configuration's components.
       node.farmComponents = new FarmComponents({ service, host: node.componentHost, dataDir: prepared.dataDir, logger, publish: (event) => node.publish(event), values: (id) => node.values(id), resolve: (target) => node.data.resolve(target), desired: node.desiredComponents, kinds });
       if (prepared.farm.api !== null) {
-        const [{ ApiServer }, { TokenStore }, { farmDataRoutes }, { farmComponentsRoutes }] = await Promise.all([
+        const [{ ApiServer }, { TokenStore }, { farmDataRoutes }, { farmComponentsRoutes }, { profileAndDesignerRoutes }] = await Promise.all([
           import('../../ops/api/api-server.js'),
           import('../../ops/api/token-store.js'),
           import('../../farm/data/farm-data-routes.js'),
           import('../../farm/install/farm-components-routes.js'),
+          import('../../cluster/designer/agent-designer.js'),
         ]);
         const tokens = TokenStore.open(join(prepared.dataDir, 'tokens.json'));
         if (tokens.bootstrap(join(prepared.dataDir, kAdminTokenFileName))) logger.info({ file: join(prepared.dataDir, kAdminTokenFileName) }, 'created the admin API token');
