@@ -66,6 +66,10 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
   /** acks[r][s]: the contiguous prefix of sender s that member r last reported. */
   private acks: number[][] = [];
   private ackHeardMs: number[] = [];
+  /** ackSentTo[s]: the prefix of sender s this member last reported to s (by heartbeat or prompt ack). */
+  private ackSentTo: number[] = [];
+  /** Own messages up to this one are stable and dropped from the store. */
+  private ownCollected = 0;
   private lastHeardMs: number[] = [];
   /** Sticky for the view: external evidence, a leave, or a newer incarnation asking to join. */
   private evidence: boolean[] = [];
@@ -330,6 +334,21 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     const row = this.acks[rank]!;
     for (let s = 0; s < row.length; s++) row[s] = Math.max(row[s]!, m.acks[s]!);
     this.ackHeardMs[rank] = this.nowMs;
+    this.collectOwn();
+  }
+
+  /** Drops own messages that became stable (acks now come between heartbeats, so the store would otherwise hold a heartbeat period of sending). */
+  private collectOwn(): void {
+    const me = this.myRank;
+    if (me < 0 || this.ownSeq === 0) return;
+    const limit = this.stableOf(me);
+    if (limit <= this.ownCollected) return;
+    const store = this.store[me]!;
+    for (let seq = this.ownCollected + 1; seq <= limit; seq++) {
+      store.delete(seq);
+      this.sentAtMs.delete(seq);
+    }
+    this.ownCollected = limit;
   }
 
   private onData(from: string, rank: number, m: W.WireMessage & { type: typeof W.kMessageData }): void {
@@ -358,6 +377,17 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     this.contiguous[rank] = c;
     this.acks[this.myRank]![rank] = c;
     this.deliverReady();
+    const every = this.settings.ackEveryMessages;
+    if (every > 0 && c - this.ackSentTo[rank]! >= every) this.promptAck(rank);
+  }
+
+  /**
+   * Tells sender s at once what this member holds (a heartbeat to s alone): the sender's
+   * window reopens within a round trip instead of a heartbeat period.
+   */
+  private promptAck(s: number): void {
+    this.ackSentTo[s] = this.contiguous[s]!;
+    this.sendTo(this.view.members[s]!.nodeId, this.encode({ ...this.headerFields(W.kMessageHeartbeat), type: W.kMessageHeartbeat, ownSeq: this.ownSeq, acks: this.contiguous }));
   }
 
   private onJoin(from: string, rank: number, m: W.WireMessage): void {
@@ -673,6 +703,8 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     this.sentAtMs.clear();
     this.acks = Array.from({ length: size }, () => new Array<number>(size).fill(0));
     this.ackHeardMs = new Array<number>(size).fill(this.nowMs);
+    this.ackSentTo = new Array<number>(size).fill(0);
+    this.ownCollected = 0;
     this.lastHeardMs = new Array<number>(size).fill(this.nowMs);
     this.evidence = members.map((m) => this.deadIncarnations.get(m.nodeId) === m.incarnation);
     this.frozen = false;
@@ -723,6 +755,7 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
   private sendHeartbeats(): void {
     if (this.myRank < 0) return;
     this.acks[this.myRank] = this.contiguous.slice();
+    for (let r = 0; r < this.contiguous.length; r++) this.ackSentTo[r] = this.contiguous[r]!;
     this.broadcastToView(this.encode({ ...this.headerFields(W.kMessageHeartbeat), type: W.kMessageHeartbeat, ownSeq: this.ownSeq, acks: this.contiguous }));
   }
 
