@@ -101,6 +101,7 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
       case 'vsViewInstalled': this.installView(input.view); break;
       case 'vsViewEnding': if (this.view !== null && input.viewId === this.view.id) this.flushing = true; break;
       case 'vsDeliver': this.receive(input.viewId, input.sender, input.bytes, true); break;
+      case 'vsDeliverBatch': for (const bytes of input.items) this.receive(input.viewId, input.sender, bytes, true); break;
       case 'vsDatagram': this.receive(input.viewId, input.sender, input.bytes, false); break;
       default: this.command(input);
     }

@@ -11,6 +11,7 @@ import { ClusterMember } from '../cluster/cluster-member.js';
 import type { Prng } from '../util/prng.js';
 import { decodeEnvelope, encodeClusterEnvelope, encodeDatagramEnvelope, encodeSlowMemberEnvelope } from './cluster-channels-envelope.js';
 import { ClusterChannelsError } from './cluster-channels-error.js';
+import { decodePack, encodePack, kPackHeaderBytes, packRecordBytes } from './cluster-channels-pack.js';
 
 /**
  * One node's membership in one cluster together with its channel layer: a ClusterMember
@@ -99,7 +100,13 @@ export type ClusterChannelsOutput =
 
 /** Counters of the seam (the layer and the cluster core keep their own). */
 export interface ClusterChannelsCounters {
+  /** Cluster multicasts (packs) made. */
   multicasts: number;
+  /** Layer messages sent in those packs. */
+  packedMessages: number;
+  /** Packs delivered by the cluster core (own included). */
+  packsDelivered: number;
+  /** Layer messages queued for the cluster core (every one passes the backlog, if only until the end of the step). */
   backlogQueued: number;
   backlogLengthMax: number;
   /** Backlog payloads dropped because their view ended (the layer sends them again). */
@@ -130,7 +137,7 @@ const kOutputsMax = 1 << 20;
 
 export class ClusterChannels implements SansIoCore<ClusterChannelsInput, ClusterChannelsOutput> {
   readonly counters: ClusterChannelsCounters = {
-    multicasts: 0, backlogQueued: 0, backlogLengthMax: 0, backlogDroppedAtViewEnd: 0, staleMulticastsDropped: 0, sendsRefusedBacklogFull: 0,
+    multicasts: 0, packedMessages: 0, packsDelivered: 0, backlogQueued: 0, backlogLengthMax: 0, backlogDroppedAtViewEnd: 0, staleMulticastsDropped: 0, sendsRefusedBacklogFull: 0,
     datagramsSent: 0, datagramsReceived: 0, datagramsDropped: 0, slowReportsSent: 0, slowReportsReceived: 0, layerResets: 0,
   };
   readonly cluster: string;
@@ -144,6 +151,7 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
   private readonly out = new OutputQueue<ClusterChannelsOutput>(kOutputsMax);
   private readonly slowReportRepeatMs: number;
   private readonly membersMax: number;
+  private readonly payloadBytesMax: number;
   /** The cluster view the layer is in (this module's copy, from viewInstalled). */
   private view: ClusterView | null = null;
   private names: string[] = [];
@@ -170,13 +178,14 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
     if (!(this.slowReportRepeatMs > 0)) throw new RangeError(`slowReportRepeatMs must be > 0, got ${this.slowReportRepeatMs}`);
     const membership = resolveClusterMemberOptions({ payloadBytesMax: 16 * 1024, ...init.membership });
     this.membersMax = membership.membersMax;
+    this.payloadBytesMax = membership.payloadBytesMax;
     this.layerOptions = init.layer ?? {};
     this.layerValue = this.newLayer();
     // Every message the layer multicasts must fit one cluster payload: a header with a
     // vector clock of the view, then a fragment, an order batch, a feedback or an open.
     const layer = this.layerValue.settings;
     const bodyMax = Math.max(layer.fragmentBytes, 2 + 6 * layer.orderEntriesMax, 5 + 8 * membership.membersMax, kNameBytesMax);
-    const needed = kHeaderBytes + 4 * membership.membersMax + bodyMax;
+    const needed = kPackHeaderBytes + packRecordBytes(kHeaderBytes + 4 * membership.membersMax + bodyMax);
     if (membership.payloadBytesMax < needed) {
       throw new RangeError(`membership.payloadBytesMax ${membership.payloadBytesMax} is under the channel layer's largest message, ${needed} bytes (fragmentBytes ${layer.fragmentBytes}, orderEntriesMax ${layer.orderEntriesMax}, membersMax ${membership.membersMax})`);
     }
@@ -326,7 +335,17 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
       case 'deliver': {
         const sender = this.view !== null && this.view.id === output.viewId ? this.memberOf(output.sender, null) : null;
         if (sender === null) throw new Error(`cluster channels: a delivery from ${output.sender} in view ${output.viewId}, outside the installed view ${this.view?.id ?? '-'}`);
-        this.layerValue.step({ kind: 'vsDeliver', viewId: output.viewId, sender, bytes: output.payload });
+        let items: Uint8Array[];
+        try {
+          // Every record is at least one byte and a varint: a pack of payloadBytesMax holds fewer than payloadBytesMax / 2.
+          items = decodePack(output.payload, this.payloadBytesMax >>> 1);
+        } catch (error) {
+          if (!(error instanceof ClusterChannelsError)) throw error;
+          this.out.push({ kind: 'dropped', from: output.sender, code: error.code });
+          return;
+        }
+        this.counters.packsDelivered++;
+        this.layerValue.step({ kind: 'vsDeliverBatch', viewId: output.viewId, sender, items });
         return;
       }
       case 'blocked':
@@ -401,12 +420,16 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
     }
   }
 
+  /**
+   * Queues a layer message for the cluster core. It goes out at the end of this pump
+   * (drainBacklog), packed with whatever else the layer multicast meanwhile, so nothing
+   * waits for a later step or tick: a lone message goes at once, a burst goes as one pack.
+   */
   private multicast(viewId: number, bytes: Uint8Array): void {
     if (this.view === null || viewId !== this.view.id || this.endingGiven === viewId) {
       this.counters.staleMulticastsDropped++;
       return;
     }
-    if (this.backlogLength() === 0 && this.tryMulticast(bytes)) return;
     if (this.backlogLength() === 0) this.backlogViewId = viewId;
     this.backlog.push(bytes);
     this.counters.backlogQueued++;
@@ -427,15 +450,27 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
     return true;
   }
 
-  /** Sends the backlog's head while the cluster core accepts; returns whether it sent any. */
+  /**
+   * Sends the backlog's head as one pack, as many messages as fit payloadBytesMax, when
+   * the cluster core accepts; returns whether it sent one. One pack per call: the
+   * cluster core's self-delivery of it reaches the layer before the next goes.
+   */
   private drainBacklog(): boolean {
     let sent = false;
-    while (this.backlogLength() > 0 && this.view !== null && this.backlogViewId === this.view.id && this.endingGiven !== this.view.id) {
-      if (!this.tryMulticast(this.backlog[this.backlogHead]!)) break;
-      this.backlogHead++;
-      sent = true;
-      // The cluster core's self-delivery must reach the layer before the next payload goes.
-      break;
+    if (this.backlogLength() > 0 && this.view !== null && this.backlogViewId === this.view.id && this.endingGiven !== this.view.id) {
+      let end = this.backlogHead;
+      let bytes = kPackHeaderBytes;
+      while (end < this.backlog.length) {
+        const next = bytes + packRecordBytes(this.backlog[end]!.length);
+        if (next > this.payloadBytesMax && end > this.backlogHead) break;
+        bytes = next;
+        end++;
+      }
+      if (this.tryMulticast(encodePack(this.backlog.slice(this.backlogHead, end)))) {
+        this.counters.packedMessages += end - this.backlogHead;
+        this.backlogHead = end;
+        sent = true;
+      }
     }
     if (this.backlogHead > 0 && this.backlogHead === this.backlog.length) {
       this.backlog = [];
