@@ -457,7 +457,7 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
    */
   private drainBacklog(): boolean {
     let sent = false;
-    if (this.backlogLength() > 0 && this.view !== null && this.backlogViewId === this.view.id && this.endingGiven !== this.view.id) {
+    if (this.backlogLength() > 0 && this.view !== null && this.backlogViewId === this.view.id && this.endingGiven !== this.view.id && this.member.canMulticast()) {
       let end = this.backlogHead;
       let bytes = kPackHeaderBytes;
       while (end < this.backlog.length) {

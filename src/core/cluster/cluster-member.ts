@@ -204,7 +204,8 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
 
   /** True when multicast would be accepted now. */
   canMulticast(): boolean {
-    return this.multicastRefusal() === null;
+    // The same conditions as multicastRefusal, without building an error (a host asks at every step).
+    return this.statusValue !== 'left' && this.myRank >= 0 && this.view.id !== 0 && !this.frozen && this.ownSeq - this.stableOf(this.myRank) < this.settings.sendWindowMax;
   }
 
   // ---- Commands -------------------------------------------------------------------
