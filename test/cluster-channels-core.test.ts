@@ -10,7 +10,8 @@
 // the view through the slow-member path. Packing: the pack codec round-trips and refuses
 // 20,000 random mutations with a coded error or decodes them, never anything else; a
 // flooding sender's channel messages travel many to a cluster multicast and the total
-// order, FIFO and integrity checkers still hold under loss and reordering. All in
+// order, FIFO and integrity checkers still hold under loss and reordering; a corked
+// burst goes as one pack and a tick lifts a forgotten cork. All in
 // simulated time, from fixed seeds.
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../src/core/util/prng.js';
@@ -106,6 +107,48 @@ describe('packs', () => {
     expect(checkFifo(history, 't').violations).toEqual([]);
     expect(checkTotal(history, 't').violations).toEqual([]);
     for (const log of Object.values(history.logs)) expect(log.filter((e) => e.kind === 'deliver').length).toBe(history.sends.length);
+  });
+});
+
+describe('the cork', () => {
+  it('holds a burst of sends back until uncork and sends it as one pack; a tick lifts a forgotten cork', () => {
+    const s = new ClusterChannelsSimulation({
+      seed: 5,
+      nodeCount: 3,
+      workload: { channel: 'c', options: { reliability: 'reliable', ordering: 'fifo', windowMessages: 1024 }, sendEveryMs: 0, sendUntilMs: 0, bigRate: 0, replyRate: 0, payloadBytes: 100 },
+      membership: { sendWindowMax: 256 },
+      sim: { tickMs: 1 },
+    });
+    expect(s.sim.runUntil(() => s.host(0)?.core.currentView() !== null, 3000, 5)).toBeGreaterThanOrEqual(0);
+    s.host(0)!.open();
+    expect(s.awaitCommonView([0, 1, 2], 3000)).toBeGreaterThanOrEqual(0);
+    s.sim.runFor(50);
+    const host = s.host(0)!;
+    const counters = host.core.counters;
+    const burst = (corked: boolean): { packs: number; messages: number } => {
+      const packs = counters.multicasts;
+      const messages = counters.packedMessages;
+      if (corked) host.command({ kind: 'cork' });
+      for (let i = 0; i < 50; i++) host.send(new Uint8Array(100));
+      return { packs: counters.multicasts - packs, messages: counters.packedMessages - messages };
+    };
+    // Uncorked, each send goes at once, alone (the layer's feedback, due at its own pace, goes alone too).
+    host.send(new Uint8Array(100));
+    s.sim.runFor(20);
+    const uncorked = burst(false);
+    expect(uncorked.packs).toBe(uncorked.messages);
+    expect(uncorked.packs).toBeGreaterThanOrEqual(50);
+    // Corked, nothing goes until uncork, then the 50 go as one pack.
+    expect(burst(true)).toEqual({ packs: 0, messages: 0 });
+    const before = { packs: counters.multicasts, messages: counters.packedMessages };
+    host.command({ kind: 'uncork' });
+    expect({ packs: counters.multicasts - before.packs, messages: counters.packedMessages - before.messages }).toEqual({ packs: 1, messages: 50 });
+    // A cork nobody lifts ends at the next tick.
+    expect(burst(true).packs).toBe(0);
+    s.sim.runFor(2);
+    s.sim.runFor(200);
+    for (const i of [0, 1, 2]) expect(s.host(i)!.deliveredCount).toBe(151);
+    expect(checkFifo(s.recorder.history, 'c').violations).toEqual([]);
   });
 });
 

@@ -544,7 +544,8 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
         channel.counters.fragmentsDropped++;
         return;
       }
-      return this.complete(channel, view, { rank, seq: header.seq, payload: body.slice(), clock: header.clock });
+      const payload = channel.reliable && this.settings.inputsImmutable ? body : body.slice();
+      return this.complete(channel, view, { rank, seq: header.seq, payload, clock: header.clock });
     }
     const key = messageKey(rank, header.seq);
     let partial = channel.partials.get(key);

@@ -79,6 +79,15 @@ export type ClusterChannelsInput =
   | { readonly kind: 'suspect'; readonly nodeId: string }
   | { readonly kind: 'leave' }
   | { readonly kind: 'definitionChanged'; readonly members: readonly string[] }
+  /**
+   * Hold channel messages back from the cluster core (they wait in the backlog) until
+   * `uncork` or the next tick, whichever comes first, so that a burst of application
+   * sends goes as a few full packs instead of one pack each. A host corks around a burst
+   * it is about to step in (a loop of sends, one event-loop turn of input); the tick
+   * bound means a forgotten uncork costs at most one tick period.
+   */
+  | { readonly kind: 'cork' }
+  | { readonly kind: 'uncork' }
   | AppCommand;
 
 export type ClusterChannelsOutput =
@@ -162,6 +171,8 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
   private backlog: Uint8Array[] = [];
   private backlogHead = 0;
   private backlogViewId = -1;
+  /** While true the backlog is not handed to the cluster core (see the cork input). */
+  private corked = false;
   /** Slow members reported in the current view (at most membersMax), with when to repeat. */
   private readonly slowReports = new Map<string, { ref: MemberRef; nextMs: number }>();
   private nowMs: number;
@@ -228,6 +239,8 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
       case 'suspect': this.member.step({ kind: 'suspect', nodeId: input.nodeId }); break;
       case 'leave': this.member.step({ kind: 'leave' }); break;
       case 'definitionChanged': this.member.step({ kind: 'definitionChanged', members: input.members }); break;
+      case 'cork': this.corked = true; break;
+      case 'uncork': this.corked = false; break;
       case 'send':
         if (this.backlogLength() >= this.multicastBacklogMax) {
           this.counters.sendsRefusedBacklogFull++;
@@ -244,6 +257,7 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
   tick(nowMs: number): void {
     if (nowMs < this.nowMs) throw new Error(`tick went back from ${this.nowMs} to ${nowMs}`);
     this.nowMs = nowMs;
+    this.corked = false;
     this.member.tick(nowMs);
     this.pump();
     this.layerValue.tick(nowMs);
@@ -393,7 +407,8 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
   }
 
   private newLayer(): ChannelLayer {
-    return new ChannelLayer({ ...this.layerOptions, self: this.self });
+    // The cluster core hands over its own copies (decoded or multicast), never written again.
+    return new ChannelLayer({ inputsImmutable: true, ...this.layerOptions, self: this.self });
   }
 
   /** The sends a discarded layer had not completed fail, so no caller waits forever. */
@@ -457,7 +472,7 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
    */
   private drainBacklog(): boolean {
     let sent = false;
-    if (this.backlogLength() > 0 && this.view !== null && this.backlogViewId === this.view.id && this.endingGiven !== this.view.id && this.member.canMulticast()) {
+    if (!this.corked && this.backlogLength() > 0 && this.view !== null && this.backlogViewId === this.view.id && this.endingGiven !== this.view.id && this.member.canMulticast()) {
       let end = this.backlogHead;
       let bytes = kPackHeaderBytes;
       while (end < this.backlog.length) {
