@@ -34,9 +34,12 @@ import { decodePack, encodePack, kPackHeaderBytes, packRecordBytes } from './clu
  *   view its peers left without it. So the old layer is discarded (its unsent messages
  *   fail with GALAXY_CHANNEL_VIEW_LEFT — see channelsReset) and a fresh layer starts in
  *   the new view, as a joiner: the port's "a removed member comes back as a new member".
- * - `vsMulticast` becomes `multicast`. When the cluster core refuses (its send window
- *   of unstable messages is full, or a view change runs), the payload waits in a FIFO
- *   backlog, retried at every step and tick. A backlog stamped with a view that ends is
+ * - `vsMulticast` joins a FIFO backlog; when the two cores are quiet at the end of a
+ *   step (and no cork holds it), the backlog's head goes to `multicast` as one pack of
+ *   as many layer messages as payloadBytesMax allows (cluster-channels-pack.ts), and a
+ *   delivered pack reaches the layer as one `vsDeliverBatch`. When the cluster core
+ *   refuses (its send window of unstable messages is full, or a view change runs), the
+ *   backlog waits, retried at every step and tick. A backlog stamped with a view that ends is
  *   dropped (counted): the layer sends again, in the next view, every message it had
  *   not delivered to itself (nothing is lost, as the cluster core itself would have
  *   refused those payloads after `blocked`).

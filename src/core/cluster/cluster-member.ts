@@ -70,6 +70,10 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
   private ackSentTo: number[] = [];
   /** Own messages up to this one are stable and dropped from the store. */
   private ownCollected = 0;
+  /** The own stable prefix last told to the view (kMessageStable). */
+  private stableAnnounced = 0;
+  /** collectedOf[s]: sender s's messages up to this one were dropped here on its stable message. */
+  private collectedOf: number[] = [];
   private lastHeardMs: number[] = [];
   /** Sticky for the view: external evidence, a leave, or a newer incarnation asking to join. */
   private evidence: boolean[] = [];
@@ -202,6 +206,13 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     return { id: this.view.id, members: this.view.members, primary: true };
   }
 
+  /** Messages of the view this member holds for a possible flush (every sender's, own included): what stability has not yet freed. */
+  heldCount(): number {
+    let held = 0;
+    for (const store of this.store) held += store.size;
+    return held;
+  }
+
   /** True when multicast would be accepted now. */
   canMulticast(): boolean {
     // The same conditions as multicastRefusal, without building an error (a host asks at every step).
@@ -285,6 +296,9 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
       case W.kMessageData:
         this.onData(from, rank, message);
         break;
+      case W.kMessageStable:
+        this.onStable(rank, message);
+        break;
       case W.kMessageJoin:
         this.onJoin(from, rank, message);
         break;
@@ -338,7 +352,12 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     this.collectOwn();
   }
 
-  /** Drops own messages that became stable (acks now come between heartbeats, so the store would otherwise hold a heartbeat period of sending). */
+  /**
+   * Drops own messages that became stable, and tells the view once a quarter window more
+   * is stable: with prompt acks a sender goes a window per round trip, and receivers
+   * that learnt stability only from every member's heartbeat would hold a heartbeat
+   * period of its sending.
+   */
   private collectOwn(): void {
     const me = this.myRank;
     if (me < 0 || this.ownSeq === 0) return;
@@ -350,6 +369,20 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
       this.sentAtMs.delete(seq);
     }
     this.ownCollected = limit;
+    const every = this.settings.ackEveryMessages;
+    if (every > 0 && limit - this.stableAnnounced >= every && !this.frozen) {
+      this.stableAnnounced = limit;
+      this.broadcastToView(this.encode({ ...this.headerFields(W.kMessageStable), type: W.kMessageStable, stable: limit }));
+    }
+  }
+
+  /** A sender's own stable prefix: every member holds it, so what of it was delivered here can go. */
+  private onStable(rank: number, m: W.WireMessage & { type: typeof W.kMessageStable }): void {
+    if (m.viewId !== this.view.id || rank < 0 || this.myRank < 0 || rank === this.myRank) return;
+    const limit = Math.min(m.stable, this.delivered[rank]!);
+    const store = this.store[rank]!;
+    for (let seq = this.collectedOf[rank]! + 1; seq <= limit; seq++) store.delete(seq);
+    if (limit > this.collectedOf[rank]!) this.collectedOf[rank] = limit;
   }
 
   private onData(from: string, rank: number, m: W.WireMessage & { type: typeof W.kMessageData }): void {
@@ -706,6 +739,8 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     this.ackHeardMs = new Array<number>(size).fill(this.nowMs);
     this.ackSentTo = new Array<number>(size).fill(0);
     this.ownCollected = 0;
+    this.stableAnnounced = 0;
+    this.collectedOf = new Array<number>(size).fill(0);
     this.lastHeardMs = new Array<number>(size).fill(this.nowMs);
     this.evidence = members.map((m) => this.deadIncarnations.get(m.nodeId) === m.incarnation);
     this.frozen = false;
