@@ -16,6 +16,7 @@
  *   npm run bench:channels-sim                 (writes bench/results/channels-sim.json)
  *   GALAXY_BENCH_QUICK=1 npm run bench:channels-sim
  *   GALAXY_BENCH_SIZES=5 GALAXY_BENCH_ORDERINGS=total npm run bench:channels-sim   (a subset; no file written)
+ *   GALAXY_BENCH_WINDOW_MESSAGES=256 (the layer's credit window; default 1,024)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,7 +34,7 @@ const subset = process.env.GALAXY_BENCH_SIZES !== undefined || process.env.GALAX
 /** The cluster core's send window in messages (each may pack many channel messages); acknowledged promptly every quarter window. */
 const kMembership: ClusterMemberOptions = { sendWindowMax: 256, payloadBytesMax: 64 * 1024 };
 /** The layer's credit window per member, in messages. */
-const kWindowMessages = 1024;
+const kWindowMessages = Number(process.env.GALAXY_BENCH_WINDOW_MESSAGES ?? 1024);
 
 /** Corosync CPG, agreed order, one synchronous sender, measured on these machines (issue 18). */
 const kCorosync: Record<number, { oneSender100: number; allSending100: number; oneSender1000: number; p50Ms: number; p99Ms: number }> = {
