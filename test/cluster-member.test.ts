@@ -3,9 +3,11 @@
 // hand-driven network (src/sim/cluster/scripted-network.ts) where the script decides
 // when time passes and which messages arrive or are lost. They prove: a first view forms
 // in one exchange; multicast is FIFO and refused with coded errors when it cannot go;
-// malformed input is dropped with a code, never thrown; external evidence starts a view
-// change at once and the flush delivers a message only one survivor had, before the next
-// view; a minority stops and says so while the majority goes on, and the heal merges; a
+// a full send window reopens on the receivers' prompt acks without waiting for a
+// heartbeat (and waits for one with them off), and the sender's stable message frees the
+// receivers' copies; malformed input is dropped with a code,
+// never thrown; external evidence starts a view change at once and the flush delivers
+// a message only one survivor had, before the next view; a minority stops and says so while the majority goes on, and the heal merges; a
 // coordinator that decided and died before its install reached anyone is followed by one
 // that adopts its value (and the ignoreAcceptedValue variant is caught by the agreement
 // checker); a sender facing a frozen member stops within two windows (bounded buffers);
@@ -89,6 +91,29 @@ describe('cluster member transitions', () => {
     net.run(120);
     expect(net.core('a').canMulticast()).toBe(true);
     expectSafe(net);
+  });
+
+  it('a full window reopens on prompt acks within a round trip, not at the next heartbeat; with them off it waits', () => {
+    for (const ackEveryMessages of [undefined, 0]) {
+      const net = form(['a', 'b', 'c'], { sendWindowMax: 8, ackEveryMessages, heartbeatIntervalMs: 1000, suspectTimeoutMs: 4000 });
+      for (let i = 1; i <= 8; i++) net.step('a', { kind: 'multicast', payload: text(`m${i}`) });
+      expect(net.core('a').canMulticast()).toBe(false);
+      // No time passes: only the data and whatever the receivers answer at once.
+      net.settle();
+      const prompt = ackEveryMessages === undefined;
+      // A quarter window (2) per ack: 4 acks from each of b and c, to a alone.
+      expect(net.core('a').canMulticast()).toBe(prompt);
+      // The sender told the view its stable prefix, so the receivers dropped what they delivered without a heartbeat.
+      expect(['a', 'b', 'c'].map((id) => net.core(id).heldCount())).toEqual(prompt ? [0, 0, 0] : [8, 8, 8]);
+      if (!prompt) {
+        net.run(1100);
+        expect(net.core('a').canMulticast()).toBe(true);
+        // Receivers free their copies at a heartbeat after hearing every member's.
+        net.run(1000);
+        expect(['a', 'b', 'c'].map((id) => net.core(id).heldCount())).toEqual([0, 0, 0]);
+      }
+      expectSafe(net);
+    }
   });
 
   it('a lost data message is sent again until acknowledged', () => {

@@ -17,6 +17,7 @@ const ballot = { round: 5, rank: 1 };
 const samples: W.WireMessage[] = [
   { ...head, type: W.kMessageHeartbeat, ownSeq: 12, acks: [1, 2, 3] },
   { ...head, type: W.kMessageData, seq: 13, payload: new Uint8Array([9, 8, 7]) },
+  { ...head, type: W.kMessageStable, stable: 11 },
   { ...head, type: W.kMessageJoin },
   { ...head, type: W.kMessageNewer },
   { ...head, type: W.kMessageLeave },

@@ -44,6 +44,14 @@ export interface ChannelLayerOptions {
   outputsMax?: number;
   /** When true, deliveries are consumed as they are output (the driver hands them straight on). Default false. */
   autoConsume?: boolean;
+  /**
+   * When true, the group promises that the bytes of vsDeliver and vsDeliverBatch are
+   * never written again (the cluster core's own copies), so the layer keeps views of
+   * them for reliable messages instead of copying each one. A delivered payload then
+   * keeps its whole cluster message (a pack, at most the cluster's payloadBytesMax)
+   * alive while the application holds it. Default false (datagram inputs are always copied).
+   */
+  inputsImmutable?: boolean;
   /** Test-only broken behaviours. */
   faults?: ChannelFaults;
 }
@@ -61,6 +69,7 @@ const kDefaults = Object.freeze({
   orderEntriesMax: 1024,
   outputsMax: 1_000_000,
   autoConsume: false,
+  inputsImmutable: false,
 });
 
 /** Fills and validates layer options; a bad field throws GALAXY_CHANNEL_BAD_OPTIONS. */

@@ -101,6 +101,7 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
       case 'vsViewInstalled': this.installView(input.view); break;
       case 'vsViewEnding': if (this.view !== null && input.viewId === this.view.id) this.flushing = true; break;
       case 'vsDeliver': this.receive(input.viewId, input.sender, input.bytes, true); break;
+      case 'vsDeliverBatch': for (const bytes of input.items) this.receive(input.viewId, input.sender, bytes, true); break;
       case 'vsDatagram': this.receive(input.viewId, input.sender, input.bytes, false); break;
       default: this.command(input);
     }
@@ -543,7 +544,8 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
         channel.counters.fragmentsDropped++;
         return;
       }
-      return this.complete(channel, view, { rank, seq: header.seq, payload: body.slice(), clock: header.clock });
+      const payload = channel.reliable && this.settings.inputsImmutable ? body : body.slice();
+      return this.complete(channel, view, { rank, seq: header.seq, payload, clock: header.clock });
     }
     const key = messageKey(rank, header.seq);
     let partial = channel.partials.get(key);

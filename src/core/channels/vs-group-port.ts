@@ -31,6 +31,12 @@ export type VsEvent =
   | { readonly kind: 'vsViewInstalled'; readonly view: ChannelView }
   | { readonly kind: 'vsViewEnding'; readonly viewId: number }
   | { readonly kind: 'vsDeliver'; readonly viewId: number; readonly sender: string; readonly bytes: Uint8Array }
+  /**
+   * Several consecutive deliveries from one sender at once (a group that packs messages):
+   * the same as one vsDeliver each, in order, except that the layer's end-of-step work
+   * (the sequencer's order batch, feedback) runs once after all of them.
+   */
+  | { readonly kind: 'vsDeliverBatch'; readonly viewId: number; readonly sender: string; readonly items: readonly Uint8Array[] }
   | { readonly kind: 'vsDatagram'; readonly viewId: number; readonly sender: string; readonly bytes: Uint8Array };
 
 /** Commands from the channel layer to the VS group. */

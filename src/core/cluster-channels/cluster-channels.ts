@@ -11,6 +11,7 @@ import { ClusterMember } from '../cluster/cluster-member.js';
 import type { Prng } from '../util/prng.js';
 import { decodeEnvelope, encodeClusterEnvelope, encodeDatagramEnvelope, encodeSlowMemberEnvelope } from './cluster-channels-envelope.js';
 import { ClusterChannelsError } from './cluster-channels-error.js';
+import { decodePack, encodePack, kPackHeaderBytes, packRecordBytes } from './cluster-channels-pack.js';
 
 /**
  * One node's membership in one cluster together with its channel layer: a ClusterMember
@@ -33,9 +34,12 @@ import { ClusterChannelsError } from './cluster-channels-error.js';
  *   view its peers left without it. So the old layer is discarded (its unsent messages
  *   fail with GALAXY_CHANNEL_VIEW_LEFT — see channelsReset) and a fresh layer starts in
  *   the new view, as a joiner: the port's "a removed member comes back as a new member".
- * - `vsMulticast` becomes `multicast`. When the cluster core refuses (its send window
- *   of unstable messages is full, or a view change runs), the payload waits in a FIFO
- *   backlog, retried at every step and tick. A backlog stamped with a view that ends is
+ * - `vsMulticast` joins a FIFO backlog; when the two cores are quiet at the end of a
+ *   step (and no cork holds it), the backlog's head goes to `multicast` as one pack of
+ *   as many layer messages as payloadBytesMax allows (cluster-channels-pack.ts), and a
+ *   delivered pack reaches the layer as one `vsDeliverBatch`. When the cluster core
+ *   refuses (its send window of unstable messages is full, or a view change runs), the
+ *   backlog waits, retried at every step and tick. A backlog stamped with a view that ends is
  *   dropped (counted): the layer sends again, in the next view, every message it had
  *   not delivered to itself (nothing is lost, as the cluster core itself would have
  *   refused those payloads after `blocked`).
@@ -78,6 +82,15 @@ export type ClusterChannelsInput =
   | { readonly kind: 'suspect'; readonly nodeId: string }
   | { readonly kind: 'leave' }
   | { readonly kind: 'definitionChanged'; readonly members: readonly string[] }
+  /**
+   * Hold channel messages back from the cluster core (they wait in the backlog) until
+   * `uncork` or the next tick, whichever comes first, so that a burst of application
+   * sends goes as a few full packs instead of one pack each. A host corks around a burst
+   * it is about to step in (a loop of sends, one event-loop turn of input); the tick
+   * bound means a forgotten uncork costs at most one tick period.
+   */
+  | { readonly kind: 'cork' }
+  | { readonly kind: 'uncork' }
   | AppCommand;
 
 export type ClusterChannelsOutput =
@@ -99,7 +112,13 @@ export type ClusterChannelsOutput =
 
 /** Counters of the seam (the layer and the cluster core keep their own). */
 export interface ClusterChannelsCounters {
+  /** Cluster multicasts (packs) made. */
   multicasts: number;
+  /** Layer messages sent in those packs. */
+  packedMessages: number;
+  /** Packs delivered by the cluster core (own included). */
+  packsDelivered: number;
+  /** Layer messages queued for the cluster core (every one passes the backlog, if only until the end of the step). */
   backlogQueued: number;
   backlogLengthMax: number;
   /** Backlog payloads dropped because their view ended (the layer sends them again). */
@@ -130,7 +149,7 @@ const kOutputsMax = 1 << 20;
 
 export class ClusterChannels implements SansIoCore<ClusterChannelsInput, ClusterChannelsOutput> {
   readonly counters: ClusterChannelsCounters = {
-    multicasts: 0, backlogQueued: 0, backlogLengthMax: 0, backlogDroppedAtViewEnd: 0, staleMulticastsDropped: 0, sendsRefusedBacklogFull: 0,
+    multicasts: 0, packedMessages: 0, packsDelivered: 0, backlogQueued: 0, backlogLengthMax: 0, backlogDroppedAtViewEnd: 0, staleMulticastsDropped: 0, sendsRefusedBacklogFull: 0,
     datagramsSent: 0, datagramsReceived: 0, datagramsDropped: 0, slowReportsSent: 0, slowReportsReceived: 0, layerResets: 0,
   };
   readonly cluster: string;
@@ -144,6 +163,7 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
   private readonly out = new OutputQueue<ClusterChannelsOutput>(kOutputsMax);
   private readonly slowReportRepeatMs: number;
   private readonly membersMax: number;
+  private readonly payloadBytesMax: number;
   /** The cluster view the layer is in (this module's copy, from viewInstalled). */
   private view: ClusterView | null = null;
   private names: string[] = [];
@@ -154,6 +174,8 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
   private backlog: Uint8Array[] = [];
   private backlogHead = 0;
   private backlogViewId = -1;
+  /** While true the backlog is not handed to the cluster core (see the cork input). */
+  private corked = false;
   /** Slow members reported in the current view (at most membersMax), with when to repeat. */
   private readonly slowReports = new Map<string, { ref: MemberRef; nextMs: number }>();
   private nowMs: number;
@@ -170,13 +192,14 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
     if (!(this.slowReportRepeatMs > 0)) throw new RangeError(`slowReportRepeatMs must be > 0, got ${this.slowReportRepeatMs}`);
     const membership = resolveClusterMemberOptions({ payloadBytesMax: 16 * 1024, ...init.membership });
     this.membersMax = membership.membersMax;
+    this.payloadBytesMax = membership.payloadBytesMax;
     this.layerOptions = init.layer ?? {};
     this.layerValue = this.newLayer();
     // Every message the layer multicasts must fit one cluster payload: a header with a
     // vector clock of the view, then a fragment, an order batch, a feedback or an open.
     const layer = this.layerValue.settings;
     const bodyMax = Math.max(layer.fragmentBytes, 2 + 6 * layer.orderEntriesMax, 5 + 8 * membership.membersMax, kNameBytesMax);
-    const needed = kHeaderBytes + 4 * membership.membersMax + bodyMax;
+    const needed = kPackHeaderBytes + packRecordBytes(kHeaderBytes + 4 * membership.membersMax + bodyMax);
     if (membership.payloadBytesMax < needed) {
       throw new RangeError(`membership.payloadBytesMax ${membership.payloadBytesMax} is under the channel layer's largest message, ${needed} bytes (fragmentBytes ${layer.fragmentBytes}, orderEntriesMax ${layer.orderEntriesMax}, membersMax ${membership.membersMax})`);
     }
@@ -219,6 +242,8 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
       case 'suspect': this.member.step({ kind: 'suspect', nodeId: input.nodeId }); break;
       case 'leave': this.member.step({ kind: 'leave' }); break;
       case 'definitionChanged': this.member.step({ kind: 'definitionChanged', members: input.members }); break;
+      case 'cork': this.corked = true; break;
+      case 'uncork': this.corked = false; break;
       case 'send':
         if (this.backlogLength() >= this.multicastBacklogMax) {
           this.counters.sendsRefusedBacklogFull++;
@@ -235,6 +260,7 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
   tick(nowMs: number): void {
     if (nowMs < this.nowMs) throw new Error(`tick went back from ${this.nowMs} to ${nowMs}`);
     this.nowMs = nowMs;
+    this.corked = false;
     this.member.tick(nowMs);
     this.pump();
     this.layerValue.tick(nowMs);
@@ -326,7 +352,17 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
       case 'deliver': {
         const sender = this.view !== null && this.view.id === output.viewId ? this.memberOf(output.sender, null) : null;
         if (sender === null) throw new Error(`cluster channels: a delivery from ${output.sender} in view ${output.viewId}, outside the installed view ${this.view?.id ?? '-'}`);
-        this.layerValue.step({ kind: 'vsDeliver', viewId: output.viewId, sender, bytes: output.payload });
+        let items: Uint8Array[];
+        try {
+          // Every record is at least one byte and a varint: a pack of payloadBytesMax holds fewer than payloadBytesMax / 2.
+          items = decodePack(output.payload, this.payloadBytesMax >>> 1);
+        } catch (error) {
+          if (!(error instanceof ClusterChannelsError)) throw error;
+          this.out.push({ kind: 'dropped', from: output.sender, code: error.code });
+          return;
+        }
+        this.counters.packsDelivered++;
+        this.layerValue.step({ kind: 'vsDeliverBatch', viewId: output.viewId, sender, items });
         return;
       }
       case 'blocked':
@@ -374,7 +410,8 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
   }
 
   private newLayer(): ChannelLayer {
-    return new ChannelLayer({ ...this.layerOptions, self: this.self });
+    // The cluster core hands over its own copies (decoded or multicast), never written again.
+    return new ChannelLayer({ inputsImmutable: true, ...this.layerOptions, self: this.self });
   }
 
   /** The sends a discarded layer had not completed fail, so no caller waits forever. */
@@ -401,12 +438,16 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
     }
   }
 
+  /**
+   * Queues a layer message for the cluster core. It goes out at the end of this pump
+   * (drainBacklog), packed with whatever else the layer multicast meanwhile, so nothing
+   * waits for a later step or tick: a lone message goes at once, a burst goes as one pack.
+   */
   private multicast(viewId: number, bytes: Uint8Array): void {
     if (this.view === null || viewId !== this.view.id || this.endingGiven === viewId) {
       this.counters.staleMulticastsDropped++;
       return;
     }
-    if (this.backlogLength() === 0 && this.tryMulticast(bytes)) return;
     if (this.backlogLength() === 0) this.backlogViewId = viewId;
     this.backlog.push(bytes);
     this.counters.backlogQueued++;
@@ -427,15 +468,27 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
     return true;
   }
 
-  /** Sends the backlog's head while the cluster core accepts; returns whether it sent any. */
+  /**
+   * Sends the backlog's head as one pack, as many messages as fit payloadBytesMax, when
+   * the cluster core accepts; returns whether it sent one. One pack per call: the
+   * cluster core's self-delivery of it reaches the layer before the next goes.
+   */
   private drainBacklog(): boolean {
     let sent = false;
-    while (this.backlogLength() > 0 && this.view !== null && this.backlogViewId === this.view.id && this.endingGiven !== this.view.id) {
-      if (!this.tryMulticast(this.backlog[this.backlogHead]!)) break;
-      this.backlogHead++;
-      sent = true;
-      // The cluster core's self-delivery must reach the layer before the next payload goes.
-      break;
+    if (!this.corked && this.backlogLength() > 0 && this.view !== null && this.backlogViewId === this.view.id && this.endingGiven !== this.view.id && this.member.canMulticast()) {
+      let end = this.backlogHead;
+      let bytes = kPackHeaderBytes;
+      while (end < this.backlog.length) {
+        const next = bytes + packRecordBytes(this.backlog[end]!.length);
+        if (next > this.payloadBytesMax && end > this.backlogHead) break;
+        bytes = next;
+        end++;
+      }
+      if (this.tryMulticast(encodePack(this.backlog.slice(this.backlogHead, end)))) {
+        this.counters.packedMessages += end - this.backlogHead;
+        this.backlogHead = end;
+        sent = true;
+      }
     }
     if (this.backlogHead > 0 && this.backlogHead === this.backlog.length) {
       this.backlog = [];

@@ -66,6 +66,14 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
   /** acks[r][s]: the contiguous prefix of sender s that member r last reported. */
   private acks: number[][] = [];
   private ackHeardMs: number[] = [];
+  /** ackSentTo[s]: the prefix of sender s this member last reported to s (by heartbeat or prompt ack). */
+  private ackSentTo: number[] = [];
+  /** Own messages up to this one are stable and dropped from the store. */
+  private ownCollected = 0;
+  /** The own stable prefix last told to the view (kMessageStable). */
+  private stableAnnounced = 0;
+  /** collectedOf[s]: sender s's messages up to this one were dropped here on its stable message. */
+  private collectedOf: number[] = [];
   private lastHeardMs: number[] = [];
   /** Sticky for the view: external evidence, a leave, or a newer incarnation asking to join. */
   private evidence: boolean[] = [];
@@ -198,9 +206,17 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     return { id: this.view.id, members: this.view.members, primary: true };
   }
 
+  /** Messages of the view this member holds for a possible flush (every sender's, own included): what stability has not yet freed. */
+  heldCount(): number {
+    let held = 0;
+    for (const store of this.store) held += store.size;
+    return held;
+  }
+
   /** True when multicast would be accepted now. */
   canMulticast(): boolean {
-    return this.multicastRefusal() === null;
+    // The same conditions as multicastRefusal, without building an error (a host asks at every step).
+    return this.statusValue !== 'left' && this.myRank >= 0 && this.view.id !== 0 && !this.frozen && this.ownSeq - this.stableOf(this.myRank) < this.settings.sendWindowMax;
   }
 
   // ---- Commands -------------------------------------------------------------------
@@ -280,6 +296,9 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
       case W.kMessageData:
         this.onData(from, rank, message);
         break;
+      case W.kMessageStable:
+        this.onStable(rank, message);
+        break;
       case W.kMessageJoin:
         this.onJoin(from, rank, message);
         break;
@@ -330,6 +349,40 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     const row = this.acks[rank]!;
     for (let s = 0; s < row.length; s++) row[s] = Math.max(row[s]!, m.acks[s]!);
     this.ackHeardMs[rank] = this.nowMs;
+    this.collectOwn();
+  }
+
+  /**
+   * Drops own messages that became stable, and tells the view once a quarter window more
+   * is stable: with prompt acks a sender goes a window per round trip, and receivers
+   * that learnt stability only from every member's heartbeat would hold a heartbeat
+   * period of its sending.
+   */
+  private collectOwn(): void {
+    const me = this.myRank;
+    if (me < 0 || this.ownSeq === 0) return;
+    const limit = this.stableOf(me);
+    if (limit <= this.ownCollected) return;
+    const store = this.store[me]!;
+    for (let seq = this.ownCollected + 1; seq <= limit; seq++) {
+      store.delete(seq);
+      this.sentAtMs.delete(seq);
+    }
+    this.ownCollected = limit;
+    const every = this.settings.ackEveryMessages;
+    if (every > 0 && limit - this.stableAnnounced >= every && !this.frozen) {
+      this.stableAnnounced = limit;
+      this.broadcastToView(this.encode({ ...this.headerFields(W.kMessageStable), type: W.kMessageStable, stable: limit }));
+    }
+  }
+
+  /** A sender's own stable prefix: every member holds it, so what of it was delivered here can go. */
+  private onStable(rank: number, m: W.WireMessage & { type: typeof W.kMessageStable }): void {
+    if (m.viewId !== this.view.id || rank < 0 || this.myRank < 0 || rank === this.myRank) return;
+    const limit = Math.min(m.stable, this.delivered[rank]!);
+    const store = this.store[rank]!;
+    for (let seq = this.collectedOf[rank]! + 1; seq <= limit; seq++) store.delete(seq);
+    if (limit > this.collectedOf[rank]!) this.collectedOf[rank] = limit;
   }
 
   private onData(from: string, rank: number, m: W.WireMessage & { type: typeof W.kMessageData }): void {
@@ -358,6 +411,17 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     this.contiguous[rank] = c;
     this.acks[this.myRank]![rank] = c;
     this.deliverReady();
+    const every = this.settings.ackEveryMessages;
+    if (every > 0 && c - this.ackSentTo[rank]! >= every) this.promptAck(rank);
+  }
+
+  /**
+   * Tells sender s at once what this member holds (a heartbeat to s alone): the sender's
+   * window reopens within a round trip instead of a heartbeat period.
+   */
+  private promptAck(s: number): void {
+    this.ackSentTo[s] = this.contiguous[s]!;
+    this.sendTo(this.view.members[s]!.nodeId, this.encode({ ...this.headerFields(W.kMessageHeartbeat), type: W.kMessageHeartbeat, ownSeq: this.ownSeq, acks: this.contiguous }));
   }
 
   private onJoin(from: string, rank: number, m: W.WireMessage): void {
@@ -673,6 +737,10 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     this.sentAtMs.clear();
     this.acks = Array.from({ length: size }, () => new Array<number>(size).fill(0));
     this.ackHeardMs = new Array<number>(size).fill(this.nowMs);
+    this.ackSentTo = new Array<number>(size).fill(0);
+    this.ownCollected = 0;
+    this.stableAnnounced = 0;
+    this.collectedOf = new Array<number>(size).fill(0);
     this.lastHeardMs = new Array<number>(size).fill(this.nowMs);
     this.evidence = members.map((m) => this.deadIncarnations.get(m.nodeId) === m.incarnation);
     this.frozen = false;
@@ -723,6 +791,7 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
   private sendHeartbeats(): void {
     if (this.myRank < 0) return;
     this.acks[this.myRank] = this.contiguous.slice();
+    for (let r = 0; r < this.contiguous.length; r++) this.ackSentTo[r] = this.contiguous[r]!;
     this.broadcastToView(this.encode({ ...this.headerFields(W.kMessageHeartbeat), type: W.kMessageHeartbeat, ownSeq: this.ownSeq, acks: this.contiguous }));
   }
 

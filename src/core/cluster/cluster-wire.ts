@@ -26,7 +26,9 @@ export const kMessageAccepted = 9;
 export const kMessageReject = 10;
 export const kMessageInstall = 11;
 export const kMessageInstalled = 12;
-const kMessageTypeLast = 12;
+/** A sender's own stable prefix (held by every member), so receivers drop those messages without waiting for every heartbeat. */
+export const kMessageStable = 13;
+const kMessageTypeLast = 13;
 
 export const kWireVersion = 1;
 
@@ -66,6 +68,7 @@ export type WireMessage = Header &
   (
     | { readonly type: typeof kMessageHeartbeat; readonly ownSeq: number; readonly acks: readonly number[] }
     | { readonly type: typeof kMessageData; readonly seq: number; readonly payload: Uint8Array }
+    | { readonly type: typeof kMessageStable; readonly stable: number }
     | { readonly type: typeof kMessageJoin | typeof kMessageNewer | typeof kMessageLeave | typeof kMessageInstalled }
     | { readonly type: typeof kMessagePrepare | typeof kMessageAccepted | typeof kMessageReject; readonly ballot: Ballot }
     | {
@@ -109,6 +112,9 @@ export function encodeMessage(message: WireMessage): Uint8Array {
     case kMessageData:
       w.u32(message.seq);
       w.bytes(message.payload);
+      break;
+    case kMessageStable:
+      w.u32(message.stable);
       break;
     case kMessageJoin:
     case kMessageNewer:
@@ -187,6 +193,9 @@ function decodeUnchecked(bytes: Uint8Array, bounds: WireBounds): WireMessage {
       message = { ...head, type, seq, payload: r.bytes(bounds.payloadBytesMax) };
       break;
     }
+    case kMessageStable:
+      message = { ...head, type, stable: r.u32() };
+      break;
     case kMessageJoin:
     case kMessageNewer:
     case kMessageLeave:

@@ -55,6 +55,8 @@ export interface ClusterChannelsHostShared {
   readonly latency?: LatencySamples;
   /** Replies left for the whole run (bounds causal chains). */
   repliesLeft: number;
+  /** False: sends and deliveries are not recorded (benchmarks, whose runs no checker reads). Default true. */
+  readonly recordMessages?: boolean;
 }
 
 /**
@@ -220,10 +222,10 @@ export class ClusterChannelsHostProcess implements SimProcess {
           recorder.channel(output.channel, output.options.reliability, output.options.ordering);
           break;
         case 'sent':
-          recorder.sent(self, output.channel, output.viewId, output.seq, this.payloads.get(output.sendId)!);
+          if (this.shared.recordMessages !== false) recorder.sent(self, output.channel, output.viewId, output.seq, this.payloads.get(output.sendId)!);
           break;
         case 'delivered':
-          recorder.delivered(self, output.channel, output.sender, output.viewId, output.seq, output.payload);
+          if (this.shared.recordMessages !== false) recorder.delivered(self, output.channel, output.sender, output.viewId, output.seq, output.payload);
           if (this.consumeEveryMs() !== undefined && output.channel === this.shared.workload.channel) this.unconsumed++;
           if (output.channel === this.shared.workload.channel) this.deliveredCount++;
           if (this.shared.latency !== undefined && this.shared.workload.payloadBytes !== undefined && output.payload.length >= 8) {

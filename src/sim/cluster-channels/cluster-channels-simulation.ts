@@ -20,6 +20,8 @@ export interface ClusterChannelsSimulationOptions {
   readonly sim?: NetworkSimulatorOptions;
   /** Replies allowed over the whole run. Default 200. */
   readonly repliesMax?: number;
+  /** False: the recorder keeps views only, no sends or deliveries (benchmarks, no checkers). Default true. */
+  readonly recordMessages?: boolean;
 }
 
 /**
@@ -58,6 +60,7 @@ export class ClusterChannelsSimulation {
       latency: options.latency,
       datagramBytesMax: 60_000,
       repliesLeft: options.repliesMax ?? 200,
+      recordMessages: options.recordMessages,
     };
     for (let i = 0; i < options.nodeCount; i++) {
       const nodeId = this.nodeIds[i]!;

@@ -12,7 +12,7 @@ export interface ScriptedMessage {
   readonly type: string;
 }
 
-const kTypeNames = ['', 'heartbeat', 'data', 'join', 'newer', 'leave', 'prepare', 'promise', 'accept', 'accepted', 'reject', 'install', 'installed'];
+const kTypeNames = ['', 'heartbeat', 'data', 'join', 'newer', 'leave', 'prepare', 'promise', 'accept', 'accepted', 'reject', 'install', 'installed', 'stable'];
 
 /**
  * A hand-driven network of ClusterMember cores for transition tests: the test decides
