@@ -123,6 +123,8 @@ export class MembershipCore implements SansIoCore<MembershipInput, MembershipOut
   }
 
   private collect(): void {
+    // Most receives raise nothing: no drain, no allocation.
+    if (!this.engine.hasPendingOutput) return;
     for (const event of this.engine.drainEvents()) this.out.push({ type: 'event', event });
     for (const payload of this.engine.drainUserMessages()) this.out.push({ type: 'user', payload });
   }

@@ -150,6 +150,7 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
   /** Members held alive or suspect, by address (self included). */
   private readonly live = new Set<string>();
   private liveChanged = false;
+  /** Departed members by FMIDB name, until the next pump (bounded by the table's rows). */
   private readonly departures: string[] = [];
   /** Sender id -> address of every member in the table (the engine's bound: membersMax). */
   private readonly addressBySender = new Map<string, string>();
@@ -350,8 +351,13 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
         this.liveChanged = false;
         const departures = this.departures.splice(0);
         if (this.fmidbCore !== null) {
-          for (const address of departures) this.fmidbCore.step({ type: 'departed', id: this.fmidbName(address) });
-          this.fmidbCore.step({ type: 'peers', alive: [...this.live].map((address) => this.fmidbName(address)) });
+          for (const name of departures) if (name !== '') this.fmidbCore.step({ type: 'departed', id: name });
+          const alive: string[] = [];
+          for (const address of this.live) {
+            const name = this.fmidbName(address);
+            if (name !== '') alive.push(name);
+          }
+          this.fmidbCore.step({ type: 'peers', alive });
         }
         this.coordinatorCore?.step({ type: 'members', live: new Set(this.live) });
       }
@@ -471,7 +477,8 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
       case 'dead':
       case 'leave':
         if (this.live.delete(address)) {
-          this.departures.push(address);
+          // Named now: a reap in the same batch forgets the member's id.
+          this.departures.push(this.fmidbName(address));
           this.liveChanged = true;
         }
         return;
