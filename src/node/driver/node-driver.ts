@@ -274,7 +274,8 @@ export class NodeDriver {
           stamp = r.stack.fmidb.replica.versionOf(r.stack.fmidb.replica.selfId);
         } catch (e) {
           if (!(e instanceof FmidbError)) throw e;
-          error = { code: e.code, message: e.message };
+          // FmidbError prefixes its message with its code; the main thread's copy adds it again.
+          error = { code: e.code, message: e.message.startsWith(`${e.code}: `) ? e.message.slice(e.code.length + 2) : e.message };
           this.act();
         }
         // The write's changes go up before its answer, so the operator's view holds it when the answer arrives.
@@ -460,6 +461,7 @@ export class NodeDriver {
     const stack = this.running?.stack;
     if (stack === undefined || !stack.hasFmidb) return counters;
     for (const [key, value] of Object.entries(stack.fmidb.replica.counters)) if (typeof value === 'number') counters[key] = value;
+    counters['originsHeld'] = stack.fmidb.replica.originsHeld;
     return counters;
   }
 
