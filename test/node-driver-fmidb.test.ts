@@ -10,6 +10,7 @@
 //    address reaches B's stack and is dropped there as forged (its forgedDropped
 //    counter, in the stats the agent reports): the stack's sender rule guards the replica.
 //  - A write the replica's limits refuse is answered with the FmidbError's code.
+//  - After a 'revoke' of A, B's stack drops A's FMIDB traffic (revokedDropped).
 import { createSocket } from 'node:dgram';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRuntime } from '../src/core/kernels/create-runtime.js';
@@ -137,6 +138,12 @@ describe('NodeDriver runs the FMIDB in its stack', () => {
     // A write the limits refuse: answered with the code, nothing written.
     b.driver.handle({ type: 'fmidb-write', requestId: 2, writes: [{ subject: '', key: 'k', value: 1 }] });
     expect(b.reports.find((x) => x.type === 'fmidb-written' && x.requestId === 2)).toMatchObject({ stamp: -1, error: { code: 'FMIDB_SUBJECT_INVALID' } });
+
+    // Once the farm revokes A, B's stack takes none of A's FMIDB traffic.
+    b.driver.handle({ type: 'revoke', id: aReady.id });
+    a.driver.handle({ type: 'fmidb-write', requestId: 5, writes: [{ subject: aReady.id, key: 'late', value: 1 }] });
+    await until("b drops the revoked node's FMIDB traffic", () => b.driver.stack!.counters.revokedDropped > 0);
+    expect(b.driver.stack!.fmidb.replica.get(aReady.id, 'late')).toBeUndefined();
 
     // The digest and the export come from the stack's replica.
     b.driver.handle({ type: 'fmidb-read', requestId: 4, exportOrigins: true });

@@ -8,6 +8,7 @@ import { MembershipCore, type MembershipCoreOptions } from '../membership/member
 import type { MembershipEvent } from '../membership/membership-event.js';
 import { channelByName } from '../messenger/channel-table.js';
 import { decodeEnvelope, encodeEnvelope, isEnvelope } from '../messenger/envelope.js';
+import { kRevokedIdsMax } from '../messenger/member-directory.js';
 import * as F from '../wire/format.js';
 import { formatNodeId } from '../wire/message.js';
 import { nodeIdOf } from '../wire/node-id-of.js';
@@ -27,6 +28,8 @@ export type StackCommand =
   | { readonly type: 'open-fmidb'; readonly fmidb: FmidbOpenOptions; readonly snapshot: readonly SnapshotOrigin[] }
   /** These nodes (FMIDB names) are gone though membership never saw them (restored from a snapshot, never back). */
   | { readonly type: 'depart'; readonly ids: readonly string[] }
+  /** The farm revoked this node (by sender id): nothing it sends is taken from now on (member-directory.ts's rule). */
+  | { readonly type: 'revoke'; readonly senderId: string }
   /** Membership: this node's announced metadata. */
   | { readonly type: 'meta'; readonly meta: Uint8Array }
   /** Membership: a farm-wide epidemic broadcast (the messenger's broadcast mode rides on it). */
@@ -109,6 +112,8 @@ export interface NodeStackOptions {
 export interface NodeStackCounters {
   /** Envelopes whose sender id is not the id of the address they came from (forged or misrouted). */
   forgedDropped: number;
+  /** Envelopes from a node the farm revoked. */
+  revokedDropped: number;
   /** Envelopes of a channel this stack does not run, or in a mode the channel does not take. */
   unknownChannelDropped: number;
   malformedDropped: number;
@@ -138,7 +143,9 @@ const kJobsChannel = channelByName('jobs-coordination').id;
 export class NodeStack implements SansIoCore<StackInput, StackOutput> {
   readonly address: string;
   readonly membership: MembershipCore;
-  readonly counters: NodeStackCounters = { forgedDropped: 0, unknownChannelDropped: 0, malformedDropped: 0, noRouteDropped: 0 };
+  readonly counters: NodeStackCounters = { forgedDropped: 0, revokedDropped: 0, unknownChannelDropped: 0, malformedDropped: 0, noRouteDropped: 0 };
+  /** Revoked sender ids, oldest first, at most kRevokedIdsMax (as the messenger's directory). */
+  private readonly revoked = new Set<string>();
   private fmidbCore: FmidbCore | null = null;
   private readonly coordinatorCore: JobCoordinatorCore | null;
   private readonly runnerCore: JobRunnerCore | null;
@@ -268,6 +275,11 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
       case 'depart':
         for (const id of c.ids) this.fmidb.step({ type: 'departed', id });
         break;
+      case 'revoke':
+        if (this.revoked.has(c.senderId)) break;
+        if (this.revoked.size >= kRevokedIdsMax) this.revoked.delete(this.revoked.values().next().value!);
+        this.revoked.add(c.senderId);
+        break;
       case 'meta':
         this.membership.step({ type: 'meta', meta: c.meta });
         break;
@@ -298,6 +310,10 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
     // A frame on an inbound connection comes from a name the driver gave the connection
     // (the TCP transport's "tcp#n"), not a node address: its sender is then the member
     // its envelope names. A datagram's sender must be the node it came from.
+    if (this.revoked.size > 0 && this.revoked.has(envelope.sender)) {
+      this.counters.revokedDropped++;
+      return;
+    }
     let peer: string | undefined = from;
     if (envelope.sender !== this.senderIdOf(from)) {
       peer = stream && !this.live.has(from) ? this.addressBySender.get(envelope.sender) : undefined;

@@ -206,6 +206,11 @@ export class AgentHost extends EventEmitter<AgentHostEvents> implements FmidbLin
     return members;
   }
 
+  /** The farm revoked a node: the worker's stack takes nothing more it sends. */
+  revokeSender(id: string): void {
+    if (!this.exited) this.post({ type: 'revoke', id });
+  }
+
   // ---- the FMIDB replica in the worker's stack (FmidbLink) ---------------------------
 
   openFmidb(options: FmidbOptions, snapshot: readonly SnapshotOrigin[]): void {

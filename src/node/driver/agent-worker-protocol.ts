@@ -73,6 +73,8 @@ export type AgentWorkerRequest =
   | { readonly type: 'fmidb-open'; readonly options: FmidbOptions; readonly randomSeed: number; readonly snapshot: readonly SnapshotOrigin[] }
   /** One batch of writes under one stamp; answered by an 'fmidb-written' report after the changes it made. */
   | { readonly type: 'fmidb-write'; readonly requestId: number; readonly writes: readonly FmidbWrite[] }
+  /** The farm revoked this node id: the stack takes nothing it sends (the messenger's directory does the same above). */
+  | { readonly type: 'revoke'; readonly id: string }
   /** Nodes (ids) gone though membership never showed them (restored from the snapshot, never back). */
   | { readonly type: 'fmidb-depart'; readonly ids: readonly string[] }
   /** The replica's digest and counters, and its origins when `exportOrigins` (the snapshot). */

@@ -283,6 +283,9 @@ export class NodeDriver {
         this.post({ type: 'fmidb-written', requestId: request.requestId, stamp, error });
         return;
       }
+      case 'revoke':
+        this.command({ type: 'revoke', senderId: request.id });
+        return;
       case 'fmidb-depart':
         if (this.fmidbOpen) this.command({ type: 'depart', ids: request.ids });
         return;
