@@ -476,7 +476,12 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
   private noteMember(event: MembershipEvent): void {
     const address = event.address;
     if (address === this.address) return;
-    if (event.type !== 'reap') this.idByAddress?.set(address, event.id);
+    if (event.type !== 'reap' && this.idByAddress !== null) {
+      // A member that moved leaves its old address behind: forget it, so the map stays within the table's rows.
+      const previous = this.addressBySender.get(event.id);
+      if (previous !== undefined && previous !== address) this.idByAddress.delete(previous);
+      this.idByAddress.set(address, event.id);
+    }
     if (event.type === 'reap') this.addressBySender.delete(this.senderIdOf(address));
     else this.addressBySender.set(this.senderIdOf(address), address);
     if (event.type === 'reap') this.idByAddress?.delete(address);
