@@ -6,6 +6,9 @@
 // member's id from the wrong address, and (after a revocation) the revoked member's id
 // are each dropped and counted by reason; a datagram sealed under another key never
 // gets past the farm key. The sender rule itself is pinned in messenger.test.ts.
+// The datagrams use the jobs-coordination channel and the stream install-chunks: the
+// fmidb channel's envelopes stay in the worker's NodeStack, which runs the replica (its
+// own sender rule is proven in node-driver-fmidb.test.ts).
 import { createSocket } from 'node:dgram';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,16 +46,18 @@ describe('messenger between two real nodes', () => {
     const alive = (s: FarmService, id: string): boolean => s.members().some((m) => m.id === id && m.status === 'alive');
     await until('both see each other alive', () => alive(a, b.host.id) && alive(b, a.host.id));
 
-    const atA = a.messenger.channel('fmidb', kBytesCodec);
-    const atB = b.messenger.channel('fmidb', kBytesCodec);
+    const atA = a.messenger.channel('jobs-coordination', kBytesCodec);
+    const atB = b.messenger.channel('jobs-coordination', kBytesCodec);
+    const streamAtA = a.messenger.channel('install-chunks', kBytesCodec);
     const got: Array<Delivered<Uint8Array>> = [];
     atB.onMessage((message) => got.push(message));
+    b.messenger.channel('install-chunks', kBytesCodec).onMessage((message) => got.push(message));
     expect(atA.send(b.host.id, Uint8Array.of(1, 2, 3), 'datagram')).toBe(true);
     await until('the datagram arrives', () => got.length === 1);
     expect(got[0]).toMatchObject({ from: a.host.id, peer: a.host.address, mode: 'datagram' });
     expect([...got[0]!.value]).toEqual([1, 2, 3]);
     const big = new Uint8Array(200_000).map((_, i) => i & 0xff);
-    expect(atA.send(b.host.id, big, 'stream')).toBe(true);
+    expect(streamAtA.send(b.host.id, big, 'stream')).toBe(true);
     await until('the stream message arrives', () => got.length === 2);
     expect(got[1]).toMatchObject({ from: a.host.id, mode: 'stream' });
     expect(Buffer.from(got[1]!.value).equals(Buffer.from(big))).toBe(true);
@@ -68,14 +73,14 @@ describe('messenger between two real nodes', () => {
     await new Promise<void>((resolve) => stranger.bind(0, '127.0.0.1', resolve));
     const target = parseBindAddress(b.host.address);
     const send = (bytes: Uint8Array): Promise<void> => new Promise((resolve, reject) => stranger.send(bytes, target.port, target.host, (error) => (error ? reject(error) : resolve())));
-    const sealed = (sender: string): Buffer => new Keyring([key]).seal(encodeEnvelope('datagram', 5, sender, Uint8Array.of(7)));
-    const dropped = (): Record<string, number> => b.messenger.snapshot()['fmidb']!.dropped;
+    const sealed = (sender: string): Buffer => new Keyring([key]).seal(encodeEnvelope('datagram', 6, sender, Uint8Array.of(7)));
+    const dropped = (): Record<string, number> => b.messenger.snapshot()['jobs-coordination']!.dropped;
     await send(sealed('abcdefabcdefabcd'));
     await until('an unknown sender is dropped', () => dropped()['unknown-sender'] === 1);
     await send(sealed(a.host.id));
     await until("a member's id from another address is dropped", () => dropped()['address-mismatch'] === 1);
     const failedBefore = (await b.host.stats()).keyring?.['authenticationFailed'] ?? 0;
-    await send(new Keyring([Keyring.generateKey()]).seal(encodeEnvelope('datagram', 5, a.host.id, Uint8Array.of(7))));
+    await send(new Keyring([Keyring.generateKey()]).seal(encodeEnvelope('datagram', 6, a.host.id, Uint8Array.of(7))));
     const deadline = Date.now() + 10_000;
     while (((await b.host.stats()).keyring?.['authenticationFailed'] ?? 0) === failedBefore) {
       if (Date.now() > deadline) throw new Error('a datagram under another key was not refused by the keyring');
@@ -86,7 +91,8 @@ describe('messenger between two real nodes', () => {
     await until('the revoked member is dropped', () => dropped()['revoked-sender'] === 1);
     stranger.close();
     expect(got).toHaveLength(2);
-    expect(b.messenger.snapshot()['fmidb']).toMatchObject({ received: 2 });
+    expect(b.messenger.snapshot()['jobs-coordination']).toMatchObject({ received: 1 });
+    expect(b.messenger.snapshot()['install-chunks']).toMatchObject({ received: 1 });
     expect(a.messenger.snapshot()['component']).toMatchObject({ sent: 1 });
     expect(b.messenger.snapshot()['component']).toMatchObject({ received: 1 });
   }, 60_000);

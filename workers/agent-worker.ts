@@ -1,8 +1,10 @@
 /**
  * The agent worker thread: builds one NodeDriver (src/node/driver/node-driver.ts) from
  * its workerData and plugs the parent port in. The driver owns the UDP socket and the
- * TCP listener, so datagrams never cross threads one by one; the main thread sees only
- * membership events, messenger envelopes and admission datagrams, in batches.
+ * TCP listener and runs the node's NodeStack (membership, messenger envelopes, the
+ * FMIDB replica), so datagrams never cross threads one by one; the main thread sees only
+ * membership events, the messenger's other envelopes, admission datagrams and the
+ * FMIDB's changes, in batches.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { AgentWorkerData, AgentWorkerRequest } from '../src/node/driver/agent-worker-protocol.js';

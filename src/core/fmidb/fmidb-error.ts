@@ -17,7 +17,11 @@ export type FmidbErrorCode =
   /** A setMany with more than batchEntriesMax writes, or too big for one stream frame. */
   | 'FMIDB_BATCH_TOO_LARGE'
   /** The subject departed (nodeDeparted): its record is a tombstone until it returns. */
-  | 'FMIDB_SUBJECT_DEPARTED';
+  | 'FMIDB_SUBJECT_DEPARTED'
+  /** The replica runs elsewhere (the agent's worker) and is not open, or its node is stopping. */
+  | 'FMIDB_NOT_OPEN'
+  /** Too many writes wait for the replica's thread already. */
+  | 'FMIDB_BUSY';
 
 export class FmidbError extends Error {
   readonly code: FmidbErrorCode;

@@ -1,6 +1,6 @@
 import { OutputQueue, type SansIoCore } from '../contract.js';
 import type { Prng } from '../util/prng.js';
-import { MembershipEngine, type EngineOptions } from './membership-engine.js';
+import { MembershipEngine, type EngineEnvironment, type EngineOptions } from './membership-engine.js';
 import type { MembershipEvent } from './membership-event.js';
 
 /** What a membership core takes: messages received (with their sender's address), transport evidence, commands. */
@@ -30,7 +30,17 @@ export interface MembershipCoreOptions extends Omit<EngineOptions, 'environment'
   readonly nowMs: number;
   /** Outputs one batch may hold (a gossip round to a large farm sends hundreds). */
   readonly outputsMax?: number;
+  /**
+   * The agent's hot path: the engine reads this clock (not the last tick) and sends
+   * straight through these functions, with bytes valid only during the call, instead of
+   * queueing copies in the batch. Events and user broadcasts still come out of ready().
+   * A simulator leaves it out, so every send is an output it can deliver or drop.
+   */
+  readonly direct?: DirectEnvironment;
 }
+
+/** What a driver on real sockets gives the engine directly (engine-environment.ts). */
+export type DirectEnvironment = Pick<EngineEnvironment, 'nowMs' | 'sendDatagram' | 'sendFrame'>;
 
 /** Outputs one batch holds at most by default: a full push-pull and a gossip round to a 10,000-node farm fit. */
 const kOutputsMaxDefault = 65_536;
@@ -51,10 +61,10 @@ export class MembershipCore implements SansIoCore<MembershipInput, MembershipOut
   constructor(options: MembershipCoreOptions) {
     this.clockMs = options.nowMs;
     this.out = new OutputQueue(options.outputsMax ?? kOutputsMaxDefault);
-    const { random, nowMs: _nowMs, outputsMax: _outputsMax, ...engineOptions } = options;
+    const { random, nowMs: _nowMs, outputsMax: _outputsMax, direct, ...engineOptions } = options;
     this.engine = new MembershipEngine({
       ...engineOptions,
-      environment: {
+      environment: direct !== undefined ? { nowMs: direct.nowMs, random, sendDatagram: direct.sendDatagram, sendFrame: direct.sendFrame } : {
         nowMs: () => this.clockMs,
         random,
         // The engine's bytes may be a view of reused scratch: the batch keeps copies.
@@ -113,6 +123,8 @@ export class MembershipCore implements SansIoCore<MembershipInput, MembershipOut
   }
 
   private collect(): void {
+    // Most receives raise nothing: no drain, no allocation.
+    if (!this.engine.hasPendingOutput) return;
     for (const event of this.engine.drainEvents()) this.out.push({ type: 'event', event });
     for (const payload of this.engine.drainUserMessages()) this.out.push({ type: 'user', payload });
   }

@@ -1,5 +1,5 @@
 import { OutputQueue, type SansIoCore } from '../contract.js';
-import type { FmidbChange, FmidbWrite } from '../fmidb/entry.js';
+import type { EntryView, FmidbChange, FmidbWrite } from '../fmidb/entry.js';
 import { FmidbCore, type FmidbCoreOptions } from '../fmidb/fmidb-core.js';
 import { JobCoordinatorCore, type JobCoordinatorCoreOptions, type JobEvent } from '../jobs/job-coordinator-core.js';
 import { decodeJobMessage, encodeJobMessage, isCoordinatorBound, type JobMessage } from '../jobs/job-message.js';
@@ -8,6 +8,7 @@ import { MembershipCore, type MembershipCoreOptions } from '../membership/member
 import type { MembershipEvent } from '../membership/membership-event.js';
 import { channelByName } from '../messenger/channel-table.js';
 import { decodeEnvelope, encodeEnvelope, isEnvelope } from '../messenger/envelope.js';
+import { kRevokedIdsMax } from '../messenger/member-directory.js';
 import * as F from '../wire/format.js';
 import { formatNodeId } from '../wire/message.js';
 import { nodeIdOf } from '../wire/node-id-of.js';
@@ -18,7 +19,21 @@ export type StackCommand =
   | { readonly type: 'leave' }
   /** How late the driver's last tick came, for Lifeguard. */
   | { readonly type: 'lag'; readonly lagMs: number }
+  /** Writes of this node's FMIDB: one batch under one stamp (throws FmidbError and writes nothing when a limit is broken). */
   | { readonly type: 'write'; readonly writes: readonly FmidbWrite[] }
+  /**
+   * Opens the FMIDB of a stack made without one (the agent opens it when its farm data
+   * starts), loading a snapshot's origins first as if they had been replicated.
+   */
+  | { readonly type: 'open-fmidb'; readonly fmidb: FmidbOpenOptions; readonly snapshot: readonly SnapshotOrigin[] }
+  /** These nodes (FMIDB names) are gone though membership never saw them (restored from a snapshot, never back). */
+  | { readonly type: 'depart'; readonly ids: readonly string[] }
+  /** The farm revoked this node (by sender id): nothing it sends is taken from now on (member-directory.ts's rule). */
+  | { readonly type: 'revoke'; readonly senderId: string }
+  /** Membership: this node's announced metadata. */
+  | { readonly type: 'meta'; readonly meta: Uint8Array }
+  /** Membership: a farm-wide epidemic broadcast (the messenger's broadcast mode rides on it). */
+  | { readonly type: 'broadcast'; readonly payload: Uint8Array }
   /** Creates a job coordinated by this node, running `command` once on each of `nodes` (addresses). */
   | { readonly type: 'create-job'; readonly jobId: string; readonly command: string; readonly nodes: readonly string[] }
   /** A process this node ran (a 'run' event) has exited. */
@@ -37,7 +52,21 @@ export type StackEvent =
   | { readonly layer: 'fmidb'; readonly change: FmidbChange }
   | { readonly layer: 'jobs'; readonly event: JobEvent }
   /** The host must run this process, then send an 'exited' command. */
-  | { readonly layer: 'run'; readonly jobId: string; readonly index: number; readonly command: string };
+  | { readonly layer: 'run'; readonly jobId: string; readonly index: number; readonly command: string }
+  /** A user broadcast membership received (each once): the messenger's broadcast channels are above the stack. */
+  | { readonly layer: 'user'; readonly payload: Uint8Array }
+  /** The FMIDB opened: origins loaded from the snapshot, and those refused with why. */
+  | { readonly layer: 'fmidb-opened'; readonly origins: number; readonly entries: number; readonly refused: readonly { readonly origin: string; readonly reason: string }[] };
+
+/** One origin of an FMIDB snapshot (FmidbReplica.exportOrigins). */
+export interface SnapshotOrigin {
+  readonly origin: string;
+  readonly version: number;
+  readonly entries: readonly EntryView[];
+}
+
+/** What an FMIDB opened after the stack was made needs: its options but its name and clock. */
+export type FmidbOpenOptions = Omit<FmidbCoreOptions, 'nowMs' | 'selfId'>;
 
 /** What the driver must do, in order: send bytes (the driver seals them on a real network), hand events up. */
 export type StackOutput =
@@ -50,7 +79,19 @@ export interface NodeStackOptions {
   readonly address: string;
   readonly nowMs: number;
   readonly membership: Omit<MembershipCoreOptions, 'nowMs'>;
-  readonly fmidb: Omit<FmidbCoreOptions, 'nowMs' | 'selfId'>;
+  /** The FMIDB from the start; absent: none until an 'open-fmidb' command (its envelopes are dropped until then). */
+  readonly fmidb?: FmidbOpenOptions;
+  /**
+   * How the FMIDB names nodes: by address (the simulator), or by the sender id of
+   * their envelopes (the agent, whose records and snapshots are keyed by node id).
+   */
+  readonly fmidbNames?: 'address' | 'sender-id';
+  /**
+   * Whether the stack runs job coordination (default true). The agent runs its jobs on
+   * the main thread (src/farm/jobs), so its stack has none: the channel's envelopes are
+   * dropped as unknown and no job core is ticked.
+   */
+  readonly jobs?: boolean;
   readonly coordinator?: Omit<JobCoordinatorCoreOptions, 'nowMs' | 'selfId'>;
   readonly runner?: Omit<JobRunnerCoreOptions, 'nowMs'>;
   /**
@@ -59,18 +100,29 @@ export interface NodeStackOptions {
    * membership table's lookup.
    */
   readonly senderIdOf?: (address: string) => string;
+  /**
+   * 'membership': a peer's sender id is the id membership holds for its address (the
+   * agent, whose node ids come from its keys, not from its address); senderIdOf is then
+   * not used. Default 'address': senderIdOf.
+   */
+  readonly senderIds?: 'address' | 'membership';
   readonly outputsMax?: number;
 }
 
 export interface NodeStackCounters {
   /** Envelopes whose sender id is not the id of the address they came from (forged or misrouted). */
   forgedDropped: number;
+  /** Envelopes from a node the farm revoked. */
+  revokedDropped: number;
   /** Envelopes of a channel this stack does not run, or in a mode the channel does not take. */
   unknownChannelDropped: number;
   malformedDropped: number;
+  /** FMIDB messages for a node id no member of the table has (named by sender id): no route. */
+  noRouteDropped: number;
 }
 
 const kFmidbChannel = channelByName('fmidb').id;
+const kNothing: readonly never[] = [];
 const kJobsChannel = channelByName('jobs-coordination').id;
 
 /**
@@ -91,31 +143,72 @@ const kJobsChannel = channelByName('jobs-coordination').id;
 export class NodeStack implements SansIoCore<StackInput, StackOutput> {
   readonly address: string;
   readonly membership: MembershipCore;
-  readonly fmidb: FmidbCore;
-  readonly coordinator: JobCoordinatorCore;
-  readonly runner: JobRunnerCore;
-  readonly counters: NodeStackCounters = { forgedDropped: 0, unknownChannelDropped: 0, malformedDropped: 0 };
+  readonly counters: NodeStackCounters = { forgedDropped: 0, revokedDropped: 0, unknownChannelDropped: 0, malformedDropped: 0, noRouteDropped: 0 };
+  /** Revoked sender ids, oldest first, at most kRevokedIdsMax (as the messenger's directory). */
+  private readonly revoked = new Set<string>();
+  private fmidbCore: FmidbCore | null = null;
+  private readonly coordinatorCore: JobCoordinatorCore | null;
+  private readonly runnerCore: JobRunnerCore | null;
+  private readonly byId: boolean;
+  private clockMs: number;
   private readonly selfSenderId: string;
   private readonly senderIdOf: (address: string) => string;
   private readonly out: OutputQueue<StackOutput>;
   /** Members held alive or suspect, by address (self included). */
   private readonly live = new Set<string>();
   private liveChanged = false;
+  /** Departed members by FMIDB name, until the next pump (bounded by the table's rows). */
   private readonly departures: string[] = [];
   /** Sender id -> address of every member in the table (the engine's bound: membersMax). */
   private readonly addressBySender = new Map<string, string>();
+  /** Node id by address, from membership (senderIds: 'membership'; bounded by the table like addressBySender). */
+  private readonly idByAddress: Map<string, string> | null = null;
 
   constructor(options: NodeStackOptions, makeCoordinator?: (options: JobCoordinatorCoreOptions) => JobCoordinatorCore) {
     this.address = options.address;
-    this.senderIdOf = options.senderIdOf ?? ((address) => formatNodeId(nodeIdOf(address)));
+    if (options.senderIds === 'membership') {
+      const selfId = formatNodeId(options.membership.id);
+      this.idByAddress = new Map();
+      const ids = this.idByAddress;
+      this.senderIdOf = (address) => (address === options.address ? selfId : (ids.get(address) ?? ''));
+    } else this.senderIdOf = options.senderIdOf ?? ((address) => formatNodeId(nodeIdOf(address)));
     this.selfSenderId = this.senderIdOf(options.address);
     this.out = new OutputQueue(options.outputsMax ?? 262_144);
+    this.byId = options.fmidbNames === 'sender-id';
+    this.clockMs = options.nowMs;
     this.membership = new MembershipCore({ ...options.membership, nowMs: options.nowMs });
-    this.fmidb = new FmidbCore({ ...options.fmidb, selfId: options.address, nowMs: options.nowMs });
-    const coordinatorOptions = { ...options.coordinator, selfId: options.address, nowMs: options.nowMs };
-    this.coordinator = makeCoordinator?.(coordinatorOptions) ?? new JobCoordinatorCore(coordinatorOptions);
-    this.runner = new JobRunnerCore({ ...options.runner, nowMs: options.nowMs });
+    if (options.fmidb !== undefined) this.fmidbCore = new FmidbCore({ ...options.fmidb, selfId: this.fmidbName(options.address), nowMs: options.nowMs });
+    if (options.jobs === false) {
+      this.coordinatorCore = null;
+      this.runnerCore = null;
+    } else {
+      const coordinatorOptions = { ...options.coordinator, selfId: options.address, nowMs: options.nowMs };
+      this.coordinatorCore = makeCoordinator?.(coordinatorOptions) ?? new JobCoordinatorCore(coordinatorOptions);
+      this.runnerCore = new JobRunnerCore({ ...options.runner, nowMs: options.nowMs });
+    }
     this.live.add(options.address);
+  }
+
+  /** The FMIDB core; throws when the stack has none open (see hasFmidb). */
+  get fmidb(): FmidbCore {
+    if (this.fmidbCore === null) throw new Error('NodeStack: no FMIDB is open on this stack');
+    return this.fmidbCore;
+  }
+
+  get hasFmidb(): boolean {
+    return this.fmidbCore !== null;
+  }
+
+  /** The job coordinator; throws when the stack was made with jobs: false. */
+  get coordinator(): JobCoordinatorCore {
+    if (this.coordinatorCore === null) throw new Error('NodeStack: this stack runs no job coordination (jobs: false)');
+    return this.coordinatorCore;
+  }
+
+  /** The job runner; throws when the stack was made with jobs: false. */
+  get runner(): JobRunnerCore {
+    if (this.runnerCore === null) throw new Error('NodeStack: this stack runs no job coordination (jobs: false)');
+    return this.runnerCore;
   }
 
   step(input: StackInput): void {
@@ -139,11 +232,12 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
   }
 
   tick(nowMs: number): void {
+    if (nowMs > this.clockMs) this.clockMs = nowMs;
     this.membership.tick(nowMs);
     this.pump();
-    this.fmidb.tick(nowMs);
-    this.coordinator.tick(nowMs);
-    this.runner.tick(nowMs);
+    this.fmidbCore?.tick(nowMs);
+    this.coordinatorCore?.tick(nowMs);
+    this.runnerCore?.tick(nowMs);
     this.pump();
   }
 
@@ -175,6 +269,23 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
       case 'write':
         this.fmidb.step({ type: 'write', writes: c.writes });
         break;
+      case 'open-fmidb':
+        this.openFmidb(c.fmidb, c.snapshot);
+        break;
+      case 'depart':
+        for (const id of c.ids) this.fmidb.step({ type: 'departed', id });
+        break;
+      case 'revoke':
+        if (this.revoked.has(c.senderId)) break;
+        if (this.revoked.size >= kRevokedIdsMax) this.revoked.delete(this.revoked.values().next().value!);
+        this.revoked.add(c.senderId);
+        break;
+      case 'meta':
+        this.membership.step({ type: 'meta', meta: c.meta });
+        break;
+      case 'broadcast':
+        this.membership.step({ type: 'broadcast', payload: c.payload });
+        break;
       case 'create-job':
         this.coordinator.step({ type: 'create', jobId: c.jobId, command: c.command, nodes: c.nodes });
         break;
@@ -199,6 +310,10 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
     // A frame on an inbound connection comes from a name the driver gave the connection
     // (the TCP transport's "tcp#n"), not a node address: its sender is then the member
     // its envelope names. A datagram's sender must be the node it came from.
+    if (this.revoked.size > 0 && this.revoked.has(envelope.sender)) {
+      this.counters.revokedDropped++;
+      return;
+    }
     let peer: string | undefined = from;
     if (envelope.sender !== this.senderIdOf(from)) {
       peer = stream && !this.live.has(from) ? this.addressBySender.get(envelope.sender) : undefined;
@@ -207,9 +322,9 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
         return;
       }
     }
-    if (envelope.channelId === kFmidbChannel && envelope.mode !== 'broadcast') {
-      this.fmidb.step({ type: 'message', from: peer, bytes: envelope.payload, stream });
-    } else if (envelope.channelId === kJobsChannel && envelope.mode === 'datagram') {
+    if (envelope.channelId === kFmidbChannel && envelope.mode !== 'broadcast' && this.fmidbCore !== null) {
+      this.fmidbCore.step({ type: 'message', from: this.byId ? envelope.sender : peer, bytes: envelope.payload, stream });
+    } else if (envelope.channelId === kJobsChannel && envelope.mode === 'datagram' && this.coordinatorCore !== null) {
       const message = decodeJobMessage(envelope.payload);
       if (message === null) this.counters.malformedDropped++;
       else this.toJobs(peer, message);
@@ -241,7 +356,8 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
             this.noteMember(o.event);
             this.out.push({ type: 'event', event: { layer: 'membership', event: o.event } });
           } else if (o.type === 'user') {
-            // User broadcasts have no consumer in the stack yet (the farm's component channel uses the messenger).
+            // The messenger's broadcast channels (farm control, components) live above the stack.
+            this.out.push({ type: 'event', event: { layer: 'user', payload: o.payload } });
           } else this.out.push(o);
         }
         this.membership.advance();
@@ -249,27 +365,36 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
       if (this.liveChanged) {
         moved = true;
         this.liveChanged = false;
-        for (const id of this.departures.splice(0)) this.fmidb.step({ type: 'departed', id });
-        this.fmidb.step({ type: 'peers', alive: [...this.live] });
-        this.coordinator.step({ type: 'members', live: new Set(this.live) });
+        const departures = this.departures.splice(0);
+        if (this.fmidbCore !== null) {
+          for (const name of departures) if (name !== '') this.fmidbCore.step({ type: 'departed', id: name });
+          const alive: string[] = [];
+          for (const address of this.live) {
+            const name = this.fmidbName(address);
+            if (name !== '') alive.push(name);
+          }
+          this.fmidbCore.step({ type: 'peers', alive });
+        }
+        this.coordinatorCore?.step({ type: 'members', live: new Set(this.live) });
       }
-      const f = this.fmidb.ready();
+      const f = this.fmidbCore?.ready() ?? kNothing;
       if (f.length > 0) {
         moved = true;
         for (const o of f) {
           if (o.type === 'change') this.out.push({ type: 'event', event: { layer: 'fmidb', change: o.change } });
-          else {
-            const bytes = encodeEnvelope(o.stream ? 'stream' : 'datagram', kFmidbChannel, this.selfSenderId, o.bytes);
-            this.out.push(o.stream ? { type: 'frame', to: o.to, bytes } : { type: 'datagram', to: o.to, bytes });
-          }
+          else this.sendFmidb(o.to, o.bytes, o.stream);
         }
-        this.fmidb.advance();
+        this.fmidbCore!.advance();
+      }
+      if (this.coordinatorCore === null || this.runnerCore === null) {
+        if (!moved) return;
+        continue;
       }
       // Copies of the batches: feeding a message to self may queue more outputs on the same core.
-      const c = this.coordinator.ready().slice();
-      this.coordinator.advance();
-      const r = this.runner.ready().slice();
-      this.runner.advance();
+      const c = this.coordinatorCore.ready().slice();
+      this.coordinatorCore.advance();
+      const r = this.runnerCore.ready().slice();
+      this.runnerCore.advance();
       if (c.length + r.length > 0) moved = true;
       for (const o of c) {
         if (o.type === 'event') this.out.push({ type: 'event', event: { layer: 'jobs', event: o.event } });
@@ -282,6 +407,44 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
       }
       if (!moved) return;
     }
+  }
+
+  /** An FMIDB message to a node by its FMIDB name, in an envelope of the fmidb channel. */
+  private sendFmidb(to: string, payload: Uint8Array, stream: boolean): void {
+    const address = this.byId ? this.addressBySender.get(to) : to;
+    if (address === undefined) {
+      this.counters.noRouteDropped++;
+      return;
+    }
+    const bytes = encodeEnvelope(stream ? 'stream' : 'datagram', kFmidbChannel, this.selfSenderId, payload);
+    this.out.push(stream ? { type: 'frame', to: address, bytes } : { type: 'datagram', to: address, bytes });
+  }
+
+  /** A node's name in the FMIDB: its address, or its sender id when the stack names FMIDB nodes by id. */
+  private fmidbName(address: string): string {
+    return this.byId ? (address === this.address ? this.selfSenderId : this.senderIdOf(address)) : address;
+  }
+
+  private openFmidb(options: FmidbOpenOptions, snapshot: readonly SnapshotOrigin[]): void {
+    if (this.fmidbCore !== null) throw new Error('NodeStack: the FMIDB is open already');
+    const core = new FmidbCore({ ...options, selfId: this.fmidbName(this.address), nowMs: this.clockMs });
+    const refused: { origin: string; reason: string }[] = [];
+    let origins = 0;
+    let entries = 0;
+    for (const origin of snapshot) {
+      try {
+        core.replica.prepopulate(origin.origin, origin.version, origin.entries);
+      } catch (error) {
+        refused.push({ origin: origin.origin, reason: (error as Error).message });
+        continue;
+      }
+      origins++;
+      entries += origin.entries.length;
+    }
+    this.fmidbCore = core;
+    this.out.push({ type: 'event', event: { layer: 'fmidb-opened', origins, entries, refused } });
+    // The members known so far are its peers at once; departures before it opened are not its news.
+    this.liveChanged = true;
   }
 
   private sendJob(to: string, message: JobMessage): void {
@@ -304,6 +467,7 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
       const status = table.status[row];
       if (row === engine.selfRow || (status !== F.kStatusAlive && status !== F.kStatusSuspect)) continue;
       const address = engine.addressOf(row);
+      this.idByAddress?.set(address, formatNodeId({ high: table.idHigh[row]!, low: table.idLow[row]! }));
       this.live.add(address);
       this.addressBySender.set(this.senderIdOf(address), address);
       this.liveChanged = true;
@@ -313,8 +477,15 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
   private noteMember(event: MembershipEvent): void {
     const address = event.address;
     if (address === this.address) return;
+    if (event.type !== 'reap' && this.idByAddress !== null) {
+      // A member that moved leaves its old address behind: forget it, so the map stays within the table's rows.
+      const previous = this.addressBySender.get(event.id);
+      if (previous !== undefined && previous !== address) this.idByAddress.delete(previous);
+      this.idByAddress.set(address, event.id);
+    }
     if (event.type === 'reap') this.addressBySender.delete(this.senderIdOf(address));
     else this.addressBySender.set(this.senderIdOf(address), address);
+    if (event.type === 'reap') this.idByAddress?.delete(address);
     switch (event.type) {
       case 'join':
       case 'alive':
@@ -328,7 +499,8 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
       case 'dead':
       case 'leave':
         if (this.live.delete(address)) {
-          this.departures.push(address);
+          // Named now: a reap in the same batch forgets the member's id.
+          this.departures.push(this.fmidbName(address));
           this.liveChanged = true;
         }
         return;

@@ -47,10 +47,10 @@ export function farmDataRoutes(data: FarmData): ApiRoute[] {
       role: 'operator',
       params: kAttributeParamsSchema,
       body: kAttributeBodySchema,
-      handle: ({ params, body }) => ok(data.setAttributes(params.node, body.values)),
+      handle: async ({ params, body }) => ok(await data.setAttributes(params.node, body.values)),
     }),
     route({ method: 'POST', pattern: '/v1/db/query', role: 'viewer', body: kQueryBodySchema, handle: ({ body }) => ok(data.query(body.sql)) }),
-    route({ method: 'GET', pattern: '/v1/db/status', role: 'viewer', query: kNoQuerySchema, handle: () => ok(data.status()) }),
+    route({ method: 'GET', pattern: '/v1/db/status', role: 'viewer', query: kNoQuerySchema, handle: async () => ok(await data.status()) }),
     route({ method: 'GET', pattern: '/v1/landscapes', role: 'viewer', handle: () => ok(data.listLandscapes()) }),
     route({ method: 'GET', pattern: '/v1/landscapes/:name', role: 'viewer', params: kLandscapeParamsSchema, handle: ({ params }) => ok(data.showLandscape(params.name)) }),
     route({
@@ -59,15 +59,15 @@ export function farmDataRoutes(data: FarmData): ApiRoute[] {
       role: 'operator',
       params: kLandscapeParamsSchema,
       body: kLandscapeBodySchema,
-      handle: ({ params, body }) => ok(data.defineLandscape(params.name, body)),
+      handle: async ({ params, body }) => ok(await data.defineLandscape(params.name, body)),
     }),
     route({
       method: 'DELETE',
       pattern: '/v1/landscapes/:name',
       role: 'operator',
       params: kLandscapeParamsSchema,
-      handle: ({ params }) => {
-        data.deleteLandscape(params.name);
+      handle: async ({ params }) => {
+        await data.deleteLandscape(params.name);
         return { status: 204 };
       },
     }),

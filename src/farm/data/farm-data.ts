@@ -1,5 +1,4 @@
 import { DomainError, type FailureKind } from '../../core/util/domain-error.js';
-import { randomInt } from 'node:crypto';
 import { renameSync } from 'node:fs';
 import { z } from 'zod';
 import type { AgentLogger } from '../../node/util/agent-logger.js';
@@ -7,8 +6,10 @@ import { type ApiEvent, type MemberView, type MetricFamily, type NodeValues } fr
 import { resolveFmidbConfig, type FmidbOptions } from '../../core/fmidb/config.js';
 import type { FmidbChange, FmidbWrite } from '../../core/fmidb/entry.js';
 import { FmidbError } from '../../core/fmidb/fmidb-error.js';
-import { FmidbReplica } from '../../core/fmidb/fmidb-replica.js';
-import { createFmidbRuntime } from '../../core/kernels/fmidb-runtime.js';
+import type { SnapshotOrigin } from '../../core/stack/node-stack.js';
+import type { FmidbCountersReport } from '../../node/driver/agent-worker-protocol.js';
+import type { FmidbLink, FmidbUpdate } from '../../node/driver/fmidb-link.js';
+import { FmidbView, type ViewEntry } from './fmidb-view.js';
 import { isValidKey } from './landscape/column-assignment.js';
 import { LandscapeEngine, type LandscapeSummary, type LandscapeView, type QueryResult } from './landscape/landscape-engine.js';
 import { LandscapeError } from './landscape/landscape-error.js';
@@ -18,21 +19,23 @@ import type { NodeChange } from './landscape/node-mirror.js';
 import { isNodeId } from './landscape/node-id.js';
 import { writeFileAtomic } from '../../node/util/atomic-file.js';
 import { readJsonFile } from '../../node/util/json-file.js';
-import { Prng } from '../../core/util/prng.js';
 
 /**
  * The farm's data on one node: its replica of the Farm Management Information
- * Database and the landscapes computed over it. FmidbReplica and LandscapeEngine are
- * pure state machines; this class is their driver in the agent:
+ * Database and the landscapes computed over it. The replica (FmidbCore) runs inside the
+ * agent worker's NodeStack, the same composition the simulator runs; this class is its
+ * operator on the main thread, through an FmidbLink (AgentHost; InProcessFmidb without
+ * a worker):
  *
- *  - FMIDB messages travel on the messenger's `fmidb` channel, sealed like all farm
- *    traffic and addressed by node id; the sender of what arrives is the messenger's
- *    authenticated sender id, so replies go back to it whatever connection it came by.
- *  - Membership drives the replica's peers (alive and suspect members) and departures
- *    (dead or left: the node's record becomes a tombstone, reaped later).
- *  - Every tickMs the replica runs its timers and its outbox is sent; its changes feed
- *    the SQLite mirror of the landscape engine; every landscapeTickMs the landscapes
- *    that are due are re-evaluated and their membership changes published as events.
+ *  - The stack carries the FMIDB's messages on the messenger's `fmidb` channel, sealed
+ *    like all farm traffic, checks their sender id against membership, and feeds
+ *    membership's view into the replica (peers, departures) itself.
+ *  - At start this class loads the snapshot file and opens the replica with it; writes
+ *    (attributes, component values, landscape definitions, farm configuration) go in as
+ *    commands and resolve once the replica took them; the replica's changes come out in
+ *    batches and keep a read view (FmidbView, for the API's reads) and the SQLite mirror
+ *    of the landscape engine; every landscapeTickMs the landscapes that are due are
+ *    re-evaluated and their membership changes published as events.
  *  - Landscape definitions are FMIDB entries too: subject `landscape/NAME`, key
  *    `definition`, the record as JSON. They replicate with everything else and are
  *    never departed; a deletion is a tombstone record, kept so an older copy cannot
@@ -52,12 +55,12 @@ export const kQueryRowsMax = 10_000;
 
 export interface FarmDataOptions {
   readonly selfId: string;
-  /** Sends an FMIDB message to a node by id (the messenger's fmidb channel); false when it was dropped. */
-  readonly send: (to: string, bytes: Uint8Array, stream: boolean) => boolean;
+  /** Where the replica runs (the agent's worker: AgentHost). */
+  readonly link: FmidbLink;
   readonly publish: (event: ApiEvent) => void;
   readonly logger: AgentLogger;
   readonly fmidb?: FmidbOptions;
-  /** Replica timer period, ms. */
+  /** Period of the restored-node check, ms. */
   readonly tickMs?: number;
   /** Landscape re-evaluation period, ms. */
   readonly landscapeTickMs?: number;
@@ -121,14 +124,18 @@ export function parseMode(text: string): LandscapeMode {
 const kAgentFmidbOptions: FmidbOptions = { valueBytesMax: 16384 };
 
 export class FarmData {
-  readonly replica: FmidbReplica;
+  /** The replica's read view (kept from its changes). */
+  readonly view = new FmidbView();
   readonly landscapes: LandscapeEngine;
-  readonly counters = { envelopesMalformed: 0, unknownSender: 0, mirrorSkipped: 0, definitionsMalformed: 0, sendFailures: 0 };
+  readonly counters = { mirrorSkipped: 0, definitionsMalformed: 0, writeFailures: 0 };
+  /** The replica's limits (the worker's replica resolves the same options). */
+  readonly config: ReturnType<typeof resolveFmidbConfig>;
   private readonly options: FarmDataOptions;
+  private readonly link: FmidbLink;
   private readonly changeListeners = new Set<() => void>();
-  /** Members membership told us of (any status): an FMIDB message from another id is not taken. */
-  private readonly known = new Set<string>();
-  private readonly departed = new Set<string>();
+  /** The replica's counters as last reported by its thread. */
+  private replicaCounters: FmidbCountersReport = {};
+  private readonly unsubscribe: () => void;
   private timer: NodeJS.Timeout | null = null;
   private snapshotTimer: NodeJS.Timeout | null = null;
   private snapshotDigest = '';
@@ -140,21 +147,22 @@ export class FarmData {
 
   constructor(options: FarmDataOptions) {
     this.options = options;
-    const config = resolveFmidbConfig({ ...kAgentFmidbOptions, ...options.fmidb });
-    this.replica = new FmidbReplica({
-      selfId: options.selfId,
-      config,
-      runtime: createFmidbRuntime(config),
-      random: new Prng(randomInt(0, 2 ** 32)),
-      nowMs: () => performance.now(),
-      wallClockMs: () => Date.now(),
-    });
+    this.link = options.link;
+    const fmidbOptions = { ...kAgentFmidbOptions, ...options.fmidb };
+    this.config = resolveFmidbConfig(fmidbOptions);
     this.landscapes = new LandscapeEngine({ origin: options.selfId });
-    if (options.snapshotFile !== undefined) this.loadSnapshot(options.snapshotFile);
+    this.unsubscribe = this.link.onFmidb((update) => this.update(update));
+    const snapshot = options.snapshotFile === undefined ? [] : this.loadSnapshot(options.snapshotFile);
+    this.link.openFmidb(fmidbOptions, snapshot);
   }
 
   get selfId(): string {
     return this.options.selfId;
+  }
+
+  /** The replica's counters as its thread last reported them (messagesReceived, ...). */
+  get fmidbCounters(): FmidbCountersReport {
+    return this.replicaCounters;
   }
 
   /**
@@ -166,89 +174,72 @@ export class FarmData {
     return () => this.changeListeners.delete(listener);
   }
 
-  /** Sends what the replica has to send now (after a write made from outside). */
-  flush(): void {
-    if (!this.closed) this.pump();
+  /**
+   * Writes one batch under one stamp into the replica; resolves with the stamp once the
+   * replica took it and its changes are in the view, rejects with the FmidbError of a
+   * broken limit (then nothing was written).
+   */
+  write(writes: readonly FmidbWrite[]): Promise<number> {
+    if (this.closed) return Promise.reject(new FmidbError('FMIDB_NOT_OPEN', 'the farm data is closed'));
+    return this.link.writeFmidb(writes);
   }
 
   start(): void {
     if (this.closed || this.timer !== null) return;
-    this.timer = setInterval(() => this.tick(), this.options.tickMs ?? 100);
+    this.timer = setInterval(() => this.tick(), this.options.tickMs ?? 1000);
     this.landscapeTimer = setInterval(() => this.tickLandscapes(), this.options.landscapeTickMs ?? 250);
     this.timer.unref();
     this.landscapeTimer.unref();
     if (this.options.snapshotFile !== undefined) {
-      this.snapshotTimer = setInterval(() => this.saveSnapshot(), this.options.snapshotIntervalMs ?? 60_000);
+      this.snapshotTimer = setInterval(() => void this.saveSnapshot(), this.options.snapshotIntervalMs ?? 60_000);
       this.snapshotTimer.unref();
     }
   }
 
-  close(): void {
+  /** Saves the snapshot (when the replica changed since the last save) while the replica still runs, then stops. */
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.timer !== null) clearInterval(this.timer);
     if (this.landscapeTimer !== null) clearInterval(this.landscapeTimer);
     if (this.snapshotTimer !== null) clearInterval(this.snapshotTimer);
-    this.saveSnapshot();
+    await this.saveSnapshot();
+    this.unsubscribe();
     this.landscapes.close();
   }
 
-  // ---- membership and messages --------------------------------------------------
+  // ---- membership -------------------------------------------------------------------
 
-  /** The member list after membership changed: peers, addresses and departures. */
+  /**
+   * The member list after membership changed. The replica's peers and departures are
+   * fed by the stack it runs in; here only the nodes restored from the snapshot are
+   * crossed off when membership shows them back.
+   */
   membersChanged(members: readonly MemberView[]): void {
-    if (this.closed) return;
-    const alive: string[] = [];
-    for (const member of members) {
-      this.known.add(member.id);
-      if (member.status === 'alive' || member.status === 'suspect') {
-        alive.push(member.id);
-        this.departed.delete(member.id);
-        this.restored.delete(member.id);
-      } else if (!member.self && !this.departed.has(member.id)) {
-        this.departed.add(member.id);
-        this.replica.nodeDeparted(member.id);
-      }
-    }
-    this.replica.peersChanged(alive);
-    this.pump();
-  }
-
-  /** An FMIDB message from the node with id `from` (authenticated by the messenger). */
-  receive(from: string, bytes: Uint8Array, stream: boolean): void {
-    if (this.closed) return;
-    if (bytes.length === 0) {
-      this.counters.envelopesMalformed++;
-      return;
-    }
-    if (!this.known.has(from)) {
-      // A node our member list (read once per turn) does not hold yet: its replica is not a peer of ours yet.
-      this.counters.unknownSender++;
-      return;
-    }
-    this.replica.receive(from, bytes, stream);
-    this.pump();
+    if (this.closed || this.restored.size === 0) return;
+    for (const member of members) if (member.status === 'alive' || member.status === 'suspect') this.restored.delete(member.id);
   }
 
   // ---- writes --------------------------------------------------------------------
 
-  /** This node's components posted values: one batch under one stamp. */
+  /** This node's components posted values: one batch under one stamp (a chunk per batchEntriesMax). */
   postValues(values: Readonly<Record<string, number | string>>): void {
     if (this.closed) return;
     const writes: FmidbWrite[] = [];
     for (const [key, value] of Object.entries(values)) {
       if (isValidKey(key) && (typeof value === 'string' || Number.isFinite(value))) writes.push({ subject: this.options.selfId, key, value });
     }
-    try {
-      for (let i = 0; i < writes.length; i += this.replica.config.batchEntriesMax) this.replica.setMany(writes.slice(i, i + this.replica.config.batchEntriesMax));
-    } catch (error) {
-      this.options.logger.warn({ error: (error as Error).message }, 'component values not written to the FMIDB');
+    const max = this.config.batchEntriesMax;
+    for (let i = 0; i < writes.length; i += max) {
+      this.write(writes.slice(i, i + max)).catch((error: Error) => {
+        this.counters.writeFailures++;
+        this.options.logger.warn({ error: error.message }, 'component values not written to the FMIDB');
+      });
     }
-    this.pump();
   }
 
-  /** `galaxy attr set NODE KEY=VALUE…` (null deletes); returns the attributes after. */
-  setAttributes(node: string, values: Readonly<Record<string, string | number | null>>): NodeAttributes {
+  /** `galaxy attr set NODE KEY=VALUE…` (null deletes); resolves with the attributes after. */
+  async setAttributes(node: string, values: Readonly<Record<string, string | number | null>>): Promise<NodeAttributes> {
     if (!isNodeId(node)) throw new DomainError('invalid', 'GALAXY_ATTR_BAD_NODE', `a node id is 16 lower-case hex digits, got ${JSON.stringify(node)}`);
     const writes: FmidbWrite[] = [];
     for (const [key, value] of Object.entries(values)) {
@@ -261,12 +252,11 @@ export class FarmData {
     }
     if (writes.length === 0) throw new DomainError('invalid', 'GALAXY_ATTR_NOTHING', 'give at least one KEY=VALUE');
     try {
-      this.replica.setMany(writes);
+      await this.write(writes);
     } catch (error) {
-      if (error instanceof FmidbError) throw new DomainError('invalid', error.code, error.message);
+      if (error instanceof FmidbError) throw new DomainError(error.code === 'FMIDB_NOT_OPEN' || error.code === 'FMIDB_BUSY' ? 'unavailable' : 'invalid', error.code, error.message);
       throw error;
     }
-    this.pump();
     return { node, attributes: this.entriesOf(node) };
   }
 
@@ -306,9 +296,11 @@ export class FarmData {
     return this.landscapes.resolveStatement(target.sql);
   }
 
-  status(): DataStatus {
-    const counters = { ...this.replica.counters, ...this.counters };
-    return { digest: this.replica.digestHash(), origins: this.replica.originsHeld, nodes: this.nodeSubjects().length, landscapes: this.landscapes.list().length, counters };
+  /** The replica's digest and counters (asked of its thread), and this side's. */
+  async status(): Promise<DataStatus> {
+    const readout = await this.link.readFmidb(false);
+    const counters = { ...readout.counters, ...this.counters };
+    return { digest: readout.digest, origins: readout.originsHeld, nodes: this.nodeSubjects().length, landscapes: this.landscapes.list().length, counters };
   }
 
   // ---- landscapes ------------------------------------------------------------------
@@ -322,26 +314,25 @@ export class FarmData {
   }
 
   /** Defines (or redefines) a landscape here, and replicates it farm-wide. */
-  defineLandscape(name: string, input: LandscapeInput): LandscapeView {
-    return this.landscapeCall(() => {
-      const record = this.landscapes.define({ name, sql: input.sql, mode: parseMode(input.mode) }, Date.now());
-      this.writeDefinition(record);
-      return this.landscapes.show(name);
-    });
+  async defineLandscape(name: string, input: LandscapeInput): Promise<LandscapeView> {
+    const record = this.landscapeCall(() => this.landscapes.define({ name, sql: input.sql, mode: parseMode(input.mode) }, Date.now()));
+    await this.writeDefinition(record);
+    return this.landscapeCall(() => this.landscapes.show(name));
   }
 
-  deleteLandscape(name: string): void {
-    this.landscapeCall(() => this.writeDefinition(this.landscapes.delete(name, Date.now())));
+  async deleteLandscape(name: string): Promise<void> {
+    await this.writeDefinition(this.landscapeCall(() => this.landscapes.delete(name, Date.now())));
   }
 
+  /** Metrics of the replica (as its thread last reported its counters) and of the landscapes. */
   metrics(): MetricFamily[] {
-    const c = this.replica.counters;
+    const c = this.replicaCounters;
     const l = this.landscapes.counters;
     return [
-      { name: 'galaxy_fmidb_origins', help: 'Origins (writers) this FMIDB replica holds', type: 'gauge', samples: [{ value: this.replica.originsHeld }] },
-      { name: 'galaxy_fmidb_messages_received_total', help: 'FMIDB messages received', type: 'counter', samples: [{ value: c.messagesReceived }] },
-      { name: 'galaxy_fmidb_bytes_received_total', help: 'FMIDB bytes received', type: 'counter', samples: [{ value: c.bytesReceived }] },
-      { name: 'galaxy_fmidb_malformed_total', help: 'FMIDB messages dropped as malformed', type: 'counter', samples: [{ value: c.malformed + this.counters.envelopesMalformed }] },
+      { name: 'galaxy_fmidb_origins', help: 'Origins (writers) this FMIDB replica holds', type: 'gauge', samples: [{ value: c['originsHeld'] ?? 0 }] },
+      { name: 'galaxy_fmidb_messages_received_total', help: 'FMIDB messages received', type: 'counter', samples: [{ value: c['messagesReceived'] ?? 0 }] },
+      { name: 'galaxy_fmidb_bytes_received_total', help: 'FMIDB bytes received', type: 'counter', samples: [{ value: c['bytesReceived'] ?? 0 }] },
+      { name: 'galaxy_fmidb_malformed_total', help: 'FMIDB messages dropped as malformed', type: 'counter', samples: [{ value: c['malformed'] ?? 0 }] },
       { name: 'galaxy_landscapes', help: 'Landscapes defined', type: 'gauge', samples: [{ value: this.landscapes.list().length }] },
       { name: 'galaxy_landscape_evaluations_total', help: 'Landscape evaluations', type: 'counter', samples: [{ value: l.evaluations }] },
       { name: 'galaxy_landscape_evaluation_failures_total', help: 'Landscape evaluations that failed', type: 'counter', samples: [{ value: l.evaluationFailures }] },
@@ -354,17 +345,38 @@ export class FarmData {
     if (this.closed) return;
     if (this.restored.size > 0 && performance.now() >= this.restoredUntilMs) {
       // Restored from the snapshot but not back in the farm: departed, like any node that left.
-      for (const id of this.restored) if (!this.departed.has(id)) this.replica.nodeDeparted(id);
+      this.link.departFmidb([...this.restored]);
       this.options.logger.info({ nodes: this.restored.size }, 'nodes restored from the FMIDB snapshot did not come back; their records are departed');
       this.restored.clear();
     }
-    this.replica.tick();
-    this.pump();
+  }
+
+  /** What the replica's thread reports: changes feed the view and the landscapes' mirror. */
+  private update(update: FmidbUpdate): void {
+    if (this.closed) return;
+    if (update.type === 'opened') {
+      for (const r of update.refused) this.options.logger.warn({ origin: r.origin, error: r.reason }, 'an origin of the FMIDB snapshot was not loaded');
+      if (this.options.snapshotFile !== undefined && update.origins > 0) {
+        // What was loaded needs no saving until it changes.
+        void this.link.readFmidb(false).then(
+          (readout) => {
+            if (this.snapshotDigest === '') this.snapshotDigest = readout.digest;
+          },
+          () => undefined,
+        );
+      }
+      return;
+    }
+    this.replicaCounters = update.counters;
+    if (update.changes.length === 0) return;
+    for (const change of update.changes) this.view.apply(change);
+    this.mirror(update.changes);
   }
 
   // ---- the snapshot ------------------------------------------------------------------
 
-  private loadSnapshot(file: string): void {
+  /** Reads the snapshot file: the origins to open the replica with (none when absent or damaged). */
+  private loadSnapshot(file: string): SnapshotOrigin[] {
     let snapshot: z.infer<typeof kSnapshotSchema> | null;
     try {
       snapshot = readJsonFile(file, kSnapshotSchema, 'the FMIDB snapshot');
@@ -372,33 +384,36 @@ export class FarmData {
       // Derived state: a damaged snapshot is set aside, and the peers provide the data.
       this.options.logger.warn({ file, error: (error as Error).message }, 'the FMIDB snapshot is unreadable; starting empty (peers resend the data)');
       renameSync(file, `${file}.bad`);
-      return;
+      return [];
     }
-    if (snapshot === null) return;
+    if (snapshot === null) return [];
     let entries = 0;
     for (const origin of snapshot.origins) {
-      try {
-        this.replica.prepopulate(origin.origin, origin.version, origin.entries);
-      } catch (error) {
-        this.options.logger.warn({ origin: origin.origin, error: (error as Error).message }, 'an origin of the FMIDB snapshot was not loaded');
-        continue;
-      }
       entries += origin.entries.length;
       for (const e of origin.entries) if (isNodeId(e.subject) && e.subject !== this.options.selfId) this.restored.add(e.subject);
     }
     this.restoredUntilMs = performance.now() + (this.options.restoredGraceMs ?? kRestoredGraceMs);
-    this.snapshotDigest = this.replica.digestHash();
     this.options.logger.info({ file, origins: snapshot.origins.length, entries, savedAt: new Date(snapshot.savedAt).toISOString() }, 'FMIDB replica loaded from its snapshot');
+    return snapshot.origins;
   }
 
-  private saveSnapshot(): void {
+  private saving: Promise<void> | null = null;
+
+  /** Saves the replica's export when its digest moved since the last save; one save at a time. */
+  private saveSnapshot(): Promise<void> {
+    this.saving ??= this.saveNow().finally(() => (this.saving = null));
+    return this.saving;
+  }
+
+  private async saveNow(): Promise<void> {
     const file = this.options.snapshotFile;
     if (file === undefined) return;
-    const digest = this.replica.digestHash();
-    if (digest === this.snapshotDigest) return;
     try {
-      writeFileAtomic(file, JSON.stringify({ format: kSnapshotFormat, savedAt: Date.now(), origins: this.replica.exportOrigins() }));
-      this.snapshotDigest = digest;
+      const { digest } = await this.link.readFmidb(false);
+      if (digest === this.snapshotDigest || digest === '') return;
+      const readout = await this.link.readFmidb(true);
+      writeFileAtomic(file, JSON.stringify({ format: kSnapshotFormat, savedAt: Date.now(), origins: readout.origins ?? [] }));
+      this.snapshotDigest = readout.digest;
     } catch (error) {
       this.options.logger.warn({ file, error: (error as Error).message }, 'the FMIDB snapshot was not saved');
     }
@@ -412,14 +427,6 @@ export class FarmData {
       this.options.publish({ kind: 'landscape', type: event.deleted ? 'deleted' : 'changed', time: new Date().toISOString(), body: { ...event } });
     }
     if (events.length > 0 || result.evaluated > 0) this.changed();
-  }
-
-  /** Sends the outbox and feeds the replica's changes to the landscape mirror. */
-  private pump(): void {
-    const outgoing = this.replica.drainOutbox();
-    for (const message of outgoing) if (!this.options.send(message.to, message.bytes, message.stream)) this.counters.sendFailures++;
-    const changes = this.replica.drainChanges();
-    if (changes.length > 0) this.mirror(changes);
   }
 
   private mirror(changes: readonly FmidbChange[]): void {
@@ -486,18 +493,17 @@ export class FarmData {
     }
   }
 
-  private writeDefinition(record: LandscapeRecord): void {
+  private async writeDefinition(record: LandscapeRecord): Promise<void> {
     if (!kLandscapeNamePattern.test(record.name)) throw new LandscapeError('GALAXY_LANDSCAPE_BAD_NAME', `bad landscape name ${JSON.stringify(record.name)}`);
-    this.replica.set(`${kLandscapeSubjectPrefix}${record.name}`, kLandscapeKey, JSON.stringify(record));
-    this.pump();
+    await this.write([{ subject: `${kLandscapeSubjectPrefix}${record.name}`, key: kLandscapeKey, value: JSON.stringify(record) }]);
   }
 
   private entriesOf(node: string): AttributeView[] {
-    return this.replica.entriesOf(node).map((e) => ({ key: e.key, value: e.value, origin: e.origin, updatedAt: new Date(e.stamp).toISOString() }));
+    return this.view.entriesOf(node).map((e: ViewEntry) => ({ key: e.key, value: e.value, origin: e.origin, updatedAt: new Date(e.stamp).toISOString() }));
   }
 
   private nodeSubjects(): string[] {
-    return this.replica.subjects().filter((subject) => isNodeId(subject)).sort();
+    return this.view.subjects().filter((subject) => isNodeId(subject)).sort();
   }
 
   /** Landscape errors become 400s (404 for an unknown name) with their codes. */

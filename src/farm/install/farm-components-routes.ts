@@ -20,7 +20,7 @@ export function farmComponentsRoutes(desired: FarmDesiredComponents): ApiRoute[]
       role: 'operator',
       params: kTargetParamsSchema,
       body: kComponentsBodySchema,
-      handle: ({ params, body }) => ok({ assignments: desired.assign(params.target, body.components) }),
+      handle: async ({ params, body }) => ok({ assignments: await desired.assign(params.target, body.components) }),
     }),
   ];
 }

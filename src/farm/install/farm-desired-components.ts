@@ -1,4 +1,5 @@
 import { DomainError, type FailureKind } from '../../core/util/domain-error.js';
+import { FmidbError } from '../../core/fmidb/fmidb-error.js';
 import type { AgentLogger } from '../../node/util/agent-logger.js';
 import { checkDesiredList, type DesiredComponent, type DesiredComponentsSource } from '../install/desired-components.js';
 import { InstallError } from '../install/install-error.js';
@@ -65,7 +66,7 @@ export class FarmDesiredComponents implements DesiredComponentsSource {
 
   ready(): boolean {
     const now = Date.now();
-    if (this.firstMessageAtMs === null && this.data.replica.counters.messagesReceived > 0) this.firstMessageAtMs = now;
+    if (this.firstMessageAtMs === null && (this.data.fmidbCounters['messagesReceived'] ?? 0) > 0) this.firstMessageAtMs = now;
     const heard = this.firstMessageAtMs !== null && now - this.firstMessageAtMs >= kReadyAfterFirstMessageMs;
     return (heard || now - this.startedAtMs >= kReadyAloneMs) && this.unavailable.length === 0;
   }
@@ -73,7 +74,7 @@ export class FarmDesiredComponents implements DesiredComponentsSource {
   /** Every target's list as this replica holds it. */
   assignments(): ComponentAssignment[] {
     const out: ComponentAssignment[] = [];
-    for (const entry of this.data.replica.entriesOf(kFarmComponentsSubject)) {
+    for (const entry of this.data.view.entriesOf(kFarmComponentsSubject)) {
       const target = targetOfKey(entry.key);
       const components = target === null ? null : parseList(entry.value);
       if (target === null || components === null || components.length === 0) continue;
@@ -83,7 +84,7 @@ export class FarmDesiredComponents implements DesiredComponentsSource {
   }
 
   /** Sets the list of a target farm-wide (an empty list removes the target). */
-  assign(target: string, components: readonly unknown[]): ComponentAssignment[] {
+  async assign(target: string, components: readonly unknown[]): Promise<ComponentAssignment[]> {
     if (target !== kAllNodesTarget && !kLandscapeNamePattern.test(target)) throw new DomainError('invalid', 'GALAXY_FARM_COMPONENTS_BAD_TARGET', `a target is "all" or a landscape name, got ${JSON.stringify(target)}`);
     let list: DesiredComponent[];
     try {
@@ -95,8 +96,12 @@ export class FarmDesiredComponents implements DesiredComponentsSource {
     const json = JSON.stringify(list);
     if (json.length > kTargetListJsonMax) throw new DomainError('invalid', 'GALAXY_FARM_COMPONENTS_TOO_LARGE', `the list of ${target} is ${json.length} characters of JSON; the limit is ${kTargetListJsonMax}`);
     const key = target === kAllNodesTarget ? kAllNodesTarget : `${kLandscapeKeyPrefix}${target}`;
-    this.data.replica.set(kFarmComponentsSubject, key, list.length === 0 ? null : json);
-    this.data.flush();
+    try {
+      await this.data.write([{ subject: kFarmComponentsSubject, key, value: list.length === 0 ? null : json }]);
+    } catch (error) {
+      if (error instanceof FmidbError) throw new DomainError(error.code === 'FMIDB_NOT_OPEN' || error.code === 'FMIDB_BUSY' ? 'unavailable' : 'invalid', error.code, error.message);
+      throw error;
+    }
     this.recompute();
     return this.assignments();
   }

@@ -114,7 +114,10 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
     this.control = new FarmControlChannel(this.messenger.channel('farm-control', kControlCodec), options.mode === 'insecure', logger);
     this.component = this.messenger.channel('component', kComponentCodec);
     this.admission = new FarmAdmission(
-      { host, control: this.control, revokeSender: (id) => this.messenger.revoke(id), publish: (kind, type, body) => this.publish(kind, type, body), logger },
+      { host, control: this.control, revokeSender: (id) => {
+          this.messenger.revoke(id);
+          host.revokeSender(id);
+        }, publish: (kind, type, body) => this.publish(kind, type, body), logger },
       {
         ...state,
         dataDir: options.dataDir,

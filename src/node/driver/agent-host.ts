@@ -12,7 +12,12 @@ import * as F from '../../core/wire/format.js';
 import { formatNodeId, formatWireAddress } from '../../core/wire/message.js';
 import { decodeMeta, encodeMeta } from './agent-meta.js';
 import { agentSettings, type AgentOptions, type AgentSettings } from './agent-options.js';
-import type { AgentStats, AgentWorkerData, AgentWorkerReport, AgentWorkerRequest, AppMessage } from './agent-worker-protocol.js';
+import type { AgentStats, AgentWorkerData, AgentWorkerReport, AgentWorkerRequest, AppMessage, FmidbReadout } from './agent-worker-protocol.js';
+import type { FmidbOptions } from '../../core/fmidb/config.js';
+import type { FmidbWrite } from '../../core/fmidb/entry.js';
+import { FmidbError, type FmidbErrorCode } from '../../core/fmidb/fmidb-error.js';
+import type { SnapshotOrigin } from '../../core/stack/node-stack.js';
+import type { FmidbLink, FmidbUpdate } from './fmidb-link.js';
 
 /** A member as the main thread reads it from the shared table. */
 export interface AgentMember {
@@ -38,7 +43,12 @@ interface AgentHostEvents {
   app: [readonly AppMessage[]];
   /** An admission datagram (admission-wire.ts) from `from`, not yet parsed. */
   admission: [string, Uint8Array];
+  /** The worker's FMIDB replica: its changes (one batch per worker tick), or that it opened. */
+  fmidb: [FmidbUpdate];
 }
+
+/** FMIDB writes and reads waiting for the worker's answer at most; more are refused at once. */
+const kFmidbRequestsPendingMax = 4096;
 
 const kStatusNames: Readonly<Record<number, AgentMember['status']>> = { [F.kStatusAlive]: 'alive', [F.kStatusSuspect]: 'suspect', [F.kStatusDead]: 'dead', [F.kStatusLeft]: 'left' };
 
@@ -53,11 +63,13 @@ const kConsistentReadAttemptsMax = 3;
  * (workers/agent-worker.ts); this thread gets membership events (one message per tick
  * at most) and reads the membership table in shared memory without copying it.
  */
-export class AgentHost extends EventEmitter<AgentHostEvents> {
+export class AgentHost extends EventEmitter<AgentHostEvents> implements FmidbLink {
   readonly settings: AgentSettings;
   private readonly worker: Worker;
   private readonly table: MembershipTable;
   private readonly pendingStats = new Map<number, { resolve: (stats: AgentStats) => void; reject: (error: Error) => void }>();
+  private readonly pendingWrites = new Map<number, { resolve: (stamp: number) => void; reject: (error: Error) => void }>();
+  private readonly pendingReads = new Map<number, { resolve: (readout: FmidbReadout) => void; reject: (error: Error) => void }>();
   private ready: ReadyReport | null = null;
   private readonly tags = new Map<string, Record<string, string>>();
   private readyWaiter: { resolve: () => void; reject: (error: Error) => void } | null = null;
@@ -194,6 +206,46 @@ export class AgentHost extends EventEmitter<AgentHostEvents> {
     return members;
   }
 
+  /** The farm revoked a node: the worker's stack takes nothing more it sends. */
+  revokeSender(id: string): void {
+    if (!this.exited) this.post({ type: 'revoke', id });
+  }
+
+  // ---- the FMIDB replica in the worker's stack (FmidbLink) ---------------------------
+
+  openFmidb(options: FmidbOptions, snapshot: readonly SnapshotOrigin[]): void {
+    this.post({ type: 'fmidb-open', options, randomSeed: randomInt(0, 2 ** 32), snapshot });
+  }
+
+  writeFmidb(writes: readonly FmidbWrite[]): Promise<number> {
+    if (this.exited || this.stopping !== null) return Promise.reject(new FmidbError('FMIDB_NOT_OPEN', 'the agent is stopped'));
+    if (this.pendingWrites.size >= kFmidbRequestsPendingMax) return Promise.reject(new FmidbError('FMIDB_BUSY', `${kFmidbRequestsPendingMax} FMIDB writes are waiting for the worker already`));
+    const requestId = this.nextRequestId++;
+    return new Promise((resolve, reject) => {
+      this.pendingWrites.set(requestId, { resolve, reject });
+      this.post({ type: 'fmidb-write', requestId, writes });
+    });
+  }
+
+  departFmidb(ids: readonly string[]): void {
+    if (ids.length > 0 && !this.exited) this.post({ type: 'fmidb-depart', ids: [...ids] });
+  }
+
+  readFmidb(exportOrigins: boolean): Promise<FmidbReadout> {
+    if (this.exited || this.stopping !== null) return Promise.reject(new Error('agent is stopped'));
+    if (this.pendingReads.size >= kFmidbRequestsPendingMax) return Promise.reject(new Error(`${kFmidbRequestsPendingMax} FMIDB reads are waiting for the worker already`));
+    const requestId = this.nextRequestId++;
+    return new Promise((resolve, reject) => {
+      this.pendingReads.set(requestId, { resolve, reject });
+      this.post({ type: 'fmidb-read', requestId, exportOrigins });
+    });
+  }
+
+  onFmidb(listener: (update: FmidbUpdate) => void): () => void {
+    this.on('fmidb', listener);
+    return () => this.off('fmidb', listener);
+  }
+
   /** Counters of the engine and both transports. */
   stats(): Promise<AgentStats> {
     if (this.exited || this.stopping !== null) return Promise.reject(new Error('agent is stopped'));
@@ -271,6 +323,25 @@ export class AgentHost extends EventEmitter<AgentHostEvents> {
         pending?.resolve(report.stats);
         return;
       }
+      case 'fmidb':
+        this.emit('fmidb', { type: 'changes', changes: report.changes, counters: report.counters });
+        return;
+      case 'fmidb-opened':
+        this.emit('fmidb', { type: 'opened', origins: report.origins, entries: report.entries, refused: report.refused });
+        return;
+      case 'fmidb-written': {
+        const pending = this.pendingWrites.get(report.requestId);
+        this.pendingWrites.delete(report.requestId);
+        if (report.error === null) pending?.resolve(report.stamp);
+        else pending?.reject(new FmidbError(report.error.code as FmidbErrorCode, report.error.message));
+        return;
+      }
+      case 'fmidb-read': {
+        const pending = this.pendingReads.get(report.requestId);
+        this.pendingReads.delete(report.requestId);
+        pending?.resolve(report.readout);
+        return;
+      }
       case 'stopped':
         return;
     }
@@ -281,8 +352,10 @@ export class AgentHost extends EventEmitter<AgentHostEvents> {
   }
 
   private settlePending(error: Error): void {
-    for (const pending of this.pendingStats.values()) pending.reject(error);
+    for (const pending of [...this.pendingStats.values(), ...this.pendingWrites.values(), ...this.pendingReads.values()]) pending.reject(error);
     this.pendingStats.clear();
+    this.pendingWrites.clear();
+    this.pendingReads.clear();
   }
 
   private readMembers(): AgentMember[] {

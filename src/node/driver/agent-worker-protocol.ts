@@ -5,11 +5,17 @@ import type { DgramTransportOptions } from '../transport/dgram-transport.js';
 import type { StreamCountersSnapshot, StreamTransportOptions } from '../transport/stream-transport.js';
 import type { TransportCountersSnapshot } from '../transport/transport-counters.js';
 import type { NodeId } from '../../core/wire/message.js';
+import type { FmidbOptions } from '../../core/fmidb/config.js';
+import type { FmidbChange, FmidbWrite } from '../../core/fmidb/entry.js';
+import type { NodeStackCounters, SnapshotOrigin } from '../../core/stack/node-stack.js';
 
 /**
  * The messages between AgentHost (main thread) and workers/agent-worker.ts. Datagrams
  * and frames never cross: the worker owns the sockets. What crosses is small and rare:
- * membership events in one batch per tick, stats on request, stop.
+ * membership events in one batch per tick, stats on request, stop. The FMIDB replica
+ * runs in the worker's NodeStack; the main thread is its operator: it opens it (with
+ * the snapshot it read), sends writes and departures in, reads its digest, counters and
+ * export on request, and gets its read-view changes in one batch per tick.
  */
 
 /** What the main thread hands the worker at start (workerData). */
@@ -62,7 +68,17 @@ export type AgentWorkerRequest =
   | { readonly type: 'admission-send'; readonly to: string; readonly bytes: Uint8Array }
   | { readonly type: 'meta'; readonly meta: Uint8Array }
   /** Messenger envelopes (envelope.ts), sealed like all farm traffic; a batch per call. */
-  | { readonly type: 'app-send'; readonly messages: readonly AppMessage[] };
+  | { readonly type: 'app-send'; readonly messages: readonly AppMessage[] }
+  /** Opens the stack's FMIDB (once), loading the snapshot's origins first. */
+  | { readonly type: 'fmidb-open'; readonly options: FmidbOptions; readonly randomSeed: number; readonly snapshot: readonly SnapshotOrigin[] }
+  /** One batch of writes under one stamp; answered by an 'fmidb-written' report after the changes it made. */
+  | { readonly type: 'fmidb-write'; readonly requestId: number; readonly writes: readonly FmidbWrite[] }
+  /** The farm revoked this node id: the stack takes nothing it sends (the messenger's directory does the same above). */
+  | { readonly type: 'revoke'; readonly id: string }
+  /** Nodes (ids) gone though membership never showed them (restored from the snapshot, never back). */
+  | { readonly type: 'fmidb-depart'; readonly ids: readonly string[] }
+  /** The replica's digest and counters, and its origins when `exportOrigins` (the snapshot). */
+  | { readonly type: 'fmidb-read'; readonly requestId: number; readonly exportOrigins: boolean };
 
 /**
  * Datagrams and frames whose plaintext starts with the messenger's envelope version
@@ -91,7 +107,26 @@ export type AgentWorkerReport =
   /** Admission datagrams received (bounded per second by the worker). */
   | { readonly type: 'admission'; readonly from: string; readonly bytes: Uint8Array }
   | { readonly type: 'stats'; readonly requestId: number; readonly stats: AgentStats }
+  /** The FMIDB's read-view changes since the last report (one batch per tick) and its counters then. */
+  | { readonly type: 'fmidb'; readonly changes: readonly FmidbChange[]; readonly counters: FmidbCountersReport }
+  /** The FMIDB opened: origins and entries loaded from the snapshot, and origins refused with why. */
+  | { readonly type: 'fmidb-opened'; readonly origins: number; readonly entries: number; readonly refused: readonly { readonly origin: string; readonly reason: string }[] }
+  /** The answer to 'fmidb-write': the write's stamp, or the FmidbError that refused it (nothing written). */
+  | { readonly type: 'fmidb-written'; readonly requestId: number; readonly stamp: number; readonly error: { readonly code: string; readonly message: string } | null }
+  | { readonly type: 'fmidb-read'; readonly requestId: number; readonly readout: FmidbReadout }
   | { readonly type: 'stopped' };
+
+/** The replica's counters (FmidbCounters) as numbers by name. */
+export type FmidbCountersReport = Readonly<Record<string, number>>;
+
+/** What 'fmidb-read' answers. */
+export interface FmidbReadout {
+  readonly digest: string;
+  readonly originsHeld: number;
+  readonly counters: FmidbCountersReport;
+  /** The replica's origins for a snapshot; null unless asked. */
+  readonly origins: SnapshotOrigin[] | null;
+}
 
 /** A snapshot of the engine's and the transports' counters. */
 export interface AgentStats {
@@ -115,4 +150,6 @@ export interface AgentStats {
   readonly appReceived: number;
   readonly appDropped: number;
   readonly appSent: number;
+  /** The worker's NodeStack: envelopes it dropped (forged sender, unknown channel, malformed, no route). */
+  readonly stack: Readonly<NodeStackCounters>;
 }

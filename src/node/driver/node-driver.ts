@@ -1,7 +1,15 @@
 import { DeadlineTimer, kIdleWakeMsMax } from './deadline-timer.js';
 import { performance } from 'node:perf_hooks';
-import { kAppInboxMax, type AgentStats, type AgentWorkerData, type AgentWorkerReport, type AgentWorkerRequest, type AppMessage } from './agent-worker-protocol.js';
-import { MembershipEngine, type EngineStats } from '../../core/membership/membership-engine.js';
+import { kAppInboxMax, type AgentStats, type AgentWorkerData, type AgentWorkerReport, type AgentWorkerRequest, type AppMessage, type FmidbCountersReport } from './agent-worker-protocol.js';
+import type { EngineStats, MembershipEngine } from '../../core/membership/membership-engine.js';
+import type { MembershipEvent } from '../../core/membership/membership-event.js';
+import type { FmidbChange } from '../../core/fmidb/entry.js';
+import { FmidbError } from '../../core/fmidb/fmidb-error.js';
+import { createFmidbRuntime } from '../../core/kernels/fmidb-runtime.js';
+import { resolveFmidbConfig } from '../../core/fmidb/config.js';
+import { channelByName } from '../../core/messenger/channel-table.js';
+import { kEnvelopeHeaderBytes } from '../../core/messenger/envelope.js';
+import { NodeStack, type StackCommand, type StackInput } from '../../core/stack/node-stack.js';
 import { nodeIdOf } from '../../core/wire/node-id-of.js';
 import { createTsKernels } from '../../core/kernels/ts-kernels.js';
 import { createWasmKernels } from '../../core/kernels/wasm-kernels.js';
@@ -17,15 +25,27 @@ import { isEnvelope } from '../../core/messenger/envelope.js';
 import { formatNodeId, parseWireAddress } from '../../core/wire/message.js';
 
 /**
- * Runs one node's membership engine on real sockets and timers: the UDP socket and the
- * TCP listener, the seal/open of farm traffic with the keyring, the tick timer, and the
- * hand-off of messenger envelopes, admission datagrams and membership events to the
- * layer above. It is what workers/agent-worker.ts used to be as a module-level script,
- * made a class so it can be constructed and tested alone: the worker thread builds one
- * from its workerData and plugs its parent port in as `report`, a test plugs in an array.
+ * Runs one node's NodeStack (src/core/stack/node-stack.ts: membership, the messenger's
+ * envelopes, the FMIDB replica) on real sockets and timers: the UDP socket (native
+ * batched, with the ICMP error queue) and the TCP listener, the seal/open of farm
+ * traffic with the keyring (native GCM), a wake-up at the stack's next deadline, and the
+ * hand-off of messenger envelopes for the channels above the stack (rpc, install,
+ * farm control, components), admission datagrams, membership events, user broadcasts
+ * and the FMIDB's changes to the layer above. The simulator runs the same stack
+ * (src/sim/simulated-stack-farm.ts), so the agent's node is the node tested there.
  *
- * The driver owns no thread: whoever constructs it decides where it runs. It takes
- * requests (handle) only after start() resolved, as the worker's port did.
+ * It is the one driver of a stack on real sockets: StackDriver (stack-driver.ts) is only
+ * a thin fixed-interval driver kept for the stack's own real-socket test. NodeDriver
+ * keeps what the agent's hot path needs and a generic driver would lose: membership
+ * sends straight from the engine into the keyring's reused buffer and the transport
+ * (MembershipCore's `direct` environment, no batch copy), the engine reads the monotonic
+ * clock itself, and the driver sleeps until the engine's (or the FMIDB's) next deadline.
+ * The stack runs without job coordination (jobs: false): the agent's jobs run on the
+ * main thread (src/farm/jobs).
+ *
+ * The driver owns no thread: whoever constructs it decides where it runs (the agent's
+ * worker builds one from its workerData and plugs its parent port in as `report`, a test
+ * plugs in an array). It takes requests (handle) only after start() resolved.
  */
 export interface NodeDriverOptions {
   readonly data: AgentWorkerData;
@@ -42,9 +62,17 @@ export interface NodeDriverOptions {
 
 /** Admission datagrams handed up per second at most: a flood costs a counter, not a thread. */
 const kAdmissionPerSecondMax = 200;
+/** The FMIDB's timer period, ms (the replica runs its rounds, pulls and budget from it), as on the main thread before. */
+const kFmidbTickMs = 100;
+/** FMIDB changes held for the next report at most; the replica coalesces per key, so this is a burst bound. */
+const kFmidbChangesMax = 65_536;
+/** How often the FMIDB's counters are reported when nothing changed, ms. */
+const kFmidbCountersReportMs = 1000;
+const kFmidbChannelId = channelByName('fmidb').id;
 
 interface Running {
   readonly runtime: Runtime;
+  readonly stack: NodeStack;
   readonly engine: MembershipEngine;
   readonly datagram: DatagramTransport;
   readonly stream: StreamTransport;
@@ -72,6 +100,15 @@ export class NodeDriver {
   private appReceived = 0;
   private appDropped = 0;
   private appSent = 0;
+  private stackSent = 0;
+  /** The stack's output waiting for the next report (one batch per wake-up, as before). */
+  private readonly pendingEvents: MembershipEvent[] = [];
+  private readonly pendingUser: Uint8Array[] = [];
+  private readonly pendingChanges: FmidbChange[] = [];
+  private fmidbChangesDropped = 0;
+  private fmidbOpen = false;
+  private nextFmidbTickMs = Infinity;
+  private fmidbCountersAtMs = 0;
 
   constructor(options: NodeDriverOptions) {
     this.data = options.data;
@@ -96,73 +133,81 @@ export class NodeDriver {
     return this.running?.engine ?? null;
   }
 
+  /** The stack, once started (tests read its counters and its FMIDB). */
+  get stack(): NodeStack | null {
+    return this.running?.stack ?? null;
+  }
+
   private async openSockets(): Promise<void> {
     const data = this.data;
     const runtime = this.attachRuntime();
     const { datagram, stream, reason: transportReason } = await openNodeTransports(data.bind, data.transport, data.datagram, data.stream);
     const address = datagram.address;
     const id = data.id ?? nodeIdOf(address);
-    const engine = new MembershipEngine({
-      config: data.config,
-      runtime,
-      table: new MembershipTable(runtime, data.tableBase),
-      id,
-      address: parseWireAddress(address),
-      incarnation: data.incarnation,
-      meta: data.meta,
-      seeds: data.seeds,
-      // The watch beats only help where ICMP unreachables are seen (the native transport).
-      unreachableEvidence: datagram.kind === 'native',
-      environment: {
-        nowMs: () => performance.now(),
+    const stack = new NodeStack({
+      address,
+      nowMs: performance.now(),
+      membership: {
+        config: data.config,
+        runtime,
+        table: new MembershipTable(runtime, data.tableBase),
+        id,
+        address: parseWireAddress(address),
+        incarnation: data.incarnation,
+        meta: data.meta,
+        seeds: data.seeds,
+        // The watch beats only help where ICMP unreachables are seen (the native transport).
+        unreachableEvidence: datagram.kind === 'native',
         random: new Prng(data.randomSeed),
-        // Both transports copy the bytes before returning, as the engine requires.
-        sendDatagram: (to, bytes) => {
-          const sealed = this.sealDatagram(bytes);
-          if (sealed !== null) datagram.send(to, sealed);
-        },
-        sendFrame: (to, bytes) => {
-          const sealed = this.seal(bytes);
-          if (sealed !== null) stream.send(to, sealed);
+        direct: {
+          nowMs: () => performance.now(),
+          // Both transports copy the bytes before returning, as the engine requires.
+          sendDatagram: (to, bytes) => {
+            const sealed = this.sealDatagram(bytes);
+            if (sealed !== null) datagram.send(to, sealed);
+          },
+          sendFrame: (to, bytes) => {
+            const sealed = this.seal(bytes);
+            if (sealed !== null) stream.send(to, sealed);
+          },
         },
       },
+      // The agent's node ids come from its keys, not its address: membership says who is where.
+      senderIds: 'membership',
+      fmidbNames: 'sender-id',
+      jobs: false,
     });
-    // A transport that reads batches announces each: the engine reads the clock once per batch.
-    const batched = datagram.onBatch !== undefined;
-    datagram.onBatch?.(() => engine.batchArrived());
+    const engine = stack.membership.engine;
     datagram.onMessage((from, bytes) => {
       if (data.secure && this.isAdmission(bytes)) {
         this.admission(from, bytes);
         return;
       }
       const plaintext = this.open(bytes);
-      if (plaintext !== null && !this.toApp(from, plaintext, false)) {
-        if (batched) engine.receiveInBatch(from, plaintext);
-        else engine.receiveDatagram(from, plaintext);
-      }
+      if (plaintext !== null && !this.toApp(from, plaintext, false)) this.input({ type: 'datagram', from, bytes: plaintext });
       this.rearm();
     });
     datagram.onUnreachable((to) => {
       if (!this.gossiping || this.suspended) return;
-      engine.unreachable(to);
+      this.input({ type: 'unreachable', to });
       // A death found this way is posted at once, not at the next wake-up: it is rare.
       this.flushEvents();
       this.rearm();
     });
     stream.onFrame((from, bytes) => {
       const plaintext = this.open(bytes);
-      if (plaintext !== null && !this.toApp(from, plaintext, true)) engine.receiveFrame(from, plaintext);
+      if (plaintext !== null && !this.toApp(from, plaintext, true)) this.input({ type: 'frame', from, bytes: plaintext });
       this.rearm();
     });
     stream.onFailed((to) => {
-      if (this.gossiping && !this.suspended) engine.streamFailed(to);
+      if (this.gossiping && !this.suspended) this.input({ type: 'stream-failed', to });
       this.rearm();
     });
-    // The driver sleeps until the engine's next deadline rather than ticking every
+    // The driver sleeps until the stack's next deadline rather than ticking every
     // tickIntervalMs, which is the shortest gap between wake-ups. Every input may bring a
     // deadline forward or leave events to post, so each one re-arms.
     const wake = new DeadlineTimer(data.tickIntervalMs, () => this.tick());
-    this.running = { runtime, engine, datagram, stream, wake };
+    this.running = { runtime, stack, engine, datagram, stream, wake };
     this.tick();
     if (data.gossip) this.startGossip();
     this.post({ type: 'ready', address, id: formatNodeId(id), incarnation: engine.incarnation, backend: runtime.backendReason, transport: datagram.kind, transportReason });
@@ -196,14 +241,63 @@ export class NodeDriver {
         this.suspended = true;
         return;
       case 'broadcast':
-        if (this.gossiping && !this.suspended) r.engine.broadcastUser(request.payload);
+        if (this.gossiping && !this.suspended) this.command({ type: 'broadcast', payload: request.payload });
         return;
       case 'admission-send':
         r.datagram.send(request.to, request.bytes);
         return;
       case 'meta':
-        r.engine.setMeta(request.meta);
+        this.command({ type: 'meta', meta: request.meta });
         return;
+      case 'fmidb-open': {
+        if (this.fmidbOpen) return;
+        const config = resolveFmidbConfig(request.options);
+        this.fmidbOpen = true;
+        this.command({
+          type: 'open-fmidb',
+          // Stamps order writes farm-wide by wall clock: the offset of Date.now from this thread's monotonic clock.
+          fmidb: { config, runtime: createFmidbRuntime(config), random: new Prng(request.randomSeed), wallClockOffsetMs: Date.now() - performance.now() },
+          snapshot: request.snapshot,
+        });
+        this.nextFmidbTickMs = performance.now();
+        return;
+      }
+      case 'fmidb-write': {
+        let stamp = -1;
+        let error: { code: string; message: string } | null = null;
+        if (!this.fmidbOpen) {
+          this.post({ type: 'fmidb-written', requestId: request.requestId, stamp, error: { code: 'FMIDB_NOT_OPEN', message: 'the FMIDB is not open on this node yet' } });
+          return;
+        }
+        try {
+          this.command({ type: 'write', writes: request.writes });
+          stamp = r.stack.fmidb.replica.versionOf(r.stack.fmidb.replica.selfId);
+        } catch (e) {
+          if (!(e instanceof FmidbError)) throw e;
+          // FmidbError prefixes its message with its code; the main thread's copy adds it again.
+          error = { code: e.code, message: e.message.startsWith(`${e.code}: `) ? e.message.slice(e.code.length + 2) : e.message };
+          this.act();
+        }
+        // The write's changes go up before its answer, so the operator's view holds it when the answer arrives.
+        this.flushEvents();
+        this.post({ type: 'fmidb-written', requestId: request.requestId, stamp, error });
+        return;
+      }
+      case 'revoke':
+        this.command({ type: 'revoke', senderId: request.id });
+        return;
+      case 'fmidb-depart':
+        if (this.fmidbOpen) this.command({ type: 'depart', ids: request.ids });
+        return;
+      case 'fmidb-read': {
+        if (!this.fmidbOpen) {
+          this.post({ type: 'fmidb-read', requestId: request.requestId, readout: { digest: '', originsHeld: 0, counters: this.fmidbCounters(), origins: null } });
+          return;
+        }
+        const replica = r.stack.fmidb.replica;
+        this.post({ type: 'fmidb-read', requestId: request.requestId, readout: { digest: replica.digestHash(), originsHeld: replica.originsHeld, counters: this.fmidbCounters(), origins: request.exportOrigins ? replica.exportOrigins() : null } });
+        return;
+      }
       case 'app-send':
         for (const message of request.messages) {
           const sealed = this.seal(message.bytes);
@@ -222,7 +316,7 @@ export class NodeDriver {
     if (this.stopping || r === null) return;
     this.stopping = true;
     if (this.gossiping && !this.suspended) {
-      r.engine.leave();
+      this.command({ type: 'leave' });
       this.flushEvents();
       // Keep ticking for flushMs so the gossip rounds carry the LEAVE to the fanout.
       await new Promise((resolve) => setTimeout(resolve, flushMs));
@@ -250,15 +344,66 @@ export class NodeDriver {
   private startGossip(): void {
     if (this.gossiping || this.running === null) return;
     this.gossiping = true;
-    this.running.engine.start();
+    this.command({ type: 'start' });
     this.rearm();
   }
 
-  /** Arms the wake-up for the engine's next deadline, or now when output waits to be posted. */
+  /** One input to the stack, then its output acted on. */
+  private input(input: StackInput): void {
+    this.running!.stack.step(input);
+    this.act();
+  }
+
+  private command(command: StackCommand): void {
+    this.input({ type: 'command', command });
+  }
+
+  /**
+   * Acts on the stack's batch in order: the FMIDB's envelopes are sealed and sent (the
+   * engine's own traffic went out directly), events wait for the next report.
+   */
+  private act(): void {
+    const r = this.running!;
+    const out = r.stack.ready();
+    for (const o of out) {
+      if (o.type === 'event') {
+        const e = o.event;
+        switch (e.layer) {
+          case 'membership':
+            this.pendingEvents.push(e.event);
+            break;
+          case 'user':
+            this.pendingUser.push(e.payload);
+            break;
+          case 'fmidb':
+            if (this.pendingChanges.length >= kFmidbChangesMax) this.fmidbChangesDropped++;
+            else this.pendingChanges.push(e.change);
+            break;
+          case 'fmidb-opened':
+            this.post({ type: 'fmidb-opened', origins: e.origins, entries: e.entries, refused: e.refused });
+            break;
+          case 'jobs':
+          case 'run':
+            // The agent's stack runs no job coordination (jobs: false).
+            break;
+        }
+        continue;
+      }
+      const sealed = o.type === 'datagram' ? this.sealDatagram(o.bytes) : this.seal(o.bytes);
+      if (sealed === null) continue;
+      this.stackSent++;
+      if (o.type === 'datagram') r.datagram.send(o.to, sealed);
+      else r.stream.send(o.to, sealed);
+    }
+    r.stack.advance();
+  }
+
+  /** Arms the wake-up for the stack's next deadline, or now when output waits to be posted. */
   private rearm(): void {
     const r = this.running;
     if (r === null) return;
-    r.wake.armAt(r.engine.hasPendingOutput || this.appInbox.length > 0 ? performance.now() : r.engine.nextDeadlineMs());
+    const pending = r.engine.hasPendingOutput || this.appInbox.length > 0 || this.pendingEvents.length > 0 || this.pendingUser.length > 0 || this.pendingChanges.length > 0;
+    r.wake.armAt(pending ? performance.now() : Math.min(r.engine.nextDeadlineMs(), this.nextFmidbTickMs));
   }
 
   private seal(bytes: Uint8Array): Uint8Array | null {
@@ -289,8 +434,10 @@ export class NodeDriver {
   }
 
   private toApp(from: string, plaintext: Uint8Array, stream: boolean): boolean {
-    // The messenger's envelopes go up; the rest is membership's wire format.
+    // The messenger's envelopes go up, but the FMIDB's, which the stack runs; the rest is
+    // membership's wire format. The channel id is little-endian at offset 2 (envelope.ts).
     if (!isEnvelope(plaintext)) return false;
+    if (plaintext.length >= kEnvelopeHeaderBytes && (plaintext[2]! | (plaintext[3]! << 8)) === kFmidbChannelId) return false;
     if (this.appInbox.length >= kAppInboxMax) this.appDropped++;
     else {
       this.appReceived++;
@@ -300,13 +447,25 @@ export class NodeDriver {
   }
 
   private flushEvents(): void {
-    const engine = this.running?.engine;
-    if (engine === undefined) return;
-    const events = engine.drainEvents();
-    if (events.length > 0) this.post({ type: 'events', events });
-    const payloads = engine.drainUserMessages();
-    if (payloads.length > 0) this.post({ type: 'user', payloads });
+    if (this.running === null) return;
+    if (this.pendingEvents.length > 0) this.post({ type: 'events', events: this.pendingEvents.splice(0) });
+    if (this.pendingUser.length > 0) this.post({ type: 'user', payloads: this.pendingUser.splice(0) });
     if (this.appInbox.length > 0) this.post({ type: 'app', messages: this.appInbox.splice(0) });
+    if (!this.fmidbOpen) return;
+    const now = performance.now();
+    if (this.pendingChanges.length > 0 || now - this.fmidbCountersAtMs >= kFmidbCountersReportMs) {
+      this.fmidbCountersAtMs = now;
+      this.post({ type: 'fmidb', changes: this.pendingChanges.splice(0), counters: this.fmidbCounters() });
+    }
+  }
+
+  private fmidbCounters(): FmidbCountersReport {
+    const counters: Record<string, number> = { changesDroppedInWorker: this.fmidbChangesDropped };
+    const stack = this.running?.stack;
+    if (stack === undefined || !stack.hasFmidb) return counters;
+    for (const [key, value] of Object.entries(stack.fmidb.replica.counters)) if (typeof value === 'number') counters[key] = value;
+    counters['originsHeld'] = stack.fmidb.replica.originsHeld;
+    return counters;
   }
 
   private tick(): void {
@@ -320,8 +479,11 @@ export class NodeDriver {
       r.wake.armAt(performance.now() + kIdleWakeMsMax);
       return;
     }
-    r.engine.reportEventLoopLag(lagMs);
-    r.engine.tick();
+    const now = performance.now();
+    this.command({ type: 'lag', lagMs });
+    r.stack.tick(now);
+    this.act();
+    if (now >= this.nextFmidbTickMs) this.nextFmidbTickMs = now + kFmidbTickMs;
     this.flushEvents();
     this.rearm();
   }
@@ -362,6 +524,7 @@ export class NodeDriver {
       appReceived: this.appReceived,
       appDropped: this.appDropped,
       appSent: this.appSent,
+      stack: { ...r.stack.counters },
     };
   }
 }

@@ -39,8 +39,15 @@ export interface StackDriverCounters {
  * calls advance(). The simulator plays the same role over the simulated network
  * (src/sim/simulated-stack-farm.ts), so the node that runs here is the node tested there.
  *
- * The agent's worker does not run this yet: it runs NodeDriver, which drives the
- * membership engine alone, while the FMIDB and jobs stay on the main thread.
+ * The agent's worker does not run this: it runs NodeDriver (node-driver.ts), which
+ * drives the same NodeStack (membership, messenger envelopes, FMIDB; no jobs, which the
+ * agent runs on its main thread) with what the agent needs on top: membership sending
+ * straight from the engine, a wake-up at the next deadline instead of a fixed interval,
+ * admission and the messenger's other channels handed up, the FMIDB operated from the
+ * main thread. This driver stays as the plain one — every output batched, every core
+ * ticked on one interval, job coordination on — for the whole-stack real-socket test
+ * (test/stack-driver.test.ts); folding it into NodeDriver would put the agent's worker
+ * protocol in front of that test for nothing.
  */
 export class StackDriver {
   readonly stack: NodeStack;

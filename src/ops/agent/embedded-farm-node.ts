@@ -153,7 +153,7 @@ export class FarmNodeHandle extends EventEmitter<FarmNodeHandleEvents> {
   }
 
   /** Sets attributes of a node in the FMIDB (null deletes a key); they replicate farm-wide. */
-  setAttributes(node: string, values: Readonly<Record<string, string | number | null>>): NodeAttributes {
+  setAttributes(node: string, values: Readonly<Record<string, string | number | null>>): Promise<NodeAttributes> {
     return this.node.data.setAttributes(node, values);
   }
 

@@ -16,7 +16,6 @@ import { FarmDesiredComponents } from '../../farm/install/farm-desired-component
 import { FarmComponents, kFarmComponentKinds } from './farm-components.js';
 import { farmMetrics } from '../../farm/service/farm-metrics.js';
 import { FarmService } from '../../farm/service/farm-service.js';
-import { kBytesCodec } from '../../core/messenger/channel-codec.js';
 import { loadApiTls } from './config/api-tls-files.js';
 import { parseBindAddress } from '../../node/transport/socket-address.js';
 
@@ -64,9 +63,8 @@ export class FarmNode implements ApiBackend {
   private constructor(service: FarmService, componentHost: ComponentHost, logger: AgentLogger, dataDir: string, private readonly kinds: readonly string[]) {
     this.service = service;
     this.componentHost = componentHost;
-    const fmidb = service.messenger.channel('fmidb', kBytesCodec);
-    this.data = new FarmData({ selfId: service.host.id, send: (to, bytes, stream) => fmidb.send(to, bytes, stream ? 'stream' : 'datagram'), publish: (event) => this.publish(event), logger, snapshotFile: join(dataDir, kFmidbSnapshotFileName) });
-    fmidb.onMessage((message) => this.data.receive(message.from, message.value, message.mode === 'stream'));
+    // The FMIDB replica runs in the agent worker's NodeStack, which carries its channel itself.
+    this.data = new FarmData({ selfId: service.host.id, link: service.host, publish: (event) => this.publish(event), logger, snapshotFile: join(dataDir, kFmidbSnapshotFileName) });
     this.desiredComponents = new FarmDesiredComponents(this.data, logger);
     this.apiServer = null;
     this.logger = logger;
@@ -313,7 +311,8 @@ export class FarmNode implements ApiBackend {
     await this.apiServer?.close();
     await this.farmComponents?.close();
     await this.componentHost.close();
-    this.data.close();
+    // The snapshot is saved while the worker, and the replica in it, still runs.
+    await this.data.close();
     await this.service.close();
   }
 
