@@ -25,10 +25,20 @@ import { findProfile, ListProfileSource, type ProfileSource } from './profile-so
  * parents it does not hold. A file's parent that exists only on disk is refused with the
  * names the FMIDB knows: import the parent too.
  *
+ * The writes are asynchronous (the replica runs in the agent's worker), so imports and
+ * removals of this library run one at a time: each checks against what the view holds
+ * once the one before it has been written. The files are written one after the other,
+ * in the order given; the FMIDB may still refuse a write after the checks (a full
+ * subject, say). Then what remains is: the files before the refused one, stored whole
+ * (a child given before a parent whose write was refused is stored without its parent
+ * and does not compose until the parent is imported), the refused file's parts written
+ * in batches before the refusal as keys without a meta (not listed, overwritten by a
+ * later import of that version), and nothing of the files after it.
+ *
  * Errors are ProfileErrors (file, path, reason), DomainErrors to the API.
  */
 export interface ProfileLibraryOptions {
-  readonly data: Pick<FarmData, 'replica' | 'flush'>;
+  readonly data: Pick<FarmData, 'view' | 'config' | 'write'>;
   /** The packages known on this node (farm components and the package store): for "missing components". */
   readonly catalog: () => PackageCatalog;
   /** Where `profile` events go (imported, removed): the agent's event stream. */
@@ -114,14 +124,20 @@ export class ProfileLibrary {
   private readonly options: ProfileLibraryOptions;
   /** Stored texts parsed before, by name@version (a YAML parse costs far more than the FMIDB read); at most kRegistryVersionsMax. */
   private readonly parsed = new Map<string, { readonly text: string; readonly document: ProfileDocument | null }>();
+  /** The import or removal running now (they run one at a time: each checks, then writes). */
+  private writing: Promise<unknown> = Promise.resolve();
 
   constructor(options: ProfileLibraryOptions) {
     this.options = options;
-    this.registry = new ProfileRegistry(options.data.replica);
+    this.registry = new ProfileRegistry(options.data);
   }
 
-  /** Checks every file, then stores them all (or none). */
-  importProfiles(files: ReadonlyArray<{ readonly file: string; readonly text: string }>, by = 'local'): ImportedProfile[] {
+  /** Checks every file, then stores them all (or none: see the class comment for a write the FMIDB refuses midway). */
+  importProfiles(files: ReadonlyArray<{ readonly file: string; readonly text: string }>, by = 'local'): Promise<ImportedProfile[]> {
+    return this.oneAtATime(() => this.importNow(files, by));
+  }
+
+  private async importNow(files: ReadonlyArray<{ readonly file: string; readonly text: string }>, by: string): Promise<ImportedProfile[]> {
     if (files.length === 0) throw ProfileError.of('GALAXY_PROFILE_BAD_INPUT', '(import)', '', 'give at least one profile file');
     if (files.length > kImportFilesMax) throw ProfileError.of('GALAXY_PROFILE_TOO_LARGE', '(import)', '', `${files.length} files in one import; at most ${kImportFilesMax}`);
     const problems: ProfileProblem[] = [];
@@ -164,18 +180,16 @@ export class ProfileLibrary {
     if (problems.length > 0) throw new ProfileError(problems);
     for (const { document, text } of documents) {
       try {
-        this.registry.importProfile(document.file, text);
+        await this.registry.importProfile(document.file, text);
       } catch (error) {
         if (error instanceof FmidbError) {
           const reason =
             error.code === 'FMIDB_KEYS_PER_NODE_EXCEEDED'
-              ? `the FMIDB subject ${kProfileSubjectPrefix}${document.name} is full (${this.options.data.replica.config.keysPerNodeMax} keys: every version takes its parts and a meta key): remove old versions with galaxy profile rm; their keys are free again once the FMIDB reaps the deletions (after ${Math.round(this.options.data.replica.config.tombstoneReapMs / 1000)} s)`
+              ? `the FMIDB subject ${kProfileSubjectPrefix}${document.name} is full (${this.options.data.config.keysPerNodeMax} keys: every version takes its parts and a meta key): remove old versions with galaxy profile rm; their keys are free again once the FMIDB reaps the deletions (after ${Math.round(this.options.data.config.tombstoneReapMs / 1000)} s)`
               : `the FMIDB refused it: ${error.code}: ${error.message}`;
           throw ProfileError.of('GALAXY_PROFILE_REGISTRY', document.file, '', reason);
         }
         throw error;
-      } finally {
-        this.options.data.flush();
       }
     }
     const written = results.filter((r) => r.written).map((r) => r.ref);
@@ -212,7 +226,11 @@ export class ProfileLibrary {
   }
 
   /** Deletes name@version farm-wide (refused while another stored profile composes from it). */
-  remove(name: string, version: string, by = 'local'): void {
+  remove(name: string, version: string, by = 'local'): Promise<void> {
+    return this.oneAtATime(() => this.removeNow(name, version, by));
+  }
+
+  private async removeNow(name: string, version: string, by: string): Promise<void> {
     const ref = `${name}@${version}`;
     const { entries, source } = this.snapshot();
     if (!entries.some((e) => e.name === name && e.version === version)) {
@@ -235,9 +253,15 @@ export class ProfileLibrary {
       }
     }
     if (dependents.length > 0) throw ProfileError.of('GALAXY_PROFILE_REGISTRY', ProfileRegistry.fileOf(name, version), '', `${ref} is composed into ${dependents.join(', ')}: remove those first`);
-    this.registry.remove(name, version);
-    this.options.data.flush();
+    await this.registry.remove(name, version);
     this.options.publish?.({ kind: 'profile', type: 'removed', time: new Date().toISOString(), body: { profile: ref, by } });
+  }
+
+  /** Runs `fn` after the import or removal before it has settled (whether it succeeded or not). */
+  private oneAtATime<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writing.then(fn, fn);
+    this.writing = run.catch(() => undefined);
+    return run;
   }
 
   /** A stored profile or a file's text, composed against the stored profiles. */

@@ -24,9 +24,12 @@ import type { ProfileKind } from './profile-schema.js';
  * `remove` deletes every key of the version (FMIDB tombstones), after which the
  * version may be imported anew.
  *
- * The registry holds no state of its own: it reads the replica each time, so it is
- * always what the replica holds. The agent wiring (API routes, `galaxy profile
- * ls|show|import|export` over the API) is not part of this module.
+ * The registry holds no state of its own: it reads the replica's view each time, so it
+ * is always what the view holds. Writes are asynchronous (the replica runs in the
+ * agent's worker): a caller that checks then writes (ProfileLibrary) runs its imports
+ * and removals one at a time, so no other write of its own comes between. The agent
+ * wiring (API routes, `galaxy profile ls|show|import|export` over the API) is not part
+ * of this module.
  */
 export const kProfileSubjectPrefix = 'profile/';
 const kMetaSuffix = '#meta';
@@ -35,12 +38,20 @@ export const kRegistryVersionsMax = 1024;
 /** Bytes of a value kept free for JSON quoting margins: parts are cut below valueBytesMax by this much. */
 const kPartMarginBytes = 64;
 
-/** The part of an FmidbReplica the registry uses (a structural type, so tests and the agent pass the replica itself). */
+/**
+ * The part of the farm data the registry uses (a structural type: the agent passes its
+ * FarmData; tests may pass an adapter over an FmidbReplica). Reads are the main
+ * thread's read view of the replica; a write resolves once the replica took the batch
+ * and its changes are in that view, and rejects with an FmidbError (then nothing of
+ * that batch was written).
+ */
 export interface ProfileStore {
   readonly config: { readonly idBytesMax: number; readonly keyBytesMax: number; readonly valueBytesMax: number; readonly batchEntriesMax: number };
-  setMany(writes: ReadonlyArray<{ readonly subject: string; readonly key: string; readonly value: string | number | null }>): number;
-  entriesOf(subject: string): Array<{ key: string; value: string | number }>;
-  subjects(): string[];
+  readonly view: {
+    entriesOf(subject: string): ReadonlyArray<{ readonly key: string; readonly value: string | number }>;
+    subjects(): string[];
+  };
+  write(writes: ReadonlyArray<{ readonly subject: string; readonly key: string; readonly value: string | number | null }>): Promise<number>;
 }
 
 export interface RegistryEntry {
@@ -111,7 +122,7 @@ export class ProfileRegistry implements ProfileSource {
    * composition needs its parents, which may be imported after it: validate it with
    * the registry as source). Returns the document and whether anything was written.
    */
-  importProfile(file: string, text: string): { document: ProfileDocument; written: boolean } {
+  async importProfile(file: string, text: string): Promise<{ document: ProfileDocument; written: boolean }> {
     const document = parseProfileDocument(file, text);
     const { name, version } = document;
     const subject = `${kProfileSubjectPrefix}${name}`;
@@ -134,8 +145,12 @@ export class ProfileRegistry implements ProfileSource {
     const meta: Meta = { kind: document.kind, bytes: Buffer.byteLength(text), parts: parts.length, sha256: digest };
     // Parts first, meta last: a replica that has the meta from this node has the parts
     // written before it in the same batch order; others wait for the digest to match.
+    // When a batch is refused (an FmidbError: e.g. the subject is full) the batches before
+    // it stay written: parts without their meta, which no reader uses (no meta, so the
+    // version is not listed) and which hold keys of the subject until a later import of
+    // the same version overwrites them (the meta says how many parts count).
     const writes = [...parts.map((part, index) => ({ subject, key: `${version}#${index}`, value: part })), { subject, key: metaKey, value: JSON.stringify(meta) }];
-    for (let at = 0; at < writes.length; at += this.store.config.batchEntriesMax) this.store.setMany(writes.slice(at, at + this.store.config.batchEntriesMax));
+    for (let at = 0; at < writes.length; at += this.store.config.batchEntriesMax) await this.store.write(writes.slice(at, at + this.store.config.batchEntriesMax));
     return { document, written: true };
   }
 
@@ -155,20 +170,20 @@ export class ProfileRegistry implements ProfileSource {
   }
 
   /** Deletes every key of name@version; false when it was not held. */
-  remove(name: string, version: string): boolean {
+  async remove(name: string, version: string): Promise<boolean> {
     const subject = `${kProfileSubjectPrefix}${name}`;
     const entries = this.entries(subject);
     const keys = [...entries.keys()].filter((key) => key.startsWith(`${version}#`));
     if (keys.length === 0) return false;
     const writes = keys.map((key) => ({ subject, key, value: null }));
-    for (let at = 0; at < writes.length; at += this.store.config.batchEntriesMax) this.store.setMany(writes.slice(at, at + this.store.config.batchEntriesMax));
+    for (let at = 0; at < writes.length; at += this.store.config.batchEntriesMax) await this.store.write(writes.slice(at, at + this.store.config.batchEntriesMax));
     return true;
   }
 
   /** Every version held, complete or pending, by name then version. */
   list(): RegistryEntry[] {
     const result: RegistryEntry[] = [];
-    for (const subject of this.store.subjects()) {
+    for (const subject of this.store.view.subjects()) {
       if (!subject.startsWith(kProfileSubjectPrefix)) continue;
       const name = subject.slice(kProfileSubjectPrefix.length);
       for (const [key, value] of this.entries(subject)) {
@@ -202,6 +217,6 @@ export class ProfileRegistry implements ProfileSource {
   }
 
   private entries(subject: string): Map<string, string | number> {
-    return new Map(this.store.entriesOf(subject).map((entry) => [entry.key, entry.value]));
+    return new Map(this.store.view.entriesOf(subject).map((entry) => [entry.key, entry.value]));
   }
 }

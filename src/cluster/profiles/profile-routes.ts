@@ -34,13 +34,13 @@ export function profileRoutes(library: ProfileLibrary): ApiRoute[] {
       pattern: '/v1/profiles/:ref',
       role: 'operator',
       params: kRemoveParamsSchema,
-      handle: ({ params, caller }) => {
+      handle: async ({ params, caller }) => {
         const at = params.ref.indexOf('@');
-        library.remove(params.ref.slice(0, at), params.ref.slice(at + 1), by(caller));
+        await library.remove(params.ref.slice(0, at), params.ref.slice(at + 1), by(caller));
         return { status: 204 };
       },
     }),
-    route({ method: 'POST', pattern: '/v1/profiles', role: 'operator', body: kImportBodySchema, handle: ({ body, caller }) => ok(library.importProfiles(body.profiles, by(caller))) }),
+    route({ method: 'POST', pattern: '/v1/profiles', role: 'operator', body: kImportBodySchema, handle: async ({ body, caller }) => ok(await library.importProfiles(body.profiles, by(caller))) }),
     route({ method: 'POST', pattern: '/v1/profiles/render', role: 'viewer', body: z.object({ profile: kProfileInputSchema }).strict(), handle: ({ body }) => ok(library.render(body.profile)) }),
     route({ method: 'POST', pattern: '/v1/profiles/diff', role: 'viewer', body: z.object({ a: kProfileInputSchema, b: kProfileInputSchema }).strict(), handle: ({ body }) => ok(library.diff(body.a, body.b)) }),
   ];
