@@ -18,6 +18,9 @@ import { FarmComponents, kFarmComponentKinds } from './farm-components.js';
 import { farmMetrics } from '../../farm/service/farm-metrics.js';
 import { FarmService } from '../../farm/service/farm-service.js';
 import { kBytesCodec } from '../../core/messenger/channel-codec.js';
+import { ClusterService } from '../../cluster/service/cluster-service.js';
+import { kClusterStateFileName } from '../../cluster/service/cluster-incarnations.js';
+import { clusterRoutes } from '../../cluster/service/cluster-routes.js';
 
 /**
  * One farm node as `galaxy agent` runs it: the farm service (membership, admission,
@@ -48,6 +51,8 @@ export class FarmNode implements ApiBackend {
   readonly data: FarmData;
   /** The farm configuration's components for this node (the install service follows it). */
   readonly desiredComponents: FarmDesiredComponents;
+  /** The clusters this node is a member of (src/cluster/service). */
+  readonly clusters: ClusterService;
   private apiServer: ApiServer | null;
   /** Events, jobs, scripts and installation (farm-components.ts). */
   private farmComponents: FarmComponents | null = null;
@@ -67,6 +72,16 @@ export class FarmNode implements ApiBackend {
     this.data = new FarmData({ selfId: service.host.id, send: (to, bytes, stream) => fmidb.send(to, bytes, stream ? 'stream' : 'datagram'), publish: (event) => this.publish(event), logger, snapshotFile: join(dataDir, kFmidbSnapshotFileName) });
     fmidb.onMessage((message) => this.data.receive(message.from, message.value, message.mode === 'stream'));
     this.desiredComponents = new FarmDesiredComponents(this.data, logger);
+    this.clusters = new ClusterService({
+      selfId: service.host.id,
+      data: this.data,
+      channel: service.messenger.channel('cluster', kBytesCodec),
+      members: () => service.members(),
+      publish: (event) => this.publish(event),
+      postFarmEvent: (event) => this.farmComponents?.postEvent(event),
+      logger,
+      stateFile: join(dataDir, kClusterStateFileName),
+    });
     this.apiServer = null;
     this.logger = logger;
     this.announcedKinds = kinds;
@@ -102,7 +117,7 @@ export class FarmNode implements ApiBackend {
       if (prepared.farm.api !== null) {
         const tokens = TokenStore.open(join(prepared.dataDir, 'tokens.json'));
         if (tokens.bootstrap(join(prepared.dataDir, kAdminTokenFileName))) logger.info({ file: join(prepared.dataDir, kAdminTokenFileName) }, 'created the admin API token');
-        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, logger, routes: [...farmDataRoutes(node.data), ...farmComponentsRoutes(node.desiredComponents), ...node.farmComponents.routes()] });
+        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, logger, routes: [...farmDataRoutes(node.data), ...clusterRoutes(node.clusters), ...farmComponentsRoutes(node.desiredComponents), ...node.farmComponents.routes()] });
         writeFileAtomic(join(prepared.dataDir, kApiFileName), `${JSON.stringify({ url: node.apiServer.url })}\n`);
       }
       node.wire(options.measurementIntervalMs ?? 5000);
@@ -139,6 +154,8 @@ export class FarmNode implements ApiBackend {
     });
     this.data.membersChanged(service.members());
     this.data.start();
+    service.host.on('event', (event) => this.clusters.membershipEvent(event));
+    this.clusters.start();
     if (this.kinds.includes('measurement')) this.componentHost.add({ name: 'measurement', kind: 'measurement', module: measurementComponentPath(), config: { intervalMs: measurementIntervalMs } });
     // Components start once the node belongs to the farm: at once when it holds
     // credentials (or runs without admission), else when the grant arrives.
@@ -290,7 +307,7 @@ export class FarmNode implements ApiBackend {
       components: this.componentHost.status(),
       messenger: this.service.messenger.snapshot(),
     });
-    return [...families, ...this.data.metrics(), ...(this.farmComponents?.metrics() ?? [])];
+    return [...families, ...this.data.metrics(), ...this.clusters.metrics(), ...(this.farmComponents?.metrics() ?? [])];
   }
 
   subscribe(listener: (event: ApiEvent) => void): () => void {
@@ -301,6 +318,7 @@ export class FarmNode implements ApiBackend {
   async close(): Promise<void> {
     this.closing = true;
     await this.apiServer?.close();
+    this.clusters.close();
     await this.farmComponents?.close();
     await this.componentHost.close();
     this.data.close();
