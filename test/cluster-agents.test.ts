@@ -10,6 +10,9 @@
 //    deliberately tampered copy of those real histories is caught by the same checkers;
 //  - view changes arrive as `cluster` events on the API's WebSocket;
 //  - delete: the cluster is gone from every node and every core stops;
+//  - a cluster over a landscape with --size takes its first nodes in id order; a node
+//    that leaves the landscape leaves the cluster (even from a 2-member view) and the
+//    next one joins; an operator's `galaxy cluster leave` makes a view without the leaver;
 //  - bad input (unknown cluster, no nodes, bad landscape, unknown node, bad name,
 //    --nodes with --on) gets a coded error and a non-zero exit.
 // Deadlines, not sleeps: every wait polls until its condition or fails with what it waited for.
@@ -94,7 +97,7 @@ describe('the cluster service on real agents', () => {
     expect((await api<unknown[]>(a, 'GET', '/v1/clusters')).json).toEqual([]);
   }, 30_000);
 
-  it('forms one view, survives a SIGKILL, readmits the restarted member as a new incarnation, and deletes', async () => {
+  it('forms one view, survives a SIGKILL, readmits the restarted member as a new incarnation, lets a member leave, and deletes', async () => {
     const [a, b, c] = nodes as [RigNode, RigNode, RigNode];
     const events: ApiEvent[] = [];
     const socket = new WebSocket(`${a.url.replace(/^http/, 'ws')}/v1/events?kind=cluster`, { headers: { authorization: `Bearer ${a.token}` } });
@@ -166,6 +169,19 @@ describe('the cluster service on real agents', () => {
     await eventually('the view changes reached the WebSocket', () => (events.filter((e) => e.kind === 'cluster' && e.type === 'view').length >= 3 ? true : undefined), 5_000);
     socket.close();
 
+    // An operator's leave: a view without the leaver; a second leave is refused.
+    const left = galaxy(c, 'cluster', 'leave', 'web');
+    expect(left.status, left.stderr).toBe(0);
+    for (const n of [a, b]) {
+      await eventually(`${n.id} installs a view without the member that left`, async () => {
+        const s = (await api<ClusterSummary>(n, 'GET', '/v1/clusters/web')).json;
+        return s.here?.status === 'member' && s.here.view?.members.length === 2 && !s.here.view.members.some((m) => m.nodeId === c.id) ? true : undefined;
+      }, 10_000);
+    }
+    await eventually(`${c.id} stopped its core of web`, async () => ((await viewsOf(c, 'web')).status === 'stopped' ? true : undefined), 10_000);
+    expect((await api(c, 'POST', '/v1/clusters/web/leave', {})).status).toBe(409);
+    expect(check([await viewsOf(a, 'web'), await viewsOf(b, 'web'), await viewsOf(c, 'web'), before], 'web')).toBe('');
+
     // Delete: gone everywhere, every core stopped.
     const deleted = galaxy(b, 'cluster', 'delete', 'web');
     expect(deleted.status, deleted.stderr).toBe(0);
@@ -178,4 +194,32 @@ describe('the cluster service on real agents', () => {
     }
     expect((await api(a, 'GET', '/v1/clusters/web')).status).toBe(404);
   }, 120_000);
+
+  it('follows a landscape (--size) and moves members when the landscape changes', async () => {
+    const [a, b, c] = nodes as [RigNode, RigNode, RigNode];
+    for (const n of nodes) expect((await api(a, 'PUT', `/v1/attributes/${n.id}`, { values: { tier: 'web' } })).status).toBe(200);
+    expect((await api(a, 'PUT', '/v1/landscapes/webs', { sql: "SELECT node FROM nodes WHERE tier = 'web'", mode: 'on-change' })).status).toBe(200);
+    for (const n of nodes) {
+      await eventually(`${n.id} computes webs with all three`, async () => ((await api<{ members: string[] }>(n, 'GET', '/v1/landscapes/webs')).json.members?.length === 3 ? true : undefined), 20_000);
+    }
+    const created = galaxy(c, 'cluster', 'create', 'pair', '--on', 'webs', '--size', '2');
+    expect(created.status, created.stderr).toBe(0);
+    const sorted = [a, b, c].sort((x, y) => (x.id < y.id ? -1 : 1));
+    const [low, mid, high] = sorted as [RigNode, RigNode, RigNode];
+    const viewAt = async (n: RigNode): Promise<string | undefined> => {
+      const s = (await api<ClusterSummary>(n, 'GET', '/v1/clusters/pair')).json;
+      return s.here?.status === 'member' ? s.here.view?.members.map((m) => m.nodeId).sort().join() : undefined;
+    };
+    for (const n of [low, mid]) await eventually(`${n.id} is in pair with the two lowest ids`, async () => ((await viewAt(n)) === [low.id, mid.id].join() ? true : undefined), 20_000);
+    expect((await api<ClusterSummary>(high, 'GET', '/v1/clusters/pair')).json.here).toBeNull();
+
+    // The lowest id leaves the landscape: it leaves the cluster, the highest joins.
+    expect((await api(a, 'PUT', `/v1/attributes/${low.id}`, { values: { tier: 'db' } })).status).toBe(200);
+    for (const n of [mid, high]) await eventually(`${n.id} is in pair with the next two`, async () => ((await viewAt(n)) === [mid.id, high.id].join() ? true : undefined), 20_000);
+    await eventually(`${low.id} stopped its core of pair`, async () => ((await viewsOf(low, 'pair')).status === 'stopped' ? true : undefined), 10_000);
+
+    expect(check([await viewsOf(mid, 'pair'), await viewsOf(high, 'pair'), await viewsOf(low, 'pair')], 'pair')).toBe('');
+    expect(galaxy(a, 'cluster', 'delete', 'pair').status).toBe(0);
+  }, 90_000);
 });
+

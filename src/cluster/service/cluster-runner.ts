@@ -35,6 +35,8 @@ export interface ClusterRunnerInit {
   readonly incarnation: number;
   readonly definition: readonly string[];
   readonly tuning: ClusterMemberOptions;
+  /** Epoch ms of the core's start (a joiner's join time runs from it). */
+  readonly startedAtMs: number;
   readonly random: Prng;
   readonly nowMs: number;
 }
@@ -49,6 +51,7 @@ export class ClusterRunner {
   readonly cluster: string;
   readonly uid: string;
   readonly incarnation: number;
+  readonly startedAtMs: number;
   readonly core: ClusterChannels;
   readonly views: RecordedView[] = [];
   readonly statuses: RecordedStatus[] = [];
@@ -64,6 +67,7 @@ export class ClusterRunner {
     this.cluster = init.cluster;
     this.uid = init.uid;
     this.incarnation = init.incarnation;
+    this.startedAtMs = init.startedAtMs;
     this.definition = [...init.definition];
     this.core = new ClusterChannels({
       cluster: init.cluster,

@@ -65,6 +65,8 @@ export const kClustersMax = 1024;
 /** The shortest and longest tick period, ms. */
 const kTickMsMin = 5;
 const kTickMsMax = 50;
+/** The shortest wait of a retiring member for the view without it, before it leaves anyway. */
+const kRetireWaitMsMin = 3_000;
 /** How long after `leave` a core still runs (to repeat its leave), beyond its leaveLingerMs. */
 const kLeaveMarginMs = 100;
 
@@ -117,6 +119,8 @@ export interface ClusterViews {
   readonly name: string;
   readonly node: string;
   readonly incarnation: number;
+  /** Epoch ms when this node started its core (its join began). */
+  readonly startedAtMs: number;
   readonly status: ClusterStatus | 'stopped';
   readonly views: readonly RecordedView[];
   readonly statuses: readonly RecordedStatus[];
@@ -127,6 +131,8 @@ interface Slot {
   runner: ClusterRunner;
   stopped: boolean;
   stopAtMs: number | null;
+  /** Set while the definition no longer selects this node: when to give up waiting for a view without it and leave. */
+  retireUntilMs: number | null;
 }
 
 export class ClusterService {
@@ -251,7 +257,7 @@ export class ClusterService {
       throw new DomainError('not-found', 'GALAXY_CLUSTER_NOT_MEMBER', `this node (${this.options.selfId}) has recorded no view of cluster "${name}": it is not one of its members`);
     }
     const r = slot.runner;
-    return { name, node: this.options.selfId, incarnation: r.incarnation, status: slot.stopped ? 'stopped' : r.status, views: r.views, statuses: r.statuses, forgotten: r.viewsForgotten };
+    return { name, node: this.options.selfId, incarnation: r.incarnation, startedAtMs: r.startedAtMs, status: slot.stopped ? 'stopped' : r.status, views: r.views, statuses: r.statuses, forgotten: r.viewsForgotten };
   }
 
   metrics(): MetricFamily[] {
@@ -309,9 +315,11 @@ export class ClusterService {
         continue;
       }
       if (current.stopped || current.runner.leavingSinceMs !== null) continue;
-      if (!wanted) {
-        this.leaveSlot(current, 'the definition no longer selects this node');
-        continue;
+      if (!wanted && this.incarnations.hasLeft(key)) continue;
+      if (!wanted && current.retireUntilMs === null) {
+        this.retire(current);
+      } else if (wanted && current.retireUntilMs !== null) {
+        current.retireUntilMs = null;
       }
       if (members.join(',') !== current.runner.definition.join(',')) {
         current.runner.definition = members;
@@ -330,8 +338,8 @@ export class ClusterService {
       this.slots.delete(stopped[0]);
     }
     const incarnation = this.incarnations.take(key, Date.now());
-    const runner = new ClusterRunner({ cluster: definition.name, uid: definition.uid, nodeId: this.options.selfId, incarnation, definition: members, tuning: definition.tuning, random: new Prng(randomInt(0, 2 ** 32)), nowMs: performance.now() });
-    const slot: Slot = { runner, stopped: false, stopAtMs: null };
+    const runner = new ClusterRunner({ cluster: definition.name, uid: definition.uid, nodeId: this.options.selfId, incarnation, definition: members, tuning: definition.tuning, random: new Prng(randomInt(0, 2 ** 32)), nowMs: performance.now(), startedAtMs: Date.now() });
+    const slot: Slot = { runner, stopped: false, stopAtMs: null, retireUntilMs: null };
     this.slots.set(definition.name, slot);
     this.counters.coresStarted++;
     this.options.logger.info({ cluster: definition.name, incarnation, members: members.length }, 'cluster core started');
@@ -339,7 +347,27 @@ export class ClusterService {
     this.apply(slot, runner.tick(performance.now(), Date.now()));
   }
 
+  /**
+   * The definition no longer selects this node. A `leave` would stop it from voting at
+   * once, and the cluster core counts its majority over the old view: the last member
+   * of a 2-member view would be left in 'minority' for good. So the node keeps running
+   * as an acceptor, its core told the new definition like every member's, until a view
+   * without it is installed (its status goes back to 'joining': it was cut out), and
+   * only then stops; after retireWaitMs without that view it leaves the ordinary way.
+   */
+  private retire(slot: Slot): void {
+    const r = slot.runner;
+    if (r.view === null) {
+      this.leaveSlot(slot, 'the definition no longer selects this node (it had no view yet)');
+      return;
+    }
+    const s = r.core.membership.settings;
+    slot.retireUntilMs = performance.now() + Math.max(kRetireWaitMsMin, 5 * s.suspectTimeoutMs + 2 * s.roundTimeoutMs);
+    this.options.logger.info({ cluster: r.cluster }, 'the definition no longer selects this node: it stays an acceptor until a view without it is installed');
+  }
+
   private leaveSlot(slot: Slot, why: string): void {
+    slot.retireUntilMs = null;
     const r = slot.runner;
     r.leavingSinceMs = performance.now();
     const linger = r.core.membership.settings.leaveLingerMs;
@@ -382,6 +410,10 @@ export class ClusterService {
         this.options.logger.info({ cluster: slot.runner.cluster }, 'cluster core stopped');
         continue;
       }
+      if (slot.retireUntilMs !== null && now >= slot.retireUntilMs) {
+        this.leaveSlot(slot, 'no view without this node came in time');
+        continue;
+      }
       this.apply(slot, slot.runner.tick(now, wall));
     }
     if (stoppedAny) {
@@ -405,6 +437,12 @@ export class ClusterService {
           break;
         case 'status':
           this.announce(slot, 'status', output.status === 'minority' ? 'warning' : 'info', { status: output.status, previous: output.previous, minority: output.status === 'minority' });
+          if (slot.retireUntilMs !== null && output.status === 'joining' && slot.stopAtMs === null) {
+            // Cut out by the view that implements the new definition: done, without a leave.
+            slot.retireUntilMs = null;
+            slot.stopAtMs = performance.now();
+            this.options.logger.info({ cluster: slot.runner.cluster }, 'a view without this node was installed; the core stops');
+          }
           break;
         case 'reset':
           this.announce(slot, 'rejoined', 'warning', { fromViewId: output.fromViewId });
