@@ -5,6 +5,8 @@
 //    member installs the same view of all three (checked through each node's API and CLI);
 //  - SIGKILL of a member: each survivor installs a new view without it;
 //  - the killed member restarts and returns as a new incarnation in a newer view;
+//  - SIGSTOP of two members: the third reports that it is on a minority side; after
+//    SIGCONT all three are in one view again;
 //  - each member's recorded view history (GET /v1/clusters/:name/views) passes the
 //    checkers of src/sim/cluster (view agreement, monotonic views without gaps), and a
 //    deliberately tampered copy of those real histories is caught by the same checkers;
@@ -168,6 +170,25 @@ describe('the cluster service on real agents', () => {
     // The view changes were events on A's WebSocket.
     await eventually('the view changes reached the WebSocket', () => (events.filter((e) => e.kind === 'cluster' && e.type === 'view').length >= 3 ? true : undefined), 5_000);
     socket.close();
+
+    // SIGSTOP two of three: the one left says it is on a minority side; SIGCONT: one view of all three again.
+    await signal(b, 'SIGSTOP');
+    await signal(c, 'SIGSTOP');
+    try {
+      await eventually(`${a.id} reports minority`, async () => ((await api<ClusterSummary>(a, 'GET', '/v1/clusters/web')).json.here?.minority === true ? true : undefined), 15_000);
+      const minority = galaxy(a, 'cluster', 'show', 'web');
+      expect(minority.stdout).toContain('MINORITY');
+    } finally {
+      await signal(b, 'SIGCONT');
+      await signal(c, 'SIGCONT');
+    }
+    for (const n of nodes) {
+      await eventually(`${n.id} is back in a view of all three`, async () => {
+        const s = (await api<ClusterSummary>(n, 'GET', '/v1/clusters/web')).json;
+        return s.here?.status === 'member' && s.here.view?.members.length === 3 ? true : undefined;
+      }, 30_000);
+    }
+    expect(check([await viewsOf(a, 'web'), await viewsOf(b, 'web'), await viewsOf(c, 'web'), before], 'web')).toBe('');
 
     // An operator's leave: a view without the leaver; a second leave is refused.
     const left = galaxy(c, 'cluster', 'leave', 'web');
