@@ -75,14 +75,17 @@ export async function startNode(seeds: readonly string[]): Promise<RigNode> {
   return node;
 }
 
+/** How long an agent may take to answer on its API: seconds on a machine loaded many times over its two CPUs. */
+const kAnswerTimeoutMs = 120_000;
+
 async function answering(node: RigNode): Promise<void> {
   await eventually(`${node.address} wrote its API address`, () => {
     if (node.child.exitCode !== null) throw new Error(`agent ${node.address} exited ${node.child.exitCode}: ${node.stderr}`);
     return existsSync(join(node.dataDir, 'api.json')) && existsSync(join(node.dataDir, 'admin.token')) ? true : undefined;
-  }, 30_000, 50);
+  }, kAnswerTimeoutMs, 50);
   node.url = (JSON.parse(readFileSync(join(node.dataDir, 'api.json'), 'utf8')) as { url: string }).url;
   node.token = readFileSync(join(node.dataDir, 'admin.token'), 'utf8').trim();
-  node.id = await eventually(`${node.address} answers on its API`, async () => (await api<{ id: string }>(node, 'GET', '/v1/node')).json.id, 30_000, 50);
+  node.id = await eventually(`${node.address} answers on its API`, async () => (await api<{ id: string }>(node, 'GET', '/v1/node')).json.id, kAnswerTimeoutMs, 50);
 }
 
 /** Starts `count` agents (the first is every other's seed) and waits until each sees all alive. */

@@ -22,7 +22,7 @@
  *   src/sim/cluster); they are copied from bench/results/cluster-sim.json when present.
  *
  * Corosync CPG's figures (issue 17, measured on these machines) are printed beside ours.
- * Writes bench/results/cluster.json. Options: GALAXY_CLUSTER_RUNS (20),
+ * Writes bench/results/cluster.json. Options: GALAXY_CLUSTER_RUNS (20), GALAXY_CLUSTER_BIG_RUNS (10, at 16 members),
  * GALAXY_CLUSTER_SIZES ("3,5,16"), GALAXY_CLUSTER_LEAVE_RUNS (the same as runs).
  * The machine is shared: the load average is recorded beside the figures.
  */
@@ -34,6 +34,8 @@ import type { ClusterSummary, ClusterViews } from '../src/cluster/service/cluste
 import { allAlive, api, eventually, killAll, restartNode, signal, startFarm, type RigNode } from './cluster-rig.js';
 
 const runs = Number(process.env['GALAXY_CLUSTER_RUNS'] ?? 20);
+/** Runs at 16 members and more: each run restarts an agent in a farm of 16 (GALAXY_CLUSTER_BIG_RUNS). */
+const bigRuns = Number(process.env['GALAXY_CLUSTER_BIG_RUNS'] ?? 10);
 const sizes = (process.env['GALAXY_CLUSTER_SIZES'] ?? '3,5,16').split(',').map(Number);
 const leaveRuns = Number(process.env['GALAXY_CLUSTER_LEAVE_RUNS'] ?? runs);
 const kViewTimeoutMs = 20_000;
@@ -87,7 +89,8 @@ async function crash(farm: RigNode[], size: number): Promise<{ figures: Figures;
   const every: number[] = [];
   const perRun: Array<{ first: number; median: number; every: number }> = [];
   let failed = 0;
-  for (let run = 0; run < runs; run++) {
+  const count = size >= 16 ? bigRuns : runs;
+  for (let run = 0; run < count; run++) {
     const victim = members[Math.floor(Math.random() * members.length)]!;
     const survivors = members.filter((m) => m !== victim);
     await new Promise((resolve) => setTimeout(resolve, 300 + Math.random() * 300));
@@ -99,10 +102,10 @@ async function crash(farm: RigNode[], size: number): Promise<{ figures: Figures;
       const row = { first: times[0]!, median: times[Math.floor((times.length - 1) / 2)]!, every: times[times.length - 1]! };
       perRun.push(row);
       every.push(row.every);
-      console.log(`  ${name} run ${run + 1}/${runs}: first ${row.first} ms, median ${row.median} ms, every survivor ${row.every} ms`);
+      console.log(`  ${name} run ${run + 1}/${count}: first ${row.first} ms, median ${row.median} ms, every survivor ${row.every} ms`);
     } catch (error) {
       failed++;
-      console.log(`  ${name} run ${run + 1}/${runs}: MISSED (${(error as Error).message})`);
+      console.log(`  ${name} run ${run + 1}/${count}: MISSED (${(error as Error).message})`);
     }
     await restartNode(victim);
     await viewIs(members, name, members.map((m) => m.id), `readmits the restarted member into ${name}`);
@@ -177,10 +180,12 @@ async function main(): Promise<void> {
   const farm = await startFarm(biggest);
   const loadBefore = loadavg();
   const crashes: Record<string, unknown> = {};
+  const partial: Record<string, unknown> = { real: true, partial: true, crash: crashes };
   for (const size of sizes) {
     console.log(`crash of one member of ${size}:`);
     const result = await crash(farm, size);
     crashes[String(size)] = { everySurvivor: result.figures, perRun: result.perRun };
+    save(partial);
     console.log(`  ${size} members: median ${result.figures.medianMs} ms, worst ${result.figures.worstMs} ms to a new view at every survivor (Corosync CPG defaults: ${size === 3 ? '7400 ms' : size === 5 ? '10700 ms' : 'not measured'}, tightest 2200 ms)`);
   }
   console.log('graceful leave of one member of 5:');
@@ -195,6 +200,7 @@ async function main(): Promise<void> {
     real: true,
     setup: `${biggest} galaxy agents on loopback (preset local, --insecure, no components), cluster defaults (heartbeat 50 ms, suspect timeout 400 ms)`,
     runs,
+    runsAt16: bigRuns,
     leaveAndJoinRuns: leaveRuns,
     sizes,
     note64: sizes.includes(64) ? null : 'clusters of 64 were not run: 64 agents do not fit this 2-CPU machine shared with other work',
@@ -206,10 +212,15 @@ async function main(): Promise<void> {
     join5: joinFigures,
     simulated,
   };
+  save(result);
+  console.log('wrote bench/results/cluster.json');
+}
+
+/** Writes the figures so far (a later section that fails keeps the earlier ones). */
+function save(result: unknown): void {
   const dir = join(packageRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'cluster.json'), `${JSON.stringify(result, null, 2)}\n`);
-  console.log('wrote bench/results/cluster.json');
 }
 
 main()
