@@ -9,7 +9,9 @@
 //    is back in a view of all five within kRejoinBoundMs;
 //  - a 3|2 partition for 10 s: the three install a view of themselves within kViewBoundMs,
 //    the two report 'minority' and install no view while cut off (checkMinorityStops);
-//    after the heal one view of all five within kRejoinBoundMs;
+//    after the heal one view of all five within kRejoinBoundMs (the two return as new
+//    incarnations: the farm declared them dead, and the cluster core keeps that evidence
+//    per incarnation, see revive in cluster-service.ts);
 // and after every scenario every member's recorded view history (each incarnation's, as
 // read from its API before it died) passes the checkers of src/sim/cluster: view
 // agreement and monotonic views without gaps. The checkers' power to fail is proven on
@@ -180,6 +182,8 @@ describe.runIf(unavailable === null)('the cluster service under faults on real h
         lab.heal();
       }
       out['healMs'] = await viewOf(farm.agents, farm.agents, kRejoinBoundMs);
+      // The two were cut off; they come back as new incarnations (cluster-service.ts, revive).
+      out['minorityIncarnationsAfter'] = await Promise.all(minor.map(async (a) => (await summary(a)).here?.incarnation ?? null));
     });
   });
 });

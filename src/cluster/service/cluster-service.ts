@@ -136,7 +136,7 @@ interface Slot {
 }
 
 export class ClusterService {
-  readonly counters = { received: 0, receivedMalformed: 0, receivedNoCore: 0, sent: 0, sendFailures: 0, suspects: 0, views: 0, coresStarted: 0, coresStopped: 0, definitionsMalformed: 0 };
+  readonly counters = { received: 0, receivedMalformed: 0, receivedNoCore: 0, sent: 0, sendFailures: 0, suspects: 0, views: 0, coresStarted: 0, coresStopped: 0, definitionsMalformed: 0, revived: 0 };
   private readonly options: ClusterServiceOptions;
   private readonly incarnations: ClusterIncarnations;
   private readonly slots = new Map<string, Slot>();
@@ -314,7 +314,12 @@ export class ClusterService {
         if (wanted && (slot === undefined || slot.stopped)) this.startCore(definition, members, key);
         continue;
       }
-      if (current.stopped || current.runner.leavingSinceMs !== null) continue;
+      if (current.stopped) {
+        // Stopped after it was cut out (retired, revived) or after a leave: selected again, it joins as a new incarnation.
+        if (wanted) this.startCore(definition, members, key);
+        continue;
+      }
+      if (current.runner.leavingSinceMs !== null) continue;
       if (!wanted && this.incarnations.hasLeft(key)) continue;
       if (!wanted && current.retireUntilMs === null) {
         this.retire(current);
@@ -364,6 +369,26 @@ export class ClusterService {
     const s = r.core.membership.settings;
     slot.retireUntilMs = performance.now() + Math.max(kRetireWaitMsMin, 5 * s.suspectTimeoutMs + 2 * s.roundTimeoutMs);
     this.options.logger.info({ cluster: r.cluster }, 'the definition no longer selects this node: it stays an acceptor until a view without it is installed');
+  }
+
+  /**
+   * Works around a property of the cluster core (reported; src/core/cluster is not this
+   * service's): `suspect` evidence is kept per incarnation across views, so a node the
+   * farm declared dead during a partition, which never crashed, is suspected again at
+   * once each time the majority re-admits it with the same incarnation (a join/evict
+   * loop). So a core of this node that was cut out of the view (its status goes from
+   * member, blocked or minority back to 'joining') is stopped without a leave, and the
+   * reconcile that follows starts a new core with the next incarnation, which the
+   * majority admits as a new member. Nothing is lost by it: a member cut out of a view
+   * comes back with a fresh channel layer either way (channelsReset).
+   */
+  private revive(slot: Slot): void {
+    slot.stopped = true;
+    this.counters.coresStopped++;
+    this.counters.revived++;
+    this.options.logger.warn({ cluster: slot.runner.cluster, incarnation: slot.runner.incarnation }, 'this core was cut out of the view: it rejoins as a new incarnation');
+    this.retune();
+    this.scheduleReconcile();
   }
 
   private leaveSlot(slot: Slot, why: string): void {
@@ -442,6 +467,9 @@ export class ClusterService {
             slot.retireUntilMs = null;
             slot.stopAtMs = performance.now();
             this.options.logger.info({ cluster: slot.runner.cluster }, 'a view without this node was installed; the core stops');
+          } else if (output.status === 'joining' && output.previous !== 'left' && slot.stopAtMs === null && slot.runner.leavingSinceMs === null && !slot.stopped) {
+            this.revive(slot);
+            return;
           }
           break;
         case 'reset':
