@@ -264,6 +264,7 @@ export class ClusterService {
     const running = [...this.slots.values()].filter((s) => !s.stopped);
     return [
       { name: 'galaxy_cluster_cores', help: 'Cluster cores running on this node', type: 'gauge', samples: [{ value: running.length }] },
+      { name: 'galaxy_cluster_rejoins_total', help: 'Cores of this node cut out of a view that rejoined as a new incarnation', type: 'counter', samples: [{ value: this.counters.revived }] },
       { name: 'galaxy_cluster_views_total', help: 'Views installed by this node\'s cluster cores', type: 'counter', samples: [{ value: this.counters.views }] },
       { name: 'galaxy_cluster_messages_total', help: 'Cluster envelopes by direction', type: 'counter', samples: [{ labels: { direction: 'sent' }, value: this.counters.sent }, { labels: { direction: 'received' }, value: this.counters.received }] },
       { name: 'galaxy_cluster_dropped_total', help: 'Cluster envelopes dropped, by reason', type: 'counter', samples: [{ labels: { reason: 'malformed' }, value: this.counters.receivedMalformed }, { labels: { reason: 'no-core' }, value: this.counters.receivedNoCore }, { labels: { reason: 'send-failed' }, value: this.counters.sendFailures }] },
