@@ -95,7 +95,8 @@ async function crash(farm: RigNode[], size: number): Promise<{ figures: Figures;
   for (let run = 0; run < count; run++) {
     const victim = members[Math.floor(Math.random() * members.length)]!;
     const survivors = members.filter((m) => m !== victim);
-    await new Promise((resolve) => setTimeout(resolve, 300 + Math.random() * 300));
+    // Past the service's fresh-member window (3 s: a farm `dead` about a node re-admitted that recently is taken for stale news), plus a random part.
+    await new Promise((resolve) => setTimeout(resolve, 3_000 + Math.random() * 500));
     const t0 = Date.now();
     await signal(victim, 'SIGKILL');
     try {

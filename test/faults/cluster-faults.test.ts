@@ -181,7 +181,16 @@ describe.runIf(unavailable === null)('the cluster service under faults on real h
       } finally {
         lab.heal();
       }
-      out['healMs'] = await viewOf(farm.agents, farm.agents, kRejoinBoundMs);
+      try {
+        out['healMs'] = await viewOf(farm.agents, farm.agents, kRejoinBoundMs);
+      } catch (error) {
+        // What each member holds, for the report: status, incarnation, its last views.
+        out['state'] = await Promise.all(farm.agents.map(async (a) => {
+          const v = await a.get<ClusterViews>(`/v1/clusters/${kCluster}/views`);
+          return { node: a.id, status: v.status, incarnation: v.incarnation, views: v.views.slice(-6).map((x) => `${x.viewId}:${x.members.map((m) => `${m.nodeId.slice(0, 4)}/${m.incarnation}`).join(',')}`), statuses: v.statuses.slice(-6).map((x) => x.status) };
+        }));
+        throw error;
+      }
       // The two were cut off; they come back as new incarnations (cluster-service.ts, revive).
       out['minorityIncarnationsAfter'] = await Promise.all(minor.map(async (a) => (await summary(a)).here?.incarnation ?? null));
     });

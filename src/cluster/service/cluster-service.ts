@@ -65,6 +65,10 @@ export const kClustersMax = 1024;
 /** The shortest and longest tick period, ms. */
 const kTickMsMin = 5;
 const kTickMsMax = 50;
+/** A farm `dead` event about a member admitted this recently is taken for stale news of its previous life (see admittedRecently). */
+const kFreshMemberMs = 3_000;
+/** Nodes whose last farm death is remembered at most. */
+const kFarmDeathsMax = 4096;
 /** The shortest wait of a retiring member for the view without it, before it leaves anyway. */
 const kRetireWaitMsMin = 3_000;
 /** How long after `leave` a core still runs (to repeat its leave), beyond its leaveLingerMs. */
@@ -136,13 +140,15 @@ interface Slot {
 }
 
 export class ClusterService {
-  readonly counters = { received: 0, receivedMalformed: 0, receivedNoCore: 0, sent: 0, sendFailures: 0, suspects: 0, views: 0, coresStarted: 0, coresStopped: 0, definitionsMalformed: 0, revived: 0 };
+  readonly counters = { received: 0, receivedMalformed: 0, receivedNoCore: 0, sent: 0, sendFailures: 0, suspects: 0, suspectsIgnored: 0, views: 0, coresStarted: 0, coresStopped: 0, definitionsMalformed: 0, revived: 0 };
   private readonly options: ClusterServiceOptions;
   private readonly incarnations: ClusterIncarnations;
   private readonly slots = new Map<string, Slot>();
   private readonly timer: DeadlineTimer;
   private tickMs = 10;
   private reconcileQueued = false;
+  /** The wall time of the farm's last `dead` event per node (at most kFarmDeathsMax nodes). */
+  private readonly farmDeaths = new Map<string, number>();
   private closed = false;
   private unsubscribe: (() => void) | null = null;
 
@@ -161,13 +167,45 @@ export class ClusterService {
   /** A farm membership event: a dead or departed node is suspected by every core at once. */
   membershipEvent(event: MembershipEvent): void {
     if (this.closed || (event.type !== 'dead' && event.type !== 'leave') || event.id === this.options.selfId) return;
+    const wall = Date.now();
+    const previousDeathMs = this.farmDeaths.get(event.id) ?? null;
+    if (event.type === 'dead') {
+      this.farmDeaths.delete(event.id);
+      if (this.farmDeaths.size >= kFarmDeathsMax) this.farmDeaths.delete(this.farmDeaths.keys().next().value!);
+      this.farmDeaths.set(event.id, wall);
+    }
     for (const slot of this.slots.values()) {
       if (slot.stopped) continue;
       const view = slot.runner.core.currentView();
       if (!(view?.members.some((m) => m.nodeId === event.id) ?? false) && !slot.runner.definition.includes(event.id)) continue;
+      if (event.type === 'dead' && previousDeathMs !== null && this.admittedRecently(slot.runner, event.id, previousDeathMs, wall)) {
+        this.counters.suspectsIgnored++;
+        continue;
+      }
       this.counters.suspects++;
       this.apply(slot, slot.runner.step({ kind: 'suspect', nodeId: event.id }, Date.now()));
     }
+  }
+
+  /**
+   * Whether the member of node `nodeId` in the runner's current view was admitted after
+   * the farm's previous `dead` about that node, and less than kFreshMemberMs ago. The core keeps a `suspect` against the incarnation in the
+   * view, whatever the farm meant: after a partition heals, the farm's membership often
+   * flaps (dead, alive, dead) for a few seconds, and a late `dead` about a node would
+   * evict the incarnation that has just rejoined, over and over. A member that really
+   * crashes right after joining is still found by the cluster's own failure detector.
+   */
+  private admittedRecently(runner: ClusterRunner, nodeId: string, previousDeathMs: number, wallMs: number): boolean {
+    const current = runner.view;
+    const member = current?.members.find((m) => m.nodeId === nodeId);
+    if (current === null || member === undefined) return false;
+    let since = current.installedAtMs;
+    for (let i = runner.views.length - 1; i >= 0; i--) {
+      const v = runner.views[i]!;
+      if (!v.members.some((m) => m.nodeId === nodeId && m.incarnation === member.incarnation)) break;
+      since = v.installedAtMs;
+    }
+    return since > previousDeathMs && wallMs - since < kFreshMemberMs;
   }
 
   // ---- Definitions (the API's writes) -----------------------------------------------
