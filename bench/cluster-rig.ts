@@ -20,8 +20,9 @@ const dataRoot = mkdtempSync(join(tmpdir(), 'galaxy-cluster-rig-'));
 const children = new Set<ChildProcess>();
 
 export interface RigNode {
-  readonly address: string;
-  readonly apiBind: string;
+  /** The gossip and API addresses (a restart may move them: see restartNode). */
+  address: string;
+  apiBind: string;
   readonly dataDir: string;
   readonly seeds: readonly string[];
   child: ChildProcess;
@@ -85,7 +86,10 @@ async function answering(node: RigNode): Promise<void> {
   }, kAnswerTimeoutMs, 50);
   node.url = (JSON.parse(readFileSync(join(node.dataDir, 'api.json'), 'utf8')) as { url: string }).url;
   node.token = readFileSync(join(node.dataDir, 'admin.token'), 'utf8').trim();
-  node.id = await eventually(`${node.address} answers on its API`, async () => (await api<{ id: string }>(node, 'GET', '/v1/node')).json.id, kAnswerTimeoutMs, 50);
+  node.id = await eventually(`${node.address} answers on its API`, async () => {
+    if (node.child.exitCode !== null || node.child.signalCode !== null) throw new AgentExited(`agent ${node.address} exited ${node.child.exitCode ?? node.child.signalCode}: ${node.stderr.slice(-2000)}`);
+    return (await api<{ id: string }>(node, 'GET', '/v1/node')).json.id;
+  }, kAnswerTimeoutMs, 50);
 }
 
 /** Starts `count` agents (the first is every other's seed) and waits until each sees all alive. */
@@ -117,13 +121,28 @@ export async function signal(node: RigNode, sig: NodeJS.Signals): Promise<void> 
   await exited;
 }
 
-/** Starts a stopped agent again on the same address and data directory. */
+class AgentExited extends Error {}
+
+/**
+ * Starts a stopped agent again with the same data directory (so the same node id) on
+ * the same addresses; if it exits at once (another process on this shared machine took
+ * one of its ports meanwhile), once more on fresh ports.
+ */
 export async function restartNode(node: RigNode): Promise<void> {
-  const spawned = spawnNode(node);
-  node.child = spawned.child;
-  node.stderr = '';
-  spawned.child.stderr!.on('data', () => (node.stderr = spawned.stderr()));
-  await answering(node);
+  for (let attempt = 0; ; attempt++) {
+    const spawned = spawnNode(node);
+    node.child = spawned.child;
+    node.stderr = '';
+    spawned.child.stderr!.on('data', () => (node.stderr = spawned.stderr()));
+    try {
+      await answering(node);
+      return;
+    } catch (error) {
+      if (attempt > 0 || !(error instanceof AgentExited)) throw error;
+      node.address = `127.0.0.1:${await freePort()}`;
+      node.apiBind = `127.0.0.1:${await freePort()}`;
+    }
+  }
 }
 
 export async function api<T = unknown>(node: RigNode, method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
@@ -145,6 +164,7 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
       const value = await probe();
       if (value !== undefined) return value;
     } catch (error) {
+      if (error instanceof AgentExited) throw error;
       last = error;
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}${last === null ? '' : ` (last error: ${(last as Error).message})`}`);
