@@ -79,6 +79,7 @@ describe('channel table', () => {
       ['install-chunks', 4],
       ['fmidb', 5],
       ['jobs-coordination', 6],
+      ['cluster', 7],
     ]);
     expect(new Set(kChannelTable.map((c) => c.id)).size).toBe(kChannelTable.length);
     expect(channelById(3)?.name).toBe('rpc');

@@ -20,6 +20,8 @@ export const kChannelTable = [
   { name: 'fmidb', id: 5, modes: ['datagram', 'stream'] },
   /** Job coordination between a job's coordinator and its nodes (core/jobs, run by NodeStack): idempotent datagrams, resent until answered. */
   { name: 'jobs-coordination', id: 6, modes: ['datagram'] },
+  /** Cluster cores (src/cluster/service): one envelope per datagram, routed to the core of the cluster it names; the cores retransmit. */
+  { name: 'cluster', id: 7, modes: ['datagram'] },
 ] as const satisfies readonly ChannelSpec[];
 
 export interface ChannelSpec {

@@ -24,6 +24,7 @@ import { writeFileAtomic } from '../../node/util/atomic-file.js';
 import { CodedError } from '../../core/util/coded-error.js';
 import { readJsonFile } from '../../node/util/json-file.js';
 import { EventForwarder } from '../../farm/events/event-forwarder.js';
+import type { PostedEvent } from '../../farm/events/farm-event.js';
 import type { FarmService } from '../../farm/service/farm-service.js';
 
 /**
@@ -159,6 +160,11 @@ export class FarmComponents {
 
   private get selfId(): string {
     return this.service.host.id;
+  }
+
+  /** Hands an event raised in the agent (a cluster view change, ...) to this node's event service, which delivers it to the management nodes. */
+  postEvent(event: PostedEvent): void {
+    this.forwarder.post(event);
   }
 
   /** The API routes of the events, jobs, scripts and install services. */

@@ -18,6 +18,10 @@ import { farmMetrics } from '../../farm/service/farm-metrics.js';
 import { FarmService } from '../../farm/service/farm-service.js';
 import { loadApiTls } from './config/api-tls-files.js';
 import { parseBindAddress } from '../../node/transport/socket-address.js';
+import { kBytesCodec } from '../../core/messenger/channel-codec.js';
+import { ClusterService } from '../../cluster/service/cluster-service.js';
+import { kClusterStateFileName } from '../../cluster/service/cluster-incarnations.js';
+import { clusterRoutes } from '../../cluster/service/cluster-routes.js';
 
 /**
  * One farm node as `galaxy agent` runs it: the farm service (membership, admission,
@@ -48,6 +52,8 @@ export class FarmNode implements ApiBackend {
   readonly data: FarmData;
   /** The farm configuration's components for this node (the install service follows it). */
   readonly desiredComponents: FarmDesiredComponents;
+  /** The clusters this node is a member of (src/cluster/service). */
+  readonly clusters: ClusterService;
   private apiServer: ApiServer | null;
   /** Events, jobs, scripts and installation (farm-components.ts). */
   private farmComponents: FarmComponents | null = null;
@@ -66,6 +72,16 @@ export class FarmNode implements ApiBackend {
     // The FMIDB replica runs in the agent worker's NodeStack, which carries its channel itself.
     this.data = new FarmData({ selfId: service.host.id, link: service.host, publish: (event) => this.publish(event), logger, snapshotFile: join(dataDir, kFmidbSnapshotFileName) });
     this.desiredComponents = new FarmDesiredComponents(this.data, logger);
+    this.clusters = new ClusterService({
+      selfId: service.host.id,
+      data: this.data,
+      channel: service.messenger.channel('cluster', kBytesCodec),
+      members: () => service.members(),
+      publish: (event) => this.publish(event),
+      postFarmEvent: (event) => this.farmComponents?.postEvent(event),
+      logger,
+      stateFile: join(dataDir, kClusterStateFileName),
+    });
     this.apiServer = null;
     this.logger = logger;
     this.announcedKinds = kinds;
@@ -110,7 +126,7 @@ export class FarmNode implements ApiBackend {
         if (tokens.bootstrap(join(prepared.dataDir, kAdminTokenFileName))) logger.info({ file: join(prepared.dataDir, kAdminTokenFileName) }, 'created the admin API token');
         const tls = prepared.farm.apiTls === null ? undefined : loadApiTls(prepared.farm.apiTls, prepared.dataDir, parseBindAddress(prepared.farm.api).host);
         if (tls?.created === true) logger.info({ file: tls.certFile }, 'created a self-signed API certificate');
-        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, tls, allowRemote: prepared.farm.apiInsecure, logger, routes: [...farmDataRoutes(node.data), ...farmComponentsRoutes(node.desiredComponents), ...node.farmComponents.routes(), ...profileAndDesignerRoutes(node, node.data, () => node.farmComponents?.packages() ?? [], (event) => node.publish(event))] });
+        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, tls, allowRemote: prepared.farm.apiInsecure, logger, routes: [...farmDataRoutes(node.data), ...clusterRoutes(node.clusters), ...farmComponentsRoutes(node.desiredComponents), ...node.farmComponents.routes(), ...profileAndDesignerRoutes(node, node.data, () => node.farmComponents?.packages() ?? [], (event) => node.publish(event))] });
         writeFileAtomic(join(prepared.dataDir, kApiFileName), `${JSON.stringify({ url: node.apiServer.url, ...(node.apiServer.fingerprint === null ? {} : { fingerprint: node.apiServer.fingerprint }) })}\n`);
       }
       node.wire(options.measurementIntervalMs ?? 5000);
@@ -147,6 +163,8 @@ export class FarmNode implements ApiBackend {
     });
     this.data.membersChanged(service.members());
     this.data.start();
+    service.host.on('event', (event) => this.clusters.membershipEvent(event));
+    this.clusters.start();
     if (this.kinds.includes('measurement')) this.componentHost.add({ name: 'measurement', kind: 'measurement', module: measurementComponentPath(), config: { intervalMs: measurementIntervalMs } });
     // Components start once the node belongs to the farm: at once when it holds
     // credentials (or runs without admission), else when the grant arrives.
@@ -298,7 +316,7 @@ export class FarmNode implements ApiBackend {
       components: this.componentHost.status(),
       messenger: this.service.messenger.snapshot(),
     });
-    return [...families, ...this.data.metrics(), ...(this.farmComponents?.metrics() ?? [])];
+    return [...families, ...this.data.metrics(), ...this.clusters.metrics(), ...(this.farmComponents?.metrics() ?? [])];
   }
 
   subscribe(listener: (event: ApiEvent) => void): () => void {
@@ -309,6 +327,7 @@ export class FarmNode implements ApiBackend {
   async close(): Promise<void> {
     this.closing = true;
     await this.apiServer?.close();
+    this.clusters.close();
     await this.farmComponents?.close();
     await this.componentHost.close();
     // The snapshot is saved while the worker, and the replica in it, still runs.

@@ -16,6 +16,7 @@ import { kPresets } from '../../core/membership/config.js';
 import { packageRoot } from '../../core/platform/package-root.js';
 import { registerProfileCommands } from '../../cluster/profiles/profile-commands.js';
 import { registerDesignCommand } from '../../cluster/designer/design-command.js';
+import { registerClusterCommands } from '../../cluster/service/cluster-commands.js';
 import { runDemo } from './demo.js';
 import { runSelfCheck } from './self-check.js';
 import { registerSimulateCommand } from './simulate/simulate-command.js';
@@ -129,6 +130,7 @@ registerFarmComponentsCommands(program);
 registerEventsCommands(program);
 registerJobsCommands(program);
 registerProfileCommands(program);
+registerClusterCommands(program);
 registerSimulateCommand(program, version);
 // After registerApiCommands: install, remove, installed and operation join its `components` command.
 registerInstallCommands(program);
