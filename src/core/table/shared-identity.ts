@@ -87,26 +87,51 @@ export function unshareIdentity(views: MemoryViews, table: number): void {
   }
 }
 
+/** Bytes per piece of a template checked for zeros: a page, the unit the OS commits. */
+const kPieceBytes = 4096;
+
+/** A template's pieces holding a byte other than zero, as [start, end) pairs, made once per template. */
+const nonZeroPieces = new WeakMap<Uint8Array, number[]>();
+
 /**
  * Writes a sharing table at `table` from `template` (the bytes of a whole table, as
  * MembershipTable.bytes() gives them, whose identity the shared table at `shared` holds
  * in the same rows): the header and every column but the identity columns and the id
- * index, which are left untouched, then shares. The memory at `table` must be zero.
+ * index, then shares. The memory at `table` must be zero: only the template's pieces
+ * that hold something are written, so columns still zero (deadlines, flags) and the
+ * identity columns leave their pages uncommitted until a kernel writes there.
  */
 export function writeSharingTable(views: MemoryViews, table: number, template: Uint8Array, shared: number): void {
   if (template.byteLength < L.kTableHeaderBytes) throw new Error('writeSharingTable: template too short');
+  let pieces = nonZeroPieces.get(template);
+  if (pieces === undefined) {
+    pieces = piecesOf(template);
+    nonZeroPieces.set(template, pieces);
+  }
+  for (let i = 0; i < pieces.length; i += 2) views.u8.set(template.subarray(pieces[i]!, pieces[i + 1]!), table + pieces[i]!);
+  shareIdentity(views, table, shared);
+}
+
+/** The header, then the pieces of every column but the identity ones that are not all zero. */
+function piecesOf(template: Uint8Array): number[] {
   const header = new Uint32Array(template.buffer, template.byteOffset, L.kHeaderFieldCount);
   const skipped = new Set<number>([L.kHeaderHashSlotsOffsetField]);
   for (const [index] of kIdentityColumns) skipped.add(index);
   const offsets: Array<[number, number]> = [];
   for (let f = L.kHeaderIdHighOffsetField; f <= L.kHeaderHashSlotsOffsetField; f++) offsets.push([f, header[f]!]);
   offsets.sort((a, b) => a[1] - b[1]);
-  views.u8.set(template.subarray(0, L.kTableHeaderBytes), table);
+  const pieces = [0, L.kTableHeaderBytes];
   // Columns run from their offset to the next column's (or the table's end).
   for (let i = 0; i < offsets.length; i++) {
     const [f, start] = offsets[i]!;
+    if (skipped.has(f)) continue;
     const end = i + 1 < offsets.length ? offsets[i + 1]![1] : header[L.kHeaderTotalBytesField]!;
-    if (!skipped.has(f)) views.u8.set(template.subarray(start, end), table + start);
+    for (let at = start; at < end; at += kPieceBytes) {
+      const stop = Math.min(end, at + kPieceBytes);
+      let zero = true;
+      for (let b = at; b < stop && zero; b++) zero = template[b] === 0;
+      if (!zero) pieces.push(at, stop);
+    }
   }
-  shareIdentity(views, table, shared);
+  return pieces;
 }
