@@ -84,6 +84,52 @@ const kFdKeep: f32 = <f32>(1.0 - 1.0 / <f64>(1 << L.kFdWeightShift));
 }
 
 // ---------------------------------------------------------------------------------
+// Identity sharing (src/core/table/shared-identity.ts, the same steps)
+
+/** Whether the table reads its identity columns and id index from a shared table. */
+@inline function identityShared(th: u32): bool {
+  return hdr(th, L.kHeaderIdHighOffsetField) != hdr(th, L.kHeaderOwnIdHighOffsetField);
+}
+
+/** The shared table's base (it has the same layout, so the same own offsets). */
+@inline function sharedTableOf(table: u32, th: u32): u32 {
+  return table + hdr(th, L.kHeaderIdHighOffsetField) - hdr(th, L.kHeaderOwnIdHighOffsetField);
+}
+
+@inline function unshareColumn(table: u32, th: u32, field: i32, own: i32, bytes: u32, rows: u32): void {
+  memory.copy(table + hdr(th, own), table + hdr(th, field), rows * bytes);
+  setHdr(th, field, hdr(th, own));
+}
+
+/**
+ * Copies a shared identity into the table's own columns and rebuilds its own id index
+ * from its rows; a no-op for a table that does not share.
+ */
+export function unshareIdentity(table: u32): void {
+  const th = table & ~3;
+  if (!identityShared(th)) return;
+  const rows = hdr(th, L.kHeaderRowCountField);
+  unshareColumn(table, th, L.kHeaderIdHighOffsetField, L.kHeaderOwnIdHighOffsetField, 4, rows);
+  unshareColumn(table, th, L.kHeaderIdLowOffsetField, L.kHeaderOwnIdLowOffsetField, 4, rows);
+  unshareColumn(table, th, L.kHeaderPortOffsetField, L.kHeaderOwnPortOffsetField, 2, rows);
+  unshareColumn(table, th, L.kHeaderFamilyOffsetField, L.kHeaderOwnFamilyOffsetField, 1, rows);
+  unshareColumn(table, th, L.kHeaderAddressOffsetField, L.kHeaderOwnAddressOffsetField, L.kAddressBytes, rows);
+  setHdr(th, L.kHeaderHashSlotsOffsetField, hdr(th, L.kHeaderOwnHashSlotsOffsetField));
+  const mask = hdr(th, L.kHeaderHashSlotCountField) - 1;
+  const slots = col32(table, th, L.kHeaderHashSlotsOffsetField);
+  memory.fill(slots, 0, (mask + 1) << 2);
+  const highs = col32(table, th, L.kHeaderIdHighOffsetField);
+  const lows = col32(table, th, L.kHeaderIdLowOffsetField);
+  // A sharing table never released a row (a removal copies first), so every row below
+  // its row count is in use, the one being inserted right now included.
+  for (let row: u32 = 0; row < rows; row++) {
+    let slot = hashId(load<u32>(highs + (row << 2)), load<u32>(lows + (row << 2))) & mask;
+    while (load<i32>(slots + (slot << 2)) != 0) slot = (slot + 1) & mask;
+    store<i32>(slots + (slot << 2), <i32>row + 1);
+  }
+}
+
+// ---------------------------------------------------------------------------------
 // Index
 
 @inline function findRowIn(table: u32, high: u32, low: u32): i32 {
@@ -92,7 +138,10 @@ const kFdKeep: f32 = <f32>(1.0 - 1.0 / <f64>(1 << L.kFdWeightShift));
   const slots = col32(table, th, L.kHeaderHashSlotsOffsetField);
   const highs = col32(table, th, L.kHeaderIdHighOffsetField);
   const lows = col32(table, th, L.kHeaderIdLowOffsetField);
-  return probeIndex(slots, highs, lows, mask, high, low);
+  const row = probeIndex(slots, highs, lows, mask, high, low);
+  // A shared index also holds rows other tables claimed past this table's end.
+  if (row >= 0 && identityShared(th) && <u32>row >= hdr(th, L.kHeaderRowCountField)) return -1;
+  return row;
 }
 
 /**
@@ -118,6 +167,29 @@ export function findRow(table: u32, high: u32, low: u32): i32 {
 
 function insertRowIn(table: u32, high: u32, low: u32): i32 {
   const th = table & ~3;
+  if (identityShared(th)) {
+    const shared = sharedTableOf(table, th);
+    const sh = shared & ~3;
+    const next = hdr(th, L.kHeaderRowCountField);
+    const sharedRows = hdr(sh, L.kHeaderRowCountField);
+    if (hdr(th, L.kHeaderFreeHeadField) == 0 && next < hdr(th, L.kHeaderCapacityField)) {
+      if (next < sharedRows) {
+        if (load<u32>(col32(table, th, L.kHeaderIdHighOffsetField) + (next << 2)) == high
+          && load<u32>(col32(table, th, L.kHeaderIdLowOffsetField) + (next << 2)) == low) {
+          setHdr(th, L.kHeaderRowCountField, next + 1);
+          return <i32>next;
+        }
+      } else if (next == sharedRows) {
+        // Claim the shared table's next row; its address is written by writeRowAddress
+        // (the shared row's status says whether it was).
+        const claimed = insertRowIn(shared, high, low);
+        store<u8>(col8(shared, sh, L.kHeaderStatusOffsetField) + <u32>claimed, F.kStatusEmpty);
+        setHdr(th, L.kHeaderRowCountField, next + 1);
+        return claimed;
+      }
+    }
+    unshareIdentity(table);
+  }
   let row: u32;
   const head = hdr(th, L.kHeaderFreeHeadField);
   if (head > 0) {
@@ -185,6 +257,7 @@ export function unindexRow(slots: u32, highs: u32, lows: u32, mask: u32, r: u32)
  */
 export function removeRow(table: u32, row: i32): void {
   const th = table & ~3;
+  unshareIdentity(table);
   const mask = hdr(th, L.kHeaderHashSlotCountField) - 1;
   const slots = col32(table, th, L.kHeaderHashSlotsOffsetField);
   const highs = col32(table, th, L.kHeaderIdHighOffsetField);
@@ -333,6 +406,14 @@ export function mergeDigest(table: u32, packet: u32, length: u32, limit: u32, no
 
 /** Stores family, port and address (zero-filled to 16 bytes, then copied) of a row. */
 @inline function writeRowAddress(table: u32, th: u32, row: u32, family: u32, addressAt: u32, size: u32, port: u32): void {
+  if (identityShared(th)) {
+    const shared = sharedTableOf(table, th);
+    const sharedStatus = col8(shared, shared & ~3, L.kHeaderStatusOffsetField) + row;
+    // The shared row's address is written once, by the table that claimed it.
+    if (<u32>load<u8>(sharedStatus) == F.kStatusEmpty) store<u8>(sharedStatus, <u8>F.kStatusAlive);
+    else if (addressDiffers(table, th, row, family, addressAt, size, port)) unshareIdentity(table);
+    else return;
+  }
   store<u8>(col8(table, th, L.kHeaderFamilyOffsetField) + row, <u8>family);
   store<u16>(col16(table, th, L.kHeaderPortOffsetField) + (row << 1), <u16>port);
   const stored = col8(table, th, L.kHeaderAddressOffsetField) + row * L.kAddressBytes;

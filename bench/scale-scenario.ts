@@ -38,6 +38,8 @@ export interface ScenarioResult {
   simulatedMs: number;
   wallMs: number;
   rssBytesPerNode: number;
+  /** The process's peak resident set, bytes (the scenario's own when it runs alone, as with scale-one). */
+  maxRssBytes?: number;
   heapAndBuffersBytes: number;
   events: number;
   /** For false-positives and stalls: the window's traffic by message type, per node per second. */
@@ -114,7 +116,15 @@ export function runScenario(scenario: Scenario): ScenarioResult {
           sim.runFor(Math.min(60_000, windowMs - minute * 60_000) - at);
         }
       } else {
-        sim.runFor(windowMs);
+        // In slices of a simulated minute (the same run as one runFor), so that a long
+        // window can print its progress (GALAXY_SCALE_PROGRESS=1, on stderr).
+        for (let at = 0; at < windowMs; at += 60_000) {
+          sim.runFor(Math.min(60_000, windowMs - at));
+          if (process.env.GALAXY_SCALE_PROGRESS === '1') {
+            const cpu = process.cpuUsage(cpuStarted);
+            console.error(`${n} nodes loss ${scenario.lossRate ?? 0}: ${Math.min(windowMs, at + 60_000) / 1000} s of ${windowMs / 1000}, false suspicions ${counter.falseSuspicions}, false deaths ${counter.falseDeaths}, CPU ${Math.round((cpu.user + cpu.system) / 1e6)} s, max RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`);
+          }
+        }
       }
       result.bytesPerNodePerSecond = Math.round((totalBytesSent(farm, addresses) - sentBefore) / n / (windowMs / 1000));
       const perNodeSecond = n * (windowMs / 1000);
@@ -132,6 +142,7 @@ export function runScenario(scenario: Scenario): ScenarioResult {
   result.cpuMs = Math.round((cpu.user + cpu.system) / 1000);
   const memory = process.memoryUsage();
   result.rssBytesPerNode = Math.round(memory.rss / n);
+  result.maxRssBytes = process.resourceUsage().maxRSS * 1024;
   result.heapAndBuffersBytes = memory.heapUsed + memory.arrayBuffers;
   result.events = sim.stats().eventsProcessed;
   result.ticks = sim.stats().totals.ticks;

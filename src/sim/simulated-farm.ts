@@ -5,6 +5,7 @@ import type { NetworkSimulator } from '../sim/network-simulator.js';
 import type { SimContext, SimMemberStatus, SimProcess } from '../sim/sim-process.js';
 import { MembershipTable } from '../core/table/membership-table.js';
 import { initializeTable, tableLayout, type TableLayout } from '../core/table/table-layout.js';
+import { writeSharingTable } from '../core/table/shared-identity.js';
 import * as F from '../core/wire/format.js';
 import { parseWireAddress, type NodeId } from '../core/wire/message.js';
 import type { MembershipConfig } from '../core/membership/config.js';
@@ -27,12 +28,28 @@ export interface SimulatedFarmOptions {
   prepopulate?: readonly string[];
   /** Counts every engine's sends by message type (the scale benchmark's breakdown). */
   traffic?: TrafficByType;
+  /**
+   * With prepopulate: the prepopulated tables of one memory share one copy of their
+   * identity columns and id index (core/table/shared-identity.ts), each copying them
+   * into its own columns only when its identity departs from the shared one. Saves
+   * 33 of a row's 65 bytes and changes no result; on by default.
+   */
+  shareIdentity?: boolean;
+}
+
+interface SharedIdentityTable {
+  base: number;
+  written: boolean;
 }
 
 interface Slot {
   runtime: Runtime;
   scratch: EngineScratch;
   base: number;
+  /** The table of the slot's memory holding the shared identity (once written). */
+  shared: SharedIdentityTable;
+  /** The slot's memory was never written (a sharing table may be written there). */
+  fresh: boolean;
 }
 
 /**
@@ -46,7 +63,7 @@ export class SimulatedFarm {
   readonly config: MembershipConfig;
   private readonly options: SimulatedFarmOptions;
   private readonly layout: TableLayout;
-  private readonly runtimes: Array<{ runtime: Runtime; scratch: EngineScratch }> = [];
+  private readonly runtimes: Array<{ runtime: Runtime; scratch: EngineScratch; shared: SharedIdentityTable }> = [];
   private readonly slots = new Map<string, Slot>();
   private readonly engines = new Map<string, MembershipEngine>();
 
@@ -79,8 +96,15 @@ export class SimulatedFarm {
       this.slots.set(context.address, slot);
     }
     const template = this.prepopulated(context.address, incarnationHint);
-    if (template !== null) slot.runtime.views.u8.set(template, slot.base);
+    if (template !== null && this.options.shareIdentity !== false && slot.fresh) {
+      if (!slot.shared.written) {
+        slot.runtime.views.u8.set(template, slot.shared.base);
+        slot.shared.written = true;
+      }
+      writeSharingTable(slot.runtime.views, slot.base, template, slot.shared.base);
+    } else if (template !== null) slot.runtime.views.u8.set(template, slot.base);
     else initializeTable(slot.runtime.views, slot.base, this.layout);
+    slot.fresh = false;
     const table = new MembershipTable(slot.runtime, slot.base);
     const traffic = this.options.traffic;
     const sendDatagram = traffic === undefined
@@ -135,10 +159,14 @@ export class SimulatedFarm {
     let current = this.runtimes[this.runtimes.length - 1];
     if (current === undefined || current.runtime.bytesFree < need) {
       const runtime = createRuntime({ backend: this.options.backend ?? 'wasm', memoryBytes: this.options.runtimeBytes ?? 1024 * 1024 * 1024 });
-      current = { runtime, scratch: new EngineScratch(runtime, this.config.membersMax) };
+      const sharing = this.options.prepopulate !== undefined && this.options.shareIdentity !== false;
+      // The shared table is reserved first; its pages are committed only if written.
+      const shared = { base: sharing ? runtime.allocate(this.layout.totalBytes, 8) : -1, written: false };
+      current = { runtime, scratch: new EngineScratch(runtime, this.config.membersMax), shared };
       this.runtimes.push(current);
     }
-    return { runtime: current.runtime, scratch: current.scratch, base: current.runtime.allocate(this.layout.totalBytes, 8) };
+    // Fresh memory is zero: a sharing table written there never commits its identity pages.
+    return { runtime: current.runtime, scratch: current.scratch, shared: current.shared, fresh: true, base: current.runtime.allocate(this.layout.totalBytes, 8) };
   }
 }
 

@@ -9,6 +9,7 @@ import type { Runtime } from '../core/runtime/runtime.js';
 import { NodeStack, type StackCommand, type StackEvent, type NodeStackOptions } from '../core/stack/node-stack.js';
 import { MembershipTable } from '../core/table/membership-table.js';
 import { initializeTable, tableLayout, type TableLayout } from '../core/table/table-layout.js';
+import { writeSharingTable } from '../core/table/shared-identity.js';
 import * as F from '../core/wire/format.js';
 import { parseWireAddress } from '../core/wire/message.js';
 import { nodeIdOf } from '../core/wire/node-id-of.js';
@@ -55,8 +56,8 @@ export class SimulatedStackFarm {
   readonly fmidbConfig: FmidbConfig;
   private readonly options: SimulatedStackFarmOptions;
   private readonly layout: TableLayout;
-  private readonly memberships: Array<{ runtime: Runtime; scratch: EngineScratch }> = [];
-  private readonly slots = new Map<string, { runtime: Runtime; scratch: EngineScratch; base: number }>();
+  private readonly memberships: Array<{ runtime: Runtime; scratch: EngineScratch; shared: { base: number; written: boolean } }> = [];
+  private readonly slots = new Map<string, TableSlot>();
   private readonly fmidbMemory: FmidbMemory;
   private readonly stacks = new Map<string, NodeStack>();
   /** Every process each node's runner was asked to run and the code it exited with, across restarts (for the checkers). */
@@ -96,8 +97,16 @@ export class SimulatedStackFarm {
       this.slots.set(context.address, slot);
     }
     const template = incarnationHint === 0 ? this.prepopulated() : null;
-    if (template !== null) slot.runtime.views.u8.set(template, slot.base);
+    if (template !== null && slot.fresh) {
+      // Prepopulated tables of one memory share one copy of their identity (see SimulatedFarm).
+      if (!slot.shared.written) {
+        slot.runtime.views.u8.set(template, slot.shared.base);
+        slot.shared.written = true;
+      }
+      writeSharingTable(slot.runtime.views, slot.base, template, slot.shared.base);
+    } else if (template !== null) slot.runtime.views.u8.set(template, slot.base);
     else initializeTable(slot.runtime.views, slot.base, this.layout);
+    slot.fresh = false;
     const o = this.options;
     const options: NodeStackOptions = {
         address: context.address,
@@ -156,16 +165,28 @@ export class SimulatedStackFarm {
     return this.template;
   }
 
-  private allocateSlot(): { runtime: Runtime; scratch: EngineScratch; base: number } {
+  private allocateSlot(): TableSlot {
     const need = this.layout.totalBytes + 8;
     let current = this.memberships[this.memberships.length - 1];
     if (current === undefined || current.runtime.bytesFree < need) {
       const runtime = createRuntime({ backend: this.options.backend ?? 'wasm', memoryBytes: 256 << 20 });
-      current = { runtime, scratch: new EngineScratch(runtime, this.options.membership.membersMax) };
+      // The shared identity's table is reserved first; its pages are committed only if written.
+      const shared = { base: this.options.prepopulate !== undefined ? runtime.allocate(this.layout.totalBytes, 8) : -1, written: false };
+      current = { runtime, scratch: new EngineScratch(runtime, this.options.membership.membersMax), shared };
       this.memberships.push(current);
     }
-    return { runtime: current.runtime, scratch: current.scratch, base: current.runtime.allocate(this.layout.totalBytes, 8) };
+    return { runtime: current.runtime, scratch: current.scratch, shared: current.shared, fresh: true, base: current.runtime.allocate(this.layout.totalBytes, 8) };
   }
+}
+
+interface TableSlot {
+  runtime: Runtime;
+  scratch: EngineScratch;
+  base: number;
+  /** The table of the slot's memory holding the shared identity (once written). */
+  shared: { base: number; written: boolean };
+  /** The slot's memory was never written (a sharing table may be written there). */
+  fresh: boolean;
 }
 
 const kStatusNames: Record<number, SimMemberStatus> = { [F.kStatusAlive]: 'alive', [F.kStatusSuspect]: 'suspect', [F.kStatusDead]: 'dead', [F.kStatusLeft]: 'left' };

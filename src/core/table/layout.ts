@@ -27,6 +27,11 @@
 //   fdSamples           u16   heartbeat intervals observed, saturating at 65535
 //   hashSlots           i32   open-addressing index from id to row + 1 (0 = empty)
 //
+// Identity sharing (shared-identity.ts): a simulator holds thousands of tables that
+// list the same members in the same rows, so their identity columns (idHigh, idLow,
+// port, family, address) and id index (hashSlots) can be one shared copy, which a table
+// copies into its own columns the first time it would write a different identity.
+//
 // Why so narrow: the simulator holds one full table per simulated node, so a farm of
 // 10,000 nodes is 10^8 rows in one process; at about 67 bytes a row that is 6.7 GB,
 // inside the 8 GiB the scale benchmark allows. Times are therefore u32 milliseconds
@@ -68,7 +73,19 @@ export const kHeaderHashSlotsOffsetField = 23;
 export const kHeaderTotalBytesField = 24;
 /** Rows released and not yet reused. */
 export const kHeaderFreeCountField = 25;
-export const kHeaderFieldCount = 26;
+// Fields 26-31: the byte offsets of the table's own identity columns (ids, address,
+// port, family) and its own id index. They equal the offsets above unless the table
+// shares its identity (shared-identity.ts): then the offsets above lead, modulo 2^32,
+// into a shared table in the same memory, and these say where to copy it back to.
+// A table shares its identity exactly while kHeaderIdHighOffsetField differs from
+// kHeaderOwnIdHighOffsetField.
+export const kHeaderOwnIdHighOffsetField = 26;
+export const kHeaderOwnIdLowOffsetField = 27;
+export const kHeaderOwnPortOffsetField = 28;
+export const kHeaderOwnFamilyOffsetField = 29;
+export const kHeaderOwnAddressOffsetField = 30;
+export const kHeaderOwnHashSlotsOffsetField = 31;
+export const kHeaderFieldCount = 32;
 
 export const kAddressBytes = 16;
 

@@ -5,6 +5,7 @@ import type { NodeId, WireAddress } from '../wire/message.js';
 import { WireError } from '../wire/wire-error.js';
 import * as L from './layout.js';
 import { initializeTable, readTableLayout, tableLayout, type TableLayout } from './table-layout.js';
+import { identityShared, sharedTableOf, unshareIdentity } from './shared-identity.js';
 
 /** A member as an object, for cold paths (CLI, API, tests). */
 export interface MemberRow {
@@ -37,15 +38,10 @@ export class TableFullError extends WireError {
 export class MembershipTable {
   readonly base: number;
   readonly layout: TableLayout;
-  readonly idHigh: Uint32Array;
-  readonly idLow: Uint32Array;
   readonly incarnation: Uint32Array;
   readonly heartbeat: Uint32Array;
-  readonly port: Uint16Array;
   readonly status: Uint8Array;
-  readonly family: Uint8Array;
   readonly flags: Uint8Array;
-  readonly address: Uint8Array;
   readonly stateChangeMs: Uint32Array;
   readonly lastHeardMs: Uint32Array;
   readonly fdMeanMs: Float32Array;
@@ -54,6 +50,14 @@ export class MembershipTable {
   readonly deadlineMs: Uint32Array;
   private readonly runtime: Runtime;
   private readonly header: Uint32Array;
+  // The identity columns move when a table stops sharing them (shared-identity.ts), so
+  // they are views bound to the header's offsets, checked at each access.
+  private idHighView!: Uint32Array;
+  private idLowView!: Uint32Array;
+  private portView!: Uint16Array;
+  private familyView!: Uint8Array;
+  private addressView!: Uint8Array;
+  private boundIdHighOffset = -1;
 
   /** Allocates and initialises a table for `capacity` members in the runtime's memory. */
   static create(runtime: Runtime, capacity: number): MembershipTable {
@@ -74,21 +78,66 @@ export class MembershipTable {
     const n = layout.capacity;
     const o = layout.offsets;
     this.header = new Uint32Array(buffer, base, L.kHeaderFieldCount);
-    this.idHigh = new Uint32Array(buffer, base + o.idHigh, n);
-    this.idLow = new Uint32Array(buffer, base + o.idLow, n);
     this.incarnation = new Uint32Array(buffer, base + o.incarnation, n);
     this.heartbeat = new Uint32Array(buffer, base + o.heartbeat, n);
-    this.port = new Uint16Array(buffer, base + o.port, n);
     this.status = new Uint8Array(buffer, base + o.status, n);
-    this.family = new Uint8Array(buffer, base + o.family, n);
     this.flags = new Uint8Array(buffer, base + o.flags, n);
-    this.address = new Uint8Array(buffer, base + o.address, n * L.kAddressBytes);
+    this.bindIdentity();
     this.stateChangeMs = new Uint32Array(buffer, base + o.stateChange, n);
     this.lastHeardMs = new Uint32Array(buffer, base + o.lastHeard, n);
     this.fdMeanMs = new Float32Array(buffer, base + o.fdMean, n);
     this.fdVarianceMs2 = new Float32Array(buffer, base + o.fdVariance, n);
     this.fdSamples = new Uint16Array(buffer, base + o.fdSamples, n);
     this.deadlineMs = new Uint32Array(buffer, base + o.deadline, n);
+  }
+
+  get idHigh(): Uint32Array {
+    if (this.header[L.kHeaderIdHighOffsetField] !== this.boundIdHighOffset) this.bindIdentity();
+    return this.idHighView;
+  }
+
+  get idLow(): Uint32Array {
+    if (this.header[L.kHeaderIdHighOffsetField] !== this.boundIdHighOffset) this.bindIdentity();
+    return this.idLowView;
+  }
+
+  get port(): Uint16Array {
+    if (this.header[L.kHeaderIdHighOffsetField] !== this.boundIdHighOffset) this.bindIdentity();
+    return this.portView;
+  }
+
+  get family(): Uint8Array {
+    if (this.header[L.kHeaderIdHighOffsetField] !== this.boundIdHighOffset) this.bindIdentity();
+    return this.familyView;
+  }
+
+  /** 16 bytes per row (IPv4 in the first 4). */
+  get address(): Uint8Array {
+    if (this.header[L.kHeaderIdHighOffsetField] !== this.boundIdHighOffset) this.bindIdentity();
+    return this.addressView;
+  }
+
+  /** Whether this table reads its identity columns from a shared table (shared-identity.ts). */
+  get identityShared(): boolean {
+    return identityShared(this.header, 0);
+  }
+
+  /** Copies a shared identity into this table's own columns (no-op when not sharing). */
+  unshareIdentity(): void {
+    unshareIdentity(this.runtime.views, this.base);
+  }
+
+  private bindIdentity(): void {
+    const buffer = this.runtime.views.buffer;
+    const h = this.header;
+    const n = this.layout.capacity;
+    const at = (field: number): number => (this.base + h[field]!) >>> 0;
+    this.idHighView = new Uint32Array(buffer, at(L.kHeaderIdHighOffsetField), n);
+    this.idLowView = new Uint32Array(buffer, at(L.kHeaderIdLowOffsetField), n);
+    this.portView = new Uint16Array(buffer, at(L.kHeaderPortOffsetField), n);
+    this.familyView = new Uint8Array(buffer, at(L.kHeaderFamilyOffsetField), n);
+    this.addressView = new Uint8Array(buffer, at(L.kHeaderAddressOffsetField), n * L.kAddressBytes);
+    this.boundIdHighOffset = h[L.kHeaderIdHighOffsetField]!;
   }
 
   get capacity(): number {
@@ -156,10 +205,29 @@ export class MembershipTable {
   }
 
   setAddress(row: number, address: WireAddress): void {
+    if (identityShared(this.header, 0)) {
+      // The kernels' rule (shared-identity.ts): only the table that claimed a shared row
+      // writes its address there; any other change is written to this table's own copy.
+      const u32 = this.runtime.views.u32;
+      const shared = sharedTableOf(u32, this.base);
+      const sharedStatus = shared + u32[(shared >>> 2) + L.kHeaderStatusOffsetField]! + row;
+      const u8 = this.runtime.views.u8;
+      if (u8[sharedStatus] === F.kStatusEmpty) u8[sharedStatus] = F.kStatusAlive;
+      else if (!this.sameAddress(row, address)) this.unshareIdentity();
+      else return;
+    }
     this.family[row] = address.family;
     this.port[row] = address.port;
     this.address.fill(0, row * L.kAddressBytes, (row + 1) * L.kAddressBytes);
     this.address.set(address.bytes.subarray(0, address.family === 6 ? 16 : 4), row * L.kAddressBytes);
+  }
+
+  private sameAddress(row: number, address: WireAddress): boolean {
+    if (this.family[row] !== address.family || this.port[row] !== address.port) return false;
+    const stored = this.address;
+    const size = address.family === 6 ? 16 : address.family === 4 ? 4 : 0;
+    for (let i = 0; i < L.kAddressBytes; i++) if (stored[row * L.kAddressBytes + i] !== (i < size ? address.bytes[i]! : 0)) return false;
+    return true;
   }
 
   /** Marks the row as the local node, which merges never overwrite. */

@@ -37,6 +37,18 @@ const kColumns: ReadonlyArray<readonly [ColumnName, number, number]> = [
   ['address', L.kHeaderAddressOffsetField, L.kAddressBytes],
 ];
 
+/**
+ * The identity columns and the id index, with the header fields of their own offsets:
+ * what a table may share with others (shared-identity.ts).
+ */
+export const kIdentityColumns: ReadonlyArray<readonly [field: number, ownField: number, bytesPerRow: number]> = [
+  [L.kHeaderIdHighOffsetField, L.kHeaderOwnIdHighOffsetField, 4],
+  [L.kHeaderIdLowOffsetField, L.kHeaderOwnIdLowOffsetField, 4],
+  [L.kHeaderPortOffsetField, L.kHeaderOwnPortOffsetField, 2],
+  [L.kHeaderFamilyOffsetField, L.kHeaderOwnFamilyOffsetField, 1],
+  [L.kHeaderAddressOffsetField, L.kHeaderOwnAddressOffsetField, L.kAddressBytes],
+];
+
 /** Computes the layout of a table holding `capacity` members; throws on a bad capacity. */
 export function tableLayout(capacity: number): TableLayout {
   if (!Number.isInteger(capacity) || capacity < 1 || capacity > kTableCapacityMax) {
@@ -59,11 +71,30 @@ export function tableLayout(capacity: number): TableLayout {
 
 /** Writes a fresh header at `base` and clears the table's memory. */
 export function initializeTable(views: MemoryViews, base: number, layout: TableLayout): void {
+  checkFits(views, base, layout);
+  views.u8.fill(0, base, base + layout.totalBytes);
+  writeHeader(views, base, layout);
+}
+
+/**
+ * Writes a fresh header at `base` without clearing the rest of the table: for memory
+ * known to be zero (fresh pages, which stay uncommitted until written), so that a
+ * table whose identity is shared never touches its own identity columns.
+ */
+export function initializeHeader(views: MemoryViews, base: number, layout: TableLayout): void {
+  checkFits(views, base, layout);
+  views.u8.fill(0, base, base + L.kTableHeaderBytes);
+  writeHeader(views, base, layout);
+}
+
+function checkFits(views: MemoryViews, base: number, layout: TableLayout): void {
   if (base % 8 !== 0) throw new RangeError(`table base must be 8-byte aligned, got ${base}`);
   if (base + layout.totalBytes > views.buffer.byteLength) {
     throw new RangeError(`table of ${layout.totalBytes} bytes does not fit at ${base} in ${views.buffer.byteLength} bytes of memory`);
   }
-  views.u8.fill(0, base, base + layout.totalBytes);
+}
+
+function writeHeader(views: MemoryViews, base: number, layout: TableLayout): void {
   const h = base >>> 2;
   views.u32[h + L.kHeaderMagicField] = L.kTableMagic;
   views.u32[h + L.kHeaderVersionField] = L.kTableLayoutVersion;
@@ -71,6 +102,8 @@ export function initializeTable(views: MemoryViews, base: number, layout: TableL
   views.u32[h + L.kHeaderHashSlotCountField] = layout.hashSlotCount;
   views.u32[h + L.kHeaderTotalBytesField] = layout.totalBytes;
   for (const [name, index] of kColumns) views.u32[h + index] = layout.offsets[name];
+  for (const [index, own] of kIdentityColumns) views.u32[h + own] = views.u32[h + index]!;
+  views.u32[h + L.kHeaderOwnHashSlotsOffsetField] = layout.offsets.hashSlots;
 }
 
 /** Reads the layout back from a table header (a worker attaching to a table does this). */
@@ -82,6 +115,13 @@ export function readTableLayout(views: MemoryViews, base: number): TableLayout {
   }
   const offsets = {} as Record<ColumnName, number>;
   for (const [name, index] of kColumns) offsets[name] = views.u32[h + index]!;
+  // A table sharing its identity: its layout is still that of its own memory.
+  offsets.idHigh = views.u32[h + L.kHeaderOwnIdHighOffsetField]!;
+  offsets.idLow = views.u32[h + L.kHeaderOwnIdLowOffsetField]!;
+  offsets.port = views.u32[h + L.kHeaderOwnPortOffsetField]!;
+  offsets.family = views.u32[h + L.kHeaderOwnFamilyOffsetField]!;
+  offsets.address = views.u32[h + L.kHeaderOwnAddressOffsetField]!;
+  offsets.hashSlots = views.u32[h + L.kHeaderOwnHashSlotsOffsetField]!;
   return {
     capacity: views.u32[h + L.kHeaderCapacityField]!,
     hashSlotCount: views.u32[h + L.kHeaderHashSlotCountField]!,

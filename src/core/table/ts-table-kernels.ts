@@ -3,6 +3,8 @@ import { checkHeader } from '../wire/ts-codec.js';
 import { checksum } from '../wire/checksum.js';
 import * as F from '../wire/format.js';
 import * as L from './layout.js';
+import { hashId } from './hash-id.js';
+import { identityShared, sharedTableOf, unshareIdentity } from './shared-identity.js';
 
 /**
  * The TypeScript table kernels: id lookup, insertion and removal, the digest merge,
@@ -17,13 +19,7 @@ function field(views: MemoryViews, table: number, index: number): number {
   return views.u32[(table >>> 2) + index]!;
 }
 
-/** The open-addressing hash of a 64-bit id; both backends use these exact steps. */
-export function hashId(high: number, low: number): number {
-  let h = Math.imul(low ^ Math.imul(high, 668265261), 374761393);
-  h ^= h >>> 15;
-  h = Math.imul(h, 668265261);
-  return (h ^ (h >>> 13)) >>> 0;
-}
+export { hashId };
 
 /** Finds the row of a node id; returns -1 when it is not in the table. */
 export function findRow(views: MemoryViews, table: number, high: number, low: number): number {
@@ -31,7 +27,10 @@ export function findRow(views: MemoryViews, table: number, high: number, low: nu
   const slots = (table + field(views, table, L.kHeaderHashSlotsOffsetField)) >>> 2;
   const highs = (table + field(views, table, L.kHeaderIdHighOffsetField)) >>> 2;
   const lows = (table + field(views, table, L.kHeaderIdLowOffsetField)) >>> 2;
-  return probeIndex(views, slots, highs, lows, mask, high, low);
+  const row = probeIndex(views, slots, highs, lows, mask, high, low);
+  // A shared index also holds rows other tables claimed past this table's end.
+  if (row >= 0 && identityShared(views.u32, table) && row >= field(views, table, L.kHeaderRowCountField)) return -1;
+  return row;
 }
 
 /**
@@ -60,6 +59,28 @@ export function insertRow(views: MemoryViews, table: number, high: number, low: 
   const u32 = views.u32;
   const i32 = views.i32;
   const t = table >>> 2;
+  if (identityShared(u32, table)) {
+    const shared = sharedTableOf(u32, table);
+    const s = shared >>> 2;
+    const next = u32[t + L.kHeaderRowCountField]!;
+    const sharedRows = u32[s + L.kHeaderRowCountField]!;
+    if (u32[t + L.kHeaderFreeHeadField] === 0 && next < u32[t + L.kHeaderCapacityField]!) {
+      if (next < sharedRows) {
+        if (u32[((table + u32[t + L.kHeaderIdHighOffsetField]!) >>> 2) + next] === high >>> 0 && u32[((table + u32[t + L.kHeaderIdLowOffsetField]!) >>> 2) + next] === low >>> 0) {
+          u32[t + L.kHeaderRowCountField] = next + 1;
+          return next;
+        }
+      } else if (next === sharedRows) {
+        // Claim the shared table's next row; its address is written by writeAddress (the
+        // shared row's status says whether it was).
+        const row = insertRow(views, shared, high, low);
+        views.u8[shared + u32[s + L.kHeaderStatusOffsetField]! + row] = F.kStatusEmpty;
+        u32[t + L.kHeaderRowCountField] = next + 1;
+        return row;
+      }
+    }
+    unshareIdentity(views, table);
+  }
   let row: number;
   const head = u32[t + L.kHeaderFreeHeadField]!;
   if (head > 0) {
@@ -88,6 +109,7 @@ export function insertRow(views: MemoryViews, table: number, high: number, low: 
 export function removeRow(views: MemoryViews, table: number, row: number): void {
   const u32 = views.u32;
   const t = table >>> 2;
+  unshareIdentity(views, table);
   const mask = u32[t + L.kHeaderHashSlotCountField]! - 1;
   const slots = (table + u32[t + L.kHeaderHashSlotsOffsetField]!) >>> 2;
   const highs = (table + u32[t + L.kHeaderIdHighOffsetField]!) >>> 2;
@@ -256,9 +278,9 @@ function report(views: MemoryViews, out: number, outCapacity: number, row: numbe
 function addressDiffers(views: MemoryViews, table: number, row: number, family: number, addressAt: number, size: number, port: number): boolean {
   const t = table >>> 2;
   const u8 = views.u8;
-  if (u8[table + views.u32[t + L.kHeaderFamilyOffsetField]! + row] !== family) return true;
-  if (views.u16[(table + views.u32[t + L.kHeaderPortOffsetField]!) / 2 + row] !== port) return true;
-  const stored = table + views.u32[t + L.kHeaderAddressOffsetField]! + row * L.kAddressBytes;
+  if (u8[((table + views.u32[t + L.kHeaderFamilyOffsetField]!) >>> 0) + row] !== family) return true;
+  if (views.u16[((table + views.u32[t + L.kHeaderPortOffsetField]!) >>> 1) + row] !== port) return true;
+  const stored = ((table + views.u32[t + L.kHeaderAddressOffsetField]!) >>> 0) + row * L.kAddressBytes;
   for (let i = 0; i < size; i++) if (u8[stored + i] !== u8[addressAt + i]) return true;
   return false;
 }
@@ -266,9 +288,17 @@ function addressDiffers(views: MemoryViews, table: number, row: number, family: 
 function writeAddress(views: MemoryViews, table: number, row: number, family: number, addressAt: number, size: number, port: number): void {
   const t = table >>> 2;
   const u8 = views.u8;
-  u8[table + views.u32[t + L.kHeaderFamilyOffsetField]! + row] = family;
-  views.u16[(table + views.u32[t + L.kHeaderPortOffsetField]!) / 2 + row] = port;
-  const stored = table + views.u32[t + L.kHeaderAddressOffsetField]! + row * L.kAddressBytes;
+  if (identityShared(views.u32, table)) {
+    const shared = sharedTableOf(views.u32, table);
+    const sharedStatus = shared + views.u32[(shared >>> 2) + L.kHeaderStatusOffsetField]! + row;
+    // The shared row's address is written once, by the table that claimed it.
+    if (u8[sharedStatus] === F.kStatusEmpty) u8[sharedStatus] = F.kStatusAlive;
+    else if (addressDiffers(views, table, row, family, addressAt, size, port)) unshareIdentity(views, table);
+    else return;
+  }
+  u8[((table + views.u32[t + L.kHeaderFamilyOffsetField]!) >>> 0) + row] = family;
+  views.u16[((table + views.u32[t + L.kHeaderPortOffsetField]!) >>> 1) + row] = port;
+  const stored = ((table + views.u32[t + L.kHeaderAddressOffsetField]!) >>> 0) + row * L.kAddressBytes;
   u8.fill(0, stored, stored + L.kAddressBytes);
   u8.copyWithin(stored, addressAt, addressAt + size);
 }
@@ -441,8 +471,8 @@ export function encodeDigest(views: MemoryViews, table: number, rowList: number,
   const t = table >>> 2;
   const rowsUsed = u32[t + L.kHeaderRowCountField]!;
   const statusAt = table + u32[t + L.kHeaderStatusOffsetField]!;
-  const familyAt = table + u32[t + L.kHeaderFamilyOffsetField]!;
-  const addressAt = table + u32[t + L.kHeaderAddressOffsetField]!;
+  const familyAt = (table + u32[t + L.kHeaderFamilyOffsetField]!) >>> 0;
+  const addressAt = (table + u32[t + L.kHeaderAddressOffsetField]!) >>> 0;
   const ports = (table + u32[t + L.kHeaderPortOffsetField]!) >>> 1;
   const highs = (table + u32[t + L.kHeaderIdHighOffsetField]!) >>> 2;
   const lows = (table + u32[t + L.kHeaderIdLowOffsetField]!) >>> 2;

@@ -1,0 +1,89 @@
+/**
+ * The whole node in the simulator (issue 15, part 2): a farm of N simulated nodes, each
+ * running the NodeStack (membership, FMIDB, job coordination, as the agent does), LAN
+ * membership preset, started in its steady state, under a loss rate (5% by default).
+ * After a 3-s warm-up, ten nodes spread over the farm each write one attribute at once;
+ * the benchmark measures how long until 99% and 100% of the nodes hold each write (from
+ * the FMIDB change events the stacks emit), the bytes each node sends per second over
+ * the window, CPU time and the process's peak memory.
+ *
+ *   node dist/bench/scale-stack.js [NODES] [LOSS] [WINDOW_MS] [SEED]
+ *   npm run bench:scale-stack -- 1000 0.05
+ *
+ * Target (issue 15): 99% of nodes within 1 s at 10,000 nodes under 5% loss. Prints one
+ * JSON object (figures in ms and bytes).
+ */
+import { membershipConfig } from '../src/core/membership/config.js';
+import { NetworkSimulator } from '../src/sim/network-simulator.js';
+import { nodeAddress } from '../src/sim/node-address.js';
+import { SimulatedStackFarm } from '../src/sim/simulated-stack-farm.js';
+
+const [nodesText = '1000', lossText = '0.05', windowText = '10000', seedText] = process.argv.slice(2);
+const n = Number(nodesText);
+const lossRate = Number(lossText);
+const windowMs = Number(windowText);
+const seed = seedText === undefined ? 2000 + n : Number(seedText);
+const kWarmupMs = 3000;
+const kWriters = 10;
+
+const started = performance.now();
+const cpuStarted = process.cpuUsage();
+const sim = new NetworkSimulator({ seed, nodesMax: n + 8, tickMs: 10, eventsQueuedMax: 1 << 24, lossRate: 0 });
+const addresses = Array.from({ length: n }, (_, i) => nodeAddress(i));
+/** write key -> sim time each node first held it. */
+const heldAt = new Map<string, Map<string, number>>();
+let t0 = -1;
+const farm = new SimulatedStackFarm(sim, {
+  membership: membershipConfig({ membersMax: n + 16, failedProbesToSuspect: 2 }, 'lan'),
+  startsMax: n + 8,
+  prepopulate: addresses,
+  onEvent: (address, event, simNowMs) => {
+    if (t0 < 0 || event.layer !== 'fmidb' || event.change.cause !== 'write' || !event.change.key.startsWith('scale-')) return;
+    const key = `${event.change.subject}/${event.change.key}`;
+    let held = heldAt.get(key);
+    if (held === undefined) heldAt.set(key, (held = new Map()));
+    if (!held.has(address)) held.set(address, simNowMs - t0);
+  },
+});
+for (let i = 0; i < n; i++) farm.addNode(addresses.slice(0, 3));
+const setupMs = performance.now() - started;
+sim.runFor(kWarmupMs);
+sim.setLossRate(lossRate);
+const sentBefore = bytesSent();
+t0 = sim.nowMs();
+const writers = Array.from({ length: kWriters }, (_, i) => addresses[Math.floor((i * n) / kWriters) + 1] ?? addresses[0]!);
+for (const [i, writer] of writers.entries()) farm.command(writer, { type: 'write', writes: [{ subject: writer, key: `scale-${i}`, value: `v${i}` }] });
+sim.runFor(windowMs);
+const sent = bytesSent() - sentBefore;
+
+const perWrite = [...heldAt.entries()].map(([key, held]) => {
+  const times = [...held.values()].sort((a, b) => a - b);
+  const at = (fraction: number): number | null => (times.length >= Math.ceil(fraction * n) ? round(times[Math.ceil(fraction * n) - 1]!) : null);
+  return { key, holders: times.length, p99Ms: at(0.99), allMs: at(1) };
+});
+const worst = (field: 'p99Ms' | 'allMs'): number | null => (perWrite.length < kWriters || perWrite.some((w) => w[field] === null) ? null : Math.max(...perWrite.map((w) => w[field]!)));
+const cpu = process.cpuUsage(cpuStarted);
+console.log(JSON.stringify({
+  nodes: n,
+  lossRate,
+  seed,
+  windowMs,
+  writes: kWriters,
+  p99WorstMs: worst('p99Ms'),
+  allWorstMs: worst('allMs'),
+  perWrite,
+  bytesPerNodePerSecond: Math.round(sent / n / (windowMs / 1000)),
+  setupWallMs: Math.round(setupMs),
+  wallMs: Math.round(performance.now() - started),
+  cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+  maxRssBytes: process.resourceUsage().maxRSS * 1024,
+}, null, 2));
+
+function bytesSent(): number {
+  const totals = sim.stats().totals;
+  return totals.datagramBytesSent + totals.frameBytesSent;
+}
+
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
+}
