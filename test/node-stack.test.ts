@@ -108,7 +108,7 @@ describe('NodeStack', () => {
     expect(a.liveMembers().has(bAddress)).toBe(false);
     const p = a.coordinator.jobs.get('j')!.processes[0]!;
     expect(p.state).toBe('lost');
-    expect(p.reason).toMatch(/left the membership/);
+    expect(p.reason).toMatch(/left the farm/);
     expect(a.fmidb.replica.get(bAddress, 'rack')).toBeUndefined();
   });
 });

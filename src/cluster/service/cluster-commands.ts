@@ -43,7 +43,7 @@ function parseSize(text: string | undefined): number | undefined {
 
 export function registerClusterCommands(program: Command, print: Print = (line) => console.log(line)): void {
   // The Cluster Designer (src/cluster/designer) may have made `galaxy cluster` already.
-  const cluster = program.commands.find((c) => c.name() === 'cluster') ?? program.command('cluster').description('clusters: groups of nodes with consensus views and virtually synchronous channels');
+  const cluster = program.commands.find((c) => c.name() === 'cluster') ?? program.command('cluster').description('clusters: groups of farm nodes with consensus views, defined in the FMIDB (create, ls, show, members, views, leave, delete; design one from a profile)');
   const path = (name: string, rest = ''): string => `/v1/clusters/${encodeURIComponent(name)}${rest}`;
 
   withConnection(

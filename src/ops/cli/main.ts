@@ -25,7 +25,7 @@ const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'u
 
 const program = new Command()
   .name('galaxy')
-  .description('Galaxy: farm management (SWIM + Lifeguard membership, admission, the FMIDB, SQL landscapes, farm service components) and cluster profiles (validate, render, plan); running clusters are coming, not in this release')
+  .description('Galaxy: farm management (SWIM + Lifeguard membership, admission, the FMIDB, SQL landscapes, farm service components), clusters with consensus views (galaxy cluster), and cluster profiles with the Cluster Designer (galaxy profile, galaxy cluster design); cluster channels for components are coming, not in this release')
   .version(version);
 
 program
