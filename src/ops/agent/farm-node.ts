@@ -45,6 +45,18 @@ export interface FarmNodeOptions {
 /** The component kinds the agent runs: announced in its `components` tag, and told where their peers are. */
 const kAllComponentKinds: readonly string[] = ['measurement', ...kFarmComponentKinds];
 
+/** The API's modules, loaded only when the API is on (issue 14: an agent with --api off boots faster and smaller). */
+async function loadApiModules() {
+  const [{ ApiServer }, { TokenStore }, { farmDataRoutes }, { farmComponentsRoutes }, { profileAndDesignerRoutes }] = await Promise.all([
+    import('../../ops/api/api-server.js'),
+    import('../../ops/api/token-store.js'),
+    import('../../farm/data/farm-data-routes.js'),
+    import('../../farm/install/farm-components-routes.js'),
+    import('../../cluster/designer/agent-designer.js'),
+  ]);
+  return { ApiServer, TokenStore, farmDataRoutes, farmComponentsRoutes, profileAndDesignerRoutes };
+}
+
 export class FarmNode implements ApiBackend {
   readonly service: FarmService;
   readonly componentHost: ComponentHost;
@@ -98,6 +110,12 @@ export class FarmNode implements ApiBackend {
     const kinds = options.components ?? prepared.farm.components ?? kAllComponentKinds;
     const unknown = kinds.filter((kind) => !kAllComponentKinds.includes(kind));
     if (unknown.length > 0) throw new Error(`unknown component kind(s) ${unknown.join(', ')}: the agent runs ${kAllComponentKinds.join(', ')}`);
+    // The API's modules are loaded before the node starts, never between its start and the
+    // return: the caller (runFarmAgent) subscribes to the node's events only once start()
+    // resolves, so whatever the node sees meanwhile (joins, its admission) reaches nobody.
+    // Importing them there (ws, routes, schemas: hundreds of ms on a loaded host) lost the
+    // joins the demo counts, and it never converged.
+    const apiModules = prepared.farm.api === null ? null : await loadApiModules();
     const service = await FarmService.start({
       agent: { ...prepared.options, meta: { ...(prepared.options.meta ?? {}), components: kinds.join(',') } },
       dataDir: prepared.dataDir,
@@ -114,14 +132,8 @@ export class FarmNode implements ApiBackend {
       // Jobs, scripts and installation turn landscapes and statements into nodes through the
       // FMIDB's landscapes; installation follows the farm configuration's components.
       node.farmComponents = new FarmComponents({ service, host: node.componentHost, dataDir: prepared.dataDir, logger, publish: (event) => node.publish(event), values: (id) => node.values(id), resolve: (target) => node.data.resolve(target), desired: node.desiredComponents, kinds });
-      if (prepared.farm.api !== null) {
-        const [{ ApiServer }, { TokenStore }, { farmDataRoutes }, { farmComponentsRoutes }, { profileAndDesignerRoutes }] = await Promise.all([
-          import('../../ops/api/api-server.js'),
-          import('../../ops/api/token-store.js'),
-          import('../../farm/data/farm-data-routes.js'),
-          import('../../farm/install/farm-components-routes.js'),
-          import('../../cluster/designer/agent-designer.js'),
-        ]);
+      if (prepared.farm.api !== null && apiModules !== null) {
+        const { ApiServer, TokenStore, farmDataRoutes, farmComponentsRoutes, profileAndDesignerRoutes } = apiModules;
         const tokens = TokenStore.open(join(prepared.dataDir, 'tokens.json'));
         if (tokens.bootstrap(join(prepared.dataDir, kAdminTokenFileName))) logger.info({ file: join(prepared.dataDir, kAdminTokenFileName) }, 'created the admin API token');
         const tls = prepared.farm.apiTls === null ? undefined : loadApiTls(prepared.farm.apiTls, prepared.dataDir, parseBindAddress(prepared.farm.api).host);
