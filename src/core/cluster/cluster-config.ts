@@ -82,6 +82,10 @@ export interface BrokenVariants {
   neverSuspect?: boolean;
   /** Accept an install of an older view id too (breaks monotonic views). */
   installOlderViews?: boolean;
+  /** A leaver stops voting at once, as before issue 17's fix (strands the survivor of a 2-member view in 'minority'). */
+  leaverStopsVoting?: boolean;
+  /** Evidence against an incarnation is never lifted by proof of life (a node declared dead in a partition joins and is evicted in a loop). */
+  keepDeadEvidence?: boolean;
 }
 
 export interface ClusterMemberSettings {

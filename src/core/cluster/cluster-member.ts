@@ -77,6 +77,10 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
   private lastHeardMs: number[] = [];
   /** Sticky for the view: external evidence, a leave, or a newer incarnation asking to join. */
   private evidence: boolean[] = [];
+  /** inherited[r]: evidence[r] came only from deadIncarnations at setView (evidence of an earlier view), so proof of life may lift it. */
+  private inherited: boolean[] = [];
+  /** leaving[r]: member r said it leaves; it is suspected, but still an acceptor that prepares and accepts are sent to. */
+  private leaving: boolean[] = [];
   private frozen = false;
   private frozenSinceMs = 0;
 
@@ -94,11 +98,15 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
 
   private readonly joinCandidates = new Map<string, { incarnation: number; lastHeardMs: number }>();
   /**
-   * Incarnations known dead from external evidence, so the evidence outlives a view
-   * change that was already running when it came (the next view may still hold them).
-   * Bounded by membersMax: the oldest entry goes first.
+   * Incarnations known dead from external evidence, with the view the evidence came in,
+   * so the evidence outlives a view change that was already running when it came (the
+   * next view may still hold them). An entry goes when that incarnation proves it lives
+   * after the evidence: a message tagged with a later view, or a join heard in a later
+   * view (a node the farm declared dead during a partition, which never crashed, asks to
+   * join at the heal with the same incarnation; see forgiveEvidence). Bounded by
+   * membersMax: the oldest entry goes first.
    */
-  private readonly deadIncarnations = new Map<string, number>();
+  private readonly deadIncarnations = new Map<string, { readonly incarnation: number; readonly viewId: number; readonly atMs: number }>();
   private lastHeartbeatMs = -Infinity;
   private lastRetransmitMs = -Infinity;
   private lastJoinMs = -Infinity;
@@ -160,7 +168,7 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     if (nowMs > this.nowMs) this.nowMs = nowMs;
     const now = this.nowMs;
     if (this.statusValue === 'left') {
-      if (this.myRank >= 0 && now - this.leftAtMs < this.settings.leaveLingerMs && now - this.lastHeartbeatMs >= this.settings.heartbeatIntervalMs) {
+      if (this.lingering() && now - this.lastHeartbeatMs >= this.settings.heartbeatIntervalMs) {
         this.lastHeartbeatMs = now;
         this.broadcastToView(this.header(W.kMessageLeave));
       }
@@ -213,6 +221,15 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     return held;
   }
 
+  /**
+   * True while a member that left still acts as an acceptor of its view: until a view
+   * without it is installed, for at most leaveLingerMs. A host keeps a left core running
+   * (feeding it messages and ticks) while this holds, and may drop it afterwards.
+   */
+  lingering(): boolean {
+    return this.statusValue === 'left' && this.myRank >= 0 && this.nowMs - this.leftAtMs < this.settings.leaveLingerMs;
+  }
+
   /** True when multicast would be accepted now. */
   canMulticast(): boolean {
     // The same conditions as multicastRefusal, without building an error (a host asks at every step).
@@ -249,11 +266,23 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     return null;
   }
 
-  /** Leaves gracefully: tells the view, then takes no further part (the rest install a view without it). */
+  /**
+   * Leaves gracefully: tells the view, stops sending, delivering and coordinating, but
+   * stays an acceptor of its view until a view without it is installed (at most
+   * leaveLingerMs). The majority that decides the view without the leaver is counted
+   * over the old view, the leaver included: a leaver that stopped voting at once would
+   * strand the survivor of a 2-member view in 'minority' for good, and would cost any
+   * view a vote while the change that removes it runs.
+   */
   leave(): void {
     if (this.statusValue === 'left') return;
     this.leftAtMs = this.nowMs;
     this.round = null;
+    this.fanout = null;
+    this.joinCandidates.clear();
+    // Frozen without a 'blocked' output: a leaver's upper layer hears nothing more but 'left'.
+    this.frozen = true;
+    this.frozenSinceMs = this.nowMs;
     this.setStatus('left');
     if (this.myRank >= 0) this.broadcastToView(this.header(W.kMessageLeave));
     this.lastHeartbeatMs = this.nowMs;
@@ -264,9 +293,10 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     const rank = this.view.members.findIndex((m) => m.nodeId === nodeId);
     if (rank >= 0 && rank !== this.myRank) {
       this.evidence[rank] = true;
+      this.inherited[rank] = false;
       this.deadIncarnations.delete(nodeId);
       if (this.deadIncarnations.size >= this.settings.membersMax) this.deadIncarnations.delete(this.deadIncarnations.keys().next().value!);
-      this.deadIncarnations.set(nodeId, this.view.members[rank]!.incarnation);
+      this.deadIncarnations.set(nodeId, { incarnation: this.view.members[rank]!.incarnation, viewId: this.view.id, atMs: this.nowMs });
     }
     this.joinCandidates.delete(nodeId);
   }
@@ -274,7 +304,8 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
   // ---- Receiving ------------------------------------------------------------------
 
   private receive(from: string, bytes: Uint8Array): void {
-    if (this.statusValue === 'left') return;
+    const leaving = this.statusValue === 'left';
+    if (leaving && (!this.lingering() || this.settings.broken.leaverStopsVoting === true)) return;
     let message: W.WireMessage;
     try {
       message = W.decodeMessage(bytes, this.bounds);
@@ -289,6 +320,9 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     }
     const rank = this.rankOf(from, message.incarnation);
     if (rank >= 0) this.lastHeardMs[rank] = this.nowMs;
+    // A leaver only answers as an acceptor and takes the install that ends its part.
+    if (leaving && message.type !== W.kMessagePrepare && message.type !== W.kMessageAccept && message.type !== W.kMessageInstall) return;
+    if (!leaving) this.forgiveEvidence(from, rank, message);
     switch (message.type) {
       case W.kMessageHeartbeat:
         this.onHeartbeat(from, rank, message);
@@ -306,7 +340,11 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
         if (message.viewId > this.view.id) this.sendTo(from, this.header(W.kMessageJoin));
         break;
       case W.kMessageLeave:
-        if (rank >= 0 && message.viewId === this.view.id) this.evidence[rank] = true;
+        if (rank >= 0 && message.viewId === this.view.id && rank !== this.myRank) {
+          this.evidence[rank] = true;
+          this.inherited[rank] = false;
+          this.leaving[rank] = true;
+        }
         this.joinCandidates.delete(from);
         break;
       case W.kMessagePrepare:
@@ -333,8 +371,34 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     }
   }
 
+  /**
+   * Drops evidence against an incarnation that shows it lives after the evidence came:
+   * once this member is in a later view than the evidence's and at least
+   * suspectTimeoutMs after it, a join from outside the view (a node cut off by a
+   * partition and declared dead by the farm, which never crashed, asks to join with the
+   * same incarnation at the heal), or any message tagged with a later view than the
+   * evidence's. Without it such a node was suspected again at each re-admission: it
+   * joined and was evicted in a loop. The wait keeps messages sent before a real death,
+   * still in flight when the evidence came, from lifting it. Should one be older still,
+   * the dead incarnation is re-admitted and its silence evicts it again within
+   * suspectTimeoutMs: evidence only decides whom to suspect, so the cost is a view
+   * change, never safety.
+   */
+  private forgiveEvidence(from: string, rank: number, m: W.Header): void {
+    const dead = this.deadIncarnations.get(from);
+    if (this.settings.broken.keepDeadEvidence === true || dead === undefined || dead.incarnation !== m.incarnation || this.view.id <= dead.viewId) return;
+    if (this.nowMs - dead.atMs < this.settings.suspectTimeoutMs) return;
+    if (!(m.viewId > dead.viewId || (m.type === W.kMessageJoin && rank < 0))) return;
+    this.deadIncarnations.delete(from);
+    if (rank >= 0 && this.inherited[rank]) {
+      this.inherited[rank] = false;
+      this.evidence[rank] = false;
+    }
+  }
+
   /** Answers a message tagged with another view: a laggard gets the install it missed, a stranger learns it is behind, and this member asks to catch up. */
   private otherView(from: string, rank: number, viewId: number): void {
+    if (this.statusValue === 'left') return;
     if (viewId > this.view.id) {
       this.sendTo(from, this.header(W.kMessageJoin));
     } else if (viewId < this.view.id) {
@@ -436,7 +500,10 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     if (old >= 0) {
       // A newer incarnation of a member: the old one is gone.
       if (m.incarnation <= this.view.members[old]!.incarnation) return;
-      if (old !== this.myRank) this.evidence[old] = true;
+      if (old !== this.myRank) {
+        this.evidence[old] = true;
+        this.inherited[old] = false;
+      }
     }
     const known = this.joinCandidates.get(from);
     if (known === undefined && this.joinCandidates.size >= this.settings.joinCandidatesMax) return;
@@ -457,6 +524,8 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     this.promised = m.ballot;
     if (this.round !== null && compareBallots(this.round.ballot, m.ballot) < 0) this.round = null;
     this.freeze();
+    // A leaver reminds the coordinator first, so the value it proposes leaves it out.
+    if (this.statusValue === 'left') this.sendTo(from, this.header(W.kMessageLeave));
     this.sendTo(from, this.encode(this.promiseMessage(m.ballot)));
   }
 
@@ -696,14 +765,25 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
   private applyInstall(from: string, value: W.ViewValue, carried: readonly W.CarriedMessage[]): void {
     const me = value.members.findIndex((m) => m.nodeId === this.nodeId && m.incarnation === this.incarnation);
     const wasMember = this.myRank >= 0 && this.view.id > 0;
-    if (me >= 0 && this.myRank >= 0 && value.prevViewId === this.view.id && this.settings.broken.skipFlush !== true) {
+    const leaving = this.statusValue === 'left';
+    if (!leaving && me >= 0 && this.myRank >= 0 && value.prevViewId === this.view.id && this.settings.broken.skipFlush !== true) {
       this.deliverCut(value.cut, carried);
     }
-    if (wasMember && me >= 0) this.out.push({ kind: 'viewEnding', viewId: this.view.id });
+    if (!leaving && wasMember && me >= 0) this.out.push({ kind: 'viewEnding', viewId: this.view.id });
     this.setView(value.viewId, value.members.slice());
     this.fanout = null;
     if (me < 0) {
+      // For a leaver this is the end: a view without it is installed, and it stops.
       this.lastInstall = null;
+      return;
+    }
+    if (leaving) {
+      // The change that took this leaver along was decided before its leave was heard:
+      // it stays frozen, an acceptor of the new view, and says again that it leaves.
+      this.frozen = true;
+      this.frozenSinceMs = this.nowMs;
+      if (from !== this.nodeId) this.sendTo(from, this.header(W.kMessageInstalled));
+      this.broadcastToView(this.header(W.kMessageLeave));
       return;
     }
     this.lastInstall = this.encode({ ...this.headerFields(W.kMessageInstall), type: W.kMessageInstall, value, messages: carried.slice() });
@@ -742,7 +822,9 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     this.stableAnnounced = 0;
     this.collectedOf = new Array<number>(size).fill(0);
     this.lastHeardMs = new Array<number>(size).fill(this.nowMs);
-    this.evidence = members.map((m) => this.deadIncarnations.get(m.nodeId) === m.incarnation);
+    this.evidence = members.map((m) => this.deadIncarnations.get(m.nodeId)?.incarnation === m.incarnation);
+    this.inherited = this.evidence.slice();
+    this.leaving = new Array<boolean>(size).fill(false);
     this.frozen = false;
     this.promised = null;
     this.accepted = null;
@@ -820,7 +902,8 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
         : this.acceptMessage(round);
     const answered = round.phase === 'prepare' ? (r: number) => round.promises.has(r) : (r: number) => round.accepts.has(r);
     for (let r = 0; r < this.view.members.length; r++) {
-      if (r !== this.myRank && !answered(r) && !this.suspected(r)) this.sendTo(this.view.members[r]!.nodeId, bytes);
+      // A leaver is suspected but still votes: in a 2-member view the survivor needs it.
+      if (r !== this.myRank && !answered(r) && (!this.suspected(r) || this.leaving[r])) this.sendTo(this.view.members[r]!.nodeId, bytes);
     }
   }
 
