@@ -6,7 +6,9 @@
 // the broken variant and not from the scenario. ignoreAcceptedValue needs one exact
 // interleaving (a coordinator decides and dies before its install reaches anyone), rare
 // under random faults, so test/cluster-member.test.ts scripts it and shows the agreement
-// checker catching it; skipFlush is caught there too, by a script.
+// checker catching it; skipFlush is caught there too, by a script. The two variants of
+// issue 17 (leaverStopsVoting, keepDeadEvidence) are caught by liveness and by
+// checkViewsSettle; test/cluster-leave-evidence.test.ts catches them by scripts too.
 import { describe, expect, it } from 'vitest';
 import type { BrokenVariants } from '../src/core/cluster/cluster-config.js';
 import * as C from '../src/sim/cluster/cluster-checkers.js';
@@ -91,6 +93,35 @@ const silentCrash: Scenario = (s, seed) => {
   s.sim.crashHost(s.addresses[seed % 5]!);
 };
 
+/** Four of five leave one after another: the last view change is a 2-member view losing one. */
+const leavesDownToOne: Scenario = (s, seed) => {
+  s.awaitCommonView('web', kAll5, 3000);
+  for (let k = 1; k <= 4; k++) {
+    s.sim.runFor(300);
+    s.host((seed + k) % 5)!.command('web', { kind: 'leave' });
+  }
+};
+
+/** A 3|2 partition; the farm declares the minority dead on the majority's side; the heal. */
+const partitionWithFarmEvidence: Scenario = (s) => {
+  s.awaitCommonView('web', kAll5, 3000);
+  s.sim.runFor(kPartitionAtMs - s.sim.nowMs());
+  s.sim.partition([s.addresses[0]!, s.addresses[1]!], [s.addresses[2]!, s.addresses[3]!, s.addresses[4]!]);
+  s.sim.runFor(100);
+  for (const i of [2, 3, 4]) for (const dead of [0, 1]) s.host(i)!.command('web', { kind: 'suspect', nodeId: s.nodeIds[dead]! });
+  s.sim.runFor(1000);
+  s.sim.heal();
+};
+
+/** After the heal all five merge within the bound, and no view follows for two seconds. */
+const mergesAndSettles: Checker = (s) => {
+  const merged = s.checkLiveness('web', kAll5, 3000);
+  const atMs = s.sim.nowMs();
+  s.sim.runFor(2000);
+  const settle = C.checkViewsSettle(s.history, 'web', atMs, 0);
+  return { property: 'merge and settle', violations: [...merged.violations, ...settle.violations] };
+};
+
 const on = (check: (h: C.ClusterHistoryLike, cluster: string) => C.CheckResult): Checker => (s) => check(s.history, 'web');
 
 describe('every checker catches a deliberately broken protocol', () => {
@@ -101,5 +132,7 @@ describe('every checker catches a deliberately broken protocol', () => {
   variant('delivering duplicates is caught', { deliverDuplicates: true }, { duplicateRate: 0.2 }, crashUnderTraffic, on(C.checkNoDuplicates), 10);
   variant('delivering an older view’s data breaks delivered-in-sent-view', { deliverStaleView: true }, { lossRate: 0.05 }, pauseAndResume, on(C.checkDeliveredInSentView), 20);
   variant('installing an older view breaks monotonic views', { installOlderViews: true }, { lossRate: 0.1, duplicateRate: 0.3, reorderRate: 0.5, reorderMsMax: 80 }, churn, on(C.checkMonotonicViews), 80);
+  variant('a leaver that stops voting at once strands the last member (liveness)', { leaverStopsVoting: true }, { lossRate: 0.05 }, leavesDownToOne, (s) => s.checkLiveness('web', [s.sim.settings.seed % 5], 3000), 3);
+  variant('evidence kept across re-admissions makes a join and evict loop (views never settle)', { keepDeadEvidence: true }, { lossRate: 0.02 }, partitionWithFarmEvidence, mergesAndSettles, 3);
   variant('never suspecting a silent member breaks liveness', { neverSuspect: true }, { lossRate: 0.05 }, silentCrash, (s) => s.checkLiveness('web', kAll5.filter((i) => i !== s.sim.settings.seed % 5), 3000), 3);
 });

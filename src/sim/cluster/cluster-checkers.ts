@@ -230,6 +230,21 @@ export function checkMinorityStops(history: ClusterHistoryLike, cluster: string,
   return v.result('primary component (a minority installs no view)');
 }
 
+/**
+ * Views settle once the faults are over: after sinceMs, with nothing failing any more,
+ * the cluster installs at most viewsMax new views (the heal's merge, say). It catches a
+ * member admitted and evicted in a loop (issue 17: farm evidence against a node that
+ * never crashed, kept across its re-admissions), which liveness alone can miss when
+ * the loop happens to pass through the expected view.
+ */
+export function checkViewsSettle(history: ClusterHistoryLike, cluster: string, sinceMs: number, viewsMax: number): CheckResult {
+  const v = new Violations();
+  const ids = new Set<number>();
+  for (const m of history.ofCluster(cluster)) for (const e of m.events) if (e.kind === 'install' && e.atMs > sinceMs) ids.add(e.viewId);
+  if (ids.size > viewsMax) v.add(`${ids.size} views (${[...ids].sort((a, b) => a - b).join(',')}) installed after ${sinceMs.toFixed(1)} ms, at most ${viewsMax} expected`);
+  return v.result('views settle after the faults');
+}
+
 /** Every safety checker, in one call. */
 export function checkSafety(history: ClusterHistoryLike, cluster: string): CheckResult[] {
   return [
