@@ -29,7 +29,11 @@ export interface ClusterMemberOptions {
   retransmitIntervalMs?: number;
   /** How often a node outside the view (joining, restarted, cut off) asks to join, in ms. */
   joinIntervalMs?: number;
-  /** How long a leaving member repeats its leave before it stops, in ms. */
+  /**
+   * How long a leaving member repeats its leave and stays an acceptor of its view, at
+   * most, in ms: it stops earlier once a view without it is installed. Its vote is what
+   * lets the survivor of a 2-member view install a view alone.
+   */
   leaveLingerMs?: number;
   /** The most members a view may have; also the bound of every per-member array. */
   membersMax?: number;
