@@ -11,8 +11,10 @@
 // 2. farm evidence against a node of a partition's minority, which never crashed, is
 //    lifted when that incarnation asks to join in a later view: after the heal it joins
 //    once and stays (with keepDeadEvidence, the old behaviour, it joins and is evicted in
-//    a loop, which the script catches); evidence against a really dead member is not
-//    lifted by its stale messages, and it stays out.
+//    a loop, which the script catches); false evidence that a non-coordinator carried
+//    into the next view is lifted by the member's messages of that view, so data is
+//    resent to it again (kept, it never is: caught); evidence against a really dead
+//    member is not lifted by its stale messages, and it stays out.
 import { describe, expect, it } from 'vitest';
 import type { ClusterMemberOptions } from '../src/core/cluster/cluster-config.js';
 import type { ClusterOutput } from '../src/core/cluster/cluster-io.js';
@@ -160,6 +162,31 @@ describe('farm evidence is scoped to the incarnation it was about (issue 17, bug
       expect(views).toEqual(['3:c,d,e,a,b']);
       for (const id of ids) expect(membersOf(net, id)).toBe('3:c#0,d#0,e#0,a#0,b#0');
       expectSafe(net);
+    });
+  }
+
+  for (const keepDeadEvidence of [false, true]) {
+    it(`false evidence carried into the next view at a non-coordinator is lifted by the member's messages of that view, so data reaches it again${keepDeadEvidence ? ' (keepDeadEvidence: caught)' : ''}`, () => {
+      const net = form(['a', 'b', 'c', 'd'], { broken: { keepDeadEvidence } });
+      for (const id of ['a', 'b', 'c', 'd']) net.step(id, { kind: 'definitionChanged', members: ['a', 'b', 'c', 'd', 'e'] });
+      net.add('e', ['a', 'b', 'c', 'd', 'e'], { broken: { keepDeadEvidence } }, 1);
+      net.tick(1); // e asks to join
+      net.deliver(); // a prepares
+      // A flapping farm tells d that c is dead (it is not) while the change runs.
+      net.step('d', { kind: 'suspect', nodeId: 'c' });
+      net.settle();
+      expect(membersOf(net, 'a')).toBe('2:a#0,b#0,c#0,d#0,e#1');
+      expect(membersOf(net, 'd')).toBe('2:a#0,b#0,c#0,d#0,e#1');
+      net.run(600); // c's heartbeats of view 2 reach d
+      net.take('c');
+      net.step('d', { kind: 'multicast', payload: new TextEncoder().encode('d1') });
+      net.deliver((m) => !(m.type === 'data' && m.to === 'c')); // the first copy to c is lost
+      net.run(300);
+      const delivered = net.take('c').filter((o) => o.kind === 'deliver').length;
+      // d resends only to members it does not suspect.
+      expect(delivered).toBe(keepDeadEvidence ? 0 : 1);
+      expect(membersOf(net, 'a')).toBe('2:a#0,b#0,c#0,d#0,e#1');
+      if (!keepDeadEvidence) expectSafe(net);
     });
   }
 
