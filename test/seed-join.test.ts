@@ -7,8 +7,13 @@
 // a new seed the same way. A connected node sends nothing to a new seed at the command
 // and then contacts it at most once per reconnect interval (no burst); a seed list that
 // names itself is ignored for itself. The expected frames are counted from the outputs,
-// so a stack that ignored the command, or flooded, fails these checks.
+// so a stack that ignored the command, or flooded, fails these checks. In a secure farm
+// the admission client of a node waiting for its grant takes the new seeds too: its next
+// tick asks them (not after its 5 s pause), the old ones no more; a node not waiting
+// sends nothing.
 import { describe, expect, it } from 'vitest';
+import { AdmissionClient, type AdmissionClientOutput } from '../src/farm/admission/admission-client.js';
+import { generateNodeKeys } from '../src/farm/admission/node-keys.js';
 import { createRuntime } from '../src/core/kernels/create-runtime.js';
 import { membershipConfig } from '../src/core/membership/config.js';
 import { NodeStack, type StackOutput } from '../src/core/stack/node-stack.js';
@@ -127,5 +132,37 @@ describe("the stack's join command", () => {
     wire.cut.delete(cAddress);
     wire.runMs(2 * config.reconnectIntervalMs + 1000);
     expect(wire.live(aAddress)).toEqual([aAddress, bAddress, cAddress]);
+  });
+});
+
+describe("the admission client's seeds", () => {
+  const sentTo = (out: readonly AdmissionClientOutput[]): string[] => out.flatMap((o) => (o.t === 'send' ? [o.to] : [])).sort();
+  const drain = (client: AdmissionClient): AdmissionClientOutput[] => {
+    const out = client.ready().slice();
+    client.advance();
+    return out;
+  };
+
+  it('asks the new seeds at its next tick while waiting, and nothing when not waiting', () => {
+    const client = new AdmissionClient({ id: '00000000000000b2', address: bAddress, roles: [], keys: generateNodeKeys(), seeds: [aAddress], pinnedCaFingerprint: null }, null);
+    let nowMs = 1_700_000_000_000;
+    // Not waiting yet: new seeds are only kept.
+    client.tick(nowMs);
+    client.step({ t: 'seeds', addresses: [aAddress] });
+    client.tick(nowMs);
+    expect(drain(client)).toEqual([]);
+    client.step({ t: 'want', epoch: 1 });
+    expect(sentTo(drain(client))).toEqual([aAddress]);
+    // Past the fast phase: rounds are 5 s apart.
+    for (const end = nowMs + 40_000; nowMs < end; nowMs += 100) client.tick(nowMs);
+    drain(client);
+    // Just after a round: the next one is 5 s away.
+    while (sentTo(drain(client)).length === 0) client.tick((nowMs += 100));
+    expect(client.nextTickAtMs()! - nowMs).toBe(5000);
+    nowMs += 100;
+    client.step({ t: 'seeds', addresses: [cAddress, bAddress] });
+    client.tick(nowMs);
+    // The new seed at once; never itself; the old seed no more.
+    expect(sentTo(drain(client))).toEqual([cAddress]);
   });
 });
