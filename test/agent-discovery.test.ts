@@ -7,8 +7,10 @@
 // real `galaxy agent` processes: B finds A through a seed file, C through SRV records
 // (--dns-server pointing at the tiny server); D starts with an empty seed file and waits,
 // then joins once the file names A; a running agent logs the new set when its file
-// changes; a node listed in its own seed file starts alone; a waiting node stops at once
-// on SIGTERM (not after its backoff pause).
+// changes; a node listed in its own seed file starts alone; a running node alone (its file
+// names only itself) joins a running farm within seconds once its file also names a member,
+// and not before (issue 16: the watch hands new seeds to the node, not only to the log); a
+// waiting node stops at once on SIGTERM (not after its backoff pause).
 import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { Resolver } from 'node:dns/promises';
 import { tmpdir } from 'node:os';
@@ -130,6 +132,33 @@ describe('agents that discover the farm', () => {
     await until('B logs the new seed set', () => agentB.lines.some((l) => l.event === 'discovery.seeds' && JSON.stringify((l as unknown as { seeds: string[] }).seeds) === JSON.stringify([a, c])), 10_000, agents);
     for (const agent of agents) agent.child.kill('SIGTERM');
   }, 90_000);
+
+  it('a running node alone joins the farm within seconds once its seed file names a member', async () => {
+    const [pa, pb] = await Promise.all([freePort(), freePort()]);
+    const [a, b] = [pa, pb].map((port) => `127.0.0.1:${port}`) as [string, string];
+    const seedsDir = mkdtempSync(join(dir, 'rejoin-'));
+    // Both are listed in their own files only: each starts alone, running, a farm of one.
+    writeFileSync(join(seedsDir, 'seeds-a'), `${a}\n`);
+    writeFileSync(join(seedsDir, 'seeds-b'), `${b}\n`);
+    const agentA = spawnAgent(a, [], ['--seeds-file', join(seedsDir, 'seeds-a')]);
+    const agentB = spawnAgent(b, [], ['--seeds-file', join(seedsDir, 'seeds-b')]);
+    const agents = [agentA, agentB];
+    await until('A and B run', () => agents.every((agent) => agent.lines.some((l) => l.event === 'started')), 30_000, agents);
+    // Alone they stay alone (the control: nothing but the new seeds brings them together).
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(sees(agentA, b) || sees(agentB, a)).toBe(false);
+    // Replaced by rename, as provisioning writes it: B's file now names A too.
+    writeFileSync(join(seedsDir, 'seeds-b.tmp'), `${b}\n${a}\n`);
+    renameSync(join(seedsDir, 'seeds-b.tmp'), join(seedsDir, 'seeds-b'));
+    const writtenMs = Date.now();
+    await until('B and A see each other join', () => sees(agentB, a) && sees(agentA, b), 10_000, agents);
+    const joinedMs = Date.now() - writtenMs;
+    console.log(`B joined ${joinedMs} ms after its file named A`);
+    expect(agentB.lines.some((l) => l.event === 'discovery.seeds' && JSON.stringify((l as unknown as { seeds: string[] }).seeds) === JSON.stringify([a]))).toBe(true);
+    // Within a few seconds: the file watch settles in 50 ms and B, alone, joins at once.
+    expect(joinedMs).toBeLessThan(5000);
+    for (const agent of agents) agent.child.kill('SIGTERM');
+  }, 60_000);
 
   it('a node waiting for a seed stops at once on SIGTERM, with status 0', async () => {
     const seeds = join(mkdtempSync(join(dir, 'wait-')), 'seeds');

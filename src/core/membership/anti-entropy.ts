@@ -17,7 +17,7 @@ import { bucketOf, mismatchedBuckets, summarize, summaryBucketsFor } from './sum
 export class AntiEntropy {
   nextPushPullAtMs = 0;
   private readonly ctx: EngineContext;
-  private readonly seeds: readonly string[];
+  private seeds: readonly string[];
   private readonly seedRows = new Map<string, number>();
   /** Rows learned from a merge, announced once their metadata is in. */
   private readonly toAnnounce: number[] = [];
@@ -35,6 +35,28 @@ export class AntiEntropy {
     // A table that already holds live members (adoptTable) needs no join.
     if (live <= 1) this.joinSeeds();
     this.nextReconnectAtMs = ctx.now + (live <= 1 ? Math.min(1000, ctx.config.reconnectIntervalMs) : ctx.config.reconnectIntervalMs);
+  }
+
+  /**
+   * Takes a new seed list while running (the agent's discovery found a changed seed file
+   * or SRV set). The list replaces the old one, since discovery reports the whole set.
+   * A node alone (every other member dead or never met, as after a partition that outlived
+   * the suspicion timeout) joins through every new seed at once, exactly as at start: it
+   * has nothing to lose and no other way back. A node with live members sends nothing now:
+   * the reconnect timer already re-contacts one seed it does not hold alive per
+   * reconnectIntervalMs, which heals a split through a new seed without a burst of full
+   * states from every healthy member each time a file is rewritten. Returns the join
+   * frames sent now.
+   */
+  replaceSeeds(seeds: readonly string[], started: boolean): number {
+    const ctx = this.ctx;
+    this.seeds = seeds;
+    this.seedRows.clear();
+    if (!started || ctx.leaving || ctx.state.liveMembers > 1 || seeds.length === 0) return 0;
+    this.joinSeeds();
+    // Refused streams bring the retry forward (streamFailed); otherwise retry at the alone pace.
+    this.nextReconnectAtMs = Math.min(this.nextReconnectAtMs, ctx.now + Math.min(1000, ctx.config.reconnectIntervalMs));
+    return seeds.length;
   }
 
   /** Runs the push-pull and reconnect timers. */

@@ -15,6 +15,8 @@ export type MembershipInput =
   | { readonly type: 'start' }
   | { readonly type: 'leave' }
   | { readonly type: 'meta'; readonly meta: Uint8Array }
+  /** A new seed list (the whole set): joined through at once only when this node is alone (MembershipEngine.replaceSeeds). */
+  | { readonly type: 'join'; readonly seeds: readonly string[] }
   | { readonly type: 'broadcast'; readonly payload: Uint8Array };
 
 /** What it wants done, in order. The bytes are the driver's to keep. */
@@ -103,6 +105,9 @@ export class MembershipCore implements SansIoCore<MembershipInput, MembershipOut
         break;
       case 'broadcast':
         engine.broadcastUser(input.payload);
+        break;
+      case 'join':
+        engine.replaceSeeds(input.seeds);
         break;
     }
     this.collect();

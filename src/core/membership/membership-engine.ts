@@ -22,6 +22,8 @@ export { EngineStats } from './engine-stats.js';
 
 /** Reply-to address texts an agent's engine remembers by default (see EngineOptions.addressTextsMax). */
 const kAddressTextsMaxDefault = 16_384;
+/** Seeds a running node takes at most (replaceSeeds): as many as discovery reports (kDiscoveredSeedsMax), enough to find a farm through. */
+export const kSeedsMax = 1024;
 
 export interface EngineOptions {
   config: MembershipConfig;
@@ -142,6 +144,17 @@ export class MembershipEngine {
     this.antiEntropy.nextPushPullAtMs = jitter(this.antiEntropy.pushPullInterval());
     this.dissemination.queueAnnouncement(this.selfRow);
     this.antiEntropy.start();
+  }
+
+  /**
+   * Replaces the seeds (at most kSeedsMax, self left out) while running; joins through
+   * them at once only when this node is alone (AntiEntropy.replaceSeeds says why).
+   * Returns the join frames sent now. Before start() it only replaces the list start() uses.
+   */
+  replaceSeeds(seeds: readonly string[]): number {
+    if (seeds.length > kSeedsMax) throw new RangeError(`${seeds.length} seeds, more than kSeedsMax ${kSeedsMax}`);
+    this.ctx.now = this.ctx.env.nowMs();
+    return this.antiEntropy.replaceSeeds(seeds.filter((s) => s !== this.selfAddress), this.started);
   }
 
   /** Advances every timer to the current time; call often (the drivers use 5-10 ms). */

@@ -32,6 +32,12 @@ export type StackCommand =
   | { readonly type: 'revoke'; readonly senderId: string }
   /** Membership: this node's announced metadata. */
   | { readonly type: 'meta'; readonly meta: Uint8Array }
+  /**
+   * Membership: the seeds changed while running (the agent's discovery): the whole new
+   * set, joined through at once only when this node has no live member left, otherwise
+   * re-contacted by the reconnect timer (MembershipEngine.replaceSeeds).
+   */
+  | { readonly type: 'join'; readonly seeds: readonly string[] }
   /** Membership: a farm-wide epidemic broadcast (the messenger's broadcast mode rides on it). */
   | { readonly type: 'broadcast'; readonly payload: Uint8Array }
   /** Creates a job coordinated by this node, running `command` once on each of `nodes` (addresses). */
@@ -285,6 +291,9 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
         break;
       case 'broadcast':
         this.membership.step({ type: 'broadcast', payload: c.payload });
+        break;
+      case 'join':
+        this.membership.step({ type: 'join', seeds: c.seeds });
         break;
       case 'create-job':
         this.coordinator.step({ type: 'create', jobId: c.jobId, command: c.command, nodes: c.nodes });

@@ -36,7 +36,9 @@ export type AdmissionClientInput =
   /** An admission message from `from` (anything but a request, which is the controller's). */
   | { readonly t: 'reply'; readonly message: AdmissionMessage; readonly from: string }
   /** The controllers known from member tags right now (alive or suspect, never this node). */
-  | { readonly t: 'controllers'; readonly addresses: readonly string[] };
+  | { readonly t: 'controllers'; readonly addresses: readonly string[] }
+  /** The seeds changed (the agent's discovery re-read its file or SRV): the whole new set replaces the old. */
+  | { readonly t: 'seeds'; readonly addresses: readonly string[] };
 
 export type AdmissionClientOutput =
   /** Send these admission bytes to this address. */
@@ -58,6 +60,8 @@ const kFastPhaseMs = 30_000;
 export const kRedirectsMax = 16;
 /** Controllers taken from member tags at most (a farm has a handful). */
 export const kControllersMax = 64;
+/** Seeds asked at most per round (as many as a node joins through). */
+export const kAdmissionSeedsMax = 1024;
 /** Outputs of one batch at most: one round sends to the controllers, redirects and seeds. */
 const kOutputsMax = 4096;
 
@@ -70,11 +74,13 @@ export class AdmissionClient implements SansIoCore<AdmissionClientInput, Admissi
   private nextSendAtMs: number | null = null;
   private readonly redirects = new Set<string>();
   private controllers: readonly string[] = [];
+  private seeds: readonly string[];
   private closed = false;
   private rounds = 0;
   private readonly out = new OutputQueue<AdmissionClientOutput>(kOutputsMax);
 
   constructor(private readonly options: AdmissionClientOptions, held: Credentials | null) {
+    this.seeds = options.seeds.slice(0, kAdmissionSeedsMax);
     this.heldEpoch = held?.epoch ?? 0;
     this.pinnedCa = held?.ca ?? null;
   }
@@ -93,6 +99,13 @@ export class AdmissionClient implements SansIoCore<AdmissionClientInput, Admissi
         return;
       case 'controllers':
         this.controllers = input.addresses.slice(0, kControllersMax);
+        return;
+      case 'seeds':
+        this.seeds = input.addresses.slice(0, kAdmissionSeedsMax);
+        // A node waiting (perhaps on the slow 5 s pace, its old seeds unreachable) asks the
+        // new seeds at its next tick rather than after its pause; the backoff is kept, so a
+        // file rewritten often costs one round per rewrite at most.
+        if (this.nextSendAtMs !== null) this.nextSendAtMs = Math.min(this.nextSendAtMs, this.nowMs);
         return;
     }
   }
@@ -191,7 +204,7 @@ export class AdmissionClient implements SansIoCore<AdmissionClientInput, Admissi
 
   private sendRound(): void {
     const bytes = encodeAdmission({ t: 'request', request: this.request() });
-    const targets = new Set([...this.controllers, ...this.redirects, ...this.options.seeds]);
+    const targets = new Set([...this.controllers, ...this.redirects, ...this.seeds]);
     targets.delete(this.options.address);
     for (const to of targets) this.out.push({ t: 'send', to, bytes });
     // 250 ms, 500 ms, then every second for the first half minute, then every 5 s: a

@@ -152,6 +152,15 @@ export class FarmAdmission {
     this.rotation.tick(nowMs);
   }
 
+  /** The seeds changed while running: a node waiting for admission asks the new ones at once. */
+  setSeeds(seeds: readonly string[]): void {
+    const client = this.client;
+    if (client === null || this.closed) return;
+    client.step({ t: 'seeds', addresses: seeds });
+    client.tick(Date.now());
+    this.pump();
+  }
+
   /** Asks the admission client to fetch credentials of at least this keyring epoch. */
   private want(epoch: number): void {
     const client = this.client;

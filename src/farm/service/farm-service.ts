@@ -186,6 +186,16 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
   }
 
   /** Sends a component's message to every node (carried by gossip, sealed like all farm traffic). */
+  /**
+   * A changed seed list (the agent's discovery): membership takes it (AgentHost.join: a
+   * node alone joins through it at once) and so does admission (a node still waiting for
+   * its grant asks the new seeds).
+   */
+  join(seeds: readonly string[]): void {
+    this.host.join(seeds);
+    this.admission.setSeeds(seeds);
+  }
+
   broadcastComponent(kind: string, payload: Uint8Array): void {
     this.component.broadcast({ kind, payload });
   }

@@ -11,7 +11,7 @@ import { packageRoot } from '../../core/platform/package-root.js';
 import * as F from '../../core/wire/format.js';
 import { formatNodeId, formatWireAddress } from '../../core/wire/message.js';
 import { decodeMeta, encodeMeta } from './agent-meta.js';
-import { agentSettings, type AgentOptions, type AgentSettings } from './agent-options.js';
+import { agentSettings, validateJoin, type AgentOptions, type AgentSettings } from './agent-options.js';
 import type { AgentStats, AgentWorkerData, AgentWorkerReport, AgentWorkerRequest, AppMessage, FmidbReadout } from './agent-worker-protocol.js';
 import type { FmidbOptions } from '../../core/fmidb/config.js';
 import type { FmidbWrite } from '../../core/fmidb/entry.js';
@@ -162,6 +162,17 @@ export class AgentHost extends EventEmitter<AgentHostEvents> implements FmidbLin
   /** Sends an admission datagram unsealed. */
   sendAdmission(to: string, bytes: Uint8Array): void {
     this.post({ type: 'admission-send', to, bytes });
+  }
+
+  /**
+   * Hands the node a changed seed list (the whole set, canonical "ip:port" addresses, at
+   * most 1024, checked as options.join is): a node with no live member left joins through
+   * it at once, a connected one lets its reconnect timer re-contact the seeds it does not
+   * hold alive.
+   */
+  join(seeds: readonly string[]): void {
+    const checked = validateJoin(seeds);
+    if (!this.exited) this.post({ type: 'join', seeds: [...checked] });
   }
 
   /** Changes this node's announced tags (bounded by metaBytesMax). */

@@ -1,6 +1,7 @@
 import { Keyring, kSealOverheadBytes } from '../security/keyring.js';
 import type { TransportChoice } from '../transport/select-transport.js';
 import { kPresets, membershipConfig, type MembershipConfig, type MembershipOptions, type PresetName } from '../../core/membership/config.js';
+import { kSeedsMax } from '../../core/membership/membership-engine.js';
 import type { DgramTransportOptions } from '../transport/dgram-transport.js';
 import { isUnspecifiedAddress, parseBindAddress, parseSocketAddress } from '../transport/socket-address.js';
 import type { StreamTransportOptions } from '../transport/stream-transport.js';
@@ -119,7 +120,8 @@ const kTickIntervalMsMax = 1000;
 const kFlushMsMax = 60_000;
 const kTimeoutMsMax = 600_000;
 const kIncarnationMax = 0xffffffff;
-const kJoinAddressesMax = 1024;
+/** The seeds a node takes, at start or later (the engine's bound). */
+const kJoinAddressesMax = kSeedsMax;
 
 /** Fills and validates agent options; throws a RangeError naming the bad option. */
 export function agentSettings(options: AgentOptions = {}, wallClockMs: number = Date.now()): AgentSettings {
@@ -172,7 +174,8 @@ function validateBind(text: string): string {
   return address.text;
 }
 
-function validateJoin(join: readonly string[]): readonly string[] {
+/** Checks a seed list ("a.b.c.d:port" or "[v6]:port", at most kJoinAddressesMax) and returns it canonical. */
+export function validateJoin(join: readonly string[]): readonly string[] {
   if (!Array.isArray(join)) throw new RangeError('options.join must be an array of "a.b.c.d:port" or "[v6]:port" strings');
   if (join.length > kJoinAddressesMax) throw new RangeError(`options.join holds ${join.length} addresses, more than ${kJoinAddressesMax}`);
   return Object.freeze(

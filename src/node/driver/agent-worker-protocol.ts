@@ -67,6 +67,8 @@ export type AgentWorkerRequest =
   /** An admission datagram, sent unsealed (the peer may hold no key yet). */
   | { readonly type: 'admission-send'; readonly to: string; readonly bytes: Uint8Array }
   | { readonly type: 'meta'; readonly meta: Uint8Array }
+  /** The seed list changed while running (discovery): the stack's 'join' command, the whole new set. */
+  | { readonly type: 'join'; readonly seeds: readonly string[] }
   /** Messenger envelopes (envelope.ts), sealed like all farm traffic; a batch per call. */
   | { readonly type: 'app-send'; readonly messages: readonly AppMessage[] }
   /** Opens the stack's FMIDB (once), loading the snapshot's origins first. */

@@ -249,6 +249,10 @@ export class NodeDriver {
       case 'meta':
         this.command({ type: 'meta', meta: request.meta });
         return;
+      case 'join':
+        // Before gossip starts (waiting for admission) the engine only keeps the list for its start.
+        if (!this.suspended) this.command({ type: 'join', seeds: request.seeds });
+        return;
       case 'fmidb-open': {
         if (this.fmidbOpen) return;
         const config = resolveFmidbConfig(request.options);

@@ -80,9 +80,27 @@ export async function runFarmAgent(given: PreparedAgent, write: LineWriter = (li
       host.once('exit', (code) => resolve({ failure: `agent worker exited with code ${code}` }));
     });
     log({ event: 'started', id: host.id, address: host.address, incarnation: host.incarnation, self, preset: host.settings.preset, join: host.settings.join, backend: host.backend, transport: host.transport.kind, transportReason: host.transport.reason, admission: node.service.admissionState, api: node.api?.url ?? null, ...(node.api?.fingerprint == null ? {} : { apiFingerprint: node.api.fingerprint }), mode: prepared.farm.mode });
-    // The seeds a running node knows are the ones it joined with (a new list is logged for
-    // the operator; the membership engine takes seeds at start).
-    if (discovery.active) discovery.watch((seeds) => log({ event: 'discovery.seeds', self, seeds: seeds.addresses }));
+    // A changed seed set is logged for the operator and handed to the running node (its
+    // membership, and its admission client if it still waits for a grant): one
+    // that has lost every member (or never met one) joins through it at once, a connected
+    // one re-contacts the seeds it does not hold alive on its reconnect timer, so a file
+    // rewritten on every machine of a healthy farm does not set off a burst of full-state
+    // exchanges (MembershipEngine.replaceSeeds). The watch's first report is the set the
+    // node started with: nothing new to hand over.
+    let handed = JSON.stringify(host.settings.join);
+    if (discovery.active) {
+      discovery.watch((seeds) => {
+        log({ event: 'discovery.seeds', self, seeds: seeds.addresses });
+        const key = JSON.stringify(seeds.addresses);
+        if (key === handed) return;
+        handed = key;
+        try {
+          node.service.join(seeds.addresses);
+        } catch (error) {
+          logger.warn({ seeds: seeds.addresses, error: (error as Error).message }, 'seed discovery: the new seeds were not taken');
+        }
+      });
+    }
     const outcome = await outcomePromise;
     discovery.close();
     // A signal from now on is one more after the first.
