@@ -114,6 +114,12 @@ describe('channels on real agents', () => {
     expect(conflict.status).toBe(409);
     expect(JSON.stringify(conflict.json)).toContain('GALAXY_CHANNEL_CONFIG_CONFLICT');
 
+    // Rates change at runtime (no limit again before the sends); a bad rate is refused.
+    const badRate = await api(a, 'PUT', '/v1/clusters/web/channels/orders', { rateMessagesPerSecond: -1 });
+    expect(badRate.status).toBe(400);
+    const rate = await api<ChannelSummary>(a, 'PUT', '/v1/clusters/web/channels/orders', { rateMessagesPerSecond: 'Infinity', burstMessages: 64 });
+    expect(rate.status, JSON.stringify(rate.json)).toBe(200);
+
     // A and B send bursts concurrently; C sends one with the CLI.
     const memberOf = async (n: RigNode): Promise<string> => {
       const s = (await api<ClusterSummary>(n, 'GET', '/v1/clusters/web')).json;

@@ -14,6 +14,7 @@ import type { ClusterService } from './cluster-service.js';
  *
  *   GET  /v1/clusters/:name/channels                    viewer    channels known here, with counters
  *   POST /v1/clusters/:name/channels                    operator  {name, ordering, reliability?, windowMessages?, rateMessagesPerSecond?, ...} -> 201 the channel
+ *   PUT  /v1/clusters/:name/channels/:channel           operator  {rateMessagesPerSecond?, senderRateMessagesPerSecond?, burstMessages?}: this member's rate limits from now on
  *   POST /v1/clusters/:name/channels/:channel/messages  operator  {messages: [{text} | {base64}], timeoutMs?} -> one outcome per message, in order
  *   GET  /v1/clusters/:name/channels/:channel/messages  viewer    ?after=AT&waitMs=MS&max=N: inbox entries after AT (views and deliveries), long-polled
  *
@@ -40,6 +41,10 @@ const kOpenBodySchema = z
     burstMessages: z.number().int().min(1).optional(),
   })
   .strict();
+const kRateBodySchema = z
+  .object({ rateMessagesPerSecond: kRate.optional(), senderRateMessagesPerSecond: kRate.optional(), burstMessages: z.number().int().min(1).optional() })
+  .strict()
+  .refine((b) => Object.values(b).some((v) => v !== undefined), 'give rateMessagesPerSecond, senderRateMessagesPerSecond or burstMessages');
 /** Bytes of one message over the API (base64 or UTF-8 text); the layer itself takes up to 1 MiB. */
 export const kApiMessageBytesMax = 64 * 1024;
 const kMessageSchema = z.union([z.object({ text: z.string().max(kApiMessageBytesMax) }).strict(), z.object({ base64: z.string().max(Math.ceil(kApiMessageBytesMax / 3) * 4) }).strict()]);
@@ -97,6 +102,14 @@ export function channelRoutes(service: ClusterService): ApiRoute[] {
         const options = { ordering, reliability, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) } as Parameters<ClusterService['channels']['open']>[2];
         return { status: 201, json: service.channels.open(params.name, name, options) };
       },
+    }),
+    route({
+      method: 'PUT',
+      pattern: '/v1/clusters/:name/channels/:channel',
+      role: 'operator',
+      params: kChannelParams,
+      body: kRateBodySchema,
+      handle: ({ params, body }) => ok(service.channels.setRate(params.name, params.channel, Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)))),
     }),
     route({
       method: 'POST',

@@ -115,6 +115,17 @@ export class ClusterChannelDesk {
     return summaryOf(cluster, entry);
   }
 
+  /** Changes this member's rate limits of the channel from now on (the layer's setRate; an omitted field stays). */
+  setRate(cluster: string, name: string, rates: { rateMessagesPerSecond?: number; senderRateMessagesPerSecond?: number; burstMessages?: number }): ChannelSummary {
+    const runner = this.host.runnerOf(cluster);
+    const entry = this.entry(cluster, runner.uid, name);
+    coded(() => this.host.step(cluster, [{ kind: 'setRate', channel: name, ...rates }]));
+    const wanted = this.here(cluster, runner.uid).wanted.get(name);
+    // A fresh layer opens the channel again with the rates last set here.
+    if (wanted !== undefined) this.here(cluster, runner.uid).wanted.set(name, { ...wanted, ...rates });
+    return summaryOf(cluster, entry);
+  }
+
   list(cluster: string): ChannelSummary[] {
     const runner = this.host.runnerOf(cluster);
     const here = this.here(cluster, runner.uid);
