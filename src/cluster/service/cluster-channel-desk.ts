@@ -147,7 +147,13 @@ export class ClusterChannelDesk {
       outcomes.push(new Promise<SendOutcome>((resolve) => this.pending.set(sendId, { cluster, channel: name, viewId: null, seq: null, resolve })));
     }
     entry.sends += payloads.length;
-    this.host.step(cluster, [{ kind: 'cork' }, ...ids.map((sendId, i): ClusterChannelsInput => ({ kind: 'send', sendId, channel: name, payload: payloads[i]! })), { kind: 'uncork' }]);
+    try {
+      this.host.step(cluster, [{ kind: 'cork' }, ...ids.map((sendId, i): ClusterChannelsInput => ({ kind: 'send', sendId, channel: name, payload: payloads[i]! })), { kind: 'uncork' }]);
+    } catch (error) {
+      // The core stopped under us: nothing waits for these ids any more.
+      for (const sendId of ids) this.pending.delete(sendId);
+      throw error;
+    }
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
     await Promise.race([Promise.all(outcomes), expired]);
