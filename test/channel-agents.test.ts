@@ -84,7 +84,8 @@ describe('channels on real agents', () => {
       }, 30_000);
     }
 
-    // Bad input.
+    // Bad input. (C must know the cluster "pair" before it can say it is not in it: wait for the definition to replicate.)
+    await eventually(`${c.id} knows the cluster pair`, async () => ((await api(c, 'GET', '/v1/clusters/pair')).status === 200 ? true : undefined), 20_000);
     const notMember = await api(c, 'POST', '/v1/clusters/pair/channels', { name: 'x', ordering: 'total' });
     expect(notMember.status).toBe(409);
     expect(JSON.stringify(notMember.json)).toContain('GALAXY_CLUSTER_NOT_MEMBER');
