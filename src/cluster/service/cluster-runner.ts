@@ -2,6 +2,8 @@ import type { ClusterStatus, MemberRef } from '../../core/cluster/cluster-io.js'
 import { ClusterChannels, type ClusterChannelsInput } from '../../core/cluster-channels/cluster-channels.js';
 import type { ClusterMemberOptions } from '../../core/cluster/cluster-config.js';
 import type { Prng } from '../../core/util/prng.js';
+import type { AppEvent } from '../../core/channels/channel-layer-io.js';
+import type { ChannelView } from '../../core/channels/vs-group-port.js';
 
 /**
  * One cluster on this node: its ClusterChannels core (a ClusterMember under a channel
@@ -45,7 +47,9 @@ export type RunnerOutput =
   | { readonly kind: 'send'; readonly to: string; readonly bytes: Uint8Array }
   | { readonly kind: 'view'; readonly view: RecordedView }
   | { readonly kind: 'status'; readonly status: ClusterStatus; readonly previous: ClusterStatus }
-  | { readonly kind: 'reset'; readonly fromViewId: number };
+  | { readonly kind: 'reset'; readonly fromViewId: number }
+  /** The channel layer's events for the application (the service's channel inboxes and pending sends). */
+  | { readonly kind: 'channel'; readonly event: AppEvent };
 
 export class ClusterRunner {
   readonly cluster: string;
@@ -61,6 +65,8 @@ export class ClusterRunner {
   /** Set when the runner was told to leave (by an operator, a deletion or a definition without this node). */
   leavingSinceMs: number | null = null;
   private statusValue: ClusterStatus = 'joining';
+  /** The channel layer's last view (members as `nodeId/incarnation`), or null before the first. */
+  layerView: ChannelView | null = null;
   readonly counters = { sends: 0, received: 0, dropped: 0, resets: 0 };
 
   constructor(init: ClusterRunnerInit) {
@@ -100,7 +106,7 @@ export class ClusterRunner {
     return this.drain(wallMs);
   }
 
-  /** Only what the service acts on leaves the runner; the channel layer's events stay here until an application uses the layer. */
+  /** Only what the service acts on leaves the runner; the channel layer's events go to the service as `channel` outputs. */
   private drain(wallMs: number): RunnerOutput[] {
     const out: RunnerOutput[] = [];
     const batch = this.core.ready();
@@ -130,6 +136,18 @@ export class ClusterRunner {
           break;
         case 'dropped':
           this.counters.dropped++;
+          break;
+        case 'view':
+          this.layerView = output.view;
+          out.push({ kind: 'channel', event: output });
+          break;
+        case 'opened':
+        case 'delivered':
+        case 'sent':
+        case 'sendDone':
+        case 'sendFailed':
+        case 'slowMember':
+          out.push({ kind: 'channel', event: output });
           break;
         default:
           break;

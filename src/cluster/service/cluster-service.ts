@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { ClusterStatus, MemberRef } from '../../core/cluster/cluster-io.js';
 import { kClusterMemberDefaults } from '../../core/cluster/cluster-config.js';
 import { peekEnvelopeCluster } from '../../core/cluster-channels/cluster-channels-envelope.js';
+import type { ClusterChannelsInput } from '../../core/cluster-channels/cluster-channels.js';
 import type { MembershipEvent } from '../../core/membership/membership-event.js';
 import { DomainError } from '../../core/util/domain-error.js';
 import { Prng } from '../../core/util/prng.js';
@@ -14,6 +15,7 @@ import type { MessengerChannel } from '../../node/messenger/messenger-channel.js
 import type { AgentLogger } from '../../node/util/agent-logger.js';
 import type { ApiEvent, MemberView, MetricFamily } from '../../surface/api/api-backend.js';
 import { checkTuning, clusterSubject, decodeDefinition, encodeDefinition, kClusterDefinitionKey, kClusterSubjectPrefix, selectMembers, type ClusterDefinition, type ClusterTuning } from './cluster-definition.js';
+import { ClusterChannelDesk } from './cluster-channel-desk.js';
 import { ClusterIncarnations } from './cluster-incarnations.js';
 import { checkClusterName, clusterName, kNodeIdPattern } from './cluster-name.js';
 import { ClusterRunner, type RecordedStatus, type RecordedView, type RunnerOutput } from './cluster-runner.js';
@@ -151,6 +153,8 @@ export class ClusterService {
   private readonly farmDeaths = new Map<string, number>();
   private closed = false;
   private unsubscribe: (() => void) | null = null;
+  /** The channels of the clusters this node is in, as the API uses them (issue 18, item 3; cluster-channel-desk.ts). */
+  readonly channels = new ClusterChannelDesk({ runnerOf: (cluster) => this.runnerOf(cluster), step: (cluster, inputs) => this.stepChannels(cluster, inputs) });
 
   constructor(options: ClusterServiceOptions) {
     this.options = options;
@@ -305,7 +309,18 @@ export class ClusterService {
       { name: 'galaxy_cluster_rejoins_total', help: 'Cores of this node cut out of a view that rejoined as a new incarnation', type: 'counter', samples: [{ value: this.counters.revived }] },
       { name: 'galaxy_cluster_views_total', help: 'Views installed by this node\'s cluster cores', type: 'counter', samples: [{ value: this.counters.views }] },
       { name: 'galaxy_cluster_messages_total', help: 'Cluster envelopes by direction', type: 'counter', samples: [{ labels: { direction: 'sent' }, value: this.counters.sent }, { labels: { direction: 'received' }, value: this.counters.received }] },
+      ...this.channelMetrics(),
       { name: 'galaxy_cluster_dropped_total', help: 'Cluster envelopes dropped, by reason', type: 'counter', samples: [{ labels: { reason: 'malformed' }, value: this.counters.receivedMalformed }, { labels: { reason: 'no-core' }, value: this.counters.receivedNoCore }, { labels: { reason: 'send-failed' }, value: this.counters.sendFailures }] },
+    ];
+  }
+
+  private channelMetrics(): MetricFamily[] {
+    const c = this.channels.counters();
+    return [
+      { name: 'galaxy_channel_channels', help: 'Channels known on this node, over its clusters', type: 'gauge', samples: [{ value: c.channels }] },
+      { name: 'galaxy_channel_deliveries_total', help: 'Channel messages delivered into this node\'s inboxes', type: 'counter', samples: [{ value: c.delivered }] },
+      { name: 'galaxy_channel_inbox_dropped_total', help: 'Inbox entries dropped at the bound (readers too slow)', type: 'counter', samples: [{ value: c.dropped }] },
+      { name: 'galaxy_channel_pending_sends', help: 'API sends awaiting their outcome', type: 'gauge', samples: [{ value: c.pendingSends }] },
     ];
   }
 
@@ -314,6 +329,7 @@ export class ClusterService {
     if (this.closed) return;
     for (const slot of this.slots.values()) if (!slot.stopped && slot.runner.leavingSinceMs === null) this.apply(slot, slot.runner.step({ kind: 'leave' }, Date.now()));
     this.closed = true;
+    this.channels.close();
     this.timer.stop();
     this.unsubscribe?.();
   }
@@ -389,6 +405,7 @@ export class ClusterService {
     this.options.logger.info({ cluster: definition.name, incarnation, members: members.length }, 'cluster core started');
     this.retune();
     this.apply(slot, runner.tick(performance.now(), Date.now()));
+    this.follow(slot, this.channels.reopen(definition.name, definition.uid));
   }
 
   /**
@@ -489,6 +506,7 @@ export class ClusterService {
   }
 
   private apply(slot: Slot, outputs: readonly RunnerOutput[]): void {
+    let reset = false;
     for (const output of outputs) {
       switch (output.kind) {
         case 'send':
@@ -512,11 +530,46 @@ export class ClusterService {
           }
           break;
         case 'reset':
+          reset = true;
           this.announce(slot, 'rejoined', 'warning', { fromViewId: output.fromViewId });
+          break;
+        case 'channel':
+          this.channels.event(slot.runner.cluster, slot.runner.uid, output.event, slot.runner.layerView);
           break;
       }
     }
+    // A fresh channel layer opens again what API clients opened here; deliveries now in the inboxes are consumed.
+    this.follow(slot, [...(reset ? this.channels.reopen(slot.runner.cluster, slot.runner.uid) : []), ...this.channels.takeConsumed(slot.runner.cluster)]);
     this.arm();
+  }
+
+  /** Steps the desk's follow-up commands into a core; a refusal is logged (the channel may be gone with a reset layer). */
+  private follow(slot: Slot, inputs: readonly ClusterChannelsInput[]): void {
+    for (const input of inputs) {
+      if (slot.stopped || this.closed) return;
+      try {
+        this.apply(slot, slot.runner.step(input, Date.now()));
+      } catch (error) {
+        this.options.logger.warn({ cluster: slot.runner.cluster, input: input.kind, error: (error as Error).message }, 'channel command refused by the core');
+      }
+    }
+  }
+
+  /** The running core of a cluster this node is a member of (for the channel desk). */
+  private runnerOf(name: string): ClusterRunner {
+    const definition = this.live(name);
+    const slot = this.slots.get(name);
+    if (slot === undefined || slot.stopped || slot.runner.uid !== definition.uid || slot.runner.leavingSinceMs !== null) {
+      throw new DomainError('conflict', 'GALAXY_CLUSTER_NOT_MEMBER', `this node (${this.options.selfId}) is not a running member of cluster "${name}"`);
+    }
+    return slot.runner;
+  }
+
+  /** Steps application inputs into a cluster's core in order; the first refusal (a ChannelError) is thrown to the caller. */
+  private stepChannels(name: string, inputs: readonly ClusterChannelsInput[]): void {
+    const slot = this.slots.get(name);
+    if (slot === undefined || slot.stopped || this.closed) throw new DomainError('unavailable', 'GALAXY_CLUSTER_NOT_MEMBER', `this node runs no core of cluster "${name}"`);
+    for (const input of inputs) this.apply(slot, slot.runner.step(input, Date.now()));
   }
 
   private announce(slot: Slot, type: string, severity: 'info' | 'warning', body: Record<string, unknown>): void {

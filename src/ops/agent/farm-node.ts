@@ -21,6 +21,7 @@ import { parseBindAddress } from '../../node/transport/socket-address.js';
 import { kBytesCodec } from '../../core/messenger/channel-codec.js';
 import { ClusterService } from '../../cluster/service/cluster-service.js';
 import { kClusterStateFileName } from '../../cluster/service/cluster-incarnations.js';
+import { channelRoutes } from '../../cluster/service/channel-routes.js';
 import { clusterRoutes } from '../../cluster/service/cluster-routes.js';
 
 /**
@@ -138,7 +139,7 @@ export class FarmNode implements ApiBackend {
         if (tokens.bootstrap(join(prepared.dataDir, kAdminTokenFileName))) logger.info({ file: join(prepared.dataDir, kAdminTokenFileName) }, 'created the admin API token');
         const tls = prepared.farm.apiTls === null ? undefined : loadApiTls(prepared.farm.apiTls, prepared.dataDir, parseBindAddress(prepared.farm.api).host);
         if (tls?.created === true) logger.info({ file: tls.certFile }, 'created a self-signed API certificate');
-        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, tls, allowRemote: prepared.farm.apiInsecure, logger, routes: [...farmDataRoutes(node.data), ...clusterRoutes(node.clusters), ...farmComponentsRoutes(node.desiredComponents), ...node.farmComponents.routes(), ...profileAndDesignerRoutes(node, node.data, () => node.farmComponents?.packages() ?? [], (event) => node.publish(event))] });
+        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, tls, allowRemote: prepared.farm.apiInsecure, logger, routes: [...farmDataRoutes(node.data), ...clusterRoutes(node.clusters), ...channelRoutes(node.clusters), ...farmComponentsRoutes(node.desiredComponents), ...node.farmComponents.routes(), ...profileAndDesignerRoutes(node, node.data, () => node.farmComponents?.packages() ?? [], (event) => node.publish(event))] });
         writeFileAtomic(join(prepared.dataDir, kApiFileName), `${JSON.stringify({ url: node.apiServer.url, ...(node.apiServer.fingerprint === null ? {} : { fingerprint: node.apiServer.fingerprint }) })}\n`);
       }
       node.wire(options.measurementIntervalMs ?? 5000);

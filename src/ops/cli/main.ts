@@ -16,6 +16,7 @@ import { kPresets } from '../../core/membership/config.js';
 import { packageRoot } from '../../core/platform/package-root.js';
 import { registerProfileCommands } from '../../cluster/profiles/profile-commands.js';
 import { registerDesignCommand } from '../../cluster/designer/design-command.js';
+import { registerChannelCommands } from '../../cluster/service/channel-commands.js';
 import { registerClusterCommands } from '../../cluster/service/cluster-commands.js';
 import { runDemo } from './demo.js';
 import { runSelfCheck } from './self-check.js';
@@ -131,6 +132,7 @@ registerEventsCommands(program);
 registerJobsCommands(program);
 registerProfileCommands(program);
 registerClusterCommands(program);
+registerChannelCommands(program);
 registerSimulateCommand(program, version);
 // After registerApiCommands: install, remove, installed and operation join its `components` command.
 registerInstallCommands(program);
