@@ -50,16 +50,17 @@ describe('the package tarball', () => {
     expect(readFileSync(join(root, '.gitignore'), 'utf8').split('\n')).toContain('*.tgz');
   });
 
-  it('claims the cluster service that landed, says channels are coming, and promises nothing else of the cluster half', () => {
+  it('claims the cluster service that landed, says profile-built clusters are coming, and promises nothing else of the cluster half', () => {
     const description = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { description: string }).description;
     const help = execFileSync(process.execPath, [join(root, 'dist', 'src', 'ops', 'cli', 'main.js'), '--help'], { encoding: 'utf8' });
     for (const text of [description, help.replace(/\s+/g, ' ')]) {
-      // Landed: clusters with consensus views on real agents, profiles and the designer.
+      // Landed: clusters with consensus views and their channels on real agents, profiles and the designer.
       expect(text).toMatch(/consensus views/);
+      expect(text).toMatch(/channels/);
       expect(text).toMatch(/Cluster Designer/);
-      expect(text).toMatch(/channels for components are coming/);
-      // Not landed: channels for users, the component and client libraries, the console.
-      expect(text.replace(/cluster channels for components are coming/g, '')).not.toMatch(/channel|client library|component library|console|lock service|linearizab/i);
+      expect(text).toMatch(/clusters built from profiles \(components installed per role\) are coming/);
+      // Not landed: the component and client libraries, the management cluster, the console.
+      expect(text).not.toMatch(/client library|component library|console|lock service|linearizab|management cluster/i);
     }
   });
 
