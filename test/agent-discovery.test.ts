@@ -95,7 +95,7 @@ describe('SeedDiscovery', () => {
 
   it('galaxy agent checks the discovery flags', () => {
     const base = { bind: '127.0.0.1:7946', insecure: true, dataDir: dir };
-    expect(agentInvocation({ ...base, seedsFile: 'seeds', seedsSrv: '_galaxy._udp.farm.example.', dnsServer: ['127.0.0.1:5353', '10.0.0.53'] }, {}).discovery).toEqual({ seedsFile: join(process.cwd(), 'seeds'), seedsSrv: '_galaxy._udp.farm.example.', dnsServers: ['127.0.0.1:5353', '10.0.0.53'] });
+    expect(agentInvocation({ ...base, seedsFile: 'seeds', seedsSrv: '_galaxy._udp.farm.example.', dnsServer: ['127.0.0.1:5353', '10.0.0.53'] }, {}).discovery).toEqual({ seedsFile: join(process.cwd(), 'seeds'), seedsSrv: '_galaxy._udp.farm.example.', dnsServers: ['127.0.0.1:5353', '10.0.0.53'], multicast: null });
     expect(() => agentInvocation({ ...base, seedsSrv: 'farm.example' }, {})).toThrow(/--seeds-srv takes an SRV name/);
     expect(() => agentInvocation({ ...base, dnsServer: ['dns.example'] }, {})).toThrow(/--dns-server takes/);
     expect(agentInvocation(base, { GALAXY_SEEDS_SRV: '_g._udp.x', GALAXY_DNS_SERVERS: '127.0.0.1:53' }).discovery).toMatchObject({ seedsSrv: '_g._udp.x', dnsServers: ['127.0.0.1:53'] });

@@ -81,7 +81,7 @@ describe('deploy/agent.example.yaml', () => {
     const invocation = agentInvocation({ config: file }, {});
     expect(invocation.dataDir).toBe('/var/lib/galaxy');
     expect(invocation.farm).toMatchObject({ api: '10.0.0.11:7600', apiTls: { kind: 'self-signed' }, roles: ['controller'] });
-    expect(invocation.discovery).toEqual({ seedsFile: '/etc/galaxy/seeds', seedsSrv: '_galaxy._udp.farm.example.', dnsServers: [] });
+    expect(invocation.discovery).toEqual({ seedsFile: '/etc/galaxy/seeds', seedsSrv: '_galaxy._udp.farm.example.', dnsServers: [], multicast: null });
   });
 
   it('would be refused without its TLS line', () => {

@@ -424,6 +424,11 @@ export class FarmAdmission {
   }
 
   /** Keyring epoch held here (the grant or rotation last applied). */
+  /** The authority's fingerprint while this node holds it (a controller, or one approved as a controller), else null. */
+  get authorityFingerprint(): string | null {
+    return this.controller.authority?.fingerprint ?? null;
+  }
+
   get keyEpoch(): number {
     return this.rotation.epoch;
   }

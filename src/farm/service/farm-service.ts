@@ -257,6 +257,11 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
     return this.admission.keyEpoch;
   }
 
+  /** The farm authority's fingerprint when this node holds the authority (a controller), else null. */
+  get authorityFingerprint(): string | null {
+    return this.admission.authorityFingerprint;
+  }
+
   get admissionState(): NodeSummary['admission'] {
     return this.admission.state;
   }

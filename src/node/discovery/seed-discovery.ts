@@ -5,6 +5,7 @@ import { basename, dirname } from 'node:path';
 import { canonicalSocketAddress } from '../transport/socket-address.js';
 import { parseSeedFile } from './seed-file.js';
 import { resolveSrvSeeds, type SrvResolver } from './srv-seeds.js';
+import type { MulticastDiscovery } from './multicast-discovery.js';
 
 /**
  * Where a new node finds the farm when it is not given seeds by hand (the paper's node
@@ -24,12 +25,14 @@ export interface SeedDiscoveryOptions {
   readonly dnsServers: readonly string[];
   /** This node's own address, never a seed of its own. */
   readonly self: string;
+  /** Seeds heard on the LAN multicast group (--discovery-multicast), opened by the caller; a new one is reported at once. */
+  readonly multicast?: MulticastDiscovery | null;
   /** How often SRV is re-resolved and the file re-read while watching, ms. */
   readonly refreshIntervalMs?: number;
 }
 
 export interface DiscoveredSeeds {
-  /** Canonical addresses: --join first, then the file's, then SRV's; without self and duplicates. */
+  /** Canonical addresses: --join first, then the file's, then SRV's, then multicast's; without self and duplicates. */
   readonly addresses: readonly string[];
   /** Whether a source named this node itself: it is one of the farm's seeds, so it may start the farm alone. */
   readonly selfListed: boolean;
@@ -66,7 +69,7 @@ export class SeedDiscovery {
 
   /** Whether any source beyond --join is configured. */
   get active(): boolean {
-    return this.options.seedsFile !== null || this.options.seedsSrv !== null;
+    return this.options.seedsFile !== null || this.options.seedsSrv !== null || (this.options.multicast ?? null) !== null;
   }
 
   async resolve(): Promise<DiscoveredSeeds> {
@@ -82,6 +85,7 @@ export class SeedDiscovery {
         problems.push(`SRV ${this.options.seedsSrv}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
       }
     }
+    if (this.options.multicast != null) found.push(...this.options.multicast.seeds());
     const addresses = [...new Set(found)].filter((a) => a !== this.options.self).slice(0, kDiscoveredSeedsMax);
     return { addresses, selfListed: found.includes(this.options.self), problems };
   }
@@ -112,6 +116,7 @@ export class SeedDiscovery {
         // The folder may not exist yet: the periodic re-read finds the file once it does.
       }
     }
+    this.options.multicast?.onChange(() => refresh());
     this.timer = setInterval(refresh, this.options.refreshIntervalMs ?? kDiscoveryRefreshIntervalMsDefault);
     this.timer.unref();
     refresh();

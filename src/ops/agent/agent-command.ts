@@ -13,6 +13,7 @@ import { claimIdentity, type ClaimedIdentity } from './config/agent-identity.js'
 import { AgentUsageError } from '../../node/util/agent-usage-error.js';
 import type { ApiTlsSpec } from './config/api-tls-files.js';
 import type { DiscoveryInvocation } from './agent-discovery.js';
+import { kMulticastGroupDefault, parseMulticastGroup } from '../../node/discovery/multicast-discovery.js';
 import { isIP } from 'node:net';
 import { isLoopbackAddress } from '../api/api-bind.js';
 
@@ -59,6 +60,8 @@ export interface AgentFlags {
   seedsSrv?: string;
   /** DNS servers for --seeds-srv and host names in the seed file ("ip" or "ip:port"); repeatable. */
   dnsServer?: readonly string[];
+  /** Listen for (and, on a controller, send) LAN multicast announcements: true for the default group, or "GROUP:PORT". */
+  discoveryMulticast?: boolean | string;
 }
 
 /** The environment variables `galaxy agent` reads; an empty value counts as unset. */
@@ -204,7 +207,10 @@ function discoveryInvocation(flags: AgentFlags, variable: (name: string) => stri
   const dnsServers = (flags.dnsServer !== undefined && flags.dnsServer.length > 0 ? flags.dnsServer : variable('GALAXY_DNS_SERVERS')?.split(',') ?? file.dnsServers ?? []).flatMap((entry) => entry.split(',')).map((entry) => entry.trim()).filter((entry) => entry !== '');
   if (dnsServers.length > kDnsServersMax) throw new AgentUsageError(`--dns-server: at most ${kDnsServersMax} servers`);
   for (const server of dnsServers) if (isIP(server) === 0 && parseSocketAddress(server) === null) throw new AgentUsageError(`--dns-server takes "a.b.c.d", "a.b.c.d:port" or "[v6]:port", got "${server}"`);
-  return { seedsFile: seedsFile === undefined ? null : resolve(seedsFile), seedsSrv: seedsSrv ?? null, dnsServers };
+  const multicastText = flags.discoveryMulticast ?? variable('GALAXY_DISCOVERY_MULTICAST');
+  const multicast = multicastText === undefined || multicastText === false || multicastText === '0' ? null : multicastText === true || multicastText === '1' ? kMulticastGroupDefault : parseMulticastGroup(multicastText);
+  if (multicast === null && multicastText !== undefined && multicastText !== false && multicastText !== '0') throw new AgentUsageError(`--discovery-multicast takes an IPv4 multicast group and port such as ${kMulticastGroupDefault.group}:${kMulticastGroupDefault.port}, got "${String(multicastText)}"`);
+  return { seedsFile: seedsFile === undefined ? null : resolve(seedsFile), seedsSrv: seedsSrv ?? null, dnsServers, multicast };
 }
 
 function farmInvocation(flags: AgentFlags, variable: (name: string) => string | undefined, file: AgentConfigFile, inFile: (key: string) => string, keysGiven: boolean): FarmInvocation {

@@ -1,14 +1,18 @@
 import type { AgentLogger } from '../../node/util/agent-logger.js';
 import type { SeedDiscovery } from '../../node/discovery/seed-discovery.js';
+import type { MulticastGroup } from '../../node/discovery/multicast-discovery.js';
 
 /**
  * The discovery settings of `galaxy agent`: a seed file (--seeds-file), DNS SRV
- * (--seeds-srv) and the DNS servers to ask (--dns-server; default the system's).
+ * (--seeds-srv), the DNS servers to ask (--dns-server; default the system's) and the LAN
+ * multicast group (--discovery-multicast).
  */
 export interface DiscoveryInvocation {
   readonly seedsFile: string | null;
   readonly seedsSrv: string | null;
   readonly dnsServers: readonly string[];
+  /** The group to listen on (and, on a controller, announce to), or null: no multicast discovery. */
+  readonly multicast: MulticastGroup | null;
 }
 
 /** First pause between two rounds of discovery that found no seed; doubled up to kDiscoveryRetryMsMax. */
@@ -37,7 +41,7 @@ export async function discoverSeeds(discovery: SeedDiscovery, bootstrap: boolean
       return seeds.addresses;
     }
     if (stop.aborted) return null;
-    if (pauseMs === kDiscoveryRetryMsMin) logger.info('seed discovery: no seed yet; waiting for the seed file or the SRV records to name one');
+    if (pauseMs === kDiscoveryRetryMsMin) logger.info('seed discovery: no seed yet; waiting for the seed file, the SRV records or a multicast announcement to name one');
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, pauseMs);
       function done(): void {

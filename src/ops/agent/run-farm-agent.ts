@@ -3,6 +3,7 @@ import { silentAgentLogger, type AgentLogger } from '../../node/util/agent-logge
 import { FarmNode } from './farm-node.js';
 import { SeedDiscovery } from '../../node/discovery/seed-discovery.js';
 import { discoverSeeds } from './agent-discovery.js';
+import { MulticastDiscovery, multicastInterfaceOf } from '../../node/discovery/multicast-discovery.js';
 
 /**
  * Signals after the first that end the agent without waiting for the graceful leave: the
@@ -52,8 +53,11 @@ export async function runFarmAgent(given: PreparedAgent, write: LineWriter = (li
   };
   process.on('SIGTERM', onProcessSignal);
   process.on('SIGINT', onProcessSignal);
-  const discovery = new SeedDiscovery({ ...prepared.discovery, join: prepared.options.join ?? [], self: prepared.options.bind ?? '' });
+  const group = prepared.discovery.multicast;
+  const multicast = group === null ? null : new MulticastDiscovery({ group, interfaceAddress: multicastInterfaceOf(prepared.options.bind ?? ''), farmCa: prepared.farm.farmCa, self: prepared.options.bind ?? '' });
+  const discovery = new SeedDiscovery({ ...prepared.discovery, multicast, join: prepared.options.join ?? [], self: prepared.options.bind ?? '' });
   try {
+    await multicast?.open();
     if (discovery.active) {
       const stop = new AbortController();
       onFirstSignal = () => stop.abort();
@@ -87,6 +91,12 @@ export async function runFarmAgent(given: PreparedAgent, write: LineWriter = (li
     // rewritten on every machine of a healthy farm does not set off a burst of full-state
     // exchanges (MembershipEngine.replaceSeeds). The watch's first report is the set the
     // node started with: nothing new to hand over.
+    // Only a node holding the farm authority announces (see multicast-discovery.ts); one
+    // approved as a controller later starts then, since the fingerprint is asked each time.
+    multicast?.announce(() => {
+      const farmCa = node.service.authorityFingerprint;
+      return farmCa === null ? null : { farmCa, gossip: self };
+    });
     let handed = JSON.stringify(host.settings.join);
     if (discovery.active) {
       discovery.watch((seeds) => {
@@ -117,6 +127,7 @@ export async function runFarmAgent(given: PreparedAgent, write: LineWriter = (li
     return 0;
   } finally {
     discovery.close();
+    multicast?.close();
     process.off('SIGTERM', onProcessSignal);
     process.off('SIGINT', onProcessSignal);
     // Until the process exits (galaxy agent calls process.exit at once), a late signal
