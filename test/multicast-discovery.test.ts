@@ -103,12 +103,12 @@ describe('the multicast listener', () => {
 describe('--discovery-multicast', () => {
   it('takes the default group, a given group, or refuses a non-multicast one', () => {
     const base = { bind: '10.77.0.2:7946', dataDir: tmpdir() };
-    expect(agentInvocation({ ...base, discoveryMulticast: true }, {}).discovery.multicast).toEqual({ group: '239.255.77.1', port: 7947 });
+    expect(agentInvocation({ ...base, discoveryMulticast: true }, {}).discovery.multicast).toEqual({ group: '239.255.77.1', port: 7945 });
     expect(agentInvocation({ ...base, discoveryMulticast: '239.1.2.3:9000' }, {}).discovery.multicast).toEqual({ group: '239.1.2.3', port: 9000 });
     expect(agentInvocation(base, { GALAXY_DISCOVERY_MULTICAST: '1' }).discovery.multicast).toEqual(kMulticastGroupDefault);
     expect(agentInvocation(base, {}).discovery.multicast).toBeNull();
-    expect(() => agentInvocation({ ...base, discoveryMulticast: '10.0.0.1:7947' }, {})).toThrow(/--discovery-multicast takes/);
-    expect(parseMulticastGroup('240.0.0.1:7947')).toBeNull();
+    expect(() => agentInvocation({ ...base, discoveryMulticast: '10.0.0.1:7945' }, {})).toThrow(/--discovery-multicast takes/);
+    expect(parseMulticastGroup('240.0.0.1:7945')).toBeNull();
     expect(multicastInterfaceOf('10.77.0.2:7946')).toBe('10.77.0.2');
     expect(multicastInterfaceOf('0.0.0.0:7946')).toBeNull();
   });

@@ -1,7 +1,7 @@
 // Proves LAN multicast discovery between real hosts (issue 16, item 6): three network
 // namespaces on one bridge (netns-lab.ts), multicast carried by the bridge as by a LAN
 // switch. A controller (--bootstrap --discovery-multicast) on host 0 announces its farm
-// authority's fingerprint and gossip address to 239.255.77.1:7947 with TTL 1. A new node
+// authority's fingerprint and gossip address to 239.255.77.1:7945 with TTL 1. A new node
 // on host 1, started with nothing but --discovery-multicast and --farm-ca pinning that
 // authority (no --join, no seed file, no SRV), hears it, starts with the controller as its
 // seed, asks for admission, is approved with `galaxy nodes approve` as an operator would,

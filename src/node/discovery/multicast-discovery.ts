@@ -1,5 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv4 } from 'node:net';
+import { CodedError } from '../../core/util/coded-error.js';
 import { canonicalSocketAddress, isUnspecifiedAddress, parseSocketAddress } from '../transport/socket-address.js';
 import { decodeAnnouncement, encodeAnnouncement, type Announcement } from './multicast-announcement.js';
 
@@ -23,8 +24,12 @@ export interface MulticastGroup {
   readonly port: number;
 }
 
-/** Administratively scoped (RFC 2365): stays inside the organisation, and TTL 1 keeps it on the segment. */
-export const kMulticastGroupDefault: MulticastGroup = { group: '239.255.77.1', port: 7947 };
+/**
+ * Administratively scoped (RFC 2365): stays inside the organisation, and TTL 1 keeps it on
+ * the segment. Port 7945, not 7947: the examples run a second agent's gossip on 7947 and
+ * 7948 of the same machine, and a taken port would stop the agent at start.
+ */
+export const kMulticastGroupDefault: MulticastGroup = { group: '239.255.77.1', port: 7945 };
 export const kAnnounceIntervalMsDefault = 2000;
 /** Seeds kept from announcements: the most recently heard; a farm has a handful of controllers. */
 export const kMulticastSeedsMax = 16;
@@ -85,12 +90,12 @@ export class MulticastDiscovery {
     const socket = createSocket({ type: 'udp4', reuseAddr: true });
     this.socket = socket;
     socket.on('message', (bytes, rinfo) => this.receive(bytes, rinfo.address, Date.now()));
-    // A send or receive error on a discovery socket must never end the agent: it is counted.
-    socket.on('error', () => this.counters.sendFailed++);
+    // A send or receive error on a discovery socket must never end the agent: once bound, it is counted.
     await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
+      socket.once('error', (error) => reject(new CodedError('GALAXY_DISCOVERY_MULTICAST_BIND', `--discovery-multicast: cannot listen on UDP port ${this.options.group.port}: ${error.message}`)));
       socket.bind(this.options.group.port, () => {
-        socket.off('error', reject);
+        socket.removeAllListeners('error');
+        socket.on('error', () => this.counters.sendFailed++);
         resolve();
       });
     });

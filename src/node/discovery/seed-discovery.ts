@@ -92,8 +92,16 @@ export class SeedDiscovery {
 
   /** Calls onChange with each seed set that differs from the previous one (the first included). */
   watch(onChange: (seeds: DiscoveredSeeds) => void): void {
+    // A request that finds a refresh under way runs once more after it: a multicast seed
+    // heard during a slow SRV lookup must not wait for the next periodic refresh.
+    let again = false;
     const refresh = (): void => {
-      if (this.closed || this.refreshing !== null) return;
+      if (this.closed) return;
+      if (this.refreshing !== null) {
+        again = true;
+        return;
+      }
+      again = false;
       this.refreshing = this.resolve()
         .then((seeds) => {
           const key = seeds.addresses.join(',');
@@ -101,7 +109,10 @@ export class SeedDiscovery {
           this.last = key;
           onChange(seeds);
         })
-        .finally(() => (this.refreshing = null));
+        .finally(() => {
+          this.refreshing = null;
+          if (again) refresh();
+        });
     };
     const file = this.options.seedsFile;
     if (file !== null) {

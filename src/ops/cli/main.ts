@@ -84,7 +84,7 @@ program
   .option('--join <host:port,...>', 'seeds to join through, comma-separated; repeatable (env GALAXY_JOIN)', (value: string, previous: string[]) => [...previous, value], [] as string[])
   .option('--seeds-file <path>', 'seeds from a file: one address per line ("a.b.c.d:port", "[v6]:port" or "host:port"), # comments; re-read when it changes (env GALAXY_SEEDS_FILE)')
   .option('--seeds-srv <name>', 'seeds from DNS SRV records, e.g. _galaxy._udp.farm.example.; re-resolved every 30 s (env GALAXY_SEEDS_SRV)')
-  .option('--discovery-multicast [group:port]', 'find controllers by LAN multicast (TTL 1): listen on the group, and announce to it every 2 s on a controller (default 239.255.77.1:7947; env GALAXY_DISCOVERY_MULTICAST=1 or the group)')
+  .option('--discovery-multicast [group:port]', 'find controllers by LAN multicast (TTL 1): listen on the group, and announce to it every 2 s on a controller (default 239.255.77.1:7945; env GALAXY_DISCOVERY_MULTICAST=1 or the group)')
   .option('--dns-server <ip[:port]>', 'DNS server for --seeds-srv and seed-file host names; repeatable (default the system\'s; env GALAXY_DNS_SERVERS)', (value: string, previous: string[]) => [...previous, value], [] as string[])
   .option('--preset <name>', `timer preset: ${Object.keys(kPresets).join(', ')} (default lan; env GALAXY_PRESET)`)
   .option('--meta <key=value...>', 'tags announced with this member')
