@@ -1,4 +1,4 @@
-// Proves LAN multicast discovery between real hosts (issue 16, item 6): three network
+// Proves LAN multicast discovery between real hosts (issue 16, item 6): four network
 // namespaces on one bridge (netns-lab.ts), multicast carried by the bridge as by a LAN
 // switch. A controller (--bootstrap --discovery-multicast) on host 0 announces its farm
 // authority's fingerprint and gossip address to 239.255.77.1:7945 with TTL 1. A new node
@@ -7,7 +7,9 @@
 // seed, asks for admission, is approved with `galaxy nodes approve` as an operator would,
 // and both see each other alive. A node on host 2 pinned to another authority drops the
 // announcements and is still waiting for a seed (never "started") when that is done: the
-// pin is applied, so the test can fail both ways. Codec and bounds: test/multicast-discovery.test.ts.
+// pin is applied, so the test can fail both ways. A node on host 3 with no pin takes the
+// announcement on trust (as admission trusts the first grant) and asks this controller for
+// admission too. Codec and bounds: test/multicast-discovery.test.ts.
 //
 // Needs root, `ip netns` and nftables, as the rest of the fault suite; without them it
 // says why and skips (with GALAXY_FAULTS_REQUIRED=1 it fails instead).
@@ -45,7 +47,7 @@ describe.runIf(unavailable === null)('LAN multicast discovery on network-namespa
   beforeAll(async () => {
     preClean(tmpdir(), kDataPrefix);
     dataRoot = freshDirectory(join(tmpdir(), `${kDataPrefix}${process.pid}`));
-    lab = NetnsLab.create(3);
+    lab = NetnsLab.create(4);
     farm = new FaultFarm(lab, dataRoot);
     controller = await farm.agent(lab.hosts[0]!, ['--role', 'controller', '--bootstrap', '--discovery-multicast']);
     farm.agents.push(controller);
@@ -64,16 +66,21 @@ describe.runIf(unavailable === null)('LAN multicast discovery on network-namespa
     const stranger = await farm.agent(lab.hosts[2]!, ['--discovery-multicast', '--farm-ca', otherCa]);
     let strangerStarted: unknown = null;
     const strangerStart = stranger.start().then(() => (strangerStarted = 'started'), (error: Error) => (strangerStarted = error.message));
+    const unpinned = await farm.agent(lab.hosts[3]!, ['--discovery-multicast']);
     const newcomer = await farm.agent(lab.hosts[1]!, ['--discovery-multicast', '--farm-ca', farmCa]);
     farm.agents.push(newcomer);
     const spawnedAtMs = Date.now();
-    await newcomer.start();
+    await Promise.all([newcomer.start(), unpinned.start()]);
     const discoveredMs = Date.now() - spawnedAtMs;
     expect(discoveredMs).toBeLessThan(kDiscoverBoundMs);
     // It started with the announced controller as its only seed: nothing else named one.
     expect(newcomer.startedLine()?.['join']).toEqual([controller.address]);
     expect(newcomer.startedLine()?.admission).toBe('pending');
-    await waitFor('the controller lists the new node as pending', async () => (await farm.pending()).some((r) => r.id === newcomer.id), 30_000, 250);
+    expect(unpinned.startedLine()?.['join']).toEqual([controller.address]);
+    await waitFor('the controller lists both new nodes as pending', async () => {
+      const pending = (await farm.pending()).map((r) => r.id);
+      return pending.includes(newcomer.id) && pending.includes(unpinned.id);
+    }, 30_000, 250);
     await farm.approve(newcomer);
     const convergedMs = await farm.waitConverged([controller, newcomer], kConvergeBoundMs);
     expect((await newcomer.get<{ admission: string }>('/v1/node')).admission).toBe('approved');
