@@ -6,14 +6,16 @@
 // another farm's when --farm-ca pins one, drops its own, replaces a wildcard address by the
 // sender's, limits each source to one announcement per kSourceMinIntervalMs, keeps at most
 // kMulticastSeedsMax seeds (the stalest go), and hands them to SeedDiscovery; and the
-// agent's --discovery-multicast flag parses a group or refuses a non-multicast one. The
+// agent's --discovery-multicast flag (and env, and config key) parses a group or refuses a non-multicast one. The
 // real datagrams between network-namespace hosts are in test/faults/multicast-discovery.test.ts.
 import { describe, expect, it } from 'vitest';
 import { decodeAnnouncement, encodeAnnouncement, kAnnouncementBytesMax } from '../src/node/discovery/multicast-announcement.js';
 import { kMulticastGroupDefault, kMulticastSeedsMax, kSourceMinIntervalMs, MulticastDiscovery, multicastInterfaceOf, parseMulticastGroup } from '../src/node/discovery/multicast-discovery.js';
 import { SeedDiscovery } from '../src/node/discovery/seed-discovery.js';
 import { agentInvocation } from '../src/ops/agent/agent-command.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const kCa = '0123456789abcdef';
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
@@ -107,6 +109,9 @@ describe('--discovery-multicast', () => {
     expect(agentInvocation({ ...base, discoveryMulticast: '239.1.2.3:9000' }, {}).discovery.multicast).toEqual({ group: '239.1.2.3', port: 9000 });
     expect(agentInvocation(base, { GALAXY_DISCOVERY_MULTICAST: '1' }).discovery.multicast).toEqual(kMulticastGroupDefault);
     expect(agentInvocation(base, {}).discovery.multicast).toBeNull();
+    const config = join(mkdtempSync(join(tmpdir(), 'galaxy-multicast-')), 'agent.yaml');
+    writeFileSync(config, 'discoveryMulticast: "239.1.2.4:9001"\n');
+    expect(agentInvocation({ ...base, config }, {}).discovery.multicast).toEqual({ group: '239.1.2.4', port: 9001 });
     expect(() => agentInvocation({ ...base, discoveryMulticast: '10.0.0.1:7945' }, {})).toThrow(/--discovery-multicast takes/);
     expect(parseMulticastGroup('240.0.0.1:7945')).toBeNull();
     expect(multicastInterfaceOf('10.77.0.2:7946')).toBe('10.77.0.2');

@@ -207,7 +207,7 @@ function discoveryInvocation(flags: AgentFlags, variable: (name: string) => stri
   const dnsServers = (flags.dnsServer !== undefined && flags.dnsServer.length > 0 ? flags.dnsServer : variable('GALAXY_DNS_SERVERS')?.split(',') ?? file.dnsServers ?? []).flatMap((entry) => entry.split(',')).map((entry) => entry.trim()).filter((entry) => entry !== '');
   if (dnsServers.length > kDnsServersMax) throw new AgentUsageError(`--dns-server: at most ${kDnsServersMax} servers`);
   for (const server of dnsServers) if (isIP(server) === 0 && parseSocketAddress(server) === null) throw new AgentUsageError(`--dns-server takes "a.b.c.d", "a.b.c.d:port" or "[v6]:port", got "${server}"`);
-  const multicastText = flags.discoveryMulticast ?? variable('GALAXY_DISCOVERY_MULTICAST');
+  const multicastText = flags.discoveryMulticast ?? variable('GALAXY_DISCOVERY_MULTICAST') ?? file.discoveryMulticast;
   const multicast = multicastText === undefined || multicastText === false || multicastText === '0' ? null : multicastText === true || multicastText === '1' ? kMulticastGroupDefault : parseMulticastGroup(multicastText);
   if (multicast === null && multicastText !== undefined && multicastText !== false && multicastText !== '0') throw new AgentUsageError(`--discovery-multicast takes an IPv4 multicast group and port such as ${kMulticastGroupDefault.group}:${kMulticastGroupDefault.port}, got "${String(multicastText)}"`);
   return { seedsFile: seedsFile === undefined ? null : resolve(seedsFile), seedsSrv: seedsSrv ?? null, dnsServers, multicast };

@@ -90,7 +90,7 @@ program
   .option('--meta <key=value...>', 'tags announced with this member')
   .option('--key <base64>', 'farm key (AES-256, base64); repeat to install several, the first encrypts (env GALAXY_KEYS, comma-separated)', (value: string, previous: string[]) => [...previous, value], [] as string[])
   .option('--transport <kind>', 'datagram transport: auto (native when built), native (ICMP-aware, batched) or dgram (default auto; env GALAXY_TRANSPORT)')
-  .option('--config <file>', 'YAML config file: bind, join, preset, meta, transport, keys, dataDir, logLevel, membership, roles, api, apiTls, apiTlsCert, apiTlsKey, apiInsecure, seedsFile, seedsSrv, dnsServers, insecure, farmCa')
+  .option('--config <file>', 'YAML config file: bind, join, preset, meta, transport, keys, dataDir, logLevel, membership, roles, api, apiTls, apiTlsCert, apiTlsKey, apiInsecure, seedsFile, seedsSrv, dnsServers, discoveryMulticast, insecure, farmCa')
   .option('--data-dir <dir>', 'directory holding identity.json (node id and last incarnation); default ~/.galaxy/<bind> (env GALAXY_DATA_DIR)')
   .option('--log-level <level>', 'level of the JSON logs on stderr: fatal, error, warn, info, debug, trace, silent (default info; env GALAXY_LOG_LEVEL)')
   .option('--role <role>', 'role to ask the farm for: controller, management, ...; repeatable or comma-separated (env GALAXY_ROLES)', (value: string, previous: string[]) => [...previous, value], [] as string[])

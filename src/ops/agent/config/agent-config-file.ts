@@ -61,6 +61,8 @@ const kConfigSchema = z
     seedsSrv: z.string().min(1),
     /** DNS servers for discovery, as --dns-server. */
     dnsServers: z.array(z.string()).max(8),
+    /** LAN multicast discovery, as --discovery-multicast: true for the default group, or "GROUP:PORT". */
+    discoveryMulticast: z.union([z.boolean(), z.string().min(1)]),
   })
   .partial()
   .strict();
