@@ -13,13 +13,14 @@
 //
 // Needs root, `ip netns` and nftables, as the rest of the fault suite; without them it
 // says why and skips (with GALAXY_FAULTS_REQUIRED=1 it fails instead).
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthorityFile } from '../../src/farm/admission/authority-file.js';
 import { kAuthorityFileName } from '../../src/farm/service/farm-admission.js';
-import { FaultFarm, waitFor, type LabAgent } from './support/fault-farm.js';
+import { FaultFarm, kCli, waitFor, type LabAgent } from './support/fault-farm.js';
 import { freshDirectory, labUnavailable, NetnsLab, preClean } from './support/netns-lab.js';
 
 const kDataPrefix = 'galaxy-multicast-faults-';
@@ -54,6 +55,12 @@ describe.runIf(unavailable === null)('LAN multicast discovery on network-namespa
     await controller.start();
     farmCa = new AuthorityFile(join(controller.dataDir, kAuthorityFileName)).load()!.fingerprint;
   }, 60_000);
+
+  it('galaxy node on the controller shows the fingerprint a new node pins (farmCa)', () => {
+    const node = spawnSync('ip', ['netns', 'exec', controller.host.namespace, process.execPath, kCli, 'node', '--json', '--data-dir', controller.dataDir], { encoding: 'utf8' });
+    expect(node.status, node.stderr).toBe(0);
+    expect((JSON.parse(node.stdout) as { farmCa: string | null }).farmCa).toBe(farmCa);
+  });
 
   afterAll(() => {
     farm?.close();

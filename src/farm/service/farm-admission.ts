@@ -423,12 +423,12 @@ export class FarmAdmission {
     return this.controller.authority?.farm ?? this.credentials?.farm ?? null;
   }
 
-  /** Keyring epoch held here (the grant or rotation last applied). */
   /** The authority's fingerprint while this node holds it (a controller, or one approved as a controller), else null. */
   get authorityFingerprint(): string | null {
     return this.controller.authority?.fingerprint ?? null;
   }
 
+  /** Keyring epoch held here (the grant or rotation last applied). */
   get keyEpoch(): number {
     return this.rotation.epoch;
   }

@@ -210,6 +210,7 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
       roles: this.roles,
       admission: this.admission.state,
       farmId: this.admission.farmId,
+      farmCa: this.admission.authorityFingerprint,
       transport: this.host.transport.kind,
       backend: this.host.backend,
       version: this.version,

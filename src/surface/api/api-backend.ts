@@ -19,6 +19,8 @@ export interface NodeSummary {
   /** 'approved' once the node holds farm credentials; 'pending' or 'rejected' while it waits or after refusal; 'revoked'. */
   readonly admission: 'approved' | 'pending' | 'rejected' | 'revoked' | 'bootstrap';
   readonly farmId: string | null;
+  /** The farm authority's fingerprint (what a new node pins with --farm-ca) on a controller, which holds the authority; null elsewhere. */
+  readonly farmCa: string | null;
   readonly transport: string;
   readonly backend: string;
   readonly version: string;
