@@ -155,8 +155,11 @@ async function freePort(taken: ReadonlySet<number>): Promise<number> {
 const dataRoot = mkdtempSync(join(tmpdir(), 'galaxy-bench-agents-'));
 
 function spawnAgent(address: string, seed: string, transport: Kind): Agent {
-  const args = [cli, 'agent', '--preset', 'local', '--bind', address, '--join', seed, '--transport', transport, '--data-dir', join(dataRoot, address.replace(/:/g, '_')), '--log-level', 'warn'];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  // An open lab farm with no API and no components, as the membership tests run: since
+  // admission became the default, agents started without --insecure wait for approval
+  // (and all tried to bind the API's default port), so this part never converged.
+  const args = [cli, 'agent', '--preset', 'local', '--bind', address, '--join', seed, '--transport', transport, '--data-dir', join(dataRoot, address.replace(/:/g, '_')), '--log-level', 'warn', '--insecure', '--api', 'off'];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, GALAXY_COMPONENTS: 'none' } });
   children.add(child);
   const agent: Agent = { address, child, seen: new Map(), transport: null };
   createInterface({ input: child.stdout! }).on('line', (line) => {
