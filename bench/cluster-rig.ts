@@ -8,11 +8,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../src/core/platform/package-root.js';
+import { freePort } from './free-port.js';
 
 const cli = join(packageRoot(), 'dist', 'src', 'ops', 'cli', 'main.js');
 const kStderrBytesMax = 64 * 1024;
@@ -32,26 +31,7 @@ export interface RigNode {
   token: string;
 }
 
-/** A port free for both UDP and TCP on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const udp = createSocket('udp4');
-    udp.bind(0, '127.0.0.1');
-    await once(udp, 'listening');
-    const port = udp.address().port;
-    const tcp = createServer();
-    const ok = await new Promise<boolean>((resolve) => {
-      tcp.once('error', () => resolve(false));
-      tcp.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    udp.close();
-    if (ok) {
-      tcp.close();
-      return port;
-    }
-  }
-  throw new Error('no port free for both UDP and TCP');
-}
+export { freePort };
 
 function spawnNode(node: Pick<RigNode, 'address' | 'apiBind' | 'dataDir' | 'seeds'>): { child: ChildProcess; stderr: () => string } {
   const args = [cli, 'agent', '--preset', 'local', '--bind', node.address, ...(node.seeds.length > 0 ? ['--join', node.seeds.join(',')] : []), '--data-dir', node.dataDir, '--log-level', 'warn', '--insecure', '--api', node.apiBind];

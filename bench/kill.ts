@@ -29,10 +29,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { packageRoot } from '../src/core/platform/package-root.js';
+import { freePort } from './free-port.js';
 
 /** GALAXY_KILL_TRANSPORT=dgram measures the agent without the addon (no ICMP: SWIM alone). */
 const kTransport = process.env['GALAXY_KILL_TRANSPORT'] === 'dgram' ? 'dgram' : 'native';
@@ -83,25 +82,6 @@ interface System {
   start(key: number, seeds: readonly Proc[]): Promise<Proc>;
 }
 
-async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const udp = createSocket('udp4');
-    udp.bind(0, '127.0.0.1');
-    await once(udp, 'listening');
-    const port = udp.address().port;
-    const tcp = createServer();
-    const ok = await new Promise<boolean>((resolve) => {
-      tcp.once('error', () => resolve(false));
-      tcp.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    udp.close();
-    if (ok) {
-      tcp.close();
-      return port;
-    }
-  }
-  throw new Error('no port free for both UDP and TCP');
-}
 
 const galaxy: System = {
   name: 'galaxy',

@@ -18,10 +18,7 @@
  *   GALAXY_BENCH_QUICK=1 ...                              a short rate measurement
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -30,6 +27,7 @@ import type { DatagramTransport } from '../src/node/transport/datagram-transport
 import { DgramTransport } from '../src/node/transport/dgram-transport.js';
 import { NativeTransport } from '../src/node/transport/native-transport.js';
 import { packageRoot } from '../src/core/platform/package-root.js';
+import { freePort } from './free-port.js';
 
 const kAgents = 20;
 const kKills = Number(process.env['GALAXY_BENCH_KILLS'] ?? 10);
@@ -132,24 +130,6 @@ interface Agent {
   transport: string | null;
 }
 
-/** A port free for both UDP and TCP on 127.0.0.1 (the agent binds both), found by binding port 0. */
-async function freePort(taken: ReadonlySet<number>): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const udp = createSocket('udp4');
-    udp.bind(0, '127.0.0.1');
-    await once(udp, 'listening');
-    const port = udp.address().port;
-    const tcp = createServer();
-    const free = await new Promise<boolean>((resolve) => {
-      tcp.once('error', () => resolve(false));
-      tcp.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    udp.close();
-    if (free) tcp.close();
-    if (free && !taken.has(port)) return port;
-  }
-  throw new Error('no port free for both UDP and TCP');
-}
 
 /** Agent identities for this run, in a temporary folder. */
 const dataRoot = mkdtempSync(join(tmpdir(), 'galaxy-bench-agents-'));

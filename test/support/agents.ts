@@ -1,10 +1,6 @@
 // Helpers for tests that run real `galaxy agent` processes on loopback: free ports,
 // spawning with JSON-line capture, polling, and killing everything afterwards.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomInt } from 'node:crypto';
-import { createSocket } from 'node:dgram';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { mkdtempSync } from 'node:fs';
@@ -33,42 +29,7 @@ const kStderrBytesMax = 64 * 1024;
 const cli = join(packageRoot(), 'dist', 'src', 'ops', 'cli', 'main.js');
 export const children = new Set<ChildProcess>();
 
-/**
- * Ports are picked below Linux's ephemeral range (32768-60999 by default). A port the
- * kernel hands out for `bind(0)` is one it also hands to outgoing connections, and the
- * agents of other test files open TCP connections all the time: between this check and
- * the agent's own bind one of them took the port (EADDRINUSE in CI, agent-signals). Below
- * the range only another explicit pick can collide, and picks are random.
- */
-const kPortLow = 20_000;
-const kPortHigh = 32_767;
-
-/** A port free for both UDP and TCP on 127.0.0.1, picked at random below the ephemeral range. */
-export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = randomInt(kPortLow, kPortHigh + 1);
-    const udp = createSocket('udp4');
-    const udpOk = await new Promise<boolean>((resolve) => {
-      udp.once('error', () => resolve(false));
-      udp.bind(port, '127.0.0.1', () => resolve(true));
-    });
-    if (!udpOk) {
-      udp.close();
-      continue;
-    }
-    const tcp = createServer();
-    const ok = await new Promise<boolean>((resolve) => {
-      tcp.once('error', () => resolve(false));
-      tcp.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    udp.close();
-    if (ok) {
-      await new Promise<void>((resolve) => tcp.close(() => resolve()));
-      return port;
-    }
-  }
-  throw new Error('no port free for both UDP and TCP');
-}
+export { freePort } from '../../bench/free-port.js';
 
 export function spawnAgent(address: string, seeds: readonly string[], extra: readonly string[] = []): Agent {
   // A data directory per address under the test run's temporary folder: no litter in ~/.galaxy.
