@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClusterDesigner } from '../src/cluster/designer/cluster-designer.js';
+import { ApiClient } from '../src/surface/client/api-client.js';
 import { applyClusterPlan, type ClusterApplyRequest } from '../src/cluster/designer/cluster-plan-apply.js';
 import { agentCatalog } from '../src/cluster/profiles/package-catalog.js';
 import { ProfileError } from '../src/cluster/profiles/profile-error.js';
@@ -188,13 +189,15 @@ roles:
     expect(upgrade.actions.some((a) => a.kind === 'add-member')).toBe(false);
 
     const requests: ClusterApplyRequest[] = [];
-    await applyClusterPlan(created, async (request) => requests.push(request));
+    // The applier gets the CLI's connection; this one records the request and never calls the agent.
+    const client = new ApiClient({ url: 'http://127.0.0.1:9', token: 'unused' });
+    await applyClusterPlan(created, async (request) => requests.push(request), client);
     expect(requests).toEqual([{ operation: 'create', name: 'orders', profile: 'db@1.0.0', on: null, members: created.members }]);
     const unnamed = first.plan({ profile: { ref: 'db' } });
-    await expect(applyClusterPlan(unnamed, async () => {})).rejects.toMatchObject({ code: 'GALAXY_DESIGNER_NO_NAME' });
+    await expect(applyClusterPlan(unnamed, async () => {}, client)).rejects.toMatchObject({ code: 'GALAXY_DESIGNER_NO_NAME' });
     const blocked = (await designer({ [ids[0]!]: 'dead', [ids[2]!]: 'dead' })).plan({ profile: { ref: 'db' }, name: 'orders' });
     expect(blocked.blocked[0]).toMatch(/primary/);
-    await expect(applyClusterPlan(blocked, async () => {})).rejects.toBeInstanceOf(DomainError);
+    await expect(applyClusterPlan(blocked, async () => {}, client)).rejects.toBeInstanceOf(DomainError);
     expect(() => first.plan({ profile: { ref: 'db' }, name: 'Bad' })).toThrow(/a cluster name is 1 to 63/);
     expect(() => first.preview({ profile: { ref: 'db' }, on: 'nowhere' })).toThrow(/no landscape "nowhere" \(landscapes: none\)/);
   });

@@ -1,12 +1,14 @@
 import { DomainError } from '../../core/util/domain-error.js';
+import type { ApiClient } from '../../surface/client/api-client.js';
 import type { ClusterPlanDocument } from './cluster-designer.js';
 
 /**
  * The hand-over from the Cluster Designer to the cluster service: a confirmed plan
  * becomes one create (or upgrade) request. The designer does not create clusters
- * itself; whoever runs the cluster service passes its create function here (the CLI's
- * `galaxy cluster design --yes` does, once the service is wired in: design-command.ts
- * takes it as `apply`). Without one the plan is only printed with its command.
+ * itself: the CLI's `galaxy cluster design --yes` passes the cluster lifecycle's applier
+ * (src/cluster/lifecycle/lifecycle-commands.ts, wired in src/ops/cli/main.ts), which
+ * starts the create or upgrade on the agent and follows it live. Without one the plan is
+ * only printed with its command.
  */
 export interface ClusterApplyRequest {
   readonly operation: 'create' | 'upgrade';
@@ -18,7 +20,8 @@ export interface ClusterApplyRequest {
   readonly members: ClusterPlanDocument['members'];
 }
 
-export type ClusterApplier = (request: ClusterApplyRequest) => Promise<unknown>;
+/** Applies a request; `client` is the CLI's connection to the agent (the lifecycle's applier creates or upgrades through it). */
+export type ClusterApplier = (request: ClusterApplyRequest, client: ApiClient) => Promise<unknown>;
 
 export function applyRequestOf(plan: ClusterPlanDocument): ClusterApplyRequest {
   if (plan.name === null) throw new DomainError('invalid', 'GALAXY_DESIGNER_NO_NAME', 'the plan has no cluster name: plan again with a name');
@@ -27,6 +30,6 @@ export function applyRequestOf(plan: ClusterPlanDocument): ClusterApplyRequest {
 }
 
 /** Applies a confirmed plan through `apply`; returns what it answered. */
-export async function applyClusterPlan(plan: ClusterPlanDocument, apply: ClusterApplier): Promise<unknown> {
-  return apply(applyRequestOf(plan));
+export async function applyClusterPlan(plan: ClusterPlanDocument, apply: ClusterApplier, client: ApiClient): Promise<unknown> {
+  return apply(applyRequestOf(plan), client);
 }

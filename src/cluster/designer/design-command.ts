@@ -30,7 +30,7 @@ export interface DesignCommandOptions {
   /** Writes a question (no newline). */
   readonly write?: (text: string) => void;
   readonly input?: NodeJS.ReadableStream;
-  /** The cluster service's create, once it exists; absent: the command is printed, not run. */
+  /** The cluster lifecycle's create or upgrade (main.ts passes it); absent: the command is printed, not run. */
   readonly apply?: ClusterApplier;
 }
 
@@ -233,7 +233,7 @@ async function design(client: ApiClient, flags: DesignFlags, reader: LineReader,
     return 0;
   }
   io.print(`applying: ${plan.command}`);
-  await applyClusterPlan(plan, apply);
+  await applyClusterPlan(plan, apply, client);
   return 0;
 }
 

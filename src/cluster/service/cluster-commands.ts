@@ -41,7 +41,19 @@ function parseSize(text: string | undefined): number | undefined {
   return n;
 }
 
-export function registerClusterCommands(program: Command, print: Print = (line) => console.log(line)): void {
+/**
+ * Clusters made from profiles belong to the cluster lifecycle (src/cluster/lifecycle):
+ * `create --profile P` without --nodes goes to it (placement, installation, progress),
+ * and `delete` of such a cluster too (its components removed first). main.ts passes
+ * these; without them --profile is only recorded.
+ */
+export interface ClusterCommandHooks {
+  readonly createFromProfile?: (name: string, flags: ConnectionFlags & { profile: string; on?: string }) => Promise<void>;
+  /** Resolves false when the cluster was not made from a profile. */
+  readonly deleteFromProfile?: (name: string, flags: ConnectionFlags) => Promise<boolean>;
+}
+
+export function registerClusterCommands(program: Command, print: Print = (line) => console.log(line), hooks: ClusterCommandHooks = {}): void {
   // The Cluster Designer (src/cluster/designer) may have made `galaxy cluster` already.
   const cluster = program.commands.find((c) => c.name() === 'cluster') ?? program.command('cluster').description('clusters: groups of farm nodes with consensus views, defined in the FMIDB (create, ls, show, members, views, leave, delete; design one from a profile)');
   const path = (name: string, rest = ''): string => `/v1/clusters/${encodeURIComponent(name)}${rest}`;
@@ -54,11 +66,15 @@ export function registerClusterCommands(program: Command, print: Print = (line) 
       .option('--nodes <ids>', 'the members: node ids, comma-separated')
       .option('--on <landscape>', 'the members: the nodes of a landscape')
       .option('--size <n>', 'with --on: the first N nodes of the landscape (in id order)')
-      .option('--profile <name>', 'the profile the cluster follows (recorded)')
+      .option('--profile <name>', 'without --nodes: make the cluster from a stored profile, NAME@VERSION (nodes picked by its placement rules within --on LANDSCAPE, its components installed per role, progress shown live); with --nodes: recorded only')
       .option('--suspect-timeout <ms>', 'the cluster failure detector: a member silent this long is left out of the next view (default 400)')
       .option('--heartbeat <ms>', 'the cluster failure detector: heartbeat interval (default 50)'),
   ).action((name: string, flags: ConnectionFlags & { nodes?: string; on?: string; size?: string; profile?: string; suspectTimeout?: string; heartbeat?: string }) =>
     run(print, async () => {
+      if (flags.profile !== undefined && flags.nodes === undefined && hooks.createFromProfile !== undefined) {
+        if (flags.size !== undefined || flags.suspectTimeout !== undefined || flags.heartbeat !== undefined) throw new CliError('with --profile the counts and the failure detector come from the profile: drop --size, --suspect-timeout and --heartbeat');
+        return hooks.createFromProfile(name, { ...flags, profile: flags.profile });
+      }
       if ((flags.nodes === undefined) === (flags.on === undefined)) throw new CliError('give the members with --nodes ID,... or --on LANDSCAPE (one of them)');
       if (flags.size !== undefined && flags.on === undefined) throw new CliError('--size goes with --on LANDSCAPE');
       const tuning: Record<string, number> = {};
@@ -122,8 +138,9 @@ export function registerClusterCommands(program: Command, print: Print = (line) 
       print(`${here.member} is leaving cluster ${name}`);
     }),
   );
-  withConnection(cluster.command('delete').description('delete a cluster farm-wide: every member leaves and stops its core').argument('<name>')).action((name: string, flags: ConnectionFlags) =>
+  withConnection(cluster.command('delete').description('delete a cluster farm-wide: every member leaves and stops its core (one made from a profile: its components are stopped and removed first)').argument('<name>')).action((name: string, flags: ConnectionFlags) =>
     run(print, async () => {
+      if (hooks.deleteFromProfile !== undefined && (await hooks.deleteFromProfile(name, flags))) return;
       await connect(flags).delete(path(name));
       print(`deleted cluster ${name}`);
     }),

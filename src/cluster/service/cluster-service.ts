@@ -239,7 +239,8 @@ export class ClusterService {
   /** Changes the member selection of an existing cluster (members join and leave by view changes). */
   async redefine(name: string, input: ClusterInput): Promise<ClusterSummary> {
     const existing = this.live(name);
-    const definition: ClusterDefinition = { ...existing, ...this.selection(input), ...(input.tuning === undefined ? {} : { tuning: checkTuning(input.tuning) }), updatedAtMs: Math.max(Date.now(), existing.updatedAtMs + 1) };
+    // The profile is recorded only; an upgrade from a profile (src/cluster/lifecycle) records the new version.
+    const definition: ClusterDefinition = { ...existing, ...this.selection(input), ...(input.tuning === undefined ? {} : { tuning: checkTuning(input.tuning) }), ...(input.profile === undefined ? {} : { profile: input.profile }), updatedAtMs: Math.max(Date.now(), existing.updatedAtMs + 1) };
     if (input.tuning !== undefined && JSON.stringify(input.tuning) !== JSON.stringify(existing.tuning)) {
       throw new DomainError('invalid', 'GALAXY_CLUSTER_TUNING_FIXED', 'the tuning of a running cluster cannot change (its members must agree on the timers); delete and create it again');
     }

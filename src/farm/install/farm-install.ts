@@ -13,7 +13,7 @@ import { installMetrics } from './install-metrics.js';
 import { InstallOperations, type InstallOperationView } from './install-operations.js';
 import { succeeded, type InstallOutcome } from './install-outcome.js';
 import type { InstallProgress } from './install-progress.js';
-import { kServiceApply, serveInstallRpc, type ApplyRequest, type InstallRpcCounters } from './install-rpc.js';
+import { kServiceApply, kServiceRemove, serveInstallRpc, type ApplyRequest, type InstallRpcCounters } from './install-rpc.js';
 import { InstallService, type InstallServiceOptions, type InstalledComponentView } from './install-service.js';
 import type { PackageBounds } from './package-bounds.js';
 import { PackageFetcher, type PackageFetcherOptions } from './package-fetcher.js';
@@ -181,6 +181,23 @@ export class FarmInstall implements InstallBackend {
 
   installedComponents(): InstalledComponentView[] {
     return this.service.installed();
+  }
+
+  /** install.apply on one node (this one directly), as the cluster lifecycle asks it: the node must be this one or an alive member. */
+  applyOn(node: string, request: ApplyRequest): Promise<InstallOutcome> {
+    const [target] = this.resolveNodes([node]);
+    const checksum = request.checksum ?? (this.store.has(request.name, request.version) ? this.store.manifest(request.name, request.version).checksum : undefined);
+    return this.applyTo(target!, { ...request, ...(checksum === undefined ? {} : { checksum }) });
+  }
+
+  /** install.remove on one node (this one directly). */
+  async removeOn(node: string, name: string): Promise<InstallOutcome> {
+    const [target] = this.resolveNodes([node]);
+    if (target!.id === this.options.selfId) return this.service.remove(name);
+    const answer = await this.options.rpc.call(target!.id, kServiceRemove, { name }, this.options.applyTimeoutMs ?? kApplyTimeoutMsDefault);
+    const parsed = kOutcomeSchema.safeParse(answer);
+    if (!parsed.success) throw new InstallError('GALAXY_INSTALL_BAD_REQUEST', `node ${target!.id} answered install.remove with something that is not an outcome`);
+    return parsed.data;
   }
 
   // ---- rollout ------------------------------------------------------------------------

@@ -178,6 +178,13 @@ export class FarmComponents {
     return this.install === null ? [] : this.install.packages();
   }
 
+  /** Installs and removals on one node, for the cluster lifecycle; null until installation runs here. */
+  installer(): { apply: FarmInstall['applyOn']; remove: FarmInstall['removeOn'] } | null {
+    const install = this.install;
+    if (install === null) return null;
+    return { apply: (node, request) => install.applyOn(node, request), remove: (node, name) => install.removeOn(node, name) };
+  }
+
   /**
    * The configuration to give a component an operator configures: for `events`, with
    * `management` set from the node's role (a configuration replaces the whole previous

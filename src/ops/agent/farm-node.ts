@@ -23,6 +23,9 @@ import { ClusterService } from '../../cluster/service/cluster-service.js';
 import { kClusterStateFileName } from '../../cluster/service/cluster-incarnations.js';
 import { channelRoutes } from '../../cluster/service/channel-routes.js';
 import { clusterRoutes } from '../../cluster/service/cluster-routes.js';
+import type { ClusterLifecycle } from '../../cluster/lifecycle/cluster-lifecycle.js';
+import type { agentLifecycle } from '../../cluster/lifecycle/agent-lifecycle.js';
+import type { ApiRoute } from '../../surface/api/api-route.js';
 
 /**
  * One farm node as `galaxy agent` runs it: the farm service (membership, admission,
@@ -48,14 +51,14 @@ const kAllComponentKinds: readonly string[] = ['measurement', ...kFarmComponentK
 
 /** The API's modules, loaded only when the API is on (issue 14: an agent with --api off boots faster and smaller). */
 async function loadApiModules() {
-  const [{ ApiServer }, { TokenStore }, { farmDataRoutes }, { farmComponentsRoutes }, { profileAndDesignerRoutes }] = await Promise.all([
+  const [{ ApiServer }, { TokenStore }, { farmDataRoutes }, { farmComponentsRoutes }, { agentLifecycle }] = await Promise.all([
     import('../../ops/api/api-server.js'),
     import('../../ops/api/token-store.js'),
     import('../../farm/data/farm-data-routes.js'),
     import('../../farm/install/farm-components-routes.js'),
-    import('../../cluster/designer/agent-designer.js'),
+    import('../../cluster/lifecycle/agent-lifecycle.js'),
   ]);
-  return { ApiServer, TokenStore, farmDataRoutes, farmComponentsRoutes, profileAndDesignerRoutes };
+  return { ApiServer, TokenStore, farmDataRoutes, farmComponentsRoutes, agentLifecycle };
 }
 
 export class FarmNode implements ApiBackend {
@@ -67,6 +70,8 @@ export class FarmNode implements ApiBackend {
   readonly desiredComponents: FarmDesiredComponents;
   /** The clusters this node is a member of (src/cluster/service). */
   readonly clusters: ClusterService;
+  /** Clusters made from profiles (src/cluster/lifecycle): created, repaired, upgraded, deleted from here; null with the API off. */
+  lifecycle: ClusterLifecycle | null = null;
   private apiServer: ApiServer | null;
   /** Events, jobs, scripts and installation (farm-components.ts). */
   private farmComponents: FarmComponents | null = null;
@@ -118,7 +123,8 @@ export class FarmNode implements ApiBackend {
     // joins the demo counts, and it never converged.
     const apiModules = prepared.farm.api === null ? null : await loadApiModules();
     const service = await FarmService.start({
-      agent: { ...prepared.options, meta: { ...(prepared.options.meta ?? {}), components: kinds.join(',') } },
+      // `lifecycle`: this node runs the cluster lifecycle (its API is on), so it may be the steward that repairs clusters.
+      agent: { ...prepared.options, meta: { ...(prepared.options.meta ?? {}), components: kinds.join(','), ...(prepared.farm.api === null ? {} : { lifecycle: '1' }) } },
       dataDir: prepared.dataDir,
       mode: prepared.farm.mode,
       roles: prepared.farm.roles,
@@ -134,12 +140,12 @@ export class FarmNode implements ApiBackend {
       // FMIDB's landscapes; installation follows the farm configuration's components.
       node.farmComponents = new FarmComponents({ service, host: node.componentHost, dataDir: prepared.dataDir, logger, publish: (event) => node.publish(event), values: (id) => node.values(id), resolve: (target) => node.data.resolve(target), desired: node.desiredComponents, kinds });
       if (prepared.farm.api !== null && apiModules !== null) {
-        const { ApiServer, TokenStore, farmDataRoutes, farmComponentsRoutes, profileAndDesignerRoutes } = apiModules;
+        const { ApiServer, TokenStore, farmDataRoutes, farmComponentsRoutes, agentLifecycle } = apiModules;
         const tokens = TokenStore.open(join(prepared.dataDir, 'tokens.json'));
         if (tokens.bootstrap(join(prepared.dataDir, kAdminTokenFileName))) logger.info({ file: join(prepared.dataDir, kAdminTokenFileName) }, 'created the admin API token');
         const tls = prepared.farm.apiTls === null ? undefined : loadApiTls(prepared.farm.apiTls, prepared.dataDir, parseBindAddress(prepared.farm.api).host);
         if (tls?.created === true) logger.info({ file: tls.certFile }, 'created a self-signed API certificate');
-        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, tls, allowRemote: prepared.farm.apiInsecure, logger, routes: [...farmDataRoutes(node.data), ...clusterRoutes(node.clusters), ...channelRoutes(node.clusters), ...farmComponentsRoutes(node.desiredComponents), ...node.farmComponents.routes(), ...profileAndDesignerRoutes(node, node.data, () => node.farmComponents?.packages() ?? [], (event) => node.publish(event))] });
+        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, tls, allowRemote: prepared.farm.apiInsecure, logger, routes: [...farmDataRoutes(node.data), ...clusterRoutes(node.clusters), ...channelRoutes(node.clusters), ...farmComponentsRoutes(node.desiredComponents), ...node.farmComponents.routes(), ...node.lifecycleRoutes(agentLifecycle)] });
         writeFileAtomic(join(prepared.dataDir, kApiFileName), `${JSON.stringify({ url: node.apiServer.url, ...(node.apiServer.fingerprint === null ? {} : { fingerprint: node.apiServer.fingerprint }) })}\n`);
       }
       node.wire(options.measurementIntervalMs ?? 5000);
@@ -148,6 +154,43 @@ export class FarmNode implements ApiBackend {
       await node.close();
       throw error;
     }
+  }
+
+  /**
+   * Publishes this node's `address` attribute in the FMIDB (the host of its gossip
+   * address): the network attribute profiles select traffic by (`networks:` in a
+   * profile, the shipped base uses `address`). Written once the replica takes writes
+   * (retried each second for a minute: a node awaiting admission cannot write yet), and
+   * only when the FMIDB does not hold that value already.
+   */
+  private async publishAddress(): Promise<void> {
+    const host = parseBindAddress(this.service.host.address).host;
+    for (let attempt = 0; attempt < 60 && !this.closing; attempt++) {
+      try {
+        const now = this.data.attributes(this.data.selfId)[0]?.attributes.find((a) => a.key === 'address')?.value;
+        if (now !== host) await this.data.setAttributes(this.data.selfId, { address: host });
+        return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 1000).unref());
+      }
+    }
+    this.logger.warn({ address: host }, 'the address attribute could not be published');
+  }
+
+  /** Builds the profile library, the designer and the cluster lifecycle; their routes. */
+  private lifecycleRoutes(build: typeof agentLifecycle): ApiRoute[] {
+    const built = build({
+      backend: this,
+      data: this.data,
+      clusters: this.clusters,
+      packages: () => this.farmComponents?.packages() ?? [],
+      installer: () => this.farmComponents?.installer() ?? null,
+      publish: (event) => this.publish(event),
+      postFarmEvent: (event) => this.farmComponents?.postEvent(event),
+      logger: this.logger,
+    });
+    this.lifecycle = built.lifecycle;
+    return built.routes;
   }
 
   private wire(measurementIntervalMs: number): void {
@@ -176,7 +219,9 @@ export class FarmNode implements ApiBackend {
     });
     this.data.membersChanged(service.members());
     this.data.start();
+    void this.publishAddress();
     service.host.on('event', (event) => this.clusters.membershipEvent(event));
+    service.host.on('event', () => this.lifecycle?.membershipChanged());
     this.clusters.start();
     if (this.kinds.includes('measurement')) this.componentHost.add({ name: 'measurement', kind: 'measurement', module: measurementComponentPath(), config: { intervalMs: measurementIntervalMs } });
     // Components start once the node belongs to the farm: at once when it holds
@@ -340,6 +385,7 @@ export class FarmNode implements ApiBackend {
   async close(): Promise<void> {
     this.closing = true;
     await this.apiServer?.close();
+    this.lifecycle?.close();
     this.clusters.close();
     await this.farmComponents?.close();
     await this.componentHost.close();

@@ -18,6 +18,7 @@ import { registerProfileCommands } from '../../cluster/profiles/profile-commands
 import { registerDesignCommand } from '../../cluster/designer/design-command.js';
 import { registerChannelCommands } from '../../cluster/service/channel-commands.js';
 import { registerClusterCommands } from '../../cluster/service/cluster-commands.js';
+import { createFromProfile, deleteFromProfile, lifecycleApplier, registerLifecycleCommands } from '../../cluster/lifecycle/lifecycle-commands.js';
 import { runDemo } from './demo.js';
 import { runSelfCheck } from './self-check.js';
 import { registerSimulateCommand } from './simulate/simulate-command.js';
@@ -126,18 +127,20 @@ program
     process.exit(code);
   });
 
+const kPrint = (line: string): void => console.log(line);
 registerApiCommands(program);
 registerDataCommands(program);
 registerFarmComponentsCommands(program);
 registerEventsCommands(program);
 registerJobsCommands(program);
 registerProfileCommands(program);
-registerClusterCommands(program);
+registerClusterCommands(program, undefined, { createFromProfile: createFromProfile(kPrint), deleteFromProfile: deleteFromProfile(kPrint) });
+registerLifecycleCommands(program);
 registerChannelCommands(program);
 registerSimulateCommand(program, version);
 // After registerApiCommands: install, remove, installed and operation join its `components` command.
 registerInstallCommands(program);
 // Last: `cluster design` joins the `cluster` group registered before it (or makes it).
-registerDesignCommand(program);
+registerDesignCommand(program, { apply: lifecycleApplier(kPrint) });
 
 await program.parseAsync(process.argv);

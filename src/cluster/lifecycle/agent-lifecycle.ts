@@ -1,0 +1,64 @@
+import type { FarmData } from '../../farm/data/farm-data.js';
+import type { PostedEvent } from '../../farm/events/farm-event.js';
+import type { AgentLogger } from '../../node/util/agent-logger.js';
+import type { ApiRoute } from '../../surface/api/api-route.js';
+import type { ApiBackend, ApiEvent } from '../../surface/api/api-backend.js';
+import { ClusterDesigner } from '../designer/cluster-designer.js';
+import { designerRoutes } from '../designer/designer-routes.js';
+import { agentCatalog } from '../profiles/package-catalog.js';
+import { ProfileLibrary } from '../profiles/profile-library.js';
+import { profileRoutes } from '../profiles/profile-routes.js';
+import type { ClusterService } from '../service/cluster-service.js';
+import { ClusterLifecycle, type LifecycleInstaller } from './cluster-lifecycle.js';
+import { lifecycleRoutes } from './lifecycle-routes.js';
+import { roleComponents } from './lifecycle-record.js';
+
+/**
+ * The profile library, the Cluster Designer and the cluster lifecycle on an agent, as its
+ * API serves them (src/ops/agent/farm-node.ts adds the routes and feeds membership
+ * changes to the lifecycle). The designer's plans of a cluster made from a profile start
+ * from its lifecycle record (so a plan for an existing name is an upgrade), and its
+ * hand-over (applyClusterPlan) is the lifecycle's create or upgrade.
+ */
+export interface AgentLifecycleOptions {
+  readonly backend: Pick<ApiBackend, 'node' | 'members'>;
+  readonly data: FarmData;
+  readonly clusters: ClusterService;
+  readonly packages: () => ReadonlyArray<{ readonly name: string; readonly version: string }>;
+  readonly installer: () => LifecycleInstaller | null;
+  readonly publish: (event: ApiEvent) => void;
+  readonly postFarmEvent?: (event: PostedEvent) => void;
+  readonly logger: AgentLogger;
+}
+
+export function agentLifecycle(options: AgentLifecycleOptions): { readonly lifecycle: ClusterLifecycle; readonly routes: ApiRoute[] } {
+  const { backend, data, clusters } = options;
+  const catalog = () => agentCatalog(backend.node().version, options.packages());
+  const library = new ProfileLibrary({ data, catalog, publish: options.publish });
+  let lifecycle: ClusterLifecycle | null = null;
+  const currentOf = (name: string) => {
+    const record = lifecycle?.record(name) ?? null;
+    if (record === null || record.deleted) return null;
+    return record.members.map((m) => ({ node: m.node, role: m.role, components: roleComponents(record, m.role).map((c) => ({ package: c.name, version: c.version })) }));
+  };
+  const designer = new ClusterDesigner({ library, data, members: () => backend.members(), catalog, currentOf });
+  lifecycle = new ClusterLifecycle({
+    selfId: data.selfId,
+    data,
+    clusters: {
+      create: (name, input) => clusters.create(name, input),
+      redefine: (name, input) => clusters.redefine(name, input),
+      remove: (name) => clusters.remove(name),
+      exists: (name) => clusters.list().some((c) => c.name === name),
+    },
+    designer,
+    library,
+    catalog,
+    members: () => backend.members(),
+    installer: options.installer,
+    publish: options.publish,
+    ...(options.postFarmEvent === undefined ? {} : { postFarmEvent: options.postFarmEvent }),
+    logger: options.logger,
+  });
+  return { lifecycle, routes: [...profileRoutes(library), ...designerRoutes(designer), ...lifecycleRoutes(lifecycle)] };
+}

@@ -1,0 +1,525 @@
+import { DomainError } from '../../core/util/domain-error.js';
+import type { FarmData } from '../../farm/data/farm-data.js';
+import type { PostedEvent } from '../../farm/events/farm-event.js';
+import { memberRoles } from '../../farm/install/install-authorization.js';
+import { succeeded, type InstallOutcome } from '../../farm/install/install-outcome.js';
+import type { AgentLogger } from '../../node/util/agent-logger.js';
+import type { ApiEvent, MemberView } from '../../surface/api/api-backend.js';
+import type { ClusterDesigner, ClusterPlanDocument } from '../designer/cluster-designer.js';
+import type { CurrentMember } from '../profiles/cluster-plan.js';
+import { componentStartOrder } from '../profiles/cluster-plan.js';
+import { kFarmComponentPackages, resolveVersion, type PackageCatalog } from '../profiles/package-catalog.js';
+import type { ProfileLibrary } from '../profiles/profile-library.js';
+import type { Profile } from '../profiles/profile-schema.js';
+import type { ClusterInput, ClusterSummary } from '../service/cluster-service.js';
+import { LifecycleOperations, type LifecycleOperationHandle, type LifecycleOperationKind, type LifecycleOperationView } from './lifecycle-operations.js';
+import { decodeLifecycleRecord, encodeLifecycleRecord, kLifecycleSubjectPrefix, lifecycleSubject, kLifecycleRecordKey, roleComponents, type LifecycleComponent, type LifecycleRecord } from './lifecycle-record.js';
+
+/**
+ * The cluster lifecycle from a profile (issue 19, item 3), run by an agent that manages
+ * the farm (a controller or management node: only those may tell nodes what to run):
+ *
+ * - create: the Cluster Designer places the profile's roles on live data (placement
+ *   rules, counts, anti-affinity); the cluster service's definition is written with the
+ *   placed nodes (its cores then agree on views), this module's record beside it
+ *   (lifecycle-record.ts: roles, pinned versions), and each role's components are
+ *   installed in role start order, on each member in component start order, through the
+ *   farm's component installation (install.apply on the member: the package fetched from
+ *   peers, verified, started and watched for its settle window; a failing start is rolled
+ *   back on that node). A failure undoes everything done, in reverse, and deletes the
+ *   cluster.
+ * - upgrade: the plan from the current record to the new profile version, applied one
+ *   member at a time (each member's steps complete, health being the install service's
+ *   settle window, before the next starts); a failure undoes every step already done on
+ *   every member, in reverse, and the record keeps the old version.
+ * - delete: every member's components removed in reverse start order, then the
+ *   definition and the record deleted (tombstones).
+ * - repair: the steward (the live controller or management member with the lowest node
+ *   id among those running the lifecycle, i.e. with the API on) re-places every cluster when membership or the landscapes change; a member that
+ *   died or left the cluster's landscape is replaced by the node the placement rules pick
+ *   now, and a new node that qualifies grows the cluster up to its roles' counts. The new
+ *   member gets its role's pinned versions. A dead member's components are removed when it
+ *   comes back (the record's leftovers).
+ *
+ * Farm components (measurement, events, jobs, scripts) are part of every agent: a step
+ * for one checks that the member runs it (its `components` tag) and never installs or
+ * removes it. Every step is an event: on the agent's API stream (kind `lifecycle`) and as
+ * a farm event (`cluster.lifecycle.<step>`, source `cluster/<name>`).
+ *
+ * Components are per node: two clusters sharing a node and a component share one copy,
+ * and deleting one removes it for both. Not handled yet.
+ */
+export interface LifecycleInstaller {
+  /** install.apply on a node (this one directly). */
+  apply(node: string, request: { readonly name: string; readonly version: string; readonly config?: Readonly<Record<string, unknown>> }): Promise<InstallOutcome>;
+  /** install.remove on a node. */
+  remove(node: string, name: string): Promise<InstallOutcome>;
+}
+
+export interface ClusterLifecycleOptions {
+  readonly selfId: string;
+  readonly data: Pick<FarmData, 'view' | 'write' | 'onChange'>;
+  readonly clusters: { create(name: string, input: ClusterInput): Promise<ClusterSummary>; redefine(name: string, input: ClusterInput): Promise<ClusterSummary>; remove(name: string): Promise<void>; exists(name: string): boolean };
+  readonly designer: ClusterDesigner;
+  readonly library: ProfileLibrary;
+  readonly catalog: () => PackageCatalog;
+  readonly members: () => readonly MemberView[];
+  /** Null until this node may install (before admission, after close). */
+  readonly installer: () => LifecycleInstaller | null;
+  readonly publish: (event: ApiEvent) => void;
+  readonly postFarmEvent?: (event: PostedEvent) => void;
+  readonly logger: AgentLogger;
+  /** Wait after a membership or landscape change before re-placing, ms (changes in a burst coalesce). */
+  readonly repairDelayMs?: number;
+}
+
+export const kRepairDelayMsDefault = 1_000;
+/** How long a farm-component check waits for the member to announce it, ms. */
+const kFarmComponentWaitMs = 15_000;
+
+export interface CreateRequest {
+  readonly name: string;
+  /** name@version or name@range (resolved to the highest stored version in range). */
+  readonly profile: string;
+  readonly on?: string | null;
+}
+
+/** One thing done to a node, and how to undo it. */
+interface Step {
+  readonly kind: 'install' | 'remove';
+  readonly node: string;
+  readonly component: LifecycleComponent;
+  /** For an install over an older version, or a removal: what ran before (null: nothing). */
+  readonly previous: LifecycleComponent | null;
+}
+
+const kRunning = new Set(['alive', 'suspect']);
+/** How long a node that failed to run a role's components is not placed again by a repair, ms. */
+const kRefusedMs = 5 * 60_000;
+
+export class ClusterLifecycle {
+  readonly operations = new LifecycleOperations();
+  private readonly busy = new Map<string, string>();
+  /** Nodes whose install failed during a repair, with when: not placed again for kRefusedMs. */
+  private readonly refused = new Map<string, number>();
+  private repairTimer: NodeJS.Timeout | null = null;
+  private readonly unsubscribe: () => void;
+  private closed = false;
+
+  constructor(private readonly options: ClusterLifecycleOptions) {
+    this.unsubscribe = options.data.onChange(() => this.scheduleRepair());
+  }
+
+  close(): void {
+    this.closed = true;
+    this.unsubscribe();
+    if (this.repairTimer !== null) clearTimeout(this.repairTimer);
+    this.repairTimer = null;
+  }
+
+  /** Farm membership changed: a member may have died or come back. */
+  membershipChanged(): void {
+    this.scheduleRepair();
+  }
+
+  records(): LifecycleRecord[] {
+    const out: LifecycleRecord[] = [];
+    for (const subject of this.options.data.view.subjects()) {
+      if (!subject.startsWith(kLifecycleSubjectPrefix)) continue;
+      const record = decodeLifecycleRecord(this.options.data.view.get(subject, kLifecycleRecordKey));
+      if (record !== null && lifecycleSubject(record.name) === subject) out.push(record);
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  record(name: string): LifecycleRecord | null {
+    return decodeLifecycleRecord(this.options.data.view.get(lifecycleSubject(name), kLifecycleRecordKey));
+  }
+
+  operation(id: string, after: number): LifecycleOperationView {
+    return this.operations.get(id, after);
+  }
+
+  // ---- create -------------------------------------------------------------------------
+
+  /** Checks and places now (a bad request fails here), then runs the create; answers its operation at once. */
+  create(request: CreateRequest, by: string): LifecycleOperationView {
+    const { name } = request;
+    this.mustBeFree(name);
+    const live = this.record(name);
+    if ((live !== null && !live.deleted) || this.options.clusters.exists(name)) throw new DomainError('conflict', 'GALAXY_CLUSTER_EXISTS', `a cluster named "${name}" exists; delete it first`);
+    const installer = this.mustInstall();
+    const { ref, profile } = this.options.library.profile({ ref: request.profile });
+    const plan = this.options.designer.plan({ profile: { ref }, on: request.on ?? null, name });
+    if (plan.blocked.length > 0) throw new DomainError('conflict', 'GALAXY_LIFECYCLE_BLOCKED', `cannot create ${name} from ${ref}: ${plan.blocked.join('; ')}`);
+    const record: LifecycleRecord = {
+      format: 1,
+      name,
+      profile: ref,
+      on: request.on ?? null,
+      roles: this.pinnedRoles(profile, plan),
+      members: plan.members.map((m) => ({ node: m.node, role: m.role })),
+      leftovers: [],
+      updatedAtMs: Date.now(),
+      deleted: false,
+    };
+    return this.run('create', name, ref, by, async (op) => {
+      for (const line of plan.lines) op.event('plan', null, line);
+      for (const decision of plan.placement.decisions.filter((d) => d.outcome !== 'skipped')) this.note(op, name, 'placement', decision.node, `${decision.node} gets role ${decision.role}: ${decision.reason}`);
+      await this.writeRecord(record);
+      await this.options.clusters.create(name, { nodes: record.members.map((m) => m.node), profile: ref, tuning: { heartbeatIntervalMs: profile.failureDetector.heartbeatIntervalMs, suspectTimeoutMs: profile.failureDetector.timeoutMs } });
+      this.note(op, name, 'definition', null, `cluster ${name} defined with ${record.members.length} member(s); their cores form its views`);
+      const done: Step[] = [];
+      try {
+        for (const role of record.roles) {
+          const members = record.members.filter((m) => m.role === role.role);
+          if (members.length === 0) continue;
+          this.note(op, name, 'role', null, `role ${role.role}: installing ${role.components.map((c) => `${c.name}@${c.version}`).join(', ') || 'nothing'} on ${members.length} member(s)`);
+          // The members of one role in parallel, each member's components in start order.
+          const results = await Promise.allSettled(members.map((m) => this.installAll(op, name, installer, m.node, role.role, role.components, done)));
+          const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+          if (failed !== undefined) throw failed.reason;
+        }
+      } catch (error) {
+        await this.undo(op, name, installer, done);
+        await this.options.clusters.remove(name).catch(() => undefined);
+        await this.writeRecord({ ...record, deleted: true, updatedAtMs: Date.now() });
+        this.note(op, name, 'rollback', null, `create failed; everything done was undone and cluster ${name} deleted`, false);
+        throw error;
+      }
+      this.note(op, name, 'done', null, `cluster ${name} created from ${ref}: ${record.members.map((m) => `${m.node} (${m.role})`).join(', ')}`);
+    });
+  }
+
+  // ---- upgrade ------------------------------------------------------------------------
+
+  upgrade(name: string, profileRef: string, by: string): LifecycleOperationView {
+    this.mustBeFree(name);
+    const record = this.liveRecord(name);
+    const installer = this.mustInstall();
+    const { ref, profile } = this.options.library.profile({ ref: profileRef });
+    const current: CurrentMember[] = record.members.map((m) => ({ node: m.node, role: m.role, components: roleComponents(record, m.role).map((c) => ({ package: c.name, version: c.version })) }));
+    const plan = this.options.designer.plan({ profile: { ref }, on: record.on, name, current });
+    if (plan.blocked.length > 0) throw new DomainError('conflict', 'GALAXY_LIFECYCLE_BLOCKED', `cannot upgrade ${name} to ${ref}: ${plan.blocked.join('; ')}`);
+    const roles = this.pinnedRoles(profile, plan);
+    const next: LifecycleRecord = { ...record, profile: ref, roles, members: plan.members.map((m) => ({ node: m.node, role: m.role })), updatedAtMs: Date.now() };
+    return this.run('upgrade', name, ref, by, async (op) => {
+      for (const line of plan.lines) op.event('plan', null, line);
+      const done: Step[] = [];
+      // One member at a time, in the plan's order (roles in start order).
+      const byNode = new Map<string, typeof plan.actions[number][]>();
+      for (const action of plan.actions) byNode.set(action.node, [...(byNode.get(action.node) ?? []), action]);
+      let index = 0;
+      try {
+        for (const [node, actions] of byNode) {
+          index++;
+          const before = record.members.find((m) => m.node === node);
+          const after = next.members.find((m) => m.node === node);
+          this.note(op, name, 'member', node, `member ${index} of ${byNode.size}: ${node}${after === undefined ? ' leaves' : ` (${after.role})`}`);
+          for (const action of actions) {
+            if (action.kind === 'install' || action.kind === 'upgrade' || action.kind === 'downgrade') {
+              const component = roleComponents(next, action.role).find((c) => c.name === action.package)!;
+              const previous = before === undefined ? null : (roleComponents(record, before.role).find((c) => c.name === action.package) ?? null);
+              await this.step(op, name, installer, { kind: 'install', node, component, previous }, done);
+            } else if (action.kind === 'remove-component') {
+              const component = (before === undefined ? null : roleComponents(record, before.role).find((c) => c.name === action.package)) ?? { name: action.package, version: action.version, farm: false };
+              await this.step(op, name, installer, { kind: 'remove', node, component, previous: component }, done);
+            }
+          }
+          this.note(op, name, 'healthy', node, `${node} runs its components of ${ref}`);
+        }
+      } catch (error) {
+        await this.undo(op, name, installer, done);
+        this.note(op, name, 'rollback', null, `upgrade to ${ref} failed at member ${index} of ${byNode.size}; every change was rolled back: ${name} stays on ${record.profile}`, false);
+        throw error;
+      }
+      await this.writeRecord(next);
+      await this.options.clusters.redefine(name, { nodes: next.members.map((m) => m.node), profile: ref });
+      this.note(op, name, 'done', null, `cluster ${name} upgraded from ${record.profile} to ${ref}`);
+    });
+  }
+
+  // ---- delete -------------------------------------------------------------------------
+
+  delete(name: string, by: string): LifecycleOperationView {
+    this.mustBeFree(name);
+    const record = this.liveRecord(name);
+    const installer = this.mustInstall();
+    return this.run('delete', name, record.profile, by, async (op) => {
+      const alive = this.aliveIds();
+      const leftovers = [...record.leftovers];
+      for (const role of [...record.roles].reverse()) {
+        for (const member of record.members.filter((m) => m.role === role.role)) {
+          const names = [...role.components].reverse().filter((c) => !c.farm);
+          if (!alive.has(member.node)) {
+            if (names.length > 0) leftovers.push({ node: member.node, components: names.map((c) => c.name) });
+            this.note(op, name, 'remove', member.node, `${member.node} is not alive: its components are removed when it comes back`);
+            continue;
+          }
+          for (const component of names) await this.removeOne(op, name, installer, member.node, component.name);
+        }
+      }
+      if (this.options.clusters.exists(name)) await this.options.clusters.remove(name);
+      await this.writeRecord({ ...record, members: [], leftovers, deleted: true, updatedAtMs: Date.now() });
+      this.note(op, name, 'done', null, `cluster ${name} deleted; its components are stopped and removed`);
+    });
+  }
+
+  // ---- repair (grow, shrink, replace) -------------------------------------------------------
+
+  /** Whether this node re-places clusters: the live controller or management member running the lifecycle (tag `lifecycle`) with the lowest id. */
+  isSteward(): boolean {
+    const managers = this.options.members().filter((m) => kRunning.has(m.status) && m.tags['lifecycle'] === '1' && memberRoles(m).some((r) => r === 'controller' || r === 'management'));
+    const lowest = managers.map((m) => m.id).sort()[0];
+    return lowest === this.options.selfId;
+  }
+
+  private scheduleRepair(): void {
+    if (this.closed || this.repairTimer !== null) return;
+    this.repairTimer = setTimeout(() => {
+      this.repairTimer = null;
+      void this.repairAll().catch((error: Error) => this.options.logger.warn({ error: error.message }, 'cluster repair failed'));
+    }, this.options.repairDelayMs ?? kRepairDelayMsDefault);
+    this.repairTimer.unref?.();
+  }
+
+  /** Re-places every cluster made from a profile (the steward only). */
+  async repairAll(): Promise<void> {
+    if (this.closed || !this.isSteward()) return;
+    const installer = this.options.installer();
+    if (installer === null) return;
+    for (const record of this.records()) {
+      if (this.busy.has(record.name)) continue;
+      const alive = this.aliveIds();
+      if (record.leftovers.some((l) => alive.has(l.node)) || (!record.deleted && this.needsRepair(record))) {
+        const op = this.run('repair', record.name, record.profile, 'steward', (handle) => this.repair(handle, record, installer));
+        this.options.logger.info({ cluster: record.name, operation: op.id }, 'cluster repair started');
+      }
+    }
+  }
+
+  private placementOf(record: LifecycleRecord): ClusterPlanDocument {
+    const current: CurrentMember[] = record.members.map((m) => ({ node: m.node, role: m.role, components: roleComponents(record, m.role).map((c) => ({ package: c.name, version: c.version })) }));
+    return this.options.designer.plan({ profile: { ref: record.profile }, on: record.on, name: record.name, current });
+  }
+
+  /** Where the placement rules put the members now; a node refused lately is left out unless it is a member already. */
+  private placedMembers(record: LifecycleRecord): Array<{ node: string; role: string }> {
+    const now = Date.now();
+    for (const [node, at] of this.refused) if (now - at > kRefusedMs) this.refused.delete(node);
+    const plan = this.placementOf(record);
+    return plan.members.filter((m) => !this.refused.has(m.node) || record.members.some((r) => r.node === m.node)).map((m) => ({ node: m.node, role: m.role }));
+  }
+
+  private needsRepair(record: LifecycleRecord): boolean {
+    try {
+      const placed = this.placedMembers(record);
+      const key = (list: ReadonlyArray<{ node: string; role: string }>) => list.map((m) => `${m.node}/${m.role}`).sort().join(',');
+      return key(placed) !== key(record.members);
+    } catch (error) {
+      this.options.logger.warn({ cluster: record.name, error: (error as Error).message }, 'cluster placement failed');
+      return false;
+    }
+  }
+
+  private async repair(op: LifecycleOperationHandle, record: LifecycleRecord, installer: LifecycleInstaller): Promise<void> {
+    const { name } = record;
+    const alive = this.aliveIds();
+    const leftovers: LifecycleRecord['leftovers'] = [];
+    for (const leftover of record.leftovers) {
+      if (!alive.has(leftover.node)) {
+        leftovers.push(leftover);
+        continue;
+      }
+      this.note(op, name, 'cleanup', leftover.node, `${leftover.node} is back: removing what it ran for ${name}`);
+      for (const component of leftover.components) await this.removeOne(op, name, installer, leftover.node, component);
+    }
+    if (record.deleted) {
+      await this.writeRecord({ ...record, leftovers, updatedAtMs: Date.now() });
+      return;
+    }
+    const placed = this.placedMembers(record);
+    const same = (a: { node: string; role: string }, b: { node: string; role: string }) => a.node === b.node && a.role === b.role;
+    const leaving = record.members.filter((m) => !placed.some((p) => same(p, m)));
+    const joining = placed.filter((p) => !record.members.some((m) => same(p, m)));
+    const members = record.members.filter((m) => !leaving.includes(m));
+    for (const member of leaving) {
+      const components = [...roleComponents(record, member.role)].reverse().filter((c) => !c.farm);
+      const why = alive.has(member.node) ? 'no longer placed (its landscape or the placement rules changed)' : 'is not alive';
+      this.note(op, name, 'leave', member.node, `${member.node} (${member.role}) leaves ${name}: ${why}`);
+      if (!alive.has(member.node)) {
+        if (components.length > 0) leftovers.push({ node: member.node, components: components.map((c) => c.name) });
+        continue;
+      }
+      for (const component of components) await this.removeOne(op, name, installer, member.node, component.name);
+    }
+    for (const member of joining) {
+      this.note(op, name, 'join', member.node, `${member.node} joins ${name} as ${member.role} (${record.members.some((m) => m.role === member.role && !alive.has(m.node)) ? 'replacing a dead member' : 'picked by the placement rules'})`);
+      const done: Step[] = [];
+      try {
+        await this.installAll(op, name, installer, member.node, member.role, roleComponents(record, member.role), done);
+        members.push(member);
+      } catch {
+        await this.undo(op, name, installer, done);
+        this.refused.set(member.node, Date.now());
+        this.note(op, name, 'refused', member.node, `${member.node} could not run the components of ${member.role}; it is not placed again for 5 minutes`, false);
+      }
+    }
+    const next: LifecycleRecord = { ...record, members, leftovers, updatedAtMs: Date.now() };
+    await this.writeRecord(next);
+    if (leaving.length > 0 || joining.length > 0) await this.options.clusters.redefine(name, { nodes: members.map((m) => m.node) });
+    const short = record.roles.length === 0 ? [] : this.placementOf(next).placement.problems;
+    for (const problem of short) this.note(op, name, 'degraded', null, `${name} is short: ${problem}`, false);
+    this.note(op, name, 'done', null, `cluster ${name} now: ${members.map((m) => `${m.node} (${m.role})`).join(', ') || 'no members'}`);
+  }
+
+  // ---- steps --------------------------------------------------------------------------
+
+  private async installAll(op: LifecycleOperationHandle, cluster: string, installer: LifecycleInstaller, node: string, role: string, components: readonly LifecycleComponent[], done: Step[]): Promise<void> {
+    for (const component of components) await this.step(op, cluster, installer, { kind: 'install', node, component, previous: null }, done);
+    this.note(op, cluster, 'member-ready', node, `${node} runs every component of role ${role}`);
+  }
+
+  /** Does one step and records it for undo; throws a DomainError when it failed. */
+  private async step(op: LifecycleOperationHandle, cluster: string, installer: LifecycleInstaller, step: Step, done: Step[]): Promise<void> {
+    const { node, component } = step;
+    if (component.farm) {
+      if (step.kind === 'install') await this.checkFarmComponent(op, cluster, node, component.name);
+      return;
+    }
+    const what = `${component.name}@${component.version}`;
+    if (step.kind === 'remove') {
+      await this.removeOne(op, cluster, installer, node, component.name);
+      done.push(step);
+      return;
+    }
+    const verb = step.previous === null ? 'install' : 'upgrade';
+    this.note(op, cluster, `${verb}-start`, node, `${verb} ${step.previous === null ? what : `${component.name} ${step.previous.version} → ${component.version}`} on ${node} ...`);
+    let outcome: InstallOutcome;
+    try {
+      outcome = await installer.apply(node, { name: component.name, version: component.version, ...(component.config === undefined ? {} : { config: component.config }) });
+    } catch (error) {
+      this.note(op, cluster, verb, node, `${what} on ${node}: could not ask: ${(error as Error).message}`, false);
+      throw new DomainError('upstream-failed', 'GALAXY_LIFECYCLE_STEP_FAILED', `${verb} ${what} on ${node}: ${(error as Error).message}`);
+    }
+    if (!succeeded(outcome)) {
+      this.note(op, cluster, verb, node, `${what} on ${node}: ${outcome.result}${outcome.error === null ? '' : ` (${outcome.error.code}: ${outcome.error.message})`}`, false);
+      throw new DomainError('upstream-failed', 'GALAXY_LIFECYCLE_STEP_FAILED', `${verb} ${what} on ${node}: ${outcome.result}${outcome.error === null ? '' : `: ${outcome.error.message}`}`);
+    }
+    done.push(step);
+    this.note(op, cluster, verb, node, `${what} on ${node}: ${outcome.result}, running`);
+  }
+
+  private async removeOne(op: LifecycleOperationHandle, cluster: string, installer: LifecycleInstaller, node: string, name: string): Promise<void> {
+    try {
+      const outcome = await installer.remove(node, name);
+      this.note(op, cluster, 'remove', node, `${name} on ${node}: ${outcome.result}`, succeeded(outcome));
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      // Not installed (any more): nothing to remove.
+      if (code === 'GALAXY_INSTALL_NOT_INSTALLED' || /not installed/.test((error as Error).message)) this.note(op, cluster, 'remove', node, `${name} on ${node}: not installed`);
+      else this.note(op, cluster, 'remove', node, `${name} on ${node}: not removed: ${(error as Error).message}`, false);
+    }
+  }
+
+  private async checkFarmComponent(op: LifecycleOperationHandle, cluster: string, node: string, name: string): Promise<void> {
+    const deadline = Date.now() + kFarmComponentWaitMs;
+    for (;;) {
+      const member = this.options.members().find((m) => m.id === node);
+      const kinds = (member?.tags['components'] ?? '').split(',');
+      if (kinds.includes(name)) {
+        this.note(op, cluster, 'check', node, `${name} (a farm component) runs on ${node}`);
+        return;
+      }
+      if (Date.now() > deadline) {
+        this.note(op, cluster, 'check', node, `${name} (a farm component) does not run on ${node}: start its agent with it`, false);
+        throw new DomainError('upstream-failed', 'GALAXY_LIFECYCLE_STEP_FAILED', `${name} does not run on ${node}; farm components are not installed from packages`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  /** Undoes steps in reverse: an install is removed (or the previous version put back), a removal installed again. */
+  private async undo(op: LifecycleOperationHandle, cluster: string, installer: LifecycleInstaller, done: readonly Step[]): Promise<void> {
+    for (const step of [...done].reverse()) {
+      const back = step.kind === 'install' ? step.previous : step.component;
+      if (back === null) {
+        await this.removeOne(op, cluster, installer, step.node, step.component.name);
+        continue;
+      }
+      try {
+        const outcome = await installer.apply(step.node, { name: back.name, version: back.version, ...(back.config === undefined ? {} : { config: back.config }) });
+        this.note(op, cluster, 'rollback', step.node, `${back.name}@${back.version} on ${step.node}: ${outcome.result}`, succeeded(outcome));
+      } catch (error) {
+        this.note(op, cluster, 'rollback', step.node, `${back.name}@${back.version} on ${step.node}: not restored: ${(error as Error).message}`, false);
+      }
+    }
+  }
+
+  // ---- helpers ------------------------------------------------------------------------
+
+  /** Each role's components in start order at the versions the plan resolved (farm components at this agent's). */
+  private pinnedRoles(profile: Profile, plan: ClusterPlanDocument): LifecycleRecord['roles'] {
+    const catalog = this.options.catalog();
+    return plan.placement.roles.map((outcome) => {
+      const role = profile.roles[outcome.role]!;
+      const components = componentStartOrder(role).map((name) => {
+        const entry = role.components.find((c) => c.package === name)!;
+        const version = resolveVersion(catalog, name, entry.version);
+        if (version === null) throw new DomainError('conflict', 'GALAXY_LIFECYCLE_BLOCKED', `${name} ${entry.version} (role ${outcome.role}): no known version in range`);
+        return { name, version, ...(entry.config === undefined ? {} : { config: entry.config as Record<string, unknown> }), farm: (kFarmComponentPackages as readonly string[]).includes(name) };
+      });
+      return { role: outcome.role, components };
+    });
+  }
+
+  private run(kind: LifecycleOperationKind, cluster: string, profile: string | null, by: string, work: (op: LifecycleOperationHandle) => Promise<void>): LifecycleOperationView {
+    const op = this.operations.begin(kind, cluster, profile, by);
+    this.busy.set(cluster, op.id);
+    this.note(op, cluster, 'start', null, `${kind} of cluster ${cluster}${profile === null ? '' : ` (${profile})`} by ${by}`);
+    void work(op)
+      .then(() => op.finish(null))
+      .catch((error: Error) => {
+        this.note(op, cluster, 'failed', null, `${kind} of ${cluster} failed: ${error.message}`, false);
+        op.finish(error.message);
+      })
+      .finally(() => {
+        this.busy.delete(cluster);
+        // What changed meanwhile (a death during the create) is looked at now.
+        this.scheduleRepair();
+      });
+    return this.operations.get(op.id);
+  }
+
+  private note(op: LifecycleOperationHandle, cluster: string, step: string, node: string | null, text: string, ok = true): void {
+    const event = op.event(step, node, text, ok);
+    const body = { operation: op.id, cluster, step, node, text, ok, seq: event.seq };
+    this.options.publish({ kind: 'lifecycle', type: step, time: event.at, body });
+    this.options.postFarmEvent?.({ type: `cluster.lifecycle.${step}`, severity: ok ? 'info' : 'warning', time: event.at, source: `cluster/${cluster}`, body });
+  }
+
+  private async writeRecord(record: LifecycleRecord): Promise<void> {
+    await this.options.data.write([{ subject: lifecycleSubject(record.name), key: kLifecycleRecordKey, value: encodeLifecycleRecord(record) }]);
+  }
+
+  private liveRecord(name: string): LifecycleRecord {
+    const record = this.record(name);
+    if (record === null || record.deleted) throw new DomainError('not-found', 'GALAXY_LIFECYCLE_UNKNOWN', `no cluster "${name}" made from a profile (galaxy cluster create ${name} --profile P makes one)`);
+    return record;
+  }
+
+  private mustBeFree(name: string): void {
+    const running = this.busy.get(name);
+    if (running !== undefined) throw new DomainError('conflict', 'GALAXY_LIFECYCLE_BUSY', `operation ${running} is running on cluster ${name}; wait for it`);
+  }
+
+  private mustInstall(): LifecycleInstaller {
+    const installer = this.options.installer();
+    if (installer === null) throw new DomainError('unavailable', 'GALAXY_LIFECYCLE_NO_INSTALL', 'component installation is not running on this node yet (it starts once the node is admitted)');
+    return installer;
+  }
+
+  private aliveIds(): Set<string> {
+    return new Set(this.options.members().filter((m) => kRunning.has(m.status)).map((m) => m.id));
+  }
+}
