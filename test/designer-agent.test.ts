@@ -3,11 +3,12 @@
 // two landscapes, and a stored profile whose workers must not share the lead's rack.
 //  - non-interactive (`--profile --on --name --yes`): on the one-rack landscape the
 //    profile cannot be placed (exit 2, the role and the anti-affinity reason named); on
-//    the two-rack landscape it is, the ClusterPlan is written (-o) and the exact
-//    `galaxy cluster create` command printed;
+//    the two-rack landscape it is, the ClusterPlan is written (-o), and the confirmed
+//    plan is handed to the cluster lifecycle (applyClusterPlan), which creates it;
 //  - `--dry-run` with `--current` plans an upgrade in terraform-plan style;
 //  - an interactive run driven through a piped stdin: a landscape that cannot hold the
-//    profile, another, a bad cluster name, confirmation; and one stopped with `q`;
+//    profile, another, a bad cluster name, confirmation (the cluster created); and one
+//    stopped with `q`;
 //  - the preview and plan API routes answer bad input with 400s naming the field or
 //    the file, path and reason, and unknown names with 404s listing what exists;
 //  - a SIGKILLed node is no longer placed (membership and the FMIDB drop it).
@@ -23,7 +24,8 @@ import { freePort, killAllAgents } from './support/agents.js';
 import { call, cli, eventually, galaxy, startApiAgent, type ApiAgent } from './support/api-agents.js';
 
 const kProfiles = join(packageRoot(), 'profiles');
-process.env['GALAXY_COMPONENTS'] = 'none';
+// The agents run the farm components: a confirmed plan is applied (the cluster lifecycle
+// checks that each member runs the profile's measurement and jobs).
 
 afterAll(() => killAllAgents());
 
@@ -84,11 +86,12 @@ describe('the Cluster Designer (real agent processes)', () => {
     expect(oneRack.stdout).toMatch(/skipped .*rack/);
     expect(oneRack.stderr).toMatch(/not enough nodes: role worker needs 1 node/);
 
-    // Two racks: placed, planned, written, and the command printed.
+    // Two racks: placed, planned, written, and applied through the cluster lifecycle.
     const planFile = join(dir, 'web.plan.json');
     const twoRacks = galaxy(c, 'cluster', 'design', '--profile', 'web-tier', '--on', 'everywhere', '--name', 'web', '--yes', '-o', planFile);
     expect(twoRacks.status, twoRacks.stderr).toBe(0);
-    expect(twoRacks.stdout).toContain('  galaxy cluster create web --profile web-tier@1.0.0 --on everywhere');
+    expect(twoRacks.stdout).toContain('applying: galaxy cluster create web --profile web-tier@1.0.0 --on everywhere');
+    expect(twoRacks.stdout).toMatch(/create of web: succeeded/);
     const plan = JSON.parse(readFileSync(planFile, 'utf8')) as ClusterPlanDocument;
     expect(plan).toMatchObject({ kind: 'ClusterPlan', operation: 'create', name: 'web', profile: 'web-tier@1.0.0', on: 'everywhere', blocked: [], command: 'galaxy cluster create web --profile web-tier@1.0.0 --on everywhere' });
     expect(plan.members.map((m) => m.role)).toEqual(['lead', 'worker']);
@@ -125,7 +128,8 @@ describe('the Cluster Designer (real agent processes)', () => {
     expect(dialogue.stdout).toContain('cannot be placed: choose another (p)rofile or (l)andscape, or q: l');
     expect(dialogue.stdout).toContain('a cluster name is 1 to 63 of a-z 0-9 -, starting with a letter');
     expect(dialogue.stdout).toContain(`apply this plan to create cluster web2? [y/N] y`);
-    expect(dialogue.stdout).toContain('  galaxy cluster create web2 --profile web-tier@1.0.0 --on everywhere');
+    expect(dialogue.stdout).toContain('applying: galaxy cluster create web2 --profile web-tier@1.0.0 --on everywhere');
+    expect(dialogue.stdout).toMatch(/create of web2: succeeded/);
     // Not confirmed, and stopped at the first question.
     const declined = interactive(b, 'web-tier\neverywhere\nweb3\nn\n');
     expect(declined.status).toBe(1);
