@@ -7,7 +7,8 @@
 // benchmarks, the tests. Then the addon is built from the packed files as `npm install`
 // would (node_modules/galaxy-farm beside node-addon-api) and nothing is left outside
 // build/: no stray node-addon-api/ folder. `*.tgz` is ignored by git. And the package
-// description and `galaxy --help` claim only what exists: clusters are said to be coming.
+// description and `galaxy --help` claim only what exists: clusters built from profiles, not
+// the libraries, the management cluster or the console.
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -50,7 +51,7 @@ describe('the package tarball', () => {
     expect(readFileSync(join(root, '.gitignore'), 'utf8').split('\n')).toContain('*.tgz');
   });
 
-  it('claims the cluster service that landed, says profile-built clusters are coming, and promises nothing else of the cluster half', () => {
+  it('claims the cluster service, profiles, the designer and profile-built clusters that landed, and promises nothing else of the cluster half', () => {
     const description = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { description: string }).description;
     const help = execFileSync(process.execPath, [join(root, 'dist', 'src', 'ops', 'cli', 'main.js'), '--help'], { encoding: 'utf8' });
     for (const text of [description, help.replace(/\s+/g, ' ')]) {
@@ -58,7 +59,8 @@ describe('the package tarball', () => {
       expect(text).toMatch(/consensus views/);
       expect(text).toMatch(/channels/);
       expect(text).toMatch(/Cluster Designer/);
-      expect(text).toMatch(/clusters built from profiles \(components installed per role\) are coming/);
+      expect(text).toMatch(/clusters built from profiles \(components installed per role; members replaced and grown, upgraded one at a time with rollback, deleted/);
+      expect(text).not.toMatch(/coming/);
       // Not landed: the component and client libraries, the management cluster, the console.
       expect(text).not.toMatch(/client library|component library|console|lock service|linearizab|management cluster/i);
     }

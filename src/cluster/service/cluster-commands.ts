@@ -55,7 +55,7 @@ export interface ClusterCommandHooks {
 
 export function registerClusterCommands(program: Command, print: Print = (line) => console.log(line), hooks: ClusterCommandHooks = {}): void {
   // The Cluster Designer (src/cluster/designer) may have made `galaxy cluster` already.
-  const cluster = program.commands.find((c) => c.name() === 'cluster') ?? program.command('cluster').description('clusters: groups of farm nodes with consensus views, defined in the FMIDB (create, ls, show, members, views, leave, delete; design one from a profile)');
+  const cluster = program.commands.find((c) => c.name() === 'cluster') ?? program.command('cluster').description('clusters: groups of farm nodes with consensus views, defined in the FMIDB (create, ls, show, members, views, leave, delete; from a profile: create --profile, upgrade, operations, design)');
   const path = (name: string, rest = ''): string => `/v1/clusters/${encodeURIComponent(name)}${rest}`;
 
   withConnection(

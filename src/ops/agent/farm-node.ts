@@ -159,12 +159,14 @@ export class FarmNode implements ApiBackend {
   /**
    * Publishes this node's `address` attribute in the FMIDB (the host of its gossip
    * address): the network attribute profiles select traffic by (`networks:` in a
-   * profile, the shipped base uses `address`). Written once the replica takes writes
+   * profile, the shipped base uses `address`); not for a wildcard bind. Written once the replica takes writes
    * (retried each second for a minute: a node awaiting admission cannot write yet), and
    * only when the FMIDB does not hold that value already.
    */
   private async publishAddress(): Promise<void> {
     const host = parseBindAddress(this.service.host.address).host;
+    // A wildcard bind names no network a peer could use: the operator sets the attribute.
+    if (host === '0.0.0.0' || host === '::') return;
     for (let attempt = 0; attempt < 60 && !this.closing; attempt++) {
       try {
         const now = this.data.attributes(this.data.selfId)[0]?.attributes.find((a) => a.key === 'address')?.value;

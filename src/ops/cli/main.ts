@@ -27,7 +27,7 @@ const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'u
 
 const program = new Command()
   .name('galaxy')
-  .description('Galaxy: farm management (SWIM + Lifeguard membership, admission, the FMIDB, SQL landscapes, farm service components), clusters with consensus views (galaxy cluster) and ordered channels (galaxy channel), and cluster profiles with the Cluster Designer (galaxy profile, galaxy cluster design); clusters built from profiles (components installed per role) are coming, not in this release')
+  .description('Galaxy: farm management (SWIM + Lifeguard membership, admission, the FMIDB, SQL landscapes, farm service components), clusters with consensus views (galaxy cluster) and ordered channels (galaxy channel), cluster profiles with the Cluster Designer (galaxy profile, galaxy cluster design), and clusters built from profiles (components installed per role; members replaced and grown, upgraded one at a time with rollback, deleted: galaxy cluster create --profile, upgrade, delete)')
   .version(version);
 
 program
