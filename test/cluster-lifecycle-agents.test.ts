@@ -17,7 +17,8 @@
 //  - delete: every component removed from every live member, the cluster gone;
 //  - each shipped profile `galaxy profile validate` calls deployable (base today) is
 //    created over the whole farm (measurement checked on every member) and deleted.
-// Polls with deadlines; no fixed sleeps.
+// Every step was a farm event: A (also the management node) stores them, type
+// cluster.lifecycle.STEP, source cluster/shop. Polls with deadlines; no fixed sleeps.
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,7 +70,7 @@ function members(r: LifecycleRecord | null): string {
 }
 
 beforeAll(async () => {
-  nodes = await startFarm(4, [['controller']]);
+  nodes = await startFarm(4, [['controller', 'management']]);
   a = nodes[0]!;
 }, 120_000);
 
@@ -125,6 +126,13 @@ describe('the cluster lifecycle from a profile (real agents)', () => {
     const shown = (await api<{ members: string[]; profile: string }>(a, 'GET', '/v1/clusters/shop')).json;
     expect([...shown.members].sort()).toEqual([b.id, c.id].sort());
     expect(shown.profile).toBe('lc@1.0.0');
+    // Refused at once, before anything is done: the name exists; an unknown profile; a placement short of a role's minimum.
+    const again = await galaxy(['cluster', 'create', 'shop', '--profile', 'lc@1.0.0', '--on', 'lc', ...at(a)]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/a cluster named "shop" exists/);
+    const unknown = await galaxy(['cluster', 'create', 'other', '--profile', 'nosuch@1.0.0', ...at(a)]);
+    expect(unknown.code).toBe(2);
+    expect((await record('other'))).toBeNull();
     // Its members' cores agree on a view of both.
     await eventually('B installs a view of B and C', async () => {
       const views = (await api<{ views: Array<{ members: Array<{ nodeId: string }> }> }>(b, 'GET', '/v1/clusters/shop/views')).json.views;
@@ -169,6 +177,14 @@ describe('the cluster lifecycle from a profile (real agents)', () => {
     for (const node of [a, b, d]) expect(await installed(node)).toEqual([]);
     expect((await api<unknown[]>(a, 'GET', '/v1/clusters')).json).toEqual([]);
     expect((await record('shop'))!.deleted).toBe(true);
+
+    // ---- every step was a farm event, stored on the management node ----------------------------
+    await eventually('the lifecycle steps are farm events on A', async () => {
+      const page = (await api<{ events: Array<{ type: string; source: string; body: { text?: string } }> }>(a, 'GET', '/v1/events/query?since=1h&limit=10000')).json;
+      const shop = page.events.filter((e) => e.type.startsWith('cluster.lifecycle.') && e.source === 'cluster/shop');
+      const types = new Set(shop.map((e) => e.type));
+      return ['cluster.lifecycle.placement', 'cluster.lifecycle.install', 'cluster.lifecycle.join', 'cluster.lifecycle.upgrade', 'cluster.lifecycle.rollback', 'cluster.lifecycle.remove', 'cluster.lifecycle.done'].every((t) => types.has(t)) ? true : undefined;
+    }, 30_000, 500);
 
     // ---- each shipped profile whose components exist ----------------------------------------
     const validation = await galaxy(['profile', 'validate', ...['base', 'application-development', 'component-management', 'game-server', 'primary-backup', 'mscs-compatible', 'cloned-service', 'partitioned-service', 'parallel-computing'].map((p) => join(root, 'profiles', `${p}.yaml`)), '--json']);

@@ -79,7 +79,7 @@ const kFarmComponentWaitMs = 15_000;
 
 export interface CreateRequest {
   readonly name: string;
-  /** name@version or name@range (resolved to the highest stored version in range). */
+  /** name, name@version or name@range (resolved to the highest stored version in range). */
   readonly profile: string;
   readonly on?: string | null;
 }

@@ -47,8 +47,8 @@ async function startAndFollow(client: ApiClient, print: Print, json: boolean, st
 export function createFromProfile(print: Print) {
   return async (name: string, flags: ConnectionFlags & { profile: string; on?: string }): Promise<void> => {
     const client = connect(flags);
-    const profile = flags.profile.includes('@') ? flags.profile : `${flags.profile}@*`;
-    await startAndFollow(client, print, flags.json === true, () => client.post('/v1/lifecycle/clusters', { name, profile, on: flags.on ?? null }));
+    // A bare name or a range is resolved by the agent to the highest stored version; the record pins it.
+    await startAndFollow(client, print, flags.json === true, () => client.post('/v1/lifecycle/clusters', { name, profile: flags.profile, on: flags.on ?? null }));
   };
 }
 

@@ -20,7 +20,7 @@ import type { ClusterLifecycle } from './cluster-lifecycle.js';
  *   GET    /v1/lifecycle/operations/:id         viewer    one, with its events after `after`
  */
 const kNameSchema = z.string().regex(kClusterNamePattern, 'a cluster name is 1 to 48 of [A-Za-z0-9_.-] starting with a letter or digit');
-const kProfileRefSchema = z.string().min(3).max(128).regex(/^[a-z][a-z0-9-]*@\S+$/, 'a profile is NAME@VERSION or NAME@RANGE');
+const kProfileRefSchema = z.string().min(1).max(128).regex(/^[a-z][a-z0-9-]*(@\S+)?$/, 'a profile is NAME, NAME@VERSION or NAME@RANGE');
 const kParamsSchema = z.object({ name: kNameSchema }).strict();
 const kCreateSchema = z.object({ name: kNameSchema, profile: kProfileRefSchema, on: z.string().regex(kLandscapeNamePattern).nullable().optional() }).strict();
 const kUpgradeSchema = z.object({ profile: kProfileRefSchema }).strict();
