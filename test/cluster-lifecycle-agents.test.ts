@@ -14,7 +14,8 @@
 //    start throws): B is upgraded first, the first replica fails, and every change is
 //    rolled back: B runs greeter 1.0.0 again, no replica has a greeter, the record and
 //    the definition stay at lc@1.0.0; exit 1;
-//  - delete: every component removed from every live member, the cluster gone;
+//  - delete: every component removed from every live member, the cluster gone; C, started
+//    again, has its peer-echo removed by the steward (the record's leftover);
 //  - each shipped profile `galaxy profile validate` calls deployable (base today) is
 //    created over the whole farm (measurement checked on every member) and deleted.
 // Every step was a farm event: A (also the management node) stores them, type
@@ -26,7 +27,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LifecycleRecord } from '../src/cluster/lifecycle/lifecycle-record.js';
 import { packageRoot } from '../src/core/platform/package-root.js';
 import { killAllAgents } from './support/agents.js';
-import { api, at, eventually, galaxy, startFarm, stop, type FarmAgent } from './support/farm-cli.js';
+import { api, at, eventually, galaxy, restart, startFarm, stop, type FarmAgent } from './support/farm-cli.js';
 
 const root = packageRoot();
 const fixtures = join(root, 'test', 'fixtures', 'packages');
@@ -177,6 +178,12 @@ describe('the cluster lifecycle from a profile (real agents)', () => {
     for (const node of [a, b, d]) expect(await installed(node)).toEqual([]);
     expect((await api<unknown[]>(a, 'GET', '/v1/clusters')).json).toEqual([]);
     expect((await record('shop'))!.deleted).toBe(true);
+    expect((await record('shop'))!.leftovers).toEqual([{ node: c.id, components: ['peer-echo'] }]);
+
+    // ---- the killed member comes back: what it ran for the cluster is removed -------------------
+    await restart(c, 4);
+    await eventually('C no longer runs peer-echo', async () => ((await installed(c)).length === 0 ? true : undefined), 60_000, 250);
+    await eventually('the record has no leftovers', async () => ((await record('shop'))!.leftovers.length === 0 ? true : undefined), 20_000, 250);
 
     // ---- every step was a farm event, stored on the management node ----------------------------
     await eventually('the lifecycle steps are farm events on A', async () => {
@@ -194,7 +201,7 @@ describe('the cluster lifecycle from a profile (real agents)', () => {
       const name = `shipped-${ref.split('@')[0]}`;
       const made = await galaxy(['cluster', 'create', name, '--profile', ref, ...at(a)], 120_000);
       expect(made.code, made.stdout + made.stderr).toBe(0);
-      const live = [a, b, d].map((n) => n.id);
+      const live = [a, b, c, d].map((n) => n.id);
       expect(members(await record(name))).toBe(live.map((id) => `${id}:member`).sort().join(' '));
       for (const id of live) expect(made.stdout).toMatch(new RegExp(`measurement \\(a farm component\\) runs on ${id}`));
       const gone = await galaxy(['cluster', 'delete', name, ...at(a)], 60_000);

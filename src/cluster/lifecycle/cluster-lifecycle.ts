@@ -74,6 +74,8 @@ export interface ClusterLifecycleOptions {
 }
 
 export const kRepairDelayMsDefault = 1_000;
+/** After a removal a node refused (busy after its start, unreachable), the next try, ms. */
+const kCleanupRetryMs = 3_000;
 /** How long a farm-component check waits for the member to announce it, ms. */
 const kFarmComponentWaitMs = 15_000;
 
@@ -103,6 +105,8 @@ export class ClusterLifecycle {
   /** Nodes whose install failed during a repair, with when: not placed again for kRefusedMs. */
   private readonly refused = new Map<string, number>();
   private repairTimer: NodeJS.Timeout | null = null;
+  /** Clusters whose leftovers could not all be removed: not cleaned again before this time. */
+  private readonly retryAtMs = new Map<string, number>();
   private readonly unsubscribe: () => void;
   private closed = false;
 
@@ -256,7 +260,9 @@ export class ClusterLifecycle {
             this.note(op, name, 'remove', member.node, `${member.node} is not alive: its components are removed when it comes back`);
             continue;
           }
-          for (const component of names) await this.removeOne(op, name, installer, member.node, component.name);
+          const kept: string[] = [];
+          for (const component of names) if (!(await this.removeOne(op, name, installer, member.node, component.name))) kept.push(component.name);
+          if (kept.length > 0) leftovers.push({ node: member.node, components: kept });
         }
       }
       if (this.options.clusters.exists(name)) await this.options.clusters.remove(name);
@@ -274,12 +280,12 @@ export class ClusterLifecycle {
     return lowest === this.options.selfId;
   }
 
-  private scheduleRepair(): void {
+  private scheduleRepair(delayMs = this.options.repairDelayMs ?? kRepairDelayMsDefault): void {
     if (this.closed || this.repairTimer !== null) return;
     this.repairTimer = setTimeout(() => {
       this.repairTimer = null;
       void this.repairAll().catch((error: Error) => this.options.logger.warn({ error: error.message }, 'cluster repair failed'));
-    }, this.options.repairDelayMs ?? kRepairDelayMsDefault);
+    }, delayMs);
     this.repairTimer.unref?.();
   }
 
@@ -288,10 +294,17 @@ export class ClusterLifecycle {
     if (this.closed || !this.isSteward()) return;
     const installer = this.options.installer();
     if (installer === null) return;
+    const now = Date.now();
     for (const record of this.records()) {
       if (this.busy.has(record.name)) continue;
       const alive = this.aliveIds();
-      if (record.leftovers.some((l) => alive.has(l.node)) || (!record.deleted && this.needsRepair(record))) {
+      const retryAt = this.retryAtMs.get(record.name) ?? 0;
+      const cleanup = record.leftovers.some((l) => alive.has(l.node));
+      if (cleanup && retryAt > now) {
+        this.scheduleRepair(retryAt - now);
+        continue;
+      }
+      if (cleanup || (!record.deleted && this.needsRepair(record))) {
         const op = this.run('repair', record.name, record.profile, 'steward', (handle) => this.repair(handle, record, installer));
         this.options.logger.info({ cluster: record.name, operation: op.id }, 'cluster repair started');
       }
@@ -332,7 +345,13 @@ export class ClusterLifecycle {
         continue;
       }
       this.note(op, name, 'cleanup', leftover.node, `${leftover.node} is back: removing what it ran for ${name}`);
-      for (const component of leftover.components) await this.removeOne(op, name, installer, leftover.node, component);
+      const kept: string[] = [];
+      for (const component of leftover.components) if (!(await this.removeOne(op, name, installer, leftover.node, component))) kept.push(component);
+      if (kept.length > 0) {
+        // A node that just started refuses removals until it knows the farm's desired state: later.
+        leftovers.push({ node: leftover.node, components: kept });
+        this.retryAtMs.set(name, Date.now() + kCleanupRetryMs);
+      }
     }
     if (record.deleted) {
       await this.writeRecord({ ...record, leftovers, updatedAtMs: Date.now() });
@@ -351,7 +370,12 @@ export class ClusterLifecycle {
         if (components.length > 0) leftovers.push({ node: member.node, components: components.map((c) => c.name) });
         continue;
       }
-      for (const component of components) await this.removeOne(op, name, installer, member.node, component.name);
+      const kept: string[] = [];
+      for (const component of components) if (!(await this.removeOne(op, name, installer, member.node, component.name))) kept.push(component.name);
+      if (kept.length > 0) {
+        leftovers.push({ node: member.node, components: kept });
+        this.retryAtMs.set(name, Date.now() + kCleanupRetryMs);
+      }
     }
     for (const member of joining) {
       this.note(op, name, 'join', member.node, `${member.node} joins ${name} as ${member.role} (${record.members.some((m) => m.role === member.role && !alive.has(m.node)) ? 'replacing a dead member' : 'picked by the placement rules'})`);
@@ -410,15 +434,21 @@ export class ClusterLifecycle {
     this.note(op, cluster, verb, node, `${what} on ${node}: ${outcome.result}, running`);
   }
 
-  private async removeOne(op: LifecycleOperationHandle, cluster: string, installer: LifecycleInstaller, node: string, name: string): Promise<void> {
+  /** Removes a component from a node; false when it could not be (the node is busy, unreachable, refuses). */
+  private async removeOne(op: LifecycleOperationHandle, cluster: string, installer: LifecycleInstaller, node: string, name: string): Promise<boolean> {
     try {
       const outcome = await installer.remove(node, name);
       this.note(op, cluster, 'remove', node, `${name} on ${node}: ${outcome.result}`, succeeded(outcome));
+      return succeeded(outcome);
     } catch (error) {
       const code = (error as { code?: string }).code;
       // Not installed (any more): nothing to remove.
-      if (code === 'GALAXY_INSTALL_NOT_INSTALLED' || /not installed/.test((error as Error).message)) this.note(op, cluster, 'remove', node, `${name} on ${node}: not installed`);
-      else this.note(op, cluster, 'remove', node, `${name} on ${node}: not removed: ${(error as Error).message}`, false);
+      if (code === 'GALAXY_INSTALL_NOT_INSTALLED' || /not installed/.test((error as Error).message)) {
+        this.note(op, cluster, 'remove', node, `${name} on ${node}: not installed`);
+        return true;
+      }
+      this.note(op, cluster, 'remove', node, `${name} on ${node}: not removed: ${(error as Error).message}`, false);
+      return false;
     }
   }
 
