@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { ApiEvent, NodeSummary } from '../src/surface/api/api-backend.js';
+import type { ApiEvent, NodeSummary, NodeValues } from '../src/surface/api/api-backend.js';
 import type { DataStatus, NodeAttributes } from '../src/farm/data/farm-data.js';
 import type { LandscapeView, QueryResult } from '../src/farm/data/landscape/landscape-engine.js';
 import { packageRoot } from '../src/core/platform/package-root.js';
@@ -70,8 +70,10 @@ describe('FMIDB and landscapes (real agent processes)', () => {
     const c = await start(`127.0.0.1:${await freePort()}`, [seed], key);
     const nodes = [a, b, c];
 
-    // Every node's replica holds all three nodes' Measurement values.
+    // Every node's replica holds all three nodes' Measurement values (each node's own
+    // `address` attribute counts it among the nodes before its first measurement arrives).
     for (const n of nodes) await eventually(`${n.id} holds the values of 3 nodes`, () => get<DataStatus>(n, '/v1/db/status'), (s) => s.nodes === 3);
+    for (const n of nodes) await eventually(`${n.id} holds the Measurement values of 3 nodes`, () => get<NodeValues[]>(n, '/v1/values'), (rows) => rows.filter((r) => r.values['load1'] !== undefined).length === 3);
 
     const events: ApiEvent[] = [];
     const socket = new WebSocket(`${c.url.replace(/^http/, 'ws')}/v1/events?kind=landscape`, { headers: { authorization: `Bearer ${c.token}` } });
