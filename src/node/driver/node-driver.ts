@@ -19,6 +19,7 @@ import { MembershipTable } from '../../core/table/membership-table.js';
 import type { DatagramTransport } from '../transport/datagram-transport.js';
 import type { StreamTransport } from '../transport/stream-transport.js';
 import { openNodeTransports } from './open-node-transports.js';
+import { NativeTransport } from '../transport/native-transport.js';
 import { Keyring } from '../security/keyring.js';
 import { Prng } from '../../core/util/prng.js';
 import { isEnvelope } from '../../core/messenger/envelope.js';
@@ -86,6 +87,8 @@ export class NodeDriver {
   private readonly closed: () => void;
   private readonly isAdmission: (bytes: Uint8Array) => boolean;
   private keyringActive: Keyring | null;
+  /** Whether the native transport opens each batch with keyringActive (batchOpenWith). */
+  private batchOpened = false;
   private suspended = false;
   private gossiping = false;
   private stopping = false;
@@ -178,15 +181,18 @@ export class NodeDriver {
       jobs: false,
     });
     const engine = stack.membership.engine;
-    datagram.onMessage((from, bytes) => {
-      if (data.secure && this.isAdmission(bytes)) {
-        this.admission(from, bytes);
-        return;
-      }
-      const plaintext = this.open(bytes);
-      if (plaintext !== null && !this.toApp(from, plaintext, false)) this.input({ type: 'datagram', from, bytes: plaintext });
-      this.rearm();
-    });
+    if (datagram instanceof NativeTransport) this.receiveBatches(datagram, stack);
+    else {
+      datagram.onMessage((from, bytes) => {
+        if (data.secure && this.isAdmission(bytes)) {
+          this.admission(from, bytes);
+          return;
+        }
+        const plaintext = this.open(bytes);
+        if (plaintext !== null && !this.toApp(from, plaintext, false)) this.input({ type: 'datagram', from, bytes: plaintext });
+        this.rearm();
+      });
+    }
     datagram.onUnreachable((to) => {
       if (!this.gossiping || this.suspended) return;
       this.input({ type: 'unreachable', to });
@@ -214,6 +220,48 @@ export class NodeDriver {
     this.flushEvents();
   }
 
+  /**
+   * The native transport's receive path, one pass per recvmmsg batch (issue 14): the
+   * transport opens the whole batch in one native call on the keyring's reused EVP
+   * contexts (NativeTransport.openBatchesWith, Keyring.openBatch) once a keyring is
+   * held, the engine reads the clock once per batch, each plaintext goes to the stack
+   * without an input object (NodeStack.receiveInBatch: the decode's tape feeds the merge
+   * in the engine), and the driver acts on the stack's output and re-arms its timer once
+   * at the batch's end, before the batch's replies leave in one sendmmsg. A membership
+   * datagram allocates nothing on this path (bench:path's agent rows count it). Admission
+   * datagrams are not sealed: the transport hands them to onUnsealed.
+   */
+  private receiveBatches(datagram: NativeTransport, stack: NodeStack): void {
+    const data = this.data;
+    datagram.onBatch(() => stack.batchArrived());
+    datagram.onMessage((from, bytes) => {
+      let plaintext: Uint8Array | null = bytes;
+      if (!this.batchOpened) {
+        if (data.secure && this.isAdmission(bytes)) {
+          this.admission(from, bytes);
+          return;
+        }
+        plaintext = this.open(bytes);
+      } else if (this.suspended || !this.gossiping) plaintext = null;
+      if (plaintext !== null && !this.toApp(from, plaintext, false)) stack.receiveInBatch(from, plaintext);
+    });
+    datagram.onBatchEnd(() => {
+      this.act();
+      this.rearm();
+    });
+    this.batchOpenWith(datagram);
+  }
+
+  /** Has the native transport open each batch with the keyring, once there is one (secure farms only). */
+  private batchOpenWith(datagram: DatagramTransport): void {
+    if (this.batchOpened || !this.data.secure || this.keyringActive === null || !(datagram instanceof NativeTransport)) return;
+    datagram.openBatchesWith(this.keyringActive, (from, bytes) => {
+      // Not sealed at all: an admission datagram, or garbage the keyring counted as malformed.
+      if (this.isAdmission(bytes)) this.admission(from, bytes);
+    });
+    this.batchOpened = true;
+  }
+
   /** One request from the layer above (the main thread's AgentHost). */
   handle(request: AgentWorkerRequest): void {
     this.handleRequest(request);
@@ -233,8 +281,10 @@ export class NodeDriver {
         this.lagMsMax = 0;
         return;
       case 'keys':
-        if (this.keyringActive === null) this.keyringActive = new Keyring(request.keys);
-        else this.keyringActive.replace(request.keys);
+        if (this.keyringActive === null) {
+          this.keyringActive = new Keyring(request.keys);
+          this.batchOpenWith(r.datagram);
+        } else this.keyringActive.replace(request.keys);
         if (!this.suspended) this.startGossip();
         return;
       case 'suspend':
@@ -369,7 +419,9 @@ export class NodeDriver {
   private act(): void {
     const r = this.running!;
     const out = r.stack.ready();
-    for (const o of out) {
+    // Indexed, not for-of: called once per received batch, and an iterator is an allocation.
+    for (let i = 0; i < out.length; i++) {
+      const o = out[i]!;
       if (o.type === 'event') {
         const e = o.event;
         switch (e.layer) {
