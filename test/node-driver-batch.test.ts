@@ -2,7 +2,8 @@
 // (issue 14): two secure drivers on loopback converge while every datagram they receive
 // is opened by Keyring.openBatch, one call per recvmmsg batch, on the driver's own
 // keyring (a spy that counts calls and passes them to the real method), and never by a
-// per-datagram openView; a node that starts waiting for admission (secure, no keys) takes
+// per-datagram openView, while the replies sent during a batch are sealed together by
+// Keyring.sealBatch; a node that starts waiting for admission (secure, no keys) takes
 // the batch path from the 'keys' request on and then converges too. Without the spy's
 // calls (the per-datagram path this replaced), the counts below fail.
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -79,6 +80,7 @@ describe('NodeDriver on the native transport', () => {
   it('opens every received batch in one Keyring.openBatch call, never datagram by datagram', async () => {
     const openBatch = vi.spyOn(Keyring.prototype, 'openBatch');
     const openView = vi.spyOn(Keyring.prototype, 'openView');
+    const sealBatch = vi.spyOn(Keyring.prototype, 'sealBatch');
     const key = Keyring.generateKey();
     const a = await start({ bind: '127.0.0.1:0', preset: 'local', keys: [key], transport: 'native' }, 1);
     const b = await start({ bind: '127.0.0.1:0', preset: 'local', keys: [key], transport: 'native', join: [a.address] }, 2);
@@ -93,6 +95,10 @@ describe('NodeDriver on the native transport', () => {
     // openView is only the stream frames' path (push-pull over TCP), never a datagram's:
     // the per-datagram path this replaced called it once per datagram received.
     expect(openView.mock.calls.length).toBeLessThan(received);
+    // The replies the engines sent while handling a batch (their acks) were sealed in one sealBatch call per batch.
+    const repliesSealed = sealBatch.mock.results.reduce((sum, result) => sum + (result.value as number), 0);
+    expect(sealBatch.mock.calls.length).toBeGreaterThan(0);
+    expect(repliesSealed).toBeGreaterThan(0);
     await Promise.all([a.driver.stop(0), b.driver.stop(0)]);
   });
 

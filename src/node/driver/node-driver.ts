@@ -20,7 +20,9 @@ import type { DatagramTransport } from '../transport/datagram-transport.js';
 import type { StreamTransport } from '../transport/stream-transport.js';
 import { openNodeTransports } from './open-node-transports.js';
 import { NativeTransport } from '../transport/native-transport.js';
-import { Keyring } from '../security/keyring.js';
+import { Keyring, kSealOverheadBytes } from '../security/keyring.js';
+import { ReceiveViews } from '../native/receive-views.js';
+import * as F from '../../core/wire/format.js';
 import { Prng } from '../../core/util/prng.js';
 import { isEnvelope } from '../../core/messenger/envelope.js';
 import { formatNodeId, parseWireAddress } from '../../core/wire/message.js';
@@ -71,6 +73,41 @@ const kFmidbChangesMax = 65_536;
 const kFmidbCountersReportMs = 1000;
 const kFmidbChannelId = channelByName('fmidb').id;
 
+/** A send slot: the largest datagram plus the seal's overhead (the transport drops anything over its datagramBytesMax). */
+const kSendSlotBytes = F.kDatagramBytesMax + kSealOverheadBytes;
+/** Replies staged per received batch at most; more take sealDatagram's path one by one. */
+const kSendBatchMax = 128;
+
+/**
+ * The replies the engine sends while one received batch is handled: their plaintexts in
+ * slots, sealed at the batch's end in one Keyring.sealBatch call (one native crossing on
+ * the reused primary-key context) and queued for the batch's one sendmmsg. Made once;
+ * nothing in it is allocated per datagram.
+ */
+class SendBatch {
+  readonly plaintexts = new Uint8Array(kSendBatchMax * kSendSlotBytes);
+  readonly sealed = new Uint8Array(kSendBatchMax * kSendSlotBytes);
+  readonly lengths = new Uint32Array(kSendBatchMax);
+  readonly results = new Int32Array(kSendBatchMax);
+  readonly to: string[] = new Array<string>(kSendBatchMax).fill('');
+  readonly views = new ReceiveViews(kSendSlotBytes);
+  count = 0;
+
+  constructor() {
+    this.views.use(this.sealed);
+  }
+
+  /** Copies one plaintext in; false when it does not fit (the batch is full, or it is too long to seal into a slot). */
+  stage(to: string, bytes: Uint8Array): boolean {
+    if (this.count >= kSendBatchMax || bytes.length + kSealOverheadBytes > kSendSlotBytes) return false;
+    this.plaintexts.set(bytes, this.count * kSendSlotBytes);
+    this.lengths[this.count] = bytes.length;
+    this.to[this.count] = to;
+    this.count++;
+    return true;
+  }
+}
+
 interface Running {
   readonly runtime: Runtime;
   readonly stack: NodeStack;
@@ -89,6 +126,8 @@ export class NodeDriver {
   private keyringActive: Keyring | null;
   /** Whether the native transport opens each batch with keyringActive (batchOpenWith). */
   private batchOpened = false;
+  /** The engine's replies of the batch being received, sealed together at its end (null outside a batch). */
+  private sendBatch: SendBatch | null = null;
   private suspended = false;
   private gossiping = false;
   private stopping = false;
@@ -166,6 +205,8 @@ export class NodeDriver {
           nowMs: () => performance.now(),
           // Both transports copy the bytes before returning, as the engine requires.
           sendDatagram: (to, bytes) => {
+            // Inside a received batch the engine's replies wait for one sealBatch call at its end.
+            if (this.sendBatch !== null && this.sendBatch.stage(to, bytes)) return;
             const sealed = this.sealDatagram(bytes);
             if (sealed !== null) datagram.send(to, sealed);
           },
@@ -233,7 +274,12 @@ export class NodeDriver {
    */
   private receiveBatches(datagram: NativeTransport, stack: NodeStack): void {
     const data = this.data;
-    datagram.onBatch(() => stack.batchArrived());
+    const sendBatch = data.secure ? new SendBatch() : null;
+    datagram.onBatch(() => {
+      // Replies are staged for one sealBatch only while a keyring seals and gossip runs; otherwise they take sealDatagram's path.
+      if (sendBatch !== null && this.keyringActive !== null && !this.suspended) this.sendBatch = sendBatch;
+      stack.batchArrived();
+    });
     datagram.onMessage((from, bytes) => {
       let plaintext: Uint8Array | null = bytes;
       if (!this.batchOpened) {
@@ -246,10 +292,25 @@ export class NodeDriver {
       if (plaintext !== null && !this.toApp(from, plaintext, false)) stack.receiveInBatch(from, plaintext);
     });
     datagram.onBatchEnd(() => {
+      this.sendBatch = null;
+      if (sendBatch !== null) this.flushSendBatch(sendBatch, datagram);
       this.act();
       this.rearm();
     });
     this.batchOpenWith(datagram);
+  }
+
+  /** Seals the staged replies in one call (Keyring.sealBatch) and queues them for the batch's sendmmsg. */
+  private flushSendBatch(batch: SendBatch, datagram: DatagramTransport): void {
+    const count = batch.count;
+    if (count === 0) return;
+    batch.count = 0;
+    if (this.suspended || this.keyringActive === null) return;
+    this.keyringActive.sealBatch(batch.plaintexts, count, kSendSlotBytes, batch.lengths, batch.results, batch.sealed);
+    for (let i = 0; i < count; i++) {
+      const length = batch.results[i]!;
+      if (length >= 0) datagram.send(batch.to[i]!, batch.views.view(i, length));
+    }
   }
 
   /** Has the native transport open each batch with the keyring, once there is one (secure farms only). */
