@@ -39,10 +39,17 @@
  * reads with the addon's recvmmsg): pings absorbed per second, the agent's CPU in cores,
  * so µs per datagram with the receive syscalls included, and per fully busy core.
  *
+ * Then the agent rows (bench/path-agent.ts): the agent's own NodeDriver, built from the
+ * AgentWorkerData the agent hands its worker, absorbs sealed pings from the same sender
+ * process (the batch open, the stack's per-batch receive, the batch seal of the acks, all
+ * as in the agent), with its CPU, rate and JS heap per datagram; and the same driver fed
+ * full batches of 64 in process (CPU and heap without the scheduler's batch sizes).
+ *
  * Then bench/path-structures.ts's rows: the broadcast queue's take and insert at 4,096
  * queued and the ICMP report's address lookup at 10,000 members, new against old.
  *
  *   GALAXY_BENCH_QUICK=1 node dist/bench/path.js     shorter rounds (a smoke run)
+ *   GALAXY_BENCH_PATH_ONLY=agent node dist/bench/path.js   the agent rows only (bench/results/path-agent-only.json)
  */
 import { fork, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
