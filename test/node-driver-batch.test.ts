@@ -3,7 +3,8 @@
 // is opened by Keyring.openBatch, one call per recvmmsg batch, on the driver's own
 // keyring (a spy that counts calls and passes them to the real method), and never by a
 // per-datagram openView, while the replies sent during a batch are sealed together by
-// Keyring.sealBatch; a node that starts waiting for admission (secure, no keys) takes
+// Keyring.sealBatch; an admission datagram (unsealed) still goes up without being counted
+// as a malformed farm message, while unsealed garbage is; a node that starts waiting for admission (secure, no keys) takes
 // the batch path from the 'keys' request on and then converges too. Without the spy's
 // calls (the per-datagram path this replaced), the counts below fail.
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -14,7 +15,8 @@ import { agentSettings, type AgentOptions } from '../src/node/driver/agent-optio
 import type { AgentWorkerData, AgentWorkerReport } from '../src/node/driver/agent-worker-protocol.js';
 import { NodeDriver } from '../src/node/driver/node-driver.js';
 import { Keyring } from '../src/node/security/keyring.js';
-import { isAdmissionDatagram } from '../src/farm/admission/admission-wire.js';
+import { encodeAdmission, isAdmissionDatagram } from '../src/farm/admission/admission-wire.js';
+import { createSocket } from 'node:dgram';
 
 const drivers: NodeDriver[] = [];
 
@@ -99,6 +101,28 @@ describe('NodeDriver on the native transport', () => {
     const repliesSealed = sealBatch.mock.results.reduce((sum, result) => sum + (result.value as number), 0);
     expect(sealBatch.mock.calls.length).toBeGreaterThan(0);
     expect(repliesSealed).toBeGreaterThan(0);
+    // An admission datagram still goes up, and is not counted as a malformed farm message; garbage is.
+    const raw = createSocket('udp4');
+    await new Promise<void>((resolve) => raw.bind(0, '127.0.0.1', resolve));
+    const [host, port] = [a.address.split(':')[0]!, Number(a.address.split(':')[1])];
+    const statsOf = async (requestId: number) => {
+      a.driver.handle({ type: 'stats', requestId });
+      await until('a reports its stats', () => a.reports.some((x) => x.type === 'stats' && x.requestId === requestId));
+      const report = a.reports.find((x) => x.type === 'stats' && x.requestId === requestId);
+      if (report?.type !== 'stats') throw new Error('no stats report');
+      return report.stats;
+    };
+    const before = await statsOf(1);
+    await new Promise<void>((resolve, reject) => raw.send(encodeAdmission({ type: 'hello' } as never), port, host, (e) => (e ? reject(e) : resolve())));
+    await until('a hands the admission datagram up', () => a.reports.some((x) => x.type === 'admission'));
+    expect((await statsOf(2)).keyring!.malformed).toBe(before.keyring!.malformed);
+    await new Promise<void>((resolve, reject) => raw.send(Buffer.from([9, 9, 9]), port, host, (e) => (e ? reject(e) : resolve())));
+    await until('a counts the garbage as malformed', () => {
+      a.driver.handle({ type: 'stats', requestId: 3 });
+      const report = a.reports.filter((x) => x.type === 'stats' && x.requestId === 3).at(-1);
+      return report?.type === 'stats' && report.stats.keyring!.malformed === before.keyring!.malformed + 1;
+    });
+    raw.close();
     await Promise.all([a.driver.stop(0), b.driver.stop(0)]);
   });
 

@@ -316,9 +316,14 @@ export class NodeDriver {
   /** Has the native transport open each batch with the keyring, once there is one (secure farms only). */
   private batchOpenWith(datagram: DatagramTransport): void {
     if (this.batchOpened || !this.data.secure || this.keyringActive === null || !(datagram instanceof NativeTransport)) return;
-    datagram.openBatchesWith(this.keyringActive, (from, bytes) => {
-      // Not sealed at all: an admission datagram, or garbage the keyring counted as malformed.
-      if (this.isAdmission(bytes)) this.admission(from, bytes);
+    const keyring = this.keyringActive;
+    datagram.openBatchesWith(keyring, (from, bytes) => {
+      // Not sealed at all: an admission datagram, or garbage the keyring counted as
+      // malformed. An admission datagram is no malformed farm message (the per-datagram
+      // path never showed it to the keyring): its count is taken back.
+      if (!this.isAdmission(bytes)) return;
+      if (keyring.counters.malformed > 0) keyring.counters.malformed--;
+      this.admission(from, bytes);
     });
     this.batchOpened = true;
   }
