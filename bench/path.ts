@@ -39,10 +39,17 @@
  * reads with the addon's recvmmsg): pings absorbed per second, the agent's CPU in cores,
  * so µs per datagram with the receive syscalls included, and per fully busy core.
  *
+ * Then the agent rows (bench/path-agent.ts): the agent's own NodeDriver, built from the
+ * AgentWorkerData the agent hands its worker, absorbs sealed pings from the same sender
+ * process (the batch open, the stack's per-batch receive, the batch seal of the acks, all
+ * as in the agent), with its CPU, rate and JS heap per datagram; and the same driver fed
+ * full batches of 64 in process (CPU and heap without the scheduler's batch sizes).
+ *
  * Then bench/path-structures.ts's rows: the broadcast queue's take and insert at 4,096
  * queued and the ICMP report's address lookup at 10,000 members, new against old.
  *
  *   GALAXY_BENCH_QUICK=1 node dist/bench/path.js     shorter rounds (a smoke run)
+ *   GALAXY_BENCH_PATH_ONLY=agent node dist/bench/path.js   the agent rows only (bench/results/path-agent-only.json)
  */
 import { fork, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -56,6 +63,7 @@ import { Keyring } from '../src/node/security/keyring.js';
 import { packageRoot } from '../src/core/platform/package-root.js';
 import { PathRig, type Sealer } from './path-rig.js';
 import { measureStructures } from './path-structures.js';
+import { agentAbsorb, type AgentAbsorbRow } from './path-agent.js';
 
 const kQuick = process.env['GALAXY_BENCH_QUICK'] === '1';
 const kWarmupDatagrams = kQuick ? 5_000 : 30_000;
@@ -67,6 +75,11 @@ const kMemberCounts = [1_000, 10_000] as const;
 const kAbsorbWarmupMs = kQuick ? 300 : 1_000;
 const kAbsorbMs = kQuick ? 700 : 3_000;
 const kAbsorbMembers = 10_000;
+/** GALAXY_BENCH_PATH_ONLY=agent runs only the agent rows. */
+const kOnly = process.env['GALAXY_BENCH_PATH_ONLY'] ?? '';
+const kAgentWarmupMs = kQuick ? 500 : 2_000;
+const kAgentWindowMs = kQuick ? 1_000 : 3_000;
+const kAgentHeapWindowMs = 400;
 
 interface Variant {
   readonly name: string;
@@ -213,7 +226,7 @@ function median(values: readonly number[]): number {
 async function main(): Promise<void> {
   if (typeof (globalThis as { gc?: unknown }).gc !== 'function') relaunchWithFlags();
   const rows: Row[] = [];
-  for (const members of kMemberCounts) {
+  for (const members of kOnly === 'agent' ? [] : kMemberCounts) {
     for (const variant of variants) {
       const rig = PathRig.create({ members, backend: variant.backend, sealer: variant.sealer, batchOpen: variant.batchOpen ?? false });
       for (const kind of ['ping', 'ack'] as const) {
@@ -248,7 +261,7 @@ async function main(): Promise<void> {
   }
   observer.disconnect();
   const absorbed: AbsorbRow[] = [];
-  for (const variant of variants.filter((v) => v.backend === 'wasm')) {
+  for (const variant of variants.filter((v) => v.backend === 'wasm' && kOnly !== 'agent')) {
     const row = await absorb(variant);
     absorbed.push(row);
     console.log(
@@ -256,13 +269,27 @@ async function main(): Promise<void> {
         `on ${row.agentCores.toFixed(2)} cores (${row.cpuUsPerDatagram.toFixed(2)} µs CPU each, ${row.absorbedPerCoreSecond}/s per busy core)`,
     );
   }
-  const structures = measureStructures(kQuick);
+  const agent: AgentAbsorbRow[] = [];
+  for (const backend of ['wasm', 'ts'] as const) {
+    const row = await agentAbsorb({ members: kAbsorbMembers, backend, warmupMs: kAgentWarmupMs, windowMs: kAgentWindowMs, heapWindowMs: kAgentHeapWindowMs });
+    agent.push(row);
+    console.log(
+      `${String(row.members).padStart(6)} members  ${row.variant.padEnd(16)} the agent's NodeDriver on loopback: offered ${row.offeredPerSecond}/s, absorbed ${row.absorbedPerSecond}/s ` +
+        `on ${row.agentCores.toFixed(2)} cores (${row.cpuUsPerDatagram.toFixed(2)} µs CPU each, ${row.absorbedPerCoreSecond}/s per busy core), ` +
+        `${row.heapBytesPerDatagram.toFixed(2)} heap bytes/datagram over ${row.heapWindowDatagrams} datagrams, ${row.events} membership events`,
+    );
+    console.log(
+      `${String(row.members).padStart(6)} members  ${row.variant.padEnd(16)} the agent's NodeDriver fed full batches of 64: ${row.fullBatches.cpuUsPerDatagram.toFixed(2)} µs CPU/datagram, ` +
+        `${row.fullBatches.heapBytesPerDatagram.toFixed(2)} heap bytes/datagram, ${Math.round(1e6 / row.fullBatches.cpuUsPerDatagram)} datagrams/s/core, replies/datagram ${row.fullBatches.repliesPerDatagram.toFixed(2)}`,
+    );
+  }
+  const structures = kOnly === 'agent' ? [] : measureStructures(kQuick);
   for (const row of structures) {
     console.log(`${String(row.members).padStart(6)} members  ${row.name.padEnd(58)} new ${row.usNew.toFixed(2).padStart(8)} µs  old ${row.usOld.toFixed(2).padStart(8)} µs  new/old ${row.ratioNewToOld.toFixed(4)}`);
   }
   const root = packageRoot();
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-  const file = join(root, 'bench', 'results', 'path.json');
+  const file = join(root, 'bench', 'results', kOnly === 'agent' ? 'path-agent-only.json' : 'path.json');
   writeFileSync(
     file,
     `${JSON.stringify(
@@ -279,10 +306,12 @@ async function main(): Promise<void> {
           heap: `V8 used_heap_size growth over ${kAllocationDatagrams} datagrams after gc(), no collection inside the window (--max-semi-space-size=64)`,
           baseline: "today's Keyring (node:crypto, a new cipher per datagram) over this branch's engine and transport; at commit 542cb72 (issue 14's code, nothing changed) a quick run gave 16.6 µs per ping at 10,000 members (Wasm)",
           datagramsPerSecondOneCore: '1e6 / cpuUsPerDatagram: recvmmsg excluded, an upper bound',
+          agent: `bench/path-agent.ts: the agent's NodeDriver (what workers/agent-worker.ts runs) on this process's main thread, secure, native transport, lan preset, ${kAbsorbMembers} members; a sender process blasts sealed pings for ${kAgentWindowMs} ms after ${kAgentWarmupMs} ms of warm-up; process CPU over the window per ping its engine received; heap: used_heap_size growth over a window of up to ${kAgentHeapWindowMs} ms after gc() with no collection inside, per ping`,
           absorbed: `a sender process blasts sealed pings over loopback for ${kAbsorbMs} ms after ${kAbsorbWarmupMs} ms of warm-up; the agent path reads them with the addon (recvmmsg) and answers each; its process CPU and the pings its engine received are counted`,
         },
         rows,
         absorbed,
+        agent,
         structures,
       },
       null,

@@ -46,7 +46,7 @@ class GcmKeyring : public Napi::ObjectWrap<GcmKeyring> {
   static Napi::Function defineClass(Napi::Env env) {
     return DefineClass(env, "GcmKeyring",
                        {InstanceMethod<&GcmKeyring::open>("open"), InstanceMethod<&GcmKeyring::seal>("seal"),
-                        InstanceMethod<&GcmKeyring::openBatch>("openBatch")});
+                        InstanceMethod<&GcmKeyring::openBatch>("openBatch"), InstanceMethod<&GcmKeyring::sealBatch>("sealBatch")});
   }
 
   // new GcmKeyring(keys: Uint8Array[]): the first key seals, every key opens.
@@ -150,6 +150,70 @@ class GcmKeyring : public Napi::ObjectWrap<GcmKeyring> {
   // seal(plaintext: Uint8Array, out: Uint8Array, nonce?: Uint8Array): number —
   // the sealed length written at out[0..], or -3 when out is too small. The
   // nonce comes from nextNonce() unless one is given (tests compare bytes).
+  // Seals message i at buffer[i*slotBytes] (lengths[i] bytes) into out[i*slotBytes] with
+  // the primary key's context, in one call for a whole send batch (issue 14); results[i]
+  // is the sealed length, or kResultBadBuffer when it would not fit its slot. `nonces`
+  // (count*12 bytes, tests only) replaces the generated nonces. Returns how many sealed.
+  Napi::Value sealBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const char* usage = "sealBatch(buffer, count, slotBytes, lengths, results, out, nonces?)";
+    Napi::Uint8Array buffer = uint8Argument(info, 0, usage);
+    if (!info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsTypedArray() || !info[4].IsTypedArray() ||
+        info[3].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array ||
+        info[4].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+      throw codedError(env, kCodeBadArgument, std::string(usage) + ": count and slotBytes numbers, lengths a Uint32Array, results an Int32Array");
+    }
+    Napi::Uint8Array out = uint8Argument(info, 5, usage);
+    const std::uint32_t count = info[1].As<Napi::Number>().Uint32Value();
+    const std::uint32_t slotBytes = info[2].As<Napi::Number>().Uint32Value();
+    Napi::Uint32Array lengths = info[3].As<Napi::Uint32Array>();
+    Napi::Int32Array results = info[4].As<Napi::Int32Array>();
+    if (lengths.ElementLength() < count || results.ElementLength() < count ||
+        std::size_t{count} * slotBytes > buffer.ElementLength() || std::size_t{count} * slotBytes > out.ElementLength()) {
+      throw codedError(env, kCodeBadArgument, std::string(usage) + ": buffers too small for count slots");
+    }
+    const std::uint8_t* nonces = nullptr;
+    if (info.Length() >= 7 && !info[6].IsUndefined()) {
+      Napi::Uint8Array given = uint8Argument(info, 6, usage);
+      if (given.ElementLength() < std::size_t{count} * kNonceBytes) throw codedError(env, kCodeBadArgument, "sealBatch: nonces must hold 12 bytes per message");
+      nonces = given.Data();
+    }
+    std::uint32_t sealedCount = 0;
+    for (std::uint32_t i = 0; i < count; ++i) {
+      const std::size_t at = std::size_t{i} * slotBytes;
+      const std::uint32_t length = lengths[i];
+      if (length > slotBytes || std::size_t{length} + kOverheadBytes > slotBytes) {
+        results[i] = kResultBadBuffer;
+        continue;
+      }
+      std::uint8_t* sealed = out.Data() + at;
+      sealed[0] = kSealVersion;
+      if (nonces != nullptr) std::memcpy(sealed + 1, nonces + std::size_t{i} * kNonceBytes, kNonceBytes);
+      else nextNonce(env, sealed + 1);
+      const int written = sealOne(buffer.Data() + at, length, sealed);
+      if (written < 0) throw codedError(env, kCodeCrypto, "sealBatch: AES-256-GCM encryption failed");
+      results[i] = written;
+      ++sealedCount;
+    }
+    return Napi::Number::New(env, sealedCount);
+  }
+
+  // Seals `length` plaintext bytes into sealed[] whose version byte and nonce are set; the sealed length, or -1.
+  int sealOne(const std::uint8_t* plaintext, std::size_t length, std::uint8_t* sealed) {
+    EVP_CIPHER_CTX* c = sealer_.get();
+    int written = 0;
+    int ignored = 0;
+    int tail = 0;
+    if (EVP_EncryptInit_ex(c, nullptr, nullptr, nullptr, sealed + 1) != 1 ||
+        EVP_EncryptUpdate(c, nullptr, &ignored, sealed, 1) != 1 ||
+        (length > 0 && EVP_EncryptUpdate(c, sealed + 1 + kNonceBytes, &written, plaintext, static_cast<int>(length)) != 1) ||
+        EVP_EncryptFinal_ex(c, sealed + 1 + kNonceBytes + written, &tail) != 1 ||
+        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, kTagBytes, sealed + 1 + kNonceBytes + written + tail) != 1) {
+      return -1;
+    }
+    return static_cast<int>(kOverheadBytes + written + tail);
+  }
+
   Napi::Value seal(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Uint8Array plaintext = uint8Argument(info, 0, "seal(plaintext, out, nonce?)");

@@ -5,7 +5,9 @@
 // a rotation a message under a key the receiver lacks is refused and counted without an
 // exception, and opens once the key is installed; malformed, truncated and tampered
 // messages are refused and counted alike; openBatch opens a whole receive batch in one
-// call with the same results; the views returned are reused (the point: no allocation),
+// call with the same results; sealBatch seals a whole send batch in one call, byte for
+// byte what seal() gives with the same nonces, natively and in the fallback, and both
+// open what it seals (a slot too small is refused, not overrun); the views returned are reused (the point: no allocation),
 // so a later call overwrites them. Every case that is not about the addon runs on both
 // paths. The addon is required on Linux (the suite fails there if it is not built).
 import fc from 'fast-check';
@@ -149,4 +151,49 @@ describe('native keyring', () => {
     }
     expect(opened).toBe(expectedOpened);
   });
+
+  for (const native of [true, false]) {
+    it(`sealBatch seals a send batch in one call, as seal() would one by one (${native ? 'native' : 'node:crypto fallback'})`, () => {
+      if (native && GcmKeyring === undefined) return;
+      const slotBytes = 1400;
+      const keyring = new Keyring([k1], { native });
+      if (native) expect(keyring.native).toBe(!nativeSwitchedOff);
+      const reference = new Keyring([k1], { native: false });
+      const count = 40;
+      const area = new Uint8Array(count * slotBytes);
+      const lengths = new Uint32Array(count);
+      const nonces = new Uint8Array(count * kNonceBytes);
+      for (let i = 0; i < nonces.length; i++) nonces[i] = (i * 131 + 7) & 0xff;
+      const plaintexts: Uint8Array[] = [];
+      for (let i = 0; i < count; i++) {
+        // The last message is one byte too long to fit its slot once sealed.
+        const plaintext = i === count - 1 ? new Uint8Array(slotBytes - kSealOverheadBytes + 1).fill(9) : encode(`reply ${i} `.repeat(i % 11));
+        plaintexts.push(plaintext);
+        area.set(plaintext, i * slotBytes);
+        lengths[i] = plaintext.length;
+      }
+      const results = new Int32Array(count);
+      const out = new Uint8Array(count * slotBytes);
+      const sealedBefore = keyring.counters.sealed;
+      expect(keyring.sealBatch(area, count, slotBytes, lengths, results, out, nonces)).toBe(count - 1);
+      expect(keyring.counters.sealed - sealedBefore).toBe(count - 1);
+      expect(results[count - 1]).toBe(-3);
+      expect([...out.subarray((count - 1) * slotBytes, count * slotBytes)].every((b) => b === 0)).toBe(true);
+      for (let i = 0; i < count - 1; i++) {
+        const sealed = out.subarray(i * slotBytes, i * slotBytes + results[i]!);
+        const expected = reference.sealWithNonce(plaintexts[i]!, nonces.subarray(i * kNonceBytes, (i + 1) * kNonceBytes));
+        expect(Buffer.from(sealed).equals(expected)).toBe(true);
+        expect(text(reference.open(sealed))).toBe(text(plaintexts[i]!));
+      }
+      // Generated nonces: every message opens, and no two share a nonce.
+      keyring.sealBatch(area, count - 1, slotBytes, lengths, results, out);
+      const seen = new Set<string>();
+      for (let i = 0; i < count - 1; i++) {
+        const sealed = out.subarray(i * slotBytes, i * slotBytes + results[i]!);
+        expect(text(new Keyring([k1]).open(sealed))).toBe(text(plaintexts[i]!));
+        seen.add(Buffer.from(sealed.subarray(1, 1 + kNonceBytes)).toString('hex'));
+      }
+      expect(seen.size).toBe(count - 1);
+    });
+  }
 });

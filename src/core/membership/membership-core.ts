@@ -113,6 +113,16 @@ export class MembershipCore implements SansIoCore<MembershipInput, MembershipOut
     this.collect();
   }
 
+  /**
+   * step({ type: 'datagram' }) for one datagram of a batch the driver announced with
+   * engine.batchArrived() (the clock read once per batch): no input object, so the
+   * agent's receive path allocates nothing per datagram.
+   */
+  receiveInBatch(from: string, bytes: Uint8Array): void {
+    this.engine.receiveInBatch(from, bytes);
+    this.collect();
+  }
+
   tick(nowMs: number): void {
     if (nowMs > this.clockMs) this.clockMs = nowMs;
     this.engine.tick();

@@ -101,7 +101,8 @@ export class Prober {
       if (!probe.acked && !probe.indirectSent) next = Math.min(next, probe.indirectAtMs);
     } else if (!this.ctx.leaving) next = Math.min(next, this.nextProbeAtMs);
     // Relays are few (one per indirect ping asked of this node, each lasting under a probe timeout).
-    for (const relay of this.relays.values()) if (relay.deadlineMs < next) next = relay.deadlineMs;
+    // Guarded: the iterator is an allocation, and this runs once per received batch.
+    if (this.relays.size > 0) for (const relay of this.relays.values()) if (relay.deadlineMs < next) next = relay.deadlineMs;
     return next;
   }
 

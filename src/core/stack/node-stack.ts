@@ -237,6 +237,31 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
     this.pump();
   }
 
+  /**
+   * A batch of datagrams arrived together (one recvmmsg): the membership engine reads
+   * the clock once for all of them (MembershipEngine.batchArrived). Their
+   * receiveInBatch calls follow.
+   */
+  batchArrived(): void {
+    this.membership.engine.batchArrived();
+  }
+
+  /**
+   * step({ type: 'datagram', from, bytes }) for one datagram of the batch announced by
+   * batchArrived(), without an input object: the agent's receive path (NodeDriver over
+   * the native transport) allocates nothing per datagram. A membership datagram that
+   * changes nothing pumps nothing; an envelope takes step()'s path.
+   */
+  receiveInBatch(from: string, bytes: Uint8Array): void {
+    if (isEnvelope(bytes)) {
+      this.receive(from, bytes, false);
+      this.pump();
+      return;
+    }
+    this.membership.receiveInBatch(from, bytes);
+    if (this.membership.ready().length > 0) this.pump();
+  }
+
   tick(nowMs: number): void {
     if (nowMs > this.clockMs) this.clockMs = nowMs;
     this.membership.tick(nowMs);

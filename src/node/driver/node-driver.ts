@@ -19,7 +19,10 @@ import { MembershipTable } from '../../core/table/membership-table.js';
 import type { DatagramTransport } from '../transport/datagram-transport.js';
 import type { StreamTransport } from '../transport/stream-transport.js';
 import { openNodeTransports } from './open-node-transports.js';
-import { Keyring } from '../security/keyring.js';
+import { NativeTransport } from '../transport/native-transport.js';
+import { Keyring, kSealOverheadBytes } from '../security/keyring.js';
+import { ReceiveViews } from '../native/receive-views.js';
+import * as F from '../../core/wire/format.js';
 import { Prng } from '../../core/util/prng.js';
 import { isEnvelope } from '../../core/messenger/envelope.js';
 import { formatNodeId, parseWireAddress } from '../../core/wire/message.js';
@@ -70,6 +73,41 @@ const kFmidbChangesMax = 65_536;
 const kFmidbCountersReportMs = 1000;
 const kFmidbChannelId = channelByName('fmidb').id;
 
+/** A send slot: the largest datagram plus the seal's overhead (the transport drops anything over its datagramBytesMax). */
+const kSendSlotBytes = F.kDatagramBytesMax + kSealOverheadBytes;
+/** Replies staged per received batch at most; more take sealDatagram's path one by one. */
+const kSendBatchMax = 128;
+
+/**
+ * The replies the engine sends while one received batch is handled: their plaintexts in
+ * slots, sealed at the batch's end in one Keyring.sealBatch call (one native crossing on
+ * the reused primary-key context) and queued for the batch's one sendmmsg. Made once;
+ * nothing in it is allocated per datagram.
+ */
+class SendBatch {
+  readonly plaintexts = new Uint8Array(kSendBatchMax * kSendSlotBytes);
+  readonly sealed = new Uint8Array(kSendBatchMax * kSendSlotBytes);
+  readonly lengths = new Uint32Array(kSendBatchMax);
+  readonly results = new Int32Array(kSendBatchMax);
+  readonly to: string[] = new Array<string>(kSendBatchMax).fill('');
+  readonly views = new ReceiveViews(kSendSlotBytes);
+  count = 0;
+
+  constructor() {
+    this.views.use(this.sealed);
+  }
+
+  /** Copies one plaintext in; false when it does not fit (the batch is full, or it is too long to seal into a slot). */
+  stage(to: string, bytes: Uint8Array): boolean {
+    if (this.count >= kSendBatchMax || bytes.length + kSealOverheadBytes > kSendSlotBytes) return false;
+    this.plaintexts.set(bytes, this.count * kSendSlotBytes);
+    this.lengths[this.count] = bytes.length;
+    this.to[this.count] = to;
+    this.count++;
+    return true;
+  }
+}
+
 interface Running {
   readonly runtime: Runtime;
   readonly stack: NodeStack;
@@ -86,6 +124,10 @@ export class NodeDriver {
   private readonly closed: () => void;
   private readonly isAdmission: (bytes: Uint8Array) => boolean;
   private keyringActive: Keyring | null;
+  /** Whether the native transport opens each batch with keyringActive (batchOpenWith). */
+  private batchOpened = false;
+  /** The engine's replies of the batch being received, sealed together at its end (null outside a batch). */
+  private sendBatch: SendBatch | null = null;
   private suspended = false;
   private gossiping = false;
   private stopping = false;
@@ -163,6 +205,8 @@ export class NodeDriver {
           nowMs: () => performance.now(),
           // Both transports copy the bytes before returning, as the engine requires.
           sendDatagram: (to, bytes) => {
+            // Inside a received batch the engine's replies wait for one sealBatch call at its end.
+            if (this.sendBatch !== null && this.sendBatch.stage(to, bytes)) return;
             const sealed = this.sealDatagram(bytes);
             if (sealed !== null) datagram.send(to, sealed);
           },
@@ -178,15 +222,18 @@ export class NodeDriver {
       jobs: false,
     });
     const engine = stack.membership.engine;
-    datagram.onMessage((from, bytes) => {
-      if (data.secure && this.isAdmission(bytes)) {
-        this.admission(from, bytes);
-        return;
-      }
-      const plaintext = this.open(bytes);
-      if (plaintext !== null && !this.toApp(from, plaintext, false)) this.input({ type: 'datagram', from, bytes: plaintext });
-      this.rearm();
-    });
+    if (datagram instanceof NativeTransport) this.receiveBatches(datagram, stack);
+    else {
+      datagram.onMessage((from, bytes) => {
+        if (data.secure && this.isAdmission(bytes)) {
+          this.admission(from, bytes);
+          return;
+        }
+        const plaintext = this.open(bytes);
+        if (plaintext !== null && !this.toApp(from, plaintext, false)) this.input({ type: 'datagram', from, bytes: plaintext });
+        this.rearm();
+      });
+    }
     datagram.onUnreachable((to) => {
       if (!this.gossiping || this.suspended) return;
       this.input({ type: 'unreachable', to });
@@ -214,6 +261,73 @@ export class NodeDriver {
     this.flushEvents();
   }
 
+  /**
+   * The native transport's receive path, one pass per recvmmsg batch (issue 14): the
+   * transport opens the whole batch in one native call on the keyring's reused EVP
+   * contexts (NativeTransport.openBatchesWith, Keyring.openBatch) once a keyring is
+   * held, the engine reads the clock once per batch, each plaintext goes to the stack
+   * without an input object (NodeStack.receiveInBatch: the decode's tape feeds the merge
+   * in the engine), and the driver acts on the stack's output and re-arms its timer once
+   * at the batch's end, before the batch's replies leave in one sendmmsg. A membership
+   * datagram allocates nothing on this path (bench:path's agent rows count it). Admission
+   * datagrams are not sealed: the transport hands them to onUnsealed.
+   */
+  private receiveBatches(datagram: NativeTransport, stack: NodeStack): void {
+    const data = this.data;
+    const sendBatch = data.secure ? new SendBatch() : null;
+    datagram.onBatch(() => {
+      // Replies are staged for one sealBatch only while a keyring seals and gossip runs; otherwise they take sealDatagram's path.
+      if (sendBatch !== null && this.keyringActive !== null && !this.suspended) this.sendBatch = sendBatch;
+      stack.batchArrived();
+    });
+    datagram.onMessage((from, bytes) => {
+      let plaintext: Uint8Array | null = bytes;
+      if (!this.batchOpened) {
+        if (data.secure && this.isAdmission(bytes)) {
+          this.admission(from, bytes);
+          return;
+        }
+        plaintext = this.open(bytes);
+      } else if (this.suspended || !this.gossiping) plaintext = null;
+      if (plaintext !== null && !this.toApp(from, plaintext, false)) stack.receiveInBatch(from, plaintext);
+    });
+    datagram.onBatchEnd(() => {
+      this.sendBatch = null;
+      if (sendBatch !== null) this.flushSendBatch(sendBatch, datagram);
+      this.act();
+      this.rearm();
+    });
+    this.batchOpenWith(datagram);
+  }
+
+  /** Seals the staged replies in one call (Keyring.sealBatch) and queues them for the batch's sendmmsg. */
+  private flushSendBatch(batch: SendBatch, datagram: DatagramTransport): void {
+    const count = batch.count;
+    if (count === 0) return;
+    batch.count = 0;
+    if (this.suspended || this.keyringActive === null) return;
+    this.keyringActive.sealBatch(batch.plaintexts, count, kSendSlotBytes, batch.lengths, batch.results, batch.sealed);
+    for (let i = 0; i < count; i++) {
+      const length = batch.results[i]!;
+      if (length >= 0) datagram.send(batch.to[i]!, batch.views.view(i, length));
+    }
+  }
+
+  /** Has the native transport open each batch with the keyring, once there is one (secure farms only). */
+  private batchOpenWith(datagram: DatagramTransport): void {
+    if (this.batchOpened || !this.data.secure || this.keyringActive === null || !(datagram instanceof NativeTransport)) return;
+    const keyring = this.keyringActive;
+    datagram.openBatchesWith(keyring, (from, bytes) => {
+      // Not sealed at all: an admission datagram, or garbage the keyring counted as
+      // malformed. An admission datagram is no malformed farm message (the per-datagram
+      // path never showed it to the keyring): its count is taken back.
+      if (!this.isAdmission(bytes)) return;
+      if (keyring.counters.malformed > 0) keyring.counters.malformed--;
+      this.admission(from, bytes);
+    });
+    this.batchOpened = true;
+  }
+
   /** One request from the layer above (the main thread's AgentHost). */
   handle(request: AgentWorkerRequest): void {
     this.handleRequest(request);
@@ -233,8 +347,10 @@ export class NodeDriver {
         this.lagMsMax = 0;
         return;
       case 'keys':
-        if (this.keyringActive === null) this.keyringActive = new Keyring(request.keys);
-        else this.keyringActive.replace(request.keys);
+        if (this.keyringActive === null) {
+          this.keyringActive = new Keyring(request.keys);
+          this.batchOpenWith(r.datagram);
+        } else this.keyringActive.replace(request.keys);
         if (!this.suspended) this.startGossip();
         return;
       case 'suspend':
@@ -369,7 +485,9 @@ export class NodeDriver {
   private act(): void {
     const r = this.running!;
     const out = r.stack.ready();
-    for (const o of out) {
+    // Indexed, not for-of: called once per received batch, and an iterator is an allocation.
+    for (let i = 0; i < out.length; i++) {
+      const o = out[i]!;
       if (o.type === 'event') {
         const e = o.event;
         switch (e.layer) {

@@ -138,6 +138,13 @@ export interface NativeGcmKeyringHandle {
   seal(plaintext: Uint8Array, out: Uint8Array, nonce?: Uint8Array): number;
   /** Opens message i at buffer[i·slotBytes] (lengths[i] bytes) into out[i·slotBytes]; results[i] as open(). Returns how many opened. */
   openBatch(buffer: Uint8Array, count: number, slotBytes: number, lengths: Uint32Array, results: Int32Array, out: Uint8Array): number;
+  /**
+   * Seals message i at buffer[i·slotBytes] (lengths[i] bytes) into out[i·slotBytes] with
+   * the primary key; results[i] is the sealed length or -3 when it would not fit its slot;
+   * `nonces` (12 bytes per message) is for tests. Returns how many sealed. Absent in
+   * builds made before it existed.
+   */
+  sealBatch?(buffer: Uint8Array, count: number, slotBytes: number, lengths: Uint32Array, results: Int32Array, out: Uint8Array, nonces?: Uint8Array): number;
 }
 
 export type NativeGcmKeyringConstructor = new (keys: Uint8Array[]) => NativeGcmKeyringHandle;

@@ -48,6 +48,8 @@ const kNativeOpenNotAuthenticated = -2;
 /** openBatch results for a message too short or of another version, and for one no key opens. */
 export const kOpenMalformed = kNativeOpenMalformed;
 export const kOpenNotAuthenticated = kNativeOpenNotAuthenticated;
+/** sealBatch result for a message whose sealed form would not fit its slot (the addon's kResultBadBuffer). */
+export const kSealTooLarge = -3;
 
 /** The native side of a keyring: the addon's contexts, the reused output buffers and their views. */
 class NativeSealing {
@@ -259,6 +261,44 @@ export class Keyring {
       opened++;
     }
     return opened;
+  }
+
+  /**
+   * Seals a whole send batch in one call (issue 14: one native crossing per batch, on the
+   * reused primary-key EVP context): message i is area[i·slotBytes] with lengths[i]
+   * bytes, its sealed form goes to out[i·slotBytes], and results[i] is its sealed length,
+   * or kSealTooLarge when it would not fit its slot (kSealOverheadBytes more than the
+   * plaintext). Without the addon (or a build without sealBatch) each message is sealed
+   * with seal(): the same bytes for the same nonces. `nonces` (12 bytes per message) is
+   * for tests; otherwise nonces are generated as seal() and sealView() generate them.
+   * Returns how many sealed.
+   */
+  sealBatch(area: Uint8Array, count: number, slotBytes: number, lengths: Uint32Array, results: Int32Array, out: Uint8Array, nonces?: Uint8Array): number {
+    if (count > lengths.length || count > results.length || count * slotBytes > area.length || count * slotBytes > out.length) {
+      throw new KeyringError('GALAXY_KEYRING_BATCH', `a batch of ${count} slots of ${slotBytes} bytes does not fit its buffers`);
+    }
+    if (nonces !== undefined && nonces.length < count * kNonceBytes) throw new KeyringError('GALAXY_KEYRING_BATCH', `sealBatch needs ${kNonceBytes} nonce bytes per message`);
+    const native = this.sealing();
+    if (native !== null && native.handle.sealBatch !== undefined) {
+      const sealed = native.handle.sealBatch(area, count, slotBytes, lengths, results, out, nonces);
+      this.counters.sealed += sealed;
+      return sealed;
+    }
+    let sealed = 0;
+    for (let i = 0; i < count; i++) {
+      const at = i * slotBytes;
+      const length = lengths[i]!;
+      if (length + kSealOverheadBytes > slotBytes) {
+        results[i] = kSealTooLarge;
+        continue;
+      }
+      const plaintext = area.subarray(at, at + length);
+      const bytes = nonces === undefined ? this.seal(plaintext) : this.sealWithNonce(plaintext, nonces.subarray(i * kNonceBytes, (i + 1) * kNonceBytes));
+      out.set(bytes, at);
+      results[i] = bytes.length;
+      sealed++;
+    }
+    return sealed;
   }
 
   /** Encrypts like seal(), into a buffer this keyring reuses: the view is valid until the next sealView() call. */

@@ -164,6 +164,7 @@ export class NativeTransport implements DatagramTransport {
   private readonly inboundAddresses: AddressCache<SocketAddress | null>;
   private messageCallback: (from: string, bytes: Uint8Array) => void = () => {};
   private batchCallback: (count: number) => void = () => {};
+  private batchEndCallback: () => void = () => {};
   private unsealedCallback: (from: string, bytes: Uint8Array) => void = () => {};
   /** Opens each batch before delivery when set (openBatchesWith). */
   private keyring: Keyring | null = null;
@@ -269,6 +270,15 @@ export class NativeTransport implements DatagramTransport {
     this.batchCallback = callback;
   }
 
+  /**
+   * Sets the receiver of batch ends: called once after the last onMessage of a recvmmsg
+   * batch, before the batch's sends leave in one sendmmsg, so a receiver can act on the
+   * whole batch once (the agent's NodeDriver acts on its stack and re-arms its timer here).
+   */
+  onBatchEnd(callback: () => void): void {
+    this.batchEndCallback = callback;
+  }
+
   /** The addon's own counters (batches, wake-ups, error-queue records), for diagnosis. */
   get socketStats(): NativeUdpSocketStats {
     return this.socket.stats;
@@ -304,17 +314,18 @@ export class NativeTransport implements DatagramTransport {
     const keyring = this.keyring;
     if (keyring === null) {
       for (let i = 0; i < count; i++) this.receive(sources[i]!, received.view(i, lengths[i]!), lengths[i]!, kDeliverMessage);
-      return;
+    } else {
+      const results = this.openResults;
+      keyring.openBatch(buffer, count, this.slotBytes, lengths, results, this.opened);
+      for (let i = 0; i < count; i++) {
+        const result = results[i]!;
+        if (result >= 0) this.receive(sources[i]!, this.openedViews.view(i, result), lengths[i]!, kDeliverMessage);
+        else if (result === kOpenMalformed) this.receive(sources[i]!, received.view(i, lengths[i]!), lengths[i]!, kDeliverUnsealed);
+        else this.receive(sources[i]!, received.view(i, lengths[i]!), lengths[i]!, kDeliverNothing);
+        if (this.closed) return;
+      }
     }
-    const results = this.openResults;
-    keyring.openBatch(buffer, count, this.slotBytes, lengths, results, this.opened);
-    for (let i = 0; i < count; i++) {
-      const result = results[i]!;
-      if (result >= 0) this.receive(sources[i]!, this.openedViews.view(i, result), lengths[i]!, kDeliverMessage);
-      else if (result === kOpenMalformed) this.receive(sources[i]!, received.view(i, lengths[i]!), lengths[i]!, kDeliverUnsealed);
-      else this.receive(sources[i]!, received.view(i, lengths[i]!), lengths[i]!, kDeliverNothing);
-      if (this.closed) return;
-    }
+    if (!this.closed) this.batchEndCallback();
   }
 
   /** Checks and counts a received datagram, then hands it to the receiver `delivery` names. */
