@@ -107,9 +107,9 @@ export interface NodeStackOptions {
    */
   readonly fmidbNames?: 'address' | 'sender-id';
   /**
-   * Whether the stack runs job coordination (default true). The agent runs its jobs on
-   * the main thread (src/farm/jobs), so its stack has none: the channel's envelopes are
-   * dropped as unknown and no job core is ticked.
+   * Whether the stack runs job coordination (default true). The agent's job coordination
+   * still runs in its jobs component's process (src/farm/jobs), so its stack has none:
+   * the channel's envelopes are dropped as unknown and no job core is ticked.
    */
   readonly jobs?: boolean;
   /**

@@ -40,8 +40,8 @@ import { formatNodeId, parseWireAddress } from '../../core/wire/message.js';
  * sends straight from the engine into the keyring's reused buffer and the transport
  * (MembershipCore's `direct` environment, no batch copy), the engine reads the monotonic
  * clock itself, and the driver sleeps until the engine's (or the FMIDB's) next deadline.
- * The stack runs without job coordination (jobs: false): the agent's jobs run on the
- * main thread (src/farm/jobs).
+ * The stack runs without job coordination (jobs: false): the agent's job coordination
+ * runs in its jobs component's process (src/farm/jobs) over the farm RPC.
  *
  * The driver owns no thread: whoever constructs it decides where it runs (the agent's
  * worker builds one from its workerData and plugs its parent port in as `report`, a test
