@@ -66,10 +66,11 @@ const kAdmissionPerSecondMax = 200;
  * The FMIDB's timer period, ms (the replica runs its rounds, pulls and budget from it), as
  * on the main thread before. Its wake-ups are what an idle worker gained when the replica
  * moved here (issue 13, 3 sealed agents, load 16-30): about 66 wake-ups a second before,
- * 76 after, the worker's CPU up 11-18% and the main thread's down by about as many
- * millicores. Letting this tick come up to 50 ms late so it rides on membership's
- * wake-ups cut them to 44 a second, but also the idle membership traffic (gossip rounds
- * without news run only when the driver wakes anyway), so it is not done.
+ * 76 after; the worker's CPU up 15% (19.2 to 22.1 millicores), the main thread's down
+ * from 2.2 to 0.7, the process's total up 9%, inside the runs' spread. Letting this tick
+ * come up to 50 ms late to ride on membership's wake-ups gave 44 and 76 wake-ups a
+ * second in two runs, and fewer idle datagrams in the first (gossip rounds without news
+ * run only when the driver wakes anyway): not a settled gain, so it is not done.
  */
 const kFmidbTickMs = 100;
 /** FMIDB changes held for the next report at most; the replica coalesces per key, so this is a burst bound. */
