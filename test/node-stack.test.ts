@@ -6,7 +6,10 @@
 // only node is the coordinator itself runs without touching the network; and between
 // two stacks exchanging their outputs directly, a join feeds the FMIDB's peers (a
 // write replicates) while a death reported by membership loses the dead node's
-// process and hides its FMIDB record.
+// process and hides its FMIDB record. With job nodes named by sender id (as the agent
+// names them), a start too big for a datagram goes as a stream frame, launches and
+// launch failures come back through the runner, a stop and a signal reach the host, and
+// a coordinator's departure has its processes terminated.
 import { describe, expect, it } from 'vitest';
 import { resolveFmidbConfig } from '../src/core/fmidb/config.js';
 import { FmidbMemory } from '../src/core/fmidb/fmidb-memory.js';
