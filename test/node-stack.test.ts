@@ -6,7 +6,10 @@
 // only node is the coordinator itself runs without touching the network; and between
 // two stacks exchanging their outputs directly, a join feeds the FMIDB's peers (a
 // write replicates) while a death reported by membership loses the dead node's
-// process and hides its FMIDB record.
+// process and hides its FMIDB record. With job nodes named by sender id (as the agent
+// names them), a start too big for a datagram goes as a stream frame, launches and
+// launch failures come back through the runner, a stop and a signal reach the host, and
+// a coordinator's departure has its processes terminated.
 import { describe, expect, it } from 'vitest';
 import { resolveFmidbConfig } from '../src/core/fmidb/config.js';
 import { FmidbMemory } from '../src/core/fmidb/fmidb-memory.js';
@@ -18,7 +21,7 @@ import { NodeStack, type StackOutput } from '../src/core/stack/node-stack.js';
 import { Prng } from '../src/core/util/prng.js';
 import { formatNodeId, parseWireAddress } from '../src/core/wire/message.js';
 import { nodeIdOf } from '../src/core/wire/node-id-of.js';
-import { encodeJobMessage } from '../src/core/jobs/job-message.js';
+import { encodeJobMessage, kJobMessageBytesMax } from '../src/core/jobs/job-message.js';
 
 const config = membershipConfig({ membersMax: 16 }, 'local');
 const fmidbConfig = resolveFmidbConfig({ originsMax: 16 });
@@ -110,5 +113,107 @@ describe('NodeStack', () => {
     expect(p.state).toBe('lost');
     expect(p.reason).toMatch(/left the farm/);
     expect(a.fmidb.replica.get(bAddress, 'rack')).toBeUndefined();
+  });
+
+  it('names job nodes by sender id, sends a start too big for a datagram as a frame, and passes launches, stops, signals and orphans between host and cores', () => {
+    const [aAddress, bAddress] = ['10.0.0.1:7946', '10.0.0.2:7946'];
+    const idOf = (address: string): string => formatNodeId(nodeIdOf(address));
+    const [aId, bId] = [idOf(aAddress), idOf(bAddress)];
+    const make = (address: string, seeds: readonly string[], seed: number): NodeStack => {
+      const runtime = createRuntime({ backend: 'ts', memoryBytes: 32 << 20 });
+      const stack = new NodeStack({
+        address,
+        nowMs: 0,
+        membership: { config, runtime, id: nodeIdOf(address), address: parseWireAddress(address), seeds, random: new Prng(seed) },
+        jobsNames: 'sender-id',
+        coordinator: { probeIntervalMs: 1_000_000 },
+        runner: { confirmLaunches: true },
+      });
+      stack.step({ type: 'command', command: { type: 'start' } });
+      return stack;
+    };
+    const a = make(aAddress, [], 1);
+    const b = make(bAddress, [aAddress], 2);
+    const stacks = new Map([
+      [aAddress, a],
+      [bAddress, b],
+    ]);
+    const events = new Map<string, StackOutput[]>([
+      [aAddress, []],
+      [bAddress, []],
+    ]);
+    const sent: StackOutput[] = [];
+    let nowMs = 0;
+    const exchange = (): void => {
+      for (const [from, s] of stacks) {
+        for (const o of drain(s)) {
+          if (o.type === 'event') {
+            events.get(from)!.push(o);
+            continue;
+          }
+          sent.push(o);
+          stacks.get(o.to)?.step(o.type === 'datagram' ? { type: 'datagram', from, bytes: o.bytes } : { type: 'frame', from, bytes: o.bytes });
+        }
+      }
+    };
+    const runMs = (ms: number): void => {
+      for (const end = nowMs + ms; nowMs < end; nowMs += 10) {
+        for (const s of stacks.values()) s.tick(nowMs);
+        exchange();
+      }
+    };
+    const hostEvents = (address: string, layer: string): unknown[] =>
+      events.get(address)!.flatMap((o) => (o.type === 'event' && o.event.layer === layer ? [o.event] : []));
+    runMs(500);
+    expect(a.coordinator.selfId).toBe(aId);
+
+    // A command far over a datagram's job message (an agent's start carries the whole script).
+    const big = 'x'.repeat(3 * kJobMessageBytesMax);
+    a.step({ type: 'command', command: { type: 'create-job', jobId: 'j', command: big, nodes: [bId, aId] } });
+    sent.length = 0;
+    runMs(100);
+    expect(a.counters.jobFramesSent).toBeGreaterThanOrEqual(1);
+    expect(sent.some((o) => o.type === 'frame' && o.to === bAddress && o.bytes.length > kJobMessageBytesMax)).toBe(true);
+    // Both nodes were asked to run it (a by itself, without the network), and nothing answered before the hosts confirmed.
+    expect(hostEvents(bAddress, 'run')).toEqual([{ layer: 'run', jobId: 'j', index: 0, command: big }]);
+    expect(hostEvents(aAddress, 'run')).toEqual([{ layer: 'run', jobId: 'j', index: 1, command: big }]);
+    expect(a.coordinator.jobs.get('j')!.processes.map((p) => p.state)).toEqual(['starting', 'starting']);
+    b.step({ type: 'command', command: { type: 'launched', jobId: 'j', index: 0, pid: 4242 } });
+    a.step({ type: 'command', command: { type: 'launch-failed', jobId: 'j', index: 1, reason: 'no such user' } });
+    runMs(100);
+    const processes = a.coordinator.jobs.get('j')!.processes;
+    expect(processes[0]).toMatchObject({ state: 'running', node: bId });
+    expect(processes[1]).toMatchObject({ state: 'failed', node: aId });
+    expect(hostEvents(aAddress, 'jobs')).toContainEqual({ layer: 'jobs', event: { type: 'process-running', jobId: 'j', index: 0, node: bId, pid: 4242 } });
+
+    // The operator's signal and stop reach b's host; its end goes back with the host's detail.
+    a.step({ type: 'command', command: { type: 'signal-job', jobId: 'j', signal: 'SIGUSR1' } });
+    a.step({ type: 'command', command: { type: 'stop-job', jobId: 'j' } });
+    runMs(100);
+    expect(hostEvents(bAddress, 'signal')).toEqual([{ layer: 'signal', jobId: 'j', index: 0, signal: 'SIGUSR1' }]);
+    expect(hostEvents(bAddress, 'terminate')).toEqual([{ layer: 'terminate', jobId: 'j', index: 0 }]);
+    b.step({ type: 'command', command: { type: 'exited', jobId: 'j', index: 0, exitCode: null, signal: 'SIGTERM', undeliveredBytes: 7 } });
+    runMs(100);
+    expect(hostEvents(aAddress, 'jobs')).toContainEqual({
+      layer: 'jobs',
+      event: { type: 'process-ended', jobId: 'j', index: 0, node: bId, exitCode: null, detail: { signal: 'SIGTERM', undeliveredBytes: 7 } },
+    });
+    expect(hostEvents(aAddress, 'jobs')).toContainEqual({ layer: 'jobs', event: { type: 'job-finished', jobId: 'j', atMs: expect.any(Number) } });
+
+    // A datagram may not carry more than a datagram's job message: only frames do.
+    const malformed = b.counters.malformedDropped;
+    b.step({ type: 'datagram', from: aAddress, bytes: encodeEnvelope('datagram', 6, aId, encodeJobMessage({ t: 'start', jobId: 'k', index: 0, command: big }, 1 << 20)) });
+    expect(b.counters.malformedDropped).toBe(malformed + 1);
+
+    // An orphan: b runs a process for a, then a leaves the farm; b's runner has its host terminate it.
+    a.step({ type: 'command', command: { type: 'create-job', jobId: 'o', command: 'sleep', nodes: [bId] } });
+    runMs(100);
+    b.step({ type: 'command', command: { type: 'launched', jobId: 'o', index: 0, pid: 4243 } });
+    runMs(100);
+    expect(a.coordinator.jobs.get('o')!.processes[0]!.state).toBe('running');
+    stacks.delete(aAddress);
+    runMs(30_000);
+    expect(b.liveMembers().has(aAddress)).toBe(false);
+    expect(hostEvents(bAddress, 'terminate')).toContainEqual({ layer: 'terminate', jobId: 'o', index: 0 });
   });
 });

@@ -44,8 +44,16 @@ export type JobMessage =
   | { readonly t: 'terminate'; readonly keys: readonly string[] }
   | { readonly t: 'signal'; readonly keys: readonly string[]; readonly signal: string };
 
-/** The largest encoded job message: it must fit one datagram with room for the envelope and the seal. */
+/** The largest encoded job message in a datagram: it must fit one with room for the envelope and the seal. */
 export const kJobMessageBytesMax = 8192;
+/**
+ * The largest encoded job message at all, sent as a stream frame when it is over
+ * kJobMessageBytesMax: a start carries the agent's whole process spec (its command line
+ * and environment, which JSON escapes twice: in the spec, then in the message). The
+ * same bound as a farm RPC body (kRpcBodyBytesMax), which carried starts before, and far
+ * below the stream transport's 16 MiB frames.
+ */
+export const kJobMessageStreamBytesMax = 4 * 1024 * 1024;
 /** Process keys one probe, probe answer, terminate or signal names at most. */
 export const kJobMessageKeysMax = 1024;
 /** Characters of a reason or a signal name a message may carry. */
@@ -55,15 +63,15 @@ export const kJobMessageSignalLengthMax = 16;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-export function encodeJobMessage(message: JobMessage): Uint8Array {
+export function encodeJobMessage(message: JobMessage, bytesMax = kJobMessageBytesMax): Uint8Array {
   const bytes = encoder.encode(JSON.stringify(message));
-  if (bytes.length > kJobMessageBytesMax) throw new DomainError('too-large', 'GALAXY_JOBS_MESSAGE_TOO_LARGE', `a job message of ${bytes.length} bytes exceeds ${kJobMessageBytesMax}`);
+  if (bytes.length > bytesMax) throw new DomainError('too-large', 'GALAXY_JOBS_MESSAGE_TOO_LARGE', `a job message of ${bytes.length} bytes exceeds ${bytesMax}`);
   return bytes;
 }
 
 /** The message, or null for bytes that are not one (a peer's bytes never make this throw). */
-export function decodeJobMessage(bytes: Uint8Array): JobMessage | null {
-  if (bytes.length > kJobMessageBytesMax) return null;
+export function decodeJobMessage(bytes: Uint8Array, bytesMax = kJobMessageBytesMax): JobMessage | null {
+  if (bytes.length > bytesMax) return null;
   let value: unknown;
   try {
     value = JSON.parse(decoder.decode(bytes));

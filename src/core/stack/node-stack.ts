@@ -2,7 +2,7 @@ import { OutputQueue, type SansIoCore } from '../contract.js';
 import type { EntryView, FmidbChange, FmidbWrite } from '../fmidb/entry.js';
 import { FmidbCore, type FmidbCoreOptions } from '../fmidb/fmidb-core.js';
 import { JobCoordinatorCore, type JobCoordinatorCoreOptions, type JobEvent } from '../jobs/job-coordinator-core.js';
-import { decodeJobMessage, encodeJobMessage, isCoordinatorBound, type JobMessage } from '../jobs/job-message.js';
+import { decodeJobMessage, encodeJobMessage, isCoordinatorBound, kJobMessageBytesMax, kJobMessageStreamBytesMax, type JobMessage, type ProcessEndDetail } from '../jobs/job-message.js';
 import { JobRunnerCore, type JobRunnerCoreOptions } from '../jobs/job-runner-core.js';
 import { MembershipCore, type MembershipCoreOptions } from '../membership/membership-core.js';
 import type { MembershipEvent } from '../membership/membership-event.js';
@@ -40,10 +40,20 @@ export type StackCommand =
   | { readonly type: 'join'; readonly seeds: readonly string[] }
   /** Membership: a farm-wide epidemic broadcast (the messenger's broadcast mode rides on it). */
   | { readonly type: 'broadcast'; readonly payload: Uint8Array }
-  /** Creates a job coordinated by this node, running `command` once on each of `nodes` (addresses). */
+  /** Creates a job coordinated by this node, running `command` once on each of `nodes` (job names: addresses, or sender ids with jobsNames 'sender-id'). */
   | { readonly type: 'create-job'; readonly jobId: string; readonly command: string; readonly nodes: readonly string[] }
+  /** More processes for a job this node coordinates. */
+  | { readonly type: 'add-job'; readonly jobId: string; readonly command: string; readonly nodes: readonly string[] }
+  /** The operator's stop of a job this node coordinates. */
+  | { readonly type: 'stop-job'; readonly jobId: string }
+  /** The operator's signal to a job's running processes (all, or the given indexes). */
+  | { readonly type: 'signal-job'; readonly jobId: string; readonly signal: string; readonly indexes?: readonly number[] }
+  /** The host started a process this node was asked to run (runner.confirmLaunches): its pid. */
+  | { readonly type: 'launched'; readonly jobId: string; readonly index: number; readonly pid: number }
+  /** The host could not start it (runner.confirmLaunches): why. */
+  | { readonly type: 'launch-failed'; readonly jobId: string; readonly index: number; readonly reason: string }
   /** A process this node ran (a 'run' event) has exited. */
-  | { readonly type: 'exited'; readonly jobId: string; readonly index: number; readonly exitCode: number };
+  | ({ readonly type: 'exited'; readonly jobId: string; readonly index: number; readonly exitCode: number | null } & ProcessEndDetail);
 
 /** Bytes received, transport evidence, or a command. `from`/`to` are node addresses. */
 export type StackInput =
@@ -57,8 +67,12 @@ export type StackEvent =
   | { readonly layer: 'membership'; readonly event: MembershipEvent }
   | { readonly layer: 'fmidb'; readonly change: FmidbChange }
   | { readonly layer: 'jobs'; readonly event: JobEvent }
-  /** The host must run this process, then send an 'exited' command. */
+  /** The host must run this process, then send an 'exited' command (with runner.confirmLaunches, first 'launched' or 'launch-failed'). */
   | { readonly layer: 'run'; readonly jobId: string; readonly index: number; readonly command: string }
+  /** The host must terminate a process it runs (a coordinator's stop, or its coordinator left the membership). */
+  | { readonly layer: 'terminate'; readonly jobId: string; readonly index: number }
+  /** The host must send this signal to a process it runs. */
+  | { readonly layer: 'signal'; readonly jobId: string; readonly index: number; readonly signal: string }
   /** A user broadcast membership received (each once): the messenger's broadcast channels are above the stack. */
   | { readonly layer: 'user'; readonly payload: Uint8Array }
   /** The FMIDB opened: origins loaded from the snapshot, and those refused with why. */
@@ -93,11 +107,17 @@ export interface NodeStackOptions {
    */
   readonly fmidbNames?: 'address' | 'sender-id';
   /**
-   * Whether the stack runs job coordination (default true). The agent runs its jobs on
-   * the main thread (src/farm/jobs), so its stack has none: the channel's envelopes are
-   * dropped as unknown and no job core is ticked.
+   * Whether the stack runs job coordination (default true). The agent's job coordination
+   * still runs in its jobs component's process (src/farm/jobs), so its stack has none:
+   * the channel's envelopes are dropped as unknown and no job core is ticked.
    */
   readonly jobs?: boolean;
+  /**
+   * How job coordination names nodes: by address (the simulator), or by the sender id of
+   * their envelopes (the agent, whose job ids and process records name node ids). Job
+   * messages to a node named by id go to the address membership holds for it.
+   */
+  readonly jobsNames?: 'address' | 'sender-id';
   readonly coordinator?: Omit<JobCoordinatorCoreOptions, 'nowMs' | 'selfId'>;
   readonly runner?: Omit<JobRunnerCoreOptions, 'nowMs'>;
   /**
@@ -125,6 +145,10 @@ export interface NodeStackCounters {
   malformedDropped: number;
   /** FMIDB messages for a node id no member of the table has (named by sender id): no route. */
   noRouteDropped: number;
+  /** Job messages sent as stream frames because they do not fit a datagram (a start with a big command). */
+  jobFramesSent: number;
+  /** Job messages too large even for a frame (kJobMessageStreamBytesMax), dropped: the core resends nothing it cannot send. */
+  jobTooLargeDropped: number;
 }
 
 const kFmidbChannel = channelByName('fmidb').id;
@@ -149,13 +173,14 @@ const kJobsChannel = channelByName('jobs-coordination').id;
 export class NodeStack implements SansIoCore<StackInput, StackOutput> {
   readonly address: string;
   readonly membership: MembershipCore;
-  readonly counters: NodeStackCounters = { forgedDropped: 0, revokedDropped: 0, unknownChannelDropped: 0, malformedDropped: 0, noRouteDropped: 0 };
+  readonly counters: NodeStackCounters = { forgedDropped: 0, revokedDropped: 0, unknownChannelDropped: 0, malformedDropped: 0, noRouteDropped: 0, jobFramesSent: 0, jobTooLargeDropped: 0 };
   /** Revoked sender ids, oldest first, at most kRevokedIdsMax (as the messenger's directory). */
   private readonly revoked = new Set<string>();
   private fmidbCore: FmidbCore | null = null;
   private readonly coordinatorCore: JobCoordinatorCore | null;
   private readonly runnerCore: JobRunnerCore | null;
   private readonly byId: boolean;
+  private readonly jobsById: boolean;
   private clockMs: number;
   private readonly selfSenderId: string;
   private readonly senderIdOf: (address: string) => string;
@@ -181,6 +206,7 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
     this.selfSenderId = this.senderIdOf(options.address);
     this.out = new OutputQueue(options.outputsMax ?? 262_144);
     this.byId = options.fmidbNames === 'sender-id';
+    this.jobsById = options.jobsNames === 'sender-id';
     this.clockMs = options.nowMs;
     this.membership = new MembershipCore({ ...options.membership, nowMs: options.nowMs });
     if (options.fmidb !== undefined) this.fmidbCore = new FmidbCore({ ...options.fmidb, selfId: this.fmidbName(options.address), nowMs: options.nowMs });
@@ -188,7 +214,7 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
       this.coordinatorCore = null;
       this.runnerCore = null;
     } else {
-      const coordinatorOptions = { ...options.coordinator, selfId: options.address, nowMs: options.nowMs };
+      const coordinatorOptions = { ...options.coordinator, selfId: this.jobsById ? this.selfSenderId : options.address, nowMs: options.nowMs };
       this.coordinatorCore = makeCoordinator?.(coordinatorOptions) ?? new JobCoordinatorCore(coordinatorOptions);
       this.runnerCore = new JobRunnerCore({ ...options.runner, nowMs: options.nowMs });
     }
@@ -323,9 +349,26 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
       case 'create-job':
         this.coordinator.step({ type: 'create', jobId: c.jobId, command: c.command, nodes: c.nodes });
         break;
-      case 'exited':
-        this.runner.step({ type: 'exited', jobId: c.jobId, index: c.index, exitCode: c.exitCode });
+      case 'add-job':
+        this.coordinator.step({ type: 'add', jobId: c.jobId, command: c.command, nodes: c.nodes });
         break;
+      case 'stop-job':
+        this.coordinator.step({ type: 'stop', jobId: c.jobId });
+        break;
+      case 'signal-job':
+        this.coordinator.step({ type: 'signal', jobId: c.jobId, signal: c.signal, ...(c.indexes === undefined ? {} : { indexes: c.indexes }) });
+        break;
+      case 'launched':
+        this.runner.step({ type: 'launched', jobId: c.jobId, index: c.index, pid: c.pid });
+        break;
+      case 'launch-failed':
+        this.runner.step({ type: 'launch-failed', jobId: c.jobId, index: c.index, reason: c.reason });
+        break;
+      case 'exited': {
+        const { type: _type, ...exited } = c;
+        this.runner.step({ type: 'exited', ...exited });
+        break;
+      }
     }
   }
 
@@ -358,10 +401,11 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
     }
     if (envelope.channelId === kFmidbChannel && envelope.mode !== 'broadcast' && this.fmidbCore !== null) {
       this.fmidbCore.step({ type: 'message', from: this.byId ? envelope.sender : peer, bytes: envelope.payload, stream });
-    } else if (envelope.channelId === kJobsChannel && envelope.mode === 'datagram' && this.coordinatorCore !== null) {
-      const message = decodeJobMessage(envelope.payload);
+    } else if (envelope.channelId === kJobsChannel && envelope.mode !== 'broadcast' && this.coordinatorCore !== null) {
+      // A start too big for a datagram comes as a frame (sendJob): only frames may carry more.
+      const message = envelope.mode === 'stream' || envelope.payload.length <= kJobMessageBytesMax ? decodeJobMessage(envelope.payload, kJobMessageStreamBytesMax) : null;
       if (message === null) this.counters.malformedDropped++;
-      else this.toJobs(peer, message);
+      else this.toJobs(this.jobsById ? envelope.sender : peer, message);
     } else {
       this.counters.unknownChannelDropped++;
     }
@@ -409,7 +453,11 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
           }
           this.fmidbCore.step({ type: 'peers', alive });
         }
-        this.coordinatorCore?.step({ type: 'members', live: new Set(this.live) });
+        if (this.coordinatorCore !== null && this.runnerCore !== null) {
+          const live = this.jobsLive();
+          this.coordinatorCore.step({ type: 'members', live });
+          this.runnerCore.step({ type: 'members', live });
+        }
       }
       const f = this.fmidbCore?.ready() ?? kNothing;
       if (f.length > 0) {
@@ -436,8 +484,9 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
       }
       for (const o of r) {
         if (o.type === 'run') this.out.push({ type: 'event', event: { layer: 'run', jobId: o.jobId, index: o.index, command: o.command } });
-        // Terminate and signal come only from an operator's stop or signal, which simulated farms do not send.
-        else if (o.type === 'send') this.sendJob(o.to, o.message);
+        else if (o.type === 'terminate') this.out.push({ type: 'event', event: { layer: 'terminate', jobId: o.jobId, index: o.index } });
+        else if (o.type === 'signal') this.out.push({ type: 'event', event: { layer: 'signal', jobId: o.jobId, index: o.index, signal: o.signal } });
+        else this.sendJob(o.to, o.message);
       }
       if (!moved) return;
     }
@@ -481,12 +530,46 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
     this.liveChanged = true;
   }
 
+  /** The live members as job coordination names them (a copy: the cores keep it). */
+  private jobsLive(): Set<string> {
+    if (!this.jobsById) return new Set(this.live);
+    const live = new Set<string>();
+    for (const address of this.live) {
+      const id = address === this.address ? this.selfSenderId : this.senderIdOf(address);
+      if (id !== '') live.add(id);
+    }
+    return live;
+  }
+
+  /**
+   * A job message to a node (by its job name), in an envelope of the jobs channel: a
+   * datagram when it fits one, else a stream frame (a start carries the whole command,
+   * the agent's process spec with its script: up to kJobMessageStreamBytesMax).
+   */
   private sendJob(to: string, message: JobMessage): void {
-    if (to === this.address) {
+    const self = this.jobsById ? this.selfSenderId : this.address;
+    if (to === self) {
       this.toJobs(to, message);
       return;
     }
-    this.out.push({ type: 'datagram', to, bytes: encodeEnvelope('datagram', kJobsChannel, this.selfSenderId, encodeJobMessage(message)) });
+    const address = this.jobsById ? this.addressBySender.get(to) : to;
+    if (address === undefined) {
+      this.counters.noRouteDropped++;
+      return;
+    }
+    let payload: Uint8Array;
+    try {
+      payload = encodeJobMessage(message, kJobMessageStreamBytesMax);
+    } catch {
+      this.counters.jobTooLargeDropped++;
+      return;
+    }
+    if (payload.length <= kJobMessageBytesMax) {
+      this.out.push({ type: 'datagram', to: address, bytes: encodeEnvelope('datagram', kJobsChannel, this.selfSenderId, payload) });
+      return;
+    }
+    this.counters.jobFramesSent++;
+    this.out.push({ type: 'frame', to: address, bytes: encodeEnvelope('stream', kJobsChannel, this.selfSenderId, payload) });
   }
 
   /**
