@@ -38,6 +38,8 @@ const runs = Number(process.env['GALAXY_CLUSTER_RUNS'] ?? 20);
 const bigRuns = Number(process.env['GALAXY_CLUSTER_BIG_RUNS'] ?? 10);
 const sizes = (process.env['GALAXY_CLUSTER_SIZES'] ?? '3,5,16').split(',').map(Number);
 const leaveRuns = Number(process.env['GALAXY_CLUSTER_LEAVE_RUNS'] ?? runs);
+/** GALAXY_CLUSTER_ONLY=crash runs the crash sections alone (a trace of one size; the leave and join rows are not rewritten). */
+const crashOnly = process.env['GALAXY_CLUSTER_ONLY'] === 'crash';
 const kViewTimeoutMs = 20_000;
 /** Forming a cluster of 16 on a machine loaded many times over its two CPUs may take longer. */
 const kFormTimeoutMs = 60_000;
@@ -82,14 +84,32 @@ async function installedAt(node: RigNode, name: string, sinceMs: number, ok: (id
   return view.installedAtMs;
 }
 
-async function crash(farm: RigNode[], size: number): Promise<{ figures: Figures; perRun: Array<{ first: number; median: number; every: number }> }> {
+/** One survivor's trace of a crash run, in ms after the kill: the farm's evidence reaching its cluster service, its freeze (the prepare), its install of the view without the victim. */
+async function trace(node: RigNode, name: string, t0: number, victim: string): Promise<{ evidenceMs: number | null; blockedMs: number | null; installMs: number }> {
+  const v = await views(node, name);
+  const view = v.views.find((x) => x.installedAtMs >= t0 && !x.members.some((m) => m.nodeId === victim));
+  if (view === undefined) throw new Error(`${node.id} recorded no view of ${name} without ${victim}`);
+  const evidence = v.evidence.find((e) => e.atMs >= t0 && e.nodeId === victim);
+  const blocked = v.statuses.find((s) => s.atMs >= t0 && s.status === 'blocked');
+  return { evidenceMs: evidence === undefined ? null : evidence.atMs - t0, blockedMs: blocked === undefined || blocked.atMs > view.installedAtMs ? null : blocked.atMs - t0, installMs: view.installedAtMs - t0 };
+}
+
+interface CrashRun {
+  readonly first: number;
+  readonly median: number;
+  readonly every: number;
+  readonly evidence: { readonly first: number | null; readonly median: number | null; readonly last: number | null; readonly survivorsWithout: number };
+  readonly blocked: { readonly first: number | null; readonly last: number | null };
+}
+
+async function crash(farm: RigNode[], size: number): Promise<{ figures: Figures; perRun: CrashRun[] }> {
   const members = farm.slice(0, size);
   const name = `crash${size}`;
   const created = await api(members[0]!, 'POST', '/v1/clusters', { name, nodes: members.map((m) => m.id) });
   if (created.status !== 201) throw new Error(`create ${name}: ${JSON.stringify(created.json)}`);
   await viewIs(members, name, members.map((m) => m.id), `forms ${name}`, kFormTimeoutMs);
   const every: number[] = [];
-  const perRun: Array<{ first: number; median: number; every: number }> = [];
+  const perRun: CrashRun[] = [];
   let failed = 0;
   const count = size >= 16 ? bigRuns : runs;
   for (let run = 0; run < count; run++) {
@@ -101,11 +121,21 @@ async function crash(farm: RigNode[], size: number): Promise<{ figures: Figures;
     await signal(victim, 'SIGKILL');
     try {
       await viewIs(survivors, name, survivors.map((m) => m.id), `installs ${name} without the victim`);
-      const times = (await Promise.all(survivors.map((s) => installedAt(s, name, t0, (ids) => !ids.includes(victim.id))))).map((t) => t - t0).sort((a, b) => a - b);
-      const row = { first: times[0]!, median: times[Math.floor((times.length - 1) / 2)]!, every: times[times.length - 1]! };
+      const traces = await Promise.all(survivors.map((s) => trace(s, name, t0, victim.id)));
+      const times = traces.map((t) => t.installMs).sort((a, b) => a - b);
+      const evidence = traces.map((t) => t.evidenceMs).filter((t): t is number => t !== null).sort((a, b) => a - b);
+      const blocked = traces.map((t) => t.blockedMs).filter((t): t is number => t !== null).sort((a, b) => a - b);
+      const row = {
+        first: times[0]!,
+        median: times[Math.floor((times.length - 1) / 2)]!,
+        every: times[times.length - 1]!,
+        // Where the time went (ms after the kill): the farm's dead event reaching each survivor's cluster service, the prepare freezing each survivor, the install.
+        evidence: { first: evidence[0] ?? null, median: evidence[Math.floor((evidence.length - 1) / 2)] ?? null, last: evidence[evidence.length - 1] ?? null, survivorsWithout: traces.length - evidence.length },
+        blocked: { first: blocked[0] ?? null, last: blocked[blocked.length - 1] ?? null },
+      };
       perRun.push(row);
       every.push(row.every);
-      console.log(`  ${name} run ${run + 1}/${count}: first ${row.first} ms, median ${row.median} ms, every survivor ${row.every} ms`);
+      console.log(`  ${name} run ${run + 1}/${count}: first ${row.first} ms, median ${row.median} ms, every survivor ${row.every} ms; farm dead first/median/last ${row.evidence.first}/${row.evidence.median}/${row.evidence.last} ms (${row.evidence.survivorsWithout} without), frozen first/last ${row.blocked.first}/${row.blocked.last} ms`);
     } catch (error) {
       failed++;
       console.log(`  ${name} run ${run + 1}/${count}: MISSED (${(error as Error).message})`);
@@ -191,6 +221,11 @@ async function main(): Promise<void> {
     save(partial);
     console.log(`  ${size} members: median ${result.figures.medianMs} ms, worst ${result.figures.worstMs} ms to a new view at every survivor (Corosync CPG defaults: ${size === 3 ? '7400 ms' : size === 5 ? '10700 ms' : 'not measured'}, tightest 2200 ms)`);
   }
+  if (crashOnly) {
+    save({ ...partial, partial: false, crashOnly: true, sizes, loadavgBefore: loadBefore, loadavgAfter: loadavg(), corosyncCpg: kCorosync }, 'cluster-crash.json');
+    console.log('wrote bench/results/cluster-crash.json');
+    return;
+  }
   console.log('graceful leave of one member of 5:');
   const leaveFigures = await leave(farm);
   console.log(`  median ${leaveFigures.medianMs} ms, worst ${leaveFigures.worstMs} ms (Corosync CPG ~2 ms)`);
@@ -220,10 +255,10 @@ async function main(): Promise<void> {
 }
 
 /** Writes the figures so far (a later section that fails keeps the earlier ones). */
-function save(result: unknown): void {
+function save(result: unknown, file = crashOnly ? 'cluster-crash.json' : 'cluster.json'): void {
   const dir = join(packageRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'cluster.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(dir, file), `${JSON.stringify(result, null, 2)}\n`);
 }
 
 main()

@@ -18,7 +18,7 @@ import { checkTuning, clusterSubject, decodeDefinition, encodeDefinition, kClust
 import { ClusterChannelDesk } from './cluster-channel-desk.js';
 import { ClusterIncarnations } from './cluster-incarnations.js';
 import { checkClusterName, clusterName, kNodeIdPattern } from './cluster-name.js';
-import { ClusterRunner, type RecordedStatus, type RecordedView, type RunnerOutput } from './cluster-runner.js';
+import { ClusterRunner, type RecordedEvidence, type RecordedStatus, type RecordedView, type RunnerOutput } from './cluster-runner.js';
 
 /**
  * The cluster service of one agent (issue 17, item 1): it runs one ClusterChannels core
@@ -130,6 +130,8 @@ export interface ClusterViews {
   readonly status: ClusterStatus | 'stopped';
   readonly views: readonly RecordedView[];
   readonly statuses: readonly RecordedStatus[];
+  /** The farm's evidence (dead, leave) this node's core was given, with the time it arrived here (at most kViewHistoryMax). */
+  readonly evidence: readonly RecordedEvidence[];
   readonly forgotten: number;
 }
 
@@ -187,7 +189,7 @@ export class ClusterService {
         continue;
       }
       this.counters.suspects++;
-      this.apply(slot, slot.runner.step({ kind: 'suspect', nodeId: event.id }, Date.now()));
+      this.apply(slot, slot.runner.suspect(event.id, event.type === 'dead' ? 'farm-dead' : 'farm-leave', Date.now()));
     }
   }
 
@@ -299,7 +301,7 @@ export class ClusterService {
       throw new DomainError('not-found', 'GALAXY_CLUSTER_NOT_MEMBER', `this node (${this.options.selfId}) has recorded no view of cluster "${name}": it is not one of its members`);
     }
     const r = slot.runner;
-    return { name, node: this.options.selfId, incarnation: r.incarnation, startedAtMs: r.startedAtMs, status: slot.stopped ? 'stopped' : r.status, views: r.views, statuses: r.statuses, forgotten: r.viewsForgotten };
+    return { name, node: this.options.selfId, incarnation: r.incarnation, startedAtMs: r.startedAtMs, status: slot.stopped ? 'stopped' : r.status, views: r.views, statuses: r.statuses, evidence: r.evidence, forgotten: r.viewsForgotten };
   }
 
   metrics(): MetricFamily[] {
