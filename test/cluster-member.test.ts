@@ -10,7 +10,8 @@
 // a message only one survivor had, before the next view; a minority stops and says so while the majority goes on, and the heal merges; a
 // coordinator that decided and died before its install reached anyone is followed by one
 // that adopts its value (and the ignoreAcceptedValue variant is caught by the agreement
-// checker); a sender facing a frozen member stops within two windows (bounded buffers);
+// checker); acceptors that hear a majority accepted install without the coordinator's
+// INSTALL (learnFromAcceptors), and wait for it with the switch off; a sender facing a frozen member stops within two windows (bounded buffers);
 // a leave and a restart as a new incarnation. The checkers of
 // src/sim/cluster/cluster-checkers.ts judge every script's history.
 import { describe, expect, it } from 'vitest';
@@ -177,6 +178,25 @@ describe('cluster member transitions', () => {
     expectSafe(net);
   });
 
+  for (const learnFromAcceptors of [true, false]) {
+    it(`acceptors ${learnFromAcceptors ? 'learn the decision from one another and install without the coordinator\'s INSTALL' : 'wait for the INSTALL (learnFromAcceptors off)'}`, () => {
+      const ids = ['a', 'b', 'c', 'd', 'e'];
+      const net = form(ids, { learnFromAcceptors });
+      net.crash('e');
+      net.step('a', { kind: 'suspect', nodeId: 'e' });
+      net.tick(1); // a prepares
+      net.deliver(); // b, c, d promise
+      net.deliver(); // a chooses [a, b, c, d] and sends accepts
+      net.deliver(); // b, c, d accept: ACCEPTED to a (and, learning, to one another)
+      net.deliver((m) => m.type !== 'install'); // a decides; its INSTALL is lost
+      expect(membersOf(net, 'a')).toBe('2:a#0,b#0,c#0,d#0');
+      for (const id of ['b', 'c', 'd']) expect(membersOf(net, id)).toBe(learnFromAcceptors ? '2:a#0,b#0,c#0,d#0' : '1:a#0,b#0,c#0,d#0,e#0');
+      net.settle();
+      for (const id of ['b', 'c', 'd']) expect(membersOf(net, id)).toBe('2:a#0,b#0,c#0,d#0');
+      expectSafe(net);
+    });
+  }
+
   for (const ignoreAcceptedValue of [false, true]) {
     it(`a coordinator that decided and died unheard is followed by one that adopts its value${ignoreAcceptedValue ? ' (ignoreAcceptedValue: caught)' : ''}`, () => {
       const ids = ['a', 'b', 'c', 'd', 'e'];
@@ -187,7 +207,7 @@ describe('cluster member transitions', () => {
       net.deliver(); // b, c, d promise
       net.deliver(); // a chooses [a, b, c, d] and sends accepts
       net.deliver((m) => !(m.type === 'accept' && m.to === 'd')); // only b and c accept
-      net.deliver(); // a decides, installs view 2 itself, sends installs…
+      net.deliver((m) => !(m.type === 'accepted' && m.to !== 'a')); // a decides, installs view 2 itself, sends installs… (b's and c's acceptances to each other and to d are lost: nobody else learns)
       expect(membersOf(net, 'a')).toBe('2:a#0,b#0,c#0,d#0');
       net.crash('a'); // …which die with it
       for (const id of ['b', 'c', 'd']) {
