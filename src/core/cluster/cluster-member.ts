@@ -609,6 +609,13 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     const accepted = this.accepted;
     if (accepted === null || compareBallots(accepted.ballot, ballot) !== 0 || votes.size < this.majority()) return;
     if (this.round !== null && compareBallots(this.round.ballot, ballot) === 0) return;
+    // Only a member that passes into the new view learns by itself: it keeps that view's
+    // INSTALL and answers a coordinator still retransmitting its ACCEPT with it
+    // (otherView). A leaver, or a member the value leaves out, stays an acceptor of the
+    // old view until the coordinator's INSTALL comes, so the coordinator's count can
+    // still reach a majority if an ACCEPTED of theirs was lost (the survivor of a
+    // 2-member view needs the leaver's vote).
+    if (this.statusValue === 'left' || !accepted.value.members.some((m) => m.nodeId === this.nodeId && m.incarnation === this.incarnation)) return;
     const coordinator = this.view.members[ballot.rank];
     if (coordinator === undefined) return;
     this.round = null;
