@@ -158,6 +158,15 @@ async function crash(farm: RigNode[], size: number): Promise<CrashResult> {
       } catch (error) {
         failed[i]!++;
         console.log(`  ${name} run ${run + 1}/${count}: MISSED (${(error as Error).message})`);
+        // What each survivor holds, for the report: status, incarnation, its last views and statuses, and its agent's last stderr.
+        for (const s of survivors) {
+          try {
+            const v = await views(s, name);
+            console.log(`    ${s.id}: ${v.status} incarnation ${v.incarnation}; views ${v.views.slice(-3).map((x) => `${x.viewId}:${x.members.map((m) => `${m.nodeId.slice(0, 4)}/${m.incarnation}`).join(',')}`).join(' ')}; statuses ${v.statuses.slice(-5).map((x) => x.status).join(' ')}; evidence ${v.evidence.slice(-3).map((e) => `${e.nodeId.slice(0, 4)} ${e.source}`).join(', ')}`);
+          } catch (e) {
+            console.log(`    ${s.id}: no answer (${(e as Error).message}); stderr: ${s.stderr.slice(-500)}`);
+          }
+        }
       }
     }));
     await restartNode(victim);
