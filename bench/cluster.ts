@@ -112,6 +112,8 @@ interface CrashRun {
 const compare = process.env['GALAXY_CLUSTER_COMPARE'] === '1';
 
 interface CrashResult {
+  /** Runs whose view was not whole after the pause before the kill (waited for; see crash()). */
+  readonly unsettledBeforeKill: number;
   readonly figures: Figures;
   readonly perRun: CrashRun[];
   /** The twin cluster without learners (GALAXY_CLUSTER_COMPARE=1), null otherwise. */
@@ -129,12 +131,22 @@ async function crash(farm: RigNode[], size: number): Promise<CrashResult> {
   const every = clusters.map(() => [] as number[]);
   const perRun = clusters.map(() => [] as CrashRun[]);
   const failed = clusters.map(() => 0);
+  let unsettled = 0;
   const count = size >= 16 ? bigRuns : runs;
   for (let run = 0; run < count; run++) {
     const victim = members[Math.floor(Math.random() * members.length)]!;
     const survivors = members.filter((m) => m !== victim);
     // Past the service's fresh-member window (3 s: a farm `dead` about a node re-admitted that recently is taken for stale news), plus a random part.
     await new Promise((resolve) => setTimeout(resolve, 3_000 + Math.random() * 500));
+    // Every run starts from a whole view: on a machine loaded tens of times over its two
+    // CPUs the farm may call a starved agent dead meanwhile, and its cluster core is cut
+    // out and rejoins; a kill while the view holds two of three would measure a minority.
+    const whole = await Promise.all(clusters.map(async ({ name }) => (await Promise.all(members.map(async (m) => (await summary(m, name)).here?.view?.members.length === members.length))).every(Boolean)));
+    if (!whole.every(Boolean)) {
+      unsettled++;
+      console.log(`  run ${run + 1}/${count}: the view was not whole after the pause (a member was cut out meanwhile); waiting for it before the kill`);
+      for (const { name } of clusters) await viewIs(members, name, members.map((m) => m.id), `is whole again before run ${run + 1}`, kFormTimeoutMs);
+    }
     const t0 = Date.now();
     await signal(victim, 'SIGKILL');
     await Promise.all(clusters.map(async ({ name }, i) => {
@@ -175,6 +187,7 @@ async function crash(farm: RigNode[], size: number): Promise<CrashResult> {
   }
   for (const { name } of clusters) await api(members[0]!, 'DELETE', `/v1/clusters/${name}`);
   return {
+    unsettledBeforeKill: unsettled,
     figures: figures(every[0]!, failed[0]!),
     perRun: perRun[0]!,
     withoutLearners: compare ? { figures: figures(every[1]!, failed[1]!), perRun: perRun[1]! } : null,
@@ -250,7 +263,7 @@ async function main(): Promise<void> {
   for (const size of sizes) {
     console.log(`crash of one member of ${size}:`);
     const result = await crash(farm, size);
-    crashes[String(size)] = { everySurvivor: result.figures, perRun: result.perRun, ...(result.withoutLearners === null ? {} : { withoutLearners: { everySurvivor: result.withoutLearners.figures, perRun: result.withoutLearners.perRun }, medianRatio: round(result.figures.medianMs / result.withoutLearners.figures.medianMs), worstRatio: round(result.figures.worstMs / result.withoutLearners.figures.worstMs) }) };
+    crashes[String(size)] = { everySurvivor: result.figures, unsettledBeforeKill: result.unsettledBeforeKill, perRun: result.perRun, ...(result.withoutLearners === null ? {} : { withoutLearners: { everySurvivor: result.withoutLearners.figures, perRun: result.withoutLearners.perRun }, medianRatio: round(result.figures.medianMs / result.withoutLearners.figures.medianMs), worstRatio: round(result.figures.worstMs / result.withoutLearners.figures.worstMs) }) };
     if (result.withoutLearners !== null) console.log(`  ${size} members without learners (same kills): median ${result.withoutLearners.figures.medianMs} ms, worst ${result.withoutLearners.figures.worstMs} ms; with/without ratio: median ${(result.figures.medianMs / result.withoutLearners.figures.medianMs).toFixed(2)}, worst ${(result.figures.worstMs / result.withoutLearners.figures.worstMs).toFixed(2)}`);
     save(partial);
     console.log(`  ${size} members: median ${result.figures.medianMs} ms, worst ${result.figures.worstMs} ms to a new view at every survivor (Corosync CPG defaults: ${size === 3 ? '7400 ms' : size === 5 ? '10700 ms' : 'not measured'}, tightest 2200 ms)`);
