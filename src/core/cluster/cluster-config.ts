@@ -98,6 +98,8 @@ export interface BrokenVariants {
   leaverStopsVoting?: boolean;
   /** Evidence against an incarnation is never lifted by proof of life (a node declared dead in a partition joins and is evicted in a loop). */
   keepDeadEvidence?: boolean;
+  /** A learner installs the value it accepted on any one acceptance heard, not a majority's (breaks agreement). */
+  learnWithoutMajority?: boolean;
 }
 
 export interface ClusterMemberSettings {

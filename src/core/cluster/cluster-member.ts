@@ -607,7 +607,8 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     }
     votes.add(rank);
     const accepted = this.accepted;
-    if (accepted === null || compareBallots(accepted.ballot, ballot) !== 0 || votes.size < this.majority()) return;
+    const quorum = this.settings.broken.learnWithoutMajority === true ? 1 : this.majority();
+    if (accepted === null || compareBallots(accepted.ballot, ballot) !== 0 || votes.size < quorum) return;
     if (this.round !== null && compareBallots(this.round.ballot, ballot) === 0) return;
     // Only a member that passes into the new view learns by itself: it keeps that view's
     // INSTALL and answers a coordinator still retransmitting its ACCEPT with it
