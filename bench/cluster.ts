@@ -22,6 +22,7 @@
  *   src/sim/cluster); they are copied from bench/results/cluster-sim.json when present.
  *
  * Corosync CPG's figures (issue 17, measured on these machines) are printed beside ours.
+ * GALAXY_CLUSTER_COMPARE=1 times a twin cluster without learners on the same kills (see crash()).
  * Writes bench/results/cluster.json. Options: GALAXY_CLUSTER_RUNS (20), GALAXY_CLUSTER_BIG_RUNS (10, at 16 members),
  * GALAXY_CLUSTER_SIZES ("3,5,16"), GALAXY_CLUSTER_LEAVE_RUNS (the same as runs).
  * The machine is shared: the load average is recorded beside the figures.
@@ -38,6 +39,8 @@ const runs = Number(process.env['GALAXY_CLUSTER_RUNS'] ?? 20);
 const bigRuns = Number(process.env['GALAXY_CLUSTER_BIG_RUNS'] ?? 10);
 const sizes = (process.env['GALAXY_CLUSTER_SIZES'] ?? '3,5,16').split(',').map(Number);
 const leaveRuns = Number(process.env['GALAXY_CLUSTER_LEAVE_RUNS'] ?? runs);
+/** GALAXY_CLUSTER_ONLY=crash runs the crash sections alone (a trace of one size; the leave and join rows are not rewritten). */
+const crashOnly = process.env['GALAXY_CLUSTER_ONLY'] === 'crash';
 const kViewTimeoutMs = 20_000;
 /** Forming a cluster of 16 on a machine loaded many times over its two CPUs may take longer. */
 const kFormTimeoutMs = 60_000;
@@ -82,40 +85,113 @@ async function installedAt(node: RigNode, name: string, sinceMs: number, ok: (id
   return view.installedAtMs;
 }
 
-async function crash(farm: RigNode[], size: number): Promise<{ figures: Figures; perRun: Array<{ first: number; median: number; every: number }> }> {
+/** One survivor's trace of a crash run, in ms after the kill: the farm's evidence reaching its cluster service, its freeze (the prepare), its install of the view without the victim. */
+async function trace(node: RigNode, name: string, t0: number, victim: string): Promise<{ evidenceMs: number | null; blockedMs: number | null; installMs: number }> {
+  const v = await views(node, name);
+  const view = v.views.find((x) => x.installedAtMs >= t0 && !x.members.some((m) => m.nodeId === victim));
+  if (view === undefined) throw new Error(`${node.id} recorded no view of ${name} without ${victim}`);
+  const evidence = v.evidence.find((e) => e.atMs >= t0 && e.nodeId === victim);
+  const blocked = v.statuses.find((s) => s.atMs >= t0 && s.status === 'blocked');
+  return { evidenceMs: evidence === undefined ? null : evidence.atMs - t0, blockedMs: blocked === undefined || blocked.atMs > view.installedAtMs ? null : blocked.atMs - t0, installMs: view.installedAtMs - t0 };
+}
+
+interface CrashRun {
+  readonly first: number;
+  readonly median: number;
+  readonly every: number;
+  readonly evidence: { readonly first: number | null; readonly median: number | null; readonly last: number | null; readonly survivorsWithout: number };
+  readonly blocked: { readonly first: number | null; readonly last: number | null };
+}
+
+/**
+ * With GALAXY_CLUSTER_COMPARE=1 every crash run also times a twin cluster of the same
+ * members with `learnFromAcceptors: false` (acceptors wait for the coordinator's
+ * INSTALL, the protocol before this run's change): one SIGKILL, the same survivors, the
+ * same load, so the ratio between the two is the learners' gain.
+ */
+const compare = process.env['GALAXY_CLUSTER_COMPARE'] === '1';
+
+interface CrashResult {
+  /** Runs whose view was not whole after the pause before the kill (waited for; see crash()). */
+  readonly unsettledBeforeKill: number;
+  readonly figures: Figures;
+  readonly perRun: CrashRun[];
+  /** The twin cluster without learners (GALAXY_CLUSTER_COMPARE=1), null otherwise. */
+  readonly withoutLearners: { readonly figures: Figures; readonly perRun: CrashRun[] } | null;
+}
+
+async function crash(farm: RigNode[], size: number): Promise<CrashResult> {
   const members = farm.slice(0, size);
-  const name = `crash${size}`;
-  const created = await api(members[0]!, 'POST', '/v1/clusters', { name, nodes: members.map((m) => m.id) });
-  if (created.status !== 201) throw new Error(`create ${name}: ${JSON.stringify(created.json)}`);
-  await viewIs(members, name, members.map((m) => m.id), `forms ${name}`, kFormTimeoutMs);
-  const every: number[] = [];
-  const perRun: Array<{ first: number; median: number; every: number }> = [];
-  let failed = 0;
+  const clusters = [{ name: `crash${size}`, tuning: {} }, ...(compare ? [{ name: `crash${size}-nolearn`, tuning: { learnFromAcceptors: false } }] : [])];
+  for (const c of clusters) {
+    const created = await api(members[0]!, 'POST', '/v1/clusters', { name: c.name, nodes: members.map((m) => m.id), tuning: c.tuning });
+    if (created.status !== 201) throw new Error(`create ${c.name}: ${JSON.stringify(created.json)}`);
+  }
+  for (const c of clusters) await viewIs(members, c.name, members.map((m) => m.id), `forms ${c.name}`, kFormTimeoutMs);
+  const every = clusters.map(() => [] as number[]);
+  const perRun = clusters.map(() => [] as CrashRun[]);
+  const failed = clusters.map(() => 0);
+  let unsettled = 0;
   const count = size >= 16 ? bigRuns : runs;
   for (let run = 0; run < count; run++) {
     const victim = members[Math.floor(Math.random() * members.length)]!;
     const survivors = members.filter((m) => m !== victim);
     // Past the service's fresh-member window (3 s: a farm `dead` about a node re-admitted that recently is taken for stale news), plus a random part.
     await new Promise((resolve) => setTimeout(resolve, 3_000 + Math.random() * 500));
+    // Every run starts from a whole view: on a machine loaded tens of times over its two
+    // CPUs the farm may call a starved agent dead meanwhile, and its cluster core is cut
+    // out and rejoins; a kill while the view holds two of three would measure a minority.
+    const whole = await Promise.all(clusters.map(async ({ name }) => (await Promise.all(members.map(async (m) => (await summary(m, name)).here?.view?.members.length === members.length))).every(Boolean)));
+    if (!whole.every(Boolean)) {
+      unsettled++;
+      console.log(`  run ${run + 1}/${count}: the view was not whole after the pause (a member was cut out meanwhile); waiting for it before the kill`);
+      for (const { name } of clusters) await viewIs(members, name, members.map((m) => m.id), `is whole again before run ${run + 1}`, kFormTimeoutMs);
+    }
     const t0 = Date.now();
     await signal(victim, 'SIGKILL');
-    try {
-      await viewIs(survivors, name, survivors.map((m) => m.id), `installs ${name} without the victim`);
-      const times = (await Promise.all(survivors.map((s) => installedAt(s, name, t0, (ids) => !ids.includes(victim.id))))).map((t) => t - t0).sort((a, b) => a - b);
-      const row = { first: times[0]!, median: times[Math.floor((times.length - 1) / 2)]!, every: times[times.length - 1]! };
-      perRun.push(row);
-      every.push(row.every);
-      console.log(`  ${name} run ${run + 1}/${count}: first ${row.first} ms, median ${row.median} ms, every survivor ${row.every} ms`);
-    } catch (error) {
-      failed++;
-      console.log(`  ${name} run ${run + 1}/${count}: MISSED (${(error as Error).message})`);
-    }
+    await Promise.all(clusters.map(async ({ name }, i) => {
+      try {
+        await viewIs(survivors, name, survivors.map((m) => m.id), `installs ${name} without the victim`);
+        const traces = await Promise.all(survivors.map((s) => trace(s, name, t0, victim.id)));
+        const times = traces.map((t) => t.installMs).sort((a, b) => a - b);
+        const evidence = traces.map((t) => t.evidenceMs).filter((t): t is number => t !== null).sort((a, b) => a - b);
+        const blocked = traces.map((t) => t.blockedMs).filter((t): t is number => t !== null).sort((a, b) => a - b);
+        const row: CrashRun = {
+          first: times[0]!,
+          median: times[Math.floor((times.length - 1) / 2)]!,
+          every: times[times.length - 1]!,
+          // Where the time went (ms after the kill): the farm's dead event reaching each survivor's cluster service (before the view at every survivor was read), the prepare freezing each survivor, the install.
+          evidence: { first: evidence[0] ?? null, median: evidence[Math.floor((evidence.length - 1) / 2)] ?? null, last: evidence[evidence.length - 1] ?? null, survivorsWithout: traces.length - evidence.length },
+          blocked: { first: blocked[0] ?? null, last: blocked[blocked.length - 1] ?? null },
+        };
+        perRun[i]!.push(row);
+        every[i]!.push(row.every);
+        console.log(`  ${name} run ${run + 1}/${count}: first ${row.first} ms, median ${row.median} ms, every survivor ${row.every} ms; farm dead first/median/last ${row.evidence.first}/${row.evidence.median}/${row.evidence.last} ms (${row.evidence.survivorsWithout} without), frozen first/last ${row.blocked.first}/${row.blocked.last} ms (load ${loadavg()[0]!.toFixed(1)})`);
+      } catch (error) {
+        failed[i]!++;
+        console.log(`  ${name} run ${run + 1}/${count}: MISSED (${(error as Error).message})`);
+        // What each survivor holds, for the report: status, incarnation, its last views and statuses, and its agent's last stderr.
+        for (const s of survivors) {
+          try {
+            const v = await views(s, name);
+            console.log(`    ${s.id}: ${v.status} incarnation ${v.incarnation}; views ${v.views.slice(-3).map((x) => `${x.viewId}:${x.members.map((m) => `${m.nodeId.slice(0, 4)}/${m.incarnation}`).join(',')}`).join(' ')}; statuses ${v.statuses.slice(-5).map((x) => x.status).join(' ')}; evidence ${v.evidence.slice(-3).map((e) => `${e.nodeId.slice(0, 4)} ${e.source}`).join(', ')}`);
+          } catch (e) {
+            console.log(`    ${s.id}: no answer (${(e as Error).message}); stderr: ${s.stderr.slice(-500)}`);
+          }
+        }
+      }
+    }));
     await restartNode(victim);
-    await viewIs(members, name, members.map((m) => m.id), `readmits the restarted member into ${name}`, kFormTimeoutMs);
+    for (const { name } of clusters) await viewIs(members, name, members.map((m) => m.id), `readmits the restarted member into ${name}`, kFormTimeoutMs);
     await allAlive(members, farm.length);
   }
-  await api(members[0]!, 'DELETE', `/v1/clusters/${name}`);
-  return { figures: figures(every, failed), perRun };
+  for (const { name } of clusters) await api(members[0]!, 'DELETE', `/v1/clusters/${name}`);
+  return {
+    unsettledBeforeKill: unsettled,
+    figures: figures(every[0]!, failed[0]!),
+    perRun: perRun[0]!,
+    withoutLearners: compare ? { figures: figures(every[1]!, failed[1]!), perRun: perRun[1]! } : null,
+  };
 }
 
 async function leave(farm: RigNode[]): Promise<Figures> {
@@ -187,9 +263,15 @@ async function main(): Promise<void> {
   for (const size of sizes) {
     console.log(`crash of one member of ${size}:`);
     const result = await crash(farm, size);
-    crashes[String(size)] = { everySurvivor: result.figures, perRun: result.perRun };
+    crashes[String(size)] = { everySurvivor: result.figures, unsettledBeforeKill: result.unsettledBeforeKill, perRun: result.perRun, ...(result.withoutLearners === null ? {} : { withoutLearners: { everySurvivor: result.withoutLearners.figures, perRun: result.withoutLearners.perRun }, medianRatio: round(result.figures.medianMs / result.withoutLearners.figures.medianMs), worstRatio: round(result.figures.worstMs / result.withoutLearners.figures.worstMs) }) };
+    if (result.withoutLearners !== null) console.log(`  ${size} members without learners (same kills): median ${result.withoutLearners.figures.medianMs} ms, worst ${result.withoutLearners.figures.worstMs} ms; with/without ratio: median ${(result.figures.medianMs / result.withoutLearners.figures.medianMs).toFixed(2)}, worst ${(result.figures.worstMs / result.withoutLearners.figures.worstMs).toFixed(2)}`);
     save(partial);
     console.log(`  ${size} members: median ${result.figures.medianMs} ms, worst ${result.figures.worstMs} ms to a new view at every survivor (Corosync CPG defaults: ${size === 3 ? '7400 ms' : size === 5 ? '10700 ms' : 'not measured'}, tightest 2200 ms)`);
+  }
+  if (crashOnly) {
+    save({ ...partial, partial: false, crashOnly: true, sizes, loadavgBefore: loadBefore, loadavgAfter: loadavg(), corosyncCpg: kCorosync }, 'cluster-crash.json');
+    console.log('wrote bench/results/cluster-crash.json');
+    return;
   }
   console.log('graceful leave of one member of 5:');
   const leaveFigures = await leave(farm);
@@ -220,10 +302,10 @@ async function main(): Promise<void> {
 }
 
 /** Writes the figures so far (a later section that fails keeps the earlier ones). */
-function save(result: unknown): void {
+function save(result: unknown, file = crashOnly ? 'cluster-crash.json' : 'cluster.json'): void {
   const dir = join(packageRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'cluster.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(dir, file), `${JSON.stringify(result, null, 2)}\n`);
 }
 
 main()

@@ -10,7 +10,10 @@
 // a message only one survivor had, before the next view; a minority stops and says so while the majority goes on, and the heal merges; a
 // coordinator that decided and died before its install reached anyone is followed by one
 // that adopts its value (and the ignoreAcceptedValue variant is caught by the agreement
-// checker); a sender facing a frozen member stops within two windows (bounded buffers);
+// checker); acceptors that hear a majority accepted install without the coordinator's
+// INSTALL (learnFromAcceptors), and wait for it with the switch off; a learner that
+// installed on fewer than a majority's acceptances (learnWithoutMajority) is caught by
+// the agreement checker; a sender facing a frozen member stops within two windows (bounded buffers);
 // a leave and a restart as a new incarnation. The checkers of
 // src/sim/cluster/cluster-checkers.ts judge every script's history.
 import { describe, expect, it } from 'vitest';
@@ -177,6 +180,56 @@ describe('cluster member transitions', () => {
     expectSafe(net);
   });
 
+  for (const learnFromAcceptors of [true, false]) {
+    it(`acceptors ${learnFromAcceptors ? 'learn the decision from one another and install without the coordinator\'s INSTALL' : 'wait for the INSTALL (learnFromAcceptors off)'}`, () => {
+      const ids = ['a', 'b', 'c', 'd', 'e'];
+      const net = form(ids, { learnFromAcceptors });
+      net.crash('e');
+      net.step('a', { kind: 'suspect', nodeId: 'e' });
+      net.tick(1); // a prepares
+      net.deliver(); // b, c, d promise
+      net.deliver(); // a chooses [a, b, c, d] and sends accepts
+      net.deliver(); // b, c, d accept: ACCEPTED to a (and, learning, to one another)
+      net.deliver((m) => m.type !== 'install'); // a decides; its INSTALL is lost
+      expect(membersOf(net, 'a')).toBe('2:a#0,b#0,c#0,d#0');
+      for (const id of ['b', 'c', 'd']) expect(membersOf(net, id)).toBe(learnFromAcceptors ? '2:a#0,b#0,c#0,d#0' : '1:a#0,b#0,c#0,d#0,e#0');
+      net.settle();
+      for (const id of ['b', 'c', 'd']) expect(membersOf(net, id)).toBe('2:a#0,b#0,c#0,d#0');
+      expectSafe(net);
+    });
+  }
+
+  for (const learnWithoutMajority of [false, true]) {
+    it(`a learner installs only what a majority accepted${learnWithoutMajority ? ' (learnWithoutMajority: caught)' : ''}`, () => {
+      const ids = ['a', 'b', 'c', 'd', 'e'];
+      const net = form(ids, { broken: { learnWithoutMajority } });
+      const fromB = (m: ScriptedMessage) => m.from !== 'b';
+      net.step('a', { kind: 'suspect', nodeId: 'e' }); // false evidence: e lives
+      net.tick(1); // a prepares
+      net.deliver(); // b, c, d, e promise
+      net.deliver(); // a proposes [a, b, c, d]
+      net.deliver((m) => !(m.type === 'accept' && m.to !== 'b')); // only b gets the ACCEPT; it accepts, and has heard a and itself
+      net.crash('a');
+      // b is cut off from here on; c, d and e (a majority of view 1) go on without it.
+      net.deliver(fromB);
+      for (const id of ['c', 'd', 'e']) {
+        net.step(id, { kind: 'suspect', nodeId: 'a' });
+        net.step(id, { kind: 'suspect', nodeId: 'b' });
+      }
+      net.run(400, 5, fromB);
+      const agreement = checkViewAgreement(net.history, 'web');
+      if (learnWithoutMajority) {
+        expect(membersOf(net, 'b')).toBe('2:a#0,b#0,c#0,d#0');
+        expect(agreement.violations.length).toBeGreaterThan(0);
+      } else {
+        // b never installed a's value (it heard two of five accept it); the majority's view 2 cut it out.
+        expect(membersOf(net, 'b')).not.toBe('2:a#0,b#0,c#0,d#0');
+        expect(membersOf(net, 'c')).toBe('2:c#0,d#0,e#0');
+        expect(agreement.violations).toEqual([]);
+      }
+    });
+  }
+
   for (const ignoreAcceptedValue of [false, true]) {
     it(`a coordinator that decided and died unheard is followed by one that adopts its value${ignoreAcceptedValue ? ' (ignoreAcceptedValue: caught)' : ''}`, () => {
       const ids = ['a', 'b', 'c', 'd', 'e'];
@@ -187,7 +240,7 @@ describe('cluster member transitions', () => {
       net.deliver(); // b, c, d promise
       net.deliver(); // a chooses [a, b, c, d] and sends accepts
       net.deliver((m) => !(m.type === 'accept' && m.to === 'd')); // only b and c accept
-      net.deliver(); // a decides, installs view 2 itself, sends installs…
+      net.deliver((m) => !(m.type === 'accepted' && m.to !== 'a')); // a decides, installs view 2 itself, sends installs… (b's and c's acceptances to each other and to d are lost: nobody else learns)
       expect(membersOf(net, 'a')).toBe('2:a#0,b#0,c#0,d#0');
       net.crash('a'); // …which die with it
       for (const id of ['b', 'c', 'd']) {

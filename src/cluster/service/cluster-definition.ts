@@ -12,8 +12,8 @@ import { kClusterNamePattern, kNodeIdPattern } from './cluster-name.js';
  *
  * - The member selection is explicit node ids, or a landscape (optionally its first
  *   `size` nodes in id order, so every node picks the same ones from the same landscape).
- * - `tuning` is the cluster's focused failure detector (ClusterMemberOptions' timers and
- *   membersMax), checked by the cluster core's own resolver when written and when read.
+ * - `tuning` is the cluster's focused failure detector (ClusterMemberOptions' timers,
+ *   membersMax and learnFromAcceptors), checked by the cluster core's own resolver when written and when read.
  * - `profile` is recorded only (profile-driven creation is src/cluster/profiles').
  * - `uid` tells a re-creation under the same name from the cluster deleted before it:
  *   incarnations are counted per uid, so the new cluster's members start at 0 and can
@@ -35,6 +35,7 @@ export const kClusterTuningSchema = z
     joinIntervalMs: z.number().positive().optional(),
     leaveLingerMs: z.number().positive().optional(),
     membersMax: z.number().int().positive().optional(),
+    learnFromAcceptors: z.boolean().optional(),
   })
   .strict();
 

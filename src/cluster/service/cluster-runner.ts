@@ -30,6 +30,13 @@ export interface RecordedStatus {
   readonly atMs: number;
 }
 
+/** External evidence this node's core was given (a farm `dead` or `leave` event), with its epoch time: why a view changed. */
+export interface RecordedEvidence {
+  readonly nodeId: string;
+  readonly source: 'farm-dead' | 'farm-leave';
+  readonly atMs: number;
+}
+
 export interface ClusterRunnerInit {
   readonly cluster: string;
   readonly uid: string;
@@ -59,6 +66,7 @@ export class ClusterRunner {
   readonly core: ClusterChannels;
   readonly views: RecordedView[] = [];
   readonly statuses: RecordedStatus[] = [];
+  readonly evidence: RecordedEvidence[] = [];
   viewsForgotten = 0;
   /** The member list the core was last told (sorted node ids). */
   definition: readonly string[];
@@ -99,6 +107,13 @@ export class ClusterRunner {
     if (input.kind === 'receive') this.counters.received++;
     this.core.step(input);
     return this.drain(wallMs);
+  }
+
+  /** External evidence against a member's node: the core suspects it at once (its incarnation in the view). */
+  suspect(nodeId: string, source: RecordedEvidence['source'], wallMs: number): RunnerOutput[] {
+    if (this.evidence.length >= kViewHistoryMax) this.evidence.shift();
+    this.evidence.push({ nodeId, source, atMs: wallMs });
+    return this.step({ kind: 'suspect', nodeId }, wallMs);
   }
 
   tick(nowMs: number, wallMs: number): RunnerOutput[] {

@@ -18,7 +18,7 @@ import { checkTuning, clusterSubject, decodeDefinition, encodeDefinition, kClust
 import { ClusterChannelDesk } from './cluster-channel-desk.js';
 import { ClusterIncarnations } from './cluster-incarnations.js';
 import { checkClusterName, clusterName, kNodeIdPattern } from './cluster-name.js';
-import { ClusterRunner, type RecordedStatus, type RecordedView, type RunnerOutput } from './cluster-runner.js';
+import { ClusterRunner, type RecordedEvidence, type RecordedStatus, type RecordedView, type RunnerOutput } from './cluster-runner.js';
 
 /**
  * The cluster service of one agent (issue 17, item 1): it runs one ClusterChannels core
@@ -28,7 +28,9 @@ import { ClusterRunner, type RecordedStatus, type RecordedView, type RunnerOutpu
  *   farm's configuration or of a landscape, the service reconciles: a core starts for
  *   each live definition whose member selection includes this node, the others' cores
  *   hear `definitionChanged` when the selection changes, leave when it no longer holds
- *   this node, and leave when the definition is deleted (a tombstone).
+ *   this node (the core's leave keeps it an acceptor until a view without it, so the
+ *   last member of a 2-member view goes on alone), and leave when the definition is
+ *   deleted (a tombstone).
  * - Cores' `send{to,bytes}` go as datagrams on the messenger's `cluster` channel (id 7),
  *   which seals them like all farm traffic and names the authenticated sender; what
  *   arrives is routed to the core of the cluster the envelope names
@@ -71,8 +73,6 @@ const kTickMsMax = 50;
 const kFreshMemberMs = 3_000;
 /** Nodes whose last farm death is remembered at most. */
 const kFarmDeathsMax = 4096;
-/** The shortest wait of a retiring member for the view without it, before it leaves anyway. */
-const kRetireWaitMsMin = 3_000;
 /** How long after `leave` a core still runs (to repeat its leave), beyond its leaveLingerMs. */
 const kLeaveMarginMs = 100;
 
@@ -130,6 +130,8 @@ export interface ClusterViews {
   readonly status: ClusterStatus | 'stopped';
   readonly views: readonly RecordedView[];
   readonly statuses: readonly RecordedStatus[];
+  /** The farm's evidence (dead, leave) this node's core was given, with the time it arrived here (at most kViewHistoryMax). */
+  readonly evidence: readonly RecordedEvidence[];
   readonly forgotten: number;
 }
 
@@ -137,8 +139,6 @@ interface Slot {
   runner: ClusterRunner;
   stopped: boolean;
   stopAtMs: number | null;
-  /** Set while the definition no longer selects this node: when to give up waiting for a view without it and leave. */
-  retireUntilMs: number | null;
 }
 
 export class ClusterService {
@@ -187,7 +187,7 @@ export class ClusterService {
         continue;
       }
       this.counters.suspects++;
-      this.apply(slot, slot.runner.step({ kind: 'suspect', nodeId: event.id }, Date.now()));
+      this.apply(slot, slot.runner.suspect(event.id, event.type === 'dead' ? 'farm-dead' : 'farm-leave', Date.now()));
     }
   }
 
@@ -300,7 +300,7 @@ export class ClusterService {
       throw new DomainError('not-found', 'GALAXY_CLUSTER_NOT_MEMBER', `this node (${this.options.selfId}) has recorded no view of cluster "${name}": it is not one of its members`);
     }
     const r = slot.runner;
-    return { name, node: this.options.selfId, incarnation: r.incarnation, startedAtMs: r.startedAtMs, status: slot.stopped ? 'stopped' : r.status, views: r.views, statuses: r.statuses, forgotten: r.viewsForgotten };
+    return { name, node: this.options.selfId, incarnation: r.incarnation, startedAtMs: r.startedAtMs, status: slot.stopped ? 'stopped' : r.status, views: r.views, statuses: r.statuses, evidence: r.evidence, forgotten: r.viewsForgotten };
   }
 
   metrics(): MetricFamily[] {
@@ -371,16 +371,17 @@ export class ClusterService {
         continue;
       }
       if (current.stopped) {
-        // Stopped after it was cut out (retired, revived) or after a leave: selected again, it joins as a new incarnation.
+        // Stopped after it was cut out (revived) or after a leave: selected again, it joins as a new incarnation.
         if (wanted) this.startCore(definition, members, key);
         continue;
       }
       if (current.runner.leavingSinceMs !== null) continue;
-      if (!wanted && this.incarnations.hasLeft(key)) continue;
-      if (!wanted && current.retireUntilMs === null) {
-        this.retire(current);
-      } else if (wanted && current.retireUntilMs !== null) {
-        current.retireUntilMs = null;
+      if (!wanted) {
+        // The core's leave keeps it an acceptor of its view until a view without it is
+        // installed (leaveLingerMs): its vote is what lets the last member of a 2-member
+        // view go on alone (issue 17's core fix), so no retiring dance is needed here.
+        this.leaveSlot(current, 'the definition no longer selects this node');
+        continue;
       }
       if (members.join(',') !== current.runner.definition.join(',')) {
         current.runner.definition = members;
@@ -400,7 +401,7 @@ export class ClusterService {
     }
     const incarnation = this.incarnations.take(key, Date.now());
     const runner = new ClusterRunner({ cluster: definition.name, uid: definition.uid, nodeId: this.options.selfId, incarnation, definition: members, tuning: definition.tuning, random: new Prng(randomInt(0, 2 ** 32)), nowMs: performance.now(), startedAtMs: Date.now() });
-    const slot: Slot = { runner, stopped: false, stopAtMs: null, retireUntilMs: null };
+    const slot: Slot = { runner, stopped: false, stopAtMs: null };
     this.slots.set(definition.name, slot);
     this.counters.coresStarted++;
     this.options.logger.info({ cluster: definition.name, incarnation, members: members.length }, 'cluster core started');
@@ -410,31 +411,12 @@ export class ClusterService {
   }
 
   /**
-   * The definition no longer selects this node. A `leave` would stop it from voting at
-   * once, and the cluster core counts its majority over the old view: the last member
-   * of a 2-member view would be left in 'minority' for good. So the node keeps running
-   * as an acceptor, its core told the new definition like every member's, until a view
-   * without it is installed (its status goes back to 'joining': it was cut out), and
-   * only then stops; after retireWaitMs without that view it leaves the ordinary way.
-   */
-  private retire(slot: Slot): void {
-    const r = slot.runner;
-    if (r.view === null) {
-      this.leaveSlot(slot, 'the definition no longer selects this node (it had no view yet)');
-      return;
-    }
-    const s = r.core.membership.settings;
-    slot.retireUntilMs = performance.now() + Math.max(kRetireWaitMsMin, 5 * s.suspectTimeoutMs + 2 * s.roundTimeoutMs);
-    this.options.logger.info({ cluster: r.cluster }, 'the definition no longer selects this node: it stays an acceptor until a view without it is installed');
-  }
-
-  /**
-   * Works around a property of the cluster core (reported; src/core/cluster is not this
-   * service's): `suspect` evidence is kept per incarnation across views, so a node the
-   * farm declared dead during a partition, which never crashed, is suspected again at
-   * once each time the majority re-admits it with the same incarnation (a join/evict
-   * loop). So a core of this node that was cut out of the view (its status goes from
-   * member, blocked or minority back to 'joining') is stopped without a leave, and the
+   * Kept although the core now lifts farm evidence once the incarnation shows it lives
+   * (issue 17, keepDeadEvidence): without it the fault suite measured a slower heal
+   * (2,056 ms against 301 ms at the 3|2 partition, load 37-44) and view changes during
+   * 10% loss right after the vanished-host heal (s5-cluster's report). A core of this
+   * node that was cut out of the view (its status goes from member, blocked or minority
+   * back to 'joining') is stopped without a leave, and the
    * reconcile that follows starts a new core with the next incarnation, which the
    * majority admits as a new member. Nothing is lost by it: a member cut out of a view
    * comes back with a fresh channel layer either way (channelsReset).
@@ -449,7 +431,6 @@ export class ClusterService {
   }
 
   private leaveSlot(slot: Slot, why: string): void {
-    slot.retireUntilMs = null;
     const r = slot.runner;
     r.leavingSinceMs = performance.now();
     const linger = r.core.membership.settings.leaveLingerMs;
@@ -492,10 +473,6 @@ export class ClusterService {
         this.options.logger.info({ cluster: slot.runner.cluster }, 'cluster core stopped');
         continue;
       }
-      if (slot.retireUntilMs !== null && now >= slot.retireUntilMs) {
-        this.leaveSlot(slot, 'no view without this node came in time');
-        continue;
-      }
       this.apply(slot, slot.runner.tick(now, wall));
     }
     if (stoppedAny) {
@@ -520,12 +497,7 @@ export class ClusterService {
           break;
         case 'status':
           this.announce(slot, 'status', output.status === 'minority' ? 'warning' : 'info', { status: output.status, previous: output.previous, minority: output.status === 'minority' });
-          if (slot.retireUntilMs !== null && output.status === 'joining' && slot.stopAtMs === null) {
-            // Cut out by the view that implements the new definition: done, without a leave.
-            slot.retireUntilMs = null;
-            slot.stopAtMs = performance.now();
-            this.options.logger.info({ cluster: slot.runner.cluster }, 'a view without this node was installed; the core stops');
-          } else if (output.status === 'joining' && output.previous !== 'left' && slot.stopAtMs === null && slot.runner.leavingSinceMs === null && !slot.stopped) {
+          if (output.status === 'joining' && output.previous !== 'left' && slot.stopAtMs === null && slot.runner.leavingSinceMs === null && !slot.stopped) {
             this.revive(slot);
             return;
           }

@@ -5,6 +5,9 @@ import { ClusterError } from './cluster-error.js';
 import type { ClusterInput, ClusterOutput, ClusterStatus, ClusterView, MemberRef } from './cluster-io.js';
 import * as W from './cluster-wire.js';
 
+/** Ballots of one view change whose acceptances a learner counts at once (competing coordinators are few). */
+const kLearnBallotsMax = 16;
+
 /** What a ClusterMember starts from. */
 export interface ClusterMemberInit {
   /** The cluster's name; every message carries it so a host can route to the right core. */
@@ -107,6 +110,8 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
    * membersMax: the oldest entry goes first.
    */
   private readonly deadIncarnations = new Map<string, { readonly incarnation: number; readonly viewId: number; readonly atMs: number }>();
+  /** Per ballot of the current view change (round * 0x10000 + rank), the ranks heard to have accepted it (learn()); reset per view. */
+  private learnVotes = new Map<number, Set<number>>();
   private lastHeartbeatMs = -Infinity;
   private lastRetransmitMs = -Infinity;
   private lastJoinMs = -Infinity;
@@ -570,7 +575,52 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     if (this.round !== null && compareBallots(this.round.ballot, m.ballot) < 0) this.round = null;
     this.accepted = { ballot: m.ballot, value: m.value, messages: m.messages.slice() };
     this.freeze();
-    this.sendTo(from, this.encode({ ...this.headerFields(W.kMessageAccepted), type: W.kMessageAccepted, ballot: m.ballot }));
+    const accepted = this.encode({ ...this.headerFields(W.kMessageAccepted), type: W.kMessageAccepted, ballot: m.ballot });
+    this.sendTo(from, accepted);
+    if (!this.settings.learnFromAcceptors) return;
+    // Every acceptor is a learner too: it tells the whole view, and installs as soon as a
+    // majority of the view accepted this ballot, a message hop before the coordinator's
+    // INSTALL would reach it (see learn()).
+    for (let r = 0; r < this.view.members.length; r++) if (r !== this.myRank && r !== rank) this.sendTo(this.view.members[r]!.nodeId, accepted);
+    this.learn(m.ballot, rank);
+    this.learn(m.ballot, this.myRank);
+  }
+
+  /**
+   * Counts `rank`'s acceptance of `ballot` and installs the value this member accepted in
+   * that ballot once a majority of the view accepted it: Paxos' learner rule (a value is
+   * chosen when a majority of acceptors accepted it in one ballot, and a ballot has one
+   * value). The install carries what the ACCEPT carried, the same as the coordinator's
+   * INSTALL, which still comes (to joiners, and to anyone who missed the ACCEPT) and is
+   * answered as a repeat. The coordinator of the ballot decides by its own count
+   * (tryDecide), which also starts the INSTALL fan-out.
+   */
+  private learn(ballot: W.Ballot, rank: number): void {
+    if (rank < 0 || this.myRank < 0) return;
+    const key = ballot.round * 0x10000 + ballot.rank;
+    let votes = this.learnVotes.get(key);
+    if (votes === undefined) {
+      // Bounded: ballots of one view change; the lowest goes first.
+      if (this.learnVotes.size >= kLearnBallotsMax) this.learnVotes.delete(Math.min(...this.learnVotes.keys()));
+      votes = new Set<number>();
+      this.learnVotes.set(key, votes);
+    }
+    votes.add(rank);
+    const accepted = this.accepted;
+    const quorum = this.settings.broken.learnWithoutMajority === true ? 1 : this.majority();
+    if (accepted === null || compareBallots(accepted.ballot, ballot) !== 0 || votes.size < quorum) return;
+    if (this.round !== null && compareBallots(this.round.ballot, ballot) === 0) return;
+    // Only a member that passes into the new view learns by itself: it keeps that view's
+    // INSTALL and answers a coordinator still retransmitting its ACCEPT with it
+    // (otherView). A leaver, or a member the value leaves out, stays an acceptor of the
+    // old view until the coordinator's INSTALL comes, so the coordinator's count can
+    // still reach a majority if an ACCEPTED of theirs was lost (the survivor of a
+    // 2-member view needs the leaver's vote).
+    if (this.statusValue === 'left' || !accepted.value.members.some((m) => m.nodeId === this.nodeId && m.incarnation === this.incarnation)) return;
+    const coordinator = this.view.members[ballot.rank];
+    if (coordinator === undefined) return;
+    this.round = null;
+    this.applyInstall(coordinator.nodeId, accepted.value, accepted.messages);
   }
 
   /** Stops sending and delivering in the view: from here on what this member holds only grows toward the cut. */
@@ -721,7 +771,10 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
 
   private onAccepted(rank: number, m: W.Header & { readonly ballot: W.Ballot }): void {
     const round = this.round;
-    if (round === null || rank < 0 || m.viewId !== this.view.id || round.phase !== 'accept' || compareBallots(m.ballot, round.ballot) !== 0) return;
+    if (round === null || rank < 0 || m.viewId !== this.view.id || round.phase !== 'accept' || compareBallots(m.ballot, round.ballot) !== 0) {
+      if (rank >= 0 && m.viewId === this.view.id && this.settings.learnFromAcceptors && this.statusValue !== 'left') this.learn(m.ballot, rank);
+      return;
+    }
     round.accepts.add(rank);
     round.progressMs = this.nowMs;
     this.tryDecide(round);
@@ -830,6 +883,7 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     this.accepted = null;
     this.round = null;
     this.backoffUntilMs = 0;
+    this.learnVotes.clear();
   }
 
   // ---- Data path ------------------------------------------------------------------
