@@ -17,15 +17,23 @@
  *  - RSS: VmRSS per agent at the end, median and max, MiB.
  * The ratios Galaxy/Serf are printed beside each figure, and the figures go to
  * bench/results/footprint.json with the load average (the machine is shared).
+ *
+ * Agents run as a user runs them: package.json's bin, the bundle with its V8 code cache
+ * (scripts/bundle.mjs). First, one agent at a time (GALAXY_FOOTPRINT_SINGLE runs each,
+ * default 5, alternating), the boot CPU and RSS of that bin against the compiled
+ * modules (dist/src/ops/cli/main.js, what ran before the bundle): a baseline in the
+ * same run, free of the simultaneous boot's contention. The first bin run may write the
+ * code cache (after 4 s); it is run once untimed before.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
+import { once } from 'node:events';
 import { packageRoot } from '../src/core/platform/package-root.js';
 
 const kSettleMs = 5_000;
@@ -33,7 +41,9 @@ const kIdleWindowMs = 20_000;
 const kClockTicksPerSecond = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 const root = packageRoot();
-const cli = join(root, 'dist', 'src', 'ops', 'cli', 'main.js');
+// The program a user runs: package.json's bin (the bundle with its code cache, built by `npm run build`).
+const cli = join(root, (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: { galaxy: string } }).bin.galaxy);
+if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build (or npm run build:bundle)`);
 
 interface Agent {
   readonly name: string;
@@ -204,6 +214,31 @@ async function measure(system: 'galaxy' | 'serf', count: number, convergeTimeout
   }
 }
 
+const moduleCli = join(root, 'dist', 'src', 'ops', 'cli', 'main.js');
+
+/** Boot CPU (at the `started` line) and RSS (3 s later) of one agent alone, started from `entry`. */
+async function single(entry: string): Promise<{ bootCpuMs: number; rssMiB: number }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'galaxy-bench-footprint-single-'));
+  const bind = `127.0.0.1:${await freePort()}`;
+  const child = spawn(process.execPath, [entry, 'agent', '--bind', bind, '--transport', 'native', '--key', randomBytes(32).toString('base64'), '--api', 'off', '--log-level', 'warn', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GALAXY_COMPONENTS: 'none' } });
+  try {
+    const bootCpuMs = await new Promise<number>((resolve, reject) => {
+      const onLine = (text: string): void => {
+        if (text.includes('"event":"started"')) resolve(cpuMs(child.pid!));
+      };
+      createInterface({ input: child.stdout! }).on('line', onLine);
+      createInterface({ input: child.stderr! }).on('line', onLine);
+      child.once('exit', (code) => reject(new Error(`agent from ${entry} exited (${code}) before it started`)));
+    });
+    await sleep(3000);
+    return { bootCpuMs, rssMiB: rssMiB(child.pid!) };
+  } finally {
+    child.kill('SIGKILL');
+    await once(child, 'exit').catch(() => undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 function line(label: string, galaxy: number | null, serf: number | null, unit: string, digits = 1): string {
   const g = galaxy === null ? '-' : galaxy.toFixed(digits);
   const s = serf === null ? '-' : serf.toFixed(digits);
@@ -216,6 +251,26 @@ async function main(): Promise<void> {
   const convergeTimeoutMs = Number(process.env['GALAXY_FOOTPRINT_CONVERGE_MS'] ?? 120_000);
   const serfPath = spawnSync('sh', ['-c', 'command -v serf'], { encoding: 'utf8' }).stdout.trim();
   console.log(`footprint of ${count} agents on loopback; load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const singleRuns = Number(process.env['GALAXY_FOOTPRINT_SINGLE'] ?? 5);
+  let singles: { bin: { bootCpuMs: number[]; rssMiB: number[] }; modules: { bootCpuMs: number[]; rssMiB: number[] } } | null = null;
+  if (singleRuns > 0) {
+    await single(cli);
+    await sleep(2000); // the code cache is written 4 s after a start that found none
+    singles = { bin: { bootCpuMs: [], rssMiB: [] }, modules: { bootCpuMs: [], rssMiB: [] } };
+    for (let i = 0; i < singleRuns; i++) {
+      for (const [kind, entry] of [['bin', cli], ['modules', moduleCli]] as const) {
+        const r = await single(entry);
+        singles[kind].bootCpuMs.push(r.bootCpuMs);
+        singles[kind].rssMiB.push(r.rssMiB);
+      }
+    }
+    const b = singles.bin;
+    const m = singles.modules;
+    console.log(`one agent at a time, ${singleRuns} runs each (load ${loadavg()[0]!.toFixed(2)}):`);
+    console.log(`  ${''.padEnd(34)} ${'bundle (bin)'.padStart(16)} ${'modules'.padStart(16)} ${'ratio'.padStart(8)}`);
+    console.log(line('boot CPU, median', median(b.bootCpuMs), median(m.bootCpuMs), 'ms', 0));
+    console.log(line('RSS 3 s after start, median', median(b.rssMiB), median(m.rssMiB), 'MiB'));
+  }
   const galaxy = await measure('galaxy', count, convergeTimeoutMs, serfPath);
   const serf = serfPath === '' ? null : await measure('serf', count, convergeTimeoutMs, serfPath);
   if (serf === null) console.log('serf not installed (apt-get install -y serf): Galaxy only');
@@ -228,7 +283,7 @@ async function main(): Promise<void> {
   console.log(line('boot CPU per agent, max', galaxy.bootCpuMsMax, serf?.bootCpuMsMax ?? null, 'ms', 0));
   console.log(line('boot wall time, all at once', galaxy.bootWallMs, serf?.bootWallMs ?? null, 'ms', 0));
   console.log(line('full views after the last boot', galaxy.convergeMs, serf?.convergeMs ?? null, 'ms', 0));
-  const out = { startedAt: new Date().toISOString(), loadAverageAtEnd: loadavg(), agents: count, galaxy, serf };
+  const out = { startedAt: new Date().toISOString(), loadAverageAtEnd: loadavg(), agents: count, entry: cli, galaxy, serf, single: singles };
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
   const file = join(root, 'bench', 'results', 'footprint.json');
   writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);

@@ -25,7 +25,7 @@
  * The machine is shared: the load average is recorded beside the figures.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -46,7 +46,9 @@ const kSettleJitterMs = 1_000;
 const kLinesMax = 4_096;
 
 const root = packageRoot();
-const cli = join(root, 'dist', 'src', 'ops', 'cli', 'main.js');
+// The program a user runs: package.json's bin (the bundle with its code cache, built by `npm run build`).
+const cli = join(root, (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: { galaxy: string } }).bin.galaxy);
+if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build (or npm run build:bundle)`);
 const dataRoot = mkdtempSync(join(tmpdir(), 'galaxy-bench-kill-'));
 // The watch ring's interval (the LAN default is 20 ms); GALAXY_KILL_WATCH_MS=0 measures
 // the agents with it off.

@@ -25,7 +25,8 @@ import { MembershipTable } from '../src/core/table/membership-table.js';
 import * as F from '../src/core/wire/format.js';
 import { parseWireAddress, type Message } from '../src/core/wire/message.js';
 import { PartsHarness, type Sent } from './support/engine-parts.js';
-import { addressOfName, idOfName, nameOfId } from './support/membership-transcript.js';
+import { addressOfName, idOfName, nameOfAddress, nameOfId } from './support/membership-transcript.js';
+import { Watcher } from '../src/core/membership/watcher.js';
 
 const { kStatusAlive: ALIVE, kStatusSuspect: SUSPECT, kStatusDead: DEAD, kStatusLeft: LEFT, kStatusEmpty: EMPTY } = F;
 const kNoPayload = new Uint8Array(0);
@@ -338,6 +339,51 @@ describe('Watcher and the direct relay of a death', () => {
       expect(h.drain()).toHaveLength(0);
       expect(h.watcher.active).toBe(false);
     }
+  });
+
+  it('with links: no beat on any timer; the targets are the two ring successors, the same array until the ring changes; a lost link sends one beat', () => {
+    const h = new PartsHarness({ watchIntervalMs: 20, watchSuccessors: 2 });
+    const watcher = new Watcher(h.ctx, true, true);
+    h.adopt(...names.map((n): [string, number, number] => [n, ALIVE, 1]));
+    const ring = ringOrder(names);
+    expect(watcher.links).toBe(true);
+    expect(watcher.nextDeadlineMs()).toBe(Infinity);
+    for (let t = 0; t <= 200; t += 5) {
+      h.at(t);
+      watcher.tick(t);
+    }
+    expect(h.drain()).toHaveLength(0);
+    const targets = watcher.watchTargets(200);
+    expect(targets.map(nameOfAddress)).toEqual(ring.slice(0, 2));
+    expect(watcher.watchTargets(201)).toBe(targets);
+    // The refresh a second later finds the same successors: still the same array.
+    expect(watcher.watchTargets(2_000)).toBe(targets);
+    // A lost link: one beat to that member (the heartbeat alone), none to an address not watched.
+    expect(watcher.linkLost(targets[0]!)).toBe(true);
+    expect(watcher.linkLost(addressOfName('H'))).toBe(false);
+    const beats = h.drain();
+    expect(beats.map((b) => b.to)).toEqual([ring[0]]);
+    expect(beats[0]!.messages.map((m) => m.type)).toEqual([F.kTypePushPullDigest]);
+    // The first successor dies (learned from another member): the ring closes over it at once.
+    h.state.declareDead(h.row(ring[0]!), 1, h.row(ring[1]!));
+    h.drain();
+    const next = watcher.watchTargets(2_001);
+    expect(next).not.toBe(targets);
+    expect(next.map(nameOfAddress)).toEqual(ring.slice(1, 3));
+    expect(h.ctx.stats.watchBeatsSent).toBe(1);
+  });
+
+  it('broken variant: a watcher beating in links mode would be caught by the no-timer check', () => {
+    // The beats watcher on the same farm does send on its timer: the check above can fail.
+    const h = new PartsHarness({ watchIntervalMs: 20, watchSuccessors: 2 });
+    const beats = new Watcher(h.ctx, true, false);
+    h.adopt(...names.map((n): [string, number, number] => [n, ALIVE, 1]));
+    for (let t = 0; t <= 200; t += 5) {
+      h.at(t);
+      beats.tick(t);
+    }
+    expect(h.drain().length).toBeGreaterThan(0);
+    expect(beats.watchTargets(200)).toEqual([]);
   });
 
   it('a death this node declares goes directly to every live member; above deathRelayDirectMax only to the gossip fanout', () => {

@@ -42,8 +42,8 @@ describe('the package tarball', () => {
     expect(files).toContain('LICENSE');
     expect(readFileSync(join(root, 'LICENSE'), 'utf8')).toMatch(/Apache License\s+Version 2\.0, January 2004[\s\S]*END OF TERMS AND CONDITIONS/);
     expect((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { license: string }).license).toBe('Apache-2.0');
-    for (const wanted of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/ops/cli/main.js', 'dist/workers/agent-worker.js', 'dist/asm/galaxy.wasm', 'native/udp_socket.cc', 'binding.gyp', 'scripts/build-native.mjs']) expect(files).toContain(wanted);
-    const unwanted = files.filter((f) => f.endsWith('.map') || f.endsWith('.wat') || f.includes('bench') || f.startsWith('test/') || f.endsWith('.tgz'));
+    for (const wanted of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/ops/cli/main.js', 'dist/workers/agent-worker.js', 'dist/bundle/galaxy.cjs', 'dist/bundle/galaxy-main.js', 'dist/bundle/agent-worker.cjs', 'dist/bundle/agent-worker-main.js', 'dist/asm/galaxy.wasm', 'native/udp_socket.cc', 'binding.gyp', 'scripts/build-native.mjs']) expect(files).toContain(wanted);
+    const unwanted = files.filter((f) => f.endsWith('.map') || f.endsWith('.wat') || f.includes('bench') || f.startsWith('test/') || f.endsWith('.tgz') || f.includes('/.cache/'));
     expect(unwanted).toEqual([]);
     const published = JSON.parse(readFileSync(join(root, 'tsconfig.package.json'), 'utf8')) as { compilerOptions: { sourceMap: boolean }; include: string[] };
     expect(published.compilerOptions.sourceMap).toBe(false);

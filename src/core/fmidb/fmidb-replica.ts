@@ -421,6 +421,17 @@ export class FmidbReplica {
   }
 
   /**
+   * Whether tick() has work waiting on its short period (gossipIntervalMs and the pulls'
+   * timeouts): announcements to gossip, pulls pending, sends queued behind the budget,
+   * syncs asked for. When false, the only timed work left is the periodic sync
+   * (syncIntervalMs, randomized) and the reaps (tombstoneReapMs), which a driver may run
+   * a second late: an idle agent need not wake every gossipIntervalMs for the FMIDB.
+   */
+  get busy(): boolean {
+    return this.announce.length > 0 || this.pulls.length > 0 || this.queues.length > 0 || this.syncTargets.length > 0 || this.outbox.length > 0;
+  }
+
+  /**
    * A message from node `fromId` (over a stream when viaStream). Malformed input is
    * counted and dropped; nothing a peer sends makes this throw.
    */

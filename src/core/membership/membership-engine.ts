@@ -52,6 +52,13 @@ export interface EngineOptions {
    * Default true.
    */
   unreachableEvidence?: boolean;
+  /**
+   * Whether the driver holds a link (a TCP connection) to each watch-ring successor
+   * instead of the engine beating to them every watchIntervalMs (watcher.ts): the
+   * driver asks for watchTargets() and calls watchLinkLost() when a link closes. No
+   * idle traffic; only meaningful with unreachableEvidence. Default false (beats).
+   */
+  watchLinks?: boolean;
 }
 
 /**
@@ -108,7 +115,7 @@ export class MembershipEngine {
     this.state = ctx.state = new MemberState(ctx);
     this.prober = ctx.prober = new Prober(ctx);
     this.dissemination = ctx.dissemination = new Dissemination(ctx);
-    this.watcher = ctx.watcher = new Watcher(ctx, options.unreachableEvidence ?? true);
+    this.watcher = ctx.watcher = new Watcher(ctx, options.unreachableEvidence ?? true, options.watchLinks ?? false);
     this.antiEntropy = ctx.antiEntropy = new AntiEntropy(ctx, (options.seeds ?? []).filter((s) => s !== formatWireAddress(options.address)));
     const meta = options.meta ?? new Uint8Array(0);
     if (meta.length > this.config.metaBytesMax) throw new RangeError(`meta of ${meta.length} bytes exceeds metaBytesMax ${this.config.metaBytesMax}`);
@@ -323,6 +330,27 @@ export class MembershipEngine {
   /** Whether watch beats are sent (the transport sees ICMP and the config enables them). */
   get watching(): boolean {
     return this.watcher.active;
+  }
+
+  /**
+   * With watchLinks: the addresses of the ring successors to hold a link to (the same
+   * array while they are unchanged; empty before start, when leaving or when off).
+   */
+  watchTargets(): readonly string[] {
+    if (!this.started) return [];
+    this.ctx.now = this.ctx.env.nowMs();
+    return this.watcher.watchTargets(this.ctx.now);
+  }
+
+  /**
+   * With watchLinks: the link to `address` closed. Sends it one beat at once, so a dead
+   * process's kernel answers with an ICMP unreachable (then unreachable() and the urgent
+   * confirmation run as for a beat); a live member merges it. Returns whether one was sent.
+   */
+  watchLinkLost(address: string): boolean {
+    if (!this.started) return false;
+    this.ctx.now = this.ctx.env.nowMs();
+    return this.watcher.linkLost(address);
   }
 
   /** The ring successors this node beats to (rows), for tests and diagnostics. */

@@ -8,6 +8,7 @@ import type { EngineContext } from './engine-context.js';
  * is O(N), so it must not run on every beat.
  */
 const kRingRefreshBeats = 50;
+const kNoTargets: readonly string[] = Object.freeze([]);
 
 /**
  * The watch ring, the part of the membership engine that makes a kill known within
@@ -30,6 +31,17 @@ const kRingRefreshBeats = 50;
  * traffic is constant per node: watchSuccessors datagrams per watchIntervalMs. A host
  * that vanishes with its kernel (power loss) answers nothing; SWIM's probes find it as
  * before, and the beats change nothing there: they never raise a suspicion by silence.
+ *
+ * Held links instead of beats (`links`, the agent on the native transport): the driver
+ * keeps one TCP connection open to each ring successor (watchTargets()) and sends
+ * nothing on it. When a successor's process dies its kernel closes the connection at
+ * once (FIN or RST), and the driver calls linkLost(): one beat goes to that member
+ * right then, whose ICMP unreachable starts the same confirmation as above. So a kill
+ * is noticed within a round trip with no idle traffic at all; a connection closed for
+ * any other reason (the peer's idle timeout) costs one beat the live peer simply
+ * merges, never a suspicion. In this mode no beat is sent on a timer, and the ring is
+ * recomputed when the driver asks for the targets (on the same triggers, and at least
+ * every kRingRefreshBeats * watchIntervalMs).
  */
 export class Watcher {
   /** The ring successors' rows, refreshed every kRingRefreshBeats beats or when one leaves the live set. */
@@ -43,11 +55,18 @@ export class Watcher {
   /** Live members when the ring was last computed: a join or a death changes it, and the ring is recomputed at the next beat. */
   private liveAtRefresh = -1;
   private readonly enabled: boolean;
+  /** Whether the driver holds links to the successors instead of beating to them. */
+  readonly links: boolean;
+  /** Next time watchTargets() recomputes the ring even when nothing changed (links mode). */
+  private nextRefreshAtMs = -Infinity;
+  /** The successors' addresses as last handed out by watchTargets() (links mode). */
+  private targets: readonly string[] = [];
   private readonly ctx: EngineContext;
 
-  constructor(ctx: EngineContext, enabled: boolean) {
+  constructor(ctx: EngineContext, enabled: boolean, links = false) {
     this.ctx = ctx;
     this.enabled = enabled && ctx.config.watchIntervalMs > 0 && ctx.config.watchSuccessors > 0;
+    this.links = this.enabled && links;
     this.successors = new Int32Array(ctx.config.watchSuccessors);
     this.distHigh = new Float64Array(ctx.config.watchSuccessors);
     this.distLow = new Float64Array(ctx.config.watchSuccessors);
@@ -62,14 +81,45 @@ export class Watcher {
     return Array.from(this.successors.subarray(0, this.successorCount));
   }
 
-  /** The next beat, or Infinity when the watch is off. */
+  /** The next beat, or Infinity when the watch is off or held by links (nothing is sent on a timer then). */
   nextDeadlineMs(): number {
-    return this.enabled && !this.ctx.leaving ? this.nextBeatAtMs : Infinity;
+    return this.enabled && !this.links && !this.ctx.leaving ? this.nextBeatAtMs : Infinity;
+  }
+
+  /**
+   * Links mode: the addresses of the ring successors the driver should hold a link to,
+   * recomputed when the live count changed, a successor left the live set, or
+   * kRingRefreshBeats * watchIntervalMs passed. The same array is returned while the
+   * successors are unchanged, so a driver compares by identity. Empty when leaving or off.
+   */
+  watchTargets(now: number): readonly string[] {
+    if (!this.links || this.ctx.leaving) return kNoTargets;
+    if (now >= this.nextRefreshAtMs || this.ctx.state.liveMembers !== this.liveAtRefresh || !this.successorsLive()) {
+      this.nextRefreshAtMs = now + kRingRefreshBeats * this.ctx.config.watchIntervalMs;
+      this.refresh();
+      const next: string[] = [];
+      for (let i = 0; i < this.successorCount; i++) next.push(this.ctx.addressOf(this.successors[i]!));
+      if (next.length !== this.targets.length || next.some((a, i) => a !== this.targets[i])) this.targets = next;
+    }
+    return this.targets;
+  }
+
+  /**
+   * Links mode: the link to `address` closed (its process may be gone). One beat goes
+   * there now: a dead process's kernel answers it with an ICMP unreachable, which the
+   * transport reports (unreachable()) and the prober confirms; a live one merges it.
+   * Returns whether a beat was sent (the address is a current successor).
+   */
+  linkLost(address: string): boolean {
+    if (!this.links || this.ctx.leaving || !this.targets.includes(address)) return false;
+    this.ctx.stats.watchBeatsSent++;
+    this.ctx.dissemination.sendBeat(address);
+    return true;
   }
 
   /** Sends the beats when one is due. */
   tick(now: number): void {
-    if (!this.enabled || now < this.nextBeatAtMs || this.ctx.leaving) return;
+    if (!this.enabled || this.links || now < this.nextBeatAtMs || this.ctx.leaving) return;
     this.nextBeatAtMs = now + this.ctx.config.watchIntervalMs;
     if (++this.beatsSinceRefresh >= kRingRefreshBeats || this.ctx.state.liveMembers !== this.liveAtRefresh || !this.successorsLive()) this.refresh();
     for (let i = 0; i < this.successorCount; i++) {

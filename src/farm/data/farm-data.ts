@@ -75,6 +75,10 @@ export interface FarmDataOptions {
   readonly restoredGraceMs?: number;
 }
 
+/** Period of the landscapes' evaluation tick, ms, while any is defined (options.landscapeTickMs overrides it). */
+const kLandscapeTickMs = 250;
+/** Period of the landscapes' tick while none is defined, ms. */
+const kLandscapeIdleTickMs = 1000;
 /** How long after a start from a snapshot a node must be back in membership before its restored record is departed. */
 const kRestoredGraceMs = 60_000;
 const kSnapshotFormat = 1;
@@ -143,6 +147,7 @@ export class FarmData {
   private restored = new Set<string>();
   private restoredUntilMs = 0;
   private landscapeTimer: NodeJS.Timeout | null = null;
+  private landscapePeriodMs = 0;
   private closed = false;
 
   constructor(options: FarmDataOptions) {
@@ -187,9 +192,8 @@ export class FarmData {
   start(): void {
     if (this.closed || this.timer !== null) return;
     this.timer = setInterval(() => this.tick(), this.options.tickMs ?? 1000);
-    this.landscapeTimer = setInterval(() => this.tickLandscapes(), this.options.landscapeTickMs ?? 250);
+    this.armLandscapeTimer(this.options.landscapeTickMs ?? kLandscapeTickMs);
     this.timer.unref();
-    this.landscapeTimer.unref();
     if (this.options.snapshotFile !== undefined) {
       this.snapshotTimer = setInterval(() => void this.saveSnapshot(), this.options.snapshotIntervalMs ?? 60_000);
       this.snapshotTimer.unref();
@@ -419,8 +423,22 @@ export class FarmData {
     }
   }
 
+  private armLandscapeTimer(periodMs: number): void {
+    if (this.landscapeTimer !== null) clearInterval(this.landscapeTimer);
+    this.landscapePeriodMs = periodMs;
+    this.landscapeTimer = setInterval(() => this.tickLandscapes(), periodMs);
+    this.landscapeTimer.unref();
+  }
+
   private tickLandscapes(): void {
     if (this.closed) return;
+    // With no landscape defined the tick has nothing to evaluate: it runs once a second
+    // instead of four times, so an idle agent's main thread sleeps (issue 14 item 7). A
+    // landscape defined meanwhile is evaluated at the next tick, within kLandscapeIdleTickMs.
+    if (this.options.landscapeTickMs === undefined) {
+      const periodMs = this.landscapes.landscapeCount === 0 ? kLandscapeIdleTickMs : kLandscapeTickMs;
+      if (periodMs !== this.landscapePeriodMs) this.armLandscapeTimer(periodMs);
+    }
     const result = this.landscapes.tick(Date.now());
     const events = this.landscapes.drainEvents();
     for (const event of events) {

@@ -127,7 +127,7 @@ export class AgentHost extends EventEmitter<AgentHostEvents> implements FmidbLin
       secure: settings.secure,
       gossip: !settings.secure || settings.keys.length > 0,
     };
-    const worker = new Worker(join(packageRoot(), 'dist', 'workers', 'agent-worker.js'), { workerData: data });
+    const worker = new Worker(agentWorkerEntry(), { workerData: data });
     const host = new AgentHost(settings, worker, table);
     await host.waitUntilReady(settings.startTimeoutMs);
     return host;
@@ -389,3 +389,12 @@ export class AgentHost extends EventEmitter<AgentHostEvents> implements FmidbLin
 }
 
 type ReadyReport = Extract<AgentWorkerReport, { type: 'ready' }>;
+
+/**
+ * The worker's entry: inside the bundled program (scripts/bundle.mjs defines
+ * globalThis.galaxyBundled) the bundled worker with its code cache, else the compiled module.
+ */
+function agentWorkerEntry(): string {
+  const bundled = (globalThis as { galaxyBundled?: boolean }).galaxyBundled === true;
+  return bundled ? join(packageRoot(), 'dist', 'bundle', 'agent-worker.cjs') : join(packageRoot(), 'dist', 'workers', 'agent-worker.js');
+}

@@ -23,6 +23,7 @@ import { NativeTransport } from '../transport/native-transport.js';
 import { Keyring, kSealOverheadBytes } from '../security/keyring.js';
 import { ReceiveViews } from '../native/receive-views.js';
 import * as F from '../../core/wire/format.js';
+import { WatchLinks } from './watch-links.js';
 import { Prng } from '../../core/util/prng.js';
 import { isEnvelope } from '../../core/messenger/envelope.js';
 import { formatNodeId, parseWireAddress } from '../../core/wire/message.js';
@@ -76,6 +77,12 @@ const kAdmissionPerSecondMax = 200;
  * run only when the driver wakes anyway): not a settled gain, so it is not done.
  */
 const kFmidbTickMs = 100;
+/**
+ * The FMIDB's timer period while it has nothing waiting (FmidbReplica.busy false), ms:
+ * only the periodic sync (30 s, randomized) and the reaps are due then, and a second
+ * late changes nothing for them. An idle agent used to wake ten times a second for it.
+ */
+const kFmidbIdleTickMs = 1000;
 /** FMIDB changes held for the next report at most; the replica coalesces per key, so this is a burst bound. */
 const kFmidbChangesMax = 65_536;
 /** How often the FMIDB's counters are reported when nothing changed, ms. */
@@ -125,6 +132,8 @@ interface Running {
   readonly stream: StreamTransport;
   /** Wakes the driver at the engine's next deadline (never more often than tickIntervalMs). */
   readonly wake: DeadlineTimer;
+  /** The watch ring's links to this node's ring successors (null when the watch beats run instead, or not at all). */
+  readonly watchLinks: WatchLinks | null;
 }
 
 export class NodeDriver {
@@ -159,6 +168,7 @@ export class NodeDriver {
   private fmidbChangesDropped = 0;
   private fmidbOpen = false;
   private nextFmidbTickMs = Infinity;
+  private lastFmidbTickMs = -Infinity;
   private fmidbCountersAtMs = 0;
 
   constructor(options: NodeDriverOptions) {
@@ -207,8 +217,11 @@ export class NodeDriver {
         incarnation: data.incarnation,
         meta: data.meta,
         seeds: data.seeds,
-        // The watch beats only help where ICMP unreachables are seen (the native transport).
+        // The watch only helps where ICMP unreachables are seen (the native transport).
         unreachableEvidence: datagram.kind === 'native',
+        // The ring is held by TCP links the kernel closes when a process dies, not by
+        // beats every watchIntervalMs: no idle traffic (watch-links.ts).
+        watchLinks: true,
         random: new Prng(data.randomSeed),
         direct: {
           nowMs: () => performance.now(),
@@ -263,7 +276,8 @@ export class NodeDriver {
     // tickIntervalMs, which is the shortest gap between wake-ups. Every input may bring a
     // deadline forward or leave events to post, so each one re-arms.
     const wake = new DeadlineTimer(data.tickIntervalMs, () => this.tick());
-    this.running = { runtime, stack, engine, datagram, stream, wake };
+    const watchLinks = engine.watching ? new WatchLinks((to) => this.watchLinkLost(to), () => performance.now()) : null;
+    this.running = { runtime, stack, engine, datagram, stream, wake, watchLinks };
     this.tick();
     if (data.gossip) this.startGossip();
     this.post({ type: 'ready', address, id: formatNodeId(id), incarnation: engine.incarnation, backend: runtime.backendReason, transport: datagram.kind, transportReason });
@@ -451,6 +465,7 @@ export class NodeDriver {
       await new Promise((resolve) => setTimeout(resolve, flushMs));
     }
     r.wake.stop();
+    r.watchLinks?.close();
     this.flushEvents();
     await Promise.all([r.datagram.close(), r.stream.close()]);
     this.post({ type: 'stopped' });
@@ -529,11 +544,17 @@ export class NodeDriver {
     r.stack.advance();
   }
 
+  private fmidbBusy(r: Running): boolean {
+    return this.fmidbOpen && r.stack.hasFmidb && r.stack.fmidb.replica.busy;
+  }
+
   /** Arms the wake-up for the stack's next deadline, or now when output waits to be posted. */
   private rearm(): void {
     const r = this.running;
     if (r === null) return;
     const pending = r.engine.hasPendingOutput || this.appInbox.length > 0 || this.pendingEvents.length > 0 || this.pendingUser.length > 0 || this.pendingChanges.length > 0;
+    // A write or a received digest gave the idle FMIDB work: back to its short period.
+    if (this.lastFmidbTickMs > -Infinity && this.nextFmidbTickMs > this.lastFmidbTickMs + kFmidbTickMs && this.fmidbBusy(r)) this.nextFmidbTickMs = this.lastFmidbTickMs + kFmidbTickMs;
     r.wake.armAt(pending ? performance.now() : Math.min(r.engine.nextDeadlineMs(), this.nextFmidbTickMs));
   }
 
@@ -614,8 +635,21 @@ export class NodeDriver {
     this.command({ type: 'lag', lagMs });
     r.stack.tick(now);
     this.act();
-    if (now >= this.nextFmidbTickMs) this.nextFmidbTickMs = now + kFmidbTickMs;
+    if (now >= this.nextFmidbTickMs) {
+      this.lastFmidbTickMs = now;
+      this.nextFmidbTickMs = now + (this.fmidbBusy(r) ? kFmidbTickMs : kFmidbIdleTickMs);
+    }
+    // The watch links follow the ring (the same array while it is unchanged: no work).
+    r.watchLinks?.update(r.engine.watchTargets());
     this.flushEvents();
+    this.rearm();
+  }
+
+  /** A watch link closed: one beat to that member now, whose ICMP unreachable (if its process is gone) starts the confirmation. */
+  private watchLinkLost(to: string): void {
+    const r = this.running;
+    if (r === null || !this.gossiping || this.suspended || this.stopping) return;
+    r.engine.watchLinkLost(to);
     this.rearm();
   }
 

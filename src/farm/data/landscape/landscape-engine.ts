@@ -332,6 +332,11 @@ export class LandscapeEngine implements LandscapeResolver {
     return { evaluated, failed };
   }
 
+  /** Landscapes defined (evaluated or not). */
+  get landscapeCount(): number {
+    return this.states.size;
+  }
+
   /** Membership changes since the previous drain, one event per landscape that changed. */
   drainEvents(): LandscapeEvent[] {
     return this.events.drain({ membersOf: (name) => this.states.get(name)?.members });
