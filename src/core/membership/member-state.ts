@@ -22,6 +22,9 @@ const kNoMeta = new Uint8Array(0);
  * keeps what the table does not: the status each row had when last seen, so a change
  * made by a kernel merge becomes the right event and timer (settle).
  */
+/** What drainEvents returns when nothing happened (frozen: callers only read it). */
+const kNoEvents = Object.freeze([]) as unknown as MembershipEvent[];
+
 export class MemberState {
   /** Members known alive or suspect, this node included. */
   liveMembers = 1;
@@ -407,6 +410,8 @@ export class MemberState {
 
   /** Membership events since the last call, oldest first. */
   drainEvents(): MembershipEvent[] {
+    // Most ticks have none: hand back one shared empty array rather than a new one each time.
+    if (this.events.length === 0) return kNoEvents;
     const out = this.events;
     this.events = [];
     return out;
