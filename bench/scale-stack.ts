@@ -13,6 +13,7 @@
  * Target (issue 15): 99% of nodes within 1 s at 10,000 nodes under 5% loss. Prints one
  * JSON object (figures in ms and bytes).
  */
+import type { FmidbOptions } from '../src/core/fmidb/config.js';
 import { membershipConfig } from '../src/core/membership/config.js';
 import { NetworkSimulator } from '../src/sim/network-simulator.js';
 import { nodeAddress } from '../src/sim/node-address.js';
@@ -33,7 +34,10 @@ const addresses = Array.from({ length: n }, (_, i) => nodeAddress(i));
 /** write key -> sim time each node first held it. */
 const heldAt = new Map<string, Map<string, number>>();
 let t0 = -1;
+// FMIDB options as JSON, to compare settings (the defaults when absent).
+const fmidbOptions = process.env.GALAXY_STACK_FMIDB === undefined ? undefined : JSON.parse(process.env.GALAXY_STACK_FMIDB) as FmidbOptions;
 const farm = new SimulatedStackFarm(sim, {
+  ...(fmidbOptions === undefined ? {} : { fmidb: fmidbOptions }),
   membership: membershipConfig({ membersMax: n + 16, failedProbesToSuspect: 2 }, 'lan'),
   startsMax: n + 8,
   prepopulate: addresses,

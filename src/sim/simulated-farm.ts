@@ -35,6 +35,8 @@ export interface SimulatedFarmOptions {
    * 33 of a row's 65 bytes and changes no result; on by default.
    */
   shareIdentity?: boolean;
+  /** The engines' BeatMemo (on by default); off only to show it changes nothing. */
+  beatMemo?: boolean;
 }
 
 interface SharedIdentityTable {
@@ -125,6 +127,7 @@ export class SimulatedFarm {
       seeds,
       // Thousands of engines share this process: no per-engine cache of address texts.
       addressTextsMax: 0,
+      ...(this.options.beatMemo === false ? { beatMemo: false } : {}),
     });
     if (template !== null) engine.adoptTable();
     this.engines.set(context.address, engine);

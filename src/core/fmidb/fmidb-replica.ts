@@ -527,7 +527,7 @@ export class FmidbReplica {
       this.counters.pullsSuppressed++;
       return;
     }
-    this.pulls.add(key, high, low, peer, now + this.config.requestTimeoutMs);
+    this.pulls.add(key, high, low, peer, now + this.config.requestTimeoutMs, from);
     const item: PullItem = { high, low, version: ours };
     this.queues.queuePull(from, key, item, stream);
   }
@@ -538,7 +538,7 @@ export class FmidbReplica {
     const ours = row < 0 ? -1 : this.f64[this.versionsIndex + row]!;
     if (ours >= p.version || p.alternate === null) return;
     this.counters.pullsRetried++;
-    this.pulls.add(key, p.high, p.low, p.version, now + this.config.requestTimeoutMs);
+    this.pulls.add(key, p.high, p.low, p.version, now + this.config.requestTimeoutMs, p.alternate);
     this.queues.queuePull(p.alternate, key, { high: p.high, low: p.low, version: ours }, false);
   }
 

@@ -16,7 +16,8 @@ export interface PendingPull {
  * pending, announcements of the same or an older version are not pulled again, so a
  * replica that hears of an update from several peers at once fetches it once; the last
  * of those peers is kept as the alternate. A pull still unanswered at its deadline (the
- * pull or its answer was lost) is sent again to the alternate, at most attemptsMax times
+ * pull or its answer was lost) is sent again to the alternate (the peer first asked when
+ * no other announced it), at most attemptsMax times
  * in all: without that, a loss late in the epidemic, when no peer announces the version
  * any more, would leave it to the next full sync.
  *
@@ -44,11 +45,17 @@ export class PendingPulls {
     return true;
   }
 
-  add(key: number, high: number, low: number, version: number, untilMs: number): void {
+  /**
+   * A pull of `version` sent to `asked`, answered by `untilMs` or retried. `asked` is the
+   * first alternate: when no other peer announces the version meanwhile, a lost pull or
+   * answer is asked of the same peer again (losses are independent), instead of waiting
+   * for an announcement that may never come.
+   */
+  add(key: number, high: number, low: number, version: number, untilMs: number, asked: string | null = null): void {
     const before = this.items.get(key);
     this.items.delete(key);
     if (this.items.size >= this.lengthMax) this.items.delete(this.items.keys().next().value!);
-    this.items.set(key, { high, low, version, untilMs, alternate: null, attempts: (before?.version === version ? before.attempts : 0) + 1 });
+    this.items.set(key, { high, low, version, untilMs, alternate: asked, attempts: (before?.version === version ? before.attempts : 0) + 1 });
   }
 
   /** The origin arrived at `version`: a pull for it up to that version is done. */

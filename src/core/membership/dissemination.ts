@@ -22,6 +22,8 @@ export class Dissemination {
   private readonly ctx: EngineContext;
   private readonly broadcasts: BroadcastQueue;
   private selfPart: Uint8Array | null = null;
+  /** The last beat datagram, assembled from selfPart: the same bytes until the heartbeat entry changes. */
+  private beat: Uint8Array | null = null;
   private userMessages: Uint8Array[] = [];
   private readonly userSeen = new Set<string>();
   private readonly userSeenOrder: string[] = [];
@@ -67,6 +69,7 @@ export class Dissemination {
   /** This node's heartbeat entry changed (a probe round, a new incarnation, a leave): encode it anew. */
   heartbeatChanged(): void {
     this.selfPart = null;
+    this.beat = null;
   }
 
   queueAnnouncement(row: number): void {
@@ -105,9 +108,25 @@ export class Dissemination {
    * A watch beat (Watcher): this node's heartbeat entry alone, no news and no reply
    * asked. News stays off the beats on purpose: they go to the same few ring successors
    * fifty times a second and would spend every broadcast's retransmit budget there.
+   * A beat's bytes depend on the heartbeat entry alone, so they are assembled once per
+   * heartbeat change (heartbeatChanged) and the same bytes are sent until then: the
+   * receiver must not keep them past the call, as with any datagram handed over.
    */
   sendBeat(address: string): void {
-    this.sendOnly(address, []);
+    const ctx = this.ctx;
+    if (address === '-' || address === ctx.selfAddress || ctx.leaving) return;
+    let beat = this.beat;
+    if (beat === null) {
+      const parts = ctx.scratch.partList;
+      parts[0] = this.heartbeatPart();
+      const length = assembleParts(ctx.runtime, ctx.scratch.sendPacket, parts, ctx.config.datagramBytesMax, 1);
+      parts[0] = kEmpty;
+      if (length < 0) return;
+      beat = this.beat = ctx.scratch.sendView(length).slice();
+    }
+    ctx.stats.datagramsSent++;
+    ctx.stats.bytesSent += beat.length;
+    ctx.env.sendDatagram(address, beat);
   }
 
   /**

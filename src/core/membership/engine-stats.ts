@@ -23,6 +23,8 @@ export class EngineStats {
   unreachableReports = 0;
   /** Watch beats sent to ring successors (Watcher). */
   watchBeatsSent = 0;
+  /** Received heartbeat-only datagrams that repeated one already merged, so were not decoded again (BeatMemo). */
+  beatRepeatsSkipped = 0;
   /** Datagrams sent to relay a death this node declared directly to a member. */
   deathRelays = 0;
   streamFailures = 0;

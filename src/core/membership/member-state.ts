@@ -22,9 +22,14 @@ const kNoMeta = new Uint8Array(0);
  * keeps what the table does not: the status each row had when last seen, so a change
  * made by a kernel merge becomes the right event and timer (settle).
  */
+/** What drainEvents returns when nothing happened (frozen: callers only read it). */
+const kNoEvents = Object.freeze([]) as unknown as MembershipEvent[];
+
 export class MemberState {
   /** Members known alive or suspect, this node included. */
   liveMembers = 1;
+  /** Rows removed from the table (reaped tombstones) or taken over with it (adopt): BeatMemo's guard. */
+  removals = 0;
   readonly meta = new Map<number, Uint8Array>();
   private readonly ctx: EngineContext;
   private readonly suspicions = new Map<number, Suspicion>();
@@ -56,6 +61,8 @@ export class MemberState {
     }
     this.liveMembers = live;
     this.ctx.addressIndex.rebuild();
+    this.ctx.watcher.noteChanged(-1);
+    this.removals++;
   }
 
   /** Starts the sweep timer (at start()). */
@@ -85,6 +92,7 @@ export class MemberState {
   settle(row: number, metaChanged: boolean): void {
     // Every insertion and change of address reaches settle (merges and ALIVE messages).
     this.ctx.addressIndex.refresh(row);
+    this.ctx.watcher.noteChanged(row);
     const table = this.ctx.table;
     const status = table.status[row]!;
     const before = this.knownStatus[row]!;
@@ -283,6 +291,7 @@ export class MemberState {
     this.ctx.dissemination.forget(this.ctx.key(row));
     this.meta.delete(row);
     this.knownStatus[row] = F.kStatusEmpty;
+    this.removals++;
     this.ctx.table.remove(row);
     this.ctx.addressIndex.refresh(row);
   }
@@ -401,6 +410,8 @@ export class MemberState {
 
   /** Membership events since the last call, oldest first. */
   drainEvents(): MembershipEvent[] {
+    // Most ticks have none: hand back one shared empty array rather than a new one each time.
+    if (this.events.length === 0) return kNoEvents;
     const out = this.events;
     this.events = [];
     return out;

@@ -13,6 +13,7 @@ import { MemberState } from './member-state.js';
 import type { MembershipEvent } from './membership-event.js';
 import { Prober } from './prober.js';
 import { Watcher } from './watcher.js';
+import { BeatMemo } from './beat-memo.js';
 
 // The engine's parts of the outside world and its scratch and counters live in files of
 // their own; callers keep importing them from here.
@@ -22,6 +23,8 @@ export { EngineStats } from './engine-stats.js';
 
 /** Reply-to address texts an agent's engine remembers by default (see EngineOptions.addressTextsMax). */
 const kAddressTextsMaxDefault = 16_384;
+/** Datagrams at most this long may be remembered by the BeatMemo (a beat is about 40 bytes with an IPv6 address). */
+const kBeatBytesMax = 64;
 /** Seeds a running node takes at most (replaceSeeds): as many as discovery reports (kDiscoveredSeedsMax), enough to find a farm through. */
 export const kSeedsMax = 1024;
 
@@ -59,6 +62,12 @@ export interface EngineOptions {
    * idle traffic; only meaningful with unreachableEvidence. Default false (beats).
    */
   watchLinks?: boolean;
+  /**
+   * Recognise a heartbeat-only datagram repeating one already merged from the same
+   * sender and skip its decode and merge (BeatMemo); true by default. Off only to show
+   * that it changes nothing (test/beat-memo.test.ts).
+   */
+  beatMemo?: boolean;
 }
 
 /**
@@ -102,6 +111,8 @@ export class MembershipEngine {
   private readonly dissemination: Dissemination;
   private readonly antiEntropy: AntiEntropy;
   private readonly watcher: Watcher;
+  /** Heartbeat-only datagrams received in full, by sender: repeats change nothing (null when no beats are expected). */
+  private readonly beatMemo: BeatMemo | null;
   private started = false;
 
   constructor(options: EngineOptions) {
@@ -116,6 +127,7 @@ export class MembershipEngine {
     this.prober = ctx.prober = new Prober(ctx);
     this.dissemination = ctx.dissemination = new Dissemination(ctx);
     this.watcher = ctx.watcher = new Watcher(ctx, options.unreachableEvidence ?? true, options.watchLinks ?? false);
+    this.beatMemo = options.beatMemo !== false && this.config.watchSuccessors > 0 ? new BeatMemo(Math.max(4, 2 * this.config.watchSuccessors)) : null;
     this.antiEntropy = ctx.antiEntropy = new AntiEntropy(ctx, (options.seeds ?? []).filter((s) => s !== formatWireAddress(options.address)));
     const meta = options.meta ?? new Uint8Array(0);
     if (meta.length > this.config.metaBytesMax) throw new RangeError(`meta of ${meta.length} bytes exceeds metaBytesMax ${this.config.metaBytesMax}`);
@@ -230,6 +242,16 @@ export class MembershipEngine {
       this.stats.wire.record(-F.kErrTooLarge);
       return;
     }
+    // A watch beat repeating one already merged changes nothing (BeatMemo says why).
+    const memo = this.beatMemo;
+    if (memo !== null && bytes.length <= kBeatBytesMax) {
+      const repeated = memo.repeatCount(from, bytes, this.state.removals);
+      if (repeated >= 0) {
+        this.stats.beatRepeatsSkipped++;
+        this.stats.wire.record(repeated);
+        return;
+      }
+    }
     const { u8 } = ctx.runtime.views;
     const packet = ctx.scratch.receivePacket;
     u8.set(bytes, packet);
@@ -238,15 +260,18 @@ export class MembershipEngine {
     this.stats.wire.record(count);
     if (count < 0 || ctx.leaving) return;
     let hasEntries = false;
+    let digestsOnly = true;
     for (let i = 0; i < count; i++) {
       const type = u8[tape.message(i) + F.kMsgType];
       if (type === F.kTypePushPullDigest || type === F.kTypePushPullState) hasEntries = true;
+      if (type !== F.kTypePushPullDigest) digestsOnly = false;
     }
     // Messages first: an ALIVE brings a new member in with its metadata, so its join
     // event carries tags; then the heartbeat entries.
     for (let i = 0; i < count; i++) this.handleMessage(from, tape.message(i));
     if (hasEntries) this.antiEntropy.mergeEntries(packet, bytes.length, F.kDatagramBytesMax, bytes, true);
     this.antiEntropy.announceLearned();
+    if (memo !== null && digestsOnly && bytes.length <= kBeatBytesMax && !ctx.leaving) memo.remember(from, bytes, count, this.state.removals);
   }
 
   /** Handles one stream frame (push-pull state). */

@@ -1,13 +1,6 @@
 import * as F from '../wire/format.js';
 import type { EngineContext } from './engine-context.js';
 
-/**
- * How often, in watch beats, the ring successors are recomputed even when none of
- * them changed state: a new member with an id between this node and its successors is
- * taken into the ring within this many beats (one second at the LAN defaults). The scan
- * is O(N), so it must not run on every beat.
- */
-const kRingRefreshBeats = 50;
 const kNoTargets: readonly string[] = Object.freeze([]);
 
 /**
@@ -22,9 +15,17 @@ const kNoTargets: readonly string[] = Object.freeze([]);
  * the death directly to every member. So the first survivor learns within one beat
  * interval plus two round trips, whatever the farm size and the probe interval.
  *
- * The ring is recomputed (one O(N) scan) at the first beat after the number of live
- * members changed, when a successor left the live set, and every kRingRefreshBeats
- * beats in any case, so a newcomer is watched from its first beat interval on.
+ * The ring is recomputed (one O(N) scan) at the first beat after a change that can
+ * alter it: MemberState.settle, through which every insertion, status, incarnation and
+ * address change of a row passes, calls noteChanged(row), which marks the ring stale
+ * when the row is a successor (it left the live set or moved) or a live member nearer
+ * than the farthest successor (a newcomer, watched from its first beat interval on).
+ * Nothing else can change which live members follow this node (rows never move; a
+ * row's id changes only through removal, which only tombstones reach), so a quiet farm
+ * never rescans: at 10,000 members a periodic rescan (once a second, as this class did
+ * before) cost each node 10,000 rows a second and dominated a simulated farm's CPU.
+ * The successors' address texts are kept from the scan, for the same reason: a
+ * successor's address changes only through settle, which marks the ring stale.
  *
  * The ring is by id, not random, so every live member is watched by exactly
  * `watchSuccessors` predecessors (when the farm has more members than that) and the
@@ -40,25 +41,23 @@ const kNoTargets: readonly string[] = Object.freeze([]);
  * is noticed within a round trip with no idle traffic at all; a connection closed for
  * any other reason (the peer's idle timeout) costs one beat the live peer simply
  * merges, never a suspicion. In this mode no beat is sent on a timer, and the ring is
- * recomputed when the driver asks for the targets (on the same triggers, and at least
- * every kRingRefreshBeats * watchIntervalMs).
+ * recomputed when the driver asks for the targets, on the same triggers (noteChanged).
  */
 export class Watcher {
-  /** The ring successors' rows, refreshed every kRingRefreshBeats beats or when one leaves the live set. */
+  /** The ring successors' rows, recomputed when stale (noteChanged) or when one leaves the live set. */
   private readonly successors: Int32Array;
   private successorCount = 0;
   /** Ring distance of each successor from self, as unsigned 32-bit (high, low) words, kept sorted. */
   private readonly distHigh: Float64Array;
   private readonly distLow: Float64Array;
+  /** The successors' address texts, from the last scan. */
+  private readonly successorAddresses: string[];
   private nextBeatAtMs = 0;
-  private beatsSinceRefresh = kRingRefreshBeats;
-  /** Live members when the ring was last computed: a join or a death changes it, and the ring is recomputed at the next beat. */
-  private liveAtRefresh = -1;
+  /** The ring must be recomputed at the next beat (see noteChanged); set until the first scan. */
+  private stale = true;
   private readonly enabled: boolean;
   /** Whether the driver holds links to the successors instead of beating to them. */
   readonly links: boolean;
-  /** Next time watchTargets() recomputes the ring even when nothing changed (links mode). */
-  private nextRefreshAtMs = -Infinity;
   /** The successors' addresses as last handed out by watchTargets() (links mode). */
   private targets: readonly string[] = [];
   private readonly ctx: EngineContext;
@@ -70,6 +69,45 @@ export class Watcher {
     this.successors = new Int32Array(ctx.config.watchSuccessors);
     this.distHigh = new Float64Array(ctx.config.watchSuccessors);
     this.distLow = new Float64Array(ctx.config.watchSuccessors);
+    this.successorAddresses = new Array<string>(ctx.config.watchSuccessors).fill('-');
+  }
+
+  /**
+   * A row's status, incarnation, address or identity changed (MemberState.settle), or
+   * the whole table was taken over (row -1): marks the ring stale when the change can
+   * alter it, that is when the row is a successor, or a live member at most as far as
+   * the farthest successor (or the ring is not full).
+   */
+  noteChanged(row: number): void {
+    if (this.stale || !this.enabled) return;
+    const ctx = this.ctx;
+    if (row < 0) {
+      this.stale = true;
+      return;
+    }
+    if (row === ctx.selfRow) return;
+    for (let i = 0; i < this.successorCount; i++) {
+      if (this.successors[i] === row) {
+        this.stale = true;
+        return;
+      }
+    }
+    const table = ctx.table;
+    const s = table.status[row];
+    if (s !== F.kStatusAlive && s !== F.kStatusSuspect) return;
+    const k = this.successors.length;
+    if (this.successorCount < k) {
+      this.stale = true;
+      return;
+    }
+    let low = table.idLow[row]! - table.idLow[ctx.selfRow]!;
+    let high = table.idHigh[row]! - table.idHigh[ctx.selfRow]!;
+    if (low < 0) {
+      low += 0x1_0000_0000;
+      high -= 1;
+    }
+    if (high < 0) high += 0x1_0000_0000;
+    if (high < this.distHigh[k - 1]! || (high === this.distHigh[k - 1]! && low <= this.distLow[k - 1]!)) this.stale = true;
   }
 
   get active(): boolean {
@@ -88,17 +126,15 @@ export class Watcher {
 
   /**
    * Links mode: the addresses of the ring successors the driver should hold a link to,
-   * recomputed when the live count changed, a successor left the live set, or
-   * kRingRefreshBeats * watchIntervalMs passed. The same array is returned while the
-   * successors are unchanged, so a driver compares by identity. Empty when leaving or off.
+   * recomputed when the ring is stale (noteChanged) or a successor left the live set.
+   * The same array is returned while the successors are unchanged, so a driver compares
+   * by identity. Empty when leaving or off.
    */
-  watchTargets(now: number): readonly string[] {
+  watchTargets(_now: number): readonly string[] {
     if (!this.links || this.ctx.leaving) return kNoTargets;
-    if (now >= this.nextRefreshAtMs || this.ctx.state.liveMembers !== this.liveAtRefresh || !this.successorsLive()) {
-      this.nextRefreshAtMs = now + kRingRefreshBeats * this.ctx.config.watchIntervalMs;
+    if (this.stale || !this.successorsLive()) {
       this.refresh();
-      const next: string[] = [];
-      for (let i = 0; i < this.successorCount; i++) next.push(this.ctx.addressOf(this.successors[i]!));
+      const next = this.successorAddresses.slice(0, this.successorCount);
       if (next.length !== this.targets.length || next.some((a, i) => a !== this.targets[i])) this.targets = next;
     }
     return this.targets;
@@ -121,11 +157,10 @@ export class Watcher {
   tick(now: number): void {
     if (!this.enabled || this.links || now < this.nextBeatAtMs || this.ctx.leaving) return;
     this.nextBeatAtMs = now + this.ctx.config.watchIntervalMs;
-    if (++this.beatsSinceRefresh >= kRingRefreshBeats || this.ctx.state.liveMembers !== this.liveAtRefresh || !this.successorsLive()) this.refresh();
+    if (this.stale || !this.successorsLive()) this.refresh();
     for (let i = 0; i < this.successorCount; i++) {
-      const row = this.successors[i]!;
       this.ctx.stats.watchBeatsSent++;
-      this.ctx.dissemination.sendBeat(this.ctx.addressOf(row));
+      this.ctx.dissemination.sendBeat(this.successorAddresses[i]!);
     }
   }
 
@@ -143,9 +178,8 @@ export class Watcher {
    * past the largest id: one O(N) scan keeping the k nearest by ring distance.
    */
   private refresh(): void {
-    this.beatsSinceRefresh = 0;
+    this.stale = false;
     const ctx = this.ctx;
-    this.liveAtRefresh = ctx.state.liveMembers;
     const table = ctx.table;
     const k = this.successors.length;
     const selfHigh = table.idHigh[ctx.selfRow]!;
@@ -178,5 +212,6 @@ export class Watcher {
       this.successors[at] = row;
     }
     this.successorCount = count;
+    for (let i = 0; i < count; i++) this.successorAddresses[i] = ctx.addressOf(this.successors[i]!);
   }
 }
