@@ -310,6 +310,22 @@ describe.runIf(unavailable === null)('a total-order channel under faults on real
       out['members'] = Object.keys(history.logs).length;
       out['views'] = [...views].sort((a, b) => a - b);
       out['checked'] = Object.fromEntries(Object.entries(results).map(([k, r]) => [k, r.checked]));
+      if (violations(results) !== '') {
+        // What each member incarnation saw, for the report: its views in order (id, members, deliveries there, next).
+        out['logs'] = Object.fromEntries(Object.entries(history.logs).map(([member, log]) => {
+          const stays: string[] = [];
+          let count = 0;
+          for (const e of log) {
+            if (e.kind === 'deliver') count++;
+            else {
+              if (stays.length > 0) stays[stays.length - 1] += ` (${count} delivered)`;
+              count = 0;
+              stays.push(e.kind === 'stop' ? 'stop' : `${e.viewId}:${e.members.map((m) => m.slice(0, 4) + m.slice(m.indexOf('/'))).join(',')}`);
+            }
+          }
+          return [member, stays.slice(-8)];
+        }));
+      }
       expect(violations(results)).toBe('');
       // Not vacuous: deliveries at every member in several views, and every tampering caught.
       expect(views.size).toBeGreaterThan(1);
