@@ -42,6 +42,8 @@ const kRejoinBoundMs = 60_000;
 const kBurst = 5;
 const kSendEveryMs = 100;
 const kDataPrefix = 'galaxy-channel-faults-';
+/** How long every inbox must stay unchanged before the logs are taken as complete. */
+const kQuietMs = 1_500;
 const kFiguresPath = join(packageRoot(), 'bench', 'results', 'channel-faults.json');
 
 const unavailable = labUnavailable();
@@ -104,6 +106,29 @@ class Recorder {
         await sleep(50);
       }
     }
+  }
+
+  /**
+   * Waits until no running agent's inbox grows for kQuietMs: sends that timed out at the
+   * API (a member killed or cut off under them) may still be ordered and delivered after
+   * the load paused, and logs read mid-stream would differ only by when they were read.
+   */
+  async settled(agents: readonly LabAgent[], timeoutMs: number): Promise<void> {
+    let previous = '';
+    let sameSinceMs = Date.now();
+    await waitFor('every inbox stops growing', async () => {
+      const lasts: number[] = [];
+      for (const agent of agents.filter((a) => a.running)) {
+        const list = await agent.get<Array<{ name: string; last: number }>>(`/v1/clusters/${kCluster}/channels`);
+        lasts.push(list.find((c) => c.name === kChannel)?.last ?? 0);
+      }
+      const now = lasts.join();
+      if (now !== previous) {
+        previous = now;
+        sameSinceMs = Date.now();
+      }
+      return Date.now() - sameSinceMs >= kQuietMs;
+    }, timeoutMs, 250);
   }
 
   /** Waits until this recorder has read everything each running agent's inbox holds now. */
@@ -297,9 +322,9 @@ describe.runIf(unavailable === null)('a total-order channel under faults on real
       await fault(out);
       await sleep(1_500);
       await load.pause();
-      // Every reliable message sent is delivered at every member of its view: give the
-      // channel a moment, then read every member's inbox to its end.
-      await sleep(1_000);
+      // Every reliable message sent is delivered at every member of its view: wait until
+      // nothing more arrives anywhere, then read every member's inbox to its end.
+      await recorder.settled(farm.agents, 30_000);
       await recorder.caughtUp(farm.agents, 20_000);
       // The history is cumulative: this scenario's logs follow the earlier ones'.
       const { history, deliveries, views } = historyOf(recorder, load);
