@@ -123,10 +123,10 @@ class Reader {
 
   private async loop(): Promise<void> {
     while (this.running) {
-      const reply = await api<ChannelReadReply>(this.node, 'GET', `/v1/clusters/${kCluster}/channels/${this.channel}/messages?after=${this.after}&waitMs=200&max=${kReadMax}`);
+      const reply = await api<ChannelReadReply>(this.node, 'GET', `/v1/clusters/${kCluster}/channels/${this.channel}/messages?after=${this.after}&waitMs=200&max=${kReadMax}`).catch(() => null);
       const now = performance.now();
-      if (reply.status !== 200) {
-        // Cut out of the view under load (409 while its core rejoins): counted, and read on once it is back.
+      if (reply === null || reply.status !== 200) {
+        // Cut out of the view under load (409 while its core rejoins), or a connection the agent reset: counted, and read on.
         this.refusals++;
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
