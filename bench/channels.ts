@@ -23,7 +23,8 @@
  * HTTP and JSON included, on a 2-vCPU machine shared with other jobs.
  *
  *   npm run bench:channels                        (writes bench/results/channels.json)
- *   GALAXY_BENCH_SIZES=5 GALAXY_BENCH_ORDERINGS=total npm run bench:channels   (a subset: writes bench/results/channels-subset.json)
+ *   GALAXY_BENCH_SIZES=5 npm run bench:channels                         (one size: writes bench/results/channels-5.json)
+ *   GALAXY_BENCH_SIZES=5 GALAXY_BENCH_ORDERINGS=total npm run bench:channels   (a subset of orderings: bench/results/channels-subset.json)
  *   GALAXY_BENCH_MEASURE_MS=2000 (default) how long senders send in a throughput cell
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -329,7 +330,8 @@ function write(results: readonly Record<string, unknown>[], loadBefore: number[]
   };
   const dir = join(packageRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  const file = subset ? 'channels-subset.json' : 'channels.json';
+  // A subset of sizes has a file of its own (channels-5.json); of orderings, channels-subset.json.
+  const file = process.env['GALAXY_BENCH_ORDERINGS'] !== undefined ? 'channels-subset.json' : subset ? `channels-${sizes.join('-')}.json` : 'channels.json';
   writeFileSync(join(dir, file), `${JSON.stringify(out, null, 2)}\n`);
   if (complete) console.log(`wrote bench/results/${file}`);
 }
