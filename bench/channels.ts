@@ -203,7 +203,9 @@ async function throughput(nodes: readonly RigNode[], channel: string, payloadByt
   const complete = readers.every((r) => r.read + r.dropped >= expected);
   if (debug) console.log(`    sent ${sent} failed ${failed}; read ${readers.map((r) => `${r.read}+${r.dropped}${r.refusals > 0 ? ` (${r.refusals} refused)` : ''}`).join(' ')} after ${Math.round(performance.now() - startMs)} ms`);
   const slowestMemberMs = Math.max(1, Math.max(...readers.map((r) => r.lastAtMs)) - startMs);
-  return { messages: expected, deliveredPerSecond: Math.round((expected / slowestMemberMs) * 1000), slowestMemberMs: Math.round(slowestMemberMs), readerDrops: readers.reduce((a, r) => a + r.dropped, 0), failedSends: failed, complete };
+  // A member whose reader got nothing delivered nothing to its client: the cell's rate is 0, whatever the others did.
+  const deliveredPerSecond = readers.some((r) => r.read + r.dropped === 0) ? 0 : Math.round((expected / slowestMemberMs) * 1000);
+  return { messages: expected, deliveredPerSecond, slowestMemberMs: Math.round(slowestMemberMs), readerDrops: readers.reduce((a, r) => a + r.dropped, 0), failedSends: failed, complete };
 }
 
 async function latency(nodes: readonly RigNode[], channel: string): Promise<LatencyCell> {
