@@ -246,6 +246,21 @@ function historyOf(recorder: Recorder, load: Load): { history: ChannelHistory; d
     if (life.agent.pid !== life.pid || !life.agent.running) log.push({ kind: 'stop' });
     else log.push({ kind: 'view', viewId: lastView + 1000, members: [] });
   }
+  // A member cut out of the next view (the minority of a partition, which may come back
+  // later in the same incarnation) did not pass out of its view with the others: it
+  // stopped there as far as the checkers go, and must have delivered a prefix of the
+  // survivors' sequence (checkTotal's rule for a member that stops). Its log gets a stop
+  // before the view it comes back in, where the views it missed were installed by others.
+  for (const log of Object.values(logs)) {
+    for (let i = log.length - 1; i > 0; i--) {
+      const entry = log[i]!;
+      if (entry.kind !== 'view' || entry.members.length === 0) continue;
+      const previous = log.slice(0, i).reverse().find((e) => e.kind === 'view' || e.kind === 'stop');
+      if (previous?.kind !== 'view') continue;
+      const missed = [...views].some((v) => v > previous.viewId && v < entry.viewId);
+      if (missed) log.splice(i, 0, { kind: 'stop' });
+    }
+  }
   return { history: { channels: { [kChannel]: { reliability: 'reliable', ordering: 'total' } }, sends: [...sends.values()], logs }, deliveries, views };
 }
 
