@@ -11,7 +11,9 @@
 //    incarnations);
 // and after each, the logs of every member incarnation pass src/sim/channels' checkers:
 // total order, FIFO, virtual synchrony and integrity (every delivered payload is one
-// that was sent, by that member, under the view and seq its send reported). The checkers
+// that was sent, by that member, under the view and seq its send reported); a member cut
+// out of the next view (a partition's minority) counts as stopped in its view and must
+// have delivered a prefix of the survivors' sequence. The checkers
 // examined deliveries in more than one view (not vacuous), and tampered copies of the
 // real logs (two deliveries swapped at one survivor, one payload changed, one delivery
 // dropped at a survivor) are caught. Figures go to bench/results/channel-faults.json.
