@@ -7,18 +7,30 @@ import type { ClusterChannelsInput } from '../../core/cluster-channels/cluster-c
 import type { MembershipEvent } from '../../core/membership/membership-event.js';
 import { DomainError } from '../../core/util/domain-error.js';
 import { Prng } from '../../core/util/prng.js';
+import { kEnvelopeHeaderBytes } from '../../core/messenger/envelope.js';
+import { kDatagramBytesMax } from '../../core/wire/format.js';
 import type { FarmData } from '../../farm/data/farm-data.js';
 import { LandscapeError } from '../../farm/data/landscape/landscape-error.js';
 import type { PostedEvent } from '../../farm/events/farm-event.js';
 import { DeadlineTimer } from '../../node/driver/deadline-timer.js';
 import type { MessengerChannel } from '../../node/messenger/messenger-channel.js';
 import type { AgentLogger } from '../../node/util/agent-logger.js';
+import { kSealOverheadBytes } from '../../node/security/keyring.js';
 import type { ApiEvent, MemberView, MetricFamily } from '../../surface/api/api-backend.js';
 import { checkTuning, clusterSubject, decodeDefinition, encodeDefinition, kClusterDefinitionKey, kClusterSubjectPrefix, selectMembers, type ClusterDefinition, type ClusterTuning } from './cluster-definition.js';
 import { ClusterChannelDesk } from './cluster-channel-desk.js';
 import { ClusterIncarnations } from './cluster-incarnations.js';
 import { checkClusterName, clusterName, kNodeIdPattern } from './cluster-name.js';
 import { ClusterRunner, type RecordedEvidence, type RecordedStatus, type RecordedView, type RunnerOutput } from './cluster-runner.js';
+
+/**
+ * The largest cluster envelope sent as a datagram: what the transport carries (1,400
+ * bytes) less the seal and the messenger's envelope. A bigger one (the cores pack
+ * channel messages up to their 16 KiB payloadBytesMax) goes over the messenger's stream;
+ * as a datagram the transport would drop it (GALAXY_TRANSPORT_TOO_LARGE) on every
+ * retransmission, and a burst of channel sends would never be delivered.
+ */
+export const kClusterDatagramBytesMax = kDatagramBytesMax - kSealOverheadBytes - kEnvelopeHeaderBytes;
 
 /**
  * The cluster service of one agent (issue 17, item 1): it runs one ClusterChannels core
@@ -488,7 +500,7 @@ export class ClusterService {
     for (const output of outputs) {
       switch (output.kind) {
         case 'send':
-          if (this.options.channel.send(output.to, output.bytes, 'datagram')) this.counters.sent++;
+          if (this.options.channel.send(output.to, output.bytes, output.bytes.length <= kClusterDatagramBytesMax ? 'datagram' : 'stream')) this.counters.sent++;
           else this.counters.sendFailures++;
           break;
         case 'view':

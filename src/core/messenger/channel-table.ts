@@ -20,8 +20,14 @@ export const kChannelTable = [
   { name: 'fmidb', id: 5, modes: ['datagram', 'stream'] },
   /** Job coordination between a job's coordinator and its nodes (core/jobs, run by NodeStack): idempotent datagrams, resent until answered. */
   { name: 'jobs-coordination', id: 6, modes: ['datagram'] },
-  /** Cluster cores (src/cluster/service): one envelope per datagram, routed to the core of the cluster it names; the cores retransmit. */
-  { name: 'cluster', id: 7, modes: ['datagram'] },
+  /**
+   * Cluster cores (src/cluster/service): one envelope per message, routed to the core of
+   * the cluster it names; the cores retransmit. An envelope that fits a sealed datagram
+   * goes as one; a bigger one (a pack of channel messages, up to the core's 16 KiB
+   * payloadBytesMax) goes over the stream, since the transport drops datagrams over
+   * 1,400 bytes.
+   */
+  { name: 'cluster', id: 7, modes: ['datagram', 'stream'] },
 ] as const satisfies readonly ChannelSpec[];
 
 export interface ChannelSpec {
