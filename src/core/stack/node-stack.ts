@@ -240,13 +240,13 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
     return this.fmidbCore !== null;
   }
 
-  /** The job coordinator; throws when the stack was made with jobs: false. */
+  /** The job coordinator; throws when none is open (made with jobs: false, no open-jobs since; see hasJobs). */
   get coordinator(): JobCoordinatorCore {
     if (this.coordinatorCore === null) throw new Error('NodeStack: this stack runs no job coordination (jobs: false, not opened)');
     return this.coordinatorCore;
   }
 
-  /** The job runner; throws when the stack was made with jobs: false. */
+  /** The job runner; throws when none is open (see hasJobs). */
   get runner(): JobRunnerCore {
     if (this.runnerCore === null) throw new Error('NodeStack: this stack runs no job coordination (jobs: false, not opened)');
     return this.runnerCore;
