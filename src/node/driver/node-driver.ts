@@ -85,7 +85,8 @@ const kFmidbTickMs = 100;
 /**
  * The job cores' timer period once jobs are open, ms: their deadlines (a start's retry,
  * 1 s; a probe round, 2 s; a runner's end resend) are seconds apart, so a tenth of a
- * second late costs nothing; with the FMIDB open the two ride on the same wake-ups.
+ * second late costs nothing. Whichever of the two opens second takes the other's phase,
+ * so with both open they share their wake-ups (same period, due at the same tick).
  */
 const kJobsTickMs = 100;
 /** FMIDB changes held for the next report at most; the replica coalesces per key, so this is a burst bound. */
@@ -412,7 +413,7 @@ export class NodeDriver {
           fmidb: { config, runtime: createFmidbRuntime(config), random: new Prng(request.randomSeed), wallClockOffsetMs: Date.now() - performance.now() },
           snapshot: request.snapshot,
         });
-        this.nextFmidbTickMs = performance.now();
+        this.nextFmidbTickMs = this.jobsOpen ? this.nextJobsTickMs : performance.now();
         return;
       }
       case 'fmidb-write': {
@@ -456,7 +457,8 @@ export class NodeDriver {
         this.jobsOpen = true;
         // The host reports each launch (pid or why it failed) before the coordinator counts the process as running.
         this.command({ type: 'open-jobs', jobs: { coordinator: request.options.coordinator, runner: { ...request.options.runner, confirmLaunches: true } } });
-        this.nextJobsTickMs = performance.now();
+        // On the FMIDB's wake-ups when it is open, so the two timers cost one wake-up.
+        this.nextJobsTickMs = this.fmidbOpen ? this.nextFmidbTickMs : performance.now();
         return;
       case 'jobs-command': {
         let error: { code: string; kind: string; message: string } | null = null;
