@@ -9,7 +9,9 @@
 // process and hides its FMIDB record. With job nodes named by sender id (as the agent
 // names them), a start too big for a datagram goes as a stream frame, launches and
 // launch failures come back through the runner, a stop and a signal reach the host, and
-// a coordinator's departure has its processes terminated.
+// a coordinator's departure has its processes terminated. A stack made without jobs
+// (the agent's) drops the jobs channel until an 'open-jobs' command, which feeds the new
+// cores the members it already holds, and cannot be opened twice.
 import { describe, expect, it } from 'vitest';
 import { resolveFmidbConfig } from '../src/core/fmidb/config.js';
 import { FmidbMemory } from '../src/core/fmidb/fmidb-memory.js';
@@ -215,5 +217,46 @@ describe('NodeStack', () => {
     runMs(30_000);
     expect(b.liveMembers().has(aAddress)).toBe(false);
     expect(hostEvents(bAddress, 'terminate')).toContainEqual({ layer: 'terminate', jobId: 'o', index: 0 });
+  });
+
+  it('opens job coordination late with open-jobs: the live members it already holds are the coordinator\'s at once', () => {
+    const [aAddress, bAddress] = ['10.0.0.1:7946', '10.0.0.2:7946'];
+    const make = (address: string, seeds: readonly string[], seed: number, jobs: boolean): NodeStack => {
+      const runtime = createRuntime({ backend: 'ts', memoryBytes: 32 << 20 });
+      const stack = new NodeStack({ address, nowMs: 0, membership: { config, runtime, id: nodeIdOf(address), address: parseWireAddress(address), seeds, random: new Prng(seed) }, jobs });
+      stack.step({ type: 'command', command: { type: 'start' } });
+      return stack;
+    };
+    const a = make(aAddress, [], 1, false);
+    const b = make(bAddress, [aAddress], 2, true);
+    const stacks = new Map([
+      [aAddress, a],
+      [bAddress, b],
+    ]);
+    let nowMs = 0;
+    const runMs = (ms: number): void => {
+      for (const end = nowMs + ms; nowMs < end; nowMs += 10) {
+        for (const [from, s] of stacks) {
+          s.tick(nowMs);
+          for (const o of drain(s)) if (o.type !== 'event') stacks.get(o.to)?.step(o.type === 'datagram' ? { type: 'datagram', from, bytes: o.bytes } : { type: 'frame', from, bytes: o.bytes });
+        }
+      }
+    };
+    runMs(500);
+    expect(a.hasJobs).toBe(false);
+    // Not open: b's start to a is dropped as a channel a does not run.
+    b.step({ type: 'command', command: { type: 'create-job', jobId: 'early', command: 'true', nodes: [aAddress] } });
+    runMs(100);
+    expect(a.counters.unknownChannelDropped).toBeGreaterThan(0);
+
+    a.step({ type: 'command', command: { type: 'open-jobs', jobs: { coordinator: { probeIntervalMs: 1_000_000 } } } });
+    expect(a.hasJobs).toBe(true);
+    a.step({ type: 'command', command: { type: 'create-job', jobId: 'j', command: 'true', nodes: [bAddress] } });
+    runMs(100);
+    expect(a.coordinator.jobs.get('j')!.processes[0]!.state).toBe('running');
+    // The coordinator holds the live set from its opening: a node outside it is lost at once (with no live set it would wait for its starts to go unanswered).
+    a.step({ type: 'command', command: { type: 'create-job', jobId: 'k', command: 'true', nodes: ['10.0.0.9:7946'] } });
+    expect(a.coordinator.jobs.get('k')!.processes[0]).toMatchObject({ state: 'lost', reason: expect.stringMatching(/not a live member/) });
+    expect(() => a.step({ type: 'command', command: { type: 'open-jobs', jobs: {} } })).toThrow(/open already/);
   });
 });

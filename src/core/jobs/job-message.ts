@@ -1,4 +1,6 @@
 import { DomainError } from '../util/domain-error.js';
+import { kEnvelopeHeaderBytes } from '../messenger/envelope.js';
+import { kDatagramBytesMax } from '../wire/format.js';
 
 /**
  * How a process ended beyond its exit code, as its host knows it. Every field is
@@ -44,8 +46,19 @@ export type JobMessage =
   | { readonly t: 'terminate'; readonly keys: readonly string[] }
   | { readonly t: 'signal'; readonly keys: readonly string[]; readonly signal: string };
 
-/** The largest encoded job message in a datagram: it must fit one with room for the envelope and the seal. */
-export const kJobMessageBytesMax = 8192;
+/**
+ * The seal's bytes on a farm datagram (src/node/security/keyring.ts's kSealOverheadBytes:
+ * a version byte, a 12-byte nonce, a 16-byte tag), repeated here because core cannot
+ * import node; test/node-driver-jobs.test.ts checks the two agree.
+ */
+export const kJobSealBytesMax = 29;
+/**
+ * The largest encoded job message in a datagram: it must fit one with room for the
+ * envelope and the seal (1,400 - 12 - 29). It was 8,192 while only the simulator, which
+ * has no datagram limit, ran the stack's jobs: on real sockets a start between the two
+ * was dropped by the transport as too large.
+ */
+export const kJobMessageBytesMax = kDatagramBytesMax - kEnvelopeHeaderBytes - kJobSealBytesMax;
 /**
  * The largest encoded job message at all, sent as a stream frame when it is over
  * kJobMessageBytesMax: a start carries the agent's whole process spec (its command line

@@ -40,6 +40,11 @@ export type StackCommand =
   | { readonly type: 'join'; readonly seeds: readonly string[] }
   /** Membership: a farm-wide epidemic broadcast (the messenger's broadcast mode rides on it). */
   | { readonly type: 'broadcast'; readonly payload: Uint8Array }
+  /**
+   * Opens job coordination on a stack made with jobs: false (the agent opens it when its
+   * jobs component starts): the coordinator and the runner, fed the live members at once.
+   */
+  | { readonly type: 'open-jobs'; readonly jobs: JobsOpenOptions }
   /** Creates a job coordinated by this node, running `command` once on each of `nodes` (job names: addresses, or sender ids with jobsNames 'sender-id'). */
   | { readonly type: 'create-job'; readonly jobId: string; readonly command: string; readonly nodes: readonly string[] }
   /** More processes for a job this node coordinates. */
@@ -85,6 +90,12 @@ export interface SnapshotOrigin {
   readonly entries: readonly EntryView[];
 }
 
+/** What job coordination opened after the stack was made needs: the cores' options but their names and clocks. */
+export interface JobsOpenOptions {
+  readonly coordinator?: Omit<JobCoordinatorCoreOptions, 'nowMs' | 'selfId'>;
+  readonly runner?: Omit<JobRunnerCoreOptions, 'nowMs'>;
+}
+
 /** What an FMIDB opened after the stack was made needs: its options but its name and clock. */
 export type FmidbOpenOptions = Omit<FmidbCoreOptions, 'nowMs' | 'selfId'>;
 
@@ -107,9 +118,9 @@ export interface NodeStackOptions {
    */
   readonly fmidbNames?: 'address' | 'sender-id';
   /**
-   * Whether the stack runs job coordination (default true). The agent's job coordination
-   * still runs in its jobs component's process (src/farm/jobs), so its stack has none:
-   * the channel's envelopes are dropped as unknown and no job core is ticked.
+   * Whether the stack runs job coordination from the start (default true). False: none
+   * until an 'open-jobs' command (the agent's worker opens it when the main thread asks);
+   * until then the channel's envelopes are dropped as unknown and no job core is ticked.
    */
   readonly jobs?: boolean;
   /**
@@ -177,8 +188,8 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
   /** Revoked sender ids, oldest first, at most kRevokedIdsMax (as the messenger's directory). */
   private readonly revoked = new Set<string>();
   private fmidbCore: FmidbCore | null = null;
-  private readonly coordinatorCore: JobCoordinatorCore | null;
-  private readonly runnerCore: JobRunnerCore | null;
+  private coordinatorCore: JobCoordinatorCore | null;
+  private runnerCore: JobRunnerCore | null;
   private readonly byId: boolean;
   private readonly jobsById: boolean;
   private clockMs: number;
@@ -195,8 +206,11 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
   /** Node id by address, from membership (senderIds: 'membership'; bounded by the table like addressBySender). */
   private readonly idByAddress: Map<string, string> | null = null;
 
+  private readonly makeCoordinator: ((options: JobCoordinatorCoreOptions) => JobCoordinatorCore) | undefined;
+
   constructor(options: NodeStackOptions, makeCoordinator?: (options: JobCoordinatorCoreOptions) => JobCoordinatorCore) {
     this.address = options.address;
+    this.makeCoordinator = makeCoordinator;
     if (options.senderIds === 'membership') {
       const selfId = formatNodeId(options.membership.id);
       this.idByAddress = new Map();
@@ -210,14 +224,9 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
     this.clockMs = options.nowMs;
     this.membership = new MembershipCore({ ...options.membership, nowMs: options.nowMs });
     if (options.fmidb !== undefined) this.fmidbCore = new FmidbCore({ ...options.fmidb, selfId: this.fmidbName(options.address), nowMs: options.nowMs });
-    if (options.jobs === false) {
-      this.coordinatorCore = null;
-      this.runnerCore = null;
-    } else {
-      const coordinatorOptions = { ...options.coordinator, selfId: this.jobsById ? this.selfSenderId : options.address, nowMs: options.nowMs };
-      this.coordinatorCore = makeCoordinator?.(coordinatorOptions) ?? new JobCoordinatorCore(coordinatorOptions);
-      this.runnerCore = new JobRunnerCore({ ...options.runner, nowMs: options.nowMs });
-    }
+    this.coordinatorCore = null;
+    this.runnerCore = null;
+    if (options.jobs !== false) this.makeJobCores(options);
     this.live.add(options.address);
   }
 
@@ -231,16 +240,21 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
     return this.fmidbCore !== null;
   }
 
-  /** The job coordinator; throws when the stack was made with jobs: false. */
+  /** The job coordinator; throws when none is open (made with jobs: false, no open-jobs since; see hasJobs). */
   get coordinator(): JobCoordinatorCore {
-    if (this.coordinatorCore === null) throw new Error('NodeStack: this stack runs no job coordination (jobs: false)');
+    if (this.coordinatorCore === null) throw new Error('NodeStack: this stack runs no job coordination (jobs: false, not opened)');
     return this.coordinatorCore;
   }
 
-  /** The job runner; throws when the stack was made with jobs: false. */
+  /** The job runner; throws when none is open (see hasJobs). */
   get runner(): JobRunnerCore {
-    if (this.runnerCore === null) throw new Error('NodeStack: this stack runs no job coordination (jobs: false)');
+    if (this.runnerCore === null) throw new Error('NodeStack: this stack runs no job coordination (jobs: false, not opened)');
     return this.runnerCore;
+  }
+
+  /** Whether job coordination runs (made with jobs, or opened since). */
+  get hasJobs(): boolean {
+    return this.coordinatorCore !== null;
   }
 
   step(input: StackInput): void {
@@ -328,6 +342,9 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
         break;
       case 'open-fmidb':
         this.openFmidb(c.fmidb, c.snapshot);
+        break;
+      case 'open-jobs':
+        this.openJobs(c.jobs);
         break;
       case 'depart':
         for (const id of c.ids) this.fmidb.step({ type: 'departed', id });
@@ -527,6 +544,19 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
     this.fmidbCore = core;
     this.out.push({ type: 'event', event: { layer: 'fmidb-opened', origins, entries, refused } });
     // The members known so far are its peers at once; departures before it opened are not its news.
+    this.liveChanged = true;
+  }
+
+  private makeJobCores(options: JobsOpenOptions): void {
+    const coordinatorOptions = { ...options.coordinator, selfId: this.jobsById ? this.selfSenderId : this.address, nowMs: this.clockMs };
+    this.coordinatorCore = this.makeCoordinator?.(coordinatorOptions) ?? new JobCoordinatorCore(coordinatorOptions);
+    this.runnerCore = new JobRunnerCore({ ...options.runner, nowMs: this.clockMs });
+  }
+
+  private openJobs(options: JobsOpenOptions): void {
+    if (this.coordinatorCore !== null) throw new Error('NodeStack: job coordination is open already');
+    this.makeJobCores(options);
+    // The members known so far are its live set at once, as for an FMIDB opened late.
     this.liveChanged = true;
   }
 

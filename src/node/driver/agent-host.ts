@@ -12,12 +12,14 @@ import * as F from '../../core/wire/format.js';
 import { formatNodeId, formatWireAddress } from '../../core/wire/message.js';
 import { decodeMeta, encodeMeta } from './agent-meta.js';
 import { agentSettings, validateJoin, type AgentOptions, type AgentSettings } from './agent-options.js';
-import type { AgentStats, AgentWorkerData, AgentWorkerReport, AgentWorkerRequest, AppMessage, FmidbReadout } from './agent-worker-protocol.js';
+import type { AgentStats, AgentWorkerData, AgentWorkerReport, AgentWorkerRequest, AppMessage, FmidbReadout, JobsCommand, JobsStackEvent } from './agent-worker-protocol.js';
 import type { FmidbOptions } from '../../core/fmidb/config.js';
 import type { FmidbWrite } from '../../core/fmidb/entry.js';
 import { FmidbError, type FmidbErrorCode } from '../../core/fmidb/fmidb-error.js';
-import type { SnapshotOrigin } from '../../core/stack/node-stack.js';
+import type { JobsOpenOptions, SnapshotOrigin } from '../../core/stack/node-stack.js';
+import { DomainError, type FailureKind } from '../../core/util/domain-error.js';
 import type { FmidbLink, FmidbUpdate } from './fmidb-link.js';
+import type { JobsLink } from './jobs-link.js';
 
 /** A member as the main thread reads it from the shared table. */
 export interface AgentMember {
@@ -45,10 +47,14 @@ interface AgentHostEvents {
   admission: [string, Uint8Array];
   /** The worker's FMIDB replica: its changes (one batch per worker tick), or that it opened. */
   fmidb: [FmidbUpdate];
+  /** Job coordination's events in the worker's stack, one batch per worker tick. */
+  jobs: [readonly JobsStackEvent[]];
 }
 
 /** FMIDB writes and reads waiting for the worker's answer at most; more are refused at once. */
 const kFmidbRequestsPendingMax = 4096;
+/** Job commands waiting for the worker's answer at most; more are refused at once. */
+const kJobsRequestsPendingMax = 4096;
 
 const kStatusNames: Readonly<Record<number, AgentMember['status']>> = { [F.kStatusAlive]: 'alive', [F.kStatusSuspect]: 'suspect', [F.kStatusDead]: 'dead', [F.kStatusLeft]: 'left' };
 
@@ -63,13 +69,14 @@ const kConsistentReadAttemptsMax = 3;
  * (workers/agent-worker.ts); this thread gets membership events (one message per tick
  * at most) and reads the membership table in shared memory without copying it.
  */
-export class AgentHost extends EventEmitter<AgentHostEvents> implements FmidbLink {
+export class AgentHost extends EventEmitter<AgentHostEvents> implements FmidbLink, JobsLink {
   readonly settings: AgentSettings;
   private readonly worker: Worker;
   private readonly table: MembershipTable;
   private readonly pendingStats = new Map<number, { resolve: (stats: AgentStats) => void; reject: (error: Error) => void }>();
   private readonly pendingWrites = new Map<number, { resolve: (stamp: number) => void; reject: (error: Error) => void }>();
   private readonly pendingReads = new Map<number, { resolve: (readout: FmidbReadout) => void; reject: (error: Error) => void }>();
+  private readonly pendingJobs = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
   private ready: ReadyReport | null = null;
   private readonly tags = new Map<string, Record<string, string>>();
   private readyWaiter: { resolve: () => void; reject: (error: Error) => void } | null = null;
@@ -257,6 +264,27 @@ export class AgentHost extends EventEmitter<AgentHostEvents> implements FmidbLin
     return () => this.off('fmidb', listener);
   }
 
+  // ---- job coordination in the worker's stack (JobsLink) -----------------------------
+
+  openJobs(options: JobsOpenOptions): void {
+    if (!this.exited) this.post({ type: 'jobs-open', options });
+  }
+
+  commandJobs(command: JobsCommand): Promise<void> {
+    if (this.exited || this.stopping !== null) return Promise.reject(new DomainError('unavailable', 'GALAXY_JOBS_NOT_OPEN', 'the agent is stopped'));
+    if (this.pendingJobs.size >= kJobsRequestsPendingMax) return Promise.reject(new DomainError('unavailable', 'GALAXY_JOBS_BUSY', `${kJobsRequestsPendingMax} job commands are waiting for the worker already`));
+    const requestId = this.nextRequestId++;
+    return new Promise((resolve, reject) => {
+      this.pendingJobs.set(requestId, { resolve, reject });
+      this.post({ type: 'jobs-command', requestId, command });
+    });
+  }
+
+  onJobs(listener: (events: readonly JobsStackEvent[]) => void): () => void {
+    this.on('jobs', listener);
+    return () => this.off('jobs', listener);
+  }
+
   /** Counters of the engine and both transports. */
   stats(): Promise<AgentStats> {
     if (this.exited || this.stopping !== null) return Promise.reject(new Error('agent is stopped'));
@@ -353,6 +381,16 @@ export class AgentHost extends EventEmitter<AgentHostEvents> implements FmidbLin
         pending?.resolve(report.readout);
         return;
       }
+      case 'jobs':
+        this.emit('jobs', report.events);
+        return;
+      case 'jobs-done': {
+        const pending = this.pendingJobs.get(report.requestId);
+        this.pendingJobs.delete(report.requestId);
+        if (report.error === null) pending?.resolve();
+        else pending?.reject(new DomainError(report.error.kind as FailureKind, report.error.code, report.error.message));
+        return;
+      }
       case 'stopped':
         return;
     }
@@ -363,7 +401,8 @@ export class AgentHost extends EventEmitter<AgentHostEvents> implements FmidbLin
   }
 
   private settlePending(error: Error): void {
-    for (const pending of [...this.pendingStats.values(), ...this.pendingWrites.values(), ...this.pendingReads.values()]) pending.reject(error);
+    for (const pending of [...this.pendingStats.values(), ...this.pendingWrites.values(), ...this.pendingReads.values(), ...this.pendingJobs.values()]) pending.reject(error);
+    this.pendingJobs.clear();
     this.pendingStats.clear();
     this.pendingWrites.clear();
     this.pendingReads.clear();

@@ -7,7 +7,7 @@ import type { TransportCountersSnapshot } from '../transport/transport-counters.
 import type { NodeId } from '../../core/wire/message.js';
 import type { FmidbOptions } from '../../core/fmidb/config.js';
 import type { FmidbChange, FmidbWrite } from '../../core/fmidb/entry.js';
-import type { NodeStackCounters, SnapshotOrigin } from '../../core/stack/node-stack.js';
+import type { JobsOpenOptions, NodeStackCounters, SnapshotOrigin, StackCommand, StackEvent } from '../../core/stack/node-stack.js';
 
 /**
  * The messages between AgentHost (main thread) and workers/agent-worker.ts. Datagrams
@@ -80,7 +80,23 @@ export type AgentWorkerRequest =
   /** Nodes (ids) gone though membership never showed them (restored from the snapshot, never back). */
   | { readonly type: 'fmidb-depart'; readonly ids: readonly string[] }
   /** The replica's digest and counters, and its origins when `exportOrigins` (the snapshot). */
-  | { readonly type: 'fmidb-read'; readonly requestId: number; readonly exportOrigins: boolean };
+  | { readonly type: 'fmidb-read'; readonly requestId: number; readonly exportOrigins: boolean }
+  /**
+   * Opens job coordination in the stack (once): the coordinator and runner cores, nodes
+   * named by sender id, launches confirmed by the host (runner.confirmLaunches is forced on).
+   */
+  | { readonly type: 'jobs-open'; readonly options: JobsOpenOptions }
+  /** One job command; answered by a 'jobs-done' report after the job events it made. */
+  | { readonly type: 'jobs-command'; readonly requestId: number; readonly command: JobsCommand };
+
+/** The stack commands of job coordination that cross from the main thread. */
+export type JobsCommand = Extract<StackCommand, { readonly type: 'create-job' | 'add-job' | 'stop-job' | 'signal-job' | 'launched' | 'launch-failed' | 'exited' }>;
+
+/** The stack events of job coordination that cross to the main thread: the coordinator's process events, and what the host must run, terminate or signal. */
+export type JobsStackEvent = Extract<StackEvent, { readonly layer: 'jobs' | 'run' | 'terminate' | 'signal' }>;
+
+/** Job events held for the next report at most; more are dropped and counted (jobsEventsDropped). */
+export const kJobsEventsMax = 65_536;
 
 /**
  * Datagrams and frames whose plaintext starts with the messenger's envelope version
@@ -116,6 +132,10 @@ export type AgentWorkerReport =
   /** The answer to 'fmidb-write': the write's stamp, or the FmidbError that refused it (nothing written). */
   | { readonly type: 'fmidb-written'; readonly requestId: number; readonly stamp: number; readonly error: { readonly code: string; readonly message: string } | null }
   | { readonly type: 'fmidb-read'; readonly requestId: number; readonly readout: FmidbReadout }
+  /** Job coordination's events since the last report (one batch per tick), in the order the stack made them. */
+  | { readonly type: 'jobs'; readonly events: readonly JobsStackEvent[] }
+  /** The answer to 'jobs-command': null, or the DomainError that refused it (code, kind, message). */
+  | { readonly type: 'jobs-done'; readonly requestId: number; readonly error: { readonly code: string; readonly kind: string; readonly message: string } | null }
   | { readonly type: 'stopped' };
 
 /** The replica's counters (FmidbCounters) as numbers by name. */

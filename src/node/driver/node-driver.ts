@@ -1,6 +1,7 @@
 import { DeadlineTimer, kIdleWakeMsMax } from './deadline-timer.js';
 import { performance } from 'node:perf_hooks';
-import { kAppInboxMax, type AgentStats, type AgentWorkerData, type AgentWorkerReport, type AgentWorkerRequest, type AppMessage, type FmidbCountersReport } from './agent-worker-protocol.js';
+import { kAppInboxMax, kJobsEventsMax, type AgentStats, type AgentWorkerData, type AgentWorkerReport, type AgentWorkerRequest, type AppMessage, type FmidbCountersReport, type JobsStackEvent } from './agent-worker-protocol.js';
+import { DomainError } from '../../core/util/domain-error.js';
 import type { EngineStats, MembershipEngine } from '../../core/membership/membership-engine.js';
 import type { MembershipEvent } from '../../core/membership/membership-event.js';
 import type { FmidbChange } from '../../core/fmidb/entry.js';
@@ -44,8 +45,13 @@ import { formatNodeId, parseWireAddress } from '../../core/wire/message.js';
  * sends straight from the engine into the keyring's reused buffer and the transport
  * (MembershipCore's `direct` environment, no batch copy), the engine reads the monotonic
  * clock itself, and the driver sleeps until the engine's (or the FMIDB's) next deadline.
- * The stack runs without job coordination (jobs: false): the agent's job coordination
- * runs in its jobs component's process (src/farm/jobs) over the farm RPC.
+ * Job coordination (the coordinator and runner cores, nodes named by sender id) opens in
+ * the stack on a 'jobs-open' request; job commands come in as 'jobs-command' requests,
+ * each answered after the events it made, and the jobs events (process events, and the
+ * processes the host must run, terminate or signal) go up in one 'jobs' report per
+ * wake-up. The host confirms each launch (runner.confirmLaunches). The agent's main
+ * thread does not open it yet: its job coordination still runs in the jobs component's
+ * process over the farm RPC (issue 13; see ARCHITECTURE.md).
  *
  * The driver owns no thread: whoever constructs it decides where it runs (the agent's
  * worker builds one from its workerData and plugs its parent port in as `report`, a test
@@ -83,11 +89,19 @@ const kFmidbTickMs = 100;
  * late changes nothing for them. An idle agent used to wake ten times a second for it.
  */
 const kFmidbIdleTickMs = 1000;
+/**
+ * The job cores' timer period once jobs are open, ms: their deadlines (a start's retry,
+ * 1 s; a probe round, 2 s; a runner's end resend) are seconds apart, so a tenth of a
+ * second late costs nothing. Whichever of the two opens second takes the other's phase,
+ * so with both open they share their wake-ups (same period, due at the same tick).
+ */
+const kJobsTickMs = 100;
 /** FMIDB changes held for the next report at most; the replica coalesces per key, so this is a burst bound. */
 const kFmidbChangesMax = 65_536;
 /** How often the FMIDB's counters are reported when nothing changed, ms. */
 const kFmidbCountersReportMs = 1000;
 const kFmidbChannelId = channelByName('fmidb').id;
+const kJobsChannelId = channelByName('jobs-coordination').id;
 
 /** A send slot: the largest datagram plus the seal's overhead (the transport drops anything over its datagramBytesMax). */
 const kSendSlotBytes = F.kDatagramBytesMax + kSealOverheadBytes;
@@ -169,6 +183,10 @@ export class NodeDriver {
   private fmidbOpen = false;
   private nextFmidbTickMs = Infinity;
   private lastFmidbTickMs = -Infinity;
+  private readonly pendingJobs: JobsStackEvent[] = [];
+  private jobsEventsDropped = 0;
+  private jobsOpen = false;
+  private nextJobsTickMs = Infinity;
   private fmidbCountersAtMs = 0;
 
   constructor(options: NodeDriverOptions) {
@@ -192,6 +210,11 @@ export class NodeDriver {
   /** The engine, once started (tests read its counters). */
   get engine(): MembershipEngine | null {
     return this.running?.engine ?? null;
+  }
+
+  /** Job events dropped because kJobsEventsMax waited for the next report (a burst bound; tests read it). */
+  get jobsEventsDroppedCount(): number {
+    return this.jobsEventsDropped;
   }
 
   /** The stack, once started (tests read its counters and its FMIDB). */
@@ -241,7 +264,9 @@ export class NodeDriver {
       // The agent's node ids come from its keys, not its address: membership says who is where.
       senderIds: 'membership',
       fmidbNames: 'sender-id',
+      // Job coordination opens on a 'jobs-open' request, naming nodes by id as the agent's job ids and records do.
       jobs: false,
+      jobsNames: 'sender-id',
     });
     const engine = stack.membership.engine;
     if (datagram instanceof NativeTransport) this.receiveBatches(datagram, stack);
@@ -402,7 +427,7 @@ export class NodeDriver {
           fmidb: { config, runtime: createFmidbRuntime(config), random: new Prng(request.randomSeed), wallClockOffsetMs: Date.now() - performance.now() },
           snapshot: request.snapshot,
         });
-        this.nextFmidbTickMs = performance.now();
+        this.nextFmidbTickMs = this.jobsOpen ? this.nextJobsTickMs : performance.now();
         return;
       }
       case 'fmidb-write': {
@@ -439,6 +464,31 @@ export class NodeDriver {
         }
         const replica = r.stack.fmidb.replica;
         this.post({ type: 'fmidb-read', requestId: request.requestId, readout: { digest: replica.digestHash(), originsHeld: replica.originsHeld, counters: this.fmidbCounters(), origins: request.exportOrigins ? replica.exportOrigins() : null } });
+        return;
+      }
+      case 'jobs-open':
+        if (this.jobsOpen) return;
+        this.jobsOpen = true;
+        // The host reports each launch (pid or why it failed) before the coordinator counts the process as running.
+        this.command({ type: 'open-jobs', jobs: { coordinator: request.options.coordinator, runner: { ...request.options.runner, confirmLaunches: true } } });
+        // On the FMIDB's wake-ups when it is open, so the two timers cost one wake-up.
+        this.nextJobsTickMs = this.fmidbOpen ? this.nextFmidbTickMs : performance.now();
+        return;
+      case 'jobs-command': {
+        let error: { code: string; kind: string; message: string } | null = null;
+        if (!this.jobsOpen) error = { code: 'GALAXY_JOBS_NOT_OPEN', kind: 'unavailable', message: 'job coordination is not open on this node yet' };
+        else {
+          try {
+            this.command(request.command);
+          } catch (e) {
+            if (!(e instanceof DomainError)) throw e;
+            error = { code: e.code, kind: e.kind, message: e.message };
+            this.act();
+          }
+        }
+        // The command's events go up before its answer, so the host's table holds them when the answer arrives.
+        this.flushEvents();
+        this.post({ type: 'jobs-done', requestId: request.requestId, error });
         return;
       }
       case 'app-send':
@@ -530,7 +580,10 @@ export class NodeDriver {
             break;
           case 'jobs':
           case 'run':
-            // The agent's stack runs no job coordination (jobs: false).
+          case 'terminate':
+          case 'signal':
+            if (this.pendingJobs.length >= kJobsEventsMax) this.jobsEventsDropped++;
+            else this.pendingJobs.push(e);
             break;
         }
         continue;
@@ -552,10 +605,10 @@ export class NodeDriver {
   private rearm(): void {
     const r = this.running;
     if (r === null) return;
-    const pending = r.engine.hasPendingOutput || this.appInbox.length > 0 || this.pendingEvents.length > 0 || this.pendingUser.length > 0 || this.pendingChanges.length > 0;
+    const pending = r.engine.hasPendingOutput || this.appInbox.length > 0 || this.pendingEvents.length > 0 || this.pendingUser.length > 0 || this.pendingChanges.length > 0 || this.pendingJobs.length > 0;
     // A write or a received digest gave the idle FMIDB work: back to its short period.
     if (this.lastFmidbTickMs > -Infinity && this.nextFmidbTickMs > this.lastFmidbTickMs + kFmidbTickMs && this.fmidbBusy(r)) this.nextFmidbTickMs = this.lastFmidbTickMs + kFmidbTickMs;
-    r.wake.armAt(pending ? performance.now() : Math.min(r.engine.nextDeadlineMs(), this.nextFmidbTickMs));
+    r.wake.armAt(pending ? performance.now() : Math.min(r.engine.nextDeadlineMs(), this.nextFmidbTickMs, this.nextJobsTickMs));
   }
 
   private seal(bytes: Uint8Array): Uint8Array | null {
@@ -586,10 +639,14 @@ export class NodeDriver {
   }
 
   private toApp(from: string, plaintext: Uint8Array, stream: boolean): boolean {
-    // The messenger's envelopes go up, but the FMIDB's, which the stack runs; the rest is
-    // membership's wire format. The channel id is little-endian at offset 2 (envelope.ts).
+    // The messenger's envelopes go up, but the FMIDB's and (once open) job coordination's,
+    // which the stack runs; the rest is membership's wire format. The channel id is
+    // little-endian at offset 2 (envelope.ts).
     if (!isEnvelope(plaintext)) return false;
-    if (plaintext.length >= kEnvelopeHeaderBytes && (plaintext[2]! | (plaintext[3]! << 8)) === kFmidbChannelId) return false;
+    if (plaintext.length >= kEnvelopeHeaderBytes) {
+      const channel = plaintext[2]! | (plaintext[3]! << 8);
+      if (channel === kFmidbChannelId || (channel === kJobsChannelId && this.jobsOpen)) return false;
+    }
     if (this.appInbox.length >= kAppInboxMax) this.appDropped++;
     else {
       this.appReceived++;
@@ -603,6 +660,7 @@ export class NodeDriver {
     if (this.pendingEvents.length > 0) this.post({ type: 'events', events: this.pendingEvents.splice(0) });
     if (this.pendingUser.length > 0) this.post({ type: 'user', payloads: this.pendingUser.splice(0) });
     if (this.appInbox.length > 0) this.post({ type: 'app', messages: this.appInbox.splice(0) });
+    if (this.pendingJobs.length > 0) this.post({ type: 'jobs', events: this.pendingJobs.splice(0) });
     if (!this.fmidbOpen) return;
     const now = performance.now();
     if (this.pendingChanges.length > 0 || now - this.fmidbCountersAtMs >= kFmidbCountersReportMs) {
@@ -639,6 +697,7 @@ export class NodeDriver {
       this.lastFmidbTickMs = now;
       this.nextFmidbTickMs = now + (this.fmidbBusy(r) ? kFmidbTickMs : kFmidbIdleTickMs);
     }
+    if (now >= this.nextJobsTickMs) this.nextJobsTickMs = now + kJobsTickMs;
     // The watch links follow the ring (the same array while it is unchanged: no work).
     r.watchLinks?.update(r.engine.watchTargets());
     this.flushEvents();
