@@ -41,6 +41,17 @@ export class EntryStore implements ReplicaStore {
     for (const e of entries) this.put(new StoredEntry(e.subject, e.key, e.value, e.version, origin, originId, false));
   }
 
+  merge(origin: number, originId: string, entries: readonly EntryView[]): number {
+    let n = 0;
+    for (const e of entries) {
+      const old = this.logs[origin]?.byKey.get(e.subject + '\u0000' + e.key);
+      if (old !== undefined && old.version >= e.version) continue;
+      this.put(new StoredEntry(e.subject, e.key, e.value, e.version, origin, originId, false));
+      n++;
+    }
+    return n;
+  }
+
   collect(origin: number, base: number, upTo: number, out: EntryView[]): void {
     const log = this.logs[origin];
     if (log === undefined) return;
@@ -140,7 +151,9 @@ export class EntryStore implements ReplicaStore {
       candidates.splice(candidates.indexOf(old), 1);
     }
     log.byKey.set(slot, e);
-    log.entries.push(e);
+    const tail = log.entries.length === 0 ? undefined : log.entries[log.entries.length - 1]!;
+    if (tail === undefined || tail.version <= e.version) log.entries.push(e);
+    else log.entries.splice(firstAbove(log.entries, e.version), 0, e); // merge(): an older entry keeps the log in version order
     candidates.push(e);
     this.hash(e, 1);
     if (log.entries.length > 2 * log.byKey.size + kCompactSlack) compact(log);

@@ -55,4 +55,6 @@ export class FmidbCounters {
   tombstonesReaped = 0;
   /** Own writes stamped again after this replica learned of its earlier life (see fmidb-replica.ts). */
   restamps = 0;
+  /** Entries of this node's own origin, written by an earlier life, merged back from a peer (see fmidb-replica.ts). */
+  ownBackfilled = 0;
 }

@@ -45,6 +45,12 @@ export interface FmidbReplicaOptions {
   history?: SharedHistory;
   /** Simulator only: told of every version this replica reaches. */
   observer?: FmidbObserver;
+  /**
+   * Tests only: false gives the replica without the own-origin back-fill of a restarted
+   * node (see FmidbReplica.ownBackfilledTo), the broken variant that
+   * test/fmidb-restart.test.ts shows losing an earlier life's writes. Default true.
+   */
+  ownBackfill?: boolean;
 }
 
 /** A message for the driver to send: over a stream (TCP) when `stream`, else as one datagram. */
@@ -144,6 +150,33 @@ export class FmidbReplica {
   /** Bumped when this replica's entries may differ from what their versions say (a reap, a refused entry). */
   private contentGeneration = 0;
   private readonly scratch: EntryView[] = [];
+  /**
+   * Own-origin back-fill after a restart. A node restarts with the same id and an empty
+   * (or older, a snapshot's) replica while its peers still hold writes of its earlier
+   * life. Its first write of this life (stamp ownFirstStamp) sets its own version to
+   * that stamp, which in the version model claims every write of its origin up to it:
+   * peers would see it ahead and never send the earlier life's writes below that stamp,
+   * lost here for good. So from that first write, ownBackfilledTo keeps the version up to
+   * which this replica really holds its own origin without a gap (what it held before
+   * the write), and until ownSynced the replica tells peers that version instead in what
+   * states its holdings: the full sync digest and its pulls. A peer then answers with
+   * every entry of this origin it holds past it; the group merges per (subject, key), the
+   * newer entry winning (this life's writes stay where they are newer, the rest come
+   * back), and moves ownBackfilledTo up (a prefix cut by the frame size is followed by the
+   * rest, which merges on). Announcements (round) keep the true version, so that peers
+   * still pull this life's writes. ownSynced is set once a peer's answer merged, or a full
+   * digest from a peer shows it holds this origin no further than ownBackfilledTo (it has
+   * nothing to give back; a new node's peers hold nothing of it): one sync, not one per
+   * peer, so a write of the earlier life that reached only some peers before the crash
+   * comes back only if the first peer to answer holds it. Before the first write of a
+   * life the version column is true and nothing of this applies. null: no write yet.
+   * The digest-compare kernels (Wasm and TS) are untouched: only what this replica sends
+   * and how it applies its own origin's groups change.
+   */
+  private ownBackfilledTo: number | null = null;
+  private ownFirstStamp = Infinity;
+  private ownSynced = false;
+  private readonly ownBackfill: boolean;
 
   constructor(options: FmidbReplicaOptions) {
     this.config = resolveFmidbConfig(options.config);
@@ -152,6 +185,7 @@ export class FmidbReplica {
     this.nowMsSource = options.nowMs;
     this.wallClockMsSource = options.wallClockMs ?? options.nowMs;
     this.observer = options.observer;
+    this.ownBackfill = options.ownBackfill ?? true;
     if (options.memory === undefined && options.runtime === undefined) throw new RangeError('options.runtime or options.memory is required (see createFmidbRuntime)');
     this.memory = options.memory ?? new FmidbMemory(options.runtime!, this.config);
     if (this.memory.frameBytesMax < this.config.streamFrameBytesMax) {
@@ -308,6 +342,11 @@ export class FmidbReplica {
   versionOf(origin: string): number {
     const row = this.registry.find(origin);
     return row < 0 ? -1 : this.f64[this.versionsIndex + row]!;
+  }
+
+  /** The version of this node's own origin that this life holds without a gap, while it is back-filling (see ownBackfilledTo); else null. */
+  get ownBackfillVersion(): number | null {
+    return this.backfilling() ? this.ownBackfilledTo : null;
   }
 
   /** Origins this replica holds something of. */
@@ -486,11 +525,18 @@ export class FmidbReplica {
     const v = this.runtime.views;
     const out = this.memory.compareOut;
     const count = v.i32[(out >>> 2) + L.kCompareOutCountField]!;
+    const backfilling = this.backfilling();
+    let ownPeer: number | null = null; // the peer's version of this node's origin, when the digest told it
     for (let i = 0; i < count; i++) {
       const at = out + L.kCompareOutHeaderBytes + i * L.kCompareRecordBytes;
       const kind = v.i32[(at + L.kRecordKindOffset) >>> 2]!;
       const row = v.i32[(at + L.kRecordRowOffset) >>> 2]!;
       const peer = v.f64[(at + L.kRecordPeerVersionOffset) >>> 3]!;
+      if (backfilling && row === this.selfRow) {
+        ownPeer = peer;
+        if (kind !== L.kRecordWeLack) this.queueDelta(from, row, peer, stream);
+        continue;
+      }
       if (kind === L.kRecordWeLack) {
         const high = v.u32[(at + L.kRecordFpHighOffset) >>> 2]!;
         const low = v.u32[(at + L.kRecordFpLowOffset) >>> 2]!;
@@ -499,7 +545,27 @@ export class FmidbReplica {
         this.queueDelta(from, row, peer, stream);
       }
     }
+    if (backfilling) {
+      // Equal versions give no record: a full digest's seen column tells whether it listed this origin.
+      if (ownPeer === null && full) ownPeer = this.registry.listedInLastFull(this.selfRow) ? this.f64[this.versionsIndex + this.selfRow]! : -1;
+      if (ownPeer !== null && ownPeer > this.ownBackfilledTo!) {
+        const fp = this.registry.fingerprintAt(this.selfRow);
+        this.pull(from, this.selfRow, fp.high, fp.low, this.ownBackfilledTo!, ownPeer, stream);
+      } else if (ownPeer !== null && full) {
+        this.ownSynced = true; // the peer holds nothing of this origin that this life lacks
+      }
+    }
     return true;
+  }
+
+  /** Whether this life still states its own origin at ownBackfilledTo (see there). */
+  private backfilling(): boolean {
+    return this.ownBackfilledTo !== null && !this.ownSynced;
+  }
+
+  /** The version this replica states it holds of origin `row` in syncs and pulls. */
+  private statedVersion(row: number): number {
+    return row === this.selfRow && this.backfilling() ? this.ownBackfilledTo! : this.f64[this.versionsIndex + row]!;
   }
 
   /** A pull is a digest of what the peer holds: answer what it lacks; pull what it holds beyond us. */
@@ -535,7 +601,7 @@ export class FmidbReplica {
   /** A pull went unanswered: ask the alternate, if the origin is still behind what was announced. */
   private retryPull(key: number, p: PendingPull, now: number): void {
     const row = this.registry.findFingerprint(p.high, p.low);
-    const ours = row < 0 ? -1 : this.f64[this.versionsIndex + row]!;
+    const ours = row < 0 ? -1 : this.statedVersion(row);
     if (ours >= p.version || p.alternate === null) return;
     this.counters.pullsRetried++;
     this.pulls.add(key, p.high, p.low, p.version, now + this.config.requestTimeoutMs, p.alternate);
@@ -607,6 +673,10 @@ export class FmidbReplica {
     }
     const originId = this.registry.idOf(row)!;
     const ours = this.f64[this.versionsIndex + row]!;
+    if (row === this.selfRow && this.backfillsGap(g)) {
+      this.applyBackfill(g, originId, ours, entries);
+      return;
+    }
     if (g.version <= ours) {
       c.groupsStale++;
       return;
@@ -620,6 +690,28 @@ export class FmidbReplica {
     if (entries !== null) this.store.apply(row, originId, this.admitted(entries, ours));
     this.clock.observe(g.version);
     this.advance(row, ours, g.version);
+    c.groupsApplied++;
+    c.entriesApplied += g.entryCount;
+    if (mine !== null && mine.length > 0) this.restampOwn(mine);
+  }
+
+  /** Whether a group of this node's own origin fills the gap before this life's first write (see ownBackfilledTo). */
+  private backfillsGap(g: DeltaGroup): boolean {
+    const to = this.ownBackfilledTo;
+    return this.ownBackfill && to !== null && to < this.ownFirstStamp && g.from <= to && g.version > to;
+  }
+
+  /** Merges a group of this node's origin that holds writes of its earlier life (see ownBackfilledTo). */
+  private applyBackfill(g: DeltaGroup, originId: string, ours: number, entries: EntryView[] | null): void {
+    const c = this.counters;
+    const row = this.selfRow;
+    const mine = g.version > ours && this.entries !== null ? this.entries.ownedUpTo(row, g.version) : null;
+    if (entries !== null) c.ownBackfilled += this.store.merge(row, originId, this.admitted(entries, this.ownBackfilledTo!));
+    this.ownBackfilledTo = g.version;
+    this.ownSynced = true;
+    this.clock.observe(g.version);
+    if (g.version > ours) this.advance(row, ours, g.version);
+    else this.pulls.settle(this.registry.keyAt(row), g.version);
     c.groupsApplied++;
     c.entriesApplied += g.entryCount;
     if (mine !== null && mine.length > 0) this.restampOwn(mine);
@@ -856,7 +948,9 @@ export class FmidbReplica {
    */
   private groupBody(row: number, originId: string, from: number, to: number): Uint8Array {
     const cache = this.memory.groupBodies;
-    const key = this.contentGeneration === 0 ? `${originId}|${from}|${to}` : `${this.selfId}#${this.contentGeneration}|${originId}|${from}|${to}`;
+    // This node's origin while a gap before this life's first write is open: its content is its own.
+    const gap = row === this.selfRow && this.entries !== null && this.ownBackfilledTo !== null && this.ownBackfilledTo < this.ownFirstStamp;
+    const key = this.contentGeneration === 0 && !gap ? `${originId}|${from}|${to}` : `${this.selfId}#${this.contentGeneration}${gap ? '~' + this.ownBackfilledTo : ''}|${originId}|${from}|${to}`;
     let body = cache.get(key);
     if (body !== undefined) return body;
     const entries = this.scratch;
@@ -918,8 +1012,8 @@ export class FmidbReplica {
     const items: PullItem[] = [];
     const rows = this.registry.rowCount;
     for (let row = 0; row < rows; row++) {
-      const version = this.f64[this.versionsIndex + row]!;
-      if (version < 0) continue;
+      if (!(this.f64[this.versionsIndex + row]! >= 0)) continue;
+      const version = this.statedVersion(row); // -1 for this node's origin, back-filling from nothing: the peer sends all of it
       const fp = this.registry.fingerprintAt(row);
       items.push({ high: fp.high, low: fp.low, version });
     }
@@ -957,6 +1051,10 @@ export class FmidbReplica {
   private writeOwn(batch: readonly FmidbWrite[]): number {
     const stamp = this.clock.next(this.wallClockMsSource());
     const from = this.f64[this.versionsIndex + this.selfRow]!;
+    if (this.ownBackfilledTo === null && this.ownBackfill) {
+      this.ownBackfilledTo = from;
+      this.ownFirstStamp = stamp;
+    }
     this.store.write(this.selfRow, this.selfId, stamp, batch);
     this.advance(this.selfRow, from, stamp);
     return stamp;

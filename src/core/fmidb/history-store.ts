@@ -61,6 +61,10 @@ export class HistoryStore implements ReplicaStore {
     // The history already holds every origin's writes; the replica's versions say which it has.
   }
 
+  merge(): number {
+    return 0; // as apply(): the history holds every write of the node's earlier lives too
+  }
+
   collect(origin: number, base: number, upTo: number, out: EntryView[]): void {
     this.shared.collect(origin, base, upTo, out);
   }

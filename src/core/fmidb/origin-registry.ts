@@ -113,6 +113,14 @@ export class OriginRegistry {
     return fingerprintKey(high, low);
   }
 
+  /** Whether the last full digest compared (the kernel's seen column and epoch) listed this row. */
+  listedInLastFull(row: number): boolean {
+    const u32 = this.runtime.views.u32;
+    const r = this.base >>> 2;
+    const epoch = u32[r + L.kRegistryEpochField]!;
+    return epoch !== 0 && u32[((this.base + u32[r + L.kRegistrySeenOffsetField]!) >>> 2) + row] === epoch;
+  }
+
   /** Rows ever handed out (the loop bound for scans; rows below it may be free). */
   get rowCount(): number {
     return this.runtime.views.u32[(this.base >>> 2) + L.kRegistryRowCountField]!;

@@ -17,6 +17,12 @@ export interface ReplicaStore {
   write(origin: number, originId: string, version: number, writes: readonly FmidbWrite[]): void;
   /** Applies replicated entries of an origin (all newer than what the replica held, oldest first). */
   apply(origin: number, originId: string, entries: readonly EntryView[]): void;
+  /**
+   * Merges entries of an origin that may be older than some the replica holds (this node's
+   * own origin, written by an earlier life): per (subject, key) the newer entry stays.
+   * Returns how many it took.
+   */
+  merge(origin: number, originId: string, entries: readonly EntryView[]): number;
   /** Appends the origin's entries with version in (base, upTo] that the replica holds, oldest first. */
   collect(origin: number, base: number, upTo: number, out: EntryView[]): void;
   /** About how many entries collect(origin, base, upTo) would give (an upper bound). */
