@@ -35,12 +35,12 @@ import { isAdmissionDatagram } from '../src/farm/admission/admission-wire.js';
 import { createRuntime } from '../src/core/kernels/create-runtime.js';
 import { MessageParts } from '../src/core/membership/message-parts.js';
 import { MembershipTable } from '../src/core/table/membership-table.js';
-import { wasmModule } from '../src/core/platform/wasm-module.js';
+import { agentWorkerData } from '../src/node/driver/agent-host.js';
 import { assembleParts } from '../src/core/wire/compound.js';
 import * as F from '../src/core/wire/format.js';
 import { parseWireAddress, type NodeId } from '../src/core/wire/message.js';
 import { agentSettings } from '../src/node/driver/agent-options.js';
-import type { AgentWorkerData, AgentWorkerReport } from '../src/node/driver/agent-worker-protocol.js';
+import type { AgentWorkerReport } from '../src/node/driver/agent-worker-protocol.js';
 import { NodeDriver } from '../src/node/driver/node-driver.js';
 import { Keyring } from '../src/node/security/keyring.js';
 import { Prng } from '../src/core/util/prng.js';
@@ -113,28 +113,8 @@ export async function agentAbsorb(options: AgentAbsorbOptions): Promise<AgentAbs
     const rowList = runtime.allocate(4, 8);
     const packet = runtime.allocate(F.kDatagramBytesMax + 64, 8);
     runtime.allocate(kBenchScratchBytes, 8);
-    const regionStart = runtime.allocate(runtime.bytesFree, 1);
-    const data: AgentWorkerData = {
-      memory: runtime.memory,
-      module: runtime.kernels.backend === 'wasm' ? wasmModule() : null,
-      tableBase: table.base,
-      regionStart,
-      config: settings.config,
-      bind: settings.bind,
-      seeds: settings.join,
-      id: settings.id,
-      incarnation: settings.incarnation,
-      meta: settings.meta,
-      randomSeed: 14,
-      tickIntervalMs: settings.tickIntervalMs,
-      datagram: settings.datagram,
-      stream: settings.stream,
-      transport: settings.transport,
-      keys: settings.keys,
-      secure: settings.secure,
-      // Gossip starts once the table holds the farm (the 'keys' request below), as an admitted node's does.
-      gossip: false,
-    };
+    // Gossip starts once the table holds the farm (the 'keys' request below), as an admitted node's does.
+    const data = agentWorkerData(settings, runtime, table, 14, false);
     let events = 0;
     const reports: AgentWorkerReport[] = [];
     driver = new NodeDriver({

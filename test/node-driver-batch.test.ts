@@ -8,43 +8,18 @@
 // the batch path from the 'keys' request on and then converges too. Without the spy's
 // calls (the per-datagram path this replaced), the counts below fail.
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { createRuntime } from '../src/core/kernels/create-runtime.js';
-import { MembershipTable } from '../src/core/table/membership-table.js';
-import { wasmModule } from '../src/core/platform/wasm-module.js';
-import { agentSettings, type AgentOptions } from '../src/node/driver/agent-options.js';
+import type { AgentOptions } from '../src/node/driver/agent-options.js';
 import type { AgentWorkerData, AgentWorkerReport } from '../src/node/driver/agent-worker-protocol.js';
 import { NodeDriver } from '../src/node/driver/node-driver.js';
 import { Keyring } from '../src/node/security/keyring.js';
 import { encodeAdmission, isAdmissionDatagram } from '../src/farm/admission/admission-wire.js';
 import { createSocket } from 'node:dgram';
+import { driverData } from './support/driver-data.js';
 
 const drivers: NodeDriver[] = [];
 
 function dataOf(options: AgentOptions, seed: number): AgentWorkerData {
-  const settings = agentSettings(options);
-  const runtime = createRuntime({ memoryBytes: settings.memoryBytes, backend: settings.backend });
-  const table = MembershipTable.create(runtime, settings.config.membersMax);
-  const regionStart = runtime.allocate(runtime.bytesFree, 1);
-  return {
-    memory: runtime.memory,
-    module: runtime.kernels.backend === 'wasm' ? wasmModule() : null,
-    tableBase: table.base,
-    regionStart,
-    config: settings.config,
-    bind: settings.bind,
-    seeds: settings.join,
-    id: settings.id,
-    incarnation: settings.incarnation,
-    meta: settings.meta,
-    randomSeed: seed,
-    tickIntervalMs: settings.tickIntervalMs,
-    datagram: settings.datagram,
-    stream: settings.stream,
-    transport: settings.transport,
-    keys: settings.keys,
-    secure: settings.secure,
-    gossip: !settings.secure || settings.keys.length > 0,
-  };
+  return driverData(options, seed);
 }
 
 async function start(options: AgentOptions, seed: number): Promise<{ driver: NodeDriver; reports: AgentWorkerReport[]; address: string; id: string }> {

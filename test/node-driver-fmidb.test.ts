@@ -13,16 +13,14 @@
 //  - After a 'revoke' of A, B's stack drops A's FMIDB traffic (revokedDropped).
 import { createSocket } from 'node:dgram';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createRuntime } from '../src/core/kernels/create-runtime.js';
-import { MembershipTable } from '../src/core/table/membership-table.js';
-import { wasmModule } from '../src/core/platform/wasm-module.js';
 import { encodeEnvelope } from '../src/core/messenger/envelope.js';
 import { channelByName } from '../src/core/messenger/channel-table.js';
-import { agentSettings, type AgentOptions } from '../src/node/driver/agent-options.js';
+import type { AgentOptions } from '../src/node/driver/agent-options.js';
 import type { AgentWorkerData, AgentWorkerReport } from '../src/node/driver/agent-worker-protocol.js';
 import { NodeDriver } from '../src/node/driver/node-driver.js';
 import { Keyring } from '../src/node/security/keyring.js';
 import { isAdmissionDatagram } from '../src/farm/admission/admission-wire.js';
+import { driverData } from './support/driver-data.js';
 
 interface Running {
   readonly driver: NodeDriver;
@@ -32,30 +30,7 @@ interface Running {
 const drivers: NodeDriver[] = [];
 
 function dataOf(options: AgentOptions, seed: number): AgentWorkerData {
-  const settings = agentSettings(options);
-  const runtime = createRuntime({ memoryBytes: settings.memoryBytes, backend: settings.backend });
-  const table = MembershipTable.create(runtime, settings.config.membersMax);
-  const regionStart = runtime.allocate(runtime.bytesFree, 1);
-  return {
-    memory: runtime.memory,
-    module: runtime.kernels.backend === 'wasm' ? wasmModule() : null,
-    tableBase: table.base,
-    regionStart,
-    config: settings.config,
-    bind: settings.bind,
-    seeds: settings.join,
-    id: settings.id,
-    incarnation: settings.incarnation,
-    meta: settings.meta,
-    randomSeed: seed,
-    tickIntervalMs: settings.tickIntervalMs,
-    datagram: settings.datagram,
-    stream: settings.stream,
-    transport: settings.transport,
-    keys: settings.keys,
-    secure: settings.secure,
-    gossip: true,
-  };
+  return driverData(options, seed, true);
 }
 
 async function start(options: AgentOptions, seed: number): Promise<Running> {

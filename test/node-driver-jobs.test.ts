@@ -14,15 +14,13 @@
 //  - A process on B is reported lost on A once B leaves the membership: the live set is
 //    the farm's members, fed by the stack.
 import { afterAll, describe, expect, it } from 'vitest';
-import { createRuntime } from '../src/core/kernels/create-runtime.js';
-import { MembershipTable } from '../src/core/table/membership-table.js';
-import { wasmModule } from '../src/core/platform/wasm-module.js';
-import { agentSettings, type AgentOptions } from '../src/node/driver/agent-options.js';
+import type { AgentOptions } from '../src/node/driver/agent-options.js';
 import type { AgentWorkerData, AgentWorkerReport, JobsStackEvent } from '../src/node/driver/agent-worker-protocol.js';
 import { NodeDriver } from '../src/node/driver/node-driver.js';
 import { Keyring, kSealOverheadBytes } from '../src/node/security/keyring.js';
 import { kJobSealBytesMax } from '../src/core/jobs/job-message.js';
 import { isAdmissionDatagram } from '../src/farm/admission/admission-wire.js';
+import { driverData } from './support/driver-data.js';
 
 interface Running {
   readonly driver: NodeDriver;
@@ -32,30 +30,7 @@ interface Running {
 const drivers: NodeDriver[] = [];
 
 function dataOf(options: AgentOptions, seed: number): AgentWorkerData {
-  const settings = agentSettings(options);
-  const runtime = createRuntime({ memoryBytes: settings.memoryBytes, backend: settings.backend });
-  const table = MembershipTable.create(runtime, settings.config.membersMax);
-  const regionStart = runtime.allocate(runtime.bytesFree, 1);
-  return {
-    memory: runtime.memory,
-    module: runtime.kernels.backend === 'wasm' ? wasmModule() : null,
-    tableBase: table.base,
-    regionStart,
-    config: settings.config,
-    bind: settings.bind,
-    seeds: settings.join,
-    id: settings.id,
-    incarnation: settings.incarnation,
-    meta: settings.meta,
-    randomSeed: seed,
-    tickIntervalMs: settings.tickIntervalMs,
-    datagram: settings.datagram,
-    stream: settings.stream,
-    transport: settings.transport,
-    keys: settings.keys,
-    secure: settings.secure,
-    gossip: true,
-  };
+  return driverData(options, seed, true);
 }
 
 async function start(options: AgentOptions, seed: number): Promise<Running> {

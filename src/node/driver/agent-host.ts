@@ -65,6 +65,38 @@ const kStatusNames: Readonly<Record<number, AgentMember['status']>> = { [F.kStat
 const kConsistentReadAttemptsMax = 3;
 
 /**
+ * The start data of one node's worker (NodeDriver): its settings, the shared memory with
+ * the table already in it, and its random seed. Everything the runtime has left becomes
+ * the worker's region (its engine scratch), so the two threads' bump allocators never
+ * hand out the same bytes: allocate anything of the caller's own before this. Gossip is
+ * on unless the node is secure and holds no key yet (it waits for admission).
+ * AgentHost.start, the driver tests and bench:path's agent rows all build it here.
+ */
+export function agentWorkerData(settings: AgentSettings, runtime: ReturnType<typeof createRuntime>, table: MembershipTable, randomSeed: number, gossip = !settings.secure || settings.keys.length > 0): AgentWorkerData {
+  const regionStart = runtime.allocate(runtime.bytesFree, 1);
+  return {
+    memory: runtime.memory,
+    module: runtime.kernels.backend === 'wasm' ? wasmModule() : null,
+    tableBase: table.base,
+    regionStart,
+    config: settings.config,
+    bind: settings.bind,
+    seeds: settings.join,
+    id: settings.id,
+    incarnation: settings.incarnation,
+    meta: settings.meta,
+    randomSeed,
+    tickIntervalMs: settings.tickIntervalMs,
+    datagram: settings.datagram,
+    stream: settings.stream,
+    transport: settings.transport,
+    keys: settings.keys,
+    secure: settings.secure,
+    gossip,
+  };
+}
+
+/**
  * One farm member, hosted: the engine runs in a worker thread that owns its sockets
  * (workers/agent-worker.ts); this thread gets membership events (one message per tick
  * at most) and reads the membership table in shared memory without copying it.
@@ -111,29 +143,7 @@ export class AgentHost extends EventEmitter<AgentHostEvents> implements FmidbLin
     const settings = agentSettings(options);
     const runtime = createRuntime({ memoryBytes: settings.memoryBytes, backend: settings.backend });
     const table = MembershipTable.create(runtime, settings.config.membersMax);
-    // Everything left belongs to the worker (its engine scratch), so the two threads'
-    // bump allocators never hand out the same bytes.
-    const regionStart = runtime.allocate(runtime.bytesFree, 1);
-    const data: AgentWorkerData = {
-      memory: runtime.memory,
-      module: runtime.kernels.backend === 'wasm' ? wasmModule() : null,
-      tableBase: table.base,
-      regionStart,
-      config: settings.config,
-      bind: settings.bind,
-      seeds: settings.join,
-      id: settings.id,
-      incarnation: settings.incarnation,
-      meta: settings.meta,
-      randomSeed: randomInt(0, 2 ** 32),
-      tickIntervalMs: settings.tickIntervalMs,
-      datagram: settings.datagram,
-      stream: settings.stream,
-      transport: settings.transport,
-      keys: settings.keys,
-      secure: settings.secure,
-      gossip: !settings.secure || settings.keys.length > 0,
-    };
+    const data = agentWorkerData(settings, runtime, table, randomInt(0, 2 ** 32));
     const worker = new Worker(agentWorkerEntry(), { workerData: data });
     const host = new AgentHost(settings, worker, table);
     await host.waitUntilReady(settings.startTimeoutMs);
