@@ -167,18 +167,6 @@ export class FarmNode implements ApiBackend {
     const host = parseBindAddress(this.service.host.address).host;
     // A wildcard bind names no network a peer could use: the operator sets the attribute.
     if (host === '0.0.0.0' || host === '::') return;
-    // Not before the replica has heard from a peer (then 2 s for the join sync to land),
-    // or 15 s alone (a first node): a restarted node whose replica starts empty would
-    // otherwise write its own origin ahead of the earlier life's writes its peers still
-    // hold, before the sync brings them back (test/farm-data.test.ts caught it).
-    const startedAt = Date.now();
-    let heardAt: number | null = null;
-    while (!this.closing) {
-      const now = Date.now();
-      if (heardAt === null && (this.data.fmidbCounters['messagesReceived'] ?? 0) > 0) heardAt = now;
-      if ((heardAt !== null && now - heardAt >= 2_000) || now - startedAt >= 15_000) break;
-      await new Promise((resolve) => setTimeout(resolve, 250).unref());
-    }
     for (let attempt = 0; attempt < 60 && !this.closing; attempt++) {
       try {
         const now = this.data.attributes(this.data.selfId)[0]?.attributes.find((a) => a.key === 'address')?.value;
