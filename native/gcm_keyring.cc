@@ -114,13 +114,20 @@ class GcmKeyring : public Napi::ObjectWrap<GcmKeyring> {
     return Napi::Number::New(env, openOne(sealed.Data(), sealed.ElementLength(), out.Data()));
   }
 
-  // openBatch(buffer, count, slotBytes, lengths: Uint32Array, results: Int32Array, out):
-  // opens `count` messages, message i at buffer[i * slotBytes] with length
-  // lengths[i], into out[i * slotBytes]; results[i] is openOne's result. One
-  // crossing for a whole recvmmsg batch. Returns how many opened.
-  Napi::Value openBatch(const Napi::CallbackInfo& info) {
+  // The arguments openBatch and sealBatch share: (buffer, count, slotBytes, lengths:
+  // Uint32Array, results: Int32Array, out), checked so that count slots of slotBytes fit
+  // in buffer and out and count entries in lengths and results.
+  struct Batch {
+    Napi::Uint8Array buffer;
+    std::uint32_t count;
+    std::uint32_t slotBytes;
+    Napi::Uint32Array lengths;
+    Napi::Int32Array results;
+    Napi::Uint8Array out;
+  };
+
+  Batch batchArguments(const Napi::CallbackInfo& info, const char* usage) {
     Napi::Env env = info.Env();
-    const char* usage = "openBatch(buffer, count, slotBytes, lengths, results, out)";
     Napi::Uint8Array buffer = uint8Argument(info, 0, usage);
     if (!info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsTypedArray() || !info[4].IsTypedArray() ||
         info[3].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array ||
@@ -136,6 +143,23 @@ class GcmKeyring : public Napi::ObjectWrap<GcmKeyring> {
         std::size_t{count} * slotBytes > buffer.ElementLength() || std::size_t{count} * slotBytes > out.ElementLength()) {
       throw codedError(env, kCodeBadArgument, std::string(usage) + ": buffers too small for count slots");
     }
+    return Batch{buffer, count, slotBytes, lengths, results, out};
+  }
+
+  // openBatch(buffer, count, slotBytes, lengths: Uint32Array, results: Int32Array, out):
+  // opens `count` messages, message i at buffer[i * slotBytes] with length
+  // lengths[i], into out[i * slotBytes]; results[i] is openOne's result. One
+  // crossing for a whole recvmmsg batch. Returns how many opened.
+  Napi::Value openBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const char* usage = "openBatch(buffer, count, slotBytes, lengths, results, out)";
+    const Batch b = batchArguments(info, usage);
+    const std::uint32_t count = b.count;
+    const std::uint32_t slotBytes = b.slotBytes;
+    Napi::Uint8Array buffer = b.buffer;
+    Napi::Uint8Array out = b.out;
+    Napi::Uint32Array lengths = b.lengths;
+    Napi::Int32Array results = b.results;
     std::uint32_t opened = 0;
     for (std::uint32_t i = 0; i < count; ++i) {
       const std::size_t at = std::size_t{i} * slotBytes;
@@ -147,9 +171,6 @@ class GcmKeyring : public Napi::ObjectWrap<GcmKeyring> {
     return Napi::Number::New(env, opened);
   }
 
-  // seal(plaintext: Uint8Array, out: Uint8Array, nonce?: Uint8Array): number —
-  // the sealed length written at out[0..], or -3 when out is too small. The
-  // nonce comes from nextNonce() unless one is given (tests compare bytes).
   // Seals message i at buffer[i*slotBytes] (lengths[i] bytes) into out[i*slotBytes] with
   // the primary key's context, in one call for a whole send batch (issue 14); results[i]
   // is the sealed length, or kResultBadBuffer when it would not fit its slot. `nonces`
@@ -157,21 +178,13 @@ class GcmKeyring : public Napi::ObjectWrap<GcmKeyring> {
   Napi::Value sealBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const char* usage = "sealBatch(buffer, count, slotBytes, lengths, results, out, nonces?)";
-    Napi::Uint8Array buffer = uint8Argument(info, 0, usage);
-    if (!info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsTypedArray() || !info[4].IsTypedArray() ||
-        info[3].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array ||
-        info[4].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-      throw codedError(env, kCodeBadArgument, std::string(usage) + ": count and slotBytes numbers, lengths a Uint32Array, results an Int32Array");
-    }
-    Napi::Uint8Array out = uint8Argument(info, 5, usage);
-    const std::uint32_t count = info[1].As<Napi::Number>().Uint32Value();
-    const std::uint32_t slotBytes = info[2].As<Napi::Number>().Uint32Value();
-    Napi::Uint32Array lengths = info[3].As<Napi::Uint32Array>();
-    Napi::Int32Array results = info[4].As<Napi::Int32Array>();
-    if (lengths.ElementLength() < count || results.ElementLength() < count ||
-        std::size_t{count} * slotBytes > buffer.ElementLength() || std::size_t{count} * slotBytes > out.ElementLength()) {
-      throw codedError(env, kCodeBadArgument, std::string(usage) + ": buffers too small for count slots");
-    }
+    const Batch b = batchArguments(info, usage);
+    const std::uint32_t count = b.count;
+    const std::uint32_t slotBytes = b.slotBytes;
+    Napi::Uint8Array buffer = b.buffer;
+    Napi::Uint8Array out = b.out;
+    Napi::Uint32Array lengths = b.lengths;
+    Napi::Int32Array results = b.results;
     const std::uint8_t* nonces = nullptr;
     if (info.Length() >= 7 && !info[6].IsUndefined()) {
       Napi::Uint8Array given = uint8Argument(info, 6, usage);
@@ -214,6 +227,9 @@ class GcmKeyring : public Napi::ObjectWrap<GcmKeyring> {
     return static_cast<int>(kOverheadBytes + written + tail);
   }
 
+  // seal(plaintext: Uint8Array, out: Uint8Array, nonce?: Uint8Array): number —
+  // the sealed length written at out[0..], or -3 when out is too small. The
+  // nonce comes from nextNonce() unless one is given (tests compare bytes).
   Napi::Value seal(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Uint8Array plaintext = uint8Argument(info, 0, "seal(plaintext, out, nonce?)");
