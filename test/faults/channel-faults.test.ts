@@ -21,7 +21,6 @@
 // Needs root, `ip netns` and nftables; without them it says why and skips (with
 // GALAXY_FAULTS_REQUIRED=1 it fails instead).
 import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelReadReply, WireEntry } from '../../src/cluster/service/channel-routes.js';
@@ -32,7 +31,8 @@ import { checkFifo, checkIntegrity, checkTotal, checkVirtualSynchrony, type Chec
 import { messageId, payloadDigest, type ChannelHistory, type LogEntry, type SendRecord } from '../../src/sim/channels/channel-history.js';
 import { FaultFarm, sleep, waitFor, type LabAgent } from './support/fault-farm.js';
 import { Figures } from './support/figures.js';
-import { freshDirectory, labUnavailable, NetnsLab, preClean } from './support/netns-lab.js';
+import { labUnavailable, type NetnsLab } from './support/netns-lab.js';
+import { clusterSummary, startClusterLab, waitForView } from './support/cluster-lab.js';
 
 const kAgents = 5;
 const kCluster = 'chfaults';
@@ -316,18 +316,11 @@ describe.runIf(unavailable === null)('a total-order channel under faults on real
   let load: Load;
 
   async function summary(agent: LabAgent): Promise<ClusterSummary> {
-    return agent.get<ClusterSummary>(`/v1/clusters/${kCluster}`);
+    return clusterSummary(agent, kCluster);
   }
 
   async function viewOf(viewers: readonly LabAgent[], members: readonly LabAgent[], boundMs: number): Promise<number> {
-    const want = members.map((m) => m.id).sort().join();
-    return waitFor(`${viewers.length} agents install a view of ${members.length}`, async () => {
-      for (const v of viewers) {
-        const s = await summary(v);
-        if (s.here?.status !== 'member' || s.here.view?.members.map((m) => m.nodeId).sort().join() !== want) return false;
-      }
-      return true;
-    }, boundMs, 50);
+    return waitForView(kCluster, viewers, members, boundMs);
   }
 
   /** Runs the fault under load, then checks every member's log; the channel must be known at every member first. */
@@ -382,14 +375,9 @@ describe.runIf(unavailable === null)('a total-order channel under faults on real
   }
 
   beforeAll(async () => {
-    preClean(tmpdir(), kDataPrefix);
-    dataRoot = freshDirectory(join(tmpdir(), `${kDataPrefix}${process.pid}`));
-    lab = NetnsLab.create(kAgents);
-    farm = new FaultFarm(lab, dataRoot);
-    await farm.start(kAgents, 60_000);
-    const created = await farm.controller.api('POST', '/v1/clusters', { body: { name: kCluster, nodes: farm.agents.map((a) => a.id) } });
-    expect(created.status, created.text).toBe(201);
-    const formedMs = await viewOf(farm.agents, farm.agents, kRejoinBoundMs);
+    const started = await startClusterLab(kDataPrefix, kAgents, kCluster, kRejoinBoundMs);
+    ({ lab, farm, dataRoot } = started);
+    const formedMs = started.formedMs;
     for (const agent of farm.agents) {
       const opened = await agent.api('POST', `/v1/clusters/${kCluster}/channels`, { body: { name: kChannel, ordering: 'total', reliability: 'reliable' } });
       expect(opened.status, opened.text).toBe(201);

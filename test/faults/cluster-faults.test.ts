@@ -34,7 +34,6 @@
 // Needs root, `ip netns` and nftables; without them it says why and skips (with
 // GALAXY_FAULTS_REQUIRED=1 it fails instead).
 import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterSummary, ClusterViews } from '../../src/cluster/service/cluster-service.js';
@@ -43,7 +42,8 @@ import { ClusterHistory } from '../../src/sim/cluster/cluster-history.js';
 import { checkMinorityStops, checkMonotonicViews, checkViewAgreement, describeViolations } from '../../src/sim/cluster/cluster-checkers.js';
 import { FaultFarm, sleep, waitFor, type LabAgent } from './support/fault-farm.js';
 import { Figures } from './support/figures.js';
-import { freshDirectory, labUnavailable, NetnsLab, preClean } from './support/netns-lab.js';
+import { labUnavailable, type NetnsLab } from './support/netns-lab.js';
+import { clusterSummary, startClusterLab, waitForView } from './support/cluster-lab.js';
 
 const kAgents = 5;
 const kCluster = 'faults';
@@ -83,7 +83,7 @@ describe.runIf(unavailable === null)('the cluster service under faults on real h
   const latest = new Map<string, ClusterViews>();
 
   async function summary(agent: LabAgent): Promise<ClusterSummary> {
-    return agent.get<ClusterSummary>(`/v1/clusters/${kCluster}`);
+    return clusterSummary(agent, kCluster);
   }
 
   async function record(agents: readonly LabAgent[]): Promise<void> {
@@ -112,14 +112,7 @@ describe.runIf(unavailable === null)('the cluster service under faults on real h
 
   /** Waits until every agent in `viewers` is a member of a view of exactly `members`; returns the ms it took. */
   async function viewOf(viewers: readonly LabAgent[], members: readonly LabAgent[], boundMs: number): Promise<number> {
-    const want = members.map((m) => m.id).sort().join();
-    return waitFor(`${viewers.length} agents install a view of ${members.length}`, async () => {
-      for (const v of viewers) {
-        const s = await summary(v);
-        if (s.here?.status !== 'member' || s.here.view?.members.map((m) => m.nodeId).sort().join() !== want) return false;
-      }
-      return true;
-    }, boundMs, 50);
+    return waitForView(kCluster, viewers, members, boundMs);
   }
 
   async function scenario(name: string, body: (out: Record<string, unknown>) => Promise<void>): Promise<void> {
@@ -135,14 +128,9 @@ describe.runIf(unavailable === null)('the cluster service under faults on real h
   }
 
   beforeAll(async () => {
-    preClean(tmpdir(), kDataPrefix);
-    dataRoot = freshDirectory(join(tmpdir(), `${kDataPrefix}${process.pid}`));
-    lab = NetnsLab.create(kAgents);
-    farm = new FaultFarm(lab, dataRoot);
-    await farm.start(kAgents, 60_000);
-    const created = await farm.controller.api('POST', '/v1/clusters', { body: { name: kCluster, nodes: farm.agents.map((a) => a.id) } });
-    expect(created.status, created.text).toBe(201);
-    const formedMs = await viewOf(farm.agents, farm.agents, kRejoinBoundMs);
+    const started = await startClusterLab(kDataPrefix, kAgents, kCluster, kRejoinBoundMs);
+    ({ lab, farm, dataRoot } = started);
+    const formedMs = started.formedMs;
     figures.setFarm({ agents: kAgents, preset: 'local', cluster: kCluster, formedMs, viewBoundMs: kViewBoundMs, rejoinBoundMs: kRejoinBoundMs, noEvidenceTargetMs: kNoEvidenceTargetMs, healTargetMs: kHealTargetMs, corosyncCpg: kCorosync });
     await record(farm.agents);
   }, 180_000);
