@@ -36,7 +36,7 @@ export class MemoryFarm implements ApiBackend {
 
   node(): NodeSummary {
     this.check('node', []);
-    return { id: '00000000000000ff', address: '127.0.0.1:7000', incarnation: 3, roles: ['controller'], admission: 'bootstrap', farmId: 'cccccccccccccccc', transport: 'udp', backend: 'ts', version: '0.1.0', startedAt: '2025-01-01T00:00:00.000Z' };
+    return { id: '00000000000000ff', address: '127.0.0.1:7000', incarnation: 3, roles: ['controller'], admission: 'bootstrap', farmId: 'cccccccccccccccc', farmCa: null, transport: 'udp', backend: 'ts', version: '0.1.0', startedAt: '2025-01-01T00:00:00.000Z' };
   }
 
   members(): MemberView[] {

@@ -62,7 +62,7 @@ describe('farm node (real agent process)', () => {
     await until('the crash is on the event stream', () => events.some((e) => e.kind === 'component' && e.type === 'crashed'), 15_000, [agent]);
     let restarted: ComponentStatus | undefined;
     const restartDeadline = Date.now() + 20_000;
-    while (Date.now() < restartDeadline && !((restarted = await measurement())?.state === 'running' && restarted.restarts === 1)) await new Promise((resolve) => setTimeout(resolve, 100));
+    while (Date.now() < restartDeadline && !((restarted = await measurement())?.state === 'running' && restarted?.restarts === 1)) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(restarted).toMatchObject({ state: 'running', restarts: 1 });
     expect(restarted!.pid).not.toBe(running!.pid);
     expect(restarted!.config).toMatchObject({ intervalMs: 200 });
@@ -71,7 +71,7 @@ describe('farm node (real agent process)', () => {
 
     // /metrics: valid Prometheus text with the families the issue lists.
     const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
-    const families = parsePrometheusTextFormat(text) as Array<{ name: string; type: string; metrics: Array<{ value: string; labels?: Record<string, string> }> }>;
+    const families = parsePrometheusTextFormat(text) as unknown as Array<{ name: string; type: string; metrics: Array<{ value: string; labels?: Record<string, string> }> }>;
     const family = (name: string) => families.find((f) => f.name === name);
     for (const name of ['galaxy_members', 'galaxy_suspicions_total', 'galaxy_refutations_total', 'galaxy_datagrams_total', 'galaxy_datagram_bytes_total', 'galaxy_auth_failures_total', 'galaxy_component_restarts_total', 'galaxy_messenger_messages_total', 'galaxy_messenger_dropped_total']) expect(family(name), name).toBeDefined();
     expect(family('galaxy_members')!.metrics.find((m) => m.labels?.['state'] === 'alive')!.value).toBe('1');

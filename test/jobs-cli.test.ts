@@ -173,7 +173,7 @@ describe('command-line parts', () => {
   });
 
   it('describes progress from one summary to the next', () => {
-    const phase = { number: 1, name: 'apply', state: 'running' as const, nodes: 10, required: 9, succeeded: 0, failed: 0, batches: 5, batchesRun: 0, jobIds: ['j1'], startedAt: null, endedAt: null };
+    const phase = { number: 1, name: 'apply', state: 'running' as 'running' | 'failed', nodes: 10, required: 9, succeeded: 0, failed: 0, batches: 5, batchesRun: 0, jobIds: ['j1'], startedAt: null, endedAt: null };
     const summary = (p: Partial<typeof phase>) => ({ phases: [{ ...phase, ...p }] }) as unknown as ScriptSummary;
     expect(progressLines(null, summary({}))).toEqual(['phase 1 apply: batch 1/5, 0 ok, 0 failed (9 of 10 required)']);
     expect(progressLines(summary({}), summary({}))).toEqual([]);

@@ -9,7 +9,7 @@
 // 'failed' and calls closed(), as the worker's port used to be closed.
 import { createSocket } from 'node:dgram';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeEnvelope, kModeDatagram } from '../src/core/messenger/envelope.js';
+import { encodeEnvelope } from '../src/core/messenger/envelope.js';
 import type { AgentOptions } from '../src/node/driver/agent-options.js';
 import type { AgentStats, AgentWorkerData, AgentWorkerReport } from '../src/node/driver/agent-worker-protocol.js';
 import { NodeDriver } from '../src/node/driver/node-driver.js';
@@ -71,7 +71,7 @@ describe('NodeDriver', () => {
     await until('both see the other join', () => eventsOf(a).some((e) => e.type === 'join' && e.id === bReady.id) && eventsOf(b).some((e) => e.type === 'join' && e.id === aReady.id));
 
     // A messenger envelope goes through the seal and comes out as an app report.
-    const envelope = encodeEnvelope(kModeDatagram, 7, bReady.id, Uint8Array.of(1, 2, 3));
+    const envelope = encodeEnvelope('datagram', 7, bReady.id, Uint8Array.of(1, 2, 3));
     b.driver.handle({ type: 'app-send', messages: [{ peer: aReady.address, bytes: envelope, stream: false }] });
     await until('a gets the envelope', () => a.reports.some((x) => x.type === 'app'));
     const app = a.reports.find((x) => x.type === 'app');

@@ -67,6 +67,8 @@ export class PartsHarness {
       stats: new EngineStats(),
       selfId: idOfName('A'),
       selfAddress: addressOfName('A'),
+      // As the simulator: no reply-address text cache (formatting is the same either way).
+      addressTextsMax: 0,
     });
     this.ctx = ctx;
     this.state = ctx.state = new MemberState(ctx);

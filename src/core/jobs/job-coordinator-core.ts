@@ -116,7 +116,8 @@ const kDefaults = {
 export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCoordinatorOutput> {
   readonly jobs = new Map<string, CoordinatedJob>();
   readonly counters = { created: 0, startsSent: 0, startsFailed: 0, lost: 0, cancelled: 0, reportsRefused: 0, reportsIgnored: 0, probesFailed: 0 };
-  private readonly selfId: string;
+  /** This node's id as the coordinator names it (the stack's sender id, or the caller's). */
+  readonly selfId: string;
   private readonly o: Required<Omit<JobCoordinatorCoreOptions, 'selfId' | 'nowMs'>>;
   private readonly out: OutputQueue<JobCoordinatorOutput>;
   private readonly probes: ProbeTracker;
