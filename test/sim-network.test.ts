@@ -35,6 +35,7 @@ class ScriptedProcess implements SimProcess {
   readonly frames: Received[] = [];
   readonly unreachables: { to: string; atMs: number }[] = [];
   readonly streamFailures: { to: string; atMs: number }[] = [];
+  readonly linksLost: { to: string; atMs: number }[] = [];
   readonly tickTimesMs: number[] = [];
 
   constructor(
@@ -61,6 +62,9 @@ class ScriptedProcess implements SimProcess {
   }
   streamFailed(to: string): void {
     this.streamFailures.push({ to, atMs: this.clock() });
+  }
+  linkLost(to: string): void {
+    this.linksLost.push({ to, atMs: this.clock() });
   }
   stop(): void {
     this.stopped = true;
@@ -531,6 +535,79 @@ describe('crashes and restarts', () => {
     expect(old.datagrams).toHaveLength(0);
     expect(current(b).datagrams.map((d) => u32(d.bytes))).toEqual([7]);
     expect(current(b).ticks).toBeGreaterThan(3);
+  });
+});
+
+describe('watch links', () => {
+  it('a process killed on a live host closes the links held to it one latency later; the holder reconnects at once, then backs off from 100 ms', () => {
+    const { sim, addresses, current } = scripted(3);
+    const [a, b, c] = addresses as [string, string, string];
+    current(a).context.holdLinks([b, c]);
+    sim.runFor(10);
+    sim.crash(b);
+    sim.runFor(400);
+    // Closed at 10 (+1 ms), then refused reconnects: at once (+2), +100 (+2), +200 (+2).
+    expect(current(a).linksLost).toEqual([
+      { to: b, atMs: 11 },
+      { to: b, atMs: 13 },
+      { to: b, atMs: 115 },
+      { to: b, atMs: 317 },
+    ]);
+    // Once the holder lets the link go (its ring no longer has b), nothing more comes.
+    current(a).context.holdLinks([c]);
+    sim.runFor(2000);
+    expect(current(a).linksLost).toHaveLength(4);
+  });
+
+  it('a restarted target accepts the next reconnect: the refusals stop', () => {
+    const { sim, addresses, current } = scripted(2);
+    const [a, b] = addresses as [string, string];
+    current(a).context.holdLinks([b]);
+    sim.crash(b);
+    sim.runFor(50);
+    sim.restart(b);
+    sim.runFor(5000);
+    expect(current(a).linksLost.map((l) => l.atMs)).toEqual([1, 3]);
+  });
+
+  it('a graceful stop closes the links too; a link opened to a dead process is refused after a round trip', () => {
+    const { sim, addresses, current } = scripted(3);
+    const [a, b, c] = addresses as [string, string, string];
+    current(a).context.holdLinks([b]);
+    sim.stop(b);
+    sim.crash(c);
+    sim.runFor(1);
+    current(a).context.holdLinks([b, c]);
+    sim.runFor(3);
+    expect(current(a).linksLost.slice(0, 3)).toEqual([
+      { to: b, atMs: 1 },
+      { to: b, atMs: 3 },
+      { to: c, atMs: 3 },
+    ]);
+  });
+
+  it('a host that goes down, a pause and a partition close nothing', () => {
+    const { sim, addresses, current } = scripted(4);
+    const [a, b, c, d] = addresses as [string, string, string, string];
+    current(a).context.holdLinks([b, c, d]);
+    sim.crashHost(b);
+    sim.pause(c, 500);
+    sim.partition([a], [d]);
+    sim.runFor(100);
+    sim.crash(d);
+    sim.runFor(5000);
+    expect(current(a).linksLost).toEqual([]);
+  });
+
+  it('a holder that dies takes its links with it; its next process holds none until it asks', () => {
+    const { sim, addresses, current } = scripted(2);
+    const [a, b] = addresses as [string, string];
+    current(a).context.holdLinks([b]);
+    sim.crash(a);
+    sim.restart(a);
+    sim.crash(b);
+    sim.runFor(1000);
+    expect(current(a).linksLost).toEqual([]);
   });
 });
 

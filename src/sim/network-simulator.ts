@@ -26,6 +26,14 @@ import * as S from './sim-stats.js';
  *   process epoch it was meant for; a crash or restart bumps the epoch, so nothing
  *   meant for an old process reaches a new one except datagrams, which, as with UDP,
  *   go to whoever holds the port when they arrive.
+ * - Watch links (SimContext.holdLinks, the agent's idle TCP connections to its ring
+ *   successors, src/node/driver/watch-links.ts): nothing travels on them. When a
+ *   linked process dies and its host stays up (crash, stop), its kernel closes the
+ *   link and the holder gets linkLost one latency later, if a path exists both ways;
+ *   a host that goes down, a pause or a partition closes nothing. While a lost link's
+ *   target stays dead and held, the holder reconnects as the agent does (at once, then
+ *   after 100 ms doubling to 5 s), and each refused connect is another linkLost; a
+ *   link opened to a dead process is refused the same way.
  */
 export class NetworkSimulator {
   readonly settings: NetworkSimulatorSettings;
@@ -55,6 +63,11 @@ export class NetworkSimulator {
   private readonly parked: (number[] | null)[] = [];
   /** Last scheduled arrival of a frame per (from, to) pair still in flight; keeps frames ordered. */
   private readonly frameArrivalsMs = new Map<number, number>();
+  /** Watch links: the node indexes each process holds a link to (null: none), and each node's holders. */
+  private readonly linkTargets: (number[] | null)[] = [];
+  private readonly linkHolders = new Map<number, Set<number>>();
+  /** Per (holder, target) pair whose link is down while still held: the reconnect backoff, ms. */
+  private readonly linkRetryMs = new Map<number, number>();
 
   private nodeCapacity = 0;
   private processAlive = new Uint8Array(0);
@@ -98,6 +111,7 @@ export class NetworkSimulator {
     this.factories.push(factory);
     this.processes.push(null);
     this.parked.push(null);
+    this.linkTargets.push(null);
     this.hostRandoms.push(this.rootRandom.fork());
     const topology = this.topologyRandom;
     const drift = (2 * topology.nextFloat() - 1) * this.settings.clockDriftMax;
@@ -186,6 +200,7 @@ export class NetworkSimulator {
         break;
       case kEventUnreachable:
       case kEventStreamFailed:
+      case kEventLinkLost:
         this.onNotificationArrival(slot);
         break;
       case kEventResume:
@@ -209,7 +224,8 @@ export class NetworkSimulator {
   crashHost(address: string): void {
     const index = this.indexOf(address);
     if (this.hostUp[index] === 0) throw new Error(`crashHost(${address}): the host is already down`);
-    if (this.processAlive[index] === 1) this.killProcess(index);
+    // No kernel is left to close its links: their holders learn nothing from them.
+    if (this.processAlive[index] === 1) this.killProcess(index, false);
     this.hostUp[index] = 0;
   }
 
@@ -393,8 +409,23 @@ export class NetworkSimulator {
     this.queue.push(this.nowMsValue + phaseMs, kEventTick, index, index, ++this.tickEpoch[index]!, 0, null);
   }
 
-  /** Kills the process: later events for its epoch are ignored, and what waited for it while paused is lost. */
-  private killProcess(index: number): void {
+  /**
+   * Kills the process: later events for its epoch are ignored, and what waited for it
+   * while paused is lost. Its own links go with it; the links others hold to it are
+   * closed by its kernel when the host stays up (`hostStaysUp`).
+   */
+  private killProcess(index: number, hostStaysUp = true): void {
+    const held = this.linkTargets[index];
+    if (held !== null && held !== undefined) {
+      for (const target of held) this.dropLink(index, target);
+      this.linkTargets[index] = null;
+    }
+    const holders = this.linkHolders.get(index);
+    if (holders !== undefined && hostStaysUp) {
+      for (const holder of holders) {
+        if (this.processAlive[holder] === 1 && this.pathBothWays(index, holder)) this.scheduleLinkLost(index, holder, kLinkClosed, this.sampleLatencyMs(index, holder));
+      }
+    }
     this.processAlive[index] = 0;
     this.processes[index] = null;
     this.processEpoch[index]!++;
@@ -427,6 +458,7 @@ export class NetworkSimulator {
       sendDatagram: (to, bytes) => this.sendDatagram(index, epoch, to, bytes),
       sendFrame: (to, bytes) => this.sendFrame(index, epoch, to, bytes),
       report: (event) => this.report(index, epoch, event),
+      holdLinks: (targets) => this.holdLinks(index, epoch, targets),
     };
   }
 
@@ -682,7 +714,73 @@ export class NetworkSimulator {
     return !this.partitions.active || (!this.partitions.blocks(a, b) && !this.partitions.blocks(b, a));
   }
 
-  // ---- Notifications (unreachable, streamFailed) ----------------------------------
+  // ---- Watch links ------------------------------------------------------------------
+
+  /** The process now holds links to exactly `to` (addresses no node has are ignored). */
+  private holdLinks(holder: number, epoch: number, to: readonly string[]): void {
+    if (this.processEpoch[holder] !== epoch) return;
+    const next: number[] = [];
+    for (const address of to) {
+      const target = this.indexByAddress.get(address);
+      if (target !== undefined && target !== holder && !next.includes(target)) next.push(target);
+    }
+    const previous = this.linkTargets[holder];
+    if (previous !== null && previous !== undefined) for (const target of previous) if (!next.includes(target)) this.dropLink(holder, target);
+    for (const target of next) {
+      if (previous !== null && previous !== undefined && previous.includes(target)) continue;
+      let holders = this.linkHolders.get(target);
+      if (holders === undefined) this.linkHolders.set(target, (holders = new Set()));
+      holders.add(holder);
+      // A connect to a port no process listens on is refused after one round trip.
+      if (this.processAlive[target] === 0 && this.hostUp[target] === 1 && this.pathBothWays(holder, target)) {
+        this.linkRetryMs.set(holder * kNodesLimit + target, 0);
+        this.scheduleLinkLost(target, holder, kLinkRefused, this.sampleLatencyMs(holder, target) + this.sampleLatencyMs(target, holder));
+      }
+    }
+    this.linkTargets[holder] = next.length === 0 ? null : next;
+  }
+
+  private dropLink(holder: number, target: number): void {
+    this.linkHolders.get(target)?.delete(holder);
+    this.linkRetryMs.delete(holder * kNodesLimit + target);
+  }
+
+  /** A linkLost for `holder` about `peer`, `how` the link went (kLinkClosed or kLinkRefused). */
+  private scheduleLinkLost(peer: number, holder: number, how: number, delayMs: number): void {
+    this.queue.push(this.nowMsValue + delayMs, kEventLinkLost, peer, holder, how, this.processEpoch[holder]!, null);
+  }
+
+  /**
+   * Before a linkLost is delivered: whether it still means anything (the holder holds
+   * the link, and a refused reconnect's target is still dead: one that came back
+   * accepted the connect). After delivery the holder reconnects while the target stays
+   * dead: at once after a link that was up, then after 100 ms doubling to 5 s.
+   */
+  private linkLostStillHeld(holder: number, peer: number, how: number): boolean {
+    const held = this.linkTargets[holder];
+    if (held === null || held === undefined || !held.includes(peer)) return false;
+    if (how === kLinkRefused && this.processAlive[peer] === 1) {
+      this.linkRetryMs.delete(holder * kNodesLimit + peer);
+      return false;
+    }
+    return true;
+  }
+
+  private reconnectLink(holder: number, peer: number): void {
+    const held = this.linkTargets[holder];
+    const key = holder * kNodesLimit + peer;
+    if (held === null || held === undefined || !held.includes(peer) || this.processAlive[peer] === 1 || this.hostUp[peer] === 0) {
+      this.linkRetryMs.delete(key);
+      return;
+    }
+    const last = this.linkRetryMs.get(key);
+    const waitMs = last === undefined ? 0 : Math.min(Math.max(kLinkRetryMsMin, last * 2), kLinkRetryMsMax);
+    this.linkRetryMs.set(key, waitMs);
+    if (!this.pathBothWays(holder, peer)) return;
+    this.scheduleLinkLost(peer, holder, kLinkRefused, waitMs + this.sampleLatencyMs(holder, peer) + this.sampleLatencyMs(peer, holder));
+  }
+
+  // ---- Notifications (unreachable, streamFailed, linkLost) --------------------------
 
   /** An unreachable or streamFailed for `target` (the original sender); source is the peer. */
   private onNotificationArrival(slot: number): void {
@@ -724,6 +822,7 @@ export class NetworkSimulator {
     const kind = queue.kindOf(slot);
     const source = queue.sourceOf(slot);
     const payload = queue.payloadOf(slot);
+    const sourceEpoch = queue.sourceEpochOf(slot);
     queue.release(slot);
     const process = this.processes[target]!;
     const peer = source >= 0 ? this.addresses[source]! : this.strangers[-1 - source]!;
@@ -744,6 +843,11 @@ export class NetworkSimulator {
         break;
       case kEventStreamFailed:
         process.streamFailed(peer);
+        break;
+      case kEventLinkLost:
+        if (source < 0 || !this.linkLostStillHeld(target, source, sourceEpoch)) break;
+        process.linkLost?.(peer);
+        if (this.processes[target] === process) this.reconnectLink(target, source);
         break;
       default:
         throw new Error(`event kind ${kind} cannot be delivered`);
@@ -839,6 +943,13 @@ const kEventFrame = 3;
 const kEventUnreachable = 4;
 const kEventStreamFailed = 5;
 const kEventResume = 6;
+const kEventLinkLost = 7;
+/** How a watch link went down (kept in the event's source-epoch field). */
+const kLinkClosed = 0;
+const kLinkRefused = 1;
+/** The agent's reconnect backoff after a refused link (watch-links.ts). */
+const kLinkRetryMsMin = 100;
+const kLinkRetryMsMax = 5000;
 
 const kFnvPrime = 16777619;
 const kInitialEventCapacity = 1024;

@@ -27,6 +27,12 @@ export interface SimContext {
   sendFrame(to: string, bytes: Uint8Array): void;
   /** Tells the simulator what the process concluded, for invariant checking. */
   report(event: SimMembershipEvent): void;
+  /**
+   * The process now holds idle links (the agent's watch links: TCP connections on which
+   * nothing is sent) to exactly these addresses. When one's process dies with its host
+   * up, the holder gets linkLost; see NetworkSimulator's model.
+   */
+  holdLinks(targets: readonly string[]): void;
 }
 
 export type SimMemberStatus = 'alive' | 'suspect' | 'dead' | 'left';
@@ -57,6 +63,8 @@ export interface SimProcess {
   unreachable(to: string): void;
   /** A frame this process sent to `to` was not delivered (see SimContext.sendFrame). */
   streamFailed(to: string): void;
+  /** Optional: a link held to `to` (SimContext.holdLinks) closed or a reconnect was refused. */
+  linkLost?(to: string): void;
   /** Graceful stop: the process may still send here (a leave message), then it is gone. */
   stop(): void;
   /** The process's current membership view, for invariant checks. */

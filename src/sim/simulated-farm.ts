@@ -37,6 +37,13 @@ export interface SimulatedFarmOptions {
   shareIdentity?: boolean;
   /** The engines' BeatMemo (on by default); off only to show it changes nothing. */
   beatMemo?: boolean;
+  /**
+   * The watch ring as the agent holds it (true, the default): idle links to the ring
+   * successors, which the simulator closes when a process dies (SimContext.holdLinks),
+   * so the ring costs no traffic. False: a beat to each successor every watchIntervalMs
+   * (the engine's other mode, which no agent runs today).
+   */
+  watchLinks?: boolean;
 }
 
 interface SharedIdentityTable {
@@ -69,8 +76,12 @@ export class SimulatedFarm {
   private readonly slots = new Map<string, Slot>();
   private readonly engines = new Map<string, MembershipEngine>();
 
+  /** Whether engines hold watch links rather than beat (SimulatedFarmOptions.watchLinks). */
+  readonly watchLinks: boolean;
+
   constructor(sim: NetworkSimulator, config: MembershipConfig, options: SimulatedFarmOptions = {}) {
     this.sim = sim;
+    this.watchLinks = options.watchLinks ?? true;
     this.config = config;
     this.options = options;
     this.layout = tableLayout(config.membersMax);
@@ -128,6 +139,7 @@ export class SimulatedFarm {
       // Thousands of engines share this process: no per-engine cache of address texts.
       addressTextsMax: 0,
       ...(this.options.beatMemo === false ? { beatMemo: false } : {}),
+      watchLinks: this.watchLinks,
     });
     if (template !== null) engine.adoptTable();
     this.engines.set(context.address, engine);
@@ -193,6 +205,8 @@ class SimulatedMember implements SimProcess {
   }
 
   private lastTickMs = -1;
+  /** The watch targets last handed to holdLinks (the engine returns the same array while they are unchanged). */
+  private heldTargets: readonly string[] | null = null;
   /** With skipIdleTicks: the engine's next timer as of its last tick, local ms. */
   private dueMs = -Infinity;
 
@@ -207,6 +221,14 @@ class SimulatedMember implements SimProcess {
     this.lastTickMs = now;
     this.engine!.tick();
     this.flush();
+    // The watch links follow the ring after each tick, as the agent's driver does.
+    if (this.farm.watchLinks) {
+      const targets = this.engine!.watchTargets();
+      if (targets !== this.heldTargets) {
+        this.heldTargets = targets;
+        this.context!.holdLinks(targets);
+      }
+    }
     if (this.farm.sim.settings.skipIdleTicks) this.dueMs = this.engine!.nextTickAtMs();
   }
 
@@ -229,6 +251,11 @@ class SimulatedMember implements SimProcess {
 
   streamFailed(to: string): void {
     this.engine!.streamFailed(to);
+  }
+
+  linkLost(to: string): void {
+    this.engine!.watchLinkLost(to);
+    this.flush();
   }
 
   stop(): void {

@@ -30,6 +30,8 @@ export interface SimulatedStackFarmOptions {
   readonly onEvent?: (address: string, event: StackEvent, simNowMs: number) => void;
   /** Makes a node's stack (a test passes a deliberately broken one); `new NodeStack(options)` by default. */
   readonly makeStack?: (options: NodeStackOptions) => NodeStack;
+  /** Watch links as the agent holds them (true, the default) or beats (SimulatedFarmOptions.watchLinks). */
+  readonly watchLinks?: boolean;
 }
 
 /** A process the simulated host runs for the runner: it exits with exitCode at exitAtMs (host-local time). */
@@ -122,6 +124,7 @@ export class SimulatedStackFarm {
           seeds,
           addressTextsMax: 0,
           random: context.random,
+          watchLinks: o.watchLinks ?? true,
         },
         fmidb: { config: this.fmidbConfig, random: context.random.fork(), memory: this.fmidbMemory },
         coordinator: o.coordinator,
@@ -197,6 +200,8 @@ class StackProcess implements SimProcess {
   private context!: SimContext;
   private readonly running: HostProcess[] = [];
   private lastTickMs = -1;
+  /** The watch targets last handed to holdLinks (the same array while unchanged; empty in beats mode). */
+  private heldTargets: readonly string[] | null = null;
 
   constructor(
     private readonly farm: SimulatedStackFarm,
@@ -234,6 +239,12 @@ class StackProcess implements SimProcess {
     }
     this.stack.tick(now);
     this.flush();
+    // The watch links follow the ring after each tick, as the agent's driver does.
+    const targets = this.stack.membership.engine.watchTargets();
+    if (targets !== this.heldTargets) {
+      this.heldTargets = targets;
+      this.context.holdLinks(targets);
+    }
   }
 
   receiveDatagram(from: string, bytes: Uint8Array): void {
@@ -253,6 +264,12 @@ class StackProcess implements SimProcess {
 
   streamFailed(to: string): void {
     this.stack.step({ type: 'stream-failed', to });
+    this.flush();
+  }
+
+  linkLost(to: string): void {
+    // As the agent's driver: straight to the engine, which answers with one beat.
+    this.stack.membership.engine.watchLinkLost(to);
     this.flush();
   }
 
