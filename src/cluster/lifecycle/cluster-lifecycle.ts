@@ -171,7 +171,7 @@ export class ClusterLifecycle {
       for (const line of plan.lines) op.event('plan', null, line);
       for (const decision of plan.placement.decisions.filter((d) => d.outcome !== 'skipped')) this.note(op, name, 'placement', decision.node, `${decision.node} gets role ${decision.role}: ${decision.reason}`);
       await this.writeRecord(record);
-      await this.options.clusters.create(name, { nodes: record.members.map((m) => m.node), profile: ref, tuning: { heartbeatIntervalMs: profile.failureDetector.heartbeatIntervalMs, suspectTimeoutMs: profile.failureDetector.timeoutMs } });
+      await this.options.clusters.create(name, { nodes: record.members.map((m) => m.node), profile: ref, tuning: { heartbeatIntervalMs: profile.failureDetector.heartbeatIntervalMs, suspectTimeoutMs: profile.failureDetector.timeoutMs }, networks: memberNetworks(plan.members) });
       this.note(op, name, 'definition', null, `cluster ${name} defined with ${record.members.length} member(s); their cores form its views`);
       const done: Step[] = [];
       try {
@@ -238,7 +238,7 @@ export class ClusterLifecycle {
         throw error;
       }
       await this.writeRecord(next);
-      await this.options.clusters.redefine(name, { nodes: next.members.map((m) => m.node), profile: ref });
+      await this.options.clusters.redefine(name, { nodes: next.members.map((m) => m.node), profile: ref, networks: memberNetworks(plan.members) });
       this.note(op, name, 'done', null, `cluster ${name} upgraded from ${record.profile} to ${ref}`);
     });
   }
@@ -391,7 +391,7 @@ export class ClusterLifecycle {
     }
     const next: LifecycleRecord = { ...record, members, leftovers, updatedAtMs: Date.now() };
     await this.writeRecord(next);
-    if (leaving.length > 0 || joining.length > 0) await this.options.clusters.redefine(name, { nodes: members.map((m) => m.node) });
+    if (leaving.length > 0 || joining.length > 0) await this.options.clusters.redefine(name, { nodes: members.map((m) => m.node), networks: memberNetworks(this.placementOf(next).members.filter((p) => members.some((m) => m.node === p.node))) });
     const short = record.roles.length === 0 ? [] : this.placementOf(next).placement.problems;
     for (const problem of short) this.note(op, name, 'degraded', null, `${name} is short: ${problem}`, false);
     this.note(op, name, 'done', null, `cluster ${name} now: ${members.map((m) => `${m.node} (${m.role})`).join(', ') || 'no members'}`);
@@ -552,4 +552,9 @@ export class ClusterLifecycle {
   private aliveIds(): Set<string> {
     return new Set(this.options.members().filter((m) => kRunning.has(m.status)).map((m) => m.id));
   }
+}
+
+/** The placement's network choice per member, as a cluster definition takes it (issue 19: the cluster service sends each kind of traffic there). */
+function memberNetworks(placed: ReadonlyArray<{ readonly node: string; readonly networks: Readonly<Record<'admin' | 'components' | 'failureDetection', string>> }>): Record<string, Readonly<Record<'admin' | 'components' | 'failureDetection', string>>> {
+  return Object.fromEntries(placed.map((m) => [m.node, m.networks]));
 }
