@@ -8,9 +8,11 @@
 //  - the cluster forms its view of three, and every agent's counters show its cluster
 //    envelopes routed to the data addresses and received on its data network (with the
 //    selection ignored, both counters stay 0: the assertions can fail);
-//  - a total-order channel on it delivers a burst from every member at every member.
+//  - a total-order channel on it delivers a burst from every member at every member;
+//  - an agent whose --network address is not on this machine does not start, and says why.
 // The two-network fault scenario (test/faults/network-faults.test.ts, root) shows the
 // traffic on the wire with nftables counters and a cut of the data network alone.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterSummary } from '../src/cluster/service/cluster-service.js';
 import type { ChannelReadReply } from '../src/cluster/service/channel-routes.js';
 import { packageRoot } from '../src/core/platform/package-root.js';
-import { killAllAgents } from './support/agents.js';
+import { freePort, killAllAgents } from './support/agents.js';
 import { api, at, eventually, galaxy, startFarm, type FarmAgent } from './support/farm-cli.js';
 
 const root = packageRoot();
@@ -93,4 +95,11 @@ describe('network selection on real agents (loopback, two addresses each)', () =
       }, 30_000, 100);
     }
   }, 240_000);
+
+  it('an agent whose extra network address is not on this machine exits with the reason', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'galaxy-badnet-'));
+    const run = spawnSync(process.execPath, [join(root, 'dist', 'src', 'ops', 'cli', 'main.js'), 'agent', '--bind', `127.0.0.1:${await freePort()}`, '--network', 'data=192.0.2.55', '--insecure', '--api', 'off', '--data-dir', dir, '--log-level', 'warn'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, GALAXY_COMPONENTS: 'none' } });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/extra network: .*192\.0\.2\.55/);
+  }, 90_000);
 });
