@@ -9,6 +9,9 @@
 //    envelopes routed to the data addresses and received on its data network (with the
 //    selection ignored, both counters stay 0: the assertions can fail);
 //  - a total-order channel on it delivers a burst from every member at every member;
+//  - the kinds are routed apart: cluster `split` (components on net.data, failure
+//    detection on the farm address) forms its view and keeps it with nothing received on
+//    the data network; only its channel data arrives there;
 //  - an agent whose --network address is not on this machine does not start, and says why.
 // The two-network fault scenario (test/faults/network-faults.test.ts, root) shows the
 // traffic on the wire with nftables counters and a cut of the data network alone.
@@ -30,6 +33,18 @@ name: duo
 version: 1.0.0
 extends: base@^1
 mixins: [dual-network@^1]
+roles:
+  member:
+    count: { min: 3, max: 3 }
+`;
+/** Only channel data on the data network: the view protocol and failure detector stay on the farm address. */
+const kSplit = `apiVersion: galaxy/v1
+kind: ClusterProfile
+name: split
+version: 1.0.0
+extends: base@^1
+networks:
+  components: { attribute: net.data }
 roles:
   member:
     count: { min: 3, max: 3 }
@@ -56,6 +71,47 @@ beforeAll(async () => {
 afterAll(() => killAllAgents());
 
 describe('network selection on real agents (loopback, two addresses each)', () => {
+  it('routes the kinds apart: with only components on the data network, views form without it and channel data crosses it', async () => {
+    const a = nodes[0]!;
+    await eventually('every agent published net.data', async () => {
+      const rows = (await api<Array<{ node: string; attributes: Array<{ key: string; value: unknown }> }>>(a, 'GET', '/v1/attributes')).json;
+      return nodes.every((n, i) => rows.find((r) => r.node === n.id)?.attributes.some((x) => x.key === 'net.data' && x.value === dataHost(i))) ? true : undefined;
+    }, 30_000, 250);
+    const dir = mkdtempSync(join(tmpdir(), 'galaxy-split-'));
+    writeFileSync(join(dir, 'split.yaml'), kSplit);
+    const imported = await galaxy(['profile', 'import', join(root, 'profiles', 'base.yaml'), join(dir, 'split.yaml'), ...at(a)]);
+    expect(imported.code, imported.stdout + imported.stderr).toBe(0);
+    const created = await galaxy(['cluster', 'create', 'split', '--profile', 'split@1.0.0', ...at(a)], 120_000);
+    expect(created.code, created.stdout + created.stderr).toBe(0);
+    const ids = nodes.map((n) => n.id).sort().join();
+    for (const node of nodes) {
+      await eventually(`${node.address} is in a view of all three`, async () => {
+        const s = (await api<ClusterSummary>(node, 'GET', '/v1/clusters/split')).json;
+        return s.here?.status === 'member' && s.here.view?.members.map((m) => m.nodeId).sort().join() === ids ? s : undefined;
+      }, 30_000, 100);
+    }
+    // Heartbeats flow (500 ms apart with base's tuning) for a while: none of them on the data network.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    for (const node of nodes) {
+      expect(await metric(node, 'galaxy_network_messages_total', { network: 'data', direction: 'received' }), node.address).toBe(0);
+      expect((await api<ClusterSummary>(node, 'GET', '/v1/clusters/split')).json.here?.view?.members.length).toBe(3);
+    }
+    for (const node of nodes) expect((await api(node, 'POST', '/v1/clusters/split/channels', { name: 'c', ordering: 'total', reliability: 'reliable' })).status).toBe(201);
+    const sent = await api(a, 'POST', '/v1/clusters/split/channels/c/messages', { messages: Array.from({ length: 10 }, (_, k) => ({ text: `split ${k}` })), timeoutMs: 10_000 });
+    expect(sent.status, JSON.stringify(sent.json)).toBe(200);
+    for (const node of nodes) {
+      await eventually(`${node.address} delivers 10 on split`, async () => {
+        const reply = (await api<ChannelReadReply>(node, 'GET', '/v1/clusters/split/channels/c/messages?after=0&max=1024')).json;
+        return reply.entries.filter((e) => e.kind !== 'view').length >= 10 ? true : undefined;
+      }, 30_000, 100);
+    }
+    // The sender's data went out on its data socket; the others received it there.
+    expect(await metric(a, 'galaxy_network_messages_total', { network: 'data', direction: 'sent' })).toBeGreaterThan(0);
+    for (const node of nodes.slice(1)) expect(await metric(node, 'galaxy_network_messages_total', { network: 'data', direction: 'received' }), node.address).toBeGreaterThan(0);
+    const deleted = await galaxy(['cluster', 'delete', 'split', ...at(a)], 120_000);
+    expect(deleted.code, deleted.stdout + deleted.stderr).toBe(0);
+  }, 240_000);
+
   it('a cluster from a dual-network profile runs over the data addresses', async () => {
     const a = nodes[0]!;
     await eventually('every agent published net.data', async () => {
