@@ -555,7 +555,7 @@ export class ClusterService {
     this.arm();
   }
 
-  /** The input's networks checked (checkNetworks), limited to the members it names; null without them. */
+  /** The input's networks, checked (checkNetworks); null without them. A GALAXY_CLUSTER_BAD_NETWORK error names a host no peer can send to. */
   private networksOf(input: ClusterInput): ClusterNetworks | null {
     if (input.networks === undefined) return null;
     try {
