@@ -133,6 +133,9 @@ describe('network selection on real agents (loopback, two addresses each)', () =
       const s = (await api<ClusterSummary>(node, 'GET', '/v1/clusters/duo')).json;
       nodes.forEach((member, i) => expect(s.networks?.[member.id]).toEqual({ admin: '127.0.0.1', components: dataHost(i), failureDetection: dataHost(i) }));
     }
+    const shown = await galaxy(['cluster', 'show', 'duo', ...at(a)]);
+    expect(shown.code, shown.stderr).toBe(0);
+    nodes.forEach((member, i) => expect(shown.stdout).toContain(`network     ${member.id}: failureDetection ${dataHost(i)}, components ${dataHost(i)}, admin 127.0.0.1`));
     for (const node of nodes) {
       expect(await metric(node, 'galaxy_cluster_routed_total'), node.address).toBeGreaterThan(0);
       expect(await metric(node, 'galaxy_network_messages_total', { network: 'data', direction: 'received' }), node.address).toBeGreaterThan(0);
