@@ -12,6 +12,8 @@
 //  - the kinds are routed apart: cluster `split` (components on net.data, failure
 //    detection on the farm address) forms its view and keeps it with nothing received on
 //    the data network; only its channel data arrives there;
+//  - a profile whose network attribute holds an interface name is refused before
+//    anything is written (no record, no definition);
 //  - an agent whose --network address is not on this machine does not start, and says why.
 // The two-network fault scenario (test/faults/network-faults.test.ts, root) shows the
 // traffic on the wire with nftables counters and a cut of the data network alone.
@@ -154,6 +156,23 @@ describe('network selection on real agents (loopback, two addresses each)', () =
       }, 30_000, 100);
     }
   }, 240_000);
+
+  it('refuses, before writing anything, a profile whose network attribute holds an interface name', async () => {
+    const a = nodes[0]!;
+    for (const node of nodes) expect((await galaxy(['attr', 'set', node.id, 'net.nic=eth1', ...at(a)])).code).toBe(0);
+    const dir = mkdtempSync(join(tmpdir(), 'galaxy-nic-'));
+    writeFileSync(join(dir, 'nic.yaml'), kSplit.replace('name: split', 'name: nic').replace('attribute: net.data', 'attribute: net.nic'));
+    expect((await galaxy(['profile', 'import', join(dir, 'nic.yaml'), ...at(a)])).code).toBe(0);
+    await eventually('every node has net.nic', async () => {
+      const rows = (await api<Array<{ node: string; attributes: Array<{ key: string; value: unknown }> }>>(a, 'GET', '/v1/attributes')).json;
+      return nodes.every((n) => rows.find((r) => r.node === n.id)?.attributes.some((x) => x.key === 'net.nic')) ? true : undefined;
+    }, 30_000, 250);
+    const created = await galaxy(['cluster', 'create', 'nic', '--profile', 'nic@1.0.0', ...at(a)], 60_000);
+    expect(created.code).not.toBe(0);
+    expect(created.stderr + created.stdout).toMatch(/GALAXY_CLUSTER_BAD_NETWORK|"eth1" is not a host address/);
+    expect((await api(a, 'GET', '/v1/lifecycle/clusters/nic')).status).toBe(404);
+    expect((await api(a, 'GET', '/v1/clusters/nic')).status).toBe(404);
+  }, 120_000);
 
   it('an agent whose extra network address is not on this machine exits with the reason', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'galaxy-badnet-'));
