@@ -96,15 +96,15 @@ export function withFlags(args: readonly string[], flags: readonly string[]): st
 
 /**
  * Starts `count` agents of an --insecure farm on loopback, each with its API; `roles[i]`
- * are the --role flags of agent i. Resolves once every agent sees every other alive and
+ * are the --role flags of agent i, `flags[i]` any other flags of it. Resolves once every agent sees every other alive and
  * runs the events, jobs and scripts components.
  */
-export async function startFarm(count: number, roles: ReadonlyArray<readonly string[]> = []): Promise<FarmAgent[]> {
+export async function startFarm(count: number, roles: ReadonlyArray<readonly string[]> = [], flags: ReadonlyArray<readonly string[]> = []): Promise<FarmAgent[]> {
   const nodes: FarmAgent[] = [];
   for (let i = 0; i < count; i++) {
     const address = `127.0.0.1:${await freePort()}`;
     const apiBind = `127.0.0.1:${await freePort()}`;
-    const extra = ['--insecure', '--api', apiBind, ...(roles[i] ?? []).flatMap((role) => ['--role', role])];
+    const extra = ['--insecure', '--api', apiBind, ...(roles[i] ?? []).flatMap((role) => ['--role', role]), ...(flags[i] ?? [])];
     const seeds = nodes.length === 0 ? [] : [nodes[0]!.address];
     const agent = spawnAgent(address, seeds, extra);
     const dataDir = agent.child.spawnargs[agent.child.spawnargs.indexOf('--data-dir') + 1]!;

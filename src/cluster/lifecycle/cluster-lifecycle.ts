@@ -12,6 +12,7 @@ import { kFarmComponentPackages, resolveVersion, type PackageCatalog } from '../
 import type { ProfileLibrary } from '../profiles/profile-library.js';
 import type { Profile } from '../profiles/profile-schema.js';
 import type { ClusterInput, ClusterSummary } from '../service/cluster-service.js';
+import { checkNetworks } from '../service/cluster-networks.js';
 import { LifecycleOperations, type LifecycleOperationHandle, type LifecycleOperationKind, type LifecycleOperationView } from './lifecycle-operations.js';
 import { decodeLifecycleRecord, encodeLifecycleRecord, kLifecycleSubjectPrefix, lifecycleSubject, kLifecycleRecordKey, roleComponents, type LifecycleComponent, type LifecycleRecord } from './lifecycle-record.js';
 
@@ -156,6 +157,7 @@ export class ClusterLifecycle {
     const { ref, profile } = this.options.library.profile({ ref: request.profile });
     const plan = this.options.designer.plan({ profile: { ref }, on: request.on ?? null, name });
     if (plan.blocked.length > 0) throw new DomainError('conflict', 'GALAXY_LIFECYCLE_BLOCKED', `cannot create ${name} from ${ref}: ${plan.blocked.join('; ')}`);
+    mustSendTo(name, ref, plan.members);
     const record: LifecycleRecord = {
       format: 1,
       name,
@@ -171,7 +173,7 @@ export class ClusterLifecycle {
       for (const line of plan.lines) op.event('plan', null, line);
       for (const decision of plan.placement.decisions.filter((d) => d.outcome !== 'skipped')) this.note(op, name, 'placement', decision.node, `${decision.node} gets role ${decision.role}: ${decision.reason}`);
       await this.writeRecord(record);
-      await this.options.clusters.create(name, { nodes: record.members.map((m) => m.node), profile: ref, tuning: { heartbeatIntervalMs: profile.failureDetector.heartbeatIntervalMs, suspectTimeoutMs: profile.failureDetector.timeoutMs } });
+      await this.options.clusters.create(name, { nodes: record.members.map((m) => m.node), profile: ref, tuning: { heartbeatIntervalMs: profile.failureDetector.heartbeatIntervalMs, suspectTimeoutMs: profile.failureDetector.timeoutMs }, networks: memberNetworks(plan.members) });
       this.note(op, name, 'definition', null, `cluster ${name} defined with ${record.members.length} member(s); their cores form its views`);
       const done: Step[] = [];
       try {
@@ -205,6 +207,7 @@ export class ClusterLifecycle {
     const current: CurrentMember[] = record.members.map((m) => ({ node: m.node, role: m.role, components: roleComponents(record, m.role).map((c) => ({ package: c.name, version: c.version })) }));
     const plan = this.options.designer.plan({ profile: { ref }, on: record.on, name, current });
     if (plan.blocked.length > 0) throw new DomainError('conflict', 'GALAXY_LIFECYCLE_BLOCKED', `cannot upgrade ${name} to ${ref}: ${plan.blocked.join('; ')}`);
+    mustSendTo(name, ref, plan.members);
     const roles = this.pinnedRoles(profile, plan);
     const next: LifecycleRecord = { ...record, profile: ref, roles, members: plan.members.map((m) => ({ node: m.node, role: m.role })), updatedAtMs: Date.now() };
     return this.run('upgrade', name, ref, by, async (op) => {
@@ -238,7 +241,7 @@ export class ClusterLifecycle {
         throw error;
       }
       await this.writeRecord(next);
-      await this.options.clusters.redefine(name, { nodes: next.members.map((m) => m.node), profile: ref });
+      await this.options.clusters.redefine(name, { nodes: next.members.map((m) => m.node), profile: ref, networks: memberNetworks(plan.members) });
       this.note(op, name, 'done', null, `cluster ${name} upgraded from ${record.profile} to ${ref}`);
     });
   }
@@ -391,7 +394,7 @@ export class ClusterLifecycle {
     }
     const next: LifecycleRecord = { ...record, members, leftovers, updatedAtMs: Date.now() };
     await this.writeRecord(next);
-    if (leaving.length > 0 || joining.length > 0) await this.options.clusters.redefine(name, { nodes: members.map((m) => m.node) });
+    if (leaving.length > 0 || joining.length > 0) await this.options.clusters.redefine(name, { nodes: members.map((m) => m.node), networks: memberNetworks(this.placementOf(next).members.filter((p) => members.some((m) => m.node === p.node) && sendable(p))) });
     const short = record.roles.length === 0 ? [] : this.placementOf(next).placement.problems;
     for (const problem of short) this.note(op, name, 'degraded', null, `${name} is short: ${problem}`, false);
     this.note(op, name, 'done', null, `cluster ${name} now: ${members.map((m) => `${m.node} (${m.role})`).join(', ') || 'no members'}`);
@@ -552,4 +555,29 @@ export class ClusterLifecycle {
   private aliveIds(): Set<string> {
     return new Set(this.options.members().filter((m) => kRunning.has(m.status)).map((m) => m.id));
   }
+}
+
+/** Refuses, before anything is written, a placement whose network values are no host addresses (issue 19: the definition could not carry them). */
+function mustSendTo(name: string, ref: string, placed: Parameters<typeof memberNetworks>[0]): void {
+  try {
+    checkNetworks(memberNetworks(placed));
+  } catch (error) {
+    if (error instanceof RangeError) throw new DomainError('invalid', 'GALAXY_CLUSTER_BAD_NETWORK', `cannot create ${name} from ${ref}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** Whether a member's network values are host addresses (a repair leaves out one that is not: that member's traffic stays on its farm address). */
+function sendable(member: Parameters<typeof memberNetworks>[0][number]): boolean {
+  try {
+    checkNetworks({ [member.node]: member.networks });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The placement's network choice per member, as a cluster definition takes it (issue 19: the cluster service sends each kind of traffic there). */
+function memberNetworks(placed: ReadonlyArray<{ readonly node: string; readonly networks: Readonly<Record<'admin' | 'components' | 'failureDetection', string>> }>): Record<string, Readonly<Record<'admin' | 'components' | 'failureDetection', string>>> {
+  return Object.fromEntries(placed.map((m) => [m.node, m.networks]));
 }

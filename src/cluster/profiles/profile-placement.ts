@@ -56,7 +56,7 @@ export interface PlacementDecision {
 export interface PlacedMember {
   readonly node: string;
   readonly role: string;
-  /** The address or interface for each kind of traffic, from the profile's network attributes. */
+  /** The value of the profile's network attribute for each kind of traffic: the host address the cluster service sends that traffic to (a cluster definition refuses anything else, such as an interface name). */
   readonly networks: Readonly<Record<TrafficKind, string>>;
 }
 

@@ -218,7 +218,7 @@ export interface ProfileChannel {
 }
 
 export interface NetworkChoice {
-  /** The FMIDB attribute whose value on each node is the address or interface for this traffic. */
+  /** The FMIDB attribute whose value on each node is its host address for this traffic (`address`, or `net.NAME` from `galaxy agent --network NAME=HOST`). */
   readonly attribute: string;
 }
 

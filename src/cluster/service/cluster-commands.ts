@@ -23,6 +23,8 @@ function printCluster(print: Print, c: ClusterSummary): void {
   print(`members     ${c.members === null ? `unresolved: ${c.error ?? '?'}` : `${c.members.length}: ${c.members.join(' ')}`}`);
   if (c.profile !== null) print(`profile     ${c.profile}`);
   if (Object.keys(c.tuning).length > 0) print(`tuning      ${Object.entries(c.tuning).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`);
+  // Network selection (issue 19): where each member takes each kind of cluster traffic.
+  for (const [node, n] of Object.entries(c.networks ?? {})) print(`network     ${node}: failureDetection ${n.failureDetection}, components ${n.components}, admin ${n.admin}`);
   print(`here        ${hereText(c.here)}`);
   if (c.here?.view) print(`view        ${c.here.view.viewId}: ${c.here.view.members.map((m) => `${m.nodeId}/${m.incarnation}`).join(' ')} (installed ${c.here.view.installedAt})`);
   print(`created     by ${c.createdBy} at ${c.createdAt}`);

@@ -3,6 +3,7 @@ import { resolveClusterMemberOptions, type ClusterMemberOptions } from '../../co
 import { DomainError } from '../../core/util/domain-error.js';
 import { kLandscapeNamePattern } from '../../farm/data/landscape/landscape-record.js';
 import { kClusterNamePattern, kNodeIdPattern } from './cluster-name.js';
+import { kClusterNetworksSchema } from './cluster-networks.js';
 
 /**
  * A cluster's definition as the FMIDB holds it (issue 17, item 2): subject
@@ -15,6 +16,9 @@ import { kClusterNamePattern, kNodeIdPattern } from './cluster-name.js';
  * - `tuning` is the cluster's focused failure detector (ClusterMemberOptions' timers,
  *   membersMax and learnFromAcceptors), checked by the cluster core's own resolver when written and when read.
  * - `profile` is recorded only (profile-driven creation is src/cluster/profiles').
+ * - `networks` (issue 19's network selection, absent or null: the farm addresses) is
+ *   each member's host per kind of traffic, from the profile's placement; the cluster
+ *   service sends and accepts each kind there (cluster-networks.ts).
  * - `uid` tells a re-creation under the same name from the cluster deleted before it:
  *   incarnations are counted per uid, so the new cluster's members start at 0 and can
  *   form its first view.
@@ -51,6 +55,7 @@ const kRecordSchema = z
     size: z.number().int().positive().max(kClusterNodesMax).nullable(),
     tuning: kClusterTuningSchema,
     profile: z.string().max(128).nullable(),
+    networks: kClusterNetworksSchema.nullable().optional(),
     createdAtMs: z.number(),
     createdBy: z.string(),
     updatedAtMs: z.number(),

@@ -21,6 +21,7 @@ import { checkTuning, clusterSubject, decodeDefinition, encodeDefinition, kClust
 import { ClusterChannelDesk } from './cluster-channel-desk.js';
 import { ClusterIncarnations } from './cluster-incarnations.js';
 import { checkClusterName, clusterName, kNodeIdPattern } from './cluster-name.js';
+import { aliasHosts, checkNetworks, clusterTrafficKind, routeFor, type ClusterNetworks, type ClusterTrafficKind } from './cluster-networks.js';
 import { ClusterRunner, type RecordedEvidence, type RecordedStatus, type RecordedView, type RunnerOutput } from './cluster-runner.js';
 
 /**
@@ -74,6 +75,17 @@ export interface ClusterServiceOptions {
   readonly logger: AgentLogger;
   /** This node's cluster state file (incarnations, leaves). */
   readonly stateFile: string;
+  /**
+   * Peer addressing by network (issue 19): this node's extra networks (host → network
+   * name, the agent's --network), the farm address of a member, and where the messenger
+   * learns a member's other hosts (MemberDirectory.setAliases). Absent: every send goes
+   * to the farm address, as before.
+   */
+  readonly addressing?: {
+    readonly networks: ReadonlyMap<string, string>;
+    readonly farmAddress: (id: string) => string | undefined;
+    readonly setAliases: (id: string, hosts: readonly string[]) => void;
+  };
 }
 
 /** Clusters (running or stopped with their history) the service keeps at most. */
@@ -94,6 +106,8 @@ export interface ClusterInput {
   readonly size?: number;
   readonly profile?: string;
   readonly tuning?: ClusterTuning;
+  /** Each member's host per kind of traffic (the profile placement's networks); checked by checkNetworks. */
+  readonly networks?: Readonly<Record<string, Readonly<Record<ClusterTrafficKind, string>>>>;
 }
 
 /** This node's part in a cluster. */
@@ -113,6 +127,8 @@ export interface ClusterSummary {
   readonly selection: { readonly nodes: readonly string[] } | { readonly landscape: string; readonly size: number | null };
   readonly profile: string | null;
   readonly tuning: ClusterTuning;
+  /** Each member's host per kind of traffic, or null: the farm addresses (cluster-networks.ts). */
+  readonly networks: ClusterNetworks | null;
   /** The node ids the selection resolves to on this node now, or null with `error`. */
   readonly members: readonly string[] | null;
   readonly error: string | null;
@@ -149,12 +165,14 @@ export interface ClusterViews {
 
 interface Slot {
   runner: ClusterRunner;
+  /** The definition's networks (kept current on every reconcile), or null: the farm addresses. */
+  networks: ClusterNetworks | null;
   stopped: boolean;
   stopAtMs: number | null;
 }
 
 export class ClusterService {
-  readonly counters = { received: 0, receivedMalformed: 0, receivedNoCore: 0, sent: 0, sendFailures: 0, suspects: 0, suspectsIgnored: 0, views: 0, coresStarted: 0, coresStopped: 0, definitionsMalformed: 0, revived: 0 };
+  readonly counters = { received: 0, receivedMalformed: 0, receivedNoCore: 0, sent: 0, sendFailures: 0, sentRouted: 0, suspects: 0, suspectsIgnored: 0, views: 0, coresStarted: 0, coresStopped: 0, definitionsMalformed: 0, revived: 0 };
   private readonly options: ClusterServiceOptions;
   private readonly incarnations: ClusterIncarnations;
   private readonly slots = new Map<string, Slot>();
@@ -164,6 +182,8 @@ export class ClusterService {
   /** The wall time of the farm's last `dead` event per node (at most kFarmDeathsMax nodes). */
   private readonly farmDeaths = new Map<string, number>();
   private closed = false;
+  /** Members the messenger was given alias hosts for (updateAliases). */
+  private aliased = new Set<string>();
   private unsubscribe: (() => void) | null = null;
   /** The channels of the clusters this node is in, as the API uses them (issue 18, item 3; cluster-channel-desk.ts). */
   readonly channels = new ClusterChannelDesk({ runnerOf: (cluster) => this.runnerOf(cluster), step: (cluster, inputs) => this.stepChannels(cluster, inputs) });
@@ -239,6 +259,7 @@ export class ClusterService {
       ...this.selection(input),
       tuning: checkTuning(input.tuning ?? {}),
       profile: input.profile ?? null,
+      networks: this.networksOf(input),
       createdAtMs: now,
       createdBy: this.options.selfId,
       updatedAtMs: now,
@@ -252,7 +273,7 @@ export class ClusterService {
   async redefine(name: string, input: ClusterInput): Promise<ClusterSummary> {
     const existing = this.live(name);
     // The profile is recorded only; an upgrade from a profile (src/cluster/lifecycle) records the new version.
-    const definition: ClusterDefinition = { ...existing, ...this.selection(input), ...(input.tuning === undefined ? {} : { tuning: checkTuning(input.tuning) }), ...(input.profile === undefined ? {} : { profile: input.profile }), updatedAtMs: Math.max(Date.now(), existing.updatedAtMs + 1) };
+    const definition: ClusterDefinition = { ...existing, ...this.selection(input), ...(input.tuning === undefined ? {} : { tuning: checkTuning(input.tuning) }), ...(input.profile === undefined ? {} : { profile: input.profile }), ...(input.networks === undefined ? {} : { networks: this.networksOf(input) }), updatedAtMs: Math.max(Date.now(), existing.updatedAtMs + 1) };
     if (input.tuning !== undefined && JSON.stringify(input.tuning) !== JSON.stringify(existing.tuning)) {
       throw new DomainError('invalid', 'GALAXY_CLUSTER_TUNING_FIXED', 'the tuning of a running cluster cannot change (its members must agree on the timers); delete and create it again');
     }
@@ -322,6 +343,7 @@ export class ClusterService {
       { name: 'galaxy_cluster_rejoins_total', help: 'Cores of this node cut out of a view that rejoined as a new incarnation', type: 'counter', samples: [{ value: this.counters.revived }] },
       { name: 'galaxy_cluster_views_total', help: 'Views installed by this node\'s cluster cores', type: 'counter', samples: [{ value: this.counters.views }] },
       { name: 'galaxy_cluster_messages_total', help: 'Cluster envelopes by direction', type: 'counter', samples: [{ labels: { direction: 'sent' }, value: this.counters.sent }, { labels: { direction: 'received' }, value: this.counters.received }] },
+      { name: 'galaxy_cluster_routed_total', help: 'Cluster envelopes sent to a member\'s selected network address rather than its farm address (profile networks)', type: 'counter', samples: [{ value: this.counters.sentRouted }] },
       ...this.channelMetrics(),
       { name: 'galaxy_cluster_dropped_total', help: 'Cluster envelopes dropped, by reason', type: 'counter', samples: [{ labels: { reason: 'malformed' }, value: this.counters.receivedMalformed }, { labels: { reason: 'no-core' }, value: this.counters.receivedNoCore }, { labels: { reason: 'send-failed' }, value: this.counters.sendFailures }] },
     ];
@@ -362,6 +384,7 @@ export class ClusterService {
     if (this.closed) return;
     const live = new Map<string, ClusterDefinition>();
     for (const definition of this.definitions()) if (!definition.deleted) live.set(definition.name, definition);
+    this.updateAliases(live.values());
     for (const [name, slot] of this.slots) {
       const definition = live.get(name);
       if (!slot.stopped && slot.runner.leavingSinceMs === null && (definition === undefined || definition.uid !== slot.runner.uid)) this.leaveSlot(slot, definition === undefined ? 'the cluster was deleted' : 'the cluster was created again');
@@ -387,6 +410,7 @@ export class ClusterService {
         if (wanted) this.startCore(definition, members, key);
         continue;
       }
+      current.networks = definition.networks ?? null;
       if (current.runner.leavingSinceMs !== null) continue;
       if (!wanted) {
         // The core's leave keeps it an acceptor of its view until a view without it is
@@ -413,7 +437,7 @@ export class ClusterService {
     }
     const incarnation = this.incarnations.take(key, Date.now());
     const runner = new ClusterRunner({ cluster: definition.name, uid: definition.uid, nodeId: this.options.selfId, incarnation, definition: members, tuning: definition.tuning, random: new Prng(randomInt(0, 2 ** 32)), nowMs: performance.now(), startedAtMs: Date.now() });
-    const slot: Slot = { runner, stopped: false, stopAtMs: null };
+    const slot: Slot = { runner, networks: definition.networks ?? null, stopped: false, stopAtMs: null };
     this.slots.set(definition.name, slot);
     this.counters.coresStarted++;
     this.options.logger.info({ cluster: definition.name, incarnation, members: members.length }, 'cluster core started');
@@ -499,10 +523,13 @@ export class ClusterService {
     let reset = false;
     for (const output of outputs) {
       switch (output.kind) {
-        case 'send':
-          if (this.options.channel.send(output.to, output.bytes, output.bytes.length <= kClusterDatagramBytesMax ? 'datagram' : 'stream')) this.counters.sent++;
+        case 'send': {
+          const route = this.routeOf(slot, output.to, output.bytes);
+          if (route !== null) this.counters.sentRouted++;
+          if (this.options.channel.send(output.to, output.bytes, output.bytes.length <= kClusterDatagramBytesMax ? 'datagram' : 'stream', route ?? undefined)) this.counters.sent++;
           else this.counters.sendFailures++;
           break;
+        }
         case 'view':
           this.counters.views++;
           this.announce(slot, 'view', 'info', { viewId: output.view.viewId, members: output.view.members.map(memberText), installedAt: output.view.installedAt });
@@ -526,6 +553,35 @@ export class ClusterService {
     // A fresh channel layer opens again what API clients opened here; deliveries now in the inboxes are consumed.
     this.follow(slot, [...(reset ? this.channels.reopen(slot.runner.cluster, slot.runner.uid) : []), ...this.channels.takeConsumed(slot.runner.cluster)]);
     this.arm();
+  }
+
+  /** The input's networks, checked (checkNetworks); null without them. A GALAXY_CLUSTER_BAD_NETWORK error names a host no peer can send to. */
+  private networksOf(input: ClusterInput): ClusterNetworks | null {
+    if (input.networks === undefined) return null;
+    try {
+      return checkNetworks(input.networks);
+    } catch (error) {
+      if (error instanceof RangeError) throw new DomainError('invalid', 'GALAXY_CLUSTER_BAD_NETWORK', error.message);
+      throw error;
+    }
+  }
+
+  /** Where a core's send goes when its cluster selects networks (cluster-networks.ts), or null: the farm address. */
+  private routeOf(slot: Slot, to: string, bytes: Uint8Array): { address: string; via?: string } | null {
+    const addressing = this.options.addressing;
+    const networks = slot.networks;
+    if (addressing === undefined || networks === null) return null;
+    return routeFor(networks, this.options.selfId, to, clusterTrafficKind(bytes), addressing.farmAddress(to), addressing.networks);
+  }
+
+  /** Tells the messenger each member's other hosts, from every live definition's networks (a datagram from them passes its address rule). */
+  private updateAliases(live: Iterable<ClusterDefinition>): void {
+    const addressing = this.options.addressing;
+    if (addressing === undefined) return;
+    const next = aliasHosts([...live].map((d) => d.networks), this.options.selfId);
+    for (const node of this.aliased) if (!next.has(node)) addressing.setAliases(node, []);
+    for (const [node, hosts] of next) addressing.setAliases(node, hosts);
+    this.aliased = new Set(next.keys());
   }
 
   /** Steps the desk's follow-up commands into a core; a refusal is logged (the channel may be gone with a reset layer). */
@@ -673,6 +729,7 @@ export class ClusterService {
       selection: definition.nodes !== null ? { nodes: definition.nodes } : { landscape: definition.landscape!, size: definition.size },
       profile: definition.profile,
       tuning: definition.tuning,
+      networks: definition.networks ?? null,
       members,
       error,
       createdBy: definition.createdBy,

@@ -93,6 +93,7 @@ export function agentWorkerData(settings: AgentSettings, runtime: ReturnType<typ
     keys: settings.keys,
     secure: settings.secure,
     gossip,
+    networks: settings.networks,
   };
 }
 

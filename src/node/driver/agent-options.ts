@@ -74,7 +74,28 @@ export interface AgentOptions {
    * until setKeys(). False with no keys: an open lab farm, plaintext.
    */
   secure?: boolean;
+  /**
+   * Extra networks of this node, name → its host address on that network (issue 19's
+   * network selection): the agent also binds UDP and TCP at that address on its farm
+   * port, takes the messenger's envelopes (cluster traffic) there, and its farm node
+   * publishes the FMIDB attribute `net.<name>` = the address, so a profile can select
+   * the network. Membership (SWIM) and the FMIDB stay on `bind`.
+   */
+  networks?: Readonly<Record<string, string>>;
 }
+
+/** One extra network of a node (AgentOptions.networks). */
+export interface AgentNetwork {
+  /** Lower-case letters, digits, '-' and '_', at most 32: the attribute is `net.<name>`. */
+  readonly name: string;
+  /** The host address (no port): the agent binds it on its farm port. */
+  readonly host: string;
+}
+
+/** A network's name: what `net.<name>` allows. */
+export const kNetworkNamePattern = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+/** Extra networks one agent takes at most. */
+export const kNetworksMax = 8;
 
 /** AgentOptions filled and validated. */
 export interface AgentSettings {
@@ -98,6 +119,8 @@ export interface AgentSettings {
   readonly transport: TransportChoice;
   readonly keys: readonly string[];
   readonly secure: boolean;
+  /** Extra networks, sorted by name (empty: the farm address only). */
+  readonly networks: readonly AgentNetwork[];
 }
 
 export const kAgentDefaults = Object.freeze({
@@ -114,7 +137,7 @@ export const kAgentDefaults = Object.freeze({
 
 const kOptionNames: ReadonlySet<string> = new Set<keyof AgentOptions>([
   'bind', 'join', 'preset', 'membership', 'meta', 'id', 'incarnation', 'tickIntervalMs', 'leaveFlushMs',
-  'memoryBytes', 'backend', 'startTimeoutMs', 'stopTimeoutMs', 'datagram', 'stream', 'transport', 'keys', 'secure',
+  'memoryBytes', 'backend', 'startTimeoutMs', 'stopTimeoutMs', 'datagram', 'stream', 'transport', 'keys', 'secure', 'networks',
 ]);
 const kTickIntervalMsMax = 1000;
 const kFlushMsMax = 60_000;
@@ -156,6 +179,7 @@ export function agentSettings(options: AgentOptions = {}, wallClockMs: number = 
     transport: validateTransport(options.transport ?? 'auto'),
     keys: Object.freeze([...(options.keys ?? [])]),
     secure: sealed,
+    networks: validateNetworks(options.networks ?? {}, bind),
   };
   if (settings.keys.length > 0) new Keyring(settings.keys); // validates each key with a clear message
   if (settings.id !== null && !isNodeId(settings.id)) throw new RangeError('options.id must be { high, low } with two unsigned 32-bit integers');
@@ -166,6 +190,32 @@ export function agentSettings(options: AgentOptions = {}, wallClockMs: number = 
 function validateTransport(choice: string): TransportChoice {
   if (choice !== 'auto' && choice !== 'native' && choice !== 'dgram') throw new RangeError(`options.transport must be auto, native or dgram, got "${choice}"`);
   return choice;
+}
+
+/** Checks the extra networks: a name kNetworkNamePattern allows, a reachable host other than the farm address's, each host once. */
+export function validateNetworks(networks: Readonly<Record<string, string>>, bind: string): readonly AgentNetwork[] {
+  if (typeof networks !== 'object' || networks === null || Array.isArray(networks)) throw new RangeError('options.networks must be an object of network name → host address');
+  const names = Object.keys(networks).sort();
+  if (names.length > kNetworksMax) throw new RangeError(`options.networks names ${names.length} networks, more than ${kNetworksMax}`);
+  const farm = parseBindAddress(bind);
+  const hosts = new Set<string>([farm.host]);
+  return Object.freeze(
+    names.map((name) => {
+      if (!kNetworkNamePattern.test(name)) throw new RangeError(`options.networks: a network name is lower-case letters, digits, '-' and '_' (at most 32, starting with a letter or digit), got "${name}"`);
+      const text = networks[name];
+      const address = typeof text === 'string' ? parseSocketAddress(text.includes(':') && !text.startsWith('[') ? `[${text}]:1` : `${text}:1`) : null;
+      if (address === null || isUnspecifiedAddress(address)) throw new RangeError(`options.networks.${name} must be a host address peers can reach on that network (a.b.c.d or a v6 address, no port), got "${String(text)}"`);
+      if (address.family !== farm.family) throw new RangeError(`options.networks.${name} (${text}) must be of the farm address's family (${farm.host})`);
+      if (hosts.has(address.host)) throw new RangeError(`options.networks.${name}: ${address.host} is the farm address or another network's`);
+      hosts.add(address.host);
+      return Object.freeze({ name, host: address.host });
+    }),
+  );
+}
+
+/** The socket address of a host on a port, as the transports write it. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function validateBind(text: string): string {

@@ -53,6 +53,11 @@ export interface AgentWorkerData {
   readonly secure: boolean;
   /** Start gossiping at once (false while the node waits for admission: its sockets answer admission only). */
   readonly gossip: boolean;
+  /**
+   * Extra networks (AgentOptions.networks): UDP and TCP bound at each host on the farm
+   * port, carrying the messenger's envelopes only (membership and the FMIDB stay on bind).
+   */
+  readonly networks: readonly { readonly name: string; readonly host: string }[];
 }
 
 export type AgentWorkerRequest =
@@ -112,6 +117,12 @@ export interface AppMessage {
   readonly peer: string;
   readonly bytes: Uint8Array;
   readonly stream: boolean;
+  /**
+   * Outgoing only: the extra network (AgentWorkerData.networks, by name) whose socket
+   * sends it, so it leaves from this node's address on that network. Absent (or a network
+   * this node has not): the farm socket.
+   */
+  readonly via?: string;
 }
 
 export type AgentWorkerReport =
@@ -174,4 +185,18 @@ export interface AgentStats {
   readonly appSent: number;
   /** The worker's NodeStack: envelopes it dropped (forged sender, unknown channel, malformed, no route). */
   readonly stack: Readonly<NodeStackCounters>;
+  /** Per extra network (AgentWorkerData.networks): its address, its transports' counters, and envelopes taken and dropped (not an envelope for the main thread). */
+  readonly networks: readonly NetworkStats[];
+}
+
+export interface NetworkStats {
+  readonly name: string;
+  readonly address: string;
+  readonly datagram: TransportCountersSnapshot;
+  readonly stream: StreamCountersSnapshot;
+  /** Messenger envelopes received on this network and handed up. */
+  readonly appReceived: number;
+  /** Opened messages that were no messenger envelope for the main thread (membership, FMIDB): dropped. */
+  readonly refused: number;
+  readonly appSent: number;
 }

@@ -20,6 +20,8 @@ import { MembershipTable } from '../../core/table/membership-table.js';
 import type { DatagramTransport } from '../transport/datagram-transport.js';
 import type { StreamTransport } from '../transport/stream-transport.js';
 import { openNodeTransports } from './open-node-transports.js';
+import { parseBindAddress } from '../transport/socket-address.js';
+import { hostPort } from './agent-options.js';
 import { NativeTransport } from '../transport/native-transport.js';
 import { Keyring, kSealOverheadBytes } from '../security/keyring.js';
 import { ReceiveViews } from '../native/receive-views.js';
@@ -148,6 +150,23 @@ interface Running {
   readonly wake: DeadlineTimer;
   /** The watch ring's links to this node's ring successors (null when the watch beats run instead, or not at all). */
   readonly watchLinks: WatchLinks | null;
+  /** The extra networks' sockets, by name (AgentWorkerData.networks). */
+  readonly networks: ReadonlyMap<string, ExtraNetwork>;
+}
+
+/**
+ * One extra network's sockets (issue 19's network selection): UDP and TCP bound at this
+ * node's host on that network, on the farm port. They carry the messenger's envelopes
+ * only (the cluster service's traffic): membership and the FMIDB stay on the farm
+ * socket, so anything else opened here is refused and counted.
+ */
+interface ExtraNetwork {
+  readonly name: string;
+  readonly datagram: DatagramTransport;
+  readonly stream: StreamTransport;
+  appReceived: number;
+  refused: number;
+  appSent: number;
 }
 
 export class NodeDriver {
@@ -220,6 +239,34 @@ export class NodeDriver {
   /** The stack, once started (tests read its counters and its FMIDB). */
   get stack(): NodeStack | null {
     return this.running?.stack ?? null;
+  }
+
+  /** Binds each extra network's UDP and TCP at its host on the farm port; a failure closes what was opened and throws. */
+  private async openNetworks(port: number): Promise<Map<string, ExtraNetwork>> {
+    const networks = new Map<string, ExtraNetwork>();
+    try {
+      for (const { name, host } of this.data.networks ?? []) {
+        // node:dgram: the extra sockets carry the cluster service's envelopes, not the membership hot path.
+        const { datagram, stream } = await openNodeTransports(hostPort(host, port), 'dgram', this.data.datagram, this.data.stream);
+        const network: ExtraNetwork = { name, datagram, stream, appReceived: 0, refused: 0, appSent: 0 };
+        networks.set(name, network);
+        datagram.onMessage((from, bytes) => this.fromNetwork(network, from, bytes, false));
+        stream.onFrame((from, bytes) => this.fromNetwork(network, from, bytes, true));
+      }
+    } catch (error) {
+      await Promise.all([...networks.values()].flatMap((n) => [n.datagram.close(), n.stream.close()]));
+      throw new Error(`extra network: ${(error as Error).message}`);
+    }
+    return networks;
+  }
+
+  /** What an extra network's socket received: a messenger envelope goes up; anything else (or unsealed) is refused. */
+  private fromNetwork(network: ExtraNetwork, from: string, bytes: Uint8Array, stream: boolean): void {
+    if (this.running === null) return;
+    const plaintext = this.open(bytes);
+    if (plaintext !== null && this.toApp(from, plaintext, stream)) network.appReceived++;
+    else network.refused++;
+    this.rearm();
   }
 
   private async openSockets(): Promise<void> {
@@ -302,7 +349,14 @@ export class NodeDriver {
     // deadline forward or leave events to post, so each one re-arms.
     const wake = new DeadlineTimer(data.tickIntervalMs, () => this.tick());
     const watchLinks = engine.watching ? new WatchLinks((to) => this.watchLinkLost(to), () => performance.now()) : null;
-    this.running = { runtime, stack, engine, datagram, stream, wake, watchLinks };
+    let networks: Map<string, ExtraNetwork>;
+    try {
+      networks = await this.openNetworks(parseBindAddress(address).port);
+    } catch (error) {
+      await Promise.all([datagram.close(), stream.close()]);
+      throw error;
+    }
+    this.running = { runtime, stack, engine, datagram, stream, wake, watchLinks, networks };
     this.tick();
     if (data.gossip) this.startGossip();
     this.post({ type: 'ready', address, id: formatNodeId(id), incarnation: engine.incarnation, backend: runtime.backendReason, transport: datagram.kind, transportReason });
@@ -496,8 +550,10 @@ export class NodeDriver {
           const sealed = this.seal(message.bytes);
           if (sealed === null) continue;
           this.appSent++;
-          if (message.stream) r.stream.send(message.peer, sealed);
-          else r.datagram.send(message.peer, sealed);
+          const network = message.via === undefined ? undefined : r.networks.get(message.via);
+          if (network !== undefined) network.appSent++;
+          if (message.stream) (network?.stream ?? r.stream).send(message.peer, sealed);
+          else (network?.datagram ?? r.datagram).send(message.peer, sealed);
         }
         return;
     }
@@ -517,7 +573,7 @@ export class NodeDriver {
     r.wake.stop();
     r.watchLinks?.close();
     this.flushEvents();
-    await Promise.all([r.datagram.close(), r.stream.close()]);
+    await Promise.all([r.datagram.close(), r.stream.close(), ...[...r.networks.values()].flatMap((n) => [n.datagram.close(), n.stream.close()])]);
     this.post({ type: 'stopped' });
     this.closed();
   }
@@ -749,6 +805,7 @@ export class NodeDriver {
       appDropped: this.appDropped,
       appSent: this.appSent,
       stack: { ...r.stack.counters },
+      networks: [...r.networks.values()].map((n) => ({ name: n.name, address: n.datagram.address, datagram: n.datagram.counters.snapshot(), stream: n.stream.counters.snapshot(), appReceived: n.appReceived, refused: n.refused, appSent: n.appSent })),
     };
   }
 }

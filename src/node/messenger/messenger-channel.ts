@@ -12,11 +12,22 @@ export interface Delivered<T> {
   readonly value: T;
 }
 
+/**
+ * Where a send goes instead of the member's farm address (issue 19's network selection):
+ * the address of that member on another network, and the extra network of this node
+ * whose socket sends it (absent: the farm socket). The envelope still names the sender
+ * by id, sealed: the receiver checks the id, and the address against its aliases.
+ */
+export interface Route {
+  readonly address: string;
+  readonly via?: string;
+}
+
 export type ChannelHandler<T> = (message: Delivered<T>) => void;
 
 /** The messenger's side of a channel: what MessengerChannel calls. */
 export interface ChannelSink {
-  send(spec: ChannelSpec, to: string, payload: Uint8Array, mode: DeliveryMode): boolean;
+  send(spec: ChannelSpec, to: string, payload: Uint8Array, mode: DeliveryMode, route?: Route): boolean;
   broadcast(spec: ChannelSpec, payload: Uint8Array): void;
 }
 
@@ -40,10 +51,11 @@ export class MessengerChannel<T> {
   /**
    * Sends to one node by id, as a datagram (best effort, one datagram's worth) or over
    * the node's reliable stream. False when it was dropped (and counted): no route to
-   * that id, or the outbox is full.
+   * that id, or the outbox is full. With a route, it goes to route.address (from the
+   * extra network route.via), provided `to` is a known member.
    */
-  send(to: string, value: T, mode: 'datagram' | 'stream' = 'stream'): boolean {
-    return this.sink.send(this.spec, to, this.codec.encode(value), mode);
+  send(to: string, value: T, mode: 'datagram' | 'stream' = 'stream', route?: Route): boolean {
+    return this.sink.send(this.spec, to, this.codec.encode(value), mode, route);
   }
 
   /** Spreads the value to every member by gossip (each gets it once); throws MessengerError when too large. */

@@ -6,7 +6,7 @@ import { MemberDirectory, type MemberStatus } from '../../core/messenger/member-
 import { MessengerError } from '../../core/messenger/messenger-error.js';
 import type { MembershipEvent } from '../../core/membership/membership-event.js';
 import type { AppMessage } from '../driver/agent-worker-protocol.js';
-import { MessengerChannel, type ChannelSink } from './messenger-channel.js';
+import { MessengerChannel, type ChannelSink, type Route } from './messenger-channel.js';
 import type { MessengerTransport } from './messenger-transport.js';
 
 /**
@@ -94,7 +94,7 @@ export class Messenger implements ChannelSink {
 
   // ---- sending -----------------------------------------------------------------------
 
-  send(spec: ChannelSpec, to: string, payload: Uint8Array, mode: DeliveryMode): boolean {
+  send(spec: ChannelSpec, to: string, payload: Uint8Array, mode: DeliveryMode, route?: Route): boolean {
     const counters = this.counters.get(spec.name)!;
     if (!spec.modes.includes(mode) || mode === 'broadcast') throw new MessengerError('GALAXY_MESSENGER_MODE_REFUSED', `channel "${spec.name}" does not carry ${mode} messages`);
     if (this.closed) return this.dropped(counters, 'no-route');
@@ -109,7 +109,8 @@ export class Messenger implements ChannelSink {
     if (entry === undefined) return this.dropped(counters, 'no-route');
     if (this.outbox.length >= kMessengerOutboxMax) return this.dropped(counters, 'outbox-full');
     counters.sent++;
-    this.outbox.push({ peer: entry.address, bytes: encodeEnvelope(mode, spec.id, this.options.selfId, payload), stream: mode === 'stream' });
+    const bytes = encodeEnvelope(mode, spec.id, this.options.selfId, payload);
+    this.outbox.push(route === undefined ? { peer: entry.address, bytes, stream: mode === 'stream' } : { peer: route.address, bytes, stream: mode === 'stream', ...(route.via === undefined ? {} : { via: route.via }) });
     if (!this.flushQueued) {
       this.flushQueued = true;
       queueMicrotask(() => this.flush());

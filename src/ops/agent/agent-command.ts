@@ -26,6 +26,8 @@ export interface AgentFlags {
   join?: readonly string[];
   preset?: string;
   meta?: readonly string[];
+  /** Extra networks, NAME=HOST each; repeatable (issue 19's network selection). */
+  network?: readonly string[];
   transport?: string;
   /** Farm keys, base64; the first is the primary. */
   key?: readonly string[];
@@ -165,6 +167,16 @@ export function agentInvocation(flags: AgentFlags, env: AgentEnvironment, wallCl
     throw new AgentUsageError((error as Error).message);
   }
 
+  const networkList = given<readonly string[]>([list(flags.network), '--network'], [commaList('GALAXY_NETWORKS'), 'GALAXY_NETWORKS'], [file.networks === undefined ? undefined : Object.entries(file.networks).map(([name, host]) => `${name}=${host}`), inFile('networks')]);
+  const networks: Record<string, string> = {};
+  for (const pair of networkList?.value ?? []) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new AgentUsageError(`${networkList!.source} takes NAME=HOST (e.g. data=10.78.0.3), got "${pair}"`);
+    const name = pair.slice(0, at).trim();
+    if (Object.hasOwn(networks, name)) throw new AgentUsageError(`${networkList!.source} names network "${name}" twice`);
+    networks[name] = pair.slice(at + 1).trim();
+  }
+
   const transport = given([flags.transport, '--transport'], [variable('GALAXY_TRANSPORT'), 'GALAXY_TRANSPORT'], [file.transport, inFile('transport')]) ?? { value: 'auto', source: 'transport' };
   if (transport.value !== 'auto' && transport.value !== 'native' && transport.value !== 'dgram') throw new AgentUsageError(`${transport.source} must be auto, native or dgram, got "${transport.value}"`);
 
@@ -187,6 +199,7 @@ export function agentInvocation(flags: AgentFlags, env: AgentEnvironment, wallCl
     incarnation: Math.floor(wallClockMs / 1000),
     transport: transport.value,
     keys: [...(keys?.value ?? [])],
+    ...(Object.keys(networks).length === 0 ? {} : { networks }),
     ...(file.membership === undefined ? {} : { membership: file.membership }),
   };
   // The remaining checks (meta size against metaBytesMax, ...) are the options' own.

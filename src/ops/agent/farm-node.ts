@@ -3,6 +3,7 @@ import type { PreparedAgent } from '../../ops/agent/agent-command.js';
 import { silentAgentLogger, type AgentLogger } from '../../node/util/agent-logger.js';
 import { ApiError } from '../api/api-error.js';
 import { type AdmissionRecord, type ApiBackend, type ApiEvent, type ComponentStatus, type KeyView, type MemberView, type MetricFamily, type NodeSummary, type NodeValues } from '../../surface/api/api-backend.js';
+import type { AgentStats } from '../../node/driver/agent-worker-protocol.js';
 // The API's modules (its server, ws, token store, routes and schemas) are loaded only when
 // the API is on (startApi): an agent with --api off boots faster and smaller (issue 14).
 import type { ApiServer } from '../../ops/api/api-server.js';
@@ -99,6 +100,12 @@ export class FarmNode implements ApiBackend {
       postFarmEvent: (event) => this.farmComponents?.postEvent(event),
       logger,
       stateFile: join(dataDir, kClusterStateFileName),
+      // Issue 19: cluster traffic to each member's selected network, from this node's own address there.
+      addressing: {
+        networks: new Map(service.host.settings.networks.map((n) => [n.host, n.name])),
+        farmAddress: (id) => service.messenger.directory.lookup(id)?.address ?? service.host.members().find((m) => m.id === id && !m.self)?.address,
+        setAliases: (id, hosts) => void service.messenger.directory.setAliases(id, hosts),
+      },
     });
     this.apiServer = null;
     this.logger = logger;
@@ -158,8 +165,9 @@ export class FarmNode implements ApiBackend {
 
   /**
    * Publishes this node's `address` attribute in the FMIDB (the host of its gossip
-   * address): the network attribute profiles select traffic by (`networks:` in a
-   * profile, the shipped base uses `address`); not for a wildcard bind. Written once the replica takes writes
+   * address) and `net.<name>` for each extra network (--network NAME=HOST): the network
+   * attributes profiles select traffic by (`networks:` in a profile, the shipped base
+   * uses `address`, mixin dual-network `net.data`); not for a wildcard bind. Written once the replica takes writes
    * (retried each second for a minute: a node awaiting admission cannot write yet), and
    * only when the FMIDB does not hold that value already.
    */
@@ -167,10 +175,14 @@ export class FarmNode implements ApiBackend {
     const host = parseBindAddress(this.service.host.address).host;
     // A wildcard bind names no network a peer could use: the operator sets the attribute.
     if (host === '0.0.0.0' || host === '::') return;
+    // Issue 19: each extra network (--network NAME=HOST) as `net.<NAME>`, which a profile's `networks:` selects.
+    const wanted: Record<string, string> = { address: host };
+    for (const network of this.service.host.settings.networks) wanted[`net.${network.name}`] = network.host;
     for (let attempt = 0; attempt < 60 && !this.closing; attempt++) {
       try {
-        const now = this.data.attributes(this.data.selfId)[0]?.attributes.find((a) => a.key === 'address')?.value;
-        if (now !== host) await this.data.setAttributes(this.data.selfId, { address: host });
+        const now = this.data.attributes(this.data.selfId)[0]?.attributes ?? [];
+        const changed = Object.fromEntries(Object.entries(wanted).filter(([key, value]) => now.find((a) => a.key === key)?.value !== value));
+        if (Object.keys(changed).length > 0) await this.data.setAttributes(this.data.selfId, changed);
         return;
       } catch {
         await new Promise((resolve) => setTimeout(resolve, 1000).unref());
@@ -376,7 +388,7 @@ export class FarmNode implements ApiBackend {
       components: this.componentHost.status(),
       messenger: this.service.messenger.snapshot(),
     });
-    return [...families, ...this.data.metrics(), ...this.clusters.metrics(), ...(this.farmComponents?.metrics() ?? [])];
+    return [...families, ...networkMetrics(stats.networks), ...this.data.metrics(), ...this.clusters.metrics(), ...(this.farmComponents?.metrics() ?? [])];
   }
 
   subscribe(listener: (event: ApiEvent) => void): () => void {
@@ -399,4 +411,21 @@ export class FarmNode implements ApiBackend {
   private mustHaveComponent(name: string): void {
     if (!this.componentHost.status().some((c) => c.name === name)) throw new ApiError(404, 'GALAXY_COMPONENT_UNKNOWN', `no component "${name}" on this node`);
   }
+}
+
+/** The extra networks' traffic (--network; issue 19): what the cluster service sent and received on each, and what was refused there. */
+function networkMetrics(networks: AgentStats['networks']): MetricFamily[] {
+  if (networks.length === 0) return [];
+  return [
+    {
+      name: 'galaxy_network_messages_total',
+      help: 'Messenger envelopes on an extra network (--network), by direction; refused: opened there but no envelope for the messenger (membership, FMIDB)',
+      type: 'counter',
+      samples: networks.flatMap((n) => [
+        { labels: { network: n.name, direction: 'sent' }, value: n.appSent },
+        { labels: { network: n.name, direction: 'received' }, value: n.appReceived },
+        { labels: { network: n.name, direction: 'refused' }, value: n.refused },
+      ]),
+    },
+  ];
 }

@@ -258,13 +258,13 @@ export class FaultFarm {
 
   /**
    * Starts the controller on host 0 and an approved agent on each of the next
-   * `count - 1` hosts; resolves when every agent sees all `count` alive.
+   * `count - 1` hosts (each with flagsOf(host) added); resolves when every agent sees all `count` alive.
    */
-  async start(count: number, convergeMsMax: number): Promise<void> {
-    const controller = await this.agent(this.lab.hosts[0]!, ['--role', 'controller', '--bootstrap']);
+  async start(count: number, convergeMsMax: number, flagsOf: (host: LabHost) => readonly string[] = () => []): Promise<void> {
+    const controller = await this.agent(this.lab.hosts[0]!, ['--role', 'controller', '--bootstrap', ...flagsOf(this.lab.hosts[0]!)]);
     this.agents.push(controller);
     await controller.start();
-    const others = await Promise.all(this.lab.hosts.slice(1, count).map((host) => this.agent(host, ['--join', controller.address])));
+    const others = await Promise.all(this.lab.hosts.slice(1, count).map((host) => this.agent(host, ['--join', controller.address, ...flagsOf(host)])));
     this.agents.push(...others);
     await Promise.all(others.map((agent) => agent.start()));
     await waitFor('every agent is pending at the controller', async () => {

@@ -16,6 +16,8 @@ import { join } from 'node:path';
 export const kNamespacePrefix = 'gxf-';
 /** The hosts' subnet; host i (0-based) gets .(i + 1). */
 export const kSubnet = '10.77.0';
+/** The second network's subnet (NetnsLab.create with secondNetwork): host i gets .(i + 1) on its eth1. */
+export const kSubnet2 = '10.78.0';
 /** Hosts in one lab at most (addresses .1 to .250). */
 export const kHostsMax = 250;
 /** The fault table each host namespace may hold. */
@@ -29,6 +31,14 @@ export interface LabHost {
   readonly ip: string;
   /** The veth end in the bridge namespace. */
   readonly port: string;
+  /** Its address on the second network (eth1, on bridge br1), or null in a lab of one network. */
+  readonly ip2: string | null;
+}
+
+/** Packets and bytes a host received on each interface since countTraffic (nftables counters). */
+export interface TrafficCounts {
+  readonly eth0: { readonly packets: number; readonly bytes: number };
+  readonly eth1: { readonly packets: number; readonly bytes: number };
 }
 
 /**
@@ -95,6 +105,8 @@ export class NetnsLab {
   readonly prefix: string;
   readonly bridge: string;
   readonly hosts: LabHost[] = [];
+  /** Whether each host also has eth1 on a second bridge (br1, subnet kSubnet2). */
+  readonly secondNetwork: boolean;
   private tornDown = false;
   private readonly faulted = new Set<string>();
   private readonly onExit = (): void => this.teardown();
@@ -103,15 +115,20 @@ export class NetnsLab {
     process.kill(process.pid, signal);
   };
 
-  private constructor(prefix: string) {
+  private constructor(prefix: string, secondNetwork: boolean) {
     this.prefix = prefix;
+    this.secondNetwork = secondNetwork;
     this.bridge = `${prefix}br`;
   }
 
-  /** Makes the bridge namespace and `hosts` host namespaces, each reachable from every other. */
-  static create(hostCount: number): NetnsLab {
+  /**
+   * Makes the bridge namespace and `hosts` host namespaces, each reachable from every
+   * other; with secondNetwork, a second bridge (br1) and a second interface (eth1,
+   * kSubnet2) on every host: two networks between the same hosts.
+   */
+  static create(hostCount: number, options: { readonly secondNetwork?: boolean } = {}): NetnsLab {
     if (!Number.isInteger(hostCount) || hostCount < 1 || hostCount > kHostsMax) throw new RangeError(`hostCount must be an integer from 1 to ${kHostsMax}, got ${hostCount}`);
-    const lab = new NetnsLab(`${kNamespacePrefix}${process.pid}-`);
+    const lab = new NetnsLab(`${kNamespacePrefix}${process.pid}-`, options.secondNetwork === true);
     // Handlers first: a failure half-way through still leaves nothing behind.
     process.once('exit', lab.onExit);
     process.once('SIGINT', lab.onSignal);
@@ -120,6 +137,10 @@ export class NetnsLab {
       ip(['netns', 'add', lab.bridge]);
       ip(['-n', lab.bridge, 'link', 'add', 'br0', 'type', 'bridge']);
       ip(['-n', lab.bridge, 'link', 'set', 'br0', 'up']);
+      if (lab.secondNetwork) {
+        ip(['-n', lab.bridge, 'link', 'add', 'br1', 'type', 'bridge']);
+        ip(['-n', lab.bridge, 'link', 'set', 'br1', 'up']);
+      }
       for (let i = 0; i < hostCount; i++) lab.addHost();
     } catch (error) {
       lab.teardown();
@@ -132,7 +153,7 @@ export class NetnsLab {
   addHost(): LabHost {
     const index = this.hosts.length;
     if (index >= kHostsMax) throw new RangeError(`a lab holds at most ${kHostsMax} hosts`);
-    const host: LabHost = { index, namespace: `${this.prefix}h${index}`, ip: `${kSubnet}.${index + 1}`, port: `v${index}` };
+    const host: LabHost = { index, namespace: `${this.prefix}h${index}`, ip: `${kSubnet}.${index + 1}`, port: `v${index}`, ip2: this.secondNetwork ? `${kSubnet2}.${index + 1}` : null };
     ip(['netns', 'add', host.namespace]);
     this.hosts.push(host);
     // The veth is made inside the bridge namespace with its peer straight in the host's,
@@ -142,7 +163,26 @@ export class NetnsLab {
     ip(['-n', host.namespace, 'link', 'set', 'lo', 'up']);
     ip(['-n', host.namespace, 'addr', 'add', `${host.ip}/24`, 'dev', 'eth0']);
     ip(['-n', host.namespace, 'link', 'set', 'eth0', 'up']);
+    if (host.ip2 !== null) {
+      ip(['-n', this.bridge, 'link', 'add', `w${index}`, 'type', 'veth', 'peer', 'name', 'eth1', 'netns', host.namespace]);
+      ip(['-n', this.bridge, 'link', 'set', `w${index}`, 'master', 'br1', 'up']);
+      ip(['-n', host.namespace, 'addr', 'add', `${host.ip2}/24`, 'dev', 'eth1']);
+      ip(['-n', host.namespace, 'link', 'set', 'eth1', 'up']);
+    }
     return host;
+  }
+
+  /** (Re)starts counting what the host receives on eth0 and eth1: a table of its own (inet gxcount), apart from the fault rules. */
+  countTraffic(host: LabHost): void {
+    const script = ['table inet gxcount', 'delete table inet gxcount', 'table inet gxcount {', '  chain input {', '    type filter hook input priority -20; policy accept;', '    iifname "eth0" counter', '    iifname "eth1" counter', '  }', '}'].join('\n');
+    this.exec(host, ['nft', '-f', '-'], `${script}\n`);
+  }
+
+  /** What the host received on each interface since countTraffic. */
+  traffic(host: LabHost): TrafficCounts {
+    const listing = JSON.parse(this.exec(host, ['nft', '-j', 'list', 'table', 'inet', 'gxcount'])) as { nftables: Array<{ rule?: { expr: Array<Record<string, unknown>> } }> };
+    const counts = listing.nftables.filter((item) => item.rule !== undefined).map((item) => (item.rule!.expr.find((e) => 'counter' in e)?.['counter'] as { packets: number; bytes: number } | undefined) ?? { packets: 0, bytes: 0 });
+    return { eth0: { packets: counts[0]?.packets ?? 0, bytes: counts[0]?.bytes ?? 0 }, eth1: { packets: counts[1]?.packets ?? 0, bytes: counts[1]?.bytes ?? 0 } };
   }
 
   /** Runs a command inside a host's namespace and returns its stdout; throws on a non-zero exit. */

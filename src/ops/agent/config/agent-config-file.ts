@@ -29,6 +29,8 @@ const kConfigSchema = z
     preset: z.string(),
     /** Tags announced with this member, as --meta. */
     meta: z.record(z.string(), z.string()).refine((tags) => Object.keys(tags).length <= kMetaTagsMax, `at most ${kMetaTagsMax} tags`),
+    /** Extra networks, name → host, as --network NAME=HOST. */
+    networks: z.record(z.string(), z.string()),
     /** Datagram transport, as --transport. */
     transport: z.enum(['auto', 'native', 'dgram']),
     /** Farm keys (base64), primary first, as --key. */
