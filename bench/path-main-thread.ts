@@ -12,17 +12,18 @@
  * more events; all are counted.
  *
  * The main thread's CPU is read from /proc/self/task/<pid>/schedstat (nanoseconds on a
- * CPU, of this thread only: the worker's CPU is not in it). Windows, in one run: idle (no
- * churn; the main thread's background: timers, the FMIDB), the agent as shipped (readers
- * applying deltas), and the agent with issue 14's starting-point readers attached
+ * CPU, of this thread only: the worker's CPU is not in it). Windows, in one run: idle
+ * (the agent alone, before the swarm joins: no events; the main thread's background of
+ * timers and links), the agent as shipped churned (readers applying deltas), and the
+ * agent churned with issue 14's starting-point readers attached
  * (bench/baseline-member-readers.ts: the member list rebuilt from the shared table and
- * scanned on every turn with events). The idle window has events of the agent's own
- * (its suspicions and deaths of members that never answer), so one event's cost with the
- * agent's readers is the slope between the idle and the churned window: (CPU − idle CPU)
- * / (events − idle events); the rest of the idle CPU is the background. Issue 14's
- * readers cost per turn, not per event: their window is reported as CPU per turn and per
- * event less the background, at the batching their slow turns caused (a main thread that
- * falls behind takes more events per turn, which makes it look cheaper per event).
+ * scanned on every turn with events). Per event = (window CPU − background per second ×
+ * window) / events, where events are all the main thread got (the churn's and the
+ * agent's own suspicions and deaths of members that never answer); the gross figure
+ * (nothing subtracted) is printed beside. Issue 14's readers cost per turn, not per
+ * event: their window is also reported per turn; a main thread that falls behind takes
+ * more events per turn, which makes it look cheaper per event than it is, so their window
+ * runs at a slower pace.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -45,22 +46,19 @@ export interface MainThreadRow {
   readonly turnsWithEvents: number;
   /** Main-thread CPU over the window, ms. */
   readonly mainThreadCpuMs: number;
-  /**
-   * Main-thread CPU per event, µs: for the agent's readers the slope between the idle and
-   * the churned window (what one more event costs); for issue 14's readers the window's
-   * CPU less the background, per event, at the batching their slow turns caused.
-   */
+  /** Main-thread CPU per event less the background (the idle window's CPU per second), µs. */
   readonly usPerEvent: number;
+  /** Main-thread CPU per event with nothing subtracted (an upper bound), µs. */
+  readonly usPerEventGross: number;
   /** Main-thread CPU per turn with events, less the background, ms. */
   readonly msPerTurn: number;
 }
 
 export interface MainThreadResult {
   readonly members: number;
-  readonly idleCpuMsPerSecond: number;
-  /** Events during the idle window (the agent's own probes of members that never answer). */
+  /** Events during the idle window (none expected: the agent is alone then). */
   readonly idleEvents: number;
-  /** The main thread's CPU without events (timers, the FMIDB), ms per second. */
+  /** The main thread's CPU without events (the agent alone: timers, the FMIDB link), ms per second. */
   readonly backgroundMsPerSecond: number;
   readonly rows: MainThreadRow[];
 }
@@ -104,6 +102,15 @@ export async function measureMainThread(options: { members: number; windowMs: nu
       turns++;
       setImmediate(() => (turnPending = false));
     });
+    // The background: the main thread of the agent alone (no members, so no events): its
+    // timers, the FMIDB's link, the cluster service.
+    await sleep(1_000);
+    const idleCpu0 = mainThreadCpuNs();
+    const idleEvents0 = events;
+    await sleep(options.windowMs);
+    const idleCpuMs = (mainThreadCpuNs() - idleCpu0) / 1e6;
+    const idleEvents = events - idleEvents0;
+    const backgroundMsPerSecond = idleCpuMs / (options.windowMs / 1000);
     swarm.send({ type: 'join', to: host.address, members: options.members - 1 });
     await answer(swarm);
     const deadline = Date.now() + 60_000;
@@ -121,19 +128,8 @@ export async function measureMainThread(options: { members: number; windowMs: nu
       return { events: events - events0, turns: turns - turns0, cpuMs: (mainThreadCpuNs() - cpu0) / 1e6 };
     };
     await churn(options.pacePerSecond, 2_000); // warm-up
-    const idleCpu0 = mainThreadCpuNs();
-    const idleEvents0 = events;
-    await sleep(options.windowMs);
-    const idleCpuMs = (mainThreadCpuNs() - idleCpu0) / 1e6;
-    const idleEvents = events - idleEvents0;
-    const idleCpuMsPerSecond = idleCpuMs / (options.windowMs / 1000);
-    // The idle window has events too (the agent's own suspicions and deaths of members
-    // that never answer), so the cost of one event is the slope between the two windows
-    // and the background what the idle window leaves without its events.
     const fresh = await churn(options.pacePerSecond, options.windowMs);
     const windowS = (options.windowMs + 50) / 1000;
-    const usPerEvent = ((fresh.cpuMs - idleCpuMs * (windowS / (options.windowMs / 1000))) * 1000) / Math.max(1, fresh.events - idleEvents * (windowS / (options.windowMs / 1000)));
-    const backgroundMsPerSecond = Math.max(0, idleCpuMs - (usPerEvent * idleEvents) / 1000) / (options.windowMs / 1000);
     const row = (name: string, pacePerSecond: number, window: { events: number; turns: number; cpuMs: number }, perEvent: number): MainThreadRow => ({
       name,
       members: options.members,
@@ -143,18 +139,20 @@ export async function measureMainThread(options: { members: number; windowMs: nu
       turnsWithEvents: window.turns,
       mainThreadCpuMs: window.cpuMs,
       usPerEvent: perEvent,
+      usPerEventGross: (window.cpuMs * 1000) / Math.max(1, window.events),
       msPerTurn: (window.cpuMs - backgroundMsPerSecond * windowS) / Math.max(1, window.turns),
     });
-    const rows = [row("membership events, the agent's readers (deltas)", options.pacePerSecond, fresh, usPerEvent)];
+    const perEvent = (window: { events: number; cpuMs: number }): number => (Math.max(0, window.cpuMs - backgroundMsPerSecond * windowS) * 1000) / Math.max(1, window.events);
+    const rows = [row("membership events, the agent's readers (deltas)", options.pacePerSecond, fresh, perEvent(fresh))];
     const detach = attachBaselineMemberReaders(node, () => []);
     try {
       const old = await churn(options.baselinePacePerSecond, options.windowMs);
-      rows.push(row("membership events, issue 14's readers attached (rebuild per turn)", options.baselinePacePerSecond, old, ((old.cpuMs - backgroundMsPerSecond * windowS) * 1000) / Math.max(1, old.events)));
+      rows.push(row("membership events, issue 14's readers attached (rebuild per turn)", options.baselinePacePerSecond, old, perEvent(old)));
     } finally {
       detach();
     }
     if (rows[0]!.events === 0) throw new Error('no membership events reached the main thread');
-    return { members: options.members, idleCpuMsPerSecond, idleEvents, backgroundMsPerSecond, rows };
+    return { members: options.members, idleEvents, backgroundMsPerSecond, rows };
   } finally {
     await handle?.close();
     swarm.disconnect();
