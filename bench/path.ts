@@ -313,6 +313,8 @@ async function main(): Promise<void> {
     if (fresh !== undefined && old !== undefined) console.log(`${String(mainThread.members).padStart(6)} members  main thread per membership event new/old ${(fresh.usPerEvent / old.usPerEvent).toFixed(4)} (target ≤ 50 µs)`);
   }
   const icmp: IcmpRow[] = [];
+  // A first driver measured and dropped: whichever backend ran first paid 2-3x (the JIT and one-time costs of the path).
+  if (kOnly === '' || kOnly === 'main') await measureIcmpReports({ members: kAbsorbMembers, backend: 'wasm' });
   for (const backend of kOnly === '' || kOnly === 'main' ? (['wasm', 'ts'] as const) : []) {
     const row = await measureIcmpReports({ members: kAbsorbMembers, backend });
     icmp.push(row);
