@@ -68,7 +68,7 @@ import { getHeapStatistics } from 'node:v8';
 import { Keyring } from '../src/node/security/keyring.js';
 import { packageRoot } from '../src/core/platform/package-root.js';
 import { PathRig, type Sealer } from './path-rig.js';
-import { measureStructures } from './path-structures.js';
+import { measureChecksumModes, measureStructures } from './path-structures.js';
 import { agentAbsorb, type AgentAbsorbRow } from './path-agent.js';
 import { measureMainThread, type MainThreadResult } from './path-main-thread.js';
 import { measureIcmpReports, type IcmpRow } from './path-icmp.js';
@@ -295,7 +295,7 @@ async function main(): Promise<void> {
         `${row.fullBatches.heapBytesPerDatagram.toFixed(2)} heap bytes/datagram, ${Math.round(1e6 / row.fullBatches.cpuUsPerDatagram)} datagrams/s/core, replies/datagram ${row.fullBatches.repliesPerDatagram.toFixed(2)}`,
     );
   }
-  const structures = kOnly !== '' ? [] : measureStructures(kQuick);
+  const structures = [...(kOnly !== '' ? [] : measureStructures(kQuick)), ...(kOnly === '' || kOnly === 'main' ? measureChecksumModes(kQuick) : [])];
   for (const row of structures) {
     console.log(`${String(row.members).padStart(6)} members  ${row.name.padEnd(58)} new ${row.usNew.toFixed(2).padStart(8)} µs  old ${row.usOld.toFixed(2).padStart(8)} µs  new/old ${row.ratioNewToOld.toFixed(4)}`);
   }
