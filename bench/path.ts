@@ -55,7 +55,9 @@
  * Then bench/path-main-thread.ts's rows: the agent's main thread's CPU per membership
  * event at 10,000 members (a farm node in this process churned by another), its readers
  * against issue 14's starting point's, and bench/path-icmp.ts's: the worker's CPU per
- * ICMP report at 10,000 members through the agent's NodeDriver.
+ * ICMP report at 10,000 members through the agent's NodeDriver; and the kernels' cost of
+ * a 30-entry digest datagram with the datagram checksum on and off (issue 14 item 2,
+ * bench/path-structures.ts's measureChecksumModes).
  */
 import { fork, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
