@@ -58,6 +58,28 @@ export function checksumOf(pointer: usize, length: u32): u32 {
   return a ^ (b * kChecksumMultiplier);
 }
 
+/**
+ * Whether datagrams carry the checksum: true unless setDatagramChecksums(0) (under
+ * AES-GCM, which authenticates every datagram). A global of this instance: each thread's
+ * instance, like the TypeScript kernels' views, keeps its own.
+ */
+let datagramChecksums: bool = true;
+
+/** Exported: datagram checksums on (1) or off (0): then the trailer is written and expected as 0. */
+export function setDatagramChecksums(on: u32): void {
+  datagramChecksums = on != 0;
+}
+
+/** The datagram trailer (internal entry point): the checksum, or 0 with datagram checksums off. */
+export function datagramChecksumOf(pointer: usize, length: u32): u32 {
+  return datagramChecksums ? checksumOf(pointer, length) : 0;
+}
+
+/** Exported: the datagram trailer of `length` bytes at `pointer`. */
+export function datagramChecksum(pointer: u32, length: u32): u32 {
+  return datagramChecksumOf(pointer, length);
+}
+
 /** Exported: the checksum of `length` bytes at `pointer`. */
 export function checksum(pointer: u32, length: u32): u32 {
   return checksumOf(pointer, length);

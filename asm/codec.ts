@@ -14,7 +14,7 @@
 // No allocation: only loads, stores and memory.copy.
 
 import * as F from "../src/core/wire/format";
-import { checksumOf } from "./checksum";
+import { datagramChecksumOf } from "./checksum";
 
 // ---------------------------------------------------------------------------------
 // Error positions
@@ -69,7 +69,7 @@ export function checkHeader(packet: u32, length: u32, limit: u32): i32 {
   if (load<u8>(packet) != F.kMagic0 || load<u8>(packet, 1) != F.kMagic1) return -F.kErrBadMagic;
   if (load<u8>(packet, 2) != F.kProtocolVersion) return -F.kErrBadVersion;
   const body = length - F.kChecksumBytes;
-  if (load<u32>(packet + body) != checksumOf(packet, body)) return -F.kErrBadChecksum;
+  if (load<u32>(packet + body) != datagramChecksumOf(packet, body)) return -F.kErrBadChecksum;
   return 0;
 }
 
@@ -371,7 +371,7 @@ export function encode(tape: u32, out: u32, limit: u32): i32 {
     }
   }
   if (failed(p)) return <i32>p;
-  store<u32>(p, checksumOf(out, p - out));
+  store<u32>(p, datagramChecksumOf(out, p - out));
   return <i32>(p + F.kChecksumBytes - out);
 }
 

@@ -9,7 +9,7 @@
 // Note for hosts: Wasm has no unsigned types at the boundary, so u32 results
 // (checksum, heapBase) arrive in JavaScript as signed i32; apply `>>> 0`.
 
-export { checksum } from "./checksum";
+export { checksum, datagramChecksum, setDatagramChecksums } from "./checksum";
 export { decode, encode } from "./codec";
 export { findRow, insertRow, removeRow, mergeDigest, sweep, encodeDigest } from "./table";
 export { fmidbFindOrigin, fmidbInsertOrigin, fmidbRemoveOrigin, fmidbCompareDigest } from "./fmidb";

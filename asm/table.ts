@@ -16,7 +16,7 @@
 
 import * as F from "../src/core/wire/format";
 import * as L from "../src/core/table/layout";
-import { checksumOf } from "./checksum";
+import { datagramChecksumOf } from "./checksum";
 import { checkHeader } from "./codec";
 
 // ---------------------------------------------------------------------------------
@@ -637,6 +637,6 @@ export function encodeDigest(table: u32, rowList: u32, rowCount: u32, flags: u32
     store<u8>(p, status, 8);
     p += 9;
   }
-  store<u32>(p, checksumOf(out, p - out));
+  store<u32>(p, datagramChecksumOf(out, p - out));
   return <i32>(p + F.kChecksumBytes - out);
 }

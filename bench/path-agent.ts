@@ -107,6 +107,8 @@ export async function agentAbsorb(options: AgentAbsorbOptions): Promise<AgentAbs
     const port = await freePort();
     const settings = agentSettings({ bind: `127.0.0.1:${port}`, keys: [key], transport: 'native', backend: options.backend, preset: 'lan' });
     const runtime = createRuntime({ memoryBytes: settings.memoryBytes, backend: settings.backend });
+    // The farm is secure: its datagrams carry no checksum (a 0 trailer), as the agent's worker writes and expects them.
+    runtime.setDatagramChecksums(false);
     const table = MembershipTable.create(runtime, settings.config.membersMax);
     // The bench's own scratch (building the prepared pings), before the worker's region.
     const parts = new MessageParts(runtime, 64);
@@ -184,6 +186,8 @@ export async function agentAbsorb(options: AgentAbsorbOptions): Promise<AgentAbs
       break;
     }
     const fullBatches = await deliverFullBatches(driver, datagrams.map((text) => Buffer.from(text, 'base64')), ready.address, engine, options.sites === true);
+    // Every ping is answered: fewer replies mean the driver refused the pings (a figure of nothing).
+    if (fullBatches.repliesPerDatagram < 0.9) throw new Error(`the agent's driver answered ${fullBatches.repliesPerDatagram.toFixed(2)} of the pings: it refused them (${JSON.stringify(engine.stats.wire)})`);
     const seconds = run.wallMs / 1000;
     const agentCores = run.cpuUs / 1e6 / seconds;
     return {

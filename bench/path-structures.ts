@@ -15,6 +15,7 @@ import { createRuntime } from '../src/core/kernels/create-runtime.js';
 import { MembershipTable } from '../src/core/table/membership-table.js';
 import * as F from '../src/core/wire/format.js';
 import { formatWireAddress, parseWireAddress } from '../src/core/wire/message.js';
+import { Tape, kDatagramTapeCapacity } from '../src/core/wire/tape.js';
 import { BaselineBroadcastQueue } from './baseline-broadcast-queue.js';
 import { scanRowOfAddress } from './baseline-row-of-address.js';
 
@@ -109,4 +110,43 @@ function icmpRows(quick: boolean): StructureRow[] {
 
 export function measureStructures(quick: boolean): StructureRow[] {
   return [...queueRows(quick), ...icmpRows(quick)];
+}
+
+/**
+ * Issue 14 item 2: what the datagram checksum costs the kernels on a farm's typical
+ * datagram (a ping with a 30-entry heartbeat digest, about 700 bytes): decode plus
+ * re-encode, with datagram checksums on (an insecure farm) and off (a secure farm, AES-GCM
+ * authenticating), per backend, in one run.
+ */
+export function measureChecksumModes(quick: boolean): StructureRow[] {
+  const rows: StructureRow[] = [];
+  for (const backend of ['wasm', 'ts'] as const) {
+    const us = (checksums: boolean): number => {
+      const runtime = createRuntime({ backend, memoryBytes: 8 << 20 });
+      runtime.setDatagramChecksums(checksums);
+      const table = MembershipTable.create(runtime, 64);
+      const rowList = runtime.allocate(4 * 30, 8);
+      for (let i = 0; i < 30; i++) runtime.views.i32[(rowList >>> 2) + i] = table.upsert({ high: 9, low: i + 1 }, parseWireAddress(`10.0.0.${i + 1}:7946`), i + 1, F.kStatusAlive, 0);
+      const packet = runtime.allocate(F.kDatagramBytesMax + 64, 8);
+      const out = runtime.allocate(F.kDatagramBytesMax + 64, 8);
+      const length = runtime.kernels.encodeDigest(table.base, rowList, 30, F.kPushPullFlagGossip, packet, F.kDatagramBytesMax);
+      if (length < 0) throw new Error(`encodeDigest failed: ${length}`);
+      const tape = new Tape(runtime, kDatagramTapeCapacity);
+      let sink = 0;
+      const result = cpuUs(
+        () => {
+          sink += runtime.kernels.decode(packet, length, F.kDatagramBytesMax, tape.pointer);
+          sink += runtime.kernels.encodeDigest(table.base, rowList, 30, F.kPushPullFlagGossip, out, F.kDatagramBytesMax);
+        },
+        quick ? 20_000 : 100_000,
+        quick ? 3 : 5,
+      );
+      if (sink <= 0) throw new Error('the kernels refused the datagram');
+      return result;
+    };
+    const on = us(true);
+    const off = us(false);
+    rows.push({ name: `30-entry digest datagram decoded and encoded (${backend}), checksum off vs on`, members: 30, usNew: off, usOld: on, ratioNewToOld: off / on });
+  }
+  return rows;
 }

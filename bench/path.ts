@@ -50,6 +50,14 @@
  *
  *   GALAXY_BENCH_QUICK=1 node dist/bench/path.js     shorter rounds (a smoke run)
  *   GALAXY_BENCH_PATH_ONLY=agent node dist/bench/path.js   the agent rows only (bench/results/path-agent-only.json)
+ *   GALAXY_BENCH_PATH_ONLY=main node dist/bench/path.js    the main-thread rows only (bench/results/path-main-only.json)
+ *
+ * Then bench/path-main-thread.ts's rows: the agent's main thread's CPU per membership
+ * event at 10,000 members (a farm node in this process churned by another), its readers
+ * against issue 14's starting point's, and bench/path-icmp.ts's: the worker's CPU per
+ * ICMP report at 10,000 members through the agent's NodeDriver; and the kernels' cost of
+ * a 30-entry digest datagram with the datagram checksum on and off (issue 14 item 2,
+ * bench/path-structures.ts's measureChecksumModes).
  */
 import { fork, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -62,8 +70,10 @@ import { getHeapStatistics } from 'node:v8';
 import { Keyring } from '../src/node/security/keyring.js';
 import { packageRoot } from '../src/core/platform/package-root.js';
 import { PathRig, type Sealer } from './path-rig.js';
-import { measureStructures } from './path-structures.js';
+import { measureChecksumModes, measureStructures } from './path-structures.js';
 import { agentAbsorb, type AgentAbsorbRow } from './path-agent.js';
+import { measureMainThread, type MainThreadResult } from './path-main-thread.js';
+import { measureIcmpReports, type IcmpRow } from './path-icmp.js';
 
 const kQuick = process.env['GALAXY_BENCH_QUICK'] === '1';
 const kWarmupDatagrams = kQuick ? 5_000 : 30_000;
@@ -77,6 +87,10 @@ const kAbsorbMs = kQuick ? 700 : 3_000;
 const kAbsorbMembers = 10_000;
 /** GALAXY_BENCH_PATH_ONLY=agent runs only the agent rows. */
 const kOnly = process.env['GALAXY_BENCH_PATH_ONLY'] ?? '';
+/** Membership events a second the swarm offers the main-thread rows' agent (each churn datagram is one event). */
+const kMainPacePerSecond = 1_000;
+/** The same for issue 14's readers, whose rebuild per turn cannot keep up with the faster pace at 10,000 members. */
+const kMainBaselinePacePerSecond = 25;
 const kAgentWarmupMs = kQuick ? 500 : 2_000;
 const kAgentWindowMs = kQuick ? 1_000 : 3_000;
 const kAgentHeapWindowMs = 400;
@@ -226,7 +240,7 @@ function median(values: readonly number[]): number {
 async function main(): Promise<void> {
   if (typeof (globalThis as { gc?: unknown }).gc !== 'function') relaunchWithFlags();
   const rows: Row[] = [];
-  for (const members of kOnly === 'agent' ? [] : kMemberCounts) {
+  for (const members of kOnly !== '' ? [] : kMemberCounts) {
     for (const variant of variants) {
       const rig = PathRig.create({ members, backend: variant.backend, sealer: variant.sealer, batchOpen: variant.batchOpen ?? false });
       for (const kind of ['ping', 'ack'] as const) {
@@ -261,7 +275,7 @@ async function main(): Promise<void> {
   }
   observer.disconnect();
   const absorbed: AbsorbRow[] = [];
-  for (const variant of variants.filter((v) => v.backend === 'wasm' && kOnly !== 'agent')) {
+  for (const variant of variants.filter((v) => v.backend === 'wasm' && kOnly === '')) {
     const row = await absorb(variant);
     absorbed.push(row);
     console.log(
@@ -270,7 +284,7 @@ async function main(): Promise<void> {
     );
   }
   const agent: AgentAbsorbRow[] = [];
-  for (const backend of ['wasm', 'ts'] as const) {
+  for (const backend of kOnly === '' || kOnly === 'agent' ? (['wasm', 'ts'] as const) : []) {
     const row = await agentAbsorb({ members: kAbsorbMembers, backend, warmupMs: kAgentWarmupMs, windowMs: kAgentWindowMs, heapWindowMs: kAgentHeapWindowMs });
     agent.push(row);
     console.log(
@@ -283,13 +297,37 @@ async function main(): Promise<void> {
         `${row.fullBatches.heapBytesPerDatagram.toFixed(2)} heap bytes/datagram, ${Math.round(1e6 / row.fullBatches.cpuUsPerDatagram)} datagrams/s/core, replies/datagram ${row.fullBatches.repliesPerDatagram.toFixed(2)}`,
     );
   }
-  const structures = kOnly === 'agent' ? [] : measureStructures(kQuick);
+  const structures = [...(kOnly !== '' ? [] : measureStructures(kQuick)), ...(kOnly === '' || kOnly === 'main' ? measureChecksumModes(kQuick) : [])];
   for (const row of structures) {
     console.log(`${String(row.members).padStart(6)} members  ${row.name.padEnd(58)} new ${row.usNew.toFixed(2).padStart(8)} µs  old ${row.usOld.toFixed(2).padStart(8)} µs  new/old ${row.ratioNewToOld.toFixed(4)}`);
   }
+  let mainThread: MainThreadResult | null = null;
+  if (kOnly === '' || kOnly === 'main') {
+    mainThread = await measureMainThread({ members: kAbsorbMembers, windowMs: kQuick ? 3_000 : 6_000, pacePerSecond: kMainPacePerSecond, baselinePacePerSecond: kMainBaselinePacePerSecond });
+    console.log(`${String(mainThread.members).padStart(6)} members  main thread background (the agent alone, ${mainThread.idleEvents} events): ${mainThread.backgroundMsPerSecond.toFixed(2)} ms CPU/s`);
+    for (const row of mainThread.rows) {
+      console.log(
+        `${String(row.members).padStart(6)} members  ${row.name.padEnd(58)} ${row.usPerEvent.toFixed(1).padStart(8)} µs main-thread CPU/event (gross ${row.usPerEventGross.toFixed(1)})  ` +
+          `${row.msPerTurn.toFixed(3)} ms/turn (${row.events} events in ${row.turnsWithEvents} turns at ${row.pacePerSecond}/s offered, ${row.mainThreadCpuMs.toFixed(1)} ms CPU in ${row.windowMs} ms)`,
+      );
+    }
+    const [fresh, old] = mainThread.rows;
+    if (fresh !== undefined && old !== undefined) console.log(`${String(mainThread.members).padStart(6)} members  main thread per membership event new/old ${(fresh.usPerEvent / old.usPerEvent).toFixed(4)} (target ≤ 50 µs)`);
+  }
+  const icmp: IcmpRow[] = [];
+  // A first driver measured and dropped: whichever backend ran first paid 2-3x (the JIT and one-time costs of the path).
+  if (kOnly === '' || kOnly === 'main') await measureIcmpReports({ members: kAbsorbMembers, backend: 'wasm' });
+  for (const backend of kOnly === '' || kOnly === 'main' ? (['wasm', 'ts'] as const) : []) {
+    const row = await measureIcmpReports({ members: kAbsorbMembers, backend });
+    icmp.push(row);
+    console.log(
+      `${String(row.members).padStart(6)} members  ${`ICMP report through the agent's NodeDriver (${row.backend})`.padEnd(58)} ${row.usPerReport.toFixed(2).padStart(8)} µs CPU/report  ` +
+        `(issue 14's address lookup alone: ${row.usOldLookupOnly.toFixed(1)} µs; ${row.reports} reports, ${row.events} events; target ≤ 10 µs)`,
+    );
+  }
   const root = packageRoot();
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-  const file = join(root, 'bench', 'results', kOnly === 'agent' ? 'path-agent-only.json' : 'path.json');
+  const file = join(root, 'bench', 'results', kOnly === 'agent' ? 'path-agent-only.json' : kOnly === 'main' ? 'path-main-only.json' : 'path.json');
   writeFileSync(
     file,
     `${JSON.stringify(
@@ -307,12 +345,15 @@ async function main(): Promise<void> {
           baseline: "today's Keyring (node:crypto, a new cipher per datagram) over this branch's engine and transport; at commit 542cb72 (issue 14's code, nothing changed) a quick run gave 16.6 µs per ping at 10,000 members (Wasm)",
           datagramsPerSecondOneCore: '1e6 / cpuUsPerDatagram: recvmmsg excluded, an upper bound',
           agent: `bench/path-agent.ts: the agent's NodeDriver (what workers/agent-worker.ts runs) on this process's main thread, secure, native transport, lan preset, ${kAbsorbMembers} members; a sender process blasts sealed pings for ${kAgentWindowMs} ms after ${kAgentWarmupMs} ms of warm-up; process CPU over the window per ping its engine received; heap: used_heap_size growth over a window of up to ${kAgentHeapWindowMs} ms after gc() with no collection inside, per ping`,
+          mainThread: 'bench/path-main-thread.ts: a FarmNode in this process (insecure, API off, no components) made a farm of members by a swarm process, then churned by it (SUSPECT and refutation, one event per datagram); main-thread CPU from /proc/self/task/<pid>/schedstat, less the background of the agent alone (before the members join), per membership event; issue 14\'s readers (bench/baseline-member-readers.ts) attached in the second window',
           absorbed: `a sender process blasts sealed pings over loopback for ${kAbsorbMs} ms after ${kAbsorbWarmupMs} ms of warm-up; the agent path reads them with the addon (recvmmsg) and answers each; its process CPU and the pings its engine received are counted`,
         },
         rows,
         absorbed,
         agent,
         structures,
+        mainThread,
+        icmp,
       },
       null,
       2,

@@ -523,7 +523,7 @@ export class MembershipTranscript {
           const row = table.upsert(e.id, e.address, e.incarnation, e.status, 0);
           table.heartbeat[row] = e.heartbeat;
         }
-        bytes = encodeSummaryFrame(summarize(table, args.has('buckets') ? int(args.get('buckets')!, 'buckets') : 1), flags);
+        bytes = encodeSummaryFrame(summarize(table, args.has('buckets') ? int(args.get('buckets')!, 'buckets') : 1), flags, true);
         break;
       }
       case 'ping':

@@ -1,5 +1,5 @@
 import type { MemoryViews } from '../runtime/memory-views.js';
-import { checksum } from '../wire/checksum.js';
+import { checksum, datagramChecksum } from '../wire/checksum.js';
 import { decode, encode } from '../wire/ts-codec.js';
 import * as T from '../table/ts-table-kernels.js';
 import * as M from '../fmidb/ts-fmidb-kernels.js';
@@ -10,6 +10,10 @@ export function createTsKernels(views: MemoryViews): Kernels {
   return {
     backend: 'ts',
     checksum: (pointer, length) => checksum(views, pointer, length),
+    datagramChecksum: (pointer, length) => datagramChecksum(views, pointer, length),
+    setDatagramChecksums: (on) => {
+      views.datagramChecksums = on;
+    },
     decode: (packet, length, limit, tape) => decode(views, packet, length, limit, tape),
     encode: (tape, out, limit) => encode(views, tape, out, limit),
     findRow: (table, high, low) => T.findRow(views, table, high, low),

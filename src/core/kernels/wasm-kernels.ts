@@ -2,7 +2,7 @@ import type { Kernels } from '../runtime/kernels.js';
 import { wasmModule } from '../platform/wasm-module.js';
 
 /** The exports of dist/asm/galaxy.wasm (see asm/index.ts): the kernels, plus where free memory starts. */
-type WasmExports = Omit<Kernels, 'backend'> & { heapBase(): number };
+type WasmExports = Omit<Kernels, 'backend' | 'setDatagramChecksums'> & { heapBase(): number; setDatagramChecksums(on: number): void };
 
 /** Instantiates the Wasm kernels over `memory`; returns them and the first free byte. */
 export function createWasmKernels(memory: WebAssembly.Memory, module: WebAssembly.Module = wasmModule()): { kernels: Kernels; heapBase: number } {
@@ -18,6 +18,8 @@ export function createWasmKernels(memory: WebAssembly.Memory, module: WebAssembl
   const kernels: Kernels = {
     backend: 'wasm',
     checksum: (pointer, length) => x.checksum(pointer, length) >>> 0,
+    datagramChecksum: (pointer, length) => x.datagramChecksum(pointer, length) >>> 0,
+    setDatagramChecksums: (on) => x.setDatagramChecksums(on ? 1 : 0),
     decode: x.decode,
     encode: x.encode,
     findRow: x.findRow,

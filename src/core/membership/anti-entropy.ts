@@ -131,7 +131,7 @@ export class AntiEntropy {
 
   private sendSummary(address: string, flags: number, bucketCount: number): void {
     const ctx = this.ctx;
-    const frame = encodeSummaryFrame(summarize(ctx.table, bucketCount), flags);
+    const frame = encodeSummaryFrame(summarize(ctx.table, bucketCount), flags, ctx.runtime.datagramChecksums);
     ctx.stats.framesSent++;
     ctx.stats.frameBytesSent += frame.length;
     ctx.env.sendFrame(address, frame);
@@ -218,7 +218,7 @@ export class AntiEntropy {
 
   private sendState(address: string, flags: number, include?: (row: number) => boolean): void {
     const ctx = this.ctx;
-    const frame = encodeStateFrame(ctx.table, (row) => ctx.state.meta.get(row), flags, include);
+    const frame = encodeStateFrame(ctx.table, (row) => ctx.state.meta.get(row), flags, ctx.runtime.datagramChecksums, include);
     ctx.stats.framesSent++;
     ctx.stats.frameBytesSent += frame.length;
     ctx.env.sendFrame(address, frame);

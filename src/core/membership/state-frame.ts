@@ -8,9 +8,11 @@ import type { Summary } from './summary.js';
  * Push-pull state frames: the whole membership with each member's metadata, sent over
  * a stream on join and every push-pull interval. This is a cold path (seconds apart),
  * so it is plain TypeScript over an ordinary buffer; the merge of a received frame is
- * the kernel's (mergeDigest accepts PUSH_PULL_STATE).
+ * the kernel's (mergeDigest accepts PUSH_PULL_STATE). `checksums`: the runtime's datagram
+ * checksum mode (Runtime.setDatagramChecksums: a 0 trailer under AES-GCM), which the
+ * receiving kernel checks.
  */
-export function encodeStateFrame(table: MembershipTable, metaOf: (row: number) => Uint8Array | undefined, flags: number, include?: (row: number) => boolean): Uint8Array {
+export function encodeStateFrame(table: MembershipTable, metaOf: (row: number) => Uint8Array | undefined, flags: number, checksums: boolean, include?: (row: number) => boolean): Uint8Array {
   const rows: number[] = [];
   let size = F.kHeaderBytes + 5 + F.kChecksumBytes;
   for (let row = 0; row < table.rowCount; row++) {
@@ -48,14 +50,14 @@ export function encodeStateFrame(table: MembershipTable, metaOf: (row: number) =
     bytes.set(meta, p + 2);
     p += 2 + meta.length;
   }
-  dv.setUint32(p, checksum(new MemoryViews(bytes.buffer), 0, p), true);
+  dv.setUint32(p, checksums ? checksum(new MemoryViews(bytes.buffer), 0, p) : 0, true);
   return bytes;
 }
 
 const kEmpty = new Uint8Array(0);
 
 /** A PUSH_PULL_SUMMARY frame (see summary.ts), byte for byte as the codec encodes it. */
-export function encodeSummaryFrame(summary: Summary, flags: number): Uint8Array {
+export function encodeSummaryFrame(summary: Summary, flags: number, checksums: boolean): Uint8Array {
   const size = F.kHeaderBytes + 7 + 4 * summary.bucketCount + F.kChecksumBytes;
   const bytes = new Uint8Array(new ArrayBuffer((size + 7) & ~7), 0, size);
   const dv = new DataView(bytes.buffer);
@@ -64,7 +66,7 @@ export function encodeSummaryFrame(summary: Summary, flags: number): Uint8Array 
   dv.setUint32(7, summary.memberCount, true);
   for (let i = 0; i < summary.bucketCount; i++) dv.setUint32(11 + 4 * i, summary.hashes[i]!, true);
   const end = size - F.kChecksumBytes;
-  dv.setUint32(end, checksum(new MemoryViews(bytes.buffer), 0, end), true);
+  dv.setUint32(end, checksums ? checksum(new MemoryViews(bytes.buffer), 0, end) : 0, true);
   return bytes;
 }
 

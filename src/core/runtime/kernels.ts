@@ -10,6 +10,15 @@
 export interface Kernels {
   readonly backend: KernelBackend;
   checksum(pointer: number, length: number): number;
+  /** The datagram trailer encode, encodeDigest and assembleParts write: checksum(), or 0 with datagram checksums off. */
+  datagramChecksum(pointer: number, length: number): number;
+  /**
+   * Datagram checksums on (the default; an insecure farm) or off (AES-GCM authenticates
+   * every datagram: encoders write 0 in the 4-byte trailer, decoders expect 0 and compute
+   * nothing). Both ends of a farm must agree, which they do: secure and insecure farms do
+   * not talk to each other. The FMIDB's message checksum (`checksum`) is not affected.
+   */
+  setDatagramChecksums(on: boolean): void;
   decode(packet: number, length: number, limit: number, tape: number): number;
   encode(tape: number, out: number, limit: number): number;
   findRow(table: number, high: number, low: number): number;

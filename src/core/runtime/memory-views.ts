@@ -16,6 +16,13 @@ export class MemoryViews {
   readonly f32: Float32Array;
   readonly f64: Float64Array;
   readonly dv: DataView;
+  /**
+   * Whether the TypeScript kernels write and check the datagram checksum (true) or write
+   * 0 and check for 0 (false: under AES-GCM, which authenticates every datagram). Set
+   * through Kernels.setDatagramChecksums; the Wasm kernels keep the same switch in their
+   * instance. Per runtime and thread, so the simulator's insecure runtimes keep theirs.
+   */
+  datagramChecksums = true;
 
   constructor(buffer: ArrayBufferLike) {
     this.buffer = buffer;

@@ -42,12 +42,29 @@ export class Runtime {
   /** Why this backend runs (for `galaxy doctor` and logs). */
   readonly backendReason: string;
   private next = kRegionBase;
+  private checksums = true;
 
   constructor(memory: WebAssembly.Memory, kernels: Kernels, backendReason: string) {
     this.memory = memory;
     this.views = new MemoryViews(memory.buffer);
     this.kernels = kernels;
     this.backendReason = backendReason;
+  }
+
+  /** Whether datagrams and push-pull frames carry the checksum (see setDatagramChecksums). */
+  get datagramChecksums(): boolean {
+    return this.checksums;
+  }
+
+  /**
+   * Datagram checksums on (the default: an insecure farm) or off (a secure farm, whose
+   * AES-GCM seal authenticates every datagram and stream frame): the kernels' encoders
+   * and the push-pull frames then write a 0 trailer, and decoders expect it. Fixed when
+   * the node sets up its keyring; both ends of a farm must agree.
+   */
+  setDatagramChecksums(on: boolean): void {
+    this.checksums = on;
+    this.kernels.setDatagramChecksums(on);
   }
 
   /** Reserves `bytes` bytes aligned to `alignment`; throws when the memory is exhausted. */

@@ -1,6 +1,6 @@
 import type { MemoryViews } from '../runtime/memory-views.js';
 import { checkHeader } from '../wire/ts-codec.js';
-import { checksum } from '../wire/checksum.js';
+import { datagramChecksum } from '../wire/checksum.js';
 import * as F from '../wire/format.js';
 import * as L from './layout.js';
 import { hashId } from './hash-id.js';
@@ -512,6 +512,6 @@ export function encodeDigest(views: MemoryViews, table: number, rowList: number,
     u8[p + 8] = status;
     p += 9;
   }
-  dv.setUint32(p, checksum(views, out, p - out), true);
+  dv.setUint32(p, datagramChecksum(views, out, p - out), true);
   return p + F.kChecksumBytes - out;
 }

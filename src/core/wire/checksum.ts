@@ -32,5 +32,15 @@ export function checksum(views: MemoryViews, pointer: number, length: number): n
   return (a ^ Math.imul(b, kChecksumMultiplier)) >>> 0;
 }
 
+/**
+ * The datagram trailer: the checksum, or 0 where AES-GCM authenticates every datagram
+ * (the kernels' setDatagramChecksums(false), fixed when the node sets up its keyring).
+ * Under GCM the checksum adds nothing: a corrupted or truncated datagram fails the
+ * authentication tag before it is decoded. Receivers then neither compute nor check it.
+ */
+export function datagramChecksum(views: MemoryViews, pointer: number, length: number): number {
+  return views.datagramChecksums ? checksum(views, pointer, length) : 0;
+}
+
 /** The golden-ratio multiplier spreads the second sum over all bits before folding. */
 const kChecksumMultiplier = -1640531535; // 0x9E3779B1 as a signed 32-bit integer

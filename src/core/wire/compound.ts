@@ -38,7 +38,7 @@ export function assembleParts(runtime: Runtime, out: number, parts: readonly Uin
       p += 2 + part.length;
     }
   }
-  dv.setUint32(p, runtime.kernels.checksum(out, p - out), true);
+  dv.setUint32(p, runtime.kernels.datagramChecksum(out, p - out), true);
   return p + F.kChecksumBytes - out;
 }
 

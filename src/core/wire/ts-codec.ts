@@ -1,5 +1,5 @@
 import type { MemoryViews } from '../runtime/memory-views.js';
-import { checksum } from './checksum.js';
+import { datagramChecksum } from './checksum.js';
 import * as F from './format.js';
 
 /**
@@ -49,7 +49,7 @@ export function decode(views: MemoryViews, packet: number, length: number, limit
   return count;
 }
 
-/** Checks size, magic, version and checksum; returns 0 or a negated error. */
+/** Checks size, magic, version and checksum (0 expected with datagram checksums off); returns 0 or a negated error. */
 export function checkHeader(views: MemoryViews, packet: number, length: number, limit: number): number {
   if (length < F.kHeaderBytes + F.kChecksumBytes) return -F.kErrTruncated;
   if (length > limit) return -F.kErrTooLarge;
@@ -57,7 +57,7 @@ export function checkHeader(views: MemoryViews, packet: number, length: number, 
   if (u8[packet] !== F.kMagic0 || u8[packet + 1] !== F.kMagic1) return -F.kErrBadMagic;
   if (u8[packet + 2] !== F.kProtocolVersion) return -F.kErrBadVersion;
   const body = length - F.kChecksumBytes;
-  if (views.dv.getUint32(packet + body, true) !== checksum(views, packet, body)) return -F.kErrBadChecksum;
+  if (views.dv.getUint32(packet + body, true) !== datagramChecksum(views, packet, body)) return -F.kErrBadChecksum;
   return 0;
 }
 
@@ -302,7 +302,7 @@ export function encode(views: MemoryViews, tape: number, out: number, limit: num
     }
   }
   if (p < 0) return p;
-  views.dv.setUint32(p, checksum(views, out, p - out), true);
+  views.dv.setUint32(p, datagramChecksum(views, out, p - out), true);
   return p + F.kChecksumBytes - out;
 }
 

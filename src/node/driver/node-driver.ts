@@ -588,6 +588,11 @@ export class NodeDriver {
     // This thread's allocator starts at the region base like the main thread's did: skip
     // to the region the main thread reserved for us, past the table.
     runtime.allocate(data.regionStart - kRegionBase, 1);
+    // A secure farm seals every datagram with AES-256-GCM, whose tag catches corruption
+    // and truncation: its datagrams carry no checksum (a 0 trailer, neither computed nor
+    // checked). Fixed for the life of the worker, like the farm's mode; every agent of a
+    // secure farm runs the same build, so all of them agree (issue 14 item 2).
+    if (data.secure) runtime.setDatagramChecksums(false);
     return runtime;
   }
 

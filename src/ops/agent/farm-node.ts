@@ -9,7 +9,8 @@ import type { AgentStats } from '../../node/driver/agent-worker-protocol.js';
 import type { ApiServer } from '../../ops/api/api-server.js';
 import { kAdminTokenFileName, kApiFileName } from '../../surface/cli/cli-kit.js';
 import { ComponentHost } from '../../farm/components/host/component-host.js';
-import type { ComponentPeer } from '../../farm/components/host/component-protocol.js';
+import type { MembershipEvent } from '../../core/membership/membership-event.js';
+import { ComponentPeers, statusAfter } from './component-peers.js';
 import { measurementComponentPath } from '../../farm/measurement/measurement-component.js';
 import { writeFileAtomic } from '../../node/util/atomic-file.js';
 import { FarmData, kFmidbSnapshotFileName } from '../../farm/data/farm-data.js';
@@ -79,7 +80,12 @@ export class FarmNode implements ApiBackend {
   private readonly logger: AgentLogger;
   private componentsStarted = false;
   private peersPending = false;
-  private membersPending = false;
+  /** Members changed by membership events since the last turn, by id (the last event wins). */
+  private readonly changedMembers = new Map<string, MemberView>();
+  /** Every kind's component peers, kept from the events. */
+  private readonly peers = new ComponentPeers();
+  /** The node's components changed since the last turn: every kind it runs is told its peers. */
+  private kindsChanged = true;
   private closing = false;
   /** The kinds announced in this node's `components` tag: the built-in ones, then installed ones as they come and go. */
   private announcedKinds: readonly string[];
@@ -211,13 +217,17 @@ export class FarmNode implements ApiBackend {
     const service = this.service;
     service.on('api', (event) => this.publish(event));
     service.on('component', (kind, from, payload) => this.componentHost.deliverPeer(kind, from, payload));
-    // A join storm brings thousands of events in a few ticks: the peer lists are
-    // recomputed (a scan of every member) once per turn of the event loop, not per event.
-    service.host.on('event', () => this.peersChanged(true));
+    // Membership events are applied one member at a time (issue 14: no main-thread work
+    // that grows with the farm per event); the FMIDB and the components hear of them once
+    // per turn of the event loop, a join storm's thousands of events together.
+    service.host.on('event', (event) => this.memberChanged(event));
     this.componentHost.on('component', (event) => {
       // An installed package's component has a kind of its own: announced, and told of its
       // peers, like the built-in kinds, from the moment it runs here.
-      if (!this.announcedKinds.includes(event.kind) || event.type === 'stopped') this.peersChanged(false);
+      if (!this.announcedKinds.includes(event.kind) || event.type === 'stopped') {
+        this.kindsChanged = true;
+        this.peersChanged();
+      }
       const level = event.type === 'crashed' || event.type === 'failed' ? 'warn' : 'info';
       this.logger[level]({ component: event.name, type: event.type, ...event.detail }, `component ${event.type}`);
       this.publish({ kind: 'component', type: event.type, time: new Date().toISOString(), body: { name: event.name, kind: event.kind, ...event.detail } });
@@ -231,7 +241,9 @@ export class FarmNode implements ApiBackend {
         this.logger.warn({ kind, error: (error as Error).message }, 'component peer message not sent');
       }
     });
-    this.data.membersChanged(service.members());
+    const members = service.members();
+    this.data.membersChanged(members);
+    this.peers.reset(members);
     this.data.start();
     void this.publishAddress();
     service.host.on('event', (event) => this.clusters.membershipEvent(event));
@@ -253,13 +265,30 @@ export class FarmNode implements ApiBackend {
   }
 
   /**
-   * Recomputes the peer lists once per turn of the event loop (a join storm brings
-   * thousands of events in a few ticks, and each recomputation scans every member), after
-   * announcing the kinds this node runs now if they changed. `membersChanged`: the FMIDB
-   * hears of the new membership too.
+   * One membership event, applied to this thread's view of that member at once (O(its
+   * kinds)): its status follows from the event (an `update` keeps the one it had), its
+   * tags are the ones AgentHost decoded from the event.
    */
-  private peersChanged(membersChanged: boolean): void {
-    this.membersPending ||= membersChanged;
+  private memberChanged(event: MembershipEvent): void {
+    const host = this.service.host;
+    if (event.id === host.id) return;
+    const status = statusAfter(event.type, this.peers.statusOf(event.id));
+    const tags = host.tagsOf(event.id);
+    this.peers.set(event.id, event.address, status, tags);
+    // A reaped member is forgotten: the FMIDB needs no word of it.
+    if (status === null) this.changedMembers.delete(event.id);
+    else this.changedMembers.set(event.id, { id: event.id, address: event.address, status, incarnation: event.incarnation, self: false, tags });
+    this.peersChanged();
+  }
+
+  /**
+   * Once per turn of the event loop (a join storm brings thousands of events in a few
+   * ticks): announces the kinds this node runs if they changed, tells the FMIDB which
+   * members changed, and tells each kind this node runs its peers if they changed. The
+   * work is O(the members that changed) plus O(the peers of a kind whose list changed):
+   * nothing rescans the whole table.
+   */
+  private peersChanged(): void {
     if (this.peersPending) return;
     this.peersPending = true;
     setImmediate(() => {
@@ -267,10 +296,9 @@ export class FarmNode implements ApiBackend {
       // Components stopping with the node are not news to the farm: it is leaving.
       if (this.closing) return;
       this.announceKinds();
-      const members = this.service.members();
-      if (this.membersPending) this.data.membersChanged(members);
-      this.membersPending = false;
-      this.notifyPeers(members);
+      if (this.changedMembers.size > 0) this.data.membersChanged([...this.changedMembers.values()]);
+      this.changedMembers.clear();
+      this.notifyPeers();
     });
   }
 
@@ -292,19 +320,16 @@ export class FarmNode implements ApiBackend {
     }
   }
 
-  /** Tells each component kind this node runs where its peers are active: alive members announcing it in their tags. */
-  private notifyPeers(members: readonly MemberView[]): void {
-    const peers = new Map<string, ComponentPeer[]>();
-    for (const member of members) {
-      if (member.self || (member.status !== 'alive' && member.status !== 'suspect')) continue;
-      for (const kind of (member.tags['components'] ?? '').split(',')) {
-        if (kind === '') continue;
-        const list = peers.get(kind) ?? [];
-        list.push({ id: member.id, address: member.address, status: member.status });
-        peers.set(kind, list);
-      }
-    }
-    for (const kind of this.hostKinds()) this.componentHost.membership(kind, peers.get(kind) ?? []);
+  /**
+   * Tells each component kind this node runs where its peers are active (alive members
+   * announcing it in their tags): every kind when the node's components changed, else the
+   * kinds whose peers changed.
+   */
+  private notifyPeers(): void {
+    const changed = new Set(this.peers.takeChanged());
+    const all = this.kindsChanged;
+    this.kindsChanged = false;
+    for (const kind of this.hostKinds()) if (all || changed.has(kind)) this.componentHost.membership(kind, this.peers.peersOf(kind));
   }
 
   /** The built-in kinds this node runs, then the kinds of the other components on its host. */
