@@ -34,6 +34,12 @@ export interface JobRunnerCoreOptions {
    * fail); the agent turns it on, so its coordinator learns pids and refusals.
    */
   readonly confirmLaunches?: boolean;
+  /**
+   * Take a start only from the node its job id begins with ("<node>-..."): no node runs
+   * work for a coordinator that is not the job's. The agent's job ids name their
+   * coordinator's node id; the simulator's do not, and leave this off.
+   */
+  readonly startsFromJobIdNode?: boolean;
   readonly outputsMax?: number;
 }
 
@@ -64,11 +70,13 @@ interface RunnerProcess {
  */
 export class JobRunnerCore implements SansIoCore<JobRunnerInput, JobRunnerOutput> {
   readonly processes = new Map<string, RunnerProcess>();
-  readonly counters = { started: 0, refused: 0, launchFailed: 0, orphansTerminated: 0 };
+  /** refused: no room; startsRefused: from another node than the one the job id names (startsFromJobIdNode). */
+  readonly counters = { started: 0, refused: 0, startsRefused: 0, launchFailed: 0, orphansTerminated: 0 };
   private readonly out: OutputQueue<JobRunnerOutput>;
   private readonly processesMax: number;
   private readonly endRetryMs: number;
   private readonly confirmLaunches: boolean;
+  private readonly startsFromJobIdNode: boolean;
   private clockMs: number;
   private live: ReadonlySet<string> | null = null;
 
@@ -77,6 +85,7 @@ export class JobRunnerCore implements SansIoCore<JobRunnerInput, JobRunnerOutput
     this.processesMax = options.processesMax ?? 4096;
     this.endRetryMs = options.endRetryMs ?? 1000;
     this.confirmLaunches = options.confirmLaunches ?? false;
+    this.startsFromJobIdNode = options.startsFromJobIdNode ?? false;
     this.out = new OutputQueue(options.outputsMax ?? 65_536);
   }
 
@@ -115,6 +124,10 @@ export class JobRunnerCore implements SansIoCore<JobRunnerInput, JobRunnerOutput
   private receive(from: string, m: JobMessage): void {
     switch (m.t) {
       case 'start': {
+        if (this.startsFromJobIdNode && !m.jobId.startsWith(`${from}-`)) {
+          this.counters.startsRefused++;
+          return;
+        }
         const key = processKeyOf(m.jobId, m.index);
         const known = this.processes.get(key);
         if (known === undefined) {
