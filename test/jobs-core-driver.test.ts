@@ -1,6 +1,7 @@
 // Proves that the jobs service's coordination is the pure core's, not the driver's: the
-// agent's JobCoordinator (src/farm/jobs/job-coordinator.ts) only feeds JobCoordinatorCore
-// time, membership and messages and records what it decides. How: nodes of the
+// agent's JobCoordinator (src/farm/jobs/job-coordinator.ts) only sends the operator's
+// commands through its JobsLink and records what the coordination behind it (NodeJobs:
+// JobCoordinatorCore and JobRunnerCore, here in process) decides. How: nodes of the
 // in-memory farm (test/support/jobs-farm.ts: real child processes, the real drivers and
 // services, an in-memory RPC router) run a job on a node that then dies. With the real
 // core the dead node's process is lost and the job finishes; with a deliberately broken
@@ -38,7 +39,7 @@ class LosesEverything extends JobCoordinatorCore {
 
 function twoNodes(makeCore?: (options: ConstructorParameters<typeof JobCoordinatorCore>[0]) => JobCoordinatorCore): InMemoryFarm {
   farm = new InMemoryFarm();
-  farm.add(A, makeCore === undefined ? {} : { coordinator: { makeCore } });
+  farm.add(A, makeCore === undefined ? {} : { makeCoordinator: makeCore });
   farm.add(B);
   farm.announce();
   return farm;
@@ -70,7 +71,8 @@ describe('the agent\'s job coordination is the core\'s', () => {
     expect(outcome).toEqual({ finished: true, state: 'lost', reason: `node ${B} left the farm (dead, or its jobs component stopped)` });
     // Starts, their answers and probes travel as the cores' messages; nothing else coordinates.
     expect(new Set(calls)).toEqual(new Set(['farm.resolve', 'jobs.message']));
-    expect(f.nodes.get(A)!.coordinator.core.counters).toMatchObject({ created: 1, lost: 1 });
+    expect(f.nodes.get(A)!.link.nodeJobs!.coordinator.counters).toMatchObject({ created: 1, lost: 1 });
+    expect(f.nodes.get(A)!.coordinator.counters).toMatchObject({ created: 1, lost: 1 });
   });
 
   it('never finishes the job when the core\'s lost-node rule is broken: the driver has none of its own', async () => {
@@ -91,9 +93,9 @@ describe('the agent\'s job coordination is the core\'s', () => {
     const f = twoNodes();
     const coordinator = f.nodes.get(A)!.coordinator;
     const job = await coordinator.create({ target: { nodes: [B] }, command: ['true'] }, 'test');
-    // Straight to the core, as no API request could: a start whose spec the node's schema refuses.
-    coordinator.core.step({ type: 'add', jobId: job.id, command: '{"command":[]}', nodes: [B] });
+    // Straight to the coordination, as no API request could: a start whose spec the node's schema refuses.
     coordinator.table.add(job.id, { command: ['true'] }, [B]);
+    await f.nodes.get(A)!.link.commandJobs({ type: 'add-job', jobId: job.id, command: '{"command":[]}', nodes: [B] });
     const waited = await coordinator.wait(job.id, 5000);
     expect(waited.finished).toBe(true);
     expect(waited.job.processes.map((p) => p.state)).toEqual(['exited', 'failed']);

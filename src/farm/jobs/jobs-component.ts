@@ -1,14 +1,16 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import { JobCoordinator } from './job-coordinator.js';
+import { JobCoordinator, jobsOpenOptions } from './job-coordinator.js';
 import { JobWorker } from './job-worker.js';
 import { JobsError } from './jobs-error.js';
-import { kKillGraceMs, kProbeFailuresMax, kProbeIntervalMs, kProbeTimeoutMs } from './jobs-limits.js';
+import { kCoordinationMessagesInFlightMax, kKillGraceMs, kProbeFailuresMax, kProbeIntervalMs, kProbeTimeoutMs } from './jobs-limits.js';
 import { jobsServices, type JobsServiceHandler, type JobsServiceName } from './jobs-services.js';
 import { kJobsServices } from './jobs-wire.js';
 import { localNodeFacts } from './node-facts.js';
 import { OrphanGroups } from './orphan-groups.js';
 import { compiledModulePath } from '../../core/platform/package-root.js';
+import type { JobMessage } from '../../core/jobs/job-message.js';
+import { InProcessJobs } from '../../node/driver/in-process-jobs.js';
 import type { ComponentSpec } from '../components/host/component-spec.js';
 import { defineComponent, type ComponentContext } from '../components/sdk.js';
 
@@ -67,8 +69,10 @@ export function jobsComponentPath(): string {
 export const kJobsComponent: ComponentSpec = Object.freeze({ name: 'jobs', kind: 'jobs', module: jobsComponentPath() });
 
 interface Running {
+  readonly link: InProcessJobs;
   readonly coordinator: JobCoordinator;
   readonly worker: JobWorker;
+  readonly messages: { inFlight: number; failed: number };
   readonly services: Record<JobsServiceName, JobsServiceHandler>;
 }
 
@@ -85,18 +89,25 @@ function create(ctx: ComponentContext, config: JobsConfig): Running {
   if (reaped > 0) ctx.log.warn(`killed ${reaped} job process groups a previous run of this component left behind`);
   const call = (node: string, service: string, body: unknown, options?: { timeoutMs?: number }) => ctx.call(node, service, body, options);
   const log = (level: 'info' | 'warn', message: string) => ctx.log[level](message);
-  const worker = new JobWorker({ facts: localNodeFacts(ctx.nodeId), call, runner: { killGraceMs: config.killGraceMs }, messageTimeoutMs: config.probeTimeoutMs, groupsChanged: (pids) => orphans.record(pids), log });
-  const coordinator = new JobCoordinator({
-    selfId: ctx.nodeId,
-    call,
-    probeIntervalMs: config.probeIntervalMs,
-    probeTimeoutMs: config.probeTimeoutMs,
-    probeFailuresMax: config.probeFailuresMax,
-    log,
-  });
+  // The coordination (the NodeJobs composition the worker stack runs) in this process, its messages over the farm RPC.
+  const messages = { inFlight: 0, failed: 0 };
+  const send = (to: string, message: JobMessage) => {
+    if (messages.inFlight >= kCoordinationMessagesInFlightMax) {
+      messages.failed++;
+      return;
+    }
+    messages.inFlight++;
+    call(to, kJobsServices.message, { message }, { timeoutMs: config.probeTimeoutMs })
+      .catch(() => messages.failed++)
+      .finally(() => messages.inFlight--);
+  };
+  const link = new InProcessJobs({ selfId: ctx.nodeId, send });
+  const worker = new JobWorker({ facts: localNodeFacts(ctx.nodeId), link, call, runner: { killGraceMs: config.killGraceMs }, groupsChanged: (pids) => orphans.record(pids), log });
+  const coordinator = new JobCoordinator({ selfId: ctx.nodeId, link, call, log });
+  link.openJobs(jobsOpenOptions({ probeIntervalMs: config.probeIntervalMs, probeFailuresMax: config.probeFailuresMax }));
   // Runs on every exit, process.exit included (the runner's exit when its channel closes).
   process.on('exit', () => worker.killAll());
-  return { coordinator, worker, services: jobsServices(coordinator, worker) };
+  return { link, coordinator, worker, messages, services: jobsServices(coordinator, (from, message) => link.receive(from, message)) };
 }
 
 const services = Object.fromEntries(
@@ -107,27 +118,32 @@ export default defineComponent({
   init(ctx) {
     running = create(ctx, parseJobsConfig(ctx.config));
   },
-  start() {
-    current().coordinator.start();
-  },
+  start() {},
   async stop() {
-    const { coordinator, worker } = current();
+    const { link, coordinator, worker } = current();
     coordinator.close();
-    await worker.stop(kStopReportWaitMs);
+    const runner = link.nodeJobs?.runner;
+    await worker.stop(kStopReportWaitMs, () => runner === undefined || ![...runner.processes.values()].some((p) => p.ended && !p.endAcked));
+    link.close();
   },
   configure(config) {
     // Checked so a bad one is refused; applied at the next start (the timers are fixed per process).
     parseJobsConfig(config);
   },
   membership(peers) {
-    const { coordinator, worker } = current();
-    const live = new Set(peers.map((p) => p.id));
-    coordinator.membership(live);
-    worker.membership(live);
+    current().link.members(new Set(peers.map((p) => p.id)));
   },
   status() {
-    const { coordinator, worker } = current();
-    return { jobs: coordinator.table.size, processesRunning: worker.running, outputReservedBytes: coordinator.table.reserved, coordinator: { ...coordinator.counters }, worker: { ...worker.counters } };
+    const { link, coordinator, worker, messages } = current();
+    const cores = link.nodeJobs;
+    return {
+      jobs: coordinator.table.size,
+      processesRunning: worker.running,
+      outputReservedBytes: coordinator.table.reserved,
+      coordinator: { ...coordinator.counters, ...(cores === null ? {} : { core: { ...cores.coordinator.counters } }) },
+      worker: { ...worker.counters, ...(cores === null ? {} : { core: { ...cores.runner.counters } }) },
+      messagesFailed: messages.failed,
+    };
   },
   services,
 });

@@ -1,6 +1,5 @@
-import { JobCoordinator } from './job-coordinator.js';
-import { JobWorker } from './job-worker.js';
-import { isCoordinatorBound, jobMessageOf } from '../../core/jobs/job-message.js';
+import type { JobCoordinator } from './job-coordinator.js';
+import { jobMessageOf, type JobMessage } from '../../core/jobs/job-message.js';
 import { JobsError } from './jobs-error.js';
 import {
   kAddBodySchema,
@@ -19,14 +18,15 @@ import {
 
 /**
  * The jobs services of one node as handlers: each checks its body against its schema
- * (jobs-wire.ts) and calls the coordinator or the worker. The jobs component serves
- * these over the farm RPC; tests serve them over an in-memory router, so both run the
- * same code from the body on.
+ * (jobs-wire.ts) and calls the coordinator; jobs.message hands a coordination message
+ * to `receive` (the node's InProcessJobs: coordination whose messages travel over the
+ * farm RPC). The jobs component serves these over the farm RPC; tests serve them over an
+ * in-memory router, so both run the same code from the body on.
  */
 export type JobsServiceHandler = (body: unknown, from: { readonly node: string }) => unknown;
 export type JobsServiceName = (typeof kJobsServices)[keyof typeof kJobsServices];
 
-export function jobsServices(coordinator: JobCoordinator, worker: JobWorker): Record<JobsServiceName, JobsServiceHandler> {
+export function jobsServices(coordinator: JobCoordinator, receive: (from: string, message: JobMessage) => void): Record<JobsServiceName, JobsServiceHandler> {
   const s = kJobsServices;
   return {
     [s.create]: (body) => {
@@ -61,9 +61,8 @@ export function jobsServices(coordinator: JobCoordinator, worker: JobWorker): Re
     [s.message]: (body, from) => {
       const message = jobMessageOf(parseBody(s.message, kMessageBodySchema, body).message);
       if (message === null) throw new JobsError('GALAXY_JOBS_INVALID', `${s.message}: the body carries no job coordination message`);
-      // Each message goes to the core that takes it: the coordinator the answers, the runner the rest.
-      if (isCoordinatorBound(message)) coordinator.receive(from.node, message);
-      else worker.receive(from.node, message);
+      // The coordination routes it: the coordinator the answers, the runner the rest.
+      receive(from.node, message);
       return {};
     },
     [s.output]: (body, from) => {
