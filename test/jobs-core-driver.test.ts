@@ -8,12 +8,13 @@
 // core whose lost-node rule does nothing, the same driver never finishes the job, and
 // with one that loses processes on its own after their start, it reports losses the
 // membership never caused. So no lost-node logic is left in the driver to cover for it.
-// It also shows the messages are the cores' (jobs.message), and a start the node refuses
+// It also shows the messages are the cores' (the router's stand-in for the
+// jobs-coordination channel), and a start the node refuses
 // to run (a malformed spec, which no API request can make) fails the process.
 import { afterEach, describe, expect, it } from 'vitest';
 import { JobCoordinatorCore } from '../src/core/jobs/job-coordinator-core.js';
 import { waitFor } from './support/components.js';
-import { InMemoryFarm } from './support/jobs-farm.js';
+import { InMemoryFarm, kCoordinationService } from './support/jobs-farm.js';
 
 const A = '00000000000000a1';
 const B = '00000000000000b2';
@@ -70,7 +71,7 @@ describe('the agent\'s job coordination is the core\'s', () => {
     const outcome = await jobOnDyingNode(f, 5000);
     expect(outcome).toEqual({ finished: true, state: 'lost', reason: `node ${B} left the farm (dead, or its jobs component stopped)` });
     // Starts, their answers and probes travel as the cores' messages; nothing else coordinates.
-    expect(new Set(calls)).toEqual(new Set(['farm.resolve', 'jobs.message']));
+    expect(new Set(calls)).toEqual(new Set(['farm.resolve', kCoordinationService]));
     expect(f.nodes.get(A)!.link.nodeJobs!.coordinator.counters).toMatchObject({ created: 1, lost: 1 });
     expect(f.nodes.get(A)!.coordinator.counters).toMatchObject({ created: 1, lost: 1 });
   });

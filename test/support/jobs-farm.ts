@@ -2,11 +2,12 @@
 // in process (InProcessJobs: the NodeJobs composition the agent's worker stack runs)
 // with a JobCoordinator and a JobWorker driving it and running real child processes,
 // joined by a router that plays the farm RPC (bodies pass through JSON as on the wire;
-// coordination messages travel as jobs.message; a node marked dead never answers, so
-// calls to it time out with GALAXY_RPC_TIMEOUT) and serves farm.resolve.
+// the coordination's messages travel as kCoordinationService, standing in for the
+// messenger's jobs-coordination channel; a node marked dead never answers, so calls to
+// it time out with GALAXY_RPC_TIMEOUT) and serves farm.resolve.
 import type { JobCoordinatorCore, JobCoordinatorCoreOptions } from '../../src/core/jobs/job-coordinator-core.js';
 import { JobCoordinator, jobsOpenOptions, type JobCoordinatorOptions, type JobsCoordinationSettings } from '../../src/farm/jobs/job-coordinator.js';
-import { kJobsServices } from '../../src/farm/jobs/jobs-wire.js';
+import { jobMessageOf } from '../../src/core/jobs/job-message.js';
 import { InProcessJobs } from '../../src/node/driver/in-process-jobs.js';
 import { JobWorker, type JobWorkerOptions } from '../../src/farm/jobs/job-worker.js';
 import { jobsServices, type JobsServiceHandler } from '../../src/farm/jobs/jobs-services.js';
@@ -14,6 +15,9 @@ import { localNodeFacts } from '../../src/farm/jobs/node-facts.js';
 import { ScriptCoordinator } from '../../src/farm/jobs/scripts/script-coordinator.js';
 import { ScriptLogStore } from '../../src/farm/jobs/scripts/script-log-store.js';
 import { scriptsServices } from '../../src/farm/jobs/scripts/scripts-services.js';
+
+/** The router's stand-in for the messenger's jobs-coordination channel. */
+export const kCoordinationService = 'test.jobs-coordination';
 
 export interface TestNode {
   readonly id: string;
@@ -53,12 +57,24 @@ export class InMemoryFarm {
     } = {},
   ): TestNode {
     const call = (to: string, service: string, body: unknown, o?: { timeoutMs?: number }) => this.call(id, to, service, body, o?.timeoutMs ?? 10_000);
-    const send = (to: string, message: unknown) => void this.call(id, to, kJobsServices.message, { message }, 300).catch(() => undefined);
+    const send = (to: string, message: unknown) => void this.call(id, to, kCoordinationService, { message }, 300).catch(() => undefined);
     const link = new InProcessJobs({ selfId: id, send, ...(options.makeCoordinator === undefined ? {} : { makeCoordinator: options.makeCoordinator }) });
     const coordinator = new JobCoordinator({ selfId: id, link, call, ...options.coordinator });
     const worker = new JobWorker({ facts: localNodeFacts(id), link, call, flushIntervalMs: 20, runner: { killGraceMs: 300, drainMs: 300 }, ...options.worker });
     link.openJobs(jobsOpenOptions({ probeIntervalMs: 200, startRetryMs: 200, startAttemptsMax: 5, endRetryMs: 200, ...options.settings }));
-    const node: TestNode = { id, link, coordinator, worker, services: jobsServices(coordinator, (from, message) => link.receive(from, message)) };
+    const noEvents = () => {
+      throw new CodedTestError('GALAXY_JOBS_INVALID', 'this node\'s coordination is in process: it takes no jobs.events');
+    };
+    const services: Record<string, JobsServiceHandler> = {
+      ...jobsServices(coordinator, noEvents),
+      [kCoordinationService]: (body, from) => {
+        const message = jobMessageOf((body as { message?: unknown }).message);
+        if (message === null) throw new CodedTestError('GALAXY_JOBS_INVALID', 'no coordination message');
+        link.receive(from.node, message);
+        return {};
+      },
+    };
+    const node: TestNode = { id, link, coordinator, worker, services };
     this.nodes.set(id, node);
     return node;
   }

@@ -23,7 +23,9 @@ export type NodeJobsCommand =
   /** The host could not start it (runner.confirmLaunches): why. */
   | { readonly type: 'launch-failed'; readonly jobId: string; readonly index: number; readonly reason: string }
   /** A process this node ran (a 'run' event) has exited. */
-  | ({ readonly type: 'exited'; readonly jobId: string; readonly index: number; readonly exitCode: number | null } & ProcessEndDetail);
+  | ({ readonly type: 'exited'; readonly jobId: string; readonly index: number; readonly exitCode: number | null } & ProcessEndDetail)
+  /** The host lost the processes it ran without seeing them end (JobRunnerCore's 'host-restarted'). */
+  | { readonly type: 'host-restarted'; readonly reason: string };
 
 /** What one node's job coordination tells its host. */
 export type NodeJobsEvent =
@@ -93,6 +95,9 @@ export class NodeJobs {
         this.runner.step({ type: 'exited', ...exited });
         return;
       }
+      case 'host-restarted':
+        this.runner.step(c);
+        return;
     }
   }
 

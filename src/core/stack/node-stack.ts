@@ -350,6 +350,7 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
       case 'launched':
       case 'launch-failed':
       case 'exited':
+      case 'host-restarted':
         this.openedJobs().command(c);
         break;
     }
