@@ -9,6 +9,9 @@
 // reaches the component through ComponentHost.request; a node whose jobs component is
 // SIGKILLed mid-job and drops out of the membership has its process marked lost and the
 // job finishes, and the restarted component kills the process its predecessor left; a
+// component SIGKILLed while its node stays a member has its process lost at the
+// coordinator's next probe (the coordination forgets what it ran), and a start on a node
+// whose component is stopped fails at once; a
 // script's phases hold their barrier across the nodes and its log lands on the
 // management node. Needs the compiled components: run `npx tsc -p tsconfig.json` first.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -131,6 +134,29 @@ describe('jobs and scripts components across two hosts', () => {
     expect(job.processes[1]).toMatchObject({ state: 'lost', reason: expect.stringContaining(`node ${B} left the farm`) });
     await waitFor('B restarted its jobs component', () => b.host.status().find((c) => c.name === 'jobs')!.pid !== componentPid && b.host.status().find((c) => c.name === 'jobs')!.state === 'running', 15_000);
     await waitFor('the restarted component killed the orphan', () => !processExists(orphan), 10_000);
+  });
+
+  it('loses the process of a node whose jobs component is SIGKILLed and restarts while the node stays a member; with the component stopped, a start there fails at once', async () => {
+    const { a, b } = await twoNodes();
+    const created = (await a.host.request('jobs', 'jobs.create', A, { request: { target: { landscape: 'b' }, command: ['sleep', '60'] }, by: 'test' })) as JobView;
+    let view: JobView = created;
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && view.processes[0]!.state !== 'running'; ) {
+      view = (await a.host.request('jobs', 'jobs.show', A, { jobId: created.id })) as JobView;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const orphan = view.processes[0]!.pid!;
+    const componentPid = b.host.status().find((c) => c.name === 'jobs')!.pid!;
+    process.kill(componentPid, 'SIGKILL');
+    // B never left the membership: its coordination forgets what the killed component ran, so A's probe loses it.
+    const job = await waitJob(a, created.id);
+    expect(job.processes[0]).toMatchObject({ state: 'lost', reason: `node ${B} no longer knows the process (its jobs component restarted)` });
+    await waitFor('the restarted component killed the orphan', () => !processExists(orphan), 15_000);
+    // With B's component stopped, a start on B fails at once: B's agent answers for it.
+    await waitFor('B restarted its jobs component', () => b.host.status().find((c) => c.name === 'jobs')!.state === 'running', 15_000);
+    await b.host.stop('jobs');
+    const refused = (await a.host.request('jobs', 'jobs.create', A, { request: { target: { landscape: 'b' }, command: ['true'] }, by: 'test' })) as JobView;
+    const failed = await waitJob(a, refused.id);
+    expect(failed.processes[0]).toMatchObject({ state: 'failed', reason: expect.stringContaining('GALAXY_JOBS_UNAVAILABLE: the jobs component does not run on this node') });
   });
 
   it('runs a script across both nodes with the barrier holding, and keeps its log on the management node', async () => {
