@@ -4,7 +4,8 @@
 //    and a runner without that rule (a deliberately broken one) runs work for anybody;
 //  - a host restart (the jobs component restarted, stopped or crashed) makes the runner
 //    forget what it ran: the coordinator's next probe loses those processes, a launch
-//    still under way fails, an end already reported is still delivered;
+//    still under way fails, an end already reported is still delivered; and the jobs the
+//    node coordinated (their table went with the component) are stopped;
 //  - the agent's JobsComponentPort answers farm.jobs.* for the jobs component alone,
 //    opens the coordination once and tells it of a restart at every later open, and fails
 //    at once a process it cannot hand to a component that does not run;
@@ -114,6 +115,21 @@ describe('a host restart', () => {
     expect(byIndex.get(1)).toMatchObject({ type: 'process-ended', exitCode: 0 });
     expect(byIndex.get(2)).toMatchObject({ type: 'process-failed', reason: 'GALAXY_JOBS_UNAVAILABLE: restarted' });
     expect(p.coordinatorEvents(A).some((e) => e.type === 'job-finished')).toBe(true);
+  });
+
+  it('on the coordinator\'s node stops the jobs whose table went with the component: their processes elsewhere are terminated', () => {
+    const p = new Pair([A, B]);
+    p.node(A).command({ type: 'create-job', jobId: kJob, command: 'x', nodes: [B] });
+    p.settle();
+    p.node(B).command({ type: 'launched', jobId: kJob, index: 0, pid: 100 });
+    p.settle();
+    expect(p.events.get(B)!.filter((e) => e.layer === 'terminate')).toEqual([]);
+    p.node(A).command({ type: 'host-restarted', reason: 'restarted' });
+    p.settle();
+    expect(p.events.get(B)!.filter((e) => e.layer === 'terminate')).toEqual([{ layer: 'terminate', jobId: kJob, index: 0 }]);
+    p.node(B).command({ type: 'exited', jobId: kJob, index: 0, exitCode: null, signal: 'SIGTERM' });
+    p.settle();
+    expect(p.coordinatorEvents(A).map((e) => e.type)).toEqual(['process-running', 'process-ended', 'job-finished']);
   });
 
   it('without it, the same processes never end: the job would wait for processes nobody runs', () => {

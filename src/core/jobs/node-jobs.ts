@@ -24,7 +24,12 @@ export type NodeJobsCommand =
   | { readonly type: 'launch-failed'; readonly jobId: string; readonly index: number; readonly reason: string }
   /** A process this node ran (a 'run' event) has exited. */
   | ({ readonly type: 'exited'; readonly jobId: string; readonly index: number; readonly exitCode: number | null } & ProcessEndDetail)
-  /** The host lost the processes it ran without seeing them end (JobRunnerCore's 'host-restarted'). */
+  /**
+   * The host restarted (the agent's jobs component): the processes it ran are gone
+   * unseen (JobRunnerCore's 'host-restarted'), and so is its operator table of the jobs
+   * this node coordinates, which nobody can wait for, stop or read any more: they are
+   * stopped (their running processes terminated, the pending ones cancelled).
+   */
   | { readonly type: 'host-restarted'; readonly reason: string };
 
 /** What one node's job coordination tells its host. */
@@ -97,6 +102,7 @@ export class NodeJobs {
       }
       case 'host-restarted':
         this.runner.step(c);
+        for (const job of [...this.coordinator.jobs.values()]) if (!job.finished && !job.stopping) this.coordinator.step({ type: 'stop', jobId: job.jobId });
         return;
     }
   }

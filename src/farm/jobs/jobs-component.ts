@@ -29,8 +29,9 @@ import { defineComponent, type ComponentContext } from '../components/sdk.js';
  * The coordination's live set is every farm member alive or suspect: a process started
  * on a node whose jobs component does not run fails at once (GALAXY_JOBS_UNAVAILABLE,
  * the agent answers for it). A restarted component tells the coordination its
- * predecessor's processes are gone (JobRunnerCore's host-restarted): their coordinators
- * lose them at their next probe.
+ * predecessor's processes are gone (host-restarted): their coordinators lose them at
+ * their next probe, and the jobs its predecessor coordinated (their table is gone) are
+ * stopped.
  *
  * Its services are listed in src/jobs/jobs-wire.ts; the API backend forwards one to one
  * to the operator ones (src/api/jobs-backend.ts).
