@@ -1,18 +1,20 @@
 // Proves that the jobs service's coordination is the pure core's, not the driver's: the
-// agent's JobCoordinator (src/farm/jobs/job-coordinator.ts) only feeds JobCoordinatorCore
-// time, membership and messages and records what it decides. How: nodes of the
+// agent's JobCoordinator (src/farm/jobs/job-coordinator.ts) only sends the operator's
+// commands through its JobsLink and records what the coordination behind it (NodeJobs:
+// JobCoordinatorCore and JobRunnerCore, here in process) decides. How: nodes of the
 // in-memory farm (test/support/jobs-farm.ts: real child processes, the real drivers and
 // services, an in-memory RPC router) run a job on a node that then dies. With the real
 // core the dead node's process is lost and the job finishes; with a deliberately broken
 // core whose lost-node rule does nothing, the same driver never finishes the job, and
 // with one that loses processes on its own after their start, it reports losses the
 // membership never caused. So no lost-node logic is left in the driver to cover for it.
-// It also shows the messages are the cores' (jobs.message), and a start the node refuses
+// It also shows the messages are the cores' (the router's stand-in for the
+// jobs-coordination channel), and a start the node refuses
 // to run (a malformed spec, which no API request can make) fails the process.
 import { afterEach, describe, expect, it } from 'vitest';
 import { JobCoordinatorCore } from '../src/core/jobs/job-coordinator-core.js';
 import { waitFor } from './support/components.js';
-import { InMemoryFarm } from './support/jobs-farm.js';
+import { InMemoryFarm, kCoordinationService } from './support/jobs-farm.js';
 
 const A = '00000000000000a1';
 const B = '00000000000000b2';
@@ -38,7 +40,7 @@ class LosesEverything extends JobCoordinatorCore {
 
 function twoNodes(makeCore?: (options: ConstructorParameters<typeof JobCoordinatorCore>[0]) => JobCoordinatorCore): InMemoryFarm {
   farm = new InMemoryFarm();
-  farm.add(A, makeCore === undefined ? {} : { coordinator: { makeCore } });
+  farm.add(A, makeCore === undefined ? {} : { makeCoordinator: makeCore });
   farm.add(B);
   farm.announce();
   return farm;
@@ -69,8 +71,9 @@ describe('the agent\'s job coordination is the core\'s', () => {
     const outcome = await jobOnDyingNode(f, 5000);
     expect(outcome).toEqual({ finished: true, state: 'lost', reason: `node ${B} left the farm (dead, or its jobs component stopped)` });
     // Starts, their answers and probes travel as the cores' messages; nothing else coordinates.
-    expect(new Set(calls)).toEqual(new Set(['farm.resolve', 'jobs.message']));
-    expect(f.nodes.get(A)!.coordinator.core.counters).toMatchObject({ created: 1, lost: 1 });
+    expect(new Set(calls)).toEqual(new Set(['farm.resolve', kCoordinationService]));
+    expect(f.nodes.get(A)!.link.nodeJobs!.coordinator.counters).toMatchObject({ created: 1, lost: 1 });
+    expect(f.nodes.get(A)!.coordinator.counters).toMatchObject({ created: 1, lost: 1 });
   });
 
   it('never finishes the job when the core\'s lost-node rule is broken: the driver has none of its own', async () => {
@@ -91,9 +94,9 @@ describe('the agent\'s job coordination is the core\'s', () => {
     const f = twoNodes();
     const coordinator = f.nodes.get(A)!.coordinator;
     const job = await coordinator.create({ target: { nodes: [B] }, command: ['true'] }, 'test');
-    // Straight to the core, as no API request could: a start whose spec the node's schema refuses.
-    coordinator.core.step({ type: 'add', jobId: job.id, command: '{"command":[]}', nodes: [B] });
+    // Straight to the coordination, as no API request could: a start whose spec the node's schema refuses.
     coordinator.table.add(job.id, { command: ['true'] }, [B]);
+    await f.nodes.get(A)!.link.commandJobs({ type: 'add-job', jobId: job.id, command: '{"command":[]}', nodes: [B] });
     const waited = await coordinator.wait(job.id, 5000);
     expect(waited.finished).toBe(true);
     expect(waited.job.processes.map((p) => p.state)).toEqual(['exited', 'failed']);

@@ -1,8 +1,14 @@
-// An in-memory farm for the jobs service: several "nodes", each a JobCoordinator and a
-// JobWorker (the drivers of the pure coordination cores) running real child processes, joined by a router that plays the farm RPC
-// (bodies pass through JSON as on the wire; a node marked dead never answers, so calls
-// to it time out with GALAXY_RPC_TIMEOUT) and serves farm.resolve.
-import { JobCoordinator, type JobCoordinatorOptions } from '../../src/farm/jobs/job-coordinator.js';
+// An in-memory farm for the jobs service: several "nodes", each its job coordination
+// in process (InProcessJobs: the NodeJobs composition the agent's worker stack runs)
+// with a JobCoordinator and a JobWorker driving it and running real child processes,
+// joined by a router that plays the farm RPC (bodies pass through JSON as on the wire;
+// the coordination's messages travel as kCoordinationService, standing in for the
+// messenger's jobs-coordination channel; a node marked dead never answers, so calls to
+// it time out with GALAXY_RPC_TIMEOUT) and serves farm.resolve.
+import type { JobCoordinatorCore, JobCoordinatorCoreOptions } from '../../src/core/jobs/job-coordinator-core.js';
+import { JobCoordinator, jobsOpenOptions, type JobCoordinatorOptions, type JobsCoordinationSettings } from '../../src/farm/jobs/job-coordinator.js';
+import { jobMessageOf } from '../../src/core/jobs/job-message.js';
+import { InProcessJobs } from '../../src/node/driver/in-process-jobs.js';
 import { JobWorker, type JobWorkerOptions } from '../../src/farm/jobs/job-worker.js';
 import { jobsServices, type JobsServiceHandler } from '../../src/farm/jobs/jobs-services.js';
 import { localNodeFacts } from '../../src/farm/jobs/node-facts.js';
@@ -10,8 +16,12 @@ import { ScriptCoordinator } from '../../src/farm/jobs/scripts/script-coordinato
 import { ScriptLogStore } from '../../src/farm/jobs/scripts/script-log-store.js';
 import { scriptsServices } from '../../src/farm/jobs/scripts/scripts-services.js';
 
+/** The router's stand-in for the messenger's jobs-coordination channel. */
+export const kCoordinationService = 'test.jobs-coordination';
+
 export interface TestNode {
   readonly id: string;
+  readonly link: InProcessJobs;
   readonly coordinator: JobCoordinator;
   readonly worker: JobWorker;
   readonly services: Record<string, JobsServiceHandler>;
@@ -37,13 +47,35 @@ export class InMemoryFarm {
   readonly roles = new Map<string, string[]>();
   calls = 0;
 
-  add(id: string, options: { coordinator?: Partial<JobCoordinatorOptions>; worker?: Partial<JobWorkerOptions> } = {}): TestNode {
+  add(
+    id: string,
+    options: {
+      coordinator?: Partial<JobCoordinatorOptions>;
+      worker?: Partial<JobWorkerOptions>;
+      settings?: JobsCoordinationSettings;
+      makeCoordinator?: (options: JobCoordinatorCoreOptions) => JobCoordinatorCore;
+    } = {},
+  ): TestNode {
     const call = (to: string, service: string, body: unknown, o?: { timeoutMs?: number }) => this.call(id, to, service, body, o?.timeoutMs ?? 10_000);
-    const coordinator = new JobCoordinator({ selfId: id, call, probeIntervalMs: 200, probeTimeoutMs: 300, startRetryMs: 200, startAttemptsMax: 5, ...options.coordinator });
-    const worker = new JobWorker({ facts: localNodeFacts(id), call, flushIntervalMs: 20, messageTimeoutMs: 300, endRetryMs: 200, runner: { killGraceMs: 300, drainMs: 300 }, ...options.worker });
-    const node: TestNode = { id, coordinator, worker, services: jobsServices(coordinator, worker) };
+    const send = (to: string, message: unknown) => void this.call(id, to, kCoordinationService, { message }, 300).catch(() => undefined);
+    const link = new InProcessJobs({ selfId: id, send, ...(options.makeCoordinator === undefined ? {} : { makeCoordinator: options.makeCoordinator }) });
+    const coordinator = new JobCoordinator({ selfId: id, link, call, ...options.coordinator });
+    const worker = new JobWorker({ facts: localNodeFacts(id), link, call, flushIntervalMs: 20, runner: { killGraceMs: 300, drainMs: 300 }, ...options.worker });
+    link.openJobs(jobsOpenOptions({ probeIntervalMs: 200, startRetryMs: 200, startAttemptsMax: 5, endRetryMs: 200, ...options.settings }));
+    const noEvents = () => {
+      throw new CodedTestError('GALAXY_JOBS_INVALID', 'this node\'s coordination is in process: it takes no jobs.events');
+    };
+    const services: Record<string, JobsServiceHandler> = {
+      ...jobsServices(coordinator, noEvents),
+      [kCoordinationService]: (body, from) => {
+        const message = jobMessageOf((body as { message?: unknown }).message);
+        if (message === null) throw new CodedTestError('GALAXY_JOBS_INVALID', 'no coordination message');
+        link.receive(from.node, message);
+        return {};
+      },
+    };
+    const node: TestNode = { id, link, coordinator, worker, services };
     this.nodes.set(id, node);
-    coordinator.start();
     return node;
   }
 
@@ -64,8 +96,7 @@ export class InMemoryFarm {
     for (const node of this.nodes.values()) {
       if (this.dead.has(node.id)) continue;
       const peers = new Set([...this.nodes.keys()].filter((id) => id !== node.id && !this.dead.has(id)));
-      node.coordinator.membership(peers);
-      node.worker.membership(peers);
+      node.link.members(peers);
     }
   }
 
@@ -95,6 +126,7 @@ export class InMemoryFarm {
     for (const node of this.nodes.values()) {
       node.coordinator.close();
       node.worker.killAll();
+      node.link.close();
     }
     this.nodes.clear();
   }

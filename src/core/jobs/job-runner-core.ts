@@ -11,7 +11,15 @@ export type JobRunnerInput =
   /** With confirmLaunches: the host could not start it. */
   | { readonly type: 'launch-failed'; readonly jobId: string; readonly index: number; readonly reason: string }
   /** Membership's live nodes (alive or suspect), each time they change. */
-  | { readonly type: 'members'; readonly live: ReadonlySet<string> };
+  | { readonly type: 'members'; readonly live: ReadonlySet<string> }
+  /**
+   * The host lost every process it ran without seeing them end (the agent's jobs
+   * component restarted and killed what its predecessor left): launches under way fail
+   * with `reason`; running processes are forgotten, so their coordinators' next probe
+   * finds them unknown and loses them, as after a node restart. Ends already reported
+   * are kept until acknowledged.
+   */
+  | { readonly type: 'host-restarted'; readonly reason: string };
 
 export type JobRunnerOutput =
   | { readonly type: 'send'; readonly to: string; readonly message: JobMessage }
@@ -34,6 +42,12 @@ export interface JobRunnerCoreOptions {
    * fail); the agent turns it on, so its coordinator learns pids and refusals.
    */
   readonly confirmLaunches?: boolean;
+  /**
+   * Take a start only from the node its job id begins with ("<node>-..."): no node runs
+   * work for a coordinator that is not the job's. The agent's job ids name their
+   * coordinator's node id; the simulator's do not, and leave this off.
+   */
+  readonly startsFromJobIdNode?: boolean;
   readonly outputsMax?: number;
 }
 
@@ -64,11 +78,13 @@ interface RunnerProcess {
  */
 export class JobRunnerCore implements SansIoCore<JobRunnerInput, JobRunnerOutput> {
   readonly processes = new Map<string, RunnerProcess>();
-  readonly counters = { started: 0, refused: 0, launchFailed: 0, orphansTerminated: 0 };
+  /** refused: no room; startsRefused: from another node than the one the job id names (startsFromJobIdNode). */
+  readonly counters = { started: 0, refused: 0, startsRefused: 0, launchFailed: 0, orphansTerminated: 0, forgotten: 0 };
   private readonly out: OutputQueue<JobRunnerOutput>;
   private readonly processesMax: number;
   private readonly endRetryMs: number;
   private readonly confirmLaunches: boolean;
+  private readonly startsFromJobIdNode: boolean;
   private clockMs: number;
   private live: ReadonlySet<string> | null = null;
 
@@ -77,6 +93,7 @@ export class JobRunnerCore implements SansIoCore<JobRunnerInput, JobRunnerOutput
     this.processesMax = options.processesMax ?? 4096;
     this.endRetryMs = options.endRetryMs ?? 1000;
     this.confirmLaunches = options.confirmLaunches ?? false;
+    this.startsFromJobIdNode = options.startsFromJobIdNode ?? false;
     this.out = new OutputQueue(options.outputsMax ?? 65_536);
   }
 
@@ -90,6 +107,8 @@ export class JobRunnerCore implements SansIoCore<JobRunnerInput, JobRunnerOutput
         return this.launched(input.jobId, input.index, null, input.reason);
       case 'members':
         return this.membersChanged(input.live);
+      case 'host-restarted':
+        return this.hostRestarted(input.reason);
       case 'message':
         return this.receive(input.from, input.message);
     }
@@ -115,6 +134,10 @@ export class JobRunnerCore implements SansIoCore<JobRunnerInput, JobRunnerOutput
   private receive(from: string, m: JobMessage): void {
     switch (m.t) {
       case 'start': {
+        if (this.startsFromJobIdNode && !m.jobId.startsWith(`${from}-`)) {
+          this.counters.startsRefused++;
+          return;
+        }
         const key = processKeyOf(m.jobId, m.index);
         const known = this.processes.get(key);
         if (known === undefined) {
@@ -174,6 +197,18 @@ export class JobRunnerCore implements SansIoCore<JobRunnerInput, JobRunnerOutput
     const p = this.processes.get(processKeyOf(jobId, index))!;
     if (p.launch === 'failed') this.out.push({ type: 'send', to, message: { t: 'start-failed', jobId, index, reason: p.failure! } });
     else this.out.push({ type: 'send', to, message: { t: 'started', jobId, index, ...(p.pid === null ? {} : { pid: p.pid }) } });
+  }
+
+  private hostRestarted(reason: string): void {
+    for (const [key, p] of [...this.processes]) {
+      if (p.launch === 'launching') {
+        const { jobId, index } = parseProcessKeyOf(key)!;
+        this.launched(jobId, index, null, reason);
+      } else if (p.launch === 'running' && !p.ended) {
+        this.processes.delete(key);
+        this.counters.forgotten++;
+      }
+    }
   }
 
   private launched(jobId: string, index: number, pid: number | null, failure: string | null): void {

@@ -1,9 +1,10 @@
 import { OutputQueue, type SansIoCore } from '../contract.js';
 import type { EntryView, FmidbChange, FmidbWrite } from '../fmidb/entry.js';
 import { FmidbCore, type FmidbCoreOptions } from '../fmidb/fmidb-core.js';
-import { JobCoordinatorCore, type JobCoordinatorCoreOptions, type JobEvent } from '../jobs/job-coordinator-core.js';
-import { decodeJobMessage, encodeJobMessage, isCoordinatorBound, kJobMessageBytesMax, kJobMessageStreamBytesMax, type JobMessage, type ProcessEndDetail } from '../jobs/job-message.js';
-import { JobRunnerCore, type JobRunnerCoreOptions } from '../jobs/job-runner-core.js';
+import type { JobCoordinatorCore, JobCoordinatorCoreOptions } from '../jobs/job-coordinator-core.js';
+import { decodeJobMessage, encodeJobMessage, kJobMessageBytesMax, kJobMessageStreamBytesMax, type JobMessage } from '../jobs/job-message.js';
+import type { JobRunnerCore } from '../jobs/job-runner-core.js';
+import { NodeJobs, type JobsOpenOptions, type NodeJobsCommand, type NodeJobsEvent, type NodeJobsSink } from '../jobs/node-jobs.js';
 import { MembershipCore, type MembershipCoreOptions } from '../membership/membership-core.js';
 import type { MembershipEvent } from '../membership/membership-event.js';
 import { channelByName } from '../messenger/channel-table.js';
@@ -45,20 +46,8 @@ export type StackCommand =
    * jobs component starts): the coordinator and the runner, fed the live members at once.
    */
   | { readonly type: 'open-jobs'; readonly jobs: JobsOpenOptions }
-  /** Creates a job coordinated by this node, running `command` once on each of `nodes` (job names: addresses, or sender ids with jobsNames 'sender-id'). */
-  | { readonly type: 'create-job'; readonly jobId: string; readonly command: string; readonly nodes: readonly string[] }
-  /** More processes for a job this node coordinates. */
-  | { readonly type: 'add-job'; readonly jobId: string; readonly command: string; readonly nodes: readonly string[] }
-  /** The operator's stop of a job this node coordinates. */
-  | { readonly type: 'stop-job'; readonly jobId: string }
-  /** The operator's signal to a job's running processes (all, or the given indexes). */
-  | { readonly type: 'signal-job'; readonly jobId: string; readonly signal: string; readonly indexes?: readonly number[] }
-  /** The host started a process this node was asked to run (runner.confirmLaunches): its pid. */
-  | { readonly type: 'launched'; readonly jobId: string; readonly index: number; readonly pid: number }
-  /** The host could not start it (runner.confirmLaunches): why. */
-  | { readonly type: 'launch-failed'; readonly jobId: string; readonly index: number; readonly reason: string }
-  /** A process this node ran (a 'run' event) has exited. */
-  | ({ readonly type: 'exited'; readonly jobId: string; readonly index: number; readonly exitCode: number | null } & ProcessEndDetail);
+  /** The job commands (node-jobs.ts): create, add, stop, signal; the host's launched, launch-failed, exited. */
+  | NodeJobsCommand;
 
 /** Bytes received, transport evidence, or a command. `from`/`to` are node addresses. */
 export type StackInput =
@@ -71,13 +60,8 @@ export type StackInput =
 export type StackEvent =
   | { readonly layer: 'membership'; readonly event: MembershipEvent }
   | { readonly layer: 'fmidb'; readonly change: FmidbChange }
-  | { readonly layer: 'jobs'; readonly event: JobEvent }
-  /** The host must run this process, then send an 'exited' command (with runner.confirmLaunches, first 'launched' or 'launch-failed'). */
-  | { readonly layer: 'run'; readonly jobId: string; readonly index: number; readonly command: string }
-  /** The host must terminate a process it runs (a coordinator's stop, or its coordinator left the membership). */
-  | { readonly layer: 'terminate'; readonly jobId: string; readonly index: number }
-  /** The host must send this signal to a process it runs. */
-  | { readonly layer: 'signal'; readonly jobId: string; readonly index: number; readonly signal: string }
+  /** The job events (node-jobs.ts): the coordinator's, and the processes to run, terminate or signal. */
+  | NodeJobsEvent
   /** A user broadcast membership received (each once): the messenger's broadcast channels are above the stack. */
   | { readonly layer: 'user'; readonly payload: Uint8Array }
   /** The FMIDB opened: origins loaded from the snapshot, and those refused with why. */
@@ -90,11 +74,7 @@ export interface SnapshotOrigin {
   readonly entries: readonly EntryView[];
 }
 
-/** What job coordination opened after the stack was made needs: the cores' options but their names and clocks. */
-export interface JobsOpenOptions {
-  readonly coordinator?: Omit<JobCoordinatorCoreOptions, 'nowMs' | 'selfId'>;
-  readonly runner?: Omit<JobRunnerCoreOptions, 'nowMs'>;
-}
+export type { JobsOpenOptions } from '../jobs/node-jobs.js';
 
 /** What an FMIDB opened after the stack was made needs: its options but its name and clock. */
 export type FmidbOpenOptions = Omit<FmidbCoreOptions, 'nowMs' | 'selfId'>;
@@ -129,8 +109,8 @@ export interface NodeStackOptions {
    * messages to a node named by id go to the address membership holds for it.
    */
   readonly jobsNames?: 'address' | 'sender-id';
-  readonly coordinator?: Omit<JobCoordinatorCoreOptions, 'nowMs' | 'selfId'>;
-  readonly runner?: Omit<JobRunnerCoreOptions, 'nowMs'>;
+  readonly coordinator?: JobsOpenOptions['coordinator'];
+  readonly runner?: JobsOpenOptions['runner'];
   /**
    * The node id a peer's envelopes must carry as their sender. By default the id its
    * address hashes to (nodeIdOf), as the simulator names nodes; an agent passes the
@@ -188,8 +168,10 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
   /** Revoked sender ids, oldest first, at most kRevokedIdsMax (as the messenger's directory). */
   private readonly revoked = new Set<string>();
   private fmidbCore: FmidbCore | null = null;
-  private coordinatorCore: JobCoordinatorCore | null;
-  private runnerCore: JobRunnerCore | null;
+  /** Job coordination (coordinator and runner), once made or opened. */
+  private jobs: NodeJobs | null;
+  /** Where the jobs' outputs go: events to the batch, messages in envelopes (sendJob). */
+  private readonly jobsSink: NodeJobsSink = { event: (event) => this.out.push({ type: 'event', event }), send: (to, message) => this.sendJob(to, message) };
   private readonly byId: boolean;
   private readonly jobsById: boolean;
   private clockMs: number;
@@ -224,8 +206,7 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
     this.clockMs = options.nowMs;
     this.membership = new MembershipCore({ ...options.membership, nowMs: options.nowMs });
     if (options.fmidb !== undefined) this.fmidbCore = new FmidbCore({ ...options.fmidb, selfId: this.fmidbName(options.address), nowMs: options.nowMs });
-    this.coordinatorCore = null;
-    this.runnerCore = null;
+    this.jobs = null;
     if (options.jobs !== false) this.makeJobCores(options);
     this.live.add(options.address);
   }
@@ -242,19 +223,19 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
 
   /** The job coordinator; throws when none is open (made with jobs: false, no open-jobs since; see hasJobs). */
   get coordinator(): JobCoordinatorCore {
-    if (this.coordinatorCore === null) throw new Error('NodeStack: this stack runs no job coordination (jobs: false, not opened)');
-    return this.coordinatorCore;
+    if (this.jobs === null) throw new Error('NodeStack: this stack runs no job coordination (jobs: false, not opened)');
+    return this.jobs.coordinator;
   }
 
   /** The job runner; throws when none is open (see hasJobs). */
   get runner(): JobRunnerCore {
-    if (this.runnerCore === null) throw new Error('NodeStack: this stack runs no job coordination (jobs: false, not opened)');
-    return this.runnerCore;
+    if (this.jobs === null) throw new Error('NodeStack: this stack runs no job coordination (jobs: false, not opened)');
+    return this.jobs.runner;
   }
 
   /** Whether job coordination runs (made with jobs, or opened since). */
   get hasJobs(): boolean {
-    return this.coordinatorCore !== null;
+    return this.jobs !== null;
   }
 
   step(input: StackInput): void {
@@ -307,8 +288,7 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
     this.membership.tick(nowMs);
     this.pump();
     this.fmidbCore?.tick(nowMs);
-    this.coordinatorCore?.tick(nowMs);
-    this.runnerCore?.tick(nowMs);
+    this.jobs?.tick(nowMs);
     this.pump();
   }
 
@@ -364,28 +344,15 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
         this.membership.step({ type: 'join', seeds: c.seeds });
         break;
       case 'create-job':
-        this.coordinator.step({ type: 'create', jobId: c.jobId, command: c.command, nodes: c.nodes });
-        break;
       case 'add-job':
-        this.coordinator.step({ type: 'add', jobId: c.jobId, command: c.command, nodes: c.nodes });
-        break;
       case 'stop-job':
-        this.coordinator.step({ type: 'stop', jobId: c.jobId });
-        break;
       case 'signal-job':
-        this.coordinator.step({ type: 'signal', jobId: c.jobId, signal: c.signal, ...(c.indexes === undefined ? {} : { indexes: c.indexes }) });
-        break;
       case 'launched':
-        this.runner.step({ type: 'launched', jobId: c.jobId, index: c.index, pid: c.pid });
-        break;
       case 'launch-failed':
-        this.runner.step({ type: 'launch-failed', jobId: c.jobId, index: c.index, reason: c.reason });
+      case 'exited':
+      case 'host-restarted':
+        this.openedJobs().command(c);
         break;
-      case 'exited': {
-        const { type: _type, ...exited } = c;
-        this.runner.step({ type: 'exited', ...exited });
-        break;
-      }
     }
   }
 
@@ -418,7 +385,7 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
     }
     if (envelope.channelId === kFmidbChannel && envelope.mode !== 'broadcast' && this.fmidbCore !== null) {
       this.fmidbCore.step({ type: 'message', from: this.byId ? envelope.sender : peer, bytes: envelope.payload, stream });
-    } else if (envelope.channelId === kJobsChannel && envelope.mode !== 'broadcast' && this.coordinatorCore !== null) {
+    } else if (envelope.channelId === kJobsChannel && envelope.mode !== 'broadcast' && this.jobs !== null) {
       // A start too big for a datagram comes as a frame (sendJob): only frames may carry more.
       const message = envelope.mode === 'stream' || envelope.payload.length <= kJobMessageBytesMax ? decodeJobMessage(envelope.payload, kJobMessageStreamBytesMax) : null;
       if (message === null) this.counters.malformedDropped++;
@@ -430,8 +397,12 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
 
   /** Coordinator-bound messages go to the coordinator, the rest to the runner. */
   private toJobs(from: string, message: JobMessage): void {
-    if (isCoordinatorBound(message)) this.coordinator.step({ type: 'message', from, message });
-    else this.runner.step({ type: 'message', from, message });
+    this.openedJobs().receive(from, message);
+  }
+
+  private openedJobs(): NodeJobs {
+    if (this.jobs === null) throw new Error('NodeStack: this stack runs no job coordination (jobs: false, not opened)');
+    return this.jobs;
   }
 
   /**
@@ -470,11 +441,7 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
           }
           this.fmidbCore.step({ type: 'peers', alive });
         }
-        if (this.coordinatorCore !== null && this.runnerCore !== null) {
-          const live = this.jobsLive();
-          this.coordinatorCore.step({ type: 'members', live });
-          this.runnerCore.step({ type: 'members', live });
-        }
+        this.jobs?.members(this.jobsLive());
       }
       const f = this.fmidbCore?.ready() ?? kNothing;
       if (f.length > 0) {
@@ -485,26 +452,7 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
         }
         this.fmidbCore!.advance();
       }
-      if (this.coordinatorCore === null || this.runnerCore === null) {
-        if (!moved) return;
-        continue;
-      }
-      // Copies of the batches: feeding a message to self may queue more outputs on the same core.
-      const c = this.coordinatorCore.ready().slice();
-      this.coordinatorCore.advance();
-      const r = this.runnerCore.ready().slice();
-      this.runnerCore.advance();
-      if (c.length + r.length > 0) moved = true;
-      for (const o of c) {
-        if (o.type === 'event') this.out.push({ type: 'event', event: { layer: 'jobs', event: o.event } });
-        else this.sendJob(o.to, o.message);
-      }
-      for (const o of r) {
-        if (o.type === 'run') this.out.push({ type: 'event', event: { layer: 'run', jobId: o.jobId, index: o.index, command: o.command } });
-        else if (o.type === 'terminate') this.out.push({ type: 'event', event: { layer: 'terminate', jobId: o.jobId, index: o.index } });
-        else if (o.type === 'signal') this.out.push({ type: 'event', event: { layer: 'signal', jobId: o.jobId, index: o.index, signal: o.signal } });
-        else this.sendJob(o.to, o.message);
-      }
+      if (this.jobs !== null && this.jobs.drainOnce(this.jobsSink)) moved = true;
       if (!moved) return;
     }
   }
@@ -548,13 +496,11 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
   }
 
   private makeJobCores(options: JobsOpenOptions): void {
-    const coordinatorOptions = { ...options.coordinator, selfId: this.jobsById ? this.selfSenderId : this.address, nowMs: this.clockMs };
-    this.coordinatorCore = this.makeCoordinator?.(coordinatorOptions) ?? new JobCoordinatorCore(coordinatorOptions);
-    this.runnerCore = new JobRunnerCore({ ...options.runner, nowMs: this.clockMs });
+    this.jobs = new NodeJobs(this.jobsById ? this.selfSenderId : this.address, options, this.clockMs, this.makeCoordinator);
   }
 
   private openJobs(options: JobsOpenOptions): void {
-    if (this.coordinatorCore !== null) throw new Error('NodeStack: job coordination is open already');
+    if (this.jobs !== null) throw new Error('NodeStack: job coordination is open already');
     this.makeJobCores(options);
     // The members known so far are its live set at once, as for an FMIDB opened late.
     this.liveChanged = true;

@@ -1,13 +1,16 @@
-import { JobCoordinatorCore, type JobCoordinatorCoreOptions, type JobEvent } from '../../core/jobs/job-coordinator-core.js';
-import { isCoordinatorBound, type JobMessage } from '../../core/jobs/job-message.js';
+import type { JobEvent } from '../../core/jobs/job-coordinator-core.js';
+import type { JobsOpenOptions } from '../../core/jobs/node-jobs.js';
+import type { JobsCommand, JobsStackEvent } from '../../node/driver/agent-worker-protocol.js';
+import type { JobsLink } from '../../node/driver/jobs-link.js';
 import { errorCode, errorMessage, JobsError } from './jobs-error.js';
 import { jobCoordinator, makeJobId } from './job-id.js';
 import {
-  kCoordinationMessagesInFlightMax,
+  kEndedRememberedMax,
+  kEndRetryMs,
   kJobsMax,
+  kLocalProcessesMax,
   kProbeFailuresMax,
   kProbeIntervalMs,
-  kProbeTimeoutMs,
   kProcessesPerJobMax,
   kStartAttemptsMax,
   kStartConcurrencyMax,
@@ -25,58 +28,80 @@ import type { FarmCall } from './job-worker.js';
 import { resolvedNodes, resolveRequest } from './target-resolution.js';
 
 /**
- * The coordinator side of the jobs service, as a driver of the pure JobCoordinatorCore
- * (src/core/jobs): the core decides everything about coordination — starts in waves of
+ * The coordinator side of the jobs service, as a driver of a JobsLink: the job
+ * coordination itself (JobCoordinatorCore, src/core/jobs, composed with the runner in
+ * NodeJobs) runs behind the link — in the agent's worker stack, or in this thread
+ * (InProcessJobs) — and decides everything about coordination: starts in waves of
  * startConcurrencyMax, resent until answered, the lost-node rule (membership departures,
  * unanswered probe rounds, processes a node no longer knows), stops, signals, refusals,
- * when a job finishes — exactly as it does in the simulated farms. This driver feeds it
- * real time (one interval timer), the membership, and the coordination messages that
- * arrive over the farm RPC (jobs.message), and acts on what it outputs: messages to
- * send (jobs.message, fire and forget: the core resends what matters) and process events,
- * which it records in the job table.
+ * when a job finishes, exactly as in the simulated farms. This driver sends the
+ * operator's commands through the link and records the process events that come back.
  *
- * Beside the core it keeps what the operator sees and the core need not know: the table
- * (specs, pids, states as the API shows them, captured output, the watch journal), the
- * waiters of wait and watch, and the output reports nodes send (jobs.output). A request
- * about a job coordinated elsewhere (its id names the node) is forwarded there, so every
+ * Beside the coordination it keeps what the operator sees and the cores need not know:
+ * the table (specs, pids, states as the API shows them, captured output, the watch
+ * journal), the waiters of wait and watch, and the output reports nodes send
+ * (jobs.output, over the farm RPC: output is data, not coordination). A request about a
+ * job coordinated elsewhere (its id names the node) is forwarded there, so every
  * operator service works from any node. Jobs live in memory: a coordinator that restarts
  * forgets them, and the nodes then terminate the processes of the forgotten jobs when
  * their next output is refused (GALAXY_JOBS_UNKNOWN_JOB).
  */
 export interface JobCoordinatorOptions {
   readonly selfId: string;
+  /** The job coordination this drives (opened by whoever made it: see jobsOpenOptions). */
+  readonly link: JobsLink;
+  /** Farm RPC: farm.resolve, and requests forwarded to other coordinators. */
   readonly call: FarmCall;
   /** The clock, ms; injected so tests can step it. */
   readonly now?: () => number;
   readonly table?: JobTableOptions;
-  readonly startConcurrencyMax?: number;
-  /** A start unanswered this long is sent again. */
-  readonly startRetryMs?: number;
-  /** Starts sent before the process is lost: with startRetryMs, how long a node has to answer. */
-  readonly startAttemptsMax?: number;
-  readonly probeIntervalMs?: number;
-  /** Timeout of the RPC that carries one coordination message (a probe's answer counts only within its round). */
-  readonly probeTimeoutMs?: number;
-  readonly probeFailuresMax?: number;
   readonly waitersMax?: number;
   readonly log?: (level: 'info' | 'warn', message: string) => void;
-  /** Makes the core; tests pass a deliberately broken one to show the decisions are the core's. */
-  readonly makeCore?: (options: JobCoordinatorCoreOptions) => JobCoordinatorCore;
 }
 
+/** What a coordinator saw of its jobs' processes (the cores' own counters are behind the link). */
 export interface JobCoordinatorCounters {
   created: number;
-  startsSent: number;
   startsFailed: number;
   lost: number;
-  /** Reports about processes this coordinator does not hold, or from a node that does not run them. */
-  reportsRefused: number;
-  /** Reports about processes already final (a late end after a loss). */
-  reportsIgnored: number;
-  probesFailed: number;
   waitersRefused: number;
-  /** Coordination messages whose RPC failed, or that were dropped with kCoordinationMessagesInFlightMax in flight. */
-  messagesFailed: number;
+  /** Commands the coordination refused (DomainError from the link) or could not take (the link is gone). */
+  commandsRefused: number;
+}
+
+/** The settings of the jobs service that shape its coordination. */
+export interface JobsCoordinationSettings {
+  readonly probeIntervalMs?: number;
+  readonly probeFailuresMax?: number;
+  readonly startRetryMs?: number;
+  readonly startAttemptsMax?: number;
+  readonly startConcurrencyMax?: number;
+  readonly jobsMax?: number;
+  readonly processesPerJobMax?: number;
+  readonly localProcessesMax?: number;
+  readonly endRetryMs?: number;
+}
+
+/**
+ * The options to open the link's job coordination with for the jobs service: launches
+ * confirmed by the host (pids and refusals reach the coordinator), starts taken only from
+ * the node a job id names, the core holding at least what the table holds (the table
+ * refuses first, with the operator's codes).
+ */
+export function jobsOpenOptions(s: JobsCoordinationSettings = {}): JobsOpenOptions {
+  return {
+    coordinator: {
+      jobsMax: s.jobsMax ?? kJobsMax,
+      processesPerJobMax: s.processesPerJobMax ?? kProcessesPerJobMax,
+      startConcurrencyMax: s.startConcurrencyMax ?? kStartConcurrencyMax,
+      startRetryMs: s.startRetryMs ?? kStartRetryMs,
+      startAttemptsMax: s.startAttemptsMax ?? kStartAttemptsMax,
+      probeIntervalMs: s.probeIntervalMs ?? kProbeIntervalMs,
+      probeFailuresMax: s.probeFailuresMax ?? kProbeFailuresMax,
+      probeKeysMax: kKeysPerMessageMax,
+    },
+    runner: { confirmLaunches: true, startsFromJobIdNode: true, processesMax: (s.localProcessesMax ?? kLocalProcessesMax) + kEndedRememberedMax, endRetryMs: s.endRetryMs ?? kEndRetryMs },
+  };
 }
 
 interface Waiter {
@@ -86,69 +111,35 @@ interface Waiter {
 
 /** Answer timeout of a forwarded request beyond the wait it may hold, ms. */
 const kForwardMarginMs = 5000;
-/** How often the core's clock is advanced at most, ms: a fraction of its shortest timer. */
-const kTickIntervalMsMax = 100;
 
 export class JobCoordinator {
   readonly table: JobTable;
-  readonly core: JobCoordinatorCore;
-  private readonly local = { waitersRefused: 0, messagesFailed: 0 };
+  readonly counters: JobCoordinatorCounters = { created: 0, startsFailed: 0, lost: 0, waitersRefused: 0, commandsRefused: 0 };
   private readonly selfId: string;
   private readonly call: FarmCall;
   private readonly now: () => number;
+  private readonly link: JobsLink;
   private readonly waiters = new Map<string, Set<Waiter>>();
   private waiterCount = 0;
-  private messagesInFlight = 0;
   private sequence = 0;
-  private tickTimer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null;
   private closed = false;
-  private readonly tickIntervalMs: number;
-  private readonly messageTimeoutMs: number;
   private readonly waitersMax: number;
 
   constructor(private readonly options: JobCoordinatorOptions) {
     this.selfId = options.selfId;
     this.call = options.call;
+    this.link = options.link;
     this.now = options.now ?? Date.now;
     this.table = new JobTable({ ...options.table, changed: (jobId) => this.wake(jobId) });
-    const probeIntervalMs = options.probeIntervalMs ?? kProbeIntervalMs;
-    const startRetryMs = options.startRetryMs ?? kStartRetryMs;
-    const coreOptions: JobCoordinatorCoreOptions = {
-      selfId: options.selfId,
-      nowMs: this.now(),
-      // The table refuses first, with the operator's codes; the core holds at least what it holds.
-      jobsMax: options.table?.jobsMax ?? kJobsMax,
-      processesPerJobMax: options.table?.processesPerJobMax ?? kProcessesPerJobMax,
-      startConcurrencyMax: options.startConcurrencyMax ?? kStartConcurrencyMax,
-      startRetryMs,
-      startAttemptsMax: options.startAttemptsMax ?? kStartAttemptsMax,
-      probeIntervalMs,
-      probeFailuresMax: options.probeFailuresMax ?? kProbeFailuresMax,
-      probeKeysMax: kKeysPerMessageMax,
-    };
-    this.core = options.makeCore?.(coreOptions) ?? new JobCoordinatorCore(coreOptions);
-    this.tickIntervalMs = Math.max(1, Math.min(kTickIntervalMsMax, Math.floor(probeIntervalMs / 4), Math.floor(startRetryMs / 4)));
-    this.messageTimeoutMs = options.probeTimeoutMs ?? kProbeTimeoutMs;
     this.waitersMax = options.waitersMax ?? kWaitersMax;
-  }
-
-  get counters(): JobCoordinatorCounters {
-    const c = this.core.counters;
-    return { created: c.created, startsSent: c.startsSent, startsFailed: c.startsFailed, lost: c.lost, reportsRefused: c.reportsRefused, reportsIgnored: c.reportsIgnored, probesFailed: c.probesFailed, ...this.local };
-  }
-
-  /** Starts the core's clock; call once the component runs. */
-  start(): void {
-    this.tickTimer ??= setInterval(() => {
-      this.core.tick(this.now());
-      this.act();
-    }, this.tickIntervalMs);
+    this.unsubscribe = options.link.onJobs((events) => this.events(events));
   }
 
   close(): void {
     this.closed = true;
-    if (this.tickTimer !== null) clearInterval(this.tickTimer);
-    this.tickTimer = null;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
     for (const set of this.waiters.values()) for (const waiter of set) waiter.wake();
   }
 
@@ -161,7 +152,8 @@ export class JobCoordinator {
     this.mustBeOpen();
     const createdAtMs = this.now();
     const job = this.table.create(makeJobId(this.selfId, createdAtMs, ++this.sequence), by, target, spec, nodes, createdAtMs);
-    this.stepCore({ type: 'create', jobId: job.id, command: commandOf(spec), nodes });
+    this.counters.created++;
+    await this.command({ type: 'create-job', jobId: job.id, command: commandOf(spec), nodes }, job.id, 0);
     return jobView(job);
   }
 
@@ -173,8 +165,8 @@ export class JobCoordinator {
     const spec: ProcessSpec = { ...before.spec, ...overrides };
     const nodes = resolvedNodes(target, await this.call(this.selfId, 'farm.resolve', resolveRequest(target)));
     // The job may have finished or been forgotten while the target resolved; add() checks again.
-    this.table.add(jobId, spec, nodes);
-    this.stepCore({ type: 'add', jobId, command: commandOf(spec), nodes });
+    const added = this.table.add(jobId, spec, nodes);
+    await this.command({ type: 'add-job', jobId, command: commandOf(spec), nodes }, jobId, added[0]!.index);
     return jobView(this.table.get(jobId));
   }
 
@@ -195,7 +187,7 @@ export class JobCoordinator {
     if (this.elsewhere(jobId)) return (await this.forward(jobId, kJobsServices.signal, { jobId, signal, ...(indexes === undefined ? {} : { processes: indexes }) }, 0)) as JobView;
     const job = this.table.get(jobId);
     for (const i of indexes ?? []) if (job.processes[i] === undefined) unknownProcess(jobId, i);
-    if (job.finishedAtMs === null) this.stepCore({ type: 'signal', jobId, signal, ...(indexes === undefined ? {} : { indexes }) });
+    if (job.finishedAtMs === null) await this.command({ type: 'signal-job', jobId, signal, ...(indexes === undefined ? {} : { indexes }) }, jobId, null);
     return jobView(job);
   }
 
@@ -209,7 +201,7 @@ export class JobCoordinator {
     if (this.elsewhere(jobId)) return (await this.forward(jobId, kJobsServices.stop, { jobId }, 0)) as JobView;
     const finished = this.table.get(jobId).finishedAtMs !== null;
     const job = this.table.requestStop(jobId, this.now());
-    if (!finished) this.stepCore({ type: 'stop', jobId });
+    if (!finished) await this.command({ type: 'stop-job', jobId }, jobId, null);
     return jobView(job);
   }
 
@@ -233,13 +225,6 @@ export class JobCoordinator {
 
   // ---- node reports ---------------------------------------------------------------
 
-  /** jobs.message for this node's coordinator: started, start-failed, end, probe-answer. */
-  receive(from: string, message: JobMessage): void {
-    if (!isCoordinatorBound(message)) throw new Error(`a ${message.t} message is not for the coordinator`);
-    this.core.tick(this.now());
-    this.stepCore({ type: 'message', from, message });
-  }
-
   /** jobs.output from a node; throws GALAXY_JOBS_UNKNOWN_* so the node terminates a process nobody holds. */
   output(from: string, jobId: string, index: number, stdout: string, stderr: string): void {
     for (const [stream, text] of [['stdout', stdout], ['stderr', stderr]] as const) {
@@ -251,26 +236,31 @@ export class JobCoordinator {
     }
   }
 
-  /** Where the jobs component runs on other nodes now (alive or suspect): the core loses the processes of those that left. */
-  membership(peers: ReadonlySet<string>): void {
-    this.stepCore({ type: 'members', live: new Set([...peers, this.selfId]) });
-  }
-
   // ---- internals ------------------------------------------------------------------
 
-  private stepCore(input: Parameters<JobCoordinatorCore['step']>[0]): void {
-    this.core.step(input);
-    this.act();
+  /**
+   * One command to the coordination; its events are recorded before it resolves. When it
+   * is refused (or the link is gone), a create's or add's new processes (from `from`) are
+   * failed with the reason, so no job waits for processes nobody coordinates, and the
+   * error goes to the caller.
+   */
+  private async command(command: JobsCommand, jobId: string, from: number | null): Promise<void> {
+    try {
+      await this.link.commandJobs(command);
+    } catch (error) {
+      this.counters.commandsRefused++;
+      const reason = `${errorCode(error) ?? 'error'}: ${errorMessage(error)}`;
+      if (from !== null && this.table.has(jobId)) {
+        const job = this.table.get(jobId);
+        for (let index = from; index < job.processes.length; index++) this.table.apply(jobId, index, job.processes[index]!.node, { type: 'start-failed', reason, atMs: this.now() });
+      }
+      throw error;
+    }
   }
 
-  /** Acts on the core's outputs: sends its messages, records its events in the table. */
-  private act(): void {
-    const batch = this.core.ready().slice();
-    this.core.advance();
-    for (const output of batch) {
-      if (output.type === 'send') this.send(output.to, output.message);
-      else this.record(output.event);
-    }
+  /** The link's events: the coordinator's process events go to the table (run, terminate and signal are the worker's). */
+  private events(events: readonly JobsStackEvent[]): void {
+    for (const e of events) if (e.layer === 'jobs') this.record(e.event);
   }
 
   private record(event: JobEvent): void {
@@ -287,39 +277,25 @@ export class JobCoordinator {
         return;
       }
       case 'process-failed':
+        this.counters.startsFailed++;
         this.table.apply(jobId, index, node, { type: 'start-failed', reason: event.reason, atMs });
         return;
       case 'process-cancelled':
         this.table.apply(jobId, index, node, { type: 'cancelled', reason: 'the job was stopped before the process started', atMs });
         return;
       case 'process-lost':
+        this.counters.lost++;
         this.table.apply(jobId, index, node, { type: 'lost', reason: event.reason, atMs });
         this.options.log?.('warn', `process ${jobId}/${index} lost: ${event.reason}`);
         return;
     }
   }
 
-  /** One coordination message over the farm RPC; a failure is only counted, since the core resends what it needs answered. */
-  private send(to: string, message: JobMessage): void {
-    if (this.closed) return;
-    if (this.messagesInFlight >= kCoordinationMessagesInFlightMax) {
-      this.local.messagesFailed++;
-      return;
-    }
-    this.messagesInFlight++;
-    this.call(to, kJobsServices.message, { message }, { timeoutMs: this.messageTimeoutMs })
-      .catch((error: unknown) => {
-        this.local.messagesFailed++;
-        if (errorCode(error) !== 'GALAXY_RPC_TIMEOUT') this.options.log?.('warn', `${message.t} to ${to} failed: ${errorMessage(error)}`);
-      })
-      .finally(() => this.messagesInFlight--);
-  }
-
   /** Holds until `ready()` or timeoutMs; answered at once when too many wait already. */
   private hold(jobId: string, timeoutMs: number, ready: () => boolean): Promise<void> {
     if (ready() || timeoutMs <= 0 || this.closed) return Promise.resolve();
     if (this.waiterCount >= this.waitersMax) {
-      this.local.waitersRefused++;
+      this.counters.waitersRefused++;
       return Promise.resolve();
     }
     return new Promise((resolve) => {

@@ -1,8 +1,9 @@
-import { JobRunnerCore } from '../../core/jobs/job-runner-core.js';
-import { isCoordinatorBound, processKeyOf, type JobMessage } from '../../core/jobs/job-message.js';
+import { processKeyOf } from '../../core/jobs/job-message.js';
+import type { JobsCommand, JobsStackEvent } from '../../node/driver/agent-worker-protocol.js';
+import type { JobsLink } from '../../node/driver/jobs-link.js';
 import { errorCode, errorMessage, JobsError } from './jobs-error.js';
 import { jobCoordinator } from './job-id.js';
-import { kCoordinationMessagesInFlightMax, kEndedRememberedMax, kEndRetryMs, kLocalProcessesMax, kOutputFlushIntervalMs, kProbeTimeoutMs, kReportTimeoutMs } from './jobs-limits.js';
+import { kOutputFlushIntervalMs, kReportTimeoutMs } from './jobs-limits.js';
 import { kJobSignalSchema, kProcessSpecSchema, type ProcessSpec } from './job-spec.js';
 import { kJobsServices } from './jobs-wire.js';
 import { launchPlan, type NodeFacts } from './launch-plan.js';
@@ -12,41 +13,42 @@ import { ProcessRunner, type LocalProcessEnd, type ProcessRunnerOptions } from '
 import { describeZodError } from '../../surface/api/zod-issues.js';
 
 /**
- * The node side of the jobs service, as a driver of the pure JobRunnerCore
- * (src/core/jobs): the core decides what the node answers its coordinators — a start is
- * run once however often it comes, its end is reported until acknowledged, probes are
- * answered from what it runs and what ended, a coordinator's terminate and signal reach
- * only that coordinator's processes, and the processes of a coordinator that left the
- * membership are terminated — exactly as in the simulated farms. This driver runs what
- * the core asks: it checks the process spec a start carries, launches it through the
- * ProcessRunner (own process group, limits, timeout) and tells the core the pid or why it
- * could not; it terminates and signals; it sends the core's messages (jobs.message).
+ * The node side of the jobs service, as the process host of a JobsLink: the job
+ * coordination behind the link (JobRunnerCore, src/core/jobs, in NodeJobs) decides what
+ * the node answers its coordinators — a start is run once however often it comes (and
+ * only when it came from the node the job id names), its end is reported until
+ * acknowledged, probes are answered from what it runs and what ended, a coordinator's
+ * terminate and signal reach only that coordinator's processes, and the processes of a
+ * coordinator that left the membership are terminated — exactly as in the simulated
+ * farms. This host runs what it asks (the link's run, terminate and signal events): it
+ * checks the process spec a start carries, launches it through the ProcessRunner (own
+ * process group, limits, timeout) and tells the coordination the pid or why it could
+ * not (launched, launch-failed), and that it exited.
  *
- * Output is data, not coordination: it goes to the coordinator in jobs.output reports,
- * one in flight per process, and the core hears of a process's exit only once all its
- * output was delivered or given up, so the coordinator sees the output before the end.
- * A report the coordinator refuses because it does not hold the job (it restarted) makes
- * the process an orphan nobody can wait for, stop or read: it is terminated.
+ * Output is data, not coordination: it goes to the coordinator in jobs.output reports
+ * over the farm RPC, one in flight per process, and the coordination hears of a process's
+ * exit only once all its output was delivered or given up, so the coordinator sees the
+ * output before the end. A report the coordinator refuses because it does not hold the
+ * job (it restarted) makes the process an orphan nobody can wait for, stop or read: it
+ * is terminated.
  */
 export type FarmCall = (node: string, service: string, body: unknown, options?: { timeoutMs?: number }) => Promise<unknown>;
 
 export interface JobWorkerOptions {
   readonly facts: NodeFacts;
+  /** The job coordination whose processes this runs (opened by whoever made it). */
+  readonly link: JobsLink;
+  /** Farm RPC: the output reports (jobs.output). */
   readonly call: FarmCall;
   readonly runner?: ProcessRunnerOptions;
   readonly flushIntervalMs?: number;
   readonly reportTimeoutMs?: number;
-  /** Timeout of the RPC carrying one coordination message. */
-  readonly messageTimeoutMs?: number;
-  readonly endRetryMs?: number;
-  /** The clock, ms; injected so tests can step it. */
-  readonly now?: () => number;
   /** Called after each start and end with the running process groups (for the orphan record). */
   readonly groupsChanged?: (pids: readonly number[]) => void;
   readonly log?: (level: 'info' | 'warn', message: string) => void;
 }
 
-/** A process launched here whose exit the core has not heard of yet. */
+/** A process launched here whose exit the coordination has not heard of yet. */
 interface LocalProcess {
   readonly key: string;
   readonly jobId: string;
@@ -63,44 +65,30 @@ export interface JobWorkerCounters {
   startFailed: number;
   ended: number;
   reportsFailed: number;
+  /** Processes terminated because their coordinator refused their output (it does not hold the job). */
   orphansTerminated: number;
-  /** Starts refused because the job id names another coordinator than the sender. */
-  startsRefused: number;
-  messagesFailed: number;
+  /** Host answers (launched, launch-failed, exited) the coordination could not take. */
+  commandsFailed: number;
 }
 
-/** How often the core's clock is advanced (its end resends), ms. */
-const kTickIntervalMs = 100;
-
 export class JobWorker {
-  readonly core: JobRunnerCore;
-  private readonly local = { started: 0, startFailed: 0, ended: 0, reportsFailed: 0, orphansTerminated: 0, startsRefused: 0, messagesFailed: 0 };
+  private readonly local: JobWorkerCounters = { started: 0, startFailed: 0, ended: 0, reportsFailed: 0, orphansTerminated: 0, commandsFailed: 0 };
   private readonly runner: ProcessRunner;
   private readonly processes = new Map<string, LocalProcess>();
   private readonly flushIntervalMs: number;
   private readonly reportTimeoutMs: number;
-  private readonly messageTimeoutMs: number;
-  private readonly now: () => number;
-  private readonly selfId: string;
-  private messagesInFlight = 0;
-  private tickTimer: NodeJS.Timeout | null;
+  private readonly link: JobsLink;
+  /** Host answers sent and not yet taken. */
+  private answersInFlight = 0;
+  private unsubscribe: (() => void) | null;
   private closed = false;
 
   constructor(private readonly options: JobWorkerOptions) {
     this.flushIntervalMs = options.flushIntervalMs ?? kOutputFlushIntervalMs;
     this.reportTimeoutMs = options.reportTimeoutMs ?? kReportTimeoutMs;
-    this.messageTimeoutMs = options.messageTimeoutMs ?? kProbeTimeoutMs;
-    this.now = options.now ?? Date.now;
-    this.selfId = options.facts.nodeId;
-    const processesMax = options.runner?.processesMax ?? kLocalProcessesMax;
-    this.core = new JobRunnerCore({ nowMs: this.now(), confirmLaunches: true, processesMax: processesMax + kEndedRememberedMax, endRetryMs: options.endRetryMs ?? kEndRetryMs });
+    this.link = options.link;
     this.runner = new ProcessRunner({ output: (key, stream, bytes) => this.output(key, stream, bytes), ended: (key, end) => this.ended(key, end) }, options.runner);
-    this.tickTimer = setInterval(() => {
-      this.core.tick(this.now());
-      this.act();
-    }, kTickIntervalMs);
-    // It only resends end reports: never a reason to keep the process alive.
-    this.tickTimer.unref();
+    this.unsubscribe = options.link.onJobs((events) => this.events(events));
   }
 
   get running(): number {
@@ -108,78 +96,73 @@ export class JobWorker {
   }
 
   get counters(): JobWorkerCounters {
-    return { ...this.local, orphansTerminated: this.local.orphansTerminated + this.core.counters.orphansTerminated };
-  }
-
-  /** jobs.message for this node's runner: start, end-ack, probe, terminate, signal. */
-  receive(from: string, message: JobMessage): void {
-    if (isCoordinatorBound(message)) throw new Error(`a ${message.t} message is not for the runner`);
-    // Only the node a job id names may start its processes: no node runs work for a coordinator that is not the job's.
-    if (message.t === 'start' && coordinatorOf(message.jobId) !== from) {
-      this.local.startsRefused++;
-      return;
-    }
-    this.core.tick(this.now());
-    this.core.step({ type: 'message', from, message });
-    this.act();
-  }
-
-  /** Where the jobs component runs on other nodes now: the core terminates the processes of coordinators that left. */
-  membership(peers: ReadonlySet<string>): void {
-    this.core.step({ type: 'members', live: new Set([...peers, this.selfId]) });
-    this.act();
+    return { ...this.local };
   }
 
   /** Kills every running process group at once, synchronously (the component's exit). */
   killAll(): void {
     this.closed = true;
-    if (this.tickTimer !== null) clearInterval(this.tickTimer);
-    this.tickTimer = null;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
     this.runner.killAll();
   }
 
-  /** Stop: terminates every process and waits (bounded by the caller) for their ends to reach their coordinators. */
-  async stop(waitMs: number): Promise<void> {
+  /**
+   * Stop: terminates every process and waits (bounded by the caller) until their ends
+   * were handed to the coordination and `settled` (the coordination's own: every end
+   * acknowledged by its coordinator) holds; then kills what is left.
+   */
+  async stop(waitMs: number, settled: () => boolean = () => true): Promise<void> {
     this.closed = true;
     for (const local of this.processes.values()) if (local.end === null) this.runner.terminate(local.key);
     const deadline = Date.now() + waitMs;
-    const unsettled = () => this.processes.size > 0 || [...this.core.processes.values()].some((p) => p.ended && !p.endAcked);
+    const unsettled = () => this.processes.size > 0 || this.answersInFlight > 0 || !settled();
     while (Date.now() < deadline && unsettled()) await new Promise((resolve) => setTimeout(resolve, 20));
     this.killAll();
   }
 
-  // ---- acting on the core ---------------------------------------------------------
+  // ---- acting on the coordination -------------------------------------------------
 
-  private act(): void {
-    const batch = this.core.ready().slice();
-    this.core.advance();
-    for (const o of batch) {
-      switch (o.type) {
-        case 'send':
-          this.send(o.to, o.message);
-          break;
+  private events(events: readonly JobsStackEvent[]): void {
+    for (const e of events) {
+      switch (e.layer) {
         case 'run':
-          void this.launch(o.jobId, o.index, o.command);
+          void this.launch(e.jobId, e.index, e.command);
           break;
         case 'terminate':
-          this.runner.terminate(processKeyOf(o.jobId, o.index));
+          this.runner.terminate(processKeyOf(e.jobId, e.index));
           break;
         case 'signal': {
-          const signal = kJobSignalSchema.safeParse(o.signal);
-          if (signal.success) this.runner.signal(processKeyOf(o.jobId, o.index), signal.data);
+          const signal = kJobSignalSchema.safeParse(e.signal);
+          if (signal.success) this.runner.signal(processKeyOf(e.jobId, e.index), signal.data);
           break;
         }
+        case 'jobs':
+          break;
       }
     }
   }
 
-  /** Runs what a start carried, once its spec checks out; tells the core the pid or why not. */
+  /** A host answer to the coordination; one it cannot take is counted (its coordinator's probes then find the process). */
+  private answer(command: Extract<JobsCommand, { readonly type: 'launched' | 'launch-failed' | 'exited' }>): void {
+    this.answersInFlight++;
+    this.link
+      .commandJobs(command)
+      .catch((error: unknown) => {
+        this.local.commandsFailed++;
+        this.options.log?.('warn', `job coordination refused ${command.type} of ${command.jobId}/${command.index}: ${errorMessage(error)}`);
+      })
+      .finally(() => this.answersInFlight--);
+  }
+
+  /** Runs what a start carried, once its spec checks out; tells the coordination the pid or why not. */
   private async launch(jobId: string, index: number, command: string): Promise<void> {
     const key = processKeyOf(jobId, index);
-    const coordinator = coordinatorOf(jobId)!;
+    const coordinator = coordinatorOf(jobId);
     let pid: number;
     try {
-      if (this.closed) throw new JobsError('GALAXY_JOBS_UNAVAILABLE', 'the jobs component is stopping');
+      if (this.closed) throw new JobsError('GALAXY_JOBS_UNAVAILABLE', 'the jobs service is stopping');
+      if (coordinator === null) throw new JobsError('GALAXY_JOBS_INVALID', `${jobId} is not a job id`);
       const spec = parseSpec(command);
       const plan = launchPlan(spec, this.options.facts, { jobId, index });
       pid = await this.runner.start(key, plan, spec.timeoutMs, () => {
@@ -187,27 +170,12 @@ export class JobWorker {
       });
     } catch (error) {
       this.local.startFailed++;
-      this.core.step({ type: 'launch-failed', jobId, index, reason: `${errorCode(error) ?? 'error'}: ${errorMessage(error)}` });
-      this.act();
+      this.answer({ type: 'launch-failed', jobId, index, reason: `${errorCode(error) ?? 'error'}: ${errorMessage(error)}` });
       return;
     }
     this.local.started++;
     this.options.groupsChanged?.(this.runner.groups());
-    this.core.step({ type: 'launched', jobId, index, pid });
-    this.act();
-  }
-
-  /** One coordination message over the farm RPC; a failure is only counted, since the cores resend what they need answered. */
-  private send(to: string, message: JobMessage): void {
-    if (this.messagesInFlight >= kCoordinationMessagesInFlightMax) {
-      this.local.messagesFailed++;
-      return;
-    }
-    this.messagesInFlight++;
-    this.options
-      .call(to, kJobsServices.message, { message }, { timeoutMs: this.messageTimeoutMs })
-      .catch(() => this.local.messagesFailed++)
-      .finally(() => this.messagesInFlight--);
+    this.answer({ type: 'launched', jobId, index, pid });
   }
 
   // ---- output ---------------------------------------------------------------------
@@ -260,7 +228,7 @@ export class JobWorker {
 
   private exited(local: LocalProcess, end: LocalProcessEnd): void {
     this.processes.delete(local.key);
-    this.core.step({
+    this.answer({
       type: 'exited',
       jobId: local.jobId,
       index: local.index,
@@ -269,7 +237,6 @@ export class JobWorker {
       timedOut: end.timedOut,
       undeliveredBytes: local.batcher.undeliveredBytes,
     });
-    this.act();
   }
 
   private orphaned(local: LocalProcess): void {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import { JobCoordinator } from './job-coordinator.js';
+import { JobCoordinator, jobsOpenOptions } from './job-coordinator.js';
 import { JobWorker } from './job-worker.js';
 import { JobsError } from './jobs-error.js';
 import { kKillGraceMs, kProbeFailuresMax, kProbeIntervalMs, kProbeTimeoutMs } from './jobs-limits.js';
@@ -9,17 +9,29 @@ import { kJobsServices } from './jobs-wire.js';
 import { localNodeFacts } from './node-facts.js';
 import { OrphanGroups } from './orphan-groups.js';
 import { compiledModulePath } from '../../core/platform/package-root.js';
+import { JobsComponentLink } from './jobs-component-link.js';
 import type { ComponentSpec } from '../components/host/component-spec.js';
 import { defineComponent, type ComponentContext } from '../components/sdk.js';
 
 /**
  * The jobs service (issue 7, process and job control) as a farm service component, one
- * on every node. On each node it is both:
+ * on every node. The job coordination itself (the JobCoordinatorCore and JobRunnerCore
+ * the simulator runs) runs in the agent's worker stack, its messages on the messenger's
+ * jobs-coordination channel between the nodes; this component drives it through the
+ * agent (jobs-component-link.ts: farm.jobs.open, farm.jobs.command, jobs.events) and is,
+ * on each node:
  *
- * - a coordinator, for the jobs created there (through the API or another component):
- *   it holds their table, starts their processes on the target nodes, takes their output
- *   and ends, answers waits and watches, and gives up on the processes of dead nodes;
- * - a worker, running the processes that coordinators anywhere ask it to start.
+ * - a coordinator's operator side, for the jobs created there (through the API or
+ *   another component): it holds their table (specs, states, output), sends the
+ *   commands, takes their output, answers waits and watches;
+ * - a worker, running the processes that coordinators anywhere ask this node to run.
+ *
+ * The coordination's live set is every farm member alive or suspect: a process started
+ * on a node whose jobs component does not run fails at once (GALAXY_JOBS_UNAVAILABLE,
+ * the agent answers for it). A restarted component tells the coordination its
+ * predecessor's processes are gone (host-restarted): their coordinators lose them at
+ * their next probe, and the jobs its predecessor coordinated (their table is gone) are
+ * stopped.
  *
  * Its services are listed in src/jobs/jobs-wire.ts; the API backend forwards one to one
  * to the operator ones (src/api/jobs-backend.ts).
@@ -32,11 +44,14 @@ import { defineComponent, type ComponentContext } from '../components/sdk.js';
  *
  * Configuration (all optional; the defaults are in jobs-limits.ts):
  *   probeIntervalMs   how often a coordinator probes nodes with running processes (200 ms to 60 s)
- *   probeTimeoutMs    timeout of the RPC carrying one coordination message (100 ms to 60 s)
+ *   probeTimeoutMs    accepted and no longer used (it timed the RPC that carried coordination messages)
  *   probeFailuresMax  unanswered probes in a row that lose a node's processes (1 to 100)
  *   killGraceMs       SIGTERM to SIGKILL on timeout and stop (0 to 60 s)
- * Shorter probes find a hung or partitioned node sooner at the cost of one RPC per node
- * with running processes per interval; a dead node is found by the membership anyway.
+ * probeIntervalMs and probeFailuresMax are taken by the agent's coordination once per
+ * agent run (the first start of the component): a change applies at the agent's next
+ * start. Shorter probes find a hung or partitioned node sooner at the cost of one
+ * datagram per node with running processes per interval; a dead node is found by the
+ * membership anyway.
  */
 export const kJobsConfigSchema = z
   .object({
@@ -67,12 +82,14 @@ export function jobsComponentPath(): string {
 export const kJobsComponent: ComponentSpec = Object.freeze({ name: 'jobs', kind: 'jobs', module: jobsComponentPath() });
 
 interface Running {
+  readonly link: JobsComponentLink;
   readonly coordinator: JobCoordinator;
   readonly worker: JobWorker;
   readonly services: Record<JobsServiceName, JobsServiceHandler>;
 }
 
 let running: Running | null = null;
+let config: JobsConfig | null = null;
 
 function current(): Running {
   if (running === null) throw new JobsError('GALAXY_JOBS_UNAVAILABLE', 'the jobs component is not initialised');
@@ -85,18 +102,13 @@ function create(ctx: ComponentContext, config: JobsConfig): Running {
   if (reaped > 0) ctx.log.warn(`killed ${reaped} job process groups a previous run of this component left behind`);
   const call = (node: string, service: string, body: unknown, options?: { timeoutMs?: number }) => ctx.call(node, service, body, options);
   const log = (level: 'info' | 'warn', message: string) => ctx.log[level](message);
-  const worker = new JobWorker({ facts: localNodeFacts(ctx.nodeId), call, runner: { killGraceMs: config.killGraceMs }, messageTimeoutMs: config.probeTimeoutMs, groupsChanged: (pids) => orphans.record(pids), log });
-  const coordinator = new JobCoordinator({
-    selfId: ctx.nodeId,
-    call,
-    probeIntervalMs: config.probeIntervalMs,
-    probeTimeoutMs: config.probeTimeoutMs,
-    probeFailuresMax: config.probeFailuresMax,
-    log,
-  });
+  // The coordination runs in the agent's worker stack; this process drives it and runs the processes.
+  const link = new JobsComponentLink(ctx);
+  const worker = new JobWorker({ facts: localNodeFacts(ctx.nodeId), link, call, runner: { killGraceMs: config.killGraceMs }, groupsChanged: (pids) => orphans.record(pids), log });
+  const coordinator = new JobCoordinator({ selfId: ctx.nodeId, link, call, log });
   // Runs on every exit, process.exit included (the runner's exit when its channel closes).
   process.on('exit', () => worker.killAll());
-  return { coordinator, worker, services: jobsServices(coordinator, worker) };
+  return { link, coordinator, worker, services: jobsServices(coordinator, (body, from) => link.events(body, from)) };
 }
 
 const services = Object.fromEntries(
@@ -105,10 +117,12 @@ const services = Object.fromEntries(
 
 export default defineComponent({
   init(ctx) {
-    running = create(ctx, parseJobsConfig(ctx.config));
+    config = parseJobsConfig(ctx.config);
+    running = create(ctx, config);
   },
-  start() {
-    current().coordinator.start();
+  async start() {
+    // The agent's coordination takes these once per agent run; a restarted component's open tells it the processes it ran are gone.
+    await current().link.open(jobsOpenOptions({ probeIntervalMs: config!.probeIntervalMs, probeFailuresMax: config!.probeFailuresMax }));
   },
   async stop() {
     const { coordinator, worker } = current();
@@ -118,12 +132,6 @@ export default defineComponent({
   configure(config) {
     // Checked so a bad one is refused; applied at the next start (the timers are fixed per process).
     parseJobsConfig(config);
-  },
-  membership(peers) {
-    const { coordinator, worker } = current();
-    const live = new Set(peers.map((p) => p.id));
-    coordinator.membership(live);
-    worker.membership(live);
   },
   status() {
     const { coordinator, worker } = current();

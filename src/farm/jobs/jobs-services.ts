@@ -1,13 +1,9 @@
-import { JobCoordinator } from './job-coordinator.js';
-import { JobWorker } from './job-worker.js';
-import { isCoordinatorBound, jobMessageOf } from '../../core/jobs/job-message.js';
-import { JobsError } from './jobs-error.js';
+import type { JobCoordinator } from './job-coordinator.js';
 import {
   kAddBodySchema,
   kCreateBodySchema,
   kJobsServices,
   kListBodySchema,
-  kMessageBodySchema,
   kOutputBodySchema,
   kShowBodySchema,
   kSignalBodySchema,
@@ -19,14 +15,15 @@ import {
 
 /**
  * The jobs services of one node as handlers: each checks its body against its schema
- * (jobs-wire.ts) and calls the coordinator or the worker. The jobs component serves
- * these over the farm RPC; tests serve them over an in-memory router, so both run the
- * same code from the body on.
+ * (jobs-wire.ts) and calls the coordinator; jobs.events hands the agent's events to
+ * `events` (the component's JobsComponentLink). The jobs component serves these over the
+ * farm RPC; tests serve them over an in-memory router, so both run the same code from
+ * the body on.
  */
 export type JobsServiceHandler = (body: unknown, from: { readonly node: string }) => unknown;
 export type JobsServiceName = (typeof kJobsServices)[keyof typeof kJobsServices];
 
-export function jobsServices(coordinator: JobCoordinator, worker: JobWorker): Record<JobsServiceName, JobsServiceHandler> {
+export function jobsServices(coordinator: JobCoordinator, events: (body: unknown, from: string) => void): Record<JobsServiceName, JobsServiceHandler> {
   const s = kJobsServices;
   return {
     [s.create]: (body) => {
@@ -58,12 +55,8 @@ export function jobsServices(coordinator: JobCoordinator, worker: JobWorker): Re
       const b = parseBody(s.watch, kWatchBodySchema, body);
       return coordinator.watch(b.jobId, b.after, b.timeoutMs);
     },
-    [s.message]: (body, from) => {
-      const message = jobMessageOf(parseBody(s.message, kMessageBodySchema, body).message);
-      if (message === null) throw new JobsError('GALAXY_JOBS_INVALID', `${s.message}: the body carries no job coordination message`);
-      // Each message goes to the core that takes it: the coordinator the answers, the runner the rest.
-      if (isCoordinatorBound(message)) coordinator.receive(from.node, message);
-      else worker.receive(from.node, message);
+    [s.events]: (body, from) => {
+      events(body, from.node);
       return {};
     },
     [s.output]: (body, from) => {

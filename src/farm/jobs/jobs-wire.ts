@@ -20,19 +20,21 @@ import { describeZodError } from '../../surface/api/zod-issues.js';
  *   jobs.wait    {jobId, timeoutMs?}           -> JobWaitView    (long-poll until finished)
  *   jobs.watch   {jobId, after?, timeoutMs?}   -> JobWatchView   (long-poll for new output)
  *
- * Node services, between a coordinator and the nodes running its processes:
- *   jobs.message    either way            {message}                       -> {}
- *     one message of the coordination cores (src/core/jobs/job-message.ts: start,
- *     started, start-failed, end, end-ack, probe, probe-answer, terminate, signal),
- *     answered by another message, never by the RPC's answer: the cores resend what
- *     they need answered. A start's command is the process spec as JSON. The RPC
- *     carries them rather than the messenger's jobs-coordination datagrams because a
- *     start may carry a spec of up to kCommandLengthMax characters (a whole script).
+ * Node service, from the nodes running a coordinator's processes:
  *   jobs.output     node -> coordinator   {jobId, index, stdout, stderr}  -> {}
+ *     output is data, not coordination: the coordination's own messages (start, end,
+ *     probe, ...) travel in the agent's worker stack, on the messenger's
+ *     jobs-coordination channel (a start too big for a datagram as a stream frame).
+ *
+ * Agent service, from this node's agent only (jobs-component-link.ts):
+ *   jobs.events     {events}   -> {}   the job coordination's events, in order
  *
  * Every body is checked on arrival (strict schemas): it came from another process, and
  * possibly another node.
  */
+/** The service the agent delivers the job coordination's events to (jobs-component-link.ts). */
+export const kJobsEventsService = 'jobs.events';
+
 export const kJobsServices = {
   create: 'jobs.create',
   add: 'jobs.add',
@@ -42,7 +44,7 @@ export const kJobsServices = {
   stop: 'jobs.stop',
   wait: 'jobs.wait',
   watch: 'jobs.watch',
-  message: 'jobs.message',
+  events: 'jobs.events',
   output: 'jobs.output',
 } as const;
 
@@ -64,8 +66,6 @@ export const kStopBodySchema = z.object({ jobId: kJobIdSchema }).strict();
 export const kWaitBodySchema = z.object({ jobId: kJobIdSchema, timeoutMs: kWaitTimeoutSchema.optional() }).strict();
 export const kWatchBodySchema = z.object({ jobId: kJobIdSchema, after: z.number().int().min(0).optional(), timeoutMs: kWaitTimeoutSchema.optional() }).strict();
 
-/** The message is checked by the cores' codec (jobMessageOf), which bounds every list in it. */
-export const kMessageBodySchema = z.object({ message: z.unknown() }).strict();
 export const kOutputBodySchema = z
   .object({
     jobId: kJobIdSchema,

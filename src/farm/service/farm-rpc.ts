@@ -92,7 +92,7 @@ export class FarmRpc {
   }
 
   /**
-   * Registers the handler of a service ("events.post", "jobs.message", ...). A name that
+   * Registers the handler of a service ("events.post", "jobs.output", ...). A name that
    * is taken already is refused (RpcError GALAXY_RPC_SERVICE_TAKEN), never replaced: a
    * second registration is either a bug or a component trying to take over a service
    * of the farm (install.apply), and either way the first owner keeps it. An owner that

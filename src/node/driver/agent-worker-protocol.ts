@@ -95,7 +95,7 @@ export type AgentWorkerRequest =
   | { readonly type: 'jobs-command'; readonly requestId: number; readonly command: JobsCommand };
 
 /** The stack commands of job coordination that cross from the main thread. */
-export type JobsCommand = Extract<StackCommand, { readonly type: 'create-job' | 'add-job' | 'stop-job' | 'signal-job' | 'launched' | 'launch-failed' | 'exited' }>;
+export type JobsCommand = Extract<StackCommand, { readonly type: 'create-job' | 'add-job' | 'stop-job' | 'signal-job' | 'launched' | 'launch-failed' | 'exited' | 'host-restarted' }>;
 
 /** The stack events of job coordination that cross to the main thread: the coordinator's process events, and what the host must run, terminate or signal. */
 export type JobsStackEvent = Extract<StackEvent, { readonly layer: 'jobs' | 'run' | 'terminate' | 'signal' }>;

@@ -8,12 +8,10 @@ import type { JobsCommand, JobsStackEvent } from './agent-worker-protocol.js';
  * runner's host answers (launched, launch-failed, exited) in, and gets the stack's jobs
  * events out: the coordinator's process events, and the processes this node must run,
  * terminate or signal. AgentHost implements it over the worker protocol, as it does
- * FmidbLink.
- *
- * Not used by the agent yet: its job coordination still runs in the jobs component's
- * process over the farm RPC. Moving it needs a channel from the main thread to that
- * process (the component host and SDK) and JobCoordinator/JobWorker rewritten as
- * drivers of this link (issue 13).
+ * FmidbLink; InProcessJobs (in-process-jobs.ts) over the same composition in this
+ * thread, for nodes without a worker stack (tests); the jobs component's
+ * JobsComponentLink (farm/jobs/jobs-component-link.ts) over its agent's AgentHost. The
+ * jobs service's JobCoordinator and JobWorker drive whichever they are given.
  */
 export interface JobsLink {
   /** Opens job coordination in the stack (once); launches are always confirmed by the host. */

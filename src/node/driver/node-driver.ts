@@ -51,9 +51,9 @@ import { formatNodeId, parseWireAddress } from '../../core/wire/message.js';
  * the stack on a 'jobs-open' request; job commands come in as 'jobs-command' requests,
  * each answered after the events it made, and the jobs events (process events, and the
  * processes the host must run, terminate or signal) go up in one 'jobs' report per
- * wake-up. The host confirms each launch (runner.confirmLaunches). The agent's main
- * thread does not open it yet: its job coordination still runs in the jobs component's
- * process over the farm RPC (issue 13; see ARCHITECTURE.md).
+ * wake-up. The host confirms each launch (runner.confirmLaunches). The agent opens it
+ * when its jobs component first starts (farm/jobs/jobs-component-link.ts): the main
+ * thread's AgentHost relays the component's commands and the stack's events.
  *
  * The driver owns no thread: whoever constructs it decides where it runs (the agent's
  * worker builds one from its workerData and plugs its parent port in as `report`, a test

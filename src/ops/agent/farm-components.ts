@@ -13,6 +13,8 @@ import { kEventsComponent } from '../../farm/events/events-component.js';
 import type { ComponentHost, ComponentLifecycleEvent } from '../../farm/components/host/component-host.js';
 import { connectComponentRpc, type ComponentRpcBridge, type ComponentRpcFarm } from '../../farm/components/host/component-rpc-bridge.js';
 import { kJobsComponent } from '../../farm/jobs/jobs-component.js';
+import { JobsComponentPort } from '../../farm/jobs/jobs-component-link.js';
+import { kJobsEventsService } from '../../farm/jobs/jobs-wire.js';
 import { kScriptsComponent } from '../../farm/jobs/scripts/scripts-component.js';
 import { kBytesCodec } from '../../core/messenger/channel-codec.js';
 import type { MessengerChannel } from '../../node/messenger/messenger-channel.js';
@@ -98,6 +100,8 @@ type ConfigFile = z.infer<typeof kConfigFileSchema>;
 type FarmComponentName = keyof ConfigFile;
 const kSpecs = [kEventsComponent, kJobsComponent, kScriptsComponent] as const;
 
+/** How long the jobs component may take to accept a batch of job events, ms. */
+const kJobsDeliverTimeoutMs = 10_000;
 /** Stored events handed to the API stream per farm.publish at most (the publisher sends 100). */
 const kPublishEventsMax = 1000;
 const kResolveBodySchema = z.union([
@@ -127,6 +131,8 @@ export class FarmComponents {
   private readonly counters = { appChunksUnclaimed: 0, configWriteFailures: 0 };
 
   private readonly specs: ReadonlyArray<(typeof kSpecs)[number]>;
+  /** The jobs component's way to the job coordination in the agent's worker stack; null without the jobs component. */
+  private readonly jobsPort: JobsComponentPort | null;
 
   /** Adds the components (stopped) and connects them; throws when the configuration file is unreadable. */
   constructor(private readonly options: FarmComponentsOptions) {
@@ -144,6 +150,14 @@ export class FarmComponents {
       const config = { ...(this.fileConfig[spec.name as FarmComponentName] ?? {}), ...(spec === kEventsComponent ? { management } : {}) };
       this.host.add({ ...spec, config });
     }
+    this.jobsPort = this.specs.includes(kJobsComponent)
+      ? new JobsComponentPort({
+          link: this.service.host,
+          component: kJobsComponent.name,
+          deliver: (body) => this.host.request(kJobsComponent.name, kJobsEventsService, this.selfId, body, kJobsDeliverTimeoutMs),
+          log: (level, message) => this.logger[level]({ component: kJobsComponent.name }, message),
+        })
+      : null;
     this.bridge = connectComponentRpc(this.host, this.farmPort());
     this.forwarder = new EventForwarder((service, body, timeoutMs) => this.host.request(kEventsComponent.name, service, this.selfId, body, timeoutMs), this.logger);
     this.host.on('component', (event) => this.onLifecycle(event));
@@ -271,6 +285,7 @@ export class FarmComponents {
       await this.install?.close().catch((error: Error) => this.logger.warn({ error: error.message }, 'install service close failed'));
       await Promise.all(this.specs.map((spec) => this.host.stop(spec.name).catch(() => undefined)));
       this.forwarder.close();
+      this.jobsPort?.close();
       this.bridge();
     })();
     return this.closing;
@@ -282,7 +297,7 @@ export class FarmComponents {
     const rpc = this.service.rpc;
     return {
       selfId: this.selfId,
-      call: (node, service, body, timeoutMs) => (node === this.selfId ? this.serveLocal(service, body) : this.callMember(node, service, body, timeoutMs)),
+      call: (node, service, body, timeoutMs, caller) => (node === this.selfId ? this.serveLocal(service, body, caller) : this.callMember(node, service, body, timeoutMs)),
       handle: (service, handler) => rpc.handle(service, (from, body) => handler(from, body)),
       unhandle: (service) => rpc.unhandle(service),
     };
@@ -295,7 +310,8 @@ export class FarmComponents {
   }
 
   /** This node's farm.* services; any other service here has no local component serving it. */
-  private async serveLocal(service: string, body: unknown): Promise<unknown> {
+  private async serveLocal(service: string, body: unknown, caller?: string): Promise<unknown> {
+    if (this.jobsPort?.serves(service)) return this.jobsPort.serve(service, body, caller);
     switch (service) {
       case 'farm.members':
         return this.service.members();
@@ -333,6 +349,7 @@ export class FarmComponents {
 
   private onLifecycle(event: ComponentLifecycleEvent): void {
     if (event.name === kEventsComponent.name && event.type === 'started') this.forwarder.resume();
+    if (event.name === kJobsComponent.name && (event.type === 'crashed' || event.type === 'failed' || event.type === 'stopped')) this.jobsPort?.componentGone();
     if (event.type === 'crashed' || event.type === 'failed') {
       this.forwarder.post({
         type: `component.${event.type}`,

@@ -14,8 +14,10 @@ export interface ComponentRpcFarm {
    * Calls `service` on the node `node`. Must also serve `node === selfId` for the
    * services no local component serves, without the network: the farm service's own
    * (farm.members, farm.resolve, farm.values, ...). Rejects with an Error carrying `code`.
+   * `caller` names the local component that calls (the farm's own services may be one
+   * component's alone).
    */
-  call(node: string, service: string, body: unknown, timeoutMs: number): Promise<unknown>;
+  call(node: string, service: string, body: unknown, timeoutMs: number, caller?: string): Promise<unknown>;
   /** Makes `service` reachable from other nodes (FarmRpc.handle). */
   handle(service: string, handler: (from: { id: string }, body: unknown) => Promise<unknown>): void;
   /** Withdraws it (FarmRpc.unhandle); without it, a withdrawn service answers GALAXY_RPC_NOT_RUNNING instead of GALAXY_RPC_UNKNOWN_SERVICE. */
@@ -72,11 +74,11 @@ export function connectComponentRpc(host: ComponentHost, farm: ComponentRpcFarm,
   const servers = new Map<string, string>();
   const counters: ComponentRpcBridgeCounters = { servicesRefused: 0, servicesShadowed: 0 };
 
-  const onCall = (_name: string, call: ComponentRpcCall, reply: ComponentRpcReply): void => {
+  const onCall = (name: string, call: ComponentRpcCall, reply: ComponentRpcReply): void => {
     const local = call.node === farm.selfId ? servers.get(call.service) : undefined;
     let answer: Promise<unknown>;
     try {
-      answer = local !== undefined ? host.request(local, call.service, farm.selfId, call.body, call.timeoutMs) : farm.call(call.node, call.service, call.body, call.timeoutMs);
+      answer = local !== undefined ? host.request(local, call.service, farm.selfId, call.body, call.timeoutMs) : farm.call(call.node, call.service, call.body, call.timeoutMs, name);
     } catch (error) {
       answer = Promise.reject(error as Error);
     }

@@ -8,8 +8,9 @@ const kMiB = 1024 * kKiB;
 
 /**
  * Characters of a script. It travels inside an API body (64 KiB by default, JSON
- * escaped), in every job start message (jobs.message), and as one `bash -c` argument (Linux refuses
- * single arguments beyond 128 KiB): 32 Ki characters fit all three.
+ * escaped), in every job start message (a stream frame of the jobs-coordination
+ * channel), and as one `bash -c` argument (Linux refuses single arguments beyond
+ * 128 KiB): 32 Ki characters fit all three.
  */
 export const kScriptCharsMax = 32 * kKiB;
 /** Phases of one script: a rollout has a handful (prepare, switch, verify), not dozens. */
