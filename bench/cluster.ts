@@ -24,7 +24,8 @@
  * Corosync CPG's figures (issue 17, measured on these machines) are printed beside ours.
  * GALAXY_CLUSTER_COMPARE=1 times a twin cluster without learners on the same kills (see crash()).
  * Writes bench/results/cluster.json. Options: GALAXY_CLUSTER_RUNS (20), GALAXY_CLUSTER_BIG_RUNS (10, at 16 members),
- * GALAXY_CLUSTER_SIZES ("3,5,16"), GALAXY_CLUSTER_LEAVE_RUNS (the same as runs).
+ * GALAXY_CLUSTER_SIZES ("3,5,16"), GALAXY_CLUSTER_LEAVE_RUNS (the same as runs),
+ * GALAXY_CLUSTER_OUT (the result file's name under bench/results/).
  * The machine is shared: the load average is recorded beside the figures.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -122,6 +123,8 @@ function countSources(sources: readonly (string | null)[]): Record<string, numbe
 }
 
 interface CrashRun {
+  /** ms from the kill to the victim's exit as its parent saw it. */
+  readonly exitedMs: number;
   readonly first: number;
   readonly median: number;
   readonly every: number;
@@ -175,6 +178,8 @@ async function crash(farm: RigNode[], size: number): Promise<CrashResult> {
     }
     const t0 = Date.now();
     await signal(victim, 'SIGKILL');
+    // When this process saw the victim exit (waitpid): the kernel tears a killed process down in its own CPU time, and closes its sockets (the source of ICMP and closed-connection evidence) only near the end; on a loaded machine that takes tens to hundreds of ms.
+    const exitedMs = Date.now() - t0;
     await Promise.all(clusters.map(async ({ name }, i) => {
       try {
         await viewIs(survivors, name, survivors.map((m) => m.id), `installs ${name} without the victim`);
@@ -183,6 +188,7 @@ async function crash(farm: RigNode[], size: number): Promise<CrashResult> {
         const evidence = traces.map((t) => t.evidenceMs).filter((t): t is number => t !== null).sort((a, b) => a - b);
         const blocked = traces.map((t) => t.blockedMs).filter((t): t is number => t !== null).sort((a, b) => a - b);
         const row: CrashRun = {
+          exitedMs,
           first: times[0]!,
           median: times[Math.floor((times.length - 1) / 2)]!,
           every: times[times.length - 1]!,
@@ -192,7 +198,7 @@ async function crash(farm: RigNode[], size: number): Promise<CrashResult> {
         };
         perRun[i]!.push(row);
         every[i]!.push(row.every);
-        console.log(`  ${name} run ${run + 1}/${count}: first ${row.first} ms, median ${row.median} ms, every survivor ${row.every} ms; evidence first/median/last ${row.evidence.first}/${row.evidence.median}/${row.evidence.last} ms (${Object.entries(row.evidence.bySource).map(([k, v]) => `${v} ${k}`).join(', ')}; ${row.evidence.survivorsWithout} without), frozen first/last ${row.blocked.first}/${row.blocked.last} ms (load ${loadavg()[0]!.toFixed(1)})`);
+        console.log(`  ${name} run ${run + 1}/${count}: victim exited ${exitedMs} ms; first ${row.first} ms, median ${row.median} ms, every survivor ${row.every} ms; evidence first/median/last ${row.evidence.first}/${row.evidence.median}/${row.evidence.last} ms (${Object.entries(row.evidence.bySource).map(([k, v]) => `${v} ${k}`).join(', ')}; ${row.evidence.survivorsWithout} without), frozen first/last ${row.blocked.first}/${row.blocked.last} ms (load ${loadavg()[0]!.toFixed(1)})`);
       } catch (error) {
         failed[i]!++;
         console.log(`  ${name} run ${run + 1}/${count}: MISSED (${(error as Error).message})`);
@@ -295,8 +301,8 @@ async function main(): Promise<void> {
     console.log(`  ${size} members: median ${result.figures.medianMs} ms, worst ${result.figures.worstMs} ms to a new view at every survivor (Corosync CPG defaults: ${size === 3 ? '7400 ms' : size === 5 ? '10700 ms' : 'not measured'}, tightest 2200 ms)`);
   }
   if (crashOnly) {
-    save({ ...partial, partial: false, crashOnly: true, sizes, farmSize: biggest, loadavgBefore: loadBefore, loadavgAfter: loadavg(), corosyncCpg: kCorosync }, 'cluster-crash.json');
-    console.log('wrote bench/results/cluster-crash.json');
+    save({ ...partial, partial: false, crashOnly: true, sizes, farmSize: biggest, loadavgBefore: loadBefore, loadavgAfter: loadavg(), corosyncCpg: kCorosync });
+    console.log(`wrote bench/results/${process.env['GALAXY_CLUSTER_OUT'] ?? 'cluster-crash.json'}`);
     return;
   }
   console.log('graceful leave of one member of 5:');
@@ -328,7 +334,7 @@ async function main(): Promise<void> {
 }
 
 /** Writes the figures so far (a later section that fails keeps the earlier ones). */
-function save(result: unknown, file = crashOnly ? 'cluster-crash.json' : 'cluster.json'): void {
+function save(result: unknown, file = process.env['GALAXY_CLUSTER_OUT'] ?? (crashOnly ? 'cluster-crash.json' : 'cluster.json')): void {
   const dir = join(packageRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, file), `${JSON.stringify(result, null, 2)}\n`);
