@@ -153,10 +153,13 @@ async function crash(farm: RigNode[], size: number): Promise<CrashResult> {
   const members = farm.slice(0, size);
   const clusters = [{ name: `crash${size}`, tuning: tuningFor(size) }, ...(compare ? [{ name: `crash${size}-nolearn`, tuning: { ...tuningFor(size), learnFromAcceptors: false } }] : [])];
   for (const c of clusters) {
-    const created = await api(members[0]!, 'POST', '/v1/clusters', { name: c.name, nodes: members.map((m) => m.id), tuning: c.tuning });
-    if (created.status !== 201) throw new Error(`create ${c.name}: ${JSON.stringify(created.json)}`);
+    // An agent of a 64-agent farm on two CPUs may drop the API connection (undici: other side closed): asked again, the definition either exists (409) or is written now.
+    const created = await eventually(`create ${c.name}`, () => api(members[0]!, 'POST', '/v1/clusters', { name: c.name, nodes: members.map((m) => m.id), tuning: c.tuning }), 60_000, 1_000);
+    if (created.status !== 201 && created.status !== 409) throw new Error(`create ${c.name}: ${JSON.stringify(created.json)}`);
   }
-  for (const c of clusters) await viewIs(members, c.name, members.map((m) => m.id), `forms ${c.name}`, kFormTimeoutMs);
+  // A definition reaches 64 agents through the FMIDB's gossip, and 64 promises come in, on a machine loaded many times over: 3 s per member.
+  const formMs = Math.max(kFormTimeoutMs, size * 3_000);
+  for (const c of clusters) await viewIs(members, c.name, members.map((m) => m.id), `forms ${c.name}`, formMs);
   const every = clusters.map(() => [] as number[]);
   const perRun = clusters.map(() => [] as CrashRun[]);
   const failed = clusters.map(() => 0);
@@ -174,7 +177,7 @@ async function crash(farm: RigNode[], size: number): Promise<CrashResult> {
     if (!whole.every(Boolean)) {
       unsettled++;
       console.log(`  run ${run + 1}/${count}: the view was not whole after the pause (a member was cut out meanwhile); waiting for it before the kill`);
-      for (const { name } of clusters) await viewIs(members, name, members.map((m) => m.id), `is whole again before run ${run + 1}`, kFormTimeoutMs);
+      for (const { name } of clusters) await viewIs(members, name, members.map((m) => m.id), `is whole again before run ${run + 1}`, formMs);
     }
     const t0 = Date.now();
     await signal(victim, 'SIGKILL');
@@ -214,7 +217,7 @@ async function crash(farm: RigNode[], size: number): Promise<CrashResult> {
       }
     }));
     await restartNode(victim);
-    for (const { name } of clusters) await viewIs(members, name, members.map((m) => m.id), `readmits the restarted member into ${name}`, kFormTimeoutMs);
+    for (const { name } of clusters) await viewIs(members, name, members.map((m) => m.id), `readmits the restarted member into ${name}`, formMs);
     await allAlive(members, farm.length, Math.max(60_000, farm.length * 2_000));
   }
   for (const { name } of clusters) await api(members[0]!, 'DELETE', `/v1/clusters/${name}`);
