@@ -72,12 +72,21 @@ async function answering(node: RigNode): Promise<void> {
   }, kAnswerTimeoutMs, 50);
 }
 
-/** Starts `count` agents (the first is every other's seed) and waits until each sees all alive. */
-export async function startFarm(count: number): Promise<RigNode[]> {
+/**
+ * Starts `count` agents (the first is every other's seed) and waits until each sees all
+ * alive. `batch` staggers the boots: at most that many start at once, the next batch
+ * once the previous ones answer on their APIs (64 agents booting together on two CPUs
+ * starve each other past the farm's timeouts).
+ */
+export async function startFarm(count: number, batch = count): Promise<RigNode[]> {
   const first = await startNode([]);
-  const rest = await Promise.all(Array.from({ length: count - 1 }, () => startNode([first.address])));
+  const rest: RigNode[] = [];
+  for (let started = 1; started < count; started += batch) {
+    const n = Math.min(batch, count - started);
+    rest.push(...(await Promise.all(Array.from({ length: n }, () => startNode([first.address])))));
+  }
   const nodes = [first, ...rest];
-  await allAlive(nodes, nodes.length);
+  await allAlive(nodes, nodes.length, Math.max(60_000, count * 2_000));
   return nodes;
 }
 

@@ -24,7 +24,8 @@
  * Corosync CPG's figures (issue 17, measured on these machines) are printed beside ours.
  * GALAXY_CLUSTER_COMPARE=1 times a twin cluster without learners on the same kills (see crash()).
  * Writes bench/results/cluster.json. Options: GALAXY_CLUSTER_RUNS (20), GALAXY_CLUSTER_BIG_RUNS (10, at 16 members),
- * GALAXY_CLUSTER_SIZES ("3,5,16"), GALAXY_CLUSTER_LEAVE_RUNS (the same as runs).
+ * GALAXY_CLUSTER_SIZES ("3,5,16"), GALAXY_CLUSTER_LEAVE_RUNS (the same as runs),
+ * GALAXY_CLUSTER_OUT (the result file's name under bench/results/).
  * The machine is shared: the load average is recorded beside the figures.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -39,6 +40,17 @@ const runs = Number(process.env['GALAXY_CLUSTER_RUNS'] ?? 20);
 const bigRuns = Number(process.env['GALAXY_CLUSTER_BIG_RUNS'] ?? 10);
 const sizes = (process.env['GALAXY_CLUSTER_SIZES'] ?? '3,5,16').split(',').map(Number);
 const leaveRuns = Number(process.env['GALAXY_CLUSTER_LEAVE_RUNS'] ?? runs);
+/** Agents booted at once (GALAXY_CLUSTER_BOOT_BATCH, 8): 64 booting together starve each other on two CPUs. */
+const bootBatch = Number(process.env['GALAXY_CLUSTER_BOOT_BATCH'] ?? 8);
+/**
+ * The tuning of clusters of 32 members and more (GALAXY_CLUSTER_BIG_TUNING, JSON; the
+ * defaults when unset). A cluster of 64 at the default heartbeat (50 ms to each of 63
+ * members, sealed, through each agent's worker) is 80,000 datagrams a second on one
+ * machine; the crash figures with evidence do not depend on the heartbeat (the
+ * evidence starts the change), the silent-crash ones do. The result file records it.
+ */
+const bigTuning = JSON.parse(process.env['GALAXY_CLUSTER_BIG_TUNING'] ?? '{}') as Record<string, unknown>;
+const tuningFor = (size: number): Record<string, unknown> => (size >= 32 ? bigTuning : {});
 /** GALAXY_CLUSTER_ONLY=crash runs the crash sections alone (a trace of one size; the leave and join rows are not rewritten). */
 const crashOnly = process.env['GALAXY_CLUSTER_ONLY'] === 'crash';
 const kViewTimeoutMs = 20_000;
@@ -68,13 +80,21 @@ async function views(node: RigNode, name: string): Promise<ClusterViews> {
   return (await api<ClusterViews>(node, 'GET', `/v1/clusters/${name}/views`)).json;
 }
 
+/**
+ * The poll period of a wait over `n` agents: 10 ms per agent polled (at least 20 ms). The
+ * figures are the agents' own install stamps, so polling slower loses nothing; polling
+ * 16 agents every 20 ms was 800 API requests a second served by the agents while they
+ * ran the view change being timed.
+ */
+const pollMs = (n: number): number => Math.max(20, 10 * n);
+
 /** Waits until every node's current view of `name` holds exactly `ids` (node ids). */
 async function viewIs(nodes: readonly RigNode[], name: string, ids: readonly string[], what: string, timeoutMs = kViewTimeoutMs): Promise<void> {
   const want = ids.slice().sort().join();
   await Promise.all(nodes.map((n) => eventually(`${n.id} ${what}`, async () => {
     const s = await summary(n, name);
     return s.here?.status === 'member' && s.here.view?.members.map((m) => m.nodeId).sort().join() === want ? true : undefined;
-  }, timeoutMs, 20)));
+  }, timeoutMs, pollMs(nodes.length))));
 }
 
 /** The wall-clock install time of the first view after `sinceMs` whose members satisfy `ok`, at `node`. */
@@ -86,20 +106,29 @@ async function installedAt(node: RigNode, name: string, sinceMs: number, ok: (id
 }
 
 /** One survivor's trace of a crash run, in ms after the kill: the farm's evidence reaching its cluster service, its freeze (the prepare), its install of the view without the victim. */
-async function trace(node: RigNode, name: string, t0: number, victim: string): Promise<{ evidenceMs: number | null; blockedMs: number | null; installMs: number }> {
+async function trace(node: RigNode, name: string, t0: number, victim: string): Promise<{ evidenceMs: number | null; evidenceSource: string | null; blockedMs: number | null; installMs: number }> {
   const v = await views(node, name);
   const view = v.views.find((x) => x.installedAtMs >= t0 && !x.members.some((m) => m.nodeId === victim));
   if (view === undefined) throw new Error(`${node.id} recorded no view of ${name} without ${victim}`);
   const evidence = v.evidence.find((e) => e.atMs >= t0 && e.nodeId === victim);
   const blocked = v.statuses.find((s) => s.atMs >= t0 && s.status === 'blocked');
-  return { evidenceMs: evidence === undefined ? null : evidence.atMs - t0, blockedMs: blocked === undefined || blocked.atMs > view.installedAtMs ? null : blocked.atMs - t0, installMs: view.installedAtMs - t0 };
+  return { evidenceMs: evidence === undefined ? null : evidence.atMs - t0, evidenceSource: evidence?.source ?? null, blockedMs: blocked === undefined || blocked.atMs > view.installedAtMs ? null : blocked.atMs - t0, installMs: view.installedAtMs - t0 };
+}
+
+/** How many survivors got their first evidence from each source (link-closed, farm-dead, farm-leave). */
+function countSources(sources: readonly (string | null)[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of sources) if (s !== null) out[s] = (out[s] ?? 0) + 1;
+  return out;
 }
 
 interface CrashRun {
+  /** ms from the kill to the victim's exit as its parent saw it. */
+  readonly exitedMs: number;
   readonly first: number;
   readonly median: number;
   readonly every: number;
-  readonly evidence: { readonly first: number | null; readonly median: number | null; readonly last: number | null; readonly survivorsWithout: number };
+  readonly evidence: { readonly first: number | null; readonly median: number | null; readonly last: number | null; readonly survivorsWithout: number; readonly bySource: Readonly<Record<string, number>> };
   readonly blocked: { readonly first: number | null; readonly last: number | null };
 }
 
@@ -122,12 +151,15 @@ interface CrashResult {
 
 async function crash(farm: RigNode[], size: number): Promise<CrashResult> {
   const members = farm.slice(0, size);
-  const clusters = [{ name: `crash${size}`, tuning: {} }, ...(compare ? [{ name: `crash${size}-nolearn`, tuning: { learnFromAcceptors: false } }] : [])];
+  const clusters = [{ name: `crash${size}`, tuning: tuningFor(size) }, ...(compare ? [{ name: `crash${size}-nolearn`, tuning: { ...tuningFor(size), learnFromAcceptors: false } }] : [])];
   for (const c of clusters) {
-    const created = await api(members[0]!, 'POST', '/v1/clusters', { name: c.name, nodes: members.map((m) => m.id), tuning: c.tuning });
-    if (created.status !== 201) throw new Error(`create ${c.name}: ${JSON.stringify(created.json)}`);
+    // An agent of a 64-agent farm on two CPUs may drop the API connection (undici: other side closed): asked again, the definition either exists (409) or is written now.
+    const created = await eventually(`create ${c.name}`, () => api(members[0]!, 'POST', '/v1/clusters', { name: c.name, nodes: members.map((m) => m.id), tuning: c.tuning }), 60_000, 1_000);
+    if (created.status !== 201 && created.status !== 409) throw new Error(`create ${c.name}: ${JSON.stringify(created.json)}`);
   }
-  for (const c of clusters) await viewIs(members, c.name, members.map((m) => m.id), `forms ${c.name}`, kFormTimeoutMs);
+  // A definition reaches 64 agents through the FMIDB's gossip, and 64 promises come in, on a machine loaded many times over: 3 s per member.
+  const formMs = Math.max(kFormTimeoutMs, size * 3_000);
+  for (const c of clusters) await viewIs(members, c.name, members.map((m) => m.id), `forms ${c.name}`, formMs);
   const every = clusters.map(() => [] as number[]);
   const perRun = clusters.map(() => [] as CrashRun[]);
   const failed = clusters.map(() => 0);
@@ -145,10 +177,12 @@ async function crash(farm: RigNode[], size: number): Promise<CrashResult> {
     if (!whole.every(Boolean)) {
       unsettled++;
       console.log(`  run ${run + 1}/${count}: the view was not whole after the pause (a member was cut out meanwhile); waiting for it before the kill`);
-      for (const { name } of clusters) await viewIs(members, name, members.map((m) => m.id), `is whole again before run ${run + 1}`, kFormTimeoutMs);
+      for (const { name } of clusters) await viewIs(members, name, members.map((m) => m.id), `is whole again before run ${run + 1}`, formMs);
     }
     const t0 = Date.now();
     await signal(victim, 'SIGKILL');
+    // When this process saw the victim exit (waitpid): the kernel tears a killed process down in its own CPU time, and closes its sockets (the source of ICMP and closed-connection evidence) only near the end; on a loaded machine that takes tens to hundreds of ms.
+    const exitedMs = Date.now() - t0;
     await Promise.all(clusters.map(async ({ name }, i) => {
       try {
         await viewIs(survivors, name, survivors.map((m) => m.id), `installs ${name} without the victim`);
@@ -157,16 +191,17 @@ async function crash(farm: RigNode[], size: number): Promise<CrashResult> {
         const evidence = traces.map((t) => t.evidenceMs).filter((t): t is number => t !== null).sort((a, b) => a - b);
         const blocked = traces.map((t) => t.blockedMs).filter((t): t is number => t !== null).sort((a, b) => a - b);
         const row: CrashRun = {
+          exitedMs,
           first: times[0]!,
           median: times[Math.floor((times.length - 1) / 2)]!,
           every: times[times.length - 1]!,
-          // Where the time went (ms after the kill): the farm's dead event reaching each survivor's cluster service (before the view at every survivor was read), the prepare freezing each survivor, the install.
-          evidence: { first: evidence[0] ?? null, median: evidence[Math.floor((evidence.length - 1) / 2)] ?? null, last: evidence[evidence.length - 1] ?? null, survivorsWithout: traces.length - evidence.length },
+          // Where the time went (ms after the kill): the first evidence (a closed link, the farm's dead) reaching each survivor's cluster service (before the view at every survivor was read), the prepare freezing each survivor, the install.
+          evidence: { first: evidence[0] ?? null, median: evidence[Math.floor((evidence.length - 1) / 2)] ?? null, last: evidence[evidence.length - 1] ?? null, survivorsWithout: traces.length - evidence.length, bySource: countSources(traces.map((t) => t.evidenceSource)) },
           blocked: { first: blocked[0] ?? null, last: blocked[blocked.length - 1] ?? null },
         };
         perRun[i]!.push(row);
         every[i]!.push(row.every);
-        console.log(`  ${name} run ${run + 1}/${count}: first ${row.first} ms, median ${row.median} ms, every survivor ${row.every} ms; farm dead first/median/last ${row.evidence.first}/${row.evidence.median}/${row.evidence.last} ms (${row.evidence.survivorsWithout} without), frozen first/last ${row.blocked.first}/${row.blocked.last} ms (load ${loadavg()[0]!.toFixed(1)})`);
+        console.log(`  ${name} run ${run + 1}/${count}: victim exited ${exitedMs} ms; first ${row.first} ms, median ${row.median} ms, every survivor ${row.every} ms; evidence first/median/last ${row.evidence.first}/${row.evidence.median}/${row.evidence.last} ms (${Object.entries(row.evidence.bySource).map(([k, v]) => `${v} ${k}`).join(', ')}; ${row.evidence.survivorsWithout} without), frozen first/last ${row.blocked.first}/${row.blocked.last} ms (load ${loadavg()[0]!.toFixed(1)})`);
       } catch (error) {
         failed[i]!++;
         console.log(`  ${name} run ${run + 1}/${count}: MISSED (${(error as Error).message})`);
@@ -182,8 +217,8 @@ async function crash(farm: RigNode[], size: number): Promise<CrashResult> {
       }
     }));
     await restartNode(victim);
-    for (const { name } of clusters) await viewIs(members, name, members.map((m) => m.id), `readmits the restarted member into ${name}`, kFormTimeoutMs);
-    await allAlive(members, farm.length);
+    for (const { name } of clusters) await viewIs(members, name, members.map((m) => m.id), `readmits the restarted member into ${name}`, formMs);
+    await allAlive(members, farm.length, Math.max(60_000, farm.length * 2_000));
   }
   for (const { name } of clusters) await api(members[0]!, 'DELETE', `/v1/clusters/${name}`);
   return {
@@ -256,21 +291,21 @@ async function joinRuns(farm: RigNode[]): Promise<{ fromCoreStart: Figures; from
 async function main(): Promise<void> {
   const biggest = Math.max(...sizes, 5);
   console.log(`starting ${biggest} agents on loopback ...`);
-  const farm = await startFarm(biggest);
+  const farm = await startFarm(biggest, bootBatch);
   const loadBefore = loadavg();
   const crashes: Record<string, unknown> = {};
   const partial: Record<string, unknown> = { real: true, partial: true, crash: crashes };
   for (const size of sizes) {
     console.log(`crash of one member of ${size}:`);
     const result = await crash(farm, size);
-    crashes[String(size)] = { everySurvivor: result.figures, unsettledBeforeKill: result.unsettledBeforeKill, perRun: result.perRun, ...(result.withoutLearners === null ? {} : { withoutLearners: { everySurvivor: result.withoutLearners.figures, perRun: result.withoutLearners.perRun }, medianRatio: round(result.figures.medianMs / result.withoutLearners.figures.medianMs), worstRatio: round(result.figures.worstMs / result.withoutLearners.figures.worstMs) }) };
+    crashes[String(size)] = { tuning: tuningFor(size), everySurvivor: result.figures, unsettledBeforeKill: result.unsettledBeforeKill, perRun: result.perRun, ...(result.withoutLearners === null ? {} : { withoutLearners: { everySurvivor: result.withoutLearners.figures, perRun: result.withoutLearners.perRun }, medianRatio: round(result.figures.medianMs / result.withoutLearners.figures.medianMs), worstRatio: round(result.figures.worstMs / result.withoutLearners.figures.worstMs) }) };
     if (result.withoutLearners !== null) console.log(`  ${size} members without learners (same kills): median ${result.withoutLearners.figures.medianMs} ms, worst ${result.withoutLearners.figures.worstMs} ms; with/without ratio: median ${(result.figures.medianMs / result.withoutLearners.figures.medianMs).toFixed(2)}, worst ${(result.figures.worstMs / result.withoutLearners.figures.worstMs).toFixed(2)}`);
     save(partial);
     console.log(`  ${size} members: median ${result.figures.medianMs} ms, worst ${result.figures.worstMs} ms to a new view at every survivor (Corosync CPG defaults: ${size === 3 ? '7400 ms' : size === 5 ? '10700 ms' : 'not measured'}, tightest 2200 ms)`);
   }
   if (crashOnly) {
-    save({ ...partial, partial: false, crashOnly: true, sizes, loadavgBefore: loadBefore, loadavgAfter: loadavg(), corosyncCpg: kCorosync }, 'cluster-crash.json');
-    console.log('wrote bench/results/cluster-crash.json');
+    save({ ...partial, partial: false, crashOnly: true, sizes, farmSize: biggest, loadavgBefore: loadBefore, loadavgAfter: loadavg(), corosyncCpg: kCorosync });
+    console.log(`wrote bench/results/${process.env['GALAXY_CLUSTER_OUT'] ?? 'cluster-crash.json'}`);
     return;
   }
   console.log('graceful leave of one member of 5:');
@@ -302,7 +337,7 @@ async function main(): Promise<void> {
 }
 
 /** Writes the figures so far (a later section that fails keeps the earlier ones). */
-function save(result: unknown, file = crashOnly ? 'cluster-crash.json' : 'cluster.json'): void {
+function save(result: unknown, file = process.env['GALAXY_CLUSTER_OUT'] ?? (crashOnly ? 'cluster-crash.json' : 'cluster.json')): void {
   const dir = join(packageRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, file), `${JSON.stringify(result, null, 2)}\n`);

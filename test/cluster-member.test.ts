@@ -162,6 +162,25 @@ describe('cluster member transitions', () => {
     });
   }
 
+  for (const leaveOutSlowPromisers of [false, true]) {
+    it(`a promise late by more than a round timeout, from a member still heard, is waited for: the member is not cut out${leaveOutSlowPromisers ? ' (leaveOutSlowPromisers: caught)' : ''}`, () => {
+      const net = form(['a', 'b', 'c', 'd', 'e'], { broken: { leaveOutSlowPromisers } });
+      net.crash('e');
+      net.step('a', { kind: 'suspect', nodeId: 'e' }); // evidence: a coordinates the change at once
+      // d is slow: its promises are lost for 200 ms (more than roundTimeoutMs, 150) while its heartbeats arrive.
+      const slow = (m: ScriptedMessage): boolean => !(m.type === 'promise' && m.from === 'd');
+      net.settle(slow);
+      net.take('a');
+      net.run(200, 5, slow);
+      net.run(300, 5);
+      const views = net.take('a').flatMap((o) => (o.kind === 'viewInstalled' ? [`${o.view.id}:${o.view.members.map((m) => m.nodeId).join(',')}`] : []));
+      // Cut out, d would come back only through a join and one more view change.
+      expect(views[0]).toBe(leaveOutSlowPromisers ? '2:a,b,c' : '2:a,b,c,d');
+      if (!leaveOutSlowPromisers) expect(views).toEqual(['2:a,b,c,d']);
+      expectSafe(net);
+    });
+  }
+
   it('a minority stops and says so, the majority goes on, and the heal merges', () => {
     const ids = ['a', 'b', 'c', 'd', 'e'];
     const net = form(ids);

@@ -30,10 +30,14 @@ export interface RecordedStatus {
   readonly atMs: number;
 }
 
-/** External evidence this node's core was given (a farm `dead` or `leave` event), with its epoch time: why a view changed. */
+/**
+ * External evidence this node's core was given, with its epoch time: why a view changed.
+ * A farm `dead` or `leave` event, or a closed connection to the node whose reconnect was
+ * refused (cluster-links.ts).
+ */
 export interface RecordedEvidence {
   readonly nodeId: string;
-  readonly source: 'farm-dead' | 'farm-leave';
+  readonly source: 'farm-dead' | 'farm-leave' | 'link-closed';
   readonly atMs: number;
 }
 

@@ -20,6 +20,7 @@ import type { ApiEvent, MemberView, MetricFamily } from '../../surface/api/api-b
 import { checkTuning, clusterSubject, decodeDefinition, encodeDefinition, kClusterDefinitionKey, kClusterSubjectPrefix, selectMembers, type ClusterDefinition, type ClusterTuning } from './cluster-definition.js';
 import { ClusterChannelDesk } from './cluster-channel-desk.js';
 import { ClusterIncarnations } from './cluster-incarnations.js';
+import { ClusterLinks } from './cluster-links.js';
 import { checkClusterName, clusterName, kNodeIdPattern } from './cluster-name.js';
 import { aliasHosts, checkNetworks, clusterTrafficKind, routeFor, type ClusterNetworks, type ClusterTrafficKind } from './cluster-networks.js';
 import { ClusterRunner, type RecordedEvidence, type RecordedStatus, type RecordedView, type RunnerOutput } from './cluster-runner.js';
@@ -51,7 +52,10 @@ export const kClusterDatagramBytesMax = kDatagramBytesMax - kSealOverheadBytes -
  *   definition has not replicated here yet) is dropped and counted: the sender's core
  *   retransmits.
  * - Evidence: the farm membership's `dead` and `leave` events become `suspect{nodeId}`
- *   for every core. The transport's ICMP unreachable is read in the agent's worker,
+ *   for every core. So does a closed connection (cluster-links.ts): the service holds
+ *   one idle TCP connection to every peer node it shares a running cluster with, and a
+ *   link that closes and whose reconnect is refused (no process listens there any
+ *   more) is evidence within a round trip of the kill, before the farm's `dead`. The transport's ICMP unreachable is read in the agent's worker,
  *   where membership turns it into a quick `dead` (node-driver.ts): it reaches the cores
  *   that way. A restarted agent takes a new incarnation per cluster
  *   (cluster-incarnations.ts), so it joins as a new member.
@@ -99,6 +103,8 @@ const kFreshMemberMs = 3_000;
 const kFarmDeathsMax = 4096;
 /** How long after `leave` a core still runs (to repeat its leave), beyond its leaveLingerMs. */
 const kLeaveMarginMs = 100;
+/** How often the closed-connection links are matched to the running cores' members besides view changes, ms. */
+const kLinksRefreshMs = 1000;
 
 export interface ClusterInput {
   readonly nodes?: readonly string[];
@@ -185,6 +191,9 @@ export class ClusterService {
   /** Members the messenger was given alias hosts for (updateAliases). */
   private aliased = new Set<string>();
   private unsubscribe: (() => void) | null = null;
+  /** Closed-connection evidence: a link to every peer sharing a running cluster (cluster-links.ts). */
+  private readonly links: ClusterLinks;
+  private linksRefreshedMs = -Infinity;
   /** The channels of the clusters this node is in, as the API uses them (issue 18, item 3; cluster-channel-desk.ts). */
   readonly channels = new ClusterChannelDesk({ runnerOf: (cluster) => this.runnerOf(cluster), step: (cluster, inputs) => this.stepChannels(cluster, inputs) });
 
@@ -192,6 +201,7 @@ export class ClusterService {
     this.options = options;
     this.incarnations = new ClusterIncarnations(options.stateFile);
     this.timer = new DeadlineTimer(kTickMsMin, () => this.onWake());
+    this.links = new ClusterLinks((nodeId) => this.linkGone(nodeId), () => performance.now());
   }
 
   start(): void {
@@ -221,6 +231,40 @@ export class ClusterService {
       this.counters.suspects++;
       this.apply(slot, slot.runner.suspect(event.id, event.type === 'dead' ? 'farm-dead' : 'farm-leave', Date.now()));
     }
+  }
+
+  /**
+   * A link to `nodeId` closed and nothing listens on its port any more: every core with
+   * it in its view suspects it now (the same input as the farm's `dead`). A process
+   * that really died sends nothing more, so this is first-hand news of the incarnation
+   * in the view, unlike a farm `dead` that may be about an earlier life.
+   */
+  private linkGone(nodeId: string): void {
+    if (this.closed) return;
+    for (const slot of this.slots.values()) {
+      if (slot.stopped) continue;
+      if (!(slot.runner.core.currentView()?.members.some((m) => m.nodeId === nodeId) ?? false)) continue;
+      this.counters.suspects++;
+      this.apply(slot, slot.runner.suspect(nodeId, 'link-closed', Date.now()));
+    }
+  }
+
+  /** Links every peer node in a running core's view or definition (by its farm address), and no other. */
+  private refreshLinks(): void {
+    if (this.closed) return;
+    this.linksRefreshedMs = performance.now();
+    const wanted = new Set<string>();
+    for (const slot of this.slots.values()) {
+      if (slot.stopped) continue;
+      for (const m of slot.runner.core.currentView()?.members ?? []) wanted.add(m.nodeId);
+      for (const id of slot.runner.definition) wanted.add(id);
+    }
+    wanted.delete(this.options.selfId);
+    const peers = new Map<string, string>();
+    if (wanted.size > 0) {
+      for (const m of this.options.members()) if (wanted.has(m.id) && !m.self) peers.set(m.id, m.address);
+    }
+    this.links.update(peers);
   }
 
   /**
@@ -345,6 +389,8 @@ export class ClusterService {
       { name: 'galaxy_cluster_messages_total', help: 'Cluster envelopes by direction', type: 'counter', samples: [{ labels: { direction: 'sent' }, value: this.counters.sent }, { labels: { direction: 'received' }, value: this.counters.received }] },
       { name: 'galaxy_cluster_routed_total', help: 'Cluster envelopes sent to a member\'s selected network address rather than its farm address (profile networks)', type: 'counter', samples: [{ value: this.counters.sentRouted }] },
       ...this.channelMetrics(),
+      { name: 'galaxy_cluster_links', help: 'Peers this node holds a closed-connection link to (cluster-links.ts)', type: 'gauge', samples: [{ value: this.links.peers().size }] },
+      { name: 'galaxy_cluster_link_events_total', help: 'Closed-connection links by event: opened, lost, refused connects, and peers found gone (evidence)', type: 'counter', samples: Object.entries(this.links.counters).map(([event, value]) => ({ labels: { event }, value })) },
       { name: 'galaxy_cluster_dropped_total', help: 'Cluster envelopes dropped, by reason', type: 'counter', samples: [{ labels: { reason: 'malformed' }, value: this.counters.receivedMalformed }, { labels: { reason: 'no-core' }, value: this.counters.receivedNoCore }, { labels: { reason: 'send-failed' }, value: this.counters.sendFailures }] },
     ];
   }
@@ -364,6 +410,7 @@ export class ClusterService {
     if (this.closed) return;
     for (const slot of this.slots.values()) if (!slot.stopped && slot.runner.leavingSinceMs === null) this.apply(slot, slot.runner.step({ kind: 'leave' }, Date.now()));
     this.closed = true;
+    this.links.close();
     this.channels.close();
     this.timer.stop();
     this.unsubscribe?.();
@@ -382,6 +429,8 @@ export class ClusterService {
 
   private reconcile(): void {
     if (this.closed) return;
+    // The links follow the cores' members: matched again at the next wake.
+    this.linksRefreshedMs = -Infinity;
     const live = new Map<string, ClusterDefinition>();
     for (const definition of this.definitions()) if (!definition.deleted) live.set(definition.name, definition);
     this.updateAliases(live.values());
@@ -516,6 +565,8 @@ export class ClusterService {
       // A core that left (an operator's leave, a definition without this node) may be wanted again.
       this.scheduleReconcile();
     }
+    // Farm addresses change on a restart elsewhere; view changes refresh at once (apply).
+    if (now - this.linksRefreshedMs >= kLinksRefreshMs) this.refreshLinks();
     this.arm();
   }
 
@@ -532,6 +583,7 @@ export class ClusterService {
         }
         case 'view':
           this.counters.views++;
+          this.linksRefreshedMs = -Infinity;
           this.announce(slot, 'view', 'info', { viewId: output.view.viewId, members: output.view.members.map(memberText), installedAt: output.view.installedAt });
           break;
         case 'status':

@@ -100,6 +100,8 @@ export interface BrokenVariants {
   keepDeadEvidence?: boolean;
   /** A learner installs the value it accepted on any one acceptance heard, not a majority's (breaks agreement). */
   learnWithoutMajority?: boolean;
+  /** The coordinator leaves out a member whose promise is late after one round timeout even when it heard from it meanwhile (the rule before issue 17's 16-member runs: a slow member is cut out and rejoins). */
+  leaveOutSlowPromisers?: boolean;
 }
 
 export interface ClusterMemberSettings {

@@ -642,12 +642,14 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     }
     const round = this.round;
     if (round !== null) {
-      if (this.nowMs - round.progressMs > 2 * this.settings.roundTimeoutMs) {
+      // A prepare with its majority goes on before the stall check: the wait for a slow
+      // promiser ends at twice the round timeout (tryFinishPrepare), which a late tick
+      // must not turn into a restart.
+      if (round.phase === 'prepare') this.tryFinishPrepare(round);
+      if (this.round === round && this.nowMs - round.progressMs > 2 * this.settings.roundTimeoutMs) {
         this.round = null;
         this.backoffUntilMs = this.nowMs + this.random.nextFloat() * this.settings.roundTimeoutMs;
-        return;
       }
-      if (round.phase === 'prepare') this.tryFinishPrepare(round);
       return;
     }
     if (this.nowMs < this.backoffUntilMs || !this.needsChange()) return;
@@ -700,9 +702,18 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     const quorum = this.settings.broken.acceptWithoutMajority === true ? 1 : this.majority();
     if (round.promises.size < quorum) return;
     // Wait for every member that is not suspected, but not past one round timeout: a
-    // member heard but not answering (a one-way cut) must not stall the majority.
-    if (this.nowMs - round.startMs < this.settings.roundTimeoutMs) {
-      for (let r = 0; r < this.view.members.length; r++) if (!round.promises.has(r) && !this.suspected(r)) return;
+    // member heard but not answering (a one-way cut) must not stall the majority. A
+    // member heard from since this round began is waited for up to twice that (still
+    // inside the round's own restart bound): it lives and its promise is most likely on
+    // its way (a slow process on a loaded machine). Leaving it out would cut it out of
+    // the view, and it would come back through a join and another change, seconds later.
+    const waited = this.nowMs - round.startMs;
+    if (waited < 2 * this.settings.roundTimeoutMs) {
+      const heardSince = this.settings.broken.leaveOutSlowPromisers === true ? Infinity : round.startMs;
+      for (let r = 0; r < this.view.members.length; r++) {
+        if (round.promises.has(r) || this.suspected(r)) continue;
+        if (waited < this.settings.roundTimeoutMs || this.lastHeardMs[r]! >= heardSince) return;
+      }
     }
     const chosen = this.chooseValue(round);
     if (chosen === null) {

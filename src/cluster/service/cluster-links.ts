@@ -1,0 +1,214 @@
+import { connect, type Socket } from 'node:net';
+import { parseSocketAddress } from '../../node/transport/socket-address.js';
+
+/** Peers linked at once, at most (one link per peer node, whatever the number of clusters it shares with this one). */
+export const kClusterLinksMax = 64;
+/** A link that lived at least this long starts its confirmations afresh when it closes. */
+const kLinkSettledMs = 1000;
+/**
+ * The gaps before each confirming connect after a lost link, ms (about 320 ms in all).
+ * A killed process's kernel closes its sockets one by one, in the dying process's own
+ * time: its listener may still take connects for tens of ms after the link closed, and
+ * on a loaded machine for longer (seen here: a first confirming connect taken and
+ * reset, the next one refused 20 ms later). Each connect taken and dropped at once is
+ * tried again after the next gap; a peer that keeps taking and dropping them (at its
+ * connection bound) is given up on without evidence after the last.
+ */
+const kConfirmGapsMs = [0, 2, 5, 10, 20, 40, 80, 160];
+/** Backoff of a link that cannot be held (refused, or no link yet), ms: doubling from the first to the second. */
+const kRetryMsMin = 100;
+const kRetryMsMax = 5000;
+/** A confirming connect that neither connects nor fails within this long proves nothing (a host that vanished). */
+const kConnectTimeoutMs = 3000;
+
+export interface ClusterLinksOptions {
+  /** Deliberately broken rules, switched on only by the test that shows the reconnect check is needed. Never set in production. */
+  readonly broken?: {
+    /** Any lost link is evidence at once, without the confirming reconnect (an idle close becomes a false death). */
+    readonly lostIsGone?: boolean;
+  };
+}
+
+type LinkState = 'connecting' | 'open' | 'confirming' | 'waiting';
+
+interface Link {
+  readonly nodeId: string;
+  readonly address: string;
+  state: LinkState;
+  socket: Socket | null;
+  openedAtMs: number;
+  /** Confirming connects made since the link was last settled. */
+  attempts: number;
+  retryMs: number;
+  timer: ReturnType<typeof setTimeout> | null;
+}
+
+/**
+ * Closed-connection evidence for the cluster service's cores (issue 17): one TCP
+ * connection from this agent's main thread to the stream listener of every peer node
+ * that shares a running cluster with it (the farm address's port: the stream transport
+ * listens on the same number as the datagrams), on which nothing is ever sent. When a
+ * peer's process dies its kernel closes the connection at once, whatever the
+ * process was doing.
+ *
+ * A close alone is not evidence: the peer's stream transport closes idle connections
+ * (10 s), and a restart closes them too. So a lost link is confirmed at once by
+ * connecting again: `ECONNREFUSED` means no process listens on the peer's port any
+ * more, and only that calls `onGone(nodeId)`. A connect that succeeds makes the link
+ * open again (the peer lives: an idle close); one that connects and is dropped at once
+ * (a dying process's listener taking the SYN before it closes, or a peer at its
+ * connection bound) is tried again after the next of kConfirmGapsMs.
+ * A connect that hangs (a host that vanished, a partition) proves nothing: the cores'
+ * own failure detector (suspectTimeoutMs) decides then. A link never held (refused from
+ * the start: a stale address) gives no evidence either; it is retried with a backoff.
+ *
+ * Cost: a connection per peer pair and nothing sent; a reconnect per link per idle
+ * timeout of the peer (every 10 s). Inbound, each peer's worker holds one accepted
+ * connection per member sharing a cluster with it (63 in a cluster of 64, against the
+ * stream transport's bound of 128).
+ */
+export class ClusterLinks {
+  readonly counters = { opened: 0, lost: 0, refused: 0, gone: 0 };
+  private readonly links = new Map<string, Link>();
+  private closed = false;
+  private readonly onGone: (nodeId: string, address: string) => void;
+  private readonly nowMs: () => number;
+  private readonly lostIsGone: boolean;
+
+  constructor(onGone: (nodeId: string, address: string) => void, nowMs: () => number, options: ClusterLinksOptions = {}) {
+    this.onGone = onGone;
+    this.nowMs = nowMs;
+    this.lostIsGone = options.broken?.lostIsGone === true;
+  }
+
+  /** The peers linked (or being linked), node id → address. */
+  peers(): Map<string, string> {
+    return new Map([...this.links.values()].map((l) => [l.nodeId, l.address]));
+  }
+
+  /** Whether the link to `nodeId` is open now (for tests and diagnostics). */
+  isOpen(nodeId: string): boolean {
+    return this.links.get(nodeId)?.state === 'open';
+  }
+
+  /** Holds links to exactly `peers` (node id → farm address), the first kClusterLinksMax by node id. */
+  update(peers: ReadonlyMap<string, string>): void {
+    if (this.closed) return;
+    const wanted = [...peers.entries()].filter(([, address]) => parseSocketAddress(address) !== null).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, kClusterLinksMax);
+    const keep = new Map(wanted);
+    for (const [nodeId, link] of this.links) {
+      if (keep.get(nodeId) !== link.address) {
+        this.drop(link);
+        this.links.delete(nodeId);
+      }
+    }
+    for (const [nodeId, address] of wanted) {
+      if (this.links.has(nodeId)) continue;
+      const link: Link = { nodeId, address, state: 'connecting', socket: null, openedAtMs: 0, attempts: 0, retryMs: kRetryMsMin, timer: null };
+      this.links.set(nodeId, link);
+      this.open(link);
+    }
+  }
+
+  /** Closes every link; no onGone follows. */
+  close(): void {
+    this.closed = true;
+    for (const link of this.links.values()) this.drop(link);
+    this.links.clear();
+  }
+
+  private open(link: Link): void {
+    link.timer = null;
+    if (this.closed || this.links.get(link.nodeId) !== link) return;
+    const address = parseSocketAddress(link.address)!;
+    const socket = connect({ host: address.host, port: address.port, noDelay: true });
+    link.socket = socket;
+    let connected = false;
+    let code: string | undefined;
+    const hang = setTimeout(() => socket.destroy(), kConnectTimeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(hang);
+      connected = true;
+      if (link.socket !== socket) return;
+      link.state = 'open';
+      link.openedAtMs = this.nowMs();
+      link.retryMs = kRetryMsMin;
+      this.counters.opened++;
+    });
+    // Nothing is ever sent; anything the peer sends is read and dropped.
+    socket.on('data', () => {});
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      code = error.code;
+    });
+    socket.once('close', () => {
+      clearTimeout(hang);
+      if (this.closed || link.socket !== socket) return;
+      link.socket = null;
+      this.closedSocket(link, connected, code);
+    });
+  }
+
+  private closedSocket(link: Link, connected: boolean, code: string | undefined): void {
+    const confirming = link.state === 'confirming';
+    if (connected) {
+      // A link that was held is gone (or a confirming connect was taken and dropped): confirm whether a process still listens there.
+      this.counters.lost++;
+      if (this.lostIsGone) {
+        this.counters.gone++;
+        this.wait(link);
+        this.onGone(link.nodeId, link.address);
+        return;
+      }
+      if (this.nowMs() - link.openedAtMs >= kLinkSettledMs) link.attempts = 0;
+      this.confirm(link);
+      return;
+    }
+    if (code === 'ECONNREFUSED') this.counters.refused++;
+    if (!confirming) {
+      this.wait(link);
+      return;
+    }
+    if (code === 'ECONNREFUSED') {
+      // The link closed and nothing listens on the peer's port: its process is gone.
+      this.counters.gone++;
+      link.attempts = 0;
+      this.wait(link);
+      this.onGone(link.nodeId, link.address);
+      return;
+    }
+    // A confirming connect that failed otherwise (reset in the handshake, a timeout): the next gap.
+    this.confirm(link);
+  }
+
+  /** The next confirming connect after its gap, or, once they are spent, the backoff without evidence. */
+  private confirm(link: Link): void {
+    if (link.attempts >= kConfirmGapsMs.length) {
+      this.wait(link);
+      return;
+    }
+    link.state = 'confirming';
+    const gap = kConfirmGapsMs[link.attempts]!;
+    link.attempts++;
+    if (gap === 0) this.open(link);
+    else link.timer = setTimeout(() => this.open(link), gap);
+  }
+
+  /** Tries the link again after the backoff (a restarted peer is linked again). */
+  private wait(link: Link): void {
+    link.state = 'waiting';
+    const delay = link.retryMs;
+    link.retryMs = Math.min(kRetryMsMax, link.retryMs * 2);
+    link.timer = setTimeout(() => {
+      if (link.state === 'waiting') link.state = 'connecting';
+      this.open(link);
+    }, delay);
+  }
+
+  private drop(link: Link): void {
+    if (link.timer !== null) clearTimeout(link.timer);
+    link.timer = null;
+    const socket = link.socket;
+    link.socket = null;
+    socket?.destroy();
+  }
+}
