@@ -244,6 +244,13 @@ export class ApiServer {
     try {
       const { match, caller, query } = this.admit(request);
       if (!match.route.webSocket || caller === null) throw new ApiHttpError(400, 'GALAXY_API_NOT_WEBSOCKET', `${match.route.pattern} does not accept a WebSocket upgrade`);
+      if (match.route.stream !== null) {
+        // A route's own stream: its parameters are checked and the route accepts (or refuses) before the handshake.
+        const params = parseInput('path', match.route.params, match.params);
+        const attach = match.route.stream({ params, query, body: undefined, caller });
+        this.events.acceptRoute(request, socket, head, caller.name, attach, () => this.count(request, 101, caller));
+        return;
+      }
       this.events.accept(request, socket, head, caller.name, (query as { kind?: string[] }).kind, () => this.count(request, 101, caller));
     } catch (error) {
       writeUpgradeRefusal(socket, this.toAnswer(request, error, null));
