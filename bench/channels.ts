@@ -62,6 +62,14 @@ const kLatencySamplesMax = 200_000;
 /** A send's outcome wait: under the API's 10 s request timeout. */
 const kSendTimeoutMs = 8_000;
 const debug = process.env['GALAXY_BENCH_DEBUG'] === '1';
+/**
+ * The cluster's suspicion timeout (the failure detector's; default 400 ms). On this
+ * machine, shared by six engineers' runs at load 20-70, an agent off the CPU for 400 ms
+ * is common, and each such stall cut a member from the view mid-cell (its sends then fail
+ * with GALAXY_CLUSTER_NOT_MEMBER, so other members miss whole POSTs). 2 s keeps the
+ * channels, not the failure detector, under test; Corosync 3's token timeout is 3 s.
+ */
+const kSuspectTimeoutMs = Number(process.env['GALAXY_BENCH_SUSPECT_MS'] ?? 2000);
 /** How members' deliveries are read: 'stream' (the WebSocket delivery stream, default) or 'poll' (the long-poll route, as before). */
 const kReaderKind = process.env['GALAXY_BENCH_READER'] === 'poll' ? 'poll' : 'stream';
 
@@ -85,6 +93,8 @@ const measureMs = Number(process.env['GALAXY_BENCH_MEASURE_MS'] ?? 2000);
 const subset = process.env['GALAXY_BENCH_SIZES'] !== undefined || process.env['GALAXY_BENCH_ORDERINGS'] !== undefined;
 
 interface ThroughputCell {
+  /** Views installed at the first member during the cell (0: the cluster stayed in one view). */
+  viewChanges: number;
   messages: number;
   deliveredPerSecond: number;
   slowestMemberMs: number;
@@ -186,9 +196,9 @@ class StreamReader {
     });
   }
 
+  private markOpen!: () => void;
   /** Resolves once the first connection is open (sends start only after, so nothing is missed or counted late). */
   readonly opened: Promise<void> = new Promise((resolve) => (this.markOpen = resolve));
-  private markOpen: () => void = () => undefined;
 
   private async loop(): Promise<void> {
     while (this.running) {
@@ -198,8 +208,13 @@ class StreamReader {
         this.socket = socket;
         socket.on('open', () => this.markOpen());
         socket.on('message', (data: Buffer) => this.frame(JSON.parse(data.toString('utf8')) as ChannelReadReply));
-        socket.on('error', () => undefined);
-        socket.on('close', () => resolve());
+        socket.on('error', (error) => {
+          if (debug) console.error(`    stream at ${this.node.id}: ${error.message}`);
+        });
+        socket.on('close', (code, reason) => {
+          if (debug) console.error(`    stream at ${this.node.id} closed ${code} ${reason.toString()}`);
+          resolve();
+        });
       });
       this.socket = null;
       if (!this.running) return;
@@ -267,8 +282,15 @@ async function sendBatch(node: RigNode, channel: string, texts: readonly string[
   }
 }
 
+async function viewIdOf(node: RigNode): Promise<number> {
+  const s = (await api<ClusterSummary>(node, 'GET', `/v1/clusters/${kCluster}`).catch(() => null))?.json;
+  return s?.here?.view?.viewId ?? -1;
+}
+
 async function throughput(nodes: readonly RigNode[], channel: string, payloadBytes: number, senders: readonly RigNode[]): Promise<ThroughputCell> {
+  const viewBefore = await viewIdOf(nodes[0]!);
   const readers = await Promise.all(nodes.map((n) => newReader(n, channel, null)));
+  if (debug) console.log(`    ${readers.length} readers attached`);
   let sent = 0;
   let failed = 0;
   const startMs = performance.now();
@@ -293,7 +315,8 @@ async function throughput(nodes: readonly RigNode[], channel: string, payloadByt
   const slowestMemberMs = Math.max(1, Math.max(...readers.map((r) => r.lastAtMs)) - startMs);
   // A member whose reader got nothing delivered nothing to its client: the cell's rate is 0, whatever the others did.
   const deliveredPerSecond = readers.some((r) => r.read + r.dropped === 0) ? 0 : Math.round((expected / slowestMemberMs) * 1000);
-  return { messages: expected, deliveredPerSecond, slowestMemberMs: Math.round(slowestMemberMs), readerDrops: readers.reduce((a, r) => a + r.dropped, 0), failedSends: failed, complete };
+  const viewChanges = Math.max(0, (await viewIdOf(nodes[0]!)) - viewBefore);
+  return { viewChanges, messages: expected, deliveredPerSecond, slowestMemberMs: Math.round(slowestMemberMs), readerDrops: readers.reduce((a, r) => a + r.dropped, 0), failedSends: failed, complete };
 }
 
 async function latency(nodes: readonly RigNode[], channel: string): Promise<LatencyCell> {
@@ -335,7 +358,7 @@ function round2(x: number): number {
 }
 
 async function formCluster(nodes: readonly RigNode[]): Promise<void> {
-  const created = await api(nodes[0]!, 'POST', '/v1/clusters', { name: kCluster, nodes: nodes.map((n) => n.id) });
+  const created = await api(nodes[0]!, 'POST', '/v1/clusters', { name: kCluster, nodes: nodes.map((n) => n.id), tuning: { suspectTimeoutMs: kSuspectTimeoutMs } });
   if (created.status !== 201) throw new Error(`cluster create: ${created.status} ${JSON.stringify(created.json)}`);
   for (const n of nodes) {
     await eventually(`${n.id} is in a view of ${nodes.length}`, async () => {
@@ -372,15 +395,17 @@ async function main(): Promise<void> {
   const results: Record<string, unknown>[] = [];
   for (const size of sizes) {
     const nodes = await startFarm(size);
+    if (debug) console.log(`  ${size} agents started`);
     try {
       await formCluster(nodes);
+      if (debug) console.log(`  cluster of ${size} formed`);
       const corosync = corosyncOf(size);
       for (const ordering of orderings) {
         const channel = await openChannel(nodes, ordering);
         const cells: Record<string, ThroughputCell | LatencyCell> = {};
         const label = (name: string, cell: ThroughputCell, theirs: number | undefined): void => {
           cells[name] = cell;
-          console.log(`  ${size} members ${ordering.padEnd(6)} ${name.padEnd(16)} ${String(cell.deliveredPerSecond).padStart(7)} msg/s at every member${ratio(cell.deliveredPerSecond, theirs)}${cell.complete ? '' : ' INCOMPLETE'}${cell.readerDrops > 0 ? ` (${cell.readerDrops} reader drops)` : ''}`);
+          console.log(`  ${size} members ${ordering.padEnd(6)} ${name.padEnd(16)} ${String(cell.deliveredPerSecond).padStart(7)} msg/s at every member${ratio(cell.deliveredPerSecond, theirs)}${cell.complete ? '' : ' INCOMPLETE'}${cell.readerDrops > 0 ? ` (${cell.readerDrops} reader drops)` : ''}${cell.failedSends > 0 ? ` (${cell.failedSends} sends failed)` : ''}${cell.viewChanges > 0 ? ` (${cell.viewChanges} view changes)` : ''}`);
         };
         label('100B one sender', await throughput(nodes, channel, 100, nodes.slice(0, 1)), corosync?.oneSender100);
         label('100B all sending', await throughput(nodes, channel, 100, nodes), corosync?.allSending100);
@@ -410,6 +435,7 @@ function write(results: readonly Record<string, unknown>[], loadBefore: number[]
     complete,
     what: `real galaxy agents on loopback; sends over the HTTP API (batches of up to 256 per POST and 200 KB, 4 in flight per sender); reads ${kReaderKind === 'stream' ? 'through the WebSocket delivery stream' : 'by long-polls of up to 1,024'}`,
     reader: kReaderKind,
+    suspectTimeoutMs: kSuspectTimeoutMs,
     batch: kBatch,
     inFlight: kInFlight,
     windowMessages: kWindowMessages,
