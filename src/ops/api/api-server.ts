@@ -22,7 +22,8 @@ import { certificateFingerprint } from '../../surface/client/certificate-fingerp
 
 /**
  * The agent's HTTP API on node:http: JSON routes under /v1, Prometheus text on
- * /metrics, and the WebSocket event stream on /v1/events. Every request goes through
+ * /metrics, the WebSocket event stream on /v1/events, and the WebSocket streams routes
+ * own (ApiRoute.stream: a channel's deliveries). Every request goes through
  * the same steps, in an order chosen so that an unauthenticated caller costs as little
  * as possible: route (404/405), token (401), role (403), path and query (400), and only
  * then the body, bounded (415/413/400), then the backend. Errors from the backend keep
