@@ -7,8 +7,10 @@
  *  - sends: POST /v1/clusters/:name/channels/:channel/messages, batches of kBatch
  *    messages (200 of 1,000 bytes: the API's body bound; one corked step in the agent each), kInFlight batches in flight per
  *    sender, each POST answered once its messages have their outcome per the guarantee;
- *  - deliveries: GET .../messages?after=AT&waitMs=... long-polls, one reader per member,
- *    up to 1,024 entries a read.
+ *  - deliveries: the WebSocket delivery stream (GET .../stream?after=AT), one per member,
+ *    frames pushed as deliveries arrive; the agent consumes (gives credit back) only what
+ *    it wrote to the stream, so no delivery is dropped. GALAXY_BENCH_READER=poll reads
+ *    with the long-poll route instead (GET .../messages?after=AT&waitMs=...), as before.
  *
  * Per cluster size (3, 5, 8) and ordering (none, FIFO, causal, total, safe):
  *  - throughput: messages per second delivered at EVERY member (messages sent divided by
@@ -36,6 +38,7 @@ import type { SendOutcome } from '../src/cluster/service/cluster-channel-desk.js
 import type { ClusterSummary } from '../src/cluster/service/cluster-service.js';
 import { kOrderings, type Ordering } from '../src/core/channels/channel-options.js';
 import { packageRoot } from '../src/core/platform/package-root.js';
+import { WebSocket } from 'ws';
 import { api, eventually, killAll, startFarm, type RigNode } from './cluster-rig.js';
 
 const kCluster = 'bench';
@@ -59,6 +62,16 @@ const kLatencySamplesMax = 200_000;
 /** A send's outcome wait: under the API's 10 s request timeout. */
 const kSendTimeoutMs = 8_000;
 const debug = process.env['GALAXY_BENCH_DEBUG'] === '1';
+/**
+ * The cluster's suspicion timeout (the failure detector's; default 400 ms). On this
+ * machine, shared by six engineers' runs at load 20-70, an agent off the CPU for 400 ms
+ * is common, and each such stall cut a member from the view mid-cell (its sends then fail
+ * with GALAXY_CLUSTER_NOT_MEMBER, so other members miss whole POSTs). 2 s keeps the
+ * channels, not the failure detector, under test; Corosync 3's token timeout is 3 s.
+ */
+const kSuspectTimeoutMs = Number(process.env['GALAXY_BENCH_SUSPECT_MS'] ?? 2000);
+/** How members' deliveries are read: 'stream' (the WebSocket delivery stream, default) or 'poll' (the long-poll route, as before). */
+const kReaderKind = process.env['GALAXY_BENCH_READER'] === 'poll' ? 'poll' : 'stream';
 
 /** Corosync CPG, agreed order, one synchronous sender (issue 18; corosync 3.1.7, network namespaces, medians of 3). */
 interface CorosyncFigures {
@@ -80,6 +93,8 @@ const measureMs = Number(process.env['GALAXY_BENCH_MEASURE_MS'] ?? 2000);
 const subset = process.env['GALAXY_BENCH_SIZES'] !== undefined || process.env['GALAXY_BENCH_ORDERINGS'] !== undefined;
 
 interface ThroughputCell {
+  /** Views installed at the first member during the cell (0: the cluster stayed in one view). */
+  viewChanges: number;
   messages: number;
   deliveredPerSecond: number;
   slowestMemberMs: number;
@@ -155,6 +170,94 @@ class Reader {
   }
 }
 
+/**
+ * One stream reader per member (the default): the WebSocket delivery stream
+ * (GET .../stream?after=AT), each frame a read reply pushed as deliveries arrive. With a
+ * stream attached, the agent consumes a delivery only once it wrote it to this client, so
+ * nothing falls off the inbox: a slow reader slows the senders. Reconnects from its cursor
+ * if the agent closes it (a member cut from the view and back).
+ */
+class StreamReader {
+  private after: number;
+  read = 0;
+  dropped = 0;
+  refusals = 0;
+  lastAtMs = 0;
+  readonly latencies: number[] = [];
+  private running = true;
+  private socket: WebSocket | null = null;
+  private readonly done: Promise<void>;
+  private error: unknown = null;
+
+  constructor(private readonly node: RigNode, private readonly channel: string, after: number, private readonly sentAt: Map<string, number> | null) {
+    this.after = after;
+    this.done = this.loop().catch((error: unknown) => {
+      this.error = error;
+    });
+  }
+
+  private markOpen!: () => void;
+  /** Resolves once the first connection is open (sends start only after, so nothing is missed or counted late). */
+  readonly opened: Promise<void> = new Promise((resolve) => (this.markOpen = resolve));
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      await new Promise<void>((resolve) => {
+        const url = `${this.node.url.replace(/^http/, 'ws')}/v1/clusters/${kCluster}/channels/${this.channel}/stream?after=${this.after}`;
+        const socket = new WebSocket(url, { headers: { authorization: `Bearer ${this.node.token}` }, perMessageDeflate: false });
+        this.socket = socket;
+        socket.on('open', () => this.markOpen());
+        socket.on('message', (data: Buffer) => this.frame(JSON.parse(data.toString('utf8')) as ChannelReadReply));
+        socket.on('error', (error) => {
+          if (debug) console.error(`    stream at ${this.node.id}: ${error.message}`);
+        });
+        socket.on('close', (code, reason) => {
+          if (debug) console.error(`    stream at ${this.node.id} closed ${code} ${reason.toString()}`);
+          resolve();
+        });
+      });
+      this.socket = null;
+      if (!this.running) return;
+      this.refusals++;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  private frame(reply: ChannelReadReply): void {
+    const now = performance.now();
+    this.dropped += Math.max(0, reply.first - (this.after + 1));
+    for (const e of reply.entries) {
+      if (e.kind !== 'message') continue;
+      this.read++;
+      this.lastAtMs = now;
+      if (this.sentAt !== null) {
+        const tag = Buffer.from(e.base64!, 'base64').subarray(0, 24).toString('latin1').split(' ')[0]!;
+        const at = this.sentAt.get(tag);
+        if (at !== undefined && this.latencies.length < kLatencySamplesMax) this.latencies.push(now - at);
+      }
+    }
+    if (reply.entries.length > 0) this.after = reply.entries[reply.entries.length - 1]!.at;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.socket?.close();
+    this.markOpen();
+    await this.done;
+    if (this.error !== null) throw this.error;
+  }
+}
+
+type AnyReader = Reader | StreamReader;
+
+async function newReader(node: RigNode, channel: string, sentAt: Map<string, number> | null): Promise<AnyReader> {
+  const after = await cursorOf(node, channel);
+  if (kReaderKind === 'poll') return new Reader(node, channel, after, sentAt);
+  const reader = new StreamReader(node, channel, after, sentAt);
+  await reader.opened;
+  return reader;
+}
+
 async function cursorOf(node: RigNode, channel: string): Promise<number> {
   const list = (await api<Array<{ name: string; last: number }>>(node, 'GET', `/v1/clusters/${kCluster}/channels`)).json;
   return list.find((c) => c.name === channel)?.last ?? 0;
@@ -179,8 +282,15 @@ async function sendBatch(node: RigNode, channel: string, texts: readonly string[
   }
 }
 
+async function viewIdOf(node: RigNode): Promise<number> {
+  const s = (await api<ClusterSummary>(node, 'GET', `/v1/clusters/${kCluster}`).catch(() => null))?.json;
+  return s?.here?.view?.viewId ?? -1;
+}
+
 async function throughput(nodes: readonly RigNode[], channel: string, payloadBytes: number, senders: readonly RigNode[]): Promise<ThroughputCell> {
-  const readers = await Promise.all(nodes.map(async (n) => new Reader(n, channel, await cursorOf(n, channel), null)));
+  const viewBefore = await viewIdOf(nodes[0]!);
+  const readers = await Promise.all(nodes.map((n) => newReader(n, channel, null)));
+  if (debug) console.log(`    ${readers.length} readers attached`);
   let sent = 0;
   let failed = 0;
   const startMs = performance.now();
@@ -205,12 +315,13 @@ async function throughput(nodes: readonly RigNode[], channel: string, payloadByt
   const slowestMemberMs = Math.max(1, Math.max(...readers.map((r) => r.lastAtMs)) - startMs);
   // A member whose reader got nothing delivered nothing to its client: the cell's rate is 0, whatever the others did.
   const deliveredPerSecond = readers.some((r) => r.read + r.dropped === 0) ? 0 : Math.round((expected / slowestMemberMs) * 1000);
-  return { messages: expected, deliveredPerSecond, slowestMemberMs: Math.round(slowestMemberMs), readerDrops: readers.reduce((a, r) => a + r.dropped, 0), failedSends: failed, complete };
+  const viewChanges = Math.max(0, (await viewIdOf(nodes[0]!)) - viewBefore);
+  return { viewChanges, messages: expected, deliveredPerSecond, slowestMemberMs: Math.round(slowestMemberMs), readerDrops: readers.reduce((a, r) => a + r.dropped, 0), failedSends: failed, complete };
 }
 
 async function latency(nodes: readonly RigNode[], channel: string): Promise<LatencyCell> {
   const sentAt = new Map<string, number>();
-  const readers = await Promise.all(nodes.map(async (n) => new Reader(n, channel, await cursorOf(n, channel), sentAt)));
+  const readers = await Promise.all(nodes.map((n) => newReader(n, channel, sentAt)));
   const sender = nodes[0]!;
   const intervalMs = (kLatencyBatch * 1000) / kLatencyRatePerSecond;
   const batches = Math.round(kLatencyMeasureMs / intervalMs);
@@ -247,7 +358,7 @@ function round2(x: number): number {
 }
 
 async function formCluster(nodes: readonly RigNode[]): Promise<void> {
-  const created = await api(nodes[0]!, 'POST', '/v1/clusters', { name: kCluster, nodes: nodes.map((n) => n.id) });
+  const created = await api(nodes[0]!, 'POST', '/v1/clusters', { name: kCluster, nodes: nodes.map((n) => n.id), tuning: { suspectTimeoutMs: kSuspectTimeoutMs } });
   if (created.status !== 201) throw new Error(`cluster create: ${created.status} ${JSON.stringify(created.json)}`);
   for (const n of nodes) {
     await eventually(`${n.id} is in a view of ${nodes.length}`, async () => {
@@ -284,15 +395,17 @@ async function main(): Promise<void> {
   const results: Record<string, unknown>[] = [];
   for (const size of sizes) {
     const nodes = await startFarm(size);
+    if (debug) console.log(`  ${size} agents started`);
     try {
       await formCluster(nodes);
+      if (debug) console.log(`  cluster of ${size} formed`);
       const corosync = corosyncOf(size);
       for (const ordering of orderings) {
         const channel = await openChannel(nodes, ordering);
         const cells: Record<string, ThroughputCell | LatencyCell> = {};
         const label = (name: string, cell: ThroughputCell, theirs: number | undefined): void => {
           cells[name] = cell;
-          console.log(`  ${size} members ${ordering.padEnd(6)} ${name.padEnd(16)} ${String(cell.deliveredPerSecond).padStart(7)} msg/s at every member${ratio(cell.deliveredPerSecond, theirs)}${cell.complete ? '' : ' INCOMPLETE'}${cell.readerDrops > 0 ? ` (${cell.readerDrops} reader drops)` : ''}`);
+          console.log(`  ${size} members ${ordering.padEnd(6)} ${name.padEnd(16)} ${String(cell.deliveredPerSecond).padStart(7)} msg/s at every member${ratio(cell.deliveredPerSecond, theirs)}${cell.complete ? '' : ' INCOMPLETE'}${cell.readerDrops > 0 ? ` (${cell.readerDrops} reader drops)` : ''}${cell.failedSends > 0 ? ` (${cell.failedSends} sends failed)` : ''}${cell.viewChanges > 0 ? ` (${cell.viewChanges} view changes)` : ''}`);
         };
         label('100B one sender', await throughput(nodes, channel, 100, nodes.slice(0, 1)), corosync?.oneSender100);
         label('100B all sending', await throughput(nodes, channel, 100, nodes), corosync?.allSending100);
@@ -320,7 +433,9 @@ function write(results: readonly Record<string, unknown>[], loadBefore: number[]
   const out = {
     bench: 'channels',
     complete,
-    what: 'real galaxy agents on loopback; sends and reads over the HTTP API (batches of up to 256 per POST and 200 KB, 4 in flight per sender; long-poll reads of up to 1,024)',
+    what: `real galaxy agents on loopback; sends over the HTTP API (batches of up to 256 per POST and 200 KB, 4 in flight per sender); reads ${kReaderKind === 'stream' ? 'through the WebSocket delivery stream' : 'by long-polls of up to 1,024'}`,
+    reader: kReaderKind,
+    suspectTimeoutMs: kSuspectTimeoutMs,
     batch: kBatch,
     inFlight: kInFlight,
     windowMessages: kWindowMessages,

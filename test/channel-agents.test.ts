@@ -17,7 +17,7 @@
 // The logs are closed with one marker view per member, because the checkers judge a view
 // from the members passing out of it and the cluster is still in its view at the end.
 // Deadlines, not sleeps: every wait polls until its condition or fails with what it waited for.
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterSummary } from '../src/cluster/service/cluster-service.js';
 import type { ChannelSummary, SendOutcome } from '../src/cluster/service/cluster-channel-desk.js';
@@ -28,8 +28,18 @@ import { api, eventually, kCliPath, killAll, startFarm, type RigNode } from '../
 
 afterAll(() => killAll());
 
-function galaxy(node: RigNode, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [kCliPath, ...args, '--data-dir', node.dataDir], { encoding: 'utf8', timeout: 60_000 });
+/**
+ * Runs `galaxy` as an operator does, without blocking this process: a spawnSync held the
+ * event loop for seconds at high load, the agents' API closed the idle keep-alive
+ * connections meanwhile, and the next fetch went out on a closed one ("other side closed").
+ */
+function galaxy(node: RigNode, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [kCliPath, ...args, '--data-dir', node.dataDir], { encoding: 'utf8', timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = (error as (Error & { code?: unknown }) | null)?.code;
+      resolve({ status: error === null ? 0 : typeof code === 'number' ? code : null, stdout, stderr });
+    });
+  });
 }
 
 /** Messages each of the two API senders sends, in bursts of kBurst: more than the channel's default window (64), so the agent must give credit back. */
@@ -78,8 +88,8 @@ describe('channels on real agents', () => {
     expect(unknown.status).toBe(404);
     expect(JSON.stringify(unknown.json)).toContain('GALAXY_CLUSTER_UNKNOWN');
 
-    expect(galaxy(a, 'cluster', 'create', 'web', '--nodes', [a.id, b.id, c.id].join(',')).status).toBe(0);
-    expect(galaxy(a, 'cluster', 'create', 'pair', '--nodes', [a.id, b.id].join(',')).status).toBe(0);
+    expect((await galaxy(a, 'cluster', 'create', 'web', '--nodes', [a.id, b.id, c.id].join(','))).status).toBe(0);
+    expect((await galaxy(a, 'cluster', 'create', 'pair', '--nodes', [a.id, b.id].join(','))).status).toBe(0);
     for (const n of nodes) {
       await eventually(`${n.id} is a member of web in a view of all three`, async () => {
         const s = (await api<ClusterSummary>(n, 'GET', '/v1/clusters/web')).json;
@@ -95,7 +105,7 @@ describe('channels on real agents', () => {
     const badOrdering = await api(a, 'POST', '/v1/clusters/web/channels', { name: 'x', ordering: 'sorted' });
     expect(badOrdering.status).toBe(400);
     expect(JSON.stringify(badOrdering.json)).toContain('ordering is one of none, fifo, causal, total, safe');
-    const cliBadOrdering = galaxy(a, 'channel', 'create', 'web', 'x', '--ordering', 'sorted');
+    const cliBadOrdering = await galaxy(a, 'channel', 'create', 'web', 'x', '--ordering', 'sorted');
     expect(cliBadOrdering.status).not.toBe(0);
     expect(cliBadOrdering.stderr).toContain('--ordering is one of none, fifo, causal, total, safe');
     const unreliableTotal = await api(a, 'POST', '/v1/clusters/web/channels', { name: 'x', ordering: 'total', reliability: 'unreliable' });
@@ -104,13 +114,13 @@ describe('channels on real agents', () => {
     const noChannel = await api(a, 'POST', '/v1/clusters/web/channels/none/messages', { messages: [{ text: 'x' }] });
     expect(noChannel.status).toBe(404);
     expect(JSON.stringify(noChannel.json)).toContain('GALAXY_CHANNEL_UNKNOWN');
-    const cliNoCluster = galaxy(a, 'channel', 'send', 'nope', 'orders', 'hello');
+    const cliNoCluster = await galaxy(a, 'channel', 'send', 'nope', 'orders', 'hello');
     expect(cliNoCluster.status).not.toBe(0);
     expect(cliNoCluster.stderr).toContain('no cluster named "nope"');
 
     // Open the channel on all three (the first open is announced; the others find it and agree).
     for (const n of nodes) {
-      const opened = galaxy(n, 'channel', 'create', 'web', 'orders', '--ordering', 'total', '--reliable');
+      const opened = await galaxy(n, 'channel', 'create', 'web', 'orders', '--ordering', 'total', '--reliable');
       expect(opened.status, opened.stderr).toBe(0);
       expect(opened.stdout).toContain('opened channel orders on cluster web: reliable, total order');
     }
@@ -141,7 +151,7 @@ describe('channels on real agents', () => {
         }
       }),
     );
-    const cliSend = galaxy(c, 'channel', 'send', 'web', 'orders', 'from the CLI');
+    const cliSend = await galaxy(c, 'channel', 'send', 'web', 'orders', 'from the CLI');
     expect(cliSend.status, cliSend.stderr).toBe(0);
     const cliSeq = /view (\d+) seq (\d+)/.exec(cliSend.stdout);
     expect(cliSeq, cliSend.stdout).not.toBeNull();
@@ -183,7 +193,7 @@ describe('channels on real agents', () => {
     expect(checkIntegrity(changed, 'orders').ok).toBe(false);
 
     // `galaxy channel listen` prints the same sequence as the API read (sender, view, seq, payload).
-    const listen = galaxy(b, 'channel', 'listen', 'web', 'orders', '--count', String(total));
+    const listen = await galaxy(b, 'channel', 'listen', 'web', 'orders', '--count', String(total));
     expect(listen.status, listen.stderr).toBe(0);
     const printed = listen.stdout.split('\n').filter((l) => / seq \d+: /.test(l));
     const expected = logs[await memberOf(b)]!.filter((e) => e.kind === 'deliver').map((e) => `${(e as { sender: string }).sender} view ${(e as { viewId: number }).viewId} seq ${(e as { seq: number }).seq}`);
@@ -194,7 +204,7 @@ describe('channels on real agents', () => {
     // ls shows the counters.
     const list = (await api<ChannelSummary[]>(a, 'GET', '/v1/clusters/web/channels')).json;
     expect(list.map((ch) => [ch.name, ch.ordering, ch.delivered, ch.sends, ch.sendsDone])).toEqual([['orders', 'total', total, kPerSender, kPerSender]]);
-    const ls = galaxy(c, 'channel', 'ls', 'web');
+    const ls = await galaxy(c, 'channel', 'ls', 'web');
     expect(ls.stdout).toMatch(new RegExp(`orders\\s+reliable total\\s+yes\\s+${total}\\s`));
   }, 150_000);
 

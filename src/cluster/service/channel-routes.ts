@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { kOrderings, kReliabilities } from '../../core/channels/channel-options.js';
 import { DomainError } from '../../core/util/domain-error.js';
 import { ok, route, type ApiRoute } from '../../surface/api/api-route.js';
-import type { InboxEntry } from './channel-inbox.js';
+import type { InboxEntry, InboxRead } from './channel-inbox.js';
 import { kSendBatchMax } from './cluster-channel-desk.js';
 import { kClusterNamePattern } from './cluster-name.js';
 import type { ClusterService } from './cluster-service.js';
@@ -17,6 +17,9 @@ import type { ClusterService } from './cluster-service.js';
  *   PUT  /v1/clusters/:name/channels/:channel           operator  {rateMessagesPerSecond?, senderRateMessagesPerSecond?, burstMessages?}: this member's rate limits from now on
  *   POST /v1/clusters/:name/channels/:channel/messages  operator  {messages: [{text} | {base64}], timeoutMs?} -> one outcome per message, in order
  *   GET  /v1/clusters/:name/channels/:channel/messages  viewer    ?after=AT&waitMs=MS&max=N: inbox entries after AT (views and deliveries), long-polled
+ *   GET  /v1/clusters/:name/channels/:channel/stream    viewer    WebSocket, ?after=AT (default: from now): the same replies pushed as text
+ *                                                                  frames as entries arrive; deliveries are consumed only once written to
+ *                                                                  the client, so a slow client slows the senders instead of losing entries
  *
  * A delivery's payload is base64 in JSON. `after` is the inbox position (`at`) of the
  * last entry the client saw; `first` past after+1 means entries were dropped at the bound.
@@ -58,6 +61,8 @@ const kReadQuerySchema = z
   .object({ after: z.coerce.number().int().min(0).default(0), waitMs: z.coerce.number().int().min(0).max(kReadWaitMsMax).default(0), max: z.coerce.number().int().min(1).max(1024).optional() })
   .strict();
 
+const kStreamQuerySchema = z.object({ after: z.coerce.number().int().min(0).optional() }).strict();
+
 export interface WireEntry {
   readonly at: number;
   readonly kind: 'view' | 'message';
@@ -77,6 +82,10 @@ export interface ChannelReadReply {
 function wire(e: InboxEntry): WireEntry {
   if (e.kind === 'view') return { at: e.at, kind: 'view', viewId: e.viewId, members: e.members };
   return { at: e.at, kind: 'message', viewId: e.viewId, sender: e.sender, seq: e.seq, base64: Buffer.from(e.payload.buffer, e.payload.byteOffset, e.payload.byteLength).toString('base64') };
+}
+
+function replyOf(read: InboxRead): ChannelReadReply {
+  return { entries: read.entries.map(wire), first: read.first, dropped: read.dropped };
 }
 
 function payloadOf(m: { text: string } | { base64: string }): Uint8Array {
@@ -127,8 +136,18 @@ export function channelRoutes(service: ClusterService): ApiRoute[] {
       query: kReadQuerySchema,
       handle: async ({ params, query }) => {
         const read = await service.channels.read(params.name, params.channel, query.after, query.waitMs, query.max);
-        const reply: ChannelReadReply = { entries: read.entries.map(wire), first: read.first, dropped: read.dropped };
-        return ok(reply);
+        return ok(replyOf(read));
+      },
+    }),
+    route({
+      method: 'GET',
+      pattern: '/v1/clusters/:name/channels/:channel/stream',
+      role: 'viewer',
+      params: kChannelParams,
+      query: kStreamQuerySchema,
+      stream: ({ params, query }) => service.channels.stream(params.name, params.channel, query.after ?? null, (read) => JSON.stringify(replyOf(read))),
+      handle: () => {
+        throw new DomainError('invalid', 'GALAXY_API_NOT_WEBSOCKET', 'the channel stream is a WebSocket: connect with an Upgrade request');
       },
     }),
   ];

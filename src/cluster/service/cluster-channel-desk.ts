@@ -4,7 +4,9 @@ import type { ChannelView } from '../../core/channels/vs-group-port.js';
 import type { ClusterChannelsInput } from '../../core/cluster-channels/cluster-channels.js';
 import { kOrderings, kReliabilities, type ChannelOptions, type Ordering, type Reliability } from '../../core/channels/channel-options.js';
 import { DomainError, type FailureKind } from '../../core/util/domain-error.js';
+import type { ApiStreamAttach } from '../../surface/api/api-route.js';
 import { ChannelInbox, kInboxEntriesMax, type InboxRead } from './channel-inbox.js';
+import { ChannelStream } from './channel-stream.js';
 import type { ClusterRunner } from './cluster-runner.js';
 
 /**
@@ -41,6 +43,8 @@ export interface ChannelSummary {
   readonly dropped: number;
   /** The `at` of the newest inbox entry (a listener starting now reads after it). */
   readonly last: number;
+  /** WebSocket delivery streams attached here (with any, deliveries are consumed only once streamed: flow control reaches the client). */
+  readonly streams: number;
   readonly sends: number;
   readonly sendsDone: number;
   readonly sendsFailed: number;
@@ -68,6 +72,7 @@ interface ChannelEntry {
   ordering: Ordering;
   openedHere: boolean;
   readonly inbox: ChannelInbox;
+  readonly streams: Set<ChannelStream>;
   sends: number;
   sendsDone: number;
   sendsFailed: number;
@@ -168,6 +173,37 @@ export class ClusterChannelDesk {
     return this.entry(cluster, runner.uid, name).inbox.wait(after, waitMs, max);
   }
 
+  /**
+   * A WebSocket delivery stream of the channel from after `after` (the inbox's last entry
+   * when null: what comes from now on), checked now; the returned function attaches the
+   * socket once the handshake is done. Each frame is `serialize` of an inbox read.
+   */
+  stream(cluster: string, name: string, after: number | null, serialize: (read: InboxRead) => string): ApiStreamAttach {
+    const runner = this.host.runnerOf(cluster);
+    const uid = runner.uid;
+    const entry = this.entry(cluster, uid, name);
+    return (socket) => {
+      // The channel may have gone between the check and the handshake.
+      if (this.clusters.get(cluster)?.uid !== uid || this.clusters.get(cluster)?.channels.get(name) !== entry) {
+        socket.close(1011, 'the channel is gone here');
+        return;
+      }
+      const stream = new ChannelStream(entry.inbox, socket, after ?? entry.inbox.last, serialize, (count) => this.consumeNow(cluster, uid, name, count));
+      entry.streams.add(stream);
+      socket.onClose(() => entry.streams.delete(stream));
+    };
+  }
+
+  /** Steps a stream's consumption into the core (the stream wrote deliveries to its client). */
+  private consumeNow(cluster: string, uid: string, name: string, count: number): void {
+    if (this.clusters.get(cluster)?.uid !== uid) return;
+    try {
+      this.host.step(cluster, [{ kind: 'consume', channel: name, count }]);
+    } catch {
+      // The core stopped or its layer was reset: the credit is moot.
+    }
+  }
+
   // ---- The service's side --------------------------------------------------------------
 
   /** A channel event of the cluster's core (whose uid is given); layerView is its layer's current view, which a new inbox starts with. */
@@ -181,7 +217,7 @@ export class ClusterChannelDesk {
           existing.ordering = event.options.ordering;
           break;
         }
-        const entry: ChannelEntry = { name: event.channel, reliability: event.options.reliability, ordering: event.options.ordering, openedHere: false, inbox: new ChannelInbox(), sends: 0, sendsDone: 0, sendsFailed: 0 };
+        const entry: ChannelEntry = { name: event.channel, reliability: event.options.reliability, ordering: event.options.ordering, openedHere: false, inbox: new ChannelInbox(), streams: new Set(), sends: 0, sendsDone: 0, sendsFailed: 0 };
         here.channels.set(event.channel, entry);
         if (layerView !== null) entry.inbox.pushView(layerView.id, layerView.members);
         break;
@@ -192,8 +228,8 @@ export class ClusterChannelDesk {
       case 'delivered': {
         const entry = here.channels.get(event.channel);
         if (entry === undefined) break;
-        entry.inbox.pushMessage(event.sender, event.viewId, event.seq, event.payload);
-        here.consumed.set(event.channel, (here.consumed.get(event.channel) ?? 0) + 1);
+        // With a stream attached the delivery is consumed once the streams wrote it (ChannelStream), not here.
+        if (entry.inbox.pushMessage(event.sender, event.viewId, event.seq, event.payload)) here.consumed.set(event.channel, (here.consumed.get(event.channel) ?? 0) + 1);
         break;
       }
       case 'sent': {
@@ -237,7 +273,7 @@ export class ClusterChannelDesk {
   /** Fails what waits and wakes the listeners (the agent stops). */
   close(): void {
     for (const sendId of [...this.pending.keys()]) this.settle(sendId, { ok: false, code: 'GALAXY_CHANNEL_CLOSED', message: 'the agent is stopping' });
-    for (const here of this.clusters.values()) for (const entry of here.channels.values()) entry.inbox.wakeAll();
+    for (const here of this.clusters.values()) for (const entry of here.channels.values()) closeEntry(entry, 1001, 'the agent is stopping');
   }
 
   counters(): { channels: number; delivered: number; dropped: number; pendingSends: number } {
@@ -270,7 +306,7 @@ export class ClusterChannelDesk {
     let here = this.clusters.get(cluster);
     if (here === undefined || here.uid !== uid) {
       // A cluster created again under the same name: its channels are new.
-      for (const entry of here?.channels.values() ?? []) entry.inbox.wakeAll();
+      for (const entry of here?.channels.values() ?? []) closeEntry(entry, 4410, 'the cluster was created again: its channels are new');
       here = { uid, channels: new Map(), wanted: new Map(), consumed: new Map() };
       this.clusters.set(cluster, here);
     }
@@ -284,8 +320,15 @@ export class ClusterChannelDesk {
   }
 }
 
+/** Wakes the channel's long-polls and closes its streams. */
+function closeEntry(entry: ChannelEntry, code: number, reason: string): void {
+  entry.inbox.wakeAll();
+  for (const stream of [...entry.streams]) stream.close(code, reason);
+  entry.streams.clear();
+}
+
 function summaryOf(cluster: string, e: ChannelEntry): ChannelSummary {
-  return { cluster, name: e.name, reliability: e.reliability, ordering: e.ordering, openedHere: e.openedHere, delivered: e.inbox.delivered, buffered: e.inbox.length, bufferMax: kInboxEntriesMax, dropped: e.inbox.dropped, last: e.inbox.last, sends: e.sends, sendsDone: e.sendsDone, sendsFailed: e.sendsFailed };
+  return { cluster, name: e.name, reliability: e.reliability, ordering: e.ordering, openedHere: e.openedHere, delivered: e.inbox.delivered, buffered: e.inbox.length, bufferMax: kInboxEntriesMax, dropped: e.inbox.dropped, last: e.inbox.last, streams: e.inbox.streams, sends: e.sends, sendsDone: e.sendsDone, sendsFailed: e.sendsFailed };
 }
 
 /** The channel layer's refusals as domain errors. */

@@ -35,7 +35,9 @@ export interface ChannelLayerOptions {
   /**
    * How often a member tells the others what it has received and consumed (credit and
    * stability), at most. Default 2 ms; feedback also goes out at once when half a window
-   * has been consumed. Lower means lower latency for safe channels and more messages.
+   * has been consumed. On a safe channel, news that stability waits for (data or an order
+   * message received since the last feedback) goes at the end of the step whatever
+   * this interval: this interval paces credit only.
    */
   feedbackIntervalMs?: number;
   /** The most entries in one order message; more become several messages. Default 1,024. */

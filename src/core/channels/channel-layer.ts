@@ -427,9 +427,10 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
   private maybeFeedback(channel: ChannelState): void {
     if (this.flushing || channel.carried > 0) return;
     const due = this.nowMs - channel.lastFeedbackMs >= this.settings.feedbackIntervalMs;
-    const urgent = channel.consumedSinceFeedback * 2 >= channel.settings.windowMessages;
+    const urgent = channel.consumedSinceFeedback * 2 >= channel.settings.windowMessages || channel.stabilityDirty;
     if (!due && !urgent) return;
     channel.feedbackDirty = false;
+    channel.stabilityDirty = false;
     channel.consumedSinceFeedback = 0;
     channel.lastFeedbackMs = this.nowMs;
     const body = encodeFeedbackBody({ received: channel.dataReceived, consumed: channel.myConsumed, orderReceived: channel.orderReceived });
@@ -605,7 +606,7 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
   private acceptReliable(channel: ChannelState, view: ChannelView, message: HeldMessage): void {
     const { rank, seq } = message;
     channel.dataReceived[rank] = Math.max(channel.dataReceived[rank]!, seq);
-    if (channel.settings.ordering === 'safe') channel.feedbackDirty = true;
+    if (channel.settings.ordering === 'safe') channel.feedbackDirty = channel.stabilityDirty = true;
     if (channel.settings.ordering === 'safe') channel.ackReceived[this.selfRank]![rank] = channel.dataReceived[rank]!;
     switch (channel.settings.ordering) {
       case 'none':
@@ -661,7 +662,7 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
     const orderIndex = ++channel.orderReceived;
     if (channel.settings.ordering === 'safe') {
       channel.ackOrder[this.selfRank] = orderIndex;
-      channel.feedbackDirty = true;
+      channel.feedbackDirty = channel.stabilityDirty = true;
     }
     for (const entry of entries) {
       if (entry.senderRank >= view.members.length) continue;

@@ -94,6 +94,13 @@ export class ChannelState {
   /** By member rank: whether its first feedback of this view has come (no credit before it). */
   creditKnown: boolean[] = [];
   feedbackDirty = false;
+  /**
+   * Safe order: this member received data or an order message since its last feedback.
+   * Every member's delivery of it waits for this news (stability), so it goes at the end
+   * of the step, not after feedbackIntervalMs: waiting for the host's next tick cost a
+   * safe message up to a tick (10 ms in the agent) per round (issue 18: safe p99).
+   */
+  stabilityDirty = false;
   lastFeedbackMs = -Infinity;
   consumedSinceFeedback = 0;
   /**
@@ -155,6 +162,7 @@ export class ChannelState {
     this.creditKnown = new Array<boolean>(members).fill(false);
     // The first feedback of a view grants the first credit: it goes out as soon as it may.
     this.feedbackDirty = this.reliable;
+    this.stabilityDirty = false;
     this.lastFeedbackMs = -Infinity;
     this.consumedSinceFeedback = 0;
     this.blockedSinceMs = new Array<number>(members).fill(NaN);

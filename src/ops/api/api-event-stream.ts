@@ -3,6 +3,7 @@ import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ApiBackend, ApiEvent } from '../../surface/api/api-backend.js';
+import type { ApiStreamAttach } from '../../surface/api/api-route.js';
 import type { ApiCounters } from './api-counters.js';
 import { ApiHttpError } from './api-http-error.js';
 import type { ApiLimitsFilled } from './api-limits.js';
@@ -45,6 +46,8 @@ export class ApiEventStream {
   private readonly options: ApiEventStreamOptions;
   private readonly server: WebSocketServer;
   private readonly clients = new Set<Client>();
+  /** Clients of routes' own streams (ApiRoute.stream). */
+  private readonly routeClients = new Set<WebSocket>();
   private unsubscribe: (() => void) | null = null;
   private closed = false;
 
@@ -71,11 +74,50 @@ export class ApiEventStream {
     });
   }
 
+  /**
+   * Completes the upgrade for a route's own stream (a channel's deliveries): the route
+   * sends and paces itself (ApiStreamSocket's `written`), so no buffered bound cuts it
+   * off here. It counts against webSocketClientsMax with the event-stream clients.
+   */
+  acceptRoute(request: IncomingMessage, socket: Duplex, head: Buffer, caller: string, attach: ApiStreamAttach, onOpen: () => void): void {
+    if (this.closed) throw new ApiHttpError(503, 'GALAXY_API_BUSY', 'the API is shutting down');
+    if (this.clients.size + this.routeClients.size >= this.options.limits.webSocketClientsMax) {
+      throw new ApiHttpError(503, 'GALAXY_API_BUSY', `${this.options.limits.webSocketClientsMax} WebSocket clients are connected, the limit; try again later`);
+    }
+    if (socket instanceof Socket) {
+      socket.setKeepAlive(true, kKeepAliveDelayMs);
+      // A stream of small frames: each goes out at once.
+      socket.setNoDelay(true);
+    }
+    this.server.handleUpgrade(request, socket, head, (webSocket) => {
+      onOpen();
+      if (this.closed) {
+        webSocket.terminate();
+        return;
+      }
+      this.routeClients.add(webSocket);
+      this.options.counters.webSocketClients = this.clients.size + this.routeClients.size;
+      webSocket.on('close', () => {
+        this.routeClients.delete(webSocket);
+        this.options.counters.webSocketClients = this.clients.size + this.routeClients.size;
+      });
+      webSocket.on('error', (error) => this.options.logger.debug({ caller, err: error }, 'route stream client error'));
+      attach({
+        send: (text, written) => webSocket.send(text, { binary: false }, written),
+        get bufferedAmount() {
+          return webSocket.bufferedAmount;
+        },
+        close: (code, reason) => webSocket.close(code, reason),
+        onClose: (listener) => void webSocket.on('close', listener),
+      });
+    });
+  }
+
   /** Closes every client (1001, going away), then cuts off those that do not answer in time. */
   async close(): Promise<void> {
     this.closed = true;
-    const clients = [...this.clients];
-    await Promise.all(clients.map((client) => closeClient(client.socket)));
+    const clients = [...[...this.clients].map((c) => c.socket), ...this.routeClients];
+    await Promise.all(clients.map((client) => closeClient(client)));
     this.server.close();
   }
 

@@ -22,7 +22,8 @@ import { certificateFingerprint } from '../../surface/client/certificate-fingerp
 
 /**
  * The agent's HTTP API on node:http: JSON routes under /v1, Prometheus text on
- * /metrics, and the WebSocket event stream on /v1/events. Every request goes through
+ * /metrics, the WebSocket event stream on /v1/events, and the WebSocket streams routes
+ * own (ApiRoute.stream: a channel's deliveries). Every request goes through
  * the same steps, in an order chosen so that an unauthenticated caller costs as little
  * as possible: route (404/405), token (401), role (403), path and query (400), and only
  * then the body, bounded (415/413/400), then the backend. Errors from the backend keep
@@ -244,6 +245,13 @@ export class ApiServer {
     try {
       const { match, caller, query } = this.admit(request);
       if (!match.route.webSocket || caller === null) throw new ApiHttpError(400, 'GALAXY_API_NOT_WEBSOCKET', `${match.route.pattern} does not accept a WebSocket upgrade`);
+      if (match.route.stream !== null) {
+        // A route's own stream: its parameters are checked and the route accepts (or refuses) before the handshake.
+        const params = parseInput('path', match.route.params, match.params);
+        const attach = match.route.stream({ params, query, body: undefined, caller });
+        this.events.acceptRoute(request, socket, head, caller.name, attach, () => this.count(request, 101, caller));
+        return;
+      }
       this.events.accept(request, socket, head, caller.name, (query as { kind?: string[] }).kind, () => this.count(request, 101, caller));
     } catch (error) {
       writeUpgradeRefusal(socket, this.toAnswer(request, error, null));

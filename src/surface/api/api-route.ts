@@ -38,6 +38,22 @@ export interface RouteInput<P = unknown, Q = unknown, B = unknown> {
   readonly caller: ApiCaller | null;
 }
 
+/**
+ * A WebSocket a route streams to (issue 18: the channel delivery stream). The server owns
+ * the upgrade, its limits and the socket; the route only sends text and hears the close.
+ */
+export interface ApiStreamSocket {
+  /** Sends one text message; `written` runs once ws has handed it to the socket (or failed): a sender that waits for it is paced by TCP. */
+  send(text: string, written: (error?: Error | null) => void): void;
+  /** Bytes queued for this client and not yet written. */
+  readonly bufferedAmount: number;
+  close(code: number, reason: string): void;
+  onClose(listener: () => void): void;
+}
+
+/** What a streaming route returns once it accepted the request: called with the socket after the handshake. */
+export type ApiStreamAttach = (socket: ApiStreamSocket) => void;
+
 export interface ApiRoute extends RoutePattern {
   /** Least role that may call it; null: no token needed. */
   readonly role: ApiRole | null;
@@ -49,6 +65,12 @@ export interface ApiRoute extends RoutePattern {
   readonly bodyOptional: boolean;
   /** Whether the route is served as a WebSocket upgrade (a plain GET gets 426). */
   readonly webSocket: boolean;
+  /**
+   * A WebSocket route of its own (not the event stream): validates the request and
+   * returns what to do with the socket, or throws (a DomainError) to refuse the upgrade.
+   * Null: the route's upgrade is the event stream's.
+   */
+  readonly stream: ((input: RouteInput) => ApiStreamAttach) | null;
   handle(input: RouteInput): Promise<ApiReply>;
 }
 
@@ -61,6 +83,7 @@ export interface RouteDefinition<P extends ZodTypeAny, Q extends ZodTypeAny, B e
   readonly body?: B;
   readonly bodyOptional?: boolean;
   readonly webSocket?: boolean;
+  readonly stream?: (input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>) => ApiStreamAttach;
   handle(input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<ApiReply> | ApiReply;
 }
 
@@ -76,7 +99,8 @@ export function route<P extends ZodTypeAny = typeof kNoParamsSchema, Q extends Z
     query: definition.query ?? kNoQuerySchema,
     body: definition.body ?? null,
     bodyOptional: definition.bodyOptional ?? false,
-    webSocket: definition.webSocket ?? false,
+    webSocket: definition.webSocket ?? definition.stream !== undefined,
+    stream: definition.stream === undefined ? null : (input) => definition.stream!(input as RouteInput<z.output<P>, z.output<Q>, z.output<B>>),
     handle: async (input) => definition.handle(input as RouteInput<z.output<P>, z.output<Q>, z.output<B>>),
   };
 }
