@@ -29,6 +29,8 @@ export interface AgentLifecycleOptions {
   readonly publish: (event: ApiEvent) => void;
   readonly postFarmEvent?: (event: PostedEvent) => void;
   readonly logger: AgentLogger;
+  /** This run of the lifecycle, as the agent's `lifecycle` tag announces it. */
+  readonly life?: string;
 }
 
 export function agentLifecycle(options: AgentLifecycleOptions): { readonly lifecycle: ClusterLifecycle; readonly routes: ApiRoute[] } {
@@ -59,6 +61,7 @@ export function agentLifecycle(options: AgentLifecycleOptions): { readonly lifec
     publish: options.publish,
     ...(options.postFarmEvent === undefined ? {} : { postFarmEvent: options.postFarmEvent }),
     logger: options.logger,
+    ...(options.life === undefined ? {} : { life: options.life }),
   });
   return { lifecycle, routes: [...profileRoutes(library), ...designerRoutes(designer), ...lifecycleRoutes(lifecycle)] };
 }
