@@ -4,7 +4,8 @@
 //  - Shared components: clusters `one` and `two` (profile sh@1.0.0: greeter 1.0.0 on B
 //    and C) share the installed greeter (the second create says so and installs nothing);
 //    /v1/lifecycle/holders names both clusters; a third cluster demanding greeter 2.0.0 on
-//    the same nodes is refused before anything is done (exit 2, the conflict named);
+//    the same nodes is refused before anything is done (exit 2, the conflict named), and
+//    the designer's plan for it is blocked with the same reason per node;
 //    deleting `one` keeps greeter running on B and C (same process: not restarted) for
 //    `two`; deleting `two` removes it.
 //  - Persistent operations and a steward without the API: cluster `up` (up@1.0.0,
@@ -133,7 +134,11 @@ describe('the cluster lifecycle: shared components, journaled operations, a stew
     // ---- a conflicting version on the same nodes is refused before anything is done -----------
     const three = await galaxy(['cluster', 'create', 'three', '--profile', 'shx@1.0.0', '--on', 'sh', ...at(a)], 60_000);
     expect(three.code, three.stdout + three.stderr).toBe(2);
-    expect(three.stderr).toMatch(/cannot place three: greeter@2.0.0 \(role svc\) on [0-9a-f]{16}: cluster one runs greeter@1.0.0, cluster two runs greeter@1.0.0 there, and a node runs one copy of a component/);
+    expect(three.stderr).toMatch(/cannot create three from shx@1.0.0: greeter@2.0.0 \(role svc\) on [0-9a-f]{16}: cluster one runs greeter@1.0.0, cluster two runs greeter@1.0.0 there, and a node runs one copy of a component/);
+    // The designer's plan (what --dry-run prints) is blocked for the same reason, per node.
+    const plan = (await api<{ blocked: string[]; lines: string[] }>(a, 'POST', '/v1/designer/plan', { profile: { ref: 'shx@1.0.0' }, on: 'sh', name: 'three' })).json;
+    for (const node of [b, c]) expect(plan.blocked).toContain(`greeter@2.0.0 (role svc) on ${node.id}: cluster one runs greeter@1.0.0, cluster two runs greeter@1.0.0 there, and a node runs one copy of a component`);
+    expect(plan.lines.filter((l) => l.startsWith('! blocked: greeter@2.0.0'))).toHaveLength(2);
     expect(await record(a, 'three')).toBeNull();
     for (const node of [b, c]) expect(await installed(node)).toEqual(['greeter@1.0.0:running']);
 
