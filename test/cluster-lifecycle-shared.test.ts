@@ -17,6 +17,9 @@
 //    longer running, its events say S took it over and rolled it back, and every member
 //    ends on greeter 1.0.0 with the record at up@1.0.0. A, started again, lists the
 //    operation in `galaxy cluster operations` with its outcome.
+//  - `up` is deleted; a create of `cr` (up@2.0.0, the slow greeter) is started from A and
+//    A SIGKILLed while its installs are under way: the steward undoes it (nothing left on
+//    B or C, the record a tombstone, the definition gone).
 // Polls with deadlines; no fixed sleeps.
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -163,6 +166,8 @@ describe('the cluster lifecycle: shared components, journaled operations, a stew
       const view = await api<LifecycleOperationView>(b, 'GET', `/v1/lifecycle/operations/${id}`);
       return view.status === 200 && view.json.state === 'running' && view.json.events.some((e) => e.step === 'upgrade-start') ? true : undefined;
     }, 60_000, 100);
+    // The steward is the lower id of A and S: when it is A, the runner killed is the steward itself.
+    console.log(`the upgrade's runner A ${a.id < stewardId ? 'is' : 'is not'} the steward (A ${a.id}, S ${stewardId})`);
     await stop(a, 'SIGKILL');
     const killedAtMs = Date.now();
     const finished = await eventually('the operation is finished by the steward (read on B)', async () => {
@@ -191,5 +196,28 @@ describe('the cluster lifecycle: shared components, journaled operations, a stew
     expect(listed).toMatch(new RegExp(`${id}\\s+upgrade\\s+up\\s+up@2.0.0\\s+failed`));
     // Still one version on every member once the steward is A again.
     for (const node of [b, c]) expect(await installed(node)).toEqual(['greeter@1.0.0:running']);
+
+    // ---- a create whose runner dies midway: undone by the steward ------------------------------
+    const removed = await galaxy(['cluster', 'delete', 'up', ...at(a)], 120_000);
+    expect(removed.code, removed.stdout + removed.stderr).toBe(0);
+    for (const node of [b, c]) expect(await installed(node)).toEqual([]);
+    const creating = await api<LifecycleOperationView>(a, 'POST', '/v1/lifecycle/clusters', { name: 'cr', profile: 'up@2.0.0', on: 'sh' });
+    expect(creating.status).toBe(202);
+    const createId = creating.json.id;
+    await eventually('the create has an install under way, journaled farm-wide', async () => {
+      const view = await api<LifecycleOperationView>(b, 'GET', `/v1/lifecycle/operations/${createId}`);
+      return view.status === 200 && view.json.state === 'running' && view.json.events.some((e) => e.step === 'install-start') ? true : undefined;
+    }, 60_000, 100);
+    await stop(a, 'SIGKILL');
+    const undone = await eventually('the create is undone by the steward (read on B)', async () => {
+      const view = await api<LifecycleOperationView>(b, 'GET', `/v1/lifecycle/operations/${createId}`);
+      return view.status === 200 && view.json.state !== 'running' ? view.json : undefined;
+    }, 120_000, 500);
+    expect(undone.state).toBe('failed');
+    expect(undone.error).toMatch(/undone by the steward/);
+    expect(undone.events.map((e) => e.text).join('\n')).toMatch(new RegExp(`the steward ${stewardId} takes it over`));
+    expect((await record(b, 'cr'))!.deleted).toBe(true);
+    await eventually('no member runs the greeter the create started', async () => ((await Promise.all([b, c].map(installed))).every((rows) => rows.length === 0) ? true : undefined), 60_000, 500);
+    await eventually('the cluster definition is gone', async () => ((await api<Array<{ name: string }>>(b, 'GET', '/v1/clusters')).json.some((x) => x.name === 'cr') ? undefined : true), 30_000, 500);
   }, 900_000);
 });
