@@ -33,6 +33,12 @@ export interface ClusterDesignerOptions {
    * gives `current` itself.
    */
   readonly currentOf?: (cluster: string) => readonly CurrentMember[] | null;
+  /**
+   * Why name@version cannot go on a node because other clusters hold another version of
+   * that component there (a node runs one copy: src/cluster/lifecycle/component-holders.ts);
+   * empty when it can. Its reasons block the plan. Absent: not checked.
+   */
+  readonly conflictsOf?: (cluster: string | null, node: string, role: string, name: string, version: string) => readonly string[];
 }
 
 export interface PreviewRequest {
@@ -102,7 +108,8 @@ export class ClusterDesigner {
     const on = request.on ?? null;
     const current = request.current ?? (name === null ? null : (this.options.currentOf?.(name) ?? null)) ?? [];
     const operation = current.length > 0 ? 'upgrade' : 'create';
-    const plan = planCluster({ ...this.placementInput(profile, on), current, catalog: this.options.catalog() });
+    const planned = planCluster({ ...this.placementInput(profile, on), current, catalog: this.options.catalog() });
+    const plan = { ...planned, blocked: [...planned.blocked, ...this.conflicts(name, planned.actions)] };
     const command = name === null ? null : operation === 'create' ? `galaxy cluster create ${name} --profile ${ref}${on === null ? '' : ` --on ${on}`}` : `galaxy cluster upgrade ${name} --profile ${ref}`;
     return {
       apiVersion: 'galaxy/v1',
@@ -119,6 +126,18 @@ export class ClusterDesigner {
       command,
       placement: plan.placement,
     };
+  }
+
+  /** The plan's installs and version changes that would clash with a copy other clusters hold on the node. */
+  private conflicts(name: string | null, actions: readonly PlanAction[]): string[] {
+    const check = this.options.conflictsOf;
+    if (check === undefined) return [];
+    const out: string[] = [];
+    for (const action of actions) {
+      if (action.kind !== 'install' && action.kind !== 'upgrade' && action.kind !== 'downgrade') continue;
+      if (action.version !== null) out.push(...check(name, action.node, action.role, action.package, action.version));
+    }
+    return out;
   }
 
   /** Nodes, liveness, landscapes and placement-SQL results, read from this node's replica. */

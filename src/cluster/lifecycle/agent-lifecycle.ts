@@ -10,6 +10,7 @@ import { ProfileLibrary } from '../profiles/profile-library.js';
 import { profileRoutes } from '../profiles/profile-routes.js';
 import type { ClusterService } from '../service/cluster-service.js';
 import { ClusterLifecycle, type LifecycleInstaller } from './cluster-lifecycle.js';
+import { describeConflict, holders } from './component-holders.js';
 import { lifecycleRoutes } from './lifecycle-routes.js';
 import { roleComponents } from './lifecycle-record.js';
 
@@ -29,6 +30,8 @@ export interface AgentLifecycleOptions {
   readonly publish: (event: ApiEvent) => void;
   readonly postFarmEvent?: (event: PostedEvent) => void;
   readonly logger: AgentLogger;
+  /** This run of the lifecycle, as the agent's `lifecycle` tag announces it. */
+  readonly life?: string;
 }
 
 export function agentLifecycle(options: AgentLifecycleOptions): { readonly lifecycle: ClusterLifecycle; readonly routes: ApiRoute[] } {
@@ -41,7 +44,13 @@ export function agentLifecycle(options: AgentLifecycleOptions): { readonly lifec
     if (record === null || record.deleted) return null;
     return record.members.map((m) => ({ node: m.node, role: m.role, components: roleComponents(record, m.role).map((c) => ({ package: c.name, version: c.version })) }));
   };
-  const designer = new ClusterDesigner({ library, data, members: () => backend.members(), catalog, currentOf });
+  // A plan placing another version of a component other clusters hold on a node is blocked (a node runs one copy).
+  const conflictsOf = (cluster: string | null, node: string, role: string, name: string, version: string): string[] => {
+    if (lifecycle === null) return [];
+    const held = holders(lifecycle.records(), lifecycle.journals(), node, name, cluster).filter((h) => h.component.version !== version);
+    return held.length === 0 ? [] : [describeConflict(node, role, { name, version, farm: false }, held)];
+  };
+  const designer = new ClusterDesigner({ library, data, members: () => backend.members(), catalog, currentOf, conflictsOf });
   lifecycle = new ClusterLifecycle({
     selfId: data.selfId,
     data,
@@ -59,6 +68,7 @@ export function agentLifecycle(options: AgentLifecycleOptions): { readonly lifec
     publish: options.publish,
     ...(options.postFarmEvent === undefined ? {} : { postFarmEvent: options.postFarmEvent }),
     logger: options.logger,
+    ...(options.life === undefined ? {} : { life: options.life }),
   });
   return { lifecycle, routes: [...profileRoutes(library), ...designerRoutes(designer), ...lifecycleRoutes(lifecycle)] };
 }

@@ -13,6 +13,9 @@ import type { ProfileLibrary } from '../profiles/profile-library.js';
 import type { Profile } from '../profiles/profile-schema.js';
 import type { ClusterInput, ClusterSummary } from '../service/cluster-service.js';
 import { checkNetworks } from '../service/cluster-networks.js';
+import { randomBytes } from 'node:crypto';
+import { conflicts, describeConflict, holders, holdings, sameCopy } from './component-holders.js';
+import { decodeJournal, encodeJournal, journalKey, kJournalKeyPrefix, kJournalOperationsMax, kJournalStepsMax, newJournal, orphaned, withEvent, type JournalStep, type OperationJournal } from './lifecycle-journal.js';
 import { LifecycleOperations, type LifecycleOperationHandle, type LifecycleOperationKind, type LifecycleOperationView } from './lifecycle-operations.js';
 import { decodeLifecycleRecord, encodeLifecycleRecord, kLifecycleSubjectPrefix, lifecycleSubject, kLifecycleRecordKey, roleComponents, type LifecycleComponent, type LifecycleRecord } from './lifecycle-record.js';
 
@@ -36,7 +39,8 @@ import { decodeLifecycleRecord, encodeLifecycleRecord, kLifecycleSubjectPrefix, 
  * - delete: every member's components removed in reverse start order, then the
  *   definition and the record deleted (tombstones).
  * - repair: the steward (the live controller or management member with the lowest node
- *   id among those running the lifecycle, i.e. with the API on) re-places every cluster when membership or the landscapes change; a member that
+ *   id; every such agent runs the lifecycle, with its API on or off, and says so in its
+ *   `lifecycle` tag) re-places every cluster when membership or the landscapes change; a member that
  *   died or left the cluster's landscape is replaced by the node the placement rules pick
  *   now, and a new node that qualifies grows the cluster up to its roles' counts. The new
  *   member gets its role's pinned versions. A dead member's components are removed when it
@@ -47,8 +51,18 @@ import { decodeLifecycleRecord, encodeLifecycleRecord, kLifecycleSubjectPrefix, 
  * removes it. Every step is an event: on the agent's API stream (kind `lifecycle`) and as
  * a farm event (`cluster.lifecycle.<step>`, source `cluster/<name>`).
  *
- * Components are per node: two clusters sharing a node and a component share one copy,
- * and deleting one removes it for both. Not handled yet.
+ * Components are per node: two clusters sharing a node and a component share one copy
+ * (component-holders.ts). Ownership is read from the lifecycle records and the running
+ * operations' journals: a removal skips a component another cluster holds, and a
+ * placement demanding another version or configuration of a component another cluster
+ * holds on that node is refused before anything is done.
+ *
+ * Operations are journaled in the FMIDB (lifecycle-journal.ts: progress before and after
+ * each step). The steward finishes or undoes every operation whose runner stopped (not
+ * alive, or restarted into another life): an interrupted create is undone (like a
+ * delete), an interrupted upgrade or repair rolled back step by step (an upgrade whose
+ * record already names the new version had finished and is marked so), an interrupted
+ * delete finished.
  */
 export interface LifecycleInstaller {
   /** install.apply on a node (this one directly). */
@@ -72,11 +86,25 @@ export interface ClusterLifecycleOptions {
   readonly logger: AgentLogger;
   /** Wait after a membership or landscape change before re-placing, ms (changes in a burst coalesce). */
   readonly repairDelayMs?: number;
+  /**
+   * This run of the lifecycle (the agent announces it in its `lifecycle` tag): journals
+   * name it, so the steward tells an operation still running from one whose runner
+   * restarted. Default: random.
+   */
+  readonly life?: string;
 }
 
 export const kRepairDelayMsDefault = 1_000;
 /** After a removal a node refused (busy after its start, unreachable), the next try, ms. */
 const kCleanupRetryMs = 3_000;
+/**
+ * How long after its start a lifecycle waits before acting as the steward, ms: a restarted
+ * agent's replica starts from its last snapshot (up to a minute old after a crash) and
+ * catches up from its peers within a few gossip rounds; acting earlier could repeat the
+ * recovery of an operation another steward has finished meanwhile, or repair from an old
+ * record.
+ */
+export const kStewardStartGraceMs = 5_000;
 /** How long a farm-component check waits for the member to announce it, ms. */
 const kFarmComponentWaitMs = 15_000;
 
@@ -102,17 +130,24 @@ const kRefusedMs = 5 * 60_000;
 
 export class ClusterLifecycle {
   readonly operations = new LifecycleOperations();
+  readonly life: string;
   private readonly busy = new Map<string, string>();
+  /** The journals of the operations this node runs now, by operation id; written to the FMIDB in order. */
+  private readonly journaling = new Map<string, { journal: OperationJournal; writes: Promise<void> }>();
   /** Nodes whose install failed during a repair, with when: not placed again for kRefusedMs. */
   private readonly refused = new Map<string, number>();
   private repairTimer: NodeJS.Timeout | null = null;
   /** Clusters whose leftovers could not all be removed: not cleaned again before this time. */
   private readonly retryAtMs = new Map<string, number>();
   private readonly unsubscribe: () => void;
+  private readonly startedAtMs = Date.now();
   private closed = false;
 
   constructor(private readonly options: ClusterLifecycleOptions) {
+    this.life = options.life ?? randomBytes(8).toString('hex');
     this.unsubscribe = options.data.onChange(() => this.scheduleRepair());
+    // On start: a steward looks for operations left unfinished by a runner that stopped.
+    this.scheduleRepair();
   }
 
   close(): void {
@@ -141,8 +176,39 @@ export class ClusterLifecycle {
     return decodeLifecycleRecord(this.options.data.view.get(lifecycleSubject(name), kLifecycleRecordKey));
   }
 
+  /** An operation this node runs or ran, else its journal in the FMIDB (run by another node, or by this one before a restart). */
   operation(id: string, after: number): LifecycleOperationView {
-    return this.operations.get(id, after);
+    if (this.operations.has(id)) return this.operations.get(id, after);
+    const journal = this.journals().find((j) => j.id === id);
+    if (journal === undefined) return this.operations.get(id, after);
+    return journalView(journal, after);
+  }
+
+  /** The operations this node ran, then those the FMIDB's journals hold that it did not run; newest first. */
+  operationList(): LifecycleOperationView[] {
+    const here = this.operations.list();
+    const seen = new Set(here.map((o) => o.id));
+    const elsewhere = this.journals().filter((j) => !seen.has(j.id)).map((j) => ({ ...journalView(j, 0), events: [] }));
+    return [...here, ...elsewhere].sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : 0));
+  }
+
+  /** Every operation journal in the FMIDB (every cluster's latest kJournalOperationsMax). */
+  journals(): OperationJournal[] {
+    const out: OperationJournal[] = [];
+    for (const subject of this.options.data.view.subjects()) {
+      if (!subject.startsWith(kLifecycleSubjectPrefix)) continue;
+      for (const entry of this.options.data.view.entriesOf(subject)) {
+        if (!entry.key.startsWith(kJournalKeyPrefix)) continue;
+        const journal = decodeJournal(entry.value);
+        if (journal !== null && lifecycleSubject(journal.cluster) === subject && journalKey(journal.id) === entry.key) out.push(journal);
+      }
+    }
+    return out;
+  }
+
+  /** Which clusters hold which component on which node (component-holders.ts). */
+  holdings(): ReturnType<typeof holdings> {
+    return holdings(this.records(), this.journals());
   }
 
   // ---- create -------------------------------------------------------------------------
@@ -169,6 +235,7 @@ export class ClusterLifecycle {
       updatedAtMs: Date.now(),
       deleted: false,
     };
+    this.refuseConflicts(name, record);
     return this.run('create', name, ref, by, async (op) => {
       for (const line of plan.lines) op.event('plan', null, line);
       for (const decision of plan.placement.decisions.filter((d) => d.outcome !== 'skipped')) this.note(op, name, 'placement', decision.node, `${decision.node} gets role ${decision.role}: ${decision.reason}`);
@@ -210,6 +277,7 @@ export class ClusterLifecycle {
     mustSendTo(name, ref, plan.members);
     const roles = this.pinnedRoles(profile, plan);
     const next: LifecycleRecord = { ...record, profile: ref, roles, members: plan.members.map((m) => ({ node: m.node, role: m.role })), updatedAtMs: Date.now() };
+    this.refuseConflicts(name, next);
     return this.run('upgrade', name, ref, by, async (op) => {
       for (const line of plan.lines) op.event('plan', null, line);
       const done: Step[] = [];
@@ -252,35 +320,52 @@ export class ClusterLifecycle {
     this.mustBeFree(name);
     const record = this.liveRecord(name);
     const installer = this.mustInstall();
-    return this.run('delete', name, record.profile, by, async (op) => {
-      const alive = this.aliveIds();
-      const leftovers = [...record.leftovers];
-      for (const role of [...record.roles].reverse()) {
-        for (const member of record.members.filter((m) => m.role === role.role)) {
-          const names = [...role.components].reverse().filter((c) => !c.farm);
-          if (!alive.has(member.node)) {
-            if (names.length > 0) leftovers.push({ node: member.node, components: names.map((c) => c.name) });
-            this.note(op, name, 'remove', member.node, `${member.node} is not alive: its components are removed when it comes back`);
-            continue;
-          }
-          const kept: string[] = [];
-          for (const component of names) if (!(await this.removeOne(op, name, installer, member.node, component.name))) kept.push(component.name);
-          if (kept.length > 0) leftovers.push({ node: member.node, components: kept });
+    return this.run('delete', name, record.profile, by, (op) => this.teardown(op, record, installer));
+  }
+
+  /** Every live member's components removed (those no other cluster holds), the definition and the record deleted. */
+  private async teardown(op: LifecycleOperationHandle, record: LifecycleRecord, installer: LifecycleInstaller): Promise<void> {
+    const { name } = record;
+    const alive = this.aliveIds();
+    const leftovers = [...record.leftovers];
+    for (const role of [...record.roles].reverse()) {
+      for (const member of record.members.filter((m) => m.role === role.role)) {
+        const names = [...role.components].reverse().filter((c) => !c.farm);
+        if (!alive.has(member.node)) {
+          if (names.length > 0) leftovers.push({ node: member.node, components: names.map((c) => c.name) });
+          this.note(op, name, 'remove', member.node, `${member.node} is not alive: its components are removed when it comes back`);
+          continue;
         }
+        const kept: string[] = [];
+        for (const component of names) if (!(await this.removeOne(op, name, installer, member.node, component.name))) kept.push(component.name);
+        if (kept.length > 0) leftovers.push({ node: member.node, components: kept });
       }
-      if (this.options.clusters.exists(name)) await this.options.clusters.remove(name);
-      await this.writeRecord({ ...record, members: [], leftovers, deleted: true, updatedAtMs: Date.now() });
-      this.note(op, name, 'done', null, `cluster ${name} deleted; its components are stopped and removed`);
-    });
+    }
+    if (this.options.clusters.exists(name)) await this.options.clusters.remove(name);
+    await this.writeRecord({ ...record, members: [], leftovers, deleted: true, updatedAtMs: Date.now() });
+    this.note(op, name, 'done', null, `cluster ${name} deleted; its components are stopped and removed (those another cluster holds kept)`);
   }
 
   // ---- repair (grow, shrink, replace) -------------------------------------------------------
 
-  /** Whether this node re-places clusters: the live controller or management member running the lifecycle (tag `lifecycle`) with the lowest id. */
+  /**
+   * Whether this node re-places clusters and finishes abandoned operations: the live
+   * controller or management member with the lowest id. Every such agent runs the
+   * lifecycle, API on or off, and announces it (tag `lifecycle`: its life); the tag only
+   * leaves out an agent still starting.
+   */
   isSteward(): boolean {
-    const managers = this.options.members().filter((m) => kRunning.has(m.status) && m.tags['lifecycle'] === '1' && memberRoles(m).some((r) => r === 'controller' || r === 'management'));
+    const managers = this.options.members().filter((m) => (m.self || kRunning.has(m.status)) && (m.tags['lifecycle'] ?? '') !== '' && memberRoles(m).some((r) => r === 'controller' || r === 'management'));
     const lowest = managers.map((m) => m.id).sort()[0];
     return lowest === this.options.selfId;
+  }
+
+  /** Live nodes and the life of their lifecycle (tag `lifecycle`); this node's own life always. */
+  private lives(): Map<string, string> {
+    const lives = new Map<string, string>();
+    for (const m of this.options.members()) if (kRunning.has(m.status) && (m.tags['lifecycle'] ?? '') !== '') lives.set(m.id, m.tags['lifecycle']!);
+    lives.set(this.options.selfId, this.life);
+    return lives;
   }
 
   private scheduleRepair(delayMs = this.options.repairDelayMs ?? kRepairDelayMsDefault): void {
@@ -297,9 +382,15 @@ export class ClusterLifecycle {
     if (this.closed || !this.isSteward()) return;
     const installer = this.options.installer();
     if (installer === null) return;
+    const graceMs = this.startedAtMs + kStewardStartGraceMs - Date.now();
+    if (graceMs > 0) {
+      this.scheduleRepair(graceMs);
+      return;
+    }
+    this.recoverAbandoned(installer);
     const now = Date.now();
     for (const record of this.records()) {
-      if (this.busy.has(record.name)) continue;
+      if (this.busy.has(record.name) || this.runningElsewhere(record.name) !== null) continue;
       const alive = this.aliveIds();
       const retryAt = this.retryAtMs.get(record.name) ?? 0;
       const cleanup = record.leftovers.some((l) => alive.has(l.node));
@@ -381,6 +472,15 @@ export class ClusterLifecycle {
       }
     }
     for (const member of joining) {
+      const clash = roleComponents(record, member.role).flatMap((c) => {
+        const held = conflicts(this.records(), this.journals(), member.node, c, name);
+        return held.length === 0 ? [] : [describeConflict(member.node, member.role, c, held)];
+      });
+      if (clash.length > 0) {
+        this.refused.set(member.node, Date.now());
+        this.note(op, name, 'refused', member.node, `${member.node} is not placed in ${name}: ${clash.join('; ')}`, false);
+        continue;
+      }
       this.note(op, name, 'join', member.node, `${member.node} joins ${name} as ${member.role} (${record.members.some((m) => m.role === member.role && !alive.has(m.node)) ? 'replacing a dead member' : 'picked by the placement rules'})`);
       const done: Step[] = [];
       try {
@@ -416,13 +516,27 @@ export class ClusterLifecycle {
     }
     const what = `${component.name}@${component.version}`;
     if (step.kind === 'remove') {
+      await this.journalStep(op, step, 'start');
       await this.removeOne(op, cluster, installer, node, component.name);
       done.push(step);
+      await this.journalStep(op, step, 'done');
+      return;
+    }
+    const held = holders(this.records(), this.journals(), node, component.name, cluster);
+    const clash = held.filter((h) => !sameCopy(h.component, component));
+    if (clash.length > 0) {
+      this.note(op, cluster, 'conflict', node, describeConflict(node, '-', component, clash), false);
+      throw new DomainError('conflict', 'GALAXY_LIFECYCLE_VERSION_CONFLICT', describeConflict(node, '-', component, clash));
+    }
+    if (held.length > 0 && step.previous === null) {
+      // Another cluster runs this very copy here: shared, nothing to install (nor to undo).
+      this.note(op, cluster, 'shared', node, `${what} on ${node}: runs already for cluster ${held.map((h) => h.cluster).join(', ')}; shared`);
       return;
     }
     const verb = step.previous === null ? 'install' : 'upgrade';
     this.note(op, cluster, `${verb}-start`, node, `${verb} ${step.previous === null ? what : `${component.name} ${step.previous.version} → ${component.version}`} on ${node} ...`);
     let outcome: InstallOutcome;
+    await this.journalStep(op, step, 'start');
     try {
       outcome = await installer.apply(node, { name: component.name, version: component.version, ...(component.config === undefined ? {} : { config: component.config }) });
     } catch (error) {
@@ -430,15 +544,23 @@ export class ClusterLifecycle {
       throw new DomainError('upstream-failed', 'GALAXY_LIFECYCLE_STEP_FAILED', `${verb} ${what} on ${node}: ${(error as Error).message}`);
     }
     if (!succeeded(outcome)) {
+      // The node rolled its own start back: nothing of this step is left to undo.
+      await this.journalStep(op, step, 'failed');
       this.note(op, cluster, verb, node, `${what} on ${node}: ${outcome.result}${outcome.error === null ? '' : ` (${outcome.error.code}: ${outcome.error.message})`}`, false);
       throw new DomainError('upstream-failed', 'GALAXY_LIFECYCLE_STEP_FAILED', `${verb} ${what} on ${node}: ${outcome.result}${outcome.error === null ? '' : `: ${outcome.error.message}`}`);
     }
     done.push(step);
     this.note(op, cluster, verb, node, `${what} on ${node}: ${outcome.result}, running`);
+    await this.journalStep(op, step, 'done');
   }
 
   /** Removes a component from a node; false when it could not be (the node is busy, unreachable, refuses). */
   private async removeOne(op: LifecycleOperationHandle, cluster: string, installer: LifecycleInstaller, node: string, name: string): Promise<boolean> {
+    const held = holders(this.records(), this.journals(), node, name, cluster);
+    if (held.length > 0) {
+      this.note(op, cluster, 'kept', node, `${name} on ${node}: kept, cluster ${held.map((h) => h.cluster).join(', ')} holds it too`);
+      return true;
+    }
     try {
       const outcome = await installer.remove(node, name);
       this.note(op, cluster, 'remove', node, `${name} on ${node}: ${outcome.result}`, succeeded(outcome));
@@ -506,26 +628,76 @@ export class ClusterLifecycle {
     });
   }
 
-  private run(kind: LifecycleOperationKind, cluster: string, profile: string | null, by: string, work: (op: LifecycleOperationHandle) => Promise<void>): LifecycleOperationView {
-    const op = this.operations.begin(kind, cluster, profile, by);
+  /** Starts an operation (or resumes an abandoned one under its id) with its journal in the FMIDB; answers its view at once. */
+  private run(kind: LifecycleOperationKind, cluster: string, profile: string | null, by: string, work: (op: LifecycleOperationHandle) => Promise<void>, resume?: OperationJournal): LifecycleOperationView {
+    const op = this.operations.begin(kind, cluster, profile, by, resume);
     this.busy.set(cluster, op.id);
-    this.note(op, cluster, 'start', null, `${kind} of cluster ${cluster}${profile === null ? '' : ` (${profile})`} by ${by}`);
-    void work(op)
-      .then(() => op.finish(null))
+    const startedAt = this.operations.get(op.id).startedAt;
+    const journal: OperationJournal = resume === undefined
+      ? newJournal({ id: op.id, kind, cluster, profile, by, runner: this.options.selfId, life: this.life, startedAt })
+      : { ...resume, runner: this.options.selfId, life: this.life, recoveredBy: this.options.selfId };
+    const entry = { journal, writes: this.pruneJournals(cluster, op.id) };
+    this.journaling.set(op.id, entry);
+    if (resume === undefined) this.note(op, cluster, 'start', null, `${kind} of cluster ${cluster}${profile === null ? '' : ` (${profile})`} by ${by}`);
+    void this.saveJournal(op.id)
+      .then(() => work(op))
+      .then(() => this.finish(op, null))
       .catch((error: Error) => {
         this.note(op, cluster, 'failed', null, `${kind} of ${cluster} failed: ${error.message}`, false);
-        op.finish(error.message);
+        return this.finish(op, error.message);
       })
+      .catch((error: Error) => this.options.logger.warn({ cluster, operation: op.id, error: error.message }, 'lifecycle journal not written'))
       .finally(() => {
         this.busy.delete(cluster);
+        this.journaling.delete(op.id);
         // What changed meanwhile (a death during the create) is looked at now.
         this.scheduleRepair();
       });
     return this.operations.get(op.id);
   }
 
+  private async finish(op: LifecycleOperationHandle, error: string | null): Promise<void> {
+    op.finish(error);
+    const entry = this.journaling.get(op.id);
+    if (entry !== undefined) entry.journal = { ...entry.journal, state: error === null ? 'succeeded' : 'failed', finishedAt: this.operations.get(op.id).finishedAt, error: error === null ? null : error.slice(0, 4096), inflight: null };
+    await this.saveJournal(op.id);
+  }
+
+  /** Records a step under way (start), completed (done) or undone by its node (failed) in the operation's journal. */
+  private async journalStep(op: LifecycleOperationHandle, step: Step, phase: 'start' | 'done' | 'failed'): Promise<void> {
+    const entry = this.journaling.get(op.id);
+    if (entry === undefined) return;
+    const stored: JournalStep = { kind: step.kind, node: step.node, component: step.component, previous: step.previous };
+    const { journal } = entry;
+    if (phase === 'start') {
+      if (journal.done.length >= kJournalStepsMax) throw new DomainError('conflict', 'GALAXY_LIFECYCLE_TOO_BIG', `an operation journals at most ${kJournalStepsMax} steps`);
+      entry.journal = { ...journal, inflight: stored };
+    } else entry.journal = { ...journal, inflight: null, done: phase === 'done' ? [...journal.done, stored] : journal.done };
+    await this.saveJournal(op.id);
+  }
+
+  /** Writes the operation's journal as it is now, after the writes before it. */
+  private saveJournal(id: string): Promise<void> {
+    const entry = this.journaling.get(id);
+    if (entry === undefined) return Promise.resolve();
+    entry.writes = entry.writes
+      .catch(() => undefined)
+      .then(async () => {
+        await this.options.data.write([{ subject: lifecycleSubject(entry.journal.cluster), key: journalKey(id), value: encodeJournal(entry.journal) }]);
+      });
+    return entry.writes;
+  }
+
+  /** Deletes a cluster's oldest journals so it keeps kJournalOperationsMax with the new one. */
+  private async pruneJournals(cluster: string, keep: string): Promise<void> {
+    const old = this.journals().filter((j) => j.cluster === cluster && j.id !== keep && j.state !== 'running').sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1)).slice(kJournalOperationsMax - 1);
+    if (old.length > 0) await this.options.data.write(old.map((j) => ({ subject: lifecycleSubject(cluster), key: journalKey(j.id), value: null })));
+  }
+
   private note(op: LifecycleOperationHandle, cluster: string, step: string, node: string | null, text: string, ok = true): void {
     const event = op.event(step, node, text, ok);
+    const entry = this.journaling.get(op.id);
+    if (entry !== undefined) entry.journal = withEvent(entry.journal, event);
     const body = { operation: op.id, cluster, step, node, text, ok, seq: event.seq };
     this.options.publish({ kind: 'lifecycle', type: step, time: event.at, body });
     this.options.postFarmEvent?.({ type: `cluster.lifecycle.${step}`, severity: ok ? 'info' : 'warning', time: event.at, source: `cluster/${cluster}`, body });
@@ -542,8 +714,75 @@ export class ClusterLifecycle {
   }
 
   private mustBeFree(name: string): void {
-    const running = this.busy.get(name);
+    const running = this.busy.get(name) ?? this.runningElsewhere(name)?.id;
     if (running !== undefined) throw new DomainError('conflict', 'GALAXY_LIFECYCLE_BUSY', `operation ${running} is running on cluster ${name}; wait for it`);
+  }
+
+  /** An operation on the cluster another live runner (or another life of this node) journals as running, not abandoned. */
+  private runningElsewhere(name: string): OperationJournal | null {
+    const lives = this.lives();
+    return this.journals().find((j) => j.cluster === name && j.state === 'running' && !this.journaling.has(j.id) && !orphaned(j, lives)) ?? null;
+  }
+
+  /** Refuses a placement that would run another copy of a component another cluster holds on the same node. */
+  private refuseConflicts(name: string, next: Pick<LifecycleRecord, 'roles' | 'members'>): void {
+    const records = this.records();
+    const journals = this.journals();
+    const problems: string[] = [];
+    for (const member of next.members) {
+      for (const component of roleComponents(next, member.role)) {
+        const held = conflicts(records, journals, member.node, component, name);
+        if (held.length > 0) problems.push(describeConflict(member.node, member.role, component, held));
+      }
+    }
+    if (problems.length > 0) throw new DomainError('conflict', 'GALAXY_LIFECYCLE_VERSION_CONFLICT', `cannot place ${name}: ${problems.join('; ')}`);
+  }
+
+  // ---- abandoned operations ------------------------------------------------------------
+
+  /**
+   * The steward takes over every operation whose runner stopped (not alive, or alive in
+   * another life): it resumes it under its id and finishes or undoes it.
+   */
+  private recoverAbandoned(installer: LifecycleInstaller): void {
+    const lives = this.lives();
+    for (const journal of this.journals()) {
+      if (!orphaned(journal, lives) || this.busy.has(journal.cluster) || this.journaling.has(journal.id)) continue;
+      const why = lives.has(journal.runner) ? `its runner ${journal.runner} restarted` : `its runner ${journal.runner} is not alive`;
+      this.options.logger.info({ cluster: journal.cluster, operation: journal.id, kind: journal.kind }, 'resuming an abandoned lifecycle operation');
+      this.run(journal.kind, journal.cluster, journal.profile, journal.by, (op) => this.recover(op, journal, why, installer), journal);
+    }
+  }
+
+  private async recover(op: LifecycleOperationHandle, journal: OperationJournal, why: string, installer: LifecycleInstaller): Promise<void> {
+    const name = journal.cluster;
+    const steps: Step[] = [...journal.done, ...(journal.inflight === null ? [] : [journal.inflight])];
+    this.note(op, name, 'resume', null, `${journal.kind} of ${name} was left unfinished (${why}); the steward ${this.options.selfId} takes it over`);
+    const record = this.record(name);
+    if (journal.kind === 'delete') {
+      if (record !== null && !record.deleted) await this.teardown(op, record, installer);
+      else this.note(op, name, 'done', null, `cluster ${name} was deleted already`);
+      return;
+    }
+    if (journal.kind === 'create') {
+      if (record !== null && !record.deleted) await this.teardown(op, record, installer);
+      else if (this.options.clusters.exists(name)) await this.options.clusters.remove(name);
+      this.note(op, name, 'rollback', null, `the interrupted create of ${name} was undone: its components removed (those another cluster holds kept), the cluster deleted`, false);
+      throw new DomainError('upstream-failed', 'GALAXY_LIFECYCLE_INTERRUPTED', `interrupted (${why}); undone by the steward`);
+    }
+    if (journal.kind === 'upgrade' && record !== null && !record.deleted && record.profile === journal.profile) {
+      // The record is written after the last step: the upgrade had finished.
+      await this.options.clusters.redefine(name, { nodes: record.members.map((m) => m.node), profile: record.profile });
+      this.note(op, name, 'done', null, `the upgrade of ${name} to ${record.profile} had finished before its runner stopped`);
+      return;
+    }
+    await this.undo(op, name, installer, steps);
+    if (journal.kind === 'upgrade') {
+      this.note(op, name, 'rollback', null, `the interrupted upgrade to ${journal.profile ?? '?'} was rolled back (${steps.length} step(s) undone): ${name} stays on ${record?.profile ?? '?'}`, false);
+      throw new DomainError('upstream-failed', 'GALAXY_LIFECYCLE_INTERRUPTED', `interrupted (${why}); rolled back by the steward: ${name} stays on ${record?.profile ?? '?'}`);
+    }
+    this.note(op, name, 'rollback', null, `the interrupted repair's ${steps.length} step(s) were undone; the next repair places ${name} again`, false);
+    throw new DomainError('upstream-failed', 'GALAXY_LIFECYCLE_INTERRUPTED', `interrupted (${why}); undone by the steward`);
   }
 
   private mustInstall(): LifecycleInstaller {
@@ -580,4 +819,11 @@ function sendable(member: Parameters<typeof memberNetworks>[0][number]): boolean
 /** The placement's network choice per member, as a cluster definition takes it (issue 19: the cluster service sends each kind of traffic there). */
 function memberNetworks(placed: ReadonlyArray<{ readonly node: string; readonly networks: Readonly<Record<'admin' | 'components' | 'failureDetection', string>> }>): Record<string, Readonly<Record<'admin' | 'components' | 'failureDetection', string>>> {
   return Object.fromEntries(placed.map((m) => [m.node, m.networks]));
+}
+
+/** An operation as its journal holds it (the latest kJournalEventsMax events). */
+function journalView(journal: OperationJournal, after: number): LifecycleOperationView {
+  const { id, kind, cluster, profile, by, state, startedAt, finishedAt, error } = journal;
+  const dropped = (journal.events[0]?.seq ?? 1) - 1;
+  return { id, kind, cluster, profile, by, state, startedAt, finishedAt, error, events: journal.events.filter((e) => e.seq > after), eventsDropped: dropped };
 }

@@ -96,7 +96,7 @@ export function registerLifecycleCommands(program: Command, print: Print = (text
       await startAndFollow(client, print, flags.json === true, () => client.post(`/v1/lifecycle/clusters/${encodeURIComponent(name)}/upgrade`, { profile: flags.profile }));
     }),
   );
-  withConnection(cluster.command('operations').description('the lifecycle operations (create, upgrade, delete, repair) the agent ran, newest first')).action((flags: ConnectionFlags) =>
+  withConnection(cluster.command('operations').description('the lifecycle operations (create, upgrade, delete, repair): those the agent ran, then those the farm data journals (run by other agents, or before a restart), newest first')).action((flags: ConnectionFlags) =>
     run(print, async () => {
       const list = (await connect(flags).get('/v1/lifecycle/operations')) as LifecycleOperationView[];
       if (flags.json) return print(JSON.stringify(list, null, 2));

@@ -52,10 +52,12 @@ interface Operation {
 export class LifecycleOperations {
   private readonly operations = new Map<string, Operation>();
 
-  begin(kind: LifecycleOperationKind, cluster: string, profile: string | null, by: string): LifecycleOperationHandle {
+  /** A new operation, or (resume) one another run of the lifecycle started and left unfinished, continued under its id. */
+  begin(kind: LifecycleOperationKind, cluster: string, profile: string | null, by: string, resume?: { readonly id: string; readonly startedAt: string; readonly events: readonly LifecycleStepEvent[] }): LifecycleOperationHandle {
     this.makeRoom();
-    const id = randomBytes(8).toString('hex');
-    const operation: Operation = { view: { id, kind, cluster, profile, by, state: 'running', startedAt: new Date().toISOString(), finishedAt: null, error: null }, events: [], dropped: 0, seq: 0 };
+    const id = resume?.id ?? randomBytes(8).toString('hex');
+    const events = [...(resume?.events ?? [])];
+    const operation: Operation = { view: { id, kind, cluster, profile, by, state: 'running', startedAt: resume?.startedAt ?? new Date().toISOString(), finishedAt: null, error: null }, events, dropped: 0, seq: events.at(-1)?.seq ?? 0 };
     this.operations.set(id, operation);
     return {
       id,
@@ -72,6 +74,10 @@ export class LifecycleOperations {
         operation.view = { ...operation.view, state: error === null ? 'succeeded' : 'failed', finishedAt: new Date().toISOString(), error };
       },
     };
+  }
+
+  has(id: string): boolean {
+    return this.operations.has(id);
   }
 
   get(id: string, after = 0): LifecycleOperationView {

@@ -16,7 +16,8 @@ import type { ClusterLifecycle } from './cluster-lifecycle.js';
  *   GET    /v1/lifecycle/clusters/:name         viewer    one record
  *   POST   /v1/lifecycle/clusters/:name/upgrade operator  {profile} -> 202 the upgrade operation
  *   DELETE /v1/lifecycle/clusters/:name         operator  -> 202 the delete operation
- *   GET    /v1/lifecycle/operations             viewer    operations on this node, newest first
+ *   GET    /v1/lifecycle/operations             viewer    operations this node ran, then those the FMIDB's journals hold (run elsewhere, or before a restart), newest first
+ *   GET    /v1/lifecycle/holders                viewer    which clusters hold which component on which node
  *   GET    /v1/lifecycle/operations/:id         viewer    one, with its events after `after`
  */
 const kNameSchema = z.string().regex(kClusterNamePattern, 'a cluster name is 1 to 48 of [A-Za-z0-9_.-] starting with a letter or digit');
@@ -44,7 +45,8 @@ export function lifecycleRoutes(lifecycle: ClusterLifecycle): ApiRoute[] {
     }),
     route({ method: 'POST', pattern: '/v1/lifecycle/clusters/:name/upgrade', role: 'operator', params: kParamsSchema, body: kUpgradeSchema, handle: ({ params, body, caller }) => ({ status: 202, json: lifecycle.upgrade(params.name, body.profile, by(caller)) }) }),
     route({ method: 'DELETE', pattern: '/v1/lifecycle/clusters/:name', role: 'operator', params: kParamsSchema, body: kEmptyBodySchema, bodyOptional: true, handle: ({ params, caller }) => ({ status: 202, json: lifecycle.delete(params.name, by(caller)) }) }),
-    route({ method: 'GET', pattern: '/v1/lifecycle/operations', role: 'viewer', handle: () => ok(lifecycle.operations.list()) }),
+    route({ method: 'GET', pattern: '/v1/lifecycle/operations', role: 'viewer', handle: () => ok(lifecycle.operationList()) }),
+    route({ method: 'GET', pattern: '/v1/lifecycle/holders', role: 'viewer', handle: () => ok(lifecycle.holdings()) }),
     route({ method: 'GET', pattern: '/v1/lifecycle/operations/:id', role: 'viewer', params: kOperationParamsSchema, query: kOperationQuerySchema, handle: ({ params, query }) => ok(lifecycle.operation(params.id, query.after ?? 0)) }),
   ];
 }

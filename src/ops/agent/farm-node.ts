@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { PreparedAgent } from '../../ops/agent/agent-command.js';
 import { silentAgentLogger, type AgentLogger } from '../../node/util/agent-logger.js';
@@ -72,7 +73,11 @@ export class FarmNode implements ApiBackend {
   readonly desiredComponents: FarmDesiredComponents;
   /** The clusters this node is a member of (src/cluster/service). */
   readonly clusters: ClusterService;
-  /** Clusters made from profiles (src/cluster/lifecycle): created, repaired, upgraded, deleted from here; null with the API off. */
+  /**
+   * Clusters made from profiles (src/cluster/lifecycle): created, repaired, upgraded,
+   * deleted from here. Runs with the API on, and on every controller or management node
+   * (API on or off: any of them may be the steward); null otherwise.
+   */
   lifecycle: ClusterLifecycle | null = null;
   private apiServer: ApiServer | null;
   /** Events, jobs, scripts and installation (farm-components.ts). */
@@ -135,9 +140,13 @@ export class FarmNode implements ApiBackend {
     // Importing them there (ws, routes, schemas: hundreds of ms on a loaded host) lost the
     // joins the demo counts, and it never converged.
     const apiModules = prepared.farm.api === null ? null : await loadApiModules();
+    // The steward (the lowest-id live controller or management node) need not serve the API.
+    const manages = prepared.farm.roles.some((role) => role === 'controller' || role === 'management');
+    const lifecycleModule = apiModules !== null ? { agentLifecycle: apiModules.agentLifecycle } : manages ? await import('../../cluster/lifecycle/agent-lifecycle.js') : null;
+    const life = randomBytes(8).toString('hex');
     const service = await FarmService.start({
-      // `lifecycle`: this node runs the cluster lifecycle (its API is on), so it may be the steward that repairs clusters.
-      agent: { ...prepared.options, meta: { ...(prepared.options.meta ?? {}), components: kinds.join(','), ...(prepared.farm.api === null ? {} : { lifecycle: '1' }) } },
+      // `lifecycle`: this node runs the cluster lifecycle (this run of it: journals name it), so a controller or management node may be the steward.
+      agent: { ...prepared.options, meta: { ...(prepared.options.meta ?? {}), components: kinds.join(','), ...(lifecycleModule === null ? {} : { lifecycle: life }) } },
       dataDir: prepared.dataDir,
       mode: prepared.farm.mode,
       roles: prepared.farm.roles,
@@ -158,9 +167,11 @@ export class FarmNode implements ApiBackend {
         if (tokens.bootstrap(join(prepared.dataDir, kAdminTokenFileName))) logger.info({ file: join(prepared.dataDir, kAdminTokenFileName) }, 'created the admin API token');
         const tls = prepared.farm.apiTls === null ? undefined : loadApiTls(prepared.farm.apiTls, prepared.dataDir, parseBindAddress(prepared.farm.api).host);
         if (tls?.created === true) logger.info({ file: tls.certFile }, 'created a self-signed API certificate');
-        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, tls, allowRemote: prepared.farm.apiInsecure, logger, routes: [...farmDataRoutes(node.data), ...clusterRoutes(node.clusters), ...channelRoutes(node.clusters), ...farmComponentsRoutes(node.desiredComponents), ...node.farmComponents.routes(), ...node.lifecycleRoutes(agentLifecycle)] });
+        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, tls, allowRemote: prepared.farm.apiInsecure, logger, routes: [...farmDataRoutes(node.data), ...clusterRoutes(node.clusters), ...channelRoutes(node.clusters), ...farmComponentsRoutes(node.desiredComponents), ...node.farmComponents.routes(), ...node.lifecycleRoutes(agentLifecycle, life)] });
         writeFileAtomic(join(prepared.dataDir, kApiFileName), `${JSON.stringify({ url: node.apiServer.url, ...(node.apiServer.fingerprint === null ? {} : { fingerprint: node.apiServer.fingerprint }) })}\n`);
       }
+      // Without the API, a controller or management node still runs the lifecycle (the steward's repairs and recoveries); it serves no routes.
+      if (node.lifecycle === null && lifecycleModule !== null) node.lifecycleRoutes(lifecycleModule.agentLifecycle, life);
       node.wire(options.measurementIntervalMs ?? 5000);
       return node;
     } catch (error) {
@@ -198,8 +209,9 @@ export class FarmNode implements ApiBackend {
   }
 
   /** Builds the profile library, the designer and the cluster lifecycle; their routes. */
-  private lifecycleRoutes(build: typeof agentLifecycle): ApiRoute[] {
+  private lifecycleRoutes(build: typeof agentLifecycle, life: string): ApiRoute[] {
     const built = build({
+      life,
       backend: this,
       data: this.data,
       clusters: this.clusters,
