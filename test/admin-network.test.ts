@@ -6,7 +6,8 @@
 //    (GALAXY_RPC_NETWORK_REFUSED) while the farm socket still serves it;
 //  - the messenger hands the arrival network up (Delivered.via) and drops, on an extra
 //    network, every channel but cluster, rpc and install-chunks (`network-refused`);
-//  - the chunk channel answers a request over the route it came by;
+//  - the chunk channel answers a request over the route it came by; a package fetch over
+//    a network asks only members with an address there, each on its route;
 //  - which network carries a member's admin traffic (adminNetwork) and where a routed
 //    call goes (networkRoute).
 // test/cluster-networks-agents.test.ts shows it on real agents (a lifecycle's installs,
@@ -22,6 +23,7 @@ import { encodeEnvelope } from '../src/core/messenger/envelope.js';
 import { adminNetwork } from '../src/cluster/service/cluster-networks.js';
 import { ChunkChannel } from '../src/farm/install/chunk-channel.js';
 import { networkRoute } from '../src/farm/install/network-route.js';
+import { PackageFetcher } from '../src/farm/install/package-fetcher.js';
 import { PackageStore } from '../src/farm/install/package-store.js';
 import { FarmRpc, type RpcFrame, type RpcSender } from '../src/farm/service/farm-rpc.js';
 import type { Route } from '../src/node/messenger/messenger-channel.js';
@@ -141,6 +143,26 @@ describe('administrative traffic on its own network', () => {
     expect(await pending).toBe('GALAXY_INSTALL_TIMEOUT');
     asking.close();
     serving.close();
+  });
+
+  it('a fetch over a network asks only members with an address there, each on its route', async () => {
+    const store = new PackageStore(mkdtempSync(join(tmpdir(), 'galaxy-admin-fetch-')));
+    const calls: Array<{ to: string; service: string; route: Route | undefined }> = [];
+    const rpc = {
+      handle: () => {},
+      call: async (to: string, service: string, _body: unknown, _timeoutMs?: number, route?: Route) => {
+        calls.push({ to, service, route });
+        return { have: false };
+      },
+    };
+    const peers = [{ id: kA, address: '10.77.0.1:7946' }, { id: kB, address: '10.77.0.2:7946' }];
+    const fetcher = new PackageFetcher({ rpc, chunks: { request: () => Promise.reject(new Error('no chunks here')) }, store, peers: () => peers, route: (peer, network) => (peer === kB && network === 'admin' ? { address: '10.78.0.2:7946', via: 'admin' } : null) });
+    await expect(fetcher.fetch({ name: 'greeter', version: '1.0.0', network: 'admin' })).rejects.toMatchObject({ code: 'GALAXY_INSTALL_NOT_FOUND', message: expect.stringContaining('on network admin') });
+    expect(calls).toEqual([{ to: kB, service: 'install.have', route: { address: '10.78.0.2:7946', via: 'admin' } }]);
+    // Without a network, every member is asked at its farm address.
+    calls.length = 0;
+    await expect(fetcher.fetch({ name: 'greeter', version: '1.0.0' })).rejects.toMatchObject({ code: 'GALAXY_INSTALL_NOT_FOUND' });
+    expect(calls.map((c) => [c.to, c.route])).toEqual([[kA, undefined], [kB, undefined]]);
   });
 
   it('adminNetwork names the extra network whose published host is the admin selection', () => {
