@@ -14,7 +14,17 @@
 //    the data network; only its channel data arrives there;
 //  - a profile whose network attribute holds an interface name is refused before
 //    anything is written (no record, no definition);
-//  - an agent whose --network address is not on this machine does not start, and says why.
+//  - an agent whose --network address is not on this machine does not start, and says why;
+//  - administrative traffic on its own network: cluster `adm` selects `net.data` for
+//    admin only (components and failure detection on the farm address). Only A holds the
+//    greeter package; create installs it on every member, and delete removes it. Nothing
+//    but the lifecycle's install round trips and the package fetch may use the data
+//    sockets here (cluster traffic is on the farm address, and an extra network refuses
+//    every other channel): B and C received their install requests there and answered on
+//    the same connections, fetched the package from A there (A's data socket received
+//    their install.have and chunk requests and sent the bytes), and every one of those
+//    calls was a routed one (galaxy_farm_rpc_total{event="routed"}). With the route ignored, every
+//    data counter stays 0.
 // The two-network fault scenario (test/faults/network-faults.test.ts, root) shows the
 // traffic on the wire with nftables counters and a cut of the data network alone.
 import { spawnSync } from 'node:child_process';
@@ -38,6 +48,21 @@ mixins: [dual-network@^1]
 roles:
   member:
     count: { min: 3, max: 3 }
+`;
+/** Only administrative traffic on the data network: installs (request, answer, package fetch) go there. */
+const kAdmin = `apiVersion: galaxy/v1
+kind: ClusterProfile
+name: adm
+version: 1.0.0
+extends: base@^1
+networks:
+  admin: { attribute: net.data }
+roles:
+  member:
+    count: { min: 3, max: 3 }
+    components:
+      - { package: measurement, version: ^0.1.0 }
+      - { package: greeter, version: ^1.0.0, after: [measurement] }
 `;
 /** Only channel data on the data network: the view protocol and failure detector stay on the farm address. */
 const kSplit = `apiVersion: galaxy/v1
@@ -156,6 +181,57 @@ describe('network selection on real agents (loopback, two addresses each)', () =
       }, 30_000, 100);
     }
   }, 240_000);
+
+  it('administrative traffic on its own network: installs, their answers and the package fetch go over the admin selection', async () => {
+    const a = nodes[0]!;
+    await eventually('every agent published net.data', async () => {
+      const rows = (await api<Array<{ node: string; attributes: Array<{ key: string; value: unknown }> }>>(a, 'GET', '/v1/attributes')).json;
+      return nodes.every((n, i) => rows.find((r) => r.node === n.id)?.attributes.some((x) => x.key === 'net.data' && x.value === dataHost(i))) ? true : undefined;
+    }, 30_000, 250);
+    const added = await galaxy(['packages', 'add', join(root, 'test', 'fixtures', 'packages', 'greeter'), ...at(a)]);
+    expect(added.code, added.stderr).toBe(0);
+    const dir = mkdtempSync(join(tmpdir(), 'galaxy-adm-'));
+    writeFileSync(join(dir, 'adm.yaml'), kAdmin);
+    const imported = await galaxy(['profile', 'import', join(root, 'profiles', 'base.yaml'), join(dir, 'adm.yaml'), ...at(a)]);
+    expect(imported.code, imported.stdout + imported.stderr).toBe(0);
+    const before = await Promise.all(nodes.map(async (node) => ({
+      received: await metric(node, 'galaxy_network_messages_total', { network: 'data', direction: 'received' }),
+      sent: await metric(node, 'galaxy_network_messages_total', { network: 'data', direction: 'sent' }),
+      routed: await metric(node, 'galaxy_farm_rpc_total', { event: 'routed' }),
+    })));
+    const created = await galaxy(['cluster', 'create', 'adm', '--profile', 'adm@1.0.0', ...at(a)], 180_000);
+    expect(created.code, created.stdout + created.stderr).toBe(0);
+    for (const node of nodes) {
+      const s = (await api<ClusterSummary>(node, 'GET', '/v1/clusters/adm')).json;
+      nodes.forEach((member, i) => expect(s.networks?.[member.id]).toEqual({ admin: dataHost(i), components: '127.0.0.1', failureDetection: '127.0.0.1' }));
+      const rows = (await api<Array<{ name: string; version: string; state: string }>>(node, 'GET', '/v1/components/installed')).json;
+      expect(rows.map((r) => `${r.name}@${r.version}:${r.state}`), node.address).toContain('greeter@1.0.0:running');
+    }
+    const after = await Promise.all(nodes.map(async (node) => ({
+      received: await metric(node, 'galaxy_network_messages_total', { network: 'data', direction: 'received' }),
+      sent: await metric(node, 'galaxy_network_messages_total', { network: 'data', direction: 'sent' }),
+      routed: await metric(node, 'galaxy_farm_rpc_total', { event: 'routed' }),
+    })));
+    // A (the steward, the only holder) sent install.apply to B and C over the data network
+    // and got their answers there; it also served their package fetch there.
+    expect(after[0]!.sent - before[0]!.sent).toBeGreaterThan(0);
+    expect(after[0]!.received - before[0]!.received).toBeGreaterThan(0);
+    expect(after[0]!.routed - before[0]!.routed).toBeGreaterThanOrEqual(2);
+    for (const i of [1, 2]) {
+      // B and C: the install request in, its answer out, their package fetch (install.have, chunks) out and back.
+      expect(after[i]!.received - before[i]!.received, nodes[i]!.address).toBeGreaterThan(0);
+      expect(after[i]!.sent - before[i]!.sent, nodes[i]!.address).toBeGreaterThan(0);
+      expect(after[i]!.routed - before[i]!.routed, nodes[i]!.address).toBeGreaterThan(0);
+    }
+    const deleted = await galaxy(['cluster', 'delete', 'adm', ...at(a)], 120_000);
+    expect(deleted.code, deleted.stdout + deleted.stderr).toBe(0);
+    for (const node of nodes) {
+      const rows = (await api<Array<{ name: string }>>(node, 'GET', '/v1/components/installed')).json;
+      expect(rows.map((r) => r.name), node.address).not.toContain('greeter');
+    }
+    // The removals went over the data network too.
+    expect(await metric(a, 'galaxy_farm_rpc_total', { event: 'routed' })).toBeGreaterThanOrEqual(after[0]!.routed + 2);
+  }, 300_000);
 
   it('refuses, before writing anything, a profile whose network attribute holds an interface name', async () => {
     const a = nodes[0]!;

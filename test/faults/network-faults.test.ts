@@ -21,13 +21,21 @@
 //    farm network) keeps its view of all five; after the heal twonet is one view of five;
 //  - every member's recorded view history of both clusters passes the checkers of
 //    src/sim/cluster (view agreement, monotonic views), as in cluster-faults.test.ts.
+//  - administrative traffic follows the admin choice: cluster `adminnet` from a profile
+//    selecting `net.data` for admin only (components and failure detection on the farm
+//    address) is created with TCP to and from the farm port dropped on eth0 at every host
+//    (farm RPC's streams, so no install request, answer or package chunk can cross the
+//    farm network; SWIM's UDP still does): the greeter package, held only by the
+//    controller, is installed and running on all five, eth1 carried at least the four
+//    fetches' package bytes, every agent sent routed RPC frames, and the drop rules
+//    counted what tried the farm network's TCP meanwhile.
 // What is not shown here (README): the farm network cannot be cut for cluster traffic
 // alone, because farm SWIM shares the farm port; cutting it whole is a farm fault.
 //
 // Needs root, `ip netns` and nftables; without them it says why and skips (with
 // GALAXY_FAULTS_REQUIRED=1 it fails instead).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -37,7 +45,7 @@ import type { ChannelReadReply } from '../../src/cluster/service/channel-routes.
 import { packageRoot } from '../../src/core/platform/package-root.js';
 import { ClusterHistory } from '../../src/sim/cluster/cluster-history.js';
 import { checkMonotonicViews, checkViewAgreement, describeViolations } from '../../src/sim/cluster/cluster-checkers.js';
-import { FaultFarm, kCli, waitFor, type LabAgent } from './support/fault-farm.js';
+import { FaultFarm, kCli, kGossipPort, waitFor, type LabAgent } from './support/fault-farm.js';
 import { Figures } from './support/figures.js';
 import { freshDirectory, labUnavailable, NetnsLab, preClean, type TrafficCounts } from './support/netns-lab.js';
 import { waitForView } from './support/cluster-lab.js';
@@ -63,6 +71,29 @@ roles:
   member:
     count: { min: ${kAgents}, max: ${kAgents} }
 `;
+
+/** Only administrative traffic on the data network: installs, their answers and the package fetch. */
+const kAdminProfile = `apiVersion: galaxy/v1
+kind: ClusterProfile
+name: adminnet
+version: 1.0.0
+extends: base@^1
+networks:
+  admin: { attribute: net.data }
+roles:
+  member:
+    count: { min: ${kAgents}, max: ${kAgents} }
+    components:
+      - { package: measurement, version: ^0.1.0 }
+      - { package: greeter, version: ^1.0.0, after: [measurement] }
+`;
+const kGreeter = join(packageRoot(), 'test', 'fixtures', 'packages', 'greeter');
+
+function treeBytes(dir: string): number {
+  let sum = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) sum += entry.isDirectory() ? treeBytes(join(dir, entry.name)) : statSync(join(dir, entry.name)).size;
+  return sum;
+}
 
 const unavailable = labUnavailable();
 const required = process.env['GALAXY_FAULTS_REQUIRED'] === '1';
@@ -260,4 +291,49 @@ describe.runIf(unavailable === null)('network selection on hosts with two networ
     expect(checked('plain')).toBe('');
     figures.held('cut-data-network');
   }, 120_000);
+
+  it('administrative traffic follows the admin choice: installs, answers and the package fetch cross eth1 with the farm port\'s TCP dropped on eth0', async () => {
+    const out = figures.scenario('admin-network');
+    const added = await galaxy(['packages', 'add', kGreeter]);
+    expect(added.code, added.stdout + added.stderr).toBe(0);
+    const dir = mkdtempSync(join(tmpdir(), 'galaxy-adminnet-'));
+    writeFileSync(join(dir, 'adminnet.yaml'), kAdminProfile);
+    const imported = await galaxy(['profile', 'import', join(dir, 'adminnet.yaml')]);
+    rmSync(dir, { recursive: true, force: true });
+    expect(imported.code, imported.stdout + imported.stderr).toBe(0);
+    const routed = async (agent: LabAgent) => (await agent.metrics()).sum('galaxy_farm_rpc_total', { event: 'routed' });
+    const routedBefore = await Promise.all(farm.agents.map(routed));
+    // Farm RPC and package chunks travel on TCP streams to the farm port: dropped on eth0 both ways at every host.
+    for (const host of lab.hosts) lab.setFaults(host, [`iifname "eth0" tcp dport ${kGossipPort} counter drop`, `iifname "eth0" tcp sport ${kGossipPort} counter drop`]);
+    for (const host of lab.hosts) lab.countTraffic(host);
+    const started = Date.now();
+    let created: { code: number; stdout: string; stderr: string };
+    try {
+      created = await galaxy(['cluster', 'create', 'adminnet', '--profile', 'adminnet@1.0.0'], 180_000);
+      out['createMs'] = Date.now() - started;
+      const counts = traffic();
+      out['eth0Bytes'] = counts.reduce((s, c) => s + c.eth0.bytes, 0);
+      out['eth1Bytes'] = counts.reduce((s, c) => s + c.eth1.bytes, 0);
+      out['farmTcpDropped'] = lab.faultCounters().dropped;
+    } finally {
+      lab.heal();
+    }
+    expect(created.code, created.stdout + created.stderr).toBe(0);
+    const packageBytes = treeBytes(kGreeter);
+    out['packageBytes'] = packageBytes;
+    for (const agent of farm.agents) {
+      const rows = await agent.get<Array<{ name: string; version: string; state: string }>>('/v1/components/installed');
+      expect(rows.map((r) => `${r.name}@${r.version}:${r.state}`), agent.address).toContain('greeter@1.0.0:running');
+      // The definition reaches every agent through the FMIDB (its streams were cut on eth0 a moment ago).
+      await waitFor(`${agent.address} knows adminnet`, async () => (await agent.api('GET', '/v1/clusters/adminnet')).status === 200, 30_000, 100);
+      const s = await agent.get<ClusterSummary>('/v1/clusters/adminnet');
+      for (const member of farm.agents) expect(s.networks?.[member.id]).toEqual({ admin: member.host.ip2, components: member.host.ip, failureDetection: member.host.ip });
+    }
+    const routedAfter = await Promise.all(farm.agents.map(routed));
+    out['routedFrames'] = routedAfter.map((n, i) => n - routedBefore[i]!);
+    for (const [i, agent] of farm.agents.entries()) expect(routedAfter[i]! - routedBefore[i]!, agent.address).toBeGreaterThan(0);
+    // The four members without the package fetched it over eth1.
+    expect(out['eth1Bytes'] as number).toBeGreaterThan(4 * packageBytes);
+    figures.held('admin-network');
+  }, 240_000);
 });

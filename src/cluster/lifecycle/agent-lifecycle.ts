@@ -9,6 +9,7 @@ import { agentCatalog } from '../profiles/package-catalog.js';
 import { ProfileLibrary } from '../profiles/profile-library.js';
 import { profileRoutes } from '../profiles/profile-routes.js';
 import type { ClusterService } from '../service/cluster-service.js';
+import { adminNetwork } from '../service/cluster-networks.js';
 import { ClusterLifecycle, type LifecycleInstaller } from './cluster-lifecycle.js';
 import { describeConflict, holders } from './component-holders.js';
 import { lifecycleRoutes } from './lifecycle-routes.js';
@@ -65,6 +66,13 @@ export function agentLifecycle(options: AgentLifecycleOptions): { readonly lifec
     catalog,
     members: () => backend.members(),
     installer: options.installer,
+    // Issue 19: a member whose profile selects an admin network gets its installs over it.
+    adminNetwork: (cluster, node) => {
+      const networks = clusters.list().find((c) => c.name === cluster)?.networks;
+      if (networks === undefined || networks === null || networks[node] === undefined) return undefined;
+      const farmAddress = backend.members().find((m) => m.id === node)?.address;
+      return adminNetwork(networks, node, farmAddress, data.attributes(node)[0]?.attributes ?? []);
+    },
     publish: options.publish,
     ...(options.postFarmEvent === undefined ? {} : { postFarmEvent: options.postFarmEvent }),
     logger: options.logger,

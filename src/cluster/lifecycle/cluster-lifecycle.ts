@@ -65,10 +65,14 @@ import { decodeLifecycleRecord, encodeLifecycleRecord, kLifecycleSubjectPrefix, 
  * delete finished.
  */
 export interface LifecycleInstaller {
-  /** install.apply on a node (this one directly). */
-  apply(node: string, request: { readonly name: string; readonly version: string; readonly config?: Readonly<Record<string, unknown>> }): Promise<InstallOutcome>;
-  /** install.remove on a node. */
-  remove(node: string, name: string): Promise<InstallOutcome>;
+  /**
+   * install.apply on a node (this one directly). With `network`, the whole round trip
+   * (request, answer, the package fetch it triggers) goes over that extra network of the
+   * member (farm-install.ts applyOn).
+   */
+  apply(node: string, request: { readonly name: string; readonly version: string; readonly config?: Readonly<Record<string, unknown>>; readonly network?: string }): Promise<InstallOutcome>;
+  /** install.remove on a node; with `network`, over that extra network. */
+  remove(node: string, name: string, network?: string): Promise<InstallOutcome>;
 }
 
 export interface ClusterLifecycleOptions {
@@ -92,6 +96,12 @@ export interface ClusterLifecycleOptions {
    * restarted. Default: random.
    */
   readonly life?: string;
+  /**
+   * The extra network a cluster's member takes its administrative traffic on (issue 19:
+   * the profile's `admin` selection, cluster-networks.ts adminNetwork), or undefined:
+   * its farm address. Every install and removal of that member is routed there.
+   */
+  readonly adminNetwork?: (cluster: string, node: string) => string | undefined;
 }
 
 export const kRepairDelayMsDefault = 1_000;
@@ -538,7 +548,7 @@ export class ClusterLifecycle {
     let outcome: InstallOutcome;
     await this.journalStep(op, step, 'start');
     try {
-      outcome = await installer.apply(node, { name: component.name, version: component.version, ...(component.config === undefined ? {} : { config: component.config }) });
+      outcome = await installer.apply(node, { name: component.name, version: component.version, ...(component.config === undefined ? {} : { config: component.config }), ...this.adminRoute(cluster, node) });
     } catch (error) {
       this.note(op, cluster, verb, node, `${what} on ${node}: could not ask: ${(error as Error).message}`, false);
       throw new DomainError('upstream-failed', 'GALAXY_LIFECYCLE_STEP_FAILED', `${verb} ${what} on ${node}: ${(error as Error).message}`);
@@ -562,7 +572,7 @@ export class ClusterLifecycle {
       return true;
     }
     try {
-      const outcome = await installer.remove(node, name);
+      const outcome = await installer.remove(node, name, this.adminRoute(cluster, node).network);
       this.note(op, cluster, 'remove', node, `${name} on ${node}: ${outcome.result}`, succeeded(outcome));
       return succeeded(outcome);
     } catch (error) {
@@ -603,7 +613,7 @@ export class ClusterLifecycle {
         continue;
       }
       try {
-        const outcome = await installer.apply(step.node, { name: back.name, version: back.version, ...(back.config === undefined ? {} : { config: back.config }) });
+        const outcome = await installer.apply(step.node, { name: back.name, version: back.version, ...(back.config === undefined ? {} : { config: back.config }), ...this.adminRoute(cluster, step.node) });
         this.note(op, cluster, 'rollback', step.node, `${back.name}@${back.version} on ${step.node}: ${outcome.result}`, succeeded(outcome));
       } catch (error) {
         this.note(op, cluster, 'rollback', step.node, `${back.name}@${back.version} on ${step.node}: not restored: ${(error as Error).message}`, false);
@@ -612,6 +622,12 @@ export class ClusterLifecycle {
   }
 
   // ---- helpers ------------------------------------------------------------------------
+
+  /** The route of a member's administrative traffic: `{ network }` when its profile puts it on an extra network. */
+  private adminRoute(cluster: string, node: string): { network?: string } {
+    const network = this.options.adminNetwork?.(cluster, node);
+    return network === undefined ? {} : { network };
+  }
 
   /** Each role's components in start order at the versions the plan resolved (farm components at this agent's). */
   private pinnedRoles(profile: Profile, plan: ClusterPlanDocument): LifecycleRecord['roles'] {

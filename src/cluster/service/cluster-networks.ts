@@ -18,9 +18,12 @@ import { kNodeIdPattern } from './cluster-name.js';
  *    change (prepare, promise, accept, accepted, reject, install, installed);
  *  - components: what the channels carry — the group's data messages (reliable channel
  *    packs) and their stability reports, best-effort channel datagrams, slow-member reports;
- *  - admin: recorded in the definition (and shown), but the agent's administrative
- *    traffic (installation, lifecycle control, farm RPC) is farm-wide and stays on the
- *    farm address.
+ *  - admin: the lifecycle's administrative round trips with a member — install.apply and
+ *    install.remove from the steward (installs, upgrades, rollbacks, removals, each with
+ *    its start and settle window), their answers, and the package fetch an install
+ *    triggers (install.have and chunks) — go over the member's extra network whose host
+ *    is its admin selection (adminNetwork). Farm SWIM, the FMIDB, admission, farm
+ *    control and every other farm RPC stay on the farm address.
  *
  * An address is a host (v4 or v6, no port); a member listens there on its farm port (the
  * agent's `--network NAME=HOST`). A host that is the member's farm host means the farm
@@ -112,4 +115,24 @@ export function aliasHosts(all: ReadonlyArray<ClusterNetworks | null | undefined
     }
   }
   return new Map([...out].map(([node, hosts]) => [node, [...hosts].sort()]));
+}
+
+/**
+ * The extra network (`galaxy agent --network NAME=HOST`, published as `net.NAME`) a
+ * member's administrative traffic goes over: the NAME whose published host is the
+ * member's `admin` selection in `networks`. Undefined when there is no selection, when it
+ * is the member's farm host, or when no `net.NAME` of the member holds it (an admin
+ * selection by another attribute names no network the install can be routed and fetched
+ * over: it stays on the farm address).
+ */
+export function adminNetwork(networks: ClusterNetworks | null | undefined, node: string, farmAddress: string | undefined, attributes: ReadonlyArray<{ readonly key: string; readonly value: unknown }>): string | undefined {
+  const host = networks?.[node]?.admin;
+  if (host === undefined) return undefined;
+  const farm = farmAddress === undefined ? null : splitAddress(farmAddress);
+  if (farm !== null && farm.host === host) return undefined;
+  const names = attributes
+    .filter((a) => a.key.startsWith('net.') && a.key.length > 4 && typeof a.value === 'string' && canonicalHost(a.value) === host)
+    .map((a) => a.key.slice(4))
+    .sort();
+  return names[0];
 }

@@ -15,7 +15,9 @@ export type DropReason =
   | 'handler-failed'
   | 'no-route'
   | 'outbox-full'
-  | 'too-large';
+  | 'too-large'
+  /** A channel an extra network does not carry arrived on one (messenger.ts kNetworkChannels). */
+  | 'network-refused';
 
 export class ChannelCounters {
   sent = 0;

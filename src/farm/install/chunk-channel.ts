@@ -3,6 +3,7 @@ import { InstallError } from './install-error.js';
 import { kChunkBodySchema, type ChunkRequest } from './install-rpc.js';
 import { kChunkBytesMax, kChunkServesInFlightMax } from './package-limits.js';
 import type { PackageStore } from './package-store.js';
+import type { Route } from '../../node/messenger/messenger-channel.js';
 
 /**
  * Package bytes between members: the messenger's `install-chunks` channel (streams,
@@ -18,7 +19,9 @@ import type { PackageStore } from './package-store.js';
  *   answer    u8 2, 8-byte id, u8 status (0 bytes follow, 1 JSON {code, message} follows)
  *
  * A request's length is at most kChunkBytesMax, so an answer frame stays far inside a
- * stream frame (16 MiB). Answers go back to the authenticated sender of the request.
+ * stream frame (16 MiB). Answers go back to the authenticated sender of the request,
+ * over the connection the request came on when it came on an extra network (a fetch the
+ * lifecycle routed onto the admin network: request(..., route)).
  */
 const kKindRequest = 1;
 const kKindAnswer = 2;
@@ -41,7 +44,7 @@ export interface ChunkChannelCounters {
 
 export interface ChunkChannelOptions {
   /** Sends a frame to a node by id (the messenger's install-chunks channel); false when it was dropped. */
-  readonly send: (to: string, frame: Uint8Array) => boolean | void;
+  readonly send: (to: string, frame: Uint8Array, route?: Route) => boolean | void;
   /** The store served to other members; absent: this node answers every request with GALAXY_PACKAGE_UNKNOWN. */
   readonly store?: PackageStore;
 }
@@ -61,8 +64,8 @@ export class ChunkChannel {
 
   constructor(private readonly options: ChunkChannelOptions) {}
 
-  /** Asks the member with id `to` for a chunk; resolves with exactly `request.length` bytes. */
-  request(to: string, request: ChunkRequest, timeoutMs: number): Promise<Buffer> {
+  /** Asks the member with id `to` for a chunk (at route.address from the extra network route.via, when given); resolves with exactly `request.length` bytes. */
+  request(to: string, request: ChunkRequest, timeoutMs: number, route?: Route): Promise<Buffer> {
     if (this.closed) return Promise.reject(new InstallError('GALAXY_INSTALL_CLOSED', 'the chunk channel is closed'));
     if (this.pending.size >= kChunkRequestsInFlightMax) return Promise.reject(new InstallError('GALAXY_INSTALL_BUSY', `${kChunkRequestsInFlightMax} chunk requests in flight already`));
     const id = randomBytes(kIdBytes);
@@ -77,19 +80,19 @@ export class ChunkChannel {
       }, timeoutMs);
       this.pending.set(key, { resolve, reject, timer, length: request.length });
       this.counters.requestsSent++;
-      this.options.send(to, frame);
+      this.options.send(to, frame, route);
     });
   }
 
-  /** Takes a frame of this channel from the node with id `from` (authenticated by the messenger). */
-  receive(from: string, bytes: Uint8Array): void {
+  /** Takes a frame of this channel from the node with id `from` (authenticated by the messenger); `back`: the route it came by when it came on an extra network. */
+  receive(from: string, bytes: Uint8Array, back?: Route): void {
     if (bytes.length < kHeaderBytes) {
       this.counters.malformed++;
       return;
     }
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const id = buffer.subarray(1, kHeaderBytes);
-    if (buffer[0] === kKindRequest) void this.answer(from, id, buffer.subarray(kHeaderBytes));
+    if (buffer[0] === kKindRequest) void this.answer(from, id, buffer.subarray(kHeaderBytes), back);
     else if (buffer[0] === kKindAnswer) this.settle(id.toString('hex'), buffer.subarray(kHeaderBytes));
     else this.counters.malformed++;
   }
@@ -129,8 +132,8 @@ export class ChunkChannel {
     pending.reject(Object.assign(new Error(typeof error.message === 'string' ? error.message : 'the holder refused the chunk'), { code }));
   }
 
-  private async answer(from: string, id: Buffer, json: Buffer): Promise<void> {
-    const reply = (status: number, payload: Buffer): void => void this.options.send(from, Buffer.concat([Buffer.from([kKindAnswer]), id, Buffer.from([status]), payload]));
+  private async answer(from: string, id: Buffer, json: Buffer, back: Route | undefined): Promise<void> {
+    const reply = (status: number, payload: Buffer): void => void this.options.send(from, Buffer.concat([Buffer.from([kKindAnswer]), id, Buffer.from([status]), payload]), back);
     const refuse = (code: string, message: string): void => reply(1, Buffer.from(JSON.stringify({ code, message }), 'utf8'));
     const request = parseRequest(json);
     if (request === null) {

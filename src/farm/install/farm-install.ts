@@ -7,7 +7,8 @@ import type { ComponentHost, ComponentLogger } from '../components/host/componen
 import { kSilentComponentLogger } from '../components/host/component-host-options.js';
 import { ChunkChannel } from './chunk-channel.js';
 import type { DesiredComponentsSource } from './desired-components.js';
-import type { FarmPeer, RpcCaller, RpcEndpoint } from './farm-peer.js';
+import type { Route } from '../../node/messenger/messenger-channel.js';
+import type { FarmPeer, NetworkRoute, RpcCaller, RpcEndpoint } from './farm-peer.js';
 import { errorSummary, InstallError } from './install-error.js';
 import { installMetrics } from './install-metrics.js';
 import { InstallOperations, type InstallOperationView } from './install-operations.js';
@@ -35,10 +36,16 @@ export interface FarmInstallOptions {
   readonly selfId: string;
   readonly rpc: RpcEndpoint;
   /** Sends a chunk-channel frame to a node by id (the messenger's install-chunks channel). Inbound frames come through receive(). */
-  readonly sendChunk: (to: string, frame: Uint8Array) => boolean | void;
+  readonly sendChunk: (to: string, frame: Uint8Array, route?: Route) => boolean | void;
   readonly host: ComponentHost;
   /** The other members a package may be fetched from and a rollout may address: alive ones, not this node. */
   readonly peers: () => readonly FarmPeer[];
+  /**
+   * Members' addresses on this node's extra networks (their `net.<name>` attributes):
+   * where applyOn/removeOn with a network send, and where a fetch over a network asks.
+   * Without it, installs over a network are refused (GALAXY_INSTALL_NO_ROUTE).
+   */
+  readonly route?: NetworkRoute;
   /**
    * Resolves a landscape, or a landscape statement, to node ids (the landscape service
    * does; without it such targets are refused).
@@ -84,7 +91,7 @@ export class FarmInstall implements InstallBackend {
     this.logger = options.logger ?? kSilentComponentLogger;
     this.store = new PackageStore(join(options.dataDir, kPackagesDirName), options.bounds);
     this.chunks = new ChunkChannel({ send: options.sendChunk, store: this.store });
-    this.fetcher = new PackageFetcher({ rpc: options.rpc, chunks: this.chunks, store: this.store, peers: options.peers, ...options.fetcher });
+    this.fetcher = new PackageFetcher({ rpc: options.rpc, chunks: this.chunks, store: this.store, peers: options.peers, ...(options.route === undefined ? {} : { route: options.route }), ...options.fetcher });
     this.service = new InstallService({
       store: this.store,
       host: options.host,
@@ -113,8 +120,8 @@ export class FarmInstall implements InstallBackend {
   }
 
   /** Takes a frame of the install-chunks channel from the node with id `from` (authenticated by the messenger). */
-  receive(from: string, frame: Uint8Array): void {
-    this.chunks.receive(from, frame);
+  receive(from: string, frame: Uint8Array, back?: Route): void {
+    this.chunks.receive(from, frame, back);
   }
 
   async close(): Promise<void> {
@@ -183,18 +190,25 @@ export class FarmInstall implements InstallBackend {
     return this.service.installed();
   }
 
-  /** install.apply on one node (this one directly), as the cluster lifecycle asks it: the node must be this one or an alive member. */
+  /**
+   * install.apply on one node (this one directly), as the cluster lifecycle asks it: the
+   * node must be this one or an alive member. With `request.network` (issue 19: the
+   * member's admin network), the whole round trip stays on that network: the request goes
+   * to the member's address there and its answer comes back on that connection, and the
+   * member fetches the package over the same network (install-rpc.ts); a member with no
+   * address there is refused (GALAXY_INSTALL_NO_ROUTE), never reached over the farm address.
+   */
   applyOn(node: string, request: ApplyRequest): Promise<InstallOutcome> {
     const [target] = this.resolveNodes([node]);
     const checksum = request.checksum ?? (this.store.has(request.name, request.version) ? this.store.manifest(request.name, request.version).checksum : undefined);
     return this.applyTo(target!, { ...request, ...(checksum === undefined ? {} : { checksum }) });
   }
 
-  /** install.remove on one node (this one directly). */
-  async removeOn(node: string, name: string): Promise<InstallOutcome> {
+  /** install.remove on one node (this one directly); with `network`, over the member's address there, as applyOn. */
+  async removeOn(node: string, name: string, network?: string): Promise<InstallOutcome> {
     const [target] = this.resolveNodes([node]);
     if (target!.id === this.options.selfId) return this.service.remove(name);
-    const answer = await this.options.rpc.call(target!.id, kServiceRemove, { name }, this.options.applyTimeoutMs ?? kApplyTimeoutMsDefault);
+    const answer = await this.options.rpc.call(target!.id, kServiceRemove, { name }, this.options.applyTimeoutMs ?? kApplyTimeoutMsDefault, this.routeTo(target!.id, network));
     const parsed = kOutcomeSchema.safeParse(answer);
     if (!parsed.success) throw new InstallError('GALAXY_INSTALL_BAD_REQUEST', `node ${target!.id} answered install.remove with something that is not an outcome`);
     return parsed.data;
@@ -221,17 +235,39 @@ export class FarmInstall implements InstallBackend {
     return report;
   }
 
+  /** Where a call to `node` over `network` goes; undefined: its farm address (no network asked). */
+  private routeTo(node: string, network: string | undefined): Route | undefined {
+    if (network === undefined) return undefined;
+    const route = this.options.route?.(node, network) ?? null;
+    if (route === null) throw new InstallError('GALAXY_INSTALL_NO_ROUTE', `node ${node} publishes no address on network ${network} (net.${network})`);
+    return route;
+  }
+
   private async applyTo(target: RolloutTarget, body: ApplyRequest): Promise<InstallOutcome> {
-    if (target.id === this.options.selfId) return this.service.install(body.name, body.version, extras(body));
-    const answer = await this.options.rpc.call(target.id, kServiceApply, body, this.options.applyTimeoutMs ?? kApplyTimeoutMsDefault);
+    if (target.id === this.options.selfId) {
+      if (body.network !== undefined) await this.fetchOver(body.network, body);
+      return this.service.install(body.name, body.version, extras(body));
+    }
+    const answer = await this.options.rpc.call(target.id, kServiceApply, body, this.options.applyTimeoutMs ?? kApplyTimeoutMsDefault, this.routeTo(target.id, body.network));
     const parsed = kOutcomeSchema.safeParse(answer);
     if (!parsed.success) throw new InstallError('GALAXY_INSTALL_BAD_REQUEST', `node ${target.id} answered install.apply with something that is not an outcome`);
     return parsed.data;
   }
 
-  private applyFromPeer(request: ApplyRequest, from: RpcCaller): Promise<InstallOutcome> {
-    this.logger.info({ package: packageId(request.name, request.version), by: from.id }, 'component install asked by a farm node');
+  private async applyFromPeer(request: ApplyRequest, from: RpcCaller): Promise<InstallOutcome> {
+    this.logger.info({ package: packageId(request.name, request.version), by: from.id, ...(request.network === undefined ? {} : { network: request.network }) }, 'component install asked by a farm node');
+    if (request.network !== undefined) await this.fetchOver(request.network, request);
     return this.service.install(request.name, request.version, extras(request));
+  }
+
+  /**
+   * An install over an extra network: the package is fetched there first (from members
+   * publishing an address on it), so the install service finds it in the store and
+   * fetches nothing over the farm address. A failure is the install's failure.
+   */
+  private async fetchOver(network: string, request: ApplyRequest): Promise<void> {
+    if (this.store.has(request.name, request.version)) return;
+    await this.fetcher.fetch({ name: request.name, version: request.version, ...(request.checksum === undefined ? {} : { checksum: request.checksum }), network });
   }
 
   private installHere(request: InstallRequest, by: string): Promise<InstallOutcome> {

@@ -61,6 +61,8 @@ export const kInstallErrorCodes = [
   'GALAXY_INSTALL_NOT_INSTALLED',
   /** A member did not answer a chunk request in time. */
   'GALAXY_INSTALL_TIMEOUT',
+  /** An install routed over an extra network (issue 19's admin network) to a member that publishes no address there. */
+  'GALAXY_INSTALL_NO_ROUTE',
 ] as const;
 
 export type InstallErrorCode = (typeof kInstallErrorCodes)[number];

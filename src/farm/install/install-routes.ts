@@ -77,6 +77,7 @@ const kKindOfCode: Readonly<Record<InstallErrorCode, FailureKind>> = {
   GALAXY_INSTALL_FORBIDDEN: 'forbidden',
   GALAXY_INSTALL_NOT_INSTALLED: 'not-found',
   GALAXY_INSTALL_TIMEOUT: 'timeout',
+  GALAXY_INSTALL_NO_ROUTE: 'unavailable',
 };
 
 /** Runs a backend call; an InstallError becomes a DomainError with its code and kind. */

@@ -11,7 +11,9 @@ import { isSemver } from './semver.js';
  * The install services a node offers the farm over FarmRpc, their bodies and answers:
  *
  *   install.have   {name, version}                        -> {have: false} | {have: true, manifest}
- *   install.apply  {name, version, checksum?, config?}    -> InstallOutcome  (install here, now)
+ *   install.apply  {name, version, checksum?, config?, network?} -> InstallOutcome  (install here, now;
+ *                  with `network`, the package is fetched over this node's extra network of
+ *                  that name, from members that publish `net.<network>`, and nowhere else)
  *   install.remove {name}                                 -> InstallOutcome
  *
  * The package bytes themselves travel on the chunk channel (chunk-channel.ts), whose
@@ -32,7 +34,9 @@ export const kHaveBodySchema = z.object({ name: kName, version: kVersion }).stri
 export const kChunkBodySchema = z
   .object({ name: kName, version: kVersion, path: z.string().max(255), offset: z.number().int().min(0), length: z.number().int().min(1).max(kChunkBytesMax) })
   .strict();
-export const kApplyBodySchema = z.object({ name: kName, version: kVersion, checksum: kChecksum.optional(), config: kConfig.optional() }).strict();
+/** An extra network's name, as `galaxy agent --network NAME=HOST` gives it and `net.NAME` publishes it. */
+export const kNetworkNameSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/);
+export const kApplyBodySchema = z.object({ name: kName, version: kVersion, checksum: kChecksum.optional(), config: kConfig.optional(), network: kNetworkNameSchema.optional() }).strict();
 export const kRemoveBodySchema = z.object({ name: kName }).strict();
 
 export type ApplyRequest = z.infer<typeof kApplyBodySchema>;
@@ -69,6 +73,9 @@ export interface InstallRpcCounters {
 export function serveInstallRpc(rpc: RpcEndpoint, handlers: InstallRpcHandlers): InstallRpcCounters {
   const counters: InstallRpcCounters = { haveAnswered: 0, refused: 0 };
   const { store } = handlers;
+  // The install services are answered on extra networks too: the lifecycle routes a member's
+  // installs (and the package fetch they trigger) over its admin network (farm-rpc.ts).
+  const onNetworks = { networks: true } as const;
   rpc.handle(kServiceHave, (_from, body) => {
     const { name, version } = parse(kHaveBodySchema, body, kServiceHave);
     counters.haveAnswered++;
@@ -79,7 +86,7 @@ export function serveInstallRpc(rpc: RpcEndpoint, handlers: InstallRpcHandlers):
       // A damaged package is not offered.
       return { have: false };
     }
-  });
+  }, onNetworks);
   const { apply, remove, authorize } = handlers;
   const allowed = (from: RpcCaller, service: string): void => {
     if (authorize !== undefined && !authorize(from, service)) {
@@ -91,13 +98,13 @@ export function serveInstallRpc(rpc: RpcEndpoint, handlers: InstallRpcHandlers):
     rpc.handle(kServiceApply, (from, body) => {
       allowed(from, kServiceApply);
       return apply(parse(kApplyBodySchema, body, kServiceApply), from);
-    });
+    }, onNetworks);
   }
   if (remove !== undefined) {
     rpc.handle(kServiceRemove, (from, body) => {
       allowed(from, kServiceRemove);
       return remove(parse(kRemoveBodySchema, body, kServiceRemove).name, from);
-    });
+    }, onNetworks);
   }
   return counters;
 }

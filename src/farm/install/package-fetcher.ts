@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import type { FarmPeer, RpcEndpoint } from './farm-peer.js';
+import type { Route } from '../../node/messenger/messenger-channel.js';
+import type { FarmPeer, NetworkRoute, RpcEndpoint } from './farm-peer.js';
 import { errorSummary, InstallError } from './install-error.js';
 import type { ChunkChannel } from './chunk-channel.js';
 import { kHaveAnswerSchema, kServiceHave } from './install-rpc.js';
@@ -33,6 +34,8 @@ export interface PackageFetcherOptions {
   readonly store: PackageStore;
   /** The members to ask (alive, not this node). */
   readonly peers: () => readonly FarmPeer[];
+  /** Members' addresses on an extra network, for a fetch over one (FetchRequest.network); without it such a fetch finds no holder. */
+  readonly route?: NetworkRoute;
   /** How long a peer may take to say whether it holds a package, ms. */
   readonly haveTimeoutMs?: number;
   /** How long a peer may take to answer one chunk, ms. */
@@ -52,6 +55,12 @@ export interface FetchRequest {
   readonly version: string;
   /** When given, only a package with this checksum is accepted. */
   readonly checksum?: string;
+  /**
+   * When given, the fetch stays on this extra network (issue 19: an install the lifecycle
+   * routed over a member's admin network): only members publishing an address there are
+   * asked, and every install.have and chunk goes to that address; none: GALAXY_INSTALL_NOT_FOUND.
+   */
+  readonly network?: string;
 }
 
 export interface FetchProgress {
@@ -84,10 +93,12 @@ const kFailuresNamedMax = 4;
 interface Holder {
   readonly peer: FarmPeer;
   readonly manifest: PackageManifest;
+  /** Where this holder is asked (a fetch over an extra network); undefined: its farm address. */
+  readonly route: Route | undefined;
 }
 
 export class PackageFetcher {
-  private readonly settings: Required<Omit<PackageFetcherOptions, 'rpc' | 'chunks' | 'store' | 'peers' | 'random'>>;
+  private readonly settings: Required<Omit<PackageFetcherOptions, 'rpc' | 'chunks' | 'store' | 'peers' | 'random' | 'route'>>;
   private readonly random: () => number;
 
   constructor(private readonly options: PackageFetcherOptions) {
@@ -136,12 +147,15 @@ export class PackageFetcher {
   /** Members holding the package, all with the same checksum. */
   private async findHolders(request: FetchRequest): Promise<Holder[]> {
     const id = packageId(request.name, request.version);
-    const asked = this.options.peers().slice(0, this.settings.peersAskedMax);
-    const answers = await Promise.all(asked.map((peer) => this.askHave(peer, request)));
+    const { network } = request;
+    const candidates = this.options.peers().map((peer) => ({ peer, route: network === undefined ? undefined : (this.options.route?.(peer.id, network) ?? null) }));
+    const asked = candidates.filter((c): c is { peer: FarmPeer; route: Route | undefined } => c.route !== null).slice(0, this.settings.peersAskedMax);
+    const answers = await Promise.all(asked.map(({ peer, route }) => this.askHave(peer, request, route)));
     const holders = answers.filter((h): h is Holder => h !== null && (request.checksum === undefined || h.manifest.checksum === request.checksum));
     if (holders.length === 0) {
       const pin = request.checksum === undefined ? '' : ` with checksum ${request.checksum}`;
-      throw new InstallError('GALAXY_INSTALL_NOT_FOUND', `none of the ${asked.length} members asked holds ${id}${pin}`);
+      const on = network === undefined ? '' : ` on network ${network}`;
+      throw new InstallError('GALAXY_INSTALL_NOT_FOUND', `none of the ${asked.length} members asked${on} holds ${id}${pin}`);
     }
     const checksums = new Set(holders.map((h) => h.manifest.checksum));
     if (checksums.size > 1) {
@@ -151,13 +165,13 @@ export class PackageFetcher {
   }
 
   /** A holder, or null when the peer does not hold it, fails to answer, or answers something invalid. */
-  private async askHave(peer: FarmPeer, request: FetchRequest): Promise<Holder | null> {
+  private async askHave(peer: FarmPeer, request: FetchRequest, route: Route | undefined): Promise<Holder | null> {
     try {
-      const answer = kHaveAnswerSchema.parse(await this.options.rpc.call(peer.id, kServiceHave, { name: request.name, version: request.version }, this.settings.haveTimeoutMs));
+      const answer = kHaveAnswerSchema.parse(await this.options.rpc.call(peer.id, kServiceHave, { name: request.name, version: request.version }, this.settings.haveTimeoutMs, route));
       if (!answer.have) return null;
       const manifest = checkPackageManifest(answer.manifest, `${packageId(request.name, request.version)} from ${peer.id}`);
       if (manifest.name !== request.name || manifest.version !== request.version) return null;
-      return { peer, manifest };
+      return { peer, manifest, route };
     } catch {
       return null;
     }
@@ -169,9 +183,9 @@ export class PackageFetcher {
     const failures: string[] = [];
     const doneBefore = progress.bytesDone;
     for (let i = 0; i < holders.length; i++) {
-      const peer = holders[(start + i) % holders.length]!.peer;
+      const { peer, route } = holders[(start + i) % holders.length]!;
       try {
-        await this.fetchFrom(peer, request, file, path, (bytes) => {
+        await this.fetchFrom(peer, route, request, file, path, (bytes) => {
           progress.bytesDone = doneBefore + bytes;
           onProgress({ ...progress, peer: peer.id });
         });
@@ -186,10 +200,10 @@ export class PackageFetcher {
   }
 
   /** One chunk from one holder, asked again while the holder is busy or silent. */
-  private async chunk(peer: FarmPeer, body: { name: string; version: string; path: string; offset: number; length: number }): Promise<Buffer> {
+  private async chunk(peer: FarmPeer, route: Route | undefined, body: { name: string; version: string; path: string; offset: number; length: number }): Promise<Buffer> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.options.chunks.request(peer.id, body, this.settings.chunkTimeoutMs);
+        return await this.options.chunks.request(peer.id, body, this.settings.chunkTimeoutMs, route);
       } catch (error) {
         const code = (error as { code?: unknown }).code;
         const transient = code === 'GALAXY_INSTALL_BUSY' || code === 'GALAXY_INSTALL_TIMEOUT';
@@ -199,13 +213,13 @@ export class PackageFetcher {
     }
   }
 
-  private async fetchFrom(peer: FarmPeer, request: FetchRequest, file: PackageFile, path: string, onBytes: (bytes: number) => void): Promise<void> {
+  private async fetchFrom(peer: FarmPeer, route: Route | undefined, request: FetchRequest, file: PackageFile, path: string, onBytes: (bytes: number) => void): Promise<void> {
     const hash = createHash('sha256');
     const out = await open(path, 'w', 0o644);
     try {
       for (let offset = 0; offset < file.bytes; ) {
         const length = Math.min(this.settings.chunkBytes, file.bytes - offset);
-        const bytes = await this.chunk(peer, { name: request.name, version: request.version, path: file.path, offset, length });
+        const bytes = await this.chunk(peer, route, { name: request.name, version: request.version, path: file.path, offset, length });
         if (bytes.length !== length) throw new InstallError('GALAXY_PACKAGE_FILE_MISMATCH', `a chunk of ${bytes.length} bytes where ${length} were asked for`);
         hash.update(bytes);
         await out.write(bytes, 0, length, offset);

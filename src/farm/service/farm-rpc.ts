@@ -1,7 +1,7 @@
 import { CodedError } from '../../core/util/coded-error.js';
 import type { ChannelCodec } from '../../core/messenger/channel-codec.js';
 import { MessengerError } from '../../core/messenger/messenger-error.js';
-import type { MessengerChannel } from '../../node/messenger/messenger-channel.js';
+import type { MessengerChannel, Route } from '../../node/messenger/messenger-channel.js';
 
 /**
  * Request/response between farm nodes over the messenger's `rpc` channel, on TCP
@@ -13,6 +13,15 @@ import type { MessengerChannel } from '../../node/messenger/messenger-channel.js
  *
  * Calls are addressed by node id, and the caller's id is the messenger's authenticated
  * sender (the envelope inside the farm seal), never a field of the frame.
+ *
+ * Routed calls (issue 19's network selection: the lifecycle's install calls to a member
+ * whose profile puts administration on another network): call(..., route) sends the
+ * request, and every resend of it, to route.address from this node's socket on the
+ * extra network route.via; the answer comes back on the same TCP connection (the
+ * receiver answers a request that arrived on an extra network over that network's
+ * connection, never over the farm address). A receiver answers requests arriving on an
+ * extra network only for services registered with `{ networks: true }` (the install
+ * services); any other is refused with GALAXY_RPC_NETWORK_REFUSED.
  *
  * Frame (after the messenger's envelope): u8 kind (1 request, 2 response), u8 status
  * (responses: 0 ok, 1 error), 8-byte request id (hex in JS), u8 service length, service
@@ -33,6 +42,8 @@ export class RpcError extends CodedError<string> {}
 export interface RpcSender {
   readonly id: string;
   readonly peer: string;
+  /** The extra network the request arrived on; absent: the farm socket. */
+  readonly via?: string;
 }
 
 export type RpcHandler = (from: RpcSender, body: unknown) => Promise<unknown> | unknown;
@@ -49,13 +60,14 @@ export interface RpcFrame {
 export interface FarmRpcOptions {
   readonly selfId: string;
   /** Sends a frame to a node by id (the messenger's rpc channel); false when it was dropped. */
-  readonly send: (to: string, frame: RpcFrame) => boolean | void;
+  readonly send: (to: string, frame: RpcFrame, route?: Route) => boolean | void;
   /** Resend interval of an unanswered request, ms. */
   readonly retryMs?: number;
 }
 
 interface Pending {
   readonly to: string;
+  readonly route: Route | undefined;
   readonly frame: RpcFrame;
   readonly deadlineMs: number;
   readonly resolve: (body: unknown) => void;
@@ -70,11 +82,17 @@ export interface RpcCounters {
   handled: number;
   duplicates: number;
   unknownService: number;
+  /** Requests refused because they arrived on an extra network for a service not served there. */
+  networkRefused: number;
+  /** Frames sent on a route (issue 19's admin network): routed requests with their resends, and answers sent back over the extra network a request came on. */
+  routed: number;
 }
 
 export class FarmRpc {
-  readonly counters: RpcCounters = { requestsSent: 0, retries: 0, timeouts: 0, handled: 0, duplicates: 0, unknownService: 0 };
+  readonly counters: RpcCounters = { requestsSent: 0, retries: 0, timeouts: 0, handled: 0, duplicates: 0, unknownService: 0, networkRefused: 0, routed: 0 };
   private readonly handlers = new Map<string, RpcHandler>();
+  /** Services answered on extra networks too (handle(..., { networks: true })). */
+  private readonly networkServices = new Set<string>();
   private readonly pending = new Map<string, Pending>();
   /** Answers by "sender/id": a Promise while being handled (a duplicate then waits for it), the frame after. */
   private readonly answers = new Map<string, Promise<RpcFrame> | RpcFrame>();
@@ -86,8 +104,8 @@ export class FarmRpc {
 
   /** A FarmRpc on the messenger's rpc channel: frames go out by node id over streams, and come in with their authenticated sender. */
   static over(channel: MessengerChannel<RpcFrame>, selfId: string, retryMs?: number): FarmRpc {
-    const rpc = new FarmRpc({ selfId, send: (to, frame) => channel.send(to, frame, 'stream'), ...(retryMs === undefined ? {} : { retryMs }) });
-    channel.onMessage((message) => rpc.receive({ id: message.from, peer: message.peer }, message.value));
+    const rpc = new FarmRpc({ selfId, send: (to, frame, route) => channel.send(to, frame, 'stream', route), ...(retryMs === undefined ? {} : { retryMs }) });
+    channel.onMessage((message) => rpc.receive(message.via === undefined ? { id: message.from, peer: message.peer } : { id: message.from, peer: message.peer, via: message.via }, message.value));
     return rpc;
   }
 
@@ -96,12 +114,14 @@ export class FarmRpc {
    * is taken already is refused (RpcError GALAXY_RPC_SERVICE_TAKEN), never replaced: a
    * second registration is either a bug or a component trying to take over a service
    * of the farm (install.apply), and either way the first owner keeps it. An owner that
-   * means to replace its handler calls unhandle first.
+   * means to replace its handler calls unhandle first. With `networks: true` the service
+   * is answered on the agent's extra networks too (administrative traffic routed there).
    */
-  handle(service: string, handler: RpcHandler): void {
+  handle(service: string, handler: RpcHandler, options: { readonly networks?: boolean } = {}): void {
     if (!/^[a-z][a-z0-9.-]{0,63}$/.test(service)) throw new RangeError(`service name "${service}" must be 1 to 64 of a-z 0-9 . - starting with a letter`);
     if (this.handlers.has(service)) throw new RpcError('GALAXY_RPC_SERVICE_TAKEN', `service "${service}" is served on this node already`);
     this.handlers.set(service, handler);
+    if (options.networks === true) this.networkServices.add(service);
   }
 
   /** Whether a handler serves `service` on this node. */
@@ -112,17 +132,22 @@ export class FarmRpc {
   /** Removes a service's handler (its component stopped); later requests for it get GALAXY_RPC_UNKNOWN_SERVICE. */
   unhandle(service: string): void {
     this.handlers.delete(service);
+    this.networkServices.delete(service);
   }
 
-  /** Calls `service` on the node with id `to`; rejects with RpcError on error or after timeoutMs. */
-  call(to: string, service: string, body: unknown, timeoutMs = 10_000): Promise<unknown> {
+  /**
+   * Calls `service` on the node with id `to`; rejects with RpcError on error or after
+   * timeoutMs. With a route, the request (and its resends) goes to route.address from the
+   * extra network route.via, and the answer returns on that connection.
+   */
+  call(to: string, service: string, body: unknown, timeoutMs = 10_000, route?: Route): Promise<unknown> {
     if (this.closed) return Promise.reject(new RpcError('GALAXY_RPC_CLOSED', 'the farm node is stopping'));
     if (this.pending.size >= kRpcInFlightMax) return Promise.reject(new RpcError('GALAXY_RPC_BUSY', `${kRpcInFlightMax} requests already in flight`));
     const id = `${this.prefix.toString(16).padStart(8, '0')}${(this.sequence++ >>> 0).toString(16).padStart(8, '0')}`;
     const frame: RpcFrame = { kind: kKindRequest, status: 0, id, service, body: body ?? null };
     checkBodySize(frame);
     return new Promise((resolve, reject) => {
-      const entry: Pending = { to, frame, deadlineMs: Date.now() + timeoutMs, resolve, reject, timer: null };
+      const entry: Pending = { to, route, frame, deadlineMs: Date.now() + timeoutMs, resolve, reject, timer: null };
       this.pending.set(id, entry);
       this.counters.requestsSent++;
       this.transmit(id, entry, false);
@@ -146,7 +171,8 @@ export class FarmRpc {
 
   private transmit(id: string, entry: Pending, retry: boolean): void {
     if (retry) this.counters.retries++;
-    this.options.send(entry.to, entry.frame);
+    if (entry.route !== undefined) this.counters.routed++;
+    this.options.send(entry.to, entry.frame, entry.route);
     const retryMs = this.options.retryMs ?? 1000;
     const remainingMs = entry.deadlineMs - Date.now();
     entry.timer = setTimeout(
@@ -177,18 +203,26 @@ export class FarmRpc {
   }
 
   private async answer(from: RpcSender, frame: RpcFrame): Promise<void> {
+    // A request from an extra network is answered over that network's connection it came on.
+    const back: Route | undefined = from.via === undefined ? undefined : { address: from.peer, via: from.via };
+    if (back !== undefined) this.counters.routed++;
+    if (from.via !== undefined && !this.networkServices.has(frame.service)) {
+      this.counters.networkRefused++;
+      this.options.send(from.id, { kind: kKindResponse, status: 1, id: frame.id, service: frame.service, body: { code: 'GALAXY_RPC_NETWORK_REFUSED', message: `service "${frame.service}" is not served on this node's network ${from.via}` } }, back);
+      return;
+    }
     const key = `${from.id}/${frame.id}`;
     const known = this.answers.get(key);
     if (known !== undefined) {
       this.counters.duplicates++;
-      this.options.send(from.id, await known);
+      this.options.send(from.id, await known, back);
       return;
     }
     const handling = this.run(frame, from);
     this.remember(key, handling);
     const response = await handling;
     this.remember(key, response);
-    this.options.send(from.id, response);
+    this.options.send(from.id, response, back);
   }
 
   private async run(frame: RpcFrame, from: RpcSender): Promise<RpcFrame> {

@@ -118,9 +118,11 @@ export interface AppMessage {
   readonly bytes: Uint8Array;
   readonly stream: boolean;
   /**
-   * Outgoing only: the extra network (AgentWorkerData.networks, by name) whose socket
-   * sends it, so it leaves from this node's address on that network. Absent (or a network
-   * this node has not): the farm socket.
+   * Outgoing: the extra network (AgentWorkerData.networks, by name) whose socket sends
+   * it, so it leaves from this node's address on that network. Absent (or a network
+   * this node has not): the farm socket. Incoming: the extra network whose socket
+   * received it (absent: the farm socket), so a reply to `peer` (`tcp#n` names a
+   * connection of that socket) goes back on the same connection.
    */
   readonly via?: string;
 }

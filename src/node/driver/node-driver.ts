@@ -265,7 +265,7 @@ export class NodeDriver {
   private fromNetwork(network: ExtraNetwork, from: string, bytes: Uint8Array, stream: boolean): void {
     if (this.running === null) return;
     const plaintext = this.open(bytes);
-    if (plaintext !== null && this.toApp(from, plaintext, stream)) network.appReceived++;
+    if (plaintext !== null && this.toApp(from, plaintext, stream, network.name)) network.appReceived++;
     else network.refused++;
     this.rearm();
   }
@@ -700,7 +700,7 @@ export class NodeDriver {
     return plaintext === null || this.suspended || !this.gossiping ? null : plaintext;
   }
 
-  private toApp(from: string, plaintext: Uint8Array, stream: boolean): boolean {
+  private toApp(from: string, plaintext: Uint8Array, stream: boolean, via?: string): boolean {
     // The messenger's envelopes go up, but the FMIDB's and (once open) job coordination's,
     // which the stack runs; the rest is membership's wire format. The channel id is
     // little-endian at offset 2 (envelope.ts).
@@ -712,7 +712,7 @@ export class NodeDriver {
     if (this.appInbox.length >= kAppInboxMax) this.appDropped++;
     else {
       this.appReceived++;
-      this.appInbox.push({ peer: from, bytes: Uint8Array.from(plaintext), stream });
+      this.appInbox.push(via === undefined ? { peer: from, bytes: Uint8Array.from(plaintext), stream } : { peer: from, bytes: Uint8Array.from(plaintext), stream, via });
       this.postAppSoon();
     }
     return true;

@@ -9,6 +9,12 @@ export interface Delivered<T> {
   /** The transport peer it came from: the member's address, or `tcp#n` for an inbound stream. */
   readonly peer: string;
   readonly mode: DeliveryMode;
+  /**
+   * The extra network (`galaxy agent --network NAME=HOST`) whose socket received it;
+   * absent: the farm socket. A reply routed `{ address: peer, via }` goes back on the
+   * same connection.
+   */
+  readonly via?: string;
   readonly value: T;
 }
 

@@ -38,6 +38,14 @@ export interface MessengerOptions {
 
 /** Messages waiting to be handed to the transport in one batch at most; more are dropped and counted. */
 export const kMessengerOutboxMax = 8192;
+/**
+ * The channels an extra network carries (issue 19's network selection): the cluster
+ * service's envelopes (components, failure detection) and the administrative round
+ * trips routed there (farm RPC, whose own rule admits only the services registered for
+ * networks, and package chunks). Anything else arriving on an extra network is dropped
+ * (`network-refused`): the farm's control, broadcasts and FMIDB stay on the farm address.
+ */
+export const kNetworkChannels: ReadonlySet<ChannelName> = new Set<ChannelName>(['cluster', 'rpc', 'install-chunks']);
 /** Counters of messages for no known channel are kept under this name. */
 export const kUnknownChannelName = 'unknown';
 
@@ -144,7 +152,7 @@ export class Messenger implements ChannelSink {
 
   /** Application messages from the transport (opened by the farm key already). */
   receive(messages: readonly AppMessage[]): void {
-    for (const message of messages) this.accept(message.bytes, message.peer, message.stream ? 'stream' : 'datagram');
+    for (const message of messages) this.accept(message.bytes, message.peer, message.stream ? 'stream' : 'datagram', message.via);
   }
 
   /** One user broadcast from the membership engine. */
@@ -164,7 +172,7 @@ export class Messenger implements ChannelSink {
     this.flush();
   }
 
-  private accept(bytes: Uint8Array, peer: string, arrived: DeliveryMode): void {
+  private accept(bytes: Uint8Array, peer: string, arrived: DeliveryMode, via?: string): void {
     const unknown = this.counters.get(kUnknownChannelName)!;
     if (this.closed) return;
     let envelope;
@@ -179,12 +187,13 @@ export class Messenger implements ChannelSink {
     const counters = this.counters.get(spec.name)!;
     // The mode must be the one it travelled by, and one the channel carries.
     if (envelope.mode !== arrived || !spec.modes.includes(arrived)) return void counters.drop('mode-refused');
+    if (via !== undefined && !kNetworkChannels.has(spec.name as ChannelName)) return void counters.drop('network-refused');
     const verdict = this.directory.check(envelope.sender, arrived, peer);
     if (verdict !== 'ok') return void counters.drop(verdict);
-    this.deliver(spec, counters, envelope.sender, peer, arrived, envelope.payload);
+    this.deliver(spec, counters, envelope.sender, peer, arrived, envelope.payload, via);
   }
 
-  private deliver(spec: ChannelSpec, counters: ChannelCounters, from: string, peer: string, mode: DeliveryMode, payload: Uint8Array): void {
+  private deliver(spec: ChannelSpec, counters: ChannelCounters, from: string, peer: string, mode: DeliveryMode, payload: Uint8Array, via?: string): void {
     const channel = this.channels.get(spec.id);
     if (channel === undefined || channel.handler === null) return void counters.drop('no-handler');
     let value: unknown;
@@ -195,7 +204,7 @@ export class Messenger implements ChannelSink {
     }
     counters.received++;
     try {
-      channel.handler({ from, peer, mode, value });
+      channel.handler(via === undefined ? { from, peer, mode, value } : { from, peer, mode, via, value });
     } catch {
       // A handler's bug must not stop the rest of the batch; it is counted, and its own logs say more.
       counters.drop('handler-failed');

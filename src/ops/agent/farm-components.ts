@@ -21,6 +21,7 @@ import type { MessengerChannel } from '../../node/messenger/messenger-channel.js
 import type { DesiredComponentsSource } from '../../farm/install/desired-components.js';
 import { FarmInstall } from '../../farm/install/farm-install.js';
 import { installAuthorizer } from '../../farm/install/install-authorization.js';
+import { networkRoute } from '../../farm/install/network-route.js';
 import { InstallError } from '../../farm/install/install-error.js';
 import { writeFileAtomic } from '../../node/util/atomic-file.js';
 import { CodedError } from '../../core/util/coded-error.js';
@@ -81,6 +82,8 @@ export interface FarmComponentsOptions {
   readonly desired?: DesiredComponentsSource;
   /** Install service timings (tests shorten the settle window). */
   readonly install?: { readonly settleMs?: number };
+  /** One FMIDB attribute of a node (`net.NAME`: its address on an extra network, for installs routed there). */
+  readonly attribute?: (node: string, key: string) => string | undefined;
 }
 
 export type LandscapeTarget = { readonly landscape: string } | { readonly sql: string };
@@ -165,7 +168,7 @@ export class FarmComponents {
     this.host.on('event', (name, event) => this.forwarder.post({ type: event.eventType, severity: event.severity, body: { ...event.body }, source: `component:${name}` }));
     this.chunks = this.service.messenger.channel('install-chunks', kBytesCodec);
     this.chunks.onMessage((message) => {
-      if (this.install !== null) this.install.receive(message.from, message.value);
+      if (this.install !== null) this.install.receive(message.from, message.value, message.via === undefined ? undefined : { address: message.peer, via: message.via });
       // Package chunks before this node runs its install service: not ours to answer yet.
       else this.counters.appChunksUnclaimed++;
     });
@@ -196,7 +199,7 @@ export class FarmComponents {
   installer(): { apply: FarmInstall['applyOn']; remove: FarmInstall['removeOn'] } | null {
     const install = this.install;
     if (install === null) return null;
-    return { apply: (node, request) => install.applyOn(node, request), remove: (node, name) => install.removeOn(node, name) };
+    return { apply: (node, request) => install.applyOn(node, request), remove: (node, name, network) => install.removeOn(node, name, network) };
   }
 
   /**
@@ -235,9 +238,14 @@ export class FarmComponents {
       dataDir: this.options.dataDir,
       selfId: this.selfId,
       rpc: this.service.rpc,
-      sendChunk: (to, frame) => this.chunks.send(to, frame, 'stream'),
+      sendChunk: (to, frame, route) => this.chunks.send(to, frame, 'stream', route),
       host: this.host,
       peers: () => this.liveMembers().filter((m) => !m.self).map((m) => ({ id: m.id, address: m.address })),
+      route: networkRoute({
+        ownNetworks: () => new Set(this.service.host.settings.networks.map((n) => n.name)),
+        attribute: (node, key) => this.options.attribute?.(node, key),
+        farmAddress: (node) => this.liveMembers().find((m) => m.id === node && !m.self)?.address,
+      }),
       resolveTarget: async (target) => [...(await this.options.resolve(target))],
       authorize: installAuthorizer(() => this.service.members()),
       publish: this.options.publish,
@@ -254,7 +262,7 @@ export class FarmComponents {
     const families: MetricFamily[] = [
       {
         name: 'galaxy_farm_rpc_total',
-        help: 'Farm RPC between nodes, by what happened: requests sent and retried, timeouts, requests handled here, duplicates answered from memory, malformed frames, requests for unknown services.',
+        help: 'Farm RPC between nodes, by what happened: requests sent and retried, timeouts, requests handled here, duplicates answered from memory, malformed frames, requests for unknown services, requests refused on an extra network (network-refused), frames sent on a route over an extra network (routed: the admin network\'s install round trips).',
         type: 'counter',
         samples: [...Object.entries(rpc).map(([event, value]) => ({ labels: { event }, value })), { labels: { event: 'malformed' }, value: this.service.messenger.snapshot()['rpc']?.dropped['decode'] ?? 0 }],
       },

@@ -160,7 +160,10 @@ export class FarmNode implements ApiBackend {
     try {
       // Jobs, scripts and installation turn landscapes and statements into nodes through the
       // FMIDB's landscapes; installation follows the farm configuration's components.
-      node.farmComponents = new FarmComponents({ service, host: node.componentHost, dataDir: prepared.dataDir, logger, publish: (event) => node.publish(event), values: (id) => node.values(id), resolve: (target) => node.data.resolve(target), desired: node.desiredComponents, kinds });
+      node.farmComponents = new FarmComponents({ service, host: node.componentHost, dataDir: prepared.dataDir, logger, publish: (event) => node.publish(event), values: (id) => node.values(id), resolve: (target) => node.data.resolve(target), desired: node.desiredComponents, kinds, attribute: (id, key) => {
+          const value = node.data.attributes(id)[0]?.attributes.find((a) => a.key === key)?.value;
+          return typeof value === 'string' ? value : undefined;
+        } });
       if (prepared.farm.api !== null && apiModules !== null) {
         const { ApiServer, TokenStore, farmDataRoutes, farmComponentsRoutes, agentLifecycle } = apiModules;
         const tokens = TokenStore.open(join(prepared.dataDir, 'tokens.json'));
