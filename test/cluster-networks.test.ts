@@ -145,6 +145,9 @@ describe('the agent option', () => {
     ]);
     expect(prepareAgent({ bind: '10.77.0.1:7946', dataDir: '/tmp/gx-networks-test' }, { GALAXY_NETWORKS: 'data=10.78.0.1' }).options.networks).toEqual({ data: '10.78.0.1' });
     expect(() => prepareAgent({ bind: '10.77.0.1:7946', network: ['data'] }, {})).toThrow(/NAME=HOST/);
+    // An interface of this machine is taken as its address (lo: 127.0.0.1); an unknown name is refused, naming the interfaces.
+    expect(prepareAgent({ bind: '127.0.0.2:7946', network: ['data=lo'], dataDir: '/tmp/gx-networks-test' }, {}).options.networks).toEqual({ data: '127.0.0.1' });
+    expect(() => prepareAgent({ bind: '10.77.0.1:7946', network: ['data=nosuchif9'] }, {})).toThrow(/neither a host address nor an interface of this machine \(interfaces: .*lo/);
     expect(() => prepareAgent({ bind: '10.77.0.1:7946', network: ['data=10.78.0.1', 'data=10.78.0.2'] }, {})).toThrow(/twice/);
     expect(() => agentSettings({ bind: '10.77.0.1:7946', networks: { Data: '10.78.0.1' } })).toThrow(/network name/);
     expect(() => agentSettings({ bind: '10.77.0.1:7946', networks: { data: '0.0.0.0' } })).toThrow(/host address/);

@@ -1,4 +1,4 @@
-import { homedir } from 'node:os';
+import { homedir, networkInterfaces } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { kPresets, membershipConfig, type PresetName } from '../../core/membership/config.js';
 import { Keyring } from '../../node/security/keyring.js';
@@ -122,6 +122,24 @@ interface Sourced<T> {
  * Turns flags alone into agent options (no environment, no data directory), checking each
  * with a message that names the flag. The incarnation is the wall-clock second.
  */
+/**
+ * A --network value: a host address as given, or an interface of this machine, taken as
+ * its first IPv4 address (else its first IPv6 one). The agent binds and publishes the
+ * address (`net.NAME`), so a profile selects by attribute whichever way it was given.
+ */
+function hostOfNetwork(value: string, source: string): string {
+  if (isIP(value) !== 0 || !/^[A-Za-z0-9_.:-]{1,15}$/.test(value)) return value;
+  const addresses = networkInterfaces()[value];
+  if (addresses === undefined) {
+    // Not an address either: agentSettings refuses it, naming the host-address rule; say what interfaces exist too.
+    if (/^[0-9.]+$/.test(value)) return value;
+    throw new AgentUsageError(`${source}: "${value}" is neither a host address nor an interface of this machine (interfaces: ${Object.keys(networkInterfaces()).join(', ')})`);
+  }
+  const chosen = addresses.find((a) => a.family === 'IPv4') ?? addresses.find((a) => a.family === 'IPv6' && !a.address.startsWith('fe80:'));
+  if (chosen === undefined) throw new AgentUsageError(`${source}: interface "${value}" has no usable address`);
+  return chosen.address;
+}
+
 export function agentOptionsFromFlags(flags: AgentFlags, wallClockMs: number = Date.now()): AgentOptions {
   return agentInvocation(flags, {}, wallClockMs).options;
 }
@@ -171,10 +189,10 @@ export function agentInvocation(flags: AgentFlags, env: AgentEnvironment, wallCl
   const networks: Record<string, string> = {};
   for (const pair of networkList?.value ?? []) {
     const at = pair.indexOf('=');
-    if (at <= 0) throw new AgentUsageError(`${networkList!.source} takes NAME=HOST (e.g. data=10.78.0.3), got "${pair}"`);
+    if (at <= 0) throw new AgentUsageError(`${networkList!.source} takes NAME=HOST or NAME=INTERFACE (e.g. data=10.78.0.3 or data=eth1), got "${pair}"`);
     const name = pair.slice(0, at).trim();
     if (Object.hasOwn(networks, name)) throw new AgentUsageError(`${networkList!.source} names network "${name}" twice`);
-    networks[name] = pair.slice(at + 1).trim();
+    networks[name] = hostOfNetwork(pair.slice(at + 1).trim(), networkList!.source);
   }
 
   const transport = given([flags.transport, '--transport'], [variable('GALAXY_TRANSPORT'), 'GALAXY_TRANSPORT'], [file.transport, inFile('transport')]) ?? { value: 'auto', source: 'transport' };
