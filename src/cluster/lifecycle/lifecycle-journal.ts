@@ -3,6 +3,7 @@ import { kComponentNamePattern } from '../../farm/install/package-manifest.js';
 import { isSemver } from '../../farm/install/semver.js';
 import { kNodeIdPattern } from '../service/cluster-name.js';
 import type { LifecycleOperationKind, LifecycleStepEvent } from './lifecycle-operations.js';
+import { decodeReplicated } from './lifecycle-record.js';
 
 /**
  * A lifecycle operation's progress as the FMIDB holds it (issue 19: operations survive
@@ -81,13 +82,7 @@ export function encodeJournal(journal: OperationJournal): string {
 
 /** A replicated journal checked again: a peer's bad value is no journal (null). */
 export function decodeJournal(value: string | number | undefined): OperationJournal | null {
-  if (typeof value !== 'string') return null;
-  try {
-    const parsed = kJournalSchema.safeParse(JSON.parse(value));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
+  return decodeReplicated(kJournalSchema, value);
 }
 
 /** The journal with one more event, the oldest dropped past kJournalEventsMax. */

@@ -57,9 +57,14 @@ export function encodeLifecycleRecord(record: LifecycleRecord): string {
 
 /** A replicated record checked again: a peer's bad value is no record (null). */
 export function decodeLifecycleRecord(value: string | number | undefined): LifecycleRecord | null {
+  return decodeReplicated(kRecordSchema, value);
+}
+
+/** A JSON value read from the FMIDB, checked again by `schema`: anything else (a peer's bad value) is null. */
+export function decodeReplicated<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, value: string | number | undefined): T | null {
   if (typeof value !== 'string') return null;
   try {
-    const parsed = kRecordSchema.safeParse(JSON.parse(value));
+    const parsed = schema.safeParse(JSON.parse(value));
     return parsed.success ? parsed.data : null;
   } catch {
     return null;
