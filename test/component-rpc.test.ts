@@ -145,12 +145,43 @@ describe('component RPC across two hosts', () => {
     t.host.add({ name: 'second', kind: 'rpc-peer', module: fixture('rpc-peer') });
     await t.host.start('second');
     expect(t.logs.filter((l) => l.message?.startsWith('component service ignored') === true)).toHaveLength(6);
-    expect(disconnect.counters).toEqual({ servicesShadowed: 6, servicesRefused: 0 });
+    expect(disconnect.counters).toEqual({ servicesShadowed: 6, servicesRefused: 0, callsForbidden: 0 });
     expect(await relay(t.host, kNodeA, 'test.echo', {})).toMatchObject({ ok: true, body: { served: 'peer' } });
 
     disconnect();
     expect(farm.handlers.get(kNodeA)!.size).toBe(0);
     expect(await relay(t.host, kNodeA, 'test.echo', {})).toMatchObject({ ok: false, code: 'GALAXY_RPC_UNAVAILABLE' });
+  });
+});
+
+describe('component RPC: agent-only services', () => {
+  // jobs.events in the agent: a service a component serves for its agent alone. A local
+  // component's call would carry this node's id, as the agent's does, so the bridge
+  // refuses components' calls to it, here and on other nodes; the agent still reaches it.
+  const agentOnlyNode = async (farm: FarmStub, nodeId: string, agentOnly: boolean) => {
+    const t = testHost({ nodeId });
+    const bridge = connectComponentRpc(t.host, farm.port(nodeId), agentOnly ? { agentOnlyServices: ['test.echo'] } : {});
+    t.host.add({ name: 'peer', kind: 'rpc-peer', module: fixture('rpc-peer'), config: {} });
+    expect((await t.host.start('peer')).state).toBe('running');
+    return { t, bridge };
+  };
+
+  it('refuses a component calling one, on its own node or another, and counts it; the agent still calls it', async () => {
+    const farm = new FarmStub();
+    farm.members = kMembers;
+    const a = await agentOnlyNode(farm, kNodeA, true);
+    await agentOnlyNode(farm, kNodeB, false);
+    expect(await relay(a.t.host, kNodeA, 'test.echo', { n: 1 })).toMatchObject({ ok: false, code: 'GALAXY_RPC_FORBIDDEN' });
+    expect(await relay(a.t.host, kNodeB, 'test.echo', { n: 2 })).toMatchObject({ ok: false, code: 'GALAXY_RPC_FORBIDDEN' });
+    expect(a.bridge.counters.callsForbidden).toBe(2);
+    expect(await a.t.host.request('peer', 'test.echo', kNodeA, { n: 3 })).toEqual({ echo: { n: 3 }, from: kNodeA, served: 'peer' });
+  });
+
+  it('broken variant: without the list the local call passes as if the agent made it', async () => {
+    const farm = new FarmStub();
+    farm.members = kMembers;
+    const a = await agentOnlyNode(farm, kNodeA, false);
+    expect(await relay(a.t.host, kNodeA, 'test.echo', { n: 1 })).toEqual({ ok: true, body: { echo: { n: 1 }, from: kNodeA, served: 'peer' } });
   });
 });
 
@@ -179,7 +210,7 @@ describe('component RPC: reserved services', () => {
     // Were a declaration to pass the host, the bridge would still refuse the reserved names and register the rest.
     t.host.emit('services', 'hijacker', ['farm.members', 'install.apply', 'install.have', 'hijack.ok']);
     expect([...farm.handlers.get(kNodeA)!.keys()]).toEqual(['install.have', 'hijack.ok']);
-    expect(bridge.counters).toEqual({ servicesRefused: 3, servicesShadowed: 0 });
+    expect(bridge.counters).toEqual({ servicesRefused: 3, servicesShadowed: 0, callsForbidden: 0 });
     expect(t.logs.filter((l) => l.message?.startsWith('component service refused') === true)).toHaveLength(3);
     // A name the farm itself refuses (taken) is counted too, not registered, and not remembered as the component's.
     farm.handlers.get(kNodeA)!.set('taken.svc', async () => 'farm');

@@ -161,7 +161,8 @@ export class FarmComponents {
           log: (level, message) => this.logger[level]({ component: kJobsComponent.name }, message),
         })
       : null;
-    this.bridge = connectComponentRpc(this.host, this.farmPort());
+    // jobs.events carries the agent's job coordination to the jobs component: no component may call it.
+    this.bridge = connectComponentRpc(this.host, this.farmPort(), { agentOnlyServices: [kJobsEventsService] });
     this.forwarder = new EventForwarder((service, body, timeoutMs) => this.host.request(kEventsComponent.name, service, this.selfId, body, timeoutMs), this.logger);
     this.host.on('component', (event) => this.onLifecycle(event));
     this.host.on('values', (_name, values) => this.forwarder.values(values));
@@ -267,6 +268,7 @@ export class FarmComponents {
         samples: [...Object.entries(rpc).map(([event, value]) => ({ labels: { event }, value })), { labels: { event: 'malformed' }, value: this.service.messenger.snapshot()['rpc']?.dropped['decode'] ?? 0 }],
       },
       { name: 'galaxy_component_services_refused_total', help: 'Services components declared that were never registered (reserved namespaces, names the farm serves).', type: 'counter', samples: [{ value: this.bridge.counters.servicesRefused }] },
+      { name: 'galaxy_component_calls_forbidden_total', help: 'Calls by components to services only the agent may call (jobs.events), refused.', type: 'counter', samples: [{ value: this.bridge.counters.callsForbidden }] },
       {
         name: 'galaxy_events_forwarded_total',
         help: 'What the agent handed to its event service: events posted and dropped, values samples forwarded and dropped.',

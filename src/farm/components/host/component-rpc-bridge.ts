@@ -31,6 +31,13 @@ export interface ComponentRpcBridgeOptions {
    * holds a slot here when the component does not answer.
    */
   readonly requestTimeoutMs?: number;
+  /**
+   * Services that only this node's agent calls (a component serves them for the agent,
+   * e.g. the jobs component's jobs.events): a component's call to one, on this node or
+   * any other, is refused (GALAXY_RPC_FORBIDDEN) and counted. Without this a local
+   * component's call would reach them carrying this node's id, as the agent's does.
+   */
+  readonly agentOnlyServices?: readonly string[];
 }
 
 export const kBridgeRequestTimeoutMsDefault = 60_000;
@@ -45,6 +52,8 @@ export interface ComponentRpcBridgeCounters {
   servicesRefused: number;
   /** Declarations ignored because another component on this node serves the name. */
   servicesShadowed: number;
+  /** Components' calls to an agent-only service (options.agentOnlyServices), refused. */
+  callsForbidden: number;
 }
 
 /** Disconnects the bridge again; its counters ride along. */
@@ -72,9 +81,15 @@ export function connectComponentRpc(host: ComponentHost, farm: ComponentRpcFarm,
   const logger = host.settings.logger;
   /** Service -> the local component serving it. */
   const servers = new Map<string, string>();
-  const counters: ComponentRpcBridgeCounters = { servicesRefused: 0, servicesShadowed: 0 };
+  const counters: ComponentRpcBridgeCounters = { servicesRefused: 0, servicesShadowed: 0, callsForbidden: 0 };
+  const agentOnly = new Set(options.agentOnlyServices ?? []);
 
   const onCall = (name: string, call: ComponentRpcCall, reply: ComponentRpcReply): void => {
+    if (agentOnly.has(call.service)) {
+      counters.callsForbidden++;
+      reply({ ok: false, code: 'GALAXY_RPC_FORBIDDEN', message: `${call.service} is called only by the agent, not by components (${name})` });
+      return;
+    }
     const local = call.node === farm.selfId ? servers.get(call.service) : undefined;
     let answer: Promise<unknown>;
     try {
