@@ -41,6 +41,7 @@ function stats(overrides: Partial<AgentStats>): AgentStats {
     appSent: 0,
     stack: { forgedDropped: 0, revokedDropped: 0, unknownChannelDropped: 0, malformedDropped: 0, noRouteDropped: 0, jobFramesSent: 0, jobTooLargeDropped: 0 },
     networks: [],
+    jobs: null,
     ...overrides,
   };
 }

@@ -117,6 +117,9 @@ describe('NodeDriver runs job coordination in its stack', () => {
     await until('j1 finishes', () => eventsOf(a, 'j1').includes('job-finished'));
     const ends = jobsOf(a).flatMap((e) => (e.layer === 'jobs' && e.event.type === 'process-ended' && e.event.jobId === 'j1' ? [[e.event.node, e.event.exitCode]] : []));
     expect(ends.sort()).toEqual([[aId, 0], [bId, 3]].sort());
+    // The cores' counters reach the stats (and /metrics: galaxy_jobs_core_events_total).
+    expect(a.driver.stack!.jobsCounters()).toMatchObject({ coordinator: { created: 1, startsSent: 2, lost: 0 }, runner: { started: 1 } });
+    expect(b.driver.stack!.jobsCounters()!.runner).toMatchObject({ started: 1, refused: 0 });
 
     // A refused command: the core's code and kind.
     a.driver.handle({ type: 'jobs-command', requestId: 3, command: { type: 'add-job', jobId: 'nope', command: 'x', nodes: [bId] } });

@@ -76,6 +76,12 @@ export interface SnapshotOrigin {
 
 export type { JobsOpenOptions } from '../jobs/node-jobs.js';
 
+/** What the job cores counted (JobCoordinatorCore.counters, JobRunnerCore.counters). */
+export interface NodeJobsCounters {
+  readonly coordinator: Readonly<Record<string, number>>;
+  readonly runner: Readonly<Record<string, number>>;
+}
+
 /** What an FMIDB opened after the stack was made needs: its options but its name and clock. */
 export type FmidbOpenOptions = Omit<FmidbCoreOptions, 'nowMs' | 'selfId'>;
 
@@ -398,6 +404,12 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
   /** Coordinator-bound messages go to the coordinator, the rest to the runner. */
   private toJobs(from: string, message: JobMessage): void {
     this.openedJobs().receive(from, message);
+  }
+
+  /** The job cores' counters (a copy), or null while this stack runs no job coordination. */
+  jobsCounters(): NodeJobsCounters | null {
+    if (this.jobs === null) return null;
+    return { coordinator: { ...this.jobs.coordinator.counters }, runner: { ...this.jobs.runner.counters } };
   }
 
   private openedJobs(): NodeJobs {

@@ -7,7 +7,7 @@ import type { TransportCountersSnapshot } from '../transport/transport-counters.
 import type { NodeId } from '../../core/wire/message.js';
 import type { FmidbOptions } from '../../core/fmidb/config.js';
 import type { FmidbChange, FmidbWrite } from '../../core/fmidb/entry.js';
-import type { JobsOpenOptions, NodeStackCounters, SnapshotOrigin, StackCommand, StackEvent } from '../../core/stack/node-stack.js';
+import type { JobsOpenOptions, NodeJobsCounters, NodeStackCounters, SnapshotOrigin, StackCommand, StackEvent } from '../../core/stack/node-stack.js';
 
 /**
  * The messages between AgentHost (main thread) and workers/agent-worker.ts. Datagrams
@@ -187,6 +187,8 @@ export interface AgentStats {
   readonly appSent: number;
   /** The worker's NodeStack: envelopes it dropped (forged sender, unknown channel, malformed, no route). */
   readonly stack: Readonly<NodeStackCounters>;
+  /** The stack's job coordination counters (starts sent, probes failed, reports refused, ...), null until jobs are opened. */
+  readonly jobs: NodeJobsCounters | null;
   /** Per extra network (AgentWorkerData.networks): its address, its transports' counters, and envelopes taken and dropped (not an envelope for the main thread). */
   readonly networks: readonly NetworkStats[];
 }

@@ -829,6 +829,7 @@ export class NodeDriver {
       appDropped: this.appDropped,
       appSent: this.appSent,
       stack: { ...r.stack.counters },
+      jobs: r.stack.jobsCounters(),
       networks: [...r.networks.values()].map((n) => ({ name: n.name, address: n.datagram.address, datagram: n.datagram.counters.snapshot(), stream: n.stream.counters.snapshot(), appReceived: n.appReceived, refused: n.refused, appSent: n.appSent })),
     };
   }

@@ -428,7 +428,7 @@ export class FarmNode implements ApiBackend {
       components: this.componentHost.status(),
       messenger: this.service.messenger.snapshot(),
     });
-    return [...families, ...networkMetrics(stats.networks), ...this.data.metrics(), ...this.clusters.metrics(), ...(this.farmComponents?.metrics() ?? [])];
+    return [...families, ...networkMetrics(stats.networks), ...jobsCoreMetrics(stats.jobs), ...this.data.metrics(), ...this.clusters.metrics(), ...(this.farmComponents?.metrics() ?? [])];
   }
 
   subscribe(listener: (event: ApiEvent) => void): () => void {
@@ -451,6 +451,13 @@ export class FarmNode implements ApiBackend {
   private mustHaveComponent(name: string): void {
     if (!this.componentHost.status().some((c) => c.name === name)) throw new ApiError(404, 'GALAXY_COMPONENT_UNKNOWN', `no component "${name}" on this node`);
   }
+}
+
+/** The job coordination's counters in the worker's stack (issue 13: the cores left the jobs component), by core and counter. */
+function jobsCoreMetrics(jobs: AgentStats['jobs']): MetricFamily[] {
+  if (jobs === null) return [];
+  const samples = (core: 'coordinator' | 'runner') => Object.entries(jobs[core]).map(([event, value]) => ({ labels: { core, event: event.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) }, value }));
+  return [{ name: 'galaxy_jobs_core_events_total', help: 'Job coordination in the agent\'s worker: what the coordinator (starts sent and failed, probes failed, reports refused, ...) and the runner (started, refused, orphans terminated, ...) counted', type: 'counter', samples: [...samples('coordinator'), ...samples('runner')] }];
 }
 
 /** The extra networks' traffic (--network; issue 19): what the cluster service sent and received on each, and what was refused there. */
