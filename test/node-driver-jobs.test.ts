@@ -94,8 +94,16 @@ describe('NodeDriver runs job coordination in its stack', () => {
 
     const options = { coordinator: { startRetryMs: 300, probeIntervalMs: 300 }, runner: { endRetryMs: 300 } };
     a.driver.handle({ type: 'jobs-open', options });
-    b.driver.handle({ type: 'jobs-open', options });
     expect(a.driver.stack!.hasJobs).toBe(true);
+
+    // A node whose coordination is not open (its jobs component never started) refuses a start at once, by its reason, not by the attempts running out.
+    a.driver.handle({ type: 'jobs-command', requestId: 10, command: { type: 'create-job', jobId: 'j0', command: 'x', nodes: [bId] } });
+    await until('j0 fails on b', () => jobsOf(a).some((e) => e.layer === 'jobs' && e.event.type === 'process-failed' && e.event.jobId === 'j0'));
+    const failed = jobsOf(a).find((e) => e.layer === 'jobs' && e.event.type === 'process-failed' && e.event.jobId === 'j0');
+    expect(failed).toMatchObject({ event: { node: bId, reason: expect.stringMatching(/^GALAXY_JOBS_UNAVAILABLE: job coordination does not run on this node/) } });
+    expect(b.driver.stack!.counters.jobStartsUnopened).toBeGreaterThanOrEqual(1);
+
+    b.driver.handle({ type: 'jobs-open', options });
 
     // A job on both nodes: each host runs its process and confirms the launch, then its exit.
     a.driver.handle({ type: 'jobs-command', requestId: 2, command: { type: 'create-job', jobId: 'j1', command: 'echo hi', nodes: [aId, bId] } });
@@ -118,7 +126,7 @@ describe('NodeDriver runs job coordination in its stack', () => {
     const ends = jobsOf(a).flatMap((e) => (e.layer === 'jobs' && e.event.type === 'process-ended' && e.event.jobId === 'j1' ? [[e.event.node, e.event.exitCode]] : []));
     expect(ends.sort()).toEqual([[aId, 0], [bId, 3]].sort());
     // The cores' counters reach the stats (and /metrics: galaxy_jobs_core_events_total).
-    expect(a.driver.stack!.jobsCounters()).toMatchObject({ coordinator: { created: 1, startsSent: 2, lost: 0 }, runner: { started: 1 } });
+    expect(a.driver.stack!.jobsCounters()).toMatchObject({ coordinator: { created: 2, startsSent: 3, startsFailed: 1, lost: 0 }, runner: { started: 1 } });
     expect(b.driver.stack!.jobsCounters()!.runner).toMatchObject({ started: 1, refused: 0 });
 
     // A refused command: the core's code and kind.

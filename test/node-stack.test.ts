@@ -19,7 +19,7 @@ import { createFmidbRuntime } from '../src/core/kernels/fmidb-runtime.js';
 import { createRuntime } from '../src/core/kernels/create-runtime.js';
 import { membershipConfig } from '../src/core/membership/config.js';
 import { encodeEnvelope } from '../src/core/messenger/envelope.js';
-import { NodeStack, type StackOutput } from '../src/core/stack/node-stack.js';
+import { NodeStack, type StackEvent, type StackOutput } from '../src/core/stack/node-stack.js';
 import { Prng } from '../src/core/util/prng.js';
 import { formatNodeId, parseWireAddress } from '../src/core/wire/message.js';
 import { nodeIdOf } from '../src/core/wire/node-id-of.js';
@@ -244,10 +244,22 @@ describe('NodeStack', () => {
     };
     runMs(500);
     expect(a.hasJobs).toBe(false);
-    // Not open: b's start to a is dropped as a channel a does not run.
+    // Not open: b's start to a is refused at once (a runs no coordination), not dropped.
     b.step({ type: 'command', command: { type: 'create-job', jobId: 'early', command: 'true', nodes: [aAddress] } });
-    runMs(100);
-    expect(a.counters.unknownChannelDropped).toBeGreaterThan(0);
+    const bEvents: StackEvent[] = [];
+    for (let t = 0; t < 10; t++) {
+      nowMs += 10;
+      for (const [from, s] of stacks) {
+        s.tick(nowMs);
+        for (const o of drain(s)) {
+          if (o.type === 'event') {
+            if (s === b) bEvents.push(o.event);
+          } else stacks.get(o.to)?.step(o.type === 'datagram' ? { type: 'datagram', from, bytes: o.bytes } : { type: 'frame', from, bytes: o.bytes });
+        }
+      }
+    }
+    expect(a.counters.jobStartsUnopened).toBe(1);
+    expect(bEvents.some((e) => e.layer === 'jobs' && e.event.type === 'process-failed' && e.event.jobId === 'early' && /never started/.test(e.event.reason))).toBe(true);
 
     a.step({ type: 'command', command: { type: 'open-jobs', jobs: { coordinator: { probeIntervalMs: 1_000_000 } } } });
     expect(a.hasJobs).toBe(true);

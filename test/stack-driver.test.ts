@@ -94,6 +94,6 @@ describe('StackDriver', () => {
     await new Promise<void>((resolve, reject) => raw.send(Buffer.from([0x81, 1, 6, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0x7b, 0x7d]), port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
     await until('a drops it', () => a.counters.unauthenticatedDropped > before);
     raw.close();
-    expect(a.stack.counters).toEqual({ forgedDropped: 0, revokedDropped: 0, unknownChannelDropped: 0, malformedDropped: 0, noRouteDropped: 0, jobFramesSent: 0, jobTooLargeDropped: 0 });
+    expect(a.stack.counters).toEqual({ forgedDropped: 0, revokedDropped: 0, unknownChannelDropped: 0, malformedDropped: 0, noRouteDropped: 0, jobFramesSent: 0, jobTooLargeDropped: 0, jobStartsUnopened: 0 });
   });
 });

@@ -146,11 +146,14 @@ export interface NodeStackCounters {
   jobFramesSent: number;
   /** Job messages too large even for a frame (kJobMessageStreamBytesMax), dropped: the core resends nothing it cannot send. */
   jobTooLargeDropped: number;
+  /** Starts that came while this stack runs no job coordination (the agent's jobs component never started): refused at once. */
+  jobStartsUnopened: number;
 }
 
 const kFmidbChannel = channelByName('fmidb').id;
 const kNothing: readonly never[] = [];
 const kJobsChannel = channelByName('jobs-coordination').id;
+const kNoJobsHere = 'GALAXY_JOBS_UNAVAILABLE: job coordination does not run on this node (its jobs component never started)';
 
 /**
  * One node's protocols composed as one sans-I/O core (contract.ts): membership, the
@@ -170,7 +173,7 @@ const kJobsChannel = channelByName('jobs-coordination').id;
 export class NodeStack implements SansIoCore<StackInput, StackOutput> {
   readonly address: string;
   readonly membership: MembershipCore;
-  readonly counters: NodeStackCounters = { forgedDropped: 0, revokedDropped: 0, unknownChannelDropped: 0, malformedDropped: 0, noRouteDropped: 0, jobFramesSent: 0, jobTooLargeDropped: 0 };
+  readonly counters: NodeStackCounters = { forgedDropped: 0, revokedDropped: 0, unknownChannelDropped: 0, malformedDropped: 0, noRouteDropped: 0, jobFramesSent: 0, jobTooLargeDropped: 0, jobStartsUnopened: 0 };
   /** Revoked sender ids, oldest first, at most kRevokedIdsMax (as the messenger's directory). */
   private readonly revoked = new Set<string>();
   private fmidbCore: FmidbCore | null = null;
@@ -396,6 +399,17 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
       const message = envelope.mode === 'stream' || envelope.payload.length <= kJobMessageBytesMax ? decodeJobMessage(envelope.payload, kJobMessageStreamBytesMax) : null;
       if (message === null) this.counters.malformedDropped++;
       else this.toJobs(this.jobsById ? envelope.sender : peer, message);
+    } else if (envelope.channelId === kJobsChannel && envelope.mode !== 'broadcast') {
+      // No job coordination here (the agent opens it when its jobs component starts, and a
+      // node may run without one): a start is refused at once, so its coordinator fails
+      // the process now instead of after its start attempts run out. Anything else is dropped.
+      const message = envelope.mode === 'stream' || envelope.payload.length <= kJobMessageBytesMax ? decodeJobMessage(envelope.payload, kJobMessageStreamBytesMax) : null;
+      if (message?.t !== 'start') {
+        this.counters.unknownChannelDropped++;
+        return;
+      }
+      this.counters.jobStartsUnopened++;
+      this.sendJob(this.jobsById ? envelope.sender : peer, { t: 'start-failed', jobId: message.jobId, index: message.index, reason: kNoJobsHere });
     } else {
       this.counters.unknownChannelDropped++;
     }

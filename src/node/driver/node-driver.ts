@@ -701,13 +701,14 @@ export class NodeDriver {
   }
 
   private toApp(from: string, plaintext: Uint8Array, stream: boolean, via?: string): boolean {
-    // The messenger's envelopes go up, but the FMIDB's and (once open) job coordination's,
-    // which the stack runs; the rest is membership's wire format. The channel id is
+    // The messenger's envelopes go up, but the FMIDB's and job coordination's, which the
+    // stack runs (before coordination is open it refuses starts at once); the rest is
+    // membership's wire format. The channel id is
     // little-endian at offset 2 (envelope.ts).
     if (!isEnvelope(plaintext)) return false;
     if (plaintext.length >= kEnvelopeHeaderBytes) {
       const channel = plaintext[2]! | (plaintext[3]! << 8);
-      if (channel === kFmidbChannelId || (channel === kJobsChannelId && this.jobsOpen)) return false;
+      if (channel === kFmidbChannelId || channel === kJobsChannelId) return false;
     }
     if (this.appInbox.length >= kAppInboxMax) this.appDropped++;
     else {
