@@ -263,9 +263,18 @@ describe('NodeStack', () => {
 
     a.step({ type: 'command', command: { type: 'open-jobs', jobs: { coordinator: { probeIntervalMs: 1_000_000 } } } });
     expect(a.hasJobs).toBe(true);
+    // Busy (the driver ticks the cores every 100 ms, else every second) only while a job is unfinished or an end unacknowledged.
+    expect(a.jobsBusy).toBe(false);
     a.step({ type: 'command', command: { type: 'create-job', jobId: 'j', command: 'true', nodes: [bAddress] } });
+    expect(a.jobsBusy).toBe(true);
     runMs(100);
     expect(a.coordinator.jobs.get('j')!.processes[0]!.state).toBe('running');
+    b.step({ type: 'command', command: { type: 'exited', jobId: 'j', index: 0, exitCode: 0 } });
+    expect(b.jobsBusy).toBe(true);
+    runMs(100);
+    expect(a.coordinator.jobs.get('j')!.finished).toBe(true);
+    expect(a.jobsBusy).toBe(false);
+    expect(b.jobsBusy).toBe(false);
     // The coordinator holds the live set from its opening: a node outside it is lost at once (with no live set it would wait for its starts to go unanswered).
     a.step({ type: 'command', command: { type: 'create-job', jobId: 'k', command: 'true', nodes: ['10.0.0.9:7946'] } });
     expect(a.coordinator.jobs.get('k')!.processes[0]).toMatchObject({ state: 'lost', reason: expect.stringMatching(/not a live member/) });

@@ -166,6 +166,16 @@ export class JobCoordinatorCore implements SansIoCore<JobCoordinatorInput, JobCo
     }
   }
 
+  /**
+   * Whether a tick can do anything: a start waiting or unanswered, or a job not finished
+   * (its processes are probed). An idle coordinator's driver may tick it rarely.
+   */
+  get busy(): boolean {
+    if (this.starting.size > 0 || this.startQueueHead < this.startQueue.length) return true;
+    for (const job of this.jobs.values()) if (!job.finished) return true;
+    return false;
+  }
+
   tick(nowMs: number): void {
     if (nowMs > this.clockMs) this.clockMs = nowMs;
     this.pumpStarts();

@@ -114,6 +114,12 @@ export class JobRunnerCore implements SansIoCore<JobRunnerInput, JobRunnerOutput
     }
   }
 
+  /** Whether a tick can do anything: an end report not yet acknowledged (resent every endRetryMs). */
+  get busy(): boolean {
+    for (const p of this.processes.values()) if (p.ended && !p.endAcked) return true;
+    return false;
+  }
+
   tick(nowMs: number): void {
     if (nowMs > this.clockMs) this.clockMs = nowMs;
     for (const [key, p] of this.processes) {

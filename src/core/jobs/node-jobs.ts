@@ -124,6 +124,11 @@ export class NodeJobs {
     this.runner.tick(nowMs);
   }
 
+  /** Whether a tick can do anything (a job running or starting, an end report unacknowledged). */
+  get busy(): boolean {
+    return this.coordinator.busy || this.runner.busy;
+  }
+
   /**
    * One round: the coordinator's outputs, then the runner's, into the sink; a message to
    * this node is fed back at once (its outputs come in the next round). Returns whether

@@ -420,6 +420,11 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
     this.openedJobs().receive(from, message);
   }
 
+  /** Whether the job cores have anything to do on a tick (false while none is open). */
+  get jobsBusy(): boolean {
+    return this.jobs !== null && this.jobs.busy;
+  }
+
   /** The job cores' counters (a copy), or null while this stack runs no job coordination. */
   jobsCounters(): NodeJobsCounters | null {
     if (this.jobs === null) return null;

@@ -92,12 +92,14 @@ const kFmidbTickMs = 100;
  */
 const kFmidbIdleTickMs = 1000;
 /**
- * The job cores' timer period once jobs are open, ms: their deadlines (a start's retry,
+ * The job cores' timer period while they are busy (kJobsIdleTickMs while not), ms: their deadlines (a start's retry,
  * 1 s; a probe round, 2 s; a runner's end resend) are seconds apart, so a tenth of a
  * second late costs nothing. Whichever of the two opens second takes the other's phase,
  * so with both open they share their wake-ups (same period, due at the same tick).
  */
 const kJobsTickMs = 100;
+/** The job cores' tick while they have nothing to do (no job running or starting, no end report unacknowledged). */
+const kJobsIdleTickMs = 1000;
 /** FMIDB changes held for the next report at most; the replica coalesces per key, so this is a burst bound. */
 const kFmidbChangesMax = 65_536;
 /** How often the FMIDB's counters are reported when nothing changed, ms. */
@@ -207,6 +209,7 @@ export class NodeDriver {
   private jobsEventsDropped = 0;
   private jobsOpen = false;
   private nextJobsTickMs = Infinity;
+  private lastJobsTickMs = -Infinity;
   private fmidbCountersAtMs = 0;
 
   constructor(options: NodeDriverOptions) {
@@ -670,6 +673,8 @@ export class NodeDriver {
     const pending = r.engine.hasPendingOutput || this.appInbox.length > 0 || this.pendingEvents.length > 0 || this.pendingUser.length > 0 || this.pendingChanges.length > 0 || this.pendingJobs.length > 0;
     // A write or a received digest gave the idle FMIDB work: back to its short period.
     if (this.lastFmidbTickMs > -Infinity && this.nextFmidbTickMs > this.lastFmidbTickMs + kFmidbTickMs && this.fmidbBusy(r)) this.nextFmidbTickMs = this.lastFmidbTickMs + kFmidbTickMs;
+    // The same for the job cores: a job created or a process ended since an idle tick brings the next one in.
+    if (this.lastJobsTickMs > -Infinity && this.nextJobsTickMs > this.lastJobsTickMs + kJobsTickMs && r.stack.jobsBusy) this.nextJobsTickMs = this.lastJobsTickMs + kJobsTickMs;
     r.wake.armAt(pending ? performance.now() : Math.min(r.engine.nextDeadlineMs(), this.nextFmidbTickMs, this.nextJobsTickMs));
   }
 
@@ -778,7 +783,10 @@ export class NodeDriver {
       this.lastFmidbTickMs = now;
       this.nextFmidbTickMs = now + (this.fmidbBusy(r) ? kFmidbTickMs : kFmidbIdleTickMs);
     }
-    if (now >= this.nextJobsTickMs) this.nextJobsTickMs = now + kJobsTickMs;
+    if (now >= this.nextJobsTickMs) {
+      this.lastJobsTickMs = now;
+      this.nextJobsTickMs = now + (r.stack.jobsBusy ? kJobsTickMs : kJobsIdleTickMs);
+    }
     // The watch links follow the ring (the same array while it is unchanged: no work).
     r.watchLinks?.update(r.engine.watchTargets());
     this.flushEvents();
