@@ -6,9 +6,9 @@
 // member's id from the wrong address, and (after a revocation) the revoked member's id
 // are each dropped and counted by reason; a datagram sealed under another key never
 // gets past the farm key. The sender rule itself is pinned in messenger.test.ts.
-// The datagrams use the jobs-coordination channel and the stream install-chunks: the
-// fmidb channel's envelopes stay in the worker's NodeStack, which runs the replica (its
-// own sender rule is proven in node-driver-fmidb.test.ts).
+// The datagrams use the cluster channel and the stream install-chunks: the fmidb and
+// jobs-coordination channels' envelopes stay in the worker's NodeStack, which runs the
+// replica and the job cores (their sender rule is proven in node-driver-fmidb.test.ts).
 import { createSocket } from 'node:dgram';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,8 +46,8 @@ describe('messenger between two real nodes', () => {
     const alive = (s: FarmService, id: string): boolean => s.members().some((m) => m.id === id && m.status === 'alive');
     await until('both see each other alive', () => alive(a, b.host.id) && alive(b, a.host.id));
 
-    const atA = a.messenger.channel('jobs-coordination', kBytesCodec);
-    const atB = b.messenger.channel('jobs-coordination', kBytesCodec);
+    const atA = a.messenger.channel('cluster', kBytesCodec);
+    const atB = b.messenger.channel('cluster', kBytesCodec);
     const streamAtA = a.messenger.channel('install-chunks', kBytesCodec);
     const got: Array<Delivered<Uint8Array>> = [];
     atB.onMessage((message) => got.push(message));
@@ -73,14 +73,14 @@ describe('messenger between two real nodes', () => {
     await new Promise<void>((resolve) => stranger.bind(0, '127.0.0.1', resolve));
     const target = parseBindAddress(b.host.address);
     const send = (bytes: Uint8Array): Promise<void> => new Promise((resolve, reject) => stranger.send(bytes, target.port, target.host, (error) => (error ? reject(error) : resolve())));
-    const sealed = (sender: string): Buffer => new Keyring([key]).seal(encodeEnvelope('datagram', 6, sender, Uint8Array.of(7)));
-    const dropped = (): Record<string, number> => b.messenger.snapshot()['jobs-coordination']!.dropped;
+    const sealed = (sender: string): Buffer => new Keyring([key]).seal(encodeEnvelope('datagram', 7, sender, Uint8Array.of(7)));
+    const dropped = (): Record<string, number> => b.messenger.snapshot()['cluster']!.dropped;
     await send(sealed('abcdefabcdefabcd'));
     await until('an unknown sender is dropped', () => dropped()['unknown-sender'] === 1);
     await send(sealed(a.host.id));
     await until("a member's id from another address is dropped", () => dropped()['address-mismatch'] === 1);
     const failedBefore = (await b.host.stats()).keyring?.['authenticationFailed'] ?? 0;
-    await send(new Keyring([Keyring.generateKey()]).seal(encodeEnvelope('datagram', 6, a.host.id, Uint8Array.of(7))));
+    await send(new Keyring([Keyring.generateKey()]).seal(encodeEnvelope('datagram', 7, a.host.id, Uint8Array.of(7))));
     const deadline = Date.now() + 10_000;
     while (((await b.host.stats()).keyring?.['authenticationFailed'] ?? 0) === failedBefore) {
       if (Date.now() > deadline) throw new Error('a datagram under another key was not refused by the keyring');
@@ -91,7 +91,7 @@ describe('messenger between two real nodes', () => {
     await until('the revoked member is dropped', () => dropped()['revoked-sender'] === 1);
     stranger.close();
     expect(got).toHaveLength(2);
-    expect(b.messenger.snapshot()['jobs-coordination']).toMatchObject({ received: 1 });
+    expect(b.messenger.snapshot()['cluster']).toMatchObject({ received: 1 });
     expect(b.messenger.snapshot()['install-chunks']).toMatchObject({ received: 1 });
     expect(a.messenger.snapshot()['component']).toMatchObject({ sent: 1 });
     expect(b.messenger.snapshot()['component']).toMatchObject({ received: 1 });
