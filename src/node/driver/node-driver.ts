@@ -210,6 +210,8 @@ export class NodeDriver {
   private jobsOpen = false;
   private nextJobsTickMs = Infinity;
   private lastJobsTickMs = -Infinity;
+  /** A job command came since the last rearm: only a command (create, add, exited, ...) makes idle job cores busy. */
+  private jobsCommanded = false;
   private fmidbCountersAtMs = 0;
 
   constructor(options: NodeDriverOptions) {
@@ -533,6 +535,7 @@ export class NodeDriver {
         this.nextJobsTickMs = this.fmidbOpen ? this.nextFmidbTickMs : performance.now();
         return;
       case 'jobs-command': {
+        this.jobsCommanded = true;
         let error: { code: string; kind: string; message: string } | null = null;
         if (!this.jobsOpen) error = { code: 'GALAXY_JOBS_NOT_OPEN', kind: 'unavailable', message: 'job coordination is not open on this node yet' };
         else {
@@ -673,8 +676,12 @@ export class NodeDriver {
     const pending = r.engine.hasPendingOutput || this.appInbox.length > 0 || this.pendingEvents.length > 0 || this.pendingUser.length > 0 || this.pendingChanges.length > 0 || this.pendingJobs.length > 0;
     // A write or a received digest gave the idle FMIDB work: back to its short period.
     if (this.lastFmidbTickMs > -Infinity && this.nextFmidbTickMs > this.lastFmidbTickMs + kFmidbTickMs && this.fmidbBusy(r)) this.nextFmidbTickMs = this.lastFmidbTickMs + kFmidbTickMs;
-    // The same for the job cores: a job created or a process ended since an idle tick brings the next one in.
-    if (this.lastJobsTickMs > -Infinity && this.nextJobsTickMs > this.lastJobsTickMs + kJobsTickMs && r.stack.jobsBusy) this.nextJobsTickMs = this.lastJobsTickMs + kJobsTickMs;
+    // The same for the job cores: a job created or a process ended (a command) since an idle tick brings the next one in.
+    // Checked only after a command: the receive path's rearm never walks the job tables.
+    if (this.jobsCommanded) {
+      this.jobsCommanded = false;
+      if (this.lastJobsTickMs > -Infinity && this.nextJobsTickMs > this.lastJobsTickMs + kJobsTickMs && r.stack.jobsBusy) this.nextJobsTickMs = this.lastJobsTickMs + kJobsTickMs;
+    }
     r.wake.armAt(pending ? performance.now() : Math.min(r.engine.nextDeadlineMs(), this.nextFmidbTickMs, this.nextJobsTickMs));
   }
 
