@@ -16,29 +16,17 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { encodeEnvelope } from '../src/core/messenger/envelope.js';
 import { channelByName } from '../src/core/messenger/channel-table.js';
 import type { AgentOptions } from '../src/node/driver/agent-options.js';
-import type { AgentWorkerData, AgentWorkerReport } from '../src/node/driver/agent-worker-protocol.js';
+
 import { NodeDriver } from '../src/node/driver/node-driver.js';
 import { Keyring } from '../src/node/security/keyring.js';
-import { isAdmissionDatagram } from '../src/farm/admission/admission-wire.js';
-import { driverData } from './support/driver-data.js';
+import { startDriver, type RunningDriver } from './support/driver-data.js';
 
-interface Running {
-  readonly driver: NodeDriver;
-  readonly reports: AgentWorkerReport[];
-}
+type Running = RunningDriver;
 
 const drivers: NodeDriver[] = [];
 
-function dataOf(options: AgentOptions, seed: number): AgentWorkerData {
-  return driverData(options, seed, true);
-}
-
-async function start(options: AgentOptions, seed: number): Promise<Running> {
-  const reports: AgentWorkerReport[] = [];
-  const driver = new NodeDriver({ data: dataOf(options, seed), report: (r) => reports.push(r), isAdmissionDatagram });
-  await driver.start();
-  drivers.push(driver);
-  return { driver, reports };
+function start(options: AgentOptions, seed: number): Promise<Running> {
+  return startDriver(options, seed, drivers);
 }
 
 function readyOf(r: Running): { address: string; id: string } {
