@@ -1,5 +1,6 @@
 import type { FarmData } from '../../farm/data/farm-data.js';
 import type { PostedEvent } from '../../farm/events/farm-event.js';
+import type { RpcEndpoint } from '../../farm/install/farm-peer.js';
 import type { AgentLogger } from '../../node/util/agent-logger.js';
 import type { ApiRoute } from '../../surface/api/api-route.js';
 import type { ApiBackend, ApiEvent } from '../../surface/api/api-backend.js';
@@ -12,6 +13,7 @@ import type { ClusterService } from '../service/cluster-service.js';
 import { adminNetwork } from '../service/cluster-networks.js';
 import { ClusterLifecycle, type LifecycleInstaller } from './cluster-lifecycle.js';
 import { describeConflict, holders } from './component-holders.js';
+import { encodeJournal, kGatheredJournalsMax, kServiceRunningJournals } from './lifecycle-journal.js';
 import { lifecycleRoutes } from './lifecycle-routes.js';
 import { roleComponents } from './lifecycle-record.js';
 
@@ -33,7 +35,16 @@ export interface AgentLifecycleOptions {
   readonly logger: AgentLogger;
   /** This run of the lifecycle, as the agent's `lifecycle` tag announces it. */
   readonly life?: string;
+  /**
+   * The farm RPC: the lifecycle answers lifecycle.journals on it (the running operations
+   * its replica holds) and, as the steward, asks the others (cluster-lifecycle.ts,
+   * gatherJournals). Without it the steward knows only its own replica.
+   */
+  readonly rpc?: RpcEndpoint;
 }
+
+/** How long the steward waits for one lifecycle's answer to lifecycle.journals, ms. */
+const kAskJournalsTimeoutMs = 3_000;
 
 export function agentLifecycle(options: AgentLifecycleOptions): { readonly lifecycle: ClusterLifecycle; readonly routes: ApiRoute[] } {
   const { backend, data, clusters } = options;
@@ -77,6 +88,9 @@ export function agentLifecycle(options: AgentLifecycleOptions): { readonly lifec
     ...(options.postFarmEvent === undefined ? {} : { postFarmEvent: options.postFarmEvent }),
     logger: options.logger,
     ...(options.life === undefined ? {} : { life: options.life }),
+    ...(options.rpc === undefined ? {} : { askJournals: (node: string) => options.rpc!.call(node, kServiceRunningJournals, {}, kAskJournalsTimeoutMs) }),
   });
+  // Read-only, and farm data every replica holds anyway: any member may ask.
+  options.rpc?.handle(kServiceRunningJournals, () => ({ journals: lifecycle!.journals().filter((j) => j.state === 'running').slice(0, kGatheredJournalsMax).map(encodeJournal) }));
   return { lifecycle, routes: [...profileRoutes(library), ...designerRoutes(designer), ...lifecycleRoutes(lifecycle)] };
 }

@@ -15,7 +15,7 @@ import type { ClusterInput, ClusterSummary } from '../service/cluster-service.js
 import { checkNetworks } from '../service/cluster-networks.js';
 import { randomBytes } from 'node:crypto';
 import { conflicts, describeConflict, holders, holdings, sameCopy } from './component-holders.js';
-import { decodeJournal, encodeJournal, journalKey, kJournalKeyPrefix, kJournalOperationsMax, kJournalStepsMax, newJournal, orphaned, withEvent, type JournalStep, type OperationJournal } from './lifecycle-journal.js';
+import { abandonedJournals, decodeGathered, decodeJournal, encodeJournal, furtherAlong, journalKey, kJournalKeyPrefix, kJournalOperationsMax, kJournalStepsMax, newJournal, orphaned, withEvent, type JournalStep, type OperationJournal } from './lifecycle-journal.js';
 import { LifecycleOperations, type LifecycleOperationHandle, type LifecycleOperationKind, type LifecycleOperationView } from './lifecycle-operations.js';
 import { decodeLifecycleRecord, encodeLifecycleRecord, kLifecycleSubjectPrefix, lifecycleSubject, kLifecycleRecordKey, roleComponents, type LifecycleComponent, type LifecycleRecord } from './lifecycle-record.js';
 
@@ -97,6 +97,12 @@ export interface ClusterLifecycleOptions {
    */
   readonly life?: string;
   /**
+   * Asks another node's lifecycle for the running operations its replica holds (farm RPC
+   * lifecycle.journals, agent-lifecycle.ts); rejects when it cannot be asked. Without it
+   * the steward knows only what its own replica holds (see gatherJournals).
+   */
+  readonly askJournals?: (node: string) => Promise<unknown>;
+  /**
    * The extra network a cluster's member takes its administrative traffic on (issue 19:
    * the profile's `admin` selection, cluster-networks.ts adminNetwork), or undefined:
    * its farm address. Every install and removal of that member is routed there.
@@ -115,6 +121,10 @@ const kCleanupRetryMs = 3_000;
  * record.
  */
 export const kStewardStartGraceMs = 5_000;
+/** A steward asks the other lifecycles for running operations at most this often, ms (gatherJournals). */
+const kGatherIntervalMs = 10_000;
+/** And asks at most this many of them: the controllers and management members first, then others at random. */
+const kGatherPeersMax = 64;
 /** How long a farm-component check waits for the member to announce it, ms. */
 const kFarmComponentWaitMs = 15_000;
 
@@ -152,6 +162,14 @@ export class ClusterLifecycle {
   private readonly unsubscribe: () => void;
   private readonly startedAtMs = Date.now();
   private closed = false;
+  /** Running journals other lifecycles answered with when this steward gathered (by operation id); see gatherJournals. */
+  private readonly gathered = new Map<string, OperationJournal>();
+  /** The lifecycle nodes and their lives when this steward last looked; null: not the steward then. */
+  private stewardSaw: Map<string, string> | null = null;
+  /** A gathering is due (the steward saw a change it has not asked about yet), running, and when the last began. */
+  private gatherDue = false;
+  private gathering = false;
+  private gatheredAtMs = -Infinity;
 
   constructor(private readonly options: ClusterLifecycleOptions) {
     this.life = options.life ?? randomBytes(8).toString('hex');
@@ -389,7 +407,12 @@ export class ClusterLifecycle {
 
   /** Re-places every cluster made from a profile (the steward only). */
   async repairAll(): Promise<void> {
-    if (this.closed || !this.isSteward()) return;
+    if (this.closed) return;
+    if (!this.isSteward()) {
+      this.stewardSaw = null;
+      this.gathered.clear();
+      return;
+    }
     const installer = this.options.installer();
     if (installer === null) return;
     const graceMs = this.startedAtMs + kStewardStartGraceMs - Date.now();
@@ -397,6 +420,7 @@ export class ClusterLifecycle {
       this.scheduleRepair(graceMs);
       return;
     }
+    this.gatherJournals();
     this.recoverAbandoned(installer);
     const now = Date.now();
     for (const record of this.records()) {
@@ -762,12 +786,61 @@ export class ClusterLifecycle {
    */
   private recoverAbandoned(installer: LifecycleInstaller): void {
     const lives = this.lives();
-    for (const journal of this.journals()) {
-      if (!orphaned(journal, lives) || this.busy.has(journal.cluster) || this.journaling.has(journal.id)) continue;
+    const own = this.journals();
+    for (const journal of own) this.gathered.delete(journal.id);
+    for (const journal of abandonedJournals(own, [...this.gathered.values()], lives)) {
+      if (this.busy.has(journal.cluster) || this.journaling.has(journal.id)) continue;
+      this.gathered.delete(journal.id);
       const why = lives.has(journal.runner) ? `its runner ${journal.runner} restarted` : `its runner ${journal.runner} is not alive`;
       this.options.logger.info({ cluster: journal.cluster, operation: journal.id, kind: journal.kind }, 'resuming an abandoned lifecycle operation');
       this.run(journal.kind, journal.cluster, journal.profile, journal.by, (op) => this.recover(op, journal, why, installer), journal);
     }
+  }
+
+  /**
+   * The steward asks every other lifecycle for the running operations its replica holds
+   * when it becomes the steward, and again whenever a lifecycle node died, left or
+   * restarted into another life (a runner may have stopped): not on every repair, so a
+   * large farm pays one round of questions per such change. What comes back that this
+   * replica does not hold at all is recovered too (lifecycle-journal.ts,
+   * abandonedJournals): the FMIDB can miss a journal a runner wrote just before it
+   * crashed, for good, and only the replicas it reached hold it.
+   */
+  private gatherJournals(): void {
+    const ask = this.options.askJournals;
+    if (ask === undefined) return;
+    const now = this.lives();
+    const before = this.stewardSaw;
+    this.stewardSaw = now;
+    if (before === null || [...before].some(([node, life]) => now.get(node) !== life)) this.gatherDue = true;
+    if (!this.gatherDue || this.gathering) return;
+    const waitMs = this.gatheredAtMs + kGatherIntervalMs - Date.now();
+    if (waitMs > 0) {
+      this.scheduleRepair(waitMs);
+      return;
+    }
+    this.gatherDue = false;
+    const peers = gatherPeers(this.options.members(), this.options.selfId);
+    if (peers.length === 0) return;
+    this.gathering = true;
+    this.gatheredAtMs = Date.now();
+    void Promise.allSettled(peers.map(async (node) => decodeGathered(await ask(node)))).then((answers) => {
+      this.gathering = false;
+      if (this.closed || this.stewardSaw === null) return;
+      let added = 0;
+      for (const answer of answers) {
+        if (answer.status !== 'fulfilled' || answer.value === null) continue;
+        for (const journal of answer.value) {
+          const held = this.gathered.get(journal.id);
+          if (held === undefined) added++;
+          this.gathered.set(journal.id, held === undefined ? journal : furtherAlong(held, journal));
+        }
+      }
+      if (added > 0) {
+        this.options.logger.info({ operations: [...this.gathered.keys()] }, 'running lifecycle operations gathered from other lifecycles');
+        this.scheduleRepair(0);
+      }
+    });
   }
 
   private async recover(op: LifecycleOperationHandle, journal: OperationJournal, why: string, installer: LifecycleInstaller): Promise<void> {
@@ -842,4 +915,16 @@ function journalView(journal: OperationJournal, after: number): LifecycleOperati
   const { id, kind, cluster, profile, by, state, startedAt, finishedAt, error } = journal;
   const dropped = (journal.events[0]?.seq ?? 1) - 1;
   return { id, kind, cluster, profile, by, state, startedAt, finishedAt, error, events: journal.events.filter((e) => e.seq > after), eventsDropped: dropped };
+}
+
+/** Whom the steward asks for running operations: live lifecycles but itself, the controllers and management members first, then others at random, at most kGatherPeersMax. */
+function gatherPeers(members: readonly MemberView[], selfId: string): string[] {
+  const live = members.filter((m) => m.id !== selfId && !m.self && kRunning.has(m.status) && (m.tags['lifecycle'] ?? '') !== '');
+  const managers = live.filter((m) => memberRoles(m).some((r) => r === 'controller' || r === 'management')).map((m) => m.id);
+  const others = live.filter((m) => !managers.includes(m.id)).map((m) => m.id);
+  for (let i = others.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [others[i], others[j]] = [others[j]!, others[i]!];
+  }
+  return [...managers, ...others].slice(0, kGatherPeersMax);
 }

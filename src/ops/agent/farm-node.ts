@@ -223,6 +223,7 @@ export class FarmNode implements ApiBackend {
       publish: (event) => this.publish(event),
       postFarmEvent: (event) => this.farmComponents?.postEvent(event),
       logger: this.logger,
+      rpc: this.service.rpc,
     });
     this.lifecycle = built.lifecycle;
     return built.routes;
