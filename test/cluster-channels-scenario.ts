@@ -9,6 +9,7 @@ import { checkCausal, checkFifo, checkIntegrity, checkSafe, checkTotal, checkVir
 import type { ChannelHistory } from '../src/sim/channels/channel-history.js';
 import { ClusterChannelsSimulation } from '../src/sim/cluster-channels/cluster-channels-simulation.js';
 import { withSeed } from '../src/sim/invariants.js';
+import { Prng } from '../src/core/util/prng.js';
 
 export const kChannel = 'work';
 const kAll = [0, 1, 2, 3, 4];
@@ -20,8 +21,10 @@ export function seedsFor(base: number, count: number): number[] {
   return Array.from({ length: soak > 0 ? soak : count }, (_, i) => base + i);
 }
 
-export type ScenarioName = 'lossy+icmp crash' | 'silent crash' | 'sequencer crash' | 'sequencer and member crash' | '3|2 partition and heal' | 'restart';
-export const kScenarios: ScenarioName[] = ['lossy+icmp crash', 'silent crash', 'sequencer crash', 'sequencer and member crash', '3|2 partition and heal', 'restart'];
+export type ScenarioName = 'lossy+icmp crash' | 'silent crash' | 'sequencer crash' | 'sequencer and member crash' | '3|2 partition and heal' | 'restart' | 'loaded: pauses, kill and partition';
+export const kScenarios: ScenarioName[] = ['lossy+icmp crash', 'silent crash', 'sequencer crash', 'sequencer and member crash', '3|2 partition and heal', 'restart', 'loaded: pauses, kill and partition'];
+/** The loaded scenario's workload runs this long: its pauses (up to 2 s) fall inside it. */
+const kLoadedSendUntilMs = 6000;
 
 export interface Run {
   history: ChannelHistory;
@@ -41,14 +44,22 @@ export interface ScenarioOverrides {
 }
 
 export function runScenario(seed: number, scenario: ScenarioName, options: ChannelOptions, faults: ChannelFaults = {}, overrides: ScenarioOverrides = {}): Run {
-  const lossy = overrides.lossy ?? scenario === 'lossy+icmp crash';
+  const loaded = scenario === 'loaded: pauses, kill and partition';
+  const lossy = overrides.lossy ?? (scenario === 'lossy+icmp crash' || loaded);
+  const sendUntilMs = loaded ? kLoadedSendUntilMs : 800;
   const s = new ClusterChannelsSimulation({
     seed,
     nodeCount: 5,
-    workload: { channel: kChannel, options, sendEveryMs: overrides.sendEveryMs ?? 8, sendUntilMs: 800, bigRate: 0.1, replyRate: 0.2 },
+    workload: { channel: kChannel, options, sendEveryMs: overrides.sendEveryMs ?? 8, sendUntilMs, bigRate: 0.1, replyRate: 0.2 },
     membership: { payloadBytesMax: 4096 },
     layer: { fragmentBytes: 1024, messageBytesMax: 64 * 1024, orderEntriesMax: 256, faults },
-    sim: { tickMs: 2, ...(lossy ? { lossRate: 0.1, duplicateRate: 0.1, reorderRate: 0.2, reorderMsMax: 10 } : {}) },
+    // Loaded: a machine at load ~160 (the fault suite's failing run): big and spread
+    // delays, much reordering, some loss and duplication, on top of the pauses below.
+    sim: {
+      tickMs: 2,
+      ...(lossy ? { lossRate: 0.1, duplicateRate: 0.1, reorderRate: 0.2, reorderMsMax: 10 } : {}),
+      ...(loaded ? { lossRate: 0.05, duplicateRate: 0.05, reorderRate: 0.3, reorderMsMax: 80, latencyMsMin: 0.2, latencyMsMean: 8 } : {}),
+    },
   });
   const problems: string[] = [];
   const first = s.sim.runUntil(() => s.hasCommonView(kAll) || (s.host(0)?.core.currentView() ?? null) !== null, kBoundMs, 5);
@@ -97,11 +108,14 @@ export function runScenario(seed: number, scenario: ScenarioName, options: Chann
       s.sim.runFor(30 + (seed % 5) * 20);
       s.sim.restart(s.addresses[victim]!);
       break;
+    case 'loaded: pauses, kill and partition':
+      loadedFaults(s, seed, victim, problems);
+      break;
   }
-  if (s.awaitCommonView(live, kBoundMs) < 0) problems.push(`no common view of ${live.join(',')} after the fault: ${s.describe(kAll)}`);
+  if (s.awaitCommonView(live, loaded ? 4 * kBoundMs : kBoundMs) < 0) problems.push(`no common view of ${live.join(',')} after the fault: ${s.describe(kAll)}`);
   // Let the workload end and the traffic drain, then one more view change (a graceful
   // leave of a non-sequencer) so the last busy view is flushed and judged.
-  s.sim.runUntil(() => s.sim.nowMs() > 850, 5000, 10);
+  s.sim.runUntil(() => s.sim.nowMs() > sendUntilMs + 50, 5000 + sendUntilMs, 10);
   s.sim.runFor(300);
   const leaver = live[live.length - 1]!;
   s.host(leaver)!.command({ kind: 'leave' });
@@ -119,6 +133,41 @@ export function runScenario(seed: number, scenario: ScenarioName, options: Chann
     backlogMax = Math.max(backlogMax, host.core.counters.backlogLengthMax);
   }
   return { history: s.recorder.history, problems, delivered, resets, backlogMax };
+}
+
+/**
+ * The fault test's mix on a loaded machine, while every member sends: processes paused
+ * for 100 ms to 2 s at random (an agent starved of CPU; past the 400 ms suspicion timeout
+ * it is cut out and comes back with a fresh channel layer), a SIGKILL with ICMP evidence
+ * and its restart (a new incarnation), and a 3|2 partition of 600 ms to 1.6 s with pauses
+ * on both sides, then the heal. The faults are drawn from a generator seeded from the
+ * run's seed, so a seed replays exactly.
+ */
+function loadedFaults(s: ClusterChannelsSimulation, seed: number, victim: number, problems: string[]): void {
+  const random = new Prng(seed ^ 0x5eed10ad);
+  const pauseSome = (count: number, among: readonly number[]): void => {
+    for (let k = 0; k < count; k++) {
+      const i = among[random.nextInt(among.length)]!;
+      if (s.host(i) === undefined) continue;
+      s.sim.pause(s.addresses[i]!, 100 + random.nextInt(1900));
+      s.sim.runFor(random.nextInt(150));
+    }
+  };
+  pauseSome(2 + random.nextInt(3), kAll);
+  // A kill during sends, while others may still be paused.
+  s.sim.crash(s.addresses[victim]!);
+  pauseSome(1 + random.nextInt(2), kAll.filter((i) => i !== victim));
+  s.sim.runFor(100 + random.nextInt(400));
+  s.sim.restart(s.addresses[victim]!);
+  s.sim.runFor(random.nextInt(600));
+  const minority = [(victim % 4) + 1, ((victim + 1) % 4) + 1];
+  const majority = kAll.filter((i) => !minority.includes(i));
+  s.sim.partition(majority.map((i) => s.addresses[i]!), minority.map((i) => s.addresses[i]!));
+  pauseSome(1 + random.nextInt(3), kAll);
+  s.sim.runFor(600 + random.nextInt(1000));
+  s.sim.heal();
+  pauseSome(random.nextInt(3), kAll);
+  if (s.sim.nowMs() > kLoadedSendUntilMs) problems.push(`the loaded faults ran past the workload's end (${s.sim.nowMs()} ms)`);
 }
 
 export function checksFor(history: ChannelHistory, options: ChannelOptions): Record<string, CheckResult> {

@@ -4,23 +4,30 @@
 // channel opened on every member. Every member sends small bursts over the API all the
 // time, and a reader per agent long-polls its inbox, so each member's delivery log is
 // recorded as it happens (a killed member's log is what it had delivered when it died).
-// The load pauses at the end of each scenario and every running member's inbox is read
-// to its end before the (cumulative) history is checked.
+// The load pauses at the end of each scenario; once every running agent is a member of
+// one view of them all, no inbox grows and each is read to its end, with that view still
+// installed everywhere after the reads, the (cumulative) history is checked
+// (support/channel-history-of.ts reads the inboxes into member logs).
 //  - SIGKILL of a member while all send; it is restarted (a new incarnation);
 //  - a 3|2 partition for 8 s while all send, then the heal (the two come back as new
 //    incarnations);
 // and after each, the logs of every member incarnation pass src/sim/channels' checkers:
 // total order, FIFO, virtual synchrony and integrity (every delivered payload is one
 // that was sent, by that member, under the view and seq its send reported); a member cut
-// out of the next view (a partition's minority) counts as stopped in its view and must
-// have delivered a prefix of the survivors' sequence. The checkers
+// out of the next view (a partition's minority, or a member falsely suspected on a loaded
+// machine) counts as stopped in its view and must have delivered a prefix of the
+// survivors' sequence. The checkers
 // examined deliveries in more than one view (not vacuous), and tampered copies of the
 // real logs (two deliveries swapped at one survivor, one payload changed, one delivery
-// dropped at a survivor) are caught. Figures go to bench/results/channel-faults.json.
+// dropped at a survivor) are caught. Figures go to bench/results/channel-faults.json;
+// on a failure (and for every scenario with GALAXY_CHANNEL_FAULTS_DUMP set) the raw
+// logs, sends and each agent's view history go to a file in the system's temporary
+// directory, named in the figures (`dump`).
 //
 // Needs root, `ip netns` and nftables; without them it says why and skips (with
 // GALAXY_FAULTS_REQUIRED=1 it fails instead).
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelReadReply, WireEntry } from '../../src/cluster/service/channel-routes.js';
@@ -28,7 +35,8 @@ import type { SendOutcome } from '../../src/cluster/service/cluster-channel-desk
 import type { ClusterSummary } from '../../src/cluster/service/cluster-service.js';
 import { packageRoot } from '../../src/core/platform/package-root.js';
 import { checkFifo, checkIntegrity, checkTotal, checkVirtualSynchrony, type CheckResult } from '../../src/sim/channels/channel-checkers.js';
-import { messageId, payloadDigest, type ChannelHistory, type LogEntry, type SendRecord } from '../../src/sim/channels/channel-history.js';
+import type { ChannelHistory, LogEntry } from '../../src/sim/channels/channel-history.js';
+import { channelHistoryOf, staysSummary, type RecordedLife } from './support/channel-history-of.js';
 import { FaultFarm, sleep, waitFor, type LabAgent } from './support/fault-farm.js';
 import { Figures } from './support/figures.js';
 import { labUnavailable, type NetnsLab } from './support/netns-lab.js';
@@ -198,72 +206,9 @@ class Load {
   }
 }
 
-/**
- * The history the checkers read. An agent's inbox spans its core's incarnations (a core
- * cut out by a partition comes back as a new one in the same process): the log is split
- * where the view entries name this node under a new incarnation, the old one ending in a
- * stop, as does a killed agent's last life. Running members end with one closing marker
- * view (the checkers judge a view from the members passing out of it).
- */
-function historyOf(recorder: Recorder, load: Load): { history: ChannelHistory; deliveries: number; views: Set<number> } {
-  const logs: Record<string, LogEntry[]> = {};
-  const views = new Set<number>();
-  const byText = new Map<string, { node: string; outcome: SendOutcome | null }>();
-  for (const s of load.sent) byText.set(s.text, { node: s.node, outcome: s.outcome });
-  const sends = new Map<string, SendRecord>();
-  let deliveries = 0;
-  for (const life of recorder.lives) {
-    const node = life.agent.id;
-    let member: string | null = null;
-    let log: LogEntry[] = [];
-    let lastView = 0;
-    for (const e of life.entries) {
-      if (e.kind === 'view') {
-        const self = (e.members ?? []).find((m) => m.startsWith(`${node}/`)) ?? null;
-        if (self !== null && self !== member) {
-          if (member !== null) log.push({ kind: 'stop' });
-          member = self;
-          log = logs[member] ?? [];
-          logs[member] = log;
-        }
-        log.push({ kind: 'view', viewId: e.viewId, members: [...(e.members ?? [])] });
-        views.add(e.viewId);
-        lastView = Math.max(lastView, e.viewId);
-        continue;
-      }
-      const payload = Buffer.from(e.base64!, 'base64');
-      log.push({ kind: 'deliver', channel: kChannel, sender: e.sender!, viewId: e.viewId, seq: e.seq!, bytes: payload.length, digest: payloadDigest(payload) });
-      deliveries++;
-      // The send record: from the sender's outcome when it had one; a send that timed out
-      // (killed or cut off under it) is known by its unique text. Either way the digest is
-      // that of the bytes SENT, so a changed payload does not match.
-      const text = payload.toString();
-      const origin = byText.get(text);
-      if (origin === undefined || !e.sender!.startsWith(`${origin.node}/`)) continue;
-      const viewId = origin.outcome?.ok === true ? origin.outcome.viewId! : e.viewId;
-      const seq = origin.outcome?.ok === true ? origin.outcome.seq! : e.seq!;
-      const sent = Buffer.from(text);
-      sends.set(messageId(kChannel, e.sender!, viewId, seq), { channel: kChannel, sender: e.sender!, viewId, seq, bytes: sent.length, digest: payloadDigest(sent), deps: [] });
-    }
-    if (life.agent.pid !== life.pid || !life.agent.running) log.push({ kind: 'stop' });
-    else log.push({ kind: 'view', viewId: lastView + 1000, members: [] });
-  }
-  // A member cut out of the next view (the minority of a partition, which may come back
-  // later in the same incarnation) did not pass out of its view with the others: it
-  // stopped there as far as the checkers go, and must have delivered a prefix of the
-  // survivors' sequence (checkTotal's rule for a member that stops). Its log gets a stop
-  // before the view it comes back in, where the views it missed were installed by others.
-  for (const log of Object.values(logs)) {
-    for (let i = log.length - 1; i > 0; i--) {
-      const entry = log[i]!;
-      if (entry.kind !== 'view' || entry.members.length === 0) continue;
-      const previous = log.slice(0, i).reverse().find((e) => e.kind === 'view' || e.kind === 'stop');
-      if (previous?.kind !== 'view') continue;
-      const missed = [...views].some((v) => v > previous.viewId && v < entry.viewId);
-      if (missed) log.splice(i, 0, { kind: 'stop' });
-    }
-  }
-  return { history: { channels: { [kChannel]: { reliability: 'reliable', ordering: 'total' } }, sends: [...sends.values()], logs }, deliveries, views };
+/** The lives recorded so far, as channelHistoryOf reads them. */
+function recordedLives(recorder: Recorder): RecordedLife[] {
+  return recorder.lives.map((life) => ({ node: life.agent.id, entries: life.entries, ended: life.agent.pid !== life.pid || !life.agent.running }));
 }
 
 function checks(history: ChannelHistory): Record<string, CheckResult> {
@@ -323,6 +268,47 @@ describe.runIf(unavailable === null)('a total-order channel under faults on real
     return waitForView(kCluster, viewers, members, boundMs);
   }
 
+  /** The view id every running agent is a member of, when it is one view of exactly the running agents; else null. */
+  async function commonView(): Promise<number | null> {
+    const running = farm.agents.filter((a) => a.running);
+    const want = running.map((a) => a.id).sort().join();
+    let viewId: number | null = null;
+    for (const agent of running) {
+      const here = (await summary(agent)).here;
+      if (here?.status !== 'member' || here.view === null || here.view.members.map((m) => m.nodeId).sort().join() !== want) return null;
+      if (viewId !== null && here.view.viewId !== viewId) return null;
+      viewId = here.view.viewId;
+    }
+    return viewId;
+  }
+
+  /** Waits for one view of every running agent, settled inboxes read to their end, and the same view after the reads; returns the tries. */
+  async function quiesce(): Promise<number> {
+    for (let tries = 1; ; tries++) {
+      let before: number | null = null;
+      await waitFor('every running agent is a member of one view of them all', async () => (before = await commonView()) !== null, kRejoinBoundMs, 100);
+      await recorder.settled(farm.agents, 30_000);
+      await recorder.caughtUp(farm.agents, 20_000);
+      const after = await commonView().catch(() => null);
+      if (after !== null && after === before) return tries;
+      if (tries >= 5) throw new Error(`the view changed under the reads ${tries} times (view ${String(before)}, then ${String(after)})`);
+    }
+  }
+
+  /**
+   * Writes what the checkers read (every life's inbox entries, every send and its
+   * outcome) and each agent's cluster view and status history to a file under the
+   * system's temporary directory, so a failing run can be studied afterwards; returns
+   * its path. Done on a failure, and for every scenario with GALAXY_CHANNEL_FAULTS_DUMP set.
+   */
+  async function dump(name: string, lives: readonly RecordedLife[], early: readonly RecordedLife[] | null, failed: boolean): Promise<string> {
+    const clusterViews: Record<string, unknown> = {};
+    for (const agent of farm.agents.filter((a) => a.running)) clusterViews[agent.id] = await agent.get(`/v1/clusters/${kCluster}/views`).catch((error: Error) => error.message);
+    const path = join(tmpdir(), `galaxy-channel-faults-${name}-${failed ? 'FAILED-' : ''}${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    writeFileSync(path, JSON.stringify({ scenario: name, failed, loadAverage: loadavg(), lives, early, sent: load.sent, clusterViews }));
+    return path;
+  }
+
   /** Runs the fault under load, then checks every member's log; the channel must be known at every member first. */
   async function scenario(name: string, fault: (out: Record<string, unknown>) => Promise<void>): Promise<void> {
     const out = figures.scenario(name);
@@ -333,11 +319,29 @@ describe.runIf(unavailable === null)('a total-order channel under faults on real
       await sleep(1_500);
       await load.pause();
       // Every reliable message sent is delivered at every member of its view: wait until
-      // nothing more arrives anywhere, then read every member's inbox to its end.
-      await recorder.settled(farm.agents, 30_000);
-      await recorder.caughtUp(farm.agents, 20_000);
+      // every running agent is a member of one view of all of them, nothing more arrives
+      // anywhere, and each inbox is read to its end; then the same view must still be
+      // installed everywhere (else a view change ran under the reads: again). Logs taken
+      // with a member cut out at the end, or mid-change, would judge a view that member
+      // never passed out of (the failure at load ~160 last session).
+      // Diagnostics (GALAXY_CHANNEL_FAULTS_DUMP set): also keep the logs as they were read
+      // before this wait for one view (settled and caught up only, the old reading).
+      let early: RecordedLife[] | null = null;
+      if (process.env['GALAXY_CHANNEL_FAULTS_DUMP'] !== undefined) {
+        await recorder.settled(farm.agents, 30_000);
+        await recorder.caughtUp(farm.agents, 20_000);
+        early = recordedLives(recorder).map((life) => ({ ...life, entries: life.entries.slice() }));
+      }
+      try {
+        out['endViewTries'] = await quiesce();
+      } catch (error) {
+        // No settled view to judge (the cluster kept changing views): keep the logs as they are for study.
+        out['dump'] = await dump(name, recordedLives(recorder), early, true);
+        throw error;
+      }
       // The history is cumulative: this scenario's logs follow the earlier ones'.
-      const { history, deliveries, views } = historyOf(recorder, load);
+      const lives = recordedLives(recorder);
+      const { history, deliveries, views } = channelHistoryOf(kChannel, lives, load.sent);
       const results = checks(history);
       out['sent'] = load.sent.length;
       out['sendsOk'] = load.sent.filter((s) => s.outcome?.ok === true).length;
@@ -345,22 +349,9 @@ describe.runIf(unavailable === null)('a total-order channel under faults on real
       out['members'] = Object.keys(history.logs).length;
       out['views'] = [...views].sort((a, b) => a - b);
       out['checked'] = Object.fromEntries(Object.entries(results).map(([k, r]) => [k, r.checked]));
-      if (violations(results) !== '') {
-        // What each member incarnation saw, for the report: its views in order (id, members, deliveries there, next).
-        out['logs'] = Object.fromEntries(Object.entries(history.logs).map(([member, log]) => {
-          const stays: string[] = [];
-          let count = 0;
-          for (const e of log) {
-            if (e.kind === 'deliver') count++;
-            else {
-              if (stays.length > 0) stays[stays.length - 1] += ` (${count} delivered)`;
-              count = 0;
-              stays.push(e.kind === 'stop' ? 'stop' : `${e.viewId}:${e.members.map((m) => m.slice(0, 4) + m.slice(m.indexOf('/'))).join(',')}`);
-            }
-          }
-          return [member, stays.slice(-8)];
-        }));
-      }
+      const failed = violations(results) !== '';
+      if (failed) out['logs'] = staysSummary(history);
+      if (failed || process.env['GALAXY_CHANNEL_FAULTS_DUMP'] !== undefined) out['dump'] = await dump(name, lives, early, failed);
       expect(violations(results)).toBe('');
       // Not vacuous: deliveries at every member in several views, and every tampering caught.
       expect(views.size).toBeGreaterThan(1);

@@ -159,7 +159,8 @@ export function checkTotal(history: ChannelHistory, channel: string, options: To
       const sequence = stay.deliveries.map(idOf);
       const at = firstDifference(reference, sequence);
       if (at >= 0 || sequence.length !== reference.length) {
-        findings.fail(`view ${viewId}: ${survivors[0]!.member} and ${stay.member} differ at delivery ${at >= 0 ? at : Math.min(sequence.length, reference.length)} (${reference[at] ?? 'end'} vs ${sequence[at] ?? 'end'})`);
+        const index = at >= 0 ? at : Math.min(sequence.length, reference.length);
+        findings.fail(`view ${viewId}: ${survivors[0]!.member} and ${stay.member} differ at delivery ${index} of ${reference.length} / ${sequence.length} (${reference[index] ?? 'end'} vs ${sequence[index] ?? 'end'})`);
       }
     }
     const sequencerStopped = stays.some((s) => s.member === s.members[0] && s.nextViewId === null);
