@@ -14,6 +14,7 @@ import { Keyring } from '../src/node/security/keyring.js';
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { keyFingerprint as fp } from '../src/farm/admission/farm-keys.js';
+import { until } from './support/until.js';
 
 const root = mkdtempSync(join(tmpdir(), 'galaxy-farm-admission-'));
 const services: FarmService[] = [];
@@ -22,14 +23,6 @@ async function start(name: string, roles: string[], join_: string[], extra: { bo
   const service = await FarmService.start({ agent: { bind: '127.0.0.1:0', join: join_, preset: 'local' }, dataDir: join(root, name), mode: 'admission', roles, ...extra });
   services.push(service);
   return service;
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 const alive = (s: FarmService, id: string) => s.members().some((m) => m.id === id && m.status === 'alive');

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FarmService } from '../src/farm/service/farm-service.js';
 import { freePort } from './support/agents.js';
+import { until } from './support/until.js';
 
 const root = mkdtempSync(join(tmpdir(), 'galaxy-seed-join-admission-'));
 const services: FarmService[] = [];
@@ -20,14 +21,6 @@ async function start(name: string, roles: string[], join_: string[], extra: { bo
   const service = await FarmService.start({ agent: { bind: '127.0.0.1:0', join: join_, preset: 'local' }, dataDir: join(root, name), mode: 'admission', roles, ...extra });
   services.push(service);
   return service;
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 const alive = (s: FarmService, id: string) => s.members().some((m) => m.id === id && m.status === 'alive');
