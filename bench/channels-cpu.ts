@@ -11,11 +11,10 @@
  *   npm run bench:channels-cpu              (writes bench/results/channels-cpu.json)
  *   GALAXY_BENCH_QUICK=1 npm run bench:channels-cpu
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Ordering } from '../src/core/channels/channel-options.js';
 import { ClusterChannels } from '../src/core/cluster-channels/cluster-channels.js';
 import { Prng } from '../src/core/util/prng.js';
+import { thousands, writeResults } from './channels-common.js';
 
 const quick = process.env.GALAXY_BENCH_QUICK === '1';
 const kMessages = quick ? 30_000 : 150_000;
@@ -110,12 +109,10 @@ for (const size of [3, 5, 8]) {
       const uncorked = run({ size, ordering, payloadBytes, cork: false });
       results.push({ size, ordering, payloadBytes, corked, uncorked });
       console.log(
-        `${size} ${ordering.padEnd(5)} ${String(payloadBytes).padStart(4)} | ${corked.cpuUsPerDelivery} us, ${corked.messagesPerCpuSecond.toLocaleString('en-US')} msg/s, ${corked.messagesPerPack}/pack` +
-          ` | ${uncorked.cpuUsPerDelivery} us, ${uncorked.messagesPerCpuSecond.toLocaleString('en-US')} msg/s, ${uncorked.messagesPerPack}/pack`,
+        `${size} ${ordering.padEnd(5)} ${String(payloadBytes).padStart(4)} | ${corked.cpuUsPerDelivery} us, ${thousands(corked.messagesPerCpuSecond)} msg/s, ${corked.messagesPerPack}/pack` +
+          ` | ${uncorked.cpuUsPerDelivery} us, ${thousands(uncorked.messagesPerCpuSecond)} msg/s, ${uncorked.messagesPerPack}/pack`,
       );
     }
   }
 }
-const out = join('bench', 'results');
-mkdirSync(out, { recursive: true });
-writeFileSync(join(out, 'channels-cpu.json'), JSON.stringify({ inProcess: true, note: 'all members in one thread, instant in-memory wire, no sockets or seals; CPU time of the process', messages: kMessages, results }, null, 2));
+writeResults('channels-cpu.json', { inProcess: true, note: 'all members in one thread, instant in-memory wire, no sockets or seals; CPU time of the process', messages: kMessages, results });

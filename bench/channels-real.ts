@@ -18,9 +18,7 @@
  *   GALAXY_BENCH_MEASURE_MS=1000 (default 1,500)
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { ChannelOptions, Ordering } from '../src/core/channels/channel-options.js';
@@ -28,6 +26,7 @@ import type { ClusterMemberOptions } from '../src/core/cluster/cluster-config.js
 import { ClusterChannels } from '../src/core/cluster-channels/cluster-channels.js';
 import { Prng } from '../src/core/util/prng.js';
 import { Keyring } from '../src/node/security/keyring.js';
+import { benchGrid, corosyncColumns, corosyncOf, loadOf, quantileMs, throughputColumns, writeResults, type ChannelLoad } from './channels-common.js';
 
 const kCluster = 'bench';
 const kChannel = 'load';
@@ -203,14 +202,6 @@ function member(config: WorkerConfig): void {
 
 // ---- The driver (main thread) --------------------------------------------------------
 
-interface Load {
-  size: number;
-  ordering: Ordering;
-  payloadBytes: number;
-  allSending: boolean;
-  sendEveryMs: number | 'flood';
-}
-
 interface Figure {
   deliveredPerSecond: number;
   latency: { p50Ms: number; p99Ms: number; samples: number };
@@ -224,7 +215,7 @@ const quick = process.env.GALAXY_BENCH_QUICK === '1';
 const kWarmMs = 500;
 const kMeasureMs = Number(process.env.GALAXY_BENCH_MEASURE_MS ?? (quick ? 700 : 1500));
 
-async function run(load: Load, key: string): Promise<Figure> {
+async function run(load: ChannelLoad, key: string): Promise<Figure> {
   const workers: Worker[] = [];
   const inbox: FromWorker[][] = [];
   const waiters: (() => void)[] = [];
@@ -266,12 +257,11 @@ async function run(load: Load, key: string): Promise<Figure> {
     for (let i = 0; i < load.size; i++) done.push((await take(i, 'done', kWarmMs + kMeasureMs + 30_000)) as Extract<FromWorker, { kind: 'done' }>);
     if (process.env.GALAXY_BENCH_DEBUG === '1') console.log(JSON.stringify({ load, done: done.map((d) => ({ ...d, latenciesMs: d.latenciesMs.length })) }));
     const sorted = done.flatMap((d) => d.latenciesMs).sort((a, b) => a - b);
-    const at = (q: number): number => Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN) * 100) / 100;
     const multicasts = done.reduce((sum, d) => sum + d.multicasts, 0);
     const packed = done.reduce((sum, d) => sum + d.packedMessages, 0);
     return {
       deliveredPerSecond: Math.round(Math.min(...done.map((d) => d.delivered)) / (kMeasureMs / 1000)),
-      latency: { p50Ms: at(0.5), p99Ms: at(0.99), samples: sorted.length },
+      latency: { p50Ms: quantileMs(sorted, 0.5), p99Ms: quantileMs(sorted, 0.99), samples: sorted.length },
       multicastsPerMember: Math.round(multicasts / load.size),
       messagesPerPack: Math.round((packed / Math.max(1, multicasts)) * 10) / 10,
       cpuMsPerMember: Math.round(done.reduce((sum, d) => sum + d.cpuMs, 0) / load.size),
@@ -282,19 +272,9 @@ async function run(load: Load, key: string): Promise<Figure> {
   }
 }
 
-/** Corosync CPG, agreed order, one synchronous sender, measured on these machines (issue 18). */
-const kCorosync: Record<number, { oneSender100: number; allSending100: number; oneSender1000: number; p50Ms: number; p99Ms: number }> = {
-  3: { oneSender100: 12_000, allSending100: 15_400, oneSender1000: 12_200, p50Ms: 0.51, p99Ms: 1.56 },
-  5: { oneSender100: 7_800, allSending100: 7_800, oneSender1000: 6_700, p50Ms: 0.68, p99Ms: 1.76 },
-};
-
 async function main(): Promise<void> {
-  const sizes = (process.env.GALAXY_BENCH_SIZES ?? '3,5,8').split(',').map(Number);
-  const orderings = (process.env.GALAXY_BENCH_ORDERINGS ?? 'none,fifo,causal,total,safe').split(',') as Ordering[];
-  const subset = process.env.GALAXY_BENCH_SIZES !== undefined || process.env.GALAXY_BENCH_ORDERINGS !== undefined;
+  const { sizes, orderings, subset } = benchGrid();
   const key = Keyring.generateKey();
-  const n = (x: number): string => x.toLocaleString('en-US');
-  const ratio = (ours: number, theirs: number | undefined): string => (theirs === undefined ? '' : ` (${(ours / theirs).toFixed(1)}x)`);
   console.log(`REAL PATH: worker threads on loopback, each a ClusterChannels core over node:dgram with keyring seals; not agents. ${availableParallelism()} CPUs, load ${loadavg()[0]!.toFixed(1)} at start; ${kMeasureMs} ms measured per figure`);
   console.log('members ordering | 100 B one sender | 100 B all sending | 1000 B one sender | 1000 B all sending | p50 / p99 at 1000 msg/s, 100 B || Corosync CPG agreed (real): 100 B one | 100 B all | 1000 B one | p50 / p99');
   const results: Record<string, unknown>[] = [];
@@ -302,7 +282,7 @@ async function main(): Promise<void> {
     for (const ordering of orderings) {
       const started = Date.now();
       // A run that fails (a member starved past its deadline on a loaded machine) counts as nothing delivered, and says so.
-      const attempt = async (load: Load): Promise<Figure> => {
+      const attempt = async (load: ChannelLoad): Promise<Figure> => {
         try {
           return await run(load, key);
         } catch (error) {
@@ -310,30 +290,27 @@ async function main(): Promise<void> {
           return { deliveredPerSecond: 0, latency: { p50Ms: NaN, p99Ms: NaN, samples: 0 }, multicastsPerMember: 0, messagesPerPack: NaN, cpuMsPerMember: 0, viewChanges: -1 };
         }
       };
-      const one100 = await attempt({ size, ordering, payloadBytes: 100, allSending: false, sendEveryMs: 'flood' });
-      const all100 = await attempt({ size, ordering, payloadBytes: 100, allSending: true, sendEveryMs: 'flood' });
-      const one1000 = await attempt({ size, ordering, payloadBytes: 1000, allSending: false, sendEveryMs: 'flood' });
-      const all1000 = await attempt({ size, ordering, payloadBytes: 1000, allSending: true, sendEveryMs: 'flood' });
-      const moderate = await attempt({ size, ordering, payloadBytes: 100, allSending: false, sendEveryMs: 1 });
-      const c = kCorosync[size];
-      results.push({ size, ordering, viewChangesDuringRuns: one100.viewChanges + all100.viewChanges + one1000.viewChanges + all1000.viewChanges + moderate.viewChanges, oneSender100: one100, allSending100: all100, oneSender1000: one1000, allSending1000: all1000, latencyAt1000: moderate, corosync: c ?? null, loadAverage: loadavg()[0] });
+      const one100 = await attempt(loadOf(size, ordering, 'one100'));
+      const all100 = await attempt(loadOf(size, ordering, 'all100'));
+      const one1000 = await attempt(loadOf(size, ordering, 'one1000'));
+      const all1000 = await attempt(loadOf(size, ordering, 'all1000'));
+      const moderate = await attempt(loadOf(size, ordering, 'moderate'));
+      const c = corosyncOf(size);
+      results.push({ size, ordering, viewChangesDuringRuns: one100.viewChanges + all100.viewChanges + one1000.viewChanges + all1000.viewChanges + moderate.viewChanges, oneSender100: one100, allSending100: all100, oneSender1000: one1000, allSending1000: all1000, latencyAt1000: moderate, corosync: c, loadAverage: loadavg()[0] });
       console.log(
-        `${size} ${ordering.padEnd(6)} | ${n(one100.deliveredPerSecond)}${ratio(one100.deliveredPerSecond, c?.oneSender100)} | ${n(all100.deliveredPerSecond)}${ratio(all100.deliveredPerSecond, c?.allSending100)}` +
-          ` | ${n(one1000.deliveredPerSecond)}${ratio(one1000.deliveredPerSecond, c?.oneSender1000)} | ${n(all1000.deliveredPerSecond)}` +
+        `${size} ${ordering.padEnd(6)} | ${throughputColumns(one100.deliveredPerSecond, all100.deliveredPerSecond, one1000.deliveredPerSecond, all1000.deliveredPerSecond, c)}` +
           ` | ${moderate.latency.p50Ms} / ${moderate.latency.p99Ms} ms (sat. p99 ${all100.latency.p99Ms} ms)` +
-          ` || ${c === undefined ? '(not measured)' : `${n(c.oneSender100)} | ${n(c.allSending100)} | ${n(c.oneSender1000)} | ${c.p50Ms} / ${c.p99Ms} ms`}` +
+          ` || ${corosyncColumns(c)}` +
           `  [${one100.messagesPerPack} msg/pack, ${one100.cpuMsPerMember} ms CPU/member, ${((Date.now() - started) / 1000).toFixed(1)} s wall]`,
       );
     }
   }
   if (!subset) {
-    const out = join('bench', 'results');
-    mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, 'channels-real.json'), JSON.stringify({
+    writeResults('channels-real.json', {
       realPath: true,
       note: 'worker threads on loopback, ClusterChannels cores over node:dgram with AES-256-GCM keyring seals; not agents; Corosync figures are real processes (issue 18)',
       cpus: availableParallelism(), measureMs: kMeasureMs, membership: kMembership, windowMessages: kWindowMessages, results,
-    }, null, 2));
+    });
   }
 }
 

@@ -36,9 +36,10 @@ import { performance } from 'node:perf_hooks';
 import type { ChannelReadReply } from '../src/cluster/service/channel-routes.js';
 import type { SendOutcome } from '../src/cluster/service/cluster-channel-desk.js';
 import type { ClusterSummary } from '../src/cluster/service/cluster-service.js';
-import { kOrderings, type Ordering } from '../src/core/channels/channel-options.js';
+import type { Ordering } from '../src/core/channels/channel-options.js';
 import { packageRoot } from '../src/core/platform/package-root.js';
 import { WebSocket } from 'ws';
+import { benchGrid, corosyncOf, kCorosync, kCorosyncNote, quantileMs } from './channels-common.js';
 import { api, eventually, killAll, startFarm, type RigNode } from './cluster-rig.js';
 
 const kCluster = 'bench';
@@ -73,24 +74,8 @@ const kSuspectTimeoutMs = Number(process.env['GALAXY_BENCH_SUSPECT_MS'] ?? 2000)
 /** How members' deliveries are read: 'stream' (the WebSocket delivery stream, default) or 'poll' (the long-poll route, as before). */
 const kReaderKind = process.env['GALAXY_BENCH_READER'] === 'poll' ? 'poll' : 'stream';
 
-/** Corosync CPG, agreed order, one synchronous sender (issue 18; corosync 3.1.7, network namespaces, medians of 3). */
-interface CorosyncFigures {
-  readonly oneSender100: number;
-  readonly allSending100: number;
-  readonly oneSender1000: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-}
-const kCorosync: Readonly<Record<3 | 5, CorosyncFigures>> = {
-  3: { oneSender100: 12_000, allSending100: 15_400, oneSender1000: 12_200, p50Ms: 0.51, p99Ms: 1.56 },
-  5: { oneSender100: 7_800, allSending100: 7_800, oneSender1000: 6_700, p50Ms: 0.68, p99Ms: 1.76 },
-};
-const kCorosyncNote = 'Corosync CPG 3.1.7 agreed order, one synchronous sender, nodes in network namespaces, medians of 3 (issue 18); 8 members not measured';
-
-const sizes = (process.env['GALAXY_BENCH_SIZES'] ?? '3,5,8').split(',').map(Number);
-const orderings = (process.env['GALAXY_BENCH_ORDERINGS']?.split(',') ?? [...kOrderings]) as Ordering[];
+const { sizes, orderings, subset } = benchGrid();
 const measureMs = Number(process.env['GALAXY_BENCH_MEASURE_MS'] ?? 2000);
-const subset = process.env['GALAXY_BENCH_SIZES'] !== undefined || process.env['GALAXY_BENCH_ORDERINGS'] !== undefined;
 
 interface ThroughputCell {
   /** Views installed at the first member during the cell (0: the cluster stayed in one view). */
@@ -115,116 +100,44 @@ interface LatencyCell {
   failedSends: number;
 }
 
-/** One reader per member: a long-poll loop from a cursor, counting messages and noting when each tagged one arrived. */
-class Reader {
-  private after: number;
-  read = 0;
-  dropped = 0;
-  /** Reads the agent refused (not a running member of the cluster for a while). */
-  refusals = 0;
-  lastAtMs = 0;
-  private running = true;
-  private error: unknown = null;
-  private readonly done: Promise<void>;
-  /** Latency run: send time per tag, and what this reader saw. */
-  readonly latencies: number[] = [];
-
-  constructor(private readonly node: RigNode, private readonly channel: string, after: number, private readonly sentAt: Map<string, number> | null) {
-    this.after = after;
-    // A failed read is kept and thrown by stop(), never left as an unhandled rejection.
-    this.done = this.loop().catch((error: unknown) => {
-      this.error = error;
-    });
-  }
-
-  private async loop(): Promise<void> {
-    while (this.running) {
-      const reply = await api<ChannelReadReply>(this.node, 'GET', `/v1/clusters/${kCluster}/channels/${this.channel}/messages?after=${this.after}&waitMs=200&max=${kReadMax}`).catch(() => null);
-      const now = performance.now();
-      if (reply === null || reply.status !== 200) {
-        // Cut out of the view under load (409 while its core rejoins), or a connection the agent reset: counted, and read on.
-        this.refusals++;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        continue;
-      }
-      // Entries that fell off the inbox's bound before this reader got to them.
-      this.dropped += Math.max(0, reply.json.first - (this.after + 1));
-      for (const e of reply.json.entries) {
-        if (e.kind !== 'message') continue;
-        this.read++;
-        this.lastAtMs = now;
-        if (this.sentAt !== null) {
-          const tag = Buffer.from(e.base64!, 'base64').subarray(0, 24).toString('latin1').split(' ')[0]!;
-          const at = this.sentAt.get(tag);
-          if (at !== undefined && this.latencies.length < kLatencySamplesMax) this.latencies.push(now - at);
-        }
-      }
-      if (reply.json.entries.length > 0) this.after = reply.json.entries[reply.json.entries.length - 1]!.at;
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.done;
-    if (this.error !== null) throw this.error;
-  }
-}
-
 /**
- * One stream reader per member (the default): the WebSocket delivery stream
- * (GET .../stream?after=AT), each frame a read reply pushed as deliveries arrive. With a
- * stream attached, the agent consumes a delivery only once it wrote it to this client, so
- * nothing falls off the inbox: a slow reader slows the senders. Reconnects from its cursor
- * if the agent closes it (a member cut from the view and back).
+ * One reader per member, of either kind: counts the messages its member delivered to it,
+ * the entries that fell off the inbox's bound before it read them, and, in a latency run,
+ * how long after its send each tagged message arrived. Started by start(); a failed read
+ * is kept and thrown by stop(), never left as an unhandled rejection.
  */
-class StreamReader {
-  private after: number;
+abstract class MemberReader {
+  protected after: number;
   read = 0;
   dropped = 0;
+  /** Reads the agent refused, or streams it closed (not a running member of the cluster for a while). */
   refusals = 0;
   lastAtMs = 0;
+  /** Latency run: how long after its send each tagged message reached this reader. */
   readonly latencies: number[] = [];
-  private running = true;
-  private socket: WebSocket | null = null;
-  private readonly done: Promise<void>;
+  protected running = true;
   private error: unknown = null;
+  private done: Promise<void> = Promise.resolve();
 
-  constructor(private readonly node: RigNode, private readonly channel: string, after: number, private readonly sentAt: Map<string, number> | null) {
+  constructor(protected readonly node: RigNode, protected readonly channel: string, after: number, private readonly sentAt: Map<string, number> | null) {
     this.after = after;
+  }
+
+  start(): this {
     this.done = this.loop().catch((error: unknown) => {
       this.error = error;
     });
+    return this;
   }
 
-  private markOpen!: () => void;
-  /** Resolves once the first connection is open (sends start only after, so nothing is missed or counted late). */
-  readonly opened: Promise<void> = new Promise((resolve) => (this.markOpen = resolve));
+  protected abstract loop(): Promise<void>;
 
-  private async loop(): Promise<void> {
-    while (this.running) {
-      await new Promise<void>((resolve) => {
-        const url = `${this.node.url.replace(/^http/, 'ws')}/v1/clusters/${kCluster}/channels/${this.channel}/stream?after=${this.after}`;
-        const socket = new WebSocket(url, { headers: { authorization: `Bearer ${this.node.token}` }, perMessageDeflate: false });
-        this.socket = socket;
-        socket.on('open', () => this.markOpen());
-        socket.on('message', (data: Buffer) => this.frame(JSON.parse(data.toString('utf8')) as ChannelReadReply));
-        socket.on('error', (error) => {
-          if (debug) console.error(`    stream at ${this.node.id}: ${error.message}`);
-        });
-        socket.on('close', (code, reason) => {
-          if (debug) console.error(`    stream at ${this.node.id} closed ${code} ${reason.toString()}`);
-          resolve();
-        });
-      });
-      this.socket = null;
-      if (!this.running) return;
-      this.refusals++;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  /** Stops the loop at once (a stream closes its socket). */
+  protected halt(): void {}
 
-  private frame(reply: ChannelReadReply): void {
-    const now = performance.now();
+  /** Takes one read reply (a long-poll's answer or a stream's frame) that arrived at `now`. */
+  protected take(reply: ChannelReadReply, now: number): void {
+    // Entries that fell off the inbox's bound before this reader got to them.
     this.dropped += Math.max(0, reply.first - (this.after + 1));
     for (const e of reply.entries) {
       if (e.kind !== 'message') continue;
@@ -241,19 +154,75 @@ class StreamReader {
 
   async stop(): Promise<void> {
     this.running = false;
-    this.socket?.close();
-    this.markOpen();
+    this.halt();
     await this.done;
     if (this.error !== null) throw this.error;
   }
 }
 
-type AnyReader = Reader | StreamReader;
+/** GALAXY_BENCH_READER=poll: a long-poll loop from a cursor. */
+class Reader extends MemberReader {
+  protected async loop(): Promise<void> {
+    while (this.running) {
+      const reply = await api<ChannelReadReply>(this.node, 'GET', `/v1/clusters/${kCluster}/channels/${this.channel}/messages?after=${this.after}&waitMs=200&max=${kReadMax}`).catch(() => null);
+      const now = performance.now();
+      if (reply === null || reply.status !== 200) {
+        // Cut out of the view under load (409 while its core rejoins), or a connection the agent reset: counted, and read on.
+        this.refusals++;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      this.take(reply.json, now);
+    }
+  }
+}
 
-async function newReader(node: RigNode, channel: string, sentAt: Map<string, number> | null): Promise<AnyReader> {
+/**
+ * One stream reader per member (the default): the WebSocket delivery stream
+ * (GET .../stream?after=AT), each frame a read reply pushed as deliveries arrive. With a
+ * stream attached, the agent consumes a delivery only once it wrote it to this client, so
+ * nothing falls off the inbox: a slow reader slows the senders. Reconnects from its cursor
+ * if the agent closes it (a member cut from the view and back).
+ */
+class StreamReader extends MemberReader {
+  private socket: WebSocket | null = null;
+  private markOpen!: () => void;
+  /** Resolves once the first connection is open (sends start only after, so nothing is missed or counted late). */
+  readonly opened: Promise<void> = new Promise((resolve) => (this.markOpen = resolve));
+
+  protected async loop(): Promise<void> {
+    while (this.running) {
+      await new Promise<void>((resolve) => {
+        const url = `${this.node.url.replace(/^http/, 'ws')}/v1/clusters/${kCluster}/channels/${this.channel}/stream?after=${this.after}`;
+        const socket = new WebSocket(url, { headers: { authorization: `Bearer ${this.node.token}` }, perMessageDeflate: false });
+        this.socket = socket;
+        socket.on('open', () => this.markOpen());
+        socket.on('message', (data: Buffer) => this.take(JSON.parse(data.toString('utf8')) as ChannelReadReply, performance.now()));
+        socket.on('error', (error) => {
+          if (debug) console.error(`    stream at ${this.node.id}: ${error.message}`);
+        });
+        socket.on('close', (code, reason) => {
+          if (debug) console.error(`    stream at ${this.node.id} closed ${code} ${reason.toString()}`);
+          resolve();
+        });
+      });
+      this.socket = null;
+      if (!this.running) return;
+      this.refusals++;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  protected override halt(): void {
+    this.socket?.close();
+    this.markOpen();
+  }
+}
+
+async function newReader(node: RigNode, channel: string, sentAt: Map<string, number> | null): Promise<MemberReader> {
   const after = await cursorOf(node, channel);
-  if (kReaderKind === 'poll') return new Reader(node, channel, after, sentAt);
-  const reader = new StreamReader(node, channel, after, sentAt);
+  if (kReaderKind === 'poll') return new Reader(node, channel, after, sentAt).start();
+  const reader = new StreamReader(node, channel, after, sentAt).start();
   await reader.opened;
   return reader;
 }
@@ -349,12 +318,7 @@ async function latency(nodes: readonly RigNode[], channel: string): Promise<Late
   while (readers.some((r) => r.read + r.dropped < sent - failed) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   await Promise.all(readers.map((r) => r.stop()));
   const all = readers.flatMap((r) => r.latencies).sort((a, b) => a - b);
-  const at = (q: number): number => round2(all[Math.min(all.length - 1, Math.floor(q * all.length))] ?? NaN);
-  return { messages: sent, sendRatePerSecond: achievedPerSecond, samples: all.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: round2(all[all.length - 1] ?? NaN), failedSends: failed };
-}
-
-function round2(x: number): number {
-  return Math.round(x * 100) / 100;
+  return { messages: sent, sendRatePerSecond: achievedPerSecond, samples: all.length, p50Ms: quantileMs(all, 0.5), p99Ms: quantileMs(all, 0.99), maxMs: quantileMs(all, 1), failedSends: failed };
 }
 
 async function formCluster(nodes: readonly RigNode[]): Promise<void> {
@@ -375,10 +339,6 @@ async function openChannel(nodes: readonly RigNode[], ordering: Ordering): Promi
     if (opened.status !== 201) throw new Error(`open ${name} at ${n.id}: ${opened.status} ${JSON.stringify(opened.json)}`);
   }
   return name;
-}
-
-function corosyncOf(size: number): CorosyncFigures | null {
-  return size === 3 || size === 5 ? kCorosync[size] : null;
 }
 
 function ratio(ours: number, theirs: number | undefined): string {

@@ -153,19 +153,13 @@ class GcmKeyring : public Napi::ObjectWrap<GcmKeyring> {
   Napi::Value openBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const char* usage = "openBatch(buffer, count, slotBytes, lengths, results, out)";
-    const Batch b = batchArguments(info, usage);
-    const std::uint32_t count = b.count;
-    const std::uint32_t slotBytes = b.slotBytes;
-    Napi::Uint8Array buffer = b.buffer;
-    Napi::Uint8Array out = b.out;
-    Napi::Uint32Array lengths = b.lengths;
-    Napi::Int32Array results = b.results;
+    Batch b = batchArguments(info, usage);
     std::uint32_t opened = 0;
-    for (std::uint32_t i = 0; i < count; ++i) {
-      const std::size_t at = std::size_t{i} * slotBytes;
-      const std::uint32_t length = lengths[i];
-      const int result = length > slotBytes ? kResultMalformed : openOne(buffer.Data() + at, length, out.Data() + at);
-      results[i] = result;
+    for (std::uint32_t i = 0; i < b.count; ++i) {
+      const std::size_t at = std::size_t{i} * b.slotBytes;
+      const std::uint32_t length = b.lengths[i];
+      const int result = length > b.slotBytes ? kResultMalformed : openOne(b.buffer.Data() + at, length, b.out.Data() + at);
+      b.results[i] = result;
       if (result >= 0) ++opened;
     }
     return Napi::Number::New(env, opened);
@@ -178,34 +172,28 @@ class GcmKeyring : public Napi::ObjectWrap<GcmKeyring> {
   Napi::Value sealBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const char* usage = "sealBatch(buffer, count, slotBytes, lengths, results, out, nonces?)";
-    const Batch b = batchArguments(info, usage);
-    const std::uint32_t count = b.count;
-    const std::uint32_t slotBytes = b.slotBytes;
-    Napi::Uint8Array buffer = b.buffer;
-    Napi::Uint8Array out = b.out;
-    Napi::Uint32Array lengths = b.lengths;
-    Napi::Int32Array results = b.results;
+    Batch b = batchArguments(info, usage);
     const std::uint8_t* nonces = nullptr;
     if (info.Length() >= 7 && !info[6].IsUndefined()) {
       Napi::Uint8Array given = uint8Argument(info, 6, usage);
-      if (given.ElementLength() < std::size_t{count} * kNonceBytes) throw codedError(env, kCodeBadArgument, "sealBatch: nonces must hold 12 bytes per message");
+      if (given.ElementLength() < std::size_t{b.count} * kNonceBytes) throw codedError(env, kCodeBadArgument, "sealBatch: nonces must hold 12 bytes per message");
       nonces = given.Data();
     }
     std::uint32_t sealedCount = 0;
-    for (std::uint32_t i = 0; i < count; ++i) {
-      const std::size_t at = std::size_t{i} * slotBytes;
-      const std::uint32_t length = lengths[i];
-      if (length > slotBytes || std::size_t{length} + kOverheadBytes > slotBytes) {
-        results[i] = kResultBadBuffer;
+    for (std::uint32_t i = 0; i < b.count; ++i) {
+      const std::size_t at = std::size_t{i} * b.slotBytes;
+      const std::uint32_t length = b.lengths[i];
+      if (length > b.slotBytes || std::size_t{length} + kOverheadBytes > b.slotBytes) {
+        b.results[i] = kResultBadBuffer;
         continue;
       }
-      std::uint8_t* sealed = out.Data() + at;
+      std::uint8_t* sealed = b.out.Data() + at;
       sealed[0] = kSealVersion;
       if (nonces != nullptr) std::memcpy(sealed + 1, nonces + std::size_t{i} * kNonceBytes, kNonceBytes);
       else nextNonce(env, sealed + 1);
-      const int written = sealOne(buffer.Data() + at, length, sealed);
+      const int written = sealOne(b.buffer.Data() + at, length, sealed);
       if (written < 0) throw codedError(env, kCodeCrypto, "sealBatch: AES-256-GCM encryption failed");
-      results[i] = written;
+      b.results[i] = written;
       ++sealedCount;
     }
     return Napi::Number::New(env, sealedCount);
@@ -245,19 +233,10 @@ class GcmKeyring : public Napi::ObjectWrap<GcmKeyring> {
     } else {
       nextNonce(env, sealed + 1);
     }
-    EVP_CIPHER_CTX* c = sealer_.get();
-    int written = 0;
-    int ignored = 0;
-    int tail = 0;
     // The plaintext may be a view of the same memory as out only if it does not overlap the output.
-    if (EVP_EncryptInit_ex(c, nullptr, nullptr, nullptr, sealed + 1) != 1 ||
-        EVP_EncryptUpdate(c, nullptr, &ignored, sealed, 1) != 1 ||
-        (length > 0 && EVP_EncryptUpdate(c, sealed + 1 + kNonceBytes, &written, plaintext.Data(), static_cast<int>(length)) != 1) ||
-        EVP_EncryptFinal_ex(c, sealed + 1 + kNonceBytes + written, &tail) != 1 ||
-        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, kTagBytes, sealed + 1 + kNonceBytes + written + tail) != 1) {
-      throw codedError(env, kCodeCrypto, "seal: AES-256-GCM encryption failed");
-    }
-    return Napi::Number::New(env, static_cast<double>(kOverheadBytes + written + tail));
+    const int written = sealOne(plaintext.Data(), length, sealed);
+    if (written < 0) throw codedError(env, kCodeCrypto, "seal: AES-256-GCM encryption failed");
+    return Napi::Number::New(env, written);
   }
 
   // Nonces: a random 96-bit start drawn from OpenSSL's DRBG, then a counter added to

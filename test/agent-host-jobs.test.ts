@@ -10,6 +10,7 @@ import { AgentHost } from '../src/node/driver/agent-host.js';
 import type { JobsStackEvent } from '../src/node/driver/agent-worker-protocol.js';
 import { Keyring } from '../src/node/security/keyring.js';
 import { DomainError } from '../src/core/util/domain-error.js';
+import { until } from './support/until.js';
 
 const hosts: AgentHost[] = [];
 
@@ -19,14 +20,6 @@ async function start(key: string, join: readonly string[]): Promise<{ host: Agen
   const events: JobsStackEvent[] = [];
   host.onJobs((batch) => events.push(...batch));
   return { host, events };
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 afterAll(async () => {

@@ -7,6 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { AgentHost } from '../src/node/driver/agent-host.js';
 import type { MembershipEvent } from '../src/core/membership/membership-event.js';
+import { until } from './support/until.js';
 
 const hosts: AgentHost[] = [];
 
@@ -16,14 +17,6 @@ async function start(join: readonly string[], meta: Record<string, string> = {})
   const events: MembershipEvent[] = [];
   host.on('event', (event) => events.push(event));
   return { host, events };
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 afterAll(async () => {

@@ -91,6 +91,64 @@ async function metric(node: FarmAgent, name: string, labels: Record<string, stri
   return sum;
 }
 
+/** The data network's messages at `node`, received or sent (galaxy_network_messages_total{network="data"}). */
+function dataMessages(node: FarmAgent, direction: 'received' | 'sent'): Promise<number> {
+  return metric(node, 'galaxy_network_messages_total', { network: 'data', direction });
+}
+
+/** `node`'s data-network counters and its routed farm RPC calls, to compare before and after a step. */
+async function adminCounters(node: FarmAgent): Promise<{ received: number; sent: number; routed: number }> {
+  return { received: await dataMessages(node, 'received'), sent: await dataMessages(node, 'sent'), routed: await metric(node, 'galaxy_farm_rpc_total', { event: 'routed' }) };
+}
+
+/** Waits until A's attribute table holds every agent's net.data, its --network host. */
+async function dataPublished(): Promise<void> {
+  await eventually('every agent published net.data', async () => {
+    const rows = (await api<Array<{ node: string; attributes: Array<{ key: string; value: unknown }> }>>(nodes[0]!, 'GET', '/v1/attributes')).json;
+    return nodes.every((n, i) => rows.find((r) => r.node === n.id)?.attributes.some((x) => x.key === 'net.data' && x.value === dataHost(i))) ? true : undefined;
+  }, 30_000, 250);
+}
+
+/** Writes `yaml` as NAME.yaml and imports it at A after the profile files `before` (base.yaml, a mixin); galaxy must exit 0. */
+async function importProfile(name: string, yaml: string, before: readonly string[]): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), `galaxy-${name}-`));
+  writeFileSync(join(dir, `${name}.yaml`), yaml);
+  const imported = await galaxy(['profile', 'import', ...before.map((file) => join(root, 'profiles', file)), join(dir, `${name}.yaml`), ...at(nodes[0]!)]);
+  expect(imported.code, imported.stdout + imported.stderr).toBe(0);
+}
+
+/** `galaxy cluster ARGS` at A; it must exit 0. */
+async function clusterCommand(args: readonly string[], timeoutMs: number): Promise<void> {
+  const result = await galaxy(['cluster', ...args, ...at(nodes[0]!)], timeoutMs);
+  expect(result.code, result.stdout + result.stderr).toBe(0);
+}
+
+/** Waits until every agent is a member of `cluster` in a view of all three. */
+async function fullView(cluster: string): Promise<void> {
+  const ids = nodes.map((n) => n.id).sort().join();
+  for (const node of nodes) {
+    await eventually(`${node.address} is in a view of all three`, async () => {
+      const s = (await api<ClusterSummary>(node, 'GET', `/v1/clusters/${cluster}`)).json;
+      return s.here?.status === 'member' && s.here.view?.members.map((m) => m.nodeId).sort().join() === ids ? s : undefined;
+    }, 30_000, 100);
+  }
+}
+
+/** Opens channel c (total order, reliable) of `cluster` at every agent. */
+async function openChannel(cluster: string): Promise<void> {
+  for (const node of nodes) expect((await api(node, 'POST', `/v1/clusters/${cluster}/channels`, { name: 'c', ordering: 'total', reliability: 'reliable' })).status).toBe(201);
+}
+
+/** Waits until every agent has delivered `count` messages on channel c of `cluster`. */
+async function delivered(cluster: string, count: number): Promise<void> {
+  for (const node of nodes) {
+    await eventually(`${node.address} delivers ${count} on ${cluster}`, async () => {
+      const reply = (await api<ChannelReadReply>(node, 'GET', `/v1/clusters/${cluster}/channels/c/messages?after=0&max=1024`)).json;
+      return reply.entries.filter((e) => e.kind !== 'view').length >= count ? true : undefined;
+    }, 30_000, 100);
+  }
+}
+
 beforeAll(async () => {
   nodes = await startFarm(3, [['controller', 'management']], [0, 1, 2].map((i) => ['--network', `data=${dataHost(i)}`]));
 }, 120_000);
@@ -100,63 +158,33 @@ afterAll(() => killAllAgents());
 describe('network selection on real agents (loopback, two addresses each)', () => {
   it('routes the kinds apart: with only components on the data network, views form without it and channel data crosses it', async () => {
     const a = nodes[0]!;
-    await eventually('every agent published net.data', async () => {
-      const rows = (await api<Array<{ node: string; attributes: Array<{ key: string; value: unknown }> }>>(a, 'GET', '/v1/attributes')).json;
-      return nodes.every((n, i) => rows.find((r) => r.node === n.id)?.attributes.some((x) => x.key === 'net.data' && x.value === dataHost(i))) ? true : undefined;
-    }, 30_000, 250);
-    const dir = mkdtempSync(join(tmpdir(), 'galaxy-split-'));
-    writeFileSync(join(dir, 'split.yaml'), kSplit);
-    const imported = await galaxy(['profile', 'import', join(root, 'profiles', 'base.yaml'), join(dir, 'split.yaml'), ...at(a)]);
-    expect(imported.code, imported.stdout + imported.stderr).toBe(0);
-    const created = await galaxy(['cluster', 'create', 'split', '--profile', 'split@1.0.0', ...at(a)], 120_000);
-    expect(created.code, created.stdout + created.stderr).toBe(0);
-    const ids = nodes.map((n) => n.id).sort().join();
-    for (const node of nodes) {
-      await eventually(`${node.address} is in a view of all three`, async () => {
-        const s = (await api<ClusterSummary>(node, 'GET', '/v1/clusters/split')).json;
-        return s.here?.status === 'member' && s.here.view?.members.map((m) => m.nodeId).sort().join() === ids ? s : undefined;
-      }, 30_000, 100);
-    }
+    await dataPublished();
+    await importProfile('split', kSplit, ['base.yaml']);
+    await clusterCommand(['create', 'split', '--profile', 'split@1.0.0'], 120_000);
+    await fullView('split');
     // Heartbeats flow (500 ms apart with base's tuning) for a while: none of them on the data network.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     for (const node of nodes) {
-      expect(await metric(node, 'galaxy_network_messages_total', { network: 'data', direction: 'received' }), node.address).toBe(0);
+      expect(await dataMessages(node, 'received'), node.address).toBe(0);
       expect((await api<ClusterSummary>(node, 'GET', '/v1/clusters/split')).json.here?.view?.members.length).toBe(3);
     }
-    for (const node of nodes) expect((await api(node, 'POST', '/v1/clusters/split/channels', { name: 'c', ordering: 'total', reliability: 'reliable' })).status).toBe(201);
+    await openChannel('split');
     const sent = await api(a, 'POST', '/v1/clusters/split/channels/c/messages', { messages: Array.from({ length: 10 }, (_, k) => ({ text: `split ${k}` })), timeoutMs: 10_000 });
     expect(sent.status, JSON.stringify(sent.json)).toBe(200);
-    for (const node of nodes) {
-      await eventually(`${node.address} delivers 10 on split`, async () => {
-        const reply = (await api<ChannelReadReply>(node, 'GET', '/v1/clusters/split/channels/c/messages?after=0&max=1024')).json;
-        return reply.entries.filter((e) => e.kind !== 'view').length >= 10 ? true : undefined;
-      }, 30_000, 100);
-    }
+    await delivered('split', 10);
     // The sender's data went out on its data socket; the others received it there.
-    expect(await metric(a, 'galaxy_network_messages_total', { network: 'data', direction: 'sent' })).toBeGreaterThan(0);
-    for (const node of nodes.slice(1)) expect(await metric(node, 'galaxy_network_messages_total', { network: 'data', direction: 'received' }), node.address).toBeGreaterThan(0);
-    const deleted = await galaxy(['cluster', 'delete', 'split', ...at(a)], 120_000);
-    expect(deleted.code, deleted.stdout + deleted.stderr).toBe(0);
+    expect(await dataMessages(a, 'sent')).toBeGreaterThan(0);
+    for (const node of nodes.slice(1)) expect(await dataMessages(node, 'received'), node.address).toBeGreaterThan(0);
+    await clusterCommand(['delete', 'split'], 120_000);
   }, 240_000);
 
   it('a cluster from a dual-network profile runs over the data addresses', async () => {
     const a = nodes[0]!;
-    await eventually('every agent published net.data', async () => {
-      const rows = (await api<Array<{ node: string; attributes: Array<{ key: string; value: unknown }> }>>(a, 'GET', '/v1/attributes')).json;
-      return nodes.every((n, i) => rows.find((r) => r.node === n.id)?.attributes.some((x) => x.key === 'net.data' && x.value === dataHost(i))) ? true : undefined;
-    }, 30_000, 250);
-    const dir = mkdtempSync(join(tmpdir(), 'galaxy-duo-'));
-    writeFileSync(join(dir, 'duo.yaml'), kProfile);
-    const imported = await galaxy(['profile', 'import', join(root, 'profiles', 'base.yaml'), join(root, 'profiles', 'mixin-dual-network.yaml'), join(dir, 'duo.yaml'), ...at(a)]);
-    expect(imported.code, imported.stdout + imported.stderr).toBe(0);
-    const created = await galaxy(['cluster', 'create', 'duo', '--profile', 'duo@1.0.0', ...at(a)], 120_000);
-    expect(created.code, created.stdout + created.stderr).toBe(0);
-    const ids = nodes.map((n) => n.id).sort().join();
+    await dataPublished();
+    await importProfile('duo', kProfile, ['base.yaml', 'mixin-dual-network.yaml']);
+    await clusterCommand(['create', 'duo', '--profile', 'duo@1.0.0'], 120_000);
+    await fullView('duo');
     for (const node of nodes) {
-      await eventually(`${node.address} is in a view of all three`, async () => {
-        const s = (await api<ClusterSummary>(node, 'GET', '/v1/clusters/duo')).json;
-        return s.here?.status === 'member' && s.here.view?.members.map((m) => m.nodeId).sort().join() === ids ? s : undefined;
-      }, 30_000, 100);
       const s = (await api<ClusterSummary>(node, 'GET', '/v1/clusters/duo')).json;
       nodes.forEach((member, i) => expect(s.networks?.[member.id]).toEqual({ admin: '127.0.0.1', components: dataHost(i), failureDetection: dataHost(i) }));
     }
@@ -165,53 +193,33 @@ describe('network selection on real agents (loopback, two addresses each)', () =
     nodes.forEach((member, i) => expect(shown.stdout).toContain(`network     ${member.id}: failureDetection ${dataHost(i)}, components ${dataHost(i)}, admin 127.0.0.1`));
     for (const node of nodes) {
       expect(await metric(node, 'galaxy_cluster_routed_total'), node.address).toBeGreaterThan(0);
-      expect(await metric(node, 'galaxy_network_messages_total', { network: 'data', direction: 'received' }), node.address).toBeGreaterThan(0);
-      expect(await metric(node, 'galaxy_network_messages_total', { network: 'data', direction: 'sent' }), node.address).toBeGreaterThan(0);
+      expect(await dataMessages(node, 'received'), node.address).toBeGreaterThan(0);
+      expect(await dataMessages(node, 'sent'), node.address).toBeGreaterThan(0);
     }
     // A channel on it: every member sends 20, every member delivers all 60.
-    for (const node of nodes) expect((await api(node, 'POST', '/v1/clusters/duo/channels', { name: 'c', ordering: 'total', reliability: 'reliable' })).status).toBe(201);
+    await openChannel('duo');
     await Promise.all(nodes.map(async (node) => {
       const sent = await api(node, 'POST', '/v1/clusters/duo/channels/c/messages', { messages: Array.from({ length: 20 }, (_, k) => ({ text: `${node.id} ${k} ${'y'.repeat(500)}` })), timeoutMs: 10_000 });
       expect(sent.status, JSON.stringify(sent.json)).toBe(200);
     }));
-    for (const node of nodes) {
-      await eventually(`${node.address} delivers 60`, async () => {
-        const reply = (await api<ChannelReadReply>(node, 'GET', '/v1/clusters/duo/channels/c/messages?after=0&max=1024')).json;
-        return reply.entries.filter((e) => e.kind !== 'view').length >= 60 ? true : undefined;
-      }, 30_000, 100);
-    }
+    await delivered('duo', 60);
   }, 240_000);
 
   it('administrative traffic on its own network: installs, their answers and the package fetch go over the admin selection', async () => {
     const a = nodes[0]!;
-    await eventually('every agent published net.data', async () => {
-      const rows = (await api<Array<{ node: string; attributes: Array<{ key: string; value: unknown }> }>>(a, 'GET', '/v1/attributes')).json;
-      return nodes.every((n, i) => rows.find((r) => r.node === n.id)?.attributes.some((x) => x.key === 'net.data' && x.value === dataHost(i))) ? true : undefined;
-    }, 30_000, 250);
+    await dataPublished();
     const added = await galaxy(['packages', 'add', join(root, 'test', 'fixtures', 'packages', 'greeter'), ...at(a)]);
     expect(added.code, added.stderr).toBe(0);
-    const dir = mkdtempSync(join(tmpdir(), 'galaxy-adm-'));
-    writeFileSync(join(dir, 'adm.yaml'), kAdmin);
-    const imported = await galaxy(['profile', 'import', join(root, 'profiles', 'base.yaml'), join(dir, 'adm.yaml'), ...at(a)]);
-    expect(imported.code, imported.stdout + imported.stderr).toBe(0);
-    const before = await Promise.all(nodes.map(async (node) => ({
-      received: await metric(node, 'galaxy_network_messages_total', { network: 'data', direction: 'received' }),
-      sent: await metric(node, 'galaxy_network_messages_total', { network: 'data', direction: 'sent' }),
-      routed: await metric(node, 'galaxy_farm_rpc_total', { event: 'routed' }),
-    })));
-    const created = await galaxy(['cluster', 'create', 'adm', '--profile', 'adm@1.0.0', ...at(a)], 180_000);
-    expect(created.code, created.stdout + created.stderr).toBe(0);
+    await importProfile('adm', kAdmin, ['base.yaml']);
+    const before = await Promise.all(nodes.map(adminCounters));
+    await clusterCommand(['create', 'adm', '--profile', 'adm@1.0.0'], 180_000);
     for (const node of nodes) {
       const s = (await api<ClusterSummary>(node, 'GET', '/v1/clusters/adm')).json;
       nodes.forEach((member, i) => expect(s.networks?.[member.id]).toEqual({ admin: dataHost(i), components: '127.0.0.1', failureDetection: '127.0.0.1' }));
       const rows = (await api<Array<{ name: string; version: string; state: string }>>(node, 'GET', '/v1/components/installed')).json;
       expect(rows.map((r) => `${r.name}@${r.version}:${r.state}`), node.address).toContain('greeter@1.0.0:running');
     }
-    const after = await Promise.all(nodes.map(async (node) => ({
-      received: await metric(node, 'galaxy_network_messages_total', { network: 'data', direction: 'received' }),
-      sent: await metric(node, 'galaxy_network_messages_total', { network: 'data', direction: 'sent' }),
-      routed: await metric(node, 'galaxy_farm_rpc_total', { event: 'routed' }),
-    })));
+    const after = await Promise.all(nodes.map(adminCounters));
     // A (the steward, the only holder) sent install.apply to B and C over the data network
     // and got their answers there; it also served their package fetch there.
     expect(after[0]!.sent - before[0]!.sent).toBeGreaterThan(0);
@@ -223,8 +231,7 @@ describe('network selection on real agents (loopback, two addresses each)', () =
       expect(after[i]!.sent - before[i]!.sent, nodes[i]!.address).toBeGreaterThan(0);
       expect(after[i]!.routed - before[i]!.routed, nodes[i]!.address).toBeGreaterThan(0);
     }
-    const deleted = await galaxy(['cluster', 'delete', 'adm', ...at(a)], 120_000);
-    expect(deleted.code, deleted.stdout + deleted.stderr).toBe(0);
+    await clusterCommand(['delete', 'adm'], 120_000);
     for (const node of nodes) {
       const rows = (await api<Array<{ name: string }>>(node, 'GET', '/v1/components/installed')).json;
       expect(rows.map((r) => r.name), node.address).not.toContain('greeter');

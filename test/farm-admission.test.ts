@@ -4,39 +4,20 @@
 // until approved, then joins; a rejected node never joins; revoking a node rotates the
 // keyring so that datagrams sealed with the old key are refused and counted; decisions
 // and the pending queue survive a controller restart.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FarmService } from '../src/farm/service/farm-service.js';
 import { readCredentials } from '../src/farm/admission/credentials.js';
 import { Keyring } from '../src/node/security/keyring.js';
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { keyFingerprint as fp } from '../src/farm/admission/farm-keys.js';
+import { admissionServices, alive } from './support/admission-services.js';
+import { until } from './support/until.js';
 
-const root = mkdtempSync(join(tmpdir(), 'galaxy-farm-admission-'));
-const services: FarmService[] = [];
+const farm = admissionServices('galaxy-farm-admission-');
+const { root, start } = farm;
 
-async function start(name: string, roles: string[], join_: string[], extra: { bootstrap?: boolean; autoApprove?: boolean } = {}): Promise<FarmService> {
-  const service = await FarmService.start({ agent: { bind: '127.0.0.1:0', join: join_, preset: 'local' }, dataDir: join(root, name), mode: 'admission', roles, ...extra });
-  services.push(service);
-  return service;
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-const alive = (s: FarmService, id: string) => s.members().some((m) => m.id === id && m.status === 'alive');
-
-afterAll(async () => {
-  await Promise.all(services.map((s) => s.close().catch(() => {})));
-});
+afterAll(() => farm.closeAll());
 
 describe('admission by approval', () => {
   it('pending, approve, joined; reject; revoke rotates the keyring', async () => {

@@ -13,17 +13,13 @@ import { readCredentials } from '../src/farm/admission/credentials.js';
 import { FarmService } from '../src/farm/service/farm-service.js';
 import { keyFingerprint } from '../src/farm/admission/farm-keys.js';
 import { Keyring } from '../src/node/security/keyring.js';
+import { until } from './support/until.js';
 
 const root = mkdtempSync(join(tmpdir(), 'galaxy-farm-keys-'));
 const services: FarmService[] = [];
 
-async function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+/** Each wait's bound in this file (longer than support/until.ts's default). */
+const kWaitMs = 20_000;
 
 afterAll(async () => {
   await Promise.all(services.map((s) => s.close().catch(() => {})));
@@ -37,7 +33,7 @@ describe('keyring rotation', () => {
       services.push(await FarmService.start({ agent: { bind: '127.0.0.1:0', preset: 'local', join: [controller.host.address] }, dataDir: join(root, `n${i}`), mode: 'admission', roles: [] }));
     }
     const everyoneSeesEveryone = () => services.every((s) => s.members().filter((m) => m.status === 'alive').length === services.length);
-    await until('5 nodes converge', everyoneSeesEveryone);
+    await until('5 nodes converge', everyoneSeesEveryone, kWaitMs);
 
     const bad: string[] = [];
     for (const s of services) s.on('api', (e) => e.kind === 'membership' && (e.type === 'suspect' || e.type === 'dead') && bad.push(`${s.host.id} saw ${e.type} ${String(e.body['id'])}`));
@@ -46,14 +42,14 @@ describe('keyring rotation', () => {
     const newKey = Keyring.generateKey();
     const operator = services[2]!;
     await operator.keyOperation('install', newKey, 'test');
-    await until('the new key is installed everywhere', () => services.every((s) => s.keyViews().some((k) => k.fingerprint === keyFingerprint(newKey))));
+    await until('the new key is installed everywhere', () => services.every((s) => s.keyViews().some((k) => k.fingerprint === keyFingerprint(newKey))), kWaitMs);
     // use and remove by the fingerprint `keys list` shows, all an operator of a farm created by admission sees.
     await operator.keyOperation('use', keyFingerprint(newKey), 'test');
-    await until('the new key is primary everywhere', () => services.every((s) => s.keyViews()[0]!.fingerprint === keyFingerprint(newKey)));
+    await until('the new key is primary everywhere', () => services.every((s) => s.keyViews()[0]!.fingerprint === keyFingerprint(newKey)), kWaitMs);
     // Gossip keeps flowing under the new key for a while before the old one goes.
     await new Promise((resolve) => setTimeout(resolve, 1000));
     await operator.keyOperation('remove', oldKey, 'test');
-    await until('only the new key is left everywhere', () => services.every((s) => s.keyViews().length === 1 && s.keyViews()[0]!.fingerprint === keyFingerprint(newKey)));
+    await until('only the new key is left everywhere', () => services.every((s) => s.keyViews().length === 1 && s.keyViews()[0]!.fingerprint === keyFingerprint(newKey)), kWaitMs);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(everyoneSeesEveryone()).toBe(true);
     expect(bad).toEqual([]);

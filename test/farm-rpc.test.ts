@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RpcFrame } from '../src/farm/service/farm-rpc.js';
 import { FarmService } from '../src/farm/service/farm-service.js';
+import { until } from './support/until.js';
 
 const root = mkdtempSync(join(tmpdir(), 'galaxy-farm-rpc-'));
 const services: FarmService[] = [];
@@ -17,14 +18,6 @@ const services: FarmService[] = [];
 afterAll(async () => {
   await Promise.all(services.map((s) => s.close().catch(() => {})));
 });
-
-async function until(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 describe('farm RPC', () => {
   it('calls, errors, duplicates and timeouts', async () => {

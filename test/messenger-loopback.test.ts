@@ -20,6 +20,7 @@ import { kBytesCodec } from '../src/core/messenger/channel-codec.js';
 import { encodeEnvelope } from '../src/core/messenger/envelope.js';
 import type { Delivered } from '../src/node/messenger/messenger-channel.js';
 import { parseBindAddress } from '../src/node/transport/socket-address.js';
+import { until } from './support/until.js';
 
 const root = mkdtempSync(join(tmpdir(), 'galaxy-messenger-'));
 const services: FarmService[] = [];
@@ -27,14 +28,6 @@ const services: FarmService[] = [];
 afterAll(async () => {
   await Promise.all(services.map((s) => s.close().catch(() => {})));
 });
-
-async function until(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('messenger between two real nodes', () => {
   it('carries datagrams, streams and broadcasts with the authenticated sender, and drops forged senders', async () => {

@@ -15,6 +15,7 @@ import { Keyring } from '../src/node/security/keyring.js';
 import { encodeAdmission, isAdmissionDatagram } from '../src/farm/admission/admission-wire.js';
 import { createSocket } from 'node:dgram';
 import { driverData } from './support/driver-data.js';
+import { until } from './support/until.js';
 
 const drivers: NodeDriver[] = [];
 
@@ -37,13 +38,8 @@ function joined(reports: AgentWorkerReport[], id: string): boolean {
   return reports.some((x) => x.type === 'events' && x.events.some((e) => e.type === 'join' && e.id === id));
 }
 
-async function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+/** Each wait's bound in this file (longer than support/until.ts's default). */
+const kWaitMs = 20_000;
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -61,7 +57,7 @@ describe('NodeDriver on the native transport', () => {
     const key = Keyring.generateKey();
     const a = await start({ bind: '127.0.0.1:0', preset: 'local', keys: [key], transport: 'native' }, 1);
     const b = await start({ bind: '127.0.0.1:0', preset: 'local', keys: [key], transport: 'native', join: [a.address] }, 2);
-    await until('both see the other join', () => joined(a.reports, b.id) && joined(b.reports, a.id));
+    await until('both see the other join', () => joined(a.reports, b.id) && joined(b.reports, a.id), kWaitMs);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const received = a.driver.engine!.stats.datagramsReceived + b.driver.engine!.stats.datagramsReceived;
     expect(received).toBeGreaterThan(5);
@@ -82,21 +78,21 @@ describe('NodeDriver on the native transport', () => {
     const [host, port] = [a.address.split(':')[0]!, Number(a.address.split(':')[1])];
     const statsOf = async (requestId: number) => {
       a.driver.handle({ type: 'stats', requestId });
-      await until('a reports its stats', () => a.reports.some((x) => x.type === 'stats' && x.requestId === requestId));
+      await until('a reports its stats', () => a.reports.some((x) => x.type === 'stats' && x.requestId === requestId), kWaitMs);
       const report = a.reports.find((x) => x.type === 'stats' && x.requestId === requestId);
       if (report?.type !== 'stats') throw new Error('no stats report');
       return report.stats;
     };
     const before = await statsOf(1);
     await new Promise<void>((resolve, reject) => raw.send(encodeAdmission({ type: 'hello' } as never), port, host, (e) => (e ? reject(e) : resolve())));
-    await until('a hands the admission datagram up', () => a.reports.some((x) => x.type === 'admission'));
+    await until('a hands the admission datagram up', () => a.reports.some((x) => x.type === 'admission'), kWaitMs);
     expect((await statsOf(2)).keyring!.malformed).toBe(before.keyring!.malformed);
     await new Promise<void>((resolve, reject) => raw.send(Buffer.from([9, 9, 9]), port, host, (e) => (e ? reject(e) : resolve())));
     await until('a counts the garbage as malformed', () => {
       a.driver.handle({ type: 'stats', requestId: 3 });
       const report = a.reports.filter((x) => x.type === 'stats' && x.requestId === 3).at(-1);
       return report?.type === 'stats' && report.stats.keyring!.malformed === before.keyring!.malformed + 1;
-    });
+    }, kWaitMs);
     raw.close();
     await Promise.all([a.driver.stop(0), b.driver.stop(0)]);
   });
@@ -107,8 +103,8 @@ describe('NodeDriver on the native transport', () => {
     const waiting = await start({ bind: '127.0.0.1:0', preset: 'local', secure: true, transport: 'native', join: [a.address] }, 4);
     const openBatch = vi.spyOn(Keyring.prototype, 'openBatch');
     waiting.driver.handle({ type: 'keys', keys: [key] });
-    await until('both see the other join', () => joined(a.reports, waiting.id) && joined(waiting.reports, a.id));
-    await until('the admitted node receives datagrams', () => waiting.driver.engine!.stats.datagramsReceived > 2);
+    await until('both see the other join', () => joined(a.reports, waiting.id) && joined(waiting.reports, a.id), kWaitMs);
+    await until('the admitted node receives datagrams', () => waiting.driver.engine!.stats.datagramsReceived > 2, kWaitMs);
     // Two keyrings open batches: a's, and the one the waiting node made from its 'keys' request.
     expect(new Set(openBatch.mock.contexts).size).toBe(2);
   });

@@ -20,6 +20,7 @@ import type { AgentOptions } from '../src/node/driver/agent-options.js';
 import { NodeDriver } from '../src/node/driver/node-driver.js';
 import { Keyring } from '../src/node/security/keyring.js';
 import { startDriver, type RunningDriver } from './support/driver-data.js';
+import { until } from './support/until.js';
 
 type Running = RunningDriver;
 
@@ -37,14 +38,6 @@ function readyOf(r: Running): { address: string; id: string } {
 
 function changesOf(r: Running): Array<{ subject: string; key: string; value: unknown; origin: string }> {
   return r.reports.flatMap((x) => (x.type === 'fmidb' ? x.changes : []));
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 afterAll(async () => {

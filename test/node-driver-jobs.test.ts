@@ -20,6 +20,7 @@ import { NodeDriver } from '../src/node/driver/node-driver.js';
 import { Keyring, kSealOverheadBytes } from '../src/node/security/keyring.js';
 import { kJobSealBytesMax } from '../src/core/jobs/job-message.js';
 import { startDriver, type RunningDriver } from './support/driver-data.js';
+import { until } from './support/until.js';
 
 type Running = RunningDriver;
 
@@ -51,14 +52,6 @@ function runsOf(r: Running, jobId: string): Array<Extract<JobsStackEvent, { laye
 
 function eventsOf(r: Running, jobId: string): string[] {
   return jobsOf(r).flatMap((e) => (e.layer === 'jobs' && e.event.jobId === jobId ? [e.event.type] : []));
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 afterAll(async () => {

@@ -16,6 +16,7 @@ import { NodeDriver } from '../src/node/driver/node-driver.js';
 import { Keyring } from '../src/node/security/keyring.js';
 import { encodeAdmission, isAdmissionDatagram } from '../src/farm/admission/admission-wire.js';
 import { driverData } from './support/driver-data.js';
+import { until } from './support/until.js';
 
 interface Running {
   readonly driver: NodeDriver;
@@ -47,14 +48,6 @@ function readyOf(r: Running): { address: string; id: string } {
 
 function eventsOf(r: Running): Array<{ type: string; id: string }> {
   return r.reports.flatMap((x) => (x.type === 'events' ? x.events : []));
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 afterAll(async () => {

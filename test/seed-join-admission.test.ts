@@ -6,35 +6,15 @@
 // request arrive (pending at the controller) within seconds, and once approved it
 // gossips and joins through the new seeds, which its membership engine took before it
 // started (the worker keeps a list handed over before the grant for the engine's start).
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FarmService } from '../src/farm/service/farm-service.js';
 import { freePort } from './support/agents.js';
+import { admissionServices, alive } from './support/admission-services.js';
+import { until } from './support/until.js';
 
-const root = mkdtempSync(join(tmpdir(), 'galaxy-seed-join-admission-'));
-const services: FarmService[] = [];
+const farm = admissionServices('galaxy-seed-join-admission-');
+const { start } = farm;
 
-async function start(name: string, roles: string[], join_: string[], extra: { bootstrap?: boolean } = {}): Promise<FarmService> {
-  const service = await FarmService.start({ agent: { bind: '127.0.0.1:0', join: join_, preset: 'local' }, dataDir: join(root, name), mode: 'admission', roles, ...extra });
-  services.push(service);
-  return service;
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-const alive = (s: FarmService, id: string) => s.members().some((m) => m.id === id && m.status === 'alive');
-
-afterAll(async () => {
-  await Promise.all(services.map((s) => s.close().catch(() => {})));
-});
+afterAll(() => farm.closeAll());
 
 describe('a node waiting for admission', () => {
   it('asks the controllers through a changed seed list, and joins through it once approved', async () => {

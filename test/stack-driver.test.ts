@@ -18,6 +18,7 @@ import { parseWireAddress } from '../src/core/wire/message.js';
 import { nodeIdOf } from '../src/core/wire/node-id-of.js';
 import { StackDriver } from '../src/node/driver/stack-driver.js';
 import { Keyring } from '../src/node/security/keyring.js';
+import { until } from './support/until.js';
 
 const drivers: StackDriver[] = [];
 const config = membershipConfig({ membersMax: 16 }, 'local');
@@ -48,14 +49,6 @@ async function start(key: string, seeds: string[], seed: number, events: StackEv
   });
   drivers.push(driver);
   return driver;
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 afterAll(async () => {

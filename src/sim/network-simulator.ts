@@ -947,7 +947,7 @@ const kEventLinkLost = 7;
 /** How a watch link went down (kept in the event's source-epoch field). */
 const kLinkClosed = 0;
 const kLinkRefused = 1;
-/** The agent's reconnect backoff after a refused link (watch-links.ts). */
+/** The agent's reconnect backoff after a refused link (held-links.ts, used by watch-links.ts). */
 const kLinkRetryMsMin = 100;
 const kLinkRetryMsMax = 5000;
 

@@ -1,5 +1,5 @@
-import { connect, type Socket } from 'node:net';
 import { parseSocketAddress } from '../../node/transport/socket-address.js';
+import { HeldLinks, kHeldLinkRetryMsMin, type HeldLink } from '../../node/transport/held-links.js';
 
 /** Peers linked at once, at most (one link per peer node, whatever the number of clusters it shares with this one). */
 export const kClusterLinksMax = 64;
@@ -15,9 +15,6 @@ const kLinkSettledMs = 1000;
  * connection bound) is given up on without evidence after the last.
  */
 const kConfirmGapsMs = [0, 2, 5, 10, 20, 40, 80, 160];
-/** Backoff of a link that cannot be held (refused, or no link yet), ms: doubling from the first to the second. */
-const kRetryMsMin = 100;
-const kRetryMsMax = 5000;
 /** A confirming connect that neither connects nor fails within this long proves nothing (a host that vanished). */
 const kConnectTimeoutMs = 3000;
 
@@ -31,16 +28,11 @@ export interface ClusterLinksOptions {
 
 type LinkState = 'connecting' | 'open' | 'confirming' | 'waiting';
 
-interface Link {
-  readonly nodeId: string;
-  readonly address: string;
+/** A link to a peer node (key: its node id); connects, drops and backoff are held-links.ts's. */
+interface Link extends HeldLink {
   state: LinkState;
-  socket: Socket | null;
-  openedAtMs: number;
   /** Confirming connects made since the link was last settled. */
   attempts: number;
-  retryMs: number;
-  timer: ReturnType<typeof setTimeout> | null;
 }
 
 /**
@@ -69,8 +61,7 @@ interface Link {
  */
 export class ClusterLinks {
   readonly counters = { opened: 0, lost: 0, refused: 0, gone: 0 };
-  private readonly links = new Map<string, Link>();
-  private closed = false;
+  private readonly links: HeldLinks<Link>;
   private readonly onGone: (nodeId: string, address: string) => void;
   private readonly nowMs: () => number;
   private readonly lostIsGone: boolean;
@@ -79,11 +70,27 @@ export class ClusterLinks {
     this.onGone = onGone;
     this.nowMs = nowMs;
     this.lostIsGone = options.broken?.lostIsGone === true;
+    this.links = new HeldLinks<Link>(
+      {
+        opening: (link) => {
+          // The backoff is over: a restarted peer is linked again.
+          if (link.state === 'waiting') link.state = 'connecting';
+        },
+        connected: (link) => {
+          link.state = 'open';
+          link.openedAtMs = this.nowMs();
+          link.retryMs = kHeldLinkRetryMsMin;
+          this.counters.opened++;
+        },
+        ended: (link, connected, code) => this.closedSocket(link, connected, code),
+      },
+      { endOn: 'close', connectTimeoutMs: kConnectTimeoutMs },
+    );
   }
 
   /** The peers linked (or being linked), node id → address. */
   peers(): Map<string, string> {
-    return new Map([...this.links.values()].map((l) => [l.nodeId, l.address]));
+    return new Map([...this.links.values()].map((l) => [l.key, l.address]));
   }
 
   /** Whether the link to `nodeId` is open now (for tests and diagnostics). */
@@ -93,59 +100,14 @@ export class ClusterLinks {
 
   /** Holds links to exactly `peers` (node id → farm address), the first kClusterLinksMax by node id. */
   update(peers: ReadonlyMap<string, string>): void {
-    if (this.closed) return;
+    if (this.links.closed) return;
     const wanted = [...peers.entries()].filter(([, address]) => parseSocketAddress(address) !== null).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, kClusterLinksMax);
-    const keep = new Map(wanted);
-    for (const [nodeId, link] of this.links) {
-      if (keep.get(nodeId) !== link.address) {
-        this.drop(link);
-        this.links.delete(nodeId);
-      }
-    }
-    for (const [nodeId, address] of wanted) {
-      if (this.links.has(nodeId)) continue;
-      const link: Link = { nodeId, address, state: 'connecting', socket: null, openedAtMs: 0, attempts: 0, retryMs: kRetryMsMin, timer: null };
-      this.links.set(nodeId, link);
-      this.open(link);
-    }
+    this.links.hold(new Map(wanted), (key, address) => ({ key, address, state: 'connecting', socket: null, openedAtMs: 0, attempts: 0, retryMs: kHeldLinkRetryMsMin, timer: null }));
   }
 
   /** Closes every link; no onGone follows. */
   close(): void {
-    this.closed = true;
-    for (const link of this.links.values()) this.drop(link);
-    this.links.clear();
-  }
-
-  private open(link: Link): void {
-    link.timer = null;
-    if (this.closed || this.links.get(link.nodeId) !== link) return;
-    const address = parseSocketAddress(link.address)!;
-    const socket = connect({ host: address.host, port: address.port, noDelay: true });
-    link.socket = socket;
-    let connected = false;
-    let code: string | undefined;
-    const hang = setTimeout(() => socket.destroy(), kConnectTimeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(hang);
-      connected = true;
-      if (link.socket !== socket) return;
-      link.state = 'open';
-      link.openedAtMs = this.nowMs();
-      link.retryMs = kRetryMsMin;
-      this.counters.opened++;
-    });
-    // Nothing is ever sent; anything the peer sends is read and dropped.
-    socket.on('data', () => {});
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      code = error.code;
-    });
-    socket.once('close', () => {
-      clearTimeout(hang);
-      if (this.closed || link.socket !== socket) return;
-      link.socket = null;
-      this.closedSocket(link, connected, code);
-    });
+    this.links.close();
   }
 
   private closedSocket(link: Link, connected: boolean, code: string | undefined): void {
@@ -156,7 +118,7 @@ export class ClusterLinks {
       if (this.lostIsGone) {
         this.counters.gone++;
         this.wait(link);
-        this.onGone(link.nodeId, link.address);
+        this.onGone(link.key, link.address);
         return;
       }
       if (this.nowMs() - link.openedAtMs >= kLinkSettledMs) link.attempts = 0;
@@ -173,7 +135,7 @@ export class ClusterLinks {
       this.counters.gone++;
       link.attempts = 0;
       this.wait(link);
-      this.onGone(link.nodeId, link.address);
+      this.onGone(link.key, link.address);
       return;
     }
     // A confirming connect that failed otherwise (reset in the handshake, a timeout): the next gap.
@@ -189,26 +151,12 @@ export class ClusterLinks {
     link.state = 'confirming';
     const gap = kConfirmGapsMs[link.attempts]!;
     link.attempts++;
-    if (gap === 0) this.open(link);
-    else link.timer = setTimeout(() => this.open(link), gap);
+    this.links.openAfter(link, gap);
   }
 
   /** Tries the link again after the backoff (a restarted peer is linked again). */
   private wait(link: Link): void {
     link.state = 'waiting';
-    const delay = link.retryMs;
-    link.retryMs = Math.min(kRetryMsMax, link.retryMs * 2);
-    link.timer = setTimeout(() => {
-      if (link.state === 'waiting') link.state = 'connecting';
-      this.open(link);
-    }, delay);
-  }
-
-  private drop(link: Link): void {
-    if (link.timer !== null) clearTimeout(link.timer);
-    link.timer = null;
-    const socket = link.socket;
-    link.socket = null;
-    socket?.destroy();
+    this.links.backoff(link);
   }
 }
