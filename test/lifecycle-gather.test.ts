@@ -1,18 +1,20 @@
-// The steward's gathering of running operations from other lifecycles (cluster-lifecycle.ts,
-// gatherJournals; lifecycle-journal.ts, abandonedJournals): a journal the steward's own
-// replica never got (the FMIDB can miss a runner's last write for good when the runner
-// crashed before it spread: fmidb-replica.ts, ownBackfilledTo) is recovered from a peer's
-// answer; one its replica holds in any version is taken from the replica.
+// The steward's gathering of operation journals from the other lifecycles
+// (cluster-lifecycle.ts, gatherJournals; lifecycle-journal.ts, abandonedJournals): per
+// operation the copy furthest along decides. A journal the steward's replica never got
+// (the FMIDB can miss a runner's last write for good when the runner crashed before it
+// spread: fmidb-replica.ts, ownBackfilledTo) is recovered from a peer's copy; a stale
+// running copy in the steward's replica of an operation a peer holds finished is not
+// taken over (a create that succeeded would be undone).
 import { describe, expect, it } from 'vitest';
-import { abandonedJournals, decodeGathered, encodeJournal, furtherAlong, newJournal, orphaned, withEvent, type OperationJournal } from '../src/cluster/lifecycle/lifecycle-journal.js';
+import { abandonedJournals, decodeGathered, furtherAlong, journalsAnswer, newJournal, orphaned, withEvent, type OperationJournal } from '../src/cluster/lifecycle/lifecycle-journal.js';
 
 const kA = 'aaaaaaaaaaaaaaaa';
 const kS = 'bbbbbbbbbbbbbbbb';
 
-function journal(id: string, runner: string, life: string, events = 1): OperationJournal {
-  let j = newJournal({ id, kind: 'upgrade', cluster: 'up', profile: 'up@2.0.0', by: 'admin', runner, life, startedAt: '2026-12-07T18:15:37.000Z' });
-  for (let seq = 1; seq <= events; seq++) j = withEvent(j, { seq, at: '2026-12-07T18:15:37.000Z', step: seq === 1 ? 'start' : 'upgrade-start', node: null, text: `event ${seq}`, ok: true });
-  return j;
+function journal(id: string, runner: string, life: string, events: number, state: OperationJournal['state'] = 'running'): OperationJournal {
+  let j = newJournal({ id, kind: 'create', cluster: 'up', profile: 'up@2.0.0', by: 'admin', runner, life, startedAt: '2026-12-07T18:15:37.000Z' });
+  for (let seq = 1; seq <= events; seq++) j = withEvent(j, { seq, at: '2026-12-07T18:15:37.000Z', step: seq === 1 ? 'start' : 'install-start', node: null, text: `event ${seq}`, ok: true });
+  return { ...j, state };
 }
 
 /** The steward as it was before gathering: its own replica only. */
@@ -20,8 +22,8 @@ function replicaOnly(own: readonly OperationJournal[], _gathered: readonly Opera
   return own.filter((j) => orphaned(j, lives));
 }
 
-describe('the steward gathers running operations its replica lacks', () => {
-  // A restarted into another life (life2); the operation it ran in life1 reached only B's replica.
+describe('the steward takes over from the copy furthest along, its own or a peer\'s', () => {
+  // A restarted into another life (life2); what it ran in life1 is abandoned.
   const lives = new Map([[kA, 'life2'], [kS, 'lifeS']]);
   const lost = journal('1111111111111111', kA, 'life1', 3);
 
@@ -30,25 +32,31 @@ describe('the steward gathers running operations its replica lacks', () => {
     expect(replicaOnly([], [lost], lives)).toEqual([]);
   });
 
-  it('prefers its own replica for an operation it holds in any version: a finished one is not taken over again from a stale copy', () => {
-    const finished = { ...lost, state: 'succeeded' as const };
-    expect(abandonedJournals([finished], [lost], lives)).toEqual([]);
-    const recovered = { ...lost, runner: kS, life: 'lifeS' };
+  it('does not undo an operation a peer holds finished while its own replica still says running, which the replica-only steward does (the broken variant)', () => {
+    const stale = journal('2222222222222222', kA, 'life1', 12);
+    const finished = journal(stale.id, kA, 'life1', 13, 'succeeded');
+    expect(abandonedJournals([stale], [finished], lives)).toEqual([]);
+    expect(replicaOnly([stale], [finished], lives)).toEqual([stale]);
+  });
+
+  it('keeps its own copy when a peer\'s is older: a finished operation, or one another steward took over, is not taken over again', () => {
+    expect(abandonedJournals([journal(lost.id, kA, 'life1', 4, 'failed')], [lost], lives)).toEqual([]);
+    const recovered = withEvent({ ...lost, runner: kS, life: 'lifeS' }, { seq: 4, at: '2026-12-07T18:15:40.000Z', step: 'resume', node: null, text: 'taken over', ok: true });
     expect(abandonedJournals([recovered], [lost], lives)).toEqual([]);
-    // Its own orphaned copy is taken once, not twice.
-    expect(abandonedJournals([lost], [lost], lives)).toHaveLength(1);
+    expect(abandonedJournals([lost], [lost], lives)).toEqual([lost]);
   });
 
-  it('leaves a peer\'s operation whose runner still runs it (alive in the same life)', () => {
-    const running = journal('2222222222222222', kA, 'life2');
-    expect(abandonedJournals([], [running], lives)).toEqual([]);
+  it('leaves an operation whose runner still runs it (alive in the same life)', () => {
+    expect(abandonedJournals([], [journal('3333333333333333', kA, 'life2', 2)], lives)).toEqual([]);
   });
 
-  it('keeps of two peers\' copies the one further along, and reads answers strictly', () => {
-    const behind = journal(lost.id, kA, 'life1', 2);
-    expect(furtherAlong(behind, lost)).toBe(lost);
-    expect(furtherAlong(lost, behind)).toBe(lost);
-    expect(decodeGathered({ journals: [encodeJournal(lost), encodeJournal({ ...lost, id: '3333333333333333', state: 'failed' }), '{"no":1}', 7] })).toEqual([lost]);
+  it('answers running journals first and reads answers strictly', () => {
+    const done = journal('4444444444444444', kA, 'life1', 5, 'succeeded');
+    const answer = journalsAnswer([done, lost]);
+    expect(decodeGathered(answer)).toEqual([lost, done]);
+    expect(decodeGathered({ journals: [...answer.journals, '{"no":1}', 7] })).toEqual([lost, done]);
     for (const bad of [null, 'x', {}, { journals: 'x' }]) expect(decodeGathered(bad)).toBeNull();
+    expect(furtherAlong(journal(lost.id, kA, 'life1', 2), lost)).toBe(lost);
+    expect(furtherAlong(lost, journal(lost.id, kA, 'life1', 2))).toBe(lost);
   });
 });

@@ -13,7 +13,7 @@ import type { ClusterService } from '../service/cluster-service.js';
 import { adminNetwork } from '../service/cluster-networks.js';
 import { ClusterLifecycle, type LifecycleInstaller } from './cluster-lifecycle.js';
 import { describeConflict, holders } from './component-holders.js';
-import { encodeJournal, kGatheredJournalsMax, kServiceRunningJournals } from './lifecycle-journal.js';
+import { journalsAnswer, kServiceJournals } from './lifecycle-journal.js';
 import { lifecycleRoutes } from './lifecycle-routes.js';
 import { roleComponents } from './lifecycle-record.js';
 
@@ -36,7 +36,7 @@ export interface AgentLifecycleOptions {
   /** This run of the lifecycle, as the agent's `lifecycle` tag announces it. */
   readonly life?: string;
   /**
-   * The farm RPC: the lifecycle answers lifecycle.journals on it (the running operations
+   * The farm RPC: the lifecycle answers lifecycle.journals on it (the operation journals
    * its replica holds) and, as the steward, asks the others (cluster-lifecycle.ts,
    * gatherJournals). Without it the steward knows only its own replica.
    */
@@ -88,9 +88,9 @@ export function agentLifecycle(options: AgentLifecycleOptions): { readonly lifec
     ...(options.postFarmEvent === undefined ? {} : { postFarmEvent: options.postFarmEvent }),
     logger: options.logger,
     ...(options.life === undefined ? {} : { life: options.life }),
-    ...(options.rpc === undefined ? {} : { askJournals: (node: string) => options.rpc!.call(node, kServiceRunningJournals, {}, kAskJournalsTimeoutMs) }),
+    ...(options.rpc === undefined ? {} : { askJournals: (node: string) => options.rpc!.call(node, kServiceJournals, {}, kAskJournalsTimeoutMs) }),
   });
   // Read-only, and farm data every replica holds anyway: any member may ask.
-  options.rpc?.handle(kServiceRunningJournals, () => ({ journals: lifecycle!.journals().filter((j) => j.state === 'running').slice(0, kGatheredJournalsMax).map(encodeJournal) }));
+  options.rpc?.handle(kServiceJournals, () => journalsAnswer(lifecycle!.journals()));
   return { lifecycle, routes: [...profileRoutes(library), ...designerRoutes(designer), ...lifecycleRoutes(lifecycle)] };
 }

@@ -121,8 +121,8 @@ const kCleanupRetryMs = 3_000;
  * record.
  */
 export const kStewardStartGraceMs = 5_000;
-/** A steward asks the other lifecycles for running operations at most this often, ms (gatherJournals). */
-const kGatherIntervalMs = 10_000;
+/** A steward asks the other lifecycles for their journals at most this often, ms (gatherJournals). */
+const kGatherIntervalMs = 5_000;
 /** And asks at most this many of them: the controllers and management members first, then others at random. */
 const kGatherPeersMax = 64;
 /** How long a farm-component check waits for the member to announce it, ms. */
@@ -162,8 +162,8 @@ export class ClusterLifecycle {
   private readonly unsubscribe: () => void;
   private readonly startedAtMs = Date.now();
   private closed = false;
-  /** Running journals other lifecycles answered with when this steward gathered (by operation id); see gatherJournals. */
-  private readonly gathered = new Map<string, OperationJournal>();
+  /** The journals the other lifecycles answered with when this steward last gathered, the copy furthest along per operation; see gatherJournals. */
+  private gathered = new Map<string, OperationJournal>();
   /** The lifecycle nodes and their lives when this steward last looked; null: not the steward then. */
   private stewardSaw: Map<string, string> | null = null;
   /** A gathering is due (the steward saw a change it has not asked about yet), running, and when the last began. */
@@ -420,8 +420,8 @@ export class ClusterLifecycle {
       this.scheduleRepair(graceMs);
       return;
     }
-    this.gatherJournals();
-    this.recoverAbandoned(installer);
+    // Nothing is taken over while a gathering is due or under way: it may bring a newer copy.
+    if (this.gatherJournals()) this.recoverAbandoned(installer);
     const now = Date.now();
     for (const record of this.records()) {
       if (this.busy.has(record.name) || this.runningElsewhere(record.name) !== null) continue;
@@ -669,7 +669,7 @@ export class ClusterLifecycle {
   }
 
   /** Starts an operation (or resumes an abandoned one under its id) with its journal in the FMIDB; answers its view at once. */
-  private run(kind: LifecycleOperationKind, cluster: string, profile: string | null, by: string, work: (op: LifecycleOperationHandle) => Promise<void>, resume?: OperationJournal): LifecycleOperationView {
+  private run(kind: LifecycleOperationKind, cluster: string, profile: string | null, by: string, work: (op: LifecycleOperationHandle) => Promise<void>, resume?: OperationJournal, resumedBecause?: string): LifecycleOperationView {
     const op = this.operations.begin(kind, cluster, profile, by, resume);
     this.busy.set(cluster, op.id);
     const startedAt = this.operations.get(op.id).startedAt;
@@ -678,7 +678,10 @@ export class ClusterLifecycle {
       : { ...resume, runner: this.options.selfId, life: this.life, recoveredBy: this.options.selfId };
     const entry = { journal, writes: this.pruneJournals(cluster, op.id) };
     this.journaling.set(op.id, entry);
+    // The first write of a resumed operation carries the steward's resume event: a copy
+    // with it is further along than the abandoned one (lifecycle-journal.ts, furtherAlong).
     if (resume === undefined) this.note(op, cluster, 'start', null, `${kind} of cluster ${cluster}${profile === null ? '' : ` (${profile})`} by ${by}`);
+    else this.note(op, cluster, 'resume', null, `${kind} of ${cluster} was left unfinished (${resumedBecause ?? 'its runner stopped'}); the steward ${this.options.selfId} takes it over`);
     void this.saveJournal(op.id)
       .then(() => work(op))
       .then(() => this.finish(op, null))
@@ -786,67 +789,70 @@ export class ClusterLifecycle {
    */
   private recoverAbandoned(installer: LifecycleInstaller): void {
     const lives = this.lives();
-    const own = this.journals();
-    for (const journal of own) this.gathered.delete(journal.id);
-    for (const journal of abandonedJournals(own, [...this.gathered.values()], lives)) {
+    for (const journal of abandonedJournals(this.journals(), [...this.gathered.values()], lives)) {
       if (this.busy.has(journal.cluster) || this.journaling.has(journal.id)) continue;
       this.gathered.delete(journal.id);
       const why = lives.has(journal.runner) ? `its runner ${journal.runner} restarted` : `its runner ${journal.runner} is not alive`;
       this.options.logger.info({ cluster: journal.cluster, operation: journal.id, kind: journal.kind }, 'resuming an abandoned lifecycle operation');
-      this.run(journal.kind, journal.cluster, journal.profile, journal.by, (op) => this.recover(op, journal, why, installer), journal);
+      this.run(journal.kind, journal.cluster, journal.profile, journal.by, (op) => this.recover(op, journal, why, installer), journal, why);
     }
   }
 
   /**
-   * The steward asks every other lifecycle for the running operations its replica holds
+   * The steward asks the other lifecycles for the operation journals their replicas hold
    * when it becomes the steward, and again whenever a lifecycle node died, left or
    * restarted into another life (a runner may have stopped): not on every repair, so a
-   * large farm pays one round of questions per such change. What comes back that this
-   * replica does not hold at all is recovered too (lifecycle-journal.ts,
-   * abandonedJournals): the FMIDB can miss a journal a runner wrote just before it
-   * crashed, for good, and only the replicas it reached hold it.
+   * large farm pays one round of questions per such change, at most one every
+   * kGatherIntervalMs, to at most kGatherPeersMax of them. The steward takes over from
+   * the copy furthest along (lifecycle-journal.ts, abandonedJournals, says why its own
+   * replica is not enough). True when no gathering is due or under way: then what the
+   * last one brought is current.
    */
-  private gatherJournals(): void {
+  private gatherJournals(): boolean {
     const ask = this.options.askJournals;
-    if (ask === undefined) return;
+    if (ask === undefined) return true;
     const now = this.lives();
     const before = this.stewardSaw;
     this.stewardSaw = now;
     if (before === null || [...before].some(([node, life]) => now.get(node) !== life)) this.gatherDue = true;
-    if (!this.gatherDue || this.gathering) return;
+    if (this.gathering) return false;
+    if (!this.gatherDue) return true;
     const waitMs = this.gatheredAtMs + kGatherIntervalMs - Date.now();
     if (waitMs > 0) {
       this.scheduleRepair(waitMs);
-      return;
+      return false;
     }
     this.gatherDue = false;
     const peers = gatherPeers(this.options.members(), this.options.selfId);
-    if (peers.length === 0) return;
+    if (peers.length === 0) {
+      this.gathered = new Map();
+      return true;
+    }
     this.gathering = true;
     this.gatheredAtMs = Date.now();
     void Promise.allSettled(peers.map(async (node) => decodeGathered(await ask(node)))).then((answers) => {
       this.gathering = false;
       if (this.closed || this.stewardSaw === null) return;
-      let added = 0;
+      const gathered = new Map<string, OperationJournal>();
+      let answered = 0;
       for (const answer of answers) {
         if (answer.status !== 'fulfilled' || answer.value === null) continue;
+        answered++;
         for (const journal of answer.value) {
-          const held = this.gathered.get(journal.id);
-          if (held === undefined) added++;
-          this.gathered.set(journal.id, held === undefined ? journal : furtherAlong(held, journal));
+          const held = gathered.get(journal.id);
+          gathered.set(journal.id, held === undefined ? journal : furtherAlong(held, journal));
         }
       }
-      if (added > 0) {
-        this.options.logger.info({ operations: [...this.gathered.keys()] }, 'running lifecycle operations gathered from other lifecycles');
-        this.scheduleRepair(0);
-      }
+      this.gathered = gathered;
+      this.options.logger.info({ asked: peers.length, answered, running: [...gathered.values()].filter((j) => j.state === 'running').map((j) => j.id) }, 'lifecycle journals gathered from the other lifecycles');
+      this.scheduleRepair(0);
     });
+    return false;
   }
 
   private async recover(op: LifecycleOperationHandle, journal: OperationJournal, why: string, installer: LifecycleInstaller): Promise<void> {
     const name = journal.cluster;
     const steps: Step[] = [...journal.done, ...(journal.inflight === null ? [] : [journal.inflight])];
-    this.note(op, name, 'resume', null, `${journal.kind} of ${name} was left unfinished (${why}); the steward ${this.options.selfId} takes it over`);
     const record = this.record(name);
     if (journal.kind === 'delete') {
       if (record !== null && !record.deleted) await this.teardown(op, record, installer);

@@ -117,49 +117,55 @@ export function orphaned(journal: Pick<OperationJournal, 'state' | 'runner' | 'l
   return life === undefined || life !== journal.life;
 }
 
-/** The farm RPC service a lifecycle answers with the running operations its replica holds (the steward's gathering, cluster-lifecycle.ts). */
-export const kServiceRunningJournals = 'lifecycle.journals';
-/** Journals one answer carries at most (kJournalOperationsMax per cluster are kept; running ones are far fewer). */
+/** The farm RPC service a lifecycle answers with the operation journals its replica holds (the steward's gathering, cluster-lifecycle.ts). */
+export const kServiceJournals = 'lifecycle.journals';
+/** Journals one answer carries at most, running ones first (kJournalOperationsMax are kept per cluster). */
 export const kGatheredJournalsMax = 64;
 
-/** A peer's answer to lifecycle.journals, checked again: its journals that decode and are running; anything else is no answer (null). */
+/** A peer's answer to lifecycle.journals, checked again: its journals that decode; anything else is no answer (null). */
 export function decodeGathered(answer: unknown): OperationJournal[] | null {
   if (typeof answer !== 'object' || answer === null || !Array.isArray((answer as { journals?: unknown }).journals)) return null;
   const out: OperationJournal[] = [];
   for (const value of ((answer as { journals: unknown[] }).journals).slice(0, kGatheredJournalsMax)) {
     const journal = typeof value === 'string' ? decodeJournal(value) : null;
-    if (journal !== null && journal.state === 'running') out.push(journal);
+    if (journal !== null) out.push(journal);
   }
   return out;
 }
 
-/**
- * The operations the steward takes over: every orphaned journal its own replica holds,
- * and every orphaned journal a peer answered with whose operation its replica holds in
- * no version at all. The second kind exists because an FMIDB replica can miss a write
- * for good: a runner's journal written just before it crashed may have reached only
- * some peers, and a restarted node gets its own origin's earlier writes back from the
- * first peer that answers its sync (fmidb-replica.ts, ownBackfilledTo), so the steward
- * (the restarted runner itself, or another controller) may never hold it. A journal this
- * replica holds in any version is taken from the replica: the FMIDB's newest version wins
- * there, and a peer's copy could be older than an outcome another steward wrote. Of two
- * peers' copies of one operation the first in `gathered` is taken (the steward keeps the
- * one with the most events). Pure, for the steward and its tests; `lives` as orphaned takes it.
- */
-export function abandonedJournals(own: readonly OperationJournal[], gathered: readonly OperationJournal[], lives: ReadonlyMap<string, string>): OperationJournal[] {
-  const out = own.filter((j) => orphaned(j, lives));
-  const known = new Set(own.map((j) => j.id));
-  const taken = new Set<string>();
-  for (const journal of gathered) {
-    if (taken.has(journal.id) || known.has(journal.id) || !orphaned(journal, lives)) continue;
-    taken.add(journal.id);
-    out.push(journal);
-  }
-  return out;
+/** What a lifecycle answers to lifecycle.journals: its journals, running ones first, at most kGatheredJournalsMax, encoded. */
+export function journalsAnswer(journals: readonly OperationJournal[]): { journals: string[] } {
+  const ordered = [...journals.filter((j) => j.state === 'running'), ...journals.filter((j) => j.state !== 'running')];
+  return { journals: ordered.slice(0, kGatheredJournalsMax).map(encodeJournal) };
 }
 
-/** Of two copies of one operation's journal, the one further along (more step events; the first on a tie). */
+/** Of two copies of one operation's journal, the one further along (its last step event later; the first on a tie). */
 export function furtherAlong(a: OperationJournal, b: OperationJournal): OperationJournal {
   const last = (j: OperationJournal) => j.events[j.events.length - 1]?.seq ?? 0;
   return last(b) > last(a) ? b : a;
+}
+
+/**
+ * The operations the steward takes over, from its own replica's journals and the copies
+ * the other lifecycles answered with: per operation the copy furthest along (its own on
+ * a tie), when that copy is orphaned. Two things make the copies needed. An FMIDB
+ * replica can miss a write for good: a runner's journal written just before it crashed
+ * may have reached only some peers, and a restarted node gets its own origin's earlier
+ * writes back from the first peer that answers its sync (fmidb-replica.ts,
+ * ownBackfilledTo), so the steward (the restarted runner itself, or another controller)
+ * may hold no version of the journal. And a steward whose replica lags holds an older
+ * version of one, still running, that the runner finished before it died: taken over
+ * from that version, a create that succeeded would be undone. A journal's step events
+ * only grow, in order, and the writes that change what a steward would do add one (a
+ * step started or done, the outcome, a takeover's resume), so the copy with the latest
+ * event is the newest; the start of a removal step adds none, and on such a tie the
+ * steward's own copy is taken. Pure, for the steward and its tests; `lives` as orphaned takes it.
+ */
+export function abandonedJournals(own: readonly OperationJournal[], gathered: readonly OperationJournal[], lives: ReadonlyMap<string, string>): OperationJournal[] {
+  const newest = new Map<string, OperationJournal>();
+  for (const journal of [...own, ...gathered]) {
+    const held = newest.get(journal.id);
+    newest.set(journal.id, held === undefined ? journal : furtherAlong(held, journal));
+  }
+  return [...newest.values()].filter((j) => orphaned(j, lives));
 }
