@@ -31,9 +31,23 @@ export interface ClusterLinksOptions {
 
 type LinkState = 'connecting' | 'open' | 'confirming' | 'waiting';
 
+/**
+ * Where a peer's link goes: an address its process listens on (its farm address, or the
+ * host its cluster's profile selects for failure detection on its farm port), the local
+ * host to connect from (this node's own address on that network; absent: the kernel's
+ * choice), and the name of the route, for the counters ('farm', 'failureDetection').
+ */
+export interface LinkTarget {
+  readonly address: string;
+  readonly localHost?: string;
+  readonly route?: string;
+}
+
 interface Link {
   readonly nodeId: string;
   readonly address: string;
+  readonly localHost: string | undefined;
+  readonly route: string;
   state: LinkState;
   socket: Socket | null;
   openedAtMs: number;
@@ -50,6 +64,12 @@ interface Link {
  * listens on the same number as the datagrams), on which nothing is ever sent. When a
  * peer's process dies its kernel closes the connection at once, whatever the
  * process was doing.
+ *
+ * When a cluster's profile selects a network for failure detection (cluster-networks.ts),
+ * the link to a member goes to its host there, on its farm port, from this node's own
+ * address on that network (the agent listens there with the same stream transport): the
+ * evidence then travels the network the cluster's heartbeats use, as a profile asked, and
+ * a cut of the farm network alone does not take it away (ClusterService.linkTarget).
  *
  * A close alone is not evidence: the peer's stream transport closes idle connections
  * (10 s), and a restart closes them too. So a lost link is confirmed at once by
@@ -69,6 +89,8 @@ interface Link {
  */
 export class ClusterLinks {
   readonly counters = { opened: 0, lost: 0, refused: 0, gone: 0 };
+  /** Peers found gone (counters.gone), by the route of the link that showed it. */
+  readonly goneByRoute = new Map<string, number>();
   private readonly links = new Map<string, Link>();
   private closed = false;
   private readonly onGone: (nodeId: string, address: string) => void;
@@ -86,25 +108,41 @@ export class ClusterLinks {
     return new Map([...this.links.values()].map((l) => [l.nodeId, l.address]));
   }
 
+  /** The links held (or being made) per route name. */
+  routes(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const link of this.links.values()) out.set(link.route, (out.get(link.route) ?? 0) + 1);
+    return out;
+  }
+
   /** Whether the link to `nodeId` is open now (for tests and diagnostics). */
   isOpen(nodeId: string): boolean {
     return this.links.get(nodeId)?.state === 'open';
   }
 
-  /** Holds links to exactly `peers` (node id → farm address), the first kClusterLinksMax by node id. */
-  update(peers: ReadonlyMap<string, string>): void {
+  /**
+   * Holds links to exactly `peers` (node id → its farm address, or a LinkTarget), the
+   * first kClusterLinksMax by node id. A peer whose target changed (another address, or
+   * another local host) is linked afresh, without evidence.
+   */
+  update(peers: ReadonlyMap<string, string | LinkTarget>): void {
     if (this.closed) return;
-    const wanted = [...peers.entries()].filter(([, address]) => parseSocketAddress(address) !== null).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, kClusterLinksMax);
+    const wanted = [...peers.entries()]
+      .map(([nodeId, target]): [string, LinkTarget] => [nodeId, typeof target === 'string' ? { address: target } : target])
+      .filter(([, target]) => parseSocketAddress(target.address) !== null)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, kClusterLinksMax);
     const keep = new Map(wanted);
     for (const [nodeId, link] of this.links) {
-      if (keep.get(nodeId) !== link.address) {
+      const target = keep.get(nodeId);
+      if (target === undefined || target.address !== link.address || target.localHost !== link.localHost || (target.route ?? 'farm') !== link.route) {
         this.drop(link);
         this.links.delete(nodeId);
       }
     }
-    for (const [nodeId, address] of wanted) {
+    for (const [nodeId, target] of wanted) {
       if (this.links.has(nodeId)) continue;
-      const link: Link = { nodeId, address, state: 'connecting', socket: null, openedAtMs: 0, attempts: 0, retryMs: kRetryMsMin, timer: null };
+      const link: Link = { nodeId, address: target.address, localHost: target.localHost, route: target.route ?? 'farm', state: 'connecting', socket: null, openedAtMs: 0, attempts: 0, retryMs: kRetryMsMin, timer: null };
       this.links.set(nodeId, link);
       this.open(link);
     }
@@ -121,7 +159,7 @@ export class ClusterLinks {
     link.timer = null;
     if (this.closed || this.links.get(link.nodeId) !== link) return;
     const address = parseSocketAddress(link.address)!;
-    const socket = connect({ host: address.host, port: address.port, noDelay: true });
+    const socket = connect({ host: address.host, port: address.port, noDelay: true, ...(link.localHost === undefined ? {} : { localAddress: link.localHost }) });
     link.socket = socket;
     let connected = false;
     let code: string | undefined;
@@ -154,7 +192,7 @@ export class ClusterLinks {
       // A link that was held is gone (or a confirming connect was taken and dropped): confirm whether a process still listens there.
       this.counters.lost++;
       if (this.lostIsGone) {
-        this.counters.gone++;
+        this.countGone(link);
         this.wait(link);
         this.onGone(link.nodeId, link.address);
         return;
@@ -170,7 +208,7 @@ export class ClusterLinks {
     }
     if (code === 'ECONNREFUSED') {
       // The link closed and nothing listens on the peer's port: its process is gone.
-      this.counters.gone++;
+      this.countGone(link);
       link.attempts = 0;
       this.wait(link);
       this.onGone(link.nodeId, link.address);
@@ -178,6 +216,11 @@ export class ClusterLinks {
     }
     // A confirming connect that failed otherwise (reset in the handshake, a timeout): the next gap.
     this.confirm(link);
+  }
+
+  private countGone(link: Link): void {
+    this.counters.gone++;
+    this.goneByRoute.set(link.route, (this.goneByRoute.get(link.route) ?? 0) + 1);
   }
 
   /** The next confirming connect after its gap, or, once they are spent, the backoff without evidence. */
