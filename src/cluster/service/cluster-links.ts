@@ -85,7 +85,7 @@ interface Link {
  * Cost: a connection per peer pair and nothing sent; a reconnect per link per idle
  * timeout of the peer (every 10 s). Inbound, each peer's worker holds one accepted
  * connection per member sharing a cluster with it (63 in a cluster of 64, against the
- * stream transport's bound of 128).
+ * stream transport's bound of 256).
  */
 export class ClusterLinks {
   readonly counters = { opened: 0, lost: 0, refused: 0, gone: 0 };
