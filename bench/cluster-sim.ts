@@ -9,6 +9,7 @@
  *
  *   npm run bench:cluster-sim                 (writes bench/results/cluster-sim.json)
  *   GALAXY_BENCH_QUICK=1 npm run bench:cluster-sim
+ *   GALAXY_CLUSTER_SIM_ONLY=form npm run bench:cluster-sim   (formation alone: bench/results/cluster-sim-form.json)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -153,6 +154,74 @@ function farm(): object {
   };
 }
 
+/**
+ * Formation as real agents see it (issue 17: 64 agents never formed observably on the
+ * shared machine): every member's core starts at its own time, when the cluster's
+ * definition reaches it through the FMIDB (here uniform over `staggerMs`), at
+ * incarnation 0; then one SIGKILL-like crash with evidence. Per size and one-way latency
+ * (the simulated LAN, then 20 and 50 ms means: message hops between agents on a loaded
+ * machine), the time from the first core's start to one view of all at every member,
+ * the views installed on the way (each arrival is a join, batched into the next change),
+ * the crash's view change, and the largest message of a view change (over
+ * kClusterDatagramBytesMax the agent sends it over the messenger's stream).
+ */
+function formation(): object {
+  const out: Record<string, unknown> = {};
+  const staggerMs = 5_000;
+  const seeds = quick ? 3 : 10;
+  const latencies: Array<{ name: string; sim: { latencyMsMin?: number; latencyMsMean?: number } }> = [
+    { name: 'lan', sim: {} },
+    { name: '20ms', sim: { latencyMsMin: 5, latencyMsMean: 20 } },
+    { name: '50ms', sim: { latencyMsMin: 12.5, latencyMsMean: 50 } },
+  ];
+  for (const size of quick ? [16, 64] : [16, 32, 64]) {
+    for (const latency of latencies) {
+      const formed: number[] = [];
+      const kills: number[] = [];
+      const viewIds: number[] = [];
+      let failed = 0;
+      const largest = new Map<number, number>();
+      for (let seed = 1; seed <= seeds; seed++) {
+        const random = new Prng(seed * 7919 + size);
+        const starts = range(size).map((i) => (i === 0 ? 0 : random.nextFloat() * staggerMs));
+        const s = new ClusterSimulation({ seed, nodeCount: size, clusters: [{ name: 'c', nodes: range(size) }], multicastEveryMs: 0, firstStartAtMs: (i) => starts[i]!, sim: { tickMs: 5, icmp: true, ...latency.sim } });
+        const took = s.awaitCommonView('c', range(size), staggerMs + 60_000, 5);
+        if (took < 0) {
+          failed++;
+          continue;
+        }
+        formed.push(took);
+        viewIds.push(s.host(0)!.coreOf('c')!.currentView()!.id);
+        s.sim.runFor(500);
+        const victim = 1 + (seed % (size - 1));
+        s.sim.crash(s.addresses[victim]!);
+        const k = s.awaitCommonView('c', range(size).filter((i) => i !== victim), kTimeoutMs, 1);
+        if (k < 0) failed++;
+        else kills.push(k);
+        for (const [type, bytes] of s.sentBytesMaxByType) largest.set(type, Math.max(largest.get(type) ?? 0, bytes));
+      }
+      const row = {
+        staggerMs,
+        formedFromFirstStart: figures(formed, failed),
+        viewsWhileForming: { median: viewIds.slice().sort((a, b) => a - b)[Math.floor(viewIds.length / 2)] ?? null, max: Math.max(...viewIds) },
+        crashWithEvidence: figures(kills, 0),
+        largestBytes: { promise: largest.get(7) ?? 0, accept: largest.get(8) ?? 0, install: largest.get(11) ?? 0, heartbeat: largest.get(1) ?? 0 },
+      };
+      out[`${size}/${latency.name}`] = row;
+      console.log(`formation, ${size} members, starts over ${staggerMs} ms, latency ${latency.name}: formed ${row.formedFromFirstStart.medianMs} / ${row.formedFromFirstStart.worstMs} ms from the first start (${row.viewsWhileForming.median} views on the way, failed ${failed}); then a crash: ${row.crashWithEvidence.medianMs} / ${row.crashWithEvidence.worstMs} ms; largest accept ${row.largestBytes.accept} B, install ${row.largestBytes.install} B, heartbeat ${row.largestBytes.heartbeat} B`);
+    }
+  }
+  return out;
+}
+
+if (process.env['GALAXY_CLUSTER_SIM_ONLY'] === 'form') {
+  const result = { simulated: true, formation: formation() };
+  const dir = join(process.cwd(), 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'cluster-sim-form.json'), `${JSON.stringify(result, null, 2)}\n`);
+  process.exit(0);
+}
+
 const cpg = { defaults3: 7400, defaults5: 10_700, token1000_3: 3400, token1000_5: 6100, tightest5: 2200, heal: '2400-3400', joinLeave: 2 };
 const results: Record<string, unknown> = { simulated: true, runsPerFigure: runs, corosyncCpg: cpg, crash: {} as Record<string, unknown> };
 const crash = results.crash as Record<string, unknown>;
@@ -171,6 +240,7 @@ results.heal5 = healTimes();
 console.log(`3|2 heal, 5 nodes: ${JSON.stringify(results.heal5)} | CPG: 2.4-3.4 s`);
 results.falseViewChangesAt10PercentLoss = falseChanges();
 console.log(`false view changes at 10% loss: ${JSON.stringify(results.falseViewChangesAt10PercentLoss)}`);
+results.formation = formation();
 results.farm = farm();
 console.log(`100 clusters of 5 on 500 nodes: ${JSON.stringify(results.farm)}`);
 const dir = join(process.cwd(), 'bench', 'results');

@@ -159,7 +159,14 @@ async function crash(farm: RigNode[], size: number): Promise<CrashResult> {
   }
   // A definition reaches 64 agents through the FMIDB's gossip, and 64 promises come in, on a machine loaded many times over: 3 s per member.
   const formMs = Math.max(kFormTimeoutMs, size * 3_000);
-  for (const c of clusters) await viewIs(members, c.name, members.map((m) => m.id), `forms ${c.name}`, formMs);
+  for (const c of clusters) {
+    try {
+      await viewIs(members, c.name, members.map((m) => m.id), `forms ${c.name}`, formMs);
+    } catch (error) {
+      console.log(`  ${c.name} did not form within ${formMs} ms (load ${loadavg()[0]!.toFixed(1)}): ${await census(members, c.name)}`);
+      throw error;
+    }
+  }
   const every = clusters.map(() => [] as number[]);
   const perRun = clusters.map(() => [] as CrashRun[]);
   const failed = clusters.map(() => 0);
@@ -227,6 +234,23 @@ async function crash(farm: RigNode[], size: number): Promise<CrashResult> {
     perRun: perRun[0]!,
     withoutLearners: compare ? { figures: figures(every[1]!, failed[1]!), perRun: perRun[1]! } : null,
   };
+}
+
+/** Where the members of a cluster that did not form stand: how many hold which status and view size, and how many did not answer (or hold no definition yet). */
+async function census(members: readonly RigNode[], name: string): Promise<string> {
+  const counts = new Map<string, number>();
+  await Promise.all(members.map(async (m) => {
+    let key: string;
+    try {
+      const reply = await api<ClusterSummary>(m, 'GET', `/v1/clusters/${name}`);
+      const here = reply.json?.here ?? null;
+      key = reply.status !== 200 ? `HTTP ${reply.status}` : here === null ? 'no core' : `${here.status} in a view of ${here.view?.members.length ?? 0}`;
+    } catch (error) {
+      key = `no answer (${(error as Error).message.slice(0, 40)})`;
+    }
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }));
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${v} ${k}`).join('; ');
 }
 
 async function leave(farm: RigNode[]): Promise<Figures> {

@@ -105,6 +105,30 @@ describe('ClusterLinks: closed-connection evidence', () => {
     expect(gone).toEqual([]);
   });
 
+  it('links to a target address from the local host given, counts the evidence under its route, and relinks without evidence when the target moves', async () => {
+    const port = await freePort();
+    // The peer listens on every loopback address (as an agent on its farm and extra networks); its parent learns each accepted connection's source.
+    const child = spawn(process.execPath, ['-e', `require('net').createServer((s) => console.log(s.remoteAddress + ' ' + s.localAddress)).listen(${port}, '0.0.0.0', () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    cleanups.push(() => child.kill('SIGKILL'));
+    const seen: string[] = [];
+    child.stdout!.on('data', (chunk: Buffer) => seen.push(...chunk.toString().trim().split('\n')));
+    await eventually('the listener is up', () => (seen.includes('up') ? true : undefined), 10_000, 10);
+    const { links: l, gone } = links();
+    l.update(new Map([['00000000000000f1', `127.0.0.1:${port}`]]));
+    await eventually('the farm link is open', () => (l.isOpen('00000000000000f1') ? true : undefined), 10_000, 10);
+    expect(Object.fromEntries(l.routes())).toEqual({ farm: 1 });
+    // The profile now selects another host for failure detection: the link moves there, from this node's own address on that network.
+    l.update(new Map([['00000000000000f1', { address: `127.0.0.3:${port}`, localHost: '127.0.0.2', route: 'failureDetection' }]]));
+    await eventually('the failure-detection link is open', () => (l.isOpen('00000000000000f1') && seen.includes('127.0.0.2 127.0.0.3') ? true : undefined), 10_000, 10);
+    expect(l.peers().get('00000000000000f1')).toBe(`127.0.0.3:${port}`);
+    expect(Object.fromEntries(l.routes())).toEqual({ failureDetection: 1 });
+    expect(gone).toEqual([]);
+    child.kill('SIGKILL');
+    await eventually('the killed peer is named', () => (gone.length > 0 ? true : undefined), 10_000, 5);
+    expect(gone).toEqual(['00000000000000f1']);
+    expect(Object.fromEntries(l.goneByRoute)).toEqual({ failureDetection: 1 });
+  });
+
   it('the broken rule (a lost link is evidence, no reconnect) takes an idle close for a death: the test above would catch it', async () => {
     const port = await freePort();
     await idleClosingServer(port, 50);

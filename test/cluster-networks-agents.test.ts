@@ -36,7 +36,7 @@ import type { ClusterSummary } from '../src/cluster/service/cluster-service.js';
 import type { ChannelReadReply } from '../src/cluster/service/channel-routes.js';
 import { packageRoot } from '../src/core/platform/package-root.js';
 import { freePort, killAllAgents } from './support/agents.js';
-import { api, at, eventually, galaxy, startFarm, type FarmAgent } from './support/farm-cli.js';
+import { api, at, eventually, galaxy, startFarm, stop, type FarmAgent } from './support/farm-cli.js';
 
 const root = packageRoot();
 const kProfile = `apiVersion: galaxy/v1
@@ -162,6 +162,11 @@ describe('network selection on real agents (loopback, two addresses each)', () =
     await importProfile('split', kSplit, ['base.yaml']);
     await clusterCommand(['create', 'split', '--profile', 'split@1.0.0'], 120_000);
     await fullView('split');
+    // The closed-connection links follow the failure-detection selection: here the farm address.
+    for (const node of nodes) {
+      await eventually(`${node.address} links both peers at their farm addresses`, async () => ((await metric(node, 'galaxy_cluster_links', { route: 'farm' })) === 2 ? true : undefined), 30_000, 200);
+      expect(await metric(node, 'galaxy_cluster_links', { route: 'failureDetection' }), node.address).toBe(0);
+    }
     // Heartbeats flow (500 ms apart with base's tuning) for a while: none of them on the data network.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     for (const node of nodes) {
@@ -187,6 +192,11 @@ describe('network selection on real agents (loopback, two addresses each)', () =
     for (const node of nodes) {
       const s = (await api<ClusterSummary>(node, 'GET', '/v1/clusters/duo')).json;
       nodes.forEach((member, i) => expect(s.networks?.[member.id]).toEqual({ admin: '127.0.0.1', components: dataHost(i), failureDetection: dataHost(i) }));
+    }
+    // The closed-connection links go to the failure-detection hosts too (from this node's own data address).
+    for (const node of nodes) {
+      await eventually(`${node.address} links both peers at their data addresses`, async () => ((await metric(node, 'galaxy_cluster_links', { route: 'failureDetection' })) === 2 ? true : undefined), 30_000, 200);
+      expect(await metric(node, 'galaxy_cluster_links', { route: 'farm' }), node.address).toBe(0);
     }
     const shown = await galaxy(['cluster', 'show', 'duo', ...at(a)]);
     expect(shown.code, shown.stderr).toBe(0);
@@ -256,6 +266,25 @@ describe('network selection on real agents (loopback, two addresses each)', () =
     expect((await api(a, 'GET', '/v1/lifecycle/clusters/nic')).status).toBe(404);
     expect((await api(a, 'GET', '/v1/clusters/nic')).status).toBe(404);
   }, 120_000);
+
+  // Last: it kills an agent of the shared farm.
+  it('a SIGKILLed member of the dual-network cluster is found gone through the link on its failure-detection address', async () => {
+    const [a, b, c] = nodes as [FarmAgent, FarmAgent, FarmAgent];
+    for (const node of [a, b]) {
+      await eventually(`${node.address} links C at its data address`, async () => ((await metric(node, 'galaxy_cluster_links', { route: 'failureDetection' })) === 2 ? true : undefined), 30_000, 200);
+    }
+    const before = await Promise.all([a, b].map((n) => metric(n, 'galaxy_cluster_links_gone_total', { route: 'failureDetection' })));
+    await stop(c, 'SIGKILL');
+    const survivors = [a.id, b.id].sort().join();
+    for (const [i, node] of [a, b].entries()) {
+      await eventually(`${node.address} found C gone over the data network`, async () => ((await metric(node, 'galaxy_cluster_links_gone_total', { route: 'failureDetection' })) > before[i]! ? true : undefined), 30_000, 50);
+      expect(await metric(node, 'galaxy_cluster_links_gone_total', { route: 'farm' }), node.address).toBe(0);
+      await eventually(`${node.address} installs duo without C`, async () => {
+        const s = (await api<ClusterSummary>(node, 'GET', '/v1/clusters/duo')).json;
+        return s.here?.view?.members.map((m) => m.nodeId).sort().join() === survivors ? true : undefined;
+      }, 30_000, 100);
+    }
+  }, 90_000);
 
   it('an agent whose extra network address is not on this machine exits with the reason', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'galaxy-badnet-'));

@@ -29,6 +29,11 @@
 //    controller, is installed and running on all five, eth1 carried at least the four
 //    fetches' package bytes, every agent sent routed RPC frames, and the drop rules
 //    counted what tried the farm network's TCP meanwhile.
+//  - the closed-connection links follow the failure-detection choice: with the farm
+//    port's TCP dropped on eth0 at every host (a link to the farm address could show
+//    nothing), a SIGKILLed member of twonet is found gone by every survivor's link on
+//    eth1 (galaxy_cluster_links_gone_total{route="failureDetection"}) and twonet installs
+//    a view of the other four; the histories pass the checkers.
 // What is not shown here (README): the farm network cannot be cut for cluster traffic
 // alone, because farm SWIM shares the farm port; cutting it whole is a farm fault.
 //
@@ -336,4 +341,32 @@ describe.runIf(unavailable === null)('network selection on hosts with two networ
     expect(out['eth1Bytes'] as number).toBeGreaterThan(4 * packageBytes);
     figures.held('admin-network');
   }, 240_000);
+
+  // Last: it kills an agent of the lab's farm.
+  it("a SIGKILLed member is found gone through the link on the failure-detection network, with the farm port's TCP dropped on eth0", async () => {
+    const out = figures.scenario('kill-over-data-link');
+    const victim = farm.agents[farm.agents.length - 1]!;
+    const survivors = farm.agents.filter((a) => a !== victim);
+    await waitForView('twonet', farm.agents, farm.agents, kRejoinBoundMs);
+    const links = async (agent: LabAgent, route: string) => (await agent.metrics()).sum('galaxy_cluster_links', { route });
+    for (const agent of survivors) await waitFor(`${agent.address} links the other four on the data network`, async () => (await links(agent, 'failureDetection')) === kAgents - 1, 30_000, 200);
+    const goneBefore = await Promise.all(survivors.map(async (a) => (await a.metrics()).sum('galaxy_cluster_links_gone_total', { route: 'failureDetection' })));
+    // A link to the farm address could not show the kill: its TCP (and every other farm stream) is dropped on eth0.
+    for (const host of lab.hosts) lab.setFaults(host, [`iifname "eth0" tcp dport ${kGossipPort} counter drop`, `iifname "eth0" tcp sport ${kGossipPort} counter drop`]);
+    try {
+      const killedAt = Date.now();
+      await victim.kill();
+      await waitForView('twonet', survivors, survivors, kViewBoundMs);
+      out['killToViewMs'] = Date.now() - killedAt;
+      for (const [i, agent] of survivors.entries()) {
+        await waitFor(`${agent.address} found the victim gone over the data network`, async () => (await agent.metrics()).sum('galaxy_cluster_links_gone_total', { route: 'failureDetection' }) > goneBefore[i]!, 10_000, 50);
+      }
+      out['farmTcpDropped'] = lab.faultCounters().dropped;
+      await record('twonet', survivors);
+    } finally {
+      lab.heal();
+    }
+    expect(checked('twonet')).toBe('');
+    figures.held('kill-over-data-link');
+  }, 120_000);
 });

@@ -28,8 +28,22 @@ export interface ClusterLinksOptions {
 
 type LinkState = 'connecting' | 'open' | 'confirming' | 'waiting';
 
+/**
+ * Where a peer's link goes: an address its process listens on (its farm address, or the
+ * host its cluster's profile selects for failure detection on its farm port), the local
+ * host to connect from (this node's own address on that network; absent: the kernel's
+ * choice), and the name of the route, for the counters ('farm', 'failureDetection').
+ */
+export interface LinkTarget {
+  readonly address: string;
+  readonly localHost?: string;
+  readonly route?: string;
+}
+
 /** A link to a peer node (key: its node id); connects, drops and backoff are held-links.ts's. */
 interface Link extends HeldLink {
+  /** The route's name, for the counters. */
+  route: string;
   state: LinkState;
   /** Confirming connects made since the link was last settled. */
   attempts: number;
@@ -42,6 +56,12 @@ interface Link extends HeldLink {
  * listens on the same number as the datagrams), on which nothing is ever sent. When a
  * peer's process dies its kernel closes the connection at once, whatever the
  * process was doing.
+ *
+ * When a cluster's profile selects a network for failure detection (cluster-networks.ts),
+ * the link to a member goes to its host there, on its farm port, from this node's own
+ * address on that network (the agent listens there with the same stream transport): the
+ * evidence then travels the network the cluster's heartbeats use, as a profile asked, and
+ * a cut of the farm network alone does not take it away (ClusterService.linkTarget).
  *
  * A close alone is not evidence: the peer's stream transport closes idle connections
  * (10 s), and a restart closes them too. So a lost link is confirmed at once by
@@ -57,10 +77,12 @@ interface Link extends HeldLink {
  * Cost: a connection per peer pair and nothing sent; a reconnect per link per idle
  * timeout of the peer (every 10 s). Inbound, each peer's worker holds one accepted
  * connection per member sharing a cluster with it (63 in a cluster of 64, against the
- * stream transport's bound of 128).
+ * stream transport's bound of 256).
  */
 export class ClusterLinks {
   readonly counters = { opened: 0, lost: 0, refused: 0, gone: 0 };
+  /** Peers found gone (counters.gone), by the route of the link that showed it. */
+  readonly goneByRoute = new Map<string, number>();
   private readonly links: HeldLinks<Link>;
   private readonly onGone: (nodeId: string, address: string) => void;
   private readonly nowMs: () => number;
@@ -93,16 +115,34 @@ export class ClusterLinks {
     return new Map([...this.links.values()].map((l) => [l.key, l.address]));
   }
 
+  /** The links held (or being made) per route name. */
+  routes(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const link of this.links.values()) out.set(link.route, (out.get(link.route) ?? 0) + 1);
+    return out;
+  }
+
   /** Whether the link to `nodeId` is open now (for tests and diagnostics). */
   isOpen(nodeId: string): boolean {
     return this.links.get(nodeId)?.state === 'open';
   }
 
-  /** Holds links to exactly `peers` (node id → farm address), the first kClusterLinksMax by node id. */
-  update(peers: ReadonlyMap<string, string>): void {
+  /**
+   * Holds links to exactly `peers` (node id → its farm address, or a LinkTarget), the
+   * first kClusterLinksMax by node id. A peer whose target changed (another address, or
+   * another local host) is linked afresh, without evidence.
+   */
+  update(peers: ReadonlyMap<string, string | LinkTarget>): void {
     if (this.links.closed) return;
-    const wanted = [...peers.entries()].filter(([, address]) => parseSocketAddress(address) !== null).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, kClusterLinksMax);
-    this.links.hold(new Map(wanted), (key, address) => ({ key, address, state: 'connecting', socket: null, openedAtMs: 0, attempts: 0, retryMs: kHeldLinkRetryMsMin, timer: null }));
+    const wanted = [...peers.entries()]
+      .map(([nodeId, target]): [string, LinkTarget] => [nodeId, typeof target === 'string' ? { address: target } : target])
+      .filter(([, target]) => parseSocketAddress(target.address) !== null)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, kClusterLinksMax);
+    const routes = new Map(wanted.map(([nodeId, target]) => [nodeId, target.route ?? 'farm']));
+    this.links.hold(new Map(wanted), (key, address, localHost) => ({ key, address, localHost, route: routes.get(key)!, state: 'connecting', socket: null, openedAtMs: 0, attempts: 0, retryMs: kHeldLinkRetryMsMin, timer: null }));
+    // A route renamed over the same address and local host keeps its link: only the label follows.
+    for (const link of this.links.values()) link.route = routes.get(link.key) ?? link.route;
   }
 
   /** Closes every link; no onGone follows. */
@@ -116,7 +156,7 @@ export class ClusterLinks {
       // A link that was held is gone (or a confirming connect was taken and dropped): confirm whether a process still listens there.
       this.counters.lost++;
       if (this.lostIsGone) {
-        this.counters.gone++;
+        this.countGone(link);
         this.wait(link);
         this.onGone(link.key, link.address);
         return;
@@ -132,7 +172,7 @@ export class ClusterLinks {
     }
     if (code === 'ECONNREFUSED') {
       // The link closed and nothing listens on the peer's port: its process is gone.
-      this.counters.gone++;
+      this.countGone(link);
       link.attempts = 0;
       this.wait(link);
       this.onGone(link.key, link.address);
@@ -140,6 +180,11 @@ export class ClusterLinks {
     }
     // A confirming connect that failed otherwise (reset in the handshake, a timeout): the next gap.
     this.confirm(link);
+  }
+
+  private countGone(link: Link): void {
+    this.counters.gone++;
+    this.goneByRoute.set(link.route, (this.goneByRoute.get(link.route) ?? 0) + 1);
   }
 
   /** The next confirming connect after its gap, or, once they are spent, the backoff without evidence. */

@@ -20,7 +20,7 @@ import type { ApiEvent, MemberView, MetricFamily } from '../../surface/api/api-b
 import { checkTuning, clusterSubject, decodeDefinition, encodeDefinition, kClusterDefinitionKey, kClusterSubjectPrefix, selectMembers, type ClusterDefinition, type ClusterTuning } from './cluster-definition.js';
 import { ClusterChannelDesk } from './cluster-channel-desk.js';
 import { ClusterIncarnations } from './cluster-incarnations.js';
-import { ClusterLinks } from './cluster-links.js';
+import { ClusterLinks, type LinkTarget } from './cluster-links.js';
 import { checkClusterName, clusterName, kNodeIdPattern } from './cluster-name.js';
 import { aliasHosts, checkNetworks, clusterTrafficKind, routeFor, type ClusterNetworks, type ClusterTrafficKind } from './cluster-networks.js';
 import { ClusterRunner, type RecordedEvidence, type RecordedStatus, type RecordedView, type RunnerOutput } from './cluster-runner.js';
@@ -249,22 +249,48 @@ export class ClusterService {
     }
   }
 
-  /** Links every peer node in a running core's view or definition (by its farm address), and no other. */
+  /**
+   * Links every peer node in a running core's view or definition, and no other: at the
+   * host its cluster's profile selects for failure detection when one does (linkTarget),
+   * else at its farm address.
+   */
   private refreshLinks(): void {
     if (this.closed) return;
     this.linksRefreshedMs = performance.now();
     const wanted = new Set<string>();
-    for (const slot of this.slots.values()) {
-      if (slot.stopped) continue;
+    const running = [...this.slots.values()].filter((s) => !s.stopped).sort((a, b) => (a.runner.cluster < b.runner.cluster ? -1 : a.runner.cluster > b.runner.cluster ? 1 : 0));
+    for (const slot of running) {
       for (const m of slot.runner.core.currentView()?.members ?? []) wanted.add(m.nodeId);
       for (const id of slot.runner.definition) wanted.add(id);
     }
     wanted.delete(this.options.selfId);
-    const peers = new Map<string, string>();
+    const peers = new Map<string, LinkTarget>();
     if (wanted.size > 0) {
-      for (const m of this.options.members()) if (wanted.has(m.id) && !m.self) peers.set(m.id, m.address);
+      for (const m of this.options.members()) if (wanted.has(m.id) && !m.self) peers.set(m.id, this.linkTarget(running, m.id, m.address));
     }
     this.links.update(peers);
+  }
+
+  /**
+   * Where the closed-connection link to `peer` goes: the failure-detection route of the
+   * first running cluster (by name) whose definition selects a host for it other than its
+   * farm host (the same route as that cluster's heartbeats, routeFor), from this node's
+   * own address on that network when it has one; else the farm address. One link per
+   * peer, whatever the number of clusters it shares with this node: a refused reconnect
+   * on any address the peer's process listened on means that process is gone.
+   */
+  private linkTarget(running: readonly Slot[], peer: string, farmAddress: string): LinkTarget {
+    const addressing = this.options.addressing;
+    if (addressing !== undefined) {
+      for (const slot of running) {
+        if (slot.networks === null) continue;
+        const route = routeFor(slot.networks, this.options.selfId, peer, 'failureDetection', farmAddress, addressing.networks);
+        if (route === null) continue;
+        const own = slot.networks[this.options.selfId]?.failureDetection;
+        return { address: route.address, route: 'failureDetection', ...(route.via !== undefined && own !== undefined ? { localHost: own } : {}) };
+      }
+    }
+    return { address: farmAddress, route: 'farm' };
   }
 
   /**
@@ -389,8 +415,9 @@ export class ClusterService {
       { name: 'galaxy_cluster_messages_total', help: 'Cluster envelopes by direction', type: 'counter', samples: [{ labels: { direction: 'sent' }, value: this.counters.sent }, { labels: { direction: 'received' }, value: this.counters.received }] },
       { name: 'galaxy_cluster_routed_total', help: 'Cluster envelopes sent to a member\'s selected network address rather than its farm address (profile networks)', type: 'counter', samples: [{ value: this.counters.sentRouted }] },
       ...this.channelMetrics(),
-      { name: 'galaxy_cluster_links', help: 'Peers this node holds a closed-connection link to (cluster-links.ts)', type: 'gauge', samples: [{ value: this.links.peers().size }] },
+      { name: 'galaxy_cluster_links', help: 'Peers this node holds a closed-connection link to (cluster-links.ts), by route: the farm address, or the failure-detection network a cluster\'s profile selects', type: 'gauge', samples: ['farm', 'failureDetection'].map((route) => ({ labels: { route }, value: this.links.routes().get(route) ?? 0 })) },
       { name: 'galaxy_cluster_link_events_total', help: 'Closed-connection links by event: opened, lost, refused connects, and peers found gone (evidence)', type: 'counter', samples: Object.entries(this.links.counters).map(([event, value]) => ({ labels: { event }, value })) },
+      { name: 'galaxy_cluster_links_gone_total', help: 'Peers found gone by a closed-connection link (evidence), by the link\'s route', type: 'counter', samples: ['farm', 'failureDetection'].map((route) => ({ labels: { route }, value: this.links.goneByRoute.get(route) ?? 0 })) },
       { name: 'galaxy_cluster_dropped_total', help: 'Cluster envelopes dropped, by reason', type: 'counter', samples: [{ labels: { reason: 'malformed' }, value: this.counters.receivedMalformed }, { labels: { reason: 'no-core' }, value: this.counters.receivedNoCore }, { labels: { reason: 'send-failed' }, value: this.counters.sendFailures }] },
     ];
   }

@@ -13,10 +13,18 @@ export interface HeldLink {
   /** What the owner names the link by (a node id, or the address itself). */
   readonly key: string;
   readonly address: string;
+  /** The local host to connect from (an address of this node on the link's network); undefined: the kernel's choice. */
+  readonly localHost?: string | undefined;
   socket: Socket | null;
   openedAtMs: number;
   retryMs: number;
   timer: ReturnType<typeof setTimeout> | null;
+}
+
+/** Where a link goes: the address, and the local host to connect from (undefined: the kernel's choice). */
+export interface HeldTarget {
+  readonly address: string;
+  readonly localHost?: string | undefined;
 }
 
 /** The owner's evidence rules: what an open, a connection and an end mean. */
@@ -81,21 +89,24 @@ export class HeldLinks<L extends HeldLink> {
   }
 
   /**
-   * Holds links to exactly `wanted` (key → address): drops each link whose key is not
-   * wanted or whose address changed, and opens one made by `make` for each new key with
-   * a parseable address, in `wanted`'s order.
+   * Holds links to exactly `wanted` (key → address, or address and the local host to
+   * connect from): drops each link whose key is not wanted or whose address or local host
+   * changed, and opens one made by `make` for each new key with a parseable address, in
+   * `wanted`'s order.
    */
-  hold(wanted: ReadonlyMap<string, string>, make: (key: string, address: string) => L): void {
+  hold(wanted: ReadonlyMap<string, string | HeldTarget>, make: (key: string, address: string, localHost: string | undefined) => L): void {
     if (this.closedAll) return;
+    const targets = new Map([...wanted].map(([key, target]): [string, HeldTarget] => [key, typeof target === 'string' ? { address: target } : target]));
     for (const [key, link] of this.links) {
-      if (wanted.get(key) !== link.address) {
+      const target = targets.get(key);
+      if (target === undefined || target.address !== link.address || target.localHost !== link.localHost) {
         this.drop(link);
         this.links.delete(key);
       }
     }
-    for (const [key, address] of wanted) {
+    for (const [key, { address, localHost }] of targets) {
       if (this.links.has(key) || parseSocketAddress(address) === null) continue;
-      const link = make(key, address);
+      const link = make(key, address, localHost);
       this.links.set(key, link);
       this.open(link);
     }
@@ -114,7 +125,7 @@ export class HeldLinks<L extends HeldLink> {
     if (!this.holds(link)) return;
     this.rules.opening?.(link);
     const target = parseSocketAddress(link.address)!;
-    const socket = connect({ host: target.host, port: target.port, noDelay: true });
+    const socket = connect({ host: target.host, port: target.port, noDelay: true, ...(link.localHost === undefined ? {} : { localAddress: link.localHost }) });
     link.socket = socket;
     let connected = false;
     let code: string | undefined;

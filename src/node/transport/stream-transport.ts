@@ -29,7 +29,14 @@ export interface StreamTransportOptions {
    * byte; this bound closes it anyway. 16 MiB at 10 Mbit/s takes 13 s.
    */
   frameTimeoutMs?: number;
-  /** Connections open at once, inbound and outbound together; more are refused and counted. */
+  /**
+   * Connections open at once, inbound and outbound together; more are refused and
+   * counted. The default (256) leaves room for a member of a 64-member cluster: up to
+   * 63 inbound closed-connection links from its peers (cluster-links.ts), 63 outbound
+   * messenger streams (a 64-member view change's ACCEPT and INSTALL, about 1,650 bytes,
+   * exceed a sealed datagram and go over the stream) and the farm's own (push-pull, the
+   * watch ring's links, farm RPC, chunks). At 128 a 64-member coordinator was at the bound.
+   */
   connectionsMax?: number;
   /**
    * Unsent bytes allowed per connection. A peer that stops reading makes writes
@@ -60,7 +67,7 @@ export const kStreamTransportDefaults: StreamTransportSettings = Object.freeze({
   connectTimeoutMs: 3000,
   idleTimeoutMs: 10_000,
   frameTimeoutMs: 30_000,
-  connectionsMax: 128,
+  connectionsMax: 256,
   writeBufferBytesMax: 2 * (F.kFrameBytesMax + kFrameHeaderBytes),
   readBufferBytesMax: 4 * (F.kFrameBytesMax + kFrameHeaderBytes),
 });

@@ -23,6 +23,15 @@ export interface ClusterHostShared {
   readonly multicastEveryMs: number;
   /** Larger messages go as frames (reliable stream), as the messenger would fragment or stream them. */
   readonly datagramBytesMax: number;
+  /**
+   * When each node's cores first start, ms of simulated time (its first life only; a
+   * restart starts them at once). Before it the node's host runs but has no core, as an
+   * agent the cluster's definition has not reached yet: what arrives is dropped
+   * (droppedCount), as the agent's service drops envelopes of a cluster it runs no core of.
+   */
+  readonly firstStartAtMs?: (nodeId: string) => number;
+  /** The largest message each core sent, by wire message type (cluster-wire.ts kMessage*), over the whole run. */
+  readonly sentBytesMaxByType: Map<number, number>;
 }
 
 /**
@@ -52,6 +61,20 @@ export class ClusterHostProcess implements SimProcess {
 
   start(context: SimContext): void {
     this.context = context;
+    const at = this.incarnation === 0 ? this.shared.firstStartAtMs?.(this.nodeId) ?? 0 : 0;
+    if (at > context.nowMs()) {
+      this.startAtMs = at;
+      return;
+    }
+    this.startCores();
+  }
+
+  /** Whether the cores wait for their first start (firstStartAtMs). */
+  private startAtMs: number | null = null;
+
+  private startCores(): void {
+    const context = this.context;
+    this.startAtMs = null;
     for (const c of this.clusters) {
       const core = new ClusterMember({
         cluster: c.name,
@@ -70,6 +93,10 @@ export class ClusterHostProcess implements SimProcess {
 
   tick(): void {
     const nowMs = this.context.nowMs();
+    if (this.startAtMs !== null) {
+      if (nowMs < this.startAtMs) return;
+      this.startCores();
+    }
     for (const [name, entry] of this.cores) {
       entry.core.tick(nowMs);
       const every = this.shared.multicastEveryMs;
@@ -157,6 +184,8 @@ export class ClusterHostProcess implements SimProcess {
       switch (output.kind) {
         case 'send': {
           const to = this.shared.addressOfNodeId(output.to);
+          const type = output.bytes[1] ?? 0;
+          if (output.bytes.length > (this.shared.sentBytesMaxByType.get(type) ?? 0)) this.shared.sentBytesMaxByType.set(type, output.bytes.length);
           if (output.bytes.length <= this.shared.datagramBytesMax) this.context.sendDatagram(to, output.bytes);
           else this.context.sendFrame(to, output.bytes);
           break;

@@ -20,6 +20,8 @@ export interface ClusterSimulationOptions {
   readonly sim?: NetworkSimulatorOptions;
   /** Every live member multicasts on every cluster this often while allowed; 0 for no traffic. */
   readonly multicastEveryMs?: number;
+  /** When node i's cores first start, ms of simulated time (default 0: at once); see ClusterHostShared.firstStartAtMs. */
+  readonly firstStartAtMs?: (index: number) => number;
 }
 
 /**
@@ -33,6 +35,8 @@ export class ClusterSimulation {
   readonly history = new ClusterHistory();
   readonly addresses: string[] = [];
   readonly nodeIds: string[] = [];
+  /** The largest message any core sent, by wire message type, over the run so far. */
+  readonly sentBytesMaxByType = new Map<number, number>();
   private readonly specs: readonly SimulatedClusterSpec[];
 
   constructor(options: ClusterSimulationOptions) {
@@ -51,6 +55,8 @@ export class ClusterSimulation {
       },
       multicastEveryMs: options.multicastEveryMs ?? 0,
       datagramBytesMax: 60_000,
+      sentBytesMaxByType: this.sentBytesMaxByType,
+      ...(options.firstStartAtMs === undefined ? {} : { firstStartAtMs: (nodeId: string) => options.firstStartAtMs!(parseInt(nodeId, 16) - 1) }),
     };
     for (let i = 0; i < options.nodeCount; i++) {
       const nodeId = nodeIdOfIndex(i);
