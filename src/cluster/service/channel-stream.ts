@@ -1,5 +1,6 @@
 import type { ApiStreamSocket } from '../../surface/api/api-route.js';
 import { kInboxReadMax, type ChannelInbox, type InboxCursor, type InboxRead } from './channel-inbox.js';
+import { hopTrace } from '../../node/util/hop-trace.js';
 
 /**
  * One WebSocket client of a channel's delivery stream (issue 18: a push stream for
@@ -75,7 +76,9 @@ export class ChannelStream {
       const through = read.entries[read.entries.length - 1]!.at;
       this.sentThrough = through;
       this.inFlight++;
+      if (hopTrace !== null) for (const e of read.entries) if (e.kind === 'message') hopTrace.scan('ws.send', e.payload);
       this.socket.send(this.serialize(read), (error) => {
+        if (hopTrace !== null) for (const e of read.entries) if (e.kind === 'message') hopTrace.scan('ws.written', e.payload);
         this.inFlight--;
         if (this.closed) return;
         if (error !== undefined && error !== null) {

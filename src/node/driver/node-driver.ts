@@ -30,6 +30,7 @@ import { WatchLinks } from './watch-links.js';
 import { Prng } from '../../core/util/prng.js';
 import { isEnvelope } from '../../core/messenger/envelope.js';
 import { formatNodeId, parseWireAddress } from '../../core/wire/message.js';
+import { hopTrace } from '../util/hop-trace.js';
 
 /**
  * Runs one node's NodeStack (src/core/stack/node-stack.ts: membership, the messenger's
@@ -553,6 +554,13 @@ export class NodeDriver {
         return;
       }
       case 'app-send':
+        if (hopTrace !== null) {
+          for (const message of request.messages) hopTrace.scan('worker.cmd', message.bytes);
+          // After the transport's own flush microtask, queued by the first send below: the datagrams have left.
+          queueMicrotask(() => {
+            for (const message of request.messages) hopTrace!.scan('worker.sent', message.bytes);
+          });
+        }
         for (const message of request.messages) {
           const sealed = this.seal(message.bytes);
           if (sealed === null) continue;
@@ -722,6 +730,7 @@ export class NodeDriver {
       const channel = plaintext[2]! | (plaintext[3]! << 8);
       if (channel === kFmidbChannelId || channel === kJobsChannelId) return false;
     }
+    hopTrace?.scan('worker.recv', plaintext);
     if (this.appInbox.length >= kAppInboxMax) this.appDropped++;
     else {
       this.appReceived++;
@@ -744,6 +753,7 @@ export class NodeDriver {
     this.appPostQueued = true;
     setImmediate(() => {
       this.appPostQueued = false;
+      if (hopTrace !== null) for (const m of this.appInbox) hopTrace.scan('worker.post', m.bytes);
       if (this.running !== null && this.appInbox.length > 0) this.post({ type: 'app', messages: this.appInbox.splice(0) });
     });
   }
