@@ -31,6 +31,7 @@
  *   GALAXY_BENCH_MEASURE_MS=2000 (default) how long senders send in a throughput cell
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -57,6 +58,8 @@ const kReadMax = 1024;
 const kLatencyRatePerSecond = 1000;
 const kLatencyBatch = 5;
 const kLatencyMeasureMs = 3000;
+/** Sent at the same rate before the measured 3 s, not measured (warm-up). */
+const kLatencyWarmMs = 1000;
 const kLatencyInFlightMax = 32;
 /** How long a cell may take to drain after its senders stop before it is reported incomplete. */
 const kDrainMs = 10_000;
@@ -285,10 +288,42 @@ function payloadOf(tag: string, bytes: number): string {
   return `${tag} `.padEnd(bytes, 'x').slice(0, Math.max(bytes, tag.length + 1));
 }
 
+/**
+ * The senders' HTTP client: node:http over kept-alive connections (the default), or the
+ * global fetch (undici, GALAXY_BENCH_SEND_CLIENT=fetch, as runs before s7). The bench
+ * process is the client of every agent on the same two CPUs: with fetch, its own work per
+ * POST showed as the largest hop of a traced latency cell ("client.post -> api.body").
+ */
+const kSendClient = process.env['GALAXY_BENCH_SEND_CLIENT'] === 'fetch' ? 'fetch' : 'http';
+const keptAlive = new HttpAgent({ keepAlive: true, maxSockets: 64 });
+
+function postKeptAlive<T>(node: RigNode, path: string, body: unknown): Promise<{ status: number; json: T }> {
+  const text = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(`${node.url}${path}`, { method: 'POST', agent: keptAlive, headers: { authorization: `Bearer ${node.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => {
+        const answer = Buffer.concat(chunks).toString('utf8');
+        try {
+          resolve({ status: response.statusCode ?? 0, json: (answer === '' ? null : JSON.parse(answer)) as T });
+        } catch (error) {
+          reject(error as Error);
+        }
+      });
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(text);
+  });
+}
+
 /** Sends one batch; returns how many have no ok outcome (a refused or reset request counts them all: the agent may still deliver some, which only makes a cell look slower). */
 async function sendBatch(node: RigNode, channel: string, texts: readonly string[]): Promise<number> {
   try {
-    const reply = await api<{ outcomes: SendOutcome[] }>(node, 'POST', `/v1/clusters/${kCluster}/channels/${channel}/messages`, { messages: texts.map((text) => ({ text })), timeoutMs: kSendTimeoutMs });
+    const path = `/v1/clusters/${kCluster}/channels/${channel}/messages`;
+    const body = { messages: texts.map((text) => ({ text })), timeoutMs: kSendTimeoutMs };
+    const reply = kSendClient === 'fetch' ? await api<{ outcomes: SendOutcome[] }>(node, 'POST', path, body) : await postKeptAlive<{ outcomes: SendOutcome[] }>(node, path, body);
     if (reply.status !== 200) {
       console.error(`  send at ${node.id}: ${reply.status} ${JSON.stringify(reply.json).slice(0, 200)}`);
       return texts.length;
@@ -347,7 +382,9 @@ async function latency(nodes: readonly RigNode[], channel: string): Promise<Late
   const readers = await Promise.all(nodes.map((n) => newReader(n, channel, sentAt)));
   const sender = nodes[0]!;
   const intervalMs = (kLatencyBatch * 1000) / kLatencyRatePerSecond;
-  const batches = Math.round(kLatencyMeasureMs / intervalMs);
+  // The first kLatencyWarmMs of sends are not measured: the first cell after the cluster formed ran on cold code.
+  const warmBatches = Math.round(kLatencyWarmMs / intervalMs);
+  const batches = warmBatches + Math.round(kLatencyMeasureMs / intervalMs);
   const posts: Promise<number>[] = [];
   const inFlight = new Set<Promise<number>>();
   const startMs = performance.now();
@@ -361,6 +398,7 @@ async function latency(nodes: readonly RigNode[], channel: string): Promise<Late
     const now = performance.now();
     const nowNs = process.hrtime.bigint();
     for (const t of texts) {
+      if (b < warmBatches) break;
       const tag = t.split(' ')[0]!;
       sentAt.set(tag, now);
       postedNs.set(tag.slice(4), nowNs);
@@ -392,9 +430,9 @@ export interface HopRow {
 }
 
 /** The hops of a message from the client through the sender's agent to another member's client. */
-const kRemoteHops = ['client.post', 'api.send', 'main.out', 'main.post', 'worker.cmd', 'worker.sent', 'worker.recv', 'worker.post', 'main.app', 'main.in', 'main.deliver', 'ws.send', 'ws.written', 'client.frame'] as const;
+const kRemoteHops = ['client.post', 'api.body', 'api.send', 'main.out', 'main.post', 'worker.cmd', 'worker.sent', 'worker.recv', 'worker.post', 'main.app', 'main.in', 'main.deliver', 'ws.send', 'ws.written', 'client.frame'] as const;
 /** The sender's own delivery. */
-const kSelfHops = ['client.post', 'api.send', 'main.deliver', 'ws.send', 'ws.written', 'client.frame'] as const;
+const kSelfHops = ['client.post', 'api.body', 'api.send', 'main.deliver', 'ws.send', 'ws.written', 'client.frame'] as const;
 
 /**
  * Reads the agents' trace files (after their flush), and for every traced id of this
@@ -439,7 +477,7 @@ async function hopBreakdown(nodes: readonly RigNode[], readers: readonly StreamR
       const timeOf = (hop: string): bigint | undefined => {
         if (hop === 'client.post') return posted;
         if (hop === 'client.frame') return frame;
-        if (self || ['api.send', 'main.out', 'main.post', 'worker.cmd', 'worker.sent'].includes(hop)) return atSender?.get(hop);
+        if (self || ['api.body', 'api.send', 'main.out', 'main.post', 'worker.cmd', 'worker.sent'].includes(hop)) return atSender?.get(hop);
         return atReceiver?.get(hop);
       };
       let previous: bigint | undefined;
@@ -559,6 +597,7 @@ function write(results: readonly Record<string, unknown>[], loadBefore: number[]
     complete,
     what: `real galaxy agents on loopback; sends over the HTTP API (batches of up to 256 per POST and 200 KB, 4 in flight per sender); reads ${kReaderKind === 'stream' ? 'through the WebSocket delivery stream' : 'by long-polls of up to 1,024'}`,
     reader: kReaderKind,
+    sendClient: kSendClient,
     traced: traceDir !== null,
     suspectTimeoutMs: kSuspectTimeoutMs,
     batch: kBatch,

@@ -741,22 +741,26 @@ export class NodeDriver {
   }
 
   /**
-   * Posts the messenger's received envelopes up once the current I/O phase is over
-   * (setImmediate: every datagram batch and stream frame of this turn goes in one post),
-   * not at the next wake-up, which the DeadlineTimer keeps at least tickIntervalMs (5 ms)
-   * after the last one. A cluster channel message crosses this hop once per protocol step
-   * (data to the sequencer, its order back, acks), so waiting for the wake-up cost up to
-   * 5 ms a step (issue 18: latency at 1,000 msg/s).
+   * Posts the messenger's received envelopes up as soon as the callback that received
+   * them returns (a microtask: a recvmmsg batch is one callback, and so are the stream
+   * frames of one read, so each goes up in one post), not at the next wake-up, which the
+   * DeadlineTimer keeps at least tickIntervalMs (5 ms) after the last one, nor after the
+   * loop's poll phase (setImmediate: the other sockets' callbacks of the turn first). A
+   * cluster channel message crosses this hop once per protocol step (data to the
+   * sequencer, its order back, acks), so every wait here is paid per step (issue 18:
+   * latency at 1,000 msg/s, bench:channels GALAXY_BENCH_TRACE=1 "worker.recv -> worker.post").
    */
   private postAppSoon(): void {
     if (this.appPostQueued) return;
     this.appPostQueued = true;
-    setImmediate(() => {
-      this.appPostQueued = false;
-      if (hopTrace !== null) for (const m of this.appInbox) hopTrace.scan('worker.post', m.bytes);
-      if (this.running !== null && this.appInbox.length > 0) this.post({ type: 'app', messages: this.appInbox.splice(0) });
-    });
+    queueMicrotask(this.postApp);
   }
+
+  private readonly postApp = (): void => {
+    this.appPostQueued = false;
+    if (hopTrace !== null) for (const m of this.appInbox) hopTrace.scan('worker.post', m.bytes);
+    if (this.running !== null && this.appInbox.length > 0) this.post({ type: 'app', messages: this.appInbox.splice(0) });
+  };
 
   private flushEvents(): void {
     if (this.running === null) return;
