@@ -139,16 +139,16 @@ describe('ApiServer over TLS and ApiClient pinning', () => {
 
   it('opens a stream pinned to its fingerprint (ApiClient.openStream), refuses another pin before the upgrade leaves, and throws a refused upgrade as the server\'s error', async () => {
     const { api, token } = await tlsServer();
-    const socket = await new ApiClient({ url: api.url, token, fingerprint: api.fingerprint! }).openStream('/v1/events');
+    const socket = await new ApiClient({ url: api.url, token, fingerprint: api.fingerprint! }).openStream('/v1/events', () => undefined);
     expect(socket.readyState).toBe(WebSocket.OPEN);
     socket.close();
     const before = Object.values(api.counters.requests).reduce((a, b) => a + b, 0);
     const wrong = `SHA256:${'00:'.repeat(31)}00`;
-    const error = await failure(new ApiClient({ url: api.url, token, fingerprint: wrong }).openStream('/v1/events'));
+    const error = await failure(new ApiClient({ url: api.url, token, fingerprint: wrong }).openStream('/v1/events', () => undefined));
     expect(error.code).toBe('GALAXY_API_FINGERPRINT_MISMATCH');
     expect(error.message).toContain(`presented a certificate with fingerprint ${api.fingerprint}, not the pinned ${wrong}`);
     expect(Object.values(api.counters.requests).reduce((a, b) => a + b, 0)).toBe(before);
-    const refused = await failure(new ApiClient({ url: api.url, token: 'gxt_wrong', fingerprint: api.fingerprint! }).openStream('/v1/events'));
+    const refused = await failure(new ApiClient({ url: api.url, token: 'gxt_wrong', fingerprint: api.fingerprint! }).openStream('/v1/events', () => undefined));
     expect(refused.status).toBe(401);
   });
 

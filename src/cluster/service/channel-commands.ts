@@ -89,51 +89,77 @@ export function registerChannelCommands(program: Command, print: Print = (line) 
       const after = Number(flags.after);
       if (!Number.isInteger(after) || after < 0) throw new CliError(`--after is an inbox position >= 0, got "${flags.after}"`);
       // Without ?after the stream starts at the inbox's newest entry: --new.
-      const socket = await connect(flags).openStream(path(cluster, `/${encodeURIComponent(name)}/stream${flags.new === true ? '' : `?after=${after}`}`));
-      await listenOn(socket, count, flags.new === true ? null : after, flags.json === true, print);
+      const listener = new StreamListener(count, flags.new === true ? null : after, flags.json === true, print);
+      const socket = await connect(flags).openStream(path(cluster, `/${encodeURIComponent(name)}/stream${flags.new === true ? '' : `?after=${after}`}`), (data) => listener.frame(data));
+      await listener.follow(socket);
     }),
   );
 }
 
 /**
  * Prints a delivery stream's entries until `count` messages (or the agent closes it:
- * then an error naming its code and reason). Flow control: when stdout's buffer is full
- * (a terminal or pipe slower than the deliveries), the socket is paused until it
- * drains, so the TCP window fills, the agent stops writing, and the channel's credit
- * holds the senders back; nothing is dropped on the way. (Where stdout writes block,
- * as pipes and terminals do on Linux, the same follows from the blocked event loop.)
+ * then an error naming its code and reason). Frames may come before the socket is
+ * handed over (with the handshake's answer): they are printed as they come. Flow
+ * control: when stdout's buffer is full (a terminal or pipe slower than the
+ * deliveries), the socket is paused until it drains, so the TCP window fills, the agent
+ * stops writing, and the channel's credit holds the senders back; nothing is dropped on
+ * the way. (Where stdout writes block, as pipes and terminals do on Linux, the same
+ * follows from the blocked event loop.)
  */
-function listenOn(socket: WebSocket, count: number, after: number | null, json: boolean, print: Print): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = 0;
-    let last = after;
-    let done = false;
-    const finish = (error?: Error): void => {
-      if (done) return;
-      done = true;
-      process.stdout.off('drain', resume);
-      socket.close(1000);
-      if (error === undefined) resolve();
-      else reject(error);
-    };
-    const resume = (): void => socket.resume();
-    process.stdout.on('drain', resume);
-    socket.on('message', (data: Buffer) => {
-      if (done) return;
-      const reply = JSON.parse(data.toString('utf8')) as ChannelReadReply;
-      if (last !== null && last > 0 && reply.first > last + 1) print(`(${reply.first - last - 1} entries dropped before this listener attached: the inbox keeps its newest ${kInboxEntriesMax})`);
-      for (const e of reply.entries) {
-        last = e.at;
-        if (json) print(JSON.stringify(e));
-        else if (e.kind === 'view') print(`view ${e.viewId}: ${(e.members ?? []).join(' ')}`);
-        else print(`${e.sender} view ${e.viewId} seq ${e.seq}: ${Buffer.from(e.base64 ?? '', 'base64').toString('utf8')}`);
-        if (e.kind === 'message' && ++seen >= count) return finish();
-      }
+class StreamListener {
+  private seen = 0;
+  private last: number | null;
+  private done = false;
+  private socket: WebSocket | null = null;
+  private settle: ((error?: Error) => void) | null = null;
+  private readonly resume = (): void => this.socket?.resume();
+
+  constructor(
+    private readonly count: number,
+    after: number | null,
+    private readonly json: boolean,
+    private readonly print: Print,
+  ) {
+    this.last = after;
+  }
+
+  frame(data: Buffer): void {
+    if (this.done) return;
+    const reply = JSON.parse(data.toString('utf8')) as ChannelReadReply;
+    const last = this.last;
+    if (last !== null && last > 0 && reply.first > last + 1) this.print(`(${reply.first - last - 1} entries dropped before this listener attached: the inbox keeps its newest ${kInboxEntriesMax})`);
+    for (const e of reply.entries) {
+      this.last = e.at;
+      if (this.json) this.print(JSON.stringify(e));
+      else if (e.kind === 'view') this.print(`view ${e.viewId}: ${(e.members ?? []).join(' ')}`);
+      else this.print(`${e.sender} view ${e.viewId} seq ${e.seq}: ${Buffer.from(e.base64 ?? '', 'base64').toString('utf8')}`);
+      if (e.kind === 'message' && ++this.seen >= this.count) return this.finish();
+    }
+    if (process.stdout.writableNeedDrain) this.socket?.pause();
+  }
+
+  /** Resolves once `count` messages are printed; rejects when the stream ends first. */
+  follow(socket: WebSocket): Promise<void> {
+    this.socket = socket;
+    return new Promise((resolve, reject) => {
+      this.settle = (error) => (error === undefined ? resolve() : reject(error));
+      if (this.done) return this.finish();
+      process.stdout.on('drain', this.resume);
       if (process.stdout.writableNeedDrain) socket.pause();
+      socket.on('close', (code, reason) => this.finish(new CliError(`the agent closed the delivery stream (${code}${reason.length > 0 ? `: ${reason.toString()}` : ''}) after ${this.seen} messages${this.last === null ? '' : `; go on with --after ${this.last}`}`)));
+      socket.on('error', (error) => this.finish(new CliError(`the delivery stream failed: ${error.message}`)));
     });
-    socket.on('close', (code, reason) => finish(new CliError(`the agent closed the delivery stream (${code}${reason.length > 0 ? `: ${reason.toString()}` : ''}) after ${seen} messages${last === null ? '' : `; go on with --after ${last}`}`)));
-    socket.on('error', (error) => finish(new CliError(`the delivery stream failed: ${error.message}`)));
-  });
+  }
+
+  private finish(error?: Error): void {
+    this.done = true;
+    if (this.socket === null || this.settle === null) return;
+    const settle = this.settle;
+    this.settle = null;
+    process.stdout.off('drain', this.resume);
+    this.socket.close(1000);
+    settle(error);
+  }
 }
 
 function positive(flag: string, text: string, integer: boolean): number {

@@ -90,10 +90,12 @@ export class ApiClient {
    * token; resolves with the open socket, or rejects with an ApiClientError carrying the
    * server's refusal (status and code, as for a request). With a pinned fingerprint the
    * TLS connection is checked against the pin before the upgrade request (and its
-   * token) is written, as for requests. The caller reads text frames and may pause()
+   * token) is written, as for requests. `onMessage` is attached before the handshake:
+   * a frame the server sends at once can arrive in the same read as the 101 answer and
+   * is emitted before a listener added after `open` would be. The caller may pause()
    * the socket (its TCP window then fills and the agent's writes wait).
    */
-  openStream(path: string): Promise<WebSocket> {
+  openStream(path: string, onMessage: (data: Buffer) => void): Promise<WebSocket> {
     if (!path.startsWith('/')) throw new RangeError(`an API path starts with /, got "${path}"`);
     const target = (this.url + path).replace(/^http/, 'ws');
     const pin = this.fingerprint;
@@ -121,6 +123,7 @@ export class ApiClient {
         ...(pin === null ? {} : { createConnection: pinned as never }),
       });
       let settled = false;
+      socket.on('message', onMessage);
       socket.once('open', () => {
         settled = true;
         resolve(socket);
