@@ -27,20 +27,22 @@
  *   npm run bench:channels                        (writes bench/results/channels.json)
  *   GALAXY_BENCH_SIZES=5 npm run bench:channels                         (one size: writes bench/results/channels-5.json)
  *   GALAXY_BENCH_SIZES=5 GALAXY_BENCH_ORDERINGS=total npm run bench:channels   (a subset of orderings: bench/results/channels-subset.json)
+ *   GALAXY_BENCH_CELLS=latency npm run bench:channels    (the latency cells only: bench/results/channels-latency.json)
  *   GALAXY_BENCH_MEASURE_MS=2000 (default) how long senders send in a throughput cell
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ChannelReadReply } from '../src/cluster/service/channel-routes.js';
 import type { SendOutcome } from '../src/cluster/service/cluster-channel-desk.js';
 import type { ClusterSummary } from '../src/cluster/service/cluster-service.js';
-import type { Ordering } from '../src/core/channels/channel-options.js';
+import { kOrderings, type Ordering } from '../src/core/channels/channel-options.js';
 import { packageRoot } from '../src/core/platform/package-root.js';
 import { WebSocket } from 'ws';
-import { benchGrid, corosyncOf, kCorosync, kCorosyncNote, quantileMs } from './channels-common.js';
 import { api, eventually, killAll, startFarm, type RigNode } from './cluster-rig.js';
+import { hopMarker } from '../src/node/util/hop-trace.js';
 
 const kCluster = 'bench';
 /** Messages per POST at most: one corked step in the agent. */
@@ -56,6 +58,8 @@ const kReadMax = 1024;
 const kLatencyRatePerSecond = 1000;
 const kLatencyBatch = 5;
 const kLatencyMeasureMs = 3000;
+/** Sent at the same rate before the measured 3 s, not measured (warm-up). */
+const kLatencyWarmMs = 1000;
 const kLatencyInFlightMax = 32;
 /** How long a cell may take to drain after its senders stop before it is reported incomplete. */
 const kDrainMs = 10_000;
@@ -71,11 +75,37 @@ const debug = process.env['GALAXY_BENCH_DEBUG'] === '1';
  * channels, not the failure detector, under test; Corosync 3's token timeout is 3 s.
  */
 const kSuspectTimeoutMs = Number(process.env['GALAXY_BENCH_SUSPECT_MS'] ?? 2000);
+/**
+ * GALAXY_BENCH_TRACE=1: the agents trace each latency message's hops (src/node/util/hop-trace.ts,
+ * GALAXY_CHANNEL_TRACE_DIR) and the latency cells print where the time went, hop by hop
+ * (stream reader only).
+ */
+const traceDir = process.env['GALAXY_BENCH_TRACE'] === '1' ? mkdtempSync(join(tmpdir(), 'galaxy-hop-trace-')) : null;
+if (traceDir !== null) process.env['GALAXY_CHANNEL_TRACE_DIR'] = traceDir;
 /** How members' deliveries are read: 'stream' (the WebSocket delivery stream, default) or 'poll' (the long-poll route, as before). */
 const kReaderKind = process.env['GALAXY_BENCH_READER'] === 'poll' ? 'poll' : 'stream';
 
-const { sizes, orderings, subset } = benchGrid();
+/** Corosync CPG, agreed order, one synchronous sender (issue 18; corosync 3.1.7, network namespaces, medians of 3). */
+interface CorosyncFigures {
+  readonly oneSender100: number;
+  readonly allSending100: number;
+  readonly oneSender1000: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+const kCorosync: Readonly<Record<3 | 5, CorosyncFigures>> = {
+  3: { oneSender100: 12_000, allSending100: 15_400, oneSender1000: 12_200, p50Ms: 0.51, p99Ms: 1.56 },
+  5: { oneSender100: 7_800, allSending100: 7_800, oneSender1000: 6_700, p50Ms: 0.68, p99Ms: 1.76 },
+};
+const kCorosyncNote = 'Corosync CPG 3.1.7 agreed order, one synchronous sender, nodes in network namespaces, medians of 3 (issue 18); 8 members not measured';
+
+const sizes = (process.env['GALAXY_BENCH_SIZES'] ?? '3,5,8').split(',').map(Number);
+const orderings = (process.env['GALAXY_BENCH_ORDERINGS']?.split(',') ?? [...kOrderings]) as Ordering[];
 const measureMs = Number(process.env['GALAXY_BENCH_MEASURE_MS'] ?? 2000);
+/** Which cells run: 'throughput', 'latency' or both (default); a latency-only run writes bench/results/channels-latency.json. */
+const cellKinds = new Set((process.env['GALAXY_BENCH_CELLS'] ?? 'throughput,latency').split(','));
+const latencyOnly = !cellKinds.has('throughput');
+const subset = process.env['GALAXY_BENCH_SIZES'] !== undefined || process.env['GALAXY_BENCH_ORDERINGS'] !== undefined || latencyOnly;
 
 interface ThroughputCell {
   /** Views installed at the first member during the cell (0: the cluster stayed in one view). */
@@ -98,71 +128,33 @@ interface LatencyCell {
   p99Ms: number;
   maxMs: number;
   failedSends: number;
+  /** Trace runs (GALAXY_BENCH_TRACE=1): the time between consecutive hops, per hop. */
+  hops?: HopRow[];
 }
 
-/**
- * One reader per member, of either kind: counts the messages its member delivered to it,
- * the entries that fell off the inbox's bound before it read them, and, in a latency run,
- * how long after its send each tagged message arrived. Started by start(); a failed read
- * is kept and thrown by stop(), never left as an unhandled rejection.
- */
-abstract class MemberReader {
-  protected after: number;
+/** One reader per member: a long-poll loop from a cursor, counting messages and noting when each tagged one arrived. */
+class Reader {
+  private after: number;
   read = 0;
   dropped = 0;
-  /** Reads the agent refused, or streams it closed (not a running member of the cluster for a while). */
+  /** Reads the agent refused (not a running member of the cluster for a while). */
   refusals = 0;
   lastAtMs = 0;
-  /** Latency run: how long after its send each tagged message reached this reader. */
-  readonly latencies: number[] = [];
-  protected running = true;
+  private running = true;
   private error: unknown = null;
-  private done: Promise<void> = Promise.resolve();
+  private readonly done: Promise<void>;
+  /** Latency run: send time per tag, and what this reader saw. */
+  readonly latencies: number[] = [];
 
-  constructor(protected readonly node: RigNode, protected readonly channel: string, after: number, private readonly sentAt: Map<string, number> | null) {
+  constructor(private readonly node: RigNode, private readonly channel: string, after: number, private readonly sentAt: Map<string, number> | null) {
     this.after = after;
-  }
-
-  start(): this {
+    // A failed read is kept and thrown by stop(), never left as an unhandled rejection.
     this.done = this.loop().catch((error: unknown) => {
       this.error = error;
     });
-    return this;
   }
 
-  protected abstract loop(): Promise<void>;
-
-  /** Stops the loop at once (a stream closes its socket). */
-  protected halt(): void {}
-
-  /** Takes one read reply (a long-poll's answer or a stream's frame) that arrived at `now`. */
-  protected take(reply: ChannelReadReply, now: number): void {
-    // Entries that fell off the inbox's bound before this reader got to them.
-    this.dropped += Math.max(0, reply.first - (this.after + 1));
-    for (const e of reply.entries) {
-      if (e.kind !== 'message') continue;
-      this.read++;
-      this.lastAtMs = now;
-      if (this.sentAt !== null) {
-        const tag = Buffer.from(e.base64!, 'base64').subarray(0, 24).toString('latin1').split(' ')[0]!;
-        const at = this.sentAt.get(tag);
-        if (at !== undefined && this.latencies.length < kLatencySamplesMax) this.latencies.push(now - at);
-      }
-    }
-    if (reply.entries.length > 0) this.after = reply.entries[reply.entries.length - 1]!.at;
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    this.halt();
-    await this.done;
-    if (this.error !== null) throw this.error;
-  }
-}
-
-/** GALAXY_BENCH_READER=poll: a long-poll loop from a cursor. */
-class Reader extends MemberReader {
-  protected async loop(): Promise<void> {
+  private async loop(): Promise<void> {
     while (this.running) {
       const reply = await api<ChannelReadReply>(this.node, 'GET', `/v1/clusters/${kCluster}/channels/${this.channel}/messages?after=${this.after}&waitMs=200&max=${kReadMax}`).catch(() => null);
       const now = performance.now();
@@ -172,8 +164,26 @@ class Reader extends MemberReader {
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
-      this.take(reply.json, now);
+      // Entries that fell off the inbox's bound before this reader got to them.
+      this.dropped += Math.max(0, reply.json.first - (this.after + 1));
+      for (const e of reply.json.entries) {
+        if (e.kind !== 'message') continue;
+        this.read++;
+        this.lastAtMs = now;
+        if (this.sentAt !== null) {
+          const tag = Buffer.from(e.base64!, 'base64').subarray(0, 24).toString('latin1').split(' ')[0]!;
+          const at = this.sentAt.get(tag);
+          if (at !== undefined && this.latencies.length < kLatencySamplesMax) this.latencies.push(now - at);
+        }
+      }
+      if (reply.json.entries.length > 0) this.after = reply.json.entries[reply.json.entries.length - 1]!.at;
     }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.done;
+    if (this.error !== null) throw this.error;
   }
 }
 
@@ -184,20 +194,39 @@ class Reader extends MemberReader {
  * nothing falls off the inbox: a slow reader slows the senders. Reconnects from its cursor
  * if the agent closes it (a member cut from the view and back).
  */
-class StreamReader extends MemberReader {
+class StreamReader {
+  private after: number;
+  read = 0;
+  dropped = 0;
+  refusals = 0;
+  lastAtMs = 0;
+  readonly latencies: number[] = [];
+  /** Trace runs: when (hrtime ns) each traced message's frame arrived here. */
+  readonly arrivedNs = new Map<string, bigint>();
+  private running = true;
   private socket: WebSocket | null = null;
+  private readonly done: Promise<void>;
+  private error: unknown = null;
+
+  constructor(private readonly node: RigNode, private readonly channel: string, after: number, private readonly sentAt: Map<string, number> | null) {
+    this.after = after;
+    this.done = this.loop().catch((error: unknown) => {
+      this.error = error;
+    });
+  }
+
   private markOpen!: () => void;
   /** Resolves once the first connection is open (sends start only after, so nothing is missed or counted late). */
   readonly opened: Promise<void> = new Promise((resolve) => (this.markOpen = resolve));
 
-  protected async loop(): Promise<void> {
+  private async loop(): Promise<void> {
     while (this.running) {
       await new Promise<void>((resolve) => {
         const url = `${this.node.url.replace(/^http/, 'ws')}/v1/clusters/${kCluster}/channels/${this.channel}/stream?after=${this.after}`;
         const socket = new WebSocket(url, { headers: { authorization: `Bearer ${this.node.token}` }, perMessageDeflate: false });
         this.socket = socket;
         socket.on('open', () => this.markOpen());
-        socket.on('message', (data: Buffer) => this.take(JSON.parse(data.toString('utf8')) as ChannelReadReply, performance.now()));
+        socket.on('message', (data: Buffer) => this.frame(JSON.parse(data.toString('utf8')) as ChannelReadReply));
         socket.on('error', (error) => {
           if (debug) console.error(`    stream at ${this.node.id}: ${error.message}`);
         });
@@ -213,16 +242,39 @@ class StreamReader extends MemberReader {
     }
   }
 
-  protected override halt(): void {
+  private frame(reply: ChannelReadReply): void {
+    const now = performance.now();
+    const nowNs = process.hrtime.bigint();
+    this.dropped += Math.max(0, reply.first - (this.after + 1));
+    for (const e of reply.entries) {
+      if (e.kind !== 'message') continue;
+      this.read++;
+      this.lastAtMs = now;
+      if (this.sentAt !== null) {
+        const tag = Buffer.from(e.base64!, 'base64').subarray(0, 24).toString('latin1').split(' ')[0]!;
+        const at = this.sentAt.get(tag);
+        if (at !== undefined && this.latencies.length < kLatencySamplesMax) this.latencies.push(now - at);
+        if (at !== undefined && traceDir !== null) this.arrivedNs.set(tag.slice(4), nowNs);
+      }
+    }
+    if (reply.entries.length > 0) this.after = reply.entries[reply.entries.length - 1]!.at;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
     this.socket?.close();
     this.markOpen();
+    await this.done;
+    if (this.error !== null) throw this.error;
   }
 }
 
-async function newReader(node: RigNode, channel: string, sentAt: Map<string, number> | null): Promise<MemberReader> {
+type AnyReader = Reader | StreamReader;
+
+async function newReader(node: RigNode, channel: string, sentAt: Map<string, number> | null): Promise<AnyReader> {
   const after = await cursorOf(node, channel);
-  if (kReaderKind === 'poll') return new Reader(node, channel, after, sentAt).start();
-  const reader = new StreamReader(node, channel, after, sentAt).start();
+  if (kReaderKind === 'poll') return new Reader(node, channel, after, sentAt);
+  const reader = new StreamReader(node, channel, after, sentAt);
   await reader.opened;
   return reader;
 }
@@ -236,10 +288,42 @@ function payloadOf(tag: string, bytes: number): string {
   return `${tag} `.padEnd(bytes, 'x').slice(0, Math.max(bytes, tag.length + 1));
 }
 
+/**
+ * The senders' HTTP client: node:http over kept-alive connections (the default), or the
+ * global fetch (undici, GALAXY_BENCH_SEND_CLIENT=fetch, as runs before s7). The bench
+ * process is the client of every agent on the same two CPUs: with fetch, its own work per
+ * POST showed as the largest hop of a traced latency cell ("client.post -> api.body").
+ */
+const kSendClient = process.env['GALAXY_BENCH_SEND_CLIENT'] === 'fetch' ? 'fetch' : 'http';
+const keptAlive = new HttpAgent({ keepAlive: true, maxSockets: 64 });
+
+function postKeptAlive<T>(node: RigNode, path: string, body: unknown): Promise<{ status: number; json: T }> {
+  const text = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(`${node.url}${path}`, { method: 'POST', agent: keptAlive, headers: { authorization: `Bearer ${node.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => {
+        const answer = Buffer.concat(chunks).toString('utf8');
+        try {
+          resolve({ status: response.statusCode ?? 0, json: (answer === '' ? null : JSON.parse(answer)) as T });
+        } catch (error) {
+          reject(error as Error);
+        }
+      });
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(text);
+  });
+}
+
 /** Sends one batch; returns how many have no ok outcome (a refused or reset request counts them all: the agent may still deliver some, which only makes a cell look slower). */
 async function sendBatch(node: RigNode, channel: string, texts: readonly string[]): Promise<number> {
   try {
-    const reply = await api<{ outcomes: SendOutcome[] }>(node, 'POST', `/v1/clusters/${kCluster}/channels/${channel}/messages`, { messages: texts.map((text) => ({ text })), timeoutMs: kSendTimeoutMs });
+    const path = `/v1/clusters/${kCluster}/channels/${channel}/messages`;
+    const body = { messages: texts.map((text) => ({ text })), timeoutMs: kSendTimeoutMs };
+    const reply = kSendClient === 'fetch' ? await api<{ outcomes: SendOutcome[] }>(node, 'POST', path, body) : await postKeptAlive<{ outcomes: SendOutcome[] }>(node, path, body);
     if (reply.status !== 200) {
       console.error(`  send at ${node.id}: ${reply.status} ${JSON.stringify(reply.json).slice(0, 200)}`);
       return texts.length;
@@ -288,12 +372,19 @@ async function throughput(nodes: readonly RigNode[], channel: string, payloadByt
   return { viewChanges, messages: expected, deliveredPerSecond, slowestMemberMs: Math.round(slowestMemberMs), readerDrops: readers.reduce((a, r) => a + r.dropped, 0), failedSends: failed, complete };
 }
 
+/** Traced ids run on across the latency cells of a run (each cell reads its own range). */
+let nextTraceId = 1;
+
 async function latency(nodes: readonly RigNode[], channel: string): Promise<LatencyCell> {
   const sentAt = new Map<string, number>();
+  const postedNs = new Map<string, bigint>();
+  const firstId = nextTraceId;
   const readers = await Promise.all(nodes.map((n) => newReader(n, channel, sentAt)));
   const sender = nodes[0]!;
   const intervalMs = (kLatencyBatch * 1000) / kLatencyRatePerSecond;
-  const batches = Math.round(kLatencyMeasureMs / intervalMs);
+  // The first kLatencyWarmMs of sends are not measured: the first cell after the cluster formed ran on cold code.
+  const warmBatches = Math.round(kLatencyWarmMs / intervalMs);
+  const batches = warmBatches + Math.round(kLatencyMeasureMs / intervalMs);
   const posts: Promise<number>[] = [];
   const inFlight = new Set<Promise<number>>();
   const startMs = performance.now();
@@ -302,9 +393,16 @@ async function latency(nodes: readonly RigNode[], channel: string): Promise<Late
     // Paced against the schedule, not the previous send, so a slow turn does not lower the rate.
     const wait = startMs + b * intervalMs - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    const texts = Array.from({ length: kLatencyBatch }, (_, i) => payloadOf(`l${b * kLatencyBatch + i}`, 100));
+    // Each tag is a hop-trace marker (HOPT and 8 digits): traced agents record every hop it crosses.
+    const texts = Array.from({ length: kLatencyBatch }, () => payloadOf(hopMarker(nextTraceId++), 100));
     const now = performance.now();
-    for (const t of texts) sentAt.set(t.split(' ')[0]!, now);
+    const nowNs = process.hrtime.bigint();
+    for (const t of texts) {
+      if (b < warmBatches) break;
+      const tag = t.split(' ')[0]!;
+      sentAt.set(tag, now);
+      postedNs.set(tag.slice(4), nowNs);
+    }
     sent += texts.length;
     const post = sendBatch(sender, channel, texts).finally(() => inFlight.delete(post));
     inFlight.add(post);
@@ -318,7 +416,99 @@ async function latency(nodes: readonly RigNode[], channel: string): Promise<Late
   while (readers.some((r) => r.read + r.dropped < sent - failed) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   await Promise.all(readers.map((r) => r.stop()));
   const all = readers.flatMap((r) => r.latencies).sort((a, b) => a - b);
-  return { messages: sent, sendRatePerSecond: achievedPerSecond, samples: all.length, p50Ms: quantileMs(all, 0.5), p99Ms: quantileMs(all, 0.99), maxMs: quantileMs(all, 1), failedSends: failed };
+  const at = (q: number): number => round2(all[Math.min(all.length - 1, Math.floor(q * all.length))] ?? NaN);
+  const hops = traceDir === null ? undefined : await hopBreakdown(nodes, readers as StreamReader[], postedNs, firstId, nextTraceId);
+  return { messages: sent, sendRatePerSecond: achievedPerSecond, samples: all.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: round2(all[all.length - 1] ?? NaN), failedSends: failed, ...(hops === undefined ? {} : { hops }) };
+}
+
+/** One hop of a traced message: the time from the hop before it to this one, over every (message, receiving member). */
+export interface HopRow {
+  readonly hop: string;
+  readonly samples: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+/** The hops of a message from the client through the sender's agent to another member's client. */
+const kRemoteHops = ['client.post', 'api.body', 'api.send', 'main.out', 'main.post', 'worker.cmd', 'worker.sent', 'worker.recv', 'worker.post', 'main.app', 'main.in', 'main.deliver', 'ws.send', 'ws.written', 'client.frame'] as const;
+/** The sender's own delivery. */
+const kSelfHops = ['client.post', 'api.body', 'api.send', 'main.deliver', 'ws.send', 'ws.written', 'client.frame'] as const;
+
+/**
+ * Reads the agents' trace files (after their flush), and for every traced id of this
+ * cell and every member, the time between consecutive hops of its path; rows for a
+ * remote member's path, then the sender's own ("self ..."), then end to end.
+ */
+async function hopBreakdown(nodes: readonly RigNode[], readers: readonly StreamReader[], postedNs: ReadonlyMap<string, bigint>, firstId: number, endId: number): Promise<HopRow[]> {
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  // pid -> id -> hop -> first time
+  const byPid = new Map<number, Map<string, Map<string, bigint>>>();
+  for (const file of readdirSync(traceDir!)) {
+    const pid = Number(file.split('-')[0]);
+    let ids = byPid.get(pid);
+    if (ids === undefined) byPid.set(pid, (ids = new Map()));
+    for (const line of readFileSync(join(traceDir!, file), 'utf8').split('\n')) {
+      const [id, hop, ns] = line.split(' ');
+      if (id === undefined || hop === undefined || ns === undefined) continue;
+      const n = Number(id);
+      if (n < firstId || n >= endId) continue;
+      let hops = ids.get(id);
+      if (hops === undefined) ids.set(id, (hops = new Map()));
+      const t = BigInt(ns);
+      const seen = hops.get(hop);
+      if (seen === undefined || t < seen) hops.set(hop, t);
+    }
+  }
+  const sender = nodes[0]!;
+  const deltas = new Map<string, number[]>();
+  const push = (name: string, ms: number): void => {
+    let list = deltas.get(name);
+    if (list === undefined) deltas.set(name, (list = []));
+    list.push(ms);
+  };
+  for (const [id, posted] of postedNs) {
+    const atSender = byPid.get(sender.child.pid!)?.get(id);
+    for (let r = 0; r < nodes.length; r++) {
+      const node = nodes[r]!;
+      const atReceiver = byPid.get(node.child.pid!)?.get(id);
+      const frame = readers[r]!.arrivedNs.get(id);
+      const self = node === sender;
+      const path = self ? kSelfHops : kRemoteHops;
+      const timeOf = (hop: string): bigint | undefined => {
+        if (hop === 'client.post') return posted;
+        if (hop === 'client.frame') return frame;
+        if (self || ['api.body', 'api.send', 'main.out', 'main.post', 'worker.cmd', 'worker.sent'].includes(hop)) return atSender?.get(hop);
+        return atReceiver?.get(hop);
+      };
+      let previous: bigint | undefined;
+      let previousHop = '';
+      for (const hop of path) {
+        const t = timeOf(hop);
+        if (t !== undefined && previous !== undefined) push(`${self ? 'self ' : ''}${previousHop} -> ${hop}`, Number(t - previous) / 1e6);
+        // A hop missing from the trace (not recorded) is skipped: the next delta spans it.
+        if (t !== undefined) {
+          previous = t;
+          previousHop = hop;
+        }
+      }
+      if (frame !== undefined) push(self ? 'self end to end' : 'end to end', Number(frame - posted) / 1e6);
+    }
+  }
+  const rows: HopRow[] = [];
+  for (const [hop, list] of deltas) {
+    list.sort((a, b) => a - b);
+    const q = (x: number): number => round2(list[Math.min(list.length - 1, Math.floor(x * list.length))]!);
+    rows.push({ hop, samples: list.length, p50Ms: q(0.5), p99Ms: q(0.99) });
+  }
+  return rows;
+}
+
+function printHops(rows: readonly HopRow[]): void {
+  for (const r of rows) console.log(`      ${r.hop.padEnd(36)} ${String(r.p50Ms).padStart(8)} ms p50 ${String(r.p99Ms).padStart(8)} ms p99  (${r.samples})`);
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
 }
 
 async function formCluster(nodes: readonly RigNode[]): Promise<void> {
@@ -339,6 +529,10 @@ async function openChannel(nodes: readonly RigNode[], ordering: Ordering): Promi
     if (opened.status !== 201) throw new Error(`open ${name} at ${n.id}: ${opened.status} ${JSON.stringify(opened.json)}`);
   }
   return name;
+}
+
+function corosyncOf(size: number): CorosyncFigures | null {
+  return size === 3 || size === 5 ? kCorosync[size] : null;
 }
 
 function ratio(ours: number, theirs: number | undefined): string {
@@ -367,13 +561,21 @@ async function main(): Promise<void> {
           cells[name] = cell;
           console.log(`  ${size} members ${ordering.padEnd(6)} ${name.padEnd(16)} ${String(cell.deliveredPerSecond).padStart(7)} msg/s at every member${ratio(cell.deliveredPerSecond, theirs)}${cell.complete ? '' : ' INCOMPLETE'}${cell.readerDrops > 0 ? ` (${cell.readerDrops} reader drops)` : ''}${cell.failedSends > 0 ? ` (${cell.failedSends} sends failed)` : ''}${cell.viewChanges > 0 ? ` (${cell.viewChanges} view changes)` : ''}`);
         };
-        label('100B one sender', await throughput(nodes, channel, 100, nodes.slice(0, 1)), corosync?.oneSender100);
-        label('100B all sending', await throughput(nodes, channel, 100, nodes), corosync?.allSending100);
-        label('1000B one sender', await throughput(nodes, channel, 1000, nodes.slice(0, 1)), corosync?.oneSender1000);
-        label('1000B all sending', await throughput(nodes, channel, 1000, nodes), undefined);
+        if (cellKinds.has('throughput')) {
+          label('100B one sender', await throughput(nodes, channel, 100, nodes.slice(0, 1)), corosync?.oneSender100);
+          label('100B all sending', await throughput(nodes, channel, 100, nodes), corosync?.allSending100);
+          label('1000B one sender', await throughput(nodes, channel, 1000, nodes.slice(0, 1)), corosync?.oneSender1000);
+          label('1000B all sending', await throughput(nodes, channel, 1000, nodes), undefined);
+        }
+        if (!cellKinds.has('latency')) {
+          results.push({ size, ordering, cells, loadavg: loadavg() });
+          write(results, loadBefore, false);
+          continue;
+        }
         const lat = await latency(nodes, channel);
         cells['latency 1000 msg/s'] = lat;
         console.log(`  ${size} members ${ordering.padEnd(6)} latency at 1,000 msg/s: p50 ${lat.p50Ms} ms, p99 ${lat.p99Ms} ms, max ${lat.maxMs} ms over ${lat.samples} deliveries, sent at ${lat.sendRatePerSecond} msg/s${corosync === null ? '' : ` (Corosync p50 ${corosync.p50Ms}, p99 ${corosync.p99Ms} ms)`}; load average ${loadavg()[0]!.toFixed(2)}`);
+        if (lat.hops !== undefined) printHops(lat.hops);
         results.push({ size, ordering, cells, loadavg: loadavg() });
         // Written after every row, so a run cut short keeps what it measured (complete: false).
         write(results, loadBefore, false);
@@ -395,6 +597,8 @@ function write(results: readonly Record<string, unknown>[], loadBefore: number[]
     complete,
     what: `real galaxy agents on loopback; sends over the HTTP API (batches of up to 256 per POST and 200 KB, 4 in flight per sender); reads ${kReaderKind === 'stream' ? 'through the WebSocket delivery stream' : 'by long-polls of up to 1,024'}`,
     reader: kReaderKind,
+    sendClient: kSendClient,
+    traced: traceDir !== null,
     suspectTimeoutMs: kSuspectTimeoutMs,
     batch: kBatch,
     inFlight: kInFlight,
@@ -408,7 +612,7 @@ function write(results: readonly Record<string, unknown>[], loadBefore: number[]
   const dir = join(packageRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   // A subset of sizes has a file of its own (channels-5.json); of orderings, channels-subset.json.
-  const file = process.env['GALAXY_BENCH_ORDERINGS'] !== undefined ? 'channels-subset.json' : subset ? `channels-${sizes.join('-')}.json` : 'channels.json';
+  const file = latencyOnly ? 'channels-latency.json' : process.env['GALAXY_BENCH_ORDERINGS'] !== undefined ? 'channels-subset.json' : subset ? `channels-${sizes.join('-')}.json` : 'channels.json';
   writeFileSync(join(dir, file), `${JSON.stringify(out, null, 2)}\n`);
   if (complete) console.log(`wrote bench/results/${file}`);
 }

@@ -4,7 +4,8 @@
 // fingerprint works, pinned to another fingerprint is refused with
 // GALAXY_API_FINGERPRINT_MISMATCH before the request leaves (the server counts no
 // request: the token never crossed), and unpinned it fails with a hint naming
-// --api-fingerprint. ApiServer refuses a non-loopback bind in plain HTTP and accepts it
+// --api-fingerprint; ApiClient.openStream (galaxy channel listen's WebSocket) likewise,
+// the upgrade request and its token never written to a mismatched certificate. ApiServer refuses a non-loopback bind in plain HTTP and accepts it
 // with TLS. The `galaxy agent` rules: a non-loopback --api without TLS is a usage error
 // unless --api-insecure, and the TLS flags are checked for conflicts. End to end: a real
 // `galaxy agent --api-tls self-signed` prints its fingerprint; `galaxy node` with that
@@ -134,6 +135,21 @@ describe('ApiServer over TLS and ApiClient pinning', () => {
       socket.once('error', reject);
     });
     socket.close();
+  });
+
+  it('opens a stream pinned to its fingerprint (ApiClient.openStream), refuses another pin before the upgrade leaves, and throws a refused upgrade as the server\'s error', async () => {
+    const { api, token } = await tlsServer();
+    const socket = await new ApiClient({ url: api.url, token, fingerprint: api.fingerprint! }).openStream('/v1/events', () => undefined);
+    expect(socket.readyState).toBe(WebSocket.OPEN);
+    socket.close();
+    const before = Object.values(api.counters.requests).reduce((a, b) => a + b, 0);
+    const wrong = `SHA256:${'00:'.repeat(31)}00`;
+    const error = await failure(new ApiClient({ url: api.url, token, fingerprint: wrong }).openStream('/v1/events', () => undefined));
+    expect(error.code).toBe('GALAXY_API_FINGERPRINT_MISMATCH');
+    expect(error.message).toContain(`presented a certificate with fingerprint ${api.fingerprint}, not the pinned ${wrong}`);
+    expect(Object.values(api.counters.requests).reduce((a, b) => a + b, 0)).toBe(before);
+    const refused = await failure(new ApiClient({ url: api.url, token: 'gxt_wrong', fingerprint: api.fingerprint! }).openStream('/v1/events', () => undefined));
+    expect(refused.status).toBe(401);
   });
 
   it('refuses a non-loopback bind in plain HTTP and accepts it with TLS', async () => {

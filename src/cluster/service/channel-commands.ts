@@ -4,15 +4,18 @@ import { kOrderings } from '../../core/channels/channel-options.js';
 import { CliError, connect, run, table, withConnection, type ConnectionFlags, type Print } from '../../surface/cli/cli-kit.js';
 import type { ChannelSummary, SendOutcome } from './cluster-channel-desk.js';
 import type { ChannelReadReply } from './channel-routes.js';
+import { kInboxEntriesMax } from './channel-inbox.js';
+import type { WebSocket } from 'ws';
 
 /**
  * `galaxy channel create|ls|send|listen` over the local agent's API (channel-routes.ts):
- * channels of a cluster the agent is a member of. `listen` long-polls the agent's inbox
- * of the channel and prints one line per entry: a view as `view V: MEMBERS`, a delivery
- * as `SENDER view V seq S: PAYLOAD` (the payload as UTF-8 text).
+ * channels of a cluster the agent is a member of. `listen` reads the channel's WebSocket
+ * delivery stream (GET .../stream?after=AT) and prints one line per entry: a view as
+ * `view V: MEMBERS`, a delivery as `SENDER view V seq S: PAYLOAD` (the payload as UTF-8
+ * text). While it is attached the agent consumes a delivery only once it wrote it to
+ * the stream, so a listener slower than the senders holds them back (the channel's
+ * credit) instead of losing entries.
  */
-/** How long one long-poll of `listen` holds, ms (under the API client's 30 s request timeout). */
-const kListenHoldMs = 20_000;
 
 export function registerChannelCommands(program: Command, print: Print = (line) => console.log(line)): void {
   const channel = program.command('channel').description('channels of a cluster: named message streams with chosen reliability and ordering (create, ls, send, listen)');
@@ -74,7 +77,7 @@ export function registerChannelCommands(program: Command, print: Print = (line) 
   withConnection(
     channel
       .command('listen')
-      .description('print what this agent delivers on the channel (from the oldest entry it keeps): views and messages with sender, view and sequence')
+      .description('print what this agent delivers on the channel (from the oldest entry it keeps), over its WebSocket delivery stream: views and messages with sender, view and sequence; a slow terminal holds the senders back instead of losing messages')
       .argument('<cluster>')
       .argument('<name>')
       .option('--count <n>', 'stop after N messages')
@@ -83,30 +86,80 @@ export function registerChannelCommands(program: Command, print: Print = (line) 
   ).action((cluster: string, name: string, flags: ConnectionFlags & { count?: string; after: string; new?: boolean }) =>
     run(print, async () => {
       const count = flags.count === undefined ? Infinity : positive('--count', flags.count, true);
-      const client = connect(flags);
-      const messages = path(cluster, `/${encodeURIComponent(name)}/messages`);
-      let after = Number(flags.after);
+      const after = Number(flags.after);
       if (!Number.isInteger(after) || after < 0) throw new CliError(`--after is an inbox position >= 0, got "${flags.after}"`);
-      if (flags.new === true) {
-        const list = (await client.get(path(cluster))) as ChannelSummary[];
-        const found = list.find((c) => c.name === name);
-        if (found === undefined) throw new CliError(`cluster "${cluster}" has no channel named "${name}" here (galaxy channel ls ${cluster} lists them)`);
-        after = found.last;
-      }
-      let seen = 0;
-      while (seen < count) {
-        const reply = (await client.get(`${messages}?after=${after}&waitMs=${kListenHoldMs}`)) as ChannelReadReply;
-        if (reply.first > after + 1 && after > 0) print(`(${reply.first - after - 1} entries dropped: this listener was too slow for the inbox)`);
-        for (const e of reply.entries) {
-          after = e.at;
-          if (flags.json) print(JSON.stringify(e));
-          else if (e.kind === 'view') print(`view ${e.viewId}: ${(e.members ?? []).join(' ')}`);
-          else print(`${e.sender} view ${e.viewId} seq ${e.seq}: ${Buffer.from(e.base64 ?? '', 'base64').toString('utf8')}`);
-          if (e.kind === 'message' && ++seen >= count) break;
-        }
-      }
+      // Without ?after the stream starts at the inbox's newest entry: --new.
+      const listener = new StreamListener(count, flags.new === true ? null : after, flags.json === true, print);
+      const socket = await connect(flags).openStream(path(cluster, `/${encodeURIComponent(name)}/stream${flags.new === true ? '' : `?after=${after}`}`), (data) => listener.frame(data));
+      await listener.follow(socket);
     }),
   );
+}
+
+/**
+ * Prints a delivery stream's entries until `count` messages (or the agent closes it:
+ * then an error naming its code and reason). Frames may come before the socket is
+ * handed over (with the handshake's answer): they are printed as they come. Flow
+ * control: when stdout's buffer is full (a terminal or pipe slower than the
+ * deliveries), the socket is paused until it drains, so the TCP window fills, the agent
+ * stops writing, and the channel's credit holds the senders back; nothing is dropped on
+ * the way. (Where stdout writes block, as pipes and terminals do on Linux, the same
+ * follows from the blocked event loop.)
+ */
+class StreamListener {
+  private seen = 0;
+  private last: number | null;
+  private done = false;
+  private socket: WebSocket | null = null;
+  private settle: ((error?: Error) => void) | null = null;
+  private readonly resume = (): void => this.socket?.resume();
+
+  constructor(
+    private readonly count: number,
+    after: number | null,
+    private readonly json: boolean,
+    private readonly print: Print,
+  ) {
+    this.last = after;
+  }
+
+  frame(data: Buffer): void {
+    if (this.done) return;
+    const reply = JSON.parse(data.toString('utf8')) as ChannelReadReply;
+    const last = this.last;
+    if (last !== null && last > 0 && reply.first > last + 1) this.print(`(${reply.first - last - 1} entries dropped before this listener attached: the inbox keeps its newest ${kInboxEntriesMax})`);
+    for (const e of reply.entries) {
+      this.last = e.at;
+      if (this.json) this.print(JSON.stringify(e));
+      else if (e.kind === 'view') this.print(`view ${e.viewId}: ${(e.members ?? []).join(' ')}`);
+      else this.print(`${e.sender} view ${e.viewId} seq ${e.seq}: ${Buffer.from(e.base64 ?? '', 'base64').toString('utf8')}`);
+      if (e.kind === 'message' && ++this.seen >= this.count) return this.finish();
+    }
+    if (process.stdout.writableNeedDrain) this.socket?.pause();
+  }
+
+  /** Resolves once `count` messages are printed; rejects when the stream ends first. */
+  follow(socket: WebSocket): Promise<void> {
+    this.socket = socket;
+    return new Promise((resolve, reject) => {
+      this.settle = (error) => (error === undefined ? resolve() : reject(error));
+      if (this.done) return this.finish();
+      process.stdout.on('drain', this.resume);
+      if (process.stdout.writableNeedDrain) socket.pause();
+      socket.on('close', (code, reason) => this.finish(new CliError(`the agent closed the delivery stream (${code}${reason.length > 0 ? `: ${reason.toString()}` : ''}) after ${this.seen} messages${this.last === null ? '' : `; go on with --after ${this.last}`}`)));
+      socket.on('error', (error) => this.finish(new CliError(`the delivery stream failed: ${error.message}`)));
+    });
+  }
+
+  private finish(error?: Error): void {
+    this.done = true;
+    if (this.socket === null || this.settle === null) return;
+    const settle = this.settle;
+    this.settle = null;
+    process.stdout.off('drain', this.resume);
+    this.socket.close(1000);
+    settle(error);
+  }
 }
 
 function positive(flag: string, text: string, integer: boolean): number {

@@ -1,14 +1,16 @@
 import type { ApiStreamSocket } from '../../surface/api/api-route.js';
 import { kInboxReadMax, type ChannelInbox, type InboxCursor, type InboxRead } from './channel-inbox.js';
+import { hopTrace } from '../../node/util/hop-trace.js';
 
 /**
  * One WebSocket client of a channel's delivery stream (issue 18: a push stream for
  * integrators instead of long-polls): GET /v1/clusters/:name/channels/:channel/stream.
  *
  * The inbox's new entries go out as text frames, each the JSON of a long-poll read
- * (`{entries, first, dropped}`, at most kInboxReadMax entries), as soon as the event loop
- * is through the turn that delivered them (setImmediate, so a burst delivered in one turn
- * is one frame). At most kStreamFramesInFlightMax frames are in ws's hands at once; the
+ * (`{entries, first, dropped}`, at most kInboxReadMax entries), as soon as the callback
+ * that delivered them returns (a microtask: the deliveries of one batch from the worker
+ * are one frame; under load, frames wait for the two in flight and grow). It was
+ * setImmediate, which waited for the rest of the loop's poll phase (issue 18: latency). At most kStreamFramesInFlightMax frames are in ws's hands at once; the
  * next waits for ws's `written` callback, which comes only when the socket took the bytes,
  * so a client that reads slowly stops the stream at TCP's pace. Deliveries count as
  * consumed (the senders' credit back) only when written (ChannelInbox.advance): a slow
@@ -27,6 +29,10 @@ export class ChannelStream {
   private pumpQueued = false;
   private closed = false;
   private readonly onPush = (): void => this.schedule();
+  private readonly pumpNow = (): void => {
+    this.pumpQueued = false;
+    this.pump();
+  };
 
   constructor(
     private readonly inbox: ChannelInbox,
@@ -59,10 +65,7 @@ export class ChannelStream {
   private schedule(): void {
     if (this.pumpQueued || this.closed) return;
     this.pumpQueued = true;
-    setImmediate(() => {
-      this.pumpQueued = false;
-      this.pump();
-    });
+    queueMicrotask(this.pumpNow);
   }
 
   private pump(): void {
@@ -75,7 +78,9 @@ export class ChannelStream {
       const through = read.entries[read.entries.length - 1]!.at;
       this.sentThrough = through;
       this.inFlight++;
+      if (hopTrace !== null) for (const e of read.entries) if (e.kind === 'message') hopTrace.scan('ws.send', e.payload);
       this.socket.send(this.serialize(read), (error) => {
+        if (hopTrace !== null) for (const e of read.entries) if (e.kind === 'message') hopTrace.scan('ws.written', e.payload);
         this.inFlight--;
         if (this.closed) return;
         if (error !== undefined && error !== null) {

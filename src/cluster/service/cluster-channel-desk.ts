@@ -8,6 +8,7 @@ import type { ApiStreamAttach } from '../../surface/api/api-route.js';
 import { ChannelInbox, kInboxEntriesMax, type InboxRead } from './channel-inbox.js';
 import { ChannelStream } from './channel-stream.js';
 import type { ClusterRunner } from './cluster-runner.js';
+import { hopTrace } from '../../node/util/hop-trace.js';
 
 /**
  * The channels of the clusters this agent is a member of, as API clients use them
@@ -144,6 +145,7 @@ export class ClusterChannelDesk {
     if (payloads.length === 0) return [];
     if (payloads.length > kSendBatchMax) throw new DomainError('too-large', 'GALAXY_CHANNEL_BATCH_TOO_LARGE', `${payloads.length} messages in one send; at most ${kSendBatchMax}`);
     if (this.pending.size + payloads.length > kPendingSendsMax) throw new DomainError('unavailable', 'GALAXY_CHANNEL_TOO_MANY_SENDS', `${this.pending.size} sends already await their outcome on this agent (at most ${kPendingSendsMax})`);
+    if (hopTrace !== null) for (const p of payloads) hopTrace.scan('api.send', p);
     const ids: number[] = [];
     const outcomes: Promise<SendOutcome>[] = [];
     for (let i = 0; i < payloads.length; i++) {
@@ -228,6 +230,7 @@ export class ClusterChannelDesk {
       case 'delivered': {
         const entry = here.channels.get(event.channel);
         if (entry === undefined) break;
+        hopTrace?.scan('main.deliver', event.payload);
         // With a stream attached the delivery is consumed once the streams wrote it (ChannelStream), not here.
         if (entry.inbox.pushMessage(event.sender, event.viewId, event.seq, event.payload)) here.consumed.set(event.channel, (here.consumed.get(event.channel) ?? 0) + 1);
         break;

@@ -24,6 +24,7 @@ import { ClusterLinks, type LinkTarget } from './cluster-links.js';
 import { checkClusterName, clusterName, kNodeIdPattern } from './cluster-name.js';
 import { aliasHosts, checkNetworks, clusterTrafficKind, routeFor, type ClusterNetworks, type ClusterTrafficKind } from './cluster-networks.js';
 import { ClusterRunner, type RecordedEvidence, type RecordedStatus, type RecordedView, type RunnerOutput } from './cluster-runner.js';
+import { hopTrace } from '../../node/util/hop-trace.js';
 
 /**
  * The largest cluster envelope sent as a datagram: what the transport carries (1,400
@@ -568,6 +569,7 @@ export class ClusterService {
       return;
     }
     this.counters.received++;
+    hopTrace?.scan('main.in', bytes);
     this.apply(slot, slot.runner.step({ kind: 'receive', from, bytes }, Date.now()));
   }
 
@@ -602,6 +604,7 @@ export class ClusterService {
     for (const output of outputs) {
       switch (output.kind) {
         case 'send': {
+          hopTrace?.scan('main.out', output.bytes);
           const route = this.routeOf(slot, output.to, output.bytes);
           if (route !== null) this.counters.sentRouted++;
           if (this.options.channel.send(output.to, output.bytes, output.bytes.length <= kClusterDatagramBytesMax ? 'datagram' : 'stream', route ?? undefined)) this.counters.sent++;

@@ -20,6 +20,7 @@ import type { JobsOpenOptions, SnapshotOrigin } from '../../core/stack/node-stac
 import { DomainError, type FailureKind } from '../../core/util/domain-error.js';
 import type { FmidbLink, FmidbUpdate } from './fmidb-link.js';
 import type { JobsLink } from './jobs-link.js';
+import { hopTrace } from '../util/hop-trace.js';
 
 /** A member as the main thread reads it from the shared table. */
 export interface AgentMember {
@@ -174,6 +175,7 @@ export class AgentHost extends EventEmitter<AgentHostEvents> implements FmidbLin
 
   /** Sends messenger envelopes by address, sealed like all farm traffic, in one batch (Messenger does this). */
   sendApp(messages: readonly AppMessage[]): void {
+    if (hopTrace !== null) for (const m of messages) hopTrace.scan('main.post', m.bytes);
     if (messages.length > 0 && !this.exited) this.post({ type: 'app-send', messages });
   }
 
@@ -365,6 +367,7 @@ export class AgentHost extends EventEmitter<AgentHostEvents> implements FmidbLin
         this.emit('admission', report.from, report.bytes);
         return;
       case 'app':
+        if (hopTrace !== null) for (const m of report.messages) hopTrace.scan('main.app', m.bytes);
         this.emit('app', report.messages);
         return;
       case 'stats': {

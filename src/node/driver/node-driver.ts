@@ -30,6 +30,7 @@ import { WatchLinks } from './watch-links.js';
 import { Prng } from '../../core/util/prng.js';
 import { isEnvelope } from '../../core/messenger/envelope.js';
 import { formatNodeId, parseWireAddress } from '../../core/wire/message.js';
+import { hopTrace } from '../util/hop-trace.js';
 
 /**
  * Runs one node's NodeStack (src/core/stack/node-stack.ts: membership, the messenger's
@@ -187,6 +188,9 @@ export class NodeDriver {
   private running: Running | null = null;
   private readonly appInbox: AppMessage[] = [];
   private appPostQueued = false;
+  private appPostImmediateQueued = false;
+  /** Inside a native recvmmsg batch's callbacks (onBatch to onBatchEnd). */
+  private inNativeBatch = false;
   private lagMsMax = 0;
   private unauthenticatedDropped = 0;
   private admissionReceived = 0;
@@ -386,6 +390,7 @@ export class NodeDriver {
     datagram.onBatch(() => {
       // Replies are staged for one sealBatch only while a keyring seals and gossip runs; otherwise they take sealDatagram's path.
       if (sendBatch !== null && this.keyringActive !== null && !this.suspended) this.sendBatch = sendBatch;
+      this.inNativeBatch = true;
       stack.batchArrived();
     });
     datagram.onMessage((from, bytes) => {
@@ -400,6 +405,7 @@ export class NodeDriver {
       if (plaintext !== null && !this.toApp(from, plaintext, false)) stack.receiveInBatch(from, plaintext);
     });
     datagram.onBatchEnd(() => {
+      this.inNativeBatch = false;
       this.sendBatch = null;
       if (sendBatch !== null) this.flushSendBatch(sendBatch, datagram);
       this.act();
@@ -553,6 +559,13 @@ export class NodeDriver {
         return;
       }
       case 'app-send':
+        if (hopTrace !== null) {
+          for (const message of request.messages) hopTrace.scan('worker.cmd', message.bytes);
+          // After the transport's own flush microtask, queued by the first send below: the datagrams have left.
+          queueMicrotask(() => {
+            for (const message of request.messages) hopTrace!.scan('worker.sent', message.bytes);
+          });
+        }
         for (const message of request.messages) {
           const sealed = this.seal(message.bytes);
           if (sealed === null) continue;
@@ -722,30 +735,53 @@ export class NodeDriver {
       const channel = plaintext[2]! | (plaintext[3]! << 8);
       if (channel === kFmidbChannelId || channel === kJobsChannelId) return false;
     }
+    hopTrace?.scan('worker.recv', plaintext);
     if (this.appInbox.length >= kAppInboxMax) this.appDropped++;
     else {
       this.appReceived++;
       this.appInbox.push(via === undefined ? { peer: from, bytes: Uint8Array.from(plaintext), stream } : { peer: from, bytes: Uint8Array.from(plaintext), stream, via });
-      this.postAppSoon();
+      this.postAppSoon(stream || this.inNativeBatch);
     }
     return true;
   }
 
   /**
-   * Posts the messenger's received envelopes up once the current I/O phase is over
-   * (setImmediate: every datagram batch and stream frame of this turn goes in one post),
-   * not at the next wake-up, which the DeadlineTimer keeps at least tickIntervalMs (5 ms)
-   * after the last one. A cluster channel message crosses this hop once per protocol step
-   * (data to the sequencer, its order back, acks), so waiting for the wake-up cost up to
-   * 5 ms a step (issue 18: latency at 1,000 msg/s).
+   * Posts the messenger's received envelopes up soon, not at the next wake-up, which the
+   * DeadlineTimer keeps at least tickIntervalMs (5 ms) after the last one. A cluster
+   * channel message crosses this hop once per protocol step (data to the sequencer, its
+   * order back, acks), so every wait here is paid per step (issue 18: latency at 1,000
+   * msg/s, bench:channels GALAXY_BENCH_TRACE=1 "worker.recv -> worker.post").
+   *  - `now` (a native recvmmsg batch, or the stream frames of one read: each is one
+   *    callback): in a microtask once that callback returns, one post per batch;
+   *  - otherwise (node:dgram, one callback per datagram: the fallback transport and the
+   *    extra networks): after the loop's poll phase (setImmediate), so the datagrams of
+   *    one turn still go up in one post instead of one post each.
    */
-  private postAppSoon(): void {
-    if (this.appPostQueued) return;
-    this.appPostQueued = true;
-    setImmediate(() => {
-      this.appPostQueued = false;
-      if (this.running !== null && this.appInbox.length > 0) this.post({ type: 'app', messages: this.appInbox.splice(0) });
-    });
+  private postAppSoon(now: boolean): void {
+    if (now) {
+      if (this.appPostQueued) return;
+      this.appPostQueued = true;
+      queueMicrotask(this.postApp);
+      return;
+    }
+    if (this.appPostImmediateQueued) return;
+    this.appPostImmediateQueued = true;
+    setImmediate(this.postAppAfterPoll);
+  }
+
+  private readonly postApp = (): void => {
+    this.appPostQueued = false;
+    this.postAppNow();
+  };
+
+  private readonly postAppAfterPoll = (): void => {
+    this.appPostImmediateQueued = false;
+    this.postAppNow();
+  };
+
+  private postAppNow(): void {
+    if (hopTrace !== null) for (const m of this.appInbox) hopTrace.scan('worker.post', m.bytes);
+    if (this.running !== null && this.appInbox.length > 0) this.post({ type: 'app', messages: this.appInbox.splice(0) });
   }
 
   private flushEvents(): void {

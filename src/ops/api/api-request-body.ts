@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { ApiHttpError } from './api-http-error.js';
+import { hopTrace } from '../../node/util/hop-trace.js';
 
 /**
  * Reads a JSON request body, bounded. The Content-Length is checked before a byte is
@@ -22,6 +23,7 @@ export async function readJsonBody(request: IncomingMessage, bodyBytesMax: numbe
   const declared = Number(request.headers['content-length'] ?? 0);
   if (declared > bodyBytesMax) throw tooLarge(bodyBytesMax);
   const bytes = await readBounded(request, bodyBytesMax);
+  hopTrace?.scan('api.body', bytes);
   return parseJson(bytes);
 }
 

@@ -1,4 +1,7 @@
-import { parseFingerprint } from './certificate-fingerprint.js';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { WebSocket } from 'ws';
+import { kFingerprintPrefix, parseFingerprint } from './certificate-fingerprint.js';
 import { pinnedRequest, PinnedRequestError } from './pinned-https-request.js';
 
 /**
@@ -80,6 +83,65 @@ export class ApiClient {
   /** Resolves undefined on 204 No Content, the answer to a DELETE. */
   delete(path: string): Promise<unknown> {
     return this.request('DELETE', path, undefined);
+  }
+
+  /**
+   * Opens a WebSocket route of the API (a channel's delivery stream) with the bearer
+   * token; resolves with the open socket, or rejects with an ApiClientError carrying the
+   * server's refusal (status and code, as for a request). With a pinned fingerprint the
+   * TLS connection is checked against the pin before the upgrade request (and its
+   * token) is written, as for requests. `onMessage` is attached before the handshake:
+   * a frame the server sends at once can arrive in the same read as the 101 answer and
+   * is emitted before a listener added after `open` would be. The caller may pause()
+   * the socket (its TCP window then fills and the agent's writes wait).
+   */
+  openStream(path: string, onMessage: (data: Buffer) => void): Promise<WebSocket> {
+    if (!path.startsWith('/')) throw new RangeError(`an API path starts with /, got "${path}"`);
+    const target = (this.url + path).replace(/^http/, 'ws');
+    const pin = this.fingerprint;
+    const pinned = (options: { host?: string; port?: number | string; servername?: string }, done: (error: Error | null, socket?: Duplex) => void): undefined => {
+      const host = String(options.host ?? '').replace(/^\[|\]$/g, '');
+      const socket: TLSSocket = tlsConnect({ host, port: Number(options.port), rejectUnauthorized: false, ...(/^[\d.]+$|:/.test(host) ? {} : { servername: host }) });
+      socket.once('error', (error) => done(error));
+      socket.once('secureConnect', () => {
+        const presented = `${kFingerprintPrefix}${socket.getPeerCertificate().fingerprint256}`;
+        if (presented !== pin) {
+          socket.destroy();
+          done(new ApiClientError(undefined, 'GALAXY_API_FINGERPRINT_MISMATCH', `the agent API at ${this.url} presented a certificate with fingerprint ${presented}, not the pinned ${pin}: refusing to open the stream`));
+          return;
+        }
+        done(null, socket);
+      });
+      return undefined;
+    };
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(target, {
+        headers: { Authorization: `Bearer ${this.token}` },
+        perMessageDeflate: false,
+        handshakeTimeout: this.timeoutMs,
+        maxPayload: this.responseBytesMax,
+        ...(pin === null ? {} : { createConnection: pinned as never }),
+      });
+      let settled = false;
+      socket.on('message', onMessage);
+      socket.once('open', () => {
+        settled = true;
+        resolve(socket);
+      });
+      socket.once('unexpected-response', (_request, response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          settled = true;
+          reject(errorFromBody(response.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), target));
+        });
+      });
+      socket.on('error', (error) => {
+        if (settled) return;
+        settled = true;
+        reject(error instanceof ApiClientError ? error : this.transportError(error));
+      });
+    });
   }
 
   private async request(method: Method, path: string, body: unknown): Promise<unknown> {
