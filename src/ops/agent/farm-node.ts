@@ -8,7 +8,7 @@ import type { AgentStats } from '../../node/driver/agent-worker-protocol.js';
 // The API's modules (its server, ws, token store, routes and schemas) are loaded only when
 // the API is on (startApi): an agent with --api off boots faster and smaller (issue 14).
 import type { ApiServer } from '../../ops/api/api-server.js';
-import { kAdminTokenFileName, kApiFileName } from '../../surface/cli/cli-kit.js';
+import { kAdminTokenFileName, kApiFileName } from '../../surface/cli/agent-files.js';
 import { ComponentHost } from '../../farm/components/host/component-host.js';
 import type { MembershipEvent } from '../../core/membership/membership-event.js';
 import { ComponentPeers, statusAfter } from './component-peers.js';
