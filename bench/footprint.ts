@@ -22,7 +22,9 @@
  * (scripts/bundle.mjs). First, one agent at a time (GALAXY_FOOTPRINT_SINGLE runs each,
  * default 5, alternating), the boot CPU and RSS of that bin against the compiled
  * modules (dist/src/ops/cli/main.js, what ran before the bundle): a baseline in the
- * same run, free of the simultaneous boot's contention. The first bin run may write the
+ * same run, free of the simultaneous boot's contention. GALAXY_FOOTPRINT_BASELINE_BIN names
+ * another build's bin (say main's dist/bundle/galaxy.cjs) whose N agents are measured the
+ * same way just before this build's, each figure printed beside this build's. The first bin run may write the
  * code cache (after 4 s); it is run once untimed before.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -129,7 +131,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const sorted = (values: number[]): number[] => values.slice().sort((a, b) => a - b);
 const median = (values: number[]): number => sorted(values)[values.length >> 1]!;
 
-async function measure(system: 'galaxy' | 'serf', count: number, convergeTimeoutMs: number, serfPath: string): Promise<Figures> {
+async function measure(system: 'galaxy' | 'serf', count: number, convergeTimeoutMs: number, serfPath: string, entry = cli): Promise<Figures> {
   const dataRoot = mkdtempSync(join(tmpdir(), 'galaxy-bench-footprint-'));
   const key = randomBytes(32).toString('base64');
   const binds: string[] = [];
@@ -145,7 +147,7 @@ async function measure(system: 'galaxy' | 'serf', count: number, convergeTimeout
     const seeds = binds.slice(0, Math.min(3, count)).filter((b) => b !== binds[i]);
     let child: ChildProcess;
     if (system === 'galaxy') {
-      const args = [cli, 'agent', '--bind', binds[i]!, '--transport', 'native', '--key', key, '--api', 'off', '--log-level', 'warn', '--data-dir', join(dataRoot, String(i))];
+      const args = [entry, 'agent', '--bind', binds[i]!, '--transport', 'native', '--key', key, '--api', 'off', '--log-level', 'warn', '--data-dir', join(dataRoot, String(i))];
       if (seeds.length > 0) args.push('--join', seeds.join(','));
       child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GALAXY_COMPONENTS: 'none' } });
     } else {
@@ -271,7 +273,27 @@ async function main(): Promise<void> {
     console.log(line('boot CPU, median', median(b.bootCpuMs), median(m.bootCpuMs), 'ms', 0));
     console.log(line('RSS 3 s after start, median', median(b.rssMiB), median(m.rssMiB), 'MiB'));
   }
+  // Another build's bin (GALAXY_FOOTPRINT_BASELINE_BIN, e.g. main's dist/bundle/galaxy.cjs)
+  // measured the same way in the same run, before this one: before/after under the same load.
+  const baselineBin = process.env['GALAXY_FOOTPRINT_BASELINE_BIN'];
+  let baseline: Figures | null = null;
+  if (baselineBin !== undefined && baselineBin !== '') {
+    if (!existsSync(baselineBin)) throw new Error(`GALAXY_FOOTPRINT_BASELINE_BIN ${baselineBin} is missing`);
+    await single(baselineBin); // its code cache, as for this build's bin
+    await sleep(2000);
+    baseline = await measure('galaxy', count, convergeTimeoutMs, serfPath, baselineBin);
+    console.log(`baseline ${baselineBin} (load ${loadavg()[0]!.toFixed(2)}) beside this build:`);
+  }
   const galaxy = await measure('galaxy', count, convergeTimeoutMs, serfPath);
+  if (baseline !== null) {
+    console.log(`  ${''.padEnd(34)} ${'this build'.padStart(16)} ${'baseline'.padStart(16)} ${'ratio'.padStart(8)}`);
+    console.log(line('RSS per agent, median', galaxy.rssMiBMedian, baseline.rssMiBMedian, 'MiB'));
+    console.log(line('RSS per agent, max', galaxy.rssMiBMax, baseline.rssMiBMax, 'MiB'));
+    console.log(line('idle CPU per agent', galaxy.idleMillicoresPerAgent, baseline.idleMillicoresPerAgent, 'mcore'));
+    console.log(line('boot CPU per agent, median', galaxy.bootCpuMsMedian, baseline.bootCpuMsMedian, 'ms', 0));
+    console.log(line('boot wall time, all at once', galaxy.bootWallMs, baseline.bootWallMs, 'ms', 0));
+    console.log(line('full views after the last boot', galaxy.convergeMs, baseline.convergeMs, 'ms', 0));
+  }
   const serf = serfPath === '' ? null : await measure('serf', count, convergeTimeoutMs, serfPath);
   if (serf === null) console.log('serf not installed (apt-get install -y serf): Galaxy only');
   console.log(`  ${''.padEnd(34)} ${'galaxy'.padStart(16)} ${'serf'.padStart(16)} ${'ratio'.padStart(8)}`);
@@ -283,9 +305,9 @@ async function main(): Promise<void> {
   console.log(line('boot CPU per agent, max', galaxy.bootCpuMsMax, serf?.bootCpuMsMax ?? null, 'ms', 0));
   console.log(line('boot wall time, all at once', galaxy.bootWallMs, serf?.bootWallMs ?? null, 'ms', 0));
   console.log(line('full views after the last boot', galaxy.convergeMs, serf?.convergeMs ?? null, 'ms', 0));
-  const out = { startedAt: new Date().toISOString(), loadAverageAtEnd: loadavg(), agents: count, entry: cli, galaxy, serf, single: singles };
+  const out = { startedAt: new Date().toISOString(), loadAverageAtEnd: loadavg(), agents: count, entry: cli, galaxy, serf, single: singles, ...(baseline === null ? {} : { baseline: { entry: baselineBin, figures: baseline } }) };
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-  const file = join(root, 'bench', 'results', 'footprint.json');
+  const file = join(root, 'bench', 'results', process.env['GALAXY_FOOTPRINT_OUT'] ?? 'footprint.json');
   writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
   console.log(`wrote ${file}`);
 }

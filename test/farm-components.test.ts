@@ -21,7 +21,7 @@ import type { ApiEvent } from '../src/surface/api/api-backend.js';
 import type { ApiRoute } from '../src/surface/api/api-route.js';
 import type { ComponentRpcOutcome } from '../src/farm/components/host/component-host.js';
 import { EventForwarder, kPendingEventsMax } from '../src/farm/events/event-forwarder.js';
-import { FarmComponents, FarmComponentsError, kFarmComponentKinds } from '../src/ops/agent/farm-components.js';
+import { FarmComponents, FarmComponentsError, kFarmComponentKinds, loadFarmComponentRoutes } from '../src/ops/agent/farm-components.js';
 
 /** A resolver with no landscapes: landscape and statement targets are refused (named nodes still work). */
 function landscapesUnavailable(): never {
@@ -157,7 +157,7 @@ describe('FarmComponents', () => {
     expect(JSON.parse(readFileSync(join(dataDir, 'farm-components.json'), 'utf8'))).toEqual({ events: { correlations: [] }, jobs: { killGraceMs: 500 } });
 
     // Installation waits for admission (start()), with a clear answer meanwhile.
-    const routes = components.routes();
+    const routes = components.routes(await loadFarmComponentRoutes());
     expect(routes.map((r) => `${r.method} ${r.pattern}`)).toEqual(expect.arrayContaining(['POST /v1/events', 'GET /v1/events/query', 'POST /v1/jobs', 'POST /v1/scripts', 'POST /v1/components/install', 'GET /v1/packages']));
     await expect(routeOf(routes, 'GET', '/v1/packages').handle({ params: {}, query: {}, body: undefined, caller: { name: 'ops', role: 'admin' } })).rejects.toMatchObject({ kind: 'unavailable', code: 'GALAXY_INSTALL_BUSY', message: expect.stringMatching(/not admitted to the farm yet/) });
     expect(components.metrics().map((f) => f.name)).toEqual(expect.arrayContaining(['galaxy_farm_rpc_total', 'galaxy_component_services_refused_total', 'galaxy_events_forwarded_total']));

@@ -381,3 +381,83 @@ describe('landscape engine: 10,000 nodes', () => {
     engine.close();
   });
 });
+
+describe('landscape engine: a mirror created at first need (fill)', () => {
+  it('creates no mirror until a landscape, a statement or a read needs it, then answers as the mirror fed every change', () => {
+    // What the FMIDB holds, kept by the caller (FarmData keeps its view): the fill's source.
+    const held = new Map<string, Map<string, string | number>>();
+    const feed = (engine: LandscapeEngine, changes: NodeChange[]): void => {
+      for (const c of changes) {
+        const keys = held.get(c.subject) ?? new Map<string, string | number>();
+        if (c.value === null) keys.delete(c.key);
+        else keys.set(c.key, c.value);
+        if (keys.size === 0) held.delete(c.subject);
+        else held.set(c.subject, keys);
+      }
+      engine.applyChanges(changes);
+    };
+    let fills = 0;
+    const lazy = new LandscapeEngine({
+      origin: kOrigin,
+      fill: (apply) => {
+        fills++;
+        const rows: NodeChange[] = [];
+        for (const [subject, keys] of held) for (const [key, value] of keys) rows.push({ subject, key, value });
+        // Two batches, as a caller bounded by batchChangesMax sends them.
+        apply(rows.slice(0, 3));
+        apply(rows.slice(3));
+      },
+    });
+    const eager = new LandscapeEngine({ origin: kOrigin });
+    const both = (changes: NodeChange[]): void => {
+      feed(lazy, changes);
+      eager.applyChanges(changes);
+    };
+    const prng = new Prng(7);
+    for (let round = 0; round < 20; round++) {
+      const changes: NodeChange[] = [];
+      for (let i = 1; i <= 8; i++) {
+        if (prng.nextFloat() < 0.5) changes.push({ subject: id(i), key: 'rack', value: prng.nextFloat() < 0.5 ? 'r12' : 'r13' });
+        if (prng.nextFloat() < 0.5) changes.push({ subject: id(i), key: 'load1', value: prng.nextFloat() < 0.2 ? null : Math.round(prng.nextFloat() * 40) / 10 });
+      }
+      both(changes);
+      lazy.tick(round);
+      eager.tick(round);
+    }
+    lazy.removeNode(id(3));
+    eager.removeNode(id(3));
+    held.delete(id(3));
+    expect(lazy.mirrorCreated).toBe(false);
+    expect(lazy.list()).toEqual([]);
+    expect(fills).toBe(0);
+
+    const sql = "SELECT node FROM nodes WHERE rack = 'r12' AND load1 < 2";
+    lazy.define({ name: 'idle-r12', sql, mode: onChange }, 1000);
+    eager.define({ name: 'idle-r12', sql, mode: onChange }, 1000);
+    expect(lazy.mirrorCreated).toBe(true);
+    expect(fills).toBe(1);
+    expect(lazy.members('idle-r12')).toEqual(eager.members('idle-r12'));
+    expect(lazy.resolveStatement('SELECT node FROM nodes WHERE load1 IS NULL')).toEqual(eager.resolveStatement('SELECT node FROM nodes WHERE load1 IS NULL'));
+    expect(lazy.columns()).toEqual(expect.arrayContaining(eager.columns()));
+
+    // From now on the changes go straight in, as to the eager one.
+    both([{ subject: id(2), key: 'rack', value: 'r12' }, { subject: id(2), key: 'load1', value: 0.1 }, { subject: id(5), key: 'load1', value: 9 }]);
+    expect(lazy.tick(2000)).toEqual(eager.tick(2000));
+    expect(lazy.members('idle-r12')).toEqual(eager.members('idle-r12'));
+    expect(lazy.members('idle-r12')).toContain(id(2));
+    expect(fills).toBe(1);
+    lazy.close();
+    eager.close();
+  });
+
+  it('is created by a read of its columns, and not by a deleted definition imported from a peer', () => {
+    let fills = 0;
+    const lazy = new LandscapeEngine({ origin: kOrigin, fill: () => void fills++ });
+    lazy.importDefinition({ name: 'gone', sql: '', mode: onChange, updatedAtMs: 5, origin: '00000000000000bb', deleted: true }, 10);
+    expect(lazy.mirrorCreated).toBe(false);
+    expect(lazy.columns()).toEqual([]);
+    expect(lazy.mirrorCreated).toBe(true);
+    expect(fills).toBe(1);
+    lazy.close();
+  });
+});

@@ -155,7 +155,9 @@ export class FarmData {
     this.link = options.link;
     const fmidbOptions = { ...kAgentFmidbOptions, ...options.fmidb };
     this.config = resolveFmidbConfig(fmidbOptions);
-    this.landscapes = new LandscapeEngine({ origin: options.selfId });
+    // SQLite and the mirror only once a landscape exists or a statement is run (issue 14):
+    // the mirror is then filled from the view, which holds what the changes gave it.
+    this.landscapes = new LandscapeEngine({ origin: options.selfId, fill: (apply) => this.fillMirror(apply) });
     this.unsubscribe = this.link.onFmidb((update) => this.update(update));
     const snapshot = options.snapshotFile === undefined ? [] : this.loadSnapshot(options.snapshotFile);
     this.link.openFmidb(fmidbOptions, snapshot);
@@ -483,6 +485,33 @@ export class FarmData {
         this.options.logger.warn({ error: (error as Error).message }, 'FMIDB changes not mirrored for landscapes');
       }
     }
+  }
+
+  /** The view's node values, as mirror() would have passed them, for a mirror created now. */
+  private fillMirror(apply: (changes: readonly NodeChange[]) => void): void {
+    const valueLengthMax = this.landscapes.config.valueLengthMax;
+    const max = this.landscapes.config.batchChangesMax;
+    let rows: NodeChange[] = [];
+    const flush = (): void => {
+      if (rows.length === 0) return;
+      try {
+        apply(rows);
+      } catch (error) {
+        this.counters.mirrorSkipped += rows.length;
+        this.options.logger.warn({ error: (error as Error).message }, 'FMIDB values not mirrored for landscapes');
+      }
+      rows = [];
+    };
+    for (const subject of this.view.subjects()) {
+      if (!isNodeId(subject)) continue;
+      for (const entry of this.view.entriesOf(subject)) {
+        // Counted in mirrorSkipped when they arrived (mirror()).
+        if (!isValidKey(entry.key) || (typeof entry.value === 'string' && entry.value.length > valueLengthMax)) continue;
+        rows.push({ subject, key: entry.key, value: entry.value });
+        if (rows.length === max) flush();
+      }
+    }
+    flush();
   }
 
   private changed(): void {

@@ -1,5 +1,3 @@
-import { compiledModulePath } from '../../core/platform/package-root.js';
-import type { ComponentSpec } from '../components/host/component-spec.js';
 import { defineComponent } from '../components/sdk.js';
 import { parseEventsConfig } from './events-config.js';
 import { EventsService } from './events-service.js';
@@ -22,13 +20,10 @@ import { EventsService } from './events-service.js';
  * It calls, on this node: farm.members (where the management nodes are), farm.resolve
  * { landscape } (correlation rules and queries by landscape), and farm.publish
  * { events } (a management node hands each stored event to the agent's API stream).
+ *
+ * Its spec and module path: the -spec module beside it (kept apart for the agent).
  */
-export function eventsComponentPath(): string {
-  return compiledModulePath(import.meta.url);
-}
-
-/** The spec to add the event service to a ComponentHost; spread it to set a config ({ management: true } on management nodes). */
-export const kEventsComponent: ComponentSpec = Object.freeze({ name: 'events', kind: 'events', module: eventsComponentPath() });
+export { kEventsComponent, eventsComponentPath } from './events-component-spec.js';
 
 let service: EventsService | null = null;
 

@@ -1,4 +1,5 @@
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type Database from 'better-sqlite3';
 
 /**
  * Opens one of the event service's SQLite files with the settings both use: WAL, so a
@@ -8,7 +9,10 @@ import Database from 'better-sqlite3';
  * absent. Each batch is one transaction, so the fsync is paid per batch, not per event.
  */
 export function openEventsDatabase(path: string, schema: string): Database.Database {
-  const db = new Database(path);
+  // Loaded at the first open, not at import: the agent imports the events component's
+  // definition whether or not it runs it (issue 14: an agent's RSS).
+  const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+  const db = new Sqlite(path);
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');

@@ -8,9 +8,7 @@ import { jobsServices, type JobsServiceHandler, type JobsServiceName } from './j
 import { kJobsServices } from './jobs-wire.js';
 import { localNodeFacts } from './node-facts.js';
 import { OrphanGroups } from './orphan-groups.js';
-import { compiledModulePath } from '../../core/platform/package-root.js';
 import { JobsComponentLink } from './jobs-component-link.js';
-import type { ComponentSpec } from '../components/host/component-spec.js';
 import { defineComponent, type ComponentContext } from '../components/sdk.js';
 
 /**
@@ -73,13 +71,8 @@ export function parseJobsConfig(config: unknown): JobsConfig {
   throw new Error(`invalid jobs configuration: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
 }
 
-/** The compiled module the component host forks. */
-export function jobsComponentPath(): string {
-  return compiledModulePath(import.meta.url);
-}
-
-/** The spec to add the jobs service to a ComponentHost (kind "jobs"). */
-export const kJobsComponent: ComponentSpec = Object.freeze({ name: 'jobs', kind: 'jobs', module: jobsComponentPath() });
+/** The compiled module the component host forks, and its spec (in a module of their own). */
+export { kJobsComponent, jobsComponentPath } from './jobs-component-spec.js';
 
 interface Running {
   readonly link: JobsComponentLink;

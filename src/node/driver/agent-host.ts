@@ -103,6 +103,16 @@ export function agentWorkerData(settings: AgentSettings, runtime: ReturnType<typ
  * (workers/agent-worker.ts); this thread gets membership events (one message per tick
  * at most) and reads the membership table in shared memory without copying it.
  */
+/**
+ * The worker's young generation, MiB (issue 14: an agent's RSS). V8 sizes it as two
+ * semi-spaces and a new large-object space of one semi-space each, so 3 MiB holds V8's
+ * initial 1 MiB semi-spaces: left to Node's default (48 MiB here) the worker's new space
+ * started at 2 MiB semi-spaces and stayed resident for the agent's life. The worker's
+ * steady state allocates almost nothing per datagram (README "Receive path"); what it
+ * keeps (tables, FMIDB) lives in the shared memory and the old generation.
+ */
+const kWorkerYoungGenerationMb = 3;
+
 export class AgentHost extends EventEmitter<AgentHostEvents> implements FmidbLink, JobsLink {
   readonly settings: AgentSettings;
   private readonly worker: Worker;
@@ -146,7 +156,7 @@ export class AgentHost extends EventEmitter<AgentHostEvents> implements FmidbLin
     const runtime = createRuntime({ memoryBytes: settings.memoryBytes, backend: settings.backend });
     const table = MembershipTable.create(runtime, settings.config.membersMax);
     const data = agentWorkerData(settings, runtime, table, randomInt(0, 2 ** 32));
-    const worker = new Worker(agentWorkerEntry(), { workerData: data });
+    const worker = new Worker(agentWorkerEntry(), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: kWorkerYoungGenerationMb } });
     const host = new AgentHost(settings, worker, table);
     await host.waitUntilReady(settings.startTimeoutMs);
     return host;

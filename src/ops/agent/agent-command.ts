@@ -103,8 +103,8 @@ export interface FarmInvocation {
 }
 
 /** Where the API listens unless told otherwise: loopback only, a fixed port an operator's CLI finds. */
-export { kDefaultApiBind } from '../../surface/cli/cli-kit.js';
-import { kDefaultApiBind } from '../../surface/cli/cli-kit.js';
+export { kDefaultApiBind } from '../../surface/cli/agent-files.js';
+import { kDefaultApiBind } from '../../surface/cli/agent-files.js';
 const kRolePattern = /^[a-z][a-z0-9-]{0,31}$/;
 
 /** An AgentInvocation whose identity has been claimed from the data directory. */

@@ -3,19 +3,14 @@ import { z } from 'zod';
 import type { AgentLogger } from '../../node/util/agent-logger.js';
 import type { ApiEvent, MemberView, MetricFamily, NodeValues } from '../../surface/api/api-backend.js';
 import type { InstallBackend } from '../../farm/install/install-backend.js';
-import { componentJobsBackend } from '../../farm/jobs/jobs-backend.js';
 import type { ApiRoute } from '../../surface/api/api-route.js';
-import { eventsRoutes } from '../../farm/events/events-routes.js';
-import { installRoutes } from '../../farm/install/install-routes.js';
-import { jobsRoutes } from '../../farm/jobs/jobs-routes.js';
-import { componentEventsBackend } from '../../farm/events/events-api-backend.js';
-import { kEventsComponent } from '../../farm/events/events-component.js';
+import { kEventsComponent } from '../../farm/events/events-component-spec.js';
 import type { ComponentHost, ComponentLifecycleEvent } from '../../farm/components/host/component-host.js';
 import { connectComponentRpc, type ComponentRpcBridge, type ComponentRpcFarm } from '../../farm/components/host/component-rpc-bridge.js';
-import { kJobsComponent } from '../../farm/jobs/jobs-component.js';
+import { kJobsComponent } from '../../farm/jobs/jobs-component-spec.js';
 import { JobsComponentPort } from '../../farm/jobs/jobs-component-link.js';
 import { kJobsEventsService } from '../../farm/jobs/jobs-wire.js';
-import { kScriptsComponent } from '../../farm/jobs/scripts/scripts-component.js';
+import { kScriptsComponent } from '../../farm/jobs/scripts/scripts-component-spec.js';
 import { kBytesCodec } from '../../core/messenger/channel-codec.js';
 import type { MessengerChannel } from '../../node/messenger/messenger-channel.js';
 import type { DesiredComponentsSource } from '../../farm/install/desired-components.js';
@@ -87,6 +82,23 @@ export interface FarmComponentsOptions {
 }
 
 export type LandscapeTarget = { readonly landscape: string } | { readonly sql: string };
+
+/**
+ * The modules of the components' API routes and their backends, loaded only when the API
+ * is on (their schemas are hundreds of zod objects: issue 14, an agent's RSS).
+ */
+export async function loadFarmComponentRoutes() {
+  const [{ eventsRoutes }, { componentEventsBackend }, { jobsRoutes }, { componentJobsBackend }, { installRoutes }] = await Promise.all([
+    import('../../farm/events/events-routes.js'),
+    import('../../farm/events/events-api-backend.js'),
+    import('../../farm/jobs/jobs-routes.js'),
+    import('../../farm/jobs/jobs-backend.js'),
+    import('../../farm/install/install-routes.js'),
+  ]);
+  return { eventsRoutes, componentEventsBackend, jobsRoutes, componentJobsBackend, installRoutes };
+}
+
+export type FarmComponentRouteModules = Awaited<ReturnType<typeof loadFarmComponentRoutes>>;
 
 /** The component kinds this adds; the agent announces them in its `components` tag. */
 export const kFarmComponentKinds: readonly string[] = Object.freeze([kEventsComponent.kind, kJobsComponent.kind, kScriptsComponent.kind]);
@@ -185,8 +197,9 @@ export class FarmComponents {
     this.forwarder.post(event);
   }
 
-  /** The API routes of the events, jobs, scripts and install services. */
-  routes(): ApiRoute[] {
+  /** The API routes of the events, jobs, scripts and install services (their modules: loadFarmComponentRoutes). */
+  routes(modules: FarmComponentRouteModules): ApiRoute[] {
+    const { eventsRoutes, componentEventsBackend, jobsRoutes, componentJobsBackend, installRoutes } = modules;
     const call = (component: string, service: string, body: unknown, timeoutMs: number) => this.host.request(component, service, this.selfId, body, timeoutMs);
     return [...eventsRoutes(componentEventsBackend(this.host, { nodeId: this.selfId })), ...jobsRoutes(componentJobsBackend(call)), ...installRoutes(this.installBackend)];
   }

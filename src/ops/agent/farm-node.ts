@@ -8,7 +8,7 @@ import type { AgentStats } from '../../node/driver/agent-worker-protocol.js';
 // The API's modules (its server, ws, token store, routes and schemas) are loaded only when
 // the API is on (startApi): an agent with --api off boots faster and smaller (issue 14).
 import type { ApiServer } from '../../ops/api/api-server.js';
-import { kAdminTokenFileName, kApiFileName } from '../../surface/cli/cli-kit.js';
+import { kAdminTokenFileName, kApiFileName } from '../../surface/cli/agent-files.js';
 import { ComponentHost } from '../../farm/components/host/component-host.js';
 import type { MembershipEvent } from '../../core/membership/membership-event.js';
 import { ComponentPeers, statusAfter } from './component-peers.js';
@@ -16,7 +16,7 @@ import { measurementComponentPath } from '../../farm/measurement/measurement-com
 import { writeFileAtomic } from '../../node/util/atomic-file.js';
 import { FarmData, kFmidbSnapshotFileName } from '../../farm/data/farm-data.js';
 import { FarmDesiredComponents } from '../../farm/install/farm-desired-components.js';
-import { FarmComponents, kFarmComponentKinds } from './farm-components.js';
+import { FarmComponents, kFarmComponentKinds, loadFarmComponentRoutes } from './farm-components.js';
 import { farmMetrics } from '../../farm/service/farm-metrics.js';
 import { FarmService } from '../../farm/service/farm-service.js';
 import { loadApiTls } from './config/api-tls-files.js';
@@ -24,8 +24,6 @@ import { parseBindAddress } from '../../node/transport/socket-address.js';
 import { kBytesCodec } from '../../core/messenger/channel-codec.js';
 import { ClusterService } from '../../cluster/service/cluster-service.js';
 import { kClusterStateFileName } from '../../cluster/service/cluster-incarnations.js';
-import { channelRoutes } from '../../cluster/service/channel-routes.js';
-import { clusterRoutes } from '../../cluster/service/cluster-routes.js';
 import type { ClusterLifecycle } from '../../cluster/lifecycle/cluster-lifecycle.js';
 import type { agentLifecycle } from '../../cluster/lifecycle/agent-lifecycle.js';
 import type { ApiRoute } from '../../surface/api/api-route.js';
@@ -54,14 +52,17 @@ const kAllComponentKinds: readonly string[] = ['measurement', ...kFarmComponentK
 
 /** The API's modules, loaded only when the API is on (issue 14: an agent with --api off boots faster and smaller). */
 async function loadApiModules() {
-  const [{ ApiServer }, { TokenStore }, { farmDataRoutes }, { farmComponentsRoutes }, { agentLifecycle }] = await Promise.all([
+  const [{ ApiServer }, { TokenStore }, { farmDataRoutes }, { farmComponentsRoutes }, { agentLifecycle }, { clusterRoutes }, { channelRoutes }, componentRoutes] = await Promise.all([
     import('../../ops/api/api-server.js'),
     import('../../ops/api/token-store.js'),
     import('../../farm/data/farm-data-routes.js'),
     import('../../farm/install/farm-components-routes.js'),
     import('../../cluster/lifecycle/agent-lifecycle.js'),
+    import('../../cluster/service/cluster-routes.js'),
+    import('../../cluster/service/channel-routes.js'),
+    loadFarmComponentRoutes(),
   ]);
-  return { ApiServer, TokenStore, farmDataRoutes, farmComponentsRoutes, agentLifecycle };
+  return { ApiServer, TokenStore, farmDataRoutes, farmComponentsRoutes, agentLifecycle, clusterRoutes, channelRoutes, componentRoutes };
 }
 
 export class FarmNode implements ApiBackend {
@@ -165,12 +166,12 @@ export class FarmNode implements ApiBackend {
           return typeof value === 'string' ? value : undefined;
         } });
       if (prepared.farm.api !== null && apiModules !== null) {
-        const { ApiServer, TokenStore, farmDataRoutes, farmComponentsRoutes, agentLifecycle } = apiModules;
+        const { ApiServer, TokenStore, farmDataRoutes, farmComponentsRoutes, agentLifecycle, clusterRoutes, channelRoutes, componentRoutes } = apiModules;
         const tokens = TokenStore.open(join(prepared.dataDir, 'tokens.json'));
         if (tokens.bootstrap(join(prepared.dataDir, kAdminTokenFileName))) logger.info({ file: join(prepared.dataDir, kAdminTokenFileName) }, 'created the admin API token');
         const tls = prepared.farm.apiTls === null ? undefined : loadApiTls(prepared.farm.apiTls, prepared.dataDir, parseBindAddress(prepared.farm.api).host);
         if (tls?.created === true) logger.info({ file: tls.certFile }, 'created a self-signed API certificate');
-        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, tls, allowRemote: prepared.farm.apiInsecure, logger, routes: [...farmDataRoutes(node.data), ...clusterRoutes(node.clusters), ...channelRoutes(node.clusters), ...farmComponentsRoutes(node.desiredComponents), ...node.farmComponents.routes(), ...node.lifecycleRoutes(agentLifecycle, life)] });
+        node.apiServer = await ApiServer.start({ backend: node, tokens, bind: prepared.farm.api, tls, allowRemote: prepared.farm.apiInsecure, logger, routes: [...farmDataRoutes(node.data), ...clusterRoutes(node.clusters), ...channelRoutes(node.clusters), ...farmComponentsRoutes(node.desiredComponents), ...node.farmComponents.routes(componentRoutes), ...node.lifecycleRoutes(agentLifecycle, life)] });
         writeFileAtomic(join(prepared.dataDir, kApiFileName), `${JSON.stringify({ url: node.apiServer.url, ...(node.apiServer.fingerprint === null ? {} : { fingerprint: node.apiServer.fingerprint }) })}\n`);
       }
       // Without the API, a controller or management node still runs the lifecycle (the steward's repairs and recoveries); it serves no routes.

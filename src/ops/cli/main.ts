@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: V8's young generation for the agent, before the modules below load (see the file).
+import './agent-heap-flags.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';

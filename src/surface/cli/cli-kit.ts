@@ -4,8 +4,7 @@ import type { Command } from 'commander';
 import { ApiClient, ApiClientError } from '../client/api-client.js';
 import { parseFingerprint } from '../client/certificate-fingerprint.js';
 
-/** Where an agent's API listens unless told otherwise: loopback only. */
-export const kDefaultApiBind = '127.0.0.1:7600';
+export { kDefaultApiBind } from './agent-files.js';
 
 /**
  * The operator's commands: each talks to a running agent's HTTP API. Where the agent
@@ -22,8 +21,8 @@ export interface ConnectionFlags {
   json?: boolean;
 }
 
-export const kApiFileName = 'api.json';
-export const kAdminTokenFileName = 'admin.token';
+export { kApiFileName, kAdminTokenFileName } from './agent-files.js';
+import { kApiFileName, kAdminTokenFileName, kDefaultApiBind } from './agent-files.js';
 
 export function connect(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): ApiClient {
   const dataDir = flags.dataDir ?? env['GALAXY_DATA_DIR'];

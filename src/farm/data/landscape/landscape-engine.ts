@@ -37,6 +37,17 @@ export interface LandscapeEngineParams {
   readonly options?: LandscapeOptions;
   /** Measures evaluation time, ms; performance.now unless a test injects a fake. */
   readonly clock?: MonotonicClock;
+  /**
+   * When given, the SQLite mirror (and SQLite itself) is created only when first needed:
+   * a landscape defined or imported, a statement resolved, a query, a read of its
+   * columns. `fill` then hands it the node values the FMIDB holds at that moment, calling
+   * `apply` once per batch (of at most batchChangesMax changes); until then applyChanges
+   * and removeNode do nothing, since the fill will bring the mirror to the same values.
+   * The mirror is derived state, rebuilt from the FMIDB at any time (node-mirror.ts), so
+   * a node that never has a landscape never loads SQLite (issue 14: an agent's RSS).
+   * Without it the mirror is created at once.
+   */
+  readonly fill?: (apply: (changes: ReadonlyArray<NodeChange>) => void) => void;
 }
 
 export interface LandscapeFailure {
@@ -124,7 +135,9 @@ export class LandscapeEngine implements LandscapeResolver {
   readonly counters: LandscapeCounters = {
     evaluations: 0, evaluationFailures: 0, batchesApplied: 0, valuesChanged: 0, recordsImported: 0, recordsStale: 0, recordsRefusedFull: 0,
   };
-  private readonly mirror: NodeMirror;
+  /** Null until first needed when params.fill is given (see there). */
+  private mirrorOrNull: NodeMirror | null = null;
+  private readonly fill: LandscapeEngineParams['fill'];
   private readonly registry: LandscapeRegistry;
   private readonly states = new Map<string, LandscapeState>();
   private readonly events = new LandscapeEventQueue();
@@ -137,7 +150,22 @@ export class LandscapeEngine implements LandscapeResolver {
     this.origin = params.origin;
     this.clock = params.clock ?? (() => performance.now());
     this.registry = new LandscapeRegistry(this.config.definitionRecordsMax, this.config.landscapesMax);
-    this.mirror = new NodeMirror(this.config);
+    this.fill = params.fill;
+    if (this.fill === undefined) this.mirrorOrNull = new NodeMirror(this.config);
+  }
+
+  /** The mirror exists (always true without params.fill). */
+  get mirrorCreated(): boolean {
+    return this.mirrorOrNull !== null;
+  }
+
+  /** The mirror, created (and filled from the FMIDB) at its first use. */
+  private get mirror(): NodeMirror {
+    if (this.mirrorOrNull !== null) return this.mirrorOrNull;
+    const mirror = new NodeMirror(this.config);
+    this.mirrorOrNull = mirror;
+    this.fill?.((changes) => this.applyChanges(changes));
+    return mirror;
   }
 
   // ------------------------------------------------------------------ FMIDB input
@@ -145,6 +173,7 @@ export class LandscapeEngine implements LandscapeResolver {
   /** Applies a batch of FMIDB changes in one transaction; landscapes follow at the next tick. */
   applyChanges(changes: ReadonlyArray<NodeChange>): MirrorApplyResult {
     this.assertOpen();
+    if (this.mirrorOrNull === null) return { changed: 0, nodesAdded: 0, columnsAdded: 0 };
     const result = this.mirror.applyChanges(changes);
     this.counters.batchesApplied++;
     this.counters.valuesChanged += result.changed;
@@ -154,6 +183,7 @@ export class LandscapeEngine implements LandscapeResolver {
   /** Forgets a node and its values (it left the farm); false if the mirror did not hold it. */
   removeNode(subject: string): boolean {
     this.assertOpen();
+    if (this.mirrorOrNull === null) return false;
     return this.mirror.removeNode(subject);
   }
 
@@ -321,6 +351,11 @@ export class LandscapeEngine implements LandscapeResolver {
   tick(nowMs: number): TickResult {
     this.assertOpen();
     assertTime(nowMs);
+    // No landscape, nothing to evaluate; a mirror not created yet stays so.
+    if (this.states.size === 0) {
+      this.mirrorOrNull?.takeChanges();
+      return { evaluated: 0, failed: 0 };
+    }
     const changes = this.mirror.takeChanges();
     let evaluated = 0;
     let failed = 0;
@@ -345,7 +380,7 @@ export class LandscapeEngine implements LandscapeResolver {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.mirror.close();
+    this.mirrorOrNull?.close();
   }
 
   // ------------------------------------------------------------------ internals
@@ -437,7 +472,7 @@ export class LandscapeEngine implements LandscapeResolver {
 
   private assertOpen(): void {
     if (this.closed) throw new LandscapeError('GALAXY_LANDSCAPE_CLOSED', 'the landscape engine is closed');
-    this.mirror.assertOpen();
+    this.mirrorOrNull?.assertOpen();
   }
 }
 

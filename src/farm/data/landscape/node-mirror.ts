@@ -32,7 +32,8 @@
  * be the usual defence, but an in-memory database cannot be shared between connections
  * in this build of SQLite: no shared cache, no URI file names.)
  */
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type Database from 'better-sqlite3';
 import { ColumnAssignment, isValidKey } from './column-assignment.js';
 import type { LandscapeConfig } from './landscape-config.js';
 import { LandscapeError } from './landscape-error.js';
@@ -112,7 +113,10 @@ export class NodeMirror {
     this.config = config;
     this.assignment = new ColumnAssignment(config.columnsMax);
     this.indexedKeys = new Set(config.indexedKeys);
-    this.database = new Database(':memory:');
+    // Loaded here, not at import: a node with no landscape never creates a mirror
+    // (LandscapeEngine's fill) and so never loads SQLite (issue 14: an agent's RSS).
+    const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+    this.database = new Sqlite(':memory:');
     // Sorts and DISTINCT spill to temporary tables; keep those in memory as well.
     this.database.pragma('temp_store = MEMORY');
     this.database.exec(kSchema);

@@ -3,8 +3,6 @@ import { ScriptLogStore } from './script-log-store.js';
 import { ScriptsError } from './scripts-error.js';
 import { scriptsServices, type ScriptsServiceHandler, type ScriptsServiceName } from './scripts-services.js';
 import { kScriptsServices } from './scripts-wire.js';
-import { compiledModulePath } from '../../../core/platform/package-root.js';
-import type { ComponentSpec } from '../../components/host/component-spec.js';
 import { defineComponent, type ComponentContext } from '../../components/sdk.js';
 
 /**
@@ -18,13 +16,10 @@ import { defineComponent, type ComponentContext } from '../../components/sdk.js'
  * scripts.phase-ended, scripts.finished.
  *
  * Its services are listed in src/scripts/scripts-wire.ts. No configuration.
+ *
+ * Its spec and module path: the -spec module beside it (kept apart for the agent).
  */
-export function scriptsComponentPath(): string {
-  return compiledModulePath(import.meta.url);
-}
-
-/** The spec to add the script service to a ComponentHost (kind "scripts"). */
-export const kScriptsComponent: ComponentSpec = Object.freeze({ name: 'scripts', kind: 'scripts', module: scriptsComponentPath() });
+export { kScriptsComponent, scriptsComponentPath } from './scripts-component-spec.js';
 
 interface Running {
   readonly coordinator: ScriptCoordinator;

@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { AgentUsageError } from '../../../node/util/agent-usage-error.js';
 
@@ -82,7 +82,9 @@ export function readAgentConfigFile(path: string): AgentConfigFile {
   }
   let document: unknown;
   try {
-    document = parseYaml(text);
+    // yaml is loaded only for a config file (issue 14: what an agent without one holds).
+    const { parse } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+    document = parse(text);
   } catch (error) {
     throw new AgentUsageError(`${path}: not valid YAML: ${(error as Error).message}`);
   }
