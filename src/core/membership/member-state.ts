@@ -60,7 +60,8 @@ export class MemberState {
   adopt(): void {
     const { table, selfRow } = this.ctx;
     let live = 0;
-    for (let row = 0; row < table.rowCount; row++) {
+    const rows = table.rowCount;
+    for (let row = 0; row < rows; row++) {
       const status = table.status[row]!;
       this.knownStatus[row] = status;
       if (status === F.kStatusAlive || status === F.kStatusSuspect) live++;
