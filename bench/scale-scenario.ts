@@ -48,6 +48,11 @@ export interface ScenarioResult {
   cpuMs?: number;
   /** Ticks that ran, all nodes. */
   ticks?: number;
+  /** CPU and wall time of the measured part alone (after setup and the 3-s warm-up), ms. */
+  measuredCpuMs?: number;
+  measuredWallMs?: number;
+  /** Simulated ms of the measured part. */
+  measuredSimulatedMs?: number;
 }
 
 const kWarmupMs = 3000;
@@ -74,6 +79,8 @@ export function runScenario(scenario: Scenario): ScenarioResult {
   sim.runFor(kWarmupMs);
   const result: ScenarioResult = { scenario, simulatedMs: 0, wallMs: 0, rssBytesPerNode: 0, heapAndBuffersBytes: 0, events: 0 };
   const t0 = sim.nowMs();
+  const measuredCpu = process.cpuUsage();
+  const measuredStarted = performance.now();
   const checkMs = n >= 5000 ? 100 : 20;
   switch (scenario.kind) {
     case 'join': {
@@ -140,6 +147,10 @@ export function runScenario(scenario: Scenario): ScenarioResult {
   result.wallMs = Math.round(performance.now() - started);
   const cpu = process.cpuUsage(cpuStarted);
   result.cpuMs = Math.round((cpu.user + cpu.system) / 1000);
+  const measured = process.cpuUsage(measuredCpu);
+  result.measuredCpuMs = Math.round((measured.user + measured.system) / 1000);
+  result.measuredWallMs = Math.round(performance.now() - measuredStarted);
+  result.measuredSimulatedMs = Math.round(sim.nowMs() - t0);
   const memory = process.memoryUsage();
   result.rssBytesPerNode = Math.round(memory.rss / n);
   result.maxRssBytes = process.resourceUsage().maxRSS * 1024;

@@ -37,6 +37,8 @@ export interface SimulatedFarmOptions {
   shareIdentity?: boolean;
   /** The engines' BeatMemo (on by default); off only to show it changes nothing. */
   beatMemo?: boolean;
+  /** The engines' incremental failure-detector sweep (on by default); off only to show it changes nothing. */
+  incrementalSweep?: boolean;
   /**
    * The watch ring as the agent holds it (true, the default): idle links to the ring
    * successors, which the simulator closes when a process dies (SimContext.holdLinks),
@@ -139,6 +141,7 @@ export class SimulatedFarm {
       // Thousands of engines share this process: no per-engine cache of address texts.
       addressTextsMax: 0,
       ...(this.options.beatMemo === false ? { beatMemo: false } : {}),
+      ...(this.options.incrementalSweep === false ? { incrementalSweep: false } : {}),
       watchLinks: this.watchLinks,
     });
     if (template !== null) engine.adoptTable();

@@ -135,7 +135,8 @@ export class AddressIndex {
     if (this.filed === null) this.filed = new Uint8Array(capacity);
     else this.filed.fill(0);
     this.slotsTaken = 0;
-    for (let row = 0; row < this.table.rowCount; row++) if (this.table.status[row] !== F.kStatusEmpty) this.file(row, rowHash(this.table, row));
+    const rows = this.table.rowCount;
+    for (let row = 0; row < rows; row++) if (this.table.status[row] !== F.kStatusEmpty) this.file(row, rowHash(this.table, row));
   }
 
   private file(row: number, hash: number): void {

@@ -162,6 +162,8 @@ export class AntiEntropy {
         if ((flags & L.kChangeStatus) !== 0 && !ctx.leaving) ctx.state.refute(this.claimedSelfIncarnation(bytes));
         continue;
       }
+      // Its heartbeat, phi statistics, status or flags changed: the sweep re-times it.
+      ctx.state.noteChanged(row);
       // A newer heartbeat of a member we hold SUSPECT, at the suspected incarnation, in a
       // datagram it sent: it runs and has not refuted, so the accusation never reached it
       // (it spread while a partition cut it off). Tell it now.

@@ -25,6 +25,11 @@ export class EngineStats {
   watchBeatsSent = 0;
   /** Received heartbeat-only datagrams that repeated one already merged, so were not decoded again (BeatMemo). */
   beatRepeatsSkipped = 0;
+  /** Failure-detector sweeps over the whole table (the kernel), and incremental ones (SweepSchedule). */
+  fullSweeps = 0;
+  incrementalSweeps = 0;
+  /** Rows the incremental sweeps checked (the full ones visit every row). */
+  sweepRowsChecked = 0;
   /** Datagrams sent to relay a death this node declared directly to a member. */
   deathRelays = 0;
   streamFailures = 0;

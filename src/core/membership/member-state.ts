@@ -6,6 +6,7 @@ import { phiKSquared } from './failure-detector.js';
 import type { MembershipEvent, MembershipEventType } from './membership-event.js';
 import { forEachEntry } from './state-frame.js';
 import { expectedConfirmations, Suspicion, suspicionMinMs, suspicionTimeoutMs } from './suspicion.js';
+import { kSweepSamplesMin, SweepSchedule } from './sweep-schedule.js';
 
 const kPhiThreshold = 8;
 const kNoMeta = new Uint8Array(0);
@@ -38,10 +39,16 @@ export class MemberState {
   private nextSweepAtMs = 0;
   private nextDeadlineAtMs = Infinity;
   private readonly phiK2 = phiKSquared(kPhiThreshold);
+  /** Phi's floor on the variance: (interval / 4)². */
+  private readonly varianceMinMs2: number;
+  /** The incremental sweep (sweep-schedule.ts); null: the kernel sweeps the whole table every time. */
+  readonly sweepSchedule: SweepSchedule | null;
 
-  constructor(ctx: EngineContext) {
+  constructor(ctx: EngineContext, incrementalSweep = true) {
     this.ctx = ctx;
     this.knownStatus = new Uint8Array(ctx.table.capacity);
+    this.varianceMinMs2 = (ctx.config.probeIntervalMs / 4) ** 2;
+    this.sweepSchedule = incrementalSweep ? new SweepSchedule(ctx.table, ctx.config.probeIntervalMs) : null;
   }
 
   /** Takes this node's own row as known alive (the engine has just inserted it). */
@@ -53,11 +60,12 @@ export class MemberState {
   adopt(): void {
     const { table, selfRow } = this.ctx;
     let live = 0;
-    for (let row = 0; row < table.rowCount; row++) {
+    const rows = table.rowCount;
+    for (let row = 0; row < rows; row++) {
       const status = table.status[row]!;
       this.knownStatus[row] = status;
       if (status === F.kStatusAlive || status === F.kStatusSuspect) live++;
-      if ((status === F.kStatusDead || status === F.kStatusLeft) && row !== selfRow) table.armDeadline(row, this.ctx.now + this.ctx.config.tombstoneReapMs);
+      if ((status === F.kStatusDead || status === F.kStatusLeft) && row !== selfRow) this.armDeadline(row, this.ctx.now + this.ctx.config.tombstoneReapMs);
     }
     this.liveMembers = live;
     this.ctx.addressIndex.rebuild();
@@ -90,6 +98,20 @@ export class MemberState {
    * (changed by a kernel merge or by a message): events, suspicion timers, tombstones.
    */
   settle(row: number, metaChanged: boolean): void {
+    this.settleRow(row, metaChanged);
+    // Status changes made here (ALIVE, SUSPECT, DEAD messages) and by merges reach settle.
+    this.noteChanged(row);
+  }
+
+  /**
+   * A row's heartbeat, phi statistics, status, flags or deadline may have changed: the
+   * incremental sweep re-times it (every change the merge kernel reports, and settle).
+   */
+  noteChanged(row: number): void {
+    this.sweepSchedule?.note(row, this.ctx.now, this.silenceLimitMs(), this.phiK2, this.varianceMinMs2);
+  }
+
+  private settleRow(row: number, metaChanged: boolean): void {
     // Every insertion and change of address reaches settle (merges and ALIVE messages).
     this.ctx.addressIndex.refresh(row);
     this.ctx.watcher.noteChanged(row);
@@ -124,7 +146,7 @@ export class MemberState {
       case F.kStatusDead:
       case F.kStatusLeft:
         this.clearSuspicion(row);
-        table.armDeadline(row, this.ctx.now + this.ctx.config.tombstoneReapMs);
+        this.armDeadline(row, this.ctx.now + this.ctx.config.tombstoneReapMs);
         this.emit(status === F.kStatusDead ? 'dead' : 'leave', row);
         break;
     }
@@ -193,8 +215,14 @@ export class MemberState {
     const maxMs = minMs * config.suspicionMaxTimeoutMult;
     const timeout = suspicionTimeoutMs(suspicion.confirmations, expectedConfirmations(config.suspicionMult, members), minMs, maxMs);
     const deadline = suspicion.startedMs + timeout;
-    this.ctx.table.armDeadline(row, deadline);
+    this.armDeadline(row, deadline);
     if (deadline < this.nextDeadlineAtMs) this.nextDeadlineAtMs = deadline;
+  }
+
+  /** Arms a row's deadline (suspicion expiry or reap time): every deadline is armed here. */
+  private armDeadline(row: number, deadlineMs: number): void {
+    this.ctx.table.armDeadline(row, deadlineMs);
+    this.noteChanged(row);
   }
 
   private clearSuspicion(row: number): void {
@@ -248,14 +276,32 @@ export class MemberState {
     ctx.dissemination.queueAnnouncement(ctx.selfRow);
   }
 
+  /**
+   * The failure detector's sweep: reports alive members whose heartbeat went silent
+   * (probed out of turn), suspects whose suspicion expired (declared dead) and
+   * tombstones due (reaped). The incremental schedule checks only the rows due now and
+   * runs the kernel over the whole table only now and then (sweep-schedule.ts); both
+   * report the same rows in the same order.
+   */
   sweep(): void {
     const ctx = this.ctx;
     const table = ctx.table;
     this.nextSweepAtMs = ctx.now + ctx.config.probeIntervalMs;
-    const interval = ctx.config.probeIntervalMs;
     const out = ctx.parts.out;
-    const count = ctx.runtime.kernels.sweep(table.base, ctx.now >>> 0, this.phiK2, (interval / 4) ** 2, 3, this.silenceLimitMs(), out, ctx.parts.outCapacity);
+    const silenceMax = this.silenceLimitMs();
     const i32 = ctx.runtime.views.i32;
+    const schedule = this.sweepSchedule;
+    let count: number;
+    if (schedule === null || schedule.fullSweepDue(ctx.now, silenceMax)) {
+      ctx.stats.fullSweeps++;
+      count = ctx.runtime.kernels.sweep(table.base, ctx.now >>> 0, this.phiK2, this.varianceMinMs2, kSweepSamplesMin, silenceMax, out, ctx.parts.outCapacity);
+      schedule?.rebuild(ctx.now, silenceMax, this.phiK2, this.varianceMinMs2);
+    } else {
+      ctx.stats.incrementalSweeps++;
+      const checked = schedule.rowsChecked;
+      count = schedule.sweep(ctx.now, silenceMax, this.phiK2, this.varianceMinMs2, i32, out, ctx.parts.outCapacity);
+      ctx.stats.sweepRowsChecked += schedule.rowsChecked - checked;
+    }
     const o = out >>> 2;
     for (let i = 0; i < count; i++) {
       const row = i32[o + L.kOutHeaderWords + 2 * i]!;

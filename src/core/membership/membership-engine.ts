@@ -68,6 +68,12 @@ export interface EngineOptions {
    * that it changes nothing (test/beat-memo.test.ts).
    */
   beatMemo?: boolean;
+  /**
+   * Sweep the failure detector incrementally (only the rows due, sweep-schedule.ts)
+   * instead of the whole table every probe interval; true by default. Off only to show
+   * that it changes nothing (test/sweep-schedule.test.ts).
+   */
+  incrementalSweep?: boolean;
 }
 
 /**
@@ -123,7 +129,7 @@ export class MembershipEngine {
     this.selfAddress = formatWireAddress(options.address);
     const ctx = new EngineContext({ config: this.config, runtime: options.runtime, env: options.environment, scratch, table: this.table, stats: this.stats, selfId: this.selfId, selfAddress: this.selfAddress, addressTextsMax: options.addressTextsMax ?? kAddressTextsMaxDefault });
     this.ctx = ctx;
-    this.state = ctx.state = new MemberState(ctx);
+    this.state = ctx.state = new MemberState(ctx, options.incrementalSweep ?? true);
     this.prober = ctx.prober = new Prober(ctx);
     this.dissemination = ctx.dissemination = new Dissemination(ctx);
     this.watcher = ctx.watcher = new Watcher(ctx, options.unreachableEvidence ?? true, options.watchLinks ?? false);

@@ -15,7 +15,8 @@ import type { Summary } from './summary.js';
 export function encodeStateFrame(table: MembershipTable, metaOf: (row: number) => Uint8Array | undefined, flags: number, checksums: boolean, include?: (row: number) => boolean): Uint8Array {
   const rows: number[] = [];
   let size = F.kHeaderBytes + 5 + F.kChecksumBytes;
-  for (let row = 0; row < table.rowCount; row++) {
+  const rowCount = table.rowCount;
+  for (let row = 0; row < rowCount; row++) {
     if (table.status[row] === F.kStatusEmpty) continue;
     if (include !== undefined && !include(row)) continue;
     rows.push(row);

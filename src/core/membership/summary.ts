@@ -42,7 +42,8 @@ export function memberHash(high: number, low: number, incarnation: number, statu
 export function summarize(table: MembershipTable, bucketCount: number): Summary {
   const hashes = new Uint32Array(bucketCount);
   let memberCount = 0;
-  for (let row = 0; row < table.rowCount; row++) {
+  const rows = table.rowCount;
+  for (let row = 0; row < rows; row++) {
     const status = table.status[row]!;
     if (status === F.kStatusEmpty) continue;
     const high = table.idHigh[row]!;
