@@ -861,7 +861,15 @@ export class ClusterLifecycle {
     }
     if (journal.kind === 'create') {
       if (record !== null && !record.deleted) await this.teardown(op, record, installer);
-      else if (this.options.clusters.exists(name)) await this.options.clusters.remove(name);
+      else {
+        // This replica never got the create's record (the FMIDB can miss a crashed runner's
+        // last writes: lifecycle-journal.ts, abandonedJournals): the journal's steps say what
+        // was installed, and a tombstone record overrides the copies other replicas hold.
+        await this.undo(op, name, installer, steps);
+        if (this.options.clusters.exists(name)) await this.options.clusters.remove(name);
+        else this.note(op, name, 'rollback', null, `cluster ${name}'s definition never reached this steward: if a member still runs its core, galaxy cluster delete ${name} removes it`, false);
+        if (record === null) await this.writeRecord({ format: 1, name, profile: journal.profile ?? '', on: null, roles: [], members: [], leftovers: [], updatedAtMs: Date.now(), deleted: true });
+      }
       this.note(op, name, 'rollback', null, `the interrupted create of ${name} was undone: its components removed (those another cluster holds kept), the cluster deleted`, false);
       throw new DomainError('upstream-failed', 'GALAXY_LIFECYCLE_INTERRUPTED', `interrupted (${why}); undone by the steward`);
     }
