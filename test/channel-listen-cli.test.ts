@@ -13,9 +13,9 @@
 // on a shared machine a member off the CPU for 400 ms would be cut from the view.
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fifoChannelFarm } from './support/fifo-channel-farm.js';
 import type { ChannelSummary, SendOutcome } from '../src/cluster/service/cluster-channel-desk.js';
-import type { ClusterSummary } from '../src/cluster/service/cluster-service.js';
-import { api, eventually, kCliPath, killAll, startFarm, type RigNode } from '../bench/cluster-rig.js';
+import { api, eventually, kCliPath, killAll, type RigNode } from '../bench/cluster-rig.js';
 
 afterAll(() => killAll());
 
@@ -58,16 +58,7 @@ async function summaryAt(node: RigNode): Promise<ChannelSummary> {
 describe('galaxy channel listen over the delivery stream', () => {
   let nodes: RigNode[] = [];
   beforeAll(async () => {
-    nodes = await startFarm(3);
-    const created = await api(nodes[0]!, 'POST', '/v1/clusters', { name: kCluster, nodes: nodes.map((n) => n.id), tuning: { suspectTimeoutMs: 5000 } });
-    expect(created.status).toBe(201);
-    for (const n of nodes) {
-      await eventually(`${n.id} in a view of 3`, async () => {
-        const s = (await api<ClusterSummary>(n, 'GET', `/v1/clusters/${kCluster}`)).json;
-        return s.here?.status === 'member' && s.here.view?.members.length === 3 ? true : undefined;
-      }, 60_000);
-    }
-    for (const n of nodes) expect((await api(n, 'POST', `/v1/clusters/${kCluster}/channels`, { name: kChannel, ordering: 'fifo', windowMessages: 16 })).status).toBe(201);
+    nodes = await fifoChannelFarm(kCluster, kChannel);
   }, 120_000);
 
   it('a terminal that stops reading holds the senders back; read again, it prints every message in order', async () => {

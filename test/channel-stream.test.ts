@@ -14,11 +14,11 @@
 // suspicion timeout is 5 s (not 400 ms): on a machine shared by several engineers' runs
 // a member off the CPU that long would be cut from the view, which this test is not about.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fifoChannelFarm } from './support/fifo-channel-farm.js';
 import { WebSocket } from 'ws';
-import type { ClusterSummary } from '../src/cluster/service/cluster-service.js';
 import type { ChannelSummary, SendOutcome } from '../src/cluster/service/cluster-channel-desk.js';
 import type { ChannelReadReply } from '../src/cluster/service/channel-routes.js';
-import { api, eventually, killAll, startFarm, type RigNode } from '../bench/cluster-rig.js';
+import { api, eventually, killAll, type RigNode } from '../bench/cluster-rig.js';
 
 afterAll(() => killAll());
 
@@ -62,16 +62,7 @@ function listen(node: RigNode): Promise<Listener> {
 describe('the channel delivery stream on real agents', () => {
   let nodes: RigNode[] = [];
   beforeAll(async () => {
-    nodes = await startFarm(3);
-    const created = await api(nodes[0]!, 'POST', '/v1/clusters', { name: kCluster, nodes: nodes.map((n) => n.id), tuning: { suspectTimeoutMs: 5000 } });
-    expect(created.status).toBe(201);
-    for (const n of nodes) {
-      await eventually(`${n.id} in a view of 3`, async () => {
-        const s = (await api<ClusterSummary>(n, 'GET', `/v1/clusters/${kCluster}`)).json;
-        return s.here?.status === 'member' && s.here.view?.members.length === 3 ? true : undefined;
-      }, 60_000);
-    }
-    for (const n of nodes) expect((await api(n, 'POST', `/v1/clusters/${kCluster}/channels`, { name: kChannel, ordering: 'fifo', windowMessages: 16 })).status).toBe(201);
+    nodes = await fifoChannelFarm(kCluster, kChannel);
   }, 120_000);
 
   it('refuses a plain GET, an unknown channel and a missing token', async () => {
