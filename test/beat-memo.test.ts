@@ -8,10 +8,8 @@
 // and the memo did skip most beats. A unit check pins the memo's guard: the same
 // bytes after a row removal are merged again.
 import { describe, expect, it } from 'vitest';
-import { membershipConfig } from '../src/core/membership/config.js';
+import { churnedFarm } from './support/churned-farm.js';
 import { BeatMemo } from '../src/core/membership/beat-memo.js';
-import { SimulatedFarm } from '../src/sim/simulated-farm.js';
-import { NetworkSimulator } from '../src/sim/network-simulator.js';
 import { reproLine, withSeed } from '../src/sim/invariants.js';
 
 const kFile = 'test/beat-memo.test.ts';
@@ -25,22 +23,8 @@ interface Run {
 }
 
 function run(seed: number, beatMemo: boolean): Run {
-  const sim = new NetworkSimulator({ seed, nodesMax: 96, lossRate: 0.05, reorderRate: 0.05, duplicateRate: 0.01, skipIdleTicks: true });
   // The beats mode: BeatMemo matters only where the ring beats (the agent and the simulator hold links by default).
-  const farm = new SimulatedFarm(sim, membershipConfig({ membersMax: 96, tombstoneReapMs: 4000 }, 'lan'), { runtimeBytes: 96 << 20, beatMemo, watchLinks: false });
-  const reports: string[] = [];
-  sim.addReportListener({ onReport: (observer, event, at) => reports.push(`${at.toFixed(6)} ${observer} ${event.kind} ${event.subject}`) });
-  const first = farm.addMember();
-  for (let i = 1; i < 40; i++) farm.addMember([first]);
-  sim.runFor(6000);
-  const nodes = sim.nodes();
-  sim.crashHost(nodes[5]!);
-  sim.crash(nodes[9]!);
-  sim.pause(nodes[13]!, 3000);
-  sim.stop(nodes[20]!);
-  sim.runFor(12_000);
-  sim.restart(nodes[9]!);
-  sim.restart(nodes[20]!);
+  const { sim, farm, reports, nodes } = churnedFarm(seed, 40, { beatMemo, watchLinks: false });
   sim.partition(nodes.slice(0, 12), nodes.slice(12));
   sim.runFor(3000);
   sim.heal();

@@ -13,12 +13,10 @@
 // kernel changed (a heartbeat resuming after a silence is missed), and one that keeps
 // its queue when the silence limit shrinks (deaths make N, and so the limit, smaller).
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { membershipConfig } from '../src/core/membership/config.js';
+import { churnedFarm } from './support/churned-farm.js';
 import { MemberState } from '../src/core/membership/member-state.js';
 import { SweepSchedule } from '../src/core/membership/sweep-schedule.js';
 import * as L from '../src/core/table/layout.js';
-import { SimulatedFarm } from '../src/sim/simulated-farm.js';
-import { NetworkSimulator } from '../src/sim/network-simulator.js';
 import { reproLine, withSeed } from '../src/sim/invariants.js';
 
 const kFile = 'test/sweep-schedule.test.ts';
@@ -34,21 +32,7 @@ interface Run {
 }
 
 function run(seed: number, incrementalSweep: boolean, watchLinks: boolean): Run {
-  const sim = new NetworkSimulator({ seed, nodesMax: 96, lossRate: 0.05, reorderRate: 0.05, duplicateRate: 0.01, skipIdleTicks: true });
-  const farm = new SimulatedFarm(sim, membershipConfig({ membersMax: 96, tombstoneReapMs: 4000 }, 'lan'), { runtimeBytes: 96 << 20, incrementalSweep, watchLinks });
-  const reports: string[] = [];
-  sim.addReportListener({ onReport: (observer, event, at) => reports.push(`${at.toFixed(6)} ${observer} ${event.kind} ${event.subject}`) });
-  const first = farm.addMember();
-  for (let i = 1; i < 24; i++) farm.addMember([first]);
-  sim.runFor(6000);
-  const nodes = sim.nodes();
-  sim.crashHost(nodes[5]!);
-  sim.crash(nodes[9]!);
-  sim.pause(nodes[13]!, 3000);
-  sim.stop(nodes[20]!);
-  sim.runFor(12_000);
-  sim.restart(nodes[9]!);
-  sim.restart(nodes[20]!);
+  const { sim, farm, reports, nodes } = churnedFarm(seed, 24, { incrementalSweep, watchLinks });
   // Long enough for each side to declare the other dead (the silence limit shrinks).
   sim.partition(nodes.slice(0, 8), nodes.slice(8));
   sim.runFor(25_000);

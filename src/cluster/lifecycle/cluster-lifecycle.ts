@@ -15,7 +15,7 @@ import type { ClusterInput, ClusterSummary } from '../service/cluster-service.js
 import { checkNetworks } from '../service/cluster-networks.js';
 import { randomBytes } from 'node:crypto';
 import { conflicts, describeConflict, holders, holdings, sameCopy } from './component-holders.js';
-import { abandonedJournals, decodeGathered, decodeJournal, encodeJournal, furtherAlong, journalKey, kJournalKeyPrefix, kJournalOperationsMax, kJournalStepsMax, newJournal, orphaned, withEvent, type JournalStep, type OperationJournal } from './lifecycle-journal.js';
+import { abandonedJournals, decodeGathered, decodeJournal, encodeJournal, journalKey, kJournalKeyPrefix, kJournalOperationsMax, kJournalStepsMax, newJournal, orphaned, withEvent, type JournalStep, type OperationJournal } from './lifecycle-journal.js';
 import { LifecycleOperations, type LifecycleOperationHandle, type LifecycleOperationKind, type LifecycleOperationView } from './lifecycle-operations.js';
 import { decodeLifecycleRecord, encodeLifecycleRecord, kLifecycleSubjectPrefix, lifecycleSubject, kLifecycleRecordKey, roleComponents, type LifecycleComponent, type LifecycleRecord } from './lifecycle-record.js';
 
@@ -162,8 +162,8 @@ export class ClusterLifecycle {
   private readonly unsubscribe: () => void;
   private readonly startedAtMs = Date.now();
   private closed = false;
-  /** The journals the other lifecycles answered with when this steward last gathered, the copy furthest along per operation; see gatherJournals. */
-  private gathered = new Map<string, OperationJournal>();
+  /** The journals the other lifecycles answered with when this steward last gathered (abandonedJournals picks per operation); see gatherJournals. */
+  private gathered: OperationJournal[] = [];
   /** The lifecycle nodes and their lives when this steward last looked; null: not the steward then. */
   private stewardSaw: Map<string, string> | null = null;
   /** A gathering is due (the steward saw a change it has not asked about yet), running, and when the last began. */
@@ -410,7 +410,7 @@ export class ClusterLifecycle {
     if (this.closed) return;
     if (!this.isSteward()) {
       this.stewardSaw = null;
-      this.gathered.clear();
+      this.gathered = [];
       return;
     }
     const installer = this.options.installer();
@@ -789,9 +789,9 @@ export class ClusterLifecycle {
    */
   private recoverAbandoned(installer: LifecycleInstaller): void {
     const lives = this.lives();
-    for (const journal of abandonedJournals(this.journals(), [...this.gathered.values()], lives)) {
+    // A journal taken over is not taken again: the steward's own copy is then further along.
+    for (const journal of abandonedJournals(this.journals(), this.gathered, lives)) {
       if (this.busy.has(journal.cluster) || this.journaling.has(journal.id)) continue;
-      this.gathered.delete(journal.id);
       const why = lives.has(journal.runner) ? `its runner ${journal.runner} restarted` : `its runner ${journal.runner} is not alive`;
       this.options.logger.info({ cluster: journal.cluster, operation: journal.id, kind: journal.kind }, 'resuming an abandoned lifecycle operation');
       this.run(journal.kind, journal.cluster, journal.profile, journal.by, (op) => this.recover(op, journal, why, installer), journal, why);
@@ -825,26 +825,17 @@ export class ClusterLifecycle {
     this.gatherDue = false;
     const peers = gatherPeers(this.options.members(), this.options.selfId);
     if (peers.length === 0) {
-      this.gathered = new Map();
+      this.gathered = [];
       return true;
     }
     this.gathering = true;
     this.gatheredAtMs = Date.now();
-    void Promise.allSettled(peers.map(async (node) => decodeGathered(await ask(node)))).then((answers) => {
+    void Promise.allSettled(peers.map(async (node) => decodeGathered(await ask(node)))).then((settled) => {
       this.gathering = false;
       if (this.closed || this.stewardSaw === null) return;
-      const gathered = new Map<string, OperationJournal>();
-      let answered = 0;
-      for (const answer of answers) {
-        if (answer.status !== 'fulfilled' || answer.value === null) continue;
-        answered++;
-        for (const journal of answer.value) {
-          const held = gathered.get(journal.id);
-          gathered.set(journal.id, held === undefined ? journal : furtherAlong(held, journal));
-        }
-      }
-      this.gathered = gathered;
-      this.options.logger.info({ asked: peers.length, answered, running: [...gathered.values()].filter((j) => j.state === 'running').map((j) => j.id) }, 'lifecycle journals gathered from the other lifecycles');
+      const answers = settled.flatMap((a) => (a.status === 'fulfilled' && a.value !== null ? [a.value] : []));
+      this.gathered = answers.flat();
+      this.options.logger.info({ asked: peers.length, answered: answers.length, running: [...new Set(this.gathered.filter((j) => j.state === 'running').map((j) => j.id))] }, 'lifecycle journals gathered from the other lifecycles');
       this.scheduleRepair(0);
     });
     return false;
