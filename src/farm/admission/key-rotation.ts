@@ -44,8 +44,12 @@ export type KeyStep =
   | { readonly op: 'key-remove'; readonly fingerprint: string; readonly epoch: number; readonly by: string };
 
 export type KeyRotationInput =
-  /** A rotation step from farm control (sent by another node). */
-  | { readonly t: 'control'; readonly message: KeyStep }
+  /**
+   * A rotation step from farm control (sent by another node). `newerOnly`: taken only
+   * when its epoch is newer than the keyring held (a second copy of a step, sent straight
+   * to a controller besides the broadcast, must not apply twice).
+   */
+  | { readonly t: 'control'; readonly message: KeyStep; readonly newerOnly?: boolean }
   /** Another node was revoked: the farm's keyring moves to this epoch. */
   | { readonly t: 'revoked'; readonly id: string; readonly epoch: number }
   /** A controller's grant: its keyring is the farm's word and replaces ours. */
@@ -53,15 +57,27 @@ export type KeyRotationInput =
   /** This controller revoked a node (admission-controller.ts `rotate`). */
   | { readonly t: 'rotate'; readonly revokedId: string; readonly newKey: string; readonly oldKeys: readonly string[]; readonly by: string }
   /** How many live members other than the revoked one hold less than the rotation's epoch (answer to `awaiting()`). */
-  | { readonly t: 'laggards'; readonly revokedId: string; readonly count: number };
+  | { readonly t: 'laggards'; readonly revokedId: string; readonly count: number }
+  /**
+   * A live member announces (its `keyring` tag) that it holds this keyring epoch. Newer
+   * than ours means a rotation step passed us by (an epidemic broadcast can miss a node):
+   * catch up by a fetch.
+   */
+  | { readonly t: 'peer-epoch'; readonly from: string; readonly epoch: number }
+  /** A peer's whole keyring, fetched to catch up (a static-keys farm, where every member is the farm's word): taken when newer. */
+  | { readonly t: 'state'; readonly keys: readonly string[]; readonly epoch: number };
 
 export type KeyRotationOutput =
   /** The keyring changed: seal and open with these keys from now on, and store them with the epoch. */
   | { readonly t: 'keyring'; readonly keys: readonly string[]; readonly epoch: number }
   /** Broadcast on the farm-control channel. */
   | { readonly t: 'control'; readonly message: KeyStep }
-  /** Ask a controller for the keyring of at least this epoch (the admission client). */
-  | { readonly t: 'fetch'; readonly epoch: number }
+  /**
+   * Ask for the keyring of at least this epoch: from a controller (the admission client),
+   * or, on a static-keys farm, from `peer` (a member that announced it; absent when the
+   * fetch follows a revocation or a missed key, which only controllers answer).
+   */
+  | { readonly t: 'fetch'; readonly epoch: number; readonly peer?: string }
   /** A keyring event for the API. */
   | { readonly t: 'event'; readonly type: string; readonly body: Record<string, unknown> }
   /** A revocation's rotation finished: the old keys are gone. */
@@ -79,6 +95,8 @@ export const kFetchJitterMs = 1_000;
 export const kFetchesPendingMax = 64;
 /** Revocations rotating at once at most (each is an operator's act). */
 export const kRotationsMax = 16;
+/** A catch-up fetch for a newer epoch a member announced is asked again after this, while we still lag. */
+export const kCatchUpRetryMs = 3_000;
 const kOutputsMax = 1024;
 
 interface Rotation {
@@ -99,6 +117,8 @@ export class KeyRotation implements SansIoCore<KeyRotationInput, KeyRotationOutp
   private nowMs = 0;
   private readonly fetches: { atMs: number; epoch: number }[] = [];
   private readonly rotations: Rotation[] = [];
+  /** The last catch-up asked for (peer-epoch): its epoch and when, so announcements do not ask again and again. */
+  private catchUp: { epoch: number; atMs: number } | null = null;
   private readonly out = new OutputQueue<KeyRotationOutput>(kOutputsMax);
 
   /** `held`: the keyring this node starts with (its credentials, or the static keys); none before its first grant. */
@@ -139,14 +159,26 @@ export class KeyRotation implements SansIoCore<KeyRotationInput, KeyRotationOutp
   step(input: KeyRotationInput): void {
     switch (input.t) {
       case 'control':
+        if (input.newerOnly === true && input.message.epoch <= this.keyring.epoch) return;
         this.applyControl(input.message);
         return;
       case 'revoked':
         if (input.epoch > this.keyring.epoch) this.scheduleFetch(input.epoch);
         return;
       case 'grant':
+        // A grant older than the keyring held (a late duplicate answer, or a controller
+        // that has not heard of a step yet) would undo rotation steps taken since: kept out.
+        if (this.keyring.held && input.epoch < this.keyring.epoch) return;
         this.authority?.adoptKeyring(input.keys, input.epoch);
         this.keyring.replace(input.keys, input.epoch, true);
+        return;
+      case 'peer-epoch':
+        this.catchUpTo(input.epoch, input.from);
+        return;
+      case 'state':
+        if (!this.keyring.held || input.epoch <= this.keyring.epoch || input.keys.length === 0) return;
+        this.keyring.replace(input.keys, input.epoch);
+        this.authority?.adoptKeyring(this.keyring.list(), this.keyring.epoch);
         return;
       case 'rotate':
         this.startRotation(input);
@@ -250,6 +282,15 @@ export class KeyRotation implements SansIoCore<KeyRotationInput, KeyRotationOutp
         break;
     }
     this.authority?.adoptKeyring(this.keyring.list(), this.keyring.epoch);
+  }
+
+  /** A member holds a newer epoch: fetch it, unless asked for it (or newer) within kCatchUpRetryMs. */
+  private catchUpTo(epoch: number, from: string): void {
+    if (!this.keyring.held || epoch <= this.keyring.epoch) return;
+    const last = this.catchUp;
+    if (last !== null && last.epoch >= epoch && this.nowMs - last.atMs < kCatchUpRetryMs) return;
+    this.catchUp = { epoch, atMs: this.nowMs };
+    this.out.push({ t: 'fetch', epoch, peer: from });
   }
 
   private scheduleFetch(epoch: number): void {

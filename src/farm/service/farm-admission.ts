@@ -9,7 +9,7 @@ import { writeCredentials, type Credentials } from '../admission/credentials.js'
 import { AuthorityFile } from '../admission/authority-file.js';
 import { FarmAuthority } from '../admission/farm-authority.js';
 import { keyFingerprint, kKeyFingerprintPattern, type FarmKeysStore } from '../admission/farm-keys.js';
-import { KeyRotation, kRotationsMax } from '../admission/key-rotation.js';
+import { KeyRotation, kRotationsMax, type KeyStep } from '../admission/key-rotation.js';
 import { fingerprintOf, type NodeKeys } from '../admission/node-keys.js';
 import type { AgentHost } from '../../node/driver/agent-host.js';
 import type { AgentLogger } from '../../node/util/agent-logger.js';
@@ -34,7 +34,16 @@ export interface FarmAdmissionPorts {
   readonly revokeSender: (id: string) => void;
   readonly publish: (kind: string, type: string, body: Record<string, unknown>) => void;
   readonly logger: AgentLogger;
+  /** Sends a keyring step straight to one node (farm RPC `keyring.step`): a controller must not miss an operator's step. */
+  readonly sendKeyStep: (to: string, step: KeyStep) => Promise<void>;
+  /** Asks a member for its whole keyring (farm RPC `keyring.state`, served on static-keys farms only). */
+  readonly askKeyring: (peer: string) => Promise<{ keys: string[]; epoch: number }>;
 }
+
+/** The member tag that announces the keyring epoch a node holds (so a node a rotation step passed by catches up). */
+export const kKeyringEpochTag = 'keyring';
+/** How often the members' announced keyring epochs are looked over for one newer than ours (besides each membership event). */
+const kCatchUpScanMs = 3_000;
 
 export interface FarmAdmissionState {
   readonly dataDir: string;
@@ -81,6 +90,7 @@ export class FarmAdmission {
   private readonly rotation: KeyRotation;
   private admission: NodeSummary['admission'];
   private timer: NodeJS.Timeout | null = null;
+  private scanTimer: NodeJS.Timeout | null = null;
   private pumping = false;
   private closed = false;
 
@@ -110,6 +120,11 @@ export class FarmAdmission {
    * the current keyring when it comes back with credentials).
    */
   start(farmCaFingerprint: string | null): void {
+    if (this.mode !== 'insecure') {
+      this.announceEpoch();
+      this.scanTimer = setInterval(() => this.scanPeerEpochs(), kCatchUpScanMs);
+      this.scanTimer.unref?.();
+    }
     if (this.mode !== 'admission') return;
     const client = new AdmissionClient(
       {
@@ -263,12 +278,15 @@ export class FarmAdmission {
         case 'keyring':
           this.host.setKeys(output.keys);
           this.keyStore.save(output.keys, output.epoch);
+          this.announceEpoch();
           break;
         case 'control':
           this.control.broadcast(output.message);
+          this.tellControllers(output.message);
           break;
         case 'fetch':
-          this.want(output.epoch);
+          if (output.peer !== undefined && this.mode === 'static-keys') this.fetchFromPeer(output.peer);
+          else this.want(output.epoch);
           break;
         case 'event':
           this.ports.publish('keyring', output.type, output.body);
@@ -466,6 +484,11 @@ export class FarmAdmission {
     return record;
   }
 
+  /** The keyring held here, primary first (base64). */
+  keyList(): string[] {
+    return this.rotation.list();
+  }
+
   keyViews(): KeyView[] {
     return this.rotation.list().map((key, i) => ({ fingerprint: keyFingerprint(key), primary: i === 0 }));
   }
@@ -479,8 +502,94 @@ export class FarmAdmission {
     return this.keyViews();
   }
 
+  // ---- keeping up with the farm's keyring -------------------------------------------
+
+  /**
+   * Announces the keyring epoch held here in this node's tags (membership spreads tags
+   * and repairs them by anti-entropy, unlike a broadcast, which can miss a node for good).
+   */
+  private announceEpoch(): void {
+    if (this.mode === 'insecure' || !this.rotation.held || this.closed) return;
+    const tags = this.host.tagsOf(this.host.id);
+    const epoch = String(this.rotation.epoch);
+    if (tags[kKeyringEpochTag] === epoch) return;
+    try {
+      this.host.setMeta({ ...tags, [kKeyringEpochTag]: epoch });
+    } catch (error) {
+      this.logger.warn({ error: (error as Error).message }, 'could not announce the keyring epoch in the tags (too many tags?): a missed rotation step is caught up only by a controller fetch');
+    }
+  }
+
+  /** The epoch a member announces in its tags (null: none, or not a number). */
+  private announcedEpoch(id: string): number | null {
+    const text = this.host.tagsOf(id)[kKeyringEpochTag];
+    if (text === undefined || !/^\d{1,15}$/.test(text)) return null;
+    return Number(text);
+  }
+
+  /** A member's tags may have changed: a newer keyring epoch there means a step passed us by. */
+  onMemberTags(id: string): void {
+    if (this.closed || this.mode === 'insecure' || id === this.host.id) return;
+    const epoch = this.announcedEpoch(id);
+    if (epoch === null || epoch <= this.rotation.epoch) return;
+    this.tickCores();
+    this.rotation.step({ t: 'peer-epoch', from: id, epoch });
+    this.pump();
+  }
+
+  /** Every kCatchUpScanMs: the newest epoch a live member announces, if newer than ours (a fetch that failed is asked again). */
+  private scanPeerEpochs(): void {
+    if (this.closed) return;
+    let newest: { id: string; epoch: number } | null = null;
+    for (const member of this.host.members()) {
+      if (member.self || member.status !== 'alive') continue;
+      const epoch = this.announcedEpoch(member.id);
+      if (epoch !== null && epoch > this.rotation.epoch && (newest === null || epoch > newest.epoch)) newest = { id: member.id, epoch };
+    }
+    if (newest !== null) this.onMemberTags(newest.id);
+  }
+
+  /** A static-keys farm has no controllers: a member that holds the newer keyring hands it over. */
+  private fetchFromPeer(peer: string): void {
+    this.ports.askKeyring(peer).then(
+      ({ keys, epoch }) => {
+        if (this.closed) return;
+        this.tickCores();
+        this.rotation.step({ t: 'state', keys, epoch });
+        this.pump();
+        this.logger.info({ from: peer, epoch }, 'caught up with the farm keyring from a member');
+      },
+      (error: Error) => this.logger.warn({ from: peer, error: error.message }, 'could not fetch the keyring from a member: asked again at the next look'),
+    );
+  }
+
+  /**
+   * A keyring step made here goes to every live controller straight too (farm RPC): the
+   * controllers answer the members that fetch the keyring, so they must not be the ones
+   * a broadcast missed.
+   */
+  private tellControllers(message: ControlMessage): void {
+    if (this.mode !== 'admission' || !message.op.startsWith('key-')) return;
+    for (const member of this.host.members()) {
+      if (member.self || member.status !== 'alive') continue;
+      if (!(this.host.tagsOf(member.id)['roles'] ?? '').split(',').includes('controller')) continue;
+      this.ports.sendKeyStep(member.id, message as KeyStep).catch((error: Error) => this.logger.warn({ to: member.id, op: message.op, error: error.message }, 'a keyring step did not reach a controller straight (it still has the broadcast and the epoch tags)'));
+    }
+  }
+
+  /** A keyring step sent straight to this node (farm RPC): applied unless this node holds its epoch already. */
+  applyKeyStep(step: KeyStep): { epoch: number } {
+    if (this.mode === 'insecure') throw new DomainError('conflict', 'GALAXY_KEYS_INSECURE', 'this farm runs without encryption (--insecure): there is no keyring');
+    this.tickCores();
+    this.rotation.step({ t: 'control', message: step, newerOnly: true });
+    this.pump();
+    return { epoch: this.rotation.epoch };
+  }
+
   close(): void {
     this.closed = true;
+    if (this.scanTimer !== null) clearInterval(this.scanTimer);
+    this.scanTimer = null;
     this.client?.close();
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;

@@ -72,3 +72,19 @@ export const kComponentCodec: ChannelCodec<ComponentMessage> = {
     return { kind: Buffer.from(bytes.subarray(1, 1 + length)).toString('latin1'), payload: bytes.slice(1 + length) };
   },
 };
+
+/** Farm RPC service: a keyring step sent straight to a controller by the node that made it. */
+export const kServiceKeyringStep = 'keyring.step';
+/** Farm RPC service (static-keys farms only): a member's whole keyring, for a member a step passed by. */
+export const kServiceKeyringState = 'keyring.state';
+/** How long a keyring RPC waits for its answer. */
+export const kKeyringRpcTimeoutMs = 5_000;
+
+const kKeyringStateSchema = z.object({ keys: z.array(kB64Key).min(1).max(16), epoch: z.number().int().min(0) }).strict();
+
+/** A keyring.state answer, checked: throws a MessengerError when it is not one. */
+export function decodeKeyringState(body: unknown): { keys: string[]; epoch: number } {
+  const parsed = kKeyringStateSchema.safeParse(body);
+  if (!parsed.success) throw new MessengerError('GALAXY_MESSENGER_DECODE', 'a keyring.state answer must be { keys, epoch }');
+  return parsed.data;
+}

@@ -12,7 +12,8 @@ import { silentAgentLogger, type AgentLogger } from '../../node/util/agent-logge
 import { type AdmissionRecord, type ApiEvent, type KeyView, type MemberView, type NodeSummary } from '../../surface/api/api-backend.js';
 import type { MembershipEvent } from '../../core/membership/membership-event.js';
 import { FarmRpc, kRpcCodec } from './farm-rpc.js';
-import { kComponentCodec, kControlCodec, type ComponentMessage } from './farm-control.js';
+import { decodeKeyringState, kComponentCodec, kControlCodec, kControlSchema, kKeyringRpcTimeoutMs, kServiceKeyringState, kServiceKeyringStep, type ComponentMessage } from './farm-control.js';
+import type { KeyStep } from '../admission/key-rotation.js';
 import { FarmControlChannel } from './farm-control-channel.js';
 import { FarmAdmission, kAuthorityFileName, type FarmCounters, type SecurityMode } from './farm-admission.js';
 import { Messenger } from '../../node/messenger/messenger.js';
@@ -117,7 +118,12 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
       { host, control: this.control, revokeSender: (id) => {
           this.messenger.revoke(id);
           host.revokeSender(id);
-        }, publish: (kind, type, body) => this.publish(kind, type, body), logger },
+        }, publish: (kind, type, body) => this.publish(kind, type, body), logger,
+        sendKeyStep: async (to, step) => {
+          await this.rpc.call(to, kServiceKeyringStep, step, kKeyringRpcTimeoutMs);
+        },
+        askKeyring: async (peer) => decodeKeyringState(await this.rpc.call(peer, kServiceKeyringState, {}, kKeyringRpcTimeoutMs)),
+      },
       {
         ...state,
         dataDir: options.dataDir,
@@ -182,6 +188,22 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
     this.component.onMessage((message) => this.emit('component', message.value.kind, message.from, message.value.payload));
     this.host.on('admission', (from, bytes) => this.admission.onAdmission(from, bytes));
     this.host.on('event', (event) => this.onMembership(event));
+    if (options.mode !== 'insecure') {
+      // A keyring step straight from the node that made it (admission.tellControllers):
+      // the same trust as the farm-control broadcast that carries it too.
+      this.rpc.handle(kServiceKeyringStep, (_from, body) => {
+        const step = kControlSchema.safeParse(body);
+        if (!step.success || !step.data.op.startsWith('key-')) throw new DomainError('invalid', 'GALAXY_KEYRING_STEP', 'not a keyring step');
+        return this.admission.applyKeyStep(step.data as KeyStep);
+      });
+    }
+    if (options.mode === 'static-keys') {
+      // Pre-shared keys: every member is the farm's word on the keyring (no controllers, no
+      // revocation), so a member a step passed by takes the keyring from one that has it.
+      // Never served on an admission farm: there only a controller hands out keys, which
+      // it refuses to a revoked node.
+      this.rpc.handle(kServiceKeyringState, () => ({ keys: this.admission.keyList(), epoch: this.admission.keyEpoch }));
+    }
     this.admission.start(options.farmCaFingerprint ?? null);
   }
 
@@ -282,6 +304,7 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
   // ---- helpers ------------------------------------------------------------------
 
   private onMembership(event: MembershipEvent): void {
+    if (event.meta !== undefined) this.admission.onMemberTags(event.id);
     this.publish('membership', event.type, { id: event.id, address: event.address, incarnation: event.incarnation });
   }
 
