@@ -111,11 +111,13 @@ describe('component host: crashes and restarts', () => {
   });
 
   it('kills and retries a component whose start never finishes', async () => {
-    const t = testHost({ startTimeoutMs: 300 });
+    // The bound covers init too: 5 s, so a loaded machine's slow fork and module load
+    // (seen over 300 ms at load 39) is not taken for the hang under test.
+    const t = testHost({ startTimeoutMs: 5_000 });
     t.host.add({ name: 'slow', kind: 'test', module: fixture('hang'), config: { startHang: true } });
     const status = await t.host.start('slow');
     expect(status.state).toBe('backoff');
-    expect(status.lastError).toContain('did not answer "start" within 300 ms');
+    expect(status.lastError).toContain('did not answer "start" within 5000 ms');
     expect(eventsOf(t, 'slow', 'crashed')[0]!.detail.signal).toBe('SIGKILL');
   });
 
