@@ -4,6 +4,8 @@ import type { ClusterStatus, MemberRef } from '../../core/cluster/cluster-io.js'
 import { kClusterMemberDefaults } from '../../core/cluster/cluster-config.js';
 import { peekEnvelopeCluster } from '../../core/cluster-channels/cluster-channels-envelope.js';
 import type { ClusterChannelsInput } from '../../core/cluster-channels/cluster-channels.js';
+import type { PackKernel } from '../../core/cluster-channels/pack-kernel.js';
+import { createPackKernel } from '../../core/kernels/pack-runtime.js';
 import type { MembershipEvent } from '../../core/membership/membership-event.js';
 import { DomainError } from '../../core/util/domain-error.js';
 import { Prng } from '../../core/util/prng.js';
@@ -91,7 +93,16 @@ export interface ClusterServiceOptions {
     readonly farmAddress: (id: string) => string | undefined;
     readonly setAliases: (id: string, hosts: readonly string[]) => void;
   };
+  /**
+   * The backend of the channel pack kernels the cores write their packs with: the
+   * agent's (`backend`: 'auto' takes Wasm unless GALAXY_NO_WASM=1, and TypeScript if Wasm
+   * does not load). Default 'auto'.
+   */
+  readonly kernels?: 'auto' | 'wasm' | 'ts';
 }
+
+/** Distinct cluster payload sizes the service keeps a pack kernel for (each ~6 × the size); more pack in TypeScript. */
+const kPackKernelsMax = 4;
 
 /** Clusters (running or stopped with their history) the service keeps at most. */
 export const kClustersMax = 1024;
@@ -198,11 +209,23 @@ export class ClusterService {
   /** The channels of the clusters this node is in, as the API uses them (issue 18, item 3; cluster-channel-desk.ts). */
   readonly channels = new ClusterChannelDesk({ runnerOf: (cluster) => this.runnerOf(cluster), step: (cluster, inputs) => this.stepChannels(cluster, inputs) });
 
+  /** One pack kernel per cluster payloadBytesMax in use (one Wasm memory each; every core of that size shares it). */
+  private readonly packKernels = new Map<number, PackKernel>();
+
   constructor(options: ClusterServiceOptions) {
     this.options = options;
     this.incarnations = new ClusterIncarnations(options.stateFile);
     this.timer = new DeadlineTimer(kTickMsMin, () => this.onWake());
     this.links = new ClusterLinks((nodeId) => this.linkGone(nodeId), () => performance.now());
+  }
+
+  private packKernelFor(payloadBytesMax: number): PackKernel | undefined {
+    let kernel = this.packKernels.get(payloadBytesMax);
+    if (kernel === undefined && this.packKernels.size < kPackKernelsMax) {
+      kernel = createPackKernel(payloadBytesMax, this.options.kernels ?? 'auto');
+      this.packKernels.set(payloadBytesMax, kernel);
+    }
+    return kernel;
   }
 
   start(): void {
@@ -513,7 +536,7 @@ export class ClusterService {
       this.slots.delete(stopped[0]);
     }
     const incarnation = this.incarnations.take(key, Date.now());
-    const runner = new ClusterRunner({ cluster: definition.name, uid: definition.uid, nodeId: this.options.selfId, incarnation, definition: members, tuning: definition.tuning, random: new Prng(randomInt(0, 2 ** 32)), nowMs: performance.now(), startedAtMs: Date.now() });
+    const runner = new ClusterRunner({ cluster: definition.name, uid: definition.uid, nodeId: this.options.selfId, incarnation, definition: members, tuning: definition.tuning, random: new Prng(randomInt(0, 2 ** 32)), nowMs: performance.now(), startedAtMs: Date.now(), packKernelFor: (bytes) => this.packKernelFor(bytes) });
     const slot: Slot = { runner, networks: definition.networks ?? null, stopped: false, stopAtMs: null };
     this.slots.set(definition.name, slot);
     this.counters.coresStarted++;
