@@ -19,6 +19,12 @@
  * interleave the variants, so that the machine's other load hits them alike. Ratios
  * are the path's time over the variant's (above 1: the variant is faster).
  *
+ * Then the same on the whole core path (bench:channels-cpu's loop, channels-cpu-run.ts):
+ * ClusterChannels cores of 3 and 5 members in this thread, one sender flooding corked
+ * bursts, packs written with no kernel (encodeMessage and encodePack), the Wasm kernel
+ * and its TS twin: CPU µs per delivery, every member's work added up, median of
+ * interleaved runs.
+ *
  *   npm run bench:channel-pack                 (writes bench/results/channel-pack.json)
  *   GALAXY_BENCH_QUICK=1 npm run bench:channel-pack
  */
@@ -28,7 +34,9 @@ import type { Ordering } from '../src/core/channels/channel-options.js';
 import { decodePack, encodePack } from '../src/core/cluster-channels/cluster-channels-pack.js';
 import { PackKernel } from '../src/core/cluster-channels/pack-kernel.js';
 import { createRuntime } from '../src/core/kernels/create-runtime.js';
+import { createPackKernel } from '../src/core/kernels/pack-runtime.js';
 import { thousands, writeResults } from './channels-common.js';
+import { runCpuCase } from './channels-cpu-run.js';
 
 const quick = process.env.GALAXY_BENCH_QUICK === '1';
 const kRounds = quick ? 3 : 7;
@@ -177,6 +185,7 @@ function main(): void {
       );
     }
   }
+  const pathRows = corePath();
   const loadAfter = loadavg();
   writeResults(quick ? 'channel-pack-quick.json' : 'channel-pack.json', {
     date: new Date().toISOString(),
@@ -188,8 +197,56 @@ function main(): void {
     loadAverageBefore: load,
     loadAverageAfter: loadAfter,
     rows,
+    corePath: pathRows,
   });
   console.log(`load ${loadAfter.map((x) => x.toFixed(1)).join(' ')} at the end; bench/results/${quick ? 'channel-pack-quick.json' : 'channel-pack.json'}`);
+}
+
+interface PathRow {
+  members: number;
+  ordering: Ordering;
+  payloadBytes: number;
+  cpuUsPerDelivery: { none: number; wasm: number; tsTwin: number };
+  /** none / variant: above 1, the kernel saves CPU on the whole path. */
+  ratio: { wasm: number; tsTwin: number };
+  messagesPerPack: number;
+}
+
+function corePath(): PathRow[] {
+  const messages = quick ? 5_000 : 20_000;
+  const runs = quick ? 1 : 3;
+  // bench:channels-cpu's cluster payload (32 KiB).
+  const wasmKernel = createPackKernel(32 * 1024, 'wasm');
+  const tsKernel = createPackKernel(32 * 1024, 'ts');
+  const rows: PathRow[] = [];
+  console.log(`core path: ClusterChannels cores in this thread, one sender flooding corked bursts, ${thousands(messages)} messages per run, median of ${runs}; CPU µs per delivery (all members)`);
+  for (const members of [3, 5]) {
+    for (const ordering of ['fifo', 'total'] as Ordering[]) {
+      for (const payloadBytes of [100, 1000]) {
+        const c = { size: members, ordering, payloadBytes, cork: true };
+        runCpuCase(c, messages >>> 2);
+        const none: number[] = [];
+        const w: number[] = [];
+        const t: number[] = [];
+        let perPack = 0;
+        for (let r = 0; r < runs; r++) {
+          const a = runCpuCase(c, messages);
+          none.push(a.cpuUsPerDelivery);
+          perPack = a.messagesPerPack;
+          w.push(runCpuCase({ ...c, packKernel: wasmKernel }, messages).cpuUsPerDelivery);
+          t.push(runCpuCase({ ...c, packKernel: tsKernel }, messages).cpuUsPerDelivery);
+        }
+        const us = { none: median(none), wasm: median(w), tsTwin: median(t) };
+        const row: PathRow = {
+          members, ordering, payloadBytes, cpuUsPerDelivery: us, messagesPerPack: perPack,
+          ratio: { wasm: Math.round((us.none / us.wasm) * 100) / 100, tsTwin: Math.round((us.none / us.tsTwin) * 100) / 100 },
+        };
+        rows.push(row);
+        console.log(`${members} ${ordering.padEnd(5)} ${String(payloadBytes).padStart(4)} B: none ${us.none} µs, wasm ${us.wasm} µs (${row.ratio.wasm}x), ts twin ${us.tsTwin} µs (${row.ratio.tsTwin}x); ${perPack} messages per pack`);
+      }
+    }
+  }
+  return rows;
 }
 
 main();
