@@ -448,7 +448,19 @@ export class ClusterService {
 
   private channelMetrics(): MetricFamily[] {
     const c = this.channels.counters();
+    let packs = 0;
+    let byKernel = 0;
+    for (const slot of this.slots.values()) {
+      if (slot.stopped) continue;
+      packs += slot.runner.core.counters.multicasts;
+      byKernel += slot.runner.core.counters.packsByKernel;
+    }
+    const backend = this.packKernels.values().next().value?.backend ?? 'none';
     return [
+      {
+        name: 'galaxy_channel_packs_total', help: 'Packs of channel messages the running cluster cores multicast, by writer: the pack kernel (backend: wasm, or ts if Wasm is off or failed to load) or the TypeScript encoders', type: 'counter',
+        samples: [{ labels: { writer: 'kernel', backend }, value: byKernel }, { labels: { writer: 'typescript', backend: 'none' }, value: packs - byKernel }],
+      },
       { name: 'galaxy_channel_channels', help: 'Channels known on this node, over its clusters', type: 'gauge', samples: [{ value: c.channels }] },
       { name: 'galaxy_channel_deliveries_total', help: 'Channel messages delivered into this node\'s inboxes', type: 'counter', samples: [{ value: c.delivered }] },
       { name: 'galaxy_channel_inbox_dropped_total', help: 'Inbox entries dropped at the bound (readers too slow)', type: 'counter', samples: [{ value: c.dropped }] },
