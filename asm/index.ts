@@ -1,6 +1,7 @@
 // The Wasm entry point: re-exports the kernels of asm/checksum.ts, asm/codec.ts,
-// asm/table.ts and asm/fmidb.ts, the AssemblyScript twins of src/wire/checksum.ts,
-// src/wire/ts-codec.ts, src/table/ts-table-kernels.ts and src/fmidb/ts-fmidb-kernels.ts.
+// asm/table.ts, asm/fmidb.ts and asm/channels.ts, the AssemblyScript twins of
+// src/wire/checksum.ts, src/wire/ts-codec.ts, src/table/ts-table-kernels.ts,
+// src/fmidb/ts-fmidb-kernels.ts and src/core/cluster-channels/ts-pack-kernels.ts.
 // Their results must match the TypeScript reference bit for bit.
 //
 // Built with: npx asc asm/index.ts --config asm/asconfig.json --target release
@@ -18,3 +19,4 @@ export { fmidbFindOrigin, fmidbInsertOrigin, fmidbRemoveOrigin, fmidbCompareDige
 export function heapBase(): u32 {
   return <u32>__heap_base;
 }
+export { packRecords, packMessages, unpackRecords } from "./channels";

@@ -35,7 +35,9 @@ export { freePort };
 
 function spawnNode(node: Pick<RigNode, 'address' | 'apiBind' | 'dataDir' | 'seeds'>): { child: ChildProcess; stderr: () => string } {
   const args = [cli, 'agent', '--preset', 'local', '--bind', node.address, ...(node.seeds.length > 0 ? ['--join', node.seeds.join(',')] : []), '--data-dir', node.dataDir, '--log-level', 'warn', '--insecure', '--api', node.apiBind];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, GALAXY_COMPONENTS: 'none' } });
+  // GALAXY_BENCH_NODE_ARGS: node options for every agent (e.g. --prof, which NODE_OPTIONS refuses), to see where an agent's time goes.
+  const nodeArgs = (process.env['GALAXY_BENCH_NODE_ARGS'] ?? '').split(/\s+/).filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, GALAXY_COMPONENTS: 'none' } });
   children.add(child);
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {

@@ -226,8 +226,11 @@ describe('channels on real agents', () => {
         return messages.length >= payloads.length ? messages.map((e) => Buffer.from(e.base64!, 'base64').toString()) : undefined;
       }, 20_000);
       expect(texts).toEqual(payloads);
-      const metrics = await fetch(`${n.url}/metrics`, { headers: { authorization: `Bearer ${n.token}` } });
-      expect(await metrics.text()).not.toMatch(/galaxy_transport_dropped_total\{code="GALAXY_TRANSPORT_TOO_LARGE"[^}]*\} [1-9]/);
+      const metrics = await (await fetch(`${n.url}/metrics`, { headers: { authorization: `Bearer ${n.token}` } })).text();
+      expect(metrics).not.toMatch(/galaxy_channel_packs_total\{[^}]*writer="typescript"[^}]*\} [1-9]/);
+      expect(metrics).not.toMatch(/galaxy_transport_dropped_total\{code="GALAXY_TRANSPORT_TOO_LARGE"[^}]*\} [1-9]/);
+      // Every pack this agent multicast was written by the pack kernel (Wasm, or its TS twin where Wasm is off).
+      expect(metrics).toMatch(/galaxy_channel_packs_total\{backend="(wasm|ts)",writer="kernel"\} [1-9]/);
     }
   }, 60_000);
 });

@@ -1,6 +1,7 @@
 import type { ClusterStatus, MemberRef } from '../../core/cluster/cluster-io.js';
-import { ClusterChannels, type ClusterChannelsInput } from '../../core/cluster-channels/cluster-channels.js';
-import type { ClusterMemberOptions } from '../../core/cluster/cluster-config.js';
+import { ClusterChannels, kClusterChannelsPayloadBytesDefault, type ClusterChannelsInput } from '../../core/cluster-channels/cluster-channels.js';
+import type { PackKernel } from '../../core/cluster-channels/pack-kernel.js';
+import { resolveClusterMemberOptions, type ClusterMemberOptions } from '../../core/cluster/cluster-config.js';
 import type { Prng } from '../../core/util/prng.js';
 import type { AppEvent } from '../../core/channels/channel-layer-io.js';
 import type { ChannelView } from '../../core/channels/vs-group-port.js';
@@ -52,6 +53,8 @@ export interface ClusterRunnerInit {
   readonly startedAtMs: number;
   readonly random: Prng;
   readonly nowMs: number;
+  /** The pack kernel for cores of this payloadBytesMax (the cluster service keeps one per size), or none: TypeScript packs. */
+  readonly packKernelFor?: (payloadBytesMax: number) => PackKernel | undefined;
 }
 
 export type RunnerOutput =
@@ -95,6 +98,7 @@ export class ClusterRunner {
       random: init.random,
       nowMs: init.nowMs,
       membership: init.tuning,
+      packKernel: init.packKernelFor?.(resolveClusterMemberOptions({ payloadBytesMax: kClusterChannelsPayloadBytesDefault, ...init.tuning }).payloadBytesMax),
     });
   }
 

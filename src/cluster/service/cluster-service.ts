@@ -4,6 +4,8 @@ import type { ClusterStatus, MemberRef } from '../../core/cluster/cluster-io.js'
 import { kClusterMemberDefaults } from '../../core/cluster/cluster-config.js';
 import { peekEnvelopeCluster } from '../../core/cluster-channels/cluster-channels-envelope.js';
 import type { ClusterChannelsInput } from '../../core/cluster-channels/cluster-channels.js';
+import type { PackKernel } from '../../core/cluster-channels/pack-kernel.js';
+import { createPackKernel } from '../../core/kernels/pack-runtime.js';
 import type { MembershipEvent } from '../../core/membership/membership-event.js';
 import { DomainError } from '../../core/util/domain-error.js';
 import { Prng } from '../../core/util/prng.js';
@@ -91,7 +93,16 @@ export interface ClusterServiceOptions {
     readonly farmAddress: (id: string) => string | undefined;
     readonly setAliases: (id: string, hosts: readonly string[]) => void;
   };
+  /**
+   * The backend of the channel pack kernels the cores write their packs with: the
+   * agent's (`backend`: 'auto' takes Wasm unless GALAXY_NO_WASM=1, and TypeScript if Wasm
+   * does not load). Default 'auto'.
+   */
+  readonly kernels?: 'auto' | 'wasm' | 'ts';
 }
+
+/** Distinct cluster payload sizes the service keeps a pack kernel for (each ~6 × the size); more pack in TypeScript. */
+const kPackKernelsMax = 4;
 
 /** Clusters (running or stopped with their history) the service keeps at most. */
 export const kClustersMax = 1024;
@@ -198,11 +209,23 @@ export class ClusterService {
   /** The channels of the clusters this node is in, as the API uses them (issue 18, item 3; cluster-channel-desk.ts). */
   readonly channels = new ClusterChannelDesk({ runnerOf: (cluster) => this.runnerOf(cluster), step: (cluster, inputs) => this.stepChannels(cluster, inputs) });
 
+  /** One pack kernel per cluster payloadBytesMax in use (one Wasm memory each; every core of that size shares it). */
+  private readonly packKernels = new Map<number, PackKernel>();
+
   constructor(options: ClusterServiceOptions) {
     this.options = options;
     this.incarnations = new ClusterIncarnations(options.stateFile);
     this.timer = new DeadlineTimer(kTickMsMin, () => this.onWake());
     this.links = new ClusterLinks((nodeId) => this.linkGone(nodeId), () => performance.now());
+  }
+
+  private packKernelFor(payloadBytesMax: number): PackKernel | undefined {
+    let kernel = this.packKernels.get(payloadBytesMax);
+    if (kernel === undefined && this.packKernels.size < kPackKernelsMax) {
+      kernel = createPackKernel(payloadBytesMax, this.options.kernels ?? 'auto');
+      this.packKernels.set(payloadBytesMax, kernel);
+    }
+    return kernel;
   }
 
   start(): void {
@@ -425,7 +448,19 @@ export class ClusterService {
 
   private channelMetrics(): MetricFamily[] {
     const c = this.channels.counters();
+    let packs = 0;
+    let byKernel = 0;
+    for (const slot of this.slots.values()) {
+      if (slot.stopped) continue;
+      packs += slot.runner.core.counters.multicasts;
+      byKernel += slot.runner.core.counters.packsByKernel;
+    }
+    const backend = this.packKernels.values().next().value?.backend ?? 'none';
     return [
+      {
+        name: 'galaxy_channel_packs_total', help: 'Packs of channel messages the running cluster cores multicast, by writer: the pack kernel (backend: wasm, or ts if Wasm is off or failed to load) or the TypeScript encoders', type: 'counter',
+        samples: [{ labels: { writer: 'kernel', backend }, value: byKernel }, { labels: { writer: 'typescript', backend: 'none' }, value: packs - byKernel }],
+      },
       { name: 'galaxy_channel_channels', help: 'Channels known on this node, over its clusters', type: 'gauge', samples: [{ value: c.channels }] },
       { name: 'galaxy_channel_deliveries_total', help: 'Channel messages delivered into this node\'s inboxes', type: 'counter', samples: [{ value: c.delivered }] },
       { name: 'galaxy_channel_inbox_dropped_total', help: 'Inbox entries dropped at the bound (readers too slow)', type: 'counter', samples: [{ value: c.dropped }] },
@@ -513,7 +548,7 @@ export class ClusterService {
       this.slots.delete(stopped[0]);
     }
     const incarnation = this.incarnations.take(key, Date.now());
-    const runner = new ClusterRunner({ cluster: definition.name, uid: definition.uid, nodeId: this.options.selfId, incarnation, definition: members, tuning: definition.tuning, random: new Prng(randomInt(0, 2 ** 32)), nowMs: performance.now(), startedAtMs: Date.now() });
+    const runner = new ClusterRunner({ cluster: definition.name, uid: definition.uid, nodeId: this.options.selfId, incarnation, definition: members, tuning: definition.tuning, random: new Prng(randomInt(0, 2 ** 32)), nowMs: performance.now(), startedAtMs: Date.now(), packKernelFor: (bytes) => this.packKernelFor(bytes) });
     const slot: Slot = { runner, networks: definition.networks ?? null, stopped: false, stopAtMs: null };
     this.slots.set(definition.name, slot);
     this.counters.coresStarted++;

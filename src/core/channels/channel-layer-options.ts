@@ -54,6 +54,12 @@ export interface ChannelLayerOptions {
    * alive while the application holds it. Default false (datagram inputs are always copied).
    */
   inputsImmutable?: boolean;
+  /**
+   * Reliable multicasts go out as `vsMulticastMessage` (header and body, unencoded) instead
+   * of `vsMulticast` (bytes), for a group that encodes them into its packs itself
+   * (ClusterChannels). Default false.
+   */
+  deferMulticastEncoding?: boolean;
   /** Test-only broken behaviours. */
   faults?: ChannelFaults;
 }
@@ -72,6 +78,7 @@ const kDefaults = Object.freeze({
   outputsMax: 1_000_000,
   autoConsume: false,
   inputsImmutable: false,
+  deferMulticastEncoding: false,
 });
 
 /** Fills and validates layer options; a bad field throws GALAXY_CHANNEL_BAD_OPTIONS. */

@@ -374,8 +374,12 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
         kind: kKindData, ordering: channel.settings.ordering, reliability: channel.settings.reliability, viewId: view.id, channelId: channel.id,
         seq, fragmentIndex: index, fragmentCount, messageBytes: payload.length, clock,
       };
-      const bytes = encodeMessage(header, payload.subarray(index * fragmentBytes, Math.min(payload.length, (index + 1) * fragmentBytes)));
-      this.outputs.push(channel.reliable ? { kind: 'vsMulticast', viewId: view.id, bytes } : { kind: 'vsSendDatagram', viewId: view.id, bytes });
+      const body = payload.subarray(index * fragmentBytes, Math.min(payload.length, (index + 1) * fragmentBytes));
+      if (channel.reliable && this.settings.deferMulticastEncoding) this.outputs.push({ kind: 'vsMulticastMessage', viewId: view.id, header, body });
+      else {
+        const bytes = encodeMessage(header, body);
+        this.outputs.push(channel.reliable ? { kind: 'vsMulticast', viewId: view.id, bytes } : { kind: 'vsSendDatagram', viewId: view.id, bytes });
+      }
     }
     channel.counters.messagesSent++;
     channel.counters.bytesSent += payload.length;
@@ -393,7 +397,8 @@ export class ChannelLayer implements SansIoCore<ChannelInput, ChannelOutput> {
   private multicast(channel: ChannelState, header: ChannelHeader, body: Uint8Array): void {
     if (header.kind !== kKindOpen) this.announce(channel);
     channel.counters.controlSent++;
-    this.outputs.push({ kind: 'vsMulticast', viewId: header.viewId, bytes: encodeMessage(header, body) });
+    if (this.settings.deferMulticastEncoding) this.outputs.push({ kind: 'vsMulticastMessage', viewId: header.viewId, header, body });
+    else this.outputs.push({ kind: 'vsMulticast', viewId: header.viewId, bytes: encodeMessage(header, body) });
   }
 
   private controlHeader(channel: ChannelState, kind: number, seq: number): ChannelHeader {

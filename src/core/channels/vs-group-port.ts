@@ -1,3 +1,5 @@
+import type { ChannelHeader } from './channel-header.js';
+
 /**
  * The narrow interface the channel layer consumes from a view-synchronous (VS) group,
  * the cluster-membership core. An adapter turns the VS core's outputs into these events
@@ -43,5 +45,12 @@ export type VsEvent =
 export type VsCommand =
   /** Reliable FIFO multicast to every member of view viewId (self included); dropped if that view is over. */
   | { readonly kind: 'vsMulticast'; readonly viewId: number; readonly bytes: Uint8Array }
+  /**
+   * The same as a vsMulticast of encodeMessage(header, body), left unencoded for a group
+   * that packs messages and writes each one straight into its pack (ClusterChannels: one
+   * pass, no buffer per message). Given instead of vsMulticast only when the layer's
+   * deferMulticastEncoding option is on. The header and body are never written again.
+   */
+  | { readonly kind: 'vsMulticastMessage'; readonly viewId: number; readonly header: ChannelHeader; readonly body: Uint8Array }
   /** Best-effort datagram to every other member of view viewId. */
   | { readonly kind: 'vsSendDatagram'; readonly viewId: number; readonly bytes: Uint8Array };

@@ -4,6 +4,7 @@ import type { AppCommand, AppEvent } from '../channels/channel-layer-io.js';
 import { ChannelLayer } from '../channels/channel-layer.js';
 import type { ChannelLayerOptions } from '../channels/channel-layer-options.js';
 import type { VsCommand } from '../channels/vs-group-port.js';
+import { encodeMessage, type ChannelHeader } from '../channels/channel-header.js';
 import { resolveClusterMemberOptions, type ClusterMemberOptions } from '../cluster/cluster-config.js';
 import { ClusterError } from '../cluster/cluster-error.js';
 import type { ClusterOutput, ClusterStatus, ClusterView, MemberRef } from '../cluster/cluster-io.js';
@@ -12,6 +13,7 @@ import type { Prng } from '../util/prng.js';
 import { decodeEnvelope, encodeClusterEnvelope, encodeDatagramEnvelope, encodeSlowMemberEnvelope } from './cluster-channels-envelope.js';
 import { ClusterChannelsError } from './cluster-channels-error.js';
 import { decodePack, encodePack, kPackHeaderBytes, packRecordBytes } from './cluster-channels-pack.js';
+import type { PackKernel } from './pack-kernel.js';
 
 /**
  * One node's membership in one cluster together with its channel layer: a ClusterMember
@@ -34,7 +36,9 @@ import { decodePack, encodePack, kPackHeaderBytes, packRecordBytes } from './clu
  *   view its peers left without it. So the old layer is discarded (its unsent messages
  *   fail with GALAXY_CHANNEL_VIEW_LEFT — see channelsReset) and a fresh layer starts in
  *   the new view, as a joiner: the port's "a removed member comes back as a new member".
- * - `vsMulticast` joins a FIFO backlog; when the two cores are quiet at the end of a
+ * - `vsMulticast` (given unencoded, `vsMulticastMessage`: the layer runs with
+ *   deferMulticastEncoding, and each message's header and body are written straight
+ *   into its pack, by the pack kernel when the host gives one) joins a FIFO backlog; when the two cores are quiet at the end of a
  *   step (and no cork holds it), the backlog's head goes to `multicast` as one pack of
  *   as many layer messages as payloadBytesMax allows (cluster-channels-pack.ts), and a
  *   delivered pack reaches the layer as one `vsDeliverBatch`. When the cluster core
@@ -73,6 +77,13 @@ export interface ClusterChannelsInit {
   readonly multicastBacklogMax?: number;
   /** How often a slow-member report is repeated until the view changes, in ms. Default 50. */
   readonly slowReportRepeatMs?: number;
+  /**
+   * Writes each pack of channel messages in one pass (the Wasm kernel or its TypeScript
+   * twin, pack-kernel.ts; one can serve every core of a thread), its packBytesMax at
+   * least payloadBytesMax. Without one, each message is encoded (encodeMessage) and the
+   * records packed (encodePack): the same bytes, bench:channel-pack gives the cost.
+   */
+  readonly packKernel?: PackKernel;
 }
 
 export type ClusterChannelsInput =
@@ -132,6 +143,15 @@ export interface ClusterChannelsCounters {
   slowReportsSent: number;
   slowReportsReceived: number;
   layerResets: number;
+  /** Packs written by the pack kernel (the rest, by encodeMessage and encodePack). */
+  packsByKernel: number;
+}
+
+/** A layer message waiting in the backlog, unencoded, with the bytes its encoding takes. */
+interface BacklogMessage {
+  readonly header: ChannelHeader;
+  readonly body: Uint8Array;
+  readonly bytes: number;
 }
 
 /** The layer's name of a cluster member: a restart is a new member. */
@@ -147,10 +167,13 @@ export function parseMemberName(name: string): MemberRef | null {
 
 const kOutputsMax = 1 << 20;
 
+/** The cluster core's payloadBytesMax when the init's membership options leave it out. */
+export const kClusterChannelsPayloadBytesDefault = 16 * 1024;
+
 export class ClusterChannels implements SansIoCore<ClusterChannelsInput, ClusterChannelsOutput> {
   readonly counters: ClusterChannelsCounters = {
     multicasts: 0, packedMessages: 0, packsDelivered: 0, backlogQueued: 0, backlogLengthMax: 0, backlogDroppedAtViewEnd: 0, staleMulticastsDropped: 0, sendsRefusedBacklogFull: 0,
-    datagramsSent: 0, datagramsReceived: 0, datagramsDropped: 0, slowReportsSent: 0, slowReportsReceived: 0, layerResets: 0,
+    datagramsSent: 0, datagramsReceived: 0, datagramsDropped: 0, slowReportsSent: 0, slowReportsReceived: 0, layerResets: 0, packsByKernel: 0,
   };
   readonly cluster: string;
   readonly nodeId: string;
@@ -171,7 +194,8 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
   private endingGiven = -1;
   private endedViewId = -1;
   /** FIFO of payloads the cluster core refused for now, all of view backlogViewId. */
-  private backlog: Uint8Array[] = [];
+  private backlog: BacklogMessage[] = [];
+  private readonly packKernel: PackKernel | null;
   private backlogHead = 0;
   private backlogViewId = -1;
   /** While true the backlog is not handed to the cluster core (see the cork input). */
@@ -190,10 +214,14 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
     if (!Number.isInteger(this.multicastBacklogMax) || this.multicastBacklogMax < 1) throw new RangeError(`multicastBacklogMax must be a positive integer, got ${this.multicastBacklogMax}`);
     this.slowReportRepeatMs = init.slowReportRepeatMs ?? 50;
     if (!(this.slowReportRepeatMs > 0)) throw new RangeError(`slowReportRepeatMs must be > 0, got ${this.slowReportRepeatMs}`);
-    const membership = resolveClusterMemberOptions({ payloadBytesMax: 16 * 1024, ...init.membership });
+    const membership = resolveClusterMemberOptions({ payloadBytesMax: kClusterChannelsPayloadBytesDefault, ...init.membership });
     this.membersMax = membership.membersMax;
     this.payloadBytesMax = membership.payloadBytesMax;
     this.layerOptions = init.layer ?? {};
+    this.packKernel = init.packKernel ?? null;
+    if (this.packKernel !== null && this.packKernel.packBytesMax < this.payloadBytesMax) {
+      throw new RangeError(`packKernel.packBytesMax ${this.packKernel.packBytesMax} is under membership.payloadBytesMax ${this.payloadBytesMax}`);
+    }
     this.layerValue = this.newLayer();
     // Every message the layer multicasts must fit one cluster payload: a header with a
     // vector clock of the view, then a fragment, an order batch, a feedback or an open.
@@ -411,7 +439,8 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
 
   private newLayer(): ChannelLayer {
     // The cluster core hands over its own copies (decoded or multicast), never written again.
-    return new ChannelLayer({ inputsImmutable: true, ...this.layerOptions, self: this.self });
+    // Its multicasts come unencoded: drainBacklog writes them into packs.
+    return new ChannelLayer({ inputsImmutable: true, ...this.layerOptions, self: this.self, deferMulticastEncoding: true });
   }
 
   /** The sends a discarded layer had not completed fail, so no caller waits forever. */
@@ -424,7 +453,9 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
   private onLayer(output: VsCommand | AppEvent): void {
     switch (output.kind) {
       case 'vsMulticast':
-        this.multicast(output.viewId, output.bytes);
+        throw new Error('cluster channels: the layer multicast encoded bytes, though it runs with deferMulticastEncoding');
+      case 'vsMulticastMessage':
+        this.multicast(output.viewId, output.header, output.body);
         return;
       case 'vsSendDatagram':
         this.sendDatagram(output.viewId, output.bytes);
@@ -443,13 +474,13 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
    * (drainBacklog), packed with whatever else the layer multicast meanwhile, so nothing
    * waits for a later step or tick: a lone message goes at once, a burst goes as one pack.
    */
-  private multicast(viewId: number, bytes: Uint8Array): void {
+  private multicast(viewId: number, header: ChannelHeader, body: Uint8Array): void {
     if (this.view === null || viewId !== this.view.id || this.endingGiven === viewId) {
       this.counters.staleMulticastsDropped++;
       return;
     }
     if (this.backlogLength() === 0) this.backlogViewId = viewId;
-    this.backlog.push(bytes);
+    this.backlog.push({ header, body, bytes: kHeaderBytes + 4 * header.clock.length + body.length });
     this.counters.backlogQueued++;
     this.counters.backlogLengthMax = Math.max(this.counters.backlogLengthMax, this.backlogLength());
   }
@@ -479,12 +510,12 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
       let end = this.backlogHead;
       let bytes = kPackHeaderBytes;
       while (end < this.backlog.length) {
-        const next = bytes + packRecordBytes(this.backlog[end]!.length);
+        const next = bytes + packRecordBytes(this.backlog[end]!.bytes);
         if (next > this.payloadBytesMax && end > this.backlogHead) break;
         bytes = next;
         end++;
       }
-      if (this.tryMulticast(encodePack(this.backlog.slice(this.backlogHead, end)))) {
+      if (this.tryMulticast(this.packOf(this.backlogHead, end))) {
         this.counters.packedMessages += end - this.backlogHead;
         this.backlogHead = end;
         sent = true;
@@ -498,6 +529,13 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
       this.backlogHead = 0;
     }
     return sent;
+  }
+
+  /** The pack of backlog[from, end): one pass by the kernel, else encodeMessage and encodePack (the same bytes). */
+  private packOf(from: number, end: number): Uint8Array {
+    if (this.packKernel === null) return encodePack(this.backlog.slice(from, end).map((m) => encodeMessage(m.header, m.body)));
+    this.counters.packsByKernel++;
+    return this.packKernel.packMessages(this.backlog, from, end);
   }
 
   private dropBacklog(): void {

@@ -3,6 +3,7 @@ import { checksum, datagramChecksum } from '../wire/checksum.js';
 import { decode, encode } from '../wire/ts-codec.js';
 import * as T from '../table/ts-table-kernels.js';
 import * as M from '../fmidb/ts-fmidb-kernels.js';
+import * as P from '../cluster-channels/ts-pack-kernels.js';
 import type { Kernels } from '../runtime/kernels.js';
 
 /** The TypeScript backend of the kernels, over the given memory views. */
@@ -30,5 +31,8 @@ export function createTsKernels(views: MemoryViews): Kernels {
     fmidbRemoveOrigin: (registry, row) => M.removeOrigin(views, registry, row),
     fmidbCompareDigest: (registry, versions, body, length, flags, out, outCapacity) =>
       M.compareDigest(views, registry, versions, body, length, flags, out, outCapacity),
+    packRecords: (list, count, out, limit) => P.packRecords(views, list, count, out, limit),
+    packMessages: (list, count, out, limit) => P.packMessages(views, list, count, out, limit),
+    unpackRecords: (pack, length, recordsMax, out, outCapacity) => P.unpackRecords(views, pack, length, recordsMax, out, outCapacity),
   };
 }

@@ -32,6 +32,9 @@ export function createWasmKernels(memory: WebAssembly.Memory, module: WebAssembl
     fmidbInsertOrigin: x.fmidbInsertOrigin,
     fmidbRemoveOrigin: x.fmidbRemoveOrigin,
     fmidbCompareDigest: x.fmidbCompareDigest,
+    packRecords: x.packRecords,
+    packMessages: x.packMessages,
+    unpackRecords: x.unpackRecords,
   };
   return { kernels, heapBase: x.heapBase() >>> 0 };
 }

@@ -32,6 +32,10 @@ export interface Kernels {
   fmidbInsertOrigin(registry: number, high: number, low: number): number;
   fmidbRemoveOrigin(registry: number, row: number): void;
   fmidbCompareDigest(registry: number, versions: number, body: number, length: number, flags: number, out: number, outCapacity: number): number;
+  // The channel pack kernels (src/core/cluster-channels/ts-pack-kernels.ts, asm/channels.ts; lists in pack-layout.ts).
+  packRecords(list: number, count: number, out: number, limit: number): number;
+  packMessages(list: number, count: number, out: number, limit: number): number;
+  unpackRecords(pack: number, length: number, recordsMax: number, out: number, outCapacity: number): number;
 }
 
 export type KernelBackend = 'wasm' | 'ts';

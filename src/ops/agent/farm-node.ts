@@ -112,6 +112,7 @@ export class FarmNode implements ApiBackend {
       postFarmEvent: (event) => this.farmComponents?.postEvent(event),
       logger,
       stateFile: join(dataDir, kClusterStateFileName),
+      kernels: service.host.settings.backend,
       // Issue 19: cluster traffic to each member's selected network, from this node's own address there.
       addressing: {
         networks: new Map(service.host.settings.networks.map((n) => [n.host, n.name])),

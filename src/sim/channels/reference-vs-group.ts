@@ -1,3 +1,4 @@
+import { encodeMessage } from '../../core/channels/channel-header.js';
 import { ChannelLayer } from '../../core/channels/channel-layer.js';
 import type { AppCommand, AppEvent, ChannelOutput } from '../../core/channels/channel-layer-io.js';
 import type { ChannelLayerOptions } from '../../core/channels/channel-layer-options.js';
@@ -325,13 +326,14 @@ export class ReferenceVsGroup {
   }
 
   private act(m: Member, output: ChannelOutput): void {
-    if (output.kind !== 'vsMulticast' && output.kind !== 'vsSendDatagram' && this.options.external.includes(m.id)) {
+    if (output.kind !== 'vsMulticast' && output.kind !== 'vsMulticastMessage' && output.kind !== 'vsSendDatagram' && this.options.external.includes(m.id)) {
       this.record(m, output);
       this.options.onAppEvent?.(m.id, output);
       return;
     }
     switch (output.kind) {
       case 'vsMulticast': return this.multicast(m, output.viewId, output.bytes);
+      case 'vsMulticastMessage': return this.multicast(m, output.viewId, encodeMessage(output.header, output.body));
       case 'vsSendDatagram': return this.datagram(m, output.viewId, output.bytes);
       case 'view': return this.recorder.view(m.id, output.view.id, output.view.members);
       case 'opened': return this.recorder.channel(output.channel, output.options.reliability, output.options.ordering);
