@@ -39,7 +39,8 @@
  * reads with the addon's recvmmsg): pings absorbed per second, the agent's CPU in cores,
  * so µs per datagram with the receive syscalls included, and per fully busy core.
  *
- * Then the agent rows (bench/path-agent.ts): the agent's own NodeDriver, built from the
+ * Then the agent rows (bench/path-agent.ts, each backend in a process of its own, as an
+ * agent runs one): the agent's own NodeDriver, built from the
  * AgentWorkerData the agent hands its worker, absorbs sealed pings from the same sender
  * process (the batch open, the stack's per-batch receive, the batch seal of the acks, all
  * as in the agent), with its CPU, rate and JS heap per datagram; and the same driver fed
@@ -272,8 +273,32 @@ function median(values: readonly number[]): number {
   return sorted[sorted.length >> 1]!;
 }
 
+/**
+ * One agent row in a process of its own (this file with GALAXY_BENCH_PATH_AGENT_ROW set):
+ * an agent runs one kernel backend, and a second driver in the same process meets call
+ * sites the first left polymorphic (the TS row measured after the Wasm one boxed 32 bytes
+ * per datagram that it does not box alone).
+ */
+function agentRowInOwnProcess(backend: 'wasm' | 'ts'): AgentAbsorbRow {
+  const result = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=64', fileURLToPath(import.meta.url)], {
+    env: { ...process.env, GALAXY_BENCH_PATH_AGENT_ROW: backend },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+    maxBuffer: 16 << 20,
+  });
+  const line = result.stdout.split('\n').find((l) => l.startsWith('AGENT_ROW '));
+  if (result.status !== 0 || line === undefined) throw new Error(`the ${backend} agent row failed (exit ${result.status}): ${result.stdout.slice(-2000)}`);
+  return JSON.parse(line.slice('AGENT_ROW '.length)) as AgentAbsorbRow;
+}
+
 async function main(): Promise<void> {
   if (typeof (globalThis as { gc?: unknown }).gc !== 'function') relaunchWithFlags();
+  const agentRowBackend = process.env['GALAXY_BENCH_PATH_AGENT_ROW'];
+  if (agentRowBackend === 'wasm' || agentRowBackend === 'ts') {
+    const row = await agentAbsorb({ members: kAbsorbMembers, backend: agentRowBackend, warmupMs: kAgentWarmupMs, windowMs: kAgentWindowMs, heapWindowMs: kAgentHeapWindowMs });
+    console.log(`AGENT_ROW ${JSON.stringify(row)}`);
+    process.exit(0);
+  }
   const rows: Row[] = [];
   for (const members of kOnly !== '' ? [] : kMemberCounts) {
     for (const variant of variants) {
@@ -323,7 +348,7 @@ async function main(): Promise<void> {
   const baselineRuns: BaselineAgentRun[] = [];
   if (baselineDir !== '' && (kOnly === '' || kOnly === 'agent')) baselineRuns.push(runBaselineAgentRows(baselineDir));
   for (const backend of kOnly === '' || kOnly === 'agent' ? (['wasm', 'ts'] as const) : []) {
-    const row = await agentAbsorb({ members: kAbsorbMembers, backend, warmupMs: kAgentWarmupMs, windowMs: kAgentWindowMs, heapWindowMs: kAgentHeapWindowMs });
+    const row = agentRowInOwnProcess(backend);
     agent.push(row);
     console.log(
       `${String(row.members).padStart(6)} members  ${row.variant.padEnd(16)} the agent's NodeDriver on loopback: offered ${row.offeredPerSecond}/s, absorbed ${row.absorbedPerSecond}/s ` +
@@ -335,8 +360,10 @@ async function main(): Promise<void> {
         `${row.fullBatches.heapBytesPerDatagram.toFixed(2)} heap bytes/datagram, ${Math.round(1e6 / row.fullBatches.cpuUsPerDatagram)} datagrams/s/core, replies/datagram ${row.fullBatches.repliesPerDatagram.toFixed(2)}`,
     );
     console.log(
-      `${String(row.members).padStart(6)} members  ${row.variant.padEnd(16)} counted (warm, ${row.counted.batches} batches of 64 and of 4): ${row.counted.perDatagramBytes.toFixed(2)} heap bytes per datagram, ` +
-        `${row.counted.perBatchBytes.toFixed(1)} per batch (${row.counted.bytesPerBatchOf64.toFixed(1)} per batch of 64, ${row.counted.bytesPerBatchOf4.toFixed(1)} per batch of 4)`,
+      `${String(row.members).padStart(6)} members  ${row.variant.padEnd(16)} counted (warm, ${row.counted.bytesPerBatchOf4.length} x ${row.counted.batches} batches of 64 and of 4): ` +
+        `least ${row.counted.perDatagramBytes.toFixed(2)} heap bytes per datagram and ${row.counted.perBatchBytes.toFixed(1)} per batch, ` +
+        `median ${row.counted.medianPerDatagramBytes.toFixed(2)} and ${row.counted.medianPerBatchBytes.toFixed(1)} ` +
+        `(per batch of 64: ${row.counted.bytesPerBatchOf64.map((x) => x.toFixed(0)).join(' ')}; of 4: ${row.counted.bytesPerBatchOf4.map((x) => x.toFixed(0)).join(' ')})`,
     );
   }
   if (baselineDir !== '' && (kOnly === '' || kOnly === 'agent')) {
