@@ -70,6 +70,26 @@ export interface AgentAbsorbRow {
    * and the batch sizes a loaded machine gives left out.
    */
   readonly fullBatches: { readonly cpuUsPerDatagram: number; readonly heapBytesPerDatagram: number; readonly repliesPerDatagram: number };
+  /**
+   * The counting harness (issue 14 step 1): the same driver fed prepared batches of 64 and
+   * of 4 datagrams after a long warm-up, heap growth over each run with no collection
+   * inside, solved for bytes per batch and bytes per datagram (growth = batches × perBatch +
+   * datagrams × perDatagram). NaN when every attempt saw a collection.
+   */
+  readonly counted: AllocationCount;
+}
+
+export interface AllocationCount {
+  /** The repetition with the least growth: the path as optimised code runs it (JIT transients only add). */
+  readonly perDatagramBytes: number;
+  readonly perBatchBytes: number;
+  /** The median repetition: what a window typically shows, deoptimisations and recompilations included. */
+  readonly medianPerDatagramBytes: number;
+  readonly medianPerBatchBytes: number;
+  /** Heap growth per batch of 64 and per batch of 4, bytes, per repetition (each pair solved as above). */
+  readonly bytesPerBatchOf64: number[];
+  readonly bytesPerBatchOf4: number[];
+  readonly batches: number;
 }
 
 function memberId(i: number): NodeId {
@@ -149,20 +169,24 @@ export async function agentAbsorb(options: AgentAbsorbOptions): Promise<AgentAbs
       if (length < 0) throw new Error(`assembling a bench datagram failed: ${length}`);
       datagrams.push(sealer.seal(runtime.views.u8.slice(packet, packet + length)).toString('base64'));
     }
+    // The datagrams go to the sender once, with the warm-up's blast: a heap window counts no IPC serialisation.
+    let datagramsSent = false;
     const blast = async (durationMs: number, gc: boolean): Promise<{ sent: number; received: number; cpuUs: number; wallMs: number; heapBytes: number; collected: boolean }> => {
+      const done = once(child, 'message');
       if (gc) (globalThis as { gc?: () => void }).gc?.();
       const received = engine.stats.datagramsReceived;
       const heapBefore = getHeapStatistics().used_heap_size;
       const cpu = process.cpuUsage();
       const startMs = performance.now();
-      child.send({ type: 'blast', to: started.address, datagrams, durationMs });
-      const [done] = (await once(child, 'message')) as [{ sent: number }];
+      child.send(datagramsSent ? { type: 'blast', to: started.address, durationMs } : { type: 'blast', to: started.address, datagrams, durationMs });
+      datagramsSent = true;
+      const [reply] = (await done) as [{ sent: number }];
       const endMs = performance.now();
       const spent = process.cpuUsage(cpu);
       const heapAfter = getHeapStatistics().used_heap_size;
       const got = engine.stats.datagramsReceived - received;
       await new Promise((resolve) => setTimeout(resolve, 5));
-      return { sent: done.sent, received: got, cpuUs: spent.user + spent.system, wallMs: endMs - startMs, heapBytes: heapAfter - heapBefore, collected: gcTimes.some((at) => at >= startMs && at <= endMs) };
+      return { sent: reply.sent, received: got, cpuUs: spent.user + spent.system, wallMs: endMs - startMs, heapBytes: heapAfter - heapBefore, collected: gcTimes.some((at) => at >= startMs && at <= endMs) };
     };
     await blast(options.warmupMs, false);
     const session = options.sites === true ? new Session() : null;
@@ -185,7 +209,9 @@ export async function agentAbsorb(options: AgentAbsorbOptions): Promise<AgentAbs
       heapWindowDatagrams = window.received;
       break;
     }
-    const fullBatches = await deliverFullBatches(driver, datagrams.map((text) => Buffer.from(text, 'base64')), ready.address, engine, options.sites === true);
+    const sealedPings = datagrams.map((text) => Buffer.from(text, 'base64'));
+    const fullBatches = await deliverFullBatches(driver, sealedPings, ready.address, engine, options.sites === true);
+    const counted = await countAllocations(driver, sealedPings, ready.address, options.sites === true);
     // Every ping is answered: fewer replies mean the driver refused the pings (a figure of nothing).
     if (fullBatches.repliesPerDatagram < 0.9) throw new Error(`the agent's driver answered ${fullBatches.repliesPerDatagram.toFixed(2)} of the pings: it refused them (${JSON.stringify(engine.stats.wire)})`);
     const seconds = run.wallMs / 1000;
@@ -202,6 +228,7 @@ export async function agentAbsorb(options: AgentAbsorbOptions): Promise<AgentAbs
       heapWindowDatagrams,
       events,
       fullBatches,
+      counted,
     };
   } finally {
     observer.disconnect();
@@ -227,6 +254,101 @@ function printSites(head: ProfileNode, datagrams: number): void {
 
 const kBatch = 64;
 const kBatchRoundDatagrams = 20_000;
+
+type BatchTransport = { receiveBatch(count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]): void; socket: { config: { slotBytes: number }; receiveBatch(receive: unknown, count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]): void } };
+
+/** A deliverer of prepared sealed batches through the driver's own transport (the addon's callback path). */
+function batchDeliverer(driver: NodeDriver, sealed: Uint8Array[], source: string): (batches: number, size: number) => void {
+  const transport = (driver as unknown as { running: { datagram: unknown } }).running.datagram as BatchTransport;
+  const slotBytes = transport.socket.config.slotBytes;
+  const area = new Uint8Array(kBatch * slotBytes);
+  const lengths = new Uint32Array(kBatch);
+  const sources = new Array<string>(kBatch).fill(source);
+  const receive = (count: number, buffer: Uint8Array, l: Uint32Array, s: readonly string[]): void => transport.receiveBatch(count, buffer, l, s);
+  let next = 0;
+  return (batches, size) => {
+    for (let batch = 0; batch < batches; batch++) {
+      for (let slot = 0; slot < size; slot++) {
+        const datagram = sealed[(next + slot) % sealed.length]!;
+        area.set(datagram, slot * slotBytes);
+        lengths[slot] = datagram.length;
+      }
+      transport.socket.receiveBatch(receive, size, area, lengths, sources);
+      next = (next + size) % sealed.length;
+    }
+  };
+}
+
+const kCountBatches = 512;
+const kCountRepetitions = 5;
+
+/**
+ * Bytes per batch and per datagram (AllocationCount): after 200,000 datagrams of warm-up
+ * in batches of both sizes (so the path runs optimised, as in a busy agent), runs of
+ * kCountBatches batches of 64 and of 4 with heap growth read around each, each run
+ * repeated until one sees no collection; kCountRepetitions pairs, reported as the least
+ * (the optimised path) and the median (V8 deoptimises and recompiles parts of the path
+ * now and then, and a window that catches it counts the unoptimised code's boxed
+ * doubles and the new code objects).
+ */
+async function countAllocations(driver: NodeDriver, sealed: Uint8Array[], source: string, sites: boolean): Promise<AllocationCount> {
+  const deliver = batchDeliverer(driver, sealed, source);
+  const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  for (let round = 0; round < 20; round++) {
+    deliver(100, 64);
+    deliver(900, 4);
+    await yieldToLoop();
+  }
+  const growth = async (size: number): Promise<number> => {
+    for (let attempt = 0; attempt < 6; attempt++) {
+      (globalThis as { gc?: () => void }).gc?.();
+      await yieldToLoop();
+      const startMs = performance.now();
+      const before = getHeapStatistics().used_heap_size;
+      deliver(kCountBatches, size);
+      const after = getHeapStatistics().used_heap_size;
+      const endMs = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      if (gcTimes.some((at) => at >= startMs && at <= endMs)) continue;
+      return Math.max(0, after - before) / kCountBatches;
+    }
+    return Number.NaN;
+  };
+  if (sites) {
+    for (const size of [64, 4]) {
+      const session = new Session();
+      session.connect();
+      await session.post('HeapProfiler.startSampling', { samplingInterval: 8, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+      deliver(kCountBatches * 4, size);
+      const { profile } = (await session.post('HeapProfiler.stopSampling')) as unknown as { profile: { head: ProfileNode } };
+      session.disconnect();
+      console.log(`warm, batches of ${size} (per datagram; times ${size} for per batch):`);
+      printSites(profile.head, kCountBatches * 4 * size);
+    }
+  }
+  const of64: number[] = [];
+  const of4: number[] = [];
+  for (let repetition = 0; repetition < kCountRepetitions; repetition++) {
+    of64.push(await growth(64));
+    of4.push(await growth(4));
+  }
+  const solved = of64.map((big, i) => {
+    const perDatagram = Math.max(0, (big - of4[i]!) / 60);
+    return { perDatagram, perBatch: Math.max(0, of4[i]! - 4 * perDatagram), total: big + of4[i]! };
+  });
+  const byTotal = solved.filter((x) => Number.isFinite(x.total)).sort((a, b) => a.total - b.total);
+  const least = byTotal[0];
+  const middle = byTotal[byTotal.length >> 1];
+  return {
+    perDatagramBytes: least?.perDatagram ?? Number.NaN,
+    perBatchBytes: least?.perBatch ?? Number.NaN,
+    medianPerDatagramBytes: middle?.perDatagram ?? Number.NaN,
+    medianPerBatchBytes: middle?.perBatch ?? Number.NaN,
+    bytesPerBatchOf64: of64,
+    bytesPerBatchOf4: of4,
+    batches: kCountBatches,
+  };
+}
 
 /** Feeds the driver's own transport full batches through the addon's callback path (NativeUdpSocket.receiveBatch over NativeTransport.receiveBatch). */
 async function deliverFullBatches(driver: NodeDriver, sealed: Uint8Array[], source: string, engine: NonNullable<NodeDriver['engine']>, sites: boolean): Promise<AgentAbsorbRow['fullBatches']> {

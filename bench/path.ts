@@ -39,7 +39,8 @@
  * reads with the addon's recvmmsg): pings absorbed per second, the agent's CPU in cores,
  * so µs per datagram with the receive syscalls included, and per fully busy core.
  *
- * Then the agent rows (bench/path-agent.ts): the agent's own NodeDriver, built from the
+ * Then the agent rows (bench/path-agent.ts, each backend in a process of its own, as an
+ * agent runs one): the agent's own NodeDriver, built from the
  * AgentWorkerData the agent hands its worker, absorbs sealed pings from the same sender
  * process (the batch open, the stack's per-batch receive, the batch seal of the acks, all
  * as in the agent), with its CPU, rate and JS heap per datagram; and the same driver fed
@@ -50,6 +51,10 @@
  *
  *   GALAXY_BENCH_QUICK=1 node dist/bench/path.js     shorter rounds (a smoke run)
  *   GALAXY_BENCH_PATH_ONLY=agent node dist/bench/path.js   the agent rows only (bench/results/path-agent-only.json)
+ *   GALAXY_BENCH_PATH_BASELINE=/dir ...   the agent rows of another checkout too, in the same run
+ *     (its dist/bench/path.js with GALAXY_BENCH_PATH_ONLY=agent, before and after ours), with
+ *     the ratios ours/its per row: how a change to the agent's path is measured against the
+ *     code before it (a built copy of that commit with its own addon build).
  *   GALAXY_BENCH_PATH_ONLY=main node dist/bench/path.js    the main-thread rows only (bench/results/path-main-only.json)
  *
  * Then bench/path-main-thread.ts's rows: the agent's main thread's CPU per membership
@@ -61,7 +66,7 @@
  */
 import { fork, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
@@ -232,13 +237,68 @@ async function absorb(variant: Variant): Promise<AbsorbRow> {
   }
 }
 
+interface BaselineAgentRun {
+  readonly loadAverage: number[];
+  readonly agent: Array<Pick<AgentAbsorbRow, 'variant' | 'cpuUsPerDatagram' | 'heapBytesPerDatagram' | 'absorbedPerSecond' | 'absorbedPerCoreSecond'> & { fullBatches: Pick<AgentAbsorbRow['fullBatches'], 'cpuUsPerDatagram' | 'heapBytesPerDatagram'> }>;
+}
+
+/** The agent rows of the checkout at `dir` (its own build), in a child process; its result file is read back. */
+function runBaselineAgentRows(dir: string): BaselineAgentRun {
+  const result = spawnSync(process.execPath, [join(dir, 'dist', 'bench', 'path.js')], { cwd: dir, env: { ...process.env, GALAXY_BENCH_PATH_ONLY: 'agent', GALAXY_BENCH_PATH_BASELINE: '' }, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  for (const line of result.stdout.split('\n')) if (line.includes('agent-driver')) console.log(`baseline ${line.trim()}`);
+  if (result.status !== 0) throw new Error(`the baseline's agent rows failed (exit ${result.status}) in ${dir}`);
+  const run = JSON.parse(readFileSync(join(dir, 'bench', 'results', 'path-agent-only.json'), 'utf8')) as BaselineAgentRun;
+  return { loadAverage: run.loadAverage, agent: run.agent };
+}
+
+/** Ours against the baseline's runs (before and after ours), per variant: CPU and heap per datagram, new/old. */
+function printBaselineRatios(agent: readonly AgentAbsorbRow[], runs: readonly BaselineAgentRun[]): void {
+  const ratio = (fresh: number, old: number): string => (old > 0 ? (fresh / old).toFixed(2) : 'n/a');
+  for (const row of agent) {
+    const olds = runs.map((run) => run.agent.find((r) => r.variant === row.variant)).filter((r) => r !== undefined);
+    for (const [index, old] of olds.entries()) {
+      console.log(
+        `${String(row.members).padStart(6)} members  ${row.variant.padEnd(16)} against the baseline (run ${index + 1}): ` +
+          `full batches ${row.fullBatches.cpuUsPerDatagram.toFixed(2)} / ${old.fullBatches.cpuUsPerDatagram.toFixed(2)} µs CPU (new/old ${ratio(row.fullBatches.cpuUsPerDatagram, old.fullBatches.cpuUsPerDatagram)}), ` +
+          `${row.fullBatches.heapBytesPerDatagram.toFixed(2)} / ${old.fullBatches.heapBytesPerDatagram.toFixed(2)} heap bytes (new/old ${ratio(row.fullBatches.heapBytesPerDatagram, old.fullBatches.heapBytesPerDatagram)}); ` +
+          `loopback ${row.cpuUsPerDatagram.toFixed(2)} / ${old.cpuUsPerDatagram.toFixed(2)} µs CPU (new/old ${ratio(row.cpuUsPerDatagram, old.cpuUsPerDatagram)}), ` +
+          `${row.heapBytesPerDatagram.toFixed(2)} / ${old.heapBytesPerDatagram.toFixed(2)} heap bytes (new/old ${ratio(row.heapBytesPerDatagram, old.heapBytesPerDatagram)})`,
+      );
+    }
+  }
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[sorted.length >> 1]!;
 }
 
+/**
+ * One agent row in a process of its own (this file with GALAXY_BENCH_PATH_AGENT_ROW set):
+ * an agent runs one kernel backend, and a second driver in the same process meets call
+ * sites the first left polymorphic (the TS row measured after the Wasm one boxed 32 bytes
+ * per datagram that it does not box alone).
+ */
+function agentRowInOwnProcess(backend: 'wasm' | 'ts'): AgentAbsorbRow {
+  const result = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=64', fileURLToPath(import.meta.url)], {
+    env: { ...process.env, GALAXY_BENCH_PATH_AGENT_ROW: backend },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+    maxBuffer: 16 << 20,
+  });
+  const line = result.stdout.split('\n').find((l) => l.startsWith('AGENT_ROW '));
+  if (result.status !== 0 || line === undefined) throw new Error(`the ${backend} agent row failed (exit ${result.status}): ${result.stdout.slice(-2000)}`);
+  return JSON.parse(line.slice('AGENT_ROW '.length)) as AgentAbsorbRow;
+}
+
 async function main(): Promise<void> {
   if (typeof (globalThis as { gc?: unknown }).gc !== 'function') relaunchWithFlags();
+  const agentRowBackend = process.env['GALAXY_BENCH_PATH_AGENT_ROW'];
+  if (agentRowBackend === 'wasm' || agentRowBackend === 'ts') {
+    const row = await agentAbsorb({ members: kAbsorbMembers, backend: agentRowBackend, warmupMs: kAgentWarmupMs, windowMs: kAgentWindowMs, heapWindowMs: kAgentHeapWindowMs });
+    console.log(`AGENT_ROW ${JSON.stringify(row)}`);
+    process.exit(0);
+  }
   const rows: Row[] = [];
   for (const members of kOnly !== '' ? [] : kMemberCounts) {
     for (const variant of variants) {
@@ -284,8 +344,11 @@ async function main(): Promise<void> {
     );
   }
   const agent: AgentAbsorbRow[] = [];
+  const baselineDir = process.env['GALAXY_BENCH_PATH_BASELINE'] ?? '';
+  const baselineRuns: BaselineAgentRun[] = [];
+  if (baselineDir !== '' && (kOnly === '' || kOnly === 'agent')) baselineRuns.push(runBaselineAgentRows(baselineDir));
   for (const backend of kOnly === '' || kOnly === 'agent' ? (['wasm', 'ts'] as const) : []) {
-    const row = await agentAbsorb({ members: kAbsorbMembers, backend, warmupMs: kAgentWarmupMs, windowMs: kAgentWindowMs, heapWindowMs: kAgentHeapWindowMs });
+    const row = agentRowInOwnProcess(backend);
     agent.push(row);
     console.log(
       `${String(row.members).padStart(6)} members  ${row.variant.padEnd(16)} the agent's NodeDriver on loopback: offered ${row.offeredPerSecond}/s, absorbed ${row.absorbedPerSecond}/s ` +
@@ -296,6 +359,16 @@ async function main(): Promise<void> {
       `${String(row.members).padStart(6)} members  ${row.variant.padEnd(16)} the agent's NodeDriver fed full batches of 64: ${row.fullBatches.cpuUsPerDatagram.toFixed(2)} µs CPU/datagram, ` +
         `${row.fullBatches.heapBytesPerDatagram.toFixed(2)} heap bytes/datagram, ${Math.round(1e6 / row.fullBatches.cpuUsPerDatagram)} datagrams/s/core, replies/datagram ${row.fullBatches.repliesPerDatagram.toFixed(2)}`,
     );
+    console.log(
+      `${String(row.members).padStart(6)} members  ${row.variant.padEnd(16)} counted (warm, ${row.counted.bytesPerBatchOf4.length} x ${row.counted.batches} batches of 64 and of 4): ` +
+        `least ${row.counted.perDatagramBytes.toFixed(2)} heap bytes per datagram and ${row.counted.perBatchBytes.toFixed(1)} per batch, ` +
+        `median ${row.counted.medianPerDatagramBytes.toFixed(2)} and ${row.counted.medianPerBatchBytes.toFixed(1)} ` +
+        `(per batch of 64: ${row.counted.bytesPerBatchOf64.map((x) => x.toFixed(0)).join(' ')}; of 4: ${row.counted.bytesPerBatchOf4.map((x) => x.toFixed(0)).join(' ')})`,
+    );
+  }
+  if (baselineDir !== '' && (kOnly === '' || kOnly === 'agent')) {
+    baselineRuns.push(runBaselineAgentRows(baselineDir));
+    printBaselineRatios(agent, baselineRuns);
   }
   const structures = [...(kOnly !== '' ? [] : measureStructures(kQuick)), ...(kOnly === '' || kOnly === 'main' ? measureChecksumModes(kQuick) : [])];
   for (const row of structures) {
@@ -351,6 +424,7 @@ async function main(): Promise<void> {
         rows,
         absorbed,
         agent,
+        agentBaseline: baselineRuns.length === 0 ? null : { dir: baselineDir, runs: baselineRuns },
         structures,
         mainThread,
         icmp,

@@ -7,8 +7,10 @@
 //                 onErrors(records))
 //
 //   Datagram k of a batch is buffer[k * slotBytes, k * slotBytes + lengths[k]) and came
-//   from sources[k] ("a.b.c.d:port" or "[v6]:port"). buffer and lengths are allocated
-//   once and reused by the next batch, so they are valid only during the callback.
+//   from sources[k] ("a.b.c.d:port" or "[v6]:port"). buffer, lengths and sources are
+//   allocated once and reused by the next batch, so they are valid only during the
+//   callback (sources may hold more than count elements); a peer's text is the same
+//   string every time (sourceText).
 //
 //   queue(address, data, offset, length) -> boolean   copy into the send batch
 //   flush() -> number                                  sendmmsg the batch; datagrams sent
@@ -379,6 +381,7 @@ void UdpSocket::openAndBind(Napi::Env env) {
 void UdpSocket::allocateBatches(Napi::Env env) {
   receiveBuffer_ = Napi::Persistent(Napi::Buffer<std::uint8_t>::New(env, std::size_t{receiveBatch_} * slotBytes_));
   receiveLengths_ = Napi::Persistent(Napi::Uint32Array::New(env, receiveBatch_));
+  receiveSourceTexts_ = Napi::Persistent(Napi::Array::New(env, receiveBatch_));
   receiveMessages_.assign(receiveBatch_, mmsghdr{});
   receiveVectors_.assign(receiveBatch_, iovec{});
   receiveSources_.assign(receiveBatch_, sockaddr_storage{});
@@ -673,8 +676,13 @@ bool UdpSocket::deliverMessages(napi_env env, std::uint32_t count) {
 
   std::uint8_t* bytes = receiveBytes_;
   std::uint32_t* lengths = lengthsArea(Napi::Env(env));
+  // The same array every batch, and the same string for the same peer every
+  // time (sourceText): a batch from known peers allocates nothing on the
+  // JavaScript heap.
   napi_value sources = nullptr;
-  if (napi_create_array_with_length(env, deliverable, &sources) != napi_ok) return refused(env);
+  if (napi_get_reference_value(env, static_cast<napi_ref>(receiveSourceTexts_), &sources) != napi_ok || sources == nullptr) {
+    return refused(env);
+  }
   napi_value previousSource = nullptr;
   const sockaddr_storage* previousAddress = nullptr;
   socklen_t previousLength = 0;
@@ -695,9 +703,8 @@ bool UdpSocket::deliverMessages(napi_env env, std::uint32_t count) {
     const bool sameSource = previousAddress != nullptr && previousLength == sourceLength &&
                             std::memcmp(previousAddress, &source, sourceLength) == 0;
     if (!sameSource) {
-      char text[UdpSocketLimits::kAddressTextBytesMax];
-      const std::size_t length = formatPeer(source, text);
-      if (napi_create_string_utf8(env, text, length, &previousSource) != napi_ok) return refused(env);
+      previousSource = sourceText(env, source);
+      if (previousSource == nullptr) return refused(env);
       previousAddress = &source;
       previousLength = sourceLength;
     }
@@ -712,6 +719,101 @@ bool UdpSocket::deliverMessages(napi_env env, std::uint32_t count) {
     return refused(env);
   }
   return invoke(env, onMessages_, 4, arguments);
+}
+
+napi_value UdpSocket::sourceText(napi_env env, const sockaddr_storage& source) {
+  SourceKey key;
+  key.family = source.ss_family;
+  if (source.ss_family == AF_INET) {
+    const auto& ipv4 = reinterpret_cast<const sockaddr_in&>(source);
+    key.port = ipv4.sin_port;
+    std::memcpy(key.address, &ipv4.sin_addr, sizeof(ipv4.sin_addr));
+  } else if (source.ss_family == AF_INET6) {
+    const auto& ipv6 = reinterpret_cast<const sockaddr_in6&>(source);
+    key.port = ipv6.sin6_port;
+    std::memcpy(key.address, &ipv6.sin6_addr, sizeof(ipv6.sin6_addr));
+  } else {
+    // No text for an unknown family (formatPeer gives none): the empty string.
+    napi_value empty = nullptr;
+    return napi_create_string_utf8(env, "", 0, &empty) == napi_ok ? empty : nullptr;
+  }
+  // The text is a function of (family, address, port) alone (formatHost).
+  if (sourceSlots_.empty() || (sourceSlotsUsed_ + 1) * 2 > sourceSlots_.size()) {
+    if (sourceSlots_.size() < UdpSocketLimits::kSourceTextsMax && !growSourceTexts(env)) return nullptr;
+  }
+  napi_value texts = nullptr;
+  if (napi_get_reference_value(env, static_cast<napi_ref>(sourceTexts_), &texts) != napi_ok || texts == nullptr) return nullptr;
+  const std::uint32_t mask = static_cast<std::uint32_t>(sourceSlots_.size()) - 1;
+  // FNV-1a over the key's bytes.
+  std::uint32_t hash = 2166136261u;
+  const auto* keyBytes = reinterpret_cast<const std::uint8_t*>(&key);
+  for (std::size_t i = 0; i < sizeof(key); ++i) hash = (hash ^ keyBytes[i]) * 16777619u;
+  std::uint32_t slot = hash & mask;
+  std::uint32_t free = UINT32_MAX;
+  for (std::uint32_t probe = 0; probe < UdpSocketLimits::kSourceTextProbesMax; ++probe) {
+    const std::uint32_t at = (slot + probe) & mask;
+    const SourceSlot& entry = sourceSlots_[at];
+    if (!entry.used) {
+      free = at;
+      break;
+    }
+    if (std::memcmp(&entry.key, &key, sizeof(key)) == 0) {
+      napi_value text = nullptr;
+      return napi_get_element(env, texts, at, &text) == napi_ok ? text : nullptr;
+    }
+  }
+  // A new peer: its text is made once. With the table at its largest and the
+  // probe run full, it takes the place of the run's first peer.
+  if (free == UINT32_MAX) free = slot;
+  else ++sourceSlotsUsed_;
+  char text[UdpSocketLimits::kAddressTextBytesMax];
+  const std::size_t length = formatPeer(source, text);
+  napi_value value = nullptr;
+  if (napi_create_string_utf8(env, text, length, &value) != napi_ok || napi_set_element(env, texts, free, value) != napi_ok) {
+    return nullptr;
+  }
+  sourceSlots_[free].key = key;
+  sourceSlots_[free].used = true;
+  return value;
+}
+
+bool UdpSocket::growSourceTexts(napi_env env) {
+  const std::size_t capacity = sourceSlots_.empty() ? UdpSocketLimits::kSourceTextsInitial : sourceSlots_.size() * 2;
+  napi_value texts = nullptr;
+  if (napi_create_array_with_length(env, capacity, &texts) != napi_ok) return false;
+  std::vector<SourceSlot> slots(capacity);
+  const std::uint32_t mask = static_cast<std::uint32_t>(capacity) - 1;
+  napi_value oldTexts = nullptr;
+  if (!sourceSlots_.empty() &&
+      (napi_get_reference_value(env, static_cast<napi_ref>(sourceTexts_), &oldTexts) != napi_ok || oldTexts == nullptr)) {
+    return false;
+  }
+  std::uint32_t used = 0;
+  for (std::size_t index = 0; index < sourceSlots_.size(); ++index) {
+    const SourceSlot& entry = sourceSlots_[index];
+    if (!entry.used) continue;
+    std::uint32_t hash = 2166136261u;
+    const auto* keyBytes = reinterpret_cast<const std::uint8_t*>(&entry.key);
+    for (std::size_t i = 0; i < sizeof(entry.key); ++i) hash = (hash ^ keyBytes[i]) * 16777619u;
+    // Twice the room: a free slot within the probe run is all but certain; a
+    // peer that finds none is dropped from the table and made again if it returns.
+    for (std::uint32_t probe = 0; probe < UdpSocketLimits::kSourceTextProbesMax; ++probe) {
+      const std::uint32_t at = (hash + probe) & mask;
+      if (slots[at].used) continue;
+      napi_value text = nullptr;
+      if (napi_get_element(env, oldTexts, static_cast<std::uint32_t>(index), &text) != napi_ok ||
+          napi_set_element(env, texts, at, text) != napi_ok) {
+        return false;
+      }
+      slots[at] = entry;
+      ++used;
+      break;
+    }
+  }
+  sourceTexts_ = Napi::Persistent(Napi::Array(env, texts));
+  sourceSlots_ = std::move(slots);
+  sourceSlotsUsed_ = used;
+  return true;
 }
 
 bool UdpSocket::resolveDestination(Napi::Env env, napi_value address, sockaddr_storage& destination,
@@ -939,6 +1041,10 @@ void UdpSocket::closeNow(CloseCaller caller) {
   onErrors_.Reset();
   receiveBuffer_.Reset();
   receiveLengths_.Reset();
+  receiveSourceTexts_.Reset();
+  sourceTexts_.Reset();
+  sourceSlots_.clear();
+  sourceSlots_.shrink_to_fit();
   Unref();
 }
 

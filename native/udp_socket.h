@@ -65,6 +65,13 @@ struct UdpSocketLimits {
   // "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535" is 55 bytes;
   // longer address text cannot be valid.
   static constexpr std::size_t kAddressTextBytesMax = 64;
+  // Source address texts kept for reuse (see UdpSocket::sourceText): the
+  // table starts small, doubles while it is more than half full, and stops
+  // growing at kSourceTextsMax peers (a 10,000-member farm fits); past that a
+  // new peer takes the place of one in its probe run. Power-of-two sizes.
+  static constexpr std::uint32_t kSourceTextsInitial = 64;
+  static constexpr std::uint32_t kSourceTextsMax = 32768;
+  static constexpr std::uint32_t kSourceTextProbesMax = 8;
 };
 
 // Monotonic counters, read by stats(). Operating failures (a bad address, a
@@ -160,6 +167,11 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   // Handles a failed Node-API call of a delivery (see environmentStopping in
   // udp_socket.cc); always false, so a delivery can end with it.
   bool refused(napi_env env);
+  // The address text of a datagram's source: the same JavaScript string for
+  // the same peer every time, made once (issue 14: no allocation per datagram);
+  // nullptr when Node-API refused a call.
+  napi_value sourceText(napi_env env, const sockaddr_storage& source);
+  bool growSourceTexts(napi_env env);
   std::uint8_t* receiveArea(Napi::Env env);
   std::uint32_t* lengthsArea(Napi::Env env);
 
@@ -199,6 +211,23 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   Napi::Reference<Napi::Buffer<std::uint8_t>> receiveBuffer_;
   Napi::Reference<Napi::Uint32Array> receiveLengths_;
   std::uint8_t* receiveBytes_ = nullptr;  // receiveBuffer_'s data when the iovecs were set
+  // The sources array handed to onMessages, reused by every batch (only its
+  // first `count` elements are the batch's).
+  Napi::Reference<Napi::Array> receiveSourceTexts_;
+  // The source text table: open addressing on (family, address, port), the
+  // texts themselves in the JavaScript array sourceTexts_ at the same index.
+  struct SourceKey {
+    std::uint16_t family = 0;
+    std::uint16_t port = 0;
+    std::uint8_t address[16] = {0};
+  };
+  struct SourceSlot {
+    SourceKey key;
+    bool used = false;
+  };
+  std::vector<SourceSlot> sourceSlots_;
+  std::uint32_t sourceSlotsUsed_ = 0;
+  Napi::Reference<Napi::Array> sourceTexts_;
 
   // recvmmsg batch: receiveBatch_ slots pointing into receiveBuffer_.
   std::vector<mmsghdr> receiveMessages_;

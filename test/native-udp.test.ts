@@ -295,6 +295,42 @@ describe('native UDP socket', () => {
     expect(receiver.stats.received).toBe(2);
   });
 
+  it('names each of 150 peers by its own address, batch after batch, in one reused sources array', async (context) => {
+    if (!nativeExpected) context.skip(nativeSkipNote);
+    // The addon keeps each peer's address text (a table that grows from 64 entries as peers
+    // arrive) and hands the same sources array to every batch: 150 peers make it grow
+    // twice, and their second datagrams are named from the table.
+    const kPeers = 150;
+    const named: string[][] = Array.from({ length: kPeers }, () => []);
+    const arrays = new Set<readonly string[]>();
+    let received = 0;
+    let waiting = eventually(() => received === kPeers, kDeadlineMs * 4, () => `received ${received} of ${kPeers}`);
+    const receiver = open(
+      { host: '127.0.0.1', recvBatch: 16 },
+      {
+        onMessage: () => undefined,
+        onRawBatch: (count, buffer, _lengths, sources) => {
+          arrays.add(sources);
+          for (let i = 0; i < count; i++) {
+            const at = i * receiver.config.slotBytes;
+            named[buffer[at]! | (buffer[at + 1]! << 8)]!.push(sources[i]!);
+            received++;
+          }
+          waiting.check();
+        },
+      },
+    );
+    // Small senders: one send slot each (64 KiB arena) and a 16-byte receive area.
+    const senders = Array.from({ length: kPeers }, () => open({ host: '127.0.0.1', recvBatch: 1, slotBytes: 16, sendBatch: 1, socketBufferBytes: 0 }, { onMessage: () => undefined }));
+    for (let round = 1; round <= 2; round++) {
+      senders.forEach((sender, index) => sender.send(receiver.localAddress, new Uint8Array([index & 0xff, index >> 8])));
+      await waiting.promise;
+      if (round === 1) waiting = eventually(() => received === 2 * kPeers, kDeadlineMs * 4, () => `received ${received} of ${2 * kPeers}`);
+    }
+    senders.forEach((sender, index) => expect(named[index]).toEqual([sender.localAddress, sender.localAddress]));
+    expect(arrays.size).toBe(1);
+  });
+
   it('coalesces the sends of one tick into ceil(n / sendBatch) sendmmsg calls', async (context) => {
     if (!nativeExpected) context.skip(nativeSkipNote);
     const socket = open({ host: '127.0.0.1' }, { onMessage: () => undefined });

@@ -3,7 +3,9 @@
 // heartbeats, the local row); the failure-detector sweep (phi threshold, hard silence
 // limit, deadlines, each crossing reported once); and, on random sequences of digests
 // and sweeps (fast-check, seeded), that the Wasm and TypeScript kernels leave
-// byte-identical tables and output buffers.
+// byte-identical tables and output buffers, with small ids and with ids whose halves
+// are at or above 2^31 (the TS digest walk reads them as int32; a lookup that compared
+// them without `>>> 0` passes the first and fails the second).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRuntime } from '../src/core/kernels/create-runtime.js';
@@ -22,7 +24,9 @@ function v4(last: number, port = 7946): WireAddress {
   bytes.set([10, 0, 0, last]);
   return { family: 4, bytes, port };
 }
-const id = (n: number): NodeId => ({ high: 0xabc, low: n });
+let wideIds = false;
+/** Member n's id; with wideIds both halves are at or above 2^31 for most n (the TS kernels read them as int32). */
+const id = (n: number): NodeId => (wideIds ? { high: (0x80000000 + n * 7919) >>> 0, low: (n * 2654435761) >>> 0 } : { high: 0xabc, low: n });
 
 class Fixture {
   readonly runtime: Runtime;
@@ -201,7 +205,16 @@ describe('Wasm and TypeScript table kernels agree (property)', () => {
     fc.record({ kind: fc.constant('arm' as const), dtMs: fc.constant(0), n: fc.integer({ min: 1, max: 40 }), inMs: fc.integer({ min: 0, max: 5000 }) }),
   );
 
-  it('random merges, sweeps, removals and deadlines leave identical bytes', () => {
+  for (const wide of [false, true]) it(`random merges, sweeps, removals and deadlines leave identical bytes${wide ? ' (ids with both halves at or above 2^31)' : ''}`, () => {
+    wideIds = wide;
+    try {
+      propertyRun();
+    } finally {
+      wideIds = false;
+    }
+  });
+
+  const propertyRun = (): void => {
     fc.assert(
       fc.property(fc.array(stepArb, { minLength: 1, maxLength: 40 }), fc.integer({ min: 0, max: 0xffffffff }), (steps, start) => {
         const ts = new Fixture('ts', 32);
@@ -227,5 +240,5 @@ describe('Wasm and TypeScript table kernels agree (property)', () => {
       }),
       { seed: 7, numRuns: 300 },
     );
-  });
+  };
 });

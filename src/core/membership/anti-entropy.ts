@@ -75,7 +75,12 @@ export class AntiEntropy {
   /** The next periodic push-pull or reconnect, Infinity when both are off. */
   nextDeadlineMs(): number {
     const config = this.ctx.config;
-    return Math.min(config.pushPullIntervalMs > 0 ? this.nextPushPullAtMs : Infinity, config.reconnectIntervalMs > 0 ? this.nextReconnectAtMs : Infinity);
+    // Compared, not Math.min over two conditionals: that form boxed both doubles on every
+    // call (32 bytes per received batch through NodeDriver's re-arm, bench:path's count).
+    let next = Infinity;
+    if (config.pushPullIntervalMs > 0 && this.nextPushPullAtMs < next) next = this.nextPushPullAtMs;
+    if (config.reconnectIntervalMs > 0 && this.nextReconnectAtMs < next) next = this.nextReconnectAtMs;
+    return next;
   }
 
   /** Handles one push-pull frame (state, digest or summary) already copied to scratch.frame. */

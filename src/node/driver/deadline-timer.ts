@@ -34,6 +34,12 @@ export class DeadlineTimer {
   /** Wakes at `deadlineMs` (performance.now() time) or sooner if already armed sooner. */
   armAt(deadlineMs: number): void {
     if (this.stopped) return;
+    // Armed no later than the deadline: nothing below would change. The armed time is
+    // either lastWakeMs + minimumGapMs (lastWakeMs is unchanged while the timer is
+    // pending), which `at` never undercuts, or at most an earlier now + kIdleWakeMsMax,
+    // so at most min(deadline, now + kIdleWakeMsMax) + 0.5 <= at + 0.5. Checked before
+    // the clock read, whose double is an allocation: the receive path re-arms per batch.
+    if (this.timer !== null && this.armedAtMs <= deadlineMs + 0.5) return;
     const now = performance.now();
     const at = Math.max(Math.min(deadlineMs, now + kIdleWakeMsMax), this.lastWakeMs + this.minimumGapMs);
     // Already armed for about then or sooner: nothing to do (the common case, no allocation).

@@ -695,7 +695,19 @@ export class NodeDriver {
       this.jobsCommanded = false;
       if (this.lastJobsTickMs > -Infinity && this.nextJobsTickMs > this.lastJobsTickMs + kJobsTickMs && r.stack.jobsBusy) this.nextJobsTickMs = this.lastJobsTickMs + kJobsTickMs;
     }
-    r.wake.armAt(pending ? performance.now() : Math.min(r.engine.nextDeadlineMs(), this.nextFmidbTickMs, this.nextJobsTickMs));
+    if (pending) {
+      r.wake.armAt(performance.now());
+      return;
+    }
+    // Runs once per received batch: the engine's deadline is read from its field and the
+    // minimum taken by comparisons, which V8 compiles without boxing a double (issue 14:
+    // the Math.min form over a returned deadline was 64 bytes per batch).
+    const engine = r.engine;
+    engine.refreshDeadline();
+    let next = engine.deadlineMs;
+    if (this.nextFmidbTickMs < next) next = this.nextFmidbTickMs;
+    if (this.nextJobsTickMs < next) next = this.nextJobsTickMs;
+    r.wake.armAt(next);
   }
 
   private seal(bytes: Uint8Array): Uint8Array | null {
