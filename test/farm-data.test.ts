@@ -35,8 +35,22 @@ function galaxy(node: Node, ...args: string[]): { status: number | null; stdout:
   return spawnSync(process.execPath, [cli, ...args, '--data-dir', node.dir], { encoding: 'utf8' });
 }
 
+/**
+ * A GET of the node's API. This test blocks its own event loop in spawnSync (the CLI
+ * calls) long enough for the agent to close an idle kept-alive connection (Node's 5 s
+ * keep-alive timeout) that fetch then reuses ("other side closed", 1 run in 5 under
+ * load): an idempotent GET whose socket was closed under it is asked once more on a new
+ * connection, as HTTP clients do. Any other failure is the test's.
+ */
 async function get<T>(node: Node, path: string): Promise<T> {
-  const response = await fetch(`${node.url}${path}`, { headers: { authorization: `Bearer ${node.token}` } });
+  const once = () => fetch(`${node.url}${path}`, { headers: { authorization: `Bearer ${node.token}` } });
+  let response: Response;
+  try {
+    response = await once();
+  } catch (error) {
+    if ((error as { cause?: { code?: string } }).cause?.code !== 'UND_ERR_SOCKET') throw error;
+    response = await once();
+  }
   return (await response.json()) as T;
 }
 
