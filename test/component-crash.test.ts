@@ -111,11 +111,14 @@ describe('component host: crashes and restarts', () => {
   });
 
   it('kills and retries a component whose start never finishes', async () => {
-    const t = testHost({ startTimeoutMs: 300 });
+    // The start timeout bounds init too (fork, module load, init): 300 ms let a loaded
+    // 2-vCPU machine time out on init instead of start. 5 s is generous for init, and
+    // the start that never settles still runs into it.
+    const t = testHost({ startTimeoutMs: 5000 });
     t.host.add({ name: 'slow', kind: 'test', module: fixture('hang'), config: { startHang: true } });
     const status = await t.host.start('slow');
     expect(status.state).toBe('backoff');
-    expect(status.lastError).toContain('did not answer "start" within 300 ms');
+    expect(status.lastError).toContain('did not answer "start" within 5000 ms');
     expect(eventsOf(t, 'slow', 'crashed')[0]!.detail.signal).toBe('SIGKILL');
   });
 
