@@ -28,6 +28,13 @@ module.exports = {
       to: { dependencyTypes: ['core'] },
     },
     {
+      name: 'entry-points-on-top',
+      comment: 'src/index.ts and src/exports/ are the package\'s entry points (package.json "exports"): they may import any layer, and no layer imports them',
+      severity: 'error',
+      from: { path: '^(src|workers)/', pathNot: '^src/(index\\.ts$|exports/)' },
+      to: { path: '^src/(index\\.ts$|exports/)' },
+    },
+    {
       name: 'workers-are-drivers',
       comment: 'workers/ holds thread and process entry points: they run node and farm machinery, never the simulator or the operator surface',
       severity: 'error',

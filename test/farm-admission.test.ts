@@ -3,7 +3,8 @@
 // 127.0.0.1): a bootstrapped controller; a new node waits pending and gossips nothing
 // until approved, then joins; a rejected node never joins; revoking a node rotates the
 // keyring so that datagrams sealed with the old key are refused and counted; decisions
-// and the pending queue survive a controller restart.
+// and the pending queue survive a controller restart, and so does the refusal of the
+// revoked node as a sender.
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readCredentials } from '../src/farm/admission/credentials.js';
@@ -61,6 +62,17 @@ describe('admission by approval', () => {
     socket.close();
     const after = (await a.host.stats()).keyring!.authenticationFailed!;
     expect(after - before).toBeGreaterThanOrEqual(10);
+
+    // The revoking controller refuses the revoked node as a sender (its messenger's
+    // directory, and its worker's stack through revokeSender), and so does a controller
+    // restarted from its authority file (on a new port, so under a new node id: the
+    // authority, not the id, holds the revocation).
+    expect(controller.messenger.directory.isRevoked(b.host.id)).toBe(true);
+    await controller.close();
+    const restarted = await start('controller', ['controller'], [], { bootstrap: true });
+    expect(restarted.node().farmCa).toBe(controller.node().farmCa);
+    expect(restarted.messenger.directory.isRevoked(b.host.id)).toBe(true);
+    expect(restarted.messenger.directory.isRevoked(a.host.id)).toBe(false);
   }, 90_000);
 });
 

@@ -1,8 +1,9 @@
 // Proves NodeStack's own wiring on one or two stacks driven by hand (no simulator):
 // envelopes are routed by channel and dropped when their sender id is not the id of
 // the address they came from (a frame on an inbound connection, which names no node,
-// is taken from the member its envelope names), or their channel is not one the stack
-// runs; a job whose
+// is taken from the member its envelope names), their channel is not one the stack
+// runs, or the mode they name is not the one they travelled by or one their channel
+// carries; a job whose
 // only node is the coordinator itself runs without touching the network; and between
 // two stacks exchanging their outputs directly, a join feeds the FMIDB's peers (a
 // write replicates) while a death reported by membership loses the dead node's
@@ -58,6 +59,14 @@ describe('NodeStack', () => {
     expect(a.counters.forgedDropped).toBe(1);
     a.step({ type: 'datagram', from: '10.0.0.2:7946', bytes: encodeEnvelope('datagram', 999, formatNodeId(nodeIdOf('10.0.0.2:7946')), payload) });
     expect(a.counters.unknownChannelDropped).toBe(1);
+    // An envelope whose mode is not the one it travelled by, or not one its channel carries, is dropped too.
+    const b = formatNodeId(nodeIdOf('10.0.0.2:7946'));
+    a.step({ type: 'datagram', from: '10.0.0.2:7946', bytes: encodeEnvelope('stream', 6, b, payload) });
+    a.step({ type: 'datagram', from: '10.0.0.2:7946', bytes: encodeEnvelope('broadcast', 6, b, payload) });
+    a.step({ type: 'frame', from: '10.0.0.2:7946', bytes: encodeEnvelope('datagram', 6, b, payload) });
+    a.step({ type: 'frame', from: '10.0.0.2:7946', bytes: encodeEnvelope('datagram', 5, b, Uint8Array.of(1, 2, 3)) });
+    expect(a.counters.unknownChannelDropped).toBe(5);
+    expect(drain(a)).toEqual([]);
     a.step({ type: 'datagram', from: '10.0.0.2:7946', bytes: encodeEnvelope('datagram', 6, formatNodeId(nodeIdOf('10.0.0.2:7946')), payload) });
     expect(drain(a)).toEqual([{ type: 'datagram', to: '10.0.0.2:7946', bytes: expect.any(Uint8Array) }]);
 

@@ -3,11 +3,12 @@ import { kMemoryBytesMax, kPageBytes, kRegionBase, kRuntimeDefaults, Runtime, ty
 import { createTsKernels } from './ts-kernels.js';
 import { createWasmKernels } from './wasm-kernels.js';
 import { wasmModule } from '../platform/wasm-module.js';
+import { processEnvironment } from '../platform/environment.js';
 
 /** Creates the shared memory and loads the kernels, Wasm first unless told otherwise. */
 export function createRuntime(options: RuntimeOptions = {}): Runtime {
   const settings = validate(options);
-  const env = options.env ?? process.env;
+  const env = options.env ?? processEnvironment();
   const memory =
     options.memory ??
     new WebAssembly.Memory({ initial: settings.memoryBytes / kPageBytes, maximum: settings.memoryBytes / kPageBytes, shared: true });

@@ -18,8 +18,12 @@ export const kChannelTable = [
   { name: 'install-chunks', id: 4, modes: ['stream'] },
   /** FMIDB anti-entropy: small deltas as datagrams, large repairs over streams. */
   { name: 'fmidb', id: 5, modes: ['datagram', 'stream'] },
-  /** Job coordination between a job's coordinator and its nodes (core/jobs, run by NodeStack): idempotent datagrams, resent until answered. */
-  { name: 'jobs-coordination', id: 6, modes: ['datagram'] },
+  /**
+   * Job coordination between a job's coordinator and its nodes (core/jobs, run by
+   * NodeStack): idempotent datagrams, resent until answered; a message too big for a
+   * datagram (a start carrying a whole process spec) goes as a stream frame.
+   */
+  { name: 'jobs-coordination', id: 6, modes: ['datagram', 'stream'] },
   /**
    * Cluster cores (src/cluster/service): one envelope per message, routed to the core of
    * the cluster it names; the cores retransmit. An envelope that fits a sealed datagram

@@ -8,7 +8,7 @@ import { NodeJobs, type JobsOpenOptions, type NodeJobsCommand, type NodeJobsEven
 import { MembershipCore, type MembershipCoreOptions } from '../membership/membership-core.js';
 import type { MembershipEvent } from '../membership/membership-event.js';
 import { channelByName } from '../messenger/channel-table.js';
-import { decodeEnvelope, encodeEnvelope, isEnvelope } from '../messenger/envelope.js';
+import { decodeEnvelope, encodeEnvelope, isEnvelope, type DeliveryMode } from '../messenger/envelope.js';
 import { kRevokedIdsMax } from '../messenger/member-directory.js';
 import * as F from '../wire/format.js';
 import { formatNodeId } from '../wire/message.js';
@@ -151,8 +151,10 @@ export interface NodeStackCounters {
 }
 
 const kFmidbChannel = channelByName('fmidb').id;
+const kFmidbModes: readonly DeliveryMode[] = channelByName('fmidb').modes;
 const kNothing: readonly never[] = [];
 const kJobsChannel = channelByName('jobs-coordination').id;
+const kJobsModes: readonly DeliveryMode[] = channelByName('jobs-coordination').modes;
 const kNoJobsHere = 'GALAXY_JOBS_UNAVAILABLE: job coordination does not run on this node (its jobs component never started)';
 
 /**
@@ -377,6 +379,12 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
       this.counters.malformedDropped++;
       return;
     }
+    // The mode it names must be the one it travelled by, and one its channel carries
+    // (channel-table.ts), as the messenger's own rule has it (node/messenger/messenger.ts).
+    if (envelope.mode !== (stream ? 'stream' : 'datagram') || !(envelope.channelId === kFmidbChannel ? kFmidbModes : envelope.channelId === kJobsChannel ? kJobsModes : kNothing).includes(envelope.mode)) {
+      this.counters.unknownChannelDropped++;
+      return;
+    }
     // A frame on an inbound connection comes from a name the driver gave the connection
     // (the TCP transport's "tcp#n"), not a node address: its sender is then the member
     // its envelope names. A datagram's sender must be the node it came from.
@@ -392,14 +400,14 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
         return;
       }
     }
-    if (envelope.channelId === kFmidbChannel && envelope.mode !== 'broadcast' && this.fmidbCore !== null) {
+    if (envelope.channelId === kFmidbChannel && this.fmidbCore !== null) {
       this.fmidbCore.step({ type: 'message', from: this.byId ? envelope.sender : peer, bytes: envelope.payload, stream });
-    } else if (envelope.channelId === kJobsChannel && envelope.mode !== 'broadcast' && this.jobs !== null) {
+    } else if (envelope.channelId === kJobsChannel && this.jobs !== null) {
       // A start too big for a datagram comes as a frame (sendJob): only frames may carry more.
       const message = envelope.mode === 'stream' || envelope.payload.length <= kJobMessageBytesMax ? decodeJobMessage(envelope.payload, kJobMessageStreamBytesMax) : null;
       if (message === null) this.counters.malformedDropped++;
       else this.toJobs(this.jobsById ? envelope.sender : peer, message);
-    } else if (envelope.channelId === kJobsChannel && envelope.mode !== 'broadcast') {
+    } else if (envelope.channelId === kJobsChannel) {
       // No job coordination here (the agent opens it when its jobs component starts, and a
       // node may run without one): a start is refused at once, so its coordinator fails
       // the process now instead of after its start attempts run out. Anything else is dropped.

@@ -14,7 +14,7 @@ import { CliError, connect, run, table, withConnection, type ConnectionFlags, ty
  * `events` lists the newest matching events (oldest first), as a management node stores
  * them; when older matches were left out it says so on stderr. `event post` raises an
  * event on the agent's node (its source is api:<token name>) and prints its id.
- * Connection flags as for the other API commands (api-commands.ts).
+ * Connection flags as for the other API commands (surface/cli/cli-kit.ts).
  */
 interface EventsFlags extends ConnectionFlags {
   since?: string;

@@ -22,7 +22,7 @@ import { CliError, connect, parseConfigPairs, withConnection, type ConnectionFla
  * for a rollout, each batch and node) until it ends; the exit code is 0 only when the
  * install, or every node of the rollout, succeeded. pack works locally, without an agent.
  *
- * The connection flags work as for the other API commands (api-commands.ts): --api and
+ * The connection flags work as for the other API commands (surface/cli/cli-kit.ts): --api and
  * --token, then GALAXY_API and GALAXY_TOKEN, then the local agent's data directory.
  */
 type Print = (line: string) => void;

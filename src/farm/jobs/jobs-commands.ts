@@ -31,7 +31,7 @@ import { NodeLinePrefixer } from '../../surface/cli/node-line-prefixer.js';
  * lines before the first marker are run at the start of every phase (see
  * src/scripts/script-phases.ts).
  *
- * The connection flags and helpers are those of the other API commands (api-commands.ts);
+ * The connection flags and helpers are those of the other API commands (surface/cli/cli-kit.ts);
  * errors are printed through `io` so the commands can be tested.
  */
 

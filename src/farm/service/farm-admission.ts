@@ -140,6 +140,10 @@ export class FarmAdmission {
     this.client = client;
     this.tickCores();
     if (this.controller.authority !== null) {
+      // The nodes its authority revoked stay refused senders across a restart: the
+      // messengers' directories keep revocations in memory only, and a revoked node may
+      // still hold a key the rotation has not yet removed everywhere.
+      for (const record of this.controller.authority.list()) if (record.status === 'revoked' && record.id !== this.host.id) this.ports.revokeSender(record.id);
       // A controller admits itself: its grant comes from its own authority.
       const grant = this.controller.admitSelf(client.request());
       this.authorityFile.persist(this.controller.authority);
@@ -219,6 +223,9 @@ export class FarmAdmission {
           this.control.broadcast({ op: 'decision', record: output.record });
           break;
         case 'revoked':
+          // The revoking controller refuses the node's messages at once too: its own
+          // broadcast never comes back to it, so it is not told by the control channel.
+          if (output.id !== this.host.id) this.ports.revokeSender(output.id);
           this.control.broadcast({ op: 'revoked', id: output.id, epoch: output.epoch, by: output.by });
           break;
         case 'rotate':

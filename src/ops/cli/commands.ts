@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
-import { registerApiCommands } from './api-commands.js';
+import { registerNodeCommands, registerTokenCommands } from './api-commands.js';
+import { registerAdmissionCommands } from '../../farm/admission/admission-commands.js';
+import { registerComponentsCommands } from '../../farm/components/components-commands.js';
+import { registerMeasurementCommands } from '../../farm/measurement/measurement-commands.js';
 import { registerDataCommands } from '../../farm/data/data-commands.js';
 import { registerFarmComponentsCommands } from '../../farm/install/farm-components-commands.js';
 import { registerEventsCommands } from '../../farm/events/events-commands.js';
@@ -71,7 +74,12 @@ export function registerCommands(program: Command, version: string, registerAgen
 
   registerAgentCommand(program);
 
-  registerApiCommands(program);
+  // The agent's own commands and those of the features every agent runs, in the help's order.
+  registerNodeCommands(program);
+  registerAdmissionCommands(program);
+  registerTokenCommands(program);
+  registerComponentsCommands(program);
+  registerMeasurementCommands(program);
   registerDataCommands(program);
   registerFarmComponentsCommands(program);
   registerEventsCommands(program);
@@ -82,7 +90,7 @@ export function registerCommands(program: Command, version: string, registerAgen
   registerLifecycleCommands(program);
   registerChannelCommands(program);
   registerSimulateCommand(program, version);
-  // After registerApiCommands: install, remove, installed and operation join its `components` command.
+  // After registerComponentsCommands: install, remove, installed and operation join its `components` command.
   registerInstallCommands(program);
   // Last: `cluster design` joins the `cluster` group registered before it (or makes it).
   registerDesignCommand(program, { apply: lifecycleApplier(print) });
