@@ -102,6 +102,10 @@ export interface BrokenVariants {
   learnWithoutMajority?: boolean;
   /** The coordinator leaves out a member whose promise is late after one round timeout even when it heard from it meanwhile (the rule before issue 17's 16-member runs: a slow member is cut out and rejoins). */
   leaveOutSlowPromisers?: boolean;
+  /** The coordinator leaves out a member silent since the round began after one round timeout, before the failure detector suspects it (the rule before issue 17's loaded runs: a process stalled for a moment is cut out and rejoins through another change). */
+  leaveOutStalledPromisers?: boolean;
+  /** A member counts the gap between its own ticks (its own stall) as its peers' silence (the rule before issue 17's loaded runs: a member waking from a stall suspects everyone and prepares). */
+  suspectAcrossOwnStall?: boolean;
 }
 
 export interface ClusterMemberSettings {
