@@ -226,6 +226,24 @@ describe('cluster member transitions', () => {
     });
   }
 
+  for (const relayEvidence of [true, false]) {
+    it(`evidence one survivor was given reaches the next coordinator: the coordinator's crash takes no timeout${relayEvidence ? '' : ' (relayEvidence off: the suspect timeout)'}`, () => {
+      const net = form(['a', 'b', 'c', 'd', 'e'], { relayEvidence });
+      net.crash('a'); // the coordinator
+      net.step('d', { kind: 'suspect', nodeId: 'a' }); // only d hears of it; b, next in view order, has nothing
+      let tookMs = -1;
+      for (let t = 0; t < 1000 && tookMs < 0; t += 5) {
+        net.settle();
+        if (['b', 'c', 'd', 'e'].every((id) => membersOf(net, id) === '2:b#0,c#0,d#0,e#0')) tookMs = t;
+        else net.tick(5);
+      }
+      // Relayed, b starts the change in the same instant (no time passes in settle); without it, b waits out 400 ms of a's silence.
+      if (relayEvidence) expect(tookMs).toBe(0);
+      else expect(tookMs).toBeGreaterThanOrEqual(400);
+      expectSafe(net);
+    });
+  }
+
   it('a minority stops and says so, the majority goes on, and the heal merges', () => {
     const ids = ['a', 'b', 'c', 'd', 'e'];
     const net = form(ids);

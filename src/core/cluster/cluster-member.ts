@@ -329,13 +329,33 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
   suspect(nodeId: string): void {
     const rank = this.view.members.findIndex((m) => m.nodeId === nodeId);
     if (rank >= 0 && rank !== this.myRank) {
+      const fresh = !this.evidence[rank] || this.inherited[rank];
       this.evidence[rank] = true;
       this.inherited[rank] = false;
       this.deadIncarnations.delete(nodeId);
       if (this.deadIncarnations.size >= this.settings.membersMax) this.deadIncarnations.delete(this.deadIncarnations.keys().next().value!);
       this.deadIncarnations.set(nodeId, { incarnation: this.view.members[rank]!.incarnation, viewId: this.view.id, atMs: this.nowMs });
+      if (fresh && !this.leaving[rank]) this.relayEvidence(rank);
     }
     this.joinCandidates.delete(nodeId);
+  }
+
+  /** Tells the member this one takes for the coordinator about fresh external evidence against rank `suspect` (relayEvidence). */
+  private relayEvidence(suspect: number): void {
+    if (!this.settings.relayEvidence || this.myRank < 0 || this.statusValue === 'left') return;
+    let coordinator = 0;
+    while (coordinator < this.myRank && this.suspected(coordinator)) coordinator++;
+    if (coordinator === this.myRank) return;
+    const message: W.WireMessage = { ...this.headerFields(W.kMessageSuspect), type: W.kMessageSuspect, rank: suspect, suspectIncarnation: this.view.members[suspect]!.incarnation };
+    this.sendTo(this.view.members[coordinator]!.nodeId, this.encode(message));
+  }
+
+  /** Evidence a member of this view relayed: taken as this member's own (and handed on if this member is not the coordinator either). */
+  private onSuspect(rank: number, m: W.WireMessage & { type: typeof W.kMessageSuspect }): void {
+    if (rank < 0 || this.myRank < 0 || m.viewId !== this.view.id || m.rank === this.myRank) return;
+    const target = this.view.members[m.rank];
+    if (target === undefined || target.incarnation !== m.suspectIncarnation) return;
+    this.suspect(target.nodeId);
   }
 
   // ---- Receiving ------------------------------------------------------------------
@@ -370,6 +390,9 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
       case W.kMessageStable:
         this.onStable(rank, message);
         break;
+      case W.kMessageSuspect:
+        this.onSuspect(rank, message);
+        break;
       case W.kMessageJoin:
         this.onJoin(from, rank, message);
         break;
@@ -377,6 +400,11 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
         if (message.viewId > this.view.id) this.sendTo(from, this.header(W.kMessageJoin));
         break;
       case W.kMessageLeave:
+        // A leaver still in an older view missed the install of a change that took it
+        // along (it coordinated that change and left while learners installed it): it
+        // gets the install, so it can say its leave in this view and lend its vote to
+        // the change that removes it.
+        if (rank >= 0 && message.viewId < this.view.id) this.otherView(from, rank, message.viewId);
         if (rank >= 0 && message.viewId === this.view.id && rank !== this.myRank) {
           this.evidence[rank] = true;
           this.inherited[rank] = false;

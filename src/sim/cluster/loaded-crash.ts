@@ -57,6 +57,8 @@ export interface LoadedCrashResult {
   readonly victimWasCoordinator: boolean;
   /** Simulated time of the kill. */
   readonly killMs: number;
+  /** ms from the kill to the first evidence any survivor was given (the floor of the change; -1: none). */
+  readonly firstEvidenceMs: number;
   readonly sim: ClusterSimulation;
   /** Where the survivors stood at the end (for failures). */
   readonly describe: string;
@@ -96,7 +98,7 @@ export function loadedCrash(o: LoadedCrashOptions): LoadedCrashResult {
   const all = range(o.size);
   // Formation on a quiet network; the load starts once the view holds.
   if (s.awaitCommonView('c', all, p.timeoutMs) < 0) {
-    return { tookMs: -1, victim: -1, victimWasCoordinator: false, killMs: -1, sim: s, describe: `formed no view: ${s.describe('c', all)}` };
+    return { tookMs: -1, victim: -1, victimWasCoordinator: false, killMs: -1, firstEvidenceMs: -1, sim: s, describe: `formed no view: ${s.describe('c', all)}` };
   }
   s.sim.setLossRate(p.lossRate);
   // Stalls: per process, the next stall start.
@@ -133,6 +135,7 @@ export function loadedCrash(o: LoadedCrashOptions): LoadedCrashResult {
     const link = x < p.noEvidenceShare + p.linkShare;
     evidenceAt.set(i, exitMs + (link ? 2 + random.nextFloat() * 15 : p.farmDeadMsMin + random.nextFloat() * (p.farmDeadMsMax - p.farmDeadMsMin)));
   }
+  const firstEvidenceMs = evidenceAt.size === 0 ? -1 : Math.min(...evidenceAt.values()) - killMs;
   const victimId = s.nodeIds[victim]!;
   const done = (): boolean => s.hasCommonView('c', survivors);
   let tookMs = -1;
@@ -157,5 +160,5 @@ export function loadedCrash(o: LoadedCrashOptions): LoadedCrashResult {
     stallStep();
     s.sim.runFor(stepMs);
   }
-  return { tookMs, victim, victimWasCoordinator, killMs, sim: s, describe: s.describe('c', survivors) };
+  return { tookMs, victim, victimWasCoordinator, killMs, firstEvidenceMs, sim: s, describe: s.describe('c', survivors) };
 }
