@@ -702,9 +702,10 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     }
     const round = this.round;
     if (round !== null) {
-      // A prepare with its majority goes on before the stall check: the wait for a slow
-      // promiser ends at twice the round timeout (tryFinishPrepare), which a late tick
-      // must not turn into a restart.
+      // A prepare with its majority goes on before the stall check, and one still
+      // waiting for a promise worth waiting for (tryFinishPrepare: a slow promiser up
+      // to twice the round timeout, a silent one until it is suspected) is not stalled:
+      // a late tick must not turn the wait into a restart.
       const waiting = round.phase === 'prepare' && this.tryFinishPrepare(round);
       if (this.round === round && !waiting && this.nowMs - round.progressMs > 2 * this.settings.roundTimeoutMs) {
         this.round = null;
