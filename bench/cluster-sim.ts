@@ -10,11 +10,15 @@
  *   npm run bench:cluster-sim                 (writes bench/results/cluster-sim.json)
  *   GALAXY_BENCH_QUICK=1 npm run bench:cluster-sim
  *   GALAXY_CLUSTER_SIM_ONLY=form npm run bench:cluster-sim   (formation alone: bench/results/cluster-sim-form.json)
+ *   GALAXY_CLUSTER_SIM_ONLY=loaded npm run bench:cluster-sim (a SIGKILL on a loaded machine, before/after: bench/results/cluster-sim-loaded.json)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClusterSimulation } from '../src/sim/cluster/cluster-simulation.js';
 import { Prng } from '../src/core/util/prng.js';
+import { loadedCrash, kLoadedCrashDefaults, type LoadedCrashOptions } from '../src/sim/cluster/loaded-crash.js';
+import { checkSafety, describeViolations } from '../src/sim/cluster/cluster-checkers.js';
+import type { ClusterMemberOptions } from '../src/core/cluster/cluster-config.js';
 
 const quick = process.env.GALAXY_BENCH_QUICK === '1';
 const runs = quick ? 5 : 20;
@@ -212,6 +216,61 @@ function formation(): object {
     }
   }
   return out;
+}
+
+/**
+ * A member's SIGKILL on a machine loaded many times over its CPUs, as issue 17's real
+ * 16- and 32-member runs saw it (src/sim/cluster/loaded-crash.ts: hops of tens of ms,
+ * every process stalling now and then, the victim any member, each survivor's evidence
+ * at its own time or never), from kill to one view without the victim at every
+ * survivor. Each seed runs twice in the same process: the core as it was before
+ * session 8 (relayEvidence off, and the old rules kept as the broken switches
+ * suspectAcrossOwnStall and leaveOutStalledPromisers) and as it is, so the ratio
+ * compares the same kills. Every
+ * run's histories pass the safety checkers or the bench fails.
+ */
+function loaded(): object {
+  const seeds = quick ? 8 : 30;
+  const before: ClusterMemberOptions = { relayEvidence: false, broken: { suspectAcrossOwnStall: true, leaveOutStalledPromisers: true } };
+  const big: ClusterMemberOptions = { heartbeatIntervalMs: 250, suspectTimeoutMs: 2000, roundTimeoutMs: 300, learnFromAcceptors: false };
+  const loads: Array<{ name: string; size: number; extra: Partial<LoadedCrashOptions>; options: ClusterMemberOptions }> = [
+    { name: '16 members, no stalls, no loss, 25 ms hops (control)', size: 16, extra: { stallMsMean: 0, lossRate: 0 }, options: {} },
+    { name: '16 members, stalls of 60 ms mean every 300 ms', size: 16, extra: {}, options: {} },
+    { name: '16 members, stalls of 120 ms mean every 300 ms, 40 ms hops', size: 16, extra: { stallMsMean: 120, latencyMsMean: 40 }, options: {} },
+    { name: '32 members (bench:cluster big tuning), stalls of 120 ms mean, 40 ms hops', size: 32, extra: { stallMsMean: 120, latencyMsMean: 40 }, options: big },
+  ];
+  const out: Record<string, unknown> = { model: kLoadedCrashDefaults, seeds };
+  for (const l of loads) {
+    const row: Record<string, unknown> = { size: l.size, model: l.extra, tuning: l.options };
+    const samples: Record<string, number[]> = { before: [], after: [] };
+    const failed: Record<string, number> = { before: 0, after: 0 };
+    for (let seed = 1; seed <= seeds; seed++) {
+      for (const [which, options] of [['before', { ...l.options, ...before }], ['after', l.options]] as const) {
+        const r = loadedCrash({ size: l.size, seed, ...l.extra, options });
+        const violations = describeViolations(checkSafety(r.sim.history, 'c'));
+        if (violations !== '') throw new Error(`loaded crash, ${l.name}, seed ${seed} (${which}): ${violations}`);
+        if (r.tookMs < 0) failed[which]!++;
+        else samples[which]!.push(r.tookMs);
+      }
+    }
+    const b = figures(samples.before!, failed.before!);
+    const a = figures(samples.after!, failed.after!);
+    row.before = b;
+    row.after = a;
+    row.ratioMedian = Math.round((a.medianMs / b.medianMs) * 100) / 100;
+    row.ratioWorst = Math.round((a.worstMs / b.worstMs) * 100) / 100;
+    out[l.name] = row;
+    console.log(`loaded kill, ${l.name}: before ${b.medianMs} / ${b.worstMs} ms (failed ${b.failed}), after ${a.medianMs} / ${a.worstMs} ms (failed ${a.failed}) over ${seeds} seeds: ratio ${row.ratioMedian} median, ${row.ratioWorst} worst`);
+  }
+  return out;
+}
+
+if (process.env['GALAXY_CLUSTER_SIM_ONLY'] === 'loaded') {
+  const result = { simulated: true, loaded: loaded() };
+  const dir = join(process.cwd(), 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'cluster-sim-loaded.json'), `${JSON.stringify(result, null, 2)}\n`);
+  process.exit(0);
 }
 
 if (process.env['GALAXY_CLUSTER_SIM_ONLY'] === 'form') {

@@ -18,6 +18,7 @@ const samples: W.WireMessage[] = [
   { ...head, type: W.kMessageHeartbeat, ownSeq: 12, acks: [1, 2, 3] },
   { ...head, type: W.kMessageData, seq: 13, payload: new Uint8Array([9, 8, 7]) },
   { ...head, type: W.kMessageStable, stable: 11 },
+  { ...head, type: W.kMessageSuspect, rank: 2, suspectIncarnation: 4 },
   { ...head, type: W.kMessageJoin },
   { ...head, type: W.kMessageNewer },
   { ...head, type: W.kMessageLeave },
@@ -66,6 +67,7 @@ describe('cluster wire codec', () => {
     expectMalformed(W.encodeMessage({ ...head, type: W.kMessageHeartbeat, ownSeq: 1, acks: new Array(65).fill(0) }));
     expectMalformed(W.encodeMessage({ ...head, type: W.kMessageData, seq: 1, payload: new Uint8Array(1025) }));
     expectMalformed(W.encodeMessage({ ...head, type: W.kMessageData, seq: 0, payload: new Uint8Array(1) }));
+    expectMalformed(W.encodeMessage({ ...head, type: W.kMessageSuspect, rank: 64, suspectIncarnation: 0 }));
     const twice = { ...value, members: [value.members[0]!, value.members[0]!] };
     expectMalformed(W.encodeMessage({ ...head, type: W.kMessageInstall, value: twice, messages: [] }));
     // A count of 4 billion carried messages is refused from its header, without allocating.

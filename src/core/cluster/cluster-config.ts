@@ -63,6 +63,18 @@ export interface ClusterMemberOptions {
    * latency at every member but the coordinator; the INSTALL is still sent. Default true.
    */
   learnFromAcceptors?: boolean;
+  /**
+   * Whether a member given external evidence (suspect input: the farm's dead, a closed
+   * connection) against a member of its view tells the member it takes for the
+   * coordinator (a SUSPECT message), which takes it as evidence of its own. The change
+   * then starts at the first evidence anywhere, one hop later, instead of when the
+   * coordinator's own evidence comes (tens to hundreds of ms apart on a loaded machine)
+   * or, without any, after its suspectTimeoutMs of silence; and a coordinator's crash is
+   * handed on to the next member in view order by whoever heard of it first. Evidence
+   * decides only whom to suspect (liveness), and relayed evidence is exactly the
+   * external evidence some member was given. Default true.
+   */
+  relayEvidence?: boolean;
   /** The most nodes asking to join that a member remembers at once. */
   joinCandidatesMax?: number;
   /** The most outputs one ready() batch may hold. */
@@ -102,6 +114,10 @@ export interface BrokenVariants {
   learnWithoutMajority?: boolean;
   /** The coordinator leaves out a member whose promise is late after one round timeout even when it heard from it meanwhile (the rule before issue 17's 16-member runs: a slow member is cut out and rejoins). */
   leaveOutSlowPromisers?: boolean;
+  /** The coordinator leaves out a member silent since the round began after one round timeout, before the failure detector suspects it (the rule before issue 17's loaded runs: a process stalled for a moment is cut out and rejoins through another change). */
+  leaveOutStalledPromisers?: boolean;
+  /** A member counts the gap between its own ticks (its own stall) as its peers' silence (the rule before issue 17's loaded runs: a member waking from a stall suspects everyone and prepares). */
+  suspectAcrossOwnStall?: boolean;
 }
 
 export interface ClusterMemberSettings {
@@ -116,6 +132,7 @@ export interface ClusterMemberSettings {
   readonly sendWindowMax: number;
   readonly ackEveryMessages: number;
   readonly learnFromAcceptors: boolean;
+  readonly relayEvidence: boolean;
   readonly joinCandidatesMax: number;
   readonly outputsMax: number;
   readonly nodeIdBytesMax: number;
@@ -134,6 +151,7 @@ export const kClusterMemberDefaults: ClusterMemberSettings = Object.freeze({
   sendWindowMax: 32,
   ackEveryMessages: 8,
   learnFromAcceptors: true,
+  relayEvidence: true,
   joinCandidatesMax: 256,
   outputsMax: 1 << 16,
   nodeIdBytesMax: 64,
@@ -162,6 +180,7 @@ export function resolveClusterMemberOptions(options: ClusterMemberOptions = {}):
   integer('outputsMax', settings.outputsMax, 16, 1 << 24);
   integer('nodeIdBytesMax', settings.nodeIdBytesMax, 1, 255);
   if (typeof settings.learnFromAcceptors !== 'boolean') throw new RangeError(`options.learnFromAcceptors must be a boolean, got ${String(settings.learnFromAcceptors)}`);
+  if (typeof settings.relayEvidence !== 'boolean') throw new RangeError(`options.relayEvidence must be a boolean, got ${String(settings.relayEvidence)}`);
   if (typeof settings.broken !== 'object' || settings.broken === null) throw new RangeError('options.broken must be an object');
   return Object.freeze(settings);
 }

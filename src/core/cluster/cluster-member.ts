@@ -170,7 +170,10 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
   }
 
   tick(nowMs: number): void {
-    if (nowMs > this.nowMs) this.nowMs = nowMs;
+    if (nowMs > this.nowMs) {
+      this.discountOwnStall(nowMs - this.nowMs);
+      this.nowMs = nowMs;
+    }
     const now = this.nowMs;
     if (this.statusValue === 'left') {
       if (this.lingering() && now - this.lastHeartbeatMs >= this.settings.heartbeatIntervalMs) {
@@ -197,6 +200,35 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     }
     this.driveViewChange();
     this.updateStatus();
+  }
+
+  /**
+   * A gap between ticks longer than a heartbeat period is this process's own stall (a
+   * starved or descheduled agent, a stopped VM), not its peers' silence: what they sent
+   * meanwhile waits in its socket buffers, and a host hands it over only after the
+   * first tick (Node runs due timers before it polls I/O). Counting the gap as silence
+   * made a member that woke from a 400 ms stall suspect every peer at once, take itself
+   * for the coordinator and prepare a ballot that froze the view or beat the real
+   * coordinator's round; and made a coordinator that stalled mid-round restart it at
+   * once and drop the promises waiting for it (issue 17: the 16- and 32-member kills on
+   * a loaded machine, rebuilt in src/sim/cluster/loaded-crash.ts). So the timers that
+   * measure others (silence, a round's progress, the backoff, a frozen view's wait)
+   * are moved on by the stall, less one heartbeat period. Suspicion is liveness only:
+   * this delays a silent crash's detection by a member that itself stalled, never
+   * safety. The broken variant suspectAcrossOwnStall counts the gap as silence.
+   */
+  private discountOwnStall(gapMs: number): void {
+    const excess = gapMs - this.settings.heartbeatIntervalMs;
+    if (excess <= 0 || this.settings.broken.suspectAcrossOwnStall === true) return;
+    for (let r = 0; r < this.lastHeardMs.length; r++) this.lastHeardMs[r]! += excess;
+    for (const c of this.joinCandidates.values()) c.lastHeardMs += excess;
+    const round = this.round;
+    if (round !== null) {
+      round.startMs += excess;
+      round.progressMs += excess;
+    }
+    if (this.backoffUntilMs > this.nowMs) this.backoffUntilMs += excess;
+    if (this.frozen) this.frozenSinceMs += excess;
   }
 
   ready(): readonly ClusterOutput[] {
@@ -297,13 +329,33 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
   suspect(nodeId: string): void {
     const rank = this.view.members.findIndex((m) => m.nodeId === nodeId);
     if (rank >= 0 && rank !== this.myRank) {
+      const fresh = !this.evidence[rank] || this.inherited[rank];
       this.evidence[rank] = true;
       this.inherited[rank] = false;
       this.deadIncarnations.delete(nodeId);
       if (this.deadIncarnations.size >= this.settings.membersMax) this.deadIncarnations.delete(this.deadIncarnations.keys().next().value!);
       this.deadIncarnations.set(nodeId, { incarnation: this.view.members[rank]!.incarnation, viewId: this.view.id, atMs: this.nowMs });
+      if (fresh && !this.leaving[rank]) this.relayEvidence(rank);
     }
     this.joinCandidates.delete(nodeId);
+  }
+
+  /** Tells the member this one takes for the coordinator about fresh external evidence against rank `suspect` (relayEvidence). */
+  private relayEvidence(suspect: number): void {
+    if (!this.settings.relayEvidence || this.myRank < 0 || this.statusValue === 'left') return;
+    let coordinator = 0;
+    while (coordinator < this.myRank && this.suspected(coordinator)) coordinator++;
+    if (coordinator === this.myRank) return;
+    const message: W.WireMessage = { ...this.headerFields(W.kMessageSuspect), type: W.kMessageSuspect, rank: suspect, suspectIncarnation: this.view.members[suspect]!.incarnation };
+    this.sendTo(this.view.members[coordinator]!.nodeId, this.encode(message));
+  }
+
+  /** Evidence a member of this view relayed: taken as this member's own (and handed on if this member is not the coordinator either). */
+  private onSuspect(rank: number, m: W.WireMessage & { type: typeof W.kMessageSuspect }): void {
+    if (rank < 0 || this.myRank < 0 || m.viewId !== this.view.id || m.rank === this.myRank) return;
+    const target = this.view.members[m.rank];
+    if (target === undefined || target.incarnation !== m.suspectIncarnation) return;
+    this.suspect(target.nodeId);
   }
 
   // ---- Receiving ------------------------------------------------------------------
@@ -338,6 +390,9 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
       case W.kMessageStable:
         this.onStable(rank, message);
         break;
+      case W.kMessageSuspect:
+        this.onSuspect(rank, message);
+        break;
       case W.kMessageJoin:
         this.onJoin(from, rank, message);
         break;
@@ -345,6 +400,11 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
         if (message.viewId > this.view.id) this.sendTo(from, this.header(W.kMessageJoin));
         break;
       case W.kMessageLeave:
+        // A leaver still in an older view missed the install of a change that took it
+        // along (it coordinated that change and left while learners installed it): it
+        // gets the install, so it can say its leave in this view and lend its vote to
+        // the change that removes it.
+        if (rank >= 0 && message.viewId < this.view.id) this.otherView(from, rank, message.viewId);
         if (rank >= 0 && message.viewId === this.view.id && rank !== this.myRank) {
           this.evidence[rank] = true;
           this.inherited[rank] = false;
@@ -642,11 +702,12 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     }
     const round = this.round;
     if (round !== null) {
-      // A prepare with its majority goes on before the stall check: the wait for a slow
-      // promiser ends at twice the round timeout (tryFinishPrepare), which a late tick
-      // must not turn into a restart.
-      if (round.phase === 'prepare') this.tryFinishPrepare(round);
-      if (this.round === round && this.nowMs - round.progressMs > 2 * this.settings.roundTimeoutMs) {
+      // A prepare with its majority goes on before the stall check, and one still
+      // waiting for a promise worth waiting for (tryFinishPrepare: a slow promiser up
+      // to twice the round timeout, a silent one until it is suspected) is not stalled:
+      // a late tick must not turn the wait into a restart.
+      const waiting = round.phase === 'prepare' && this.tryFinishPrepare(round);
+      if (this.round === round && !waiting && this.nowMs - round.progressMs > 2 * this.settings.roundTimeoutMs) {
         this.round = null;
         this.backoffUntilMs = this.nowMs + this.random.nextFloat() * this.settings.roundTimeoutMs;
       }
@@ -698,27 +759,36 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     return Math.floor(this.view.members.length / 2) + 1;
   }
 
-  private tryFinishPrepare(round: Round): void {
+  /**
+   * Moves a prepare with its majority on to the accept phase once no promise is worth
+   * waiting for; returns true while it waits for one (the round is not stalled then).
+   */
+  private tryFinishPrepare(round: Round): boolean {
     const quorum = this.settings.broken.acceptWithoutMajority === true ? 1 : this.majority();
-    if (round.promises.size < quorum) return;
-    // Wait for every member that is not suspected, but not past one round timeout: a
-    // member heard but not answering (a one-way cut) must not stall the majority. A
-    // member heard from since this round began is waited for up to twice that (still
-    // inside the round's own restart bound): it lives and its promise is most likely on
-    // its way (a slow process on a loaded machine). Leaving it out would cut it out of
-    // the view, and it would come back through a join and another change, seconds later.
+    if (round.promises.size < quorum) return false;
+    // Wait for every member that is not suspected. A member heard but not answering (a
+    // one-way cut) must not stall the majority: it is waited for one round timeout, or
+    // twice that if heard from since this round began (it lives, and its promise is most
+    // likely on its way: a slow process on a loaded machine). A member silent since the
+    // round began is a stalled process or a dead one: the failure detector decides
+    // which, so it is waited for until it is suspected (at most suspectTimeoutMs after
+    // it was last heard), not cut out after one round timeout (the broken variant
+    // leaveOutStalledPromisers, the rule before issue 17's loaded runs). A member left
+    // out comes back only through a join and another change, which freezes the view
+    // again: on a loaded machine, seconds later.
     const waited = this.nowMs - round.startMs;
-    if (waited < 2 * this.settings.roundTimeoutMs) {
-      const heardSince = this.settings.broken.leaveOutSlowPromisers === true ? Infinity : round.startMs;
-      for (let r = 0; r < this.view.members.length; r++) {
-        if (round.promises.has(r) || this.suspected(r)) continue;
-        if (waited < this.settings.roundTimeoutMs || this.lastHeardMs[r]! >= heardSince) return;
-      }
+    const heardSince = this.settings.broken.leaveOutSlowPromisers === true ? Infinity : round.startMs;
+    const stalledWait = this.settings.broken.leaveOutStalledPromisers !== true;
+    for (let r = 0; r < this.view.members.length; r++) {
+      if (round.promises.has(r) || this.suspected(r)) continue;
+      if (waited < this.settings.roundTimeoutMs) return true;
+      const heard = this.lastHeardMs[r]! >= round.startMs;
+      if (heard ? this.lastHeardMs[r]! >= heardSince && waited < 2 * this.settings.roundTimeoutMs : stalledWait) return true;
     }
     const chosen = this.chooseValue(round);
     if (chosen === null) {
       this.round = null;
-      return;
+      return false;
     }
     round.phase = 'accept';
     round.value = chosen.value;
@@ -728,6 +798,7 @@ export class ClusterMember implements SansIoCore<ClusterInput, ClusterOutput> {
     round.accepts.add(this.myRank);
     this.broadcastToView(this.acceptMessage(round));
     this.tryDecide(round);
+    return false;
   }
 
   private acceptMessage(round: Round): Uint8Array {
@@ -1075,7 +1146,7 @@ interface PromiseRecord {
 interface Round {
   readonly ballot: W.Ballot;
   phase: 'prepare' | 'accept';
-  readonly startMs: number;
+  startMs: number;
   progressMs: number;
   readonly promises: Map<number, PromiseRecord>;
   readonly accepts: Set<number>;

@@ -28,7 +28,14 @@ export const kMessageInstall = 11;
 export const kMessageInstalled = 12;
 /** A sender's own stable prefix (held by every member), so receivers drop those messages without waiting for every heartbeat. */
 export const kMessageStable = 13;
-const kMessageTypeLast = 13;
+/**
+ * External evidence relayed: the sender was told (the farm's dead, a closed connection)
+ * that the member of rank `rank` of the header's view, at `suspectIncarnation`, is dead.
+ * Sent to the member the sender takes for the coordinator, so the change starts at the
+ * first evidence anywhere, not at the coordinator's own.
+ */
+export const kMessageSuspect = 14;
+const kMessageTypeLast = 14;
 
 export const kWireVersion = 1;
 
@@ -69,6 +76,7 @@ export type WireMessage = Header &
     | { readonly type: typeof kMessageHeartbeat; readonly ownSeq: number; readonly acks: readonly number[] }
     | { readonly type: typeof kMessageData; readonly seq: number; readonly payload: Uint8Array }
     | { readonly type: typeof kMessageStable; readonly stable: number }
+    | { readonly type: typeof kMessageSuspect; readonly rank: number; readonly suspectIncarnation: number }
     | { readonly type: typeof kMessageJoin | typeof kMessageNewer | typeof kMessageLeave | typeof kMessageInstalled }
     | { readonly type: typeof kMessagePrepare | typeof kMessageAccepted | typeof kMessageReject; readonly ballot: Ballot }
     | {
@@ -115,6 +123,10 @@ export function encodeMessage(message: WireMessage): Uint8Array {
       break;
     case kMessageStable:
       w.u32(message.stable);
+      break;
+    case kMessageSuspect:
+      w.u16(message.rank);
+      w.u32(message.suspectIncarnation);
       break;
     case kMessageJoin:
     case kMessageNewer:
@@ -196,6 +208,12 @@ function decodeUnchecked(bytes: Uint8Array, bounds: WireBounds): WireMessage {
     case kMessageStable:
       message = { ...head, type, stable: r.u32() };
       break;
+    case kMessageSuspect: {
+      const rank = r.u16();
+      if (rank >= bounds.membersMax) throw malformed(`suspect rank ${rank} over membersMax`);
+      message = { ...head, type, rank, suspectIncarnation: r.u32() };
+      break;
+    }
     case kMessageJoin:
     case kMessageNewer:
     case kMessageLeave:

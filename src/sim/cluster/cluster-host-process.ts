@@ -32,6 +32,8 @@ export interface ClusterHostShared {
   readonly firstStartAtMs?: (nodeId: string) => number;
   /** The largest message each core sent, by wire message type (cluster-wire.ts kMessage*), over the whole run. */
   readonly sentBytesMaxByType: Map<number, number>;
+  /** Sees every message a core sends (traces of a run: who sent what when). */
+  readonly onSend?: (atMs: number, from: string, to: string, bytes: Uint8Array) => void;
 }
 
 /**
@@ -184,6 +186,7 @@ export class ClusterHostProcess implements SimProcess {
       switch (output.kind) {
         case 'send': {
           const to = this.shared.addressOfNodeId(output.to);
+          this.shared.onSend?.(this.shared.sim.nowMs(), this.nodeId, output.to, output.bytes);
           const type = output.bytes[1] ?? 0;
           if (output.bytes.length > (this.shared.sentBytesMaxByType.get(type) ?? 0)) this.shared.sentBytesMaxByType.set(type, output.bytes.length);
           if (output.bytes.length <= this.shared.datagramBytesMax) this.context.sendDatagram(to, output.bytes);

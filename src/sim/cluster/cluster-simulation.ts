@@ -22,6 +22,8 @@ export interface ClusterSimulationOptions {
   readonly multicastEveryMs?: number;
   /** When node i's cores first start, ms of simulated time (default 0: at once); see ClusterHostShared.firstStartAtMs. */
   readonly firstStartAtMs?: (index: number) => number;
+  /** Sees every message a core sends, with the sender's and receiver's node ids (traces). */
+  readonly onSend?: (atMs: number, from: string, to: string, bytes: Uint8Array) => void;
 }
 
 /**
@@ -56,6 +58,7 @@ export class ClusterSimulation {
       multicastEveryMs: options.multicastEveryMs ?? 0,
       datagramBytesMax: 60_000,
       sentBytesMaxByType: this.sentBytesMaxByType,
+      ...(options.onSend === undefined ? {} : { onSend: options.onSend }),
       ...(options.firstStartAtMs === undefined ? {} : { firstStartAtMs: (nodeId: string) => options.firstStartAtMs!(parseInt(nodeId, 16) - 1) }),
     };
     for (let i = 0; i < options.nodeCount; i++) {

@@ -28,6 +28,8 @@ export class ScriptedNetwork {
   /** Messages sent and not yet delivered or dropped, oldest first. */
   inFlight: ScriptedMessage[] = [];
   nowMs = 0;
+  /** Stalled processes: not ticked, and what is sent to them waits in flight (their socket buffers) until they run again. */
+  readonly paused = new Set<string>();
   private readonly outputs = new Map<string, ClusterOutput[]>();
   private readonly random = new Prng(7);
 
@@ -63,6 +65,7 @@ export class ScriptedNetwork {
   tick(ms: number): void {
     this.nowMs += ms;
     for (const [nodeId, core] of this.cores) {
+      if (this.paused.has(nodeId)) continue;
       core.tick(this.nowMs);
       this.collect(nodeId);
     }
@@ -77,6 +80,10 @@ export class ScriptedNetwork {
     this.inFlight = [];
     let delivered = 0;
     for (const m of batch) {
+      if (this.paused.has(m.to)) {
+        this.inFlight.push(m);
+        continue;
+      }
       const core = this.cores.get(m.to);
       if (core === undefined || !keep(m)) continue;
       core.step({ kind: 'receive', from: m.from, bytes: m.bytes });
@@ -86,9 +93,9 @@ export class ScriptedNetwork {
     return delivered;
   }
 
-  /** Delivers until nothing is in flight (at most roundsMax rounds, without time passing). */
+  /** Delivers until nothing is in flight but what waits for a paused process (at most roundsMax rounds, without time passing). */
   settle(keep: (m: ScriptedMessage) => boolean = () => true, roundsMax = 50): void {
-    for (let i = 0; i < roundsMax && this.inFlight.length > 0; i++) this.deliver(keep);
+    for (let i = 0; i < roundsMax && this.inFlight.some((m) => !this.paused.has(m.to)); i++) this.deliver(keep);
   }
 
   /** Ticks in steps of stepMs for totalMs, settling after each tick. */
