@@ -23,6 +23,34 @@ import { Prng } from '../src/core/util/prng.js';
 
 const kFile = 'test/fmidb-sim.test.ts';
 
+/**
+ * runFor and runUntil in slices of at most a simulated second, yielding to the event loop
+ * between them (the same events in the same order as one call). The 240-node run takes
+ * over 100 s of wall time on a loaded 2-core machine: in one synchronous call it starves
+ * the test worker, whose calls to vitest then time out after 60 s ("Timeout calling
+ * onTaskUpdate"), which fails the whole run.
+ */
+type Simulator = FmidbSimulation['sim'];
+const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
+
+async function runForYielding(sim: Simulator, ms: number): Promise<void> {
+  const endMs = sim.nowMs() + ms;
+  while (sim.nowMs() < endMs) {
+    sim.runFor(Math.min(1000, endMs - sim.nowMs()));
+    await yieldToLoop();
+  }
+}
+
+async function runUntilYielding(sim: Simulator, predicate: () => boolean, timeoutMs: number, checkEveryMs: number): Promise<number> {
+  const deadlineMs = sim.nowMs() + timeoutMs;
+  for (;;) {
+    if (predicate()) return sim.nowMs();
+    if (sim.nowMs() >= deadlineMs) return -1;
+    sim.runFor(Math.min(checkEveryMs, deadlineMs - sim.nowMs()));
+    await yieldToLoop();
+  }
+}
+
 /** Every write made, to say which one each key must end with (last writer wins). */
 class Oracle {
   private readonly winners = new Map<string, { subject: string; key: string; value: FmidbValue; stamp: number; origin: string }>();
@@ -72,7 +100,7 @@ function poster(periodMs: number, keys: readonly string[], prng: Prng, oracle?: 
 }
 
 describe('FMIDB in the simulator', () => {
-  it('240 nodes, 20% loss, a partition that heals: identical digests, newest values, never an older over a newer', () => {
+  it('240 nodes, 20% loss, a partition that heals: identical digests, newest values, never an older over a newer', async () => {
     const name = '240 nodes, 20% loss, a partition that heals: identical digests, newest values, never an older over a newer';
     const seed = withSeed(0xf1db);
     const repro = reproLine(seed, kFile, name);
@@ -99,15 +127,15 @@ describe('FMIDB in the simulator', () => {
     });
     const sideA = sim.nodes.slice(0, 120);
     const sideB = sim.nodes.slice(120);
-    sim.sim.runFor(5000);
+    await runForYielding(sim.sim, 5000);
     sim.sim.partition(sideA, sideB);
-    sim.sim.runFor(10_000);
+    await runForYielding(sim.sim, 10_000);
     // Split apart: each side has moved on without the other.
     expect(sim.replica(sideA[0]!).versionOf(sideB[0]!)).toBeLessThan(sim.replica(sideB[1]!).versionOf(sideB[0]!));
     sim.sim.heal();
-    sim.sim.runFor(writesEndMs - sim.sim.nowMs());
+    await runForYielding(sim.sim, writesEndMs - sim.sim.nowMs());
     const hashes = () => new Set(sim.replicas().map((r) => r.digestHash())).size;
-    const convergedAt = sim.sim.runUntil(() => hashes() === 1, 60_000, 500);
+    const convergedAt = await runUntilYielding(sim.sim, () => hashes() === 1, 60_000, 500);
     expect(convergedAt, `${hashes()} distinct digests 60 s after the writes stopped; repro: ${repro}`).toBeGreaterThan(0);
     expect(checker.violationCount, `${checker.summary()}; repro: ${repro}`).toBe(0);
     const wrong = oracle.mismatches(sim);
