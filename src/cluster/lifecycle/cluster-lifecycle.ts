@@ -57,12 +57,13 @@ import { decodeLifecycleRecord, encodeLifecycleRecord, kLifecycleSubjectPrefix, 
  * placement demanding another version or configuration of a component another cluster
  * holds on that node is refused before anything is done.
  *
- * Operations are journaled in the FMIDB (lifecycle-journal.ts: progress before and after
- * each step). The steward finishes or undoes every operation whose runner stopped (not
- * alive, or restarted into another life): an interrupted create is undone (like a
- * delete), an interrupted upgrade or repair rolled back step by step (an upgrade whose
- * record already names the new version had finished and is marked so), an interrupted
- * delete finished.
+ * Operations are journaled in the FMIDB (lifecycle-journal.ts: a create's or upgrade's
+ * whole plan, held by another lifecycle's replica before its first step, then progress
+ * before and after each step). The steward finishes or undoes every operation whose
+ * runner stopped (not alive, or restarted into another life): an interrupted create is
+ * undone (like a delete), an interrupted upgrade rolled back by putting back every
+ * planned step (an upgrade whose record already names the new version had finished and
+ * is marked so), a repair step by step, an interrupted delete finished.
  */
 export interface LifecycleInstaller {
   /**
