@@ -9,7 +9,7 @@
 // runner that died in it is put back too (undoSteps), and a journal fitted to an FMIDB
 // value (fitJournal).
 import { describe, expect, it } from 'vitest';
-import { abandonedJournals, decodeGathered, decodeJournal, fitJournal, furtherAlong, journalsAnswer, newJournal, orphaned, undoSteps, withEvent, type JournalStep, type OperationJournal } from '../src/cluster/lifecycle/lifecycle-journal.js';
+import { abandonedJournals, decodeGathered, decodeJournal, doneAndUnderWay, doneEntry, doneSteps, fitJournal, furtherAlong, journalsAnswer, newJournal, orphaned, undoSteps, withEvent, type JournalStep, type OperationJournal } from '../src/cluster/lifecycle/lifecycle-journal.js';
 
 const kA = 'aaaaaaaaaaaaaaaa';
 const kS = 'bbbbbbbbbbbbbbbb';
@@ -71,10 +71,10 @@ describe('the steward puts back every planned step of an interrupted create or u
   const onB: JournalStep = { kind: 'install', node: kB, component: v('4.0.0'), previous: v('1.0.0') };
   const onC: JournalStep = { kind: 'install', node: kC, component: v('4.0.0'), previous: v('1.0.0') };
   // The runner finished B, wrote C's step under way and sent it; C's write never left the runner before it was killed.
-  const held: OperationJournal = { ...journal('5555555555555555', kA, 'life1', 6), kind: 'upgrade', planned: [onB, onC], done: [onB], inflight: null };
+  const held: OperationJournal = { ...journal('5555555555555555', kA, 'life1', 6), kind: 'upgrade', planned: [onB, onC], done: [0], inflight: null };
 
   /** The steward before plans: the steps done and the one under way, as its copy of the journal holds them. */
-  const journaledOnly = (j: OperationJournal): JournalStep[] => (j.inflight === null ? j.done : [...j.done, j.inflight]);
+  const journaledOnly = (j: OperationJournal): JournalStep[] => doneAndUnderWay(j);
 
   it('puts back the step its runner died in even when no copy names it, which the journal-only steward leaves (the broken variant)', () => {
     expect(undoSteps(held)).toEqual([onB, onC]);
@@ -84,12 +84,30 @@ describe('the steward puts back every planned step of an interrupted create or u
   });
 
   it('without a plan (a delete, a repair, an older journal) puts back the steps done and under way', () => {
-    const { planned: _planned, ...unplanned } = held;
+    const { planned: _planned, ...rest } = held;
+    const unplanned = { ...rest, done: [onB] };
     expect(undoSteps({ ...unplanned, inflight: onC })).toEqual([onB, onC]);
     expect(undoSteps(unplanned)).toEqual([onB]);
     // A step done that the plan lacks is put back too.
     const extra: JournalStep = { kind: 'remove', node: kC, component: v('1.0.0'), previous: v('1.0.0') };
-    expect(undoSteps({ ...held, done: [onB, extra] })).toEqual([onB, onC, extra]);
+    expect(undoSteps({ ...held, done: [0, extra] })).toEqual([onB, onC, extra]);
+  });
+
+  it('journals a step done as its index in the plan, a step the plan lacks whole, and reads both', () => {
+    expect(doneEntry(held, onC)).toBe(1);
+    expect(doneEntry(held, { ...onC, component: v('5.0.0') })).toEqual({ ...onC, component: v('5.0.0') });
+    expect(doneEntry({}, onB)).toEqual(onB);
+    expect(doneSteps({ ...held, done: [1, 0, onB, 7] })).toEqual([onC, onB, onB]);
+    expect(doneAndUnderWay({ ...held, inflight: onC })).toEqual([onB, onC]);
+  });
+
+  it('fits a 64-member upgrade\'s plan and every step of it done in one agent FMIDB value (16 KiB)', () => {
+    const nodes = Array.from({ length: 64 }, (_, i) => i.toString(16).padStart(16, '0'));
+    const planned: JournalStep[] = nodes.map((node) => ({ kind: 'install', node, component: { name: 'greeter', version: '4.0.0', config: { greeting: 'hello' }, farm: false }, previous: { name: 'greeter', version: '1.0.0', config: { greeting: 'hello' }, farm: false } }));
+    const whole = { ...held, planned, done: planned.map((_, i) => i) };
+    expect(fitJournal(whole, 16_384)).not.toBeNull();
+    // The same steps journaled whole (not as plan indexes) do not fit.
+    expect(fitJournal({ ...whole, done: planned }, 16_384)).toBeNull();
   });
 
   it('keeps the plan through the FMIDB text, and a journal fitted to a value drops its oldest events, never a step', () => {
@@ -103,7 +121,7 @@ describe('the steward puts back every planned step of an interrupted create or u
     expect(fitted!.length).toBeLessThanOrEqual(4_096);
     const back = decodeJournal(fitted!)!;
     expect(back.planned).toEqual([onB, onC]);
-    expect(back.done).toEqual([onB]);
+    expect(doneSteps(back)).toEqual([onB]);
     expect(back.events.length).toBeLessThan(busy.events.length);
     expect(back.events.at(-1)).toEqual(busy.events.at(-1));
     expect(fitJournal(busy, whole)).toBe(JSON.stringify(busy));

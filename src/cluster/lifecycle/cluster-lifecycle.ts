@@ -15,7 +15,7 @@ import type { ClusterInput, ClusterSummary } from '../service/cluster-service.js
 import { checkNetworks } from '../service/cluster-networks.js';
 import { randomBytes } from 'node:crypto';
 import { conflicts, describeConflict, holders, holdings, sameCopy } from './component-holders.js';
-import { abandonedJournals, decodeGathered, decodeJournal, fitJournal, journalKey, kJournalKeyPrefix, kJournalOperationsMax, kJournalStepsMax, newJournal, orphaned, undoSteps, withEvent, type JournalStep, type OperationJournal } from './lifecycle-journal.js';
+import { abandonedJournals, decodeGathered, decodeJournal, doneEntry, fitJournal, journalKey, kJournalKeyPrefix, kJournalOperationsMax, kJournalStepsMax, newJournal, orphaned, undoSteps, withEvent, type JournalStep, type OperationJournal } from './lifecycle-journal.js';
 import { LifecycleOperations, type LifecycleOperationHandle, type LifecycleOperationKind, type LifecycleOperationView } from './lifecycle-operations.js';
 import { decodeLifecycleRecord, encodeLifecycleRecord, kLifecycleSubjectPrefix, lifecycleSubject, kLifecycleRecordKey, roleComponents, type LifecycleComponent, type LifecycleRecord } from './lifecycle-record.js';
 
@@ -739,7 +739,7 @@ export class ClusterLifecycle {
     if (phase === 'start') {
       if (journal.done.length >= kJournalStepsMax) throw new DomainError('conflict', 'GALAXY_LIFECYCLE_TOO_BIG', `an operation journals at most ${kJournalStepsMax} steps`);
       entry.journal = { ...journal, inflight: stored };
-    } else entry.journal = { ...journal, inflight: null, done: phase === 'done' ? [...journal.done, stored] : journal.done };
+    } else entry.journal = { ...journal, inflight: null, done: phase === 'done' ? [...journal.done, doneEntry(journal, stored)] : journal.done };
     await this.saveJournal(op.id);
   }
 
@@ -760,7 +760,7 @@ export class ClusterLifecycle {
   /** Refuses, before anything is done, an operation whose journal could not hold its plan and every step of it done. */
   private mustJournal(cluster: string, planned: readonly Step[]): void {
     const steps = planned.map(journalStepOf);
-    const full = { ...newJournal({ id: '0'.repeat(16), kind: 'upgrade', cluster, profile: null, by: '', runner: this.options.selfId, life: this.life, startedAt: new Date().toISOString() }), planned: steps, done: steps };
+    const full = { ...newJournal({ id: '0'.repeat(16), kind: 'upgrade', cluster, profile: null, by: '', runner: this.options.selfId, life: this.life, startedAt: new Date().toISOString() }), planned: steps, done: steps.map((_, i) => i) };
     if (steps.length > kJournalStepsMax || fitJournal(full, this.options.journalBytesMax ?? kJournalBytesMaxDefault) === null) {
       throw new DomainError('conflict', 'GALAXY_LIFECYCLE_TOO_BIG', `${cluster}: ${steps.length} steps do not fit one operation's journal (an FMIDB value of ${this.options.journalBytesMax ?? kJournalBytesMaxDefault} bytes holds the plan and the steps done); split the change`);
     }

@@ -21,7 +21,9 @@ import { decodeReplicated } from './lifecycle-record.js';
  *   step is sent (cluster-lifecycle.ts, confirmJournal). A step's side effect can reach
  *   its member before the journal write naming it reaches any other replica (writes are
  *   local first), so `done` and `inflight` as the steward holds them may lack the step
- *   the runner died in; the steward puts back every planned step instead (undoSteps);
+ *   the runner died in; the steward puts back every planned step instead (undoSteps).
+ *   With a plan, a step done is journaled as its index in the plan (a 64-member
+ *   operation's plan and steps then fit one FMIDB value); doneSteps reads either;
  * - `events`: the latest kJournalEventsMax step events, so `galaxy cluster operations`
  *   shows the operation from any agent after its runner restarted.
  *
@@ -69,7 +71,8 @@ const kJournalSchema = z
     error: z.string().max(4096).nullable(),
     /** Who finished it when its runner could not (the steward's node id), else null. */
     recoveredBy: z.string().max(64).nullable(),
-    done: z.array(kStepSchema).max(kJournalStepsMax),
+    /** The steps done, in order: each a step, or with a plan the index of a planned step. */
+    done: z.array(z.union([kStepSchema, z.number().int().min(0).max(kJournalStepsMax - 1)])).max(kJournalStepsMax),
     inflight: kStepSchema.nullable(),
     /** Every step the operation is to take, in order (create and upgrade; farm components left out); absent: not planned ahead (delete, repair). */
     planned: z.array(kStepSchema).max(kJournalStepsMax).optional(),
@@ -135,12 +138,32 @@ export function orphaned(journal: Pick<OperationJournal, 'state' | 'runner' | 'l
  * the steps done and the one under way. Pure, for the steward and its tests.
  */
 export function undoSteps(journal: Pick<OperationJournal, 'done' | 'inflight' | 'planned'>): JournalStep[] {
-  const known = journal.inflight === null ? journal.done : [...journal.done, journal.inflight];
-  if (journal.planned === undefined) return [...known];
-  const key = (s: JournalStep) => JSON.stringify([s.kind, s.node, s.component.name, s.component.version, s.previous?.version ?? null]);
-  const planned = new Set(journal.planned.map(key));
+  const known = doneAndUnderWay(journal);
+  if (journal.planned === undefined) return known;
+  const planned = new Set(journal.planned.map(stepKey));
   // A step done that the plan lacks (none today) is put back too, last done first.
-  return [...journal.planned, ...known.filter((s) => !planned.has(key(s)))];
+  return [...journal.planned, ...known.filter((s) => !planned.has(stepKey(s)))];
+}
+
+/** The steps a journal says are done, in order (an index names a planned step; one naming none is left out). */
+export function doneSteps(journal: Pick<OperationJournal, 'done' | 'planned'>): JournalStep[] {
+  return journal.done.flatMap((d) => (typeof d === 'number' ? (journal.planned?.[d] === undefined ? [] : [journal.planned[d]!]) : [d]));
+}
+
+/** The steps done and the one under way. */
+export function doneAndUnderWay(journal: Pick<OperationJournal, 'done' | 'inflight' | 'planned'>): JournalStep[] {
+  const done = doneSteps(journal);
+  return journal.inflight === null ? done : [...done, journal.inflight];
+}
+
+/** How a step done is journaled: its index in the plan when the plan names it, else the step. */
+export function doneEntry(journal: Pick<OperationJournal, 'planned'>, step: JournalStep): JournalStep | number {
+  const index = journal.planned?.findIndex((p) => stepKey(p) === stepKey(step)) ?? -1;
+  return index >= 0 ? index : step;
+}
+
+function stepKey(s: JournalStep): string {
+  return JSON.stringify([s.kind, s.node, s.component.name, s.component.version, s.previous?.version ?? null]);
 }
 
 /**
