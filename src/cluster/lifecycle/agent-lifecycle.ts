@@ -88,9 +88,10 @@ export function agentLifecycle(options: AgentLifecycleOptions): { readonly lifec
     ...(options.postFarmEvent === undefined ? {} : { postFarmEvent: options.postFarmEvent }),
     logger: options.logger,
     ...(options.life === undefined ? {} : { life: options.life }),
-    ...(options.rpc === undefined ? {} : { askJournals: (node: string) => options.rpc!.call(node, kServiceJournals, {}, kAskJournalsTimeoutMs) }),
+    ...(options.rpc === undefined ? {} : { askJournals: (node: string, body?: { readonly id: string }) => options.rpc!.call(node, kServiceJournals, body ?? {}, kAskJournalsTimeoutMs) }),
+    journalBytesMax: data.config.valueBytesMax,
   });
-  // Read-only, and farm data every replica holds anyway: any member may ask.
-  options.rpc?.handle(kServiceJournals, () => journalsAnswer(lifecycle!.journals()));
+  // Read-only, and farm data every replica holds anyway: any member may ask (all journals, or one by id).
+  options.rpc?.handle(kServiceJournals, (_from, body) => journalsAnswer(lifecycle!.journals(), body));
   return { lifecycle, routes: [...profileRoutes(library), ...designerRoutes(designer), ...lifecycleRoutes(lifecycle)] };
 }

@@ -15,7 +15,7 @@ import type { ClusterInput, ClusterSummary } from '../service/cluster-service.js
 import { checkNetworks } from '../service/cluster-networks.js';
 import { randomBytes } from 'node:crypto';
 import { conflicts, describeConflict, holders, holdings, sameCopy } from './component-holders.js';
-import { abandonedJournals, decodeGathered, decodeJournal, encodeJournal, journalKey, kJournalKeyPrefix, kJournalOperationsMax, kJournalStepsMax, newJournal, orphaned, withEvent, type JournalStep, type OperationJournal } from './lifecycle-journal.js';
+import { abandonedJournals, decodeGathered, decodeJournal, doneEntry, fitJournal, journalKey, kJournalKeyPrefix, kJournalOperationsMax, kJournalStepsMax, newJournal, orphaned, undoSteps, withEvent, type JournalStep, type OperationJournal } from './lifecycle-journal.js';
 import { LifecycleOperations, type LifecycleOperationHandle, type LifecycleOperationKind, type LifecycleOperationView } from './lifecycle-operations.js';
 import { decodeLifecycleRecord, encodeLifecycleRecord, kLifecycleSubjectPrefix, lifecycleSubject, kLifecycleRecordKey, roleComponents, type LifecycleComponent, type LifecycleRecord } from './lifecycle-record.js';
 
@@ -57,12 +57,13 @@ import { decodeLifecycleRecord, encodeLifecycleRecord, kLifecycleSubjectPrefix, 
  * placement demanding another version or configuration of a component another cluster
  * holds on that node is refused before anything is done.
  *
- * Operations are journaled in the FMIDB (lifecycle-journal.ts: progress before and after
- * each step). The steward finishes or undoes every operation whose runner stopped (not
- * alive, or restarted into another life): an interrupted create is undone (like a
- * delete), an interrupted upgrade or repair rolled back step by step (an upgrade whose
- * record already names the new version had finished and is marked so), an interrupted
- * delete finished.
+ * Operations are journaled in the FMIDB (lifecycle-journal.ts: a create's or upgrade's
+ * whole plan, held by another lifecycle's replica before its first step, then progress
+ * before and after each step). The steward finishes or undoes every operation whose
+ * runner stopped (not alive, or restarted into another life): an interrupted create is
+ * undone (like a delete), an interrupted upgrade rolled back by putting back every
+ * planned step (an upgrade whose record already names the new version had finished and
+ * is marked so), a repair step by step, an interrupted delete finished.
  */
 export interface LifecycleInstaller {
   /**
@@ -101,7 +102,11 @@ export interface ClusterLifecycleOptions {
    * lifecycle.journals, agent-lifecycle.ts); rejects when it cannot be asked. Without it
    * the steward knows only what its own replica holds (see gatherJournals).
    */
-  readonly askJournals?: (node: string) => Promise<unknown>;
+  readonly askJournals?: (node: string, body?: { readonly id: string }) => Promise<unknown>;
+  /** The FMIDB's largest value, bytes (valueBytesMax; 16 KiB in the agent): a journal is fitted to it (lifecycle-journal.ts, fitJournal). */
+  readonly journalBytesMax?: number;
+  /** How long a new create or upgrade waits for another lifecycle's replica to hold its journal before its first step, ms (confirmJournal). */
+  readonly journalConfirmMs?: number;
   /**
    * The extra network a cluster's member takes its administrative traffic on (issue 19:
    * the profile's `admin` selection, cluster-networks.ts adminNetwork), or undefined:
@@ -125,6 +130,12 @@ export const kStewardStartGraceMs = 5_000;
 const kGatherIntervalMs = 5_000;
 /** And asks at most this many of them: the controllers and management members first, then others at random. */
 const kGatherPeersMax = 64;
+/** The agent's FMIDB value bound (farm-data.ts), the default of journalBytesMax. */
+const kJournalBytesMaxDefault = 16_384;
+/** How long a new create or upgrade waits for another lifecycle to hold its journal (confirmJournal), ms: gossip takes up to a few seconds on a loaded machine. */
+export const kJournalConfirmMsDefault = 15_000;
+/** Lifecycles asked per round of that wait (the controllers and management members first). */
+const kJournalConfirmPeers = 4;
 /** How long a farm-component check waits for the member to announce it, ms. */
 const kFarmComponentWaitMs = 15_000;
 
@@ -264,7 +275,10 @@ export class ClusterLifecycle {
       deleted: false,
     };
     this.refuseConflicts(name, record);
-    return this.run('create', name, ref, by, async (op) => {
+    // Every install the create will do, in order: journaled before the first (undoSteps).
+    const planned: Step[] = record.roles.flatMap((role) => record.members.filter((m) => m.role === role.role).flatMap((m) => role.components.filter((c) => !c.farm).map((component) => ({ kind: 'install' as const, node: m.node, component, previous: null }))));
+    this.mustJournal(name, planned);
+    return this.run('create', name, ref, by, planned, async (op) => {
       for (const line of plan.lines) op.event('plan', null, line);
       for (const decision of plan.placement.decisions.filter((d) => d.outcome !== 'skipped')) this.note(op, name, 'placement', decision.node, `${decision.node} gets role ${decision.role}: ${decision.reason}`);
       await this.writeRecord(record);
@@ -306,29 +320,33 @@ export class ClusterLifecycle {
     const roles = this.pinnedRoles(profile, plan);
     const next: LifecycleRecord = { ...record, profile: ref, roles, members: plan.members.map((m) => ({ node: m.node, role: m.role })), updatedAtMs: Date.now() };
     this.refuseConflicts(name, next);
-    return this.run('upgrade', name, ref, by, async (op) => {
+    // One member at a time, in the plan's order (roles in start order); every step known now and journaled before the first (undoSteps).
+    const byNode = new Map<string, Step[]>();
+    for (const action of plan.actions) {
+      const before = record.members.find((m) => m.node === action.node);
+      let step: Step | null = null;
+      if (action.kind === 'install' || action.kind === 'upgrade' || action.kind === 'downgrade') {
+        const component = roleComponents(next, action.role).find((c) => c.name === action.package)!;
+        const previous = before === undefined ? null : (roleComponents(record, before.role).find((c) => c.name === action.package) ?? null);
+        step = { kind: 'install', node: action.node, component, previous };
+      } else if (action.kind === 'remove-component') {
+        const component = (before === undefined ? null : roleComponents(record, before.role).find((c) => c.name === action.package)) ?? { name: action.package, version: action.version, farm: false };
+        step = { kind: 'remove', node: action.node, component, previous: component };
+      }
+      byNode.set(action.node, [...(byNode.get(action.node) ?? []), ...(step === null ? [] : [step])]);
+    }
+    const planned = [...byNode.values()].flat().filter((s) => !s.component.farm);
+    this.mustJournal(name, planned);
+    return this.run('upgrade', name, ref, by, planned, async (op) => {
       for (const line of plan.lines) op.event('plan', null, line);
       const done: Step[] = [];
-      // One member at a time, in the plan's order (roles in start order).
-      const byNode = new Map<string, typeof plan.actions[number][]>();
-      for (const action of plan.actions) byNode.set(action.node, [...(byNode.get(action.node) ?? []), action]);
       let index = 0;
       try {
-        for (const [node, actions] of byNode) {
+        for (const [node, steps] of byNode) {
           index++;
-          const before = record.members.find((m) => m.node === node);
           const after = next.members.find((m) => m.node === node);
           this.note(op, name, 'member', node, `member ${index} of ${byNode.size}: ${node}${after === undefined ? ' leaves' : ` (${after.role})`}`);
-          for (const action of actions) {
-            if (action.kind === 'install' || action.kind === 'upgrade' || action.kind === 'downgrade') {
-              const component = roleComponents(next, action.role).find((c) => c.name === action.package)!;
-              const previous = before === undefined ? null : (roleComponents(record, before.role).find((c) => c.name === action.package) ?? null);
-              await this.step(op, name, installer, { kind: 'install', node, component, previous }, done);
-            } else if (action.kind === 'remove-component') {
-              const component = (before === undefined ? null : roleComponents(record, before.role).find((c) => c.name === action.package)) ?? { name: action.package, version: action.version, farm: false };
-              await this.step(op, name, installer, { kind: 'remove', node, component, previous: component }, done);
-            }
-          }
+          for (const step of steps) await this.step(op, name, installer, step, done);
           this.note(op, name, 'healthy', node, `${node} runs its components of ${ref}`);
         }
       } catch (error) {
@@ -348,7 +366,7 @@ export class ClusterLifecycle {
     this.mustBeFree(name);
     const record = this.liveRecord(name);
     const installer = this.mustInstall();
-    return this.run('delete', name, record.profile, by, (op) => this.teardown(op, record, installer));
+    return this.run('delete', name, record.profile, by, undefined, (op) => this.teardown(op, record, installer));
   }
 
   /** Every live member's components removed (those no other cluster holds), the definition and the record deleted. */
@@ -433,7 +451,7 @@ export class ClusterLifecycle {
         continue;
       }
       if (cleanup || (!record.deleted && this.needsRepair(record))) {
-        const op = this.run('repair', record.name, record.profile, 'steward', (handle) => this.repair(handle, record, installer));
+        const op = this.run('repair', record.name, record.profile, 'steward', undefined, (handle) => this.repair(handle, record, installer));
         this.options.logger.info({ cluster: record.name, operation: op.id }, 'cluster repair started');
       }
     }
@@ -668,13 +686,18 @@ export class ClusterLifecycle {
     });
   }
 
-  /** Starts an operation (or resumes an abandoned one under its id) with its journal in the FMIDB; answers its view at once. */
-  private run(kind: LifecycleOperationKind, cluster: string, profile: string | null, by: string, work: (op: LifecycleOperationHandle) => Promise<void>, resume?: OperationJournal, resumedBecause?: string): LifecycleOperationView {
+  /**
+   * Starts an operation (or resumes an abandoned one under its id) with its journal in the
+   * FMIDB; answers its view at once. With `planned` (a new create or upgrade), the journal
+   * names every step before the first, and the first waits until another lifecycle's
+   * replica holds it (confirmJournal).
+   */
+  private run(kind: LifecycleOperationKind, cluster: string, profile: string | null, by: string, planned: readonly Step[] | undefined, work: (op: LifecycleOperationHandle) => Promise<void>, resume?: OperationJournal, resumedBecause?: string): LifecycleOperationView {
     const op = this.operations.begin(kind, cluster, profile, by, resume);
     this.busy.set(cluster, op.id);
     const startedAt = this.operations.get(op.id).startedAt;
     const journal: OperationJournal = resume === undefined
-      ? newJournal({ id: op.id, kind, cluster, profile, by, runner: this.options.selfId, life: this.life, startedAt })
+      ? { ...newJournal({ id: op.id, kind, cluster, profile, by, runner: this.options.selfId, life: this.life, startedAt }), ...(planned === undefined ? {} : { planned: planned.map(journalStepOf) }) }
       : { ...resume, runner: this.options.selfId, life: this.life, recoveredBy: this.options.selfId };
     const entry = { journal, writes: this.pruneJournals(cluster, op.id) };
     this.journaling.set(op.id, entry);
@@ -683,6 +706,7 @@ export class ClusterLifecycle {
     if (resume === undefined) this.note(op, cluster, 'start', null, `${kind} of cluster ${cluster}${profile === null ? '' : ` (${profile})`} by ${by}`);
     else this.note(op, cluster, 'resume', null, `${kind} of ${cluster} was left unfinished (${resumedBecause ?? 'its runner stopped'}); the steward ${this.options.selfId} takes it over`);
     void this.saveJournal(op.id)
+      .then(() => (resume === undefined && planned !== undefined ? this.confirmJournal(op, cluster) : undefined))
       .then(() => work(op))
       .then(() => this.finish(op, null))
       .catch((error: Error) => {
@@ -710,12 +734,12 @@ export class ClusterLifecycle {
   private async journalStep(op: LifecycleOperationHandle, step: Step, phase: 'start' | 'done' | 'failed'): Promise<void> {
     const entry = this.journaling.get(op.id);
     if (entry === undefined) return;
-    const stored: JournalStep = { kind: step.kind, node: step.node, component: step.component, previous: step.previous };
+    const stored = journalStepOf(step);
     const { journal } = entry;
     if (phase === 'start') {
       if (journal.done.length >= kJournalStepsMax) throw new DomainError('conflict', 'GALAXY_LIFECYCLE_TOO_BIG', `an operation journals at most ${kJournalStepsMax} steps`);
       entry.journal = { ...journal, inflight: stored };
-    } else entry.journal = { ...journal, inflight: null, done: phase === 'done' ? [...journal.done, stored] : journal.done };
+    } else entry.journal = { ...journal, inflight: null, done: phase === 'done' ? [...journal.done, doneEntry(journal, stored)] : journal.done };
     await this.saveJournal(op.id);
   }
 
@@ -726,9 +750,56 @@ export class ClusterLifecycle {
     entry.writes = entry.writes
       .catch(() => undefined)
       .then(async () => {
-        await this.options.data.write([{ subject: lifecycleSubject(entry.journal.cluster), key: journalKey(id), value: encodeJournal(entry.journal) }]);
+        const value = fitJournal(entry.journal, this.options.journalBytesMax ?? kJournalBytesMaxDefault);
+        if (value === null) throw new DomainError('conflict', 'GALAXY_LIFECYCLE_TOO_BIG', `the journal of operation ${id} does not fit an FMIDB value`);
+        await this.options.data.write([{ subject: lifecycleSubject(entry.journal.cluster), key: journalKey(id), value }]);
       });
     return entry.writes;
+  }
+
+  /** Refuses, before anything is done, an operation whose journal could not hold its plan and every step of it done. */
+  private mustJournal(cluster: string, planned: readonly Step[]): void {
+    const steps = planned.map(journalStepOf);
+    const full = { ...newJournal({ id: '0'.repeat(16), kind: 'upgrade', cluster, profile: null, by: '', runner: this.options.selfId, life: this.life, startedAt: new Date().toISOString() }), planned: steps, done: steps.map((_, i) => i) };
+    if (steps.length > kJournalStepsMax || fitJournal(full, this.options.journalBytesMax ?? kJournalBytesMaxDefault) === null) {
+      throw new DomainError('conflict', 'GALAXY_LIFECYCLE_TOO_BIG', `${cluster}: ${steps.length} steps do not fit one operation's journal (an FMIDB value of ${this.options.journalBytesMax ?? kJournalBytesMaxDefault} bytes holds the plan and the steps done); split the change`);
+    }
+  }
+
+  /**
+   * Before a new create's or upgrade's first step: waits until another live lifecycle's
+   * replica holds the operation's journal, plan included (farm RPC lifecycle.journals with
+   * its id), at most journalConfirmMs. The journal write is local first and reaches the
+   * other replicas by gossip; a runner killed before it spread would leave an operation no
+   * steward knows about (the FMIDB relays no origin of a dead node, and a restarted node
+   * takes its own earlier writes back from the first peer that answers). Held by a peer,
+   * the plan reaches the steward's gathering (gatherJournals) whatever the runner's later
+   * writes do. With no other lifecycle, or none holding it in time, the operation goes on
+   * (its events say so).
+   */
+  private async confirmJournal(op: LifecycleOperationHandle, cluster: string): Promise<void> {
+    const ask = this.options.askJournals;
+    if (ask === undefined) return;
+    const waitMs = this.options.journalConfirmMs ?? kJournalConfirmMsDefault;
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const peers = gatherPeers(this.options.members(), this.options.selfId).slice(0, kJournalConfirmPeers);
+      if (peers.length === 0) {
+        this.note(op, cluster, 'journaled', null, 'no other lifecycle runs: the journal is on this node alone until it spreads', false);
+        return;
+      }
+      const answers = await Promise.allSettled(peers.map(async (node) => ({ node, journals: decodeGathered(await ask(node, { id: op.id })) })));
+      const holder = answers.find((a) => a.status === 'fulfilled' && (a.value.journals ?? []).some((j) => j.id === op.id));
+      if (holder !== undefined && holder.status === 'fulfilled') {
+        this.note(op, cluster, 'journaled', holder.value.node, `the operation's journal and plan are held by ${holder.value.node} too: a steward can put it back if this runner stops`);
+        return;
+      }
+      if (this.closed || Date.now() > deadline) {
+        this.note(op, cluster, 'journaled', null, `no other lifecycle held the operation's journal within ${Math.round(waitMs / 1000)} s; going on (a steward may not know this operation if this runner stops before it spreads)`, false);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }
 
   /** Deletes a cluster's oldest journals so it keeps kJournalOperationsMax with the new one. */
@@ -794,7 +865,7 @@ export class ClusterLifecycle {
       if (this.busy.has(journal.cluster) || this.journaling.has(journal.id)) continue;
       const why = lives.has(journal.runner) ? `its runner ${journal.runner} restarted` : `its runner ${journal.runner} is not alive`;
       this.options.logger.info({ cluster: journal.cluster, operation: journal.id, kind: journal.kind }, 'resuming an abandoned lifecycle operation');
-      this.run(journal.kind, journal.cluster, journal.profile, journal.by, (op) => this.recover(op, journal, why, installer), journal, why);
+      this.run(journal.kind, journal.cluster, journal.profile, journal.by, undefined, (op) => this.recover(op, journal, why, installer), journal, why);
     }
   }
 
@@ -843,7 +914,8 @@ export class ClusterLifecycle {
 
   private async recover(op: LifecycleOperationHandle, journal: OperationJournal, why: string, installer: LifecycleInstaller): Promise<void> {
     const name = journal.cluster;
-    const steps: Step[] = [...journal.done, ...(journal.inflight === null ? [] : [journal.inflight])];
+    // Every planned step (the one its runner died in among them, journaled or not), else the steps done and under way.
+    const steps: Step[] = undoSteps(journal);
     const record = this.record(name);
     if (journal.kind === 'delete') {
       if (record !== null && !record.deleted) await this.teardown(op, record, installer);
@@ -872,7 +944,7 @@ export class ClusterLifecycle {
     }
     await this.undo(op, name, installer, steps);
     if (journal.kind === 'upgrade') {
-      this.note(op, name, 'rollback', null, `the interrupted upgrade to ${journal.profile ?? '?'} was rolled back (${steps.length} step(s) undone): ${name} stays on ${record?.profile ?? '?'}`, false);
+      this.note(op, name, 'rollback', null, `the interrupted upgrade to ${journal.profile ?? '?'} was rolled back (${steps.length} step(s) ${journal.planned === undefined ? 'undone' : 'planned, each put back'}): ${name} stays on ${record?.profile ?? '?'}`, false);
       throw new DomainError('upstream-failed', 'GALAXY_LIFECYCLE_INTERRUPTED', `interrupted (${why}); rolled back by the steward: ${name} stays on ${record?.profile ?? '?'}`);
     }
     this.note(op, name, 'rollback', null, `the interrupted repair's ${steps.length} step(s) were undone; the next repair places ${name} again`, false);
@@ -913,6 +985,10 @@ function sendable(member: Parameters<typeof memberNetworks>[0][number]): boolean
 /** The placement's network choice per member, as a cluster definition takes it (issue 19: the cluster service sends each kind of traffic there). */
 function memberNetworks(placed: ReadonlyArray<{ readonly node: string; readonly networks: Readonly<Record<'admin' | 'components' | 'failureDetection', string>> }>): Record<string, Readonly<Record<'admin' | 'components' | 'failureDetection', string>>> {
   return Object.fromEntries(placed.map((m) => [m.node, m.networks]));
+}
+
+function journalStepOf(step: Step): JournalStep {
+  return { kind: step.kind, node: step.node, component: step.component, previous: step.previous };
 }
 
 /** An operation as its journal holds it (the latest kJournalEventsMax events). */

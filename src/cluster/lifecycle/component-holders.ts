@@ -1,4 +1,4 @@
-import type { OperationJournal } from './lifecycle-journal.js';
+import { doneAndUnderWay, type OperationJournal } from './lifecycle-journal.js';
 import { roleComponents, type LifecycleComponent, type LifecycleRecord } from './lifecycle-record.js';
 
 /**
@@ -34,7 +34,7 @@ export function holders(records: readonly LifecycleRecord[], journals: readonly 
   }
   for (const journal of journals) {
     if (journal.state !== 'running' || journal.cluster === except || out.some((h) => h.cluster === journal.cluster)) continue;
-    const steps = journal.inflight === null ? journal.done : [...journal.done, journal.inflight];
+    const steps = doneAndUnderWay(journal);
     const step = steps.filter((s) => s.kind === 'install' && s.node === node && s.component.name === name && !s.component.farm).at(-1);
     if (step !== undefined) out.push({ cluster: journal.cluster, component: step.component });
   }
@@ -73,7 +73,7 @@ export function holdings(records: readonly LifecycleRecord[], journals: readonly
   }
   for (const journal of journals) {
     if (journal.state !== 'running') continue;
-    for (const step of journal.inflight === null ? journal.done : [...journal.done, journal.inflight]) if (step.kind === 'install') add(step.node, step.component, journal.cluster);
+    for (const step of doneAndUnderWay(journal)) if (step.kind === 'install') add(step.node, step.component, journal.cluster);
   }
   return [...keys.values()].map((e) => ({ ...e, clusters: e.clusters.sort() })).sort((a, b) => (a.node === b.node ? (a.component < b.component ? -1 : 1) : a.node < b.node ? -1 : 1));
 }

@@ -16,6 +16,14 @@ import { decodeReplicated } from './lifecycle-record.js';
  * - `done` and `inflight`: the steps completed and the one under way, each with what
  *   ran before it; the steward rolls them back in reverse (cluster-lifecycle.ts,
  *   recover);
+ * - `planned` (create and upgrade): every step the operation is to take, in order,
+ *   written before its first step and known to another lifecycle's replica before that
+ *   step is sent (cluster-lifecycle.ts, confirmJournal). A step's side effect can reach
+ *   its member before the journal write naming it reaches any other replica (writes are
+ *   local first), so `done` and `inflight` as the steward holds them may lack the step
+ *   the runner died in; the steward puts back every planned step instead (undoSteps).
+ *   With a plan, a step done is journaled as its index in the plan (a 64-member
+ *   operation's plan and steps then fit one FMIDB value); doneSteps reads either;
  * - `events`: the latest kJournalEventsMax step events, so `galaxy cluster operations`
  *   shows the operation from any agent after its runner restarted.
  *
@@ -63,8 +71,11 @@ const kJournalSchema = z
     error: z.string().max(4096).nullable(),
     /** Who finished it when its runner could not (the steward's node id), else null. */
     recoveredBy: z.string().max(64).nullable(),
-    done: z.array(kStepSchema).max(kJournalStepsMax),
+    /** The steps done, in order: each a step, or with a plan the index of a planned step. */
+    done: z.array(z.union([kStepSchema, z.number().int().min(0).max(kJournalStepsMax - 1)])).max(kJournalStepsMax),
     inflight: kStepSchema.nullable(),
+    /** Every step the operation is to take, in order (create and upgrade; farm components left out); absent: not planned ahead (delete, repair). */
+    planned: z.array(kStepSchema).max(kJournalStepsMax).optional(),
     events: z.array(kEventSchema).max(kJournalEventsMax),
   })
   .strict();
@@ -117,6 +128,59 @@ export function orphaned(journal: Pick<OperationJournal, 'state' | 'runner' | 'l
   return life === undefined || life !== journal.life;
 }
 
+/**
+ * The steps the steward puts back, in the order they were (to be) taken: undone in
+ * reverse (cluster-lifecycle.ts, undo). With a plan, every planned step, done or not:
+ * putting back a step that never ran asks a member for what it runs already (the install
+ * service answers `unchanged`, a removal of what is not installed `not installed`), so
+ * the step the runner died in is put back even when no replica the steward can ask holds
+ * the write naming it. Without one (a delete, a repair, a journal written before plans),
+ * the steps done and the one under way. Pure, for the steward and its tests.
+ */
+export function undoSteps(journal: Pick<OperationJournal, 'done' | 'inflight' | 'planned'>): JournalStep[] {
+  const known = doneAndUnderWay(journal);
+  if (journal.planned === undefined) return known;
+  const planned = new Set(journal.planned.map(stepKey));
+  // A step done that the plan lacks (none today) is put back too, last done first.
+  return [...journal.planned, ...known.filter((s) => !planned.has(stepKey(s)))];
+}
+
+/** The steps a journal says are done, in order (an index names a planned step; one naming none is left out). */
+export function doneSteps(journal: Pick<OperationJournal, 'done' | 'planned'>): JournalStep[] {
+  return journal.done.flatMap((d) => (typeof d === 'number' ? (journal.planned?.[d] === undefined ? [] : [journal.planned[d]!]) : [d]));
+}
+
+/** The steps done and the one under way. */
+export function doneAndUnderWay(journal: Pick<OperationJournal, 'done' | 'inflight' | 'planned'>): JournalStep[] {
+  const done = doneSteps(journal);
+  return journal.inflight === null ? done : [...done, journal.inflight];
+}
+
+/** How a step done is journaled: its index in the plan when the plan names it, else the step. */
+export function doneEntry(journal: Pick<OperationJournal, 'planned'>, step: JournalStep): JournalStep | number {
+  const index = journal.planned?.findIndex((p) => stepKey(p) === stepKey(step)) ?? -1;
+  return index >= 0 ? index : step;
+}
+
+function stepKey(s: JournalStep): string {
+  return JSON.stringify([s.kind, s.node, s.component.name, s.component.version, s.previous?.version ?? null]);
+}
+
+/**
+ * The journal as written to the FMIDB, whose values are bounded (valueBytesMax, 16 KiB
+ * in the agent): the oldest events dropped until it fits (the operation's own view keeps
+ * them all); null when its steps alone do not fit.
+ */
+export function fitJournal(journal: OperationJournal, bytesMax: number): string | null {
+  let text = encodeJournal(journal);
+  if (Buffer.byteLength(text) <= bytesMax) return text;
+  for (let drop = 1; drop <= journal.events.length; drop++) {
+    text = encodeJournal({ ...journal, events: journal.events.slice(drop) });
+    if (Buffer.byteLength(text) <= bytesMax) return text;
+  }
+  return null;
+}
+
 /** The farm RPC service a lifecycle answers with the operation journals its replica holds (the steward's gathering, cluster-lifecycle.ts). */
 export const kServiceJournals = 'lifecycle.journals';
 /** Journals one answer carries at most, running ones first (kJournalOperationsMax are kept per cluster). */
@@ -133,8 +197,15 @@ export function decodeGathered(answer: unknown): OperationJournal[] | null {
   return out;
 }
 
-/** What a lifecycle answers to lifecycle.journals: its journals, running ones first, at most kGatheredJournalsMax, encoded. */
-export function journalsAnswer(journals: readonly OperationJournal[]): { journals: string[] } {
+/**
+ * What a lifecycle answers to lifecycle.journals: its journals, running ones first, at
+ * most kGatheredJournalsMax, encoded. A body `{id}` asks for that operation's journal
+ * alone (a runner checking that another replica holds it: cluster-lifecycle.ts,
+ * confirmJournal); any other body, for all.
+ */
+export function journalsAnswer(journals: readonly OperationJournal[], body?: unknown): { journals: string[] } {
+  const id = typeof body === 'object' && body !== null && typeof (body as { id?: unknown }).id === 'string' ? (body as { id: string }).id : null;
+  if (id !== null) return { journals: journals.filter((j) => j.id === id).map(encodeJournal) };
   const ordered = [...journals.filter((j) => j.state === 'running'), ...journals.filter((j) => j.state !== 'running')];
   return { journals: ordered.slice(0, kGatheredJournalsMax).map(encodeJournal) };
 }
