@@ -13,12 +13,18 @@ import { createServer } from 'node:net';
 const kPortLow = 20_000;
 const kPortHigh = 32_767;
 const kAttemptsMax = 50;
+/**
+ * Ports this process handed out already: never twice. A port handed out is free when
+ * checked but not yet bound (its agent starts later), so two picks of the same number a
+ * moment apart both pass the check (about 1.5% for 20 agents among 12,768 ports).
+ */
+const handedOut = new Set<number>();
 
 /** A port free for both UDP and TCP on 127.0.0.1 (an agent binds both), not in `taken`. */
 export async function freePort(taken: ReadonlySet<number> = new Set()): Promise<number> {
   for (let attempt = 0; attempt < kAttemptsMax; attempt++) {
     const port = randomInt(kPortLow, kPortHigh + 1);
-    if (taken.has(port)) continue;
+    if (taken.has(port) || handedOut.has(port)) continue;
     const udp = createSocket('udp4');
     const udpOk = await new Promise<boolean>((resolve) => {
       udp.once('error', () => resolve(false));
@@ -36,6 +42,7 @@ export async function freePort(taken: ReadonlySet<number> = new Set()): Promise<
     udp.close();
     if (ok) {
       await new Promise<void>((resolve) => tcp.close(() => resolve()));
+      handedOut.add(port);
       return port;
     }
   }
