@@ -352,24 +352,8 @@ async function countAllocations(driver: NodeDriver, sealed: Uint8Array[], source
 
 /** Feeds the driver's own transport full batches through the addon's callback path (NativeUdpSocket.receiveBatch over NativeTransport.receiveBatch). */
 async function deliverFullBatches(driver: NodeDriver, sealed: Uint8Array[], source: string, engine: NonNullable<NodeDriver['engine']>, sites: boolean): Promise<AgentAbsorbRow['fullBatches']> {
-  const transport = (driver as unknown as { running: { datagram: unknown } }).running.datagram as { receiveBatch(count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]): void; socket: { config: { slotBytes: number }; receiveBatch(receive: unknown, count: number, buffer: Uint8Array, lengths: Uint32Array, sources: readonly string[]): void } };
-  const slotBytes = transport.socket.config.slotBytes;
-  const area = new Uint8Array(kBatch * slotBytes);
-  const lengths = new Uint32Array(kBatch);
-  const sources = new Array<string>(kBatch).fill(source);
-  const receive = (count: number, buffer: Uint8Array, l: Uint32Array, s: readonly string[]): void => transport.receiveBatch(count, buffer, l, s);
-  let next = 0;
-  const deliver = (count: number): void => {
-    for (let done = 0; done < count; done += kBatch) {
-      for (let slot = 0; slot < kBatch; slot++) {
-        const datagram = sealed[(next + slot) % sealed.length]!;
-        area.set(datagram, slot * slotBytes);
-        lengths[slot] = datagram.length;
-      }
-      transport.socket.receiveBatch(receive, kBatch, area, lengths, sources);
-      next = (next + kBatch) % sealed.length;
-    }
-  };
+  const deliverBatches = batchDeliverer(driver, sealed, source);
+  const deliver = (count: number): void => deliverBatches(Math.ceil(count / kBatch), kBatch);
   const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
   deliver(kBatchRoundDatagrams);
   await yieldToLoop();
