@@ -22,7 +22,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ApiServer } from '../src/ops/api/api-server.js';
 import { TokenStore } from '../src/ops/api/token-store.js';
-import { createSelfSignedCertificate } from '../src/ops/api/self-signed-certificate.js';
+import { createSelfSignedCertificate, derInteger } from '../src/ops/api/self-signed-certificate.js';
 import { agentInvocation, type AgentFlags } from '../src/ops/agent/agent-command.js';
 import { loadApiTls } from '../src/ops/agent/config/api-tls-files.js';
 import { ApiClient, ApiClientError } from '../src/surface/client/api-client.js';
@@ -59,6 +59,18 @@ async function failure(promise: Promise<unknown>): Promise<ApiClientError> {
 }
 
 describe('the self-signed certificate', () => {
+  it('writes its serial as a minimal DER INTEGER (a random serial starting 00 then a byte below 80 was refused: "illegal padding")', () => {
+    const hex = (bytes: number[]) => derInteger(Buffer.from(bytes)).toString('hex');
+    expect(hex([0x00, 0x12, 0x34])).toBe('02021234');
+    expect(hex([0x00, 0x00, 0x7f])).toBe('02017f');
+    expect(hex([0x00, 0x80])).toBe('02020080');
+    expect(hex([0x00, 0x00, 0x80])).toBe('02020080');
+    expect(hex([0x80, 0x01])).toBe('0203008001');
+    expect(hex([0x02])).toBe('020102');
+    expect(hex([0x00])).toBe('020100');
+    expect(hex([0x00, 0x00])).toBe('020100');
+  });
+
   it('is an X.509 v3 certificate with its names, dates and key, trusted by TLS when given as the CA', async () => {
     const made = createSelfSignedCertificate({ commonName: 'galaxy-agent h1', altNames: ['localhost', 'h1.example', '127.0.0.1', '::1', 'fd00::7'], nowMs: kNowMs });
     const cert = new X509Certificate(made.cert);

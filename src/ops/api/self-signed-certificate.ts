@@ -42,8 +42,8 @@ export function createSelfSignedCertificate(options: SelfSignedOptions): SelfSig
   const serial = randomBytes(16);
   serial[0] = serial[0]! & 0x7f; // positive, as RFC 5280 requires
   const tbs = sequence(
-    tlv(0xa0, integer(Buffer.from([2]))), // v3
-    integer(serial),
+    tlv(0xa0, derInteger(Buffer.from([2]))), // v3
+    derInteger(serial),
     kEcdsaWithSha256,
     name,
     sequence(time(options.nowMs - kClockSkewMs), time(options.nowMs + validityDays * 86_400_000)),
@@ -119,8 +119,17 @@ function oid(text: string): Buffer {
   return tlv(0x06, Buffer.from(bytes));
 }
 
-function integer(bytes: Buffer): Buffer {
-  return tlv(0x02, (bytes[0]! & 0x80) !== 0 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes);
+/**
+ * A DER INTEGER of these big-endian bytes, read as unsigned: minimal, as DER requires
+ * (no leading 0x00 before a byte below 0x80; one 0x00 before a byte with the high bit
+ * set). A 16-byte random serial starts with 0x00 and then a byte below 0x80 once in 256:
+ * written as it was, OpenSSL refused the certificate ("illegal padding", seen in CI).
+ */
+export function derInteger(bytes: Buffer): Buffer {
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0 && (bytes[start + 1]! & 0x80) === 0) start++;
+  const minimal = bytes.subarray(start);
+  return tlv(0x02, (minimal[0]! & 0x80) !== 0 ? Buffer.concat([Buffer.from([0]), minimal]) : minimal);
 }
 
 function bitString(bytes: Buffer): Buffer {
