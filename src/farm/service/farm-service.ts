@@ -6,7 +6,7 @@ import { AuthorityFile } from '../admission/authority-file.js';
 import { FarmAuthority } from '../admission/farm-authority.js';
 import { loadOrCreateNodeKeys, type NodeKeys } from '../admission/node-keys.js';
 import { AgentHost } from '../../node/driver/agent-host.js';
-import type { AgentOptions } from '../../node/driver/agent-options.js';
+import { agentSettings, type AgentOptions } from '../../node/driver/agent-options.js';
 import { ensureDataDir } from '../../node/util/agent-data-dir.js';
 import { silentAgentLogger, type AgentLogger } from '../../node/util/agent-logger.js';
 import { type AdmissionRecord, type ApiEvent, type KeyView, type MemberView, type NodeSummary } from '../../surface/api/api-backend.js';
@@ -15,7 +15,7 @@ import { FarmRpc, kRpcCodec } from './farm-rpc.js';
 import { decodeKeyringState, kComponentCodec, kControlCodec, kControlSchema, kKeyringRpcTimeoutMs, kServiceKeyringState, kServiceKeyringStep, type ComponentMessage } from './farm-control.js';
 import type { KeyStep } from '../admission/key-rotation.js';
 import { FarmControlChannel } from './farm-control-channel.js';
-import { FarmAdmission, kAuthorityFileName, type FarmCounters, type SecurityMode } from './farm-admission.js';
+import { FarmAdmission, kAuthorityFileName, kKeyringEpochTag, type FarmCounters, type SecurityMode } from './farm-admission.js';
 import { Messenger } from '../../node/messenger/messenger.js';
 import type { MessengerChannel } from '../../node/messenger/messenger-channel.js';
 import { readStaticKeyring, staticKeyringStore } from '../admission/farm-keys.js';
@@ -174,7 +174,13 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
       epoch = stored?.epoch ?? 1;
       if (stored !== null) logger.info({ file: join(options.dataDir, 'keyring.json') }, 'keyring.json holds the farm keys (it wins over --key once written)');
     }
-    const meta = { ...(options.agent.meta ?? {}), ...(roles.length > 0 ? { roles: roles.join(',') } : {}) };
+    // The keyring epoch held at start is announced from the first alive message on
+    // (FarmAdmission keeps the tag in step afterwards), not by a tag change that would
+    // bump the incarnation a restarted node rejoins with.
+    const keyringTag: Record<string, string> = options.mode !== 'insecure' && initialKeys.length > 0 ? { [kKeyringEpochTag]: String(epoch) } : {};
+    const base = { ...(options.agent.meta ?? {}), ...(roles.length > 0 ? { roles: roles.join(',') } : {}) };
+    // Tags already at metaBytesMax: started without the epoch (FarmAdmission then logs that it cannot announce it).
+    const meta = fits(options.agent, { ...base, ...keyringTag }) ? { ...base, ...keyringTag } : base;
     const host = await AgentHost.start({ ...options.agent, meta, keys: initialKeys, secure: options.mode !== 'insecure' });
     const service = new FarmService(host, { ...options, roles }, { nodeKeys, authority, credentials, keys: initialKeys, epoch });
     service.wire(options);
@@ -310,5 +316,15 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
 
   publish(kind: string, type: string, body: Record<string, unknown>): void {
     this.emit('api', { kind, type, time: new Date().toISOString(), body });
+  }
+}
+
+/** Whether the agent takes these tags (within metaBytesMax, with its other options as given). */
+function fits(agent: AgentOptions, meta: Record<string, string>): boolean {
+  try {
+    agentSettings({ ...agent, meta });
+    return true;
+  } catch {
+    return false;
   }
 }
