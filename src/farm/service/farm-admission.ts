@@ -397,12 +397,17 @@ export class FarmAdmission {
     writeCredentials(this.dataDir, this.credentials);
   }
 
+  /** Whether a member announces the controller role in its tags. */
+  private isController(id: string): boolean {
+    return (this.host.tagsOf(id)['roles'] ?? '').split(',').includes('controller');
+  }
+
   /** Controllers this node knows: alive members tagged with the controller role (never itself). */
   private controllerAddresses(): string[] {
     const out: string[] = [];
     for (const member of this.host.members()) {
       if (member.self || (member.status !== 'alive' && member.status !== 'suspect')) continue;
-      if ((this.host.tagsOf(member.id)['roles'] ?? '').split(',').includes('controller')) out.push(member.address);
+      if (this.isController(member.id)) out.push(member.address);
     }
     return out;
   }
@@ -579,7 +584,7 @@ export class FarmAdmission {
     if (this.mode !== 'admission' || !message.op.startsWith('key-')) return;
     for (const member of this.host.members()) {
       if (member.self || member.status !== 'alive') continue;
-      if (!(this.host.tagsOf(member.id)['roles'] ?? '').split(',').includes('controller')) continue;
+      if (!this.isController(member.id)) continue;
       this.ports.sendKeyStep(member.id, message as KeyStep).catch((error: Error) => this.logger.warn({ to: member.id, op: message.op, error: error.message }, 'a keyring step did not reach a controller straight (it still has the broadcast and the epoch tags)'));
     }
   }
