@@ -21,7 +21,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { ApiEvent } from '../src/surface/api/api-backend.js';
+import type { ApiEvent } from '../src/core/util/api-event.js';
 import type { ClusterSummary, ClusterViews } from '../src/cluster/service/cluster-service.js';
 import { ClusterHistory } from '../src/sim/cluster/cluster-history.js';
 import { checkMonotonicViews, checkViewAgreement, describeViolations } from '../src/sim/cluster/cluster-checkers.js';

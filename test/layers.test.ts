@@ -1,8 +1,8 @@
 // Proves the layering rules can fail: dependency-cruiser with the project's own
 // .dependency-cruiser.cjs, scripts/check-folder-cycles.mjs and scripts/check-core-purity.mjs,
 // run over a small tree of deliberately broken fixtures (test/fixtures/layers: core
-// importing ops, node:fs and the package's entry point, two farm folders importing each
-// other, core reading the clock, arming a timer, drawing Math.random and reading
+// importing ops, node:fs and the package's entry point, farm domain code importing the
+// operator surface (its routes file may), two farm folders importing each other, core reading the clock, arming a timer, drawing Math.random and reading
 // process.env, the simulator drawing Math.random) and must report each violation; over
 // the real src/ they must report none (npm test's pretest runs them too, this keeps the
 // proof).
@@ -21,12 +21,15 @@ const fixtures = join(root, 'test', 'fixtures', 'layers');
 const plain = (text: string): string => text.replace(/\u001b\[[0-9;]*m/g, '');
 
 describe('layer rules', () => {
-  it('catch a lower layer importing a higher one, a node: built-in in core, and a layer importing the package entry points', () => {
+  it('catch a lower layer importing a higher one, a node: built-in in core, a layer importing the package entry points, and farm domain code importing the surface', () => {
     const run = spawnSync(depcruise, ['src', '--config', config, '--output-type', 'err'], { cwd: fixtures, encoding: 'utf8' });
     expect(run.status).not.toBe(0);
     expect(plain(run.stdout)).toContain('core-not-above: src/core/a/wrong-way.ts → src/ops/operator.ts');
     expect(plain(run.stdout)).toContain('core-no-io: src/core/a/wrong-way.ts → fs');
     expect(plain(run.stdout)).toContain('entry-points-on-top: src/core/b/uses-entry.ts → src/exports/api.ts');
+    expect(plain(run.stdout)).toContain('domain-not-to-surface: src/farm/z/z-domain.ts → src/surface/api/api-types.ts');
+    // a feature's routes are its surface adapter: the same import from z-routes.ts is allowed
+    expect(plain(run.stdout)).not.toContain('src/farm/z/z-routes.ts');
   });
 
   it('catch two feature folders importing each other', () => {

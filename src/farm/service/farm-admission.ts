@@ -13,7 +13,8 @@ import { KeyRotation, kRotationsMax, type KeyStep } from '../admission/key-rotat
 import { fingerprintOf, type NodeKeys } from '../admission/node-keys.js';
 import type { AgentHost } from '../../node/driver/agent-host.js';
 import type { AgentLogger } from '../../node/util/agent-logger.js';
-import type { AdmissionRecord, KeyView, NodeSummary } from '../../surface/api/api-backend.js';
+import type { AdmissionRecord, KeyView } from '../admission/admission-record.js';
+import type { NodeSummary } from './node-summary.js';
 import type { ControlMessage } from './farm-control.js';
 import type { FarmControlChannel } from './farm-control-channel.js';
 
