@@ -14,6 +14,24 @@ module.exports = {
   forbidden: [
     ...layerRules,
     {
+      name: 'domain-not-to-surface',
+      comment: 'farm and cluster domain code never imports the operator surface (src/surface: route contracts, schemas, API client, CLI kit): the types it serves live with the layer that makes them. Only a feature\'s surface adapters may: its routes (*-routes.ts), its commands (*-commands.ts, *-command.ts), and the few files that hand the surface a stream or a route list or take the CLI\'s client, named here',
+      severity: 'error',
+      from: {
+        path: '^src/(farm|cluster)/',
+        pathNot: [
+          '-(routes|commands|command)\\.ts$',
+          // the lifecycle's wiring for the agent: returns the lifecycle and its ApiRoute list
+          '^src/cluster/lifecycle/agent-lifecycle\\.ts$',
+          // the channel inbox as a route's WebSocket stream (ApiStreamSocket, ApiStreamAttach)
+          '^src/cluster/service/(channel-stream|cluster-channel-desk)\\.ts$',
+          // the designer's hand-over to the CLI: an applier takes the CLI's ApiClient
+          '^src/cluster/designer/cluster-plan-apply\\.ts$',
+        ],
+      },
+      to: { path: '^src/surface/' },
+    },
+    {
       name: 'core-no-io',
       comment: 'src/core holds pure state machines: no node: built-ins, no native or SQLite modules (src/core/platform, which reads the compiled Wasm kernels once, is the one exception)',
       severity: 'error',

@@ -1,6 +1,6 @@
 import type { ComponentPeer } from '../src/farm/components/host/component-protocol.js';
 import type { FarmNode } from '../src/ops/agent/farm-node.js';
-import type { MemberView } from '../src/surface/api/api-backend.js';
+import type { MemberView } from '../src/core/membership/member-view.js';
 
 /**
  * Issue 14's starting point for the main thread's membership readers, kept verbatim (from

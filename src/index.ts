@@ -35,5 +35,7 @@ export { AgentUsageError } from './node/util/agent-usage-error.js';
 export { MembershipEngine, type EngineEnvironment, type EngineOptions } from './core/membership/membership-engine.js';
 export { kPresets, membershipConfig, type MembershipConfig, type MembershipOptions, type PresetName } from './core/membership/config.js';
 export type { MembershipEvent, MembershipEventType } from './core/membership/membership-event.js';
-export type { MemberView, NodeSummary, NodeValues } from './surface/api/api-backend.js';
+export type { MemberView } from './core/membership/member-view.js';
+export type { NodeValues } from './farm/data/node-values.js';
+export type { NodeSummary } from './farm/service/node-summary.js';
 export type { NodeAttributes } from './farm/data/farm-data.js';

@@ -5,7 +5,14 @@
 import { createHash } from 'node:crypto';
 import { ApiError } from '../src/ops/api/api-error.js';
 import { DomainError } from '../src/core/util/domain-error.js';
-import { type AdmissionRecord, type ApiBackend, type ApiEvent, type ComponentStatus, type KeyView, type MemberView, type MetricFamily, type NodeSummary, type NodeValues } from '../src/surface/api/api-backend.js';
+import type { MemberView } from '../src/core/membership/member-view.js';
+import type { ApiEvent } from '../src/core/util/api-event.js';
+import type { MetricFamily } from '../src/core/util/metric-family.js';
+import type { AdmissionRecord, KeyView } from '../src/farm/admission/admission-record.js';
+import type { ComponentStatus } from '../src/farm/components/component-status.js';
+import type { NodeValues } from '../src/farm/data/node-values.js';
+import type { NodeSummary } from '../src/farm/service/node-summary.js';
+import type { ApiBackend } from '../src/ops/api/api-backend.js';
 
 export const kPendingId = '00000000000000a1';
 export const kApprovedId = '00000000000000b2';

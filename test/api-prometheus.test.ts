@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
-import type { MetricFamily } from '../src/surface/api/api-backend.js';
+import type { MetricFamily } from '../src/core/util/metric-family.js';
 import { formatPrometheus, PrometheusFormatError } from '../src/ops/api/prometheus.js';
 
 const parse = parsePrometheusTextFormat;

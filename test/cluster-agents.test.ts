@@ -18,10 +18,10 @@
 //  - bad input (unknown cluster, no nodes, bad landscape, unknown node, bad name,
 //    --nodes with --on) gets a coded error and a non-zero exit.
 // Deadlines, not sleeps: every wait polls until its condition or fails with what it waited for.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { ApiEvent } from '../src/surface/api/api-backend.js';
+import type { ApiEvent } from '../src/core/util/api-event.js';
 import type { ClusterSummary, ClusterViews } from '../src/cluster/service/cluster-service.js';
 import { ClusterHistory } from '../src/sim/cluster/cluster-history.js';
 import { checkMonotonicViews, checkViewAgreement, describeViolations } from '../src/sim/cluster/cluster-checkers.js';
@@ -29,8 +29,22 @@ import { api, eventually, kCliPath, killAll, restartNode, signal, startFarm, typ
 
 afterAll(() => killAll());
 
-function galaxy(node: RigNode, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [kCliPath, ...args, '--data-dir', node.dataDir], { encoding: 'utf8' });
+/**
+ * Runs the CLI against `node`, awaited without blocking this process: a synchronous spawn
+ * held the event loop for seconds on a loaded machine, past the API server's keep-alive
+ * timeout, so the next fetch went out on a connection the agent had closed meanwhile
+ * ('other side closed').
+ */
+function galaxy(node: RigNode, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [kCliPath, ...args, '--data-dir', node.dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 /** The real histories as the simulator's checkers read them: one member per (node, incarnation). */
@@ -85,15 +99,15 @@ describe('the cluster service on real agents', () => {
     const leaveUnknown = await api(a, 'POST', '/v1/clusters/nope/leave', {});
     expect(leaveUnknown.status).toBe(404);
 
-    const cliBoth = galaxy(a, 'cluster', 'create', 'x', '--nodes', a.id, '--on', 'l');
+    const cliBoth = await galaxy(a, 'cluster', 'create', 'x', '--nodes', a.id, '--on', 'l');
     expect(cliBoth.status).not.toBe(0);
     expect(cliBoth.stderr).toContain('--nodes ID,... or --on LANDSCAPE');
-    const cliNeither = galaxy(a, 'cluster', 'create', 'x');
+    const cliNeither = await galaxy(a, 'cluster', 'create', 'x');
     expect(cliNeither.status).not.toBe(0);
-    const cliShow = galaxy(a, 'cluster', 'show', 'nope');
+    const cliShow = await galaxy(a, 'cluster', 'show', 'nope');
     expect(cliShow.status).toBe(2);
     expect(cliShow.stderr).toContain('no cluster named "nope"');
-    const cliLandscape = galaxy(a, 'cluster', 'create', 'x', '--on', 'nowhere', '--size', '2');
+    const cliLandscape = await galaxy(a, 'cluster', 'create', 'x', '--on', 'nowhere', '--size', '2');
     expect(cliLandscape.status).toBe(2);
     expect(cliLandscape.stderr).toContain('landscape "nowhere"');
     expect((await api<unknown[]>(a, 'GET', '/v1/clusters')).json).toEqual([]);
@@ -106,7 +120,7 @@ describe('the cluster service on real agents', () => {
     socket.on('message', (data) => events.push(JSON.parse(String(data)) as ApiEvent));
     await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
 
-    const created = galaxy(a, 'cluster', 'create', 'web', '--nodes', [a.id, b.id, c.id].join(','), '--profile', 'web-tier');
+    const created = await galaxy(a, 'cluster', 'create', 'web', '--nodes', [a.id, b.id, c.id].join(','), '--profile', 'web-tier');
     expect(created.status, created.stderr).toBe(0);
     expect(created.stdout).toContain('created cluster web');
 
@@ -122,12 +136,12 @@ describe('the cluster service on real agents', () => {
     const firstViews = first.map((r) => r.json.here!.view!);
     expect(new Set(firstViews.map((v) => `${v.viewId}:${JSON.stringify(v.members)}`)).size).toBe(1);
     expect(first[0]!.json.profile).toBe('web-tier');
-    const shown = galaxy(b, 'cluster', 'show', 'web');
+    const shown = await galaxy(b, 'cluster', 'show', 'web');
     expect(shown.status, shown.stderr).toBe(0);
     expect(shown.stdout).toMatch(/here\s+member, incarnation 0/);
-    const listed = galaxy(c, 'cluster', 'ls');
+    const listed = await galaxy(c, 'cluster', 'ls');
     expect(listed.stdout).toMatch(/web\s+3\s+\d+\s+member/);
-    const members = galaxy(a, 'cluster', 'members', 'web');
+    const members = await galaxy(a, 'cluster', 'members', 'web');
     expect(members.stdout).toContain(`cluster/web/member/${c.id}`);
     const before = await viewsOf(c, 'web');
 
@@ -154,7 +168,7 @@ describe('the cluster service on real agents', () => {
     const final = [await viewsOf(a, 'web'), await viewsOf(b, 'web'), await viewsOf(c, 'web'), before];
     expect(final[2]!.incarnation).toBe(1);
     expect(check(final, 'web')).toBe('');
-    const viewsCli = galaxy(a, 'cluster', 'views', 'web');
+    const viewsCli = await galaxy(a, 'cluster', 'views', 'web');
     expect(viewsCli.status, viewsCli.stderr).toBe(0);
     expect(viewsCli.stdout).toContain(`${c.id}/1`);
 
@@ -176,7 +190,7 @@ describe('the cluster service on real agents', () => {
     await signal(c, 'SIGSTOP');
     try {
       await eventually(`${a.id} reports minority`, async () => ((await api<ClusterSummary>(a, 'GET', '/v1/clusters/web')).json.here?.minority === true ? true : undefined), 15_000);
-      const minority = galaxy(a, 'cluster', 'show', 'web');
+      const minority = await galaxy(a, 'cluster', 'show', 'web');
       expect(minority.stdout).toContain('MINORITY');
     } finally {
       await signal(b, 'SIGCONT');
@@ -191,7 +205,7 @@ describe('the cluster service on real agents', () => {
     expect(check([await viewsOf(a, 'web'), await viewsOf(b, 'web'), await viewsOf(c, 'web'), before], 'web')).toBe('');
 
     // An operator's leave: a view without the leaver; a second leave is refused.
-    const left = galaxy(c, 'cluster', 'leave', 'web');
+    const left = await galaxy(c, 'cluster', 'leave', 'web');
     expect(left.status, left.stderr).toBe(0);
     for (const n of [a, b]) {
       await eventually(`${n.id} installs a view without the member that left`, async () => {
@@ -204,7 +218,7 @@ describe('the cluster service on real agents', () => {
     expect(check([await viewsOf(a, 'web'), await viewsOf(b, 'web'), await viewsOf(c, 'web'), before], 'web')).toBe('');
 
     // Delete: gone everywhere, every core stopped.
-    const deleted = galaxy(b, 'cluster', 'delete', 'web');
+    const deleted = await galaxy(b, 'cluster', 'delete', 'web');
     expect(deleted.status, deleted.stderr).toBe(0);
     for (const n of nodes) {
       await eventually(`${n.id} no longer lists web and stopped its core`, async () => {
@@ -223,7 +237,7 @@ describe('the cluster service on real agents', () => {
     for (const n of nodes) {
       await eventually(`${n.id} computes webs with all three`, async () => ((await api<{ members: string[] }>(n, 'GET', '/v1/landscapes/webs')).json.members?.length === 3 ? true : undefined), 20_000);
     }
-    const created = galaxy(c, 'cluster', 'create', 'pair', '--on', 'webs', '--size', '2');
+    const created = await galaxy(c, 'cluster', 'create', 'pair', '--on', 'webs', '--size', '2');
     expect(created.status, created.stderr).toBe(0);
     const sorted = [a, b, c].sort((x, y) => (x.id < y.id ? -1 : 1));
     const [low, mid, high] = sorted as [RigNode, RigNode, RigNode];
@@ -240,7 +254,7 @@ describe('the cluster service on real agents', () => {
     await eventually(`${low.id} stopped its core of pair`, async () => ((await viewsOf(low, 'pair')).status === 'stopped' ? true : undefined), 10_000);
 
     expect(check([await viewsOf(mid, 'pair'), await viewsOf(high, 'pair'), await viewsOf(low, 'pair')], 'pair')).toBe('');
-    expect(galaxy(a, 'cluster', 'delete', 'pair').status).toBe(0);
+    expect((await galaxy(a, 'cluster', 'delete', 'pair')).status).toBe(0);
   }, 90_000);
 });
 

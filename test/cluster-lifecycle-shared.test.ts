@@ -34,7 +34,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LifecycleOperationView } from '../src/cluster/lifecycle/lifecycle-operations.js';
 import type { LifecycleRecord } from '../src/cluster/lifecycle/lifecycle-record.js';
 import { packageRoot } from '../src/core/platform/package-root.js';
-import type { MemberView } from '../src/surface/api/api-backend.js';
+import type { MemberView } from '../src/core/membership/member-view.js';
 import { freePort, killAllAgents, spawnAgent } from './support/agents.js';
 import { api, at, eventually, galaxy, restart, startFarm, stop, type FarmAgent } from './support/farm-cli.js';
 

@@ -4,10 +4,12 @@
 // until approved, then joins; a rejected node never joins; revoking a node rotates the
 // keyring so that datagrams sealed with the old key are refused and counted; decisions
 // and the pending queue survive a controller restart, and so does the refusal of the
-// revoked node as a sender.
+// revoked node as a sender, on the controller (its authority file) and on a member that
+// is no controller (its revoked-senders file).
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readCredentials } from '../src/farm/admission/credentials.js';
+import { RevokedSenders } from '../src/farm/admission/revoked-senders.js';
 import { Keyring } from '../src/node/security/keyring.js';
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
@@ -73,6 +75,17 @@ describe('admission by approval', () => {
     expect(restarted.node().farmCa).toBe(controller.node().farmCa);
     expect(restarted.messenger.directory.isRevoked(b.host.id)).toBe(true);
     expect(restarted.messenger.directory.isRevoked(a.host.id)).toBe(false);
-  }, 90_000);
+
+    // A member that is no controller learnt the revocation from the farm-control
+    // broadcast and keeps it in its revoked-senders file; restarted (on a new port, so a
+    // new node id), it refuses the revoked node from its start, before any controller
+    // says so again.
+    await until('a refuses b as a sender', () => a.messenger.directory.isRevoked(b.host.id), 30_000);
+    expect(RevokedSenders.load(join(root, 'a')).ids).toEqual([b.host.id]);
+    await a.close();
+    const aRestarted = await start('a', [], [restarted.host.address]);
+    expect(aRestarted.messenger.directory.isRevoked(b.host.id)).toBe(true);
+    expect(aRestarted.messenger.directory.isRevoked(restarted.host.id)).toBe(false);
+  }, 120_000);
 });
 

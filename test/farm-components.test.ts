@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentAgentLogger } from '../src/node/util/agent-logger.js';
-import type { ApiEvent } from '../src/surface/api/api-backend.js';
+import type { ApiEvent } from '../src/core/util/api-event.js';
 import type { ApiRoute } from '../src/surface/api/api-route.js';
 import type { ComponentRpcOutcome } from '../src/farm/components/host/component-host.js';
 import { EventForwarder, kPendingEventsMax } from '../src/farm/events/event-forwarder.js';

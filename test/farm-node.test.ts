@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { ApiEvent, ComponentStatus, NodeValues } from '../src/surface/api/api-backend.js';
+import type { ApiEvent } from '../src/core/util/api-event.js';
+import type { ComponentStatus } from '../src/farm/components/component-status.js';
+import type { NodeValues } from '../src/farm/data/node-values.js';
 import { packageRoot } from '../src/core/platform/package-root.js';
 import { freePort, killAllAgents, spawnAgent, until } from './support/agents.js';
 

@@ -11,7 +11,7 @@ import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NodeValues } from '../src/surface/api/api-backend.js';
+import type { NodeValues } from '../src/farm/data/node-values.js';
 import { packageRoot } from '../src/core/platform/package-root.js';
 import { killAllAgents } from './support/agents.js';
 import { api, at, eventually, galaxy, startFarm, stop, type FarmAgent } from './support/farm-cli.js';

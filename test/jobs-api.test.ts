@@ -7,7 +7,7 @@
 // has a deliberate HTTP status.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiError } from '../src/ops/api/api-error.js';
-import { type ApiRole } from '../src/surface/api/api-backend.js';
+import type { ApiRole } from '../src/surface/api/api-roles.js';
 import { componentJobsBackend } from '../src/farm/jobs/jobs-backend.js';
 import { kindOfCode } from '../src/farm/jobs/jobs-routes.js';
 import { toApiError } from '../src/ops/api/api-response.js';

@@ -25,7 +25,8 @@ import { DomainError } from '../src/core/util/domain-error.js';
 import { InProcessFmidb } from '../src/node/driver/in-process-fmidb.js';
 import { packageRoot } from '../src/core/platform/package-root.js';
 import { silentAgentLogger } from '../src/node/util/agent-logger.js';
-import type { ApiEvent, MemberView } from '../src/surface/api/api-backend.js';
+import type { MemberView } from '../src/core/membership/member-view.js';
+import type { ApiEvent } from '../src/core/util/api-event.js';
 
 const kProfiles = join(packageRoot(), 'profiles');
 const shipped = (name: string) => ({ file: `profiles/${name}.yaml`, text: readFileSync(join(kProfiles, `${name}.yaml`), 'utf8') });

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { ApiEvent } from '../src/surface/api/api-backend.js';
+import type { ApiEvent } from '../src/core/util/api-event.js';
 import type { StoredVersion } from '../src/cluster/profiles/profile-library.js';
 import { packageRoot } from '../src/core/platform/package-root.js';
 import { freePort, killAllAgents } from './support/agents.js';

@@ -3,7 +3,7 @@
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { NodeSummary } from '../../src/surface/api/api-backend.js';
+import type { NodeSummary } from '../../src/farm/service/node-summary.js';
 import { packageRoot } from '../../src/core/platform/package-root.js';
 import { freePort, spawnAgent, until, type Agent } from './agents.js';
 

@@ -5,7 +5,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ComponentStatus, MemberView } from '../../src/surface/api/api-backend.js';
+import type { MemberView } from '../../src/core/membership/member-view.js';
+import type { ComponentStatus } from '../../src/farm/components/component-status.js';
 import { packageRoot } from '../../src/core/platform/package-root.js';
 import { freePort, spawnAgent, type Agent } from './agents.js';
 

@@ -3,7 +3,7 @@
 // rest of the server, which has no way yet to take another area's route table; and a
 // small node:http front for it, so the CLI can be tested against it over HTTP.
 import { createServer, type Server } from 'node:http';
-import type { ApiRole } from '../../src/surface/api/api-backend.js';
+import type { ApiRole } from '../../src/surface/api/api-roles.js';
 import { authorize } from '../../src/ops/api/api-auth.js';
 import { parseInput, queryObject, splitTarget } from '../../src/ops/api/api-input.js';
 import { toApiError } from '../../src/ops/api/api-response.js';

@@ -1,7 +1,7 @@
 import { DomainError } from '../../core/util/domain-error.js';
 import type { FarmData } from '../../farm/data/farm-data.js';
 import { LandscapeError } from '../../farm/data/landscape/landscape-error.js';
-import type { MemberView } from '../../surface/api/api-backend.js';
+import type { MemberView } from '../../core/membership/member-view.js';
 import { formatPlan, planCluster, type CurrentMember, type PlanAction } from '../profiles/cluster-plan.js';
 import type { PackageCatalog } from '../profiles/package-catalog.js';
 import { ProfileError } from '../profiles/profile-error.js';

@@ -3,7 +3,9 @@ import type { PostedEvent } from '../../farm/events/farm-event.js';
 import type { RpcEndpoint } from '../../farm/install/farm-peer.js';
 import type { AgentLogger } from '../../node/util/agent-logger.js';
 import type { ApiRoute } from '../../surface/api/api-route.js';
-import type { ApiBackend, ApiEvent } from '../../surface/api/api-backend.js';
+import type { ApiEvent } from '../../core/util/api-event.js';
+import type { MemberView } from '../../core/membership/member-view.js';
+import type { NodeSummary } from '../../farm/service/node-summary.js';
 import { ClusterDesigner } from '../designer/cluster-designer.js';
 import { designerRoutes } from '../designer/designer-routes.js';
 import { agentCatalog } from '../profiles/package-catalog.js';
@@ -25,7 +27,7 @@ import { roleComponents } from './lifecycle-record.js';
  * hand-over (applyClusterPlan) is the lifecycle's create or upgrade.
  */
 export interface AgentLifecycleOptions {
-  readonly backend: Pick<ApiBackend, 'node' | 'members'>;
+  readonly backend: { node(): NodeSummary; members(): MemberView[] };
   readonly data: FarmData;
   readonly clusters: ClusterService;
   readonly packages: () => ReadonlyArray<{ readonly name: string; readonly version: string }>;

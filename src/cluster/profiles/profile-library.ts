@@ -1,6 +1,6 @@
 import { FmidbError } from '../../core/fmidb/fmidb-error.js';
 import type { FarmData } from '../../farm/data/farm-data.js';
-import type { ApiEvent } from '../../surface/api/api-backend.js';
+import type { ApiEvent } from '../../core/util/api-event.js';
 import { checkComposition } from './profile-check.js';
 import { composeProfile, type Composition } from './profile-composer.js';
 import { diffProfiles, formatDiff, type DiffEntry } from './profile-diff.js';

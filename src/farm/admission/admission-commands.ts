@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { AdmissionRecord, KeyView } from '../../surface/api/api-backend.js';
+import type { AdmissionRecord, KeyView } from './admission-record.js';
 import { Keyring } from '../../node/security/keyring.js';
 import { connect, run, table, withConnection, type ConnectionFlags, type Print } from '../../surface/cli/cli-kit.js';
 

@@ -1,7 +1,7 @@
 import type { SansIoCore } from '../../core/contract.js';
 import { OutputQueue } from '../../core/contract.js';
 import { DomainError } from '../../core/util/domain-error.js';
-import type { AdmissionRecord } from '../../surface/api/api-backend.js';
+import type { AdmissionRecord } from './admission-record.js';
 import { kRequestBodySchema, parseSignedBody, type AdmissionMessage, type Signed } from './admission-wire.js';
 import { AdmissionError, type AuthorityRecord, type FarmAuthority } from './farm-authority.js';
 import { fingerprintOf, publicKeyOf, verifyText } from './node-keys.js';

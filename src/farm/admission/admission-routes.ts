@@ -1,9 +1,18 @@
-import type { ApiBackend } from '../../surface/api/api-backend.js';
+import type { AdmissionRecord, KeyView } from './admission-record.js';
 import { by, ok, route, type ApiRoute } from '../../surface/api/api-route.js';
 import { kApproveBodySchema, kEmptyBodySchema, kKeyBodySchema, kKeyRefBodySchema, kNodeIdParamsSchema, kNodesQuerySchema } from '../../surface/api/api-schemas.js';
 
 /** What the admission routes ask of the agent: its admission records and decisions, and the farm keyring. */
-export type AdmissionBackend = Pick<ApiBackend, 'admissions' | 'approve' | 'reject' | 'revoke' | 'keys' | 'keyOperation'>;
+export interface AdmissionBackend {
+  /** Admission records known to this node (a controller knows them all; others return []). */
+  admissions(): AdmissionRecord[];
+  approve(id: string, roles: readonly string[] | undefined, by: string): Promise<AdmissionRecord>;
+  reject(id: string, by: string): Promise<AdmissionRecord>;
+  revoke(id: string, by: string): Promise<AdmissionRecord>;
+  keys(): KeyView[];
+  /** install | use | remove, applied across the live farm; resolves with the local keyring after. */
+  keyOperation(op: 'install' | 'use' | 'remove', key: string, by: string): Promise<KeyView[]>;
+}
 
 /**
  * The admission routes: the nodes that asked to join and the administrator's decisions,

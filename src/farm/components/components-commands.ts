@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ComponentStatus } from '../../surface/api/api-backend.js';
+import type { ComponentStatus } from './component-status.js';
 import { connect, run, table, withConnection, parseConfigPairs, type ConnectionFlags, type Print } from '../../surface/cli/cli-kit.js';
 
 /**

@@ -1,9 +1,13 @@
-import type { ApiBackend } from '../../surface/api/api-backend.js';
+import type { ComponentStatus } from './component-status.js';
 import { by, ok, route, type ApiRoute } from '../../surface/api/api-route.js';
 import { kComponentConfigBodySchema, kComponentParamsSchema, kEmptyBodySchema } from '../../surface/api/api-schemas.js';
 
 /** What the component routes ask of the agent's component host. */
-export type ComponentsBackend = Pick<ApiBackend, 'components' | 'configureComponent' | 'restartComponent'>;
+export interface ComponentsBackend {
+  components(): ComponentStatus[];
+  configureComponent(name: string, config: Readonly<Record<string, unknown>>, by: string): Promise<ComponentStatus>;
+  restartComponent(name: string, by: string): Promise<ComponentStatus>;
+}
 
 /**
  * The component host's routes: the farm service components on this agent.

@@ -1,7 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import type { ApiEvent, MetricFamily } from '../../surface/api/api-backend.js';
+import type { ApiEvent } from '../../core/util/api-event.js';
+import type { MetricFamily } from '../../core/util/metric-family.js';
 import type { InstallBackend, InstallRequest, InstallTarget, PackageView } from './install-backend.js';
 import type { ComponentHost, ComponentLogger } from '../components/host/component-host.js';
 import { kSilentComponentLogger } from '../components/host/component-host-options.js';

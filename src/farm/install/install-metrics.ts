@@ -1,4 +1,4 @@
-import type { MetricFamily } from '../../surface/api/api-backend.js';
+import type { MetricFamily } from '../../core/util/metric-family.js';
 import type { InstallResult } from './install-outcome.js';
 import type { ChunkChannelCounters } from './chunk-channel.js';
 import type { InstallRpcCounters } from './install-rpc.js';

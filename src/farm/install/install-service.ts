@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { ComponentStatus } from '../../surface/api/api-backend.js';
+import type { ComponentStatus } from '../components/component-status.js';
 import type { ComponentHost, ComponentLifecycleEvent, ComponentLogger } from '../components/host/component-host.js';
 import { kSilentComponentLogger } from '../components/host/component-host-options.js';
 import { checkDesiredList, type DesiredComponent, type DesiredComponentsSource } from './desired-components.js';

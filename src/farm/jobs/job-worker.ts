@@ -10,7 +10,7 @@ import { launchPlan, type NodeFacts } from './launch-plan.js';
 import { OutputBatcher } from './output-batcher.js';
 import type { OutputStream } from './output-journal.js';
 import { ProcessRunner, type LocalProcessEnd, type ProcessRunnerOptions } from './process-runner.js';
-import { describeZodError } from '../../surface/api/zod-issues.js';
+import { describeZodError } from '../../node/util/zod-issues.js';
 
 /**
  * The node side of the jobs service, as the process host of a JobsLink: the job

@@ -4,7 +4,7 @@ import { kJobIdPattern } from './job-id.js';
 import { kJobMessageKeysMax } from '../../core/jobs/job-message.js';
 import { kJobAddSchema, kJobCreateSchema, kJobSignalSchema } from './job-spec.js';
 import { kOutputChunkBytesMax, kProcessesPerJobMax, kWaitTimeoutMsMax } from './jobs-limits.js';
-import { describeZodError } from '../../surface/api/zod-issues.js';
+import { describeZodError } from '../../node/util/zod-issues.js';
 
 /**
  * The services of the jobs component and the bodies they take. Two groups:

@@ -1,9 +1,12 @@
-import type { ApiBackend } from '../../surface/api/api-backend.js';
+import type { NodeValues } from '../data/node-values.js';
 import { ok, route, type ApiRoute } from '../../surface/api/api-route.js';
 import { kValuesQuerySchema } from '../../surface/api/api-schemas.js';
 
 /** What the measurement route asks of the agent: the values components posted per node. */
-export type MeasurementBackend = Pick<ApiBackend, 'values'>;
+export interface MeasurementBackend {
+  /** Values posted by components, for one node or all nodes this node knows. */
+  values(node: string | undefined): NodeValues[];
+}
 
 /**
  * The Measurement service's route:

@@ -10,10 +10,12 @@ import { AuthorityFile } from '../admission/authority-file.js';
 import { FarmAuthority } from '../admission/farm-authority.js';
 import { keyFingerprint, kKeyFingerprintPattern, type FarmKeysStore } from '../admission/farm-keys.js';
 import { KeyRotation, kRotationsMax, type KeyStep } from '../admission/key-rotation.js';
+import type { RevokedSenders } from '../admission/revoked-senders.js';
 import { fingerprintOf, type NodeKeys } from '../admission/node-keys.js';
 import type { AgentHost } from '../../node/driver/agent-host.js';
 import type { AgentLogger } from '../../node/util/agent-logger.js';
-import type { AdmissionRecord, KeyView, NodeSummary } from '../../surface/api/api-backend.js';
+import type { AdmissionRecord, KeyView } from '../admission/admission-record.js';
+import type { NodeSummary } from './node-summary.js';
 import type { ControlMessage } from './farm-control.js';
 import type { FarmControlChannel } from './farm-control-channel.js';
 
@@ -57,6 +59,8 @@ export interface FarmAdmissionState {
   readonly epoch: number;
   /** Where a static-keys farm writes its keyring (keyring.json); null: into the credentials, as granted. */
   readonly staticKeyStore: FarmKeysStore | null;
+  /** The senders this node learnt the farm revoked, from its data directory (admission farms; null elsewhere). */
+  readonly revokedSenders: RevokedSenders | null;
 }
 
 export const kAuthorityFileName = 'farm-authority.json';
@@ -86,6 +90,8 @@ export class FarmAdmission {
   private readonly controller: AdmissionController;
   /** Where the authority's changes go: written after each step that made them, before its outputs are acted on. */
   private readonly authorityFile: AuthorityFile;
+  /** Revocations learnt from the farm, kept on disk so they outlive a restart (every member, not only controllers). */
+  private readonly revokedSenders: RevokedSenders | null;
   private client: AdmissionClient | null = null;
   private readonly rotation: KeyRotation;
   private admission: NodeSummary['admission'];
@@ -108,6 +114,7 @@ export class FarmAdmission {
     this.credentials = state.credentials;
     this.controller = new AdmissionController(this.host.id, state.authority);
     this.authorityFile = new AuthorityFile(join(state.dataDir, kAuthorityFileName));
+    this.revokedSenders = state.revokedSenders;
     // The fetch jitter only spreads load on the controllers: a fresh seed per process is enough.
     this.rotation = new KeyRotation({ keys: state.keys, epoch: state.epoch }, state.authority, new Prng(randomInt(0x7fffffff)));
     this.keyStore = state.staticKeyStore ?? { save: (keys, epoch) => this.persistKeys(keys, epoch) };
@@ -139,6 +146,9 @@ export class FarmAdmission {
     );
     this.client = client;
     this.tickCores();
+    // The nodes the farm revoked that this node heard of stay refused senders across a
+    // restart, on every member: its revoked-senders file (see revoked-senders.ts).
+    for (const id of this.revokedSenders?.ids ?? []) if (id !== this.host.id) this.ports.revokeSender(id);
     if (this.controller.authority !== null) {
       // The nodes its authority revoked stay refused senders across a restart: the
       // messengers' directories keep revocations in memory only, and a revoked node may
@@ -425,7 +435,7 @@ export class FarmAdmission {
         this.ports.publish('keyring', message.op, { epoch: message.epoch, by: message.by, fingerprint: 'key' in message ? keyFingerprint(message.key) : message.fingerprint });
         break;
       case 'revoked':
-        this.ports.revokeSender(message.id);
+        this.revokeSender(message.id);
         if (message.id === this.host.id) {
           this.onAdmissionStatus('revoked', 'farm');
           return;
@@ -435,11 +445,17 @@ export class FarmAdmission {
         this.ports.publish('admission', 'revoked-elsewhere', { id: message.id, epoch: message.epoch, by: message.by });
         break;
       case 'decision':
-        if (message.record.status === 'revoked' && message.record.id !== this.host.id) this.ports.revokeSender(message.record.id);
+        if (message.record.status === 'revoked' && message.record.id !== this.host.id) this.revokeSender(message.record.id);
         this.controller.step({ t: 'decision', record: message.record });
         break;
     }
     this.pump();
+  }
+
+  /** The farm revoked a node: written to the revoked-senders file (unless it is this node, whose credentials say so), then refused as a sender. */
+  private revokeSender(id: string): void {
+    if (id !== this.host.id) this.revokedSenders?.add(id);
+    this.ports.revokeSender(id);
   }
 
   // ---- operator commands and views ------------------------------------------------

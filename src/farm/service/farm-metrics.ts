@@ -1,5 +1,7 @@
 import type { AgentStats } from '../../node/driver/agent-worker-protocol.js';
-import type { ComponentStatus, MemberView, MetricFamily } from '../../surface/api/api-backend.js';
+import type { MemberView } from '../../core/membership/member-view.js';
+import type { MetricFamily } from '../../core/util/metric-family.js';
+import type { ComponentStatus } from '../components/component-status.js';
 import type { FarmCounters } from './farm-service.js';
 import type { Messenger } from '../../node/messenger/messenger.js';
 

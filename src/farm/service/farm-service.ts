@@ -3,13 +3,17 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { readCredentials, type Credentials } from '../admission/credentials.js';
 import { AuthorityFile } from '../admission/authority-file.js';
+import { RevokedSenders } from '../admission/revoked-senders.js';
 import { FarmAuthority } from '../admission/farm-authority.js';
 import { loadOrCreateNodeKeys, type NodeKeys } from '../admission/node-keys.js';
 import { AgentHost } from '../../node/driver/agent-host.js';
 import { agentSettings, type AgentOptions } from '../../node/driver/agent-options.js';
 import { ensureDataDir } from '../../node/util/agent-data-dir.js';
 import { silentAgentLogger, type AgentLogger } from '../../node/util/agent-logger.js';
-import { type AdmissionRecord, type ApiEvent, type KeyView, type MemberView, type NodeSummary } from '../../surface/api/api-backend.js';
+import type { MemberView } from '../../core/membership/member-view.js';
+import type { ApiEvent } from '../../core/util/api-event.js';
+import type { AdmissionRecord, KeyView } from '../admission/admission-record.js';
+import type { NodeSummary } from './node-summary.js';
 import type { MembershipEvent } from '../../core/membership/membership-event.js';
 import { FarmRpc, kRpcCodec } from './farm-rpc.js';
 import { decodeKeyringState, kComponentCodec, kControlCodec, kControlSchema, kKeyringRpcTimeoutMs, kServiceKeyringState, kServiceKeyringStep, type ComponentMessage } from './farm-control.js';
@@ -74,6 +78,7 @@ interface LoadedState {
   readonly credentials: Credentials | null;
   readonly keys: readonly string[];
   readonly epoch: number;
+  readonly revokedSenders: RevokedSenders | null;
 }
 
 export class FarmService extends EventEmitter<FarmServiceEvents> {
@@ -146,6 +151,7 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
     let nodeKeys: NodeKeys | null = null;
     let authority: FarmAuthority | null = null;
     let credentials: Credentials | null = null;
+    let revokedSenders: RevokedSenders | null = null;
     let initialKeys: string[] = [];
     let epoch = 0;
     ensureDataDir(options.dataDir);
@@ -164,6 +170,7 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
         throw new DomainError('invalid', 'GALAXY_BOOTSTRAP_NOT_CONTROLLER', '--bootstrap needs --role controller: only a controller holds the farm authority');
       }
       credentials = readCredentials(options.dataDir);
+      revokedSenders = RevokedSenders.load(options.dataDir);
       if (credentials !== null && credentials.status === 'approved') {
         initialKeys = [...credentials.keys];
         epoch = credentials.epoch;
@@ -182,7 +189,7 @@ export class FarmService extends EventEmitter<FarmServiceEvents> {
     // Tags already at metaBytesMax: started without the epoch (FarmAdmission then logs that it cannot announce it).
     const meta = fits(options.agent, { ...base, ...keyringTag }) ? { ...base, ...keyringTag } : base;
     const host = await AgentHost.start({ ...options.agent, meta, keys: initialKeys, secure: options.mode !== 'insecure' });
-    const service = new FarmService(host, { ...options, roles }, { nodeKeys, authority, credentials, keys: initialKeys, epoch });
+    const service = new FarmService(host, { ...options, roles }, { nodeKeys, authority, credentials, keys: initialKeys, epoch, revokedSenders });
     service.wire(options);
     return service;
   }

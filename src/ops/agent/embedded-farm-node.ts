@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { AgentUsageError, prepareAgent, type AgentFlags } from '../../ops/agent/agent-command.js';
 import { silentAgentLogger, type AgentLogger } from '../../node/util/agent-logger.js';
-import type { MemberView, NodeSummary, NodeValues } from '../../surface/api/api-backend.js';
+import type { MemberView } from '../../core/membership/member-view.js';
+import type { NodeValues } from '../../farm/data/node-values.js';
+import type { NodeSummary } from '../../farm/service/node-summary.js';
 import type { MembershipEventType } from '../../core/membership/membership-event.js';
 import type { QueryResult } from '../../farm/data/landscape/landscape-engine.js';
 import type { NodeAttributes } from '../../farm/data/farm-data.js';

@@ -1,7 +1,10 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { AgentLogger } from '../../node/util/agent-logger.js';
-import type { ApiEvent, MemberView, MetricFamily, NodeValues } from '../../surface/api/api-backend.js';
+import type { MemberView } from '../../core/membership/member-view.js';
+import type { ApiEvent } from '../../core/util/api-event.js';
+import type { MetricFamily } from '../../core/util/metric-family.js';
+import type { NodeValues } from '../../farm/data/node-values.js';
 import type { InstallBackend } from '../../farm/install/install-backend.js';
 import type { ApiRoute } from '../../surface/api/api-route.js';
 import { kEventsComponent } from '../../farm/events/events-component-spec.js';

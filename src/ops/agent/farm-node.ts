@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import type { PreparedAgent } from '../../ops/agent/agent-command.js';
 import { silentAgentLogger, type AgentLogger } from '../../node/util/agent-logger.js';
 import { ApiError } from '../api/api-error.js';
-import { type AdmissionRecord, type ApiBackend, type ApiEvent, type ComponentStatus, type KeyView, type MemberView, type MetricFamily, type NodeSummary, type NodeValues } from '../../surface/api/api-backend.js';
+import type { MemberView } from '../../core/membership/member-view.js';
+import type { ApiEvent } from '../../core/util/api-event.js';
+import type { MetricFamily } from '../../core/util/metric-family.js';
+import type { AdmissionRecord, KeyView } from '../../farm/admission/admission-record.js';
+import type { ComponentStatus } from '../../farm/components/component-status.js';
+import type { NodeValues } from '../../farm/data/node-values.js';
+import type { NodeSummary } from '../../farm/service/node-summary.js';
+import type { ApiBackend } from '../api/api-backend.js';
 import type { AgentStats } from '../../node/driver/agent-worker-protocol.js';
 // The API's modules (its server, ws, token store, routes and schemas) are loaded only when
 // the API is on (startApi): an agent with --api off boots faster and smaller (issue 14).

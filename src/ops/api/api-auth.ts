@@ -1,4 +1,4 @@
-import type { ApiRole } from '../../surface/api/api-backend.js';
+import type { ApiRole } from '../../surface/api/api-roles.js';
 import { ApiHttpError } from './api-http-error.js';
 import { roleAllows } from '../../surface/api/api-roles.js';
 import type { ApiCaller } from '../../surface/api/api-route.js';

@@ -1,4 +1,4 @@
-import type { MetricFamily } from '../../surface/api/api-backend.js';
+import type { MetricFamily } from '../../core/util/metric-family.js';
 
 /** Responses are counted by the first digit of their status: enough to alert on, bounded in label values. */
 export const kStatusClasses = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;

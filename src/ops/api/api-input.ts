@@ -1,6 +1,6 @@
 import type { ZodTypeAny, z } from 'zod';
 import { ApiHttpError } from './api-http-error.js';
-import { describeZodError } from '../../surface/api/zod-issues.js';
+import { describeZodError } from '../../node/util/zod-issues.js';
 
 /**
  * A request's path and query as the route schemas see them, and the one place where

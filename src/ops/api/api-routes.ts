@@ -1,4 +1,5 @@
-import type { ApiBackend, ApiRole } from '../../surface/api/api-backend.js';
+import type { ApiBackend } from './api-backend.js';
+import type { ApiRole } from '../../surface/api/api-roles.js';
 import { apiMetricFamilies, type ApiCounters } from './api-counters.js';
 import { ApiHttpError } from './api-http-error.js';
 import { kEventsQuerySchema, kTokenCreateBodySchema, kTokenParamsSchema } from '../../surface/api/api-schemas.js';

@@ -3,7 +3,7 @@ import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { SocketAddress } from '../../node/transport/socket-address.js';
 import type { ApiError } from './api-error.js';
-import type { ApiBackend } from '../../surface/api/api-backend.js';
+import type { ApiBackend } from './api-backend.js';
 import { authenticate, authorize } from './api-auth.js';
 import { kApiBindDefault, resolveApiBind } from './api-bind.js';
 import { clientErrorReason, countResponse, createApiCounters, type ApiCounters, type ClientErrorReason } from './api-counters.js';

@@ -1,4 +1,4 @@
-import type { MetricFamily } from '../../surface/api/api-backend.js';
+import type { MetricFamily } from '../../core/util/metric-family.js';
 
 /**
  * The Prometheus text exposition format, version 0.0.4: for each family a HELP line,

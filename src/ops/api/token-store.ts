@@ -2,10 +2,10 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { writeFileAtomic } from '../../node/util/atomic-file.js';
-import type { ApiRole } from '../../surface/api/api-backend.js';
+import type { ApiRole } from '../../surface/api/api-roles.js';
 import { kTokenNameSchema } from '../../surface/api/api-schemas.js';
 import { kApiRoleSchema } from '../../surface/api/api-roles.js';
-import { describeZodError } from '../../surface/api/zod-issues.js';
+import { describeZodError } from '../../node/util/zod-issues.js';
 import { CodedError } from '../../core/util/coded-error.js';
 
 /**

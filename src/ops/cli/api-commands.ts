@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import type { MemberView, NodeSummary } from '../../surface/api/api-backend.js';
+import type { MemberView } from '../../core/membership/member-view.js';
+import type { NodeSummary } from '../../farm/service/node-summary.js';
 import { connect, run, table, withConnection, type ConnectionFlags, type Print } from '../../surface/cli/cli-kit.js';
 
 /** `galaxy node` and `galaxy members`: this agent and the farm members it knows. */

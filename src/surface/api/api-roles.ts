@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import type { ApiRole } from './api-backend.js';
+
+/** Roles of API tokens, least to most powerful. */
+export type ApiRole = 'viewer' | 'operator' | 'admin';
 
 /**
  * The three token roles, least to most powerful. Each role holds every right of the

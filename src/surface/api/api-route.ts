@@ -1,5 +1,5 @@
 import type { z, ZodTypeAny } from 'zod';
-import type { ApiRole } from './api-backend.js';
+import type { ApiRole } from './api-roles.js';
 import { kNoQuerySchema } from './api-schemas.js';
 
 /**

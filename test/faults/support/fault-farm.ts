@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import type { MemberView } from '../../../src/surface/api/api-backend.js';
+import type { MemberView } from '../../../src/core/membership/member-view.js';
 import { kLocalConfig } from '../../../src/core/membership/config.js';
 import { packageRoot } from '../../../src/core/platform/package-root.js';
 import type { LabHost, NetnsLab } from './netns-lab.js';

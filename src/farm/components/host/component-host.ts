@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { ComponentStatus } from '../../../surface/api/api-backend.js';
+import type { ComponentStatus } from '../component-status.js';
 import { ComponentError } from './component-error.js';
 import type { ComponentCounters, ComponentHostEvents, ComponentSink } from './component-events.js';
 import { componentHostSettings, type ComponentHostOptions, type ComponentHostSettings } from './component-host-options.js';

@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ComponentStatus } from '../../../surface/api/api-backend.js';
+import type { ComponentStatus } from '../component-status.js';
 import { afterCrash, kNoCrashes, type CrashHistory } from './component-backoff.js';
 import { ComponentError, errorText } from './component-error.js';
 import type { ComponentCounters, ComponentEventType, ComponentLifecycleEvent, ComponentSink } from './component-events.js';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { kJobIdPattern } from '../job-id.js';
 import { kNodeIdSchema } from '../job-spec.js';
-import { describeZodError } from '../../../surface/api/zod-issues.js';
+import { describeZodError } from '../../../node/util/zod-issues.js';
 import { ScriptsError } from './scripts-error.js';
 import { kPhasesMax, kScriptWaitMsMax } from './scripts-limits.js';
 import { kScriptRunSchema } from './script-spec.js';
