@@ -77,6 +77,9 @@ console.log(JSON.stringify({
   allWorstMs: worst('allMs'),
   perWrite,
   bytesPerNodePerSecond: Math.round(sent / n / (windowMs / 1000)),
+  // The simulator's running hash of every event: equal digests mean equal runs (to compare builds).
+  eventDigest: sim.eventDigest(),
+  events: sim.stats().eventsProcessed,
   setupWallMs: Math.round(setupMs),
   wallMs: Math.round(performance.now() - started),
   cpuMs: Math.round((cpu.user + cpu.system) / 1000),
