@@ -94,8 +94,10 @@ export class SimulatedStackFarm {
     this.options = options;
     this.layout = tableLayout(options.membership.membersMax);
     this.fmidbConfig = resolveFmidbConfig({ ...options.fmidb, originsMax: Math.max(options.fmidb?.originsMax ?? 0, options.membership.membersMax) });
-    const runtime = createFmidbRuntime(this.fmidbConfig, options.startsMax, { backend: options.backend ?? 'auto' });
-    this.fmidbMemory = new FmidbMemory(runtime, this.fmidbConfig, { reuseOutput: true });
+    // One origin registry for every replica (as FmidbSimulation's sharedRegistry): a registry each costs N rows per node.
+    const sharedRegistryCapacity = this.fmidbConfig.originsMax;
+    const runtime = createFmidbRuntime(this.fmidbConfig, options.startsMax, { sharedRegistryCapacity, backend: options.backend ?? 'auto' });
+    this.fmidbMemory = new FmidbMemory(runtime, this.fmidbConfig, { sharedRegistryCapacity, reuseOutput: true });
   }
 
   addNode(seeds: readonly string[] = []): string {
