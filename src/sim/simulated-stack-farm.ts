@@ -32,6 +32,15 @@ export interface SimulatedStackFarmOptions {
   readonly makeStack?: (options: NodeStackOptions) => NodeStack;
   /** Watch links as the agent holds them (true, the default) or beats (SimulatedFarmOptions.watchLinks). */
   readonly watchLinks?: boolean;
+  /**
+   * One FMIDB origin registry for every replica (true, the default), or one each as the
+   * agent has (N rows per node: quadratic memory). Shared rows are numbered farm-wide,
+   * so compares list origins in another order, and a delta message, whose versions are
+   * encoded against its first group's, may come out a few bytes longer or shorter;
+   * test/stack-sim-sharing.test.ts shows the two give the same events, times and
+   * contents, and bytes within 0.1%.
+   */
+  readonly sharedRegistry?: boolean;
 }
 
 /** A process the simulated host runs for the runner: it exits with exitCode at exitAtMs (host-local time). */
@@ -95,7 +104,7 @@ export class SimulatedStackFarm {
     this.layout = tableLayout(options.membership.membersMax);
     this.fmidbConfig = resolveFmidbConfig({ ...options.fmidb, originsMax: Math.max(options.fmidb?.originsMax ?? 0, options.membership.membersMax) });
     // One origin registry for every replica (as FmidbSimulation's sharedRegistry): a registry each costs N rows per node.
-    const sharedRegistryCapacity = this.fmidbConfig.originsMax;
+    const sharedRegistryCapacity = options.sharedRegistry === false ? undefined : this.fmidbConfig.originsMax;
     const runtime = createFmidbRuntime(this.fmidbConfig, options.startsMax, { sharedRegistryCapacity, backend: options.backend ?? 'auto' });
     this.fmidbMemory = new FmidbMemory(runtime, this.fmidbConfig, { sharedRegistryCapacity, reuseOutput: true });
   }
