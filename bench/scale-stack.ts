@@ -5,7 +5,8 @@
  * After a 3-s warm-up, ten nodes spread over the farm each write one attribute at once;
  * the benchmark measures how long until 99% and 100% of the nodes hold each write (from
  * the FMIDB change events the stacks emit), the bytes each node sends per second over
- * the window, CPU time and the process's peak memory.
+ * the window (all of them, and the FMIDB's own beside the minimum its ten writes need:
+ * each to every other node once), CPU time and the process's peak memory.
  *
  *   node dist/bench/scale-stack.js [NODES] [LOSS] [WINDOW_MS] [SEED]
  *   npm run bench:scale-stack -- 1000 0.05
@@ -54,11 +55,18 @@ const setupMs = performance.now() - started;
 sim.runFor(kWarmupMs);
 sim.setLossRate(lossRate);
 const sentBefore = bytesSent();
+const fmidbBefore = fmidbBytesSent();
+const kindsBefore = fmidbBytesByKind();
 t0 = sim.nowMs();
 const writers = Array.from({ length: kWriters }, (_, i) => addresses[Math.floor((i * n) / kWriters) + 1] ?? addresses[0]!);
 for (const [i, writer] of writers.entries()) farm.command(writer, { type: 'write', writes: [{ subject: writer, key: `scale-${i}`, value: `v${i}` }] });
 sim.runFor(windowMs);
 const sent = bytesSent() - sentBefore;
+const fmidbSent = fmidbBytesSent() - fmidbBefore;
+const kindsAfter = fmidbBytesByKind();
+// The minimum (as bench:fmidb counts it): every other node must receive each write's subject, key and an 8-byte value once.
+const encoder = new TextEncoder();
+const minimumBytes = writers.reduce((sum, writer, i) => sum + (n - 1) * (encoder.encode(writer).length + encoder.encode(`scale-${i}`).length + 8), 0);
 
 const perWrite = [...heldAt.entries()].map(([key, held]) => {
   const times = [...held.values()].sort((a, b) => a - b);
@@ -77,6 +85,14 @@ console.log(JSON.stringify({
   allWorstMs: worst('allMs'),
   perWrite,
   bytesPerNodePerSecond: Math.round(sent / n / (windowMs / 1000)),
+  // The FMIDB's own messages (replica counters, before envelopes) against the minimum its writes need.
+  fmidbBytesPerNodePerSecond: Math.round(fmidbSent / n / (windowMs / 1000)),
+  minimumBytesPerNodePerSecond: Math.round(minimumBytes / n / (windowMs / 1000)),
+  fmidbRatioToMinimum: Math.round((fmidbSent / minimumBytes) * 100) / 100,
+  fmidbBytesPerNodePerSecondByKind: Object.fromEntries(Object.entries(kindsAfter).map(([kind, bytes]) => [kind, Math.round((bytes - kindsBefore[kind as keyof typeof kindsBefore]) / n / (windowMs / 1000))])),
+  // The simulator's running hash of every event: equal digests mean equal runs (to compare builds).
+  eventDigest: sim.eventDigest(),
+  events: sim.stats().eventsProcessed,
   setupWallMs: Math.round(setupMs),
   wallMs: Math.round(performance.now() - started),
   cpuMs: Math.round((cpu.user + cpu.system) / 1000),
@@ -86,6 +102,30 @@ console.log(JSON.stringify({
 function bytesSent(): number {
   const totals = sim.stats().totals;
   return totals.datagramBytesSent + totals.frameBytesSent;
+}
+
+/** Bytes every running replica has sent (datagrams and frames, before the stack's envelopes). */
+function fmidbBytesSent(): number {
+  let total = 0;
+  for (const address of addresses) {
+    const counters = farm.stackOf(address)?.fmidb.replica.counters;
+    if (counters !== undefined) total += counters.datagramBytesSent + counters.frameBytesSent;
+  }
+  return total;
+}
+
+/** The same, by message kind (announcements, full syncs, pulls, deltas). */
+function fmidbBytesByKind(): { announcements: number; fullSyncs: number; pulls: number; deltas: number } {
+  const t = { announcements: 0, fullSyncs: 0, pulls: 0, deltas: 0 };
+  for (const address of addresses) {
+    const c = farm.stackOf(address)?.fmidb.replica.counters;
+    if (c === undefined) continue;
+    t.announcements += c.digestBytesSent;
+    t.fullSyncs += c.fullSyncBytesSent;
+    t.pulls += c.requestBytesSent;
+    t.deltas += c.deltaBytesSent;
+  }
+  return t;
 }
 
 function round(x: number): number {

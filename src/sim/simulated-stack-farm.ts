@@ -11,7 +11,7 @@ import { MembershipTable } from '../core/table/membership-table.js';
 import { initializeTable, tableLayout, type TableLayout } from '../core/table/table-layout.js';
 import { writeSharingTable } from '../core/table/shared-identity.js';
 import * as F from '../core/wire/format.js';
-import { parseWireAddress } from '../core/wire/message.js';
+import { formatNodeId, parseWireAddress } from '../core/wire/message.js';
 import { nodeIdOf } from '../core/wire/node-id-of.js';
 import type { NetworkSimulator } from './network-simulator.js';
 import type { SimContext, SimMemberStatus, SimProcess } from './sim-process.js';
@@ -32,6 +32,15 @@ export interface SimulatedStackFarmOptions {
   readonly makeStack?: (options: NodeStackOptions) => NodeStack;
   /** Watch links as the agent holds them (true, the default) or beats (SimulatedFarmOptions.watchLinks). */
   readonly watchLinks?: boolean;
+  /**
+   * One FMIDB origin registry for every replica (true, the default), or one each as the
+   * agent has (N rows per node: quadratic memory). Shared rows are numbered farm-wide,
+   * so compares list origins in another order, and a delta message, whose versions are
+   * encoded against its first group's, may come out a few bytes longer or shorter;
+   * test/stack-sim-sharing.test.ts shows the two give the same events, times and
+   * contents, and bytes within 0.1%.
+   */
+  readonly sharedRegistry?: boolean;
 }
 
 /** A process the simulated host runs for the runner: it exits with exitCode at exitAtMs (host-local time). */
@@ -65,14 +74,39 @@ export class SimulatedStackFarm {
   /** Every process each node's runner was asked to run and the code it exited with, across restarts (for the checkers). */
   readonly ran = new Map<string, Map<string, number | null>>();
   private template: Uint8Array | null = null;
+  /**
+   * One copy of each address text and of each address's sender id for the whole farm,
+   * handed to every stack (NodeStackOptions.internText, senderIdOf): each stack holds
+   * every member's address in its live set, its FMIDB peers and its jobs' members, and
+   * every member's id in its routing map, so copies per stack grow as N². The ids are
+   * the stack's default (the id the address hashes to), computed once per address.
+   */
+  private readonly texts = new Map<string, string>();
+  private readonly senderIds = new Map<string, string>();
+  private readonly internText = (text: string): string => {
+    const known = this.texts.get(text);
+    if (known !== undefined) return known;
+    this.texts.set(text, text);
+    return text;
+  };
+  private readonly senderIdOf = (address: string): string => {
+    let id = this.senderIds.get(address);
+    if (id === undefined) {
+      id = formatNodeId(nodeIdOf(address));
+      this.senderIds.set(this.internText(address), id);
+    }
+    return id;
+  };
 
   constructor(sim: NetworkSimulator, options: SimulatedStackFarmOptions) {
     this.sim = sim;
     this.options = options;
     this.layout = tableLayout(options.membership.membersMax);
     this.fmidbConfig = resolveFmidbConfig({ ...options.fmidb, originsMax: Math.max(options.fmidb?.originsMax ?? 0, options.membership.membersMax) });
-    const runtime = createFmidbRuntime(this.fmidbConfig, options.startsMax, { backend: options.backend ?? 'auto' });
-    this.fmidbMemory = new FmidbMemory(runtime, this.fmidbConfig, { reuseOutput: true });
+    // One origin registry for every replica (as FmidbSimulation's sharedRegistry): a registry each costs N rows per node.
+    const sharedRegistryCapacity = options.sharedRegistry === false ? undefined : this.fmidbConfig.originsMax;
+    const runtime = createFmidbRuntime(this.fmidbConfig, options.startsMax, { sharedRegistryCapacity, backend: options.backend ?? 'auto' });
+    this.fmidbMemory = new FmidbMemory(runtime, this.fmidbConfig, { sharedRegistryCapacity, reuseOutput: true });
   }
 
   addNode(seeds: readonly string[] = []): string {
@@ -129,6 +163,8 @@ export class SimulatedStackFarm {
         fmidb: { config: this.fmidbConfig, random: context.random.fork(), memory: this.fmidbMemory },
         coordinator: o.coordinator,
         runner: o.runner,
+        senderIdOf: this.senderIdOf,
+        internText: this.internText,
     };
     const stack = o.makeStack?.(options) ?? new NodeStack(options);
     if (template !== null) stack.membership.engine.adoptTable();

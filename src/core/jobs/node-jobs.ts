@@ -113,10 +113,15 @@ export class NodeJobs {
     else this.runner.step({ type: 'message', from, message });
   }
 
-  /** Membership's live nodes (alive or suspect; this node included), each time they change. */
+  /**
+   * Membership's live nodes (alive or suspect; this node included), each time they
+   * change. Both cores keep one copy (neither changes the set it is given): a node of a
+   * 10,000-node farm holds one set of 10,000 names for its jobs, not two.
+   */
   members(live: ReadonlySet<string>): void {
-    this.coordinator.step({ type: 'members', live: new Set(live) });
-    this.runner.step({ type: 'members', live: new Set(live) });
+    const copy: ReadonlySet<string> = new Set(live);
+    this.coordinator.step({ type: 'members', live: copy });
+    this.runner.step({ type: 'members', live: copy });
   }
 
   tick(nowMs: number): void {

@@ -130,6 +130,13 @@ export interface NodeStackOptions {
    */
   readonly senderIds?: 'address' | 'membership';
   readonly outputsMax?: number;
+  /**
+   * The copy of a member's address text to keep (its live set, the FMIDB's peers, the
+   * jobs' members). The simulator passes one farm-wide table, so that its thousands of
+   * stacks share one copy of each text instead of each holding its own: at 10,000
+   * nodes, 10^8 strings. Default: the text as given (the agent's one stack).
+   */
+  readonly internText?: (text: string) => string;
 }
 
 export interface NodeStackCounters {
@@ -200,10 +207,12 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
   private readonly idByAddress: Map<string, string> | null = null;
 
   private readonly makeCoordinator: ((options: JobCoordinatorCoreOptions) => JobCoordinatorCore) | undefined;
+  private readonly internText: (text: string) => string;
 
   constructor(options: NodeStackOptions, makeCoordinator?: (options: JobCoordinatorCoreOptions) => JobCoordinatorCore) {
     this.address = options.address;
     this.makeCoordinator = makeCoordinator;
+    this.internText = options.internText ?? sameText;
     if (options.senderIds === 'membership') {
       const selfId = formatNodeId(options.membership.id);
       this.idByAddress = new Map();
@@ -478,9 +487,11 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
             const name = this.fmidbName(address);
             if (name !== '') alive.push(name);
           }
-          this.fmidbCore.step({ type: 'peers', alive });
+          // Frozen, so that the replica keeps this array instead of copying it (peersChanged).
+          this.fmidbCore.step({ type: 'peers', alive: Object.freeze(alive) });
         }
-        this.jobs?.members(this.jobsLive());
+        // NodeJobs keeps a copy of the set it is given.
+        this.jobs?.members(this.jobsById ? this.jobsLive() : this.live);
       }
       const f = this.fmidbCore?.ready() ?? kNothing;
       if (f.length > 0) {
@@ -545,9 +556,8 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
     this.liveChanged = true;
   }
 
-  /** The live members as job coordination names them (a copy: the cores keep it). */
+  /** The live members by sender id, as job coordination names them when jobsNames is 'sender-id'. */
   private jobsLive(): Set<string> {
-    if (!this.jobsById) return new Set(this.live);
     const live = new Set<string>();
     for (const address of this.live) {
       const id = address === this.address ? this.selfSenderId : this.senderIdOf(address);
@@ -598,7 +608,7 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
     for (let row = 0; row < table.rowCount; row++) {
       const status = table.status[row];
       if (row === engine.selfRow || (status !== F.kStatusAlive && status !== F.kStatusSuspect)) continue;
-      const address = engine.addressOf(row);
+      const address = this.internText(engine.addressOf(row));
       this.idByAddress?.set(address, formatNodeId({ high: table.idHigh[row]!, low: table.idLow[row]! }));
       this.live.add(address);
       this.addressBySender.set(this.senderIdOf(address), address);
@@ -607,7 +617,7 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
   }
 
   private noteMember(event: MembershipEvent): void {
-    const address = event.address;
+    const address = this.internText(event.address);
     if (address === this.address) return;
     if (event.type !== 'reap' && this.idByAddress !== null) {
       // A member that moved leaves its old address behind: forget it, so the map stays within the table's rows.
@@ -640,4 +650,8 @@ export class NodeStack implements SansIoCore<StackInput, StackOutput> {
         return;
     }
   }
+}
+
+function sameText(text: string): string {
+  return text;
 }
