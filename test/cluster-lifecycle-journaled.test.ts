@@ -14,8 +14,13 @@
 //    D is SIGKILLed; the steward replaces it with the third node, and that repair
 //    journaled its plan, held by another lifecycle, before its first install. Deleting
 //    `rp` still keeps D's hand-installed greeter.
+//  - Cluster `ds` (package slowstop: the greeter whose stop takes 4 s) on the two live
+//    landscape nodes is deleted from A, and A SIGKILLed (then restarted) while a member
+//    stops slowstop: the steward (B, or A restarted, the lower id) takes the delete over
+//    and finishes it: no member runs slowstop, the record is a tombstone, the definition
+//    gone (read on B).
 // Polls with deadlines (tens of seconds); no fixed sleeps, no timing asserted.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,11 +28,14 @@ import type { LifecycleOperationView } from '../src/cluster/lifecycle/lifecycle-
 import type { LifecycleRecord } from '../src/cluster/lifecycle/lifecycle-record.js';
 import { packageRoot } from '../src/core/platform/package-root.js';
 import { killAllAgents } from './support/agents.js';
-import { api, at, eventually, galaxy, startFarm, stop, type FarmAgent } from './support/farm-cli.js';
+import { api, at, eventually, galaxy, restart, startFarm, stop, type FarmAgent } from './support/farm-cli.js';
 
 const root = packageRoot();
 const fixtures = join(root, 'test', 'fixtures', 'packages');
 let nodes: FarmAgent[];
+/** The landscape's nodes still alive after the first test (its SIGKILLed member left out). */
+let living: FarmAgent[] = [];
+let dir = '';
 
 const kJr = `apiVersion: galaxy/v1
 kind: ClusterProfile
@@ -88,7 +96,7 @@ afterAll(() => killAllAgents());
 describe('a delete and a repair journal their plan first; the lifecycle removes only what it installed (real agents)', () => {
   it('keeps a hand-installed component through a create, a delete, a repair; journals delete and repair plans before their first step', async () => {
     const [a, , c, d, e] = nodes as [FarmAgent, FarmAgent, FarmAgent, FarmAgent, FarmAgent];
-    const dir = mkdtempSync(join(tmpdir(), 'galaxy-lifecycle-journaled-'));
+    dir = mkdtempSync(join(tmpdir(), 'galaxy-lifecycle-journaled-'));
     const added = await galaxy(['packages', 'add', join(fixtures, 'greeter'), ...at(a)]);
     expect(added.code, added.stderr).toBe(0);
     writeFileSync(join(dir, 'jr.yaml'), kJr);
@@ -136,6 +144,7 @@ describe('a delete and a repair journal their plan first; the lifecycle removes 
     const victim = candidates.find((n) => placed.includes(n.id) && n !== d)!;
     const spare = candidates.find((n) => !placed.includes(n.id))!;
     const survivor = candidates.find((n) => n !== victim && n !== spare)!;
+    living = [survivor, spare];
     await stop(victim, 'SIGKILL');
     await eventually('the steward replaces the killed member with the spare', async () => {
       const now = await record(a, 'rp');
@@ -155,4 +164,42 @@ describe('a delete and a repair journal their plan first; the lifecycle removes 
     expect(await installed(d)).toEqual(['greeter@1.0.0:running']);
     expect(await greeterPid(d)).toBe(handPid);
   }, 900_000);
+
+  it('finishes a delete whose runner is SIGKILLed while a member stops a component: the steward removes the rest, the cluster is gone', async () => {
+    const [a, b] = nodes as [FarmAgent, FarmAgent];
+    expect(living).toHaveLength(2);
+    // Package slowstop: the greeter fixture under another name, whose stop takes 4 s (a removal under way is long enough to be interrupted).
+    const path = join(dir, 'slowstop');
+    cpSync(join(fixtures, 'greeter'), path, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(path, 'galaxy-component.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(path, 'galaxy-component.json'), JSON.stringify({ ...manifest, name: 'slowstop' }));
+    writeFileSync(join(path, 'index.mjs'), readFileSync(join(path, 'index.mjs'), 'utf8').replace('  status() {', '  stop() {\n    return new Promise((resolve) => setTimeout(resolve, 4_000));\n  },\n  status() {'));
+    expect((await galaxy(['packages', 'add', path, ...at(a)])).code).toBe(0);
+    writeFileSync(join(dir, 'ds.yaml'), kJr.replace('name: jr', 'name: ds').replace('package: greeter', 'package: slowstop'));
+    const imported = await galaxy(['profile', 'import', join(dir, 'ds.yaml'), ...at(a)]);
+    expect(imported.code, imported.stdout + imported.stderr).toBe(0);
+    const created = await galaxy(['cluster', 'create', 'ds', '--profile', 'ds@1.0.0', '--on', 'jr', ...at(a)], 180_000);
+    expect(created.code, created.stdout + created.stderr).toBe(0);
+    expect((await record(a, 'ds'))!.members.map((m) => m.node).sort()).toEqual(living.map((n) => n.id).sort());
+    const slow = async (node: FarmAgent) => (await api<Array<{ name: string; state: string }>>(node, 'GET', '/v1/components')).json.find((x) => x.name === 'slowstop')?.state ?? 'absent';
+    for (const node of living) expect(await slow(node)).toBe('running');
+
+    const started = await api<LifecycleOperationView>(a, 'DELETE', '/v1/lifecycle/clusters/ds');
+    expect(started.status).toBe(202);
+    const id = started.json.id;
+    await eventually('a member is stopping slowstop for the delete', async () => ((await Promise.all(living.map(slow))).includes('stopping') ? true : undefined), 60_000, 100);
+    await stop(a, 'SIGKILL');
+    await restart(a, 4);
+    const finished = await eventually('the delete is finished by the steward (read on B)', async () => {
+      const view = await api<LifecycleOperationView>(b, 'GET', `/v1/lifecycle/operations/${id}`);
+      return view.status === 200 && view.json.state !== 'running' ? view.json : undefined;
+    }, 300_000, 500);
+    // For the report, not an assertion: who took the delete over, and what it did.
+    console.log(`interrupted delete: ${finished.events.map((e) => `${e.step}${e.node === null ? '' : `@${e.node.slice(0, 4)}`}`).join(' ')}`);
+    expect(finished.state, JSON.stringify(finished.events)).toBe('succeeded');
+    expect(finished.events.map((e) => e.text).join('\n')).toMatch(/the steward [0-9a-f]{16} takes it over/);
+    for (const node of living) await eventually(`${node.id} runs no slowstop`, async () => ((await installed(node)).some((r) => r.startsWith('slowstop')) ? undefined : true), 60_000, 500);
+    expect((await record(b, 'ds'))!.deleted).toBe(true);
+    await eventually('the cluster definition is gone', async () => ((await api<Array<{ name: string }>>(b, 'GET', '/v1/clusters')).json.some((x) => x.name === 'ds') ? undefined : true), 30_000, 500);
+  }, 600_000);
 });
