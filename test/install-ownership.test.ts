@@ -7,7 +7,8 @@
 //    process, while a plain removal (what the lifecycle asked before: the broken variant)
 //    takes it away;
 //  - a lifecycle install onto nothing is owned, through an upgrade and a restart of the
-//    service (the state file), and an owned-only removal removes it;
+//    service (the state file), and an owned-only removal removes it (a second one
+//    arriving while it is under way is not refused);
 //  - a hand install over an owned component takes it over (the latest decision wins);
 //  - a failed owned install onto nothing leaves no owner behind.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -106,8 +107,13 @@ describe('install ownership: the lifecycle removes only what it installed', () =
     await again.service.start();
     await waitFor('greeter runs again after the restart', () => pidOf(again.host) !== null, 30_000);
     expect(again.service.installed()).toMatchObject([{ name: 'greeter', version: '2.0.0', owner: kOwner }]);
-    expect(await again.service.remove('greeter', { ownedOnly: true })).toMatchObject({ result: 'removed' });
+    // A second owned-only removal while the first is under way (a steward finishing a dead runner's delete) is not refused.
+    const removing = again.service.remove('greeter', { ownedOnly: true });
+    const second = again.service.remove('greeter', { ownedOnly: true });
+    expect(await removing).toMatchObject({ result: 'removed' });
+    await expect(second).resolves.toMatchObject({ name: 'greeter' });
     expect(again.service.ownerOf('greeter')).toBeNull();
+    expect(again.service.installed()).toEqual([]);
 
     // Owned, then installed by hand: the operator's now.
     expect(await again.service.install('greeter', '1.0.0', { owner: kOwner })).toMatchObject({ result: 'installed' });

@@ -202,7 +202,8 @@ export class InstallService extends EventEmitter<InstallServiceEvents> {
   async remove(name: string, options: { readonly ownedOnly?: boolean } = {}): Promise<InstallOutcome> {
     this.mustBeOpen();
     if (this.sourceList().some((e) => e.name === name)) throw new InstallError('GALAXY_INSTALL_WANTED_BY_FARM', `the farm's desired state lists ${name} for this node: change it there`);
-    if (options.ownedOnly === true && (this.records.has(name) || this.local.has(name)) && this.ownerOf(name) === null) {
+    // Only an explicit install can be owned: one no longer wanted (its removal under way) or kept from before is no one's to keep.
+    if (options.ownedOnly === true && this.local.has(name) && this.ownerOf(name) === null) {
       throw new InstallError('GALAXY_INSTALL_NOT_OWNED', `${name} on this node was not installed by the cluster lifecycle (by hand or by a rollout): kept`);
     }
     // Until the farm's list is known, what was installed is kept whatever anyone asks.
