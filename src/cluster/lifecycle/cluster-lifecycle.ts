@@ -57,13 +57,19 @@ import { decodeLifecycleRecord, encodeLifecycleRecord, kLifecycleSubjectPrefix, 
  * placement demanding another version or configuration of a component another cluster
  * holds on that node is refused before anything is done.
  *
- * Operations are journaled in the FMIDB (lifecycle-journal.ts: a create's or upgrade's
- * whole plan, held by another lifecycle's replica before its first step, then progress
- * before and after each step). The steward finishes or undoes every operation whose
- * runner stopped (not alive, or restarted into another life): an interrupted create is
- * undone (like a delete), an interrupted upgrade rolled back by putting back every
- * planned step (an upgrade whose record already names the new version had finished and
- * is marked so), a repair step by step, an interrupted delete finished.
+ * Operations are journaled in the FMIDB (lifecycle-journal.ts: every operation's whole
+ * plan, held by another lifecycle's replica before its first step, then progress before
+ * and after each step). The steward finishes or undoes every operation whose runner
+ * stopped (not alive, or restarted into another life): an interrupted create is undone
+ * (like a delete), an interrupted upgrade rolled back by putting back every planned step
+ * (an upgrade whose record already names the new version had finished and is marked
+ * so), a repair's planned installs put back (those of a member its record names kept),
+ * an interrupted delete finished.
+ *
+ * The lifecycle removes only what it installed: every install it asks carries its
+ * operation as the owner, which the member records when nothing of that name was there,
+ * and every removal asks for owned components only (install-service.ts): a component an
+ * operator installed by hand is kept through a delete, a shrink, an undo.
  */
 export interface LifecycleInstaller {
   /**
