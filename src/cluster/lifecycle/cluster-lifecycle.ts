@@ -520,7 +520,14 @@ export class ClusterLifecycle {
   private repairPlan(record: LifecycleRecord): RepairPlan {
     const alive = this.aliveIds();
     if (record.deleted) return { alive, leaving: [], joining: [], clashes: new Map(), planned: [] };
-    const placed = this.placedMembers(record);
+    let placed: Array<{ node: string; role: string }>;
+    try {
+      placed = this.placedMembers(record);
+    } catch (error) {
+      // A placement that fails now (its profile or landscape gone) still lets the leftovers be cleaned: no member changes.
+      if (!record.leftovers.some((l) => alive.has(l.node))) throw error;
+      placed = record.members.map((m) => ({ node: m.node, role: m.role }));
+    }
     const same = (a: { node: string; role: string }, b: { node: string; role: string }) => a.node === b.node && a.role === b.role;
     const leaving = record.members.filter((m) => !placed.some((p) => same(p, m)));
     const joining = placed.filter((p) => !record.members.some((m) => same(p, m)));
