@@ -58,13 +58,19 @@ import { decodeLifecycleRecord, encodeLifecycleRecord, kLifecycleSubjectPrefix, 
  * placement demanding another version or configuration of a component another cluster
  * holds on that node is refused before anything is done.
  *
- * Operations are journaled in the FMIDB (lifecycle-journal.ts: a create's or upgrade's
- * whole plan, held by another lifecycle's replica before its first step, then progress
- * before and after each step). The steward finishes or undoes every operation whose
- * runner stopped (not alive, or restarted into another life): an interrupted create is
- * undone (like a delete), an interrupted upgrade rolled back by putting back every
- * planned step (an upgrade whose record already names the new version had finished and
- * is marked so), a repair step by step, an interrupted delete finished.
+ * Operations are journaled in the FMIDB (lifecycle-journal.ts: every operation's whole
+ * plan, held by another lifecycle's replica before its first step, then progress before
+ * and after each step). The steward finishes or undoes every operation whose runner
+ * stopped (not alive, or restarted into another life): an interrupted create is undone
+ * (like a delete), an interrupted upgrade rolled back by putting back every planned step
+ * (an upgrade whose record already names the new version had finished and is marked
+ * so), a repair's planned installs put back (those of a member its record names kept),
+ * an interrupted delete finished.
+ *
+ * The lifecycle removes only what it installed: every install it asks carries its
+ * operation as the owner, which the member records when nothing of that name was there,
+ * and every removal asks for owned components only (install-service.ts): a component an
+ * operator installed by hand is kept through a delete, a shrink, an undo.
  */
 export interface LifecycleInstaller {
   /**
@@ -72,9 +78,13 @@ export interface LifecycleInstaller {
    * (request, answer, the package fetch it triggers) goes over that extra network of the
    * member (farm-install.ts applyOn).
    */
-  apply(node: string, request: { readonly name: string; readonly version: string; readonly config?: Readonly<Record<string, unknown>>; readonly network?: string }): Promise<InstallOutcome>;
-  /** install.remove on a node; with `network`, over that extra network. */
-  remove(node: string, name: string, network?: string): Promise<InstallOutcome>;
+  apply(node: string, request: { readonly name: string; readonly version: string; readonly config?: Readonly<Record<string, unknown>>; readonly network?: string; readonly owner?: string }): Promise<InstallOutcome>;
+  /**
+   * install.remove on a node; with `network`, over that extra network; with `ownedOnly`,
+   * the member keeps a component no owner installed (by hand, a rollout) and refuses with
+   * GALAXY_INSTALL_NOT_OWNED: the lifecycle removes only what it installed.
+   */
+  remove(node: string, name: string, network?: string, ownedOnly?: boolean): Promise<InstallOutcome>;
 }
 
 export interface ClusterLifecycleOptions {
@@ -367,7 +377,10 @@ export class ClusterLifecycle {
     this.mustBeFree(name);
     const record = this.liveRecord(name);
     const installer = this.mustInstall();
-    return this.run('delete', name, record.profile, by, undefined, (op) => this.teardown(op, record, installer));
+    // Every removal the delete will do, in order: journaled, and held by another lifecycle, before the first.
+    const planned = teardownSteps(record, this.aliveIds());
+    this.mustJournal(name, planned);
+    return this.run('delete', name, record.profile, by, planned, (op) => this.teardown(op, record, installer));
   }
 
   /** Every live member's components removed (those no other cluster holds), the definition and the record deleted. */
@@ -384,7 +397,15 @@ export class ClusterLifecycle {
           continue;
         }
         const kept: string[] = [];
-        for (const component of names) if (!(await this.removeOne(op, name, installer, member.node, component.name))) kept.push(component.name);
+        for (const component of names) {
+          const step: Step = { kind: 'remove', node: member.node, component, previous: component };
+          await this.journalStep(op, step, 'start');
+          if (await this.removeOne(op, name, installer, member.node, component.name)) await this.journalStep(op, step, 'done');
+          else {
+            await this.journalStep(op, step, 'failed');
+            kept.push(component.name);
+          }
+        }
         if (kept.length > 0) leftovers.push({ node: member.node, components: kept });
       }
     }
@@ -452,8 +473,17 @@ export class ClusterLifecycle {
         continue;
       }
       if (cleanup || (!record.deleted && this.needsRepair(record))) {
-        const op = this.run('repair', record.name, record.profile, 'steward', undefined, (handle) => this.repair(handle, record, installer));
-        this.options.logger.info({ cluster: record.name, operation: op.id }, 'cluster repair started');
+        let plan: RepairPlan;
+        try {
+          plan = this.repairPlan(record);
+          this.mustJournal(record.name, plan.planned);
+        } catch (error) {
+          this.options.logger.warn({ cluster: record.name, error: (error as Error).message }, 'cluster repair not planned');
+          continue;
+        }
+        // The installs of joining members, journaled and held by another lifecycle before the first (a steward undoes them if this runner stops).
+        const op = this.run('repair', record.name, record.profile, 'steward', plan.planned.length === 0 ? undefined : plan.planned, (handle) => this.repair(handle, record, installer, plan));
+        this.options.logger.info({ cluster: record.name, operation: op.id, planned: plan.planned.length }, 'cluster repair started');
       }
     }
   }
@@ -482,9 +512,43 @@ export class ClusterLifecycle {
     }
   }
 
-  private async repair(op: LifecycleOperationHandle, record: LifecycleRecord, installer: LifecycleInstaller): Promise<void> {
-    const { name } = record;
+  /**
+   * What a repair will do, known before its first step: the members leaving and joining
+   * (the placement now), the joining ones refused for a conflicting component, and every
+   * install of the joining ones in order (the journal's plan; a steward puts each back if
+   * this runner stops midway). A deleted record's repair only cleans its leftovers.
+   */
+  private repairPlan(record: LifecycleRecord): RepairPlan {
     const alive = this.aliveIds();
+    if (record.deleted) return { alive, leaving: [], joining: [], clashes: new Map(), planned: [] };
+    let placed: Array<{ node: string; role: string }>;
+    try {
+      placed = this.placedMembers(record);
+    } catch (error) {
+      // A placement that fails now (its profile or landscape gone) still lets the leftovers be cleaned: no member changes.
+      if (!record.leftovers.some((l) => alive.has(l.node))) throw error;
+      placed = record.members.map((m) => ({ node: m.node, role: m.role }));
+    }
+    const same = (a: { node: string; role: string }, b: { node: string; role: string }) => a.node === b.node && a.role === b.role;
+    const leaving = record.members.filter((m) => !placed.some((p) => same(p, m)));
+    const joining = placed.filter((p) => !record.members.some((m) => same(p, m)));
+    const clashes = new Map<string, string[]>();
+    const records = this.records();
+    const journals = this.journals();
+    for (const member of joining) {
+      const clash = roleComponents(record, member.role).flatMap((c) => {
+        const held = conflicts(records, journals, member.node, c, record.name);
+        return held.length === 0 ? [] : [describeConflict(member.node, member.role, c, held)];
+      });
+      if (clash.length > 0) clashes.set(member.node, clash);
+    }
+    const planned: Step[] = joining.filter((m) => !clashes.has(m.node)).flatMap((m) => roleComponents(record, m.role).filter((c) => !c.farm).map((component) => ({ kind: 'install' as const, node: m.node, component, previous: null })));
+    return { alive, leaving, joining, clashes, planned };
+  }
+
+  private async repair(op: LifecycleOperationHandle, record: LifecycleRecord, installer: LifecycleInstaller, plan: RepairPlan): Promise<void> {
+    const { name } = record;
+    const { alive } = plan;
     const leftovers: LifecycleRecord['leftovers'] = [];
     for (const leftover of record.leftovers) {
       if (!alive.has(leftover.node)) {
@@ -504,10 +568,7 @@ export class ClusterLifecycle {
       await this.writeRecord({ ...record, leftovers, updatedAtMs: Date.now() });
       return;
     }
-    const placed = this.placedMembers(record);
-    const same = (a: { node: string; role: string }, b: { node: string; role: string }) => a.node === b.node && a.role === b.role;
-    const leaving = record.members.filter((m) => !placed.some((p) => same(p, m)));
-    const joining = placed.filter((p) => !record.members.some((m) => same(p, m)));
+    const { leaving, joining } = plan;
     const members = record.members.filter((m) => !leaving.includes(m));
     for (const member of leaving) {
       const components = [...roleComponents(record, member.role)].reverse().filter((c) => !c.farm);
@@ -525,10 +586,7 @@ export class ClusterLifecycle {
       }
     }
     for (const member of joining) {
-      const clash = roleComponents(record, member.role).flatMap((c) => {
-        const held = conflicts(this.records(), this.journals(), member.node, c, name);
-        return held.length === 0 ? [] : [describeConflict(member.node, member.role, c, held)];
-      });
+      const clash = plan.clashes.get(member.node) ?? [];
       if (clash.length > 0) {
         this.refused.set(member.node, Date.now());
         this.note(op, name, 'refused', member.node, `${member.node} is not placed in ${name}: ${clash.join('; ')}`, false);
@@ -591,7 +649,7 @@ export class ClusterLifecycle {
     let outcome: InstallOutcome;
     await this.journalStep(op, step, 'start');
     try {
-      outcome = await installer.apply(node, { name: component.name, version: component.version, ...(component.config === undefined ? {} : { config: component.config }), ...this.adminRoute(cluster, node) });
+      outcome = await installer.apply(node, { name: component.name, version: component.version, ...(component.config === undefined ? {} : { config: component.config }), ...this.adminRoute(cluster, node), owner: ownerOf(cluster, op.id) });
     } catch (error) {
       this.note(op, cluster, verb, node, `${what} on ${node}: could not ask: ${(error as Error).message}`, false);
       throw new DomainError('upstream-failed', 'GALAXY_LIFECYCLE_STEP_FAILED', `${verb} ${what} on ${node}: ${(error as Error).message}`);
@@ -615,11 +673,16 @@ export class ClusterLifecycle {
       return true;
     }
     try {
-      const outcome = await installer.remove(node, name, this.adminRoute(cluster, node).network);
+      const outcome = await installer.remove(node, name, this.adminRoute(cluster, node).network, true);
       this.note(op, cluster, 'remove', node, `${name} on ${node}: ${outcome.result}`, succeeded(outcome));
       return succeeded(outcome);
     } catch (error) {
       const code = (error as { code?: string }).code;
+      // Installed there by hand or by a rollout, not by a lifecycle: never the lifecycle's to remove.
+      if (code === 'GALAXY_INSTALL_NOT_OWNED' || /not installed by the cluster lifecycle/.test((error as Error).message)) {
+        this.note(op, cluster, 'kept', node, `${name} on ${node}: kept, it was not installed by the cluster lifecycle (by hand or by a rollout)`);
+        return true;
+      }
       // Not installed (any more): nothing to remove.
       if (code === 'GALAXY_INSTALL_NOT_INSTALLED' || /not installed/.test((error as Error).message)) {
         this.note(op, cluster, 'remove', node, `${name} on ${node}: not installed`);
@@ -656,7 +719,7 @@ export class ClusterLifecycle {
         continue;
       }
       try {
-        const outcome = await installer.apply(step.node, { name: back.name, version: back.version, ...(back.config === undefined ? {} : { config: back.config }), ...this.adminRoute(cluster, step.node) });
+        const outcome = await installer.apply(step.node, { name: back.name, version: back.version, ...(back.config === undefined ? {} : { config: back.config }), ...this.adminRoute(cluster, step.node), owner: ownerOf(cluster, op.id) });
         this.note(op, cluster, 'rollback', step.node, `${back.name}@${back.version} on ${step.node}: ${outcome.result}`, succeeded(outcome));
       } catch (error) {
         this.note(op, cluster, 'rollback', step.node, `${back.name}@${back.version} on ${step.node}: not restored: ${(error as Error).message}`, false);
@@ -919,8 +982,14 @@ export class ClusterLifecycle {
     const steps: Step[] = undoSteps(journal);
     const record = this.record(name);
     if (journal.kind === 'delete') {
+      // Finished, never undone: from the record (every live member, dead ones as leftovers), else from the journal's plan.
       if (record !== null && !record.deleted) await this.teardown(op, record, installer);
-      else this.note(op, name, 'done', null, `cluster ${name} was deleted already`);
+      else if (record === null && journal.planned !== undefined) {
+        for (const step of journal.planned) await this.removeOne(op, name, installer, step.node, step.component.name);
+        if (this.options.clusters.exists(name)) await this.options.clusters.remove(name);
+        await this.writeRecord({ format: 1, name, profile: journal.profile ?? '', on: null, roles: [], members: [], leftovers: [], updatedAtMs: Date.now(), deleted: true });
+        this.note(op, name, 'done', null, `cluster ${name} deleted from its journal's plan (its record never reached this steward)`);
+      } else this.note(op, name, 'done', null, `cluster ${name} was deleted already`);
       return;
     }
     if (journal.kind === 'create') {
@@ -943,12 +1012,20 @@ export class ClusterLifecycle {
       this.note(op, name, 'done', null, `the upgrade of ${name} to ${record.profile} had finished before its runner stopped`);
       return;
     }
+    if (journal.kind === 'repair') {
+      // The record is written after a repair's installs: a member it names already joined, and keeps its components.
+      const back = repairUndoSteps(steps, record);
+      const joined = [...new Set(steps.filter((s) => !back.includes(s)).map((s) => s.node))];
+      if (joined.length > 0) this.note(op, name, 'kept', null, `${joined.join(', ')} joined ${name} before its runner stopped (the record names it): its components stay`);
+      await this.undo(op, name, installer, back);
+      this.note(op, name, 'rollback', null, `the interrupted repair's ${back.length} step(s) were undone${journal.planned === undefined ? '' : ' (planned, each put back)'}; the next repair places ${name} again`, false);
+      throw new DomainError('upstream-failed', 'GALAXY_LIFECYCLE_INTERRUPTED', `interrupted (${why}); undone by the steward`);
+    }
     await this.undo(op, name, installer, steps);
     if (journal.kind === 'upgrade') {
       this.note(op, name, 'rollback', null, `the interrupted upgrade to ${journal.profile ?? '?'} was rolled back (${steps.length} step(s) ${journal.planned === undefined ? 'undone' : 'planned, each put back'}): ${name} stays on ${record?.profile ?? '?'}`, false);
       throw new DomainError('upstream-failed', 'GALAXY_LIFECYCLE_INTERRUPTED', `interrupted (${why}); rolled back by the steward: ${name} stays on ${record?.profile ?? '?'}`);
     }
-    this.note(op, name, 'rollback', null, `the interrupted repair's ${steps.length} step(s) were undone; the next repair places ${name} again`, false);
     throw new DomainError('upstream-failed', 'GALAXY_LIFECYCLE_INTERRUPTED', `interrupted (${why}); undone by the steward`);
   }
 
@@ -961,6 +1038,42 @@ export class ClusterLifecycle {
   private aliveIds(): Set<string> {
     return new Set(this.options.members().filter((m) => kRunning.has(m.status)).map((m) => m.id));
   }
+}
+
+/** A repair decided before its first step (ClusterLifecycle.repairPlan). */
+interface RepairPlan {
+  readonly alive: ReadonlySet<string>;
+  readonly leaving: ReadonlyArray<{ readonly node: string; readonly role: string }>;
+  readonly joining: ReadonlyArray<{ readonly node: string; readonly role: string }>;
+  /** Joining members refused for a component another cluster holds there in another copy, with why. */
+  readonly clashes: ReadonlyMap<string, string[]>;
+  /** Every install of the joining members, in order: the journal's plan. */
+  readonly planned: readonly Step[];
+}
+
+/**
+ * Every removal a delete does, in order: each live member's components (not farm
+ * components) in reverse role and start order. A member not alive gets none (its
+ * components are removed when it comes back: the record's leftovers). The journal's plan
+ * of a delete; pure, for the lifecycle and its tests.
+ */
+export function teardownSteps(record: Pick<LifecycleRecord, 'roles' | 'members'>, alive: ReadonlySet<string>): JournalStep[] {
+  return [...record.roles].reverse().flatMap((role) =>
+    record.members.filter((m) => m.role === role.role && alive.has(m.node)).flatMap((m) => [...role.components].reverse().filter((c) => !c.farm).map((component) => ({ kind: 'remove' as const, node: m.node, component, previous: component }))),
+  );
+}
+
+/**
+ * What a steward puts back of an interrupted repair: its steps (undoSteps: every planned
+ * install), less the installs of a member the cluster's record already names with that
+ * component at that version. A repair writes the record after its installs, so such a
+ * member had joined; undone, it would stay in the record without its components (the
+ * next repair sees nothing to place). Pure, for the steward and its tests.
+ */
+export function repairUndoSteps<S extends Pick<JournalStep, 'kind' | 'node' | 'component'>>(steps: readonly S[], record: Pick<LifecycleRecord, 'roles' | 'members' | 'deleted'> | null): S[] {
+  if (record === null || record.deleted) return [...steps];
+  const joined = (s: S) => s.kind === 'install' && record.members.some((m) => m.node === s.node && roleComponents(record, m.role).some((c) => c.name === s.component.name && c.version === s.component.version));
+  return steps.filter((s) => !joined(s));
 }
 
 /** Refuses, before anything is written, a placement whose network values are no host addresses (issue 19: the definition could not carry them). */
@@ -986,6 +1099,11 @@ function sendable(member: Parameters<typeof memberNetworks>[0][number]): boolean
 /** The placement's network choice per member, as a cluster definition takes it (issue 19: the cluster service sends each kind of traffic there). */
 function memberNetworks(placed: ReadonlyArray<{ readonly node: string; readonly networks: Readonly<Record<'admin' | 'components' | 'failureDetection', string>> }>): Record<string, Readonly<Record<'admin' | 'components' | 'failureDetection', string>>> {
   return Object.fromEntries(placed.map((m) => [m.node, m.networks]));
+}
+
+/** Who installs for the lifecycle, as a member records it (install-service.ts, owner): the cluster and the operation. */
+export function ownerOf(cluster: string, operation: string): string {
+  return `cluster/${cluster} op ${operation}`;
 }
 
 function journalStepOf(step: Step): JournalStep {

@@ -16,7 +16,9 @@ import { decodeReplicated } from './lifecycle-record.js';
  * - `done` and `inflight`: the steps completed and the one under way, each with what
  *   ran before it; the steward rolls them back in reverse (cluster-lifecycle.ts,
  *   recover);
- * - `planned` (create and upgrade): every step the operation is to take, in order,
+ * - `planned`: every step the operation is to take, in order (a create's or upgrade's
+ *   installs and removals, a delete's removals, a repair's installs on joining members;
+ *   a repair with none has no plan),
  *   written before its first step and known to another lifecycle's replica before that
  *   step is sent (cluster-lifecycle.ts, confirmJournal). A step's side effect can reach
  *   its member before the journal write naming it reaches any other replica (writes are
@@ -74,7 +76,7 @@ const kJournalSchema = z
     /** The steps done, in order: each a step, or with a plan the index of a planned step. */
     done: z.array(z.union([kStepSchema, z.number().int().min(0).max(kJournalStepsMax - 1)])).max(kJournalStepsMax),
     inflight: kStepSchema.nullable(),
-    /** Every step the operation is to take, in order (create and upgrade; farm components left out); absent: not planned ahead (delete, repair). */
+    /** Every step the operation is to take, in order (farm components left out); absent: a repair with no installs, or a journal written before delete and repair plans. */
     planned: z.array(kStepSchema).max(kJournalStepsMax).optional(),
     events: z.array(kEventSchema).max(kJournalEventsMax),
   })
@@ -134,8 +136,10 @@ export function orphaned(journal: Pick<OperationJournal, 'state' | 'runner' | 'l
  * putting back a step that never ran asks a member for what it runs already (the install
  * service answers `unchanged`, a removal of what is not installed `not installed`), so
  * the step the runner died in is put back even when no replica the steward can ask holds
- * the write naming it. Without one (a delete, a repair, a journal written before plans),
- * the steps done and the one under way. Pure, for the steward and its tests.
+ * the write naming it. Without one (a journal written before plans), the steps done and
+ * the one under way. A delete is never put back but finished (cluster-lifecycle.ts,
+ * recover); a repair's installs of a member its record names are kept (repairUndoSteps).
+ * Pure, for the steward and its tests.
  */
 export function undoSteps(journal: Pick<OperationJournal, 'done' | 'inflight' | 'planned'>): JournalStep[] {
   const known = doneAndUnderWay(journal);

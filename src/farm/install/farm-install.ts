@@ -105,9 +105,9 @@ export class FarmInstall implements InstallBackend {
     this.rpcCounters = serveInstallRpc(options.rpc, {
       store: this.store,
       apply: (request, from) => this.applyFromPeer(request, from),
-      remove: (name, from) => {
-        this.logger.info({ component: name, by: from.id }, 'component removal asked by a farm node');
-        return this.service.remove(name);
+      remove: (name, from, removal) => {
+        this.logger.info({ component: name, by: from.id, ...removal }, 'component removal asked by a farm node');
+        return this.service.remove(name, removal);
       },
       ...(options.authorize === undefined ? {} : { authorize: options.authorize }),
     });
@@ -205,11 +205,16 @@ export class FarmInstall implements InstallBackend {
     return this.applyTo(target!, { ...request, ...(checksum === undefined ? {} : { checksum }) });
   }
 
-  /** install.remove on one node (this one directly); with `network`, over the member's address there, as applyOn. */
-  async removeOn(node: string, name: string, network?: string): Promise<InstallOutcome> {
+  /**
+   * install.remove on one node (this one directly); with `network`, over the member's
+   * address there, as applyOn; with `ownedOnly` (the cluster lifecycle), a component no
+   * owner installed there is kept (GALAXY_INSTALL_NOT_OWNED).
+   */
+  async removeOn(node: string, name: string, network?: string, ownedOnly?: boolean): Promise<InstallOutcome> {
     const [target] = this.resolveNodes([node]);
-    if (target!.id === this.options.selfId) return this.service.remove(name);
-    const answer = await this.options.rpc.call(target!.id, kServiceRemove, { name }, this.options.applyTimeoutMs ?? kApplyTimeoutMsDefault, this.routeTo(target!.id, network));
+    const removal = ownedOnly === undefined ? {} : { ownedOnly };
+    if (target!.id === this.options.selfId) return this.service.remove(name, removal);
+    const answer = await this.options.rpc.call(target!.id, kServiceRemove, { name, ...removal }, this.options.applyTimeoutMs ?? kApplyTimeoutMsDefault, this.routeTo(target!.id, network));
     const parsed = kOutcomeSchema.safeParse(answer);
     if (!parsed.success) throw new InstallError('GALAXY_INSTALL_BAD_REQUEST', `node ${target!.id} answered install.remove with something that is not an outcome`);
     return parsed.data;
@@ -294,6 +299,6 @@ export class FarmInstall implements InstallBackend {
   }
 }
 
-function extras(request: { checksum?: string | undefined; config?: Readonly<Record<string, unknown>> | undefined }): { checksum?: string; config?: Readonly<Record<string, unknown>> } {
-  return { ...(request.checksum === undefined ? {} : { checksum: request.checksum }), ...(request.config === undefined ? {} : { config: request.config }) };
+function extras(request: { checksum?: string | undefined; config?: Readonly<Record<string, unknown>> | undefined; owner?: string | undefined }): { checksum?: string; config?: Readonly<Record<string, unknown>>; owner?: string } {
+  return { ...(request.checksum === undefined ? {} : { checksum: request.checksum }), ...(request.config === undefined ? {} : { config: request.config }), ...(request.owner === undefined ? {} : { owner: request.owner }) };
 }

@@ -141,12 +141,12 @@ export function addComponentInstallCommands(components: Command, print: Print = 
     }),
   );
 
-  withConnection(components.command('installed').description('components installed from packages on this agent: version, origin, state')).action((flags: ConnectionFlags) =>
+  withConnection(components.command('installed').description('components installed from packages on this agent: version, state, origin, owner (the cluster lifecycle operation that installed it, - by hand)')).action((flags: ConnectionFlags) =>
     run(async () => {
       const list = (await connect(flags).get('/v1/components/installed')) as InstalledComponentView[];
       if (flags.json) return print(JSON.stringify(list, null, 2));
       if (list.length === 0) return print('(none)');
-      table(print, [['NAME', 'VERSION', 'STATE', 'ORIGIN', 'CHECKSUM'], ...list.map((c) => [c.name, c.version, c.state, c.origin, c.checksum.slice(0, 16)])]);
+      table(print, [['NAME', 'VERSION', 'STATE', 'ORIGIN', 'OWNER', 'CHECKSUM'], ...list.map((c) => [c.name, c.version, c.state, c.origin, c.owner ?? '-', c.checksum.slice(0, 16)])]);
     }),
   );
 

@@ -59,6 +59,8 @@ export const kInstallErrorCodes = [
   'GALAXY_INSTALL_FORBIDDEN',
   /** The component to remove is not installed on this node. */
   'GALAXY_INSTALL_NOT_INSTALLED',
+  /** A removal for the cluster lifecycle of a component it did not install (by hand, a rollout): kept. */
+  'GALAXY_INSTALL_NOT_OWNED',
   /** A member did not answer a chunk request in time. */
   'GALAXY_INSTALL_TIMEOUT',
   /** An install routed over an extra network (issue 19's admin network) to a member that publishes no address there. */

@@ -76,6 +76,7 @@ const kKindOfCode: Readonly<Record<InstallErrorCode, FailureKind>> = {
   GALAXY_INSTALL_CONFIG_REJECTED: 'invalid',
   GALAXY_INSTALL_FORBIDDEN: 'forbidden',
   GALAXY_INSTALL_NOT_INSTALLED: 'not-found',
+  GALAXY_INSTALL_NOT_OWNED: 'conflict',
   GALAXY_INSTALL_TIMEOUT: 'timeout',
   GALAXY_INSTALL_NO_ROUTE: 'unavailable',
 };

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { RpcCaller, RpcEndpoint } from './farm-peer.js';
 import { InstallError } from './install-error.js';
 import type { InstallOutcome } from './install-outcome.js';
+import { kOwnerLengthMax } from './install-state-file.js';
 import { kChunkBytesMax, kPackageConfigJsonLengthMax } from './package-limits.js';
 import { kComponentNamePattern } from './package-manifest.js';
 import type { PackageStore } from './package-store.js';
@@ -11,10 +12,13 @@ import { isSemver } from './semver.js';
  * The install services a node offers the farm over FarmRpc, their bodies and answers:
  *
  *   install.have   {name, version}                        -> {have: false} | {have: true, manifest}
- *   install.apply  {name, version, checksum?, config?, network?} -> InstallOutcome  (install here, now;
+ *   install.apply  {name, version, checksum?, config?, network?, owner?} -> InstallOutcome  (install here, now;
  *                  with `network`, the package is fetched over this node's extra network of
- *                  that name, from members that publish `net.<network>`, and nowhere else)
- *   install.remove {name}                                 -> InstallOutcome
+ *                  that name, from members that publish `net.<network>`, and nowhere else;
+ *                  `owner`, the cluster lifecycle's operation, is recorded when nothing of
+ *                  that name was here: install-service.ts install)
+ *   install.remove {name, ownedOnly?}                     -> InstallOutcome  (`ownedOnly`: a
+ *                  component no owner installed is kept, GALAXY_INSTALL_NOT_OWNED)
  *
  * The package bytes themselves travel on the chunk channel (chunk-channel.ts), whose
  * requests are the ChunkRequest below. Bodies are checked with strict schemas at the
@@ -28,6 +32,7 @@ export const kServiceRemove = 'install.remove';
 const kName = z.string().regex(kComponentNamePattern);
 const kVersion = z.string().refine(isSemver, 'not a semantic version');
 const kChecksum = z.string().regex(/^[0-9a-f]{64}$/);
+const kOwner = z.string().min(1).max(kOwnerLengthMax);
 const kConfig = z.record(z.unknown()).refine((c) => JSON.stringify(c).length <= kPackageConfigJsonLengthMax, 'configuration too large');
 
 export const kHaveBodySchema = z.object({ name: kName, version: kVersion }).strict();
@@ -36,8 +41,8 @@ export const kChunkBodySchema = z
   .strict();
 /** An extra network's name, as `galaxy agent --network NAME=HOST` gives it and `net.NAME` publishes it. */
 export const kNetworkNameSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/);
-export const kApplyBodySchema = z.object({ name: kName, version: kVersion, checksum: kChecksum.optional(), config: kConfig.optional(), network: kNetworkNameSchema.optional() }).strict();
-export const kRemoveBodySchema = z.object({ name: kName }).strict();
+export const kApplyBodySchema = z.object({ name: kName, version: kVersion, checksum: kChecksum.optional(), config: kConfig.optional(), network: kNetworkNameSchema.optional(), owner: kOwner.optional() }).strict();
+export const kRemoveBodySchema = z.object({ name: kName, ownedOnly: z.boolean().optional() }).strict();
 
 export type ApplyRequest = z.infer<typeof kApplyBodySchema>;
 export type ChunkRequest = z.infer<typeof kChunkBodySchema>;
@@ -54,7 +59,7 @@ export interface InstallRpcHandlers {
   readonly store: PackageStore;
   /** Installs on this node (install.apply); absent: the service is not offered. */
   readonly apply?: (request: ApplyRequest, from: RpcCaller) => Promise<InstallOutcome>;
-  readonly remove?: (name: string, from: RpcCaller) => Promise<InstallOutcome>;
+  readonly remove?: (name: string, from: RpcCaller, options: { readonly ownedOnly?: boolean }) => Promise<InstallOutcome>;
   /**
    * Whether a node may ask this one to install or remove (install.apply, install.remove).
    * Reading packages (have, and the chunk channel) is open to every member: what a
@@ -103,7 +108,8 @@ export function serveInstallRpc(rpc: RpcEndpoint, handlers: InstallRpcHandlers):
   if (remove !== undefined) {
     rpc.handle(kServiceRemove, (from, body) => {
       allowed(from, kServiceRemove);
-      return remove(parse(kRemoveBodySchema, body, kServiceRemove).name, from);
+      const { name, ownedOnly } = parse(kRemoveBodySchema, body, kServiceRemove);
+      return remove(name, from, ownedOnly === undefined ? {} : { ownedOnly });
     }, onNetworks);
   }
   return counters;

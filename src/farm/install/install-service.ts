@@ -74,6 +74,12 @@ export interface InstalledComponentView {
   readonly config: Readonly<Record<string, unknown>>;
   /** Whose decision it runs by: an explicit install, the farm's desired list, or kept while that list is not known yet. */
   readonly origin: 'local' | 'farm' | 'kept';
+  /**
+   * Who installed it when it was not there before: the cluster lifecycle's operation
+   * (`cluster/NAME op ID`), else null (an operator or a rollout, or the farm's list). A
+   * removal that asks for owned components only (the lifecycle's) keeps one with null.
+   */
+  readonly owner: string | null;
   readonly state: ComponentStatus['state'] | 'absent';
 }
 
@@ -97,6 +103,8 @@ export class InstallService extends EventEmitter<InstallServiceEvents> {
   private readonly now: () => number;
   private readonly records = new Map<string, InstalledRecord>();
   private readonly local = new Map<string, DesiredComponent>();
+  /** Explicit installs made by an owner (the cluster lifecycle) onto nothing, by name: see install()'s `owner`. */
+  private readonly owners = new Map<string, string>();
   /** The farm's entries last seen, canonical, by name: a change drops an explicit install of that name. */
   private readonly sourceSeen = new Map<string, string>();
   /** The last failed attempt by name: its desiredKey and why it failed. */
@@ -117,6 +125,7 @@ export class InstallService extends EventEmitter<InstallServiceEvents> {
     const state = readInstallState(options.stateFile);
     for (const record of state.installed) this.records.set(record.name, record);
     for (const entry of state.local) this.local.set(entry.name, entry);
+    for (const [name, owner] of Object.entries(state.owners)) if (this.local.has(name)) this.owners.set(name, owner);
   }
 
   /** Starts following the desired source and runs the first reconcile (which starts what was installed before a restart). */
@@ -144,14 +153,26 @@ export class InstallService extends EventEmitter<InstallServiceEvents> {
     const farm = new Set(this.sourceList().map((e) => e.name));
     return [...this.records.values()]
       .sort((a, b) => (a.name < b.name ? -1 : 1))
-      .map((r) => ({ ...r, origin: this.local.has(r.name) ? 'local' : farm.has(r.name) ? 'farm' : 'kept', state: states.get(r.name) ?? 'absent' }));
+      .map((r) => ({ ...r, origin: this.local.has(r.name) ? 'local' : farm.has(r.name) ? 'farm' : 'kept', owner: this.local.has(r.name) ? (this.owners.get(r.name) ?? null) : null, state: states.get(r.name) ?? 'absent' }));
   }
 
-  /** Installs name@version on this node now (an explicit install); resolves with its outcome. */
-  async install(name: string, version: string, extra: { checksum?: string; config?: Readonly<Record<string, unknown>> } = {}): Promise<InstallOutcome> {
+  /**
+   * Installs name@version on this node now (an explicit install); resolves with its
+   * outcome. `extra.owner` (the cluster lifecycle: `cluster/NAME op ID`) records who
+   * installed it when nothing of that name was installed or wanted here before; over
+   * a component already here (by hand, a rollout, the farm's list, or an owner), it
+   * keeps the ownership it had. An install without an owner (an operator's, a
+   * rollout's) takes the component over: the latest decision wins.
+   */
+  async install(name: string, version: string, extra: { checksum?: string; config?: Readonly<Record<string, unknown>>; owner?: string } = {}): Promise<InstallOutcome> {
     this.mustBeOpen();
-    const [entry] = checkDesiredList([{ name, version, ...extra }], 'install');
+    const { owner, ...wanted } = extra;
+    const [entry] = checkDesiredList([{ name, version, ...wanted }], 'install');
     const before = this.local.get(name);
+    const ownerBefore = this.owners.get(name);
+    const present = before !== undefined || this.records.has(name) || this.sourceList().some((e) => e.name === name);
+    if (owner === undefined) this.owners.delete(name);
+    else if (!present) this.owners.set(name, owner);
     this.local.set(name, entry!);
     this.failed.delete(name);
     this.persist();
@@ -160,15 +181,31 @@ export class InstallService extends EventEmitter<InstallServiceEvents> {
       // The node's desired state stays what runs: the failed decision is forgotten.
       if (before === undefined) this.local.delete(name);
       else this.local.set(name, before);
+      if (ownerBefore === undefined) this.owners.delete(name);
+      else this.owners.set(name, ownerBefore);
       this.persist();
     }
     return outcome;
   }
 
-  /** Stops and forgets a component this service installed; refused for one the farm's desired list names. */
-  async remove(name: string): Promise<InstallOutcome> {
+  /** Who installed a component (install()'s `owner`), null when no owner did or it is not installed here. */
+  ownerOf(name: string): string | null {
+    return this.local.has(name) ? (this.owners.get(name) ?? null) : null;
+  }
+
+  /**
+   * Stops and forgets a component this service installed; refused for one the farm's
+   * desired list names. With `ownedOnly` (the cluster lifecycle), refused too for one no
+   * owner installed (GALAXY_INSTALL_NOT_OWNED: by hand, a rollout, or before this node
+   * kept owners): a cluster's removal or undo never takes away what an operator put there.
+   */
+  async remove(name: string, options: { readonly ownedOnly?: boolean } = {}): Promise<InstallOutcome> {
     this.mustBeOpen();
     if (this.sourceList().some((e) => e.name === name)) throw new InstallError('GALAXY_INSTALL_WANTED_BY_FARM', `the farm's desired state lists ${name} for this node: change it there`);
+    // Only an explicit install can be owned: one no longer wanted (its removal under way) or kept from before is no one's to keep.
+    if (options.ownedOnly === true && this.local.has(name) && this.ownerOf(name) === null) {
+      throw new InstallError('GALAXY_INSTALL_NOT_OWNED', `${name} on this node was not installed by the cluster lifecycle (by hand or by a rollout): kept`);
+    }
     // Until the farm's list is known, what was installed is kept whatever anyone asks.
     if (!this.sourceReady() && this.records.has(name)) throw new InstallError('GALAXY_INSTALL_BUSY', `the farm's desired components are not known yet on this node; remove ${name} once they are`);
     if (!this.records.has(name) && !this.local.has(name)) {
@@ -176,6 +213,7 @@ export class InstallService extends EventEmitter<InstallServiceEvents> {
       throw new InstallError('GALAXY_INSTALL_NOT_INSTALLED', `${name} is not installed on this node`);
     }
     this.local.delete(name);
+    this.owners.delete(name);
     this.failed.delete(name);
     this.persist();
     return this.outcomeOf(await this.reconcile(), name, null);
@@ -486,7 +524,7 @@ export class InstallService extends EventEmitter<InstallServiceEvents> {
 
   private persist(): void {
     try {
-      writeInstallState(this.options.stateFile, { installed: [...this.records.values()], local: [...this.local.values()] });
+      writeInstallState(this.options.stateFile, { installed: [...this.records.values()], local: [...this.local.values()], owners: Object.fromEntries([...this.owners].filter(([name]) => this.local.has(name))) });
     } catch (error) {
       this.logger.error({ file: this.options.stateFile, error: errorSummary(error).message }, 'install state not saved; a restart would forget the latest installs');
     }

@@ -13,7 +13,12 @@ import type { InstalledRecord } from './install-plan.js';
 export interface InstallState {
   readonly installed: readonly InstalledRecord[];
   readonly local: readonly DesiredComponent[];
+  /** Who installed each explicit install that had an owner (the cluster lifecycle), by name (install-service.ts). */
+  readonly owners: Readonly<Record<string, string>>;
 }
+
+/** An owner's length at most (`cluster/NAME op ID`). */
+export const kOwnerLengthMax = 128;
 
 const kInstalledRecordSchema = z
   .object({
@@ -29,14 +34,16 @@ const kStateSchema = z
     format: z.literal(1),
     installed: z.array(kInstalledRecordSchema).max(kDesiredComponentsMax * 2),
     local: z.array(kDesiredComponentSchema).max(kDesiredComponentsMax),
+    // Absent in files written before owners were kept: nothing owned.
+    owners: z.record(z.string().max(kOwnerLengthMax)).optional(),
   })
   .strict();
 
 export function readInstallState(path: string): InstallState {
   const state = readJsonFile(path, kStateSchema, 'install state');
-  return state === null ? { installed: [], local: [] } : { installed: state.installed, local: state.local };
+  return state === null ? { installed: [], local: [], owners: {} } : { installed: state.installed, local: state.local, owners: state.owners ?? {} };
 }
 
 export function writeInstallState(path: string, state: InstallState): void {
-  writeFileAtomic(path, `${JSON.stringify({ format: 1, installed: state.installed, local: state.local }, null, 2)}\n`);
+  writeFileAtomic(path, `${JSON.stringify({ format: 1, installed: state.installed, local: state.local, owners: state.owners }, null, 2)}\n`);
 }

@@ -216,7 +216,7 @@ export class FarmComponents {
   installer(): { apply: FarmInstall['applyOn']; remove: FarmInstall['removeOn'] } | null {
     const install = this.install;
     if (install === null) return null;
-    return { apply: (node, request) => install.applyOn(node, request), remove: (node, name, network) => install.removeOn(node, name, network) };
+    return { apply: (node, request) => install.applyOn(node, request), remove: (node, name, network, ownedOnly) => install.removeOn(node, name, network, ownedOnly) };
   }
 
   /**
