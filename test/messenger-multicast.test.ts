@@ -7,7 +7,6 @@
 // naming A as the authenticated sender, with one seal for two sends; the same content
 // in two distinct payload objects (what a caller that builds a message per peer sends)
 // is still enveloped and sealed per peer, which is what the counter must tell apart.
-// The messenger's batches cross to the worker by transfer, not by copy (agent-host.ts).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,22 +100,10 @@ describe('a multicast is sealed once (real nodes)', () => {
     expect(afterPerPeer.sent - afterStream.sent).toBe(2);
     expect(afterPerPeer.sealed - afterStream.sealed).toBe(2);
 
-    // The messenger's batches cross to the worker by transfer: an owned, whole buffer is
-    // detached from this thread once posted; a view into a shared pool (a small Buffer)
-    // is copied, never transferred, and both arrive.
-    const owned = encodeEnvelope('datagram', 7, a.host.id, Uint8Array.of(4));
-    const pooled = Buffer.from(encodeEnvelope('datagram', 7, a.host.id, Uint8Array.of(5)));
-    expect(pooled.byteLength).toBeLessThan(pooled.buffer.byteLength);
-    a.host.sendApp([{ peer: b.host.address, bytes: owned, stream: false }, { peer: b.host.address, bytes: pooled, stream: false }], true);
-    expect(owned.byteLength).toBe(0);
-    expect(pooled.byteLength).toBe(13);
-    await until('the transferred and the copied envelope arrive at B', () => got.get(b)!.length === 5, 30_000);
-    expect(got.get(b)!.slice(3).map((m) => [...m.value])).toEqual([[4], [5]]);
-
     for (const s of [b, c]) {
       const messages = got.get(s)!;
       for (const m of messages) expect(m.from).toBe(a.host.id);
-      expect(messages.slice(0, 3).map((m) => m.mode)).toEqual(['datagram', 'stream', 'datagram']);
+      expect(messages.map((m) => m.mode)).toEqual(['datagram', 'stream', 'datagram']);
       expect([...messages[0]!.value]).toEqual([1, 2, 3]);
       expect(Buffer.from(messages[1]!.value).equals(Buffer.from(big))).toBe(true);
       expect([...messages[2]!.value]).toEqual([1, 2, 3]);

@@ -184,18 +184,9 @@ export class AgentHost extends EventEmitter<AgentHostEvents> implements FmidbLin
   }
 
   /** Sends messenger envelopes by address, sealed like all farm traffic, in one batch (Messenger does this). */
-  sendApp(messages: readonly AppMessage[], owned = false): void {
+  sendApp(messages: readonly AppMessage[]): void {
     if (hopTrace !== null) for (const m of messages) hopTrace.scan('main.post', m.bytes);
-    if (messages.length === 0 || this.exited) return;
-    // Owned bytes (the messenger's envelopes) cross by transfer, not by a structured
-    // clone's copy: each whole, unshared buffer once (a multicast's peers share one).
-    if (!owned) return this.post({ type: 'app-send', messages });
-    const transfer = new Set<ArrayBuffer>();
-    for (const m of messages) {
-      const buffer = m.bytes.buffer;
-      if (buffer instanceof ArrayBuffer && m.bytes.byteOffset === 0 && m.bytes.byteLength === buffer.byteLength) transfer.add(buffer);
-    }
-    this.worker.postMessage({ type: 'app-send', messages } satisfies AgentWorkerRequest, [...transfer]);
+    if (messages.length > 0 && !this.exited) this.post({ type: 'app-send', messages });
   }
 
   /** Sends an admission datagram unsealed. */

@@ -166,8 +166,7 @@ export class Messenger implements ChannelSink {
     if (this.outbox.length === 0) return;
     const batch = this.outbox;
     this.outbox = [];
-    // Every envelope in the batch is the messenger's own (encodeEnvelope's new buffer), and the outbox lets go of it here.
-    this.options.transport.sendApp(batch, true);
+    this.options.transport.sendApp(batch);
   }
 
   // ---- receiving ---------------------------------------------------------------------
