@@ -29,6 +29,7 @@
  *   GALAXY_BENCH_SIZES=5 GALAXY_BENCH_ORDERINGS=total npm run bench:channels   (a subset of orderings: bench/results/channels-subset.json)
  *   GALAXY_BENCH_CELLS=latency npm run bench:channels    (the latency cells only: bench/results/channels-latency.json)
  *   GALAXY_BENCH_MEASURE_MS=2000 (default) how long senders send in a throughput cell
+ *   GALAXY_BENCH_SECURE=1 a farm key on every agent (every message sealed) instead of an open farm
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
@@ -83,6 +84,8 @@ const kSuspectTimeoutMs = Number(process.env['GALAXY_BENCH_SUSPECT_MS'] ?? 2000)
 const traceDir = process.env['GALAXY_BENCH_TRACE'] === '1' ? mkdtempSync(join(tmpdir(), 'galaxy-hop-trace-')) : null;
 if (traceDir !== null) process.env['GALAXY_CHANNEL_TRACE_DIR'] = traceDir;
 /** How members' deliveries are read: 'stream' (the WebSocket delivery stream, default) or 'poll' (the long-poll route, as before). */
+/** GALAXY_BENCH_SECURE=1: the rig's agents hold a farm key and seal every message (cluster-rig.ts). */
+const kSecureFarm = process.env['GALAXY_BENCH_SECURE'] === '1';
 const kReaderKind = process.env['GALAXY_BENCH_READER'] === 'poll' ? 'poll' : 'stream';
 
 /** Corosync CPG, agreed order, one synchronous sender (issue 18; corosync 3.1.7, network namespaces, medians of 3). */
@@ -545,7 +548,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.
 
 async function main(): Promise<void> {
   const loadBefore = loadavg();
-  console.log(`bench:channels: real agents on loopback, HTTP API clients; load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(`bench:channels: real agents on loopback, ${kSecureFarm ? 'a farm key (sealed)' : 'an open farm'}, HTTP API clients; load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')}`);
   const results: Record<string, unknown>[] = [];
   for (const size of sizes) {
     const nodes = await startFarm(size);
@@ -599,6 +602,8 @@ function write(results: readonly Record<string, unknown>[], loadBefore: number[]
     reader: kReaderKind,
     sendClient: kSendClient,
     traced: traceDir !== null,
+    /** GALAXY_BENCH_SECURE=1 (cluster-rig.ts): every message sealed under a farm key; else an open farm. */
+    secureFarm: kSecureFarm,
     suspectTimeoutMs: kSuspectTimeoutMs,
     batch: kBatch,
     inFlight: kInFlight,

@@ -1,11 +1,12 @@
 /**
  * Real `galaxy agent` processes on loopback for the cluster service's end-to-end test
  * (test/cluster-agents.test.ts) and benchmark (bench/cluster.ts): an open farm
- * (--insecure), each agent with its HTTP API and no components (GALAXY_COMPONENTS=none:
+ * (--insecure; GALAXY_BENCH_SECURE=1 for a farm key), each agent with its HTTP API and no components (GALAXY_COMPONENTS=none:
  * the cluster service runs in the agent itself), the `local` timer preset. The helpers
  * start, kill and restart agents, call their APIs, and poll with deadlines.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,11 @@ const cli = join(packageRoot(), 'dist', 'src', 'ops', 'cli', 'main.js');
 const kStderrBytesMax = 64 * 1024;
 const dataRoot = mkdtempSync(join(tmpdir(), 'galaxy-cluster-rig-'));
 const children = new Set<ChildProcess>();
+/**
+ * GALAXY_BENCH_SECURE=1: a farm with one static farm key (--key, AES-256-GCM on every
+ * message, as a production farm seals) instead of an open one (--insecure, no seal).
+ */
+const farmKey = process.env['GALAXY_BENCH_SECURE'] === '1' ? randomBytes(32).toString('base64') : null;
 
 export interface RigNode {
   /** The gossip and API addresses (a restart may move them: see restartNode). */
@@ -34,7 +40,7 @@ export interface RigNode {
 export { freePort };
 
 function spawnNode(node: Pick<RigNode, 'address' | 'apiBind' | 'dataDir' | 'seeds'>): { child: ChildProcess; stderr: () => string } {
-  const args = [cli, 'agent', '--preset', 'local', '--bind', node.address, ...(node.seeds.length > 0 ? ['--join', node.seeds.join(',')] : []), '--data-dir', node.dataDir, '--log-level', 'warn', '--insecure', '--api', node.apiBind];
+  const args = [cli, 'agent', '--preset', 'local', '--bind', node.address, ...(node.seeds.length > 0 ? ['--join', node.seeds.join(',')] : []), '--data-dir', node.dataDir, '--log-level', 'warn', ...(farmKey === null ? ['--insecure'] : ['--key', farmKey]), '--api', node.apiBind];
   // GALAXY_BENCH_NODE_ARGS: node options for every agent (e.g. --prof, which NODE_OPTIONS refuses), to see where an agent's time goes.
   const nodeArgs = (process.env['GALAXY_BENCH_NODE_ARGS'] ?? '').split(/\s+/).filter((a) => a !== '');
   const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, GALAXY_COMPONENTS: 'none' } });

@@ -39,6 +39,7 @@ function stats(overrides: Partial<AgentStats>): AgentStats {
     appReceived: 0,
     appDropped: 0,
     appSent: 0,
+    appSealed: 0,
     stack: { forgedDropped: 0, revokedDropped: 0, unknownChannelDropped: 0, malformedDropped: 0, noRouteDropped: 0, jobFramesSent: 0, jobTooLargeDropped: 0, jobStartsUnopened: 0 },
     networks: [],
     jobs: null,

@@ -203,6 +203,14 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
   /** Slow members reported in the current view (at most membersMax), with when to repeat. */
   private readonly slowReports = new Map<string, { ref: MemberRef; nextMs: number }>();
   private nowMs: number;
+  /**
+   * The cluster core's last send and its envelope: a multicast is one bytes object sent
+   * to every other member in a row (broadcastToView), so it is wrapped once and the
+   * same envelope goes to each (the host, the messenger and the worker seal it once too;
+   * nothing downstream writes into it). Cleared after each batch of the core's outputs.
+   */
+  private lastSent: Uint8Array | null = null;
+  private lastEnvelope: Uint8Array | null = null;
 
   constructor(init: ClusterChannelsInit) {
     this.cluster = init.cluster;
@@ -358,6 +366,8 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
         const batch = fromMember.slice();
         this.member.advance();
         for (const output of batch) this.onMember(output);
+        this.lastSent = null;
+        this.lastEnvelope = null;
         continue;
       }
       const fromLayer = this.layerValue.ready();
@@ -374,9 +384,14 @@ export class ClusterChannels implements SansIoCore<ClusterChannelsInput, Cluster
 
   private onMember(output: ClusterOutput): void {
     switch (output.kind) {
-      case 'send':
-        this.out.push({ kind: 'send', to: output.to, bytes: encodeClusterEnvelope(output.bytes) });
+      case 'send': {
+        if (output.bytes !== this.lastSent) {
+          this.lastSent = output.bytes;
+          this.lastEnvelope = encodeClusterEnvelope(output.bytes);
+        }
+        this.out.push({ kind: 'send', to: output.to, bytes: this.lastEnvelope! });
         return;
+      }
       case 'deliver': {
         const sender = this.view !== null && this.view.id === output.viewId ? this.memberOf(output.sender, null) : null;
         if (sender === null) throw new Error(`cluster channels: a delivery from ${output.sender} in view ${output.viewId}, outside the installed view ${this.view?.id ?? '-'}`);

@@ -185,6 +185,8 @@ export interface AgentStats {
   readonly appReceived: number;
   readonly appDropped: number;
   readonly appSent: number;
+  /** Seals made for appSent (a multicast's one plaintext is sealed once for all its peers; in an open farm, plaintexts counted the same way). */
+  readonly appSealed: number;
   /** The worker's NodeStack: envelopes it dropped (forged sender, unknown channel, malformed, no route). */
   readonly stack: Readonly<NodeStackCounters>;
   /** The stack's job coordination counters (starts sent, probes failed, reports refused, ...), null until jobs are opened. */

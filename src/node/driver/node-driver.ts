@@ -1,3 +1,4 @@
+import { sendAppBatch, type AppSealer } from './app-send.js';
 import { DeadlineTimer, kIdleWakeMsMax } from './deadline-timer.js';
 import { performance } from 'node:perf_hooks';
 import { kAppInboxMax, kJobsEventsMax, type AgentStats, type AgentWorkerData, type AgentWorkerReport, type AgentWorkerRequest, type AppMessage, type FmidbCountersReport, type JobsStackEvent } from './agent-worker-protocol.js';
@@ -200,6 +201,9 @@ export class NodeDriver {
   private appReceived = 0;
   private appDropped = 0;
   private appSent = 0;
+  /** Plaintexts sealed for appSent: one per multicast, however many peers it went to. */
+  private appSealed = 0;
+  private readonly appSealer: AppSealer = { seal: (bytes) => this.seal(bytes), sealDatagram: (bytes) => this.sealDatagram(bytes) };
   private stackSent = 0;
   /** The stack's output waiting for the next report (one batch per wake-up, as before). */
   private readonly pendingEvents: MembershipEvent[] = [];
@@ -566,15 +570,14 @@ export class NodeDriver {
             for (const message of request.messages) hopTrace!.scan('worker.sent', message.bytes);
           });
         }
-        for (const message of request.messages) {
-          const sealed = this.seal(message.bytes);
-          if (sealed === null) continue;
+        // One seal per multicast, the same sealed bytes to each of its peers (app-send.ts).
+        this.appSealed += sendAppBatch(request.messages, this.appSealer, (message, sealed) => {
           this.appSent++;
           const network = message.via === undefined ? undefined : r.networks.get(message.via);
           if (network !== undefined) network.appSent++;
           if (message.stream) (network?.stream ?? r.stream).send(message.peer, sealed);
           else (network?.datagram ?? r.datagram).send(message.peer, sealed);
-        }
+        });
         return;
     }
   }
@@ -892,6 +895,7 @@ export class NodeDriver {
       appReceived: this.appReceived,
       appDropped: this.appDropped,
       appSent: this.appSent,
+      appSealed: this.appSealed,
       stack: { ...r.stack.counters },
       jobs: r.stack.jobsCounters(),
       networks: [...r.networks.values()].map((n) => ({ name: n.name, address: n.datagram.address, datagram: n.datagram.counters.snapshot(), stream: n.stream.counters.snapshot(), appReceived: n.appReceived, refused: n.refused, appSent: n.appSent })),

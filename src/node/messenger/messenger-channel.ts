@@ -58,7 +58,10 @@ export class MessengerChannel<T> {
    * Sends to one node by id, as a datagram (best effort, one datagram's worth) or over
    * the node's reliable stream. False when it was dropped (and counted): no route to
    * that id, or the outbox is full. With a route, it goes to route.address (from the
-   * extra network route.via), provided `to` is a known member.
+   * extra network route.via), provided `to` is a known member. A multicast sends the
+   * same encoded bytes to each peer in one turn: they are enveloped and sealed once
+   * (messenger.ts, app-send.ts), so bytes handed here must not be written again before
+   * the messenger's flush (the end of the turn).
    */
   send(to: string, value: T, mode: 'datagram' | 'stream' = 'stream', route?: Route): boolean {
     return this.sink.send(this.spec, to, this.codec.encode(value), mode, route);

@@ -57,6 +57,17 @@ export class Messenger implements ChannelSink {
   private outbox: AppMessage[] = [];
   private flushQueued = false;
   private closed = false;
+  /**
+   * The last send's payload, channel and mode, and the envelope made of it: a multicast
+   * is the same payload sent to each peer in a row, so its envelope is written once and
+   * the outbox holds the one bytes object for every peer. The worker then seals it once
+   * (node-driver.ts); structured cloning keeps the identity across postMessage. Cleared
+   * at each flush.
+   */
+  private lastPayload: Uint8Array | null = null;
+  private lastSpecId = 0;
+  private lastMode: DeliveryMode | null = null;
+  private lastEnvelope: Uint8Array | null = null;
 
   constructor(options: MessengerOptions) {
     this.options = options;
@@ -117,7 +128,15 @@ export class Messenger implements ChannelSink {
     if (entry === undefined) return this.dropped(counters, 'no-route');
     if (this.outbox.length >= kMessengerOutboxMax) return this.dropped(counters, 'outbox-full');
     counters.sent++;
-    const bytes = encodeEnvelope(mode, spec.id, this.options.selfId, payload);
+    let bytes: Uint8Array;
+    if (payload === this.lastPayload && spec.id === this.lastSpecId && mode === this.lastMode) bytes = this.lastEnvelope!;
+    else {
+      bytes = encodeEnvelope(mode, spec.id, this.options.selfId, payload);
+      this.lastPayload = payload;
+      this.lastSpecId = spec.id;
+      this.lastMode = mode;
+      this.lastEnvelope = bytes;
+    }
     this.outbox.push(route === undefined ? { peer: entry.address, bytes, stream: mode === 'stream' } : { peer: route.address, bytes, stream: mode === 'stream', ...(route.via === undefined ? {} : { via: route.via }) });
     if (!this.flushQueued) {
       this.flushQueued = true;
@@ -142,6 +161,8 @@ export class Messenger implements ChannelSink {
   /** Hands the outbox to the transport now (it is flushed at the end of the current turn anyway). */
   flush(): void {
     this.flushQueued = false;
+    this.lastPayload = null;
+    this.lastEnvelope = null;
     if (this.outbox.length === 0) return;
     const batch = this.outbox;
     this.outbox = [];
