@@ -96,7 +96,7 @@ describe('the channel delivery stream on real agents', () => {
     for (let i = 0; i < kMessages; i += kPerPost) {
       const messages = Array.from({ length: kPerPost }, (_, j) => body(i + j));
       const sender = i % (2 * kPerPost) === 0 ? a : b;
-      posts.push(api<{ outcomes: SendOutcome[] }>(sender, 'POST', `/v1/clusters/${kCluster}/channels/${kChannel}/messages`, { messages, timeoutMs: 60_000 }).then((r) => {
+      posts.push(api<{ outcomes: SendOutcome[] }>(sender, 'POST', `/v1/clusters/${kCluster}/channels/${kChannel}/messages`, { messages, timeoutMs: 180_000 }).then((r) => {
         if (r.status !== 200) throw new Error(`send: ${r.status} ${JSON.stringify(r.json)}`);
         return r.json.outcomes;
       }));
@@ -128,5 +128,5 @@ describe('the channel delivery stream on real agents', () => {
       expect(s.dropped).toBe(0);
     }
     for (const l of listeners) l.socket.close();
-  }, 240_000);
+  }, 420_000);
 });

@@ -52,7 +52,9 @@ const kRateBodySchema = z
 export const kApiMessageBytesMax = 64 * 1024;
 const kMessageSchema = z.union([z.object({ text: z.string().max(kApiMessageBytesMax) }).strict(), z.object({ base64: z.string().max(Math.ceil(kApiMessageBytesMax / 3) * 4) }).strict()]);
 /** The longest a send waits for its outcomes, and the default. */
-const kSendTimeoutMsMax = 60_000;
+// Up to 5 minutes: a send held back by a slow member's credit window can wait that long, and the caller
+// decides (the HTTP client's own response timeout, undici's default, is 300 s as well).
+const kSendTimeoutMsMax = 300_000;
 const kSendTimeoutMsDefault = 10_000;
 const kSendBodySchema = z.object({ messages: z.array(kMessageSchema).min(1).max(kSendBatchMax), timeoutMs: z.number().int().min(1).max(kSendTimeoutMsMax).optional() }).strict();
 /** The longest a read long-polls: under the CLI client's 30 s request timeout. */
