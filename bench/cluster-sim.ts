@@ -11,12 +11,14 @@
  *   GALAXY_BENCH_QUICK=1 npm run bench:cluster-sim
  *   GALAXY_CLUSTER_SIM_ONLY=form npm run bench:cluster-sim   (formation alone: bench/results/cluster-sim-form.json)
  *   GALAXY_CLUSTER_SIM_ONLY=loaded npm run bench:cluster-sim (a SIGKILL on a loaded machine, before/after: bench/results/cluster-sim-loaded.json)
+ *   GALAXY_CLUSTER_SIM_ONLY=adaptive npm run bench:cluster-sim (the adaptive suspect timeout, before/after: bench/results/cluster-sim-adaptive.json)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClusterSimulation } from '../src/sim/cluster/cluster-simulation.js';
 import { Prng } from '../src/core/util/prng.js';
 import { loadedCrash, kLoadedCrashDefaults, type LoadedCrashOptions } from '../src/sim/cluster/loaded-crash.js';
+import { loadedLoss, kLoadedLossDefaults } from '../src/sim/cluster/loaded-loss.js';
 import { checkSafety, describeViolations } from '../src/sim/cluster/cluster-checkers.js';
 import type { ClusterMemberOptions } from '../src/core/cluster/cluster-config.js';
 
@@ -263,6 +265,100 @@ function loaded(): object {
     console.log(`loaded kill, ${l.name}: before ${b.medianMs} / ${b.worstMs} ms (failed ${b.failed}), after ${a.medianMs} / ${a.worstMs} ms (failed ${a.failed}) over ${seeds} seeds: ratio ${row.ratioMedian} median, ${row.ratioWorst} worst`);
   }
   return out;
+}
+
+/**
+ * Session 9's adaptive suspect timeout (suspectTimeoutMaxMs), before (a fixed timeout:
+ * suspectTimeoutMaxMs = suspectTimeoutMs) and after, on the same seeds in one run:
+ * false view changes in the fault suite's 10% loss scenario under the loaded-machine
+ * model (src/sim/cluster/loaded-loss.ts), and what it costs crash detection: a crash
+ * without evidence (the host gone) on a quiet network and at 10% loss, a crash with
+ * ICMP evidence, and the loaded SIGKILL of loaded-crash.ts. Every run's histories pass
+ * the safety checkers or the bench fails.
+ */
+function adaptive(): object {
+  const before: ClusterMemberOptions = { suspectTimeoutMaxMs: 400 };
+  const out: Record<string, unknown> = { lossModel: kLoadedLossDefaults, before };
+  const lossSeeds = quick ? 4 : 20;
+  for (const [size, seeds] of [[5, lossSeeds], [16, quick ? 2 : 6]] as const) {
+    const changes: Record<string, number[]> = { before: [], after: [] };
+    for (let seed = 1; seed <= seeds; seed++) {
+      for (const [which, options] of [['before', before], ['after', {}]] as const) {
+        const r = loadedLoss({ size, seed, options });
+        const violations = describeViolations(checkSafety(r.sim.history, 'c'));
+        if (violations !== '' || !r.wholeAfter) throw new Error(`loaded loss, ${size} members, seed ${seed} (${which}): ${violations} ${r.wholeAfter ? '' : `not whole after: ${r.describe}`}`);
+        changes[which]!.push(r.viewChanges);
+      }
+    }
+    const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+    const row = { seeds, simulatedSPerSeed: kLoadedLossDefaults.durationMs / 1000, before: { viewChanges: sum(changes.before!), seedsWithAny: changes.before!.filter((x) => x > 0).length }, after: { viewChanges: sum(changes.after!), seedsWithAny: changes.after!.filter((x) => x > 0).length } };
+    out[`falseViewChanges${size}`] = row;
+    console.log(`false view changes, ${size} members, 10% loss and stalls (60 ms mean every 300 ms), ${seeds} seeds of 35 s: before ${row.before.viewChanges} (in ${row.before.seedsWithAny} seeds), after ${row.after.viewChanges} (in ${row.after.seedsWithAny} seeds)`);
+  }
+  const crashRows: Array<{ name: string; run: (seed: number, options: ClusterMemberOptions) => number }> = [
+    { name: 'crash without evidence (host gone), 5 members, no loss', run: (seed, options) => silentCrash(seed, 5, 0, options) },
+    { name: 'crash without evidence (host gone), 16 members, no loss', run: (seed, options) => silentCrash(seed, 16, 0, options) },
+    { name: 'crash without evidence (host gone), 5 members, 10% loss', run: (seed, options) => silentCrash(seed, 5, 0.1, options) },
+    { name: 'crash with ICMP evidence, 5 members, no loss', run: (seed, options) => evidenceCrash(seed, 5, options) },
+    {
+      name: 'loaded SIGKILL, 16 members, stalls of 120 ms mean, 40 ms hops (loaded-crash.ts)',
+      run: (seed, options) => {
+        const r = loadedCrash({ size: 16, seed, stallMsMean: 120, latencyMsMean: 40, options });
+        const violations = describeViolations(checkSafety(r.sim.history, 'c'));
+        if (violations !== '') throw new Error(`loaded crash, seed ${seed}: ${violations}`);
+        return r.tookMs;
+      },
+    },
+  ];
+  for (const c of crashRows) {
+    const samples: Record<string, number[]> = { before: [], after: [] };
+    const failed: Record<string, number> = { before: 0, after: 0 };
+    const seeds = c.name.startsWith('loaded') ? (quick ? 4 : 15) : runs;
+    for (let seed = 1; seed <= seeds; seed++) {
+      for (const [which, options] of [['before', before], ['after', {}]] as const) {
+        const took = c.run(seed, options);
+        if (took < 0) failed[which]!++;
+        else samples[which]!.push(took);
+      }
+    }
+    const b = figures(samples.before!, failed.before!);
+    const a = figures(samples.after!, failed.after!);
+    const row = { before: b, after: a, ratioMedian: Math.round((a.medianMs / b.medianMs) * 100) / 100, ratioWorst: Math.round((a.worstMs / b.worstMs) * 100) / 100 };
+    out[c.name] = row;
+    console.log(`${c.name}: before ${b.medianMs} / ${b.worstMs} ms (failed ${b.failed}), after ${a.medianMs} / ${a.worstMs} ms (failed ${a.failed}) over ${seeds} seeds: ratio ${row.ratioMedian} median, ${row.ratioWorst} worst`);
+  }
+  return out;
+}
+
+/** A member's host vanishes (no evidence) after the cluster ran a while under `lossRate`: ms until every survivor installed the view without it. */
+function silentCrash(seed: number, size: number, lossRate: number, options: ClusterMemberOptions): number {
+  const s = new ClusterSimulation({ seed, nodeCount: size, clusters: [{ name: 'c', nodes: range(size), options }], multicastEveryMs: 50, sim: { tickMs: 5, icmp: false, lossRate } });
+  if (s.awaitCommonView('c', range(size), kTimeoutMs) < 0) throw new Error(`seed ${seed}: ${size} nodes formed no view`);
+  // Long enough for the gaps of the loss to be heard (the adaptive timeout's input).
+  s.sim.runFor(5000);
+  const victim = 1 + (seed % (size - 1));
+  s.sim.crashHost(s.addresses[victim]!);
+  const took = s.awaitCommonView('c', range(size).filter((i) => i !== victim), kTimeoutMs, 1);
+  const violations = describeViolations(checkSafety(s.history, 'c'));
+  if (violations !== '') throw new Error(`silent crash, seed ${seed}: ${violations}`);
+  return took;
+}
+
+function evidenceCrash(seed: number, size: number, options: ClusterMemberOptions): number {
+  const s = new ClusterSimulation({ seed, nodeCount: size, clusters: [{ name: 'c', nodes: range(size), options }], multicastEveryMs: 50, sim: { tickMs: 5, icmp: true } });
+  if (s.awaitCommonView('c', range(size), kTimeoutMs) < 0) throw new Error(`seed ${seed}: ${size} nodes formed no view`);
+  s.sim.runFor(200);
+  const victim = 1 + (seed % (size - 1));
+  s.sim.crash(s.addresses[victim]!);
+  return s.awaitCommonView('c', range(size).filter((i) => i !== victim), kTimeoutMs, 1);
+}
+
+if (process.env['GALAXY_CLUSTER_SIM_ONLY'] === 'adaptive') {
+  const result = { simulated: true, adaptive: adaptive() };
+  const dir = join(process.cwd(), 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'cluster-sim-adaptive.json'), `${JSON.stringify(result, null, 2)}\n`);
+  process.exit(0);
 }
 
 if (process.env['GALAXY_CLUSTER_SIM_ONLY'] === 'loaded') {

@@ -13,6 +13,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkSafety, describeViolations } from '../src/sim/cluster/cluster-checkers.js';
 import { loadedCrash, type LoadedCrashOptions } from '../src/sim/cluster/loaded-crash.js';
+import { loadedLoss } from '../src/sim/cluster/loaded-loss.js';
 import { reproLine, withSeed } from '../src/sim/invariants.js';
 
 const kFile = 'test/cluster-loaded-sim.test.ts';
@@ -45,5 +46,35 @@ describe('a SIGKILL on a loaded machine, simulated (issue 17)', () => {
     stallMsMean: 120,
     latencyMsMean: 40,
     options: { heartbeatIntervalMs: 250, suspectTimeoutMs: 2000, roundTimeoutMs: 300, learnFromAcceptors: false },
+  });
+});
+
+/**
+ * Issue 17's 10% loss scenario on a loaded machine (src/sim/cluster/loaded-loss.ts: 35 s
+ * of 10% loss and processes descheduled now and then, nothing fails): zero view changes
+ * with the adaptive suspect timeout, and the cluster whole after. The same seeds with a
+ * fixed 400 ms timeout (suspectTimeoutMaxMs = suspectTimeoutMs, the rule before session
+ * 9) do see false view changes: proof that the count can fail.
+ */
+describe('10% loss on a loaded machine, simulated (issue 17): no false view changes', () => {
+  const seeds = seedsFor(41_000, 4);
+  for (const seed of seeds) {
+    const title = `5 members, 35 s of 10% loss and stalls: no view change (seed ${seed})`;
+    it(title, { timeout: 120_000 }, () => {
+      const r = loadedLoss({ size: 5, seed });
+      let text = describeViolations(checkSafety(r.sim.history, 'c'));
+      if (r.viewChanges !== 0) text += ` ${r.viewChanges} false view changes`;
+      if (!r.wholeAfter) text += ` not whole after the loss: ${r.describe}`;
+      expect(text === '' ? '' : `seed ${seed}: ${text}\n  repro: ${reproLine(seed, kFile, title)}`).toBe('');
+    });
+  }
+  it('the same seeds with a fixed 400 ms suspect timeout see false view changes (the count can fail)', { timeout: 240_000 }, () => {
+    let changes = 0;
+    for (const seed of seeds) {
+      const r = loadedLoss({ size: 5, seed, options: { suspectTimeoutMaxMs: 400 } });
+      expect(describeViolations(checkSafety(r.sim.history, 'c'))).toBe('');
+      changes += r.viewChanges;
+    }
+    if (!process.env.GALAXY_SIM_SEED) expect(changes).toBeGreaterThan(0);
   });
 });

@@ -226,6 +226,53 @@ describe('cluster member transitions', () => {
     });
   }
 
+  for (const adaptive of [true, false]) {
+    it(`a live member whose heartbeats came with long gaps is given longer before suspicion: a 450 ms stall is no view change${adaptive ? '' : ' (suspectTimeoutMaxMs = suspectTimeoutMs: a view change)'}`, () => {
+      const net = form(['a', 'b', 'c'], adaptive ? {} : { suspectTimeoutMaxMs: 400 });
+      // c stalls 200 ms (a gap a and b hear: their timeout for c grows to 4 x 200 ms, at most 800), runs 1 s, then stalls 450 ms.
+      net.paused.add('c');
+      net.run(200);
+      net.paused.delete('c');
+      net.run(1000);
+      net.take('a');
+      net.paused.add('c');
+      net.run(450);
+      net.paused.delete('c');
+      net.run(500);
+      const views = net.take('a').filter((o) => o.kind === 'viewInstalled');
+      expect(views.length).toBe(adaptive ? 0 : 2); // fixed: c is left out, then rejoins
+      expect(membersOf(net, 'a')).toBe(adaptive ? '1:a#0,b#0,c#0' : '3:a#0,b#0,c#0');
+      expectSafe(net);
+    });
+  }
+
+  for (const unboundedSuspectTimeout of [false, true]) {
+    it(`the adaptive suspect timeout stops at suspectTimeoutMaxMs: a member that stalled longer and longer, then crashed, is still found in time${unboundedSuspectTimeout ? ' (unboundedSuspectTimeout: caught)' : ''}`, () => {
+      const net = form(['a', 'b', 'c'], { broken: { unboundedSuspectTimeout } });
+      // Stalls of 300 then 700 ms, each under the timeout of its moment (400, then 4 x 300 capped at 800), the second heard as a 700+ ms gap.
+      for (const stallMs of [300, 700]) {
+        net.paused.add('c');
+        net.run(stallMs);
+        net.paused.delete('c');
+        net.run(300);
+      }
+      expect(membersOf(net, 'a')).toBe('1:a#0,b#0,c#0');
+      net.crash('c');
+      let tookMs = -1;
+      for (let t = 0; t <= 1500 && tookMs < 0; t += 5) {
+        if (membersOf(net, 'a') === '2:a#0,b#0' && membersOf(net, 'b') === '2:a#0,b#0') tookMs = t;
+        else net.run(5);
+      }
+      // Capped, the silent crash takes suspectTimeoutMaxMs (800) and a round trip; uncapped, 4 x 700 ms.
+      if (unboundedSuspectTimeout) expect(tookMs).toBe(-1);
+      else {
+        expect(tookMs).toBeGreaterThanOrEqual(700);
+        expect(tookMs).toBeLessThanOrEqual(900);
+      }
+      expectSafe(net);
+    });
+  }
+
   for (const relayEvidence of [true, false]) {
     it(`evidence one survivor was given reaches the next coordinator: the coordinator's crash takes no timeout${relayEvidence ? '' : ' (relayEvidence off: the suspect timeout)'}`, () => {
       const net = form(['a', 'b', 'c', 'd', 'e'], { relayEvidence });

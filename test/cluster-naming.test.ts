@@ -68,6 +68,13 @@ describe('cluster definitions', () => {
     expect(checkTuning({ heartbeatIntervalMs: 20, suspectTimeoutMs: 100 })).toEqual({ heartbeatIntervalMs: 20, suspectTimeoutMs: 100 });
     expect(codeOf(() => checkTuning({ heartbeatIntervalMs: 100, suspectTimeoutMs: 150 }))).toBe('GALAXY_CLUSTER_BAD_TUNING');
     expect(codeOf(() => checkTuning({ membersMax: 5000 }))).toBe('GALAXY_CLUSTER_BAD_TUNING');
+    // relayEvidence and the adaptive timeout's ceiling (session 9) are tuning fields too, checked the same way.
+    expect(checkTuning({ relayEvidence: false, suspectTimeoutMaxMs: 1200 })).toEqual({ relayEvidence: false, suspectTimeoutMaxMs: 1200 });
+    expect(codeOf(() => checkTuning({ suspectTimeoutMs: 500, suspectTimeoutMaxMs: 450 }))).toBe('GALAXY_CLUSTER_BAD_TUNING');
+    expect(codeOf(() => checkTuning({ relayEvidence: 'no' as unknown as boolean }))).toBe('GALAXY_CLUSTER_BAD_TUNING');
+    expect(decodeDefinition(JSON.stringify({ ...kDefinition, tuning: { relayEvidence: false } }))?.tuning).toEqual({ relayEvidence: false });
+    expect(decodeDefinition(JSON.stringify({ ...kDefinition, tuning: { relayEvidence: 1 } }))).toBeNull();
+    expect(decodeDefinition(JSON.stringify({ ...kDefinition, tuning: { suspectTimeoutMaxMs: 100 } }))).toBeNull();
   });
 
   it('selects explicit nodes sorted, and a landscape\'s first `size` nodes in id order', () => {

@@ -12,6 +12,8 @@ import { parseProfileDocument } from '../src/cluster/profiles/profile-document.j
 import { ProfileError, type ProfileErrorCode } from '../src/cluster/profiles/profile-error.js';
 import { kProfileBytesMax } from '../src/cluster/profiles/profile-limits.js';
 import { ListProfileSource } from '../src/cluster/profiles/profile-source.js';
+import { clusterTuningOf } from '../src/cluster/lifecycle/cluster-lifecycle.js';
+import { checkTuning } from '../src/cluster/service/cluster-definition.js';
 
 const kGood = `apiVersion: galaxy/v1
 kind: ClusterProfile
@@ -94,6 +96,10 @@ const kCases: Case[] = [
   { name: 'heartbeat not whole', text: edited((p) => (p.failureDetector.heartbeatIntervalMs = 20.5)), code: 'GALAXY_PROFILE_SCHEMA', path: 'failureDetector.heartbeatIntervalMs', reason: /whole number of ms/ },
   { name: 'timeout too long', text: edited((p) => (p.failureDetector.timeoutMs = 10_000_000)), code: 'GALAXY_PROFILE_SCHEMA', path: 'failureDetector.timeoutMs', reason: /at most 600000 ms/ },
   { name: 'timeout shorter than two heartbeats', text: edited((p) => (p.failureDetector.timeoutMs = 300)), code: 'GALAXY_PROFILE_SEMANTICS', path: 'failureDetector.timeoutMs', reason: /300 ms is shorter than 2 heartbeats of 200 ms/ },
+  { name: 'adaptive timeout ceiling below the timeout', text: edited((p) => (p.failureDetector.timeoutMaxMs = 800)), code: 'GALAXY_PROFILE_SEMANTICS', path: 'failureDetector.timeoutMaxMs', reason: /800 ms is shorter than timeoutMs \(1000 ms\)/ },
+  { name: 'adaptive timeout ceiling not whole', text: edited((p) => (p.failureDetector.timeoutMaxMs = 1500.5)), code: 'GALAXY_PROFILE_SCHEMA', path: 'failureDetector.timeoutMaxMs', reason: /whole number of ms/ },
+  { name: 'relayEvidence not a boolean', text: edited((p) => (p.failureDetector.relayEvidence = 'yes')), code: 'GALAXY_PROFILE_SCHEMA', path: 'failureDetector.relayEvidence', reason: /must be true or false/ },
+  { name: 'unknown failure-detector field', text: edited((p) => (p.failureDetector.relayEvidences = false)), code: 'GALAXY_PROFILE_SCHEMA', path: 'failureDetector', reason: /unknown field "relayEvidences"/ },
   { name: 'network missing', text: edited((p) => delete p.networks.failureDetection), code: 'GALAXY_PROFILE_SCHEMA', path: 'networks.failureDetection', reason: /is required/ },
   { name: 'network attribute not a key', text: edited((p) => (p.networks.admin.attribute = 'bad key!')), code: 'GALAXY_PROFILE_SCHEMA', path: 'networks.admin.attribute', reason: /must be an FMIDB attribute key/ },
   { name: 'unknown traffic kind', text: edited((p) => (p.networks.storage = { attribute: 'x' })), code: 'GALAXY_PROFILE_SCHEMA', path: 'networks', reason: /unknown field "storage"/ },
@@ -127,6 +133,17 @@ describe('bad profiles', () => {
     expect(problem!.file).toBe('pb.yaml');
     expect(error.message).toContain(`pb.yaml`);
     expect(error.message).toContain(path === '' ? problem!.reason : `${path}: ${problem!.reason}`);
+  });
+
+  it('the failure detector\'s optional relayEvidence and timeoutMaxMs reach the cluster definition\'s tuning, checked by the cluster core\'s resolver', () => {
+    const document = parseProfileDocument('pb.yaml', edited((p) => ((p.failureDetector.relayEvidence = false), (p.failureDetector.timeoutMaxMs = 2500))));
+    const profile = checkComposition(composeProfile(document, new ListProfileSource([document], 'the test')));
+    expect(profile.failureDetector).toEqual({ heartbeatIntervalMs: 200, timeoutMs: 1000, timeoutMaxMs: 2500, relayEvidence: false });
+    const tuning = clusterTuningOf(profile);
+    expect(tuning).toEqual({ heartbeatIntervalMs: 200, suspectTimeoutMs: 1000, suspectTimeoutMaxMs: 2500, relayEvidence: false });
+    expect(checkTuning(tuning)).toEqual(tuning);
+    const plain = parseProfileDocument('pb.yaml', kGood);
+    expect(clusterTuningOf(checkComposition(composeProfile(plain, new ListProfileSource([plain], 'the test'))))).toEqual({ heartbeatIntervalMs: 200, suspectTimeoutMs: 1000 });
   });
 
   it('the valid profile these cases edit is accepted, with its start order of roles and components kept', () => {

@@ -293,7 +293,7 @@ export class ClusterLifecycle {
       for (const line of plan.lines) op.event('plan', null, line);
       for (const decision of plan.placement.decisions.filter((d) => d.outcome !== 'skipped')) this.note(op, name, 'placement', decision.node, `${decision.node} gets role ${decision.role}: ${decision.reason}`);
       await this.writeRecord(record);
-      await this.options.clusters.create(name, { nodes: record.members.map((m) => m.node), profile: ref, tuning: { heartbeatIntervalMs: profile.failureDetector.heartbeatIntervalMs, suspectTimeoutMs: profile.failureDetector.timeoutMs }, networks: memberNetworks(plan.members) });
+      await this.options.clusters.create(name, { nodes: record.members.map((m) => m.node), profile: ref, tuning: clusterTuningOf(profile), networks: memberNetworks(plan.members) });
       this.note(op, name, 'definition', null, `cluster ${name} defined with ${record.members.length} member(s); their cores form its views`);
       const done: Step[] = [];
       try {
@@ -1127,4 +1127,15 @@ function gatherPeers(members: readonly MemberView[], selfId: string): string[] {
     [others[i], others[j]] = [others[j]!, others[i]!];
   }
   return [...managers, ...others].slice(0, kGatherPeersMax);
+}
+
+/** A profile's failure detector as the cluster definition's tuning (the cluster core's options); absent fields keep the core's defaults. */
+export function clusterTuningOf(profile: Profile): { heartbeatIntervalMs: number; suspectTimeoutMs: number; suspectTimeoutMaxMs?: number; relayEvidence?: boolean } {
+  const f = profile.failureDetector;
+  return {
+    heartbeatIntervalMs: f.heartbeatIntervalMs,
+    suspectTimeoutMs: f.timeoutMs,
+    ...(f.timeoutMaxMs === undefined ? {} : { suspectTimeoutMaxMs: f.timeoutMaxMs }),
+    ...(f.relayEvidence === undefined ? {} : { relayEvidence: f.relayEvidence }),
+  };
 }

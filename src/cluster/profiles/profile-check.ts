@@ -37,9 +37,12 @@ type At = (code: ProfileErrorCode, path: ReadonlyArray<string | number>, reason:
 
 function semanticProblems(profile: Profile, at: At): ProfileProblem[] {
   const problems: ProfileProblem[] = [];
-  const { heartbeatIntervalMs, timeoutMs } = profile.failureDetector;
+  const { heartbeatIntervalMs, timeoutMs, timeoutMaxMs } = profile.failureDetector;
   if (timeoutMs < kTimeoutHeartbeatsMin * heartbeatIntervalMs) {
     problems.push(at('GALAXY_PROFILE_SEMANTICS', ['failureDetector', 'timeoutMs'], `${timeoutMs} ms is shorter than ${kTimeoutHeartbeatsMin} heartbeats of ${heartbeatIntervalMs} ms: one lost heartbeat would be a false death`));
+  }
+  if (timeoutMaxMs !== undefined && timeoutMaxMs < timeoutMs) {
+    problems.push(at('GALAXY_PROFILE_SEMANTICS', ['failureDetector', 'timeoutMaxMs'], `${timeoutMaxMs} ms is shorter than timeoutMs (${timeoutMs} ms): the adaptive timeout's ceiling is at least its floor`));
   }
   const channels = new Set((profile.channels ?? []).map((c) => c.name));
   const roleNames = Object.keys(profile.roles);

@@ -153,6 +153,8 @@ function buildSchema(mode: Mode) {
           .object({
             heartbeatIntervalMs: field(mode, bounded(kHeartbeatIntervalMsMin, kHeartbeatIntervalMsMax, 'ms'), true),
             timeoutMs: field(mode, bounded(kFailureTimeoutMsMin, kFailureTimeoutMsMax, 'ms'), true),
+            timeoutMaxMs: field(mode, bounded(kFailureTimeoutMsMin, kFailureTimeoutMsMax, 'ms'), false),
+            relayEvidence: field(mode, z.boolean({ invalid_type_error: 'must be true or false' }), false),
           })
           .strict(),
         true,
@@ -230,7 +232,13 @@ export interface Profile {
   readonly description?: string;
   readonly extends?: string;
   readonly mixins?: readonly string[];
-  readonly failureDetector: { readonly heartbeatIntervalMs: number; readonly timeoutMs: number };
+  /**
+   * The cluster's focused failure detector (the cluster core's options): heartbeat
+   * period, suspect timeout, the adaptive timeout's ceiling (suspectTimeoutMaxMs; absent:
+   * twice timeoutMs) and whether evidence is relayed to the coordinator (relayEvidence;
+   * absent: on).
+   */
+  readonly failureDetector: { readonly heartbeatIntervalMs: number; readonly timeoutMs: number; readonly timeoutMaxMs?: number; readonly relayEvidence?: boolean };
   readonly networks: Readonly<Record<TrafficKind, NetworkChoice>>;
   readonly channels?: readonly ProfileChannel[];
   readonly roles: Readonly<Record<string, ProfileRole>>;

@@ -69,7 +69,7 @@ export function registerClusterCommands(program: Command, print: Print = (line) 
       .option('--on <landscape>', 'the members: the nodes of a landscape')
       .option('--size <n>', 'with --on: the first N nodes of the landscape (in id order)')
       .option('--profile <name>', 'without --nodes: make the cluster from a stored profile, NAME@VERSION (nodes picked by its placement rules within --on LANDSCAPE, its components installed per role, progress shown live); with --nodes: recorded only')
-      .option('--suspect-timeout <ms>', 'the cluster failure detector: a member silent this long is left out of the next view (default 400)')
+      .option('--suspect-timeout <ms>', 'the cluster failure detector: the least silence after which a member is left out of the next view (default 400; it adapts to each member\'s recent silences, up to twice this)')
       .option('--heartbeat <ms>', 'the cluster failure detector: heartbeat interval (default 50)'),
   ).action((name: string, flags: ConnectionFlags & { nodes?: string; on?: string; size?: string; profile?: string; suspectTimeout?: string; heartbeat?: string }) =>
     run(print, async () => {

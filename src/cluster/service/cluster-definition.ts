@@ -14,7 +14,9 @@ import { kClusterNetworksSchema } from './cluster-networks.js';
  * - The member selection is explicit node ids, or a landscape (optionally its first
  *   `size` nodes in id order, so every node picks the same ones from the same landscape).
  * - `tuning` is the cluster's focused failure detector (ClusterMemberOptions' timers,
- *   membersMax and learnFromAcceptors), checked by the cluster core's own resolver when written and when read.
+ *   the adaptive suspect timeout's ceiling suspectTimeoutMaxMs, membersMax,
+ *   learnFromAcceptors and relayEvidence), checked by the cluster core's own resolver
+ *   when written and when read.
  * - `profile` is recorded only (profile-driven creation is src/cluster/profiles').
  * - `networks` (issue 19's network selection, absent or null: the farm addresses) is
  *   each member's host per kind of traffic, from the profile's placement; the cluster
@@ -40,6 +42,8 @@ export const kClusterTuningSchema = z
     leaveLingerMs: z.number().positive().optional(),
     membersMax: z.number().int().positive().optional(),
     learnFromAcceptors: z.boolean().optional(),
+    suspectTimeoutMaxMs: z.number().positive().optional(),
+    relayEvidence: z.boolean().optional(),
   })
   .strict();
 

@@ -20,6 +20,19 @@ export interface ClusterMemberOptions {
    */
   suspectTimeoutMs?: number;
   /**
+   * The adaptive failure detector's ceiling, in ms. A member's silence is judged against
+   * its own recent rhythm: the timeout for member r is four times the longest silence
+   * heard between two of r's messages over the last 25 to 50 suspect timeouts (10 to 20 s
+   * at the default), at least suspectTimeoutMs and at most this. On a quiet machine
+   * without loss the gaps stay near a heartbeat period and the timeout stays at
+   * suspectTimeoutMs; under loss or on a loaded one,
+   * where a live process goes silent for a few hundred ms when it is descheduled, it grows
+   * to this ceiling, so a stall of a live member is not a view change, and a silent
+   * crash is still detected within this bound. External evidence never waits for it.
+   * Equal to suspectTimeoutMs switches adaptation off. Default: twice suspectTimeoutMs.
+   */
+  suspectTimeoutMaxMs?: number;
+  /**
    * A coordinator whose round (prepare or accept phase) made no progress for this long
    * starts again with a higher ballot, after a random extra delay up to the same amount
    * so that two would-be coordinators do not duel forever.
@@ -116,6 +129,8 @@ export interface BrokenVariants {
   leaveOutSlowPromisers?: boolean;
   /** The coordinator leaves out a member silent since the round began after one round timeout, before the failure detector suspects it (the rule before issue 17's loaded runs: a process stalled for a moment is cut out and rejoins through another change). */
   leaveOutStalledPromisers?: boolean;
+  /** The adaptive suspect timeout grows with the silences it heard without its ceiling suspectTimeoutMaxMs (a member that stalled longer and longer, then crashed silently, is never suspected in time). */
+  unboundedSuspectTimeout?: boolean;
   /** A member counts the gap between its own ticks (its own stall) as its peers' silence (the rule before issue 17's loaded runs: a member waking from a stall suspects everyone and prepares). */
   suspectAcrossOwnStall?: boolean;
 }
@@ -123,6 +138,7 @@ export interface BrokenVariants {
 export interface ClusterMemberSettings {
   readonly heartbeatIntervalMs: number;
   readonly suspectTimeoutMs: number;
+  readonly suspectTimeoutMaxMs: number;
   readonly roundTimeoutMs: number;
   readonly retransmitIntervalMs: number;
   readonly joinIntervalMs: number;
@@ -142,6 +158,7 @@ export interface ClusterMemberSettings {
 export const kClusterMemberDefaults: ClusterMemberSettings = Object.freeze({
   heartbeatIntervalMs: 50,
   suspectTimeoutMs: 400,
+  suspectTimeoutMaxMs: 800,
   roundTimeoutMs: 150,
   retransmitIntervalMs: 30,
   joinIntervalMs: 100,
@@ -162,9 +179,14 @@ export const kClusterMemberDefaults: ClusterMemberSettings = Object.freeze({
 export function resolveClusterMemberOptions(options: ClusterMemberOptions = {}): ClusterMemberSettings {
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<ClusterMemberSettings>;
   const window = defined.sendWindowMax ?? kClusterMemberDefaults.sendWindowMax;
-  const settings: ClusterMemberSettings = { ...kClusterMemberDefaults, ackEveryMessages: Math.max(1, Math.floor(window / 4)), ...defined };
+  const suspect = defined.suspectTimeoutMs ?? kClusterMemberDefaults.suspectTimeoutMs;
+  const settings: ClusterMemberSettings = { ...kClusterMemberDefaults, ackEveryMessages: Math.max(1, Math.floor(window / 4)), suspectTimeoutMaxMs: 2 * suspect, ...defined };
   positive('heartbeatIntervalMs', settings.heartbeatIntervalMs);
   positive('suspectTimeoutMs', settings.suspectTimeoutMs);
+  positive('suspectTimeoutMaxMs', settings.suspectTimeoutMaxMs);
+  if (settings.suspectTimeoutMaxMs < settings.suspectTimeoutMs) {
+    throw new RangeError(`options.suspectTimeoutMaxMs must be at least suspectTimeoutMs (${settings.suspectTimeoutMs}), got ${settings.suspectTimeoutMaxMs}`);
+  }
   positive('roundTimeoutMs', settings.roundTimeoutMs);
   positive('retransmitIntervalMs', settings.retransmitIntervalMs);
   positive('joinIntervalMs', settings.joinIntervalMs);
