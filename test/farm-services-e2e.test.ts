@@ -194,7 +194,7 @@ describe('authorisation and bad input', () => {
     expect((await api(a, 'GET', '/v1/jobs', undefined, viewer)).status).toBe(200);
     expect((await api(a, 'GET', '/v1/events/query?since=1h', undefined, viewer)).status).toBe(200);
     expect((await api(a, 'GET', '/v1/components/installed', undefined, viewer)).status).toBe(200);
-  });
+  }, 180_000);
 
   it('answers bad input to each command with a clear error and a non-zero exit', async () => {
     const cases: Array<{ args: string[]; code: number; error: RegExp }> = [
