@@ -15,6 +15,13 @@
  *  - idle CPU: after kSettleMs more, the farm's CPU over kIdleWindowMs, in cores for
  *    the farm and millicores per agent;
  *  - RSS: VmRSS per agent at the end, median and max, MiB.
+ * A slow convergence is traced as it happens (issue 14 item 7, the 100-agent row): for
+ * each agent the wall time from its start line to its first join, with its CPU and its
+ * threads' run-queue wait (/proc schedstat) meanwhile; the joins logged after the last
+ * boot, by observer and by subject; the join seeds' CPU and run-queue wait against the
+ * others'. GALAXY_FOOTPRINT_LOG_DIR keeps every agent's output lines (ms since the first
+ * spawn, one file per agent), GALAXY_FOOTPRINT_LOG_LEVEL sets the agents' --log-level,
+ * GALAXY_FOOTPRINT_IDLE_MS the idle window (default 20 s).
  * The ratios Galaxy/Serf are printed beside each figure, and the figures go to
  * bench/results/footprint.json with the load average (the machine is shared).
  *
@@ -233,10 +240,11 @@ async function measure(system: 'galaxy' | 'serf', count: number, convergeTimeout
       }
       await sleep(5);
     }
-    lateJoins(system, agents, lastStartMs);
+    const label = entry === cli ? system : `${system} (baseline)`;
+    lateJoins(label, agents, lastStartMs);
     const cpuNow = agents.map((a) => cpuMs(a.child.pid!));
     const queuedNow = agents.map((a) => Math.round(runQueueWaitMs(a.child.pid!)));
-    console.log(`  ${system}: since spawn, at convergence: CPU of the join seeds ${cpuNow.slice(0, 3).join(', ')} ms, of the others ${median(cpuNow.slice(3))} ms median, ${Math.max(...cpuNow.slice(3))} max; run-queue wait of the seeds ${queuedNow.slice(0, 3).join(', ')} ms, of the others ${median(queuedNow.slice(3))} ms median`);
+    console.log(`  ${label}: since spawn, at convergence: CPU of the join seeds ${cpuNow.slice(0, 3).join(', ')} ms, of the others ${median(cpuNow.slice(3))} ms median, ${Math.max(...cpuNow.slice(3))} max; run-queue wait of the seeds ${queuedNow.slice(0, 3).join(', ')} ms, of the others ${median(queuedNow.slice(3))} ms median`);
     await sleep(kSettleMs);
     const before = agents.map((a) => cpuMs(a.child.pid!));
     const t0 = Date.now();
