@@ -84,6 +84,8 @@ interface Figures {
   idleMillicoresPerAgent: number;
   rssMiBMedian: number;
   rssMiBMax: number;
+  /** The convergence trace's lines, as printed (see lateJoins). */
+  trace: string[];
 }
 
 /**
@@ -241,10 +243,11 @@ async function measure(system: 'galaxy' | 'serf', count: number, convergeTimeout
       await sleep(5);
     }
     const label = entry === cli ? system : `${system} (baseline)`;
-    lateJoins(label, agents, lastStartMs);
+    const trace = lateJoins(label, agents, lastStartMs);
     const cpuNow = agents.map((a) => cpuMs(a.child.pid!));
     const queuedNow = agents.map((a) => Math.round(runQueueWaitMs(a.child.pid!)));
-    console.log(`  ${label}: since spawn, at convergence: CPU of the join seeds ${cpuNow.slice(0, 3).join(', ')} ms, of the others ${median(cpuNow.slice(3))} ms median, ${Math.max(...cpuNow.slice(3))} max; run-queue wait of the seeds ${queuedNow.slice(0, 3).join(', ')} ms, of the others ${median(queuedNow.slice(3))} ms median`);
+    trace.push(`  ${label}: since spawn, at convergence: CPU of the join seeds ${cpuNow.slice(0, 3).join(', ')} ms, of the others ${median(cpuNow.slice(3))} ms median, ${Math.max(...cpuNow.slice(3))} max; run-queue wait of the seeds ${queuedNow.slice(0, 3).join(', ')} ms, of the others ${median(queuedNow.slice(3))} ms median`);
+    console.log(trace[trace.length - 1]);
     await sleep(kSettleMs);
     const before = agents.map((a) => cpuMs(a.child.pid!));
     const t0 = Date.now();
@@ -265,6 +268,7 @@ async function measure(system: 'galaxy' | 'serf', count: number, convergeTimeout
       idleMillicoresPerAgent: (idleCpuMs / windowMs / count) * 1000,
       rssMiBMedian: median(rss),
       rssMiBMax: Math.max(...rss),
+      trace,
     };
   } finally {
     for (const a of agents) if (a.child.exitCode === null && a.child.signalCode === null) a.child.kill('SIGKILL');
@@ -279,7 +283,8 @@ async function measure(system: 'galaxy' | 'serf', count: number, convergeTimeout
  * boot. Tells a farm that waits on a few late-booted members (their news not spread) from
  * one that waits on a few observers (their push-pull not answered) or on everyone (CPU).
  */
-function lateJoins(system: string, agents: readonly Agent[], lastStartMs: number): void {
+function lateJoins(system: string, agents: readonly Agent[], lastStartMs: number): string[] {
+  const lines: string[] = [];
   const index = new Map(agents.map((a, i) => [a.name, i]));
   const late: { observer: number; subject: number; afterMs: number }[] = [];
   agents.forEach((a, observer) => {
@@ -297,11 +302,13 @@ function lateJoins(system: string, agents: readonly Agent[], lastStartMs: number
     const waits = sorted(firstViews.map((f) => f.waitMs));
     const cpus = sorted(firstViews.map((f) => f.cpuMs));
     const queued = sorted(firstViews.map((f) => Math.round(f.queuedMs)));
-    console.log(`  ${system}: from its start line to its first join, per agent: wall ${median(waits)} ms median, ${waits[waits.length - 1]} max; meanwhile its CPU ${median(cpus)} ms median, ${cpus[cpus.length - 1]} max, and its threads' run-queue wait ${median(queued)} ms median, ${queued[queued.length - 1]} max`);
+    lines.push(`  ${system}: from its start line to its first join, per agent: wall ${median(waits)} ms median, ${waits[waits.length - 1]} max; meanwhile its CPU ${median(cpus)} ms median, ${cpus[cpus.length - 1]} max, and its threads' run-queue wait ${median(queued)} ms median, ${queued[queued.length - 1]} max`);
   }
   const quantile = (q: number): number => late[Math.min(late.length - 1, Math.floor(q * late.length))]?.afterMs ?? 0;
-  console.log(`  ${system}: ${late.length} joins logged after the last boot (p50 ${quantile(0.5)} ms, p90 ${quantile(0.9)} ms, last ${quantile(1)} ms), ${missing} never`);
-  if (late.length > 0) console.log(`    by observer: ${byCount('observer')}\n    by subject: ${byCount('subject')}`);
+  lines.push(`  ${system}: ${late.length} joins logged after the last boot (p50 ${quantile(0.5)} ms, p90 ${quantile(0.9)} ms, last ${quantile(1)} ms), ${missing} never`);
+  if (late.length > 0) lines.push(`    by observer: ${byCount('observer')}`, `    by subject: ${byCount('subject')}`);
+  for (const line of lines) console.log(line);
+  return lines;
 }
 
 const moduleCli = join(root, 'dist', 'src', 'ops', 'cli', 'main.js');
