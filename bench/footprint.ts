@@ -15,6 +15,13 @@
  *  - idle CPU: after kSettleMs more, the farm's CPU over kIdleWindowMs, in cores for
  *    the farm and millicores per agent;
  *  - RSS: VmRSS per agent at the end, median and max, MiB.
+ * A slow convergence is traced as it happens (issue 14 item 7, the 100-agent row): for
+ * each agent the wall time from its start line to its first join, with its CPU and its
+ * threads' run-queue wait (/proc schedstat) meanwhile; the joins logged after the last
+ * boot, by observer and by subject; the join seeds' CPU and run-queue wait against the
+ * others'. GALAXY_FOOTPRINT_LOG_DIR keeps every agent's output lines (ms since the first
+ * spawn, one file per agent), GALAXY_FOOTPRINT_LOG_LEVEL sets the agents' --log-level,
+ * GALAXY_FOOTPRINT_IDLE_MS the idle window (default 20 s).
  * The ratios Galaxy/Serf are printed beside each figure, and the figures go to
  * bench/results/footprint.json with the load average (the machine is shared).
  *
@@ -29,7 +36,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -39,7 +46,9 @@ import { once } from 'node:events';
 import { packageRoot } from '../src/core/platform/package-root.js';
 
 const kSettleMs = 5_000;
-const kIdleWindowMs = 20_000;
+const kIdleWindowMs = Number(process.env['GALAXY_FOOTPRINT_IDLE_MS'] ?? 20_000);
+/** GALAXY_FOOTPRINT_LOG_DIR: every agent's output lines, each with ms since the first spawn, one file per agent (a trace of a slow convergence). */
+const logDir = process.env['GALAXY_FOOTPRINT_LOG_DIR'] || undefined;
 const kClockTicksPerSecond = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 const root = packageRoot();
@@ -53,7 +62,15 @@ interface Agent {
   readonly child: ChildProcess;
   startedAtMs: number;
   bootCpuMs: number;
+  /** When the agent logged its first join, and its CPU (ms) then: the join's cost against its wait. */
+  firstJoinAtMs: number;
+  firstJoinCpuMs: number;
+  /** Run-queue wait (all threads) at the start line and at the first join, ms. */
+  bootWaitMs: number;
+  firstJoinWaitMs: number;
   readonly joined: Set<string>;
+  /** When each member was first seen joining (ms since the epoch), for the late-join trace. */
+  readonly joinedAtMs: Map<string, number>;
 }
 
 interface Figures {
@@ -67,6 +84,8 @@ interface Figures {
   idleMillicoresPerAgent: number;
   rssMiBMedian: number;
   rssMiBMax: number;
+  /** The convergence trace's lines, as printed (see lateJoins). */
+  trace: string[];
 }
 
 /**
@@ -118,6 +137,27 @@ function cpuMs(pid: number): number {
   }
 }
 
+/**
+ * Time the process's threads spent runnable but waiting for a CPU, ms (the second field of
+ * /proc/PID/task/TID/schedstat, summed over threads; 0 once it is gone): how much of a
+ * slow step was the machine's run queue rather than the agent's own work or a timer.
+ */
+function runQueueWaitMs(pid: number): number {
+  let total = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  } catch {
+    return 0;
+  }
+  return total;
+}
+
 function rssMiB(pid: number): number {
   try {
     const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -147,29 +187,43 @@ async function measure(system: 'galaxy' | 'serf', count: number, convergeTimeout
     const seeds = binds.slice(0, Math.min(3, count)).filter((b) => b !== binds[i]);
     let child: ChildProcess;
     if (system === 'galaxy') {
-      const args = [entry, 'agent', '--bind', binds[i]!, '--transport', 'native', '--key', key, '--api', 'off', '--log-level', 'warn', '--data-dir', join(dataRoot, String(i))];
+      const args = [entry, 'agent', '--bind', binds[i]!, '--transport', 'native', '--key', key, '--api', 'off', '--log-level', process.env['GALAXY_FOOTPRINT_LOG_LEVEL'] ?? 'warn', '--data-dir', join(dataRoot, String(i))];
       if (seeds.length > 0) args.push('--join', seeds.join(','));
       child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GALAXY_COMPONENTS: 'none' } });
     } else {
       const args = ['agent', `-node=${names[i]!}`, `-bind=${binds[i]!}`, `-rpc-addr=127.0.0.1:${rpcPorts[i]!}`, '-log-level=info', '-retry-interval=1s', ...seeds.map((s) => `-retry-join=${s}`)];
       child = spawn(serfPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     }
-    const agent: Agent = { name: names[i]!, lastLine: '', child, startedAtMs: 0, bootCpuMs: 0, joined: new Set() };
+    const agent: Agent = { name: names[i]!, lastLine: '', child, startedAtMs: 0, bootCpuMs: 0, firstJoinAtMs: 0, firstJoinCpuMs: 0, bootWaitMs: 0, firstJoinWaitMs: 0, joined: new Set(), joinedAtMs: new Map() };
     child.on('exit', (code, signal) => {
       if (signal !== 'SIGKILL') console.warn(`  ${system} agent ${agent.name} exited early (${code ?? signal}): ${agent.lastLine.slice(0, 300)}`);
     });
+    const log = logDir === undefined ? null : join(logDir, `${system}-${i}.log`);
     const onLine = (text: string): void => {
       agent.lastLine = text;
+      if (log !== null) appendFileSync(log, `${Date.now() - spawnedAtMs} ${text}\n`);
       if (agent.startedAtMs === 0 && (system === 'galaxy' ? text.includes('"event":"started"') : text.includes('Serf agent starting') || text.includes('serf: EventMemberJoin'))) {
         agent.startedAtMs = Date.now();
         agent.bootCpuMs = cpuMs(child.pid!);
+        agent.bootWaitMs = runQueueWaitMs(child.pid!);
       }
       if (system === 'galaxy') {
         const match = /"event":"join".*?"address":"([^"]+)"/.exec(text);
-        if (match !== null) agent.joined.add(match[1]!);
+        if (match !== null && !agent.joined.has(match[1]!)) {
+          if (agent.joined.size === 0) {
+            agent.firstJoinAtMs = Date.now();
+            agent.firstJoinCpuMs = cpuMs(child.pid!);
+            agent.firstJoinWaitMs = runQueueWaitMs(child.pid!);
+          }
+          agent.joined.add(match[1]!);
+          agent.joinedAtMs.set(match[1]!, Date.now());
+        }
       } else {
         const match = /EventMemberJoin: (\S+)/.exec(text);
-        if (match !== null && match[1] !== agent.name) agent.joined.add(match[1]!);
+        if (match !== null && match[1] !== agent.name && !agent.joined.has(match[1]!)) {
+          agent.joined.add(match[1]!);
+          agent.joinedAtMs.set(match[1]!, Date.now());
+        }
       }
     };
     createInterface({ input: child.stdout! }).on('line', onLine);
@@ -188,6 +242,12 @@ async function measure(system: 'galaxy' | 'serf', count: number, convergeTimeout
       }
       await sleep(5);
     }
+    const label = entry === cli ? system : `${system} (baseline)`;
+    const trace = lateJoins(label, agents, lastStartMs);
+    const cpuNow = agents.map((a) => cpuMs(a.child.pid!));
+    const queuedNow = agents.map((a) => Math.round(runQueueWaitMs(a.child.pid!)));
+    trace.push(`  ${label}: since spawn, at convergence: CPU of the join seeds ${cpuNow.slice(0, 3).join(', ')} ms, of the others ${median(cpuNow.slice(3))} ms median, ${Math.max(...cpuNow.slice(3))} max; run-queue wait of the seeds ${queuedNow.slice(0, 3).join(', ')} ms, of the others ${median(queuedNow.slice(3))} ms median`);
+    console.log(trace[trace.length - 1]);
     await sleep(kSettleMs);
     const before = agents.map((a) => cpuMs(a.child.pid!));
     const t0 = Date.now();
@@ -208,12 +268,47 @@ async function measure(system: 'galaxy' | 'serf', count: number, convergeTimeout
       idleMillicoresPerAgent: (idleCpuMs / windowMs / count) * 1000,
       rssMiBMedian: median(rss),
       rssMiBMax: Math.max(...rss),
+      trace,
     };
   } finally {
     for (const a of agents) if (a.child.exitCode === null && a.child.signalCode === null) a.child.kill('SIGKILL');
     await sleep(500);
     rmSync(dataRoot, { recursive: true, force: true });
   }
+}
+
+/**
+ * Which views completed late: the joins logged after the last boot, by observer and by
+ * subject (the member that was learned), with each one's boot time relative to the last
+ * boot. Tells a farm that waits on a few late-booted members (their news not spread) from
+ * one that waits on a few observers (their push-pull not answered) or on everyone (CPU).
+ */
+function lateJoins(system: string, agents: readonly Agent[], lastStartMs: number): string[] {
+  const lines: string[] = [];
+  const index = new Map(agents.map((a, i) => [a.name, i]));
+  const late: { observer: number; subject: number; afterMs: number }[] = [];
+  agents.forEach((a, observer) => {
+    for (const [name, at] of a.joinedAtMs) if (at > lastStartMs) late.push({ observer, subject: index.get(name) ?? -1, afterMs: at - lastStartMs });
+  });
+  const missing = agents.reduce((sum, a) => sum + (agents.length - 1 - a.joined.size), 0);
+  const byCount = (key: 'observer' | 'subject'): string => {
+    const counts = new Map<number, number>();
+    for (const l of late) counts.set(l[key], (counts.get(l[key]) ?? 0) + 1);
+    return [...counts].sort((x, y) => y[1] - x[1]).slice(0, 6).map(([i, n]) => `#${i} (booted ${((agents[i]?.startedAtMs ?? 0) - lastStartMs) / 1000} s) x${n}`).join(', ');
+  };
+  late.sort((x, y) => x.afterMs - y.afterMs);
+  const firstViews = agents.filter((a) => a.firstJoinAtMs > 0).map((a) => ({ waitMs: a.firstJoinAtMs - a.startedAtMs, cpuMs: a.firstJoinCpuMs - a.bootCpuMs, queuedMs: a.firstJoinWaitMs - a.bootWaitMs }));
+  if (firstViews.length > 0) {
+    const waits = sorted(firstViews.map((f) => f.waitMs));
+    const cpus = sorted(firstViews.map((f) => f.cpuMs));
+    const queued = sorted(firstViews.map((f) => Math.round(f.queuedMs)));
+    lines.push(`  ${system}: from its start line to its first join, per agent: wall ${median(waits)} ms median, ${waits[waits.length - 1]} max; meanwhile its CPU ${median(cpus)} ms median, ${cpus[cpus.length - 1]} max, and its threads' run-queue wait ${median(queued)} ms median, ${queued[queued.length - 1]} max`);
+  }
+  const quantile = (q: number): number => late[Math.min(late.length - 1, Math.floor(q * late.length))]?.afterMs ?? 0;
+  lines.push(`  ${system}: ${late.length} joins logged after the last boot (p50 ${quantile(0.5)} ms, p90 ${quantile(0.9)} ms, last ${quantile(1)} ms), ${missing} never`);
+  if (late.length > 0) lines.push(`    by observer: ${byCount('observer')}`, `    by subject: ${byCount('subject')}`);
+  for (const line of lines) console.log(line);
+  return lines;
 }
 
 const moduleCli = join(root, 'dist', 'src', 'ops', 'cli', 'main.js');

@@ -9,7 +9,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { AgentWorkerData, AgentWorkerRequest } from '../src/node/driver/agent-worker-protocol.js';
 import { NodeDriver } from '../src/node/driver/node-driver.js';
-import { isAdmissionDatagram } from '../src/farm/admission/admission-wire.js';
+// The magic test only: admission-wire.ts would load zod and the schemas into the worker.
+import { isAdmissionDatagram } from '../src/farm/admission/admission-magic.js';
 
 const port = parentPort!;
 const driver = new NodeDriver({ data: workerData as AgentWorkerData, report: (report) => port.postMessage(report), closed: () => port.close(), isAdmissionDatagram });

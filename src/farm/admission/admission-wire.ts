@@ -1,6 +1,9 @@
 import { createCipheriv, createDecipheriv, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { publicKeyOf, rawPublic } from './node-keys.js';
+import { isAdmissionDatagram, kAdmissionMagic } from './admission-magic.js';
+
+export { isAdmissionDatagram, kAdmissionMagic } from './admission-magic.js';
 
 /**
  * The admission exchange, carried in plain UDP datagrams on the gossip port before a
@@ -12,7 +15,6 @@ import { publicKeyOf, rawPublic } from './node-keys.js';
  * What crosses in the clear is public (ids, addresses, public keys, signatures); the
  * farm keyring travels only inside a box encrypted to the requesting node's X25519 key.
  */
-export const kAdmissionMagic = Buffer.from('GXA1', 'latin1');
 export const kAdmissionDatagramBytesMax = 1400;
 /** Keys a grant carries at most (the keyring bound is 16; a grant must fit one datagram). */
 export const kGrantKeysMax = 8;
@@ -78,10 +80,6 @@ export const kAdmissionMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('grant'), cert: kSigned, box: kBoxSchema }).strict(),
 ]);
 export type AdmissionMessage = z.infer<typeof kAdmissionMessageSchema>;
-
-export function isAdmissionDatagram(bytes: Uint8Array): boolean {
-  return bytes.length >= 4 && bytes[0] === 0x47 && bytes[1] === 0x58 && bytes[2] === 0x41 && bytes[3] === 0x31;
-}
 
 export function encodeAdmission(message: AdmissionMessage): Buffer {
   const bytes = Buffer.concat([kAdmissionMagic, Buffer.from(JSON.stringify(message), 'utf8')]);
