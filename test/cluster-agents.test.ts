@@ -18,7 +18,6 @@
 //  - bad input (unknown cluster, no nodes, bad landscape, unknown node, bad name,
 //    --nodes with --on) gets a coded error and a non-zero exit.
 // Deadlines, not sleeps: every wait polls until its condition or fails with what it waited for.
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { ApiEvent } from '../src/core/util/api-event.js';
@@ -26,25 +25,13 @@ import type { ClusterSummary, ClusterViews } from '../src/cluster/service/cluste
 import { ClusterHistory } from '../src/sim/cluster/cluster-history.js';
 import { checkMonotonicViews, checkViewAgreement, describeViolations } from '../src/sim/cluster/cluster-checkers.js';
 import { api, eventually, kCliPath, killAll, restartNode, signal, startFarm, type RigNode } from '../bench/cluster-rig.js';
+import { runProcess, type ProcessResult } from './support/run-process.js';
 
 afterAll(() => killAll());
 
-/**
- * Runs the CLI against `node`, awaited without blocking this process: a synchronous spawn
- * held the event loop for seconds on a loaded machine, past the API server's keep-alive
- * timeout, so the next fetch went out on a connection the agent had closed meanwhile
- * ('other side closed').
- */
-function galaxy(node: RigNode, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [kCliPath, ...args, '--data-dir', node.dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+/** Runs the CLI against `node`, awaited (see test/support/run-process.ts for why not spawnSync). */
+function galaxy(node: RigNode, ...args: string[]): Promise<ProcessResult> {
+  return runProcess(process.execPath, [kCliPath, ...args, '--data-dir', node.dataDir]);
 }
 
 /** The real histories as the simulator's checkers read them: one member per (node, incarnation). */

@@ -6,10 +6,10 @@
 // process.env, the simulator drawing Math.random) and must report each violation; over
 // the real src/ they must report none (npm test's pretest runs them too, this keeps the
 // proof).
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../src/core/platform/package-root.js';
+import { runProcess, type ProcessResult } from './support/run-process.js';
 
 const root = packageRoot();
 const depcruise = join(root, 'node_modules', '.bin', 'depcruise');
@@ -22,22 +22,7 @@ const plain = (text: string): string => text.replace(/\u001b\[[0-9;]*m/g, '');
 // Each check runs as a child process awaited without blocking this worker's event loop
 // (a synchronous spawn of a whole-tree cruise on a loaded machine starved vitest's own
 // RPC: 'Timeout calling onTaskUpdate').
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-function run(command: string, args: readonly string[], cwd: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const run = (command: string, args: readonly string[], cwd: string): Promise<ProcessResult> => runProcess(command, args, { cwd });
 // Three cruises of the whole tree on a loaded 2-vCPU machine took over a minute: a bound, not a target.
 const kRealTreeTimeoutMs = 300_000;
 const kFixtureTimeoutMs = 120_000;

@@ -2,13 +2,13 @@
 // processes: a small --insecure farm with the HTTP API on each agent, the `galaxy` CLI
 // run as a child process (as an operator runs it), the API called with fetch, and
 // polling with deadlines instead of fixed sleeps.
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MemberView } from '../../src/core/membership/member-view.js';
 import type { ComponentStatus } from '../../src/farm/components/component-status.js';
 import { packageRoot } from '../../src/core/platform/package-root.js';
 import { freePort, spawnAgent, type Agent } from './agents.js';
+import { runProcess } from './run-process.js';
 
 const cli = join(packageRoot(), 'dist', 'src', 'ops', 'cli', 'main.js');
 
@@ -32,22 +32,11 @@ export interface CliResult {
 }
 
 /** Runs `galaxy ARGS...`; resolves when it exits (it is killed after timeoutMs). */
-export function galaxy(args: readonly string[], timeoutMs = 60_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    // The connection comes from the arguments only, never from the test runner's environment.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !['GALAXY_API', 'GALAXY_TOKEN', 'GALAXY_DATA_DIR'].includes(key)));
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+export async function galaxy(args: readonly string[], timeoutMs = 60_000): Promise<CliResult> {
+  // The connection comes from the arguments only, never from the test runner's environment.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !['GALAXY_API', 'GALAXY_TOKEN', 'GALAXY_DATA_DIR'].includes(key)));
+  const { status, stdout, stderr } = await runProcess(process.execPath, [cli, ...args], { env, timeoutMs });
+  return { code: status, stdout, stderr };
 }
 
 /** Runs `galaxy ARGS... --json` and parses stdout; throws with stderr when it does not exit 0. */
