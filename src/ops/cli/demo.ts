@@ -124,7 +124,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   if (options.showFailure && agents.length >= 3 && !stopping) {
     const victim = agents[agents.length - 1]!;
     const others = agents.filter((a) => a !== victim);
+    // What the kill is judged against is printed: the controller's own landscapes now (a
+    // dynamic one, computed every 2 s from measurements, can differ from another agent's
+    // read-back above).
     const before = await landscapeViews(dataDirOf(0)).catch(() => []);
+    if (before.length > 0) {
+      print(`The controller's landscapes just before the kill:`);
+      for (const view of before) print(`    landscape ${view.name.padEnd(9)} ${view.members.length} member(s): ${view.members.join(' ')}`);
+    }
     print(`Killing ${victim.address} with SIGKILL (no goodbye) ...`);
     const killedAt = Date.now();
     victim.child.kill('SIGKILL');
