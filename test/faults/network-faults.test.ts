@@ -358,9 +358,14 @@ describe.runIf(unavailable === null)('network selection on hosts with two networ
       await victim.kill();
       await waitForView('twonet', survivors, survivors, kViewBoundMs);
       out['killToViewMs'] = Date.now() - killedAt;
-      for (const [i, agent] of survivors.entries()) {
-        await waitFor(`${agent.address} found the victim gone over the data network`, async () => (await agent.metrics()).sum('galaxy_cluster_links_gone_total', { route: 'failureDetection' }) > goneBefore[i]!, 10_000, 50);
-      }
+      // At least one survivor's link on the data network shows the kill (closed, and the
+      // confirming connect refused). Not every survivor's: a survivor whose view dropped the
+      // victim first (the farm's ICMP evidence over eth0's UDP, relayed) lets that link go
+      // before its confirming connect, and counts nothing (seen once in CI). Each survivor's
+      // count is recorded.
+      const goneAfter = async (): Promise<number[]> => Promise.all(survivors.map(async (a, i) => (await a.metrics()).sum('galaxy_cluster_links_gone_total', { route: 'failureDetection' }) - goneBefore[i]!));
+      await waitFor('a survivor found the victim gone over the data network', async () => (await goneAfter()).some((n) => n > 0), 10_000, 50);
+      out['goneOverDataLink'] = await goneAfter();
       out['farmTcpDropped'] = lab.faultCounters().dropped;
       await record('twonet', survivors);
     } finally {
